@@ -1,0 +1,53 @@
+# Debian packages the appliance and its tests need. Sourced by run.sh.
+# `start` needs only what the running bootserver uses; `full` adds the tools the test suite and
+# benchmarks drive (real peers: dnsmasq, atftp, tftp-hpa, perfdhcp, QEMU/OVMF, partclone, ...).
+
+netimage_apt_start=(ca-certificates apt-utils dpkg xz-utils zstd cpio kmod binutils iproute2 curl)
+netimage_apt_full=(
+  "${netimage_apt_start[@]}"
+  partclone gdisk fdisk util-linux e2fsprogs ntfs-3g dosfstools wimtools
+  dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
+  qemu-system-x86 qemu-utils ovmf ipxe-qemu git
+)
+
+netimage_apt_missing() {
+  local pkg status missing=()
+  for pkg in "$@"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$pkg")
+  done
+  echo "${missing[@]:-}"
+}
+
+netimage_apt_setup() {
+  local wanted missing
+  if [ "${NETIMAGE_SETUP_PROFILE:-full}" = start ]; then
+    wanted=("${netimage_apt_start[@]}")
+  else
+    wanted=("${netimage_apt_full[@]}")
+  fi
+  missing=$(netimage_apt_missing "${wanted[@]}")
+  if [ -z "${missing// /}" ]; then
+    echo "setup: apt packages present"
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: $missing (run as root, or install them: apt-get install $missing)" >&2
+    return 1
+  fi
+  echo "setup: installing Debian packages: $missing"
+  # Keep services we only use as test peers (tftpd-hpa) from starting on install.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    NETIMAGE_REMOVE_POLICY_RC=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  if [ "${NETIMAGE_REMOVE_POLICY_RC:-}" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  echo "setup: Debian packages installed"
+}
+
+netimage_apt_setup
