@@ -1,0 +1,50 @@
+// The shape every netboot product has inside the agent (hwinvent, opsi-local-image-*).
+// A product gets a context with its job, a way to report, and narrow server calls; it returns
+// normally on success and throws (ideally a ProductError) on failure. The agent posts the result.
+import type {
+  AgentInventory,
+  AgentJob,
+  ActionRequest,
+  ProductOnClientStateWire,
+  PropertyValue,
+} from '../../lib/agent-protocol.ts';
+
+/** Server calls a product may make; all scoped to the job's own client by the token. */
+export interface AgentServerApi {
+  setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void>;
+  setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void>;
+  getProductStates(): Promise<ProductOnClientStateWire[]>;
+  putProductStates(states: ProductOnClientStateWire[]): Promise<void>;
+  putInventory(inventory: AgentInventory): Promise<void>;
+}
+
+export interface ProductContext {
+  job: AgentJob;
+  /** Firmware the client booted with (from /sys/firmware/efi). */
+  firmware: 'uefi' | 'bios';
+  /** MAC the client PXE-booted from, if known. */
+  bootMac: string | null;
+  /** One line for the job log (sent to the server and shown on the console). */
+  log(line: string): void;
+  /** Overall progress of the product, 0-100, with a short message. */
+  progress(percent: number, message?: string): void;
+  server: AgentServerApi;
+  /** Aborted when the agent is asked to stop; long steps should pass it to child processes. */
+  signal: AbortSignal;
+}
+
+export interface NetbootProduct {
+  /** opsi product id, e.g. opsi-local-image-backup. */
+  readonly id: string;
+  /** Destructive products may only run when the job says so (the server only issues them for pending actions). */
+  readonly destructive: boolean;
+  run(ctx: ProductContext): Promise<void>;
+}
+
+/** A failure with a message meant for the admin (shown as actionProgress / job error). */
+export class ProductError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProductError';
+  }
+}

@@ -1,0 +1,139 @@
+// The wire contract between the agent (inside the boot image) and the bootserver's agent API.
+// Both sides validate with these schemas, so a change here is a protocol change.
+//
+// Every call carries `Authorization: Bearer <one-time job token>` taken from the kernel command
+// line (netimage.token=...). The token is issued when the client reads its boot config for this
+// boot attempt and dies when the job ends or the next attempt starts.
+import { z } from 'zod';
+
+export const AGENT_API_PREFIX = '/agent/v1';
+
+/** Kernel command line keys the boot config passes to the boot image. */
+export const KERNEL_ARGS = {
+  server: 'netimage.server', // base URL of the bootserver, e.g. http://10.0.0.1:8080
+  job: 'netimage.job', // job id
+  token: 'netimage.token', // one-time token (32 hex chars)
+  mac: 'netimage.mac', // MAC the client PXE-booted from (aa:bb:cc:dd:ee:ff)
+  debug: 'netimage.debug', // 1 = leave a shell on agent failure
+} as const;
+
+export const macAddress = z
+  .string()
+  .transform((s) => s.trim().toLowerCase().replace(/-/g, ':'))
+  .pipe(z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, 'a MAC address like 52:54:00:12:34:56'));
+
+export const smbiosUuid = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'an SMBIOS UUID like 8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d'));
+
+/** A property value as stored: opsi properties are strings, booleans or lists of strings. */
+export const propertyValue = z.union([z.string(), z.boolean(), z.array(z.string())]);
+export type PropertyValue = z.infer<typeof propertyValue>;
+
+export const actionRequest = z.enum(['setup', 'uninstall', 'update', 'always', 'once', 'custom', 'none']);
+export type ActionRequest = z.infer<typeof actionRequest>;
+
+/** GET /agent/v1/job: what the agent must do. */
+export const agentJob = z.object({
+  jobId: z.string(),
+  attempt: z.number().int().positive(),
+  productId: z.string(),
+  productVersion: z.string(),
+  actionRequest,
+  /** Effective property values of this product for this client (defaults merged with client values). */
+  properties: z.record(z.string(), propertyValue),
+  client: z.object({
+    id: z.string(),
+    mac: z.string().nullable(),
+    uuid: z.string().nullable(),
+    group: z.string().nullable(),
+  }),
+  /** Action after reporting: reboot (default) or poweroff. */
+  afterJob: z.enum(['reboot', 'poweroff']),
+  serverTime: z.string(), // ISO 8601, for the agent to set its clock
+});
+export type AgentJob = z.infer<typeof agentJob>;
+
+/** POST /agent/v1/job/progress: percent and/or a message and/or log lines. */
+export const agentProgress = z.object({
+  percent: z.number().min(0).max(100).optional(),
+  message: z.string().max(500).optional(),
+  log: z.array(z.string().max(4000)).max(1000).optional(),
+});
+export type AgentProgress = z.infer<typeof agentProgress>;
+
+/** POST /agent/v1/job/result: the outcome. Idempotent: the agent may resend after a network loss. */
+export const agentResult = z.object({
+  result: z.enum(['successful', 'failed']),
+  error: z.string().max(4000).optional(),
+  /** When the agent finished (its clock, after sync). */
+  finishedAt: z.string().optional(),
+});
+export type AgentResult = z.infer<typeof agentResult>;
+
+/** POST /agent/v1/client/properties: the product changes property values of its own client (e.g. imagefile). */
+export const agentPropertyUpdate = z.object({
+  productId: z.string(),
+  values: z.record(z.string(), propertyValue),
+});
+export type AgentPropertyUpdate = z.infer<typeof agentPropertyUpdate>;
+
+/** POST /agent/v1/client/action-requests: the product queues other products (start_os_installation, setup_after_restore). */
+export const agentActionRequests = z.object({
+  requests: z.array(z.object({ productId: z.string(), actionRequest })).max(100),
+});
+export type AgentActionRequests = z.infer<typeof agentActionRequests>;
+
+/** Product-on-client states the agent saves with an image and restores with it (opsi does this for Windows). */
+export const productOnClientState = z.object({
+  productId: z.string(),
+  installationStatus: z.enum(['installed', 'not_installed', 'unknown']),
+  actionResult: z.enum(['failed', 'successful', 'none']),
+  lastAction: actionRequest,
+  productVersion: z.string().nullable(),
+});
+export type ProductOnClientStateWire = z.infer<typeof productOnClientState>;
+
+/** GET /agent/v1/client/product-states returns, PUT replaces these (restore of saved states). */
+export const agentProductStates = z.object({ states: z.array(productOnClientState).max(1000) });
+export type AgentProductStates = z.infer<typeof agentProductStates>;
+
+/** PUT /agent/v1/client/inventory: hwinvent's result. Free-form beyond the disk and NIC lists. */
+export const inventoryDisk = z.object({
+  name: z.string(),
+  path: z.string(),
+  model: z.string().nullable(),
+  serial: z.string().nullable(),
+  wwn: z.string().nullable(),
+  sizeBytes: z.number().int().nonnegative(),
+  rotational: z.boolean(),
+  transport: z.string().nullable(),
+  logicalSectorSize: z.number().int().positive(),
+  physicalSectorSize: z.number().int().positive(),
+});
+export const inventoryNic = z.object({
+  name: z.string(),
+  mac: z.string(),
+  driver: z.string().nullable(),
+  speedMbps: z.number().nullable(),
+});
+export const agentInventory = z.object({
+  collectedAt: z.string(),
+  system: z.object({
+    manufacturer: z.string().nullable(),
+    model: z.string().nullable(),
+    serial: z.string().nullable(),
+    uuid: z.string().nullable(),
+  }),
+  bios: z.object({ vendor: z.string().nullable(), version: z.string().nullable(), firmware: z.enum(['uefi', 'bios']) }),
+  cpu: z.object({ model: z.string().nullable(), cores: z.number().int().nonnegative() }),
+  memoryBytes: z.number().int().nonnegative(),
+  disks: z.array(inventoryDisk),
+  nics: z.array(inventoryNic),
+  extra: z.record(z.string(), z.unknown()).optional(),
+});
+export type AgentInventory = z.infer<typeof agentInventory>;
+
+/** POST /agent/v1/job/log: the agent's full log as text/plain (uploaded once at the end). */
+export const AGENT_LOG_MAX_BYTES = 16 * 1024 * 1024;
