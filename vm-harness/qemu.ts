@@ -1,0 +1,417 @@
+// QEMU launcher for the VM harness: one TCG machine with chosen firmware, disks and network,
+// its serial console captured line by line with timestamps (ms since launch).
+// Facts this follows (shared/notes/pxe-chain.md): KVM fails under OVMF here, so TCG; each VM needs
+// its own copy of OVMF_VARS; the default iPXE EFI ROM costs ~25 s on UEFI, so `romfile=` there;
+// BIOS keeps the iPXE ROM (it is the PXE stack) and needs `sercon-port` to show on serial.
+import { mkdtemp, rm, copyFile, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { execa, run } from '../lib/process.ts';
+import type { ResultPromise } from 'execa';
+
+export type Firmware = 'uefi' | 'uefi-secureboot' | 'bios';
+
+export interface DiskSpec {
+  /** qcow2 size for a fresh disk, e.g. '8G'. Ignored when `path` is given. */
+  size?: string;
+  /** Use this existing image (kept on stop: a later VM can boot the same disk). */
+  path?: string;
+  bus?: 'virtio' | 'nvme';
+  /** Disk serial number as the guest sees it. */
+  serial?: string;
+}
+
+export interface GuestForward {
+  /** Address:port the guest connects to (inside QEMU's user network, e.g. 10.0.2.100:8080). */
+  guestAddr: string;
+  guestPort: number;
+  /** Where QEMU connects on the host side (loopback only). */
+  hostAddr: string;
+  hostPort: number;
+}
+
+export type NetworkSpec =
+  /** A tap that already exists (in `netns` when that is set). */
+  | { kind: 'tap'; ifname: string }
+  /** QEMU user networking, restricted: the guest reaches only the forwards listed. */
+  | { kind: 'user'; forwards?: GuestForward[]; tftpRoot?: string; bootfile?: string }
+  | { kind: 'none' };
+
+export interface VmOptions {
+  name?: string;
+  firmware?: Firmware;
+  /** MiB, default 1024. */
+  memory?: number;
+  cpus?: number;
+  /** aa:bb:cc:dd:ee:ff; default a random 52:54:00:xx:xx:xx. */
+  mac?: string;
+  /** SMBIOS type 1 UUID (canonical form); default random. */
+  uuid?: string;
+  /** SMBIOS type 1 serial number. */
+  serial?: string;
+  disks?: DiskSpec[];
+  network?: NetworkSpec;
+  /** Run QEMU inside this network namespace (needed to open taps that live there). */
+  netns?: string;
+  /** Direct kernel boot instead of firmware network boot. */
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  /** Exit instead of rebooting (guest reboot = QEMU exits). */
+  noReboot?: boolean;
+  /** Also write the timestamped serial log here (kept after stop). */
+  logFile?: string;
+  /** Extra raw QEMU arguments, appended last. */
+  extraArgs?: string[];
+}
+
+export interface SerialLine {
+  /** ms since QEMU was launched. */
+  atMs: number;
+  text: string;
+}
+
+export interface Match {
+  line: string;
+  match: RegExpMatchArray;
+  atMs: number;
+}
+
+export interface Vm {
+  readonly name: string;
+  readonly pid: number;
+  readonly mac: string;
+  readonly uuid: string;
+  readonly firmware: Firmware;
+  /** Disk image paths in the order given (fresh ones are deleted on stop). */
+  readonly diskPaths: string[];
+  /** The exact argv QEMU was started with (for debugging). */
+  readonly argv: string[];
+  /** Resolves on the first serial line (seen so far or later) matching; rejects with the log tail on timeout or exit. */
+  waitFor(pattern: RegExp | string, timeoutMs: number): Promise<Match>;
+  /** All serial lines so far (ANSI escapes removed). */
+  lines(): SerialLine[];
+  /** The timestamped serial log as text. */
+  serialLog(): string;
+  /** The last n lines of the log, for failure messages. */
+  tail(n?: number): string;
+  /** Type into the serial console. */
+  sendSerial(text: string): void;
+  /** Resolves with QEMU's exit code (or signal name) when it has exited. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL after graceMs; removes temp files. Safe to call twice. */
+  stop(options?: { graceMs?: number; signal?: NodeJS.Signals }): Promise<void>;
+}
+
+const OVMF_DIR = '/usr/share/OVMF';
+const QEMU = 'qemu-system-x86_64';
+
+/** Every VM still running, killed synchronously if this process exits without stopping them. */
+const live = new Map<number, () => void>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const kill of live.values()) kill();
+  });
+}
+
+export function randomMac(): string {
+  const b = randomBytes(3);
+  return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+}
+
+// Strips CSI/OSC escape sequences that OVMF and grub write to the serial console.
+const ANSI = /\x1b\[[0-9;?=<>]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-B]|\x1b[=>78c]/g;
+export function cleanSerialText(text: string): string {
+  return text.replace(ANSI, '').replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '');
+}
+
+/** Build the QEMU argv for the options (pure apart from the paths it is given). */
+export function qemuArgs(
+  o: Required<Pick<VmOptions, 'firmware' | 'memory' | 'cpus' | 'mac' | 'uuid'>> & VmOptions,
+  paths: { varsFile?: string; disks: { path: string; bus: 'virtio' | 'nvme'; serial: string }[]; serconFile?: string },
+): string[] {
+  const args: string[] = ['-name', o.name ?? 'vm', '-accel', 'tcg', '-m', String(o.memory), '-smp', String(o.cpus)];
+  const uefi = o.firmware !== 'bios';
+  if (o.firmware === 'uefi-secureboot') {
+    args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
+  } else {
+    args.push('-machine', 'q35');
+  }
+  if (uefi) {
+    const code = o.firmware === 'uefi-secureboot' ? 'OVMF_CODE_4M.ms.fd' : 'OVMF_CODE_4M.fd';
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${join(OVMF_DIR, code)}`);
+    args.push('-drive', `if=pflash,format=raw,unit=1,file=${paths.varsFile}`);
+  } else if (paths.serconFile) {
+    args.push('-fw_cfg', `name=etc/sercon-port,file=${paths.serconFile}`);
+  }
+  const smbios = [`type=1`, `uuid=${o.uuid}`];
+  if (o.serial) smbios.push(`serial=${o.serial}`);
+  args.push('-smbios', smbios.join(','));
+  // Network boot first (as a classroom PC is set up), then the disks.
+  const net = o.network ?? { kind: 'none' };
+  const netBoot = net.kind !== 'none' && !o.kernel;
+  let bootIndex = 1;
+  if (net.kind !== 'none') {
+    if (net.kind === 'tap') {
+      args.push('-netdev', `tap,id=n0,ifname=${net.ifname},script=no,downscript=no`);
+    } else {
+      const parts = ['user', 'id=n0', 'restrict=on'];
+      if (net.tftpRoot) parts.push(`tftp=${net.tftpRoot}`);
+      if (net.bootfile) parts.push(`bootfile=${net.bootfile}`);
+      for (const f of net.forwards ?? []) {
+        parts.push(`guestfwd=tcp:${f.guestAddr}:${f.guestPort}-tcp:${f.hostAddr}:${f.hostPort}`);
+      }
+      args.push('-netdev', parts.join(','));
+    }
+    const nic = ['virtio-net-pci', 'netdev=n0', `mac=${o.mac}`];
+    if (uefi) nic.push('romfile=');
+    if (netBoot && uefi) nic.push(`bootindex=${bootIndex++}`);
+    args.push('-device', nic.join(','));
+  } else {
+    args.push('-nic', 'none');
+  }
+  if (netBoot && !uefi) args.push('-boot', 'n');
+  paths.disks.forEach((d, i) => {
+    args.push('-drive', `file=${d.path},if=none,id=d${i},format=qcow2,cache=unsafe`);
+    const dev = d.bus === 'nvme' ? `nvme,drive=d${i},serial=${d.serial}` : `virtio-blk-pci,drive=d${i},serial=${d.serial}`;
+    args.push('-device', uefi ? `${dev},bootindex=${bootIndex++}` : dev);
+  });
+  if (o.kernel) {
+    args.push('-kernel', o.kernel);
+    if (o.initrd) args.push('-initrd', o.initrd);
+    if (o.append) args.push('-append', o.append);
+  }
+  if (o.noReboot) args.push('-no-reboot');
+  args.push('-display', 'none', '-monitor', 'none', '-serial', 'stdio');
+  args.push(...(o.extraArgs ?? []));
+  return args;
+}
+
+/** Start one VM. The caller must `stop()` it (tests: in t.teardown). */
+export async function startVm(options: VmOptions = {}): Promise<Vm> {
+  installExitHook();
+  const firmware = options.firmware ?? 'uefi';
+  const name = options.name ?? `vm-${randomBytes(3).toString('hex')}`;
+  const mac = (options.mac ?? randomMac()).toLowerCase();
+  const uuid = (options.uuid ?? randomUUID()).toLowerCase();
+  const workDir = await mkdtemp(join(tmpdir(), `netimage-vm-${name}-`));
+  const cleanupPaths: string[] = [workDir];
+  try {
+    let varsFile: string | undefined;
+    if (firmware !== 'bios') {
+      varsFile = join(workDir, 'OVMF_VARS.fd');
+      await copyFile(join(OVMF_DIR, firmware === 'uefi-secureboot' ? 'OVMF_VARS_4M.ms.fd' : 'OVMF_VARS_4M.fd'), varsFile);
+    }
+    let serconFile: string | undefined;
+    if (firmware === 'bios') {
+      serconFile = join(workDir, 'sercon-port');
+      await writeFile(serconFile, Buffer.from([0xf8, 0x03])); // COM1 = 0x3f8, little-endian
+    }
+    const disks: { path: string; bus: 'virtio' | 'nvme'; serial: string }[] = [];
+    for (const [i, d] of (options.disks ?? []).entries()) {
+      let path = d.path;
+      if (!path) {
+        path = join(workDir, `disk${i}.qcow2`);
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, d.size ?? '8G']);
+      }
+      disks.push({ path, bus: d.bus ?? 'virtio', serial: d.serial ?? `NI${name.replace(/[^A-Za-z0-9]/g, '').slice(0, 10)}D${i}` });
+    }
+    const args = qemuArgs(
+      { ...options, name, firmware, mac, uuid, memory: options.memory ?? 1024, cpus: options.cpus ?? 1 },
+      { varsFile, disks, serconFile },
+    );
+    // pdeathsig: QEMU dies with this process even on SIGKILL of the test worker.
+    const launcher = ['setpriv', '--pdeathsig', 'KILL', '--', QEMU, ...args];
+    const argv = options.netns ? ['ip', 'netns', 'exec', options.netns, ...launcher] : launcher;
+    const startedAt = performance.now();
+    const child = execa(argv[0]!, argv.slice(1), {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${QEMU}`);
+    return attach({ name, firmware, mac, uuid, child, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile });
+  } catch (error) {
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+interface AttachArgs {
+  name: string;
+  firmware: Firmware;
+  mac: string;
+  uuid: string;
+  child: ResultPromise;
+  argv: string[];
+  startedAt: number;
+  workDir: string;
+  cleanupPaths: string[];
+  disks: { path: string }[];
+  logFile: string | undefined;
+}
+
+interface Waiter {
+  regex: RegExp;
+  resolve: (m: Match) => void;
+}
+
+function attach(a: AttachArgs): Vm {
+  const { child } = a;
+  const pid = child.pid!;
+  const lines: SerialLine[] = [];
+  const waiters = new Set<Waiter>();
+  let pending = '';
+  let pendingAt = 0;
+  let stderrText = '';
+  let exitedValue: number | string | undefined;
+  let stopped = false;
+  let logWrite: Promise<void> = a.logFile ? writeFile(a.logFile, '') : Promise.resolve();
+
+  const now = () => Math.round(performance.now() - a.startedAt);
+  const format = (l: SerialLine) => `[${(l.atMs / 1000).toFixed(3).padStart(8)}] ${l.text}`;
+
+  const offer = (line: string, atMs: number) => {
+    for (const w of waiters) {
+      const m = line.match(w.regex);
+      if (m) {
+        waiters.delete(w);
+        w.resolve({ line, match: m, atMs });
+      }
+    }
+  };
+  const pushLine = (raw: string, atMs: number) => {
+    const text = cleanSerialText(raw);
+    if (text.trim().length === 0) return;
+    const l = { atMs, text };
+    lines.push(l);
+    if (a.logFile) {
+      const file = a.logFile;
+      logWrite = logWrite.then(() => appendFile(file, format(l) + '\n')).catch(() => undefined);
+    }
+    offer(text, atMs);
+  };
+
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const t = now();
+    if (pending.length === 0) pendingAt = t;
+    pending += chunk.toString('latin1');
+    const parts = pending.split(/\r\n|\r|\n/);
+    pending = parts.pop() ?? '';
+    for (const p of parts) pushLine(p, pendingAt);
+    if (parts.length > 0) pendingAt = t;
+    // Prompts without a newline (grub's "grub>") still count for waitFor.
+    if (pending.length > 0) offer(cleanSerialText(pending), pendingAt);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderrText = (stderrText + chunk.toString('utf8')).slice(-8000);
+  });
+
+  const killNow = () => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  live.set(pid, killNow);
+
+  let onExit: () => void = () => undefined;
+  const exited = (async () => {
+    const result = await child;
+    live.delete(pid);
+    if (pending.length > 0) {
+      pushLine(pending, pendingAt);
+      pending = '';
+    }
+    exitedValue = result.signal ?? result.exitCode ?? -1;
+    onExit();
+    return exitedValue;
+  })();
+
+  const tail = (n = 40) => {
+    const body = lines.slice(-n).map(format).join('\n');
+    const partial = pending.length > 0 ? `\n[partial] ${cleanSerialText(pending)}` : '';
+    const err = stderrText.trim() ? `\n[qemu stderr] ${stderrText.trim().split('\n').slice(-5).join('\n')}` : '';
+    return body + partial + err;
+  };
+
+  const vm: Vm = {
+    name: a.name,
+    pid,
+    mac: a.mac,
+    uuid: a.uuid,
+    firmware: a.firmware,
+    diskPaths: a.disks.map((d) => d.path),
+    argv: a.argv,
+    exited,
+    lines: () => [...lines],
+    serialLog: () => lines.map(format).join('\n'),
+    tail,
+    sendSerial(text: string) {
+      child.stdin?.write(text);
+    },
+    waitFor(pattern, timeoutMs) {
+      const regex = typeof pattern === 'string' ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : pattern;
+      for (const l of lines) {
+        const m = l.text.match(regex);
+        if (m) return Promise.resolve({ line: l.text, match: m, atMs: l.atMs });
+      }
+      return new Promise<Match>((resolve, reject) => {
+        const fail = (why: string) => {
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          reject(new Error(`${a.name}: ${why} waiting for ${regex} (at ${now()} ms). Serial log tail:\n${tail()}`));
+        };
+        const waiter: Waiter = {
+          regex,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        };
+        const timer = setTimeout(() => fail(`timeout after ${timeoutMs} ms`), timeoutMs);
+        waiters.add(waiter);
+        const previousOnExit = onExit;
+        onExit = () => {
+          previousOnExit();
+          // Let a final line that matches win over the exit.
+          if (waiters.has(waiter)) fail(`QEMU exited (${String(exitedValue)})`);
+        };
+        if (exitedValue !== undefined) onExit();
+        // A partial line already on screen may match.
+        if (pending.length > 0) offer(cleanSerialText(pending), pendingAt);
+      });
+    },
+    async stop(options = {}) {
+      if (stopped) {
+        await exited.catch(() => undefined);
+        return;
+      }
+      stopped = true;
+      if (exitedValue === undefined) {
+        try {
+          process.kill(pid, options.signal ?? 'SIGTERM');
+        } catch {
+          // already gone
+        }
+        const grace = options.graceMs ?? 3000;
+        const timer = setTimeout(killNow, grace);
+        await exited.catch(() => undefined);
+        clearTimeout(timer);
+      }
+      await logWrite;
+      // Fresh disks live in workDir; disks passed by path are the caller's.
+      for (const p of a.cleanupPaths) await rm(p, { recursive: true, force: true });
+    },
+  };
+  return vm;
+}
