@@ -107,6 +107,7 @@ export interface Vm {
 
 const OVMF_DIR = '/usr/share/OVMF';
 const QEMU = 'qemu-system-x86_64';
+const PARTIAL_LINE_IDLE_MS = 300;
 
 /** Every VM still running, killed synchronously if this process exits without stopping them. */
 const live = new Map<number, () => void>();
@@ -279,6 +280,12 @@ function attach(a: AttachArgs): Vm {
   const now = () => Math.round(performance.now() - a.startedAt);
   const format = (l: SerialLine) => `[${(l.atMs / 1000).toFixed(3).padStart(8)}] ${l.text}`;
 
+  let idleTimer: NodeJS.Timeout | undefined;
+  let partialQuiet = false;
+  const offerPending = () => {
+    partialQuiet = true;
+    if (pending.length > 0) offer(cleanSerialText(pending), pendingAt);
+  };
   const offer = (line: string, atMs: number) => {
     for (const w of waiters) {
       const m = line.match(w.regex);
@@ -301,6 +308,7 @@ function attach(a: AttachArgs): Vm {
   };
 
   child.stdout!.on('data', (chunk: Buffer) => {
+    partialQuiet = false;
     const t = now();
     if (pending.length === 0) pendingAt = t;
     pending += chunk.toString('latin1');
@@ -308,8 +316,10 @@ function attach(a: AttachArgs): Vm {
     pending = parts.pop() ?? '';
     for (const p of parts) pushLine(p, pendingAt);
     if (parts.length > 0) pendingAt = t;
-    // Prompts without a newline (grub's "grub>") still count for waitFor.
-    if (pending.length > 0) offer(cleanSerialText(pending), pendingAt);
+    // Prompts without a newline (grub's "grub>") still count for waitFor, but only once the
+    // console has been quiet a moment: a line arriving in pieces must not match half-written.
+    clearTimeout(idleTimer);
+    if (pending.length > 0) idleTimer = setTimeout(offerPending, PARTIAL_LINE_IDLE_MS);
   });
   child.stderr!.on('data', (chunk: Buffer) => {
     stderrText = (stderrText + chunk.toString('utf8')).slice(-8000);
@@ -328,6 +338,7 @@ function attach(a: AttachArgs): Vm {
   const exited = (async () => {
     const result = await child;
     live.delete(pid);
+    clearTimeout(idleTimer);
     if (pending.length > 0) {
       pushLine(pending, pendingAt);
       pending = '';
@@ -387,8 +398,8 @@ function attach(a: AttachArgs): Vm {
           if (waiters.has(waiter)) fail(`QEMU exited (${String(exitedValue)})`);
         };
         if (exitedValue !== undefined) onExit();
-        // A partial line already on screen may match.
-        if (pending.length > 0) offer(cleanSerialText(pending), pendingAt);
+        // A quiet partial line already on screen (a prompt) may match.
+        if (partialQuiet && pending.length > 0) offer(cleanSerialText(pending), pendingAt);
       });
     },
     async stop(options = {}) {
