@@ -83,7 +83,8 @@ export function stableOrder(disks: DiskInfo[]): DiskInfo[] {
 
 const normWwn = (s: string) => s.trim().toLowerCase().replace(/^(naa\.|eui\.|t10\.|0x)/, '');
 
-function hintMismatch(d: DiskInfo, h: DiskHints): string | null {
+/** Why a disk does not match the hints, or null if it does. */
+export function hintMismatch(d: DiskInfo, h: DiskHints): string | null {
   if (h.serial !== undefined && (d.serial ?? '').trim() !== h.serial.trim()) return `serial ${d.serial ?? 'unknown'} != ${h.serial}`;
   if (h.wwn !== undefined && (d.wwn === null || normWwn(d.wwn) !== normWwn(h.wwn))) return `wwn ${d.wwn ?? 'unknown'} != ${h.wwn}`;
   if (h.minSizeBytes !== undefined && d.sizeBytes < h.minSizeBytes) return `size ${formatBytes(d.sizeBytes)} < ${formatBytes(h.minSizeBytes)}`;
@@ -91,7 +92,7 @@ function hintMismatch(d: DiskInfo, h: DiskHints): string | null {
   return null;
 }
 
-function hasHints(h: DiskHints | undefined): h is DiskHints {
+export function hasHints(h: DiskHints | undefined): h is DiskHints {
   return !!h && (h.serial !== undefined || h.wwn !== undefined || h.minSizeBytes !== undefined || h.name !== undefined);
 }
 
