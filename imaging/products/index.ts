@@ -1,4 +1,8 @@
 // Registry of the opsi-local-image netboot products; the agent imports this list.
 import type { NetbootProduct } from '../../bootimage/agent/product.ts';
+import { backupProduct } from './backup.ts';
+import { delimageProduct } from './delimage.ts';
+import { prepareProduct } from './prepare.ts';
+import { restoreProduct } from './restore.ts';
 
-export const imagingProducts: NetbootProduct[] = [];
+export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct];
