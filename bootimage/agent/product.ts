@@ -31,6 +31,11 @@ export interface ProductContext {
   server: AgentServerApi;
   /** Aborted when the agent is asked to stop; long steps should pass it to child processes. */
   signal: AbortSignal;
+  /**
+   * Optional: also keep the job's final result at this path (e.g. a file on the disk's backup
+   * partition), so it survives a reboot before the server acknowledged it. The agent writes it.
+   */
+  keepResultAt?(path: string): void;
 }
 
 export interface NetbootProduct {

@@ -1,0 +1,36 @@
+// Entry point of the agent bundle (bootimage/build.ts bundles this file to /agent/agent.mjs).
+//
+//   node agent.mjs [--cmdline-file F] [--run-dir D] [--no-reboot] [--no-clock]
+// Exit codes: 0 product succeeded, 2 product failed (result posted), 1 the agent itself failed.
+// Env for host tests: NETIMAGE_AGENT_NO_REBOOT=1, NETIMAGE_RUN_DIR, NETIMAGE_CMDLINE_FILE.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { describe } from './api-client.ts';
+import { runAgent } from './run-agent.ts';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'cmdline-file': { type: 'string' },
+      'run-dir': { type: 'string' },
+      'no-reboot': { type: 'boolean', default: false },
+      'no-clock': { type: 'boolean', default: false },
+    },
+  });
+  const cmdlineFile = values['cmdline-file'] ?? process.env.NETIMAGE_CMDLINE_FILE ?? '/proc/cmdline';
+  const inImage = existsSync('/etc/netimage/release');
+  try {
+    const code = await runAgent({
+      cmdlineText: readFileSync(cmdlineFile, 'utf8'),
+      runDir: values['run-dir'] ?? process.env.NETIMAGE_RUN_DIR ?? '/run/netimage',
+      noReboot: values['no-reboot'] || process.env.NETIMAGE_AGENT_NO_REBOOT === '1',
+      setClock: inImage && !values['no-clock'],
+    });
+    process.exitCode = code;
+  } catch (error) {
+    process.stdout.write(`netimage: agent error: ${describe(error)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

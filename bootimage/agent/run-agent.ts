@@ -1,0 +1,117 @@
+// One agent run: read the kernel command line, fetch the job, run the product, stream progress,
+// post the result (persisted, resent until acknowledged), upload the log, and tell init whether to
+// reboot or power off (<runDir>/after-job). Returns the exit code (see main.ts).
+import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentResult } from '../../lib/agent-protocol.ts';
+import { run } from '../../lib/process.ts';
+import { AgentApiClient, describe } from './api-client.ts';
+import { parseCmdline } from './cmdline.ts';
+import type { ProductContext } from './product.ts';
+import { findProduct } from './registry.ts';
+import { Reporter } from './reporter.ts';
+import { ResultOutbox } from './result-outbox.ts';
+
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+export interface AgentRunOptions {
+  cmdlineText: string;
+  runDir: string;
+  noReboot: boolean;
+  setClock: boolean;
+}
+
+/** Clocks on fresh hardware can be years off; TLS-free HTTP doesn't care, logs and file times do. */
+async function syncClock(serverTime: string): Promise<void> {
+  const server = Date.parse(serverTime);
+  if (!Number.isFinite(server) || Math.abs(server - Date.now()) < 2000) return;
+  const d = new Date(server);
+  const stamp = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')} ${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}:${String(d.getUTCSeconds()).padStart(2, '0')}`;
+  await run('date', ['-u', '-s', stamp]).catch(() => undefined);
+  say(`netimage: clock set from server: ${d.toISOString()}`);
+}
+
+export async function runAgent(o: AgentRunOptions): Promise<number> {
+  say('netimage: agent running');
+  mkdirSync(o.runDir, { recursive: true });
+  const localLog = join(o.runDir, 'agent.log');
+  const note = (line: string) => {
+    say(`netimage: ${line}`);
+    try {
+      appendFileSync(localLog, `${new Date().toISOString()} ${line}\n`);
+    } catch {
+      // RAM disk full: the console still has it
+    }
+  };
+  const cmd = parseCmdline(o.cmdlineText);
+  const abort = new AbortController();
+  process.once('SIGTERM', () => abort.abort(new Error('agent stopped (SIGTERM)')));
+  const client = new AgentApiClient({ baseUrl: cmd.server, token: cmd.token, log: note, signal: abort.signal });
+  const outbox = new ResultOutbox([join(o.runDir, 'result.json')]);
+  const afterFile = join(o.runDir, 'after-job');
+
+  // A result from an earlier run of this agent (same boot) that never got through: deliver it first.
+  const pending = outbox.load();
+  if (pending && pending.jobId === cmd.job && !pending.acknowledged) {
+    note(`resending the stored result of job ${cmd.job} (${pending.result.result})`);
+    await client.postResult(cmd.job, pending.result, outbox);
+    writeFileSync(afterFile, o.noReboot ? 'none' : 'reboot');
+    return pending.result.result === 'successful' ? 0 : 2;
+  }
+
+  note(`fetching job ${cmd.job} from ${cmd.server}`);
+  const job = await client.getJob();
+  if (o.setClock) await syncClock(job.serverTime);
+  note(`job ${job.jobId}: ${job.productId} ${job.productVersion} (${job.actionRequest}), attempt ${job.attempt}`);
+
+  const reporter = new Reporter({
+    send: (batch) => client.sendProgressOnce(batch),
+    console: say,
+    onSendError: (e) => {
+      if (reporter.failures === 1 || reporter.failures % 10 === 0) note(`progress not delivered (${describe(e)}); will resend`);
+    },
+  });
+  reporter.start();
+  const firmware = existsSync('/sys/firmware/efi') ? 'uefi' : 'bios';
+  const ctx: ProductContext = {
+    job,
+    firmware,
+    bootMac: cmd.mac,
+    log: (line) => reporter.log(line),
+    progress: (p, m) => reporter.progress(p, m),
+    server: client,
+    signal: abort.signal,
+    keepResultAt: (path) => outbox.addPath(path),
+  };
+  let result: AgentResult;
+  const product = findProduct(job.productId);
+  if (!product) {
+    result = { result: 'failed', error: `this boot image has no product ${job.productId}` };
+    reporter.log(result.error!);
+  } else {
+    try {
+      await product.run(ctx);
+      result = { result: 'successful' };
+    } catch (error) {
+      const msg = error instanceof Error ? error.message : String(error);
+      reporter.log(`${product.id} failed: ${msg}`);
+      if (error instanceof Error && error.name !== 'ProductError' && error.stack) reporter.log(error.stack);
+      result = { result: 'failed', error: msg.slice(0, 4000) };
+    }
+  }
+  result.finishedAt = new Date().toISOString();
+  await reporter.close();
+  note(`posting result: ${result.result}${result.error ? ` (${result.error})` : ''}`);
+  await client.postResult(job.jobId, result, outbox);
+  note('result acknowledged by the server');
+  try {
+    await client.uploadLog(reporter.fullLog());
+  } catch (error) {
+    note(`log upload failed: ${describe(error)}`);
+  }
+  writeFileSync(afterFile, o.noReboot ? 'none' : job.afterJob);
+  return result.result === 'successful' ? 0 : 2;
+}
+

@@ -1,0 +1,51 @@
+// What goes into the boot image: Debian packages, the tools taken from each, kernel modules.
+// Changing anything here changes the build inputs hash (this file is hashed), so images rebuild.
+
+/** Tools by Debian package; paths as inside the .deb. Symlinks are kept as symlinks. */
+export const TOOL_PACKAGES: Record<string, readonly string[]> = {
+  'busybox-static': ['bin/busybox'],
+  partclone: ['partclone.*'], // every partclone.* binary in usr/sbin
+  fdisk: ['sbin/sfdisk', 'sbin/fdisk'],
+  gdisk: ['sbin/sgdisk', 'sbin/gdisk'],
+  'util-linux': ['bin/lsblk', 'sbin/blkid', 'sbin/wipefs', 'sbin/blockdev'],
+  mount: ['sbin/losetup'],
+  e2fsprogs: [
+    'sbin/mke2fs', 'sbin/mkfs.ext2', 'sbin/mkfs.ext3', 'sbin/mkfs.ext4', 'sbin/e2fsck', 'sbin/fsck.ext4',
+    'sbin/resize2fs', 'sbin/tune2fs', 'sbin/dumpe2fs', 'sbin/e2label',
+  ],
+  dosfstools: ['sbin/mkfs.fat', 'sbin/mkfs.vfat', 'sbin/fsck.fat', 'sbin/fsck.vfat', 'sbin/fatlabel'],
+  'ntfs-3g': [
+    'bin/ntfs-3g', 'sbin/mount.ntfs-3g', 'sbin/mkntfs', 'sbin/mkfs.ntfs', 'bin/ntfsfix', 'sbin/ntfsresize',
+    'sbin/ntfslabel', 'bin/ntfsinfo',
+  ],
+  wimtools: [
+    'usr/bin/wimlib-imagex', 'usr/bin/wimcapture', 'usr/bin/wimapply', 'usr/bin/wiminfo', 'usr/bin/wimverify',
+    'usr/bin/wimextract',
+  ],
+  libwim15: [],
+  zstd: ['usr/bin/zstd'],
+  kmod: ['bin/kmod', 'sbin/modprobe', 'sbin/insmod', 'sbin/lsmod', 'sbin/rmmod', 'sbin/depmod', 'sbin/modinfo'],
+};
+
+/** Kernel modules (names; '-' = '_'); their modules.dep closure ships too. Built-ins are skipped. */
+export const KERNEL_MODULES: readonly string[] = [
+  // virtual hardware (QEMU/KVM/Hyper-V style)
+  'virtio_pci', 'virtio_blk', 'virtio_scsi', 'virtio_net',
+  // storage
+  'nvme', 'ahci', 'ata_piix', 'ata_generic', 'sd_mod',
+  // USB storage
+  'xhci_pci', 'xhci_hcd', 'ehci_pci', 'ehci_hcd', 'usb_storage', 'uas',
+  // NICs
+  'e1000', 'e1000e', 'igb', 'r8169', 'ixgbe',
+  // filesystems and the rest
+  'ext4', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'efivarfs', 'loop', 'fuse',
+  'crc32c_intel', 'crc32c_generic',
+];
+
+/** Loaded by name at boot even without a matching device (filesystems, loop, fuse). */
+export const MODULES_ALWAYS_LOADED: readonly string[] = [
+  'ext4', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'loop', 'fuse', 'sd_mod',
+];
+
+/** Library sonames replaced by a stub in the image (see docs/bootimage.md: ICU data). */
+export const ICU_DATA_SONAME = /^libicudata\.so\.(\d+)$/;

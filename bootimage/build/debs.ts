@@ -1,0 +1,69 @@
+// Debian packages for the boot image: resolve versions with apt-cache, fetch with `apt-get download`
+// into a cache (never installed on the host), unpack with `dpkg-deb -x`.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, runAllowFailure } from '../../lib/process.ts';
+
+export interface DebPackage {
+  name: string;
+  version: string;
+  file: string;
+}
+
+/** Candidate versions of many packages with one apt-cache call. */
+export async function candidateVersions(names: readonly string[]): Promise<Map<string, string>> {
+  const out = await run('apt-cache', ['policy', ...names], { env: { LC_ALL: 'C' } });
+  const versions = new Map<string, string>();
+  let current: string | null = null;
+  for (const line of out.stdout.split('\n')) {
+    const head = /^(\S+):$/.exec(line);
+    if (head?.[1]) {
+      current = head[1];
+      continue;
+    }
+    const cand = /^\s+Candidate:\s+(\S+)/.exec(line);
+    if (cand?.[1] && current && cand[1] !== '(none)') versions.set(current, cand[1]);
+  }
+  for (const n of names) if (!versions.has(n)) throw new Error(`apt has no candidate for ${n}: run apt-get update`);
+  return versions;
+}
+
+/** The versioned kernel package the metapackage points at (linux-image-amd64 -> linux-image-6.1.0-N-amd64). */
+export async function kernelPackage(meta = 'linux-image-amd64'): Promise<string> {
+  const out = await run('apt-cache', ['depends', meta], { env: { LC_ALL: 'C' } });
+  const m = /Depends:\s+(linux-image-\S+)/.exec(out.stdout);
+  if (!m?.[1]) throw new Error(`cannot resolve ${meta} to a kernel package`);
+  return m[1];
+}
+
+function debFileName(name: string, version: string): string {
+  return `${name}_${version.replace(/:/g, '%3a')}_amd64.deb`;
+}
+
+/** The cached .deb for name=version, downloading it when absent. */
+export async function fetchDeb(cacheDir: string, name: string, version: string): Promise<DebPackage> {
+  mkdirSync(cacheDir, { recursive: true });
+  const want = debFileName(name, version);
+  const allName = want.replace(/_amd64\.deb$/, '_all.deb');
+  for (const f of [want, allName]) if (existsSync(join(cacheDir, f))) return { name, version, file: join(cacheDir, f) };
+  await run('apt-get', ['download', '-q', `${name}=${version}`], { cwd: cacheDir });
+  for (const f of [want, allName]) if (existsSync(join(cacheDir, f))) return { name, version, file: join(cacheDir, f) };
+  const near = readdirSync(cacheDir).filter((f) => f.startsWith(`${name}_`));
+  throw new Error(`apt-get download ${name}=${version} produced no ${want} (have: ${near.join(', ')})`);
+}
+
+export async function unpackDeb(deb: DebPackage, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await run('dpkg-deb', ['-x', deb.file, dir]);
+}
+
+/** The Debian package that ships a library file with this soname on the host (dpkg -S), or null. */
+export async function packageOwningLib(soname: string): Promise<string | null> {
+  const res = await runAllowFailure('dpkg', ['-S', `*/${soname}`], { env: { LC_ALL: 'C' } });
+  if (res.exitCode !== 0) return null;
+  for (const line of res.stdout.split('\n')) {
+    const m = /^([^:,\s]+)(?::amd64)?(?:,[^:]*)?: (\S+)$/.exec(line);
+    if (m?.[1] && /x86_64-linux-gnu|\/lib64\//.test(m[2] ?? '')) return m[1];
+  }
+  return null;
+}
