@@ -1,0 +1,36 @@
+// Group restore as opsi's configed does it: the image to restore must be present on every
+// client of the group, so the choice is the intersection of their imagefiles_list. Pure.
+
+export type GroupImageChoice =
+  | { ok: true; imagefile: string; common: string[] }
+  | { ok: false; reason: string; common: string[] };
+
+export function intersectImageLists(lists: readonly (readonly string[])[]): string[] {
+  if (lists.length === 0) return [];
+  const [first, ...rest] = lists;
+  return [...new Set(first)].filter((image) => rest.every((list) => list.includes(image))).sort();
+}
+
+/**
+ * Pick the image for a group restore. An explicitly requested image must be common to all;
+ * without one, the clients' current imagefile is used when it is the same everywhere and common,
+ * or the only common image.
+ */
+export function chooseGroupImage(
+  clients: readonly { clientId: string; imagefilesList: readonly string[]; imagefile: string }[],
+  requested: string | null,
+): GroupImageChoice {
+  if (clients.length === 0) return { ok: false, reason: 'the group has no clients', common: [] };
+  const common = intersectImageLists(clients.map((c) => c.imagefilesList));
+  if (requested !== null) {
+    if (common.includes(requested)) return { ok: true, imagefile: requested, common };
+    const missing = clients.filter((c) => !c.imagefilesList.includes(requested)).map((c) => c.clientId);
+    return { ok: false, reason: `image ${requested} is not on every client of the group (missing on: ${missing.join(', ')})`, common };
+  }
+  if (common.length === 0) return { ok: false, reason: 'no image is present on every client of the group', common };
+  const current = new Set(clients.map((c) => c.imagefile));
+  const only = [...current][0];
+  if (current.size === 1 && only !== undefined && common.includes(only)) return { ok: true, imagefile: only, common };
+  if (common.length === 1) return { ok: true, imagefile: common[0]!, common };
+  return { ok: false, reason: `several images are common to the group: choose one of ${common.join(', ')}`, common };
+}

@@ -1,0 +1,61 @@
+// "This machine wants to boot: what?" as a pure decision (Pixiecore's Booter idea).
+// Inputs are what the store knows; the output is a small decision the protocol adapters render.
+import type { ActionRequest } from '../../lib/agent-protocol.ts';
+import type { HostIdentifier } from '../config/schema.ts';
+import type { Client, ProductDefinition, ProductOnClient } from '../store/types.ts';
+
+export type Firmware = 'uefi' | 'bios';
+
+export interface BootRequest {
+  mac: string | null;
+  uuid: string | null;
+  firmware: Firmware;
+}
+
+/** Resolve a booting machine to a registered client by the configured identifier order. */
+export function resolveClient(
+  request: BootRequest,
+  order: readonly HostIdentifier[],
+  candidates: { byMac: Client | null; byUuid: Client | null },
+): { client: Client; matchedBy: HostIdentifier } | null {
+  for (const identifier of order) {
+    if (identifier === 'mac' && request.mac && candidates.byMac) return { client: candidates.byMac, matchedBy: 'mac' };
+    if (identifier === 'uuid' && request.uuid && candidates.byUuid) return { client: candidates.byUuid, matchedBy: 'uuid' };
+  }
+  return null;
+}
+
+export type BootDecision =
+  | { kind: 'local'; reason: string }
+  | { kind: 'netboot'; productId: string; actionRequest: ActionRequest; reason: string }
+  | { kind: 'register'; productId: 'hwinvent'; reason: string };
+
+export interface DecideInput {
+  client: Client | null;
+  /** Product-on-client rows of this client with a pending request. */
+  pending: readonly ProductOnClient[];
+  products: ReadonlyMap<string, ProductDefinition>;
+  bootUnknownClients: boolean;
+}
+
+/**
+ * Pending netboot actions win, the highest product priority first; nothing pending boots the
+ * local disk. Unknown clients boot locally unless the admin allows unknown clients, and then
+ * they only ever get the non-destructive hwinvent (which registers them).
+ */
+export function decideBoot(input: DecideInput): BootDecision {
+  if (!input.client) {
+    if (input.bootUnknownClients) return { kind: 'register', productId: 'hwinvent', reason: 'unknown client: inventory and register' };
+    return { kind: 'local', reason: 'unknown client' };
+  }
+  const runnable = input.pending
+    .filter((p) => p.actionRequest !== 'none' && input.products.has(p.productId))
+    .sort((a, b) => {
+      const pa = input.products.get(a.productId)!.priority;
+      const pb = input.products.get(b.productId)!.priority;
+      return pb - pa || a.productId.localeCompare(b.productId);
+    });
+  const next = runnable[0];
+  if (!next) return { kind: 'local', reason: 'no pending netboot action' };
+  return { kind: 'netboot', productId: next.productId, actionRequest: next.actionRequest, reason: `pending ${next.actionRequest} of ${next.productId}` };
+}

@@ -1,0 +1,103 @@
+// The bootserver's configuration: one zod schema with every default, so an empty file (or no
+// file at all) yields a working dev server. Objects are strict so a misspelt key is an error
+// rather than a silently ignored setting.
+import { z } from 'zod';
+import { repoRoot } from '../../lib/paths.ts';
+import { join } from 'node:path';
+
+const port = z.number().int().min(1).max(65535);
+const portOrZero = z.number().int().min(0).max(65535); // 0 = pick a free port (tests)
+
+export const hostIdentifier = z.enum(['mac', 'uuid']);
+
+export const configSchema = z
+  .object({
+    /** Where the embedded store (SQLite) and server state live. */
+    dataDir: z.string().min(1).default(join(repoRoot, 'var', 'data')),
+    paths: z
+      .object({
+        /** Loaders and boot image; served by TFTP and by HTTP under /boot/. */
+        bootRoot: z.string().min(1).default(join(repoRoot, 'var', 'boot')),
+        templates: z.string().min(1).default(join(repoRoot, 'templates')),
+        products: z.string().min(1).default(join(repoRoot, 'products')),
+      })
+      .strict()
+      .prefault({}),
+    /** The address clients use to reach us (TFTP next-server, URLs in boot configs). null = first non-internal IPv4. */
+    advertisedIp: z.ipv4().nullable().default(null),
+    http: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: portOrZero.default(8080),
+      })
+      .strict()
+      .prefault({}),
+    tftp: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default('0.0.0.0'),
+        port: portOrZero.default(69),
+        maxBlksize: z.number().int().min(512).max(65464).default(65464),
+        maxWindowsize: z.number().int().min(1).max(256).default(64),
+      })
+      .strict()
+      .prefault({}),
+    dhcp: z
+      .object({
+        /** proxy: answer PXE clients only next to the site's DHCP server; full: also assign addresses (isolated labs). */
+        mode: z.enum(['proxy', 'full', 'off']).default('proxy'),
+        /** Only answer requests arriving on this interface (name) ... */
+        interface: z.string().nullable().default(null),
+        /** ... or from this subnet (CIDR). */
+        subnet: z.cidrv4().nullable().default(null),
+        port: port.default(67),
+        pxePort: port.default(4011),
+        clientPort: port.default(68),
+        ipxeScriptUrl: z.string().nullable().default(null),
+        full: z
+          .object({
+            rangeStart: z.ipv4().nullable().default(null),
+            rangeEnd: z.ipv4().nullable().default(null),
+            subnetMask: z.ipv4().default('255.255.255.0'),
+            router: z.ipv4().nullable().default(null),
+            dns: z.array(z.ipv4()).default([]),
+            leaseSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(3600),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    boot: z
+      .object({
+        /** Order in which a booting client is looked up, as opsi's netboot.host_identifiers. */
+        hostIdentifiers: z.array(hostIdentifier).min(1).max(2).default(['mac', 'uuid']),
+        /** Unknown clients get local boot unless this is on; then they are registered and run hwinvent only. */
+        bootUnknownClients: z.boolean().default(false),
+        /** Boots without a reported result before a job is given up (opsi loses the request on power loss; we retry). */
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+        /** Config reads closer together than this count as the same boot (firmware retries a request). */
+        sameBootWindowSeconds: z.number().int().min(0).max(600).default(20),
+        /** How grub loads kernel and initrd. http needs Secure Boot off (http.mod is unsigned). */
+        kernelTransport: z.enum(['tftp', 'http']).default('tftp'),
+        /** Extra kernel arguments for the boot image (e.g. "nomodeset"). */
+        extraKernelArgs: z.string().default(''),
+        /** Leave a shell on the client console when the agent fails. */
+        debug: z.boolean().default(false),
+        /** Serial console for the boot image as well as the screen (labs, VMs). */
+        serialConsole: z.boolean().default(true),
+        afterJob: z.enum(['reboot', 'poweroff']).default('reboot'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type HostIdentifier = z.infer<typeof hostIdentifier>;

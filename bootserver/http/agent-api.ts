@@ -1,0 +1,69 @@
+// The agent API under /agent/v1: the boot image authenticates with its one-time job token and
+// fetches its job, reports progress/logs/result, and makes the few client-scoped changes its
+// product needs. Schemas are shared with the agent (lib/agent-protocol.ts).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  AGENT_API_PREFIX,
+  AGENT_LOG_MAX_BYTES,
+  agentActionRequests,
+  agentInventory,
+  agentProductStates,
+  agentProgress,
+  agentPropertyUpdate,
+  agentResult,
+} from '../../lib/agent-protocol.ts';
+import type { NetbootService } from '../service/netboot.ts';
+import { AgentAuthError } from '../service/netboot.ts';
+import { bearerToken } from './auth.ts';
+
+function token(request: FastifyRequest): string {
+  const t = bearerToken(request);
+  if (!t) throw new AgentAuthError('missing job token: send "Authorization: Bearer <netimage.token from the kernel command line>"');
+  return t;
+}
+
+export async function registerAgentApi(app: FastifyInstance, deps: { service: NetbootService }): Promise<void> {
+  const { service } = deps;
+  await app.register(
+    async (api) => {
+      const r = api.withTypeProvider<ZodTypeProvider>();
+      api.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit: AGENT_LOG_MAX_BYTES }, (_req, body, done) => done(null, body));
+      const tags = ['agent'];
+
+      r.get('/time', { schema: { tags, summary: 'Server time (clock sync for the boot image)' } }, async () => ({ serverTime: new Date().toISOString() }));
+      r.get('/job', { schema: { tags, summary: 'The job of this token' } }, async (req) => service.agentFetchJob(token(req)));
+      r.post('/job/progress', { schema: { tags, summary: 'Progress %, message and log lines', body: agentProgress } }, async (req) => {
+        await service.agentProgress(token(req), req.body);
+        return { ok: true };
+      });
+      r.post('/job/result', { schema: { tags, summary: 'The result (idempotent)', body: agentResult } }, async (req) => {
+        const { alreadyRecorded } = await service.agentResult(token(req), req.body);
+        return { ok: true, alreadyRecorded };
+      });
+      r.post('/job/log', { schema: { tags, summary: 'The full agent log (text/plain)', body: z.string() } }, async (req) => {
+        await service.agentLog(token(req), req.body);
+        return { ok: true };
+      });
+      r.post('/client/properties', { schema: { tags, summary: 'Set property values of this client', body: agentPropertyUpdate } }, async (req) => {
+        await service.agentSetProperties(token(req), req.body.productId, req.body.values);
+        return { ok: true };
+      });
+      r.post('/client/action-requests', { schema: { tags, summary: 'Queue other products for this client', body: agentActionRequests } }, async (req) => {
+        await service.agentSetActionRequests(token(req), req.body.requests);
+        return { ok: true };
+      });
+      r.get('/client/product-states', { schema: { tags, summary: 'Product states of this client' } }, async (req) => ({ states: await service.agentGetProductStates(token(req)) }));
+      r.put('/client/product-states', { schema: { tags, summary: 'Restore saved product states of this client', body: agentProductStates } }, async (req) => {
+        await service.agentPutProductStates(token(req), req.body.states);
+        return { ok: true };
+      });
+      r.put('/client/inventory', { schema: { tags, summary: 'Hardware inventory of this client', body: agentInventory } }, async (req) => {
+        await service.agentPutInventory(token(req), req.body);
+        return { ok: true };
+      });
+    },
+    { prefix: AGENT_API_PREFIX },
+  );
+}

@@ -1,0 +1,55 @@
+// Builds the fastify app: admin API, agent API, boot files, OpenAPI docs and health.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from '../../lib/logger.ts';
+import type { Store } from '../store/types.ts';
+import type { NetbootService } from '../service/netboot.ts';
+import type { JobEventBus } from '../service/event-bus.ts';
+import type { BootConfigResponder } from '../boot/config-responder.ts';
+import { installErrorHandler } from './errors.ts';
+import { registerAdminApi } from './admin-api.ts';
+import { registerAgentApi } from './agent-api.ts';
+import { registerBootFiles } from './boot-files.ts';
+
+export interface HttpAppDeps {
+  store: Store;
+  service: NetbootService;
+  bus: JobEventBus;
+  responder: BootConfigResponder;
+  bootRoot: string;
+  log: Logger;
+  version: string;
+}
+
+export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger and fastify's logger type differ only in generics.
+    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    // Per-request lines would drown the boot decisions we log ourselves.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Let clients close idle connections first: grub reuses source ports across boots.
+    keepAliveTimeout: 120_000,
+    bodyLimit: 1024 * 1024,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'netimage API', version: deps.version, description: 'Admin API (bearer admin token) and agent API (bearer one-time job token).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version }));
+  await registerAdminApi(app, deps);
+  await registerAgentApi(app, deps);
+  registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
+  return app;
+}

@@ -1,0 +1,80 @@
+// Boot files over HTTP under /boot/: loaders, the boot image, and the generated Grub configs.
+// Range requests are honoured (firmware and grub resume or probe with them). Connections stay
+// open until the client closes: grub reuses its TCP source ports on every boot, and a server-side
+// close leaves sockets in TIME-WAIT that stall the next boot's fetch (see shared notes).
+import { createReadStream } from 'node:fs';
+import { stat, realpath } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { BootConfigResponder } from '../boot/config-responder.ts';
+
+export interface ByteRange {
+  start: number;
+  end: number; // inclusive
+}
+
+/** Parse a single "bytes=a-b" range against a size; null = not satisfiable, undefined = no/ignored range. Pure. */
+export function parseRange(header: string | undefined, size: number): ByteRange | null | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined; // multi-range or garbage: send the whole file
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return null;
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || start > end) return null;
+  return { start, end };
+}
+
+/** Map a URL path below /boot/ to a file inside root, refusing anything that escapes it. */
+export async function resolveBootFile(root: string, urlPath: string): Promise<string | null> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return null;
+  if (decoded.split('/').some((seg) => seg === '..')) return null;
+  const rootReal = await realpath(root).catch(() => resolve(root));
+  const candidate = resolve(rootReal, '.' + '/' + decoded.replace(/^\/+/, ''));
+  if (candidate !== rootReal && !candidate.startsWith(rootReal + sep)) return null;
+  const real = await realpath(candidate).catch(() => null);
+  if (!real || (real !== rootReal && !real.startsWith(rootReal + sep))) return null;
+  return real;
+}
+
+async function sendFile(reply: FastifyReply, path: string, rangeHeader: string | undefined, head: boolean) {
+  const info = await stat(path).catch(() => null);
+  if (!info || !info.isFile()) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
+  const range = parseRange(rangeHeader, info.size);
+  void reply.header('accept-ranges', 'bytes').header('content-type', 'application/octet-stream').header('last-modified', info.mtime.toUTCString());
+  if (range === null) {
+    return reply.status(416).header('content-range', `bytes */${info.size}`).send();
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? info.size - 1;
+  void reply.header('content-length', String(info.size === 0 ? 0 : end - start + 1));
+  if (range) void reply.status(206).header('content-range', `bytes ${start}-${end}/${info.size}`);
+  if (head || info.size === 0) return reply.send();
+  return reply.send(createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }));
+}
+
+export function registerBootFiles(app: FastifyInstance, options: { bootRoot: string; responder: BootConfigResponder }): void {
+  const handler = async (request: { url: string; method: string; headers: Record<string, string | string[] | undefined>; ip: string }, reply: FastifyReply) => {
+    const urlPath = request.url.split('?')[0]!.replace(/^\/boot\/?/, '');
+    const generated = await options.responder.respond(decodeURIComponent(urlPath), { address: request.ip });
+    if (generated !== null) {
+      return reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(generated);
+    }
+    const file = await resolveBootFile(options.bootRoot, urlPath);
+    if (!file) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
+    const range = request.headers['range'];
+    return sendFile(reply, file, Array.isArray(range) ? range[0] : range, request.method === 'HEAD');
+  };
+  // fastify answers HEAD through this GET route (exposeHeadRoutes), with request.method HEAD.
+  app.get('/boot/*', handler);
+}

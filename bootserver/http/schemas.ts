@@ -1,0 +1,97 @@
+// zod schemas of the admin API's inputs (params, queries, bodies). Everything that enters over
+// HTTP is checked here before a handler runs; a failure is a 400 and nothing is written.
+import { z } from 'zod';
+import { actionRequest, macAddress, propertyValue, smbiosUuid } from '../../lib/agent-protocol.ts';
+
+export const clientId = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(
+    z
+      .string()
+      .max(253)
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'a host name like pc01 or pc01.school.example (letters, digits, hyphens, dots)'),
+  );
+
+export const groupId = z
+  .string()
+  .trim()
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a group name of letters, digits, dot, underscore or hyphen (e.g. room-101)');
+
+export const productId = z.string().max(128).regex(/^[a-z0-9][a-z0-9._-]*$/, 'a product id like opsi-local-image-restore');
+
+export const clientIdParams = z.object({ id: clientId });
+export const groupIdParams = z.object({ id: groupId });
+export const clientProductParams = z.object({ id: clientId, productId });
+export const productIdParams = z.object({ productId });
+
+export const createClientBody = z
+  .object({
+    id: clientId,
+    mac: macAddress.nullable().optional(),
+    uuid: smbiosUuid.nullable().optional(),
+    group: groupId.nullable().optional(),
+    description: z.string().max(500).optional(),
+    notes: z.string().max(10000).optional(),
+  })
+  .strict()
+  .refine((b) => b.mac || b.uuid, { message: 'a client needs a MAC or an SMBIOS UUID to be recognised at boot', path: ['mac'] });
+
+export const updateClientBody = z
+  .object({
+    mac: macAddress.nullable().optional(),
+    uuid: smbiosUuid.nullable().optional(),
+    group: groupId.nullable().optional(),
+    description: z.string().max(500).optional(),
+    notes: z.string().max(10000).optional(),
+  })
+  .strict();
+
+export const listClientsQuery = z.object({ group: groupId.optional() }).strict();
+
+export const createGroupBody = z.object({ id: groupId, description: z.string().max(500).default('') }).strict();
+
+export const propertyValuesBody = z.object({ values: z.record(z.string().max(64), propertyValue) }).strict();
+
+export const actionBody = z
+  .object({
+    actionRequest,
+    properties: z.record(z.string().max(64), propertyValue).default({}),
+  })
+  .strict();
+
+export const groupActionBody = z
+  .object({
+    productId,
+    actionRequest,
+    properties: z.record(z.string().max(64), propertyValue).default({}),
+  })
+  .strict();
+
+export const jobStates = z.enum(['booting', 'running', 'succeeded', 'failed', 'exhausted', 'cancelled']);
+
+export const listJobsQuery = z
+  .object({
+    client: clientId.optional(),
+    product: productId.optional(),
+    state: z
+      .string()
+      .transform((s) => s.split(',').filter((x) => x))
+      .pipe(z.array(jobStates))
+      .optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
+export const jobIdParams = z.object({ id: z.uuid() });
+
+export const eventsQuery = z
+  .object({
+    job: z.uuid().optional(),
+    client: clientId.optional(),
+    access_token: z.string().optional(),
+  })
+  .strict();
+
+export const productStatesQuery = z.object({ group: groupId.optional(), client: clientId.optional(), product: productId.optional() }).strict();

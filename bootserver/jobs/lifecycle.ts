@@ -1,0 +1,128 @@
+// The job lifecycle as pure logic. A job is one execution of a pending netboot action for one
+// client; each boot that reads the client's config is an attempt. Unlike opsi, reading the
+// config does not consume the action request: only a reported result (or giving up after
+// maxAttempts boots without one) does, so a power loss mid-job retries instead of losing it.
+//
+//   (new) --bootConfigRead--> booting --agentStarted/progress--> running
+//   booting|running --bootConfigRead--> booting (attempt+1)  | exhausted (attempt == max)
+//   booting|running --succeeded--> succeeded
+//   booting|running --failed--> failed
+//   booting|running --cancelled--> cancelled
+//   succeeded|failed|exhausted|cancelled: terminal, every event is refused
+import type { ActionRequest } from '../../lib/agent-protocol.ts';
+import type { JobState, ProductOnClient } from '../store/types.ts';
+
+export type JobEvent =
+  | { type: 'bootConfigRead' }
+  | { type: 'agentStarted' }
+  | { type: 'progress'; percent?: number; message?: string }
+  | { type: 'succeeded' }
+  | { type: 'failed'; error: string }
+  | { type: 'cancelled'; reason: string };
+
+export interface JobSnapshot {
+  state: JobState;
+  attempt: number;
+  maxAttempts: number;
+}
+
+export type TransitionResult =
+  | { ok: true; next: JobSnapshot; newAttempt: boolean; terminal: boolean; error: string | null }
+  | { ok: false; reason: string };
+
+export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'exhausted', 'cancelled'];
+export const ACTIVE_STATES: readonly JobState[] = ['booting', 'running'];
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+/** The snapshot of a job created by the first config read of a pending action. */
+export function startJob(maxAttempts: number): JobSnapshot {
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer');
+  return { state: 'booting', attempt: 1, maxAttempts };
+}
+
+export function transition(job: JobSnapshot, event: JobEvent): TransitionResult {
+  if (isTerminal(job.state)) {
+    return { ok: false, reason: `job is ${job.state}: ${event.type} is not allowed any more` };
+  }
+  switch (event.type) {
+    case 'bootConfigRead':
+      // The client booted again without reporting a result: the previous attempt died.
+      if (job.attempt >= job.maxAttempts) {
+        return {
+          ok: true,
+          next: { ...job, state: 'exhausted' },
+          newAttempt: false,
+          terminal: true,
+          error: `no result after ${job.attempt} boot attempt${job.attempt === 1 ? '' : 's'}`,
+        };
+      }
+      return { ok: true, next: { ...job, state: 'booting', attempt: job.attempt + 1 }, newAttempt: true, terminal: false, error: null };
+    case 'agentStarted':
+    case 'progress':
+      return { ok: true, next: { ...job, state: 'running' }, newAttempt: false, terminal: false, error: null };
+    case 'succeeded':
+      return { ok: true, next: { ...job, state: 'succeeded' }, newAttempt: false, terminal: true, error: null };
+    case 'failed':
+      return { ok: true, next: { ...job, state: 'failed' }, newAttempt: false, terminal: true, error: event.error };
+    case 'cancelled':
+      return { ok: true, next: { ...job, state: 'cancelled' }, newAttempt: false, terminal: true, error: event.reason };
+  }
+}
+
+/**
+ * The product-on-client state after a job event, with opsi's vocabulary: success sets
+ * installationStatus installed, actionResult successful, actionRequest none (except 'always'),
+ * lastAction; failure sets actionResult failed, keeps the error in actionProgress.
+ */
+export function productStateAfter(
+  poc: ProductOnClient,
+  event: JobEvent,
+  context: { attempt: number; actionRequest: ActionRequest; productVersion: string; now: string; error?: string | null },
+): ProductOnClient {
+  const base = { ...poc, modified: context.now };
+  switch (event.type) {
+    case 'bootConfigRead':
+      if (context.error) return finishFailed(base, context, context.error);
+      return { ...base, actionProgress: `boot configuration read (attempt ${context.attempt})` };
+    case 'agentStarted':
+      return { ...base, actionProgress: 'running' };
+    case 'progress': {
+      const pct = event.percent === undefined ? '' : `${Math.round(event.percent)}%`;
+      const text = [pct, event.message ?? ''].filter((s) => s.length > 0).join(' ');
+      return text ? { ...base, actionProgress: text } : base;
+    }
+    case 'succeeded':
+      return {
+        ...base,
+        installationStatus: 'installed',
+        actionResult: 'successful',
+        actionRequest: context.actionRequest === 'always' ? 'always' : 'none',
+        lastAction: context.actionRequest,
+        actionProgress: '',
+        productVersion: context.productVersion,
+      };
+    case 'failed':
+      return finishFailed(base, context, event.error);
+    case 'cancelled':
+      return { ...base, actionProgress: `cancelled: ${event.reason}` };
+  }
+}
+
+function finishFailed(poc: ProductOnClient, context: { actionRequest: ActionRequest }, error: string): ProductOnClient {
+  return {
+    ...poc,
+    installationStatus: 'unknown',
+    actionResult: 'failed',
+    actionRequest: 'none',
+    lastAction: context.actionRequest,
+    actionProgress: `failed: ${error}`.slice(0, 1000),
+  };
+}
+
+/** Requests that make a netboot product produce a boot config (opsi: all but none). */
+export function isPendingRequest(request: ActionRequest): boolean {
+  return request !== 'none';
+}

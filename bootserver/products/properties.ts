@@ -1,0 +1,80 @@
+// Property values: validation against a product's definitions and the merge of product
+// defaults with per-client values (opsi's productPropertyState semantics). Pure.
+import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import type { ProductDefinition, PropertyDefinition } from '../store/types.ts';
+
+export class PropertyValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PropertyValidationError';
+  }
+}
+
+export interface ValidateOptions {
+  /** The agent may set read-only properties (free_on_backup); admins may not. */
+  allowReadOnly: boolean;
+}
+
+function checkOne(product: ProductDefinition, def: PropertyDefinition, value: PropertyValue): PropertyValue {
+  const where = `${product.id}.${def.name}`;
+  if (def.type === 'bool') {
+    if (typeof value === 'boolean') return value;
+    if (value === 'true' || value === 'false') return value === 'true';
+    throw new PropertyValidationError(`${where} is a boolean: use true or false`);
+  }
+  if (typeof value === 'boolean') throw new PropertyValidationError(`${where} is text, not a boolean`);
+  if (def.multiValue) {
+    const list = Array.isArray(value) ? value : value === '' ? [] : value.split(',').map((s) => s.trim());
+    for (const item of list) checkText(where, def, item);
+    return list;
+  }
+  if (Array.isArray(value)) {
+    if (value.length !== 1) throw new PropertyValidationError(`${where} takes one value, got a list of ${value.length}`);
+    return checkText(where, def, value[0]!);
+  }
+  return checkText(where, def, value);
+}
+
+function checkText(where: string, def: PropertyDefinition, value: string): string {
+  if (value.length > 4096) throw new PropertyValidationError(`${where} is too long (max 4096 characters)`);
+  // Control characters have no place in a property and could smuggle lines into configs.
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) throw new PropertyValidationError(`${where} contains control characters`);
+  if (!def.editable && !def.choices.includes(value)) {
+    throw new PropertyValidationError(`${where} must be one of: ${def.choices.map((c) => JSON.stringify(c)).join(', ')}`);
+  }
+  return value;
+}
+
+/** Validate a set of values for a product; returns them normalised (booleans, lists). */
+export function validatePropertyValues(
+  product: ProductDefinition,
+  values: Record<string, PropertyValue>,
+  options: ValidateOptions,
+): Record<string, PropertyValue> {
+  const out: Record<string, PropertyValue> = {};
+  for (const [name, value] of Object.entries(values)) {
+    const def = product.properties.find((p) => p.name === name);
+    if (!def) {
+      const known = product.properties.map((p) => p.name).join(', ') || '(none)';
+      throw new PropertyValidationError(`${product.id} has no property ${name}; its properties are: ${known}`);
+    }
+    if (def.readOnly && !options.allowReadOnly) throw new PropertyValidationError(`${product.id}.${name} is read-only (reported by the client)`);
+    out[name] = checkOne(product, def, value);
+  }
+  return out;
+}
+
+/** Product defaults overlaid with the client's own values. */
+export function effectivePropertyValues(product: ProductDefinition, clientValues: Record<string, PropertyValue>): Record<string, PropertyValue> {
+  const out: Record<string, PropertyValue> = {};
+  for (const def of product.properties) {
+    out[def.name] = clientValues[def.name] ?? def.default;
+  }
+  return out;
+}
+
+/** Normalise a value to the string list opsi uses for multi-value properties. */
+export function asList(value: PropertyValue | undefined): string[] {
+  if (value === undefined || typeof value === 'boolean') return [];
+  return Array.isArray(value) ? value : value === '' ? [] : [value];
+}

@@ -1,0 +1,101 @@
+// The bootserver process: one store, one domain service, and the protocol adapters around it
+// (HTTP now; TFTP and DHCP are started here too when enabled). Serve()/stop() like Pixiecore.
+import { join } from 'node:path';
+import { networkInterfaces } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../lib/logger.ts';
+import type { Config } from './config/schema.ts';
+import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/types.ts';
+import { loadCatalogue } from './products/catalogue.ts';
+import { JobEventBus } from './service/event-bus.ts';
+import { NetbootService } from './service/netboot.ts';
+import { newAdminToken, newServerSecret, sha256Hex } from './service/tokens.ts';
+import { GrubRenderer } from './boot/grub-render.ts';
+import { BootConfigResponder } from './boot/config-responder.ts';
+import { buildHttpApp } from './http/app.ts';
+import { startProtocolServers, type ProtocolServers } from './protocols.ts';
+
+export const NETIMAGE_VERSION = '0.1.0';
+
+export interface BootServer {
+  config: Config;
+  store: Store;
+  service: NetbootService;
+  responder: BootConfigResponder;
+  http: FastifyInstance;
+  /** Base URL of the HTTP server as reachable from this machine. */
+  url: string;
+  httpPort: number;
+  /** Set only on the very first start: the admin token, shown once. */
+  initialAdminToken: string | null;
+  protocols: ProtocolServers;
+  stop(): Promise<void>;
+}
+
+/** Open the store, load the catalogue and make sure the server secret and an admin token exist. */
+export async function openStore(config: Config, log: Logger): Promise<{ store: SqliteStore; serverSecret: string; initialAdminToken: string | null }> {
+  const store = SqliteStore.open({ path: join(config.dataDir, 'netimage.sqlite') });
+  for (const product of loadCatalogue(config.paths.products)) await store.upsertProduct(product);
+  let serverSecret = await store.getMeta('server_secret');
+  if (!serverSecret) {
+    serverSecret = newServerSecret();
+    await store.setMeta('server_secret', serverSecret);
+  }
+  let initialAdminToken: string | null = null;
+  if ((await store.countAdminTokens()) === 0) {
+    initialAdminToken = newAdminToken();
+    await store.addAdminTokenHash(sha256Hex(initialAdminToken), 'created at first start');
+    log.info('created the admin token (shown once on the console)');
+  }
+  return { store, serverSecret, initialAdminToken };
+}
+
+/** First non-internal IPv4 address: what clients most likely reach us on. */
+export function guessAdvertisedIp(): string | null {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return null;
+}
+
+export async function startBootServer(config: Config, log: Logger): Promise<BootServer> {
+  const { store, serverSecret, initialAdminToken } = await openStore(config, log);
+  const bus = new JobEventBus();
+  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret });
+  const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
+  const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }) });
+  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
+  let protocols: ProtocolServers | null = null;
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+    const address = http.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    // Boot configs carry the real port (tests ask for port 0).
+    config.http.port = httpPort;
+    protocols = await startProtocolServers({ config, responder, log });
+    const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+    const server: BootServer = {
+      config,
+      store,
+      service,
+      responder,
+      http,
+      url: `http://${host}:${httpPort}`,
+      httpPort,
+      initialAdminToken,
+      protocols,
+      async stop() {
+        await protocols?.stop();
+        await http.close();
+        await store.close();
+      },
+    };
+    return server;
+  } catch (error) {
+    await protocols?.stop().catch(() => undefined);
+    await http.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,31 @@
+// In-process fan-out of job events to live listeners (the SSE stream, `netimage jobs --follow`).
+// The store keeps the history; this only carries what happens from now on.
+import { EventEmitter } from 'node:events';
+import type { JobEventKind, JobState } from '../store/types.ts';
+
+export interface LiveJobEvent {
+  id: number;
+  jobId: string;
+  clientId: string;
+  productId: string;
+  state: JobState;
+  kind: JobEventKind;
+  percent: number | null;
+  message: string;
+  ts: string;
+}
+
+export class JobEventBus {
+  private readonly emitter = new EventEmitter();
+  constructor() {
+    // Every SSE client is a listener; a classroom of admins is far below this.
+    this.emitter.setMaxListeners(1000);
+  }
+  publish(event: LiveJobEvent): void {
+    this.emitter.emit('event', event);
+  }
+  subscribe(listener: (event: LiveJobEvent) => void): () => void {
+    this.emitter.on('event', listener);
+    return () => this.emitter.off('event', listener);
+  }
+}

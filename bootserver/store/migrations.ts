@@ -1,0 +1,101 @@
+// Schema migrations of the embedded store, applied in order, each once, inside a transaction.
+// Append new migrations; never edit one that has shipped.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      CREATE TABLE groups (
+        id TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT ''
+      );
+
+      CREATE TABLE clients (
+        id TEXT PRIMARY KEY,
+        mac TEXT UNIQUE,
+        uuid TEXT UNIQUE,
+        group_id TEXT REFERENCES groups(id) ON DELETE SET NULL,
+        description TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT '',
+        inventory TEXT,
+        created TEXT NOT NULL,
+        modified TEXT NOT NULL
+      );
+      CREATE INDEX clients_group ON clients(group_id);
+
+      CREATE TABLE products (
+        id TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        definition TEXT NOT NULL
+      );
+
+      CREATE TABLE product_on_client (
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        product_id TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        action_request TEXT NOT NULL DEFAULT 'none',
+        installation_status TEXT NOT NULL DEFAULT 'not_installed',
+        action_result TEXT NOT NULL DEFAULT 'none',
+        action_progress TEXT NOT NULL DEFAULT '',
+        last_action TEXT NOT NULL DEFAULT 'none',
+        product_version TEXT,
+        modified TEXT NOT NULL,
+        PRIMARY KEY (client_id, product_id)
+      );
+
+      CREATE TABLE property_values (
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        product_id TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (client_id, product_id, name)
+      );
+
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        product_id TEXT NOT NULL,
+        action_request TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        token_hash TEXT UNIQUE,
+        percent REAL,
+        error TEXT,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        attempt_started TEXT,
+        finished TEXT
+      );
+      CREATE INDEX jobs_client ON jobs(client_id, state);
+
+      CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        ts TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        percent REAL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX job_events_job ON job_events(job_id, id);
+
+      CREATE TABLE job_logs (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        text TEXT NOT NULL
+      );
+
+      CREATE TABLE admin_tokens (
+        hash TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        created TEXT NOT NULL
+      );
+    `,
+  },
+];

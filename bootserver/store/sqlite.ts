@@ -1,0 +1,558 @@
+// The embedded store: node:sqlite (no native addon to build). DatabaseSync is synchronous, so
+// every operation runs under one async lock: a transaction's awaits cannot interleave with
+// other callers' statements on the same connection.
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import { migrations as defaultMigrations, type Migration } from './migrations.ts';
+import {
+  StoreConflictError,
+  StoreNotFoundError,
+  type Client,
+  type ClientPatch,
+  type Group,
+  type Job,
+  type JobEventKind,
+  type JobEventRecord,
+  type JobFilter,
+  type NewClient,
+  type ProductDefinition,
+  type ProductOnClient,
+  type Store,
+} from './types.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+class AsyncLock {
+  private tail: Promise<void> = Promise.resolve();
+  /** Marks code running inside a transaction on this lock (to catch would-be deadlocks). */
+  readonly inside = new AsyncLocalStorage<true>();
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+const now = () => new Date().toISOString();
+
+function rowToClient(r: Row): Client {
+  return {
+    id: String(r['id']),
+    mac: (r['mac'] as string | null) ?? null,
+    uuid: (r['uuid'] as string | null) ?? null,
+    group: (r['group_id'] as string | null) ?? null,
+    description: String(r['description'] ?? ''),
+    notes: String(r['notes'] ?? ''),
+    inventory: r['inventory'] ? (JSON.parse(String(r['inventory'])) as unknown) : null,
+    created: String(r['created']),
+    modified: String(r['modified']),
+  };
+}
+
+function rowToPoc(r: Row): ProductOnClient {
+  return {
+    clientId: String(r['client_id']),
+    productId: String(r['product_id']),
+    actionRequest: r['action_request'] as ProductOnClient['actionRequest'],
+    installationStatus: r['installation_status'] as ProductOnClient['installationStatus'],
+    actionResult: r['action_result'] as ProductOnClient['actionResult'],
+    actionProgress: String(r['action_progress']),
+    lastAction: r['last_action'] as ProductOnClient['lastAction'],
+    productVersion: (r['product_version'] as string | null) ?? null,
+    modified: String(r['modified']),
+  };
+}
+
+function rowToJob(r: Row): Job {
+  return {
+    id: String(r['id']),
+    clientId: String(r['client_id']),
+    productId: String(r['product_id']),
+    actionRequest: r['action_request'] as Job['actionRequest'],
+    state: r['state'] as Job['state'],
+    attempt: Number(r['attempt']),
+    maxAttempts: Number(r['max_attempts']),
+    tokenHash: (r['token_hash'] as string | null) ?? null,
+    percent: r['percent'] === null || r['percent'] === undefined ? null : Number(r['percent']),
+    error: (r['error'] as string | null) ?? null,
+    created: String(r['created']),
+    updated: String(r['updated']),
+    attemptStarted: (r['attempt_started'] as string | null) ?? null,
+    finished: (r['finished'] as string | null) ?? null,
+  };
+}
+
+function rowToEvent(r: Row): JobEventRecord {
+  return {
+    id: Number(r['id']),
+    jobId: String(r['job_id']),
+    ts: String(r['ts']),
+    kind: r['kind'] as JobEventKind,
+    percent: r['percent'] === null || r['percent'] === undefined ? null : Number(r['percent']),
+    message: String(r['message']),
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  migrations?: Migration[];
+}
+
+/** The synchronous core; SqliteStore wraps it with the lock and async signatures. */
+class SqliteCore {
+  readonly db: DatabaseSync;
+  constructor(db: DatabaseSync) {
+    this.db = db;
+  }
+
+  all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.db.prepare(sql).all(...params) as Row[];
+  }
+  get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.db.prepare(sql).get(...params) as Row | undefined;
+  }
+  exec(sql: string, ...params: SQLInputValue[]): { changes: number; lastInsertRowid: number } {
+    const r = this.db.prepare(sql).run(...params);
+    return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+  }
+
+  /** Name the client that already holds a MAC or UUID, so the admin knows what collides. */
+  assertMacUuidFree(ownerId: string, mac: string | null | undefined, uuid: string | null | undefined): void {
+    if (mac) {
+      const other = this.get('SELECT id FROM clients WHERE mac = ? AND id <> ?', mac, ownerId);
+      if (other) throw new StoreConflictError(`MAC ${mac} already belongs to client ${String(other['id'])}`);
+    }
+    if (uuid) {
+      const other = this.get('SELECT id FROM clients WHERE uuid = ? AND id <> ?', uuid, ownerId);
+      if (other) throw new StoreConflictError(`SMBIOS UUID ${uuid} already belongs to client ${String(other['id'])}`);
+    }
+  }
+}
+
+export class SqliteStore implements Store {
+  private readonly core: SqliteCore;
+  private readonly lock: AsyncLock;
+  /** True for the store handed to a transaction callback: it runs inside the held lock. */
+  private readonly inTransaction: boolean;
+
+  private constructor(core: SqliteCore, lock: AsyncLock, inTransaction: boolean) {
+    this.core = core;
+    this.lock = lock;
+    this.inTransaction = inTransaction;
+  }
+
+  static open(options: SqliteStoreOptions): SqliteStore {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    const db = new DatabaseSync(options.path);
+    db.exec('PRAGMA foreign_keys = ON');
+    if (options.path !== ':memory:') {
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = NORMAL');
+    }
+    db.exec('PRAGMA busy_timeout = 5000');
+    const core = new SqliteCore(db);
+    SqliteStore.migrate(core, options.migrations ?? defaultMigrations);
+    return new SqliteStore(core, new AsyncLock(), false);
+  }
+
+  /** Current schema version (0 = empty database). */
+  static schemaVersion(db: DatabaseSync): number {
+    return Number((db.prepare('PRAGMA user_version').get() as Row)['user_version']);
+  }
+
+  private static migrate(core: SqliteCore, list: Migration[]): void {
+    const current = SqliteStore.schemaVersion(core.db);
+    const latest = Math.max(0, ...list.map((m) => m.version));
+    if (current > latest) {
+      throw new Error(`store schema version ${current} is newer than this netimage (${latest}): upgrade netimage`);
+    }
+    for (const m of [...list].sort((a, b) => a.version - b.version)) {
+      if (m.version <= current) continue;
+      core.db.exec('BEGIN IMMEDIATE');
+      try {
+        core.db.exec(m.sql);
+        core.db.exec(`PRAGMA user_version = ${m.version}`);
+        core.db.exec('COMMIT');
+      } catch (error) {
+        core.db.exec('ROLLBACK');
+        throw new Error(`store migration ${m.version} (${m.name}) failed: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  }
+
+  get schemaVersion(): number {
+    return SqliteStore.schemaVersion(this.core.db);
+  }
+
+  private op<T>(fn: (core: SqliteCore) => T): Promise<T> {
+    if (this.inTransaction) {
+      try {
+        return Promise.resolve(fn(this.core));
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
+    if (this.lock.inside.getStore()) {
+      // Waiting for the lock from inside the transaction that holds it would hang forever.
+      return Promise.reject(new Error('store used outside its transaction while that transaction runs: pass the tx store down'));
+    }
+    return this.lock.run(() => fn(this.core));
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this); // nested: part of the outer transaction
+    if (this.lock.inside.getStore()) return Promise.reject(new Error('transaction started on the outer store inside a transaction: pass the tx store down'));
+    return this.lock.run(async () => {
+      const tx = new SqliteStore(this.core, this.lock, true);
+      this.core.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await this.lock.inside.run(true, () => fn(tx));
+        this.core.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        this.core.db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.lock.run(() => this.core.db.close());
+  }
+
+  getMeta(key: string): Promise<string | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT value FROM meta WHERE key = ?', key);
+      return r ? String(r['value']) : null;
+    });
+  }
+  setMeta(key: string, value: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', key, value);
+    });
+  }
+
+  createGroup(group: Group): Promise<Group> {
+    return this.op((c) => {
+      if (c.get('SELECT id FROM groups WHERE id = ?', group.id)) throw new StoreConflictError(`group ${group.id} already exists`);
+      c.exec('INSERT INTO groups(id, description) VALUES (?, ?)', group.id, group.description);
+      return group;
+    });
+  }
+  getGroup(id: string): Promise<Group | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM groups WHERE id = ?', id);
+      return r ? { id: String(r['id']), description: String(r['description']) } : null;
+    });
+  }
+  listGroups(): Promise<Group[]> {
+    return this.op((c) => c.all('SELECT * FROM groups ORDER BY id').map((r) => ({ id: String(r['id']), description: String(r['description']) })));
+  }
+  deleteGroup(id: string): Promise<void> {
+    return this.op((c) => {
+      if (c.exec('DELETE FROM groups WHERE id = ?', id).changes === 0) throw new StoreNotFoundError(`group ${id} not found`);
+    });
+  }
+
+  createClient(client: NewClient): Promise<Client> {
+    return this.op((c) => {
+      if (c.get('SELECT id FROM clients WHERE id = ?', client.id)) throw new StoreConflictError(`client ${client.id} already exists`);
+      c.assertMacUuidFree(client.id, client.mac, client.uuid);
+      if (client.group && !c.get('SELECT id FROM groups WHERE id = ?', client.group)) {
+        throw new StoreNotFoundError(`group ${client.group} not found`);
+      }
+      const ts = now();
+      c.exec(
+        'INSERT INTO clients(id, mac, uuid, group_id, description, notes, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        client.id,
+        client.mac ?? null,
+        client.uuid ?? null,
+        client.group ?? null,
+        client.description ?? '',
+        client.notes ?? '',
+        ts,
+        ts,
+      );
+      return rowToClient(c.get('SELECT * FROM clients WHERE id = ?', client.id)!);
+    });
+  }
+  updateClient(id: string, patch: ClientPatch): Promise<Client> {
+    return this.op((c) => {
+      const row = c.get('SELECT * FROM clients WHERE id = ?', id);
+      if (!row) throw new StoreNotFoundError(`client ${id} not found`);
+      const current = rowToClient(row);
+      const next = { ...current, ...patch };
+      c.assertMacUuidFree(id, next.mac, next.uuid);
+      if (next.group && !c.get('SELECT id FROM groups WHERE id = ?', next.group)) {
+        throw new StoreNotFoundError(`group ${next.group} not found`);
+      }
+      c.exec(
+        'UPDATE clients SET mac = ?, uuid = ?, group_id = ?, description = ?, notes = ?, inventory = ?, modified = ? WHERE id = ?',
+        next.mac,
+        next.uuid,
+        next.group,
+        next.description,
+        next.notes,
+        next.inventory === null || next.inventory === undefined ? null : JSON.stringify(next.inventory),
+        now(),
+        id,
+      );
+      return rowToClient(c.get('SELECT * FROM clients WHERE id = ?', id)!);
+    });
+  }
+  getClient(id: string): Promise<Client | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM clients WHERE id = ?', id);
+      return r ? rowToClient(r) : null;
+    });
+  }
+  findClientByMac(mac: string): Promise<Client | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM clients WHERE mac = ?', mac);
+      return r ? rowToClient(r) : null;
+    });
+  }
+  findClientByUuid(uuid: string): Promise<Client | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM clients WHERE uuid = ?', uuid);
+      return r ? rowToClient(r) : null;
+    });
+  }
+  listClients(filter: { group?: string } = {}): Promise<Client[]> {
+    return this.op((c) =>
+      (filter.group
+        ? c.all('SELECT * FROM clients WHERE group_id = ? ORDER BY id', filter.group)
+        : c.all('SELECT * FROM clients ORDER BY id')
+      ).map(rowToClient),
+    );
+  }
+  deleteClient(id: string): Promise<void> {
+    return this.op((c) => {
+      if (c.exec('DELETE FROM clients WHERE id = ?', id).changes === 0) throw new StoreNotFoundError(`client ${id} not found`);
+    });
+  }
+
+  upsertProduct(product: ProductDefinition): Promise<void> {
+    return this.op((c) => {
+      c.exec(
+        'INSERT INTO products(id, version, definition) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET version = excluded.version, definition = excluded.definition',
+        product.id,
+        product.version,
+        JSON.stringify(product),
+      );
+    });
+  }
+  getProduct(id: string): Promise<ProductDefinition | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT definition FROM products WHERE id = ?', id);
+      return r ? (JSON.parse(String(r['definition'])) as ProductDefinition) : null;
+    });
+  }
+  listProducts(): Promise<ProductDefinition[]> {
+    return this.op((c) => c.all('SELECT definition FROM products ORDER BY id').map((r) => JSON.parse(String(r['definition'])) as ProductDefinition));
+  }
+
+  getProductOnClient(clientId: string, productId: string): Promise<ProductOnClient | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM product_on_client WHERE client_id = ? AND product_id = ?', clientId, productId);
+      return r ? rowToPoc(r) : null;
+    });
+  }
+  listProductOnClients(filter: { clientId?: string; productId?: string; pendingOnly?: boolean }): Promise<ProductOnClient[]> {
+    return this.op((c) => {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (filter.clientId) {
+        where.push('client_id = ?');
+        params.push(filter.clientId);
+      }
+      if (filter.productId) {
+        where.push('product_id = ?');
+        params.push(filter.productId);
+      }
+      if (filter.pendingOnly) where.push("action_request <> 'none'");
+      const sql = `SELECT * FROM product_on_client ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY client_id, product_id`;
+      return c.all(sql, ...params).map(rowToPoc);
+    });
+  }
+  putProductOnClient(s: ProductOnClient): Promise<void> {
+    return this.op((c) => {
+      c.exec(
+        `INSERT INTO product_on_client(client_id, product_id, action_request, installation_status, action_result, action_progress, last_action, product_version, modified)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(client_id, product_id) DO UPDATE SET action_request = excluded.action_request,
+           installation_status = excluded.installation_status, action_result = excluded.action_result,
+           action_progress = excluded.action_progress, last_action = excluded.last_action,
+           product_version = excluded.product_version, modified = excluded.modified`,
+        s.clientId,
+        s.productId,
+        s.actionRequest,
+        s.installationStatus,
+        s.actionResult,
+        s.actionProgress,
+        s.lastAction,
+        s.productVersion,
+        s.modified,
+      );
+    });
+  }
+
+  getPropertyValues(clientId: string, productId: string): Promise<Record<string, PropertyValue>> {
+    return this.op((c) => {
+      const out: Record<string, PropertyValue> = {};
+      for (const r of c.all('SELECT name, value FROM property_values WHERE client_id = ? AND product_id = ?', clientId, productId)) {
+        out[String(r['name'])] = JSON.parse(String(r['value'])) as PropertyValue;
+      }
+      return out;
+    });
+  }
+  setPropertyValues(clientId: string, productId: string, values: Record<string, PropertyValue>): Promise<void> {
+    return this.op((c) => {
+      for (const [name, value] of Object.entries(values)) {
+        c.exec(
+          'INSERT INTO property_values(client_id, product_id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT(client_id, product_id, name) DO UPDATE SET value = excluded.value',
+          clientId,
+          productId,
+          name,
+          JSON.stringify(value),
+        );
+      }
+    });
+  }
+
+  createJob(job: Job): Promise<Job> {
+    return this.op((c) => {
+      c.exec(
+        `INSERT INTO jobs(id, client_id, product_id, action_request, state, attempt, max_attempts, token_hash, percent, error, created, updated, attempt_started, finished)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        job.id,
+        job.clientId,
+        job.productId,
+        job.actionRequest,
+        job.state,
+        job.attempt,
+        job.maxAttempts,
+        job.tokenHash,
+        job.percent,
+        job.error,
+        job.created,
+        job.updated,
+        job.attemptStarted,
+        job.finished,
+      );
+      return job;
+    });
+  }
+  getJob(id: string): Promise<Job | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM jobs WHERE id = ?', id);
+      return r ? rowToJob(r) : null;
+    });
+  }
+  updateJob(job: Job): Promise<void> {
+    return this.op((c) => {
+      const r = c.exec(
+        `UPDATE jobs SET state = ?, attempt = ?, max_attempts = ?, token_hash = ?, percent = ?, error = ?, updated = ?, attempt_started = ?, finished = ? WHERE id = ?`,
+        job.state,
+        job.attempt,
+        job.maxAttempts,
+        job.tokenHash,
+        job.percent,
+        job.error,
+        job.updated,
+        job.attemptStarted,
+        job.finished,
+        job.id,
+      );
+      if (r.changes === 0) throw new StoreNotFoundError(`job ${job.id} not found`);
+    });
+  }
+  findJobByTokenHash(tokenHash: string): Promise<Job | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM jobs WHERE token_hash = ?', tokenHash);
+      return r ? rowToJob(r) : null;
+    });
+  }
+  findActiveJob(clientId: string): Promise<Job | null> {
+    return this.op((c) => {
+      const r = c.get("SELECT * FROM jobs WHERE client_id = ? AND state IN ('booting', 'running') ORDER BY created DESC LIMIT 1", clientId);
+      return r ? rowToJob(r) : null;
+    });
+  }
+  listJobs(filter: JobFilter = {}): Promise<Job[]> {
+    return this.op((c) => {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (filter.clientId) {
+        where.push('client_id = ?');
+        params.push(filter.clientId);
+      }
+      if (filter.productId) {
+        where.push('product_id = ?');
+        params.push(filter.productId);
+      }
+      if (filter.states?.length) {
+        where.push(`state IN (${filter.states.map(() => '?').join(', ')})`);
+        params.push(...filter.states);
+      }
+      params.push(filter.limit ?? 100);
+      return c
+        .all(`SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created DESC, rowid DESC LIMIT ?`, ...params)
+        .map(rowToJob);
+    });
+  }
+
+  addJobEvent(event: Omit<JobEventRecord, 'id'>): Promise<JobEventRecord> {
+    return this.op((c) => {
+      const r = c.exec('INSERT INTO job_events(job_id, ts, kind, percent, message) VALUES (?, ?, ?, ?, ?)', event.jobId, event.ts, event.kind, event.percent, event.message);
+      return { ...event, id: r.lastInsertRowid };
+    });
+  }
+  listJobEvents(jobId: string, options: { afterId?: number; kinds?: JobEventKind[]; limit?: number } = {}): Promise<JobEventRecord[]> {
+    return this.op((c) => {
+      const params: SQLInputValue[] = [jobId, options.afterId ?? 0];
+      let kinds = '';
+      if (options.kinds?.length) {
+        kinds = ` AND kind IN (${options.kinds.map(() => '?').join(', ')})`;
+        params.push(...options.kinds);
+      }
+      params.push(options.limit ?? 10000);
+      return c.all(`SELECT * FROM job_events WHERE job_id = ? AND id > ?${kinds} ORDER BY id LIMIT ?`, ...params).map(rowToEvent);
+    });
+  }
+  putJobLog(jobId: string, text: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('INSERT INTO job_logs(job_id, text) VALUES (?, ?) ON CONFLICT(job_id) DO UPDATE SET text = excluded.text', jobId, text);
+    });
+  }
+  getJobLog(jobId: string): Promise<string | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT text FROM job_logs WHERE job_id = ?', jobId);
+      return r ? String(r['text']) : null;
+    });
+  }
+
+  addAdminTokenHash(hash: string, description: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('INSERT INTO admin_tokens(hash, description, created) VALUES (?, ?, ?)', hash, description, now());
+    });
+  }
+  hasAdminTokenHash(hash: string): Promise<boolean> {
+    return this.op((c) => c.get('SELECT 1 AS x FROM admin_tokens WHERE hash = ?', hash) !== undefined);
+  }
+  countAdminTokens(): Promise<number> {
+    return this.op((c) => Number(c.get('SELECT COUNT(*) AS n FROM admin_tokens')!['n']));
+  }
+  deleteAdminTokens(): Promise<void> {
+    return this.op((c) => {
+      c.exec('DELETE FROM admin_tokens');
+    });
+  }
+}

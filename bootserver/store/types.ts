@@ -1,0 +1,184 @@
+// Domain records and the one Store interface. The embedded backend is SQLite (node:sqlite);
+// the interface is async so a PostgreSQL backend can sit behind it for multi-server sites.
+import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+
+export type InstallationStatus = 'installed' | 'not_installed' | 'unknown';
+export type ActionResult = 'failed' | 'successful' | 'none';
+
+export interface Client {
+  /** Host id (hostname or FQDN), as opsi's host id. */
+  id: string;
+  mac: string | null;
+  uuid: string | null;
+  group: string | null;
+  description: string;
+  notes: string;
+  inventory: unknown | null;
+  created: string;
+  modified: string;
+}
+
+export interface Group {
+  id: string;
+  description: string;
+}
+
+export interface PropertyDefinition {
+  name: string;
+  type: 'unicode' | 'bool';
+  description: string;
+  default: PropertyValue;
+  /** Allowed values for unicode properties (when editable is false, only these). */
+  choices: string[];
+  editable: boolean;
+  multiValue: boolean;
+  /** Set by the agent only (e.g. free_on_backup). */
+  readOnly: boolean;
+}
+
+export interface ProductDefinition {
+  id: string;
+  version: string;
+  name: string;
+  description: string;
+  /** Higher runs first when several netboot actions are pending for one client. */
+  priority: number;
+  /** Writes to the client's disk: only ever run for an explicitly pending action. */
+  destructive: boolean;
+  properties: PropertyDefinition[];
+}
+
+export interface ProductOnClient {
+  clientId: string;
+  productId: string;
+  actionRequest: ActionRequest;
+  installationStatus: InstallationStatus;
+  actionResult: ActionResult;
+  actionProgress: string;
+  lastAction: ActionRequest;
+  productVersion: string | null;
+  modified: string;
+}
+
+export type JobState = 'booting' | 'running' | 'succeeded' | 'failed' | 'exhausted' | 'cancelled';
+
+export interface Job {
+  id: string;
+  clientId: string;
+  productId: string;
+  actionRequest: ActionRequest;
+  state: JobState;
+  attempt: number;
+  maxAttempts: number;
+  tokenHash: string | null;
+  percent: number | null;
+  error: string | null;
+  created: string;
+  updated: string;
+  /** When the current attempt's boot config was read. */
+  attemptStarted: string | null;
+  finished: string | null;
+}
+
+export type JobEventKind = 'state' | 'progress' | 'log';
+
+export interface JobEventRecord {
+  id: number;
+  jobId: string;
+  ts: string;
+  kind: JobEventKind;
+  percent: number | null;
+  message: string;
+}
+
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
+
+export class StoreNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreNotFoundError';
+  }
+}
+
+export interface ClientPatch {
+  mac?: string | null;
+  uuid?: string | null;
+  group?: string | null;
+  description?: string;
+  notes?: string;
+  inventory?: unknown | null;
+}
+
+export interface NewClient {
+  id: string;
+  mac?: string | null;
+  uuid?: string | null;
+  group?: string | null;
+  description?: string;
+  notes?: string;
+}
+
+export interface JobFilter {
+  clientId?: string;
+  productId?: string;
+  states?: JobState[];
+  limit?: number;
+}
+
+export interface Store {
+  /** Run fn atomically: all of its writes or none. Calls inside must use the tx store passed in. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  createGroup(group: Group): Promise<Group>;
+  getGroup(id: string): Promise<Group | null>;
+  listGroups(): Promise<Group[]>;
+  deleteGroup(id: string): Promise<void>;
+
+  /** Refuses a duplicate id, MAC or UUID with a StoreConflictError naming the other client. */
+  createClient(client: NewClient): Promise<Client>;
+  updateClient(id: string, patch: ClientPatch): Promise<Client>;
+  getClient(id: string): Promise<Client | null>;
+  findClientByMac(mac: string): Promise<Client | null>;
+  findClientByUuid(uuid: string): Promise<Client | null>;
+  listClients(filter?: { group?: string }): Promise<Client[]>;
+  deleteClient(id: string): Promise<void>;
+
+  upsertProduct(product: ProductDefinition): Promise<void>;
+  getProduct(id: string): Promise<ProductDefinition | null>;
+  listProducts(): Promise<ProductDefinition[]>;
+
+  getProductOnClient(clientId: string, productId: string): Promise<ProductOnClient | null>;
+  listProductOnClients(filter: { clientId?: string; productId?: string; pendingOnly?: boolean }): Promise<ProductOnClient[]>;
+  putProductOnClient(state: ProductOnClient): Promise<void>;
+
+  /** Values stored for this client only (not the product defaults). */
+  getPropertyValues(clientId: string, productId: string): Promise<Record<string, PropertyValue>>;
+  setPropertyValues(clientId: string, productId: string, values: Record<string, PropertyValue>): Promise<void>;
+
+  createJob(job: Job): Promise<Job>;
+  getJob(id: string): Promise<Job | null>;
+  updateJob(job: Job): Promise<void>;
+  findJobByTokenHash(tokenHash: string): Promise<Job | null>;
+  /** The job of this client that is booting or running, if any. */
+  findActiveJob(clientId: string): Promise<Job | null>;
+  listJobs(filter?: JobFilter): Promise<Job[]>;
+
+  addJobEvent(event: Omit<JobEventRecord, 'id'>): Promise<JobEventRecord>;
+  listJobEvents(jobId: string, options?: { afterId?: number; kinds?: JobEventKind[]; limit?: number }): Promise<JobEventRecord[]>;
+  putJobLog(jobId: string, text: string): Promise<void>;
+  getJobLog(jobId: string): Promise<string | null>;
+
+  addAdminTokenHash(hash: string, description: string): Promise<void>;
+  hasAdminTokenHash(hash: string): Promise<boolean>;
+  countAdminTokens(): Promise<number>;
+  deleteAdminTokens(): Promise<void>;
+}
