@@ -1,5 +1,5 @@
 // Loop devices over sparse files in a temp dir, detached in teardown (also when a test fails).
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -86,15 +86,23 @@ export async function helper(args: string[]): Promise<any> {
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? 'null');
 }
 
+/** sha256 of a device, or of its first `bytes`. */
 export async function sha256Device(dev: string, bytes?: number): Promise<string> {
-  const args = bytes ? ['if=' + dev, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'status=none'] : ['if=' + dev, 'bs=4M', 'status=none'];
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    const child = spawn('dd', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.on('data', (c: Buffer) => h.update(c));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(h.digest('hex')) : reject(new Error(`dd ${dev} exit ${code}`))));
-  });
+  const h = createHash('sha256');
+  const fh = await open(dev, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(8 * MiB);
+    let left = bytes ?? Number.MAX_SAFE_INTEGER;
+    while (left > 0) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, left), null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      left -= bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
 }
 
 /** Overwrite part of a partition with random data (the "damage" step). */
