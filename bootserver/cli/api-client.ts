@@ -1,0 +1,106 @@
+// The CLI's view of the admin API: where the server is, which token to send, and calls that
+// turn HTTP errors into one readable line.
+import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export interface Credentials {
+  url: string;
+  token: string;
+}
+
+export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env['XDG_CONFIG_HOME'] || join(homedir(), '.config');
+  return join(base, 'netimage', 'credentials.json');
+}
+
+export async function readCredentials(env: NodeJS.ProcessEnv = process.env): Promise<Partial<Credentials>> {
+  try {
+    return JSON.parse(await readFile(credentialsPath(env), 'utf8')) as Partial<Credentials>;
+  } catch {
+    return {};
+  }
+}
+
+/** Saved for the CLI of this user only (0600), like a kubeconfig; the server keeps only a hash. */
+export async function saveCredentials(credentials: Credentials, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const path = credentialsPath(env);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
+  await chmod(path, 0o600);
+  return path;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+export class AdminClient {
+  readonly url: string;
+  private readonly token: string | null;
+
+  constructor(url: string, token: string | null) {
+    this.url = url.replace(/\/+$/, '');
+    this.token = token;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  async call<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, {
+        method,
+        headers: this.headers(body === undefined ? {} : { 'content-type': contentType }),
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new ApiError(0, `cannot reach the netimage server at ${this.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? (bash run.sh start)`);
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // plain text answer
+    }
+    if (!res.ok) {
+      const message = (parsed as { message?: string } | null)?.message ?? text;
+      const hint = res.status === 401 ? ' (log in with: netimage login <admin token>)' : '';
+      throw new ApiError(res.status, `${res.status}: ${message}${hint}`);
+    }
+    return parsed as T;
+  }
+
+  /** Stream server-sent events; resolves when the stream ends or onEvent returns 'stop'. */
+  async streamEvents(query: string, onEvent: (data: unknown) => 'stop' | void, signal?: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.url}/api/v1/events${query}`, { headers: this.headers({ accept: 'text/event-stream' }), ...(signal ? { signal } : {}) });
+    if (!res.ok || !res.body) throw new ApiError(res.status, `event stream refused: ${res.status} ${await res.text()}`);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let sep: number;
+      while ((sep = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, sep);
+        buffer = buffer.slice(sep + 2);
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
+        if (data && onEvent(JSON.parse(data)) === 'stop') {
+          await res.body.cancel().catch(() => undefined);
+          return;
+        }
+      }
+    }
+  }
+}
