@@ -30,7 +30,7 @@ export interface PartcloneHeader {
   totalBlocks: number;
   usedBlocks: number;
   blockSize: number;
-  /** 0 = none (-a0), 1 = CRC32. */
+  /** 0 = none (-a0), 0x20 = CRC32 (CSM_CRC32, partclone's default). */
   checksumMode: number;
 }
 

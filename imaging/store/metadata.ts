@@ -19,7 +19,7 @@ export const imageMetadata = z.object({
   imageBytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   partcloneVersion: z.string(),
-  /** partclone checksum mode in the image: 0 = none (-a0), 1 = CRC32. */
+  /** partclone checksum mode in the image: 0 = none (-a0), 0x20 = CRC32 (partclone's default). */
   partcloneChecksumMode: z.number().int(),
   compression: z.literal('zstd'),
   zstdVersion: z.string(),
