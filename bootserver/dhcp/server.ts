@@ -1,0 +1,158 @@
+// The DHCP/proxyDHCP socket adapter: binds the ports, parses, asks the responder, sends. Every
+// packet is handled inside one try/catch so nothing a client sends can take the process down.
+import { createSocket, type Socket, type RemoteInfo } from 'node:dgram';
+import type { Logger } from '../../lib/logger.ts';
+import { macOf, messageType, parseDhcp, serializeDhcp, xidHex } from './codec.ts';
+import type { DhcpConfig } from './config.ts';
+import type { LeaseStore } from './leases.ts';
+import { MemoryLeaseStore } from './leases.ts';
+import { interfaceNetworks, makeNetworkFilter, networkOf, parseCidr, type Network } from './network.ts';
+import { AddressPool } from './pool.ts';
+import { DhcpResponder, type Via } from './responder.ts';
+
+export interface DhcpDeps {
+  logger: Logger;
+  /** Full mode: where leases live (SqliteLeaseStore over the app's DB). Defaults to memory. */
+  leaseStore?: LeaseStore;
+}
+
+export interface DhcpServer {
+  stop(): Promise<void>;
+}
+
+/** How often the interface's address list is re-read when filtering by interface name. */
+const INTERFACE_REFRESH_MS = 10_000;
+
+function bindSocket(address: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    // reuseAddr: the wildcard socket (sees broadcasts) and the server-address socket (sends
+    // broadcasts out of the right interface) share port 67.
+    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    const onError = (error: Error) => {
+      socket.close();
+      reject(error);
+    };
+    socket.once('error', onError);
+    socket.bind({ address, port }, () => {
+      socket.off('error', onError);
+      socket.setBroadcast(true);
+      resolve(socket);
+    });
+  });
+}
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
+function servedNetworks(config: DhcpConfig): (() => Network[]) | undefined {
+  if (config.subnet) {
+    const net = parseCidr(config.subnet)!;
+    return () => [net];
+  }
+  if (config.interface) {
+    const name = config.interface;
+    let cached = interfaceNetworks(name);
+    let readAt = Date.now();
+    return () => {
+      if (Date.now() - readAt > INTERFACE_REFRESH_MS) {
+        cached = interfaceNetworks(name);
+        readAt = Date.now();
+      }
+      return cached;
+    };
+  }
+  if (config.mode === 'full' && config.full) {
+    // Full mode without an explicit filter: serve the pool's own subnet only.
+    const net = networkOf(config.full.rangeStart, config.full.subnetMask)!;
+    return () => [net];
+  }
+  return undefined;
+}
+
+export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promise<DhcpServer> {
+  const log = deps.logger.child({ component: 'dhcp' });
+  if (config.mode === 'off') {
+    log.info('DHCP disabled (mode off)');
+    return { stop: async () => {} };
+  }
+  const pool =
+    config.mode === 'full' && config.full
+      ? new AddressPool(
+          { rangeStart: config.full.rangeStart, rangeEnd: config.full.rangeEnd, leaseSeconds: config.full.leaseSeconds },
+          deps.leaseStore ?? new MemoryLeaseStore(),
+        )
+      : undefined;
+  const responder = new DhcpResponder({ config, filter: makeNetworkFilter(servedNetworks(config)), pool });
+
+  const sockets: Socket[] = [];
+  try {
+    const dhcpAny = await bindSocket('0.0.0.0', config.ports.server);
+    sockets.push(dhcpAny);
+    // Linux routes a limited broadcast out of the interface owning the sending socket's address;
+    // from a 0.0.0.0 socket it would follow the default route, possibly the wrong network.
+    let dhcpSend = dhcpAny;
+    try {
+      const dhcpOwn = await bindSocket(config.serverIp, config.ports.server);
+      sockets.push(dhcpOwn);
+      dhcpSend = dhcpOwn;
+    } catch (error) {
+      log.warn({ err: error, serverIp: config.serverIp }, 'cannot bind the server address; broadcast replies follow the default route');
+    }
+    const pxe = await bindSocket('0.0.0.0', config.ports.pxe);
+    sockets.push(pxe);
+
+    const onMessage = (via: Via, replySocket: Socket) => (data: Buffer, rinfo: RemoteInfo) => {
+      try {
+        const parsed = parseDhcp(data);
+        if (!parsed.ok) {
+          log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason: parsed.reason }, 'dropped malformed packet');
+          return;
+        }
+        const p = parsed.packet;
+        const outcome = responder.handle(p, via, { address: rinfo.address, port: rinfo.port });
+        const ctx = { via, mac: macOf(p), xid: xidHex(p), type: messageType(p), from: `${rinfo.address}:${rinfo.port}` };
+        if (outcome.kind === 'ignore') {
+          log.debug({ ...ctx, why: outcome.why }, 'no answer');
+          return;
+        }
+        log.debug({ ...ctx, why: outcome.why }, 'answering');
+        const bytes = serializeDhcp(outcome.packet);
+        replySocket.send(bytes, outcome.to.port, outcome.to.address, (error) => {
+          if (error) log.warn({ ...ctx, err: error, to: outcome.to }, 'send failed');
+        });
+        log.info(
+          { ...ctx, reply: outcome.type, to: `${outcome.to.address}:${outcome.to.port}`, yiaddr: outcome.packet.yiaddr, file: outcome.packet.file || undefined },
+          outcome.why,
+        );
+      } catch (error) {
+        log.error({ err: error, from: `${rinfo.address}:${rinfo.port}` }, 'packet handler failed');
+      }
+    };
+    const onSocketError = (error: Error) => log.error({ err: error }, 'socket error');
+    for (const s of sockets) s.on('error', onSocketError);
+    for (const s of sockets.filter((s) => s !== pxe)) s.on('message', onMessage('dhcp', dhcpSend));
+    // Port 4011 replies go back from 4011 to the client's port (PXE spec).
+    pxe.on('message', onMessage('pxe', pxe));
+  } catch (error) {
+    await Promise.all(sockets.map(closeSocket));
+    throw error;
+  }
+  log.info({ mode: config.mode, serverIp: config.serverIp, ports: config.ports, subnet: config.subnet, interface: config.interface }, 'DHCP server listening');
+
+  let stopped = false;
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await Promise.all(sockets.map(closeSocket));
+      log.info('DHCP server stopped');
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// Run the DHCP server alone, for tests and benchmarks that need it inside a network namespace
+// (`ip netns exec NS node bootserver/dhcp/standalone.ts config.json`): a Node process cannot
+// switch namespaces itself. Logs JSON lines to stdout; prints nothing else.
+// Optional config key `leaseDb`: a SQLite file for full-mode leases (schema applied here).
+import { readFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
+import { createLogger } from '../../lib/logger.ts';
+import { dhcpConfigSchema } from './config.ts';
+import { DHCP_LEASES_SCHEMA_SQL, SqliteLeaseStore } from './leases.ts';
+import { startDhcpServer } from './server.ts';
+
+const path = process.argv[2];
+if (!path) {
+  process.stderr.write('usage: standalone.ts <config.json>\n');
+  process.exit(2);
+}
+const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+const leaseDb = z.string().optional().parse(raw['leaseDb']);
+delete raw['leaseDb'];
+const config = dhcpConfigSchema.parse(raw);
+const logger = createLogger();
+let db: DatabaseSync | undefined;
+if (leaseDb) {
+  db = new DatabaseSync(leaseDb);
+  // WAL + NORMAL: a lease write is an append, not an fsync per ACK.
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+  db.exec(DHCP_LEASES_SCHEMA_SQL);
+}
+const server = await startDhcpServer(config, { logger, ...(db ? { leaseStore: new SqliteLeaseStore(db) } : {}) });
+// Tests wait for this line before sending.
+logger.info({ pid: process.pid }, 'standalone DHCP server ready');
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  await server.stop();
+  db?.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
