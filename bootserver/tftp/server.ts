@@ -1,0 +1,242 @@
+// The read-only TFTP server: one listening socket for requests; every transfer gets its own
+// ephemeral socket (its TID, RFC 1350) so many run at once and stray packets of one transfer
+// cannot disturb another.
+
+import dgram, { type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Logger } from '../../lib/logger.ts';
+import { errorPacket, OP_RRQ, OP_WRQ, parsePacket, TFTP_ERROR, type RequestPacket } from './codec.ts';
+import { TftpAccessDenied, type TftpFile, type TftpFileSource, type TftpRemote } from './files.ts';
+import { BLKSIZE_MAX, DEFAULT_MAX_WINDOWSIZE, negotiate } from './negotiate.ts';
+import { normaliseRequestPath } from './paths.ts';
+import { Transfer, type TransferResult } from './transfer.ts';
+
+export interface TftpServerOptions {
+  host: string;
+  /** 69 for real firmware; 0 picks a free port (tests). */
+  port: number;
+  source: TftpFileSource;
+  log: Logger;
+  /** Largest blksize granted (default 65464, the RFC 2348 maximum). */
+  maxBlksize?: number;
+  /** Largest windowsize granted (default 64). */
+  maxWindowsize?: number;
+  /** Retransmit timeout unless the client negotiates one (default 1000 ms). */
+  timeoutMs?: number;
+  /** Retransmissions of one window without progress before giving up (default 5). */
+  retries?: number;
+  /** Transfers at once; requests beyond are dropped so the client retries later (default 256). */
+  maxConcurrent?: number;
+  /** Longest accepted file name (default 255). */
+  maxNameLength?: number;
+}
+
+export interface TftpServerStats {
+  active: number;
+  requests: number;
+  completed: number;
+  failed: number;
+  notFound: number;
+  refused: number;
+  malformed: number;
+  dropped: number;
+  bytesSent: number;
+}
+
+export interface TftpServer {
+  port: number;
+  stop(): Promise<void>;
+  stats(): TftpServerStats;
+}
+
+export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
+  const log = options.log;
+  const limits = {
+    maxBlksize: Math.max(8, Math.min(options.maxBlksize ?? BLKSIZE_MAX, BLKSIZE_MAX)),
+    maxWindowsize: Math.max(1, options.maxWindowsize ?? DEFAULT_MAX_WINDOWSIZE),
+    defaultTimeoutMs: options.timeoutMs ?? 1000,
+  };
+  const retries = options.retries ?? 5;
+  const maxConcurrent = options.maxConcurrent ?? 256;
+  const family = isIPv6(options.host) ? 'udp6' : 'udp4';
+  const stats: TftpServerStats = {
+    active: 0,
+    requests: 0,
+    completed: 0,
+    failed: 0,
+    notFound: 0,
+    refused: 0,
+    malformed: 0,
+    dropped: 0,
+    bytesSent: 0,
+  };
+  const transfers = new Map<string, Transfer>();
+  /** Requests being resolved/opened, by remote: a retransmitted RRQ must not start a second transfer. */
+  const starting = new Set<string>();
+  let stopping = false;
+
+  const listener = dgram.createSocket({ type: family, reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.bind({ address: options.host, port: options.port, exclusive: true }, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  listener.on('error', (error) => log.warn({ err: error }, 'tftp listener error'));
+
+  const replyError = (remote: TftpRemote, code: number, message: string) => {
+    // From the listening port: every client accepts the first reply from any port, and this
+    // keeps "not found" (shim and grub probe several missing files) as cheap as possible.
+    listener.send(errorPacket(code, message), remote.port, remote.address, () => undefined);
+  };
+
+  listener.on('message', (msg, rinfo) => {
+    if (stopping) return;
+    const remote: TftpRemote = { address: rinfo.address, port: rinfo.port };
+    const parsed = parsePacket(msg);
+    if (!parsed.ok) {
+      stats.malformed++;
+      log.debug({ remote, reason: parsed.reason }, 'tftp malformed packet ignored');
+      return;
+    }
+    const packet = parsed.packet;
+    if (packet.op === OP_WRQ) {
+      stats.requests++;
+      stats.refused++;
+      log.info({ remote, file: packet.filename }, 'tftp write request refused');
+      replyError(remote, TFTP_ERROR.accessViolation, 'read-only server');
+      return;
+    }
+    if (packet.op !== OP_RRQ) {
+      // DATA/ACK/ERROR/OACK belong on a transfer's port, never here.
+      stats.malformed++;
+      return;
+    }
+    stats.requests++;
+    void handleRead(packet, remote);
+  });
+
+  async function handleRead(request: RequestPacket, remote: TftpRemote): Promise<void> {
+    const key = `${remote.address}:${remote.port}`;
+    if (starting.has(key) || transfers.has(key)) return; // retransmitted RRQ: the transfer answers it
+    if (request.mode !== 'octet') {
+      stats.refused++;
+      replyError(remote, TFTP_ERROR.illegalOperation, `mode ${request.mode} not supported, use octet`);
+      return;
+    }
+    const normalised = normaliseRequestPath(request.filename, options.maxNameLength);
+    if (!normalised.ok) {
+      stats.refused++;
+      log.info({ remote, file: request.filename, reason: normalised.reason }, 'tftp request refused');
+      replyError(remote, TFTP_ERROR.accessViolation, 'access violation');
+      return;
+    }
+    if (transfers.size + starting.size >= maxConcurrent) {
+      // No reply: the client retransmits its request and may find a free slot then.
+      stats.dropped++;
+      log.warn({ remote, file: normalised.path, active: transfers.size }, 'tftp request dropped: too many transfers');
+      return;
+    }
+    starting.add(key);
+    let socket: Socket | null = null;
+    let file: TftpFile | null = null;
+    let handedOver = false;
+    try {
+      try {
+        file = await options.source.resolve(normalised.path, remote);
+      } catch (error) {
+        if (error instanceof TftpAccessDenied) {
+          stats.refused++;
+          log.info({ remote, file: normalised.path, reason: error.message }, 'tftp request refused');
+          replyError(remote, TFTP_ERROR.accessViolation, 'access violation');
+          return;
+        }
+        throw error;
+      }
+      if (!file) {
+        stats.notFound++;
+        log.debug({ remote, file: normalised.path }, 'tftp file not found');
+        replyError(remote, TFTP_ERROR.fileNotFound, 'file not found');
+        return;
+      }
+      if (stopping) {
+        await file.close();
+        file = null;
+        return;
+      }
+      const negotiated = negotiate(request.options, request.optionOrder, file.size, limits);
+      socket = dgram.createSocket({ type: family, sendBufferSize: 4 * 1024 * 1024, recvBufferSize: 256 * 1024 });
+      const s = socket;
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind({ address: options.host, port: 0 }, () => {
+          s.connect(remote.port, remote.address, () => {
+            s.off('error', reject);
+            resolve();
+          });
+        });
+      });
+      const openedFile = file;
+      const transfer = new Transfer({
+        socket: s,
+        file: openedFile,
+        negotiated,
+        maxRetries: retries,
+        onEnd: (result: TransferResult) => {
+          transfers.delete(key);
+          stats.active = transfers.size;
+          stats.bytesSent += result.bytesSent;
+          const fields = {
+            file: normalised.path,
+            remote: key,
+            bytes: openedFile.size,
+            ms: Math.round(result.ms),
+            options: { blksize: negotiated.blksize, windowsize: negotiated.windowsize, timeoutMs: negotiated.timeoutMs, oack: negotiated.oack?.options ?? null },
+            packets: result.packetsSent,
+            resentWindows: result.resentWindows,
+            duplicateAcks: result.duplicateAcks,
+          };
+          if (result.ok) {
+            stats.completed++;
+            log.info(fields, 'tftp transfer complete');
+          } else {
+            stats.failed++;
+            log.info({ ...fields, reason: result.reason }, 'tftp transfer failed');
+          }
+        },
+      });
+      transfers.set(key, transfer);
+      stats.active = transfers.size;
+      handedOver = true;
+      transfer.start();
+    } catch (error) {
+      stats.failed++;
+      log.error({ err: error, remote, file: normalised.path }, 'tftp request failed');
+      replyError(remote, TFTP_ERROR.notDefined, 'server error');
+      if (!handedOver) {
+        await file?.close().catch(() => undefined);
+        try {
+          socket?.close();
+        } catch {
+          // not bound
+        }
+      }
+    } finally {
+      starting.delete(key);
+    }
+  }
+
+  const address = listener.address();
+  return {
+    port: address.port,
+    stats: () => ({ ...stats, active: transfers.size }),
+    async stop() {
+      stopping = true;
+      for (const transfer of [...transfers.values()]) transfer.abort('server shutting down');
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      // Give transfer sockets their turn to close (they close on setImmediate).
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+}
