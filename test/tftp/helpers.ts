@@ -1,0 +1,209 @@
+// Shared pieces of the TFTP tests: temp roots with random files, an in-process server, the
+// standalone server as a child process (optionally inside a netns), and a raw UDP client that
+// speaks TFTP by hand so tests can assert on exact packets.
+
+import type { ExecutionContext } from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { silentLogger } from '../../lib/logger.ts';
+import { execa } from '../../lib/process.ts';
+import { OP_ACK, OP_DATA, OP_OACK, OP_RRQ, parsePacket, serializePacket, type TftpPacket } from '../../bootserver/tftp/codec.ts';
+import type { TftpFileSource } from '../../bootserver/tftp/files.ts';
+import { startTftpServer, type TftpServer, type TftpServerOptions } from '../../bootserver/tftp/server.ts';
+
+export const STANDALONE = path.join(import.meta.dirname, '../../bootserver/tftp/standalone.ts');
+
+export async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), `ni-tftp-${prefix}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Write `size` random bytes to root/name; returns the sha256. */
+export async function randomFile(root: string, name: string, size: number): Promise<string> {
+  const data = randomBytes(size);
+  await mkdir(path.dirname(path.join(root, name)), { recursive: true });
+  await writeFile(path.join(root, name), data);
+  return sha256(data);
+}
+
+export async function startServer(
+  t: ExecutionContext,
+  source: TftpFileSource,
+  options: Partial<TftpServerOptions> = {},
+): Promise<TftpServer> {
+  const server = await startTftpServer({ host: '127.0.0.1', port: 0, source, log: silentLogger, ...options });
+  t.teardown(() => server.stop());
+  return server;
+}
+
+export interface ChildServer {
+  port: number;
+  pid: number;
+  alive(): boolean;
+}
+
+/**
+ * The standalone server as a child process (inside `netns` when given). Resolves once it logged
+ * its port; killed (by pid) in teardown.
+ */
+export async function startChildServer(t: ExecutionContext, root: string, args: string[] = [], netns?: string): Promise<ChildServer> {
+  const cmd = [process.execPath, STANDALONE, '--root', root, '--host', '127.0.0.1', '--port', '0', ...args];
+  const child = netns
+    ? execa('ip', ['netns', 'exec', netns, ...cmd], { reject: false, buffer: false, env: { NETIMAGE_LOG_LEVEL: 'warn' } })
+    : execa(cmd[0]!, cmd.slice(1), { reject: false, buffer: false, env: { NETIMAGE_LOG_LEVEL: 'warn' } });
+  let exited = false;
+  void child.then(() => (exited = true));
+  t.teardown(async () => {
+    if (!exited) child.kill('SIGTERM');
+    await Promise.race([child, new Promise((r) => setTimeout(r, 3000))]);
+    if (!exited) child.kill('SIGKILL');
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('standalone server did not start')), 10_000);
+    lines.on('line', (line) => {
+      try {
+        const rec = JSON.parse(line) as { msg?: string; port?: number };
+        if (rec.msg === 'tftp listening' && typeof rec.port === 'number') {
+          clearTimeout(timer);
+          resolve(rec.port);
+        }
+      } catch {
+        // not JSON
+      }
+    });
+    void child.then(() => reject(new Error('standalone server exited')));
+  });
+  return { port, pid: child.pid!, alive: () => !exited };
+}
+
+export interface Received {
+  packet: TftpPacket | null;
+  raw: Buffer;
+  rinfo: RemoteInfo;
+}
+
+/** A hand-driven TFTP peer on 127.0.0.1 for exact assertions on what the server sends. */
+export class RawClient {
+  readonly socket: Socket;
+  private readonly queue: Received[] = [];
+  private waiter: (() => void) | null = null;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('message', (raw, rinfo) => {
+      const parsed = parsePacket(raw);
+      this.queue.push({ packet: parsed.ok ? parsed.packet : null, raw, rinfo });
+      this.waiter?.();
+    });
+  }
+
+  static async open(t: ExecutionContext): Promise<RawClient> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    t.teardown(() => new Promise<void>((r) => socket.close(() => r())));
+    return new RawClient(socket);
+  }
+
+  send(port: number, data: Buffer | TftpPacket): void {
+    this.socket.send(Buffer.isBuffer(data) ? data : serializePacket(data), port, '127.0.0.1');
+  }
+
+  rrq(port: number, filename: string, options: Record<string, string> = {}): void {
+    this.send(port, { op: OP_RRQ, filename, mode: 'octet', options, optionOrder: Object.keys(options) });
+  }
+
+  ack(port: number, block: number): void {
+    this.send(port, { op: OP_ACK, block: block & 0xffff });
+  }
+
+  /** Next packet, or null after `ms` without one. */
+  async next(ms = 2000): Promise<Received | null> {
+    if (this.queue.length === 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.waiter = null;
+          resolve();
+        }, ms);
+        this.waiter = () => {
+          clearTimeout(timer);
+          this.waiter = null;
+          resolve();
+        };
+      });
+    }
+    return this.queue.shift() ?? null;
+  }
+
+  /** Everything that arrives within `ms`. */
+  async collect(ms: number): Promise<Received[]> {
+    await new Promise((r) => setTimeout(r, ms));
+    return this.queue.splice(0);
+  }
+
+  /**
+   * A complete download: RRQ with `options`, ACK each window's last block (or each block when
+   * windowsize is 1). Returns the content, or throws on an ERROR or a stall.
+   */
+  async download(port: number, filename: string, options: Record<string, string> = {}): Promise<Buffer> {
+    this.rrq(port, filename, options);
+    const chunks: Buffer[] = [];
+    let blksize = 512;
+    let windowsize = 1;
+    let expected = 1;
+    let inWindow = 0;
+    for (;;) {
+      const r = await this.next(3000);
+      if (!r) throw new Error(`download of ${filename} stalled at block ${expected}`);
+      const p = r.packet;
+      if (!p) continue;
+      if (p.op === OP_OACK) {
+        blksize = Number(p.options['blksize'] ?? 512);
+        windowsize = Number(p.options['windowsize'] ?? 1);
+        this.ack(r.rinfo.port, 0);
+        continue;
+      }
+      if (p.op !== OP_DATA) throw new Error(`unexpected packet ${JSON.stringify(p)}`);
+      if (p.block !== (expected & 0xffff)) continue;
+      chunks.push(Buffer.from(p.data));
+      expected++;
+      inWindow++;
+      const last = p.data.length < blksize;
+      if (last || inWindow === windowsize) {
+        this.ack(r.rinfo.port, p.block);
+        inWindow = 0;
+      }
+      if (last) return Buffer.concat(chunks);
+    }
+  }
+}
+
+/** Create a network namespace with lo up; deleted in teardown. */
+export async function netnsWithLoopback(t: ExecutionContext, tag: string, netem: string[]): Promise<string> {
+  const name = `ni-tftp-${tag}-${process.pid}`;
+  await execa('ip', ['netns', 'add', name]);
+  t.teardown(() => execa('ip', ['netns', 'del', name], { reject: false }).then(() => undefined));
+  await execa('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  if (netem.length > 0) await execa('ip', ['netns', 'exec', name, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', ...netem]);
+  return name;
+}
+
+export async function mkfifo(file: string): Promise<void> {
+  await execa('mkfifo', [file]);
+}
