@@ -7,7 +7,7 @@ import { isIPv6 } from 'node:net';
 import type { Logger } from '../../lib/logger.ts';
 import { errorPacket, OP_RRQ, OP_WRQ, parsePacket, TFTP_ERROR, type RequestPacket } from './codec.ts';
 import { TftpAccessDenied, type TftpFile, type TftpFileSource, type TftpRemote } from './files.ts';
-import { BLKSIZE_MAX, DEFAULT_MAX_WINDOWSIZE, negotiate } from './negotiate.ts';
+import { BLKSIZE_MAX, DEFAULT_MAX_WINDOW_BYTES, DEFAULT_MAX_WINDOWSIZE, negotiate } from './negotiate.ts';
 import { normaliseRequestPath } from './paths.ts';
 import { Transfer, type TransferResult } from './transfer.ts';
 
@@ -21,6 +21,8 @@ export interface TftpServerOptions {
   maxBlksize?: number;
   /** Largest windowsize granted (default 64). */
   maxWindowsize?: number;
+  /** Largest windowsize * blksize burst (default 64 KiB; see negotiate.ts). */
+  maxWindowBytes?: number;
   /** Retransmit timeout unless the client negotiates one (default 1000 ms). */
   timeoutMs?: number;
   /** Retransmissions of one window without progress before giving up (default 5). */
@@ -54,6 +56,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   const limits = {
     maxBlksize: Math.max(8, Math.min(options.maxBlksize ?? BLKSIZE_MAX, BLKSIZE_MAX)),
     maxWindowsize: Math.max(1, options.maxWindowsize ?? DEFAULT_MAX_WINDOWSIZE),
+    maxWindowBytes: Math.max(1, options.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES),
     defaultTimeoutMs: options.timeoutMs ?? 1000,
   };
   const retries = options.retries ?? 5;

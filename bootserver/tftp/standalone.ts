@@ -2,7 +2,7 @@
 // process (e.g. inside a network namespace via `ip netns exec`). Runs until SIGTERM/SIGINT.
 //
 //   node bootserver/tftp/standalone.ts --root DIR [--host 127.0.0.1] [--port 0] [--max-blksize N]
-//        [--max-windowsize N] [--timeout-ms N] [--retries N] [--max-concurrent N]
+//        [--max-windowsize N] [--max-window-bytes N] [--timeout-ms N] [--retries N] [--max-concurrent N]
 //   node bootserver/tftp/standalone.ts config.json      (same keys, camelCase)
 //
 // Prints one JSON log line with msg "tftp listening" and the bound port once ready.
@@ -20,6 +20,7 @@ const StandaloneConfig = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(0),
   maxBlksize: z.coerce.number().int().min(8).max(65464).optional(),
   maxWindowsize: z.coerce.number().int().min(1).max(65535).optional(),
+  maxWindowBytes: z.coerce.number().int().min(1).optional(),
   timeoutMs: z.coerce.number().int().min(10).optional(),
   retries: z.coerce.number().int().min(0).optional(),
   maxConcurrent: z.coerce.number().int().min(1).optional(),
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       'max-blksize': { type: 'string' },
       'max-windowsize': { type: 'string' },
+      'max-window-bytes': { type: 'string' },
       'timeout-ms': { type: 'string' },
       retries: { type: 'string' },
       'max-concurrent': { type: 'string' },
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
           port: values.port,
           maxBlksize: values['max-blksize'],
           maxWindowsize: values['max-windowsize'],
+          maxWindowBytes: values['max-window-bytes'],
           timeoutMs: values['timeout-ms'],
           retries: values.retries,
           maxConcurrent: values['max-concurrent'],
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
     log,
     ...(config.maxBlksize === undefined ? {} : { maxBlksize: config.maxBlksize }),
     ...(config.maxWindowsize === undefined ? {} : { maxWindowsize: config.maxWindowsize }),
+    ...(config.maxWindowBytes === undefined ? {} : { maxWindowBytes: config.maxWindowBytes }),
     ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
     ...(config.retries === undefined ? {} : { retries: config.retries }),
     ...(config.maxConcurrent === undefined ? {} : { maxConcurrent: config.maxConcurrent }),

@@ -207,3 +207,44 @@ export async function netnsWithLoopback(t: ExecutionContext, tag: string, netem:
 export async function mkfifo(file: string): Promise<void> {
   await execa('mkfifo', [file]);
 }
+
+export type Client = 'atftp' | 'curl' | 'tftp-hpa';
+
+/** Download `name` with a real client; resolves to the local file's path. */
+export async function fetchWith(
+  client: Client,
+  port: number,
+  name: string,
+  out: string,
+  opts: { blksize?: number; windowsize?: number } = {},
+  netns?: string,
+): Promise<string> {
+  let cmd: string[];
+  if (client === 'atftp') {
+    cmd = ['atftp', '-g', '-r', name, '-l', out];
+    if (opts.blksize) cmd.push('--option', `blksize ${opts.blksize}`);
+    if (opts.windowsize) cmd.push('--option', `windowsize ${opts.windowsize}`);
+    cmd.push('127.0.0.1', String(port));
+  } else if (client === 'curl') {
+    cmd = ['curl', '-sS', '--fail', '--max-time', '60', '-o', out];
+    if (opts.blksize) cmd.push('--tftp-blksize', String(opts.blksize));
+    cmd.push(`tftp://127.0.0.1:${port}/${name}`);
+  } else {
+    // tftp-hpa speaks plain RFC 1350 (no options); binary mode for exact bytes.
+    cmd = ['tftp', '-m', 'binary', '127.0.0.1', String(port), '-c', 'get', name, out];
+  }
+  if (netns) cmd = ['ip', 'netns', 'exec', netns, ...cmd];
+  await execa(cmd[0]!, cmd.slice(1), { timeout: 90_000 });
+  return out;
+}
+
+
+/** Poll `cond` until true or `ms` elapsed (the server may see a final ACK after the client exits). */
+export async function eventually(cond: () => boolean, ms = 2000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}

@@ -110,7 +110,7 @@ test('wire ACK maps across the wrap: ACK 0 after 65535 is block 65536', (t) => {
 });
 
 test('negotiation: caps, garbage, tsize, timeout, OACK only when something is accepted', (t) => {
-  const limits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000 };
+  const limits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000, maxWindowBytes: 1 << 20 };
   const n = negotiate({ blksize: '65464', windowsize: '1000', tsize: '0', timeout: '3', foo: 'bar' }, ['blksize', 'windowsize', 'tsize', 'timeout', 'foo'], 4242, limits);
   t.is(n.blksize, 1468);
   t.is(n.windowsize, 64);
@@ -125,4 +125,13 @@ test('negotiation: caps, garbage, tsize, timeout, OACK only when something is ac
   t.is(negotiate({ blksize: '1e3' }, ['blksize'], 1, limits).oack, null);
   t.is(negotiate({ blksize: '8' }, ['blksize'], 1, limits).blksize, 8);
   t.is(negotiate({ blksize: '65464' }, ['blksize'], 1, { ...limits, maxBlksize: 65464 }).blksize, 65464);
+});
+
+test('negotiation: windowsize is lowered so one window stays within maxWindowBytes', (t) => {
+  const limits = { maxBlksize: 65464, maxWindowsize: 64, defaultTimeoutMs: 1000, maxWindowBytes: 65536 };
+  const big = negotiate({ windowsize: '16', blksize: '8192' }, ['windowsize', 'blksize'], 1, limits);
+  t.is(big.windowsize, 8);
+  t.is(big.oack?.options['windowsize'], '8');
+  t.is(negotiate({ blksize: '1468', windowsize: '16' }, ['blksize', 'windowsize'], 1, limits).windowsize, 16);
+  t.is(negotiate({ blksize: '65464', windowsize: '16' }, ['blksize', 'windowsize'], 1, limits).windowsize, 1);
 });
