@@ -28,8 +28,8 @@ if (leaseDb) {
   db.exec(DHCP_LEASES_SCHEMA_SQL);
 }
 const server = await startDhcpServer(config, { logger, ...(db ? { leaseStore: new SqliteLeaseStore(db) } : {}) });
-// Tests wait for this line before sending.
-logger.info({ pid: process.pid }, 'standalone DHCP server ready');
+// Tests wait for this line before sending; written directly so it appears at any log level.
+process.stdout.write(`${JSON.stringify({ pid: process.pid, msg: 'standalone DHCP server ready' })}\n`);
 
 let stopping = false;
 const shutdown = async (signal: string) => {

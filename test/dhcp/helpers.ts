@@ -76,7 +76,10 @@ export interface RunningServer {
   process: ChildProcess;
   lines: string[];
   leaseDb: string | undefined;
+  /** SIGTERM the server and wait for it (the lease DB stays readable). */
   stop(): Promise<void>;
+  /** stop() and remove the temp dir: for t.teardown. */
+  dispose(): Promise<void>;
 }
 
 /** Start bootserver/dhcp/standalone.ts inside `ns` (or on the host when ns is undefined). */
@@ -122,15 +125,18 @@ export async function startStandalone(
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+  };
+  const dispose = async () => {
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     await ready;
   } catch (error) {
-    await stop();
+    await dispose();
     throw error;
   }
-  return { process: child, lines, leaseDb, stop };
+  return { process: child, lines, leaseDb, stop, dispose };
 }
 
 /** Parsed JSON log lines of a running server. */
