@@ -200,6 +200,41 @@ export async function recoverStore(root: string): Promise<string[]> {
   return actions;
 }
 
+/**
+ * sha256 of a file that another process is still writing: follows it like `tail -f` until
+ * `finished` resolves, then reads the rest. Overlaps the hash with partclone|zstd instead of
+ * paying for a second pass afterwards (the data is still in the page cache).
+ */
+export async function sha256Growing(path: string, finished: Promise<unknown>, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  let done = false;
+  void finished.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let pos = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const wasDone = done;
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead > 0) {
+        hash.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+        continue;
+      }
+      // EOF seen after the writer had finished: nothing more will come.
+      if (wasDone) break;
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  } finally {
+    await fh.close();
+  }
+  return hash.digest('hex');
+}
+
 /** sha256 of a file, read in large chunks (OpenSSL via node:crypto is ~2x faster than sha256sum here). */
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
