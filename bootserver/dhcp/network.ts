@@ -41,25 +41,30 @@ export function interfaceNetworks(name: string): Network[] {
 }
 
 /**
- * The first address that places the request on a network, or undefined for a fresh broadcast
+ * The addresses that place a request on a network: the relay (giaddr) or else the source, plus
+ * ciaddr; the requested address only when there is nothing else. Empty for a fresh broadcast
  * (source 0.0.0.0, no relay, no address yet): such a request cannot be placed and is accepted.
+ * Every address returned must be on a served network, so a reply (which goes to one of them)
+ * never leaves the served networks.
  */
-export function networkHint(p: DhcpPacket, sourceAddress: string): string | undefined {
-  for (const candidate of [p.giaddr, sourceAddress, p.ciaddr, requestedIp(p)]) {
-    if (candidate && candidate !== '0.0.0.0' && candidate !== '255.255.255.255') return candidate;
-  }
-  return undefined;
+export function networkHints(p: DhcpPacket, sourceAddress: string): string[] {
+  const usable = (ip: string | undefined): ip is string => ip !== undefined && ip !== '0.0.0.0' && ip !== '255.255.255.255';
+  const hints = [p.giaddr !== '0.0.0.0' ? p.giaddr : sourceAddress, p.ciaddr].filter(usable);
+  if (hints.length > 0) return hints;
+  const requested = requestedIp(p);
+  return usable(requested) ? [requested] : [];
 }
 
 export type NetworkFilter = (p: DhcpPacket, sourceAddress: string) => { ok: true } | { ok: false; why: string };
 
-/** A filter that accepts a request when its network hint lies in one of `networks()` (or is absent). */
+/** A filter that accepts a request when all its network hints lie in `networks()` (or it has none). */
 export function makeNetworkFilter(networks: (() => Network[]) | undefined): NetworkFilter {
   if (!networks) return () => ({ ok: true });
   return (p, sourceAddress) => {
-    const hint = networkHint(p, sourceAddress);
-    if (hint === undefined) return { ok: true };
-    const ok = networks().some((net) => contains(net, hint));
-    return ok ? { ok: true } : { ok: false, why: `request from ${hint} is not on a served network` };
+    const nets = networks();
+    for (const hint of networkHints(p, sourceAddress)) {
+      if (!nets.some((net) => contains(net, hint))) return { ok: false, why: `request from ${hint} is not on a served network` };
+    }
+    return { ok: true };
   };
 }
