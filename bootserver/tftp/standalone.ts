@@ -69,7 +69,9 @@ async function main(): Promise<void> {
     ...(config.retries === undefined ? {} : { retries: config.retries }),
     ...(config.maxConcurrent === undefined ? {} : { maxConcurrent: config.maxConcurrent }),
   });
-  log.info({ port: server.port, host: config.host, root: config.root }, 'tftp listening');
+  log.info({ port: server.port, host: config.host, root: config.root }, 'tftp started');
+  // The ready line, whatever the log level: tests and benches read the port from it.
+  process.stdout.write(`${JSON.stringify({ msg: 'tftp listening', port: server.port })}\n`);
   const stop = () => {
     void server.stop().then(() => {
       log.info({ stats: server.stats() }, 'tftp stopped');

@@ -97,7 +97,11 @@ export class Transfer {
 
   start(): void {
     this.socket.on('message', (msg) => this.onMessage(msg));
-    this.socket.on('error', (error) => this.finish(false, `socket: ${error.message}`));
+    this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      // ICMP port unreachable on our connected socket: the client is gone, stop now. Other send
+      // errors (ENOBUFS, EPERM from a local firewall) are like a lost packet: the timer retries.
+      if (error.code === 'ECONNREFUSED') this.finish(false, 'client port unreachable');
+    });
     this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
     this.window.start();
     this.pump();

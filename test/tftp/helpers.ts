@@ -194,14 +194,29 @@ export class RawClient {
   }
 }
 
-/** Create a network namespace with lo up; deleted in teardown. */
-export async function netnsWithLoopback(t: ExecutionContext, tag: string, netem: string[]): Promise<string> {
+/**
+ * Create a network namespace with lo up and the given iptables rules (argument lists); deleted in
+ * teardown. This kernel has no sch_netem, so loss and duplication are injected with iptables:
+ * `-m statistic --mode random` + DROP for loss, + TEE (in mangle) for duplicates.
+ */
+export async function netnsWithLoopback(t: ExecutionContext, tag: string, iptablesRules: string[][]): Promise<string> {
   const name = `ni-tftp-${tag}-${process.pid}`;
   await execa('ip', ['netns', 'add', name]);
   t.teardown(() => execa('ip', ['netns', 'del', name], { reject: false }).then(() => undefined));
   await execa('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  if (netem.length > 0) await execa('ip', ['netns', 'exec', name, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', ...netem]);
+  for (const rule of iptablesRules) await execa('ip', ['netns', 'exec', name, 'iptables', ...rule]);
   return name;
+}
+
+/** Packets matched by the rules of one iptables table in a netns (to prove loss was injected). */
+export async function iptablesMatched(netns: string, table: string, target: string): Promise<number> {
+  const { stdout } = await execa('ip', ['netns', 'exec', netns, 'iptables', '-t', table, '-L', '-v', '-n', '-x']);
+  let total = 0;
+  for (const line of stdout.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[2] === target) total += Number(cols[0]);
+  }
+  return total;
 }
 
 export async function mkfifo(file: string): Promise<void> {
@@ -221,7 +236,7 @@ export async function fetchWith(
 ): Promise<string> {
   let cmd: string[];
   if (client === 'atftp') {
-    cmd = ['atftp', '-g', '-r', name, '-l', out];
+    cmd = ['atftp', '--tftp-timeout', '1', '-g', '-r', name, '-l', out];
     if (opts.blksize) cmd.push('--option', `blksize ${opts.blksize}`);
     if (opts.windowsize) cmd.push('--option', `windowsize ${opts.windowsize}`);
     cmd.push('127.0.0.1', String(port));
