@@ -6,9 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execa, run, type RunResult } from '../lib/process.ts';
 import type { Options, ResultPromise } from 'execa';
+import { onProcessExit, sweepStale } from './cleanup.ts';
 
 export interface LabOptions {
-  /** Short name; the namespace is `ni-<name>` (keep it unique per test: add the PID or a counter). */
+  /** Short name, unique among this process's labs; the namespace is `ni-vm-p<pid>-<name>`. */
   name?: string;
   /** An IPv4 /24 in 10.0.0.0/8, e.g. '10.77.3.0/24'. */
   subnet: string;
@@ -42,28 +43,19 @@ export interface Lab {
   destroy(): Promise<void>;
 }
 
-const labs = new Set<string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last resort for a crashed test: synchronous, so it works inside process 'exit'.
-  process.on('exit', () => {
-    for (const ns of labs) {
-      for (const pid of netnsPidsSync(ns)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      try {
-        execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
-      } catch {
-        // gone
-      }
+function destroyLabSync(ns: string): void {
+  for (const pid of netnsPidsSync(ns)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
     }
-  });
+  }
+  try {
+    execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
+  } catch {
+    // gone
+  }
 }
 
 function netnsPidsSync(ns: string): number[] {
@@ -120,9 +112,10 @@ async function killPids(pids: number[], graceMs: number): Promise<void> {
 }
 
 export async function createLab(options: LabOptions): Promise<Lab> {
-  installExitHook();
   const { base } = parseLabSubnet(options.subnet);
-  const netns = `ni-${options.name ?? `${process.pid}-${randomBytes(2).toString('hex')}`}`;
+  // The owner PID in the name lets sweepStale() remove namespaces of a SIGKILLed run.
+  sweepStale();
+  const netns = `ni-vm-p${process.pid}-${options.name ?? randomBytes(3).toString('hex')}`;
   if (netns.length > 60) throw new Error(`lab name too long: ${netns}`);
   const serverIp = `${base}.1`;
   const [, x, y] = base.split('.');
@@ -134,7 +127,8 @@ export async function createLab(options: LabOptions): Promise<Lab> {
   let destroyed = false;
 
   await run('ip', ['netns', 'add', netns]);
-  labs.add(netns);
+  // Synchronous, so it also works from process 'exit' after a crashed test.
+  const unregister = onProcessExit(() => destroyLabSync(netns));
   const inNs = (cmd: string, args: readonly string[], o?: Options) => run('ip', ['netns', 'exec', netns, cmd, ...args], o);
   const lab: Lab = {
     netns,
@@ -176,7 +170,7 @@ export async function createLab(options: LabOptions): Promise<Lab> {
       // Anything else that ended up in the namespace (e.g. QEMU started by a caller).
       await killPids(netnsPidsSync(netns), 2000);
       await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
-      labs.delete(netns);
+      unregister();
     },
   };
   try {

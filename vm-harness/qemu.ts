@@ -4,12 +4,14 @@
 // its own copy of OVMF_VARS; the default iPXE EFI ROM costs ~25 s on UEFI, so `romfile=` there;
 // BIOS keeps the iPXE ROM (it is the PXE stack) and needs `sercon-port` to show on serial.
 import { mkdtemp, rm, copyFile, writeFile, appendFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { execa, run } from '../lib/process.ts';
 import type { ResultPromise } from 'execa';
+import { onProcessExit } from './cleanup.ts';
 
 export type Firmware = 'uefi' | 'uefi-secureboot' | 'bios';
 
@@ -109,17 +111,6 @@ const OVMF_DIR = '/usr/share/OVMF';
 const QEMU = 'qemu-system-x86_64';
 const PARTIAL_LINE_IDLE_MS = 300;
 
-/** Every VM still running, killed synchronously if this process exits without stopping them. */
-const live = new Map<number, () => void>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const kill of live.values()) kill();
-  });
-}
-
 export function randomMac(): string {
   const b = randomBytes(3);
   return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
@@ -195,12 +186,11 @@ export function qemuArgs(
 
 /** Start one VM. The caller must `stop()` it (tests: in t.teardown). */
 export async function startVm(options: VmOptions = {}): Promise<Vm> {
-  installExitHook();
   const firmware = options.firmware ?? 'uefi';
   const name = options.name ?? `vm-${randomBytes(3).toString('hex')}`;
   const mac = (options.mac ?? randomMac()).toLowerCase();
   const uuid = (options.uuid ?? randomUUID()).toLowerCase();
-  const workDir = await mkdtemp(join(tmpdir(), `netimage-vm-${name}-`));
+  const workDir = await mkdtemp(join(tmpdir(), `netimage-vm-p${process.pid}-${name}-`));
   const cleanupPaths: string[] = [workDir];
   try {
     let varsFile: string | undefined;
@@ -332,13 +322,17 @@ function attach(a: AttachArgs): Vm {
       // already gone
     }
   };
-  live.set(pid, killNow);
+  // A VM still running is killed synchronously if this process exits without stopping it.
+  const unregister = onProcessExit(() => {
+    killNow();
+    rmSync(a.workDir, { recursive: true, force: true });
+  });
 
   let onExit: () => void = () => undefined;
   const exited = (async () => {
     const result = await child;
-    live.delete(pid);
     clearTimeout(idleTimer);
+    unregister();
     if (pending.length > 0) {
       pushLine(pending, pendingAt);
       pending = '';

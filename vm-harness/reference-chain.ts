@@ -1,6 +1,7 @@
 // The reference PXE chain: plain dnsmasq (DHCP + TFTP) inside a lab, serving the loaders from the
 // boot root and a static grub.cfg. It proves loaders + harness work without our server, and it is
 // the baseline bench/boot.ts compares our server against.
+import { rmSync } from 'node:fs';
 import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { splitLines } from '../lib/process.ts';
 import { bootRootDefault } from './paths.ts';
 import type { Lab } from './netns.ts';
+import { onProcessExit } from './cleanup.ts';
 
 export interface ReferenceChainOptions {
   /** Where the loaders are (default: NETIMAGE_BOOT_ROOT or <repo>/var/boot). */
@@ -62,7 +64,7 @@ export function dnsmasqArgs(o: { serverIp: string; poolStart: string; poolEnd: s
 
 export async function startReferenceChain(lab: Lab, options: ReferenceChainOptions): Promise<ReferenceChain> {
   const bootRoot = options.bootRoot ?? bootRootDefault();
-  const dir = await mkdtemp(join(tmpdir(), 'netimage-refchain-'));
+  const dir = await mkdtemp(join(tmpdir(), `netimage-refchain-p${process.pid}-`));
   const tftpRoot = join(dir, 'tftp');
   try {
     await mkdir(join(tftpRoot, 'grub'), { recursive: true });
@@ -80,6 +82,7 @@ export async function startReferenceChain(lab: Lab, options: ReferenceChainOptio
     await rm(dir, { recursive: true, force: true });
     throw new Error(`reference chain: cannot prepare TFTP root from ${bootRoot} (run: bash run.sh setup)`, { cause: error });
   }
+  const unregister = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const [first, last] = options.pool ?? [100, 199];
   const startedAt = performance.now();
   const lines: LogLine[] = [];
@@ -103,6 +106,7 @@ export async function startReferenceChain(lab: Lab, options: ReferenceChainOptio
     child.kill('SIGTERM');
     await child;
     await rm(dir, { recursive: true, force: true });
+    unregister();
   };
   lab.defer(stop);
   // dnsmasq logs "started" before it serves; fail fast if it exits instead.

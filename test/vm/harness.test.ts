@@ -66,7 +66,7 @@ test('waitFor rejects with the serial log tail on timeout', async (t) => {
 });
 
 test('lab teardown ends its VMs and deletes the namespace', async (t) => {
-  const lab = await createLab({ name: `harness-${process.pid}`, subnet: '10.232.1.0/24' });
+  const lab = await createLab({ name: 'teardown', subnet: '10.232.1.0/24' });
   t.teardown(() => lab.destroy());
   const vm = await startLabVm(lab, { firmware: 'bios' });
   await vm.waitFor('SeaBIOS', 30_000);

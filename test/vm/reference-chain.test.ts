@@ -33,7 +33,7 @@ const cases: { firmware: Firmware; loader: RegExp; secureBoot: boolean; net: num
 
 for (const c of cases) {
   test.serial(`${c.firmware}: PXE reaches grub.cfg from the boot root's loaders`, async (t) => {
-    const lab = await createLab({ name: `ref${c.net}-${process.pid}`, subnet: `10.231.${c.net}.0/24` });
+    const lab = await createLab({ name: `ref${c.net}`, subnet: `10.231.${c.net}.0/24` });
     t.teardown(() => lab.destroy());
     const chain = await startReferenceChain(lab, { grubCfg });
     const vm = await startLabVm(lab, { name: `ref-${c.firmware}`, firmware: c.firmware, disks: [{ size: '1G' }] });
