@@ -1,0 +1,118 @@
+// Fuzz-style robustness: more than 100k random and mutated TFTP packets at the running server
+// (standalone process): at the request port and at live transfers' TIDs. Afterwards the process
+// is alive and serves files correctly.
+
+import test from 'ava';
+import dgram from 'node:dgram';
+import path from 'node:path';
+import { OP_ACK, OP_DATA, OP_ERROR, OP_OACK, OP_RRQ, OP_WRQ, serializePacket } from '../../bootserver/tftp/codec.ts';
+import { fetchWith, RawClient, randomFile, sha256, sha256File, startChildServer, tempDir } from './helpers.ts';
+
+/** Seeded PRNG (mulberry32) so a failing run can be replayed with its seed. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const seeds: Buffer[] = [
+  serializePacket({ op: OP_RRQ, filename: 'f', mode: 'octet', options: { blksize: '1468', windowsize: '16', tsize: '0' }, optionOrder: ['blksize', 'windowsize', 'tsize'] }),
+  serializePacket({ op: OP_RRQ, filename: 'grub/grub.cfg', mode: 'octet', options: {}, optionOrder: [] }),
+  serializePacket({ op: OP_RRQ, filename: '/nope/missing.efi', mode: 'octet', options: { timeout: '1' }, optionOrder: ['timeout'] }),
+  serializePacket({ op: OP_WRQ, filename: 'upload', mode: 'octet', options: {}, optionOrder: [] }),
+  serializePacket({ op: OP_ACK, block: 1 }),
+  serializePacket({ op: OP_DATA, block: 1, data: Buffer.from('data') }),
+  serializePacket({ op: OP_ERROR, code: 0, message: 'x' }),
+  serializePacket({ op: OP_OACK, options: { blksize: '512' }, optionOrder: ['blksize'] }),
+];
+
+function mutate(rnd: () => number, base: Buffer): Buffer {
+  let b = Buffer.from(base);
+  const edits = 1 + Math.floor(rnd() * 4);
+  for (let e = 0; e < edits; e++) {
+    const kind = Math.floor(rnd() * 7);
+    const at = Math.floor(rnd() * (b.length + 1));
+    if (kind === 0 && b.length > 0) b[at % b.length] = Math.floor(rnd() * 256); // byte flip
+    else if (kind === 1) b = b.subarray(0, at); // truncate
+    else if (kind === 2) b = Buffer.concat([b.subarray(0, at), Buffer.from([0]), b.subarray(at)]); // extra NUL
+    else if (kind === 3) b = Buffer.concat([b, Buffer.from(`${['blksize', 'windowsize', 'tsize', 'timeout', 'x'][Math.floor(rnd() * 5)]}\0${Math.floor(rnd() * 1e6) - 1000}\0`)]); // option
+    else if (kind === 4) b = Buffer.concat([b, Buffer.alloc(Math.floor(rnd() * 600), Math.floor(rnd() * 256))]); // padding
+    else if (kind === 5 && b.length >= 2) b.writeUInt16BE(Math.floor(rnd() * 9), 0); // opcode
+    else if (kind === 6 && b.length >= 4) b.writeUInt16BE(Math.floor(rnd() * 65536), 2); // block/code
+  }
+  return b;
+}
+
+function randomPacket(rnd: () => number): Buffer {
+  const b = Buffer.alloc(Math.floor(rnd() * 700));
+  for (let i = 0; i < b.length; i++) b[i] = rnd() < 0.2 ? 0 : Math.floor(rnd() * 256);
+  if (b.length >= 2 && rnd() < 0.5) b.writeUInt16BE(Math.floor(rnd() * 8), 0);
+  return b;
+}
+
+test('100k+ random and mutated packets; the server keeps serving correctly', async (t) => {
+  const seed = Number(process.env['NETIMAGE_FUZZ_SEED'] ?? Date.now() % 1e9);
+  t.log(`seed ${seed}`);
+  const rnd = prng(seed);
+  const dir = await tempDir(t, 'fuzz');
+  const root = path.join(dir, 'root');
+  const hash = await randomFile(root, 'f', 300_000);
+  await randomFile(root, 'grub/grub.cfg', 1000);
+  const server = await startChildServer(t, root, ['--timeout-ms', '200', '--retries', '2', '--max-concurrent', '64']);
+
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => sock.close(() => r())));
+  let replies = 0;
+  sock.on('message', () => replies++);
+  let sent = 0;
+  const blast = async (port: number, count: number, make: () => Buffer, via = sock) => {
+    for (let i = 0; i < count; i++) {
+      via.send(make(), port, '127.0.0.1');
+      sent++;
+      // Let the server drain now and then: packets dropped by a full socket buffer test nothing.
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+
+  // 1. The request port: random bytes and mutations of every packet type.
+  await blast(server.port, 70_000, () => (rnd() < 0.3 ? randomPacket(rnd) : mutate(rnd, seeds[Math.floor(rnd() * seeds.length)]!)));
+
+  // 2. Live transfers' TIDs: start transfers, then spray their ports from the client's own socket
+  //    (the TID is connected to it) with mutated ACK/DATA/OACK/ERROR and random bytes.
+  for (let k = 0; k < 10; k++) {
+    const c = await RawClient.open(t);
+    c.rrq(server.port, 'f', { blksize: '512', windowsize: '8' });
+    const first = await c.next(2000);
+    t.truthy(first, 'transfer started');
+    if (!first) continue;
+    const tid = first.rinfo.port;
+    const acks = seeds.slice(4);
+    await blast(tid, 3_500, () => {
+      if (rnd() < 0.5) {
+        const ack = Buffer.from([0, OP_ACK, 0, 0]);
+        ack.writeUInt16BE(Math.floor(rnd() * 65536), 2);
+        return ack;
+      }
+      if (rnd() < 0.02) return mutate(rnd, acks[2]!); // occasionally an ERROR-ish packet
+      return rnd() < 0.5 ? randomPacket(rnd) : mutate(rnd, acks[Math.floor(rnd() * acks.length)]!);
+    }, c.socket);
+  }
+  t.true(sent >= 100_000, `sent ${sent}`);
+  t.true(replies > 100, 'the server answered while being fuzzed');
+  t.log(`sent ${sent} packets, ${replies} replies to the request-port fuzzer`);
+
+  // 3. Still alive and correct.
+  await new Promise((r) => setTimeout(r, 300));
+  t.true(server.alive(), 'server process alive');
+  const out = await fetchWith('atftp', server.port, 'f', path.join(dir, 'out'), { blksize: 1468, windowsize: 16 });
+  t.is(await sha256File(out), hash);
+  const c = await RawClient.open(t);
+  const cfg = await c.download(server.port, 'grub/grub.cfg', { blksize: '700' });
+  t.is(cfg.length, 1000);
+  t.truthy(sha256(cfg));
+});
