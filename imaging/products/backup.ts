@@ -1,32 +1,36 @@
 import { ProductError, type NetbootProduct } from '../../bootimage/agent/product.ts';
 import { backupFlow } from '../flows.ts';
 import { BACKUP_PRODUCT, RESTORE_PRODUCT, wrap } from './common.ts';
-import { flowContext, propList, propString } from './props.ts';
+import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
 
 const ENGINE = new Set(['opsi-local-image-prepare', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-delimage', 'opsi-local-image-backup-starter']);
 
-export const backupProduct: NetbootProduct = {
-  id: BACKUP_PRODUCT,
-  destructive: false,
-  run: (ctx) =>
-    wrap(async () => {
-      const states = await ctx.server.getProductStates();
-      // Default name: the installed opsi-local-image OS product (opsi's rule).
-      const installedOs = states.find((s) => s.installationStatus === 'installed' && s.productId.startsWith('opsi-local-image-') && !ENGINE.has(s.productId));
-      const name = propString(ctx.job, 'imagefile').trim() || installedOs?.productId;
-      if (!name) throw new ProductError('no imagefile set and no installed opsi-local-image OS product to name the image after');
-      ctx.progress(1, 'backup');
-      const r = await backupFlow(flowContext(ctx, { from: 1, to: 95 }), {
-        imageName: name,
-        sourceProduct: installedOs?.productId ?? null,
-        // opsi saves product states with Windows images; harmless for Linux, so keep them always.
-        productStates: states,
-      });
-      await ctx.server.setProperties(RESTORE_PRODUCT, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
-      await ctx.server.setProperties(BACKUP_PRODUCT, { free_on_backup: r.space.text });
-      const after = propList(ctx.job, 'setup_after_install');
-      if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));
-      ctx.log(`free_on_backup: ${r.space.text}`);
-      ctx.progress(100, 'backup done');
-    }),
-};
+export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct {
+  return {
+    id: BACKUP_PRODUCT,
+    destructive: false,
+    run: (ctx) =>
+      wrap(async () => {
+        const states = await ctx.server.getProductStates();
+        // Default name: the installed opsi-local-image OS product (opsi's rule).
+        const installedOs = states.find((s) => s.installationStatus === 'installed' && s.productId.startsWith('opsi-local-image-') && !ENGINE.has(s.productId));
+        const name = propString(ctx.job, 'imagefile').trim() || installedOs?.productId;
+        if (!name) throw new ProductError('no imagefile set and no installed opsi-local-image OS product to name the image after');
+        ctx.progress(1, 'backup');
+        const r = await backupFlow(flowContext(ctx, { from: 1, to: 95 }, overrides), {
+          imageName: name,
+          sourceProduct: installedOs?.productId ?? null,
+          // opsi saves product states with Windows images; harmless for Linux, so keep them always.
+          productStates: states,
+        });
+        await ctx.server.setProperties(RESTORE_PRODUCT, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
+        await ctx.server.setProperties(BACKUP_PRODUCT, { free_on_backup: r.space.text });
+        const after = propList(ctx.job, 'setup_after_install');
+        if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));
+        ctx.log(`free_on_backup: ${r.space.text}`);
+        ctx.progress(100, 'backup done');
+      }),
+  };
+}
+
+export const backupProduct = makeBackupProduct();

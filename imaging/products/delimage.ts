@@ -1,19 +1,23 @@
 import { ProductError, type NetbootProduct } from '../../bootimage/agent/product.ts';
 import { delimageFlow } from '../flows.ts';
 import { BACKUP_PRODUCT, RESTORE_PRODUCT, wrap } from './common.ts';
-import { flowContext, propString } from './props.ts';
+import { flowContext, type FlowOverrides, propString } from './props.ts';
 
-export const delimageProduct: NetbootProduct = {
-  id: 'opsi-local-image-delimage',
-  destructive: true,
-  run: (ctx) =>
-    wrap(async () => {
-      const imagefile = propString(ctx.job, 'imagefile').trim();
-      if (!imagefile) throw new ProductError('imagefile is empty: name an image or all_images');
-      const r = await delimageFlow(flowContext(ctx, { from: 1, to: 90 }), imagefile);
-      // The newest remaining image becomes restore's default, as after a backup.
-      await ctx.server.setProperties(RESTORE_PRODUCT, { imagefile: r.remaining.at(-1) ?? '', imagefiles_list: r.remaining });
-      await ctx.server.setProperties(BACKUP_PRODUCT, { free_on_backup: r.space.text });
-      ctx.progress(100, `deleted ${r.deleted.join(', ') || 'nothing'}`);
-    }),
-};
+export function makeDelimageProduct(overrides: FlowOverrides = {}): NetbootProduct {
+  return {
+    id: 'opsi-local-image-delimage',
+    destructive: true,
+    run: (ctx) =>
+      wrap(async () => {
+        const imagefile = propString(ctx.job, 'imagefile').trim();
+        if (!imagefile) throw new ProductError('imagefile is empty: name an image or all_images');
+        const r = await delimageFlow(flowContext(ctx, { from: 1, to: 90 }, overrides), imagefile);
+        // The newest remaining image becomes restore's default, as after a backup.
+        await ctx.server.setProperties(RESTORE_PRODUCT, { imagefile: r.remaining.at(-1) ?? '', imagefiles_list: r.remaining });
+        await ctx.server.setProperties(BACKUP_PRODUCT, { free_on_backup: r.space.text });
+        ctx.progress(100, `deleted ${r.deleted.join(', ') || 'nothing'}`);
+      }),
+  };
+}
+
+export const delimageProduct = makeDelimageProduct();

@@ -27,13 +27,17 @@ export function propBool(job: AgentJob, name: string, fallback: boolean): boolea
   return /^(true|1|yes|on)$/i.test(s.trim());
 }
 
+/** Test-only knobs (loop devices, restricted disk list); the registered products use none. */
+export type FlowOverrides = Pick<FlowContext, 'allowLoop' | 'devices'>;
+
 /** The engine's context for a product run: real disks, no loop devices, hints from `disk_hints`. */
-export function flowContext(ctx: ProductContext, span: { from: number; to: number }): FlowContext {
+export function flowContext(ctx: ProductContext, span: { from: number; to: number }, overrides: FlowOverrides = {}): FlowContext {
   return {
     log: (l) => ctx.log(l),
     progress: (p, m) => ctx.progress(span.from + ((span.to - span.from) * p) / 100, m),
     signal: ctx.signal,
     allowLoop: false,
     hints: parseDiskHints(propString(ctx.job, 'disk_hints')),
+    ...overrides,
   };
 }
