@@ -7,7 +7,8 @@ import { parsePartcloneHeader, parsePartcloneProgress, progressTracker, partclon
 import { normalizeImageName } from '../../imaging/store/names.ts';
 import { ImagingError } from '../../imaging/errors.ts';
 import { targetMismatch } from '../../imaging/restore.ts';
-import { parseBlkidExport } from '../../imaging/fsdetect.ts';
+import { checkImageable, parseBlkidExport } from '../../imaging/fsdetect.ts';
+import { run } from '../../lib/process.ts';
 import { parseDiskHints } from '../../imaging/hints.ts';
 import { partitionPath } from '../../imaging/devices.ts';
 import { commitStaging, createStaging, recoverStore, listImages, writeMetadata, readMasterLog, rebuildIndex } from '../../imaging/store/store.ts';
@@ -161,4 +162,32 @@ test('store: commit replaces atomically; recovery drops staging and puts back an
   t.regex(await readMasterLog(root), /recover: put back image img/);
   const index = await rebuildIndex(root);
   t.deepEqual(index.images.map((i) => i.name), ['img']);
+});
+
+test('fs checks: BitLocker and empty partitions are refused with the reason, ext4 is accepted', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ni-fscheck-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // A BitLocker (Windows 7+) volume header: jump, "-FVE-FS-" OEM id, FVE metadata block at 1 MiB.
+  const bl = Buffer.alloc(2 * 1024 * 1024);
+  Buffer.from([0xeb, 0x58, 0x90]).copy(bl, 0);
+  bl.write('-FVE-FS-', 3, 'latin1');
+  bl.writeUInt16LE(512, 11);
+  bl[13] = 8;
+  bl.writeBigUInt64LE(0x100000n, 176);
+  bl[510] = 0x55;
+  bl[511] = 0xaa;
+  bl.write('-FVE-FS-', 0x100000, 'latin1');
+  bl.writeUInt16LE(2, 0x100000 + 10);
+  await writeFile(join(dir, 'bitlocker.img'), bl);
+  const e = await t.throwsAsync(checkImageable(join(dir, 'bitlocker.img')), { instanceOf: ImagingError });
+  t.regex(e!.message, /BitLocker-encrypted/);
+  t.regex(e!.message, /manage-bde/);
+
+  await writeFile(join(dir, 'empty.img'), Buffer.alloc(1024 * 1024));
+  await t.throwsAsync(checkImageable(join(dir, 'empty.img')), { instanceOf: ImagingError, message: /no filesystem/ });
+
+  await writeFile(join(dir, 'ext4.img'), Buffer.alloc(0));
+  await run('truncate', ['-s', '16M', join(dir, 'ext4.img')]);
+  await run('mkfs.ext4', ['-q', '-F', join(dir, 'ext4.img')]);
+  t.deepEqual(await checkImageable(join(dir, 'ext4.img')), { fsType: 'ext4', tool: 'partclone.ext4' });
 });
