@@ -98,19 +98,29 @@ export function ipToString(buf: Buffer, offset = 0): string {
   return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** Dotted quad -> unsigned 32-bit number, or undefined if it is not one. */
+/** Dotted quad -> unsigned 32-bit number, or undefined if it is not one. Hand-rolled: hot path. */
 export function ipToNumber(ip: string): number | undefined {
-  const m = IPV4.exec(ip);
-  if (!m) return undefined;
   let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const part = Number(m[i]);
-    if (part > 255) return undefined;
-    n = n * 256 + part;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+      if (part > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return n;
+  if (dots !== 3 || digits === 0) return undefined;
+  return n * 256 + part;
 }
 
 export function numberToIp(n: number): string {
@@ -118,10 +128,8 @@ export function numberToIp(n: number): string {
 }
 
 function ipBytes(ip: string): Buffer {
-  const n = ipToNumber(ip);
-  if (n === undefined) throw new TypeError(`not an IPv4 address: ${ip}`);
   const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
+  writeIp(b, 0, ip);
   return b;
 }
 
@@ -227,56 +235,73 @@ export function parseDhcp(data: Buffer): ParseResult {
 // ---------------------------------------------------------------------------------------------
 // Serializing
 
-function writeOptions(options: Map<number, Buffer>): Buffer {
-  const parts: Buffer[] = [];
-  // Message type first: some PXE ROMs only look at the first option to classify a reply.
-  const codes = [...options.keys()].sort((a, b) => (a === Opt.messageType ? -1 : b === Opt.messageType ? 1 : 0));
-  for (const code of codes) {
-    if (code === Opt.pad || code === Opt.end) continue;
-    const value = options.get(code)!;
-    // RFC 3396: values over 255 bytes are split into consecutive instances of the same code.
-    let at = 0;
-    do {
-      const chunk = value.subarray(at, at + 255);
-      parts.push(Buffer.from([code, chunk.length]), chunk);
-      at += 255;
-    } while (at < value.length);
+/** Option codes in output order: message type first (some PXE ROMs only look at the first option). */
+function outputOrder(options: Map<number, Buffer>): number[] {
+  const codes: number[] = [];
+  if (options.has(Opt.messageType)) codes.push(Opt.messageType);
+  for (const code of options.keys()) {
+    if (code !== Opt.messageType && code !== Opt.pad && code !== Opt.end) codes.push(code);
   }
-  parts.push(Buffer.from([Opt.end]));
-  return Buffer.concat(parts);
+  return codes;
+}
+
+/** RFC 3396: values over 255 bytes become consecutive instances of the same code. */
+function encodedOptionsLength(options: Map<number, Buffer>, codes: number[]): number {
+  let length = 1; // end option
+  for (const code of codes) {
+    const len = options.get(code)!.length;
+    length += len === 0 ? 2 : len + 2 * Math.ceil(len / 255);
+  }
+  return length;
+}
+
+function writeIp(target: Buffer, offset: number, ip: string): void {
+  const n = ipToNumber(ip);
+  if (n === undefined) throw new TypeError(`not an IPv4 address: ${ip}`);
+  target.writeUInt32BE(n, offset);
 }
 
 function writeCString(target: Buffer, offset: number, length: number, value: string): void {
-  const bytes = Buffer.from(value, 'latin1');
   // Leave room for the terminating NUL.
-  bytes.subarray(0, length - 1).copy(target, offset);
+  if (value) target.write(value.slice(0, length - 1), offset, length - 1, 'latin1');
 }
 
-/** Serialize; never uses option overload on output, pads to 300 bytes. */
+/** Serialize; never uses option overload on output, pads to 300 bytes. One allocation. */
 export function serializeDhcp(p: DhcpPacket): Buffer {
-  const header = Buffer.alloc(HEADER_LENGTH);
-  header[0] = p.op;
-  header[1] = p.htype;
-  header[2] = p.hlen;
-  header[3] = p.hops;
-  header.writeUInt32BE(p.xid >>> 0, 4);
-  header.writeUInt16BE(p.secs & 0xffff, 8);
-  header.writeUInt16BE(p.flags & 0xffff, 10);
-  ipBytes(p.ciaddr).copy(header, 12);
-  ipBytes(p.yiaddr).copy(header, 16);
-  ipBytes(p.siaddr).copy(header, 20);
-  ipBytes(p.giaddr).copy(header, 24);
-  p.chaddr.subarray(0, 16).copy(header, 28);
-  writeCString(header, SNAME_OFFSET, SNAME_LENGTH, p.sname);
-  writeCString(header, FILE_OFFSET, FILE_LENGTH, p.file);
-  const parts: Buffer[] = [header];
-  if (p.dhcp) {
-    const cookie = Buffer.alloc(4);
-    cookie.writeUInt32BE(MAGIC_COOKIE);
-    parts.push(cookie, writeOptions(p.options));
+  const codes = p.dhcp ? outputOrder(p.options) : [];
+  const body = p.dhcp ? HEADER_LENGTH + 4 + encodedOptionsLength(p.options, codes) : HEADER_LENGTH;
+  const out = Buffer.alloc(Math.max(body, MIN_PACKET_LENGTH));
+  out[0] = p.op;
+  out[1] = p.htype;
+  out[2] = p.hlen;
+  out[3] = p.hops;
+  out.writeUInt32BE(p.xid >>> 0, 4);
+  out.writeUInt16BE(p.secs & 0xffff, 8);
+  out.writeUInt16BE(p.flags & 0xffff, 10);
+  writeIp(out, 12, p.ciaddr);
+  writeIp(out, 16, p.yiaddr);
+  writeIp(out, 20, p.siaddr);
+  writeIp(out, 24, p.giaddr);
+  p.chaddr.copy(out, 28, 0, Math.min(16, p.chaddr.length));
+  writeCString(out, SNAME_OFFSET, SNAME_LENGTH, p.sname);
+  writeCString(out, FILE_OFFSET, FILE_LENGTH, p.file);
+  if (!p.dhcp) return out;
+  out.writeUInt32BE(MAGIC_COOKIE, HEADER_LENGTH);
+  let at = HEADER_LENGTH + 4;
+  for (const code of codes) {
+    const value = p.options.get(code)!;
+    let from = 0;
+    do {
+      const len = Math.min(255, value.length - from);
+      out[at] = code;
+      out[at + 1] = len;
+      value.copy(out, at + 2, from, from + len);
+      at += 2 + len;
+      from += 255;
+    } while (from < value.length);
   }
-  const body = Buffer.concat(parts);
-  return body.length >= MIN_PACKET_LENGTH ? body : Buffer.concat([body, Buffer.alloc(MIN_PACKET_LENGTH - body.length)]);
+  out[at] = Opt.end;
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
