@@ -83,9 +83,8 @@ async function measure(impl: Impl, mode: Mode, rate: number): Promise<Result> {
           ? { mode, serverIp: net.serverIp, full: { rangeStart: RANGE.start, rangeEnd: RANGE.end, subnetMask: '255.255.0.0', leaseSeconds: 3600 } }
           : { mode, serverIp: net.serverIp },
         // info: every answer is logged, as in production (dnsmasq logs each transaction too).
-        { leaseDb: mode === 'full', level: 'info' },
+        { leaseDb: mode === 'full', level: 'info', logFile: true },
       );
-      ours.lines.length = 0;
     } else {
       dnsmasq = await startDnsmasq(mode, dir);
     }

@@ -134,8 +134,7 @@ function ipBytes(ip: string): Buffer {
 }
 
 export function macOf(p: DhcpPacket): string {
-  const len = Math.min(p.hlen, 16);
-  return [...p.chaddr.subarray(0, len)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return p.chaddr.toString('hex', 0, Math.min(p.hlen, 16)).replace(/(..)(?!$)/g, '$1:');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +156,7 @@ function readOptionArea(area: Buffer, where: string, into: Map<number, Buffer>, 
     const value = area.subarray(i + 2, i + 2 + len);
     const previous = into.get(code);
     // RFC 3396: a long option may be split into several instances that are concatenated.
-    into.set(code, previous ? Buffer.concat([previous, value]) : Buffer.from(value));
+    into.set(code, previous ? Buffer.concat([previous, value]) : value);
     if (!previous) order.push(code);
     i += 2 + len;
   }
@@ -171,6 +170,7 @@ function cString(buf: Buffer): string {
   return buf.subarray(0, nul === -1 ? buf.length : nul).toString('latin1');
 }
 
+/** Values in the result are views into `data` (no copies: hot path); do not reuse `data` afterwards. */
 export function parseDhcp(data: Buffer): ParseResult {
   if (data.length < HEADER_LENGTH) return { ok: false, reason: `too short for BOOTP (${data.length} bytes)` };
   const op = data[0]!;
@@ -189,7 +189,7 @@ export function parseDhcp(data: Buffer): ParseResult {
     yiaddr: ipToString(data, 16),
     siaddr: ipToString(data, 20),
     giaddr: ipToString(data, 24),
-    chaddr: Buffer.from(data.subarray(28, 44)),
+    chaddr: data.subarray(28, 44),
     sname: '',
     file: '',
     options: new Map(),
@@ -235,24 +235,28 @@ export function parseDhcp(data: Buffer): ParseResult {
 // ---------------------------------------------------------------------------------------------
 // Serializing
 
-/** Option codes in output order: message type first (some PXE ROMs only look at the first option). */
-function outputOrder(options: Map<number, Buffer>): number[] {
-  const codes: number[] = [];
-  if (options.has(Opt.messageType)) codes.push(Opt.messageType);
-  for (const code of options.keys()) {
-    if (code !== Opt.messageType && code !== Opt.pad && code !== Opt.end) codes.push(code);
-  }
-  return codes;
-}
-
-/** RFC 3396: values over 255 bytes become consecutive instances of the same code. */
-function encodedOptionsLength(options: Map<number, Buffer>, codes: number[]): number {
-  let length = 1; // end option
-  for (const code of codes) {
-    const len = options.get(code)!.length;
+/** Bytes the option area takes on the wire (RFC 3396 splits values over 255 bytes), end included. */
+function encodedOptionsLength(options: Map<number, Buffer>): number {
+  let length = 1;
+  for (const [code, value] of options) {
+    if (code === Opt.pad || code === Opt.end) continue;
+    const len = value.length;
     length += len === 0 ? 2 : len + 2 * Math.ceil(len / 255);
   }
   return length;
+}
+
+function writeOption(out: Buffer, at: number, code: number, value: Buffer): number {
+  let from = 0;
+  do {
+    const len = Math.min(255, value.length - from);
+    out[at] = code;
+    out[at + 1] = len;
+    value.copy(out, at + 2, from, from + len);
+    at += 2 + len;
+    from += 255;
+  } while (from < value.length);
+  return at;
 }
 
 function writeIp(target: Buffer, offset: number, ip: string): void {
@@ -268,8 +272,7 @@ function writeCString(target: Buffer, offset: number, length: number, value: str
 
 /** Serialize; never uses option overload on output, pads to 300 bytes. One allocation. */
 export function serializeDhcp(p: DhcpPacket): Buffer {
-  const codes = p.dhcp ? outputOrder(p.options) : [];
-  const body = p.dhcp ? HEADER_LENGTH + 4 + encodedOptionsLength(p.options, codes) : HEADER_LENGTH;
+  const body = p.dhcp ? HEADER_LENGTH + 4 + encodedOptionsLength(p.options) : HEADER_LENGTH;
   const out = Buffer.alloc(Math.max(body, MIN_PACKET_LENGTH));
   out[0] = p.op;
   out[1] = p.htype;
@@ -288,17 +291,11 @@ export function serializeDhcp(p: DhcpPacket): Buffer {
   if (!p.dhcp) return out;
   out.writeUInt32BE(MAGIC_COOKIE, HEADER_LENGTH);
   let at = HEADER_LENGTH + 4;
-  for (const code of codes) {
-    const value = p.options.get(code)!;
-    let from = 0;
-    do {
-      const len = Math.min(255, value.length - from);
-      out[at] = code;
-      out[at + 1] = len;
-      value.copy(out, at + 2, from, from + len);
-      at += 2 + len;
-      from += 255;
-    } while (from < value.length);
+  // Message type first: some PXE ROMs only look at the first option to classify a reply.
+  const type = p.options.get(Opt.messageType);
+  if (type) at = writeOption(out, at, Opt.messageType, type);
+  for (const [code, value] of p.options) {
+    if (code !== Opt.messageType && code !== Opt.pad && code !== Opt.end) at = writeOption(out, at, code, value);
   }
   out[at] = Opt.end;
   return out;
@@ -487,7 +484,7 @@ export function replyTo(request: DhcpPacket): DhcpPacket {
     yiaddr: '0.0.0.0',
     siaddr: '0.0.0.0',
     giaddr: request.giaddr,
-    chaddr: Buffer.from(request.chaddr),
+    chaddr: request.chaddr,
     sname: '',
     file: '',
     options: new Map(),

@@ -91,6 +91,8 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
       : undefined;
   const responder = new DhcpResponder({ config, filter: makeNetworkFilter(servedNetworks(config)), pool });
 
+  // Checked once: building the context objects of suppressed debug lines costs at 10k packets/s.
+  const debug = log.isLevelEnabled('debug');
   const sockets: Socket[] = [];
   try {
     const dhcpAny = await bindSocket('0.0.0.0', config.ports.server);
@@ -112,21 +114,21 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
       try {
         const parsed = parseDhcp(data);
         if (!parsed.ok) {
-          log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason: parsed.reason }, 'dropped malformed packet');
+          if (debug) log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason: parsed.reason }, 'dropped malformed packet');
           return;
         }
         const p = parsed.packet;
         const outcome = responder.handle(p, via, { address: rinfo.address, port: rinfo.port });
         const ctx = { via, mac: macOf(p), xid: xidHex(p), type: messageType(p), from: `${rinfo.address}:${rinfo.port}` };
         if (outcome.kind === 'ignore') {
-          log.debug({ ...ctx, why: outcome.why }, 'no answer');
+          if (debug) log.debug({ ...ctx, why: outcome.why }, 'no answer');
           return;
         }
-        log.debug({ ...ctx, why: outcome.why }, 'answering');
+        if (debug) log.debug({ ...ctx, why: outcome.why }, 'answering');
         const bytes = serializeDhcp(outcome.packet);
-        replySocket.send(bytes, outcome.to.port, outcome.to.address, (error) => {
-          if (error) log.warn({ ...ctx, err: error, to: outcome.to }, 'send failed');
-        });
+        // No callback: Node then sends synchronously (uv_udp_try_send) instead of queueing a
+        // request; a failed send surfaces as the socket's 'error' event, which is logged.
+        replySocket.send(bytes, outcome.to.port, outcome.to.address);
         log.info(
           { ...ctx, reply: outcome.type, to: `${outcome.to.address}:${outcome.to.port}`, yiaddr: outcome.packet.yiaddr, file: outcome.packet.file || undefined },
           outcome.why,

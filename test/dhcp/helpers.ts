@@ -1,7 +1,7 @@
 // Shared plumbing for the DHCP tests: fixtures, a two-namespace test network, the standalone
 // server inside a namespace. Everything created here is removed by the returned cleanup.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,7 +86,8 @@ export interface RunningServer {
 export async function startStandalone(
   ns: string | undefined,
   config: DhcpConfigInput,
-  options: { leaseDb?: boolean; level?: string } = {},
+  /** logFile: server stdout goes to a file (benchmarks: the reader is then not in the data path). */
+  options: { leaseDb?: boolean; level?: string; logFile?: boolean } = {},
 ): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ni-dhcp-'));
   const leaseDb = options.leaseDb ? join(dir, 'leases.db') : undefined;
@@ -94,13 +95,28 @@ export async function startStandalone(
   writeFileSync(configPath, JSON.stringify({ ...config, ...(leaseDb ? { leaseDb } : {}) }));
   const args = [join(ROOT, 'bootserver', 'dhcp', 'standalone.ts'), configPath];
   const env = { ...process.env, NETIMAGE_LOG_LEVEL: options.level ?? 'debug' };
-  const child = ns ? spawn('ip', ['netns', 'exec', ns, NODE, ...args], { env }) : spawn(NODE, args, { env });
+  const logPath = join(dir, 'server.log');
+  const logFd = options.logFile ? openSync(logPath, 'w') : undefined;
+  const stdio: ['ignore', 'pipe' | number, 'pipe'] = ['ignore', logFd ?? 'pipe', 'pipe'];
+  const child = ns ? spawn('ip', ['netns', 'exec', ns, NODE, ...args], { env, stdio }) : spawn(NODE, args, { env, stdio });
+  if (logFd !== undefined) closeSync(logFd);
   const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   let pending = '';
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server not ready: ${stderr}`)), 15_000);
+    if (logFd !== undefined) {
+      const poll = setInterval(() => {
+        if (readFileSync(logPath, 'utf8').includes('standalone DHCP server ready')) {
+          clearInterval(poll);
+          clearTimeout(timer);
+          resolve();
+        }
+      }, 50);
+      child.once('exit', () => clearInterval(poll));
+      return;
+    }
     child.stdout!.on('data', (d: Buffer) => {
       pending += d.toString();
       const parts = pending.split('\n');
