@@ -7,15 +7,16 @@ export const TOOL_PACKAGES: Record<string, readonly string[]> = {
   partclone: ['partclone.*'], // every partclone.* binary in usr/sbin
   fdisk: ['sbin/sfdisk', 'sbin/fdisk'],
   gdisk: ['sbin/sgdisk', 'sbin/gdisk'],
-  'util-linux': ['bin/lsblk', 'sbin/blkid', 'sbin/wipefs', 'sbin/blockdev'],
-  mount: ['sbin/losetup'],
+  'util-linux': ['bin/lsblk', 'sbin/blkid', 'sbin/wipefs', 'sbin/blockdev', 'usr/bin/partx', 'bin/findmnt', 'sbin/mkswap'],
+  // util-linux mount: busybox's cannot hand fuse types (ntfs-3g) to their mount helpers reliably
+  mount: ['sbin/losetup', 'bin/mount', 'bin/umount'],
   e2fsprogs: [
     'sbin/mke2fs', 'sbin/mkfs.ext2', 'sbin/mkfs.ext3', 'sbin/mkfs.ext4', 'sbin/e2fsck', 'sbin/fsck.ext4',
     'sbin/resize2fs', 'sbin/tune2fs', 'sbin/dumpe2fs', 'sbin/e2label',
   ],
   dosfstools: ['sbin/mkfs.fat', 'sbin/mkfs.vfat', 'sbin/fsck.fat', 'sbin/fsck.vfat', 'sbin/fatlabel'],
   'ntfs-3g': [
-    'bin/ntfs-3g', 'sbin/mount.ntfs-3g', 'sbin/mkntfs', 'sbin/mkfs.ntfs', 'bin/ntfsfix', 'sbin/ntfsresize',
+    'bin/ntfs-3g', 'bin/ntfs-3g.probe', 'sbin/mount.ntfs-3g', 'sbin/mount.ntfs', 'sbin/mkntfs', 'sbin/mkfs.ntfs', 'bin/ntfsfix', 'sbin/ntfsresize',
     'sbin/ntfslabel', 'bin/ntfsinfo',
   ],
   wimtools: [
