@@ -6,7 +6,7 @@
 // pipeline overhead and CPU cost, not disk speed.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,12 +36,23 @@ const sysMiB = Math.max(1024, Math.ceil((dataMiB * 1.6) / 256) * 256);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const best = (xs: number[]) => Math.min(...xs);
-async function time(fn: () => Promise<unknown>): Promise<number> {
+/** CPU seconds used so far by this process and its waited-for children (utime+stime+cutime+cstime). */
+async function cpuSeconds(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0);
+  return ticks / 100; // USER_HZ
+}
+const cpu: Record<string, number[]> = {};
+async function time(fn: () => Promise<unknown>, key?: string): Promise<number> {
   // Flush earlier steps' dirty pages first, so one step's writeback does not land in the next one's time.
   await run('sync', []);
+  const c0 = await cpuSeconds();
   const t = performance.now();
   await fn();
-  return (performance.now() - t) / 1000;
+  const wall = (performance.now() - t) / 1000;
+  if (key) (cpu[key] ??= []).push((await cpuSeconds()) - c0);
+  return wall;
 }
 const sh = (cmd: string) => run('sh', ['-ec', cmd]);
 
@@ -91,7 +102,7 @@ try {
   let usedBytes = 0;
   let imageBytes = 0;
   for (let r = 0; r < runs; r++) {
-    const rawBackup = async () => t.rawB.push(await time(() => sh(`partclone.ext4 -a0 -f 1 --rescue --clone --force -s ${sys} -o - 2>/dev/null | zstd -T0 -3 -q -c > ${rawImg}`)));
+    const rawBackup = async () => t.rawB.push(await time(() => sh(`partclone.ext4 -a0 -f 1 --rescue --clone --force -s ${sys} -o - 2>/dev/null | zstd -T0 -3 -q -c > ${rawImg}`), 'rawB'));
     if (r % 2 === 0) await rawBackup();
     t.rawSyncB.push(await time(() => sh(`partclone.ext4 -a0 -f 1 --rescue --clone --force -s ${sys} -o - 2>/dev/null | zstd -T0 -3 -q -c > ${rawImg}; sync ${rawImg}`)));
     t.ourB.push(
@@ -102,19 +113,19 @@ try {
         t.pipeB.push(b.pipelineSeconds);
         t.hashTailB.push(b.hashSeconds);
         t.syncB.push(b.syncSeconds);
-      }),
+      }, 'ourB'),
     );
     if (r % 2 === 1) await rawBackup();
     t.ddB.push(await time(() => sh(`dd if=${sys} of=${ddImg} bs=4M conv=fsync status=none`)));
     t.hashNode.push(await time(() => sha256File(join(root, 'bench', 'image.pcl.zst'))));
     t.hashCli.push(await time(() => sh(`sha256sum ${join(root, 'bench', 'image.pcl.zst')} >/dev/null`)));
-    const rawRestore = async () => t.rawR.push(await time(() => sh(`zstd -dc -q ${rawImg} | partclone.restore -f 1 -s - -o ${sys} >/dev/null 2>&1`)));
+    const rawRestore = async () => t.rawR.push(await time(() => sh(`zstd -dc -q ${rawImg} | partclone.restore -f 1 -s - -o ${sys} >/dev/null 2>&1`), 'rawR'));
     if (r % 2 === 0) await rawRestore();
     t.ourR.push(
       await time(async () => {
         const r = await restorePartition({ storeRoot: root, imageName: 'bench', device: sys });
         t.verifyR.push(r.verifySeconds);
-      }),
+      }, 'ourR'),
     );
     if (r % 2 === 1) await rawRestore();
     t.ddR.push(await time(() => sh(`dd if=${ddImg} of=${sys} bs=4M conv=fsync status=none`)));
@@ -131,6 +142,10 @@ try {
   console.log(`| restore | ${fmt(m.ourR)} (${rate(m.ourR)}) | ${fmt(m.rawR)} (${rate(m.rawR)}) | ${fmt(m.ddR)} | ${(m.rawR / m.ourR).toFixed(3)}x | ${(m.ddR / m.ourR).toFixed(2)}x |`);
   console.log(`| backup vs raw + sync of the image | | ${fmt(m.rawSyncB)} | | ${(m.rawSyncB / m.ourB).toFixed(3)}x | |`);
   console.log(`best of ${runs} (least disturbed by other load): backup ours ${fmt(b.ourB)} vs raw ${fmt(b.rawB)} = ${(b.rawB / b.ourB).toFixed(3)}x, vs raw+sync ${fmt(b.rawSyncB)} = ${(b.rawSyncB / b.ourB).toFixed(3)}x; restore ours ${fmt(b.ourR)} vs raw ${fmt(b.rawR)} = ${(b.rawR / b.ourR).toFixed(3)}x, restore without the verification ${((b.rawR / (b.ourR - b.verifyR))).toFixed(3)}x`);
+  const c = (k: string) => median(cpu[k] ?? [0]);
+  console.log(
+    `CPU seconds (all processes, median; independent of other load): backup ours ${c('ourB').toFixed(2)} vs raw ${c('rawB').toFixed(2)} = ${(c('rawB') / c('ourB')).toFixed(3)}x; restore ours ${c('ourR').toFixed(2)} vs raw ${c('rawR').toFixed(2)} = ${(c('rawR') / c('ourR')).toFixed(3)}x`,
+  );
   console.log(`ours, backup breakdown: pipeline incl. overlapped hash + fsync ${fmt(m.pipeB)}, hash tail after the pipeline ${fmt(m.hashTailB)}, fsync ${fmt(m.syncB)}; restore: verification before writing ${fmt(m.verifyR)}`);
   console.log(`(ratios are throughput ratios: >1 means ours is faster; partition ${(Number(partBytes) / 1e6).toFixed(0)} MB)`);
   console.log(`sha256 of the ${(imageBytes / 1e6).toFixed(0)} MB image: node:crypto ${fmt(m.hashNode)}, sha256sum ${fmt(m.hashCli)}`);

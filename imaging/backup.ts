@@ -14,6 +14,7 @@ import { IMAGE_FILE, type ImageMetadata } from './store/metadata.ts';
 import { normalizeImageName } from './store/names.ts';
 import { appendMasterLog, commitStaging, createStaging, rebuildIndex, recoverStore, sha256Growing, writeMetadata } from './store/store.ts';
 import { formatBytes } from './sizes.ts';
+import { backupSpace } from './space.ts';
 
 export interface BackupOptions {
   /** Mounted backup filesystem. */
@@ -89,6 +90,12 @@ export async function backupPartition(opts: BackupOptions): Promise<BackupResult
     }
     const pipelineSeconds = (performance.now() - tp) / 1000;
     if (!result.ok) {
+      if (result.consumer.stderrTail.some((l) => /No space left/i.test(l))) {
+        const space = await backupSpace(root, 'backup partition');
+        throw new ImagingError(
+          `the backup partition (${formatBytes(space.sizeBytes)}) is full: image "${name}" does not fit; delete images with opsi-local-image-delimage (an existing image "${name}" is kept)`,
+        );
+      }
       const tail = result.producer.stderrTail.join('\n');
       throw new ImagingError(`backup of ${opts.device} failed: ${explainPartcloneFailure(tail) ?? pipelineFailure(result)}`);
     }

@@ -88,7 +88,7 @@ export interface OpenStore {
   close(): Promise<void>;
 }
 
-/** Find the backup partition by its label among usable disks; pure over probe results. */
+/** Partitions labelled netimage-backup on the given disks (lsblk label, else blkid -p: no udev in the boot image). */
 async function findBackupPartitions(disks: DiskInfo[]): Promise<{ disk: DiskInfo; device: string }[]> {
   const found: { disk: DiskInfo; device: string }[] = [];
   for (const d of disks)

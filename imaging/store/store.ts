@@ -8,7 +8,7 @@
 // and hashed; the old one is first renamed to `.old-<name>-<rand>/` and deleted afterwards.
 // `recoverStore` finishes or undoes whatever a crash interrupted.
 import { randomBytes, createHash } from 'node:crypto';
-import { appendFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImagingError } from '../errors.ts';
 import { normalizeImageName } from './names.ts';

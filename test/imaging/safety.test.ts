@@ -98,3 +98,16 @@ test('a disk hint that matches no disk fails without writing', async (t) => {
   t.regex(noLoop.error!, /loop device/);
   t.is(await sha256Device(loop.path, head), before, 'disk untouched');
 });
+
+test('a full backup partition fails the backup with the reason and keeps nothing half-written', async (t) => {
+  const loop = await createLoop(t, 1024 * MiB, 512);
+  const base = ['--disk', loop.path, '--allow-loop'];
+  const prep = await cli(['prepare', ...base, '--system-size', '600M', '--winpe-size', '0G', '--min-backup', '10%']);
+  t.true(prep.ok, prep.error ?? prep.stderr);
+  await helper(['fill', prep.result.systemDevice, 'ext4', '400']);
+  const bk = await cli(['backup', ...base, '--image', 'toobig']);
+  t.false(bk.ok);
+  t.regex(bk.error!, /backup partition .* is full: image "toobig" does not fit/);
+  const tree = await helper(['tree', prep.result.backupDevice]);
+  t.deepEqual((tree.entries as string[]).filter((e) => !['master.log', 'images.json', 'layout.json', 'lost+found'].includes(e)), []);
+});
