@@ -190,12 +190,55 @@ function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
+/**
+ * One build per work dir at a time (setup, tests and benches may start builds together): an
+ * O_EXCL lock file holding the builder's pid; a lock whose pid is gone is taken over.
+ */
+async function withBuildLock<T>(lockFile: string, log: (l: string) => void, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 20 * 60_000;
+  let said = false;
+  for (;;) {
+    try {
+      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(readFileSync(lockFile, { encoding: 'utf8', flag: 'r' }).trim() || '0');
+      let alive = pid > 0;
+      if (alive) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive) {
+        rmSync(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`another build (pid ${pid}) holds ${lockFile} for too long`);
+      if (!said) log(`waiting for the build running as pid ${pid}`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockFile, { force: true });
+  }
+}
+
 export async function buildBootImage(opts: BuildOptions): Promise<BuildResult> {
-  const started = Date.now();
   const variant = opts.reference ? 'reference' : 'agent';
-  const outDir = join(opts.outDir, opts.reference ? 'netimage-ref' : 'netimage');
   const work = join(ROOT, 'bootimage/out', `${variant}-${opts.compression}`);
   mkdirSync(work, { recursive: true });
+  return withBuildLock(`${work}.lock`, opts.log, () => buildLocked(opts, variant, work));
+}
+
+async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', work: string): Promise<BuildResult> {
+  const started = Date.now();
+  const outDir = join(opts.outDir, opts.reference ? 'netimage-ref' : 'netimage');
   const log = opts.log;
 
   // --- inputs: package versions, node, agent bundle, this build's own sources ---
@@ -400,7 +443,7 @@ export async function buildBootImage(opts: BuildOptions): Promise<BuildResult> {
   await run('sh', ['-c', `cd "${stage}" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet > "${cpioFile}"`]);
   const fileCount = listFiles(stage).length;
   const comp = COMPRESSORS[opts.compression];
-  const tmpOut = `${outDir}.tmp`;
+  const tmpOut = `${outDir}.tmp-${process.pid}`;
   rmSync(tmpOut, { recursive: true, force: true });
   mkdirSync(tmpOut, { recursive: true });
   log(`compressing ${mib(statSync(cpioFile).size)} cpio with ${opts.compression}`);
