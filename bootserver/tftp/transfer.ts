@@ -10,10 +10,12 @@ import type { Socket } from 'node:dgram';
 import { ackBlockOf, errorPacket, OP_ERROR, OP_OACK, serializePacket, TFTP_ERROR, writeDataHeader } from './codec.ts';
 import type { TftpFile } from './files.ts';
 import type { Negotiated } from './negotiate.ts';
-import { SendWindow } from './window.ts';
+import { retransmitDelayMs, SendWindow } from './window.ts';
 
 /** Bytes read ahead per chunk (at least one window). Two chunks per transfer. */
 const CHUNK_BYTES = 256 * 1024;
+/** How long a transfer lingers after ICMP port unreachable, for a final ACK still queued. */
+const UNREACHABLE_GRACE_MS = 100;
 
 export interface TransferResult {
   ok: boolean;
@@ -76,6 +78,9 @@ export class Transfer {
   private readonly chunks: [Chunk, Chunk];
   private readonly started = performance.now();
   private timer: NodeJS.Timeout | null = null;
+  private timerMs = 0;
+  /** ICMP port unreachable seen: the client has most likely exited. */
+  private unreachable = false;
   private ended = false;
   /** A send is waiting for a chunk read. */
   private waiting = false;
@@ -98,11 +103,15 @@ export class Transfer {
   start(): void {
     this.socket.on('message', (msg) => this.onMessage(msg));
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
-      // ICMP port unreachable on our connected socket: the client is gone, stop now. Other send
+      // ICMP port unreachable on our connected socket: the client is gone. Other send
       // errors (ENOBUFS, EPERM from a local firewall) are like a lost packet: the timer retries.
-      if (error.code === 'ECONNREFUSED') this.finish(false, 'client port unreachable');
+      // Not at once: the client's final ACK may still be queued behind the error (a retransmit
+      // raced with it), so wait a moment for it before calling the transfer failed.
+      if (error.code === 'ECONNREFUSED' && !this.unreachable) {
+        this.unreachable = true;
+        this.armTimer(UNREACHABLE_GRACE_MS);
+      }
     });
-    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
     this.window.start();
     this.pump();
   }
@@ -130,6 +139,10 @@ export class Transfer {
 
   private onTimeout(): void {
     if (this.ended) return;
+    if (this.unreachable) {
+      this.finish(false, 'client port unreachable');
+      return;
+    }
     if (this.window.onTimeout() === 'give-up') {
       this.abort(`no ACK after ${this.window.maxRetries} retransmissions`);
       return;
@@ -137,10 +150,21 @@ export class Transfer {
     this.pump();
   }
 
+  /** (Re)start the retransmit timer; refresh() is cheaper than a new timer when the delay is unchanged. */
+  private armTimer(ms: number): void {
+    if (this.timer && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timerMs = ms;
+    this.timer = setTimeout(() => this.onTimeout(), ms);
+  }
+
   /** Send the window the SendWindow asks for, reading chunks as needed. */
   private pump(): void {
     if (this.ended) return;
-    this.timer?.refresh();
+    if (!this.unreachable) this.armTimer(retransmitDelayMs(this.timeoutMs, this.window.retries));
     const from = this.window.sendFrom;
     const to = this.window.sendTo;
     let block = from;

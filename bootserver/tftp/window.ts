@@ -120,3 +120,14 @@ export class SendWindow {
     return 'resend';
   }
 }
+
+/**
+ * Delay before the next retransmission after `retries` timeouts without progress: doubling from
+ * `baseMs`, capped. The backoff matters for clients that answer a repeated block with one extra
+ * ACK only and restart their own timer on every packet (atftp): if that ACK is lost and we kept
+ * resending faster than the client's timeout, neither side would ever recover. Growing past the
+ * client's timeout (atftp 1-5 s, tftp-hpa 5 s) lets the client's timer fire and re-ACK.
+ */
+export function retransmitDelayMs(baseMs: number, retries: number, capMs = Math.max(baseMs, 6000)): number {
+  return Math.min(baseMs * 2 ** Math.min(retries, 20), Math.max(capMs, baseMs));
+}

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { negotiate } from '../../bootserver/tftp/negotiate.ts';
-import { SendWindow } from '../../bootserver/tftp/window.ts';
+import { retransmitDelayMs, SendWindow } from '../../bootserver/tftp/window.ts';
 
 const sent = (w: SendWindow) => [w.sendFrom, w.sendTo];
 
@@ -134,4 +134,10 @@ test('negotiation: windowsize is lowered so one window stays within maxWindowByt
   t.is(big.oack?.options['windowsize'], '8');
   t.is(negotiate({ blksize: '1468', windowsize: '16' }, ['blksize', 'windowsize'], 1, limits).windowsize, 16);
   t.is(negotiate({ blksize: '65464', windowsize: '16' }, ['blksize', 'windowsize'], 1, limits).windowsize, 1);
+});
+
+test('retransmit delay doubles per timeout without progress, capped', (t) => {
+  t.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map((r) => retransmitDelayMs(100, r)), [100, 200, 400, 800, 1600, 3200, 6000, 6000]);
+  t.deepEqual([0, 1, 2, 3].map((r) => retransmitDelayMs(1000, r, 3000)), [1000, 2000, 3000, 3000]);
+  t.is(retransmitDelayMs(10_000, 0), 10_000, 'cap never below the base');
 });
