@@ -47,7 +47,7 @@ export async function resolveBootFile(root: string, urlPath: string): Promise<st
   return real;
 }
 
-async function sendFile(reply: FastifyReply, path: string, rangeHeader: string | undefined, head: boolean) {
+async function sendFile(reply: FastifyReply, path: string, rangeHeader: string | undefined) {
   const info = await stat(path).catch(() => null);
   if (!info || !info.isFile()) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
   const range = parseRange(rangeHeader, info.size);
@@ -59,7 +59,8 @@ async function sendFile(reply: FastifyReply, path: string, rangeHeader: string |
   const end = range?.end ?? info.size - 1;
   void reply.header('content-length', String(info.size === 0 ? 0 : end - start + 1));
   if (range) void reply.status(206).header('content-range', `bytes ${start}-${end}/${info.size}`);
-  if (head || info.size === 0) return reply.send();
+  // For HEAD, fastify drops the body but keeps our content-length.
+  if (info.size === 0) return reply.send();
   return reply.send(createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }));
 }
 
@@ -73,7 +74,7 @@ export function registerBootFiles(app: FastifyInstance, options: { bootRoot: str
     const file = await resolveBootFile(options.bootRoot, urlPath);
     if (!file) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
     const range = request.headers['range'];
-    return sendFile(reply, file, Array.isArray(range) ? range[0] : range, request.method === 'HEAD');
+    return sendFile(reply, file, Array.isArray(range) ? range[0] : range);
   };
   // fastify answers HEAD through this GET route (exposeHeadRoutes), with request.method HEAD.
   app.get('/boot/*', handler);

@@ -38,7 +38,7 @@ function checkOne(product: ProductDefinition, def: PropertyDefinition, value: Pr
 function checkText(where: string, def: PropertyDefinition, value: string): string {
   if (value.length > 4096) throw new PropertyValidationError(`${where} is too long (max 4096 characters)`);
   // Control characters have no place in a property and could smuggle lines into configs.
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) throw new PropertyValidationError(`${where} contains control characters`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new PropertyValidationError(`${where} contains control characters`);
   if (!def.editable && !def.choices.includes(value)) {
     throw new PropertyValidationError(`${where} must be one of: ${def.choices.map((c) => JSON.stringify(c)).join(', ')}`);
   }

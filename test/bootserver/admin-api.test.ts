@@ -1,0 +1,204 @@
+import test from 'ava';
+import { mkdir, mkdtemp, writeFile, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, createHash } from 'node:crypto';
+import { startTestServer, issueJob, agentCall, type TestServer } from '../helpers/server.ts';
+
+const MAC1 = '52:54:00:00:20:01';
+
+async function snapshot(ts: TestServer) {
+  const clients = (await ts.api('GET', '/api/v1/clients')).body;
+  const groups = (await ts.api('GET', '/api/v1/groups')).body;
+  const states = (await ts.api('GET', '/api/v1/product-states')).body;
+  return JSON.stringify({ clients, groups, states });
+}
+
+test('every admin route needs the admin token (401 without or with a wrong one)', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const routes: [string, string][] = [
+    ['GET', '/api/v1/clients'], ['POST', '/api/v1/clients'], ['GET', '/api/v1/clients/pc01'], ['PATCH', '/api/v1/clients/pc01'],
+    ['DELETE', '/api/v1/clients/pc01'], ['POST', '/api/v1/clients/import'], ['GET', '/api/v1/groups'], ['POST', '/api/v1/groups'],
+    ['POST', '/api/v1/groups/g/action'], ['GET', '/api/v1/products'], ['GET', '/api/v1/clients/pc01/products/hwinvent/properties'],
+    ['PUT', '/api/v1/clients/pc01/products/hwinvent/action'], ['GET', '/api/v1/jobs'], ['GET', '/api/v1/events'], ['GET', '/api/v1/product-states'],
+  ];
+  for (const [method, path] of routes) {
+    const none = await fetch(ts.url + path, { method });
+    t.is(none.status, 401, `${method} ${path} without token`);
+    const wrong = await fetch(ts.url + path, { method, headers: { authorization: 'Bearer ni_wrong' } });
+    t.is(wrong.status, 401, `${method} ${path} with a wrong token`);
+    t.regex((await wrong.json() as { message: string }).message, /invalid admin token/);
+  }
+  t.is((await fetch(ts.url + '/api/v1/health')).status, 200, 'health needs no token');
+});
+
+test('invalid bodies and params get 400 with a message naming the field, and nothing is written', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/groups', { id: 'room1' });
+  await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: MAC1, group: 'room1' });
+  const before = await snapshot(ts);
+  const cases: [string, string, unknown, RegExp][] = [
+    ['POST', '/api/v1/clients', { id: 'pc02', mac: 'not-a-mac' }, /body\.mac: .*MAC address/],
+    ['POST', '/api/v1/clients', { id: 'bad host!', mac: '52:54:00:00:20:09' }, /body\.id: .*host name/],
+    ['POST', '/api/v1/clients', { id: 'pc02' }, /MAC or an SMBIOS UUID/],
+    ['POST', '/api/v1/clients', { id: 'pc02', mac: '52:54:00:00:20:09', extra: 1 }, /extra/],
+    ['POST', '/api/v1/clients', { id: 'pc02', uuid: '1234' }, /body\.uuid: .*SMBIOS UUID/],
+    ['PATCH', '/api/v1/clients/pc01', { mac: 'zz' }, /body\.mac/],
+    ['PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'explode' }, /body\.actionRequest/],
+    ['PUT', '/api/v1/clients/pc01/products/opsi-local-image-prepare/action', { actionRequest: 'setup', properties: { multi_disk_mode: '7' } }, /multi_disk_mode must be one of/],
+    ['PUT', '/api/v1/clients/pc01/products/opsi-local-image-prepare/action', { actionRequest: 'setup', properties: { nosuch: '1' } }, /has no property nosuch/],
+    ['PUT', '/api/v1/clients/pc01/products/opsi-local-image-prepare/action', { actionRequest: 'setup', properties: { backup_partition_on_same_disk: 'maybe' } }, /boolean/],
+    ['PUT', '/api/v1/clients/pc01/products/opsi-local-image-restore/action', { actionRequest: 'setup', properties: { imagefile: 'win10' } }, /not in imagefiles_list/],
+    ['GET', '/api/v1/jobs?limit=abc', undefined, /querystring\.limit/],
+    ['GET', '/api/v1/jobs/not-a-uuid', undefined, /params\.id/],
+    ['POST', '/api/v1/groups', { id: '../etc' }, /body\.id/],
+  ];
+  for (const [method, path, body, message] of cases) {
+    const r = await ts.api(method, path, body);
+    t.is(r.status, 400, `${method} ${path} ${JSON.stringify(body)}: ${r.text}`);
+    t.regex(r.body.message, message, `${method} ${path}`);
+  }
+  const notJson = await fetch(ts.url + '/api/v1/clients', { method: 'POST', headers: { authorization: `Bearer ${ts.adminToken}`, 'content-type': 'application/json' }, body: '{"id": ' });
+  t.is(notJson.status, 400);
+  t.is(await snapshot(ts), before, 'nothing was written by any refused request');
+  const missing = await ts.api('PUT', '/api/v1/clients/nosuch/products/hwinvent/action', { actionRequest: 'setup' });
+  t.is(missing.status, 404);
+  t.regex(missing.body.message, /client nosuch not found/);
+});
+
+test('duplicate MAC over the API is a 409 naming the other client', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: MAC1 });
+  const r = await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: MAC1.toUpperCase() });
+  t.is(r.status, 409);
+  t.is(r.body.message, `MAC ${MAC1} already belongs to client pc01`);
+});
+
+test('CSV import is all or nothing and names every bad line', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/clients', { id: 'pc09', mac: '52:54:00:00:20:09' });
+  const bad = 'hostname,mac,uuid,group\npc01,52:54:00:00:20:01,,room1\npc02,xx,,room1\npc03,52:54:00:00:20:01,,room1\n';
+  const r1 = await ts.api('POST', '/api/v1/clients/import', bad);
+  t.is(r1.status, 400);
+  t.regex(r1.body.message, /line 3: mac/);
+  t.regex(r1.body.message, /line 4: mac 52:54:00:00:20:01 repeats line 2/);
+  const clash = 'pc01,52:54:00:00:20:01,,room1\npc02,52:54:00:00:20:09,,room1\n';
+  const r2 = await ts.api('POST', '/api/v1/clients/import', clash);
+  t.is(r2.status, 409);
+  t.regex(r2.body.message, /line 2: MAC 52:54:00:00:20:09 already belongs to client pc09; nothing imported/);
+  t.deepEqual((await ts.api('GET', '/api/v1/clients')).body.map((c: any) => c.id), ['pc09']);
+  t.deepEqual((await ts.api('GET', '/api/v1/groups')).body, [], 'the group of the failed import was not created');
+  const good = 'hostname,mac,uuid,group\npc01,52:54:00:00:20:01,,room1\n"pc02","52-54-00-00-20-02","8A1B2C3D-4E5F-4A6B-8C7D-0E1F2A3B4C5D",room1\n';
+  const r3 = await ts.api('POST', '/api/v1/clients/import', good);
+  t.is(r3.status, 201);
+  t.is(r3.body.imported, 2);
+  t.like((await ts.api('GET', '/api/v1/clients/pc02')).body, { mac: '52:54:00:00:20:02', uuid: '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d', group: 'room1' });
+});
+
+test('group restore takes the image common to all clients, or refuses and writes nothing', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/groups', { id: 'room1' });
+  const lists: Record<string, string[]> = { pc01: ['win10', 'win11'], pc02: ['win11', 'win10', 'ubuntu'], pc03: ['win11'] };
+  let i = 1;
+  for (const [id, list] of Object.entries(lists)) {
+    await ts.api('POST', '/api/v1/clients', { id, mac: `52:54:00:00:30:0${i++}`, group: 'room1' });
+    await ts.api('PUT', `/api/v1/clients/${id}/products/opsi-local-image-restore/properties`, { values: { imagefiles_list: list } });
+  }
+  const refused = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', properties: { imagefile: 'win10' } });
+  t.is(refused.status, 409);
+  t.regex(refused.body.message, /win10 is not on every client of the group \(missing on: pc03\)/);
+  const states = (await ts.api('GET', '/api/v1/product-states?group=room1&product=opsi-local-image-restore')).body;
+  t.true(states.every((s: any) => s.actionRequest === 'none'), 'nothing set by the refused request');
+  const ok = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup' });
+  t.is(ok.status, 200);
+  t.deepEqual(ok.body, { clients: ['pc01', 'pc02', 'pc03'], imagefile: 'win11' });
+  for (const id of Object.keys(lists)) {
+    t.is((await ts.api('GET', `/api/v1/clients/${id}/products/opsi-local-image-restore/properties`)).body.imagefile, 'win11');
+  }
+  const after = (await ts.api('GET', '/api/v1/product-states?group=room1&product=opsi-local-image-restore')).body;
+  t.deepEqual(after.map((s: any) => s.actionRequest), ['setup', 'setup', 'setup']);
+});
+
+test('SSE stream delivers a simulated agent\'s progress over real HTTP, replaying what came before', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const job = await issueJob(ts, { clientId: 'pc01', mac: MAC1, productId: 'opsi-local-image-backup' });
+  await agentCall(ts.url, job.token, 'GET', '/job');
+  const res = await fetch(`${ts.url}/api/v1/events?job=${job.jobId}`, { headers: { authorization: `Bearer ${ts.adminToken}` } });
+  t.is(res.status, 200);
+  t.regex(res.headers.get('content-type') ?? '', /text\/event-stream/);
+  const received: any[] = [];
+  const done = (async () => {
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        if (!data) continue;
+        const e = JSON.parse(data.slice(6));
+        received.push(e);
+        if (e.message === 'succeeded') return;
+      }
+    }
+  })();
+  for (const percent of [10, 50, 90]) {
+    t.is((await agentCall(ts.url, job.token, 'POST', '/job/progress', { percent, message: `backing up ${percent}`, log: [`line ${percent}`] })).status, 200);
+  }
+  await agentCall(ts.url, job.token, 'POST', '/job/result', { result: 'successful' });
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('SSE timeout')), 5000))]);
+  const messages = received.map((e) => e.message);
+  t.is(messages[0], 'boot configuration read (attempt 1 of 3)', 'history replayed first');
+  t.true(messages.includes('agent started'));
+  t.deepEqual(received.filter((e) => e.kind === 'progress').map((e) => e.percent), [10, 50, 90]);
+  t.deepEqual(received.filter((e) => e.kind === 'log').map((e) => e.message), ['line 10', 'line 50', 'line 90']);
+  t.is(messages.at(-1), 'succeeded');
+  const ids = received.map((e) => e.id);
+  t.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in order, no duplicates');
+  t.is(new Set(ids).size, ids.length);
+});
+
+test('OpenAPI is served at /api/docs with the admin and agent routes', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const spec = (await (await fetch(`${ts.url}/api/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+  t.regex(spec.openapi, /^3\./);
+  for (const p of ['/api/v1/clients', '/api/v1/groups/{id}/action', '/api/v1/events', '/agent/v1/job/result']) t.truthy(spec.paths[p], p);
+  t.is((await fetch(`${ts.url}/api/docs/`)).status, 200);
+});
+
+test('boot files: ranges, HEAD, not-found, and nothing outside the boot root', async (t) => {
+  const root = join(await mkdtemp(join(tmpdir(), 'netimage-bootroot-')), 'root');
+  await mkdir(join(root, 'netimage'), { recursive: true });
+  const data = randomBytes(300_000);
+  await writeFile(join(root, 'netimage', 'initrd'), data);
+  await writeFile(join(root, '..', 'secret.txt'), 'TOPSECRET-CONTENT');
+  await symlink(join(root, '..', 'secret.txt'), join(root, 'escape'));
+  const ts = await startTestServer({ overrides: { 'paths.bootRoot': root } });
+  t.teardown(() => ts.stop());
+  const full = Buffer.from(await (await fetch(`${ts.url}/boot/netimage/initrd`)).arrayBuffer());
+  t.is(createHash('sha256').update(full).digest('hex'), createHash('sha256').update(data).digest('hex'));
+  const part = await fetch(`${ts.url}/boot/netimage/initrd`, { headers: { range: 'bytes=1000-1999' } });
+  t.is(part.status, 206);
+  t.is(part.headers.get('content-range'), `bytes 1000-1999/${data.length}`);
+  t.deepEqual(Buffer.from(await part.arrayBuffer()), data.subarray(1000, 2000));
+  const tail = await fetch(`${ts.url}/boot/netimage/initrd`, { headers: { range: 'bytes=-10' } });
+  t.deepEqual(Buffer.from(await tail.arrayBuffer()), data.subarray(data.length - 10));
+  t.is((await fetch(`${ts.url}/boot/netimage/initrd`, { headers: { range: `bytes=${data.length}-` } })).status, 416);
+  const head = await fetch(`${ts.url}/boot/netimage/initrd`, { method: 'HEAD' });
+  t.is(head.headers.get('content-length'), String(data.length));
+  t.is((await fetch(`${ts.url}/boot/nosuch`)).status, 404);
+  for (const evil of ['/boot/../secret.txt', '/boot/%2e%2e/secret.txt', '/boot/escape', '/boot/..%2fsecret.txt', '/boot/%2e%2e%5csecret.txt', '/boot/netimage/%00']) {
+    const r = await fetch(ts.url + evil);
+    t.is(r.status, 404, evil);
+    t.notRegex(await r.text(), /TOPSECRET/, evil);
+  }
+});
