@@ -4,6 +4,8 @@
 import test from 'ava';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../lib/logger.ts';
 import { OP_DATA, OP_ERROR, OP_OACK, OP_WRQ } from '../../bootserver/tftp/codec.ts';
 import { chainFileSources, diskFileSource, virtualFileSource } from '../../bootserver/tftp/files.ts';
 import { eventually, mkfifo, RawClient, randomFile, sha256, startServer, tempDir, type Received } from './helpers.ts';
@@ -232,4 +234,23 @@ test('requests beyond maxConcurrent are dropped (client retries later)', async (
   await new Promise((r) => setTimeout(r, 50));
   clients[2]!.rrq(server.port, 'f');
   t.is((await clients[2]!.next())?.packet?.op, OP_DATA);
+});
+
+test('each transfer is logged at info with file, remote, bytes, ms and options', async (t) => {
+  const root = await tempDir(t, 'log');
+  await randomFile(root, 'grubx64.efi', 3000);
+  const out = new PassThrough();
+  const lines: string[] = [];
+  out.on('data', (c: Buffer) => lines.push(...c.toString().split('\n').filter(Boolean)));
+  const log = createLogger({ level: 'info', destination: out }).child({ component: 'tftp' });
+  const server = await startServer(t, diskFileSource(root), { log });
+  const c = await RawClient.open(t);
+  await c.download(server.port, '/grubx64.efi', { blksize: '1024', tsize: '0' });
+  t.true(await eventually(() => lines.some((l) => l.includes('tftp transfer complete'))));
+  const rec = JSON.parse(lines.find((l) => l.includes('tftp transfer complete'))!) as Record<string, unknown>;
+  t.is(rec['file'], 'grubx64.efi');
+  t.is(rec['remote'], `127.0.0.1:${c.socket.address().port}`);
+  t.is(rec['bytes'], 3000);
+  t.is(typeof rec['ms'], 'number');
+  t.deepEqual((rec['options'] as { oack: unknown }).oack, { blksize: '1024', tsize: '3000' });
 });
