@@ -1,7 +1,17 @@
-// Starts the UDP protocol adapters (TFTP, DHCP) next to HTTP. Each asks the same responder.
+// Starts the UDP protocol adapters (TFTP, DHCP) next to HTTP. TFTP serves the boot root plus
+// the generated Grub configs from the same responder HTTP uses.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '../lib/logger.ts';
 import type { Config } from './config/schema.ts';
+import { ConfigError } from './config/load.ts';
 import type { BootConfigResponder } from './boot/config-responder.ts';
+import { startTftpServer, type TftpServer } from './tftp/server.ts';
+import { chainFileSources, diskFileSource, virtualFileSource } from './tftp/files.ts';
+import { startDhcpServer, type DhcpServer } from './dhcp/server.ts';
+import { dhcpConfigSchema, type DhcpConfig } from './dhcp/config.ts';
+import { DHCP_LEASES_SCHEMA_SQL, SqliteLeaseStore } from './dhcp/leases.ts';
 
 export interface ProtocolServers {
   tftpPort: number | null;
@@ -9,7 +19,93 @@ export interface ProtocolServers {
   stop(): Promise<void>;
 }
 
-export async function startProtocolServers(_options: { config: Config; responder: BootConfigResponder; log: Logger }): Promise<ProtocolServers> {
-  // TFTP and DHCP adapters are wired in here as they land (bootserver/tftp, bootserver/dhcp).
-  return { tftpPort: null, dhcp: false, stop: async () => undefined };
+/** Map the server config onto the DHCP module's own schema; errors read like config errors. */
+export function dhcpConfigFrom(config: Config, serverIp: string): DhcpConfig {
+  const d = config.dhcp;
+  const full =
+    d.mode === 'full'
+      ? {
+          rangeStart: d.full.rangeStart,
+          rangeEnd: d.full.rangeEnd,
+          subnetMask: d.full.subnetMask,
+          ...(d.full.router ? { router: d.full.router } : {}),
+          dns: d.full.dns,
+          leaseSeconds: d.full.leaseSeconds,
+        }
+      : undefined;
+  if (full && (!full.rangeStart || !full.rangeEnd)) {
+    throw new ConfigError('config error: dhcp.full.rangeStart and dhcp.full.rangeEnd are required when dhcp.mode is full');
+  }
+  const parsed = dhcpConfigSchema.safeParse({
+    mode: d.mode,
+    serverIp,
+    httpPort: config.http.port,
+    ...(d.interface ? { interface: d.interface } : {}),
+    ...(d.subnet ? { subnet: d.subnet } : {}),
+    ports: { server: d.port, pxe: d.pxePort, client: d.clientPort },
+    ipxeScriptUrl: d.ipxeScriptUrl,
+    ...(full ? { full } : {}),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`config error: dhcp.${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** DHCP leases live in their own file: lease writes are synchronous and must never wait on the main store's transactions. */
+function openLeaseStore(dataDir: string): { leases: SqliteLeaseStore; db: DatabaseSync } {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new DatabaseSync(join(dataDir, 'dhcp-leases.sqlite'));
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(DHCP_LEASES_SCHEMA_SQL);
+  return { leases: new SqliteLeaseStore(db), db };
+}
+
+export async function startProtocolServers(options: { config: Config; responder: BootConfigResponder; log: Logger; serverIp: string | null }): Promise<ProtocolServers> {
+  const { config, responder, log } = options;
+  let tftp: TftpServer | null = null;
+  let dhcp: DhcpServer | null = null;
+  let leaseDb: DatabaseSync | null = null;
+  const stop = async () => {
+    await dhcp?.stop();
+    await tftp?.stop();
+    leaseDb?.close();
+    dhcp = null;
+    tftp = null;
+    leaseDb = null;
+  };
+  try {
+    if (config.tftp.enabled) {
+      const source = chainFileSources(
+        virtualFileSource((path, remote) => responder.respond(path, { address: remote.address })),
+        diskFileSource(config.paths.bootRoot),
+      );
+      tftp = await startTftpServer({
+        host: config.tftp.host,
+        port: config.tftp.port,
+        source,
+        log: log.child({ component: 'tftp' }),
+        maxBlksize: config.tftp.maxBlksize,
+        maxWindowsize: config.tftp.maxWindowsize,
+      });
+    }
+    if (config.dhcp.mode !== 'off') {
+      if (!options.serverIp) {
+        throw new ConfigError('config error: advertisedIp: no IPv4 address found to hand out as boot server; set advertisedIp (NETIMAGE_ADVERTISED_IP) or dhcp.mode off');
+      }
+      const dhcpConfig = dhcpConfigFrom(config, options.serverIp);
+      const deps: Parameters<typeof startDhcpServer>[1] = { logger: log.child({ component: 'dhcp' }) };
+      if (config.dhcp.mode === 'full') {
+        const opened = openLeaseStore(config.dataDir);
+        leaseDb = opened.db;
+        deps.leaseStore = opened.leases;
+      }
+      dhcp = await startDhcpServer(dhcpConfig, deps);
+    }
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  return { tftpPort: tftp ? (tftp as TftpServer).port : null, dhcp: dhcp !== null, stop };
 }

@@ -73,7 +73,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
     // Boot configs carry the real port (tests ask for port 0).
     config.http.port = httpPort;
-    protocols = await startProtocolServers({ config, responder, log });
+    protocols = await startProtocolServers({ config, responder, log, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
     const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
     const server: BootServer = {
       config,

@@ -25,6 +25,8 @@ export interface StartTestServerOptions {
   dataDir?: string;
   /** Fixed HTTP port (restart scenarios); default a free one. */
   httpPort?: number;
+  /** Also run TFTP on 127.0.0.1 (a free port: server.protocols.tftpPort). */
+  tftp?: boolean;
 }
 
 export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
@@ -37,7 +39,9 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
       dataDir,
       'http.host': '127.0.0.1',
       'http.port': options.httpPort ?? 0,
-      'tftp.enabled': false,
+      'tftp.enabled': options.tftp ?? false,
+      'tftp.host': '127.0.0.1',
+      'tftp.port': 0,
       'dhcp.mode': 'off',
       ...options.overrides,
     },

@@ -1,0 +1,42 @@
+import test from 'ava';
+import { mkdtemp, writeFile, readFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run } from '../../lib/process.ts';
+import { startTestServer, parseNetbootConfig } from '../helpers/server.ts';
+
+const MAC = '52:54:00:00:40:01';
+const UUID = '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
+
+async function tftpGet(port: number, path: string, out: string): Promise<Buffer> {
+  await run('curl', ['-sS', '--fail', '--tftp-blksize', '1468', '-o', out, `tftp://127.0.0.1:${port}/${path}`]);
+  return readFile(out);
+}
+
+test('over TFTP the server gives grub.cfg, the per-client config (creating the job) and boot files', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'netimage-tftproot-'));
+  const loader = randomBytes(200_000);
+  await writeFile(join(root, 'shimx64.efi'), loader);
+  await mkdir(join(root, 'grub'));
+  const ts = await startTestServer({ tftp: true, overrides: { 'paths.bootRoot': root } });
+  t.teardown(() => ts.stop());
+  const port = ts.server.protocols.tftpPort!;
+  t.true(port > 0);
+  const out = join(root, '..', `dl-${port}`);
+  t.deepEqual(await tftpGet(port, 'shimx64.efi', out), loader);
+  t.regex((await tftpGet(port, 'grub/grub.cfg', out)).toString(), /configfile \(tftp,\$net_default_server\)\/grub\/client/);
+  await ts.api('POST', '/api/v1/clients', { id: 'pc01', uuid: UUID });
+  await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'setup' });
+  // grub expands the path from the top-level config: platform, MAC and SMBIOS UUID
+  const cfg = (await tftpGet(port, `grub/client/efi/mac-${MAC}/uuid-${UUID}.cfg`, out)).toString();
+  const job = parseNetbootConfig(cfg);
+  t.truthy(job, cfg);
+  const jobs = (await ts.api('GET', '/api/v1/jobs')).body;
+  t.is(jobs[0].id, job!.jobId);
+  t.is(jobs[0].state, 'booting');
+  const local = (await tftpGet(port, 'grub/client/pc/mac-52:54:00:00:40:99/uuid-.cfg', out)).toString();
+  t.regex(local, /unknown client/);
+  const missing = await t.throwsAsync(run('curl', ['-sS', '--fail', '-o', out, `tftp://127.0.0.1:${port}/revocations_sbat.efi`]));
+  t.regex(missing!.message, /not found|TFTP|curl/i);
+});
