@@ -82,18 +82,18 @@ export class DhcpResponder {
     return { kind: 'reply', packet: reply, to: { address: source.address, port: source.port }, type: 'ack', why: boot.why };
   }
 
-  /** proxyDHCP on port 67: boot fields for PXE/HTTP firmware, no address, nothing for others. */
+  /**
+   * proxyDHCP on port 67: OFFERs with boot fields to PXE/HTTP firmware, never an address. REQUESTs
+   * on 67 belong to the site's DHCP server, even when they name our address: it may run on this
+   * very host, and an ACK from us (without an address) racing its ACK breaks the client's boot.
+   */
   #proxy(p: DhcpPacket, type: MessageTypeName): Outcome {
-    if (type !== 'discover' && type !== 'request') return { kind: 'ignore', why: `proxy mode ignores ${type}` };
-    // A REQUEST on 67 is for us only if it names us; without option 54 it is INIT-REBOOT or a
-    // renewal meant for the site's DHCP server.
-    if (type === 'request' && serverId(p) !== this.#config.serverIp) return { kind: 'ignore', why: 'request not addressed to us' };
+    if (type !== 'discover') return { kind: 'ignore', why: `proxy mode answers only DISCOVER on the DHCP port, not ${type}` };
     const boot = decideBoot(p, this.#boot);
     if (!boot.ok) return { kind: 'ignore', why: boot.why };
-    const replyType = type === 'discover' ? 'offer' : 'ack';
-    const reply = this.#reply(p, replyType);
+    const reply = this.#reply(p, 'offer');
     applyBootFields(reply, p, boot, this.#boot);
-    return { kind: 'reply', packet: reply, to: this.#destination(p, false), type: replyType, why: `proxy ${boot.why}` };
+    return { kind: 'reply', packet: reply, to: this.#destination(p, false), type: 'offer', why: `proxy ${boot.why}` };
   }
 
   #full(p: DhcpPacket, type: MessageTypeName, source: Source, pool: AddressPool): Outcome {

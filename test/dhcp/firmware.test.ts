@@ -46,12 +46,18 @@ function spawnIn(t: ExecutionContext, ns: string, args: string[]): ChildProcess 
   return child;
 }
 
-/** Resolves with the first TFTP RRQ file name seen on br0 (tcpdump), or undefined after ms. */
+/**
+ * Resolves with the first TFTP RRQ file name seen on br0 (tcpdump), or undefined after ms; the
+ * DHCP traffic seen is logged when it times out.
+ */
 function watchTftp(t: ExecutionContext, ns: string, ms: number): Promise<{ file: string; line: string } | undefined> {
-  const dump = spawnIn(t, ns, ['tcpdump', '-l', '-n', '-i', 'br0', 'udp port 69']);
+  const dump = spawnIn(t, ns, ['tcpdump', '-l', '-n', '-v', '-i', 'br0', 'udp port 69 or udp port 67 or udp port 68 or udp port 4011']);
   return new Promise((resolve) => {
     let out = '';
-    const timer = setTimeout(() => resolve(undefined), ms);
+    const timer = setTimeout(() => {
+      t.log(out.split('\n').filter((l) => /^\d/.test(l)).join('\n'));
+      resolve(undefined);
+    }, ms);
     dump.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^.*RRQ "([^"]+)".*$/m.exec(out);
