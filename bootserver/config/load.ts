@@ -23,6 +23,9 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
+/** Short names the set-up scripts share with the server (run.sh, loaders, boot image build). */
+export const ENV_ALIASES: Record<string, string> = { NETIMAGE_BOOT_ROOT: 'paths.bootRoot' };
+
 /** `http.port` -> `NETIMAGE_HTTP_PORT`, `boot.bootUnknownClients` -> `NETIMAGE_BOOT_BOOT_UNKNOWN_CLIENTS`. */
 export function envNameForKey(path: readonly string[]): string {
   return 'NETIMAGE_' + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
@@ -116,7 +119,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
 
   for (const leaf of leaves(configSchema.parse({}))) {
-    const name = envNameForKey(leaf.path);
+    const key = leaf.path.join('.');
+    const alias = Object.keys(ENV_ALIASES).find((a) => ENV_ALIASES[a] === key && env[a] !== undefined);
+    const name = env[envNameForKey(leaf.path)] !== undefined || !alias ? envNameForKey(leaf.path) : alias;
     const raw = env[name];
     if (raw === undefined) continue;
     setPath(input, leaf.path, parseEnvValue(raw, leaf.example));

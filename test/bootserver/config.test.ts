@@ -76,3 +76,8 @@ test('the server process exits non-zero with one clear line on a bad config', as
   t.is(e.stderr.trim().split('\n').length, 1);
   t.regex(e.stderr, /^config error: http\.port: .*got "eighty" \(from NETIMAGE_HTTP_PORT\)/);
 });
+
+test('NETIMAGE_BOOT_ROOT (shared with the set-up scripts) sets paths.bootRoot; the long name wins', (t) => {
+  t.is(loadConfig({ env: { NETIMAGE_BOOT_ROOT: '/srv/boot' }, file: null }).paths.bootRoot, '/srv/boot');
+  t.is(loadConfig({ env: { NETIMAGE_BOOT_ROOT: '/srv/boot', NETIMAGE_PATHS_BOOT_ROOT: '/x' }, file: null }).paths.bootRoot, '/x');
+});
