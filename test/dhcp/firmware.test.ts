@@ -4,7 +4,7 @@
 // itself proves the firmware took the DHCP answer.
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh, startStandalone } from './helpers.ts';
@@ -109,13 +109,22 @@ test('iPXE BIOS boots from our full-mode answer (address and boot file)', async 
     mode: 'full',
     full: { rangeStart: '10.87.0.100', rangeEnd: '10.87.0.120', subnetMask: '255.255.255.0', router: lab.serverIp },
   });
+  // iPXE waits (~15 s here) for an IPv6 router advertisement before it finishes configuring; a
+  // RA-only dnsmasq (no DHCPv4) ends that wait, as on a real network with IPv6 routers.
+  sh(['ip', '-n', lab.ns, '-6', 'addr', 'add', 'fd4e:494d:87::1/64', 'dev', 'br0', 'nodad']);
+  spawnIn(t, lab.ns, ['dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--pid-file=', '--user=root',
+    '--interface=br0', '--bind-interfaces', '--enable-ra', '--dhcp-range=fd4e:494d:87::,ra-only,64', '--dhcp-leasefile=/dev/null', '--log-facility=/dev/null']);
   const rrq = watchTftp(t, lab.ns, 90_000);
   await new Promise((r) => setTimeout(r, 300));
+  const sercon = join(lab.dir, 'sercon');
+  writeFileSync(sercon, Buffer.from([0xf8, 0x03]));
   spawnIn(t, lab.ns, [
-    'qemu-system-x86_64', '-accel', 'tcg', '-m', '256', '-display', 'none', '-serial', 'null', '-monitor', 'none', '-boot', 'n',
+    'qemu-system-x86_64', '-accel', 'tcg', '-m', '256', '-display', 'none', '-serial', `file:${join(lab.dir, 'serial.log')}`, '-monitor', 'none', '-boot', 'n',
+    '-fw_cfg', `name=etc/sercon-port,file=${sercon}`,
     '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:87:00:01',
   ]);
   const seen = await rrq;
+  if (!seen) t.log(readFileSync(join(lab.dir, 'serial.log'), 'latin1').replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''));
   t.truthy(seen, 'iPXE sent a TFTP read request');
   t.is(seen?.file, 'grub/i386-pc/core.0');
   t.regex(seen?.line ?? '', /10\.87\.0\.1\d\d\.\d+ > 10\.87\.0\.1\.69:/, 'from a pool address to our server');
