@@ -91,7 +91,12 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   const replyError = (remote: TftpRemote, code: number, message: string) => {
     // From the listening port: every client accepts the first reply from any port, and this
     // keeps "not found" (shim and grub probe several missing files) as cheap as possible.
-    listener.send(errorPacket(code, message), remote.port, remote.address, () => undefined);
+    if (stopping) return;
+    try {
+      listener.send(errorPacket(code, message), remote.port, remote.address, () => undefined);
+    } catch {
+      // Listener closed meanwhile (stop): nothing to answer with.
+    }
   };
 
   listener.on('message', (msg, rinfo) => {
@@ -117,7 +122,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       return;
     }
     stats.requests++;
-    void handleRead(packet, remote);
+    handleRead(packet, remote).catch((error: unknown) => log.error({ err: error, remote }, 'tftp request handling failed'));
   });
 
   async function handleRead(request: RequestPacket, remote: TftpRemote): Promise<void> {
