@@ -240,6 +240,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     port: address.port,
     stats: () => ({ ...stats, active: transfers.size }),
     async stop() {
+      if (stopping) return;
       stopping = true;
       for (const transfer of [...transfers.values()]) transfer.abort('server shutting down');
       await new Promise<void>((resolve) => listener.close(() => resolve()));

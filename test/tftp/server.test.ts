@@ -254,3 +254,20 @@ test('each transfer is logged at info with file, remote, bytes, ms and options',
   t.is(typeof rec['ms'], 'number');
   t.deepEqual((rec['options'] as { oack: unknown }).oack, { blksize: '1024', tsize: '3000' });
 });
+
+test('stop() ends running transfers with an ERROR and closes the port', async (t) => {
+  const root = await tempDir(t, 'stop');
+  await randomFile(root, 'f', 50_000);
+  const server = await startServer(t, diskFileSource(root));
+  const c = await RawClient.open(t);
+  c.rrq(server.port, 'f');
+  const d1 = await c.next();
+  t.is(d1?.packet?.op, OP_DATA);
+  await server.stop();
+  const r = await c.next();
+  t.true(r?.packet?.op === OP_ERROR && r.packet.code === 0);
+  t.is(server.stats().active, 0);
+  c.rrq(server.port, 'f');
+  t.is(await c.next(300), null, 'nothing listens any more');
+  await server.stop(); // idempotent
+});
