@@ -42,7 +42,7 @@ export interface NetbootConfigInput {
   maxAttempts: number;
   token: string;
   mac: string | null;
-  /** null: use the address the client booted from ($net_default_server). */
+  /** null: use the address the client booted from ($netimage_server, taken from grub's $root). */
   serverIp: string | null;
   httpPort: number;
   transport: 'tftp' | 'http';
@@ -80,10 +80,11 @@ export class GrubRenderer {
 
   /** Kernel command line for the boot image, as Grub words. */
   kernelArgs(input: NetbootConfigInput): string {
-    const server = input.serverIp ?? '${net_default_server}';
+    // $netimage_server is set and exported by the top-level grub.cfg (from $root).
+    const server = input.serverIp ?? '${netimage_server}';
     const words: string[] = [];
     if (input.serialConsole) words.push('console=tty0', 'console=ttyS0,115200');
-    // Double quotes so Grub expands $net_default_server; the rest is fixed, validated text.
+    // Double quotes so Grub expands $netimage_server; the rest is fixed, validated text.
     words.push(`"${KERNEL_ARGS.server}=http://${server}:${input.httpPort}"`);
     words.push(grubKernelArg(`${KERNEL_ARGS.job}=${input.jobId}`));
     words.push(grubKernelArg(`${KERNEL_ARGS.token}=${input.token}`));
@@ -94,7 +95,7 @@ export class GrubRenderer {
   }
 
   renderNetboot(input: NetbootConfigInput): string {
-    const server = input.serverIp ?? '$net_default_server';
+    const server = input.serverIp ?? '$netimage_server';
     const useHttp = input.transport === 'http';
     return this.render('netboot.cfg', {
       productId: input.productId,

@@ -124,7 +124,7 @@ test('the top-level grub.cfg asks for the client path the server parses', async 
   t.teardown(() => ts.stop());
   const res = await fetch(`${ts.url}/boot/grub/grub.cfg`);
   const top = await res.text();
-  t.regex(top, /configfile \(tftp,\$net_default_server\)\/grub\/client\/\$\{grub_platform\}\/mac-\$\{net_default_mac\}\/uuid-\$\{netimage_uuid\}\.cfg/);
+  t.regex(top, /configfile \(tftp,\$netimage_server\)\/grub\/client\/\$\{grub_platform\}\/mac-\$\{net_default_mac\}\/uuid-\$\{netimage_uuid\}\.cfg/);
   t.regex(top, /smbios --type 1 --get-uuid 8 --set netimage_uuid/);
   // What grub asks for after expanding the variables is what the server understands.
   const expanded = clientConfigPath(MAC1, UUID1, 'efi').replace(/^\/boot\//, '');

@@ -5,7 +5,7 @@ test('a job goes from boot config to a successful result over real HTTP', async 
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   const job = await issueJob(ts, { clientId: 'pc01', mac: '52:54:00:12:34:56', productId: 'hwinvent' });
-  t.regex(job.grubConfig, /linux \(tftp,\$net_default_server\)\/netimage\/kernel/);
+  t.regex(job.grubConfig, /linux \(tftp,\$netimage_server\)\/netimage\/kernel/);
   const fetched = await agentCall(ts.url, job.token, 'GET', '/job');
   t.is(fetched.status, 200);
   t.is(fetched.body.productId, 'hwinvent');

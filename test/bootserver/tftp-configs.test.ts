@@ -25,7 +25,7 @@ test('over TFTP the server gives grub.cfg, the per-client config (creating the j
   t.true(port > 0);
   const out = join(root, '..', `dl-${port}`);
   t.deepEqual(await tftpGet(port, 'shimx64.efi', out), loader);
-  t.regex((await tftpGet(port, 'grub/grub.cfg', out)).toString(), /configfile \(tftp,\$net_default_server\)\/grub\/client/);
+  t.regex((await tftpGet(port, 'grub/grub.cfg', out)).toString(), /configfile \(tftp,\$netimage_server\)\/grub\/client/);
   await ts.api('POST', '/api/v1/clients', { id: 'pc01', uuid: UUID });
   await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'setup' });
   // grub expands the path from the top-level config: platform, MAC and SMBIOS UUID
