@@ -15,6 +15,14 @@ const clients: { client: Client; blksize?: number; windowsize?: number }[] = [
   { client: 'tftp-hpa' },
 ];
 
+// The option handshake (OACK and its ACK 0) is spared: atftp aborts on a repeated OACK
+// ("tftp: unexpected OACK"), so when its ACK 0 is lost and the server resends the OACK, as RFC 2347
+// requires, atftp gives up, whichever server it talks to. Every other packet is dropped at random.
+// u32: the first 4 bytes of the UDP payload (IP header length from byte 0, + 8 for UDP).
+const spareHandshake = [
+  ['-A', 'INPUT', '-p', 'udp', '-m', 'u32', '--u32', '0>>22&0x3C@8=0x00040000', '-j', 'ACCEPT'],
+  ['-A', 'INPUT', '-p', 'udp', '-m', 'u32', '--u32', '0>>22&0x3C@8>>16=6', '-j', 'ACCEPT'],
+];
 // Dropped on INPUT, not OUTPUT: a DROP in OUTPUT makes the sender's sendto() fail with EPERM,
 // which is not what a lossy network looks like.
 const drop = (p: string) => ['-A', 'INPUT', '-p', 'udp', '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP'];
@@ -43,13 +51,13 @@ async function lossyRun(t: ExecutionContext, tag: string, rules: string[][]) {
 }
 
 test('3% loss: atftp (1468, 1468 x 16, 8192 x 8), curl and tftp-hpa all match', async (t) => {
-  const ns = await lossyRun(t, 'loss', [drop('0.03')]);
+  const ns = await lossyRun(t, 'loss', [...spareHandshake, drop('0.03')]);
   const dropped = await iptablesMatched(ns, 'filter', 'DROP');
   t.true(dropped > 20, `dropped ${dropped} packets`);
 });
 
 test('2% loss and 3% duplicated packets: all match', async (t) => {
-  const ns = await lossyRun(t, 'dup', [drop('0.02'), dup('0.03', '32'), dup('0.03', '100:65535')]);
+  const ns = await lossyRun(t, 'dup', [...spareHandshake, drop('0.02'), dup('0.03', '32'), dup('0.03', '100:65535')]);
   t.true((await iptablesMatched(ns, 'filter', 'DROP')) > 10);
   t.true((await iptablesMatched(ns, 'mangle', 'TEE')) > 10);
 });

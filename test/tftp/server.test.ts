@@ -135,8 +135,8 @@ test('retransmitted RRQ does not start a second transfer', async (t) => {
   c.rrq(server.port, 'f');
   c.rrq(server.port, 'f');
   c.rrq(server.port, 'f');
-  const got = await c.collect(200);
-  t.is(got.length, 1);
+  t.is((await c.next(3000))?.packet?.op, OP_DATA);
+  t.is((await c.collect(300)).length, 0, 'one DATA 1 only');
   t.is(server.stats().active, 1);
 });
 
@@ -172,7 +172,8 @@ test('not found answers fast; directories and FIFOs are not found (and do not ha
     c.rrq(server.port, name);
     const r = await c.next();
     t.true(r?.packet?.op === OP_ERROR && r.packet.code === 1, name);
-    t.true(performance.now() - t0 < 200, `${name} answered quickly`);
+    // Answered at once, not after some timeout (1 s and more); generous for a loaded CI host.
+    t.true(performance.now() - t0 < 900, `${name} answered quickly`);
   }
 });
 
