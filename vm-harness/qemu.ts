@@ -16,8 +16,13 @@ import { onProcessExit } from './cleanup.ts';
 export type Firmware = 'uefi' | 'uefi-secureboot' | 'bios';
 
 export interface DiskSpec {
-  /** qcow2 size for a fresh disk, e.g. '8G'. Ignored when `path` is given. */
+  /** Size for a fresh disk, e.g. '8G'. Ignored when `path` is given. */
   size?: string;
+  /**
+   * Image format (default qcow2). 'raw' (sparse) lets the host loop-attach the disk of a stopped
+   * VM (`losetup -P`) to check or change what the guest wrote.
+   */
+  format?: 'qcow2' | 'raw';
   /** Use this existing image (kept on stop: a later VM can boot the same disk). */
   path?: string;
   bus?: 'virtio' | 'nvme';
@@ -125,7 +130,7 @@ export function cleanSerialText(text: string): string {
 /** Build the QEMU argv for the options (pure apart from the paths it is given). */
 export function qemuArgs(
   o: Required<Pick<VmOptions, 'firmware' | 'memory' | 'cpus' | 'mac' | 'uuid'>> & VmOptions,
-  paths: { varsFile?: string; disks: { path: string; bus: 'virtio' | 'nvme'; serial: string }[]; serconFile?: string },
+  paths: { varsFile?: string; disks: { path: string; bus: 'virtio' | 'nvme'; serial: string; format?: 'qcow2' | 'raw' }[]; serconFile?: string },
 ): string[] {
   const args: string[] = ['-name', o.name ?? 'vm', '-accel', 'tcg', '-m', String(o.memory), '-smp', String(o.cpus)];
   const uefi = o.firmware !== 'bios';
@@ -169,7 +174,7 @@ export function qemuArgs(
   }
   if (netBoot && !uefi) args.push('-boot', 'n');
   paths.disks.forEach((d, i) => {
-    args.push('-drive', `file=${d.path},if=none,id=d${i},format=qcow2,cache=unsafe`);
+    args.push('-drive', `file=${d.path},if=none,id=d${i},format=${d.format ?? 'qcow2'},cache=unsafe`);
     const dev = d.bus === 'nvme' ? `nvme,drive=d${i},serial=${d.serial}` : `virtio-blk-pci,drive=d${i},serial=${d.serial}`;
     args.push('-device', uefi ? `${dev},bootindex=${bootIndex++}` : dev);
   });
@@ -203,14 +208,14 @@ export async function startVm(options: VmOptions = {}): Promise<Vm> {
       serconFile = join(workDir, 'sercon-port');
       await writeFile(serconFile, Buffer.from([0xf8, 0x03])); // COM1 = 0x3f8, little-endian
     }
-    const disks: { path: string; bus: 'virtio' | 'nvme'; serial: string }[] = [];
+    const disks: { path: string; bus: 'virtio' | 'nvme'; serial: string; format: 'qcow2' | 'raw' }[] = [];
     for (const [i, d] of (options.disks ?? []).entries()) {
       let path = d.path;
       if (!path) {
-        path = join(workDir, `disk${i}.qcow2`);
-        await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, d.size ?? '8G']);
+        path = join(workDir, `disk${i}.${d.format ?? 'qcow2'}`);
+        await run('qemu-img', ['create', '-q', '-f', d.format ?? 'qcow2', path, d.size ?? '8G']);
       }
-      disks.push({ path, bus: d.bus ?? 'virtio', serial: d.serial ?? `NI${name.replace(/[^A-Za-z0-9]/g, '').slice(0, 10)}D${i}` });
+      disks.push({ path, format: d.format ?? 'qcow2', bus: d.bus ?? 'virtio', serial: d.serial ?? `NI${name.replace(/[^A-Za-z0-9]/g, '').slice(0, 10)}D${i}` });
     }
     const args = qemuArgs(
       { ...options, name, firmware, mac, uuid, memory: options.memory ?? 1024, cpus: options.cpus ?? 1 },
