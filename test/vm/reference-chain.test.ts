@@ -1,9 +1,12 @@
 // The PXE chain from the boot root's loaders, served by plain dnsmasq in a private lab:
 // firmware → (shim →) grub → grub.cfg, for UEFI, UEFI with Secure Boot enforced, and BIOS.
 import test from 'ava';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createLab } from '../../vm-harness/netns.ts';
 import { startReferenceChain } from '../../vm-harness/reference-chain.ts';
 import { startLabVm } from '../../vm-harness/lab-vm.ts';
+import { bootRootDefault } from '../../vm-harness/paths.ts';
 import type { Firmware } from '../../vm-harness/qemu.ts';
 
 // The marker lines carry what grub saw: the VM's identity, grub's lockdown state (set when shim
@@ -48,3 +51,33 @@ for (const c of cases) {
     t.true(chain.log().some((l) => c.loader.test(l.text)), 'dnsmasq served the loader for this firmware');
   });
 }
+
+/** The same PE image without its Authenticode signature (certificate table cut off and zeroed). */
+function stripSignature(image: Buffer): Buffer {
+  const dataDirectories = image.readUInt32LE(0x3c) + 24 + 112; // PE32+ optional header
+  const certDir = dataDirectories + 4 * 8;
+  const offset = image.readUInt32LE(certDir);
+  if (offset === 0) throw new Error('image is not signed');
+  const unsigned = Buffer.from(image.subarray(0, offset));
+  unsigned.writeUInt32LE(0, certDir);
+  unsigned.writeUInt32LE(0, certDir + 4);
+  return unsigned;
+}
+
+test.serial('Secure Boot is enforced: shim refuses an unsigned grub that plain UEFI boots', async (t) => {
+  const lab = await createLab({ name: 'unsigned', subnet: '10.231.4.0/24' });
+  t.teardown(() => lab.destroy());
+  const unsigned = stripSignature(await readFile(join(bootRootDefault(), 'grubx64.efi')));
+  await startReferenceChain(lab, { grubCfg, files: { 'grubx64.efi': unsigned } });
+  // Both at once: the plain UEFI boot proves the stripped image is otherwise a working grub.
+  const [secure, plain] = await Promise.all([
+    startLabVm(lab, { name: 'unsigned-sb', firmware: 'uefi-secureboot' }),
+    startLabVm(lab, { name: 'unsigned-plain', firmware: 'uefi' }),
+  ]);
+  const [refused, booted] = await Promise.all([
+    secure.waitFor(/Verification failed: \(0x1A\) Security Violation/, 120_000),
+    plain.waitFor('NI-GRUB-CFG-DONE', 120_000),
+  ]);
+  t.log(`shim refused the unsigned grub ${(refused.atMs / 1000).toFixed(1)} s after power-on; plain UEFI ran its grub.cfg at ${(booted.atMs / 1000).toFixed(1)} s`);
+  t.false(secure.lines().some((l) => /Welcome to GRUB!/.test(l.text)));
+});
