@@ -75,6 +75,17 @@ async function dhcpServer(t: ExecutionContext, lab: Lab, config: Omit<DhcpConfig
   return server;
 }
 
+function startOvmf(t: ExecutionContext, lab: Lab, mac: string): void {
+  const vars = join(lab.dir, 'vars.fd');
+  copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+  spawnIn(t, lab.ns, [
+    'qemu-system-x86_64', '-accel', 'tcg', '-machine', 'q35', '-m', '256', '-display', 'none', '-serial', 'null', '-monitor', 'none',
+    '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`,
+    '-smbios', 'type=1,uuid=8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d',
+    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,romfile=,mac=${mac}`,
+  ]);
+}
+
 test('OVMF PXE boots from our proxyDHCP answer beside a plain DHCP server', async (t) => {
   t.timeout(120_000);
   const lab = makeLab(t, 'ovmf', 86);
@@ -86,14 +97,7 @@ test('OVMF PXE boots from our proxyDHCP answer beside a plain DHCP server', asyn
   const server = await dhcpServer(t, lab, { mode: 'proxy' });
   const rrq = watchTftp(t, lab.ns, 90_000);
   await new Promise((r) => setTimeout(r, 300)); // tcpdump attaches
-  const vars = join(lab.dir, 'vars.fd');
-  copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
-  spawnIn(t, lab.ns, [
-    'qemu-system-x86_64', '-accel', 'tcg', '-machine', 'q35', '-m', '256', '-display', 'none', '-serial', 'null', '-monitor', 'none',
-    '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`,
-    '-smbios', 'type=1,uuid=8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d',
-    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,romfile=,mac=52:54:00:86:00:01',
-  ]);
+  startOvmf(t, lab, '52:54:00:86:00:01');
   const seen = await rrq;
   t.truthy(seen, 'OVMF sent a TFTP read request');
   t.is(seen?.file, 'shimx64.efi');
@@ -129,4 +133,20 @@ test('iPXE BIOS boots from our full-mode answer (address and boot file)', async 
   t.is(seen?.file, 'grub/i386-pc/core.0');
   t.regex(seen?.line ?? '', /10\.87\.0\.1\d\d\.\d+ > 10\.87\.0\.1\.69:/, 'from a pool address to our server');
   t.true(server.lines.some((l) => l.includes('"reply":"ack"') && l.includes('"yiaddr":"10.87.0.1')));
+});
+
+test('OVMF PXE boots from our full-mode answer', async (t) => {
+  t.timeout(120_000);
+  const lab = makeLab(t, 'ovmff', 85);
+  const server = await dhcpServer(t, lab, {
+    mode: 'full',
+    full: { rangeStart: '10.85.0.100', rangeEnd: '10.85.0.120', subnetMask: '255.255.255.0' },
+  });
+  const rrq = watchTftp(t, lab.ns, 90_000);
+  await new Promise((r) => setTimeout(r, 300));
+  startOvmf(t, lab, '52:54:00:85:00:01');
+  const seen = await rrq;
+  t.is(seen?.file, 'shimx64.efi');
+  t.regex(seen?.line ?? '', /10\.85\.0\.1\d\d\.\d+ > 10\.85\.0\.1\.69:/, 'from a pool address to our server');
+  t.true(server.lines.some((l) => l.includes('"reply":"ack"') && l.includes('"file":"shimx64.efi"')));
 });
