@@ -95,7 +95,8 @@ export async function startProtocolServers(options: { config: Config; responder:
         throw new ConfigError('config error: advertisedIp: no IPv4 address found to hand out as boot server; set advertisedIp (NETIMAGE_ADVERTISED_IP) or dhcp.mode off');
       }
       const dhcpConfig = dhcpConfigFrom(config, options.serverIp);
-      const deps: Parameters<typeof startDhcpServer>[1] = { logger: log.child({ component: 'dhcp' }) };
+      // The DHCP module names its own component in its log lines.
+      const deps: Parameters<typeof startDhcpServer>[1] = { logger: log };
       if (config.dhcp.mode === 'full') {
         const opened = openLeaseStore(config.dataDir);
         leaseDb = opened.db;
