@@ -84,6 +84,16 @@ export interface Match {
   line: string;
   match: RegExpMatchArray;
   atMs: number;
+  /** Index of the line in lines() (a matched prompt gets the index it will have once complete). */
+  index: number;
+}
+
+export interface WaitOptions {
+  /**
+   * Only consider lines after this match, or from this line index on (`vm.lines().length` = only
+   * new output). For a second boot of the same VM: the first boot's markers must not count.
+   */
+  after?: Match | number;
 }
 
 export interface Vm {
@@ -97,7 +107,7 @@ export interface Vm {
   /** The exact argv QEMU was started with (for debugging). */
   readonly argv: string[];
   /** Resolves on the first serial line (seen so far or later) matching; rejects with the log tail on timeout or exit. */
-  waitFor(pattern: RegExp | string, timeoutMs: number): Promise<Match>;
+  waitFor(pattern: RegExp | string, timeoutMs: number, options?: WaitOptions): Promise<Match>;
   /** All serial lines so far (ANSI escapes removed). */
   lines(): SerialLine[];
   /** The timestamped serial log as text. */
@@ -189,6 +199,12 @@ export function qemuArgs(
   return args;
 }
 
+/** Create a qcow2 disk the caller owns (kept across VM runs, e.g. for power-loss scenarios). */
+export async function createDisk(path: string, size: string): Promise<string> {
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, size]);
+  return path;
+}
+
 /** Start one VM. The caller must `stop()` it (tests: in t.teardown). */
 export async function startVm(options: VmOptions = {}): Promise<Vm> {
   const firmware = options.firmware ?? 'uefi';
@@ -257,6 +273,7 @@ interface AttachArgs {
 
 interface Waiter {
   regex: RegExp;
+  fromIndex: number;
   resolve: (m: Match) => void;
 }
 
@@ -279,14 +296,15 @@ function attach(a: AttachArgs): Vm {
   let partialQuiet = false;
   const offerPending = () => {
     partialQuiet = true;
-    if (pending.length > 0) offer(cleanSerialText(pending), pendingAt);
+    if (pending.length > 0) offer(cleanSerialText(pending), pendingAt, lines.length);
   };
-  const offer = (line: string, atMs: number) => {
+  const offer = (line: string, atMs: number, index: number) => {
     for (const w of waiters) {
+      if (index < w.fromIndex) continue;
       const m = line.match(w.regex);
       if (m) {
         waiters.delete(w);
-        w.resolve({ line, match: m, atMs });
+        w.resolve({ line, match: m, atMs, index });
       }
     }
   };
@@ -299,7 +317,7 @@ function attach(a: AttachArgs): Vm {
       const file = a.logFile;
       logWrite = logWrite.then(() => appendFile(file, format(l) + '\n')).catch(() => undefined);
     }
-    offer(text, atMs);
+    offer(text, atMs, lines.length - 1);
   };
 
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -369,11 +387,14 @@ function attach(a: AttachArgs): Vm {
     sendSerial(text: string) {
       child.stdin?.write(text);
     },
-    waitFor(pattern, timeoutMs) {
+    waitFor(pattern, timeoutMs, options = {}) {
       const regex = typeof pattern === 'string' ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : pattern;
-      for (const l of lines) {
+      const after = options.after;
+      const fromIndex = after === undefined ? 0 : typeof after === 'number' ? after : after.index + 1;
+      for (let i = fromIndex; i < lines.length; i++) {
+        const l = lines[i]!;
         const m = l.text.match(regex);
-        if (m) return Promise.resolve({ line: l.text, match: m, atMs: l.atMs });
+        if (m) return Promise.resolve({ line: l.text, match: m, atMs: l.atMs, index: i });
       }
       return new Promise<Match>((resolve, reject) => {
         const fail = (why: string) => {
@@ -383,6 +404,7 @@ function attach(a: AttachArgs): Vm {
         };
         const waiter: Waiter = {
           regex,
+          fromIndex,
           resolve: (m) => {
             clearTimeout(timer);
             resolve(m);
@@ -398,7 +420,7 @@ function attach(a: AttachArgs): Vm {
         };
         if (exitedValue !== undefined) onExit();
         // A quiet partial line already on screen (a prompt) may match.
-        if (partialQuiet && pending.length > 0) offer(cleanSerialText(pending), pendingAt);
+        if (partialQuiet && pending.length > 0) offer(cleanSerialText(pending), pendingAt, lines.length);
       });
     },
     async stop(options = {}) {

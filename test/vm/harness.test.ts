@@ -75,3 +75,16 @@ test('lab teardown ends its VMs and deletes the namespace', async (t) => {
   t.throws(() => process.kill(vm.pid, 0));
   t.false(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(lab.netns));
 });
+
+test('waitFor { after } skips the previous boot: SeaBIOS reboots and prints its banner again', async (t) => {
+  // No boot device + reboot-timeout: SeaBIOS reboots 1 s after "No bootable device".
+  const vm = await startVm({ firmware: 'bios', extraArgs: ['-boot', 'reboot-timeout=1000'] });
+  t.teardown(() => vm.stop());
+  const first = await vm.waitFor(/SeaBIOS \(version/, 30_000);
+  const again = await vm.waitFor(/SeaBIOS \(version/, 30_000, { after: first });
+  t.true(again.index > first.index);
+  t.true(again.atMs > first.atMs);
+  t.is(vm.lines()[again.index]?.text, again.line);
+  const fromNow = vm.lines().length;
+  await t.throwsAsync(vm.waitFor(/SeaBIOS \(version/, 200, { after: fromNow + 1000 }));
+});
