@@ -203,7 +203,7 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps)
           if (job) {
             for (const e of await store.listJobEvents(job.id)) {
               lastId = e.id;
-              send({ ...e, clientId: job.clientId, productId: job.productId, state: job.state });
+              send({ ...e, clientId: job.clientId, productId: job.productId });
             }
           }
         }

@@ -318,8 +318,8 @@ export class NetbootService {
   }
 
   private async recordEvent(tx: Store, job: Job, kind: JobEventKind, percent: number | null, message: string): Promise<void> {
-    const record = await tx.addJobEvent({ jobId: job.id, ts: this.iso(), kind, percent, message });
-    this.bus.publish({ ...record, clientId: job.clientId, productId: job.productId, state: job.state });
+    const record = await tx.addJobEvent({ jobId: job.id, ts: this.iso(), kind, state: job.state, percent, message });
+    this.bus.publish({ ...record, clientId: job.clientId, productId: job.productId });
   }
 
   // ---- agent side -------------------------------------------------------------------------

@@ -98,4 +98,9 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'job events remember the job state they were recorded in',
+    sql: `ALTER TABLE job_events ADD COLUMN state TEXT;`,
+  },
 ];

@@ -94,6 +94,7 @@ function rowToEvent(r: Row): JobEventRecord {
     jobId: String(r['job_id']),
     ts: String(r['ts']),
     kind: r['kind'] as JobEventKind,
+    state: (r['state'] as Job['state'] | null) ?? 'booting',
     percent: r['percent'] === null || r['percent'] === undefined ? null : Number(r['percent']),
     message: String(r['message']),
   };
@@ -511,7 +512,15 @@ export class SqliteStore implements Store {
 
   addJobEvent(event: Omit<JobEventRecord, 'id'>): Promise<JobEventRecord> {
     return this.op((c) => {
-      const r = c.exec('INSERT INTO job_events(job_id, ts, kind, percent, message) VALUES (?, ?, ?, ?, ?)', event.jobId, event.ts, event.kind, event.percent, event.message);
+      const r = c.exec(
+        'INSERT INTO job_events(job_id, ts, kind, state, percent, message) VALUES (?, ?, ?, ?, ?, ?)',
+        event.jobId,
+        event.ts,
+        event.kind,
+        event.state,
+        event.percent,
+        event.message,
+      );
       return { ...event, id: r.lastInsertRowid };
     });
   }

@@ -87,6 +87,8 @@ export interface JobEventRecord {
   jobId: string;
   ts: string;
   kind: JobEventKind;
+  /** The job's state right after this event. */
+  state: JobState;
   percent: number | null;
   message: string;
 }

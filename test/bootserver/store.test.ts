@@ -63,7 +63,7 @@ test('migrations run once on a new file and are recorded', async (t) => {
   await s1.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
   await s1.close();
   const s2 = SqliteStore.open({ path });
-  t.is(s2.schemaVersion, 1);
+  t.is(s2.schemaVersion, 2);
   t.is((await s2.listClients()).length, 1);
   await s2.close();
   const db = new DatabaseSync(path);

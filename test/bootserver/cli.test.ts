@@ -1,0 +1,99 @@
+import test from 'ava';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, writeFile, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
+
+const exec = promisify(execFile);
+const CLI = 'bootserver/cli/main.ts';
+
+async function startServe(t: import('ava').ExecutionContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
+  const env = {
+    ...process.env,
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    NETIMAGE_DATA_DIR: join(dir, 'data'),
+    NETIMAGE_HTTP_HOST: '127.0.0.1',
+    NETIMAGE_HTTP_PORT: '0',
+    NETIMAGE_TFTP_ENABLED: 'false',
+    NETIMAGE_DHCP_MODE: 'off',
+    NETIMAGE_LOG_LEVEL: 'warn',
+  };
+  delete (env as Record<string, string | undefined>)['NETIMAGE_URL'];
+  delete (env as Record<string, string | undefined>)['NETIMAGE_TOKEN'];
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const deadline = Date.now() + 20000;
+  while (!/Lost it\?/.test(out)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!;
+  const token = /\n\s+(ni_[A-Za-z0-9_-]+)\n/.exec(out)![1]!;
+  const cli = (...args: string[]) => exec(process.execPath, [CLI, ...args], { env });
+  return { dir, env, url, token, out, cli };
+}
+
+test('first start prints the token once and saves it; the CLI works with it as the README shows', async (t) => {
+  const s = await startServe(t);
+  const saved = JSON.parse(await readFile(join(s.dir, 'config', 'netimage', 'credentials.json'), 'utf8'));
+  t.deepEqual(saved, { url: s.url, token: s.token });
+  t.regex((await s.cli('group', 'add', 'room101')).stdout, /added group room101/);
+  const csv = join(s.dir, 'room.csv');
+  await writeFile(csv, 'hostname,mac,uuid,group\npc01,52:54:00:aa:bb:01,,room101\npc02,52:54:00:aa:bb:02,,room101\n');
+  t.regex((await s.cli('client', 'import', csv)).stdout, /imported 2 client\(s\)/);
+  const list = (await s.cli('client', 'list')).stdout;
+  t.regex(list, /pc01\s+52:54:00:aa:bb:01\s+-\s+room101/);
+  t.regex(list, /pc02\s+52:54:00:aa:bb:02/);
+  const json = JSON.parse((await s.cli('client', 'list', '--json')).stdout);
+  t.deepEqual(json.map((c: { id: string }) => c.id), ['pc01', 'pc02']);
+  t.regex((await s.cli('action', 'set', 'pc01', 'hwinvent')).stdout, /setup of hwinvent set for pc01/);
+  t.regex((await s.cli('states', 'pc01')).stdout, /hwinvent\s+setup\s+not_installed/);
+  t.regex((await s.cli('props', 'pc01', 'opsi-local-image-prepare', '--prop', 'system_partition_size=40G')).stdout, /system_partition_size\s+"40G"/);
+});
+
+test('CLI errors are one line with a non-zero exit, and nothing changes', async (t) => {
+  const s = await startServe(t);
+  await s.cli('client', 'add', 'pc01', '--mac', '52:54:00:aa:bb:01');
+  const dup = (await t.throwsAsync(s.cli('client', 'add', 'pc02', '--mac', '52:54:00:AA:BB:01'))) as Error & { code: number; stderr: string };
+  t.is(dup.code, 1);
+  t.is(dup.stderr.trim(), 'netimage: 409: MAC 52:54:00:aa:bb:01 already belongs to client pc01');
+  const badProp = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-prepare', '--prop', 'multi_disk_mode=9'))) as Error & { stderr: string };
+  t.regex(badProp.stderr, /^netimage: 400: opsi-local-image-prepare\.multi_disk_mode must be one of/);
+  const usage = (await t.throwsAsync(s.cli('client', 'add'))) as Error & { code: number; stderr: string };
+  t.is(usage.code, 2);
+  const noauth = (await t.throwsAsync(exec(process.execPath, [CLI, 'client', 'list', '--token', 'ni_wrong', '--url', s.url], { env: s.env }))) as Error & { stderr: string };
+  t.regex(noauth.stderr, /401: invalid admin token \(log in with: netimage login/);
+  t.deepEqual(JSON.parse((await s.cli('client', 'list', '--json')).stdout).map((c: { id: string }) => c.id), ['pc01']);
+});
+
+test('`netimage jobs --job ID` follows live progress until the job ends', async (t) => {
+  const s = await startServe(t);
+  await s.cli('client', 'add', 'pc01', '--mac', '52:54:00:aa:bb:01');
+  await s.cli('action', 'set', 'pc01', 'opsi-local-image-backup');
+  const cfg = await (await fetch(`${s.url}/boot/grub/client/efi/mac-52:54:00:aa:bb:01/uuid-.cfg`)).text();
+  const job = parseNetbootConfig(cfg)!;
+  const follower = spawn(process.execPath, [CLI, 'jobs', '--job', job.jobId], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  follower.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  const exited = new Promise((r) => follower.once('exit', r));
+  t.teardown(() => void follower.kill());
+  // Report only once the CLI is following (its first event is the replayed config read).
+  while (!/boot configuration read/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  await agentCall(s.url, job.token, 'GET', '/job');
+  await agentCall(s.url, job.token, 'POST', '/job/progress', { percent: 50, message: 'backing up /dev/vda2' });
+  await agentCall(s.url, job.token, 'POST', '/job/result', { result: 'successful' });
+  await exited;
+  t.regex(stdout, /pc01\s+opsi-local-image-backup\s+booting\s+boot configuration read/);
+  t.regex(stdout, /pc01\s+opsi-local-image-backup\s+running\s+\[##########\.{10}\]\s+50% backing up \/dev\/vda2/);
+  t.regex(stdout, /succeeded/);
+  t.regex((await s.cli('jobs')).stdout, /pc01\s+opsi-local-image-backup\s+succeeded\s+1\/3\s+100/);
+});
