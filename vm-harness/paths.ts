@@ -1,9 +1,10 @@
-// Where the harness finds things by default (the shared layout: paths.bootRoot / NETIMAGE_BOOT_ROOT).
-import { fileURLToPath } from 'node:url';
+// Where the harness finds the loaders by default: the server's `paths.bootRoot` default
+// (<repo>/var/boot), overridden by NETIMAGE_BOOT_ROOT like the server's config.
 import { join } from 'node:path';
+import { repoRoot } from '../lib/paths.ts';
 
-export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+export { repoRoot };
 
 export function bootRootDefault(): string {
-  return process.env['NETIMAGE_BOOT_ROOT'] ?? join(process.env['NETIMAGE_ROOT'] ?? repoRoot, 'var', 'boot');
+  return process.env['NETIMAGE_BOOT_ROOT'] ?? join(repoRoot, 'var', 'boot');
 }
