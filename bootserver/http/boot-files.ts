@@ -66,7 +66,9 @@ async function sendFile(reply: FastifyReply, path: string, rangeHeader: string |
 
 export function registerBootFiles(app: FastifyInstance, options: { bootRoot: string; responder: BootConfigResponder }): void {
   const handler = async (request: { url: string; method: string; headers: Record<string, string | string[] | undefined>; ip: string }, reply: FastifyReply) => {
-    const urlPath = request.url.split('?')[0]!.replace(/^\/boot\/?/, '');
+    // /boot/<path> for everything; /grub/<path> too, because grubnetx64 loaded over HTTP (UEFI
+    // HTTP boot) looks for its modules and grub.cfg under its embedded prefix /grub on the same server.
+    const urlPath = request.url.split('?')[0]!.replace(/^\/boot\/?/, '').replace(/^\/+/, '');
     const generated = await options.responder.respond(decodeURIComponent(urlPath), { address: request.ip });
     if (generated !== null) {
       return reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(generated);
@@ -78,4 +80,5 @@ export function registerBootFiles(app: FastifyInstance, options: { bootRoot: str
   };
   // fastify answers HEAD through this GET route (exposeHeadRoutes), with request.method HEAD.
   app.get('/boot/*', handler);
+  app.get('/grub/*', handler);
 }

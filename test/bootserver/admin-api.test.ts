@@ -196,6 +196,11 @@ test('boot files: ranges, HEAD, not-found, and nothing outside the boot root', a
   const head = await fetch(`${ts.url}/boot/netimage/initrd`, { method: 'HEAD' });
   t.is(head.headers.get('content-length'), String(data.length));
   t.is((await fetch(`${ts.url}/boot/nosuch`)).status, 404);
+  // UEFI HTTP boot: grub asks for its prefix /grub on the server it came from
+  await mkdir(join(root, 'grub', 'x86_64-efi'), { recursive: true });
+  await writeFile(join(root, 'grub', 'x86_64-efi', 'command.lst'), 'x');
+  t.is(await (await fetch(`${ts.url}/grub/x86_64-efi/command.lst`)).text(), 'x');
+  t.regex(await (await fetch(`${ts.url}/grub/grub.cfg`)).text(), /configfile/);
   for (const evil of ['/boot/../secret.txt', '/boot/%2e%2e/secret.txt', '/boot/escape', '/boot/..%2fsecret.txt', '/boot/%2e%2e%5csecret.txt', '/boot/netimage/%00']) {
     const r = await fetch(ts.url + evil);
     t.is(r.status, 404, evil);
