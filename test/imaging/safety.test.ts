@@ -20,7 +20,7 @@ async function prepared(t: import('ava').ExecutionContext, dataMiB: number) {
 }
 
 test('SIGKILL mid-backup leaves the previous image intact and restorable', async (t) => {
-  const { base, sysDev, backupDev, manifestFile } = await prepared(t, 150);
+  const { loop, base, sysDev, backupDev, manifestFile } = await prepared(t, 150);
   const first = await cli(['backup', ...base, '--image', 'golden']);
   t.true(first.ok, first.error);
   const sha1 = first.result.backup.metadata.sha256;
@@ -29,6 +29,7 @@ test('SIGKILL mid-backup leaves the previous image intact and restorable', async
   await helper(['fill', sysDev, 'ext4', '300', 'v2']);
   let killedAt = '';
   const second = await cli(['backup', ...base, '--image', 'golden'], {
+    mountBase: loop.dir, // the killed run cannot remove its mount dir; let the loop's teardown do it
     onStderrLine: (line, kill) => {
       if (!killedAt && /^progress /.test(line)) {
         killedAt = line;

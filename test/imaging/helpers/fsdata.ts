@@ -14,8 +14,13 @@ const [cmd, dev, a, b, c] = process.argv.slice(2);
 
 async function mounted<T>(device: string, fs: string, fn: (dir: string) => Promise<T>, ro = false): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'ni-fsdata-'));
-  if (fs === 'ntfs') await run('ntfs-3g', [...(ro ? ['-o', 'ro'] : []), device, dir]);
-  else await run('mount', [...(ro ? ['-o', 'ro'] : []), device, dir]);
+  try {
+    if (fs === 'ntfs') await run('ntfs-3g', [...(ro ? ['-o', 'ro'] : []), device, dir]);
+    else await run('mount', [...(ro ? ['-o', 'ro'] : []), device, dir]);
+  } catch (e) {
+    await rmdir(dir);
+    throw e;
+  }
   try {
     return await fn(dir);
   } finally {

@@ -45,9 +45,13 @@ export interface CliResult {
 }
 
 /** Run the imaging CLI in its own private mount namespace. */
-export function cli(args: string[], opts: { onStderrLine?: (line: string, kill: () => void) => void } = {}): Promise<CliResult> {
+export function cli(args: string[], opts: { onStderrLine?: (line: string, kill: () => void) => void; mountBase?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn('unshare', ['-m', '--propagation', 'private', process.execPath, CLI, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('unshare', ['-m', '--propagation', 'private', process.execPath, CLI, ...args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: opts.mountBase ? { ...process.env, NETIMAGE_MOUNT_BASE: opts.mountBase } : process.env,
+    });
     let out = '';
     let err = '';
     let pending = '';
