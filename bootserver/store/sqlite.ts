@@ -41,6 +41,23 @@ class AsyncLock {
 
 const now = () => new Date().toISOString();
 
+/** `WHERE a = ? AND b IN (?, ?)` from the filters that are set; the rest are left out. */
+function whereClause(conditions: [column: string, value: SQLInputValue | SQLInputValue[] | undefined][], extra: string[] = []): { sql: string; params: SQLInputValue[] } {
+  const parts: string[] = [...extra];
+  const params: SQLInputValue[] = [];
+  for (const [column, value] of conditions) {
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    if (Array.isArray(value)) {
+      parts.push(`${column} IN (${value.map(() => '?').join(', ')})`);
+      params.push(...value);
+    } else {
+      parts.push(`${column} = ?`);
+      params.push(value);
+    }
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
 function rowToClient(r: Row): Client {
   return {
     id: String(r['id']),
@@ -118,6 +135,11 @@ class SqliteCore {
   }
   get(sql: string, ...params: SQLInputValue[]): Row | undefined {
     return this.db.prepare(sql).get(...params) as Row | undefined;
+  }
+  /** One row mapped, or null. */
+  one<T>(map: (r: Row) => T, sql: string, ...params: SQLInputValue[]): T | null {
+    const r = this.get(sql, ...params);
+    return r ? map(r) : null;
   }
   exec(sql: string, ...params: SQLInputValue[]): { changes: number; lastInsertRowid: number } {
     const r = this.db.prepare(sql).run(...params);
@@ -309,22 +331,13 @@ export class SqliteStore implements Store {
     });
   }
   getClient(id: string): Promise<Client | null> {
-    return this.op((c) => {
-      const r = c.get('SELECT * FROM clients WHERE id = ?', id);
-      return r ? rowToClient(r) : null;
-    });
+    return this.op((c) => c.one(rowToClient, 'SELECT * FROM clients WHERE id = ?', id));
   }
   findClientByMac(mac: string): Promise<Client | null> {
-    return this.op((c) => {
-      const r = c.get('SELECT * FROM clients WHERE mac = ?', mac);
-      return r ? rowToClient(r) : null;
-    });
+    return this.op((c) => c.one(rowToClient, 'SELECT * FROM clients WHERE mac = ?', mac));
   }
   findClientByUuid(uuid: string): Promise<Client | null> {
-    return this.op((c) => {
-      const r = c.get('SELECT * FROM clients WHERE uuid = ?', uuid);
-      return r ? rowToClient(r) : null;
-    });
+    return this.op((c) => c.one(rowToClient, 'SELECT * FROM clients WHERE uuid = ?', uuid));
   }
   listClients(filter: { group?: string } = {}): Promise<Client[]> {
     return this.op((c) =>
@@ -361,26 +374,12 @@ export class SqliteStore implements Store {
   }
 
   getProductOnClient(clientId: string, productId: string): Promise<ProductOnClient | null> {
-    return this.op((c) => {
-      const r = c.get('SELECT * FROM product_on_client WHERE client_id = ? AND product_id = ?', clientId, productId);
-      return r ? rowToPoc(r) : null;
-    });
+    return this.op((c) => c.one(rowToPoc, 'SELECT * FROM product_on_client WHERE client_id = ? AND product_id = ?', clientId, productId));
   }
   listProductOnClients(filter: { clientId?: string; productId?: string; pendingOnly?: boolean }): Promise<ProductOnClient[]> {
     return this.op((c) => {
-      const where: string[] = [];
-      const params: SQLInputValue[] = [];
-      if (filter.clientId) {
-        where.push('client_id = ?');
-        params.push(filter.clientId);
-      }
-      if (filter.productId) {
-        where.push('product_id = ?');
-        params.push(filter.productId);
-      }
-      if (filter.pendingOnly) where.push("action_request <> 'none'");
-      const sql = `SELECT * FROM product_on_client ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY client_id, product_id`;
-      return c.all(sql, ...params).map(rowToPoc);
+      const w = whereClause([['client_id', filter.clientId], ['product_id', filter.productId]], filter.pendingOnly ? ["action_request <> 'none'"] : []);
+      return c.all(`SELECT * FROM product_on_client ${w.sql} ORDER BY client_id, product_id`, ...w.params).map(rowToPoc);
     });
   }
   putProductOnClient(s: ProductOnClient): Promise<void> {
@@ -452,10 +451,7 @@ export class SqliteStore implements Store {
     });
   }
   getJob(id: string): Promise<Job | null> {
-    return this.op((c) => {
-      const r = c.get('SELECT * FROM jobs WHERE id = ?', id);
-      return r ? rowToJob(r) : null;
-    });
+    return this.op((c) => c.one(rowToJob, 'SELECT * FROM jobs WHERE id = ?', id));
   }
   updateJob(job: Job): Promise<void> {
     return this.op((c) => {
@@ -476,37 +472,15 @@ export class SqliteStore implements Store {
     });
   }
   findJobByTokenHash(tokenHash: string): Promise<Job | null> {
-    return this.op((c) => {
-      const r = c.get('SELECT * FROM jobs WHERE token_hash = ?', tokenHash);
-      return r ? rowToJob(r) : null;
-    });
+    return this.op((c) => c.one(rowToJob, 'SELECT * FROM jobs WHERE token_hash = ?', tokenHash));
   }
   findActiveJob(clientId: string): Promise<Job | null> {
-    return this.op((c) => {
-      const r = c.get("SELECT * FROM jobs WHERE client_id = ? AND state IN ('booting', 'running') ORDER BY created DESC LIMIT 1", clientId);
-      return r ? rowToJob(r) : null;
-    });
+    return this.op((c) => c.one(rowToJob, "SELECT * FROM jobs WHERE client_id = ? AND state IN ('booting', 'running') ORDER BY created DESC LIMIT 1", clientId));
   }
   listJobs(filter: JobFilter = {}): Promise<Job[]> {
     return this.op((c) => {
-      const where: string[] = [];
-      const params: SQLInputValue[] = [];
-      if (filter.clientId) {
-        where.push('client_id = ?');
-        params.push(filter.clientId);
-      }
-      if (filter.productId) {
-        where.push('product_id = ?');
-        params.push(filter.productId);
-      }
-      if (filter.states?.length) {
-        where.push(`state IN (${filter.states.map(() => '?').join(', ')})`);
-        params.push(...filter.states);
-      }
-      params.push(filter.limit ?? 100);
-      return c
-        .all(`SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created DESC, rowid DESC LIMIT ?`, ...params)
-        .map(rowToJob);
+      const w = whereClause([['client_id', filter.clientId], ['product_id', filter.productId], ['state', filter.states]]);
+      return c.all(`SELECT * FROM jobs ${w.sql} ORDER BY created DESC, rowid DESC LIMIT ?`, ...w.params, filter.limit ?? 100).map(rowToJob);
     });
   }
 
