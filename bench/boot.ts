@@ -1,4 +1,4 @@
-// Boot timeline: power-on → grub → grub.cfg → kernel → init → network up, per firmware and per
+// Boot timeline: power-on → grub → grub.cfg → kernel → init → network up → agent running, per firmware and per
 // boot chain, measured on the VM's serial console (ms since QEMU start), medians over --runs.
 //
 //   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference]
@@ -35,6 +35,7 @@ const PHASES: Phase[] = [
   { name: 'kernel', marker: /Linux version \d/ },
   { name: 'init', marker: /netimage: init started/ },
   { name: 'network', marker: /netimage: network up/ },
+  { name: 'agent', marker: /netimage: agent running/ },
 ];
 const LAST = PHASES[PHASES.length - 1]!;
 
