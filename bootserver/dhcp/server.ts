@@ -119,9 +119,11 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
         }
         const p = parsed.packet;
         const outcome = responder.handle(p, via, { address: rinfo.address, port: rinfo.port });
+        // Ignored traffic (every non-PXE client in proxy mode) is the common case: no work for it.
+        if (outcome.kind === 'ignore' && !debug) return;
         const ctx = { via, mac: macOf(p), xid: xidHex(p), type: messageType(p), from: `${rinfo.address}:${rinfo.port}` };
         if (outcome.kind === 'ignore') {
-          if (debug) log.debug({ ...ctx, why: outcome.why }, 'no answer');
+          log.debug({ ...ctx, why: outcome.why }, 'no answer');
           return;
         }
         if (debug) log.debug({ ...ctx, why: outcome.why }, 'answering');
@@ -137,7 +139,8 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
         log.error({ err: error, from: `${rinfo.address}:${rinfo.port}` }, 'packet handler failed');
       }
     };
-    const onSocketError = (error: Error) => log.error({ err: error }, 'socket error');
+    // Mostly failed sends (unreachable relay or client); the socket stays usable.
+    const onSocketError = (error: Error) => log.warn({ err: error }, 'socket error');
     for (const s of sockets) s.on('error', onSocketError);
     for (const s of sockets.filter((s) => s !== pxe)) s.on('message', onMessage('dhcp', dhcpSend));
     // Port 4011 replies go back from 4011 to the client's port (PXE spec).
