@@ -251,17 +251,24 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   if (!opts.reference) await bundleAgent(agentFile);
   const nodeVersion = opts.reference ? null : (await run(NODE_BIN, ['--version'])).stdout.trim().replace(/^v/, '');
   const ownSources = [join(HERE, 'build.ts'), ...listFiles(join(HERE, 'build')), ...listFiles(join(HERE, 'init'))];
-  const inputsHash = sha256(
-    JSON.stringify({
-      variant,
-      compression: opts.compression,
-      keepIcu: opts.keepIcu,
-      versions: [...versions.entries()].sort(),
-      node: opts.reference ? null : { nodeVersion, sha: sha256File(NODE_BIN) },
-      agent: opts.reference ? null : sha256File(agentFile),
-      sources: ownSources.map((f) => [relative(ROOT, f), sha256File(f)]),
-    }),
-  );
+  const fixedInputs = {
+    variant,
+    compression: opts.compression,
+    keepIcu: opts.keepIcu,
+    node: opts.reference ? null : { nodeVersion, sha: sha256File(NODE_BIN) },
+    agent: opts.reference ? null : sha256File(agentFile),
+    sources: ownSources.map((f) => [relative(ROOT, f), sha256File(f)]),
+  };
+  // The library packages are only known after a build walked DT_NEEDED: the hash covers the set
+  // the last build found (from its manifest), at today's candidate versions.
+  const hashInputs = (libNames: Iterable<string>): string =>
+    sha256(
+      JSON.stringify({
+        ...fixedInputs,
+        versions: [...new Set([...rootNames, ...libNames])].sort().map((n) => [n, versions.get(n) ?? null]),
+      }),
+    );
+  const inputsHash = hashInputs(libPkgNames);
   if (
     !opts.force &&
     previous?.inputsHash === inputsHash &&
@@ -381,7 +388,6 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   writeFileSync(join(stage, 'etc/group'), 'root:x:0:\n');
   writeFileSync(join(stage, 'etc/hosts'), '127.0.0.1 localhost\n');
   writeFileSync(join(stage, 'etc/ld.so.conf'), `/${LIB_DIR}\n/usr/${LIB_DIR}\n`);
-  writeFileSync(join(stage, 'etc/netimage/release'), `${variant} ${inputsHash.slice(0, 16)}\n`);
 
   // --- shared libraries: walk DT_NEEDED from every ELF in the stage ---
   const libraries: Manifest['libraries'] = [];
@@ -437,6 +443,9 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   await run('ldconfig', ['-r', stage]).catch(() => undefined);
   rmSync(join(stage, 'var'), { recursive: true, force: true });
 
+  const finalHash = hashInputs(libPackages);
+  writeFileSync(join(stage, 'etc/netimage/release'), `${variant} ${finalHash.slice(0, 16)}\n`);
+
   // --- cpio + compression, reproducibly ---
   await run('find', [stage, '-exec', 'touch', '-h', '-d', `@${SOURCE_DATE_EPOCH}`, '{}', '+']);
   const cpioFile = join(work, 'initrd.cpio');
@@ -458,7 +467,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   ];
   const manifest: Manifest = {
     variant,
-    inputsHash,
+    inputsHash: finalHash,
     compression: opts.compression,
     kernel: {
       package: kernelPkg,
