@@ -24,10 +24,22 @@ const config = dhcpConfigSchema.parse(raw);
 // perfdhcp load costs about as much as answering. Lines logged in one event-loop turn are
 // collected and written with one syscall when the turn ends.
 let pending: Buffer[] = [];
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/** Write all of `data` to fd 1, also if it is a non-blocking pipe that is momentarily full. */
+const writeAll = (data: Buffer) => {
+  for (let at = 0; at < data.length; ) {
+    try {
+      at += writeSync(1, data, at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
+};
 const flush = () => {
   const data = Buffer.concat(pending);
   pending = [];
-  writeSync(1, data);
+  writeAll(data);
 };
 const stdout = new Writable({
   write: (chunk: Buffer, _encoding, cb) => {
@@ -50,7 +62,8 @@ if (leaseDb) {
 }
 const server = await startDhcpServer(config, { logger, ...(db ? { leaseStore: new SqliteLeaseStore(db) } : {}) });
 // Tests wait for this line before sending; written directly so it appears at any log level.
-process.stdout.write(`${JSON.stringify({ pid: process.pid, msg: 'standalone DHCP server ready' })}\n`);
+// (Not through process.stdout, which would switch fd 1 to non-blocking mode.)
+writeAll(Buffer.from(`${JSON.stringify({ pid: process.pid, msg: 'standalone DHCP server ready' })}\n`));
 
 let stopping = false;
 const shutdown = async (signal: string) => {
