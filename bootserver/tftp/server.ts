@@ -130,7 +130,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     if (starting.has(key) || transfers.has(key)) return; // retransmitted RRQ: the transfer answers it
     if (request.mode !== 'octet') {
       stats.refused++;
-      replyError(remote, TFTP_ERROR.illegalOperation, `mode ${request.mode} not supported, use octet`);
+      replyError(remote, TFTP_ERROR.illegalOperation, 'only octet mode is supported');
       return;
     }
     const normalised = normaliseRequestPath(request.filename, options.maxNameLength);
