@@ -63,7 +63,11 @@ export interface ChildServer {
  * its port; killed (by pid) in teardown.
  */
 export async function startChildServer(t: ExecutionContext, root: string, args: string[] = [], netns?: string): Promise<ChildServer> {
-  const cmd = [process.execPath, STANDALONE, '--root', root, '--host', '127.0.0.1', '--port', '0', ...args];
+  // A single argument ending in .json is a config file; otherwise flags.
+  const cmd =
+    args.length === 1 && args[0]!.endsWith('.json')
+      ? [process.execPath, STANDALONE, args[0]!]
+      : [process.execPath, STANDALONE, '--root', root, '--host', '127.0.0.1', '--port', '0', ...args];
   const child = netns
     ? execa('ip', ['netns', 'exec', netns, ...cmd], { reject: false, buffer: false, env: { NETIMAGE_LOG_LEVEL: 'warn' } })
     : execa(cmd[0]!, cmd.slice(1), { reject: false, buffer: false, env: { NETIMAGE_LOG_LEVEL: 'warn' } });

@@ -2,9 +2,11 @@
 // content must match byte for byte, alone and 50 at once.
 
 import test from 'ava';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from '../../lib/process.ts';
 import { diskFileSource } from '../../bootserver/tftp/files.ts';
-import { eventually, fetchWith, randomFile, sha256File, startServer, tempDir, type Client } from './helpers.ts';
+import { eventually, fetchWith, randomFile, sha256File, startChildServer, startServer, tempDir, type Client } from './helpers.ts';
 
 const cases: { client: Client; blksize?: number; windowsize?: number }[] = [
   { client: 'atftp', blksize: 1468 },
@@ -63,4 +65,16 @@ test('50 concurrent transfers, mixed clients and options, all match', async (t) 
   // client may exit before its final ACK is processed and a retransmit then meets a closed port.
   t.true(await eventually(() => server.stats().active === 0 && server.stats().completed + server.stats().failed === 50), JSON.stringify(server.stats()));
   t.true(server.stats().completed >= 48, JSON.stringify(server.stats()));
+});
+
+test('standalone server from a JSON config, on IPv6 loopback, with curl', async (t) => {
+  const dir = await tempDir(t, 'v6');
+  const root = path.join(dir, 'root');
+  const hash = await randomFile(root, 'grub/x86_64-efi/http.mod', 200_000);
+  const config = path.join(dir, 'tftp.json');
+  await writeFile(config, JSON.stringify({ root, host: '::1', port: 0, maxBlksize: 1468 }));
+  const server = await startChildServer(t, root, [config]);
+  const out = path.join(dir, 'out');
+  await execa('curl', ['-sS', '--fail', '--max-time', '30', '--tftp-blksize', '8192', '-o', out, `tftp://[::1]:${server.port}/grub/x86_64-efi/http.mod`]);
+  t.is(await sha256File(out), hash);
 });
