@@ -5,7 +5,7 @@
 import test from 'ava';
 import { createSocket, type Socket } from 'node:dgram';
 import { Opt, ipToNumber, parseDhcp, type DhcpPacket } from '../../bootserver/dhcp/codec.ts';
-import { allFixtures, fixture, logEntries, startStandalone, type RunningServer } from './helpers.ts';
+import { allFixtures, fixture, freePorts, logEntries, startStandalone, type RunningServer } from './helpers.ts';
 
 const TOTAL = 100_000;
 const SEED = Number(process.env['NETIMAGE_FUZZ_SEED'] ?? Date.now() % 2 ** 31);
@@ -22,19 +22,6 @@ function rng(seed: number) {
     return x;
   };
   return { next, int: (n: number) => next() % n, byte: () => next() & 255 };
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const sockets: Socket[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    ports.push(s.address().port);
-    sockets.push(s);
-  }
-  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
 }
 
 /** A fixture with 1-6 random mutations, addresses kept on loopback. */

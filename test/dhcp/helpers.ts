@@ -1,6 +1,7 @@
 // Shared plumbing for the DHCP tests: fixtures, a two-namespace test network, the standalone
 // server inside a namespace. Everything created here is removed by the returned cleanup.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -164,4 +165,17 @@ export function logEntries(server: RunningServer): Array<Record<string, unknown>
       return [];
     }
   });
+}
+
+/** UDP ports that were free a moment ago (bound to port 0, then released). */
+export async function freePorts(n: number): Promise<number[]> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    sockets.push(s);
+  }
+  const ports = sockets.map((s) => s.address().port);
+  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
 }
