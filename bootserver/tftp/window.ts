@@ -57,6 +57,11 @@ export class SendWindow {
 
   /** First thing to send: the OACK (block 0) alone, or the first data window. */
   start(): void {
+    this.planFromFirstUnacked();
+  }
+
+  /** The OACK alone while it is unacknowledged, else a full window from the first unacked block. */
+  private planFromFirstUnacked(): void {
     if (this.acked < 0) {
       this.sendFrom = 0;
       this.sendTo = 0;
@@ -110,13 +115,7 @@ export class SendWindow {
     if (this.retries >= this.maxRetries) return 'give-up';
     this.retries++;
     this.resentWindows++;
-    if (this.acked < 0) {
-      this.sendFrom = 0;
-      this.sendTo = 0;
-    } else {
-      this.planWindow();
-    }
-    this.noteSent();
+    this.planFromFirstUnacked();
     return 'resend';
   }
 }
