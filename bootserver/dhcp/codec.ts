@@ -88,8 +88,6 @@ export interface DhcpPacket {
 
 export type ParseResult = { ok: true; packet: DhcpPacket } | { ok: false; reason: string };
 
-const BROADCAST_FLAG = 0x8000;
-export const isBroadcastFlag = (p: DhcpPacket) => (p.flags & BROADCAST_FLAG) !== 0;
 
 // ---------------------------------------------------------------------------------------------
 // Addresses
