@@ -12,7 +12,10 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? (process.env['NETIMAGE_LOG_LEVEL'] as LevelWithSilent | undefined) ?? 'info';
-  return options.destination ? pino({ level }, options.destination) : pino({ level });
+  if (options.destination) return pino({ level }, options.destination);
+  // Asynchronous stdout: a synchronous write per line cost as much as answering a DHCP packet
+  // under load. pino flushes it when the process exits.
+  return pino({ level }, pino.destination({ dest: 1, sync: false }));
 }
 
 /** A logger that drops everything: for unit tests that do not look at logs. */
