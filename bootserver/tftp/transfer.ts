@@ -164,7 +164,6 @@ export class Transfer {
   /** Send the window the SendWindow asks for, reading chunks as needed. */
   private pump(): void {
     if (this.ended) return;
-    if (!this.unreachable) this.armTimer(retransmitDelayMs(this.timeoutMs, this.window.retries));
     const from = this.window.sendFrom;
     const to = this.window.sendTo;
     let block = from;
@@ -178,12 +177,14 @@ export class Transfer {
         // Not read yet: this pump resumes when the read finishes (with whatever window is
         // current then; ACKs may have moved it meanwhile).
         this.waiting = true;
-        return;
+        break;
       }
       const last = Math.min(to, chunk.first + chunk.count - 1);
       for (; block <= last; block++) this.sendBlock(chunk, block);
     }
-    this.prefetch(to + 1);
+    // Bookkeeping after the packets are out: at windowsize 1 everything before the send is latency.
+    if (!this.unreachable) this.armTimer(retransmitDelayMs(this.timeoutMs, this.window.retries));
+    if (!this.waiting) this.prefetch(to + 1);
   }
 
   private chunkFor(block: number): Chunk | null {
