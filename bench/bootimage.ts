@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildBootImage, type Compression, type Manifest } from '../bootimage/build.ts';
 import { directBoot } from '../vm-harness/direct-boot.ts';
-import { bootRootDefault } from '../vm-harness/paths.ts';
+import { bootRootDefault, repoRoot } from '../vm-harness/paths.ts';
 
 const { values } = parseArgs({
   options: {
@@ -72,8 +72,8 @@ const mb = (b: number) => (b / 1e6).toFixed(1);
 const variants: Variant[] = [];
 const log = (line: string) => process.stdout.write(`  ${line}\n`);
 for (const c of compressions) {
-  // zstd19 goes where the server serves it; other compressions into a side directory.
-  const outDir = c === 'zstd19' ? root : join(root, `bench-${c}`);
+  // zstd19 goes where the server serves it; other compressions stay out of the boot root.
+  const outDir = c === 'zstd19' ? root : join(repoRoot, 'bootimage/out/bench', c);
   const r = await buildBootImage({ outDir, compression: c, reference: false, force: false, keepIcu: false, log });
   variants.push({ label: `netimage-${c}`, dir: r.dir, manifest: r.manifest });
 }
