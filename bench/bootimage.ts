@@ -3,7 +3,7 @@
 // (same kernel, modules, init; a shell script instead of node + agent), built by the same script
 // and booted in the same run.
 //
-//   node bench/bootimage.ts [--runs 3] [--firmware bios|uefi] [--compressions zstd19,xz,gzip]
+//   node bench/bootimage.ts [--runs 3] [--firmware bios|uefi] [--cpus 1] [--compressions zstd19,xz,gzip]
 //
 // Goal (issue 4): compressed initrd <= 45 MB and agent-running within 1.5x of the reference.
 import { performance } from 'node:perf_hooks';
@@ -19,12 +19,14 @@ const { values } = parseArgs({
     firmware: { type: 'string', default: 'bios' },
     compressions: { type: 'string', default: 'zstd19' },
     out: { type: 'string' },
+    cpus: { type: 'string', default: '1' },
   },
 });
 const runs = Number(values.runs);
 const firmware = values.firmware === 'uefi' ? 'uefi' : 'bios';
 const compressions = (values.compressions ?? 'zstd19').split(',') as Compression[];
 const root = values.out ?? bootRootDefault();
+const cpus = Number(values.cpus);
 
 const MARKERS = {
   init: /netimage: init started/,
@@ -44,7 +46,7 @@ async function bootOnce(v: Variant, i: number): Promise<Record<MarkerName, numbe
   const t0 = performance.now();
   // No job: the agent prints its marker, then fails on the missing server (init then waits
   // netimage.reboot_delay); the VM is stopped as soon as the marker is seen.
-  const { vm } = await directBoot({ imageDir: v.dir, firmware, name: `bench-${v.label}-${i}`, rebootDelay: 600, memory: 1024 });
+  const { vm } = await directBoot({ imageDir: v.dir, firmware, name: `bench-${v.label}-${i}`, rebootDelay: 600, memory: 1024, cpus });
   try {
     const at = {} as Record<MarkerName, number>;
     await Promise.all(
@@ -92,7 +94,7 @@ for (let i = 0; i < runs; i++) {
 }
 
 const refAgent = median(results.get(reference.label)!.map((r) => r.agent));
-console.log(`\nboot image (${firmware}, TCG, ${runs} runs, median seconds from QEMU start)`);
+console.log(`\nboot image (${firmware}, TCG, ${cpus} vCPU, ${runs} runs, median seconds from QEMU start)`);
 console.log('| image | initrd MB (MiB) | unpacked MB (MiB) | kernel MiB | init | modules | network | agent running | vs reference |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const v of variants) {

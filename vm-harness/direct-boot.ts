@@ -25,6 +25,8 @@ export interface DirectBootOptions {
   disks?: DiskSpec[];
   /** MiB (default 1024). */
   memory?: number;
+  /** vCPUs (default 1; TCG runs one host thread per vCPU). */
+  cpus?: number;
   debug?: boolean;
   /** Seconds init waits before rebooting after a failure (netimage.reboot_delay). */
   rebootDelay?: number;
@@ -83,6 +85,7 @@ export async function directBoot(o: DirectBootOptions = {}): Promise<DirectBoot>
     name: o.name,
     firmware: o.firmware ?? 'bios',
     memory: o.memory ?? 1024,
+    cpus: o.cpus ?? 1,
     mac: vmMac,
     uuid: o.uuid,
     serial: o.serial,
