@@ -17,11 +17,19 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
           await ctx.server.putProductStates(r.productStates);
           ctx.log(`restored ${r.productStates.length} saved product states`);
         }
-        const after = propList(ctx.job, 'setup_after_restore');
-        if (after.length) {
-          await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));
-          ctx.log(`set to setup: ${after.join(', ')}`);
+        // The disk is restored at this point: a product the server does not know (opsi's default
+        // `windomain` is a localboot product, absent from a netboot-only catalogue) is a warning,
+        // not a failed restore. One request per product so the known ones are still set.
+        const set: string[] = [];
+        for (const productId of propList(ctx.job, 'setup_after_restore')) {
+          try {
+            await ctx.server.setActionRequests([{ productId, actionRequest: 'setup' }]);
+            set.push(productId);
+          } catch (error) {
+            ctx.log(`warning: setup_after_restore: could not set ${productId} to setup: ${(error as Error).message}`);
+          }
         }
+        if (set.length) ctx.log(`set to setup: ${set.join(', ')}`);
         ctx.progress(100, 'restore done');
       }),
   };
