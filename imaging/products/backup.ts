@@ -1,9 +1,7 @@
 import { ProductError, type NetbootProduct } from '../../bootimage/agent/product.ts';
 import { backupFlow } from '../flows.ts';
-import { BACKUP_PRODUCT, RESTORE_PRODUCT, wrap } from './common.ts';
+import { BACKUP_PRODUCT, ENGINE_PRODUCTS, RESTORE_PRODUCT, wrap } from './common.ts';
 import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
-
-const ENGINE = new Set(['opsi-local-image-prepare', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-delimage', 'opsi-local-image-backup-starter']);
 
 export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
@@ -13,7 +11,7 @@ export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct
       wrap(async () => {
         const states = await ctx.server.getProductStates();
         // Default name: the installed opsi-local-image OS product (opsi's rule).
-        const installedOs = states.find((s) => s.installationStatus === 'installed' && s.productId.startsWith('opsi-local-image-') && !ENGINE.has(s.productId));
+        const installedOs = states.find((s) => s.installationStatus === 'installed' && s.productId.startsWith('opsi-local-image-') && !ENGINE_PRODUCTS.has(s.productId));
         const name = propString(ctx.job, 'imagefile').trim() || installedOs?.productId;
         if (!name) throw new ProductError('no imagefile set and no installed opsi-local-image OS product to name the image after');
         ctx.progress(1, 'backup');

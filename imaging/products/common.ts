@@ -8,6 +8,15 @@ import { SizeError } from '../sizes.ts';
 export const RESTORE_PRODUCT = 'opsi-local-image-restore';
 export const BACKUP_PRODUCT = 'opsi-local-image-backup';
 
+/** The imaging engine's own products (not OS products: their states describe the disk, not the OS). */
+export const ENGINE_PRODUCTS: ReadonlySet<string> = new Set([
+  'opsi-local-image-prepare',
+  'opsi-local-image-backup',
+  'opsi-local-image-restore',
+  'opsi-local-image-delimage',
+  'opsi-local-image-backup-starter',
+]);
+
 /** Engine errors are already worded for the admin: pass them on as ProductError. */
 export async function wrap(fn: () => Promise<void>): Promise<void> {
   try {

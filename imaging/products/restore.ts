@@ -1,6 +1,6 @@
 import { ProductError, type NetbootProduct } from '../../bootimage/agent/product.ts';
 import { restoreFlow } from '../flows.ts';
-import { RESTORE_PRODUCT, wrap } from './common.ts';
+import { ENGINE_PRODUCTS, RESTORE_PRODUCT, wrap } from './common.ts';
 import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
 
 export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduct {
@@ -13,9 +13,13 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
         if (!name) throw new ProductError('imagefile is empty: nothing to restore (run opsi-local-image-backup first or pick one from imagefiles_list)');
         ctx.progress(1, 'verifying image');
         const r = await restoreFlow(flowContext(ctx, { from: 1, to: 95 }, overrides), { imageName: name });
-        if (r.productStates.length > 0) {
-          await ctx.server.putProductStates(r.productStates);
-          ctx.log(`restored ${r.productStates.length} saved product states`);
+        // Only the OS side comes back with the image: the engine's own states (prepare, backup, ...)
+        // describe what happened to the disk since, and putting back the backup job's own
+        // in-progress state made a finished backup look never run.
+        const saved = r.productStates.filter((s) => !ENGINE_PRODUCTS.has(s.productId));
+        if (saved.length > 0) {
+          await ctx.server.putProductStates(saved);
+          ctx.log(`restored ${saved.length} saved product states`);
         }
         // The disk is restored at this point: a product the server does not know (opsi's default
         // `windomain` is a localboot product, absent from a netboot-only catalogue) is a warning,
