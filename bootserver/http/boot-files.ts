@@ -47,21 +47,45 @@ export async function resolveBootFile(root: string, urlPath: string): Promise<st
   return real;
 }
 
-async function sendFile(reply: FastifyReply, path: string, rangeHeader: string | undefined) {
+/**
+ * Write the response ourselves, with canonical header case: grub's HTTP client matches
+ * "Content-Length: " case-sensitively (fastify would send "content-length"), and without it
+ * grub treats the size as unknown and refuses to verify or load the file.
+ */
+function writeRaw(reply: FastifyReply, status: number, headers: Record<string, string>, body: Buffer | string | NodeJS.ReadableStream | null, head: boolean): void {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(status, headers);
+  if (head || body === null) {
+    raw.end();
+  } else if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    raw.end(body);
+  } else {
+    body.on('error', () => raw.destroy());
+    body.pipe(raw);
+  }
+}
+
+async function sendFile(reply: FastifyReply, path: string, rangeHeader: string | undefined, head: boolean) {
   const info = await stat(path).catch(() => null);
   if (!info || !info.isFile()) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
   const range = parseRange(rangeHeader, info.size);
-  void reply.header('accept-ranges', 'bytes').header('content-type', 'application/octet-stream').header('last-modified', info.mtime.toUTCString());
+  const headers: Record<string, string> = {
+    'Accept-Ranges': 'bytes',
+    'Content-Type': 'application/octet-stream',
+    'Last-Modified': info.mtime.toUTCString(),
+  };
   if (range === null) {
-    return reply.status(416).header('content-range', `bytes */${info.size}`).send();
+    writeRaw(reply, 416, { ...headers, 'Content-Range': `bytes */${info.size}`, 'Content-Length': '0' }, null, head);
+    return reply;
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? info.size - 1;
-  void reply.header('content-length', String(info.size === 0 ? 0 : end - start + 1));
-  if (range) void reply.status(206).header('content-range', `bytes ${start}-${end}/${info.size}`);
-  // For HEAD, fastify drops the body but keeps our content-length.
-  if (info.size === 0) return reply.send();
-  return reply.send(createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }));
+  headers['Content-Length'] = String(info.size === 0 ? 0 : end - start + 1);
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`;
+  const body = info.size === 0 ? null : createReadStream(path, { start, end, highWaterMark: 1024 * 1024 });
+  writeRaw(reply, range ? 206 : 200, headers, body, head);
+  return reply;
 }
 
 export function registerBootFiles(app: FastifyInstance, options: { bootRoot: string; responder: BootConfigResponder }): void {
@@ -70,13 +94,16 @@ export function registerBootFiles(app: FastifyInstance, options: { bootRoot: str
     // HTTP boot) looks for its modules and grub.cfg under its embedded prefix /grub on the same server.
     const urlPath = request.url.split('?')[0]!.replace(/^\/boot\/?/, '').replace(/^\/+/, '');
     const generated = await options.responder.respond(decodeURIComponent(urlPath), { address: request.ip });
+    const head = request.method === 'HEAD';
     if (generated !== null) {
-      return reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(generated);
+      const body = Buffer.from(generated, 'utf8');
+      writeRaw(reply, 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(body.length), 'Cache-Control': 'no-store' }, body, head);
+      return reply;
     }
     const file = await resolveBootFile(options.bootRoot, urlPath);
     if (!file) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
     const range = request.headers['range'];
-    return sendFile(reply, file, Array.isArray(range) ? range[0] : range);
+    return sendFile(reply, file, Array.isArray(range) ? range[0] : range, head);
   };
   // fastify answers HEAD through this GET route (exposeHeadRoutes), with request.method HEAD.
   app.get('/boot/*', handler);

@@ -207,3 +207,28 @@ test('boot files: ranges, HEAD, not-found, and nothing outside the boot root', a
     t.notRegex(await r.text(), /TOPSECRET/, evil);
   }
 });
+
+test('boot files carry "Content-Length" in canonical case (grub matches it case-sensitively)', async (t) => {
+  const { createConnection } = await import('node:net');
+  const root = join(await mkdtemp(join(tmpdir(), 'netimage-bootroot-')), 'root');
+  await mkdir(join(root, 'netimage'), { recursive: true });
+  await writeFile(join(root, 'netimage', 'kernel'), randomBytes(5000));
+  const ts = await startTestServer({ overrides: { 'paths.bootRoot': root } });
+  t.teardown(() => ts.stop());
+  const port = new URL(ts.url).port;
+  const rawGet = (path: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = createConnection({ host: '127.0.0.1', port: Number(port) }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      let data = '';
+      socket.on('data', (c) => (data += c.toString('latin1')));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+  for (const path of ['/boot/netimage/kernel', '/boot/grub/grub.cfg']) {
+    const response = await rawGet(path);
+    const head = response.slice(0, response.indexOf('\r\n\r\n'));
+    t.regex(head, /^HTTP\/1\.1 200 OK\r\n/, path);
+    t.regex(head, /\r\nContent-Length: \d+/, path);
+    t.notRegex(head, /Transfer-Encoding: chunked/i, path);
+  }
+});
