@@ -1,6 +1,6 @@
 // Entry point of the agent bundle (bootimage/build.ts bundles this file to /agent/agent.mjs).
 //
-//   node agent.mjs [--cmdline-file F] [--run-dir D] [--no-reboot] [--no-clock]
+//   node agent.mjs [--cmdline-file F] [--run-dir D] [--no-reboot] [--no-clock] [--wait-file F]
 // Exit codes: 0 product succeeded, 2 product failed (result posted), 1 the agent itself failed.
 // Env for host tests: NETIMAGE_AGENT_NO_REBOOT=1, NETIMAGE_RUN_DIR, NETIMAGE_CMDLINE_FILE.
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,10 +15,14 @@ async function main(): Promise<void> {
       'run-dir': { type: 'string' },
       'no-reboot': { type: 'boolean', default: false },
       'no-clock': { type: 'boolean', default: false },
+      // init starts node early and creates this file once the network is up
+      'wait-file': { type: 'string' },
     },
   });
   const cmdlineFile = values['cmdline-file'] ?? process.env.NETIMAGE_CMDLINE_FILE ?? '/proc/cmdline';
   const inImage = existsSync('/etc/netimage/release');
+  const waitFile = values['wait-file'];
+  if (waitFile) while (!existsSync(waitFile)) await new Promise((r) => setTimeout(r, 25));
   try {
     const code = await runAgent({
       cmdlineText: readFileSync(cmdlineFile, 'utf8'),
