@@ -1,0 +1,93 @@
+// Scenario 7: power loss in the middle of a restore. After prepare + files (standing in for the OS
+// install) + backup, the system partition is damaged and a restore starts; once the server reports
+// restore progress the VM is killed (SIGKILL: power cut). The next boot of the same disk gets the
+// same job again (attempt 2: reading the boot config does not consume the action request), the
+// restore completes and the manifest verifies.
+import test from 'ava';
+import { performance } from 'node:perf_hooks';
+import { createLab, type Lab } from '../../vm-harness/netns.ts';
+import { startLabServer, type LabServer } from '../../vm-harness/lab-server.ts';
+import { startSiteDhcp } from '../../vm-harness/site-dhcp.ts';
+import {
+  bootVm,
+  createRawDisk,
+  jobsOf,
+  prepareInstallBackup,
+  productStates,
+  registerClient,
+  setAction,
+  SYSTEM_PARTITION_LABEL,
+  waitForJobResult,
+} from '../../vm-harness/classroom.ts';
+import { damagePartition, verifyManifestOnDisk, type Manifest } from '../../vm-harness/disk-access.ts';
+import { randomMac } from '../../vm-harness/qemu.ts';
+import { ensureBootImage } from './direct-helpers.ts';
+
+const CLIENT = 'pc-power';
+const MAC = randomMac();
+const IMAGE = 'e2e-power';
+const RESTORE = 'opsi-local-image-restore';
+
+let lab: Lab | undefined;
+let server: LabServer | undefined;
+let disk = '';
+let manifest: Manifest | undefined;
+
+test.before(async (t) => {
+  t.timeout(10 * 60_000); // the boot image build, when sources changed
+  await ensureBootImage();
+  lab = await createLab({ name: 'e2e7', subnet: '10.77.47.0/24' });
+  await startSiteDhcp(lab);
+  server = await startLabServer(lab, { dhcpMode: 'proxy' });
+  await registerClient(server, { id: CLIENT, mac: MAC });
+  disk = await createRawDisk(lab, '8G');
+});
+
+test.after.always(async () => {
+  await lab?.destroy();
+});
+
+test.serial('prepare, files, backup, damage', async (t) => {
+  t.timeout(9 * 60_000);
+  const r = await prepareInstallBackup(lab!, server!, { name: 'e2e7', clientId: CLIENT, mac: MAC, disk, imagefile: IMAGE, log: (s) => t.log(s) });
+  manifest = r.manifest;
+  await damagePartition(disk, SYSTEM_PARTITION_LABEL);
+  t.true((await verifyManifestOnDisk(disk, SYSTEM_PARTITION_LABEL, manifest)).length > 0);
+});
+
+test.serial('power cut during the restore: the next boot restores again (attempt 2) and the files verify', async (t) => {
+  t.timeout(9 * 60_000);
+  await setAction(server!, CLIENT, RESTORE, { imagefile: IMAGE });
+  const first = await bootVm(lab!, { name: 'e2e7-cut', mac: MAC, disk });
+  let killedAt = -1;
+  try {
+    const started = performance.now();
+    for (;;) {
+      const job = (await jobsOf(server!, CLIENT, RESTORE))[0];
+      // Past the start (partition checks) and not yet done: the partition is half written.
+      if (job && job.state === 'running' && (job.percent ?? 0) >= 15 && (job.percent ?? 0) < 90) {
+        killedAt = job.percent ?? -1;
+        break;
+      }
+      if (job && job.state !== 'running' && job.state !== 'booting') throw new Error(`the restore ended (${job.state}) before it could be interrupted`);
+      if (performance.now() - started > 6 * 60_000) throw new Error(`no restore progress within 6 min. Serial log tail:\n${first.tail(60)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    await first.stop({ signal: 'SIGKILL', graceMs: 0 });
+  }
+  t.log(`power cut at ${killedAt}% of the restore`);
+  const cutJob = (await jobsOf(server!, CLIENT, RESTORE))[0]!;
+  t.is(cutJob.state, 'running');
+
+  const second = await bootVm(lab!, { name: 'e2e7-again', mac: MAC, disk });
+  const r = await waitForJobResult(server!, second, { clientId: CLIENT, productId: RESTORE, timeoutMs: 7 * 60_000 });
+  await second.stop();
+  t.log(`restore after power cut: ${r.job.state}, attempt ${r.job.attempt}, ${r.seconds.toFixed(1)} s`);
+  t.is(r.job.id, cutJob.id, 'the same job continues');
+  t.is(r.job.state, 'succeeded', second.tail(40));
+  t.is(r.job.attempt, 2);
+  await second.waitFor(/attempt 2 of/, 1).catch(() => undefined);
+  t.deepEqual(await verifyManifestOnDisk(disk, SYSTEM_PARTITION_LABEL, manifest!), []);
+  t.like((await productStates(server!, CLIENT))[RESTORE], { actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful' });
+});
