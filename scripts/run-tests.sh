@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
-# Runs the type check and the ava suite; ends with one line `tests: N passed, M failed`.
+# Runs the type check and the test suite; ends with one line `tests: N passed, M failed`.
 # Called by `bash run.sh test` after set-up (PATH already has Node 24).
+#   pass 1: everything but the VM matrix (plus the e2e-default-* VM scenarios), 2 files at a time
+#   pass 2: the rest of the VM matrix (QEMU under TCG), one file at a time
+# NETIMAGE_TEST_VM=0 skips pass 2 (quick local runs). Extra arguments go to both ava runs.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 mkdir -p var/test-results
-tap=var/test-results/ava.tap
+ava=(node node_modules/ava/entrypoints/cli.mjs --tap)
 
-failed_extra=0
+pass=0 fail=0 skip=0
+count() { # TAP file, ava exit code
+  local p f s
+  p=$(grep -E '^# pass ' "$1" | tail -1 | awk '{print $3}')
+  f=$(grep -E '^# fail ' "$1" | tail -1 | awk '{print $3}')
+  s=$(grep -E '^# skip ' "$1" | tail -1 | awk '{print $3}')
+  p=${p:-0}; f=${f:-0}; s=${s:-0}
+  if [ "$2" != 0 ] && [ "$f" = 0 ]; then f=1; fi # ava crashed before reporting
+  pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+}
+
 echo "== type check (tsc --noEmit)"
 if ! node node_modules/typescript/bin/tsc --noEmit -p .; then
   echo "type check failed"
-  failed_extra=1
+  fail=$((fail + 1))
 fi
 
-echo "== ava"
-node node_modules/ava/entrypoints/cli.mjs --tap "$@" | tee "$tap"
-ava_rc=${PIPESTATUS[0]}
+echo "== tests"
+start=$(date +%s)
+"${ava[@]}" "$@" | tee var/test-results/main.tap
+count var/test-results/main.tap "${PIPESTATUS[0]}"
+echo "== tests took $(( $(date +%s) - start )) s"
 
-pass=$(grep -E '^# pass ' "$tap" | tail -1 | awk '{print $3}')
-fail=$(grep -E '^# fail ' "$tap" | tail -1 | awk '{print $3}')
-skip=$(grep -E '^# skip ' "$tap" | tail -1 | awk '{print $3}')
-pass=${pass:-0}; fail=${fail:-0}; skip=${skip:-0}
-fail=$((fail + failed_extra))
-if [ "$ava_rc" != 0 ] && [ "$fail" = 0 ]; then fail=1; fi  # ava crashed before reporting
+if [ "${NETIMAGE_TEST_VM:-1}" != 0 ]; then
+  echo "== VM matrix (QEMU/TCG, one at a time)"
+  start=$(date +%s)
+  NETIMAGE_VM_EXCLUDE_DEFAULT=1 "${ava[@]}" --config ava.vm.config.js "$@" | tee var/test-results/vm.tap
+  count var/test-results/vm.tap "${PIPESTATUS[0]}"
+  echo "== VM matrix took $(( $(date +%s) - start )) s"
+fi
+
 echo "tests: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]
