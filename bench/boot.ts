@@ -1,7 +1,7 @@
 // Boot timeline: power-on → grub → grub.cfg → kernel → init → network up → agent running, per firmware and per
 // boot chain, measured on the VM's serial console (ms since QEMU start), medians over --runs.
 //
-//   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference]
+//   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference,netimage]
 //
 // The reference chain is plain dnsmasq (DHCP + TFTP) serving the boot root's loaders and the boot
 // image (netimage/kernel, netimage/initrd) with a static grub.cfg. Other chains (our bootserver)
@@ -15,6 +15,8 @@ import { startReferenceChain } from '../vm-harness/reference-chain.ts';
 import { startLabVm } from '../vm-harness/lab-vm.ts';
 import { bootRootDefault } from '../vm-harness/paths.ts';
 import type { Firmware, Vm } from '../vm-harness/qemu.ts';
+import { startLabServer } from '../vm-harness/lab-server.ts';
+import { registerClient, setAction } from '../vm-harness/classroom.ts';
 
 /** One way of serving the PXE chain into a lab. `prepare` runs before the VM is powered on. */
 export interface BootChain {
@@ -31,7 +33,8 @@ interface Phase {
 // "grub.cfg" is the reference config's own echo; a chain whose config does not print it shows "–".
 const PHASES: Phase[] = [
   { name: 'grub', marker: /Welcome to GRUB!/ },
-  { name: 'grub.cfg', marker: /^NI-GRUB-CFG$/ },
+  // The reference config echoes NI-GRUB-CFG; ours announces the per-client config request.
+  { name: 'grub.cfg', marker: /^NI-GRUB-CFG$|netimage: asking for the config/ },
   { name: 'kernel', marker: /Linux version \d/ },
   { name: 'init', marker: /netimage: init started/ },
   { name: 'network', marker: /netimage: network up/ },
@@ -71,7 +74,20 @@ const referenceChain: BootChain = {
   },
 };
 
-const CHAINS: Record<string, BootChain> = { reference: referenceChain };
+// Our whole bootserver (full DHCP, TFTP, HTTP) in the lab: the client is registered with hwinvent
+// pending, so grub asks the server for its config and the job's kernel command line. The kernel
+// log level matches the reference's, so the serial console costs both the same.
+const netimageChain: BootChain = {
+  name: 'netimage',
+  async prepare(lab, vm) {
+    const server = await startLabServer(lab, { dhcpMode: 'full', env: { NETIMAGE_BOOT_EXTRA_KERNEL_ARGS: 'loglevel=6 netimage.reboot_delay=600' } });
+    await registerClient(server, { id: 'bench-pc', mac: vm.mac, uuid: vm.uuid });
+    await setAction(server, 'bench-pc', 'hwinvent');
+    return server;
+  },
+};
+
+const CHAINS: Record<string, BootChain> = { reference: referenceChain, netimage: netimageChain };
 
 async function bootOnce(chain: BootChain, firmware: Firmware, index: number): Promise<Record<string, number | undefined>> {
   const lab = await createLab({ name: `bench${index}`, subnet: `10.233.${index % 250}.0/24` });
@@ -103,7 +119,7 @@ async function main(): Promise<void> {
     options: {
       runs: { type: 'string', default: '1' },
       firmware: { type: 'string', default: 'uefi,uefi-secureboot,bios' },
-      chains: { type: 'string', default: 'reference' },
+      chains: { type: 'string', default: 'reference,netimage' },
     },
   });
   const runs = Number(values.runs);
