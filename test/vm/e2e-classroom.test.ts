@@ -1,0 +1,94 @@
+// Scenario 8: a classroom. Four UEFI PCs in one group boot at once against our server (proxy mode
+// beside a site DHCP server): prepare and backup in parallel (files written from the host stand in
+// for the OS install), all four system partitions damaged, then ONE group restore; all four finish
+// and verify. The server process's peak CPU and RSS over the whole run are sampled from /proc.
+import test from 'ava';
+import { createLab, type Lab } from '../../vm-harness/netns.ts';
+import { startLabServer, type LabServer } from '../../vm-harness/lab-server.ts';
+import { startSiteDhcp } from '../../vm-harness/site-dhcp.ts';
+import {
+  bootVm,
+  createRawDisk,
+  jobsOf,
+  prepareInstallBackup,
+  productStates,
+  registerClient,
+  sampleProcess,
+  SYSTEM_PARTITION_LABEL,
+  waitForJobResult,
+} from '../../vm-harness/classroom.ts';
+import { damagePartition, verifyManifestOnDisk, type Manifest } from '../../vm-harness/disk-access.ts';
+import { randomMac } from '../../vm-harness/qemu.ts';
+import { ensureBootImage } from './direct-helpers.ts';
+
+const GROUP = 'room-101';
+const IMAGE = 'room-image';
+const RESTORE = 'opsi-local-image-restore';
+const PCS = [1, 2, 3, 4].map((n) => ({ id: `room101-pc${n}`, mac: randomMac(), disk: '', manifest: undefined as Manifest | undefined }));
+
+let lab: Lab | undefined;
+let server: LabServer | undefined;
+let sampler: ReturnType<typeof sampleProcess> | undefined;
+
+test.before(async (t) => {
+  t.timeout(10 * 60_000); // the boot image build, when sources changed
+  await ensureBootImage();
+  lab = await createLab({ name: 'e2e8', subnet: '10.77.48.0/24' });
+  await startSiteDhcp(lab);
+  server = await startLabServer(lab, { dhcpMode: 'proxy' });
+  sampler = sampleProcess(server.pid);
+  await server.call('POST', '/groups', { id: GROUP, description: 'e2e classroom' });
+  for (const pc of PCS) {
+    await registerClient(server, { id: pc.id, mac: pc.mac, group: GROUP });
+    pc.disk = await createRawDisk(lab, '8G');
+  }
+});
+
+test.after.always(async () => {
+  sampler?.stop();
+  await lab?.destroy();
+});
+
+test.serial('4 PCs prepare and back up in parallel', async (t) => {
+  t.timeout(25 * 60_000);
+  const results = await Promise.all(
+    PCS.map((pc, i) =>
+      prepareInstallBackup(lab!, server!, { name: `e2e8-${i + 1}`, clientId: pc.id, mac: pc.mac, disk: pc.disk, imagefile: IMAGE, timeoutMs: 15 * 60_000, log: (s) => t.log(s) }),
+    ),
+  );
+  PCS.forEach((pc, i) => (pc.manifest = results[i]!.manifest));
+  for (const pc of PCS) {
+    await damagePartition(pc.disk, SYSTEM_PARTITION_LABEL);
+    t.true((await verifyManifestOnDisk(pc.disk, SYSTEM_PARTITION_LABEL, pc.manifest!)).length > 0);
+  }
+});
+
+test.serial('one group restore: all 4 finish and verify; server peak CPU/RSS', async (t) => {
+  t.timeout(25 * 60_000);
+  const set = await server!.call('POST', `/groups/${GROUP}/action`, { productId: RESTORE, actionRequest: 'setup', properties: { imagefile: IMAGE } });
+  t.log(`group action: ${JSON.stringify(set).slice(0, 300)}`);
+  const before = new Map<string, Set<string>>();
+  for (const pc of PCS) before.set(pc.id, new Set((await jobsOf(server!, pc.id, RESTORE)).map((j) => j.id)));
+  const runs = await Promise.all(
+    PCS.map(async (pc, i) => {
+      const vm = await bootVm(lab!, { name: `e2e8-${i + 1}-restore`, mac: pc.mac, disk: pc.disk });
+      try {
+        return await waitForJobResult(server!, vm, { clientId: pc.id, productId: RESTORE, ignoreJobIds: before.get(pc.id)!, timeoutMs: 20 * 60_000 });
+      } finally {
+        await vm.stop();
+      }
+    }),
+  );
+  for (const [i, r] of runs.entries()) {
+    t.log(`${PCS[i]!.id}: restore ${r.job.state} in ${r.seconds.toFixed(1)} s`);
+    t.is(r.job.state, 'succeeded', r.vm.tail(30));
+  }
+  for (const pc of PCS) {
+    t.deepEqual(await verifyManifestOnDisk(pc.disk, SYSTEM_PARTITION_LABEL, pc.manifest!), [], pc.id);
+    t.like((await productStates(server!, pc.id))[RESTORE], { actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful' });
+  }
+  const peak = sampler!.stop();
+  const msg = `bootserver peak CPU ${peak.peakCpuPercent}% of one core, peak RSS ${peak.peakRssMiB} MiB (${peak.samples} samples, 4 clients)`;
+  t.log(msg);
+  console.log(`[classroom] ${msg}`);
+});
