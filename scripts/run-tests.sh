@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the type check and the test suite; ends with one line `tests: N passed, M failed`.
 # Called by `bash run.sh test` after set-up (PATH already has Node 24).
-#   pass 1: everything but the VM matrix (plus the e2e-default-* VM scenarios), 2 files at a time
-#   pass 2: the rest of the VM matrix (QEMU under TCG), one file at a time
+#   pass 1: everything but the VM matrix, 2 files at a time
+#   pass 2: the whole VM matrix (QEMU under TCG), one file at a time, so VMs never compete with
+#           the timing-sensitive tests of pass 1
 # NETIMAGE_TEST_VM=0 skips pass 2 (quick local runs). Extra arguments go to both ava runs.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,14 +30,14 @@ fi
 
 echo "== tests"
 start=$(date +%s)
-"${ava[@]}" "$@" | tee var/test-results/main.tap
+NETIMAGE_DEFAULT_VM=0 "${ava[@]}" "$@" | tee var/test-results/main.tap
 count var/test-results/main.tap "${PIPESTATUS[0]}"
 echo "== tests took $(( $(date +%s) - start )) s"
 
 if [ "${NETIMAGE_TEST_VM:-1}" != 0 ]; then
   echo "== VM matrix (QEMU/TCG, one at a time)"
   start=$(date +%s)
-  NETIMAGE_VM_EXCLUDE_DEFAULT=1 "${ava[@]}" --config ava.vm.config.js "$@" | tee var/test-results/vm.tap
+  "${ava[@]}" --config ava.vm.config.js "$@" | tee var/test-results/vm.tap
   count var/test-results/vm.tap "${PIPESTATUS[0]}"
   echo "== VM matrix took $(( $(date +%s) - start )) s"
 fi

@@ -240,7 +240,9 @@ export async function fetchWith(
 ): Promise<string> {
   let cmd: string[];
   if (client === 'atftp') {
-    cmd = ['atftp', '--tftp-timeout', '1', '-g', '-r', name, '-l', out];
+    // 1 s keeps the loss tests (in their own netns) quick; on loopback a loaded CI host (QEMU
+    // next door) can stall atftp for over a second, and atftp gives up after a few timeouts.
+    cmd = ['atftp', '--tftp-timeout', netns ? '1' : '3', '-g', '-r', name, '-l', out];
     if (opts.blksize) cmd.push('--option', `blksize ${opts.blksize}`);
     if (opts.windowsize) cmd.push('--option', `windowsize ${opts.windowsize}`);
     cmd.push('127.0.0.1', String(port));
