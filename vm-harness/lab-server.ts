@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../bootserver/config/load.ts';
 import { openStore } from '../bootserver/server.ts';
 import { silentLogger } from '../lib/logger.ts';
-import { splitLines } from '../lib/process.ts';
+import { collectOutput } from './child-output.ts';
 import { onProcessExit } from './cleanup.ts';
 import type { Lab } from './netns.ts';
 import { bootRootDefault, repoRoot } from './paths.ts';
@@ -94,7 +94,6 @@ export async function startLabServer(lab: Lab, options: LabServerOptions): Promi
   const adminToken = opened.initialAdminToken;
   if (!adminToken) throw new Error('a fresh data dir had an admin token already');
 
-  const lines: string[] = [];
   const child = lab.spawn(process.execPath, [join(repoRoot, 'bootserver/cli/main.ts'), 'serve'], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
@@ -104,14 +103,7 @@ export async function startLabServer(lab: Lab, options: LabServerOptions): Promi
     stderr: 'pipe',
     buffer: false,
   });
-  const collect = async (stream: AsyncIterable<Buffer> | null | undefined) => {
-    if (!stream) return;
-    for await (const text of splitLines(stream)) lines.push(text);
-  };
-  void collect(child.stdout as AsyncIterable<Buffer> | null);
-  void collect(child.stderr as AsyncIterable<Buffer> | null);
-  let exited = false;
-  void Promise.resolve(child).then(() => (exited = true));
+  const output = collectOutput(child);
   const url = `http://${lab.serverIp}:${httpPort}`;
 
   const api: LabServer['api'] = async (method, path, body) => {
@@ -147,15 +139,15 @@ export async function startLabServer(lab: Lab, options: LabServerOptions): Promi
 
   const started = performance.now();
   for (;;) {
-    if (exited) {
+    if (output.exited) {
       await stop();
-      throw new Error(`the bootserver exited at start:\n${lines.slice(-30).join('\n')}`);
+      throw new Error(`the bootserver exited at start:\n${output.texts().slice(-30).join('\n')}`);
     }
     const r = await lab.exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `${url}/api/v1/health`], { reject: false });
     if (String(r.stdout) === '200') break;
     if (performance.now() - started > 30_000) {
       await stop();
-      throw new Error(`the bootserver did not answer within 30 s:\n${lines.slice(-30).join('\n')}`);
+      throw new Error(`the bootserver did not answer within 30 s:\n${output.texts().slice(-30).join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -171,7 +163,7 @@ export async function startLabServer(lab: Lab, options: LabServerOptions): Promi
       if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
       return r.body;
     },
-    log: () => [...lines],
+    log: () => output.texts(),
     stop,
   };
 }

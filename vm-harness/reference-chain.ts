@@ -6,7 +6,7 @@ import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { splitLines } from '../lib/process.ts';
+import { collectOutput } from './child-output.ts';
 import { bootRootDefault } from './paths.ts';
 import type { Lab } from './netns.ts';
 import { onProcessExit } from './cleanup.ts';
@@ -85,20 +85,12 @@ export async function startReferenceChain(lab: Lab, options: ReferenceChainOptio
   const unregister = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const [first, last] = options.pool ?? [100, 199];
   const startedAt = performance.now();
-  const lines: LogLine[] = [];
   const child = lab.spawn(
     'dnsmasq',
     dnsmasqArgs({ serverIp: lab.serverIp, poolStart: lab.address(first), poolEnd: lab.address(last), tftpRoot, leaseFile: join(dir, 'leases') }),
     { buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
   );
-  const collect = async (stream: AsyncIterable<Buffer> | null | undefined) => {
-    if (!stream) return;
-    for await (const text of splitLines(stream)) lines.push({ atMs: Math.round(performance.now() - startedAt), text });
-  };
-  void collect(child.stdout as AsyncIterable<Buffer> | null);
-  void collect(child.stderr as AsyncIterable<Buffer> | null);
-  let exited = false;
-  void Promise.resolve(child).then(() => (exited = true));
+  const output = collectOutput(child, startedAt);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -110,13 +102,11 @@ export async function startReferenceChain(lab: Lab, options: ReferenceChainOptio
   };
   lab.defer(stop);
   // dnsmasq logs "started" before it serves; fail fast if it exits instead.
-  const deadline = Date.now() + 5000;
-  while (!lines.some((l) => /started, version/.test(l.text) || /TFTP root is/.test(l.text))) {
-    if (exited || Date.now() > deadline) {
-      await stop();
-      throw new Error(`dnsmasq did not start: ${lines.map((l) => l.text).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await output.waitFor(/started, version|TFTP root is/, 5000, 'dnsmasq');
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  return { tftpRoot, startedAt, log: () => [...lines], stop };
+  return { tftpRoot, startedAt, log: () => output.lines(), stop };
 }

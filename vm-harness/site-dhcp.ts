@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { splitLines } from '../lib/process.ts';
+import { collectOutput } from './child-output.ts';
 import { onProcessExit } from './cleanup.ts';
 import type { Lab } from './netns.ts';
 
@@ -37,21 +37,13 @@ export async function startSiteDhcp(lab: Lab, options: { pool?: [number, number]
   const dir = await mkdtemp(join(tmpdir(), `netimage-sitedhcp-p${process.pid}-`));
   const unregister = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const [first, last] = options.pool ?? [100, 199];
-  const lines: string[] = [];
   const child = lab.spawn('dnsmasq', siteDhcpArgs({ poolStart: lab.address(first), poolEnd: lab.address(last), leaseFile: join(dir, 'leases') }), {
     buffer: false,
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
   });
-  const collect = async (stream: AsyncIterable<Buffer> | null | undefined) => {
-    if (!stream) return;
-    for await (const text of splitLines(stream)) lines.push(text);
-  };
-  void collect(child.stdout as AsyncIterable<Buffer> | null);
-  void collect(child.stderr as AsyncIterable<Buffer> | null);
-  let exited = false;
-  void Promise.resolve(child).then(() => (exited = true));
+  const output = collectOutput(child);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -62,13 +54,11 @@ export async function startSiteDhcp(lab: Lab, options: { pool?: [number, number]
     unregister();
   };
   lab.defer(stop);
-  const deadline = Date.now() + 5000;
-  while (!lines.some((l) => /DHCP, IP range/.test(l))) {
-    if (exited || Date.now() > deadline) {
-      await stop();
-      throw new Error(`site dnsmasq did not start: ${lines.join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await output.waitFor(/DHCP, IP range/, 5000, 'site dnsmasq');
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  return { log: () => [...lines], stop };
+  return { log: () => output.texts(), stop };
 }
