@@ -47,3 +47,34 @@ export function collectOutput(child: ResultPromise, startedAt = performance.now(
     },
   };
 }
+
+/**
+ * Run dnsmasq in a lab with a private temp dir (leases, TFTP root), wait for its ready line and
+ * register its teardown (kill by PID, remove the dir) with the lab. Used by the reference chain and
+ * the site DHCP server.
+ */
+export async function startLabDnsmasq(
+  lab: { spawn: (cmd: string, args: readonly string[], options?: import('execa').Options) => ResultPromise; defer: (fn: () => Promise<void> | void) => void },
+  o: { dir: string; args: string[]; ready: RegExp; what: string; startedAt?: number; onStopped?: () => void },
+): Promise<{ output: ChildOutput; stop(): Promise<void> }> {
+  const { rm } = await import('node:fs/promises');
+  const child = lab.spawn('dnsmasq', o.args, { buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const output = collectOutput(child, o.startedAt);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    child.kill('SIGTERM');
+    await child.catch(() => undefined);
+    await rm(o.dir, { recursive: true, force: true });
+    o.onStopped?.();
+  };
+  lab.defer(stop);
+  try {
+    await output.waitFor(o.ready, 5000, o.what);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { output, stop };
+}

@@ -6,7 +6,7 @@ import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { collectOutput } from './child-output.ts';
+import { startLabDnsmasq } from './child-output.ts';
 import { bootRootDefault } from './paths.ts';
 import type { Lab } from './netns.ts';
 import { onProcessExit } from './cleanup.ts';
@@ -85,28 +85,14 @@ export async function startReferenceChain(lab: Lab, options: ReferenceChainOptio
   const unregister = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const [first, last] = options.pool ?? [100, 199];
   const startedAt = performance.now();
-  const child = lab.spawn(
-    'dnsmasq',
-    dnsmasqArgs({ serverIp: lab.serverIp, poolStart: lab.address(first), poolEnd: lab.address(last), tftpRoot, leaseFile: join(dir, 'leases') }),
-    { buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
-  );
-  const output = collectOutput(child, startedAt);
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    child.kill('SIGTERM');
-    await child;
-    await rm(dir, { recursive: true, force: true });
-    unregister();
-  };
-  lab.defer(stop);
   // dnsmasq logs "started" before it serves; fail fast if it exits instead.
-  try {
-    await output.waitFor(/started, version|TFTP root is/, 5000, 'dnsmasq');
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const { output, stop } = await startLabDnsmasq(lab, {
+    dir,
+    args: dnsmasqArgs({ serverIp: lab.serverIp, poolStart: lab.address(first), poolEnd: lab.address(last), tftpRoot, leaseFile: join(dir, 'leases') }),
+    ready: /started, version|TFTP root is/,
+    what: 'dnsmasq',
+    startedAt,
+    onStopped: unregister,
+  });
   return { tftpRoot, startedAt, log: () => output.lines(), stop };
 }

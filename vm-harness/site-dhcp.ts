@@ -2,10 +2,10 @@
 // only (no boot file, no next-server, no TFTP), the way a school's router does. Our server in
 // proxy mode adds the PXE part beside it.
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collectOutput } from './child-output.ts';
+import { startLabDnsmasq } from './child-output.ts';
 import { onProcessExit } from './cleanup.ts';
 import type { Lab } from './netns.ts';
 
@@ -37,28 +37,12 @@ export async function startSiteDhcp(lab: Lab, options: { pool?: [number, number]
   const dir = await mkdtemp(join(tmpdir(), `netimage-sitedhcp-p${process.pid}-`));
   const unregister = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const [first, last] = options.pool ?? [100, 199];
-  const child = lab.spawn('dnsmasq', siteDhcpArgs({ poolStart: lab.address(first), poolEnd: lab.address(last), leaseFile: join(dir, 'leases') }), {
-    buffer: false,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
+  const { output, stop } = await startLabDnsmasq(lab, {
+    dir,
+    args: siteDhcpArgs({ poolStart: lab.address(first), poolEnd: lab.address(last), leaseFile: join(dir, 'leases') }),
+    ready: /DHCP, IP range/,
+    what: 'site dnsmasq',
+    onStopped: unregister,
   });
-  const output = collectOutput(child);
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    child.kill('SIGTERM');
-    await child;
-    await rm(dir, { recursive: true, force: true });
-    unregister();
-  };
-  lab.defer(stop);
-  try {
-    await output.waitFor(/DHCP, IP range/, 5000, 'site dnsmasq');
-  } catch (error) {
-    await stop();
-    throw error;
-  }
   return { log: () => output.texts(), stop };
 }
