@@ -30,7 +30,7 @@ netimage_apt_setup() {
   missing=$(netimage_apt_missing "${wanted[@]}")
   # Loaders and the boot image are fetched with apt-get download: that needs package lists,
   # which a minimal install (or a container) may not have even when every package is present.
-  if ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null && [ "$(id -u)" = 0 ]; then
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "setup: no apt package lists yet: apt-get update"
     apt-get update -qq
   fi
