@@ -1,6 +1,6 @@
 import test from 'ava';
-import { mkdir, mkdtemp, writeFile, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile, symlink } from 'node:fs/promises';
+import { tempDir } from '../helpers/tempdir.ts';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { startTestServer, issueJob, agentCall, type TestServer } from '../helpers/server.ts';
@@ -176,7 +176,7 @@ test('OpenAPI is served at /api/docs with the admin and agent routes', async (t)
 });
 
 test('boot files: ranges, HEAD, not-found, and nothing outside the boot root', async (t) => {
-  const root = join(await mkdtemp(join(tmpdir(), 'netimage-bootroot-')), 'root');
+  const root = join(await tempDir(t, 'bootroot'), 'root');
   await mkdir(join(root, 'netimage'), { recursive: true });
   const data = randomBytes(300_000);
   await writeFile(join(root, 'netimage', 'initrd'), data);
@@ -210,7 +210,7 @@ test('boot files: ranges, HEAD, not-found, and nothing outside the boot root', a
 
 test('boot files carry "Content-Length" in canonical case (grub matches it case-sensitively)', async (t) => {
   const { createConnection } = await import('node:net');
-  const root = join(await mkdtemp(join(tmpdir(), 'netimage-bootroot-')), 'root');
+  const root = join(await tempDir(t, 'bootroot'), 'root');
   await mkdir(join(root, 'netimage'), { recursive: true });
   await writeFile(join(root, 'netimage', 'kernel'), randomBytes(5000));
   const ts = await startTestServer({ overrides: { 'paths.bootRoot': root } });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -8,8 +8,12 @@ import { loadConfig, ConfigError, envNameForKey } from '../../bootserver/config/
 
 const exec = promisify(execFile);
 
+const madeDirs: string[] = [];
+test.after.always(() => Promise.all(madeDirs.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function configFile(text: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-cfg-'));
+  madeDirs.push(dir);
   const file = join(dir, 'netimage.yaml');
   await writeFile(file, text);
   return file;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -58,6 +58,7 @@ test('using the outer store inside a transaction errors instead of hanging', asy
 
 test('migrations run once on a new file and are recorded', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'db.sqlite');
   const s1 = SqliteStore.open({ path });
   await s1.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });

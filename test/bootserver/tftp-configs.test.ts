@@ -1,6 +1,6 @@
 import test from 'ava';
-import { mkdtemp, writeFile, readFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, readFile, mkdir } from 'node:fs/promises';
+import { tempDir } from '../helpers/tempdir.ts';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../lib/process.ts';
@@ -15,7 +15,9 @@ async function tftpGet(port: number, path: string, out: string): Promise<Buffer>
 }
 
 test('over TFTP the server gives grub.cfg, the per-client config (creating the job) and boot files', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'netimage-tftproot-'));
+  const base = await tempDir(t, 'tftproot');
+  const root = join(base, 'root');
+  await mkdir(root);
   const loader = randomBytes(200_000);
   await writeFile(join(root, 'shimx64.efi'), loader);
   await mkdir(join(root, 'grub'));
@@ -23,7 +25,7 @@ test('over TFTP the server gives grub.cfg, the per-client config (creating the j
   t.teardown(() => ts.stop());
   const port = ts.server.protocols.tftpPort!;
   t.true(port > 0);
-  const out = join(root, '..', `dl-${port}`);
+  const out = join(base, 'download');
   t.deepEqual(await tftpGet(port, 'shimx64.efi', out), loader);
   t.regex((await tftpGet(port, 'grub/grub.cfg', out)).toString(), /configfile \(tftp,\$netimage_server\)\/grub\/client/);
   await ts.api('POST', '/api/v1/clients', { id: 'pc01', uuid: UUID });
