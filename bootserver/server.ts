@@ -15,6 +15,7 @@ import { GrubRenderer } from './boot/grub-render.ts';
 import { BootConfigResponder } from './boot/config-responder.ts';
 import { buildHttpApp } from './http/app.ts';
 import { startProtocolServers, type ProtocolServers } from './protocols.ts';
+import { openOsImages, type OsImages } from './os-images/wiring.ts';
 
 export const NETIMAGE_VERSION = '0.1.0';
 
@@ -30,6 +31,7 @@ export interface BootServer {
   /** Set only on the very first start: the admin token, shown once. */
   initialAdminToken: string | null;
   protocols: ProtocolServers;
+  osImages: OsImages;
   stop(): Promise<void>;
 }
 
@@ -62,10 +64,11 @@ export function guessAdvertisedIp(): string | null {
 export async function startBootServer(config: Config, log: Logger): Promise<BootServer> {
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
-  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret });
+  const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
+  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }) });
-  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
+  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, osImages });
   let protocols: ProtocolServers | null = null;
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
@@ -85,6 +88,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       httpPort,
       initialAdminToken,
       protocols,
+      osImages,
       async stop() {
         await protocols?.stop();
         await http.close();

@@ -12,6 +12,7 @@ import { installErrorHandler } from './errors.ts';
 import { registerAdminApi } from './admin-api.ts';
 import { registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
+import { registerOsImagesHttp, type OsImages } from '../os-images/wiring.ts';
 
 export interface HttpAppDeps {
   store: Store;
@@ -21,6 +22,8 @@ export interface HttpAppDeps {
   bootRoot: string;
   log: Logger;
   version: string;
+  /** Depot and root filesystem builds (bootserver/os-images/wiring.ts). */
+  osImages?: OsImages;
 }
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
@@ -51,5 +54,6 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await registerAdminApi(app, deps);
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
+  if (deps.osImages) await registerOsImagesHttp(app, deps.osImages, deps);
   return app;
 }
