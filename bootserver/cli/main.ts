@@ -12,6 +12,7 @@ import { newAdminToken, sha256Hex } from '../service/tokens.ts';
 import { AdminClient, ApiError, readCredentials, saveCredentials } from './api-client.ts';
 import { jobEventLine, table, type JobLineEvent } from './format.ts';
 import { runDoctor } from './doctor.ts';
+import { CliUsageError, OS_IMAGES_USAGE, depotCommand, osBuildCommand } from './os-images.ts';
 
 const USAGE = `netimage ${NETIMAGE_VERSION}: netboot and local-image appliance
 
@@ -34,6 +35,7 @@ Admin (talks to the server; --url URL, --token TOKEN, or saved by 'login'):
   netimage states <hostname>                 product states (opsi productOnClient)
   netimage jobs [--client C] [--follow] [--job ID]
   netimage inventory <hostname>
+${OS_IMAGES_USAGE}
 
 Config: /etc/netimage/netimage.yaml or --config FILE, overridden by NETIMAGE_* variables
 (see docs/configuration.md).`;
@@ -180,6 +182,10 @@ export async function main(argv: string[]): Promise<number> {
       follow: { type: 'boolean', short: 'f' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      packages: { type: 'string' },
+      mirror: { type: 'string' },
+      proxy: { type: 'string' },
+      rebuild: { type: 'boolean' },
     },
   });
   const [cmd, sub, ...rest] = positionals;
@@ -208,6 +214,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const api = await adminClient(values);
+  if (cmd === 'depot') return depotCommand(api, sub, rest, out);
+  if (cmd === 'os') {
+    if (sub !== 'build') throw new CliUsageError('usage: netimage os build <os> [--packages "a b"] [--mirror URL] [--proxy URL] [--rebuild]');
+    return osBuildCommand(api, rest[0], values, (text) => process.stdout.write(text));
+  }
   // Commands of one word whose first argument is a hostname.
   switch (cmd) {
     case 'states': {
@@ -317,12 +328,12 @@ if (import.meta.main) {
     },
     (error: unknown) => {
       if (error instanceof ConfigError) process.stderr.write(error.message + '\n');
-      else if (error instanceof UsageError || error instanceof ApiError) process.stderr.write(`netimage: ${error.message}\n`);
+      else if (error instanceof UsageError || error instanceof CliUsageError || error instanceof ApiError) process.stderr.write(`netimage: ${error.message}\n`);
       else if ((error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         process.stderr.write(`netimage: ${(error as Error).message} (run netimage doctor)\n`);
       } else if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') process.stderr.write(`netimage: ${(error as Error).message}\n`);
       else process.stderr.write(`netimage: ${(error as Error).stack ?? String(error)}\n`);
-      process.exitCode = error instanceof UsageError ? 2 : 1;
+      process.exitCode = error instanceof UsageError || error instanceof CliUsageError ? 2 : 1;
     },
   );
 }

@@ -30,6 +30,9 @@ rm -f "$root"/etc/ssh/ssh_host_*
 rm -f "$root"/var/lib/dbus/machine-id "$root"/var/lib/systemd/random-seed "$root"/var/lib/systemd/credential.secret
 rm -f "$root"/etc/apt/apt.conf.d/99mmdebstrap
 printf 'localhost\\n' > "$root"/etc/hostname
+# mmdebstrap copies the build host's resolv.conf; the PC asks systemd-resolved (DHCP's DNS).
+rm -f "$root"/etc/resolv.conf
+ln -s ../run/systemd/resolve/stub-resolv.conf "$root"/etc/resolv.conf
 mkdir -p "$root"/etc/systemd/network "$root"/etc/systemd/system/multi-user.target.wants "$root"/etc/systemd/system/ssh.service.wants
 printf '[Match]\\nName=en* eth*\\n\\n[Network]\\nDHCP=yes\\n' > "$root"/etc/systemd/network/80-netimage-dhcp.network
 cat > "$root"/etc/systemd/system/netimage-ssh-host-keys.service <<'UNIT'

@@ -35,7 +35,7 @@ export const VARIANT = 'important';
  * Always in the image: kernel, init, the bootloaders the agent installs (signed shim + grub for
  * UEFI with Secure Boot, grub modules for BIOS), what the PC needs to be reached and configured
  * (ssh, sudo, locales, keymaps, time zones) and to check its file systems at boot.
- * DHCP on every NIC comes from systemd-networkd (part of systemd), configured by the build.
+ * DHCP on every NIC comes from systemd-networkd (part of systemd) with systemd-resolved for DNS.
  */
 export const BASE_PACKAGES = [
   'linux-image-amd64',
@@ -50,6 +50,7 @@ export const BASE_PACKAGES = [
   'keyboard-configuration',
   'tzdata',
   'sudo',
+  'systemd-resolved',
   'e2fsprogs',
   'dosfstools',
 ] as const;
