@@ -72,3 +72,13 @@ export function runWithLines(
   void pump(child.stderr as AsyncIterable<Buffer> | null, 'stderr');
   return child;
 }
+
+/** Is a process with this PID running (EPERM: it runs, as another user)? */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncPath, sha256File } from '../../imaging/store/store.ts';
+import { pidAlive } from '../../lib/process.ts';
 import {
   DEPOT_KINDS,
   MANIFEST_FILE,
@@ -66,15 +67,6 @@ export interface VerifyResult {
   /** One line per problem: a file missing, of the wrong size or hash, or not in the manifest. */
   problems: string[];
   bytes: number;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function walkFiles(root: string, dir = root): Promise<string[]> {
