@@ -207,8 +207,9 @@ export class OsImageBuilder {
     const [mmResult, zstdResult] = await Promise.allSettled([mm, zstd]);
     await reading;
     if (mmResult.status === 'rejected') {
-      const lastError = build.lines.filter((l) => /^E: /.test(l)).pop();
-      throw new Error(`mmdebstrap failed: ${lastError ?? tail.join(' | ')}`);
+      // The first error says why (mmdebstrap's own last line is only "failed to run").
+      const firstError = build.lines.find((l) => /^E: /.test(l));
+      throw new Error(`mmdebstrap failed: ${firstError?.slice(3) ?? tail.join(' | ')}`);
     }
     if (zstdResult.status === 'rejected') throw new Error(`zstd failed: ${(zstdResult.reason as Error).message}`);
   }
