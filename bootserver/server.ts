@@ -90,6 +90,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       protocols,
       osImages,
       async stop() {
+        await osImages.builder.stop();
         await protocols?.stop();
         await http.close();
         await store.close();

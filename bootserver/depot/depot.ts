@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncPath, sha256File } from '../../imaging/store/store.ts';
-import { pidAlive } from '../../lib/process.ts';
+import { pidAlive, runAllowFailure } from '../../lib/process.ts';
 import {
   DEPOT_KINDS,
   MANIFEST_FILE,
@@ -53,6 +53,30 @@ export class DepotConflictError extends DepotError {
     super(message);
     this.name = 'DepotConflictError';
   }
+}
+
+/** Mount points at or below `dir` (from /proc/mounts), deepest first. */
+async function mountsBelow(dir: string): Promise<string[]> {
+  const text = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return text
+    .split('\n')
+    .map((l) => unescape(l.split(' ')[1] ?? ''))
+    .filter((m) => m === dir || m.startsWith(dir + sep))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * rm -rf that never deletes through a mount point: a builder killed hard can leave its chroot's
+ * /proc, /sys or /dev mounted; those are unmounted first, and if one stays, nothing is removed.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  for (const m of await mountsBelow(dir)) {
+    if ((await runAllowFailure('umount', [m])).exitCode !== 0) await runAllowFailure('umount', ['-l', m]);
+  }
+  const left = await mountsBelow(dir);
+  if (left.length) throw new DepotError(`not removing ${dir}: ${left.join(', ')} is still mounted`);
+  await rm(dir, { recursive: true, force: true });
 }
 
 export interface DepotEntry {
@@ -116,11 +140,11 @@ export class Depot {
       const pid = Number(/^(\d+)-/.exec(name)?.[1]);
       if (pid && pid !== process.pid && pidAlive(pid)) continue;
       if (pid === process.pid) continue;
-      await rm(join(this.dir, STAGING, name), { recursive: true, force: true });
+      await removeTree(join(this.dir, STAGING, name));
       removed.push(`${STAGING}/${name}`);
     }
     for (const name of await readdir(join(this.dir, TRASH))) {
-      await rm(join(this.dir, TRASH, name), { recursive: true, force: true });
+      await removeTree(join(this.dir, TRASH, name));
       removed.push(`${TRASH}/${name}`);
     }
     return removed;
@@ -203,7 +227,7 @@ export class Depot {
       await fsyncPath(join(this.dir, STAGING));
       return { id: entryId(kind, name), dir: final, manifest };
     } catch (error) {
-      await rm(staging, { recursive: true, force: true });
+      await removeTree(staging);
       throw error;
     }
   }
@@ -241,7 +265,7 @@ export class Depot {
     const doomed = join(this.dir, TRASH, `${kind}-${name}-${randomBytes(4).toString('hex')}`);
     await rename(entry.dir, doomed);
     await fsyncPath(join(this.dir, kind));
-    await rm(doomed, { recursive: true, force: true });
+    await removeTree(doomed);
   }
 
   /** The manifest entry and absolute path of one file of an entry (only files in the manifest). */

@@ -3,12 +3,11 @@
 // The artefact is one zstd-compressed tar stream, rootfs.tar.zst (why: docs/linux-install.md):
 // the agent makes a fresh ext4 of the partition's size (its own UUID per PC) and unpacks into it.
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
 import { execa } from '../../lib/process.ts';
 import { splitLines } from '../../lib/process.ts';
-import type { Depot, DepotEntry } from '../depot/depot.ts';
+import { removeTree, type Depot, type DepotEntry } from '../depot/depot.ts';
 import { entryId } from '../depot/manifest.ts';
 import { initialProgress, progressAfter, type ProgressState } from './progress.ts';
 import { rootfsEntryName, sourceLine, specHash, type OsImageSpec } from './spec.ts';
@@ -101,10 +100,18 @@ export class OsImageBuilder {
   private readonly builds = new Map<string, OsBuild>();
   private readonly done = new Map<string, Promise<OsBuild>>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Server stop: running builds are ended (SIGTERM: mmdebstrap unmounts and removes its chroot). */
+  private readonly stopping = new AbortController();
 
   constructor(options: { depot: Depot; log: Logger }) {
     this.depot = options.depot;
     this.log = options.log;
+  }
+
+  /** End a running build and refuse new ones; resolves when the queue is idle. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.queue.catch(() => undefined);
   }
 
   get(id: string): OsBuild | null {
@@ -142,6 +149,7 @@ export class OsImageBuilder {
       this.done.set(build.id, Promise.resolve(build));
       return build;
     }
+    if (this.stopping.signal.aborted) throw new Error('the server is stopping: no new builds');
     const build: OsBuild = { ...base, state: 'queued', percent: 0, cached: false, finished: null, seconds: null, bytes: null };
     this.builds.set(build.id, build);
     const finished = this.queue.then(() => this.run(build, request));
@@ -178,7 +186,7 @@ export class OsImageBuilder {
       this.addLine(build, `E: ${build.error}`);
       this.log.error({ build: build.id, err: error }, 'root filesystem build failed');
     } finally {
-      if (scratch) await rm(scratch, { recursive: true, force: true });
+      if (scratch) await removeTree(scratch).catch((error: unknown) => this.log.error({ err: error }, 'build scratch folder not removed'));
       build.finished = new Date().toISOString();
       build.seconds = (Date.now() - started) / 1000;
       if (build.state === 'done') this.log.info({ build: build.id, entry: build.entryId, seconds: build.seconds, bytes: build.bytes }, 'root filesystem build done');
@@ -190,8 +198,24 @@ export class OsImageBuilder {
   private async mmdebstrap(build: OsBuild, request: BuildRequest, tmpDir: string, out: string): Promise<void> {
     // TMPDIR: mmdebstrap's chroot lives on the depot's file system, not in a small /tmp.
     const env = { TMPDIR: tmpDir, LC_ALL: 'C.UTF-8' };
-    const zstd = execa('nice', ['-n', '10', 'zstd', '-q', '-T0', ZSTD_LEVEL, '-o', out], { stdin: 'pipe', env });
-    const mm = execa('nice', ['-n', '10', 'mmdebstrap', ...mmdebstrapArgs(request.spec, request.proxy)], { stdout: 'pipe', stderr: 'pipe', buffer: false, env });
+    const cancelSignal = this.stopping.signal;
+    const zstd = execa('nice', ['-n', '10', 'zstd', '-q', '-T0', ZSTD_LEVEL, '-o', out], { stdin: 'pipe', env, cancelSignal });
+    // Its own process group: on stop, apt and dpkg below it get the signal too (mmdebstrap
+    // alone would wait for a hanging apt), and mmdebstrap unmounts and removes its chroot.
+    const mm = execa('nice', ['-n', '10', 'mmdebstrap', ...mmdebstrapArgs(request.spec, request.proxy)], { stdout: 'pipe', stderr: 'pipe', buffer: false, env, detached: true });
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (mm.pid) process.kill(-mm.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    let hardKill: NodeJS.Timeout | null = null;
+    const onStop = () => {
+      killGroup('SIGTERM');
+      hardKill = setTimeout(() => killGroup('SIGKILL'), 30_000);
+    };
+    cancelSignal.addEventListener('abort', onStop, { once: true });
     mm.stdout.pipe(zstd.stdin);
     let progress: ProgressState = initialProgress();
     const tail: string[] = [];
@@ -206,6 +230,9 @@ export class OsImageBuilder {
     })();
     const [mmResult, zstdResult] = await Promise.allSettled([mm, zstd]);
     await reading;
+    cancelSignal.removeEventListener('abort', onStop);
+    if (hardKill) clearTimeout(hardKill);
+    if (cancelSignal.aborted) throw new Error('stopped with the server');
     if (mmResult.status === 'rejected') {
       // The first error says why (mmdebstrap's own last line is only "failed to run").
       const firstError = build.lines.find((l) => /^E: /.test(l));

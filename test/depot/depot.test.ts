@@ -120,3 +120,18 @@ test('remove takes the entry away whole', async (t) => {
   t.deepEqual(await readdir(join(dir, 'depot', '.trash')), []);
   await t.throwsAsync(depot.remove('rootfs', 'gone'), { message: 'depot entry rootfs/gone not found' });
 });
+
+test('removeTree unmounts what a killed builder left mounted below a folder, then deletes it', async (t) => {
+  const { removeTree } = await import('../../bootserver/depot/depot.ts');
+  const { run } = await import('../../lib/process.ts');
+  const dir = await tempDir(t, 'depot-mount');
+  const chroot = join(dir, 'scratch', 'chroot', 'proc');
+  await mkdir(chroot, { recursive: true });
+  // A tmpfs stands for the chroot's /proc: its file must survive as long as it is mounted.
+  await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'netimage-test', chroot]);
+  t.teardown(() => run('umount', [chroot]).catch(() => undefined));
+  await writeFile(join(chroot, 'inside-the-mount'), 'x');
+  await removeTree(join(dir, 'scratch'));
+  t.false((await readFile('/proc/mounts', 'utf8')).includes(chroot));
+  await t.throwsAsync(stat(join(dir, 'scratch')), { code: 'ENOENT' });
+});

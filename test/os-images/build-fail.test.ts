@@ -76,3 +76,29 @@ test.serial('netimage depot ls | verify | rm', async (t) => {
   t.is(rm.code, 0);
   t.regex((await run('depot', 'ls')).out, /the depot is empty/);
 });
+
+test('stopping the server ends a running build: mmdebstrap is gone, nothing stays mounted, the depot is empty', async (t) => {
+  const mirror = await startMiniMirror(t, { stallApt: true });
+  const ts = await startTestServer({ overrides: { 'osImages.aptSources': mirror.aptDir } });
+  t.teardown(() => ts.stop().catch(() => undefined));
+  const depotDir = ts.server.osImages.depot.dir;
+  const started = await ts.api('POST', '/api/v1/os/builds', { os: 'debian-12' });
+  t.is(started.status, 202, started.text);
+  const { builder } = ts.server.osImages;
+  const deadline = Date.now() + 120_000;
+  while (!builder.get(started.body.id)!.lines.some((l) => l.startsWith('I: running apt-get update'))) {
+    if (Date.now() > deadline) throw new Error('the build never reached apt-get update');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await ts.server.stop();
+  const build = builder.get(started.body.id)!;
+  t.is(build.state, 'failed');
+  t.is(build.error, 'stopped with the server');
+  const { run } = await import('../../lib/process.ts');
+  const procs = (await run('ps', ['-eo', 'args'])).stdout.split('\n').filter((l) => l.includes(depotDir));
+  t.deepEqual(procs, [], 'no process works in the depot any more');
+  const mounts = (await (await import('node:fs/promises')).readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(depotDir));
+  t.deepEqual(mounts, []);
+  t.deepEqual(await readdir(join(depotDir, '.staging')), []);
+  t.deepEqual(await readdir(join(depotDir, 'rootfs')), []);
+});

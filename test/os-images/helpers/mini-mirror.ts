@@ -24,7 +24,14 @@ function stanzas(names: string[]): string {
   return names.map((n) => `Package: ${n}\nVersion: 1.0\nArchitecture: amd64\n${n === 'mail-agent' ? 'Provides: mail-transport-agent\n' : ''}`).join('\n');
 }
 
-export async function startMiniMirror(t: ExecutionContext, extraPackages: string[] = ['htop', 'vim', 'mail-agent']): Promise<MiniMirror> {
+export interface MiniMirrorOptions {
+  extraPackages?: string[];
+  /** Never answer apt itself (User-Agent "Debian APT…"): a build hangs in apt-get update, the quick checks (curl) still pass. */
+  stallApt?: boolean;
+}
+
+export async function startMiniMirror(t: ExecutionContext, options: MiniMirrorOptions = {}): Promise<MiniMirror> {
+  const extraPackages = options.extraPackages ?? ['htop', 'vim', 'mail-agent'];
   const dir = await tempDir(t, 'mini-mirror');
   const files = new Map<string, Buffer>();
   const suite = async (path: string, codename: string, names: string[]) => {
@@ -40,6 +47,7 @@ export async function startMiniMirror(t: ExecutionContext, extraPackages: string
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(req.url ?? '');
+    if (options.stallApt && /^Debian APT/.test(req.headers['user-agent'] ?? '')) return;
     const body = files.get(req.url ?? '');
     if (!body) {
       res.writeHead(404).end('not found');
@@ -48,7 +56,13 @@ export async function startMiniMirror(t: ExecutionContext, extraPackages: string
     res.writeHead(200, { 'content-length': body.length }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}/debian`;
   const securityUrl = `http://127.0.0.1:${port}/security`;
