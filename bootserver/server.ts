@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/logger.ts';
 import type { Config } from './config/schema.ts';
 import { SqliteStore } from './store/sqlite.ts';
+import { tightenPrivateTree } from './store/private-files.ts';
 import type { Store } from './store/types.ts';
 import { loadCatalogue } from './products/catalogue.ts';
 import { JobEventBus } from './service/event-bus.ts';
@@ -35,6 +36,10 @@ export interface BootServer {
 
 /** Open the store, load the catalogue and make sure the server secret and an admin token exist. */
 export async function openStore(config: Config, log: Logger): Promise<{ store: SqliteStore; serverSecret: string; initialAdminToken: string | null }> {
+  const tightened = tightenPrivateTree(config.dataDir);
+  if (tightened.length) {
+    log.warn({ dataDir: config.dataDir, tightened }, `tightened file modes in the data dir (it holds the server secret): ${tightened.map((x) => `${x.path} was ${x.was}`).join(', ')}`);
+  }
   const store = SqliteStore.open({ path: join(config.dataDir, 'netimage.sqlite') });
   for (const product of loadCatalogue(config.paths.products)) await store.upsertProduct(product);
   let serverSecret = await store.getMeta('server_secret');
