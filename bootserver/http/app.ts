@@ -44,7 +44,13 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(swagger, {
     openapi: {
       info: { title: 'netimage API', version: deps.version, description: 'Admin API (admin token in the Authorization header; GET /api/v1/events also takes ?ticket= from POST /api/v1/events/tickets) and agent API (bearer one-time job token).' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // GET /api/v1/events only: from POST /api/v1/events/tickets (EventSource cannot send headers).
+          eventTicket: { type: 'apiKey', in: 'query', name: 'ticket' },
+        },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,

@@ -70,3 +70,19 @@ test('a ticket stops working after 60 s; others stay valid; unknown ones never a
   t.false(tickets.valid('nt_' + 'A'.repeat(32)));
   t.not(first.ticket, second.ticket);
 });
+
+test('the OpenAPI docs show the ticket route and that only the event stream takes a ticket', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const spec = (await (await fetch(`${ts.url}/api/docs/json`)).json()) as {
+    paths: Record<string, Record<string, { security?: Record<string, string[]>[]; parameters?: { name: string; in: string }[] }>>;
+    components: { securitySchemes: Record<string, unknown> };
+  };
+  t.like(spec.components.securitySchemes['eventTicket'], { type: 'apiKey', in: 'query', name: 'ticket' });
+  t.truthy(spec.paths['/api/v1/events/tickets']?.['post']);
+  t.deepEqual(spec.paths['/api/v1/events']?.['get']?.security, [{ bearer: [] }, { eventTicket: [] }]);
+  const withTicket = Object.entries(spec.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).filter(([, op]) => JSON.stringify(op.security ?? []).includes('eventTicket') || (op.parameters ?? []).some((p) => p.name === 'ticket' || p.name === 'access_token')).map(([m]) => `${m} ${path}`),
+  );
+  t.deepEqual(withTicket, ['get /api/v1/events']);
+});

@@ -7,6 +7,7 @@ import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tempdir.ts';
+import { envNameForKey } from '../../bootserver/config/load.ts';
 
 const CLI = 'bootserver/cli/main.ts';
 
@@ -21,24 +22,24 @@ async function freeUdpPort(): Promise<number> {
 /** `umask 000; netimage serve` with full DHCP on loopback test ports (so the leases file exists too). */
 async function serveWithOpenUmask(t: ExecutionContext, dir: string): Promise<{ stop(): Promise<void>; output(): string }> {
   const [server, pxe, client] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    NETIMAGE_DATA_DIR: join(dir, 'data'),
-    NETIMAGE_HTTP_HOST: '127.0.0.1',
-    NETIMAGE_HTTP_PORT: '0',
-    NETIMAGE_TFTP_ENABLED: 'false',
-    NETIMAGE_ADVERTISED_IP: '127.0.0.1',
-    NETIMAGE_DHCP_MODE: 'full',
-    NETIMAGE_DHCP_SUBNET: '127.0.0.0/8',
-    NETIMAGE_DHCP_PORT: String(server),
-    NETIMAGE_DHCP_PXE_PORT: String(pxe),
-    NETIMAGE_DHCP_CLIENT_PORT: String(client),
-    NETIMAGE_DHCP_FULL_RANGE_START: '127.89.0.10',
-    NETIMAGE_DHCP_FULL_RANGE_END: '127.89.0.20',
-    NETIMAGE_DHCP_FULL_SUBNET_MASK: '255.0.0.0',
-    NETIMAGE_LOG_LEVEL: 'info',
+  const settings: Record<string, string | number | boolean> = {
+    dataDir: join(dir, 'data'),
+    'http.host': '127.0.0.1',
+    'http.port': 0,
+    'tftp.enabled': false,
+    advertisedIp: '127.0.0.1',
+    'dhcp.mode': 'full',
+    'dhcp.subnet': '127.0.0.0/8',
+    'dhcp.port': server,
+    'dhcp.pxePort': pxe,
+    'dhcp.clientPort': client,
+    'dhcp.full.rangeStart': '127.89.0.10',
+    'dhcp.full.rangeEnd': '127.89.0.20',
+    'dhcp.full.subnetMask': '255.0.0.0',
+    'log.level': 'info',
   };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') };
+  for (const [key, value] of Object.entries(settings)) env[envNameForKey(key.split('.'))] = String(value);
   const child = spawn('/bin/sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -50,7 +51,7 @@ async function serveWithOpenUmask(t: ExecutionContext, dir: string): Promise<{ s
     await exited;
   };
   t.teardown(stop);
-  const deadline = Date.now() + 20000;
+  const deadline = Date.now() + 60_000; // generous: the test machine may be busy
   while (!/is running/.test(out)) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -16,6 +16,7 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { stor
         tags: ['jobs'],
         summary: 'Server-sent events: job progress as it happens (?job= replays that job first). Admin token header, or ?ticket= from POST /api/v1/events/tickets',
         querystring: eventsQuery,
+        security: [{ bearer: [] }, { eventTicket: [] }],
       },
     },
     async (req, reply) => {
