@@ -1,7 +1,7 @@
 // The data dir holds the server secret (every job token is derived from it), admin token hashes
 // and DHCP leases: only the server's user may read it. Modes are given explicitly (umask can only
 // narrow them), and what an older install left open is tightened.
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -26,8 +26,9 @@ export function touchPrivateFile(path: string): void {
   closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
 }
 
+/** Only called on the data dir (possibly a symlink to it) and on real files and dirs below it. */
 function tighten(path: string, wanted: number, out: Tightened[]): void {
-  const mode = lstatSync(path).mode & 0o777;
+  const mode = statSync(path).mode & 0o777;
   if ((mode & ~wanted) === 0) return;
   chmodSync(path, mode & wanted);
   out.push({ path, was: mode.toString(8) });
