@@ -32,7 +32,7 @@ function registeredRoutes(tree: string): [string, string][] {
 /** Routes anyone may call: health, and the OpenAPI docs (outside /api/v1). */
 const PUBLIC_ROUTES = new Set(['GET /api/v1/health', 'HEAD /api/v1/health']);
 
-test('every /api/v1 route needs the admin token in a header: 401 without, with a wrong one, and with the right one as ?access_token=', async (t) => {
+test('every /api/v1 route needs the admin token in a header: 401 without, with a wrong one, with the right one as ?access_token=, and with an event ticket', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   const routes = registeredRoutes(ts.server.http.printRoutes({ commonPrefix: false })).filter(([method, path]) => path.startsWith('/api/v1/') && !PUBLIC_ROUTES.has(`${method} ${path}`));
@@ -41,6 +41,7 @@ test('every /api/v1 route needs the admin token in a header: 401 without, with a
     t.true(routes.some(([m, p]) => `${m} ${p}` === known), `route list has ${known}`);
   }
   t.true(routes.length >= 25, `${routes.length} routes found`);
+  const ticket = (await ts.api('POST', '/api/v1/events/tickets')).body.ticket as string;
   for (const [method, pattern] of routes) {
     const path = pattern.replace(':productId', 'hwinvent').replace(':id', 'pc01');
     const label = `${method} ${pattern}`;
@@ -52,6 +53,10 @@ test('every /api/v1 route needs the admin token in a header: 401 without, with a
     const query = await fetch(`${ts.url}${path}?access_token=${encodeURIComponent(ts.adminToken)}`, { method });
     t.is(query.status, 401, `${label} with the admin token as ?access_token=`);
     await query.body?.cancel();
+    if (pattern !== '/api/v1/events') {
+      const ticketed = await fetch(`${ts.url}${path}?ticket=${ticket}`, { method });
+      t.is(ticketed.status, 401, `${label} with an event ticket (valid for GET /api/v1/events only)`);
+    }
   }
   t.is((await fetch(ts.url + '/api/v1/health')).status, 200, 'health needs no token');
   t.is((await fetch(ts.url + '/api/docs/json')).status, 200, 'the API docs need no token');
