@@ -70,10 +70,10 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret });
-  const admin = new AdminService({ store, netboot: service });
+  const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }) });
-  const http = await buildHttpApp({ store, service, bus, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
+  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
   let protocols: ProtocolServers | null = null;
   try {
     await http.listen({ host: config.http.host, port: config.http.port });

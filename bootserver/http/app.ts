@@ -6,7 +6,6 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../store/types.ts';
 import type { NetbootService } from '../service/netboot.ts';
-import type { JobEventBus } from '../service/event-bus.ts';
 import type { AdminService } from '../service/admin.ts';
 import type { EventTickets } from '../service/event-tickets.ts';
 import type { BootConfigResponder } from '../boot/config-responder.ts';
@@ -18,7 +17,6 @@ import { registerBootFiles } from './boot-files.ts';
 export interface HttpAppDeps {
   store: Store;
   service: NetbootService;
-  bus: JobEventBus;
   admin: AdminService;
   tickets: EventTickets;
   responder: BootConfigResponder;

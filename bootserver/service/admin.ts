@@ -6,6 +6,8 @@ import { effectivePropertyValues } from '../products/properties.ts';
 import type { Client, ClientPatch, Group, Job, JobFilter, NewClient, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import type { NetbootService } from './netboot.ts';
+import type { JobEventBus, LiveJobEvent } from './event-bus.ts';
+import { openJobStream, type JobStream, type JobStreamFilter } from './job-stream.ts';
 
 /** One CSV row, validated (see http/csv-import.ts); `line` names it in errors. */
 export interface ClientImportRow {
@@ -28,10 +30,12 @@ function jobView(job: Job): JobView {
 export class AdminService {
   readonly #store: Store;
   readonly #netboot: NetbootService;
+  readonly #bus: JobEventBus;
 
-  constructor(options: { store: Store; netboot: NetbootService }) {
+  constructor(options: { store: Store; netboot: NetbootService; bus: JobEventBus }) {
     this.#store = options.store;
     this.#netboot = options.netboot;
+    this.#bus = options.bus;
   }
 
   // ---- clients ----
@@ -135,5 +139,10 @@ export class AdminService {
     const text = await this.#store.getJobLog(id);
     if (text === null) throw new StoreNotFoundError('no log uploaded for this job');
     return text;
+  }
+
+  /** Job events as they happen (with `job`: that job's history first); see job-stream.ts. */
+  followJobs(filter: JobStreamFilter, send: (event: LiveJobEvent) => void): JobStream {
+    return openJobStream(this.#store, this.#bus, filter, send);
   }
 }

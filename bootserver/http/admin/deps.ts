@@ -1,17 +1,14 @@
 // What the admin route modules are given: the services they adapt to.
-import type { Client } from '../../store/types.ts';
 import type { AdminService } from '../../service/admin.ts';
 import type { NetbootService } from '../../service/netboot.ts';
 import type { EventTickets } from '../../service/event-tickets.ts';
-import type { JobEventBus } from '../../service/event-bus.ts';
-import type { Store } from '../../store/types.ts';
+import type { Client, Store } from '../../store/types.ts';
 
 export interface AdminApiDeps {
   /** Only for the admin token check (auth.ts). */
   store: Store;
   admin: AdminService;
   service: NetbootService;
-  bus: JobEventBus;
   tickets: EventTickets;
 }
 

@@ -1,14 +1,13 @@
 // GET /events: job progress as server-sent events. Registered apart from the other admin routes
 // because it alone also takes a short-lived ticket (?ticket=) instead of the admin token header.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { openJobStream } from '../../service/job-stream.ts';
 import type { LiveJobEvent } from '../../service/event-bus.ts';
 import { eventsQuery } from '../schemas.ts';
 import type { AdminApiDeps } from './deps.ts';
 
 const HEARTBEAT_MS = 15_000;
 
-export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { store, bus }) => {
+export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin }) => {
   r.get(
     '/events',
     {
@@ -25,7 +24,7 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { stor
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write('retry: 2000\n\n');
       const send = (e: LiveJobEvent) => raw.write(`id: ${e.id}\nevent: job\ndata: ${JSON.stringify(e)}\n\n`);
-      const stream = openJobStream(store, bus, { job: req.query.job, client: req.query.client }, send);
+      const stream = admin.followJobs({ job: req.query.job, client: req.query.client }, send);
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       req.raw.on('close', () => {
         clearInterval(heartbeat);
