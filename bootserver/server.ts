@@ -69,9 +69,11 @@ export function guessAdvertisedIp(): string | null {
 }
 
 export async function startBootServer(config: Config, log: Logger): Promise<BootServer> {
+  // The depot first: its recovery unmounts and removes what a killed build left in the data dir
+  // before openStore walks the data dir to tighten modes.
+  const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
-  const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
