@@ -136,3 +136,16 @@ test('images lists the image names the client reported, the one restore would us
   t.deepEqual(await fails(t, ['images', 'pc-nosuch']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found' });
   t.deepEqual(await fails(t, ['images']), { code: 2, stderr: 'netimage: usage: netimage images <hostname>' });
 });
+
+test('the help lists every verb, and `<group> --help` only that group', async (t) => {
+  const help = (await cli('help')).stdout;
+  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C]']) {
+    t.true(help.includes(line), line);
+  }
+  const client = (await cli('client', '--help')).stdout;
+  t.regex(client, /^ {2}netimage client add /);
+  t.notRegex(client, /netimage (group|jobs|serve)/);
+  const unknown = (await t.throwsAsync(cli('frobnicate'))) as CliFailure;
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /^netimage: unknown command: frobnicate\n/);
+});

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
 import { CLI, startServe } from '../helpers/cli.ts';
+import { watchStart } from '../helpers/serve-process.ts';
 
 const exec = promisify(execFile);
 
@@ -62,4 +63,13 @@ test('`netimage jobs --job ID` follows live progress until the job ends', async 
   t.regex(stdout, /pc01\s+opsi-local-image-backup\s+running\s+\[##########\.{10}\]\s+50% backing up \/dev\/vda2/);
   t.regex(stdout, /succeeded/);
   t.regex((await s.cli('jobs')).stdout, /pc01\s+opsi-local-image-backup\s+succeeded\s+1\/3\s+100/);
+});
+
+test('a serve that cannot start fails the start wait at once, with what it printed', async (t) => {
+  const env = { ...process.env, NETIMAGE_HTTP_PORT: 'eighty', NETIMAGE_DATA_DIR: '/nonexistent/netimage-cli-test' };
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  // The exit, not the deadline, ends the wait: its message says so and carries serve's output.
+  const error = await t.throwsAsync(watchStart(child, /is running/).ready);
+  t.regex(error!.message, /^exited \(code 1, signal null\) before it was ready; it printed:\nconfig error: http\.port: .*NETIMAGE_HTTP_PORT/);
 });

@@ -11,9 +11,9 @@ export const serveCommand: CommandGroup = {
     // Loaded here, not at the top: the server's modules take seconds to load on a busy machine,
     // which every other command would pay too.
     const { loadConfig } = await import('../../config/load.ts');
+    const config = loadConfig({ file: ctx.string('config') ?? null });
     const { createLogger } = await import('../../../lib/logger.ts');
     const { startBootServer, guessAdvertisedIp } = await import('../../server.ts');
-    const config = loadConfig({ file: ctx.string('config') ?? null });
     const log = createLogger({ level: config.log.level });
     const server = await startBootServer(config, log);
     const advertised = config.advertisedIp ?? guessAdvertisedIp() ?? '127.0.0.1';
