@@ -75,6 +75,10 @@ test('client edit changes only the fields given; "" clears a group; wrong input 
   t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--mac', '52:54:00:0B:00:02']), { code: 1, stderr: 'netimage: 409: MAC 52:54:00:0b:00:02 already belongs to client pc-ed2' });
   t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--group', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found' });
   t.deepEqual(await fails(t, ['client', 'edit', 'pc-nosuch', '--description', 'x']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found' });
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--mac', '']), {
+    code: 1,
+    stderr: 'netimage: 409: client pc-ed1 needs a MAC or an SMBIOS UUID to be recognised at boot: keep one of them',
+  });
   t.is((await fails(t, ['client', 'edit', 'pc-ed1', '--request', 'setup'])).code, 2, 'an option of another command is refused');
   t.deepEqual(await clientJson('pc-ed1'), before, 'nothing changed by the wrong calls');
 
@@ -87,6 +91,8 @@ test('client edit changes only the fields given; "" clears a group; wrong input 
   t.is(after.group, null);
   t.is(after.description, 'teacher PC');
   t.is(after.mac, '52:54:00:0b:00:01', 'fields not given stay');
+  t.is((await cli('client', 'edit', 'pc-ed1', '--mac', '')).stdout, 'changed pc-ed1: mac (none)\n', 'with a UUID the MAC may go');
+  t.is((await clientJson('pc-ed1')).mac, null);
 });
 
 test('job log prints the agent log of a job named by the short id `jobs` shows', async (t) => {
