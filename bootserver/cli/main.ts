@@ -3,9 +3,10 @@
 //
 // This file only dispatches: the first word names a command group in GROUPS, and that group's
 // file in commands/ does the rest. To add a command group (say `netimage depot ...`):
-//   1. Write commands/depot.ts exporting a CommandGroup (command.ts): its name, help section,
-//      one usage line per verb (the help text and usage errors are made from them), the options
-//      only it takes (node:util parseArgs descriptors), and run(ctx). run reads ctx.args (the
+//   1. Write commands/depot.ts exporting a CommandGroup (command.ts): its name, help section
+//      (SECTIONS in command.ts; add a heading there if none fits), one usage line per verb (the
+//      help text and usage errors are made from them), the options only it takes (node:util
+//      parseArgs descriptors), and run(ctx). run reads ctx.args (the
 //      words after the group name) through ctx.operands(verb, n), options through
 //      ctx.string/strings/flag, calls the admin API through `await ctx.api()`, prints through
 //      ctx.out(data, text) (--json comes free) and throws ctx.usage(verb) on wrong use.
