@@ -19,8 +19,9 @@ import { BootConfigResponder } from './boot/config-responder.ts';
 import { buildHttpApp } from './http/app.ts';
 import { startProtocolServers, type ProtocolServers } from './protocols.ts';
 import { openOsImages, type OsImages } from './os-images/wiring.ts';
+import { NETIMAGE_VERSION } from './version.ts';
 
-export const NETIMAGE_VERSION = '0.1.0';
+export { NETIMAGE_VERSION };
 
 export interface BootServer {
   config: Config;

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.ts';
 import { startMiniMirror, closedPort } from './helpers/mini-mirror.ts';
 import { main as cli } from '../../bootserver/cli/main.ts';
+import type { CommandResult } from '../../bootserver/cli/command.ts';
 
-async function captureStdout(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
+async function captureStdout(fn: () => Promise<CommandResult>): Promise<{ code: CommandResult; out: string }> {
   let out = '';
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
@@ -75,6 +76,10 @@ test.serial('netimage depot ls | verify | rm', async (t) => {
   const rm = await run('depot', 'rm', 'rootfs/debian-12-cli');
   t.is(rm.code, 0);
   t.regex((await run('depot', 'ls')).out, /the depot is empty/);
+  await t.throwsAsync(run('depot', 'verify'), { message: 'usage: netimage depot verify <kind/name>' });
+  await t.throwsAsync(run('depot', 'verify', '../etc'), { message: 'usage: netimage depot verify <kind/name>' });
+  await t.throwsAsync(run('depot', 'frob'), { message: /^unknown command: depot frob; usage:/ });
+  await t.throwsAsync(run('os', 'build'), { message: /^usage: netimage os build <os>/ });
 });
 
 test('stopping the server ends a running build: mmdebstrap is gone, nothing stays mounted, the depot is empty', async (t) => {

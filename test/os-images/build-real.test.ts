@@ -9,6 +9,7 @@ import { repoRoot } from '../../lib/paths.ts';
 import { run } from '../../lib/process.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { main as cli } from '../../bootserver/cli/main.ts';
+import type { CommandResult } from '../../bootserver/cli/command.ts';
 
 const DEPOT = join(repoRoot, 'var', 'cache', 'os-images-test', 'depot');
 
@@ -87,7 +88,7 @@ test('os build debian-12: a real mmdebstrap build lands in the depot without hos
   let printed = '';
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string) => ((printed += chunk), true)) as typeof process.stdout.write;
-  let code: number;
+  let code: CommandResult;
   try {
     code = await cli(['os', 'build', 'debian-12', '--url', ts.url, '--token', ts.adminToken]);
   } finally {
