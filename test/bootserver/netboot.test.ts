@@ -55,3 +55,17 @@ test('a failing store surfaces its error to the caller instead of a decision', a
   await t.throwsAsync(svc.bootConfigRead({ mac: '52:54:00:00:00:01', uuid: null, firmware: 'bios' }), { message: 'database is locked' });
   await t.throwsAsync(svc.setActionRequest('pc01', ProductId.hwinvent, 'setup'), { message: 'database is locked' });
 });
+
+test('group restore without an image common to all clients, or a group without clients: 409, nothing written', async (t) => {
+  const store = fixedStore({
+    clients: [client('pc01', 'room'), client('pc02', 'room')],
+    groups: [{ id: 'room', description: '' }, { id: 'empty', description: '' }],
+    products,
+    propertyValues: { [`pc01/${ProductId.restore}`]: { imagefiles_list: ['win10'] }, [`pc02/${ProductId.restore}`]: { imagefiles_list: ['win11'] } },
+  });
+  const svc = service(store);
+  await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.restore, 'setup'), { instanceOf: ConflictError });
+  await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.restore, 'setup', { imagefile: 'win10' }), { instanceOf: ConflictError, message: /missing on: pc02/ });
+  await t.throwsAsync(svc.setGroupActionRequest('empty', ProductId.hwinvent, 'setup'), { instanceOf: ConflictError, message: 'group empty has no clients' });
+  t.deepEqual(store.writes, []);
+});
