@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { fsyncPath, sha256File } from '../../imaging/store/store.ts';
+import { fsyncPath, sha256File } from '../../lib/files.ts';
 import { pidAlive, runAllowFailure } from '../../lib/process.ts';
 import {
   DEPOT_KINDS,

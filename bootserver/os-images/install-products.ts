@@ -3,7 +3,9 @@
 // action, before anything is stored: passwords are hashed (only the hash is kept and sent), the
 // release, the mirror (through the proxy) and every additional package are checked, so a PC is
 // never told to boot into an install that cannot complete.
-import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import { ProductId, productFacts } from '../../lib/products.ts';
+import { isPendingRequest } from '../jobs/lifecycle.ts';
 import type { ProductDefinition } from '../store/types.ts';
 import { PropertyValidationError, effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
 import { ConflictError, type ActionSetHook } from '../service/netboot.ts';
@@ -19,19 +21,12 @@ export interface InstallProduct {
 }
 
 export const INSTALL_PRODUCTS: Record<string, InstallProduct> = {
-  'opsi-local-image-debian': { releases: { bookworm: 'debian-12' } },
+  [ProductId.debian]: { releases: { bookworm: 'debian-12' } },
   // Same properties; this machine reaches no Ubuntu mirror, so there is no Ubuntu builder yet.
-  'opsi-local-image-ubuntu': { releases: { jammy: null, noble: null } },
+  [ProductId.ubuntu]: { releases: { jammy: null, noble: null } },
 };
 
 export const PASSWORD_PROPERTIES = ['root_password', 'user_password'] as const;
-
-/**
- * The boot image's agent cannot install an OS yet (issue 11: laydown, bootloader, first-boot
- * report come next). Until it can, a valid install request is refused with this 409 instead of
- * sending a PC into an install that stops half way.
- */
-export const INSTALLER_IN_BOOT_IMAGE = false;
 
 export interface InstallPolicyOptions {
   /** Sources of this server's own apt (for the default mirror and the security archive). */
@@ -154,8 +149,8 @@ export class InstallPolicy implements ActionSetHook {
     return this.hashPasswords(product.id, values);
   }
 
-  async beforeActionSet(product: ProductDefinition, actionRequest: string, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>> {
-    if (!this.handles(product.id) || actionRequest === 'none') return this.hashPasswords(product.id, given);
+  async beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>> {
+    if (!this.handles(product.id) || !isPendingRequest(actionRequest)) return this.hashPasswords(product.id, given);
     const hashed = await this.hashPasswords(product.id, given);
     const normalised = validatePropertyValues(product, hashed, { allowReadOnly: false });
     const effective = effectivePropertyValues(product, { ...stored, ...normalised });
@@ -167,7 +162,10 @@ export class InstallPolicy implements ActionSetHook {
     }
     const resolved = this.resolveProduct(product.id, effective);
     await this.checkMirror(product.id, resolved);
-    if (!INSTALLER_IN_BOOT_IMAGE) {
+    // The boot image's agent cannot install an OS yet (issue 11: laydown, bootloader, first-boot
+    // report come next; lib/products.ts says so). After every check, so the admin learns of bad
+    // input now, this 409 keeps a PC from being sent into an install that stops half way.
+    if (!productFacts(product.id)?.inBootImage) {
       throw new ConflictError(
         `${product.id} cannot be set yet: the boot image has no Debian installer (issue 11; its root filesystem ${resolved.entryId} can be built already: netimage os build ${resolved.spec.os}). Nothing was changed.`,
       );
