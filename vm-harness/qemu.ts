@@ -373,7 +373,9 @@ function attach(a: AttachArgs): Vm {
   let exitedValue: number | string | undefined;
   const exited = (async () => {
     const result = await child;
-    await output.ended;
+    // The last serial line is added once stdout closes; bounded, in case something QEMU started
+    // still holds the pipe open.
+    await Promise.race([output.ended, new Promise((r) => setTimeout(r, 1000).unref())]);
     unregister();
     exitedValue = result.signal ?? result.exitCode ?? -1;
     return exitedValue;
