@@ -91,13 +91,14 @@ function kindOf(st: { isDirectory(): boolean; isFIFO(): boolean }): string {
  */
 export function bootFileSource(root: string, options: { maxNameLength?: number } = {}): BootFileSource {
   const maxNameLength = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
-  let realRoot: string | null = null;
   return {
     async open(clientName) {
       const name = normaliseBootFileName(clientName, maxNameLength);
       if (!name.ok) return { status: 'refused', reason: name.reason };
+      // Resolved on every open: the root may be a symlink that set-up re-points to a new build.
+      let realRoot: string;
       try {
-        realRoot ??= await realpath(root);
+        realRoot = await realpath(root);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing', reason: 'boot root does not exist' };
         throw error;
