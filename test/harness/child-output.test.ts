@@ -6,12 +6,20 @@ import { collectOutput, type CollectedLine } from '../../vm-harness/child-output
 import { cleanSerialText } from '../../vm-harness/qemu.ts';
 
 test('lines split on \\n and \\r, cleaned, blank ones dropped; a quiet prompt is offered before it ends', async (t) => {
-  const child = execa('sh', ['-c', 'printf "one\\r\\n\\r\\ntwo\\rthree\\n\\033[1mgrub> "; sleep 0.6; printf "ls\\n"'], { buffer: false, stdout: 'pipe', stderr: 'ignore' });
+  // The child waits for our input after the prompt, so the prompt stays quiet however slow the machine.
+  const child = execa('sh', ['-c', 'printf "one\\r\\n\\r\\ntwo\\rthree\\n\\033[1mgrub> "; read answer; printf "$answer\\n"'], { buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'ignore' });
   const output = collectOutput(child, { streams: ['stdout'], encoding: 'latin1', clean: cleanSerialText, quietMs: 150 });
   const seen: Array<[string, number, boolean]> = [];
-  output.onLine((line: CollectedLine, index, complete) => seen.push([line.text, index, complete]));
-  await new Promise((r) => setTimeout(r, 400));
-  t.deepEqual(output.partial() && { text: output.partial()!.text, quiet: output.partial()!.quiet }, { text: 'grub> ', quiet: true });
+  const prompted = new Promise<void>((resolve) =>
+    output.onLine((line: CollectedLine, index, complete) => {
+      seen.push([line.text, index, complete]);
+      if (!complete) resolve();
+    }),
+  );
+  await prompted;
+  const partial = output.partial();
+  t.deepEqual(partial && { text: partial.text, quiet: partial.quiet }, { text: 'grub> ', quiet: true });
+  child.stdin!.end('ls\n');
   await child;
   await output.ended;
   t.deepEqual(output.texts(), ['one', 'two', 'three', 'grub> ls']);
