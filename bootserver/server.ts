@@ -15,6 +15,8 @@ import { GrubRenderer } from './boot/grub-render.ts';
 import { BootConfigResponder } from './boot/config-responder.ts';
 import { buildHttpApp } from './http/app.ts';
 import { startProtocolServers, type ProtocolServers } from './protocols.ts';
+import { ClientNoticeBus } from './service/event-bus.ts';
+import { WakeService } from './wol/service.ts';
 
 export const NETIMAGE_VERSION = '0.1.0';
 
@@ -30,6 +32,7 @@ export interface BootServer {
   /** Set only on the very first start: the admin token, shown once. */
   initialAdminToken: string | null;
   protocols: ProtocolServers;
+  wake: WakeService;
   stop(): Promise<void>;
 }
 
@@ -64,8 +67,12 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const bus = new JobEventBus();
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
-  const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }) });
-  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
+  // Operator features: Wake-on-LAN (docs/admin-guide.md).
+  const notices = new ClientNoticeBus();
+  const wake = new WakeService({ store, config, log: log.child({ component: 'wake' }), notices, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
+  const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }), onClientConfigRead: (id) => wake.clientSeen(id) });
+  const operator = { wake, notices };
+  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, operator });
   let protocols: ProtocolServers | null = null;
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
@@ -74,6 +81,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     // Boot configs carry the real port (tests ask for port 0).
     config.http.port = httpPort;
     protocols = await startProtocolServers({ config, responder, log, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
+    wake.start();
     const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
     const server: BootServer = {
       config,
@@ -85,7 +93,9 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       httpPort,
       initialAdminToken,
       protocols,
+      wake,
       async stop() {
+        await wake.stop();
         await protocols?.stop();
         await http.close();
         await store.close();
@@ -93,6 +103,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     };
     return server;
   } catch (error) {
+    await wake.stop();
     await protocols?.stop().catch(() => undefined);
     await http.close().catch(() => undefined);
     await store.close().catch(() => undefined);

@@ -12,6 +12,7 @@ import { newAdminToken, sha256Hex } from '../service/tokens.ts';
 import { AdminClient, ApiError, readCredentials, saveCredentials } from './api-client.ts';
 import { jobEventLine, table, type JobLineEvent } from './format.ts';
 import { runDoctor } from './doctor.ts';
+import { OPERATOR_OPTIONS, OPERATOR_USAGE, OperatorUsageError, runOperatorCommand, wakeAfterAction } from './operator.ts';
 
 const USAGE = `netimage ${NETIMAGE_VERSION}: netboot and local-image appliance
 
@@ -30,10 +31,11 @@ Admin (talks to the server; --url URL, --token TOKEN, or saved by 'login'):
   netimage group add <name> | group list
   netimage product list
   netimage props <hostname> <product> [--prop k=v ...]   show or set property values
-  netimage action set <hostname|--group G> <product> [--request setup] [--prop k=v ...]
+  netimage action set <hostname|--group G> <product> [--request setup] [--prop k=v ...] [--wake]
   netimage states <hostname>                 product states (opsi productOnClient)
   netimage jobs [--client C] [--follow] [--job ID]
   netimage inventory <hostname>
+${OPERATOR_USAGE.trimStart()}
 
 Config: /etc/netimage/netimage.yaml or --config FILE, overridden by NETIMAGE_* variables
 (see docs/configuration.md).`;
@@ -154,6 +156,11 @@ async function followJobs(api: AdminClient, options: { client?: string | undefin
   const query = q.size ? `?${q.toString()}` : '';
   process.stdout.write(options.job ? `following job ${options.job} (Ctrl-C to stop)\n` : 'following all jobs (Ctrl-C to stop)\n');
   await api.streamEvents(query, (data) => {
+    if ((data as { type?: string }).type === 'wake') {
+      const n = data as { ts: string; clientId: string; message: string };
+      process.stdout.write(`${n.ts.slice(11, 19)}  ${n.clientId.padEnd(14)} ${n.message}\n`);
+      return undefined;
+    }
     const e = data as JobLineEvent & { jobId: string };
     process.stdout.write(jobEventLine(e) + '\n');
     if (options.job && e.kind === 'state' && ['succeeded', 'failed', 'exhausted', 'cancelled'].includes(e.state)) return 'stop';
@@ -180,6 +187,7 @@ export async function main(argv: string[]): Promise<number> {
       follow: { type: 'boolean', short: 'f' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...OPERATOR_OPTIONS,
     },
   });
   const [cmd, sub, ...rest] = positionals;
@@ -208,6 +216,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const api = await adminClient(values);
+  const operatorResult = await runOperatorCommand(api, positionals, values, out, parseProps);
+  if (operatorResult !== null) return operatorResult;
   // Commands of one word whose first argument is a hostname.
   switch (cmd) {
     case 'states': {
@@ -292,6 +302,10 @@ export async function main(argv: string[]): Promise<number> {
         const r = await api.call('PUT', `/api/v1/clients/${encodeURIComponent(target!)}/products/${encodeURIComponent(product)}/action`, body);
         out(r, () => `${body.actionRequest} of ${product} set for ${target}; it runs at the next network boot`);
       }
+      if (values.wake) {
+        const text = await wakeAfterAction(api, { client: target ?? undefined, group: values.group });
+        out({ wake: text }, () => text);
+      }
       return 0;
     }
   }
@@ -317,12 +331,12 @@ if (import.meta.main) {
     },
     (error: unknown) => {
       if (error instanceof ConfigError) process.stderr.write(error.message + '\n');
-      else if (error instanceof UsageError || error instanceof ApiError) process.stderr.write(`netimage: ${error.message}\n`);
+      else if (error instanceof UsageError || error instanceof OperatorUsageError || error instanceof ApiError) process.stderr.write(`netimage: ${error.message}\n`);
       else if ((error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         process.stderr.write(`netimage: ${(error as Error).message} (run netimage doctor)\n`);
       } else if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') process.stderr.write(`netimage: ${(error as Error).message}\n`);
       else process.stderr.write(`netimage: ${(error as Error).stack ?? String(error)}\n`);
-      process.exitCode = error instanceof UsageError ? 2 : 1;
+      process.exitCode = error instanceof UsageError || error instanceof OperatorUsageError ? 2 : 1;
     },
   );
 }

@@ -6,7 +6,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Store, Client } from '../store/types.ts';
 import type { NetbootService } from '../service/netboot.ts';
-import type { JobEventBus, LiveJobEvent } from '../service/event-bus.ts';
+import type { ClientNotice, ClientNoticeBus, JobEventBus, LiveJobEvent } from '../service/event-bus.ts';
+import { withWake } from '../wol/routes.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import { adminAuth } from './auth.ts';
 import { BadRequestError } from './errors.ts';
@@ -33,6 +34,8 @@ export interface AdminApiDeps {
   store: Store;
   service: NetbootService;
   bus: JobEventBus;
+  /** Client notices (did not wake) for the event stream. */
+  notices?: ClientNoticeBus;
 }
 
 function clientView(c: Client) {
@@ -51,7 +54,7 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps)
 
       // ---- clients ----
       r.get('/clients', { schema: { tags: ['clients'], summary: 'List clients', querystring: listClientsQuery } }, async (req) => {
-        return (await store.listClients(req.query.group ? { group: req.query.group } : {})).map(clientView);
+        return withWake(store, (await store.listClients(req.query.group ? { group: req.query.group } : {})).map(clientView));
       });
       r.post('/clients', { schema: { tags: ['clients'], summary: 'Register a client by MAC and/or SMBIOS UUID', body: createClientBody } }, async (req, reply) => {
         const b = req.body;
@@ -84,7 +87,7 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps)
         },
       );
       r.get('/clients/:id', { schema: { tags: ['clients'], summary: 'One client', params: clientIdParams } }, async (req) => {
-        return clientView(await service.requireClient(req.params.id));
+        return (await withWake(store, [clientView(await service.requireClient(req.params.id))]))[0];
       });
       r.patch('/clients/:id', { schema: { tags: ['clients'], summary: 'Change a client', params: clientIdParams, body: updateClientBody } }, async (req) => {
         return clientView(await store.updateClient(req.params.id, req.body));
@@ -193,10 +196,15 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps)
             send(e);
           }
         });
+        // Client notices (did not wake) go live only; a job filter leaves them out.
+        const unsubscribeNotices = deps.notices?.subscribe((n: ClientNotice) => {
+          if (!jobFilter && (!clientFilter || n.clientId === clientFilter)) raw.write(`event: client\ndata: ${JSON.stringify(n)}\n\n`);
+        });
         const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15000);
         req.raw.on('close', () => {
           clearInterval(heartbeat);
           unsubscribe();
+          unsubscribeNotices?.();
         });
         if (jobFilter) {
           const job = await store.getJob(jobFilter);

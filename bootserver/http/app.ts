@@ -12,6 +12,8 @@ import { installErrorHandler } from './errors.ts';
 import { registerAdminApi } from './admin-api.ts';
 import { registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
+import type { ClientNoticeBus } from '../service/event-bus.ts';
+import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/routes.ts';
 
 export interface HttpAppDeps {
   store: Store;
@@ -21,6 +23,8 @@ export interface HttpAppDeps {
   bootRoot: string;
   log: Logger;
   version: string;
+  /** Operator features (wake, schedules, metrics, health); left out by tests that need only the core. */
+  operator?: OperatorHttpDeps & { notices: ClientNoticeBus };
 }
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
@@ -48,7 +52,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
   app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version }));
-  await registerAdminApi(app, deps);
+  await registerAdminApi(app, { ...deps, ...(deps.operator ? { notices: deps.operator.notices } : {}) });
+  if (deps.operator) await registerOperatorRoutes(app, deps.store, deps.operator);
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
   return app;

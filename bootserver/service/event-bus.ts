@@ -29,3 +29,28 @@ export class JobEventBus {
     return () => this.emitter.off('event', listener);
   }
 }
+
+/** A client event that belongs to no job (a PC that did not wake); the SSE stream sends it as `event: client`. */
+export interface ClientNotice {
+  type: 'wake';
+  clientId: string;
+  /** The new wake status (see store WakeStatus). */
+  status: string;
+  message: string;
+  ts: string;
+}
+
+/** Same fan-out for client notices, kept apart so job listeners never see a non-job event. */
+export class ClientNoticeBus {
+  private readonly emitter = new EventEmitter();
+  constructor() {
+    this.emitter.setMaxListeners(1000);
+  }
+  publish(notice: ClientNotice): void {
+    this.emitter.emit('notice', notice);
+  }
+  subscribe(listener: (notice: ClientNotice) => void): () => void {
+    this.emitter.on('notice', listener);
+    return () => this.emitter.off('notice', listener);
+  }
+}
