@@ -17,6 +17,8 @@ import { buildHttpApp } from './http/app.ts';
 import { startProtocolServers, type ProtocolServers } from './protocols.ts';
 import { ClientNoticeBus } from './service/event-bus.ts';
 import { WakeService } from './wol/service.ts';
+import { Scheduler, systemClock } from './schedules/scheduler.ts';
+import { scheduleAction } from './schedules/action.ts';
 
 export const NETIMAGE_VERSION = '0.1.0';
 
@@ -33,6 +35,7 @@ export interface BootServer {
   initialAdminToken: string | null;
   protocols: ProtocolServers;
   wake: WakeService;
+  scheduler: Scheduler;
   stop(): Promise<void>;
 }
 
@@ -71,7 +74,8 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const notices = new ClientNoticeBus();
   const wake = new WakeService({ store, config, log: log.child({ component: 'wake' }), notices, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
   const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }), onClientConfigRead: (id) => wake.clientSeen(id) });
-  const operator = { wake, notices };
+  const scheduler = new Scheduler({ store, action: scheduleAction({ service, wake }), log: log.child({ component: 'scheduler' }), clock: systemClock });
+  const operator = { wake, notices, scheduler, clock: systemClock };
   const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, operator });
   let protocols: ProtocolServers | null = null;
   try {
@@ -82,6 +86,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     config.http.port = httpPort;
     protocols = await startProtocolServers({ config, responder, log, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
     wake.start();
+    if (config.schedules.enabled) await scheduler.start();
     const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
     const server: BootServer = {
       config,
@@ -94,7 +99,9 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       initialAdminToken,
       protocols,
       wake,
+      scheduler,
       async stop() {
+        await scheduler.stop();
         await wake.stop();
         await protocols?.stop();
         await http.close();
@@ -103,6 +110,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     };
     return server;
   } catch (error) {
+    await scheduler.stop();
     await wake.stop();
     await protocols?.stop().catch(() => undefined);
     await http.close().catch(() => undefined);

@@ -52,6 +52,14 @@ interface WakeRecordView {
 
 const enc = encodeURIComponent;
 
+/** "2026-12-02 07:00" (this machine's time zone) or a full ISO time -> ISO with offset. */
+function absoluteTime(text: string): string {
+  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(text.trim())) return text.trim();
+  const d = new Date(text.trim().replace(' ', 'T'));
+  if (Number.isNaN(d.getTime())) throw new OperatorUsageError(`--at "${text}" is not a time like 2026-12-02 07:00 or 2026-12-02T07:00:00+01:00`);
+  return d.toISOString();
+}
+
 /** Wake the target of an action that was just set (--wake on `action set`). */
 export async function wakeAfterAction(api: AdminClient, target: { client?: string | undefined; group?: string | undefined }): Promise<string> {
   if (target.group) {
@@ -139,7 +147,7 @@ async function runScheduleCommand(
         properties: parseProps(values.prop),
         wake: values.wake ?? false,
       };
-      if (values.at !== undefined) body['at'] = values.at;
+      if (values.at !== undefined) body['at'] = absoluteTime(values.at);
       if (values.every !== undefined) body['every'] = values.every;
       if (values.cron !== undefined) body['cron'] = values.cron;
       if (values.tz !== undefined) body['timezone'] = values.tz;

@@ -5,9 +5,13 @@ import type { Store } from '../store/types.ts';
 import { adminAuth } from '../http/auth.ts';
 import type { WakeService } from '../wol/service.ts';
 import { registerWakeRoutes } from '../wol/routes.ts';
+import type { Clock, Scheduler } from '../schedules/scheduler.ts';
+import { registerScheduleRoutes } from '../schedules/routes.ts';
 
 export interface OperatorHttpDeps {
   wake: WakeService;
+  scheduler: Scheduler;
+  clock: Clock;
 }
 
 export async function registerOperatorRoutes(app: FastifyInstance, store: Store, deps: OperatorHttpDeps): Promise<void> {
@@ -15,6 +19,7 @@ export async function registerOperatorRoutes(app: FastifyInstance, store: Store,
     async (api) => {
       api.addHook('onRequest', adminAuth(store));
       registerWakeRoutes(api, { store, wake: deps.wake });
+      registerScheduleRoutes(api, { store, scheduler: deps.scheduler, clock: deps.clock });
     },
     { prefix: '/api/v1' },
   );
