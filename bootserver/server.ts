@@ -19,6 +19,7 @@ import { ClientNoticeBus } from './service/event-bus.ts';
 import { WakeService } from './wol/service.ts';
 import { Scheduler, systemClock } from './schedules/scheduler.ts';
 import { scheduleAction } from './schedules/action.ts';
+import { ServerMetrics } from './metrics/metrics.ts';
 
 export const NETIMAGE_VERSION = '0.1.0';
 
@@ -75,11 +76,20 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const wake = new WakeService({ store, config, log: log.child({ component: 'wake' }), notices, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
   const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }), onClientConfigRead: (id) => wake.clientSeen(id) });
   const scheduler = new Scheduler({ store, action: scheduleAction({ service, wake }), log: log.child({ component: 'scheduler' }), clock: systemClock });
-  const operator = { wake, notices, scheduler, clock: systemClock };
-  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, operator });
   let protocols: ProtocolServers | null = null;
+  let listening = false;
+  const metrics = config.metrics.enabled ? new ServerMetrics({ store, bus, protocolStats: () => protocols?.stats() ?? { tftp: null, dhcp: null } }) : null;
+  const listeners = () => ({
+    http: listening,
+    tftp: config.tftp.enabled ? protocols?.stats().tftp != null : null,
+    dhcp: config.dhcp.mode !== 'off' ? protocols?.stats().dhcp != null : null,
+    scheduler: config.schedules.enabled ? scheduler.running : null,
+  });
+  const operator = { wake, notices, scheduler, clock: systemClock, metrics, metricsToken: config.metrics.token, listeners, version: NETIMAGE_VERSION };
+  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, operator });
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
+    listening = true;
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
     // Boot configs carry the real port (tests ask for port 0).
@@ -101,6 +111,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       wake,
       scheduler,
       async stop() {
+        metrics?.close();
         await scheduler.stop();
         await wake.stop();
         await protocols?.stop();
@@ -110,6 +121,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     };
     return server;
   } catch (error) {
+    metrics?.close();
     await scheduler.stop();
     await wake.stop();
     await protocols?.stop().catch(() => undefined);

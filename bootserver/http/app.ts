@@ -40,6 +40,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  // Before any route, so every answer is counted.
+  deps.operator?.metrics?.instrumentHttp(app);
 
   await app.register(swagger, {
     openapi: {

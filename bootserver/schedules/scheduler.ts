@@ -56,6 +56,11 @@ export class Scheduler {
     await this.ticking?.catch(() => undefined);
   }
 
+  /** Started and not stopped (health check). */
+  get running(): boolean {
+    return this.startedAt !== null && !this.stopped;
+  }
+
   /** Schedules changed (API): re-arm the timer for the new earliest run. */
   poke(): void {
     if (this.startedAt === null || this.stopped) return;

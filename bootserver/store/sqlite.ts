@@ -685,4 +685,14 @@ export class SqliteStore implements Store {
       })),
     );
   }
+
+  countJobs(): Promise<{ state: Job['state']; productId: string; count: number }[]> {
+    return this.op((c) =>
+      c.all('SELECT state, product_id, COUNT(*) AS n FROM jobs GROUP BY state, product_id ORDER BY state, product_id').map((r) => ({
+        state: r['state'] as Job['state'],
+        productId: String(r['product_id']),
+        count: Number(r['n']),
+      })),
+    );
+  }
 }

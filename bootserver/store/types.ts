@@ -270,4 +270,7 @@ export interface OperatorStore {
   deleteSchedule(id: string): Promise<void>;
   addScheduleRun(run: Omit<ScheduleRun, 'id'>): Promise<ScheduleRun>;
   listScheduleRuns(scheduleId: string, options?: { limit?: number }): Promise<ScheduleRun[]>;
+
+  /** Number of jobs per state and product (for /metrics). */
+  countJobs(): Promise<{ state: JobState; productId: string; count: number }[]>;
 }
