@@ -12,6 +12,7 @@ import { newAdminToken, sha256Hex } from '../service/tokens.ts';
 import { AdminClient, ApiError, readCredentials, saveCredentials } from './api-client.ts';
 import { jobEventLine, table, type JobLineEvent } from './format.ts';
 import { runDoctor } from './doctor.ts';
+import { installService, serviceStatus, uninstallService } from './service.ts';
 import { OPERATOR_OPTIONS, OPERATOR_USAGE, OperatorUsageError, runOperatorCommand, wakeAfterAction } from './operator.ts';
 
 const USAGE = `netimage ${NETIMAGE_VERSION}: netboot and local-image appliance
@@ -20,6 +21,8 @@ Server:
   netimage serve [--config FILE]             run the bootserver (DHCP/TFTP/HTTP)
   netimage doctor [--config FILE]            check loaders, boot image, ports, config
   netimage token reset [--config FILE]       replace the admin token (local, needs the data dir)
+  netimage service install|uninstall|status [--config FILE] [--target-dir DIR] [--no-enable]
+                                             systemd unit for this checkout (default /etc/systemd/system)
 
 Admin (talks to the server; --url URL, --token TOKEN, or saved by 'login'):
   netimage login <admin-token> [--url URL]
@@ -83,7 +86,19 @@ async function serve(configFile: string | undefined): Promise<void> {
     `  DHCP        ${server.protocols.dhcp ? `${config.dhcp.mode} mode` : 'off'}; clients reach us at ${advertised}`,
     `  data        ${config.dataDir}`,
   ];
-  if (server.initialAdminToken) {
+  if (server.initialAdminToken && process.env['JOURNAL_STREAM']) {
+    // Started by systemd: stdout is the journal, which more people can read than the token should reach.
+    const saved = await saveCredentials({ url: server.url, token: server.initialAdminToken }).catch((error: unknown) => {
+      log.error({ err: error }, 'could not save the first-start admin token');
+      return null;
+    });
+    lines.push(
+      '',
+      saved
+        ? `First start: the admin token was written to ${saved} (mode 0600) and is not shown here (the journal keeps this output).`
+        : 'First start: the admin token could not be saved (see the error above); create a new one with: netimage token reset',
+    );
+  } else if (server.initialAdminToken) {
     const saved = await saveCredentials({ url: server.url, token: server.initialAdminToken }).catch(() => null);
     lines.push(
       '',
@@ -206,6 +221,21 @@ export async function main(argv: string[]): Promise<number> {
       if (sub !== 'reset') throw new UsageError('usage: netimage token reset');
       await tokenReset(values.config);
       return 0;
+    case 'service': {
+      const options = { targetDir: values['target-dir'], config: values.config, noEnable: values['no-enable'] };
+      if (sub === 'install') process.stdout.write((await installService(options)).join('\n') + '\n');
+      else if (sub === 'uninstall') process.stdout.write((await uninstallService(options)).join('\n') + '\n');
+      else if (sub === 'status') {
+        const s = await serviceStatus(options);
+        out(s, () =>
+          s.installed
+            ? [`installed: ${s.unitPath}`, `  ExecStart=${s.execStart}`, ...(s.enabled !== null ? [`  enabled: ${s.enabled}`, `  active:  ${s.active}`] : [])].join('\n')
+            : `not installed (${s.unitPath})`,
+        );
+        return s.installed ? 0 : 3; // like systemctl status: non-zero when not there
+      } else throw new UsageError('usage: netimage service install|uninstall|status [--config FILE] [--target-dir DIR] [--no-enable]');
+      return 0;
+    }
     case 'login': {
       if (!sub) throw new UsageError('usage: netimage login <admin-token> [--url URL]');
       const api = await adminClient({ url: values.url, token: sub, config: values.config });
