@@ -5,24 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
+import { serveEnv } from '../helpers/serve-env.ts';
 
 const exec = promisify(execFile);
 const CLI = 'bootserver/cli/main.ts';
 
 async function startServe(t: import('ava').ExecutionContext) {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
-  const env = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    NETIMAGE_DATA_DIR: join(dir, 'data'),
-    NETIMAGE_HTTP_HOST: '127.0.0.1',
-    NETIMAGE_HTTP_PORT: '0',
-    NETIMAGE_TFTP_ENABLED: 'false',
-    NETIMAGE_DHCP_MODE: 'off',
-    NETIMAGE_LOG_LEVEL: 'warn',
-  };
-  delete (env as Record<string, string | undefined>)['NETIMAGE_URL'];
-  delete (env as Record<string, string | undefined>)['NETIMAGE_TOKEN'];
+  const env = serveEnv(dir);
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(async () => {
     child.kill('SIGTERM');

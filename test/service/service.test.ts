@@ -7,6 +7,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from '../helpers/tempdir.ts';
+import { serveEnv } from '../helpers/serve-env.ts';
 import { installService, renderUnit, serviceStatus, uninstallService } from '../../bootserver/cli/service.ts';
 import { repoRoot } from '../../lib/paths.ts';
 
@@ -71,17 +72,7 @@ test('unit paths with spaces, %, $ and quotes are quoted for systemd; line break
 
 test('serve under systemd (JOURNAL_STREAM set) writes the first-start token only to the 0600 credentials file', async (t) => {
   const dir = await tempDir(t, 'journal');
-  const env = {
-    ...process.env,
-    JOURNAL_STREAM: '8:12345',
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    NETIMAGE_DATA_DIR: join(dir, 'data'),
-    NETIMAGE_HTTP_HOST: '127.0.0.1',
-    NETIMAGE_HTTP_PORT: '0',
-    NETIMAGE_TFTP_ENABLED: 'false',
-    NETIMAGE_DHCP_MODE: 'off',
-    NETIMAGE_LOG_LEVEL: 'info',
-  };
+  const env = serveEnv(dir, { JOURNAL_STREAM: '8:12345', NETIMAGE_LOG_LEVEL: 'info' });
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(async () => {
     if (child.exitCode === null) {
