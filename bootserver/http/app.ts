@@ -6,10 +6,11 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../store/types.ts';
 import type { NetbootService } from '../service/netboot.ts';
-import type { JobEventBus } from '../service/event-bus.ts';
+import type { AdminService } from '../service/admin.ts';
+import type { EventTickets } from '../service/event-tickets.ts';
 import type { BootConfigResponder } from '../boot/config-responder.ts';
 import { installErrorHandler } from './errors.ts';
-import { registerAdminApi } from './admin-api.ts';
+import { registerAdminApi } from './admin/index.ts';
 import { registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
 import type { ClientNoticeBus } from '../service/event-bus.ts';
@@ -18,7 +19,8 @@ import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/route
 export interface HttpAppDeps {
   store: Store;
   service: NetbootService;
-  bus: JobEventBus;
+  admin: AdminService;
+  tickets: EventTickets;
   responder: BootConfigResponder;
   bootRoot: string;
   log: Logger;
@@ -45,8 +47,14 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'netimage API', version: deps.version, description: 'Admin API (bearer admin token) and agent API (bearer one-time job token).' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: { title: 'netimage API', version: deps.version, description: 'Admin API (admin token in the Authorization header; GET /api/v1/events also takes ?ticket= from POST /api/v1/events/tickets) and agent API (bearer one-time job token).' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // GET /api/v1/events only: from POST /api/v1/events/tickets (EventSource cannot send headers).
+          eventTicket: { type: 'apiKey', in: 'query', name: 'ticket' },
+        },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
@@ -54,7 +62,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
   app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version }));
-  await registerAdminApi(app, { ...deps, ...(deps.operator ? { notices: deps.operator.notices } : {}) });
+  await registerAdminApi(app, { ...deps, wake: deps.operator?.wake, notices: deps.operator?.notices });
   if (deps.operator) await registerOperatorRoutes(app, deps.store, deps.operator);
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });

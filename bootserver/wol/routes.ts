@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Client, Store } from '../store/types.ts';
+import type { Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import { clientIdParams, groupIdParams } from '../http/schemas.ts';
 import type { WakeService } from './service.ts';
@@ -16,12 +16,6 @@ export const wakeTargetBody = z
   .strict();
 
 export const wakeListQuery = z.object({ status: z.enum(['waiting', 'woke', 'did_not_wake']).optional() }).strict();
-
-/** Adds each client's latest wake (or null) to its API view: "did not wake" shows in client list/show. */
-export async function withWake<T extends Pick<Client, 'id'>>(store: Store, clients: T[]): Promise<(T & { wake: Awaited<ReturnType<Store['getWakeRecord']>> })[]> {
-  const records = new Map((await store.listWakeRecords()).map((r) => [r.clientId, r]));
-  return clients.map((c) => ({ ...c, wake: records.get(c.id) ?? null }));
-}
 
 /** Routes under the admin prefix; the caller has installed the admin auth hook. */
 export function registerWakeRoutes(api: FastifyInstance, deps: { store: Store; wake: WakeService }): void {

@@ -98,6 +98,12 @@ export class WakeService {
     return record;
   }
 
+  /** Adds each client's latest wake (or null) to its view: "did not wake" shows in client list/show. */
+  async withWakeStatus<T extends { id: string }>(clients: T[]): Promise<(T & { wake: WakeRecord | null })[]> {
+    const records = new Map((await this.store.listWakeRecords()).map((r) => [r.clientId, r]));
+    return clients.map((c) => ({ ...c, wake: records.get(c.id) ?? null }));
+  }
+
   /** The client read its boot config: a pending wake worked (late ones too: the PC is up). */
   async clientSeen(clientId: string): Promise<void> {
     const record = await this.store.getWakeRecord(clientId);
