@@ -120,3 +120,30 @@ test('CLI: schedule add (every / at), ls, show, rm', async (t) => {
   t.is((bad as { code: number }).code, 2);
   t.regex((bad as { stderr: string }).stderr, /usage: netimage schedule add/);
 });
+
+test('a group schedule with wake sets the action for every PC and wakes them; PATCH disables and re-enables', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await seed(ts);
+  const { createSocket } = await import('node:dgram');
+  const socket = createSocket('udp4');
+  const received: Buffer[] = [];
+  socket.on('message', (d) => received.push(d));
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => socket.close());
+  await ts.api('PUT', '/api/v1/groups/room101/wake-target', { broadcast: '127.0.0.1', port: socket.address().port });
+
+  await addSchedule(ts, { name: 'paused', every: 'daily 07:00', target: { kind: 'group', id: 'room101' }, enabled: false });
+  t.is((await ts.api('GET', '/api/v1/schedules/paused')).body.enabled, false);
+  const enabled = await ts.api('PATCH', '/api/v1/schedules/paused', { enabled: true, missedPolicy: 'run-once' });
+  t.like(enabled.body, { enabled: true, missedPolicy: 'run-once' });
+  t.true(Date.parse(enabled.body.nextRun) > Date.now(), 're-enabled: next run from now on');
+  t.is((await ts.api('PATCH', '/api/v1/schedules/paused', { cron: '* * * * *' })).status, 400, 'the time is not editable: remove and add');
+
+  await addSchedule(ts, { name: 'room-now', at: inSeconds(1.5), target: { kind: 'group', id: 'room101' }, wake: true });
+  await sleep(3500);
+  for (const pc of ['pc01', 'pc02', 'pc03']) t.is(await hwinventRequest(ts, pc), 'setup', pc);
+  t.is(received.length, 3, 'one magic packet per PC');
+  t.like((await runsOf(ts, 'room-now'))[0], { outcome: 'ran', message: 'setup of hwinvent set for 3 client(s) of room101; woke 3 client(s)' });
+  t.is((await ts.api('GET', '/api/v1/clients/pc02')).body.wake.source, 'schedule room-now');
+});
