@@ -38,7 +38,7 @@ Admin (talks to the server; --url URL, --token TOKEN, or saved by 'login'):
   netimage states <hostname>                 product states (opsi productOnClient)
   netimage jobs [--client C] [--follow] [--job ID]
   netimage inventory <hostname>
-${OPERATOR_USAGE.trimStart()}
+${OPERATOR_USAGE}
 
 Config: /etc/netimage/netimage.yaml or --config FILE, overridden by NETIMAGE_* variables
 (see docs/configuration.md).`;
@@ -281,8 +281,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'client list': {
-      const list = await api.call<{ id: string; mac: string | null; uuid: string | null; group: string | null; description: string }[]>('GET', `/api/v1/clients${values.group ? `?group=${encodeURIComponent(values.group)}` : ''}`);
-      out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
+      const list = await api.call<{ id: string; mac: string | null; uuid: string | null; group: string | null; description: string; wake?: { status: string } | null }[]>('GET', `/api/v1/clients${values.group ? `?group=${encodeURIComponent(values.group)}` : ''}`);
+      // WAKE: the latest Wake-on-LAN (waiting, woke, did_not_wake).
+      out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
       return 0;
     }
     case 'client show': {

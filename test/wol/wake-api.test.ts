@@ -112,6 +112,7 @@ test('CLI: netimage wake, group wake-target, and action set --wake', async (t) =
   const cli = (...args: string[]) => exec(process.execPath, ['bootserver/cli/main.ts', ...args, '--url', ts.url, '--token', ts.adminToken]);
   t.regex((await cli('wake', 'pc01')).stdout, /sent a wake-on-lan packet to pc01 via 127\.0\.0\.1:\d+/);
   t.regex((await cli('wake', '--group', 'room101')).stdout, /woke 2 client\(s\) of room101; skipped pc03/);
+  t.regex((await cli('client', 'list')).stdout, /pc01\s+52:54:00:77:00:01\s+-\s+room101\s+waiting/, 'client list shows the wake');
   t.regex((await cli('group', 'wake-target', 'room101')).stdout, new RegExp(`127\\.0\\.0\\.1:${l.port} \\(the group's own target\\)`));
   const action = await cli('action', 'set', 'pc02', 'hwinvent', '--wake');
   t.regex(action.stdout, /setup of hwinvent set for pc02/);
