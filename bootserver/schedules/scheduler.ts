@@ -76,7 +76,17 @@ export class Scheduler {
     await this.arm();
   }
 
+  /** Never rejects: it runs from timers and API hooks, where a rejection would end the process. */
   private async arm(): Promise<void> {
+    try {
+      await this.armOnce();
+    } catch (error) {
+      if (!this.stopped) this.log.error({ err: error }, 'scheduler could not read the schedules; retrying in 30 s');
+      if (!this.stopped) this.timer = setTimeout(() => void this.tickAndArm(), MAX_SLEEP_MS).unref();
+    }
+  }
+
+  private async armOnce(): Promise<void> {
     if (this.stopped) return;
     const next = (await this.store.listSchedules())
       .filter((s) => s.enabled && s.nextRun !== null)
