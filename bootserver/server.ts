@@ -23,8 +23,9 @@ import { WakeService } from './wol/service.ts';
 import { Scheduler, systemClock } from './schedules/scheduler.ts';
 import { scheduleAction } from './schedules/action.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
+import { NETIMAGE_VERSION } from './version.ts';
 
-export const NETIMAGE_VERSION = '0.1.0';
+export { NETIMAGE_VERSION };
 
 export interface BootServer {
   config: Config;

@@ -362,6 +362,8 @@ export class SqliteStore implements Store {
       if (!row) throw new StoreNotFoundError(`client ${id} not found`);
       const current = rowToClient(row);
       const next = { ...current, ...patch };
+      // As on create: a client without both could never be recognised at boot.
+      if (!next.mac && !next.uuid) throw new StoreConflictError(`client ${id} needs a MAC or an SMBIOS UUID to be recognised at boot: keep one of them`);
       c.assertMacUuidFree(id, next.mac, next.uuid);
       if (next.group && !c.get('SELECT id FROM groups WHERE id = ?', next.group)) {
         throw new StoreNotFoundError(`group ${next.group} not found`);

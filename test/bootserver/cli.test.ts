@@ -1,36 +1,13 @@
 import test from 'ava';
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, writeFile, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
-import { serveEnv } from '../helpers/serve-env.ts';
+import { CLI, startServe } from '../helpers/cli.ts';
+import { watchStart } from '../helpers/serve-process.ts';
 
 const exec = promisify(execFile);
-const CLI = 'bootserver/cli/main.ts';
-
-async function startServe(t: import('ava').ExecutionContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
-  const env = serveEnv(dir);
-  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await rm(dir, { recursive: true, force: true });
-  });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 20000;
-  while (!/Lost it\?/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!;
-  const token = /\n\s+(ni_[A-Za-z0-9_-]+)\n/.exec(out)![1]!;
-  const cli = (...args: string[]) => exec(process.execPath, [CLI, ...args], { env });
-  return { dir, env, url, token, out, cli };
-}
 
 test('first start prints the token once and saves it; the CLI works with it as the README shows', async (t) => {
   const s = await startServe(t);
@@ -86,4 +63,13 @@ test('`netimage jobs --job ID` follows live progress until the job ends', async 
   t.regex(stdout, /pc01\s+opsi-local-image-backup\s+running\s+\[##########\.{10}\]\s+50% backing up \/dev\/vda2/);
   t.regex(stdout, /succeeded/);
   t.regex((await s.cli('jobs')).stdout, /pc01\s+opsi-local-image-backup\s+succeeded\s+1\/3\s+100/);
+});
+
+test('a serve that cannot start fails the start wait at once, with what it printed', async (t) => {
+  const env = { ...process.env, NETIMAGE_HTTP_PORT: 'eighty', NETIMAGE_DATA_DIR: '/nonexistent/netimage-cli-test' };
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  // The exit, not the deadline, ends the wait: its message says so and carries serve's output.
+  const error = await t.throwsAsync(watchStart(child, /is running/).ready);
+  t.regex(error!.message, /^exited \(code 1, signal null\) before it was ready; it printed:\nconfig error: http\.port: .*NETIMAGE_HTTP_PORT/);
 });
