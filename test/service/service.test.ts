@@ -7,7 +7,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from '../helpers/tempdir.ts';
-import { serveEnv } from '../helpers/serve-env.ts';
+import { serveEnv } from '../helpers/cli.ts';
 import { installService, renderUnit, serviceStatus, uninstallService } from '../../bootserver/cli/service.ts';
 import { repoRoot } from '../../lib/paths.ts';
 
