@@ -27,6 +27,7 @@ import {
   type Schedule,
   type ScheduleRun,
 } from './types.ts';
+import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -527,7 +528,7 @@ export class SqliteStore implements Store {
     return this.op((c) => c.one(rowToJob, 'SELECT * FROM jobs WHERE token_hash = ?', tokenHash));
   }
   findActiveJob(clientId: string): Promise<Job | null> {
-    return this.op((c) => c.one(rowToJob, "SELECT * FROM jobs WHERE client_id = ? AND state IN ('booting', 'running') ORDER BY created DESC LIMIT 1", clientId));
+    return this.op((c) => c.one(rowToJob, `SELECT * FROM jobs WHERE client_id = ? AND state IN (${ACTIVE_STATES.map(() => '?').join(', ')}) ORDER BY created DESC LIMIT 1`, clientId, ...ACTIVE_STATES));
   }
   listJobs(filter: JobFilter = {}): Promise<Job[]> {
     return this.op((c) => {

@@ -35,11 +35,18 @@ test('CLI errors are one line with a non-zero exit, and nothing changes', async 
   t.is(dup.stderr.trim(), 'netimage: 409: MAC 52:54:00:aa:bb:01 already belongs to client pc01');
   const badProp = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-prepare', '--prop', 'multi_disk_mode=9'))) as Error & { stderr: string };
   t.regex(badProp.stderr, /^netimage: 400: opsi-local-image-prepare\.multi_disk_mode must be one of/);
+  await s.cli('group', 'add', 'room101');
+  await s.cli('client', 'add', 'pc02', '--mac', '52:54:00:aa:bb:02', '--group', 'room101');
+  const notInImage = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-win10-x64'))) as Error & { stderr: string };
+  t.regex(notInImage.stderr, /^netimage: 409: setup of opsi-local-image-win10-x64 refused: the boot image has no implementation of opsi-local-image-win10-x64 \(it runs hwinvent, /);
+  const groupNotInImage = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-wim-info'))) as Error & { stderr: string };
+  t.regex(groupNotInImage.stderr, /^netimage: 409: setup of opsi-wim-info refused: the boot image has no implementation of opsi-wim-info/);
+  t.notRegex((await s.cli('states', 'pc01')).stdout, /win10-x64\s+setup/);
   const usage = (await t.throwsAsync(s.cli('client', 'add'))) as Error & { code: number; stderr: string };
   t.is(usage.code, 2);
   const noauth = (await t.throwsAsync(exec(process.execPath, [CLI, 'client', 'list', '--token', 'ni_wrong', '--url', s.url], { env: s.env }))) as Error & { stderr: string };
   t.regex(noauth.stderr, /401: invalid admin token \(log in with: netimage login/);
-  t.deepEqual(JSON.parse((await s.cli('client', 'list', '--json')).stdout).map((c: { id: string }) => c.id), ['pc01']);
+  t.deepEqual(JSON.parse((await s.cli('client', 'list', '--json')).stdout).map((c: { id: string }) => c.id), ['pc01', 'pc02']);
 });
 
 test('`netimage jobs --job ID` follows live progress until the job ends', async (t) => {
