@@ -202,12 +202,6 @@ export function qemuArgs(
   return args;
 }
 
-/** Create a qcow2 disk the caller owns (kept across VM runs, e.g. for power-loss scenarios). */
-export async function createDisk(path: string, size: string): Promise<string> {
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, size]);
-  return path;
-}
-
 /** Start one VM. The caller must `stop()` it (tests: in t.teardown). */
 export async function startVm(options: VmOptions = {}): Promise<Vm> {
   const firmware = options.firmware ?? 'uefi';
