@@ -1,7 +1,7 @@
 // `netimage service install|uninstall|status`: a systemd unit that runs this checkout's server
 // with this checkout's Node, restarts it on failure and logs to the journal. The first-start
-// admin token never reaches the journal: `serve` under systemd (JOURNAL_STREAM set) writes it
-// only to the root's credentials file (0600) and logs where.
+// admin token never reaches the journal: `serve` whose stdout is the journal (JOURNAL_STREAM names
+// it) writes it only to root's credentials file (0600) and logs where.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

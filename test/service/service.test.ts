@@ -4,11 +4,13 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from '../helpers/tempdir.ts';
 import { serveEnv } from '../helpers/cli.ts';
 import { installService, renderUnit, serviceStatus, uninstallService } from '../../bootserver/cli/service.ts';
+import { stdoutIsJournal } from '../../bootserver/cli/commands/serve.ts';
 import { repoRoot } from '../../lib/paths.ts';
 
 const exec = promisify(execFile);
@@ -70,32 +72,42 @@ test('unit paths with spaces, %, $ and quotes are quoted for systemd; line break
   t.throws(() => renderUnit({ node: '/usr/bin/node', checkout: '/srv/x\nExecStartPre=/bin/rm', config: null }), { message: /line break/ });
 });
 
-test('serve under systemd (JOURNAL_STREAM set) writes the first-start token only to the 0600 credentials file', async (t) => {
+test('serve under systemd (stdout is the JOURNAL_STREAM) writes the first-start token only to the 0600 credentials file', async (t) => {
   const dir = await tempDir(t, 'journal');
-  const env = serveEnv(dir, { JOURNAL_STREAM: '8:12345', NETIMAGE_LOG_LEVEL: 'info' });
-  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Stand-in for the journal's stream: a file as stdout, named by device:inode as systemd does.
+  const logPath = join(dir, 'journal.log');
+  const fd = openSync(logPath, 'w');
+  const st = fstatSync(fd, { bigint: true });
+  const env = serveEnv(dir, { JOURNAL_STREAM: `${st.dev}:${st.ino}`, NETIMAGE_LOG_LEVEL: 'info' });
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
   t.teardown(async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
   });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const output = () => readFileSync(logPath, 'utf8');
   // Generous: a first start under a loaded machine (8 helpers on 2 cores) took over 20 s.
   const deadline = Date.now() + 90_000;
-  while (!/First start: the admin token was written to (\S+) \(mode 0600\)/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
+  while (!/First start: the admin token was written to (\S+) \(mode 0600\)/.test(output())) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const path = /written to (\S+) \(mode 0600\)/.exec(out)![1]!;
+  const path = /written to (\S+) \(mode 0600\)/.exec(output())![1]!;
   t.is(path, join(dir, 'config', 'netimage', 'credentials.json'));
   t.is((await stat(path)).mode & 0o777, 0o600);
   const { url, token } = JSON.parse(await readFile(path, 'utf8')) as { url: string; token: string };
   t.regex(token, /^ni_/);
   await new Promise((r) => setTimeout(r, 300)); // any late log line
-  t.false(out.includes(token), 'the token is nowhere in stdout/stderr (the journal)');
-  t.notRegex(out, /ni_[A-Za-z0-9_-]{20,}/);
+  t.false(output().includes(token), 'the token is nowhere in stdout/stderr (the journal)');
+  t.notRegex(output(), /ni_[A-Za-z0-9_-]{20,}/);
   t.is((await fetch(`${url}/api/v1/groups`, { headers: { authorization: `Bearer ${token}` } })).status, 200, 'the saved token works');
+});
+
+test('an inherited JOURNAL_STREAM that is not our stdout does not count (a serve started from a service\'s shell prints as usual)', (t) => {
+  t.false(stdoutIsJournal({ JOURNAL_STREAM: '8:12345' }));
+  t.false(stdoutIsJournal({}));
+  const st = fstatSync(1, { bigint: true });
+  t.true(stdoutIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino}` }), 'the stdout of this test process matches its own device:inode');
 });
