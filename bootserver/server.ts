@@ -23,6 +23,7 @@ import { WakeService } from './wol/service.ts';
 import { Scheduler, systemClock } from './schedules/scheduler.ts';
 import { scheduleAction } from './schedules/action.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
+import { openOsImages, type OsImages } from './os-images/wiring.ts';
 import { NETIMAGE_VERSION } from './version.ts';
 
 export { NETIMAGE_VERSION };
@@ -41,6 +42,7 @@ export interface BootServer {
   protocols: ProtocolServers;
   wake: WakeService;
   scheduler: Scheduler;
+  osImages: OsImages;
   stop(): Promise<void>;
 }
 
@@ -75,9 +77,12 @@ export function guessAdvertisedIp(): string | null {
 }
 
 export async function startBootServer(config: Config, log: Logger): Promise<BootServer> {
+  // The depot first: its recovery unmounts and removes what a killed build left in the data dir
+  // before openStore walks the data dir to tighten modes.
+  const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
-  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret });
+  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   // Operator features: Wake-on-LAN (docs/admin-guide.md).
@@ -95,7 +100,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     scheduler: config.schedules.enabled ? scheduler.running : null,
   });
   const operator = { wake, notices, scheduler, clock: systemClock, metrics, metricsToken: config.metrics.token, listeners, version: NETIMAGE_VERSION };
-  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, operator });
+  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, osImages, operator });
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
     listening = true;
@@ -119,7 +124,9 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       protocols,
       wake,
       scheduler,
+      osImages,
       async stop() {
+        await osImages.builder.stop();
         metrics?.close();
         await scheduler.stop();
         await wake.stop();

@@ -36,6 +36,8 @@ import { imagesCommand } from './commands/images.ts';
 import { wakeCommand } from './commands/wake.ts';
 import { scheduleCommand } from './commands/schedule.ts';
 import { serviceCommand } from './commands/service.ts';
+import { depotCommand } from './commands/depot.ts';
+import { osCommand } from './commands/os.ts';
 
 export const GROUPS: readonly CommandGroup[] = [
   serveCommand,
@@ -55,6 +57,8 @@ export const GROUPS: readonly CommandGroup[] = [
   imagesCommand,
   wakeCommand,
   scheduleCommand,
+  depotCommand,
+  osCommand,
 ];
 
 /** Every group's options with the global ones, for one parse; one name must mean one thing. */

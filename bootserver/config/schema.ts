@@ -67,6 +67,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    depot: z
+      .object({
+        /** The depot (root filesystems, later Windows media and images): null = <dataDir>/depot. */
+        dir: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    osImages: z
+      .object({
+        /** Debian mirror for root filesystem builds and the default of online_repository; null = the one this server's own apt uses. */
+        mirror: z.url({ protocol: /^https?$/ }).nullable().default(null),
+        /** apt sources of this server, read for the default mirror. */
+        aptSources: z.string().min(1).default('/etc/apt'),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -15,6 +15,7 @@ import { registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
 import type { ClientNoticeBus } from '../service/event-bus.ts';
 import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/routes.ts';
+import { registerOsImagesHttp, type OsImages } from '../os-images/wiring.ts';
 
 export interface HttpAppDeps {
   store: Store;
@@ -27,6 +28,8 @@ export interface HttpAppDeps {
   version: string;
   /** Operator features (wake, schedules, metrics, health); left out by tests that need only the core. */
   operator?: OperatorHttpDeps & { notices: ClientNoticeBus };
+  /** Depot and root filesystem builds (bootserver/os-images/wiring.ts). */
+  osImages?: OsImages;
 }
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
@@ -66,5 +69,6 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   if (deps.operator) await registerOperatorRoutes(app, deps.store, deps.operator);
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
+  if (deps.osImages) await registerOsImagesHttp(app, deps.osImages, deps);
   return app;
 }
