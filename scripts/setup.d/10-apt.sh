@@ -9,6 +9,7 @@ netimage_apt_full=(
   partclone gdisk fdisk util-linux e2fsprogs ntfs-3g dosfstools wimtools
   dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
   qemu-system-x86 qemu-utils ovmf ipxe-qemu git
+  mmdebstrap # the clean-root test (test/setup/clean-root.sh): a fresh Debian 12 for `run.sh start`
 )
 
 netimage_apt_missing() {
