@@ -9,7 +9,7 @@
 #
 # It needs the network (apt, npm registry), so it runs in this machine's network namespace: the
 # server gets free high ports, HTTP and TFTP bound to 127.0.0.1, proxy DHCP answering loopback only.
-# Downloaded .debs are cached under var/cache/clean-root, keyed by the apt lists: mmdebstrap's and
+# Cached under var/cache/clean-root, keyed by the apt lists: the bare minbase root (a tarball),
 # the root's apt archives, and the checkout's .tools/debs (boot loaders, boot image packages).
 # Node, npm and node_modules are always fetched afresh. Ends with `clean-root: ok|FAILED (N s)`.
 set -euo pipefail
@@ -28,7 +28,7 @@ apt_cache="$cache/apt-archives-$key"
 debs_cache="$cache/tools-debs-$key"
 # Old keys are stale: drop them so the cache does not grow without bound.
 if [ -d "$cache" ]; then
-  find "$cache" -mindepth 1 -maxdepth 1 ! -name "*-$key" -exec rm -rf {} +
+  find "$cache" -mindepth 1 -maxdepth 1 ! -name "*-$key*" -exec rm -rf {} +
 fi
 mkdir -p "$apt_cache/partial" "$debs_cache"
 
@@ -71,13 +71,22 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
   [ -s "$f" ] && grep -q '^[^#]*debian' "$f" && sources+=("$f")
 done
 [ ${#sources[@]} -gt 0 ] || { say "no Debian apt sources in /etc/apt"; exit 1; }
-say "mmdebstrap bookworm minbase from ${sources[*]} (apt cache $(ls "$apt_cache" | grep -c '\.deb$' || true) debs)"
+# The bare root is a function of the apt lists alone: made once per key and kept as a tarball
+# (mmdebstrap takes minutes here; unpacking the tarball seconds). Nothing of ours is in it.
+root_tar="$cache/minbase-$key.tar"
 t=$(date +%s)
-mmdebstrap --quiet --variant=minbase --mode=root \
-  --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\" && mount --bind '$apt_cache' \"\$1/var/cache/apt/archives\"" \
-  --customize-hook="umount \"\$1/var/cache/apt/archives\"" \
-  --skip=download/empty \
-  bookworm "$target" "${sources[@]}"
+if [ ! -s "$root_tar" ]; then
+  say "mmdebstrap bookworm minbase from ${sources[*]} (apt cache $(ls "$apt_cache" | grep -c '\.deb$' || true) debs)"
+  mmdebstrap --quiet --variant=minbase --mode=root \
+    --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\" && mount --bind '$apt_cache' \"\$1/var/cache/apt/archives\"" \
+    --customize-hook="umount \"\$1/var/cache/apt/archives\"" \
+    --skip=download/empty \
+    bookworm "$target" "${sources[@]}"
+  tar --numeric-owner -C "$target" -cf "$root_tar.part" . && mv "$root_tar.part" "$root_tar"
+else
+  mkdir -p "$target"
+  tar --numeric-owner -C "$target" -xpf "$root_tar"
+fi
 say "root made in $(( $(date +%s) - t )) s"
 
 # 2. How this machine reaches the registries: resolver, CA trust, npm client config.
