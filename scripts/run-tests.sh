@@ -4,7 +4,8 @@
 #   pass 1: everything but the VM matrix, 2 files at a time
 #   pass 2: the whole VM matrix (QEMU under TCG), one file at a time, so VMs never compete with
 #           the timing-sensitive tests of pass 1
-#   clean root: README's start command in a fresh Debian 12 root (test/setup/clean-root.sh, ~N min)
+#   clean root: README's start command in a fresh Debian 12 root (test/setup/clean-root.sh; most
+#               of its time is the boot image build, see that file for measured figures)
 # NETIMAGE_TEST_VM=0 skips pass 2, NETIMAGE_TEST_CLEAN_ROOT=0 the clean root (quick local runs).
 # Extra arguments go to both ava runs.
 set -uo pipefail
