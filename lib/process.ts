@@ -1,6 +1,6 @@
 // The one process runner (execa). Disk tools report progress with '\r' (partclone, wimlib),
 // so line iteration here splits on both '\r' and '\n'.
-import { execa, type Options, type ResultPromise } from 'execa';
+import { execa, type Options } from 'execa';
 
 export { execa };
 
@@ -56,19 +56,12 @@ export async function* splitLines(stream: AsyncIterable<Buffer | string>): Async
   if (pending.length > 0) yield pending;
 }
 
-/** Start a command and feed each '\r'/'\n'-separated line of the chosen stream to onLine. */
-export function runWithLines(
-  file: string,
-  args: readonly string[],
-  onLine: (line: string, stream: 'stdout' | 'stderr') => void,
-  options: Options = {},
-): ResultPromise {
-  const child = execa(file, args, { ...options, buffer: false });
-  const pump = async (stream: AsyncIterable<Buffer> | null | undefined, name: 'stdout' | 'stderr') => {
-    if (!stream) return;
-    for await (const line of splitLines(stream)) onLine(line, name);
-  };
-  void pump(child.stdout as AsyncIterable<Buffer> | null, 'stdout');
-  void pump(child.stderr as AsyncIterable<Buffer> | null, 'stderr');
-  return child;
+/** Is a process with this PID running (EPERM: it runs, as another user)? */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

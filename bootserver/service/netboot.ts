@@ -12,9 +12,10 @@ import type {
   ProductOnClientStateWire,
   PropertyValue,
 } from '../../lib/agent-protocol.ts';
+import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, resolveClient, type BootDecision, type BootRequest } from '../boot/decide.ts';
-import { productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
+import { ACTIVE_STATES, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
@@ -22,14 +23,18 @@ import { StoreNotFoundError } from '../store/types.ts';
 import type { JobEventBus } from './event-bus.ts';
 import { deriveJobToken, sha256Hex } from './tokens.ts';
 
-export const RESTORE_PRODUCT = 'opsi-local-image-restore';
-
 /** A request that conflicts with current state (409), as opposed to bad input (400). */
 export class ConflictError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ConflictError';
   }
+}
+
+/** Refused unless the boot image's agent implements the product (clearing a request always works). */
+function requireInBootImage(productId: string, actionRequest: ActionRequest): void {
+  if (!isPendingRequest(actionRequest) || productFacts(productId)?.inBootImage) return;
+  throw new ConflictError(`${actionRequest} of ${productId} refused: the boot image has no implementation of ${productId} (it runs ${bootImageProductIds().join(', ')})`);
 }
 
 /** The agent's token does not (or no longer) match a job. */
@@ -49,6 +54,19 @@ export interface BootOutcome {
   token: string | null;
 }
 
+/**
+ * Checks and rewrites a product needs before an admin's property values or action request are
+ * stored (the OS install products: bootserver/os-images/install-products.ts). Runs before the
+ * store transaction, because it may use the network; throwing refuses the request unchanged.
+ */
+export interface ActionSetHook {
+  handles(productId: string): boolean;
+  /** Values about to be stored by a property update; returns what to store instead (hashed passwords). */
+  beforeStoreProperties(product: ProductDefinition, values: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
+  /** An action request is about to be set with these values over the client's stored ones; returns the values to store. */
+  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
+}
+
 export interface NetbootServiceOptions {
   store: Store;
   config: Config;
@@ -56,6 +74,7 @@ export interface NetbootServiceOptions {
   log: Logger;
   serverSecret: string;
   now?: () => Date;
+  actionSetHook?: ActionSetHook;
 }
 
 function freshProductState(clientId: string, productId: string, now: string): ProductOnClient {
@@ -79,6 +98,7 @@ export class NetbootService {
   private readonly log: Logger;
   private readonly serverSecret: string;
   private readonly now: () => Date;
+  private readonly actionSetHook: ActionSetHook | null;
 
   constructor(options: NetbootServiceOptions) {
     this.store = options.store;
@@ -87,6 +107,15 @@ export class NetbootService {
     this.log = options.log;
     this.serverSecret = options.serverSecret;
     this.now = options.now ?? (() => new Date());
+    this.actionSetHook = options.actionSetHook ?? null;
+  }
+
+  /** Run the action-set hook for one client, outside any transaction (it may use the network). */
+  private async hookedActionValues(clientId: string, productId: string, actionRequest: ActionRequest, properties: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>> {
+    if (!this.actionSetHook?.handles(productId)) return properties;
+    await this.requireClient(clientId);
+    const product = await this.requireProduct(productId);
+    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId));
   }
 
   private iso(): string {
@@ -116,6 +145,7 @@ export class NetbootService {
 
   /** Admin sets property values of a product for one client (validated; read-only refused). */
   async setClientProperties(clientId: string, productId: string, values: Record<string, PropertyValue>, options = { allowReadOnly: false }): Promise<Record<string, PropertyValue>> {
+    if (this.actionSetHook?.handles(productId)) values = await this.actionSetHook.beforeStoreProperties(await this.requireProduct(productId), values);
     return this.store.transaction(async (tx) => {
       await this.requireClient(clientId, tx);
       const product = await this.requireProduct(productId, tx);
@@ -130,14 +160,17 @@ export class NetbootService {
    * Properties given with the request are validated and stored first, all or nothing.
    */
   async setActionRequest(clientId: string, productId: string, actionRequest: ActionRequest, properties: Record<string, PropertyValue> = {}, store?: Store): Promise<ProductOnClient> {
+    // Inside a caller's transaction the caller has run the hook already (setGroupActionRequest).
+    if (!store) properties = await this.hookedActionValues(clientId, productId, actionRequest, properties);
     const work = async (tx: Store) => {
       await this.requireClient(clientId, tx);
       const product = await this.requireProduct(productId, tx);
+      requireInBootImage(productId, actionRequest);
       const normalised = validatePropertyValues(product, properties, { allowReadOnly: false });
-      if (productId === RESTORE_PRODUCT && actionRequest !== 'none') {
+      if (productId === ProductId.restore && isPendingRequest(actionRequest)) {
         const effective = effectivePropertyValues(product, { ...(await tx.getPropertyValues(clientId, productId)), ...normalised });
         const imagefile = String(effective['imagefile'] ?? '');
-        if (!imagefile) throw new PropertyValidationError(`${RESTORE_PRODUCT}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
+        if (!imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
         if (!asList(effective['imagefiles_list']).includes(imagefile)) {
           throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
         }
@@ -163,13 +196,17 @@ export class NetbootService {
     actionRequest: ActionRequest,
     properties: Record<string, PropertyValue> = {},
   ): Promise<{ clients: string[]; imagefile: string | null }> {
+    const hooked = new Map<string, Record<string, PropertyValue>>();
+    if (this.actionSetHook?.handles(productId)) {
+      for (const c of await this.store.listClients({ group: groupId })) hooked.set(c.id, await this.hookedActionValues(c.id, productId, actionRequest, properties));
+    }
     return this.store.transaction(async (tx) => {
       if (!(await tx.getGroup(groupId))) throw new StoreNotFoundError(`group ${groupId} not found`);
       const clients = await tx.listClients({ group: groupId });
       if (clients.length === 0) throw new ConflictError(`group ${groupId} has no clients`);
       let props = properties;
       let imagefile: string | null = null;
-      if (productId === RESTORE_PRODUCT && actionRequest !== 'none') {
+      if (productId === ProductId.restore && isPendingRequest(actionRequest)) {
         const product = await this.requireProduct(productId, tx);
         const rows = await Promise.all(
           clients.map(async (c) => {
@@ -183,7 +220,11 @@ export class NetbootService {
         imagefile = choice.imagefile;
         props = { ...properties, imagefile };
       }
-      for (const client of clients) await this.setActionRequest(client.id, productId, actionRequest, props, tx);
+      for (const client of clients) {
+        const values = hooked.size ? hooked.get(client.id) : props;
+        if (!values) throw new ConflictError(`group ${groupId} changed while its clients were checked (${client.id} is new): set the action again`);
+        await this.setActionRequest(client.id, productId, actionRequest, values, tx);
+      }
       return { clients: clients.map((c) => c.id), imagefile };
     });
   }
@@ -209,7 +250,7 @@ export class NetbootService {
         }
         if (decision.kind === 'register') {
           client = await this.registerUnknownClient(tx, request);
-          await this.setActionRequest(client.id, 'hwinvent', 'setup', {}, tx);
+          await this.setActionRequest(client.id, ProductId.hwinvent, 'setup', {}, tx);
           continue;
         }
         const outcome = await this.startOrContinueJob(tx, client!, decision.productId, decision.actionRequest);
@@ -333,7 +374,7 @@ export class NetbootService {
   }
 
   private requireActive(job: Job): void {
-    if (job.state !== 'booting' && job.state !== 'running') throw new ConflictError(`job ${job.id} is ${job.state}`);
+    if (!ACTIVE_STATES.includes(job.state)) throw new ConflictError(`job ${job.id} is ${job.state}`);
   }
 
   async agentFetchJob(token: string): Promise<AgentJob> {

@@ -3,7 +3,7 @@
 //   product-run.ts <productId> <loop> <state.json> <uefi|bios>
 // Run inside a private mount namespace (the products mount the backup partition).
 import { readFile, writeFile } from 'node:fs/promises';
-import type { AgentServerApi, NetbootProduct, ProductContext } from '../../../bootimage/agent/product.ts';
+import type { AgentServerApi, NetbootProduct, ProductContext } from '../../../lib/netboot-product.ts';
 import type { ActionRequest, ProductOnClientStateWire, PropertyValue } from '../../../lib/agent-protocol.ts';
 import { makeBackupProduct } from '../../../imaging/products/backup.ts';
 import { makeDelimageProduct } from '../../../imaging/products/delimage.ts';
