@@ -12,9 +12,11 @@ import type {
   ProductOnClientStateWire,
   PropertyValue,
 } from '../../lib/agent-protocol.ts';
+import { agentProductStates } from '../../lib/agent-protocol.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, resolveClient, type BootDecision, type BootRequest } from '../boot/decide.ts';
-import { productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
+import { agentTokenUse, configReadEffect, productStateAfter, startJob, transition, type AgentTokenUse, type JobEvent } from '../jobs/lifecycle.ts';
+import { mayPutInventory, mayPutProductStates, mayQueue, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
@@ -39,6 +41,19 @@ export class AgentAuthError extends Error {
     this.name = 'AgentAuthError';
   }
 }
+
+/** A job token used for something its product does not do (agent-scope.ts): 403. */
+export class AgentScopeError extends Error {
+  readonly statusCode = 403;
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentScopeError';
+  }
+}
+
+/** Saved states of products not in the catalogue, per client (see agentPutProductStates). */
+const foreignStatesKey = (clientId: string) => `foreign-product-states:${clientId}`;
+const FOREIGN_STATES_MAX = 1000;
 
 export interface BootOutcome {
   decision: BootDecision;
@@ -238,9 +253,9 @@ export class NetbootService {
       job = null;
     }
     if (job) {
-      const since = job.attemptStarted ? ts.getTime() - Date.parse(job.attemptStarted) : Infinity;
-      if (job.state === 'booting' && since < this.config.boot.sameBootWindowSeconds * 1000) {
-        // Same boot asking again (firmware/grub retry): same attempt, same token.
+      if (configReadEffect(job) === 'reserve') {
+        // The agent of this attempt never started (a firmware/grub retry, or anyone asking for
+        // this MAC's config): serve the same attempt and token again; nothing is written.
         return { job, token: deriveJobToken(this.serverSecret, job.id, job.attempt) };
       }
       const updated = await this.applyJobEvent(tx, job, { type: 'bootConfigRead' });
@@ -323,8 +338,10 @@ export class NetbootService {
   }
 
   // ---- agent side -------------------------------------------------------------------------
+  // Every agent call runs in one store transaction that starts with agentJob(): the token is
+  // checked (and the job's state with it) by the same transaction that then reads or writes.
 
-  /** Find the job a token belongs to. Terminal jobs are returned too (result resends). */
+  /** Find the job a token belongs to. Terminal jobs are returned too (see agentTokenUse). */
   async jobForToken(token: string, store: Store = this.store): Promise<Job> {
     if (!/^[0-9a-f]{32}$/.test(token)) throw new AgentAuthError('malformed job token');
     const job = await store.findJobByTokenHash(sha256Hex(token));
@@ -332,15 +349,24 @@ export class NetbootService {
     return job;
   }
 
-  private requireActive(job: Job): void {
-    if (job.state !== 'booting' && job.state !== 'running') throw new ConflictError(`job ${job.id} is ${job.state}`);
+  /** The one token check of the agent API: run `work` with the token's job, if it may be used so. */
+  private agentTx<T>(token: string, use: AgentTokenUse, work: (tx: Store, job: Job) => Promise<T>): Promise<T> {
+    return this.store.transaction(async (tx) => {
+      const job = await this.jobForToken(token, tx);
+      const logStored = use === 'finalLog' && (await tx.getJobLog(job.id)) !== null;
+      const verdict = agentTokenUse(job, use, { now: this.now().getTime(), logStored });
+      if (!verdict.ok) throw new ConflictError(`job ${job.id}: ${verdict.reason}`);
+      return work(tx, job);
+    });
+  }
+
+  private requireScope(verdict: ScopeDecision): void {
+    if (!verdict.ok) throw new AgentScopeError(verdict.reason);
   }
 
   async agentFetchJob(token: string): Promise<AgentJob> {
-    return this.store.transaction(async (tx) => {
-      let job = await this.jobForToken(token, tx);
-      this.requireActive(job);
-      if (job.state === 'booting') job = await this.applyJobEvent(tx, job, { type: 'agentStarted' });
+    return this.agentTx(token, 'work', async (tx, found) => {
+      const job = found.state === 'booting' ? await this.applyJobEvent(tx, found, { type: 'agentStarted' }) : found;
       const client = await this.requireClient(job.clientId, tx);
       const product = await this.requireProduct(job.productId, tx);
       return {
@@ -358,9 +384,8 @@ export class NetbootService {
   }
 
   async agentProgress(token: string, progress: AgentProgress): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      let job = await this.jobForToken(token, tx);
-      this.requireActive(job);
+    await this.agentTx(token, 'work', async (tx, found) => {
+      let job = found;
       if (progress.percent !== undefined || progress.message !== undefined) {
         const event: JobEvent = { type: 'progress' };
         if (progress.percent !== undefined) event.percent = progress.percent;
@@ -375,64 +400,88 @@ export class NetbootService {
 
   /** Record the result. Resending the same result is acknowledged; a different one conflicts. */
   async agentResult(token: string, result: AgentResult): Promise<{ alreadyRecorded: boolean }> {
-    return this.store.transaction(async (tx) => {
-      const job = await this.jobForToken(token, tx);
+    return this.agentTx(token, 'result', async (tx, job) => {
       const wanted = result.result === 'successful' ? 'succeeded' : 'failed';
       if (job.state === wanted) return { alreadyRecorded: true };
-      this.requireActive(job);
       const event: JobEvent = result.result === 'successful' ? { type: 'succeeded' } : { type: 'failed', error: result.error ?? 'the product failed without a message' };
-      await this.applyJobEvent(tx, job, event);
+      await this.applyJobEvent(tx, job, event); // refuses (409) a different result for a finished job
       return { alreadyRecorded: false };
     });
   }
 
   async agentLog(token: string, text: string): Promise<void> {
-    const job = await this.jobForToken(token);
-    await this.store.putJobLog(job.id, text);
+    await this.agentTx(token, 'finalLog', (tx, job) => tx.putJobLog(job.id, text));
   }
 
+  /** Only the properties the job's product really writes (agent-scope.ts); read-only ones included. */
   async agentSetProperties(token: string, productId: string, values: Record<string, PropertyValue>): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.setClientProperties(job.clientId, productId, values, { allowReadOnly: true });
+    await this.agentTx(token, 'work', async (tx, job) => {
+      this.requireScope(mayWriteProperties(job.productId, productId, Object.keys(values)));
+      const product = await this.requireProduct(productId, tx);
+      await tx.setPropertyValues(job.clientId, productId, validatePropertyValues(product, values, { allowReadOnly: true }));
+    });
   }
 
+  /**
+   * Only setup of products an admin named in the job's own queueing properties (agent-scope.ts).
+   * No product may write those properties, so the stored values are the admin's.
+   */
   async agentSetActionRequests(token: string, requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.store.transaction(async (tx) => {
+    await this.agentTx(token, 'work', async (tx, job) => {
+      const jobProduct = await this.requireProduct(job.productId, tx);
+      const adminValues = effectivePropertyValues(jobProduct, await tx.getPropertyValues(job.clientId, job.productId));
+      this.requireScope(mayQueue(job.productId, adminValues, requests));
+      for (const r of requests) await this.requireProduct(r.productId, tx);
       for (const r of requests) {
-        if (r.productId === job.productId) throw new PropertyValidationError(`a product cannot queue itself (${r.productId})`);
         const current = await this.productState(job.clientId, r.productId, tx);
-        await this.requireProduct(r.productId, tx);
         await tx.putProductOnClient({ ...current, actionRequest: r.actionRequest, actionProgress: '', modified: this.iso() });
       }
     });
   }
 
   async agentGetProductStates(token: string): Promise<ProductOnClientStateWire[]> {
-    const job = await this.jobForToken(token);
-    const rows = await this.store.listProductOnClients({ clientId: job.clientId });
-    return rows.map((r) => ({ productId: r.productId, installationStatus: r.installationStatus, actionResult: r.actionResult, lastAction: r.lastAction, productVersion: r.productVersion }));
-  }
-
-  async agentPutProductStates(token: string, states: ProductOnClientStateWire[]): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.store.transaction(async (tx) => {
-      for (const s of states) {
-        if (s.productId === job.productId) continue; // the running job's own state is set by its result
-        if (!(await tx.getProduct(s.productId))) continue; // products no longer in the catalogue
-        const current = await this.productState(job.clientId, s.productId, tx);
-        await tx.putProductOnClient({ ...current, ...s, modified: this.iso() });
-      }
+    return this.agentTx(token, 'work', async (tx, job) => {
+      const rows = await tx.listProductOnClients({ clientId: job.clientId });
+      const known = rows.map((r) => ({ productId: r.productId, installationStatus: r.installationStatus, actionResult: r.actionResult, lastAction: r.lastAction, productVersion: r.productVersion }));
+      return [...known, ...(await this.foreignStates(tx, job.clientId))];
     });
   }
 
+  /**
+   * A restore puts the states saved with its image back. States of products this server does not
+   * know (opsi localboot products such as windomain, in an image from an opsi site) are kept
+   * apart and returned with the others, so the next backup saves them again.
+   */
+  async agentPutProductStates(token: string, states: ProductOnClientStateWire[]): Promise<void> {
+    await this.agentTx(token, 'work', async (tx, job) => {
+      this.requireScope(mayPutProductStates(job.productId));
+      const foreign = new Map((await this.foreignStates(tx, job.clientId)).map((s) => [s.productId, s]));
+      for (const s of states) {
+        if (s.productId === job.productId) continue; // the running job's own state is set by its result
+        if (!(await tx.getProduct(s.productId))) {
+          foreign.set(s.productId, s);
+          continue;
+        }
+        foreign.delete(s.productId);
+        const current = await this.productState(job.clientId, s.productId, tx);
+        await tx.putProductOnClient({ ...current, ...s, modified: this.iso() });
+      }
+      await tx.setMeta(foreignStatesKey(job.clientId), JSON.stringify([...foreign.values()].slice(-FOREIGN_STATES_MAX)));
+    });
+  }
+
+  private async foreignStates(tx: Store, clientId: string): Promise<ProductOnClientStateWire[]> {
+    const text = await tx.getMeta(foreignStatesKey(clientId));
+    if (!text) return [];
+    const parsed = agentProductStates.shape.states.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : [];
+  }
+
   async agentPutInventory(token: string, inventory: AgentInventory): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.store.updateClient(job.clientId, { inventory });
+    await this.agentTx(token, 'work', async (tx, job) => {
+      this.requireScope(mayPutInventory(job.productId));
+      await tx.updateClient(job.clientId, { inventory });
+    });
   }
 
   /** Admin view: the job's events so far (for SSE replay and `netimage jobs`). */
