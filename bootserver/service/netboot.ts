@@ -1,6 +1,7 @@
-// The domain core: action requests, boot-config reads that create/continue jobs, and the agent's
-// reports. HTTP, TFTP and the CLI are adapters around this; the rules live in pure modules
-// (jobs/lifecycle.ts, boot/decide.ts, products/properties.ts, actions/group-restore.ts).
+// The domain core: action requests, boot-config reads that create/continue jobs, and the job
+// lifecycle events (the agent's calls come in through agent-session.ts). HTTP, TFTP and the CLI
+// are adapters around this; the rules live in pure modules (jobs/lifecycle.ts, boot/decide.ts,
+// products/properties.ts, actions/group-restore.ts, service/agent-scope.ts).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.ts';
 import type {
@@ -12,11 +13,9 @@ import type {
   ProductOnClientStateWire,
   PropertyValue,
 } from '../../lib/agent-protocol.ts';
-import { agentProductStates } from '../../lib/agent-protocol.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, resolveClient, type BootDecision, type BootRequest } from '../boot/decide.ts';
-import { agentTokenUse, configReadEffect, productStateAfter, startJob, transition, type AgentTokenUse, type JobEvent } from '../jobs/lifecycle.ts';
-import { mayPutInventory, mayPutProductStates, mayQueue, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
+import { configReadEffect, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
@@ -41,19 +40,6 @@ export class AgentAuthError extends Error {
     this.name = 'AgentAuthError';
   }
 }
-
-/** A job token used for something its product does not do (agent-scope.ts): 403. */
-export class AgentScopeError extends Error {
-  readonly statusCode = 403;
-  constructor(message: string) {
-    super(message);
-    this.name = 'AgentScopeError';
-  }
-}
-
-/** Saved states of products not in the catalogue, per client (see agentPutProductStates). */
-const foreignStatesKey = (clientId: string) => `foreign-product-states:${clientId}`;
-const FOREIGN_STATES_MAX = 1000;
 
 export interface BootOutcome {
   decision: BootDecision;
@@ -88,12 +74,12 @@ function freshProductState(clientId: string, productId: string, now: string): Pr
 }
 
 export class NetbootService {
-  private readonly store: Store;
-  private readonly config: Config;
+  readonly store: Store;
+  readonly config: Config;
   private readonly bus: JobEventBus;
   private readonly log: Logger;
   private readonly serverSecret: string;
-  private readonly now: () => Date;
+  readonly now: () => Date;
 
   constructor(options: NetbootServiceOptions) {
     this.store = options.store;
@@ -104,7 +90,7 @@ export class NetbootService {
     this.now = options.now ?? (() => new Date());
   }
 
-  private iso(): string {
+  iso(): string {
     return this.now().toISOString();
   }
 
@@ -290,7 +276,7 @@ export class NetbootService {
   }
 
   /** Apply one lifecycle event to a job: job row, product state, event log, live bus. */
-  private async applyJobEvent(tx: Store, job: Job, event: JobEvent): Promise<Job> {
+  async applyJobEvent(tx: Store, job: Job, event: JobEvent): Promise<Job> {
     const result = transition(job, event);
     if (!result.ok) throw new ConflictError(result.reason);
     const ts = this.iso();
@@ -332,156 +318,9 @@ export class NetbootService {
     return next;
   }
 
-  private async recordEvent(tx: Store, job: Job, kind: JobEventKind, percent: number | null, message: string): Promise<void> {
+  async recordEvent(tx: Store, job: Job, kind: JobEventKind, percent: number | null, message: string): Promise<void> {
     const record = await tx.addJobEvent({ jobId: job.id, ts: this.iso(), kind, state: job.state, percent, message });
     this.bus.publish({ ...record, clientId: job.clientId, productId: job.productId });
-  }
-
-  // ---- agent side -------------------------------------------------------------------------
-  // Every agent call runs in one store transaction that starts with agentJob(): the token is
-  // checked (and the job's state with it) by the same transaction that then reads or writes.
-
-  /** Find the job a token belongs to. Terminal jobs are returned too (see agentTokenUse). */
-  async jobForToken(token: string, store: Store = this.store): Promise<Job> {
-    if (!/^[0-9a-f]{32}$/.test(token)) throw new AgentAuthError('malformed job token');
-    const job = await store.findJobByTokenHash(sha256Hex(token));
-    if (!job) throw new AgentAuthError('unknown or expired job token (a newer boot attempt replaces it)');
-    return job;
-  }
-
-  /** The one token check of the agent API: run `work` with the token's job, if it may be used so. */
-  private agentTx<T>(token: string, use: AgentTokenUse, work: (tx: Store, job: Job) => Promise<T>): Promise<T> {
-    return this.store.transaction(async (tx) => {
-      const job = await this.jobForToken(token, tx);
-      const logStored = use === 'finalLog' && (await tx.getJobLog(job.id)) !== null;
-      const verdict = agentTokenUse(job, use, { now: this.now().getTime(), logStored });
-      if (!verdict.ok) throw new ConflictError(`job ${job.id}: ${verdict.reason}`);
-      return work(tx, job);
-    });
-  }
-
-  private requireScope(verdict: ScopeDecision): void {
-    if (!verdict.ok) throw new AgentScopeError(verdict.reason);
-  }
-
-  async agentFetchJob(token: string): Promise<AgentJob> {
-    return this.agentTx(token, 'work', async (tx, found) => {
-      const job = found.state === 'booting' ? await this.applyJobEvent(tx, found, { type: 'agentStarted' }) : found;
-      const client = await this.requireClient(job.clientId, tx);
-      const product = await this.requireProduct(job.productId, tx);
-      return {
-        jobId: job.id,
-        attempt: job.attempt,
-        productId: job.productId,
-        productVersion: product.version,
-        actionRequest: job.actionRequest,
-        properties: effectivePropertyValues(product, await tx.getPropertyValues(client.id, product.id)),
-        client: { id: client.id, mac: client.mac, uuid: client.uuid, group: client.group },
-        afterJob: this.config.boot.afterJob,
-        serverTime: this.iso(),
-      };
-    });
-  }
-
-  async agentProgress(token: string, progress: AgentProgress): Promise<void> {
-    await this.agentTx(token, 'work', async (tx, found) => {
-      let job = found;
-      if (progress.percent !== undefined || progress.message !== undefined) {
-        const event: JobEvent = { type: 'progress' };
-        if (progress.percent !== undefined) event.percent = progress.percent;
-        if (progress.message !== undefined) event.message = progress.message;
-        job = await this.applyJobEvent(tx, job, event);
-      } else if (job.state === 'booting') {
-        job = await this.applyJobEvent(tx, job, { type: 'agentStarted' });
-      }
-      for (const line of progress.log ?? []) await this.recordEvent(tx, job, 'log', null, line);
-    });
-  }
-
-  /** Record the result. Resending the same result is acknowledged; a different one conflicts. */
-  async agentResult(token: string, result: AgentResult): Promise<{ alreadyRecorded: boolean }> {
-    return this.agentTx(token, 'result', async (tx, job) => {
-      const wanted = result.result === 'successful' ? 'succeeded' : 'failed';
-      if (job.state === wanted) return { alreadyRecorded: true };
-      const event: JobEvent = result.result === 'successful' ? { type: 'succeeded' } : { type: 'failed', error: result.error ?? 'the product failed without a message' };
-      await this.applyJobEvent(tx, job, event); // refuses (409) a different result for a finished job
-      return { alreadyRecorded: false };
-    });
-  }
-
-  async agentLog(token: string, text: string): Promise<void> {
-    await this.agentTx(token, 'finalLog', (tx, job) => tx.putJobLog(job.id, text));
-  }
-
-  /** Only the properties the job's product really writes (agent-scope.ts); read-only ones included. */
-  async agentSetProperties(token: string, productId: string, values: Record<string, PropertyValue>): Promise<void> {
-    await this.agentTx(token, 'work', async (tx, job) => {
-      this.requireScope(mayWriteProperties(job.productId, productId, Object.keys(values)));
-      const product = await this.requireProduct(productId, tx);
-      await tx.setPropertyValues(job.clientId, productId, validatePropertyValues(product, values, { allowReadOnly: true }));
-    });
-  }
-
-  /**
-   * Only setup of products an admin named in the job's own queueing properties (agent-scope.ts).
-   * No product may write those properties, so the stored values are the admin's.
-   */
-  async agentSetActionRequests(token: string, requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void> {
-    await this.agentTx(token, 'work', async (tx, job) => {
-      const jobProduct = await this.requireProduct(job.productId, tx);
-      const adminValues = effectivePropertyValues(jobProduct, await tx.getPropertyValues(job.clientId, job.productId));
-      this.requireScope(mayQueue(job.productId, adminValues, requests));
-      for (const r of requests) await this.requireProduct(r.productId, tx);
-      for (const r of requests) {
-        const current = await this.productState(job.clientId, r.productId, tx);
-        await tx.putProductOnClient({ ...current, actionRequest: r.actionRequest, actionProgress: '', modified: this.iso() });
-      }
-    });
-  }
-
-  async agentGetProductStates(token: string): Promise<ProductOnClientStateWire[]> {
-    return this.agentTx(token, 'work', async (tx, job) => {
-      const rows = await tx.listProductOnClients({ clientId: job.clientId });
-      const known = rows.map((r) => ({ productId: r.productId, installationStatus: r.installationStatus, actionResult: r.actionResult, lastAction: r.lastAction, productVersion: r.productVersion }));
-      return [...known, ...(await this.foreignStates(tx, job.clientId))];
-    });
-  }
-
-  /**
-   * A restore puts the states saved with its image back. States of products this server does not
-   * know (opsi localboot products such as windomain, in an image from an opsi site) are kept
-   * apart and returned with the others, so the next backup saves them again.
-   */
-  async agentPutProductStates(token: string, states: ProductOnClientStateWire[]): Promise<void> {
-    await this.agentTx(token, 'work', async (tx, job) => {
-      this.requireScope(mayPutProductStates(job.productId));
-      const foreign = new Map((await this.foreignStates(tx, job.clientId)).map((s) => [s.productId, s]));
-      for (const s of states) {
-        if (s.productId === job.productId) continue; // the running job's own state is set by its result
-        if (!(await tx.getProduct(s.productId))) {
-          foreign.set(s.productId, s);
-          continue;
-        }
-        foreign.delete(s.productId);
-        const current = await this.productState(job.clientId, s.productId, tx);
-        await tx.putProductOnClient({ ...current, ...s, modified: this.iso() });
-      }
-      await tx.setMeta(foreignStatesKey(job.clientId), JSON.stringify([...foreign.values()].slice(-FOREIGN_STATES_MAX)));
-    });
-  }
-
-  private async foreignStates(tx: Store, clientId: string): Promise<ProductOnClientStateWire[]> {
-    const text = await tx.getMeta(foreignStatesKey(clientId));
-    if (!text) return [];
-    const parsed = agentProductStates.shape.states.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : [];
-  }
-
-  async agentPutInventory(token: string, inventory: AgentInventory): Promise<void> {
-    await this.agentTx(token, 'work', async (tx, job) => {
-      this.requireScope(mayPutInventory(job.productId));
-      await tx.updateClient(job.clientId, { inventory });
-    });
   }
 
   /** Admin view: the job's events so far (for SSE replay and `netimage jobs`). */
