@@ -4,15 +4,7 @@
 // products/properties.ts, actions/group-restore.ts, service/agent-scope.ts).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.ts';
-import type {
-  ActionRequest,
-  AgentInventory,
-  AgentJob,
-  AgentProgress,
-  AgentResult,
-  ProductOnClientStateWire,
-  PropertyValue,
-} from '../../lib/agent-protocol.ts';
+import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, resolveClient, type BootDecision, type BootRequest } from '../boot/decide.ts';
 import { configReadEffect, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
