@@ -1,7 +1,6 @@
 // Starts the UDP protocol adapters (TFTP, DHCP) next to HTTP. TFTP serves the boot root plus
 // the generated Grub configs from the same responder HTTP uses.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '../lib/logger.ts';
 import type { Config } from './config/schema.ts';
@@ -12,6 +11,7 @@ import { chainFileSources, diskFileSource, virtualFileSource } from './tftp/file
 import { startDhcpServer, type DhcpServer } from './dhcp/server.ts';
 import { dhcpConfigSchema, type DhcpConfig } from './dhcp/config.ts';
 import { DHCP_LEASES_SCHEMA_SQL, SqliteLeaseStore } from './dhcp/leases.ts';
+import { makePrivateDir, touchPrivateFile } from './store/private-files.ts';
 
 export interface ProtocolServers {
   tftpPort: number | null;
@@ -55,7 +55,8 @@ export function dhcpConfigFrom(config: Config, serverIp: string): DhcpConfig {
 
 /** DHCP leases live in their own file: lease writes are synchronous and must never wait on the main store's transactions. */
 function openLeaseStore(dataDir: string): { leases: SqliteLeaseStore; db: DatabaseSync } {
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
+  touchPrivateFile(join(dataDir, 'dhcp-leases.sqlite'));
   const db = new DatabaseSync(join(dataDir, 'dhcp-leases.sqlite'));
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(DHCP_LEASES_SCHEMA_SQL);

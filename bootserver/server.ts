@@ -6,10 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/logger.ts';
 import type { Config } from './config/schema.ts';
 import { SqliteStore } from './store/sqlite.ts';
+import { tightenPrivateTree } from './store/private-files.ts';
 import type { Store } from './store/types.ts';
 import { loadCatalogue } from './products/catalogue.ts';
 import { JobEventBus } from './service/event-bus.ts';
 import { NetbootService } from './service/netboot.ts';
+import { AdminService } from './service/admin.ts';
+import { EventTickets } from './service/event-tickets.ts';
 import { newAdminToken, newServerSecret, sha256Hex } from './service/tokens.ts';
 import { GrubRenderer } from './boot/grub-render.ts';
 import { BootConfigResponder } from './boot/config-responder.ts';
@@ -35,6 +38,10 @@ export interface BootServer {
 
 /** Open the store, load the catalogue and make sure the server secret and an admin token exist. */
 export async function openStore(config: Config, log: Logger): Promise<{ store: SqliteStore; serverSecret: string; initialAdminToken: string | null }> {
+  const tightened = tightenPrivateTree(config.dataDir);
+  if (tightened.length) {
+    log.warn({ dataDir: config.dataDir, tightened }, `tightened file modes in the data dir (it holds the server secret): ${tightened.map((x) => `${x.path} was ${x.was}`).join(', ')}`);
+  }
   const store = SqliteStore.open({ path: join(config.dataDir, 'netimage.sqlite') });
   for (const product of loadCatalogue(config.paths.products)) await store.upsertProduct(product);
   let serverSecret = await store.getMeta('server_secret');
@@ -63,9 +70,10 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret });
+  const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }) });
-  const http = await buildHttpApp({ store, service, bus, responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
+  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
   let protocols: ProtocolServers | null = null;
   try {
     await http.listen({ host: config.http.host, port: config.http.port });

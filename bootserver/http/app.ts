@@ -6,17 +6,19 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../store/types.ts';
 import type { NetbootService } from '../service/netboot.ts';
-import type { JobEventBus } from '../service/event-bus.ts';
+import type { AdminService } from '../service/admin.ts';
+import type { EventTickets } from '../service/event-tickets.ts';
 import type { BootConfigResponder } from '../boot/config-responder.ts';
 import { installErrorHandler } from './errors.ts';
-import { registerAdminApi } from './admin-api.ts';
+import { registerAdminApi } from './admin/index.ts';
 import { registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
 
 export interface HttpAppDeps {
   store: Store;
   service: NetbootService;
-  bus: JobEventBus;
+  admin: AdminService;
+  tickets: EventTickets;
   responder: BootConfigResponder;
   bootRoot: string;
   log: Logger;
@@ -39,8 +41,14 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'netimage API', version: deps.version, description: 'Admin API (bearer admin token) and agent API (bearer one-time job token).' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: { title: 'netimage API', version: deps.version, description: 'Admin API (admin token in the Authorization header; GET /api/v1/events also takes ?ticket= from POST /api/v1/events/tickets) and agent API (bearer one-time job token).' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // GET /api/v1/events only: from POST /api/v1/events/tickets (EventSource cannot send headers).
+          eventTicket: { type: 'apiKey', in: 'query', name: 'ticket' },
+        },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,

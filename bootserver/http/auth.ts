@@ -1,7 +1,10 @@
 // Bearer-token checks. Admin tokens are random and stored as sha256; agent tokens are the
-// one-time job tokens (checked by the service, which maps them to a job).
+// one-time job tokens (checked by the service, which maps them to a job). Admin tokens are taken
+// from the Authorization header only: in a URL they would end up in shell histories, browser
+// histories and proxy logs. The event stream alone also takes a short-lived, read-only ticket.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../store/types.ts';
+import type { EventTickets } from '../service/event-tickets.ts';
 import { sha256Hex } from '../service/tokens.ts';
 
 export function bearerToken(request: FastifyRequest): string | null {
@@ -20,16 +23,23 @@ function unauthorized(reply: FastifyReply, message: string): FastifyReply {
     .send({ statusCode: 401, error: 'Unauthorized', message });
 }
 
-/** onRequest hook for admin routes. `allowQueryToken` lets EventSource clients (no headers) use ?access_token=. */
-export function adminAuth(store: Store, options: { allowQueryToken?: boolean } = {}) {
+/** onRequest hook for admin routes: the admin token in the Authorization header. */
+export function adminAuth(store: Store) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    let token = bearerToken(request);
-    if (!token && options.allowQueryToken) {
-      const q = (request.query as Record<string, unknown> | undefined)?.['access_token'];
-      if (typeof q === 'string') token = q;
-    }
+    const token = bearerToken(request);
     if (!token) return unauthorized(reply, 'missing bearer token: send "Authorization: Bearer <admin token>" (printed at first start; see `netimage login`)');
     if (!(await store.hasAdminTokenHash(sha256Hex(token)))) return unauthorized(reply, 'invalid admin token');
     return undefined;
+  };
+}
+
+/** onRequest hook for the event stream: a valid ?ticket= (see EventTickets), else the admin token header. */
+export function eventStreamAuth(store: Store, tickets: EventTickets) {
+  const headerAuth = adminAuth(store);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const ticket = (request.query as Record<string, unknown> | undefined)?.['ticket'];
+    if (ticket === undefined) return headerAuth(request, reply);
+    if (typeof ticket === 'string' && tickets.valid(ticket)) return undefined;
+    return unauthorized(reply, 'invalid or expired event ticket: get a new one with POST /api/v1/events/tickets');
   };
 }

@@ -2,16 +2,11 @@
 // validation: the whole file is checked before anything is written, and every bad line is named.
 import { z } from 'zod';
 import { macAddress, smbiosUuid } from '../../lib/agent-protocol.ts';
+import type { ClientImportRow } from '../service/admin.ts';
 import { clientId, groupId } from './schemas.ts';
 
-export interface ImportRow {
-  line: number;
-  id: string;
-  mac: string | null;
-  uuid: string | null;
-  group: string | null;
-  description: string;
-}
+/** A validated row, as the import service takes it. */
+export type ImportRow = ClientImportRow;
 
 /** Split one CSV line; handles "quoted, fields" and "" escapes. */
 export function splitCsvLine(line: string): string[] {

@@ -90,7 +90,8 @@ export const eventsQuery = z
   .object({
     job: z.uuid().optional(),
     client: clientId.optional(),
-    access_token: z.string().optional(),
+    /** From POST /api/v1/events/tickets; checked by the route's auth hook. */
+    ticket: z.string().optional(),
   })
   .strict();
 

@@ -3,10 +3,10 @@
 // other callers' statements on the same connection.
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 import { migrations as defaultMigrations, type Migration } from './migrations.ts';
+import { makePrivateDir, touchPrivateFile } from './private-files.ts';
 import {
   StoreConflictError,
   StoreNotFoundError,
@@ -172,7 +172,11 @@ export class SqliteStore implements Store {
   }
 
   static open(options: SqliteStoreOptions): SqliteStore {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ':memory:') {
+      // The store holds the server secret: owner-only, whatever the umask (see private-files.ts).
+      makePrivateDir(dirname(options.path));
+      touchPrivateFile(options.path);
+    }
     const db = new DatabaseSync(options.path);
     db.exec('PRAGMA foreign_keys = ON');
     if (options.path !== ':memory:') {

@@ -14,23 +14,52 @@ async function snapshot(ts: TestServer) {
   return JSON.stringify({ clients, groups, states });
 }
 
-test('every admin route needs the admin token (401 without or with a wrong one)', async (t) => {
+/** Every registered route as [method, path], read from fastify's own route tree. */
+function registeredRoutes(tree: string): [string, string][] {
+  const out: [string, string][] = [];
+  const stack: string[] = [];
+  for (const line of tree.split('\n')) {
+    const m = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([^)]*)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    stack.length = depth;
+    stack.push(m[2]!);
+    for (const method of (m[3] ?? '').split(', ').filter(Boolean)) out.push([method, stack.join('')]);
+  }
+  return out;
+}
+
+/** Routes anyone may call: health, and the OpenAPI docs (outside /api/v1). */
+const PUBLIC_ROUTES = new Set(['GET /api/v1/health', 'HEAD /api/v1/health']);
+
+test('every /api/v1 route needs the admin token in a header: 401 without, with a wrong one, with the right one as ?access_token=, and with an event ticket', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
-  const routes: [string, string][] = [
-    ['GET', '/api/v1/clients'], ['POST', '/api/v1/clients'], ['GET', '/api/v1/clients/pc01'], ['PATCH', '/api/v1/clients/pc01'],
-    ['DELETE', '/api/v1/clients/pc01'], ['POST', '/api/v1/clients/import'], ['GET', '/api/v1/groups'], ['POST', '/api/v1/groups'],
-    ['POST', '/api/v1/groups/g/action'], ['GET', '/api/v1/products'], ['GET', '/api/v1/clients/pc01/products/hwinvent/properties'],
-    ['PUT', '/api/v1/clients/pc01/products/hwinvent/action'], ['GET', '/api/v1/jobs'], ['GET', '/api/v1/events'], ['GET', '/api/v1/product-states'],
-  ];
-  for (const [method, path] of routes) {
+  const routes = registeredRoutes(ts.server.http.printRoutes({ commonPrefix: false })).filter(([method, path]) => path.startsWith('/api/v1/') && !PUBLIC_ROUTES.has(`${method} ${path}`));
+  // The sweep must see the routes it is about (guards against a parser that finds nothing).
+  for (const known of ['POST /api/v1/clients/import', 'DELETE /api/v1/groups/:id', 'GET /api/v1/jobs/:id/log', 'GET /api/v1/events', 'PUT /api/v1/clients/:id/products/:productId/properties']) {
+    t.true(routes.some(([m, p]) => `${m} ${p}` === known), `route list has ${known}`);
+  }
+  t.true(routes.length >= 25, `${routes.length} routes found`);
+  const ticket = (await ts.api('POST', '/api/v1/events/tickets')).body.ticket as string;
+  for (const [method, pattern] of routes) {
+    const path = pattern.replace(':productId', 'hwinvent').replace(':id', 'pc01');
+    const label = `${method} ${pattern}`;
     const none = await fetch(ts.url + path, { method });
-    t.is(none.status, 401, `${method} ${path} without token`);
+    t.is(none.status, 401, `${label} without token`);
     const wrong = await fetch(ts.url + path, { method, headers: { authorization: 'Bearer ni_wrong' } });
-    t.is(wrong.status, 401, `${method} ${path} with a wrong token`);
-    t.regex((await wrong.json() as { message: string }).message, /invalid admin token/);
+    t.is(wrong.status, 401, `${label} with a wrong token`);
+    if (method !== 'HEAD') t.regex(((await wrong.json()) as { message: string }).message, /invalid admin token/, label);
+    const query = await fetch(`${ts.url}${path}?access_token=${encodeURIComponent(ts.adminToken)}`, { method });
+    t.is(query.status, 401, `${label} with the admin token as ?access_token=`);
+    await query.body?.cancel();
+    if (pattern !== '/api/v1/events') {
+      const ticketed = await fetch(`${ts.url}${path}?ticket=${ticket}`, { method });
+      t.is(ticketed.status, 401, `${label} with an event ticket (valid for GET /api/v1/events only)`);
+    }
   }
   t.is((await fetch(ts.url + '/api/v1/health')).status, 200, 'health needs no token');
+  t.is((await fetch(ts.url + '/api/docs/json')).status, 200, 'the API docs need no token');
 });
 
 test('invalid bodies and params get 400 with a message naming the field, and nothing is written', async (t) => {

@@ -1,0 +1,39 @@
+// /clients: the client registry and its CSV bulk import.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { BadRequestError } from '../errors.ts';
+import { parseClientCsv } from '../csv-import.ts';
+import { clientIdParams, createClientBody, listClientsQuery, updateClientBody } from '../schemas.ts';
+import { clientView, type AdminApiDeps } from './deps.ts';
+
+export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service }) => {
+  r.get('/clients', { schema: { tags: ['clients'], summary: 'List clients', querystring: listClientsQuery } }, async (req) => {
+    return (await admin.listClients(req.query)).map(clientView);
+  });
+  r.post('/clients', { schema: { tags: ['clients'], summary: 'Register a client by MAC and/or SMBIOS UUID', body: createClientBody } }, async (req, reply) => {
+    const b = req.body;
+    const client = await admin.createClient({ id: b.id, mac: b.mac ?? null, uuid: b.uuid ?? null, group: b.group ?? null, description: b.description ?? '', notes: b.notes ?? '' });
+    return reply.status(201).send(clientView(client));
+  });
+  r.post(
+    '/clients/import',
+    { schema: { tags: ['clients'], summary: 'Bulk import clients from CSV: hostname,mac,uuid,group[,description]. All or nothing; missing groups are created.', body: z.string() } },
+    async (req, reply) => {
+      const { rows, errors } = parseClientCsv(req.body);
+      if (errors.length) throw new BadRequestError(`CSV refused, nothing imported: ${errors.join('; ')}`);
+      if (rows.length === 0) throw new BadRequestError('CSV holds no clients');
+      const created = await admin.importClients(rows);
+      return reply.status(201).send({ imported: created.length, clients: created });
+    },
+  );
+  r.get('/clients/:id', { schema: { tags: ['clients'], summary: 'One client', params: clientIdParams } }, async (req) => {
+    return clientView(await service.requireClient(req.params.id));
+  });
+  r.patch('/clients/:id', { schema: { tags: ['clients'], summary: 'Change a client', params: clientIdParams, body: updateClientBody } }, async (req) => {
+    return clientView(await admin.updateClient(req.params.id, req.body));
+  });
+  r.delete('/clients/:id', { schema: { tags: ['clients'], summary: 'Remove a client', params: clientIdParams } }, async (req, reply) => {
+    await admin.deleteClient(req.params.id);
+    return reply.status(204).send();
+  });
+};

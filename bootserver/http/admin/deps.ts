@@ -1,0 +1,19 @@
+// What the admin route modules are given: the services they adapt to.
+import type { AdminService } from '../../service/admin.ts';
+import type { NetbootService } from '../../service/netboot.ts';
+import type { EventTickets } from '../../service/event-tickets.ts';
+import type { Client, Store } from '../../store/types.ts';
+
+export interface AdminApiDeps {
+  /** Only for the admin token check (auth.ts). */
+  store: Store;
+  admin: AdminService;
+  service: NetbootService;
+  tickets: EventTickets;
+}
+
+/** A client as listed by the API: the inventory is fetched on its own route. */
+export function clientView(c: Client) {
+  const { inventory, ...rest } = c;
+  return { ...rest, hasInventory: inventory !== null };
+}

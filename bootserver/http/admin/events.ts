@@ -1,0 +1,36 @@
+// GET /events: job progress as server-sent events. Registered apart from the other admin routes
+// because it alone also takes a short-lived ticket (?ticket=) instead of the admin token header.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { LiveJobEvent } from '../../service/event-bus.ts';
+import { eventsQuery } from '../schemas.ts';
+import type { AdminApiDeps } from './deps.ts';
+
+const HEARTBEAT_MS = 15_000;
+
+export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin }) => {
+  r.get(
+    '/events',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Server-sent events: job progress as it happens (?job= replays that job first). Admin token header, or ?ticket= from POST /api/v1/events/tickets',
+        querystring: eventsQuery,
+        security: [{ bearer: [] }, { eventTicket: [] }],
+      },
+    },
+    async (req, reply) => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      raw.write('retry: 2000\n\n');
+      const send = (e: LiveJobEvent) => raw.write(`id: ${e.id}\nevent: job\ndata: ${JSON.stringify(e)}\n\n`);
+      const stream = admin.followJobs({ job: req.query.job, client: req.query.client }, send);
+      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      req.raw.on('close', () => {
+        clearInterval(heartbeat);
+        stream.close();
+      });
+      await stream.ready;
+    },
+  );
+};

@@ -1,0 +1,20 @@
+// /groups: rooms of clients, and action requests for a whole group.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { createGroupBody, groupActionBody, groupIdParams } from '../schemas.ts';
+import type { AdminApiDeps } from './deps.ts';
+
+export const groupRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service }) => {
+  r.get('/groups', { schema: { tags: ['groups'], summary: 'List groups' } }, async () => admin.listGroups());
+  r.post('/groups', { schema: { tags: ['groups'], summary: 'Create a group (room)', body: createGroupBody } }, async (req, reply) => {
+    return reply.status(201).send(await admin.createGroup(req.body));
+  });
+  r.delete('/groups/:id', { schema: { tags: ['groups'], summary: 'Delete a group (clients stay, ungrouped)', params: groupIdParams } }, async (req, reply) => {
+    await admin.deleteGroup(req.params.id);
+    return reply.status(204).send();
+  });
+  r.post(
+    '/groups/:id/action',
+    { schema: { tags: ['actions'], summary: 'Set an action request for every client of a group (restore: image common to all)', params: groupIdParams, body: groupActionBody } },
+    async (req) => service.setGroupActionRequest(req.params.id, req.body.productId, req.body.actionRequest, req.body.properties),
+  );
+};

@@ -1,0 +1,36 @@
+// The admin API under /api/v1: clients, groups, products, properties, action requests, product
+// states, jobs and a server-sent event stream of job progress. Every route needs the admin token
+// in the Authorization header, except the event stream, which also takes a short-lived ticket
+// (EventSource cannot send headers). Routes validate their input with zod and adapt to the
+// services; domain errors become HTTP answers in errors.ts.
+import type { FastifyInstance } from 'fastify';
+import { adminAuth, eventStreamAuth } from '../auth.ts';
+import type { AdminApiDeps } from './deps.ts';
+import { clientRoutes } from './clients.ts';
+import { inventoryRoutes } from './inventory.ts';
+import { groupRoutes } from './groups.ts';
+import { productRoutes } from './products.ts';
+import { actionRoutes } from './actions.ts';
+import { jobRoutes } from './jobs.ts';
+import { eventRoutes } from './events.ts';
+
+export type { AdminApiDeps } from './deps.ts';
+
+const CSV_BODY_LIMIT = 5 * 1024 * 1024;
+
+export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): Promise<void> {
+  await app.register(
+    async (api) => {
+      await api.register(async (headerOnly) => {
+        headerOnly.addHook('onRequest', adminAuth(deps.store));
+        headerOnly.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) => done(null, body));
+        for (const routes of [clientRoutes, inventoryRoutes, groupRoutes, productRoutes, actionRoutes, jobRoutes]) await headerOnly.register(routes, deps);
+      });
+      await api.register(async (ticketed) => {
+        ticketed.addHook('onRequest', eventStreamAuth(deps.store, deps.tickets));
+        await ticketed.register(eventRoutes, deps);
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+}

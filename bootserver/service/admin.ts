@@ -1,0 +1,148 @@
+// The admin's reads and writes that are not netboot rules: the client/group registry, the bulk
+// import, and views of products, states and jobs. Action requests and property values go through
+// NetbootService (they start and cancel jobs). The HTTP admin API and the CLI adapt to this.
+import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import { effectivePropertyValues } from '../products/properties.ts';
+import type { Client, ClientPatch, Group, Job, JobFilter, NewClient, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
+import { StoreNotFoundError } from '../store/types.ts';
+import type { NetbootService } from './netboot.ts';
+import type { JobEventBus, LiveJobEvent } from './event-bus.ts';
+import { openJobStream, type JobStream, type JobStreamFilter } from './job-stream.ts';
+
+/** One CSV row, validated (see http/csv-import.ts); `line` names it in errors. */
+export interface ClientImportRow {
+  line: number;
+  id: string;
+  mac: string | null;
+  uuid: string | null;
+  group: string | null;
+  description: string;
+}
+
+/** A job as the admin sees it: without the hash of its agent token. */
+export type JobView = Omit<Job, 'tokenHash'>;
+
+function jobView(job: Job): JobView {
+  const { tokenHash: _omit, ...rest } = job;
+  return rest;
+}
+
+export class AdminService {
+  readonly #store: Store;
+  readonly #netboot: NetbootService;
+  readonly #bus: JobEventBus;
+
+  constructor(options: { store: Store; netboot: NetbootService; bus: JobEventBus }) {
+    this.#store = options.store;
+    this.#netboot = options.netboot;
+    this.#bus = options.bus;
+  }
+
+  // ---- clients ----
+
+  listClients(filter: { group?: string | undefined }): Promise<Client[]> {
+    return this.#store.listClients(filter.group ? { group: filter.group } : {});
+  }
+
+  createClient(client: NewClient): Promise<Client> {
+    return this.#store.createClient(client);
+  }
+
+  updateClient(id: string, patch: ClientPatch): Promise<Client> {
+    return this.#store.updateClient(id, patch);
+  }
+
+  deleteClient(id: string): Promise<void> {
+    return this.#store.deleteClient(id);
+  }
+
+  /** All or nothing: missing groups are created, and the first refused row undoes the whole import. */
+  async importClients(rows: ClientImportRow[]): Promise<string[]> {
+    return this.#store.transaction(async (tx) => {
+      for (const g of new Set(rows.map((r) => r.group).filter((g): g is string => g !== null))) {
+        if (!(await tx.getGroup(g))) await tx.createGroup({ id: g, description: '' });
+      }
+      const created: string[] = [];
+      for (const row of rows) {
+        try {
+          await tx.createClient({ id: row.id, mac: row.mac, uuid: row.uuid, group: row.group, description: row.description });
+        } catch (error) {
+          throw Object.assign(error as Error, { message: `line ${row.line}: ${(error as Error).message}; nothing imported` });
+        }
+        created.push(row.id);
+      }
+      return created;
+    });
+  }
+
+  async inventory(clientId: string): Promise<unknown> {
+    const client = await this.#netboot.requireClient(clientId);
+    if (client.inventory === null) throw new StoreNotFoundError(`no inventory for ${client.id} yet: run hwinvent`);
+    return client.inventory;
+  }
+
+  // ---- groups ----
+
+  async listGroups(): Promise<(Group & { clients: string[] })[]> {
+    const groups = await this.#store.listGroups();
+    return Promise.all(groups.map(async (g) => ({ ...g, clients: (await this.#store.listClients({ group: g.id })).map((c) => c.id) })));
+  }
+
+  createGroup(group: Group): Promise<Group> {
+    return this.#store.createGroup(group);
+  }
+
+  deleteGroup(id: string): Promise<void> {
+    return this.#store.deleteGroup(id);
+  }
+
+  // ---- products, properties, states ----
+
+  listProducts(): Promise<ProductDefinition[]> {
+    return this.#store.listProducts();
+  }
+
+  async effectiveProperties(clientId: string, productId: string): Promise<Record<string, PropertyValue>> {
+    await this.#netboot.requireClient(clientId);
+    const product = await this.#netboot.requireProduct(productId);
+    return effectivePropertyValues(product, await this.#store.getPropertyValues(clientId, product.id));
+  }
+
+  /** Every product's state on one client (fresh states for products never touched). */
+  async clientProductStates(clientId: string): Promise<ProductOnClient[]> {
+    await this.#netboot.requireClient(clientId);
+    const products = await this.#store.listProducts();
+    return Promise.all(products.map((p) => this.#netboot.productState(clientId, p.id)));
+  }
+
+  /** Stored states across clients: one client, a group's clients, or all. */
+  async productStates(filter: { client?: string | undefined; group?: string | undefined; product?: string | undefined }): Promise<ProductOnClient[]> {
+    const clients = filter.client ? [await this.#netboot.requireClient(filter.client)] : await this.listClients({ group: filter.group });
+    const rows: ProductOnClient[] = [];
+    for (const c of clients) rows.push(...(await this.#store.listProductOnClients({ clientId: c.id, ...(filter.product ? { productId: filter.product } : {}) })));
+    return rows;
+  }
+
+  // ---- jobs ----
+
+  async listJobs(filter: JobFilter): Promise<JobView[]> {
+    return (await this.#store.listJobs(filter)).map(jobView);
+  }
+
+  async job(id: string): Promise<JobView> {
+    const job = await this.#store.getJob(id);
+    if (!job) throw new StoreNotFoundError(`job ${id} not found`);
+    return jobView(job);
+  }
+
+  async jobLog(id: string): Promise<string> {
+    const text = await this.#store.getJobLog(id);
+    if (text === null) throw new StoreNotFoundError('no log uploaded for this job');
+    return text;
+  }
+
+  /** Job events as they happen (with `job`: that job's history first); see job-stream.ts. */
+  followJobs(filter: JobStreamFilter, send: (event: LiveJobEvent) => void): JobStream {
+    return openJobStream(this.#store, this.#bus, filter, send);
+  }
+}
