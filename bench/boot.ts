@@ -14,14 +14,14 @@ import { createLab, type Lab } from '../vm-harness/netns.ts';
 import { startReferenceChain } from '../vm-harness/reference-chain.ts';
 import { startLabVm } from '../vm-harness/lab-vm.ts';
 import { bootRootDefault } from '../vm-harness/paths.ts';
-import type { Firmware, Vm } from '../vm-harness/qemu.ts';
+import type { VmFirmware, Vm } from '../vm-harness/qemu.ts';
 import { startLabServer } from '../vm-harness/lab-server.ts';
 import { registerClient, setAction } from '../vm-harness/classroom.ts';
 
 /** One way of serving the PXE chain into a lab. `prepare` runs before the VM is powered on. */
 export interface BootChain {
   name: string;
-  prepare(lab: Lab, vm: { mac: string; uuid: string; firmware: Firmware }): Promise<{ stop(): Promise<void> }>;
+  prepare(lab: Lab, vm: { mac: string; uuid: string; firmware: VmFirmware }): Promise<{ stop(): Promise<void> }>;
 }
 
 interface Phase {
@@ -89,7 +89,7 @@ const netimageChain: BootChain = {
 
 const CHAINS: Record<string, BootChain> = { reference: referenceChain, netimage: netimageChain };
 
-async function bootOnce(chain: BootChain, firmware: Firmware, index: number): Promise<Record<string, number | undefined>> {
+async function bootOnce(chain: BootChain, firmware: VmFirmware, index: number): Promise<Record<string, number | undefined>> {
   const lab = await createLab({ name: `bench${index}`, subnet: `10.233.${index % 250}.0/24` });
   try {
     const mac = `52:54:00:be:${(index >> 8).toString(16).padStart(2, '0')}:${(index & 0xff).toString(16).padStart(2, '0')}`;
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     },
   });
   const runs = Number(values.runs);
-  const firmwares = values.firmware.split(',') as Firmware[];
+  const firmwares = values.firmware.split(',') as VmFirmware[];
   const chains = values.chains.split(',').map((n) => {
     const c = CHAINS[n];
     if (!c) throw new Error(`unknown chain ${n} (known: ${Object.keys(CHAINS).join(', ')})`);

@@ -18,8 +18,9 @@ import { GrubRenderer } from './boot/grub-render.ts';
 import { BootConfigResponder } from './boot/config-responder.ts';
 import { buildHttpApp } from './http/app.ts';
 import { startProtocolServers, type ProtocolServers } from './protocols.ts';
+import { NETIMAGE_VERSION } from './version.ts';
 
-export const NETIMAGE_VERSION = '0.1.0';
+export { NETIMAGE_VERSION };
 
 export interface BootServer {
   config: Config;

@@ -10,7 +10,8 @@ import { ImagingError } from './errors.ts';
 import { probeFilesystem } from './fsdetect.ts';
 import { importImage } from './import.ts';
 import { mountTemp } from './mount.ts';
-import { BACKUP_LABEL, planLayout, type Firmware, type OsFamily } from './planner.ts';
+import type { Firmware } from '../lib/firmware.ts';
+import { BACKUP_LABEL, planLayout, type OsFamily } from './planner.ts';
 import { prepareDisks, type PrepareResult } from './prepare.ts';
 import { restorePartition, type RestoreResult } from './restore.ts';
 import { parseSize } from './sizes.ts';
@@ -78,7 +79,7 @@ export async function prepareFlow(ctx: FlowContext, props: PrepareProps): Promis
   return prepareDisks({ systemDisk: sel.system, backupDisk: sel.backup, plan, firmware: props.firmware, osFamily: props.osFamily, log: ctx.log });
 }
 
-export interface OpenStore {
+export interface OpenImageStore {
   root: string;
   backupDevice: string;
   layout: DiskLayout;
@@ -106,7 +107,7 @@ function sameDisk(d: DiskInfo, id: DiskLayout['systemDisk']): boolean {
 }
 
 /** Locate and mount the backup partition, and work out the system partition from layout.json. */
-export async function openStore(ctx: FlowContext): Promise<OpenStore> {
+export async function openImageStore(ctx: FlowContext): Promise<OpenImageStore> {
   const disks = (await discoverDisks(ctx.devices ?? [])).filter((d) => {
     const why = exclusionReason(d, { allowLoop: ctx.allowLoop, bootMedium: ctx.bootMedium });
     return why === null || (d.type === 'loop' && ctx.allowLoop === true);
@@ -146,8 +147,8 @@ export async function openStore(ctx: FlowContext): Promise<OpenStore> {
   }
 }
 
-async function withStore<T>(ctx: FlowContext, fn: (s: OpenStore) => Promise<T>): Promise<T> {
-  const s = await openStore(ctx);
+async function withStore<T>(ctx: FlowContext, fn: (s: OpenImageStore) => Promise<T>): Promise<T> {
+  const s = await openImageStore(ctx);
   try {
     return await fn(s);
   } finally {

@@ -4,8 +4,8 @@
 // Layout (opsi-local-image): [ESP, MSR on UEFI] system, [sysdata], [winpe/swap], backup = rest.
 // Everything starts and ends on 1 MiB boundaries; on GPT the last MiB is left for the backup header.
 import { formatBytes, resolveSize, type SizeSpec } from './sizes.ts';
+import type { Firmware } from '../lib/firmware.ts';
 
-export type Firmware = 'uefi' | 'bios';
 export type OsFamily = 'windows' | 'linux';
 export type PartitionRole = 'esp' | 'msr' | 'system' | 'data' | 'winpe' | 'backup';
 export type FsKind = 'vfat' | 'ntfs' | 'ext4' | 'swap' | 'none';
@@ -211,11 +211,4 @@ export function planLayout(input: PlanInput): LayoutPlan {
   for (const p of systemDisk.partitions)
     summary.push(`  p${p.number} ${p.role} ${formatBytes(p.sizeBytes)} ${p.fs} (type ${p.typeCode}${p.bootable ? ', boot flag' : ''})`);
   return { systemDisk, backupDisk, summary };
-}
-
-/** The partition with the given role on a plan, or throws (programming error). */
-export function partitionOf(plan: DiskPlan, role: PartitionRole): PlannedPartition {
-  const p = plan.partitions.find((x) => x.role === role);
-  if (!p) throw new PlanError(`plan has no ${role} partition`);
-  return p;
 }

@@ -6,7 +6,8 @@ import { partitionPath, rereadPartitions, waitForPartitions } from './devices.ts
 import type { DiskInfo } from './disks/lsblk.ts';
 import { ImagingError } from './errors.ts';
 import { withMount } from './mount.ts';
-import type { DiskPlan, Firmware, LayoutPlan, OsFamily, PlannedPartition } from './planner.ts';
+import type { Firmware } from '../lib/firmware.ts';
+import type { DiskPlan, LayoutPlan, OsFamily, PlannedPartition } from './planner.ts';
 import { formatBytes } from './sizes.ts';
 import type { DiskLayout } from './store/metadata.ts';
 import { initStore } from './store/store.ts';

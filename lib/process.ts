@@ -1,6 +1,6 @@
 // The one process runner (execa). Disk tools report progress with '\r' (partclone, wimlib),
 // so line iteration here splits on both '\r' and '\n'.
-import { execa, type Options, type ResultPromise } from 'execa';
+import { execa, type Options } from 'execa';
 
 export { execa };
 
@@ -54,21 +54,4 @@ export async function* splitLines(stream: AsyncIterable<Buffer | string>): Async
     for (const part of parts) if (part.length > 0) yield part;
   }
   if (pending.length > 0) yield pending;
-}
-
-/** Start a command and feed each '\r'/'\n'-separated line of the chosen stream to onLine. */
-export function runWithLines(
-  file: string,
-  args: readonly string[],
-  onLine: (line: string, stream: 'stdout' | 'stderr') => void,
-  options: Options = {},
-): ResultPromise {
-  const child = execa(file, args, { ...options, buffer: false });
-  const pump = async (stream: AsyncIterable<Buffer> | null | undefined, name: 'stdout' | 'stderr') => {
-    if (!stream) return;
-    for await (const line of splitLines(stream)) onLine(line, name);
-  };
-  void pump(child.stdout as AsyncIterable<Buffer> | null, 'stdout');
-  void pump(child.stderr as AsyncIterable<Buffer> | null, 'stderr');
-  return child;
 }

@@ -12,7 +12,7 @@ import { onProcessExit } from './cleanup.ts';
 import type { LabServer } from './lab-server.ts';
 import { startLabVm } from './lab-vm.ts';
 import type { Lab } from './netns.ts';
-import type { Firmware, Vm, VmOptions } from './qemu.ts';
+import type { VmFirmware, Vm, VmOptions } from './qemu.ts';
 import { writeManifestToDisk, type Manifest } from './disk-access.ts';
 
 export interface ClientSpec {
@@ -80,7 +80,7 @@ export async function createRawDisk(lab: Lab, size = '8G'): Promise<string> {
 
 export interface BootOptions {
   name: string;
-  firmware?: Firmware;
+  firmware?: VmFirmware;
   mac?: string;
   uuid?: string;
   /** A raw disk from createRawDisk (booted again by later steps). */
@@ -208,7 +208,7 @@ export const SMALL_DISK_PREPARE = { system_partition_size: '2G', winpe_partition
 export async function prepareInstallBackup(
   lab: Lab,
   server: LabServer,
-  o: { name: string; clientId: string; mac: string; disk: string; imagefile: string; firmware?: Firmware; timeoutMs?: number; log?: (s: string) => void },
+  o: { name: string; clientId: string; mac: string; disk: string; imagefile: string; firmware?: VmFirmware; timeoutMs?: number; log?: (s: string) => void },
 ): Promise<{ manifest: Manifest; prepareSeconds: number; backupSeconds: number }> {
   const log = o.log ?? (() => undefined);
   const timeoutMs = o.timeoutMs ?? 8 * 60_000;

@@ -13,9 +13,9 @@ import { startReferenceChain } from './reference-chain.ts';
 import { startLabVm } from './lab-vm.ts';
 import { bootRootDefault } from './paths.ts';
 import { sweepStale } from './cleanup.ts';
-import type { Firmware, Vm } from './qemu.ts';
+import type { VmFirmware, Vm } from './qemu.ts';
 
-const FIRMWARES: readonly Firmware[] = ['uefi', 'uefi-secureboot', 'bios'];
+const FIRMWARES: readonly VmFirmware[] = ['uefi', 'uefi-secureboot', 'bios'];
 
 function demoGrubCfg(bootImage: boolean): string {
   const lines = [
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     return;
   }
   const count = Number(values.count);
-  const firmwares = values.firmware.split(',') as Firmware[];
+  const firmwares = values.firmware.split(',') as VmFirmware[];
   for (const f of firmwares) if (!FIRMWARES.includes(f)) throw new Error(`unknown firmware ${f} (${FIRMWARES.join(', ')})`);
   const bootRoot = bootRootDefault();
   if (!existsSync(join(bootRoot, 'shimx64.efi'))) throw new Error(`no loaders in ${bootRoot}: run bash run.sh setup`);

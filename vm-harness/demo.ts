@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createLab, type Lab } from './netns.ts';
 import { startLabServer, type LabServer } from './lab-server.ts';
 import { bootVm, createRawDisk, jobsOf, productStates, registerClient, setAction, SMALL_DISK_PREPARE, waitForJobResult } from './classroom.ts';
-import { randomMac, type Firmware, type Vm } from './qemu.ts';
+import { randomMac, type VmFirmware, type Vm } from './qemu.ts';
 
 interface Pc {
   id: string;
@@ -52,7 +52,7 @@ function watchJobs(server: LabServer, pcs: Pc[]): () => void {
   };
 }
 
-async function step(lab: Lab, server: LabServer, pcs: Pc[], productId: string, firmware: Firmware, consoles: boolean, group?: { id: string }): Promise<void> {
+async function step(lab: Lab, server: LabServer, pcs: Pc[], productId: string, firmware: VmFirmware, consoles: boolean, group?: { id: string }): Promise<void> {
   const before = new Map<string, Set<string>>();
   for (const pc of pcs) before.set(pc.id, new Set((await jobsOf(server, pc.id, productId)).map((j) => j.id)));
   if (group) {
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   }
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 8) throw new Error('--count must be 1..8 (each PC is a QEMU machine under emulation)');
-  const firmware = values.firmware as Firmware;
+  const firmware = values.firmware as VmFirmware;
   if (firmware !== 'uefi' && firmware !== 'bios') throw new Error('--firmware must be uefi or bios');
 
   let lab: Lab | undefined;

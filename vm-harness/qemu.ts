@@ -12,8 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { execa, run } from '../lib/process.ts';
 import type { ResultPromise } from 'execa';
 import { onProcessExit } from './cleanup.ts';
+import type { Firmware } from '../lib/firmware.ts';
 
-export type Firmware = 'uefi' | 'uefi-secureboot' | 'bios';
+/** A VM's firmware: a PC's firmware, and UEFI also with Secure Boot enforced (Microsoft keys enrolled). */
+export type VmFirmware = Firmware | 'uefi-secureboot';
 
 export interface DiskSpec {
   /** Size for a fresh disk, e.g. '8G'. Ignored when `path` is given. */
@@ -48,7 +50,7 @@ export type NetworkSpec =
 
 export interface VmOptions {
   name?: string;
-  firmware?: Firmware;
+  firmware?: VmFirmware;
   /** MiB, default 1024. */
   memory?: number;
   cpus?: number;
@@ -101,7 +103,7 @@ export interface Vm {
   readonly pid: number;
   readonly mac: string;
   readonly uuid: string;
-  readonly firmware: Firmware;
+  readonly firmware: VmFirmware;
   /** Disk image paths in the order given (fresh ones are deleted on stop). */
   readonly diskPaths: string[];
   /** The exact argv QEMU was started with (for debugging). */
@@ -259,7 +261,7 @@ export async function startVm(options: VmOptions = {}): Promise<Vm> {
 
 interface AttachArgs {
   name: string;
-  firmware: Firmware;
+  firmware: VmFirmware;
   mac: string;
   uuid: string;
   child: ResultPromise;

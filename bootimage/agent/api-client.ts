@@ -12,7 +12,7 @@ import {
   type ProductOnClientStateWire,
   type PropertyValue,
 } from '../../lib/agent-protocol.ts';
-import type { AgentServerApi } from './product.ts';
+import type { AgentServerApi } from '../../lib/netboot-product.ts';
 import type { ResultOutbox } from './result-outbox.ts';
 import { DEFAULT_POLICY, withRetry, type RetryPolicy } from './retry.ts';
 

@@ -7,7 +7,7 @@ import type { AgentResult } from '../../lib/agent-protocol.ts';
 import { run } from '../../lib/process.ts';
 import { AgentApiClient, describe } from './api-client.ts';
 import { parseCmdline } from './cmdline.ts';
-import type { ProductContext } from './product.ts';
+import type { ProductContext } from '../../lib/netboot-product.ts';
 import { findProduct } from './registry.ts';
 import { Reporter } from './reporter.ts';
 import { ResultOutbox } from './result-outbox.ts';

@@ -1,10 +1,11 @@
 // "This machine wants to boot: what?" as a pure decision (Pixiecore's Booter idea).
 // Inputs are what the store knows; the output is a small decision the protocol adapters render.
 import type { ActionRequest } from '../../lib/agent-protocol.ts';
+import type { Firmware } from '../../lib/firmware.ts';
+import { ProductId } from '../../lib/products.ts';
+import { isPendingRequest } from '../jobs/lifecycle.ts';
 import type { HostIdentifier } from '../config/schema.ts';
 import type { Client, ProductDefinition, ProductOnClient } from '../store/types.ts';
-
-export type Firmware = 'uefi' | 'bios';
 
 export interface BootRequest {
   mac: string | null;
@@ -28,7 +29,7 @@ export function resolveClient(
 export type BootDecision =
   | { kind: 'local'; reason: string }
   | { kind: 'netboot'; productId: string; actionRequest: ActionRequest; reason: string }
-  | { kind: 'register'; productId: 'hwinvent'; reason: string };
+  | { kind: 'register'; productId: typeof ProductId.hwinvent; reason: string };
 
 export interface DecideInput {
   client: Client | null;
@@ -45,11 +46,11 @@ export interface DecideInput {
  */
 export function decideBoot(input: DecideInput): BootDecision {
   if (!input.client) {
-    if (input.bootUnknownClients) return { kind: 'register', productId: 'hwinvent', reason: 'unknown client: inventory and register' };
+    if (input.bootUnknownClients) return { kind: 'register', productId: ProductId.hwinvent, reason: 'unknown client: inventory and register' };
     return { kind: 'local', reason: 'unknown client' };
   }
   const runnable = input.pending
-    .filter((p) => p.actionRequest !== 'none' && input.products.has(p.productId))
+    .filter((p) => isPendingRequest(p.actionRequest) && input.products.has(p.productId))
     .sort((a, b) => {
       const pa = input.products.get(a.productId)!.priority;
       const pb = input.products.get(b.productId)!.priority;

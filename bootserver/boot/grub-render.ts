@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { KERNEL_ARGS } from '../../lib/agent-protocol.ts';
-import type { Firmware } from './decide.ts';
+import type { Firmware } from '../../lib/firmware.ts';
 
 /** Quote a value as one Grub word that expands nothing: '...' with ' written as '\''. */
 export function grubQuote(value: unknown): string {

@@ -53,7 +53,22 @@ export class AdminClient {
     return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
   }
 
+  /** A JSON (or empty) answer; an HTTP error becomes an ApiError of one line. */
   async call<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const text = await this.request(method, path, body, contentType);
+    try {
+      return (text ? JSON.parse(text) : null) as T;
+    } catch {
+      return text as T; // plain text answer
+    }
+  }
+
+  /** GET a text answer as it came (a log: never parsed, even when it looks like JSON). */
+  getText(path: string): Promise<string> {
+    return this.request('GET', path, undefined, 'application/json');
+  }
+
+  private async request(method: string, path: string, body: unknown, contentType: string): Promise<string> {
     let res: Response;
     try {
       res = await fetch(this.url + path, {
@@ -65,18 +80,17 @@ export class AdminClient {
       throw new ApiError(0, `cannot reach the netimage server at ${this.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? (bash run.sh start)`);
     }
     const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // plain text answer
-    }
     if (!res.ok) {
-      const message = (parsed as { message?: string } | null)?.message ?? text;
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { message?: string } | null)?.message ?? text;
+      } catch {
+        // plain text error
+      }
       const hint = res.status === 401 ? ' (log in with: netimage login <admin token>)' : '';
       throw new ApiError(res.status, `${res.status}: ${message}${hint}`);
     }
-    return parsed as T;
+    return text;
   }
 
   /** Stream server-sent events; resolves when the stream ends or onEvent returns 'stop'. */

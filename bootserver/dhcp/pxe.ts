@@ -1,5 +1,5 @@
-// The boot decision for a DHCP request: which kind of network-boot client is asking, and which
-// loader it gets. Pure: a parsed request and the settings in, reply fields out.
+// The loader choice for a DHCP request: which kind of network-boot client is asking, and which
+// loader it gets (what it then boots is bootserver/boot/decide.ts' job). Pure: a parsed request and the settings in, reply fields out.
 import {
   Opt,
   clientArchitectures,
@@ -27,8 +27,8 @@ export const Arch = {
   efiX64Http: 16,
 } as const;
 
-/** Only for choosing a loader: the loader differs per firmware, not per machine model. */
-export type Firmware = 'bios' | 'efi-x64' | 'efi-x64-http';
+/** Only for choosing a loader: the loader differs per firmware and transport, not per machine model. */
+export type LoaderPlatform = 'bios' | 'efi-x64' | 'efi-x64-http';
 
 /** Boot file names in the boot root (see the shared layout). */
 export const BootFiles = {
@@ -42,7 +42,7 @@ export interface BootClient {
   uuid: string | undefined;
   clientClass: ClientClass;
   arch: number;
-  firmware: Firmware | undefined;
+  platform: LoaderPlatform | undefined;
   ipxe: boolean;
 }
 
@@ -52,7 +52,7 @@ export interface BootSettings {
   ipxeScriptUrl: string | null;
 }
 
-export type BootDecision =
+export type LoaderChoice =
   | { ok: true; client: BootClient; bootFile: string; why: string }
   | { ok: false; client: BootClient | undefined; why: string };
 
@@ -71,7 +71,7 @@ function archOf(p: DhcpPacket): number {
   return m ? Number(m[1]) : Arch.biosX86;
 }
 
-function firmwareOf(arch: number, clientClass: ClientClass): Firmware | undefined {
+function platformOf(arch: number, clientClass: ClientClass): LoaderPlatform | undefined {
   if (clientClass === 'HTTPClient') return arch === Arch.efiX64Http ? 'efi-x64-http' : undefined;
   if (arch === Arch.biosX86) return 'bios';
   if (arch === Arch.efiBc || arch === Arch.efiX64) return 'efi-x64';
@@ -83,16 +83,16 @@ export function classifyBootClient(p: DhcpPacket): BootClient | undefined {
   const clientClass = clientClassOf(p);
   if (!clientClass) return undefined;
   const arch = archOf(p);
-  return { mac: macOf(p), uuid: clientUuid(p), clientClass, arch, firmware: firmwareOf(arch, clientClass), ipxe: isIpxe(p) };
+  return { mac: macOf(p), uuid: clientUuid(p), clientClass, arch, platform: platformOf(arch, clientClass), ipxe: isIpxe(p) };
 }
 
-export function decideBoot(p: DhcpPacket, settings: BootSettings): BootDecision {
+export function chooseLoader(p: DhcpPacket, settings: BootSettings): LoaderChoice {
   const client = classifyBootClient(p);
   if (!client) return { ok: false, client, why: 'not a PXE/HTTP boot client (option 60)' };
   if (client.ipxe && settings.ipxeScriptUrl) {
     return { ok: true, client, bootFile: settings.ipxeScriptUrl, why: 'iPXE with a configured script' };
   }
-  switch (client.firmware) {
+  switch (client.platform) {
     case 'bios':
       return { ok: true, client, bootFile: BootFiles.bios, why: `BIOS (arch ${client.arch})` };
     case 'efi-x64':

@@ -16,7 +16,7 @@ import {
 } from './codec.ts';
 import type { DhcpConfig } from './config.ts';
 import { networkOf, contains, type NetworkFilter } from './network.ts';
-import { applyBootFields, decideBoot, type BootSettings } from './pxe.ts';
+import { applyBootFields, chooseLoader, type BootSettings } from './pxe.ts';
 import type { AddressPool } from './pool.ts';
 
 /** Which socket a packet came in on: the DHCP port (67) or the PXE boot-server port (4011). */
@@ -74,7 +74,7 @@ export class DhcpResponder {
   /** Port 4011: PXE boot-server requests, unicast from a client that already has an address. */
   #pxePort(p: DhcpPacket, type: MessageTypeName, source: Source): Outcome {
     if (type !== 'request' && type !== 'inform') return { kind: 'ignore', why: `${type} on the PXE port` };
-    const boot = decideBoot(p, this.#boot);
+    const boot = chooseLoader(p, this.#boot);
     if (!boot.ok) return { kind: 'ignore', why: boot.why };
     const reply = this.#reply(p, 'ack');
     reply.ciaddr = p.ciaddr;
@@ -89,7 +89,7 @@ export class DhcpResponder {
    */
   #proxy(p: DhcpPacket, type: MessageTypeName): Outcome {
     if (type !== 'discover') return { kind: 'ignore', why: `proxy mode answers only DISCOVER on the DHCP port, not ${type}` };
-    const boot = decideBoot(p, this.#boot);
+    const boot = chooseLoader(p, this.#boot);
     if (!boot.ok) return { kind: 'ignore', why: boot.why };
     const reply = this.#reply(p, 'offer');
     applyBootFields(reply, p, boot, this.#boot);
@@ -192,7 +192,7 @@ export class DhcpResponder {
   }
 
   #bootFieldsIfPxe(p: DhcpPacket, reply: DhcpPacket): void {
-    const boot = decideBoot(p, this.#boot);
+    const boot = chooseLoader(p, this.#boot);
     if (boot.ok) applyBootFields(reply, p, boot, this.#boot);
   }
 

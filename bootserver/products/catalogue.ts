@@ -1,8 +1,11 @@
 // The netboot product catalogue is data (products/*.json); this module loads and validates it.
+// Ids and destructive flags of our own products are defined once in lib/products.ts: a catalogue
+// entry that contradicts it is refused, so the admin's listing and the agent mean the same thing.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { propertyValue } from '../../lib/agent-protocol.ts';
+import { productFacts } from '../../lib/products.ts';
 import type { ProductDefinition } from '../store/types.ts';
 
 const propertyDefinitionSchema = z
@@ -40,6 +43,10 @@ export function loadCatalogue(dir: string): ProductDefinition[] {
       throw new Error(`product catalogue ${path}: ${issue.path.join('.')}: ${issue.message}`);
     }
     if (`${parsed.data.id}.json` !== file) throw new Error(`product catalogue ${path}: file name must be ${parsed.data.id}.json`);
+    const facts = productFacts(parsed.data.id);
+    if (facts && facts.destructive !== parsed.data.destructive) {
+      throw new Error(`product catalogue ${path}: destructive must be ${facts.destructive} for ${facts.id} (lib/products.ts)`);
+    }
     return parsed.data;
   });
 }

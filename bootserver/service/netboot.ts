@@ -5,9 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.ts';
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, resolveClient, type BootDecision, type BootRequest } from '../boot/decide.ts';
-import { configReadEffect, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
+import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
@@ -15,14 +16,18 @@ import { StoreNotFoundError } from '../store/types.ts';
 import type { JobEventBus } from './event-bus.ts';
 import { deriveJobToken, sha256Hex } from './tokens.ts';
 
-export const RESTORE_PRODUCT = 'opsi-local-image-restore';
-
 /** A request that conflicts with current state (409), as opposed to bad input (400). */
 export class ConflictError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ConflictError';
   }
+}
+
+/** Refused unless the boot image's agent implements the product (clearing a request always works). */
+function requireInBootImage(productId: string, actionRequest: ActionRequest): void {
+  if (!isPendingRequest(actionRequest) || productFacts(productId)?.inBootImage) return;
+  throw new ConflictError(`${actionRequest} of ${productId} refused: the boot image has no implementation of ${productId} (it runs ${bootImageProductIds().join(', ')})`);
 }
 
 /** The agent's token does not (or no longer) match a job. */
@@ -126,11 +131,12 @@ export class NetbootService {
     const work = async (tx: Store) => {
       await this.requireClient(clientId, tx);
       const product = await this.requireProduct(productId, tx);
+      requireInBootImage(productId, actionRequest);
       const normalised = validatePropertyValues(product, properties, { allowReadOnly: false });
-      if (productId === RESTORE_PRODUCT && actionRequest !== 'none') {
+      if (productId === ProductId.restore && isPendingRequest(actionRequest)) {
         const effective = effectivePropertyValues(product, { ...(await tx.getPropertyValues(clientId, productId)), ...normalised });
         const imagefile = String(effective['imagefile'] ?? '');
-        if (!imagefile) throw new PropertyValidationError(`${RESTORE_PRODUCT}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
+        if (!imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
         if (!asList(effective['imagefiles_list']).includes(imagefile)) {
           throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
         }
@@ -162,7 +168,7 @@ export class NetbootService {
       if (clients.length === 0) throw new ConflictError(`group ${groupId} has no clients`);
       let props = properties;
       let imagefile: string | null = null;
-      if (productId === RESTORE_PRODUCT && actionRequest !== 'none') {
+      if (productId === ProductId.restore && isPendingRequest(actionRequest)) {
         const product = await this.requireProduct(productId, tx);
         const rows = await Promise.all(
           clients.map(async (c) => {
@@ -202,7 +208,7 @@ export class NetbootService {
         }
         if (decision.kind === 'register') {
           client = await this.registerUnknownClient(tx, request);
-          await this.setActionRequest(client.id, 'hwinvent', 'setup', {}, tx);
+          await this.setActionRequest(client.id, ProductId.hwinvent, 'setup', {}, tx);
           continue;
         }
         const outcome = await this.startOrContinueJob(tx, client!, decision.productId, decision.actionRequest);

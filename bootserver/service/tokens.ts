@@ -2,7 +2,7 @@
 // A job token is derived from a server secret, the job id and the attempt number, so the same
 // boot that re-reads its config (firmware retries) gets the same token back, while the next
 // boot attempt gets a new one and the old one stops working. Only hashes are stored.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -18,10 +18,4 @@ export function newServerSecret(): string {
 
 export function deriveJobToken(serverSecret: string, jobId: string, attempt: number): string {
   return createHmac('sha256', serverSecret).update(`${jobId}:${attempt}`).digest('hex').slice(0, 32);
-}
-
-export function safeEqualHex(a: string, b: string): boolean {
-  const ba = Buffer.from(a, 'hex');
-  const bb = Buffer.from(b, 'hex');
-  return ba.length === bb.length && timingSafeEqual(ba, bb);
 }

@@ -22,6 +22,7 @@ import {
   type ProductOnClient,
   type Store,
 } from './types.ts';
+import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -316,6 +317,8 @@ export class SqliteStore implements Store {
       if (!row) throw new StoreNotFoundError(`client ${id} not found`);
       const current = rowToClient(row);
       const next = { ...current, ...patch };
+      // As on create: a client without both could never be recognised at boot.
+      if (!next.mac && !next.uuid) throw new StoreConflictError(`client ${id} needs a MAC or an SMBIOS UUID to be recognised at boot: keep one of them`);
       c.assertMacUuidFree(id, next.mac, next.uuid);
       if (next.group && !c.get('SELECT id FROM groups WHERE id = ?', next.group)) {
         throw new StoreNotFoundError(`group ${next.group} not found`);
@@ -479,7 +482,7 @@ export class SqliteStore implements Store {
     return this.op((c) => c.one(rowToJob, 'SELECT * FROM jobs WHERE token_hash = ?', tokenHash));
   }
   findActiveJob(clientId: string): Promise<Job | null> {
-    return this.op((c) => c.one(rowToJob, "SELECT * FROM jobs WHERE client_id = ? AND state IN ('booting', 'running') ORDER BY created DESC LIMIT 1", clientId));
+    return this.op((c) => c.one(rowToJob, `SELECT * FROM jobs WHERE client_id = ? AND state IN (${ACTIVE_STATES.map(() => '?').join(', ')}) ORDER BY created DESC LIMIT 1`, clientId, ...ACTIVE_STATES));
   }
   listJobs(filter: JobFilter = {}): Promise<Job[]> {
     return this.op((c) => {

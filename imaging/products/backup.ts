@@ -1,12 +1,12 @@
-import { ProductError, type NetbootProduct } from '../../bootimage/agent/product.ts';
+import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { backupFlow } from '../flows.ts';
-import { BACKUP_PRODUCT, ENGINE_PRODUCTS, RESTORE_PRODUCT, wrap } from './common.ts';
+import { ProductId } from '../../lib/products.ts';
+import { ENGINE_PRODUCTS, wrap } from './common.ts';
 import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
 
 export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
-    id: BACKUP_PRODUCT,
-    destructive: false,
+    id: ProductId.backup,
     run: (ctx) =>
       wrap(async () => {
         const states = await ctx.server.getProductStates();
@@ -21,8 +21,8 @@ export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct
           // opsi saves product states with Windows images; harmless for Linux, so keep them always.
           productStates: states,
         });
-        await ctx.server.setProperties(RESTORE_PRODUCT, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
-        await ctx.server.setProperties(BACKUP_PRODUCT, { free_on_backup: r.space.text });
+        await ctx.server.setProperties(ProductId.restore, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
+        await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });
         const after = propList(ctx.job, 'setup_after_install');
         if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));
         ctx.log(`free_on_backup: ${r.space.text}`);

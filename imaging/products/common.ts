@@ -1,20 +1,18 @@
-import { ProductError } from '../../bootimage/agent/product.ts';
+import { ProductError } from '../../lib/netboot-product.ts';
 import { CommandError } from '../../lib/process.ts';
+import { ProductId } from '../../lib/products.ts';
 import { DiskSelectionError } from '../disks/select.ts';
 import { ImagingError } from '../errors.ts';
 import { PlanError } from '../planner.ts';
 import { SizeError } from '../sizes.ts';
 
-export const RESTORE_PRODUCT = 'opsi-local-image-restore';
-export const BACKUP_PRODUCT = 'opsi-local-image-backup';
-
 /** The imaging engine's own products (not OS products: their states describe the disk, not the OS). */
 export const ENGINE_PRODUCTS: ReadonlySet<string> = new Set([
-  'opsi-local-image-prepare',
-  'opsi-local-image-backup',
-  'opsi-local-image-restore',
-  'opsi-local-image-delimage',
-  'opsi-local-image-backup-starter',
+  ProductId.prepare,
+  ProductId.backup,
+  ProductId.restore,
+  ProductId.delimage,
+  'opsi-local-image-backup-starter', // opsi's, not ours: its state too describes the disk
 ]);
 
 /** Engine errors are already worded for the admin: pass them on as ProductError. */

@@ -1,5 +1,5 @@
 // Registry of the opsi-local-image netboot products; the agent imports this list.
-import type { NetbootProduct } from '../../bootimage/agent/product.ts';
+import type { NetbootProduct } from '../../lib/netboot-product.ts';
 import { backupProduct } from './backup.ts';
 import { delimageProduct } from './delimage.ts';
 import { prepareProduct } from './prepare.ts';

@@ -1,7 +1,8 @@
-import type { NetbootProduct } from '../../bootimage/agent/product.ts';
+import type { NetbootProduct } from '../../lib/netboot-product.ts';
 import { prepareFlow, PREPARE_DEFAULTS } from '../flows.ts';
 import { flowContext, type FlowOverrides, propBool, propString } from './props.ts';
-import { RESTORE_PRODUCT, wrap } from './common.ts';
+import { ProductId } from '../../lib/products.ts';
+import { wrap } from './common.ts';
 
 /** OS products whose system partition is ext4 (everything else gets NTFS). */
 export function osFamilyFor(productId: string): 'windows' | 'linux' {
@@ -10,8 +11,7 @@ export function osFamilyFor(productId: string): 'windows' | 'linux' {
 
 export function makePrepareProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
-    id: 'opsi-local-image-prepare',
-    destructive: true,
+    id: ProductId.prepare,
     run: (ctx) =>
       wrap(async () => {
         const job = ctx.job;
@@ -30,7 +30,7 @@ export function makePrepareProduct(overrides: FlowOverrides = {}): NetbootProduc
           backupPartitionOnSameDisk: propBool(job, 'backup_partition_on_same_disk', PREPARE_DEFAULTS.backupPartitionOnSameDisk),
         });
         // The old images are gone with the old partitions.
-        await ctx.server.setProperties(RESTORE_PRODUCT, { imagefile: '', imagefiles_list: [] });
+        await ctx.server.setProperties(ProductId.restore, { imagefile: '', imagefiles_list: [] });
         if (startOs) {
           await ctx.server.setActionRequests([{ productId: startOs, actionRequest: 'setup' }]);
           ctx.log(`${startOs} set to setup`);

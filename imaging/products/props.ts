@@ -1,6 +1,6 @@
 // Reading opsi property values (strings, booleans or lists) from the job.
 import type { AgentJob } from '../../lib/agent-protocol.ts';
-import type { ProductContext } from '../../bootimage/agent/product.ts';
+import type { ProductContext } from '../../lib/netboot-product.ts';
 import type { FlowContext } from '../flows.ts';
 import { parseDiskHints } from '../hints.ts';
 

@@ -1,12 +1,12 @@
-import { ProductError, type NetbootProduct } from '../../bootimage/agent/product.ts';
+import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { restoreFlow } from '../flows.ts';
-import { ENGINE_PRODUCTS, RESTORE_PRODUCT, wrap } from './common.ts';
+import { ProductId } from '../../lib/products.ts';
+import { ENGINE_PRODUCTS, wrap } from './common.ts';
 import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
 
 export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
-    id: RESTORE_PRODUCT,
-    destructive: true,
+    id: ProductId.restore,
     run: (ctx) =>
       wrap(async () => {
         const name = propString(ctx.job, 'imagefile').trim();

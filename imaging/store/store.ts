@@ -101,14 +101,6 @@ export async function rebuildIndex(root: string): Promise<ImageIndex> {
   return index;
 }
 
-export async function readIndex(root: string): Promise<ImageIndex> {
-  try {
-    return imageIndex.parse(JSON.parse(await readFile(join(root, INDEX_FILE), 'utf8')));
-  } catch {
-    return rebuildIndex(root);
-  }
-}
-
 /** Create an empty store (prepare): master.log, empty index, layout. */
 export async function initStore(root: string, layout: DiskLayout): Promise<void> {
   await writeFile(join(root, MASTER_LOG), '', { flag: 'a' });

@@ -1,46 +1,13 @@
 import test from 'ava';
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, writeFile, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
+import { CLI, startServe } from '../helpers/cli.ts';
+import { watchStart } from '../helpers/serve-process.ts';
 
 const exec = promisify(execFile);
-const CLI = 'bootserver/cli/main.ts';
-
-async function startServe(t: import('ava').ExecutionContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
-  const env = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    NETIMAGE_DATA_DIR: join(dir, 'data'),
-    NETIMAGE_HTTP_HOST: '127.0.0.1',
-    NETIMAGE_HTTP_PORT: '0',
-    NETIMAGE_TFTP_ENABLED: 'false',
-    NETIMAGE_DHCP_MODE: 'off',
-    NETIMAGE_LOG_LEVEL: 'warn',
-  };
-  delete (env as Record<string, string | undefined>)['NETIMAGE_URL'];
-  delete (env as Record<string, string | undefined>)['NETIMAGE_TOKEN'];
-  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await rm(dir, { recursive: true, force: true });
-  });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 20000;
-  while (!/Lost it\?/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!;
-  const token = /\n\s+(ni_[A-Za-z0-9_-]+)\n/.exec(out)![1]!;
-  const cli = (...args: string[]) => exec(process.execPath, [CLI, ...args], { env });
-  return { dir, env, url, token, out, cli };
-}
 
 test('first start prints the token once and saves it; the CLI works with it as the README shows', async (t) => {
   const s = await startServe(t);
@@ -68,11 +35,18 @@ test('CLI errors are one line with a non-zero exit, and nothing changes', async 
   t.is(dup.stderr.trim(), 'netimage: 409: MAC 52:54:00:aa:bb:01 already belongs to client pc01');
   const badProp = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-prepare', '--prop', 'multi_disk_mode=9'))) as Error & { stderr: string };
   t.regex(badProp.stderr, /^netimage: 400: opsi-local-image-prepare\.multi_disk_mode must be one of/);
+  await s.cli('group', 'add', 'room101');
+  await s.cli('client', 'add', 'pc02', '--mac', '52:54:00:aa:bb:02', '--group', 'room101');
+  const notInImage = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-win10-x64'))) as Error & { stderr: string };
+  t.regex(notInImage.stderr, /^netimage: 409: setup of opsi-local-image-win10-x64 refused: the boot image has no implementation of opsi-local-image-win10-x64 \(it runs hwinvent, /);
+  const groupNotInImage = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-wim-info'))) as Error & { stderr: string };
+  t.regex(groupNotInImage.stderr, /^netimage: 409: setup of opsi-wim-info refused: the boot image has no implementation of opsi-wim-info/);
+  t.notRegex((await s.cli('states', 'pc01')).stdout, /win10-x64\s+setup/);
   const usage = (await t.throwsAsync(s.cli('client', 'add'))) as Error & { code: number; stderr: string };
   t.is(usage.code, 2);
   const noauth = (await t.throwsAsync(exec(process.execPath, [CLI, 'client', 'list', '--token', 'ni_wrong', '--url', s.url], { env: s.env }))) as Error & { stderr: string };
   t.regex(noauth.stderr, /401: invalid admin token \(log in with: netimage login/);
-  t.deepEqual(JSON.parse((await s.cli('client', 'list', '--json')).stdout).map((c: { id: string }) => c.id), ['pc01']);
+  t.deepEqual(JSON.parse((await s.cli('client', 'list', '--json')).stdout).map((c: { id: string }) => c.id), ['pc01', 'pc02']);
 });
 
 test('`netimage jobs --job ID` follows live progress until the job ends', async (t) => {
@@ -96,4 +70,13 @@ test('`netimage jobs --job ID` follows live progress until the job ends', async 
   t.regex(stdout, /pc01\s+opsi-local-image-backup\s+running\s+\[##########\.{10}\]\s+50% backing up \/dev\/vda2/);
   t.regex(stdout, /succeeded/);
   t.regex((await s.cli('jobs')).stdout, /pc01\s+opsi-local-image-backup\s+succeeded\s+1\/3\s+100/);
+});
+
+test('a serve that cannot start fails the start wait at once, with what it printed', async (t) => {
+  const env = { ...process.env, NETIMAGE_HTTP_PORT: 'eighty', NETIMAGE_DATA_DIR: '/nonexistent/netimage-cli-test' };
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  // The exit, not the deadline, ends the wait: its message says so and carries serve's output.
+  const error = await t.throwsAsync(watchStart(child, /is running/).ready);
+  t.regex(error!.message, /^exited \(code 1, signal null\) before it was ready; it printed:\nconfig error: http\.port: .*NETIMAGE_HTTP_PORT/);
 });

@@ -7,6 +7,7 @@ import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tempdir.ts';
+import { watchStart } from '../helpers/serve-process.ts';
 import { envNameForKey } from '../../bootserver/config/load.ts';
 
 const CLI = 'bootserver/cli/main.ts';
@@ -41,9 +42,7 @@ async function serveWithOpenUmask(t: ExecutionContext, dir: string): Promise<{ s
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') };
   for (const [key, value] of Object.entries(settings)) env[envNameForKey(key.split('.'))] = String(value);
   const child = spawn('/bin/sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const watched = watchStart(child, /is running/);
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
@@ -51,12 +50,8 @@ async function serveWithOpenUmask(t: ExecutionContext, dir: string): Promise<{ s
     await exited;
   };
   t.teardown(stop);
-  const deadline = Date.now() + 60_000; // generous: the test machine may be busy
-  while (!/is running/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { stop, output: () => out };
+  await watched.ready;
+  return { stop, output: watched.output };
 }
 
 async function modes(dir: string): Promise<Record<string, string>> {

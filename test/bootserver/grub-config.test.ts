@@ -2,7 +2,6 @@ import test from 'ava';
 import { startTestServer, readBootConfig, parseNetbootConfig, clientConfigPath } from '../helpers/server.ts';
 import { grubQuote, grubKernelArg } from '../../bootserver/boot/grub-render.ts';
 import { parseClientConfigPath } from '../../bootserver/boot/config-responder.ts';
-import { resolveClient, decideBoot } from '../../bootserver/boot/decide.ts';
 
 const MAC1 = '52:54:00:00:00:01';
 const MAC2 = '52:54:00:00:00:02';
@@ -22,30 +21,6 @@ test('grubQuote makes any value one inert word', (t) => {
   t.is(grubQuote('a\nreboot; $x'), "'a reboot; $x'");
   t.is(grubKernelArg('netimage.job=abc'), 'netimage.job=abc');
   t.is(grubKernelArg('a;b'), "'a;b'");
-});
-
-const client = (id: string, mac: string | null, uuid: string | null) => ({ id, mac, uuid, group: null, description: '', notes: '', inventory: null, created: '', modified: '' });
-
-test('resolution follows the configured identifier order', (t) => {
-  const byMac = client('by-mac', MAC1, null);
-  const byUuid = client('by-uuid', null, UUID1);
-  const req = { mac: MAC1, uuid: UUID1, firmware: 'uefi' as const };
-  t.is(resolveClient(req, ['mac', 'uuid'], { byMac, byUuid })!.client.id, 'by-mac');
-  t.is(resolveClient(req, ['uuid', 'mac'], { byMac, byUuid })!.client.id, 'by-uuid');
-  t.is(resolveClient(req, ['uuid'], { byMac, byUuid: null }), null);
-  t.is(resolveClient({ ...req, uuid: null }, ['uuid', 'mac'], { byMac, byUuid: null })!.matchedBy, 'mac');
-});
-
-test('decideBoot: highest priority pending product wins; unknown gets hwinvent only when allowed', (t) => {
-  const products = new Map([
-    ['a', { id: 'a', version: '1', name: 'a', description: '', priority: 10, destructive: false, properties: [] }],
-    ['b', { id: 'b', version: '1', name: 'b', description: '', priority: 90, destructive: true, properties: [] }],
-  ]);
-  const poc = (productId: string) => ({ clientId: 'c', productId, actionRequest: 'setup' as const, installationStatus: 'not_installed' as const, actionResult: 'none' as const, actionProgress: '', lastAction: 'none' as const, productVersion: null, modified: '' });
-  t.like(decideBoot({ client: client('c', MAC1, null), pending: [poc('a'), poc('b')], products, bootUnknownClients: false }), { kind: 'netboot', productId: 'b' });
-  t.like(decideBoot({ client: client('c', MAC1, null), pending: [], products, bootUnknownClients: false }), { kind: 'local' });
-  t.like(decideBoot({ client: null, pending: [], products, bootUnknownClients: false }), { kind: 'local', reason: 'unknown client' });
-  t.like(decideBoot({ client: null, pending: [], products, bootUnknownClients: true }), { kind: 'register', productId: 'hwinvent' });
 });
 
 test('a client registered by MAC gets its netboot config; one registered by UUID only is found by UUID', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Opt, PxeSub, parseDhcp, parseSubOptions, replyTo, encode, type DhcpPacket } from '../../bootserver/dhcp/codec.ts';
-import { applyBootFields, classifyBootClient, decideBoot, type BootSettings } from '../../bootserver/dhcp/pxe.ts';
+import { applyBootFields, classifyBootClient, chooseLoader, type BootSettings } from '../../bootserver/dhcp/pxe.ts';
 import { fixture } from './helpers.ts';
 
 const settings: BootSettings = { serverIp: '10.98.0.1', httpPort: 8080, ipxeScriptUrl: null };
@@ -21,11 +21,11 @@ function httpBootDiscover(): DhcpPacket {
 
 test('OVMF PXE gets shim; the boot file goes into file AND option 67', (t) => {
   const request = parse('full/017-discover-68to67.hex');
-  const d = decideBoot(request, settings);
+  const d = chooseLoader(request, settings);
   t.true(d.ok);
   if (!d.ok) return;
   t.is(d.bootFile, 'shimx64.efi');
-  t.is(d.client.firmware, 'efi-x64');
+  t.is(d.client.platform, 'efi-x64');
   t.is(d.client.uuid, '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d');
   const reply = replyTo(request);
   applyBootFields(reply, request, d, settings);
@@ -41,19 +41,19 @@ test('OVMF PXE gets shim; the boot file goes into file AND option 67', (t) => {
 
 test('iPXE BIOS gets the Grub PXE image, or the iPXE script when one is configured', (t) => {
   const request = parse('full/011-discover-68to67.hex');
-  const plain = decideBoot(request, settings);
+  const plain = chooseLoader(request, settings);
   t.true(plain.ok && plain.bootFile === 'grub/i386-pc/core.0');
   t.true(plain.ok && plain.client.ipxe);
-  const scripted = decideBoot(request, { ...settings, ipxeScriptUrl: 'http://10.98.0.1:8080/boot/netimage.ipxe' });
+  const scripted = chooseLoader(request, { ...settings, ipxeScriptUrl: 'http://10.98.0.1:8080/boot/netimage.ipxe' });
   t.true(scripted.ok && scripted.bootFile === 'http://10.98.0.1:8080/boot/netimage.ipxe');
   // Not iPXE (OVMF): the script setting does not apply.
-  const ovmf = decideBoot(parse('full/017-discover-68to67.hex'), { ...settings, ipxeScriptUrl: 'http://x/y' });
+  const ovmf = chooseLoader(parse('full/017-discover-68to67.hex'), { ...settings, ipxeScriptUrl: 'http://x/y' });
   t.true(ovmf.ok && ovmf.bootFile === 'shimx64.efi');
 });
 
 test('HTTP boot (arch 16) gets the HTTP URL of shim and HTTPClient echoed, no PXE option 43', (t) => {
   const request = httpBootDiscover();
-  const d = decideBoot(request, settings);
+  const d = chooseLoader(request, settings);
   t.true(d.ok);
   if (!d.ok) return;
   t.is(d.bootFile, 'http://10.98.0.1:8080/boot/shimx64.efi');
@@ -66,13 +66,13 @@ test('HTTP boot (arch 16) gets the HTTP URL of shim and HTTPClient echoed, no PX
 
 test('non-boot clients and unknown architectures get no boot answer', (t) => {
   for (const name of ['full/001-discover-68to67.hex', 'full/007-discover-68to67.hex', 'perfdhcp/001-discover-67to67.hex']) {
-    const d = decideBoot(parse(name), settings);
+    const d = chooseLoader(parse(name), settings);
     t.false(d.ok, name);
     t.is(classifyBootClient(parse(name)), undefined, name);
   }
   const arm = parse('full/017-discover-68to67.hex');
   arm.options.set(Opt.clientArch, encode.u16(11));
-  const d = decideBoot(arm, settings);
+  const d = chooseLoader(arm, settings);
   t.false(d.ok);
   if (!d.ok) t.regex(d.why, /architecture 11/);
 });
@@ -80,9 +80,9 @@ test('non-boot clients and unknown architectures get no boot answer', (t) => {
 test('architecture falls back to option 60 when option 93 is missing', (t) => {
   const p = parse('full/017-discover-68to67.hex');
   p.options.delete(Opt.clientArch);
-  const d = decideBoot(p, settings);
+  const d = chooseLoader(p, settings);
   t.true(d.ok && d.client.arch === 7 && d.bootFile === 'shimx64.efi');
   p.options.set(Opt.vendorClass, encode.text('PXEClient'));
-  const bare = decideBoot(p, settings);
+  const bare = chooseLoader(p, settings);
   t.true(bare.ok && bare.client.arch === 0, 'a bare PXEClient is treated as BIOS');
 });

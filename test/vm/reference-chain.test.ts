@@ -7,7 +7,7 @@ import { createLab } from '../../vm-harness/netns.ts';
 import { startReferenceChain } from '../../vm-harness/reference-chain.ts';
 import { startLabVm } from '../../vm-harness/lab-vm.ts';
 import { bootRootDefault } from '../../vm-harness/paths.ts';
-import type { Firmware } from '../../vm-harness/qemu.ts';
+import type { VmFirmware } from '../../vm-harness/qemu.ts';
 
 // The marker lines carry what grub saw: the VM's identity, grub's lockdown state (set when shim
 // verified it under Secure Boot), and whether the unsigned http.mod could be loaded (refused under
@@ -28,7 +28,7 @@ const grubCfg = [
 ].join('\n');
 
 
-const cases: { firmware: Firmware; loader: RegExp; secureBoot: boolean; net: number }[] = [
+const cases: { firmware: VmFirmware; loader: RegExp; secureBoot: boolean; net: number }[] = [
   { firmware: 'uefi', loader: /sent \S+\/shimx64\.efi /, secureBoot: false, net: 1 },
   { firmware: 'uefi-secureboot', loader: /sent \S+\/shimx64\.efi /, secureBoot: true, net: 2 },
   { firmware: 'bios', loader: /sent \S+\/grub\/i386-pc\/core\.0 /, secureBoot: false, net: 3 },

@@ -5,8 +5,10 @@ import { readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { agentInventory, type AgentInventory } from '../../../lib/agent-protocol.ts';
+import type { Firmware } from '../../../lib/firmware.ts';
 import { run } from '../../../lib/process.ts';
-import type { NetbootProduct, ProductContext } from '../product.ts';
+import { ProductId } from '../../../lib/products.ts';
+import type { NetbootProduct, ProductContext } from '../../../lib/netboot-product.ts';
 import { cleanDmi, inventoryDisks, type SysfsDisk } from './inventory-parse.ts';
 
 async function readText(path: string): Promise<string | undefined> {
@@ -88,7 +90,7 @@ async function bounded<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   }
 }
 
-export async function collectInventory(firmware: 'uefi' | 'bios', diskTypes: readonly string[] = ['disk']): Promise<AgentInventory> {
+export async function collectInventory(firmware: Firmware, diskTypes: readonly string[] = ['disk']): Promise<AgentInventory> {
   // Loaded on demand: evaluating systeminformation costs ~0.7 s of agent start under TCG, and only
   // this product needs it (esbuild keeps it in the one-file bundle, evaluated at first import).
   const si = (await import('systeminformation')).default;
@@ -130,8 +132,7 @@ export async function collectInventory(firmware: 'uefi' | 'bios', diskTypes: rea
 }
 
 export const hwinvent: NetbootProduct = {
-  id: 'hwinvent',
-  destructive: false,
+  id: ProductId.hwinvent,
   async run(ctx: ProductContext): Promise<void> {
     ctx.progress(5, 'collecting hardware inventory');
     const inv = await collectInventory(ctx.firmware);

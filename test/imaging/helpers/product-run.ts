@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { AgentResult } from '../../../lib/agent-protocol.ts';
 import { AgentApiClient } from '../../../bootimage/agent/api-client.ts';
-import type { NetbootProduct, ProductContext } from '../../../bootimage/agent/product.ts';
+import type { NetbootProduct, ProductContext } from '../../../lib/netboot-product.ts';
 import { ResultOutbox } from '../../../bootimage/agent/result-outbox.ts';
 import { makeBackupProduct } from '../../../imaging/products/backup.ts';
 import { makeDelimageProduct } from '../../../imaging/products/delimage.ts';

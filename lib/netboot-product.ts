@@ -1,13 +1,17 @@
 // The shape every netboot product has inside the agent (hwinvent, opsi-local-image-*).
 // A product gets a context with its job, a way to report, and narrow server calls; it returns
 // normally on success and throws (ideally a ProductError) on failure. The agent posts the result.
+// It lives in lib/ so that imaging/ (which implements products) and bootimage/ (whose agent runs
+// them) both depend downwards on it; ids and destructive flags are in lib/products.ts.
 import type {
   AgentInventory,
   AgentJob,
   ActionRequest,
   ProductOnClientStateWire,
   PropertyValue,
-} from '../../lib/agent-protocol.ts';
+} from './agent-protocol.ts';
+import type { Firmware } from './firmware.ts';
+import type { ProductId } from './products.ts';
 
 /** Server calls a product may make; all scoped to the job's own client by the token. */
 export interface AgentServerApi {
@@ -21,7 +25,7 @@ export interface AgentServerApi {
 export interface ProductContext {
   job: AgentJob;
   /** Firmware the client booted with (from /sys/firmware/efi). */
-  firmware: 'uefi' | 'bios';
+  firmware: Firmware;
   /** MAC the client PXE-booted from, if known. */
   bootMac: string | null;
   /** One line for the job log (sent to the server and shown on the console). */
@@ -39,10 +43,8 @@ export interface ProductContext {
 }
 
 export interface NetbootProduct {
-  /** opsi product id, e.g. opsi-local-image-backup. */
-  readonly id: string;
-  /** Destructive products may only run when the job says so (the server only issues them for pending actions). */
-  readonly destructive: boolean;
+  /** opsi product id, e.g. opsi-local-image-backup; whether it is destructive is in lib/products.ts. */
+  readonly id: ProductId;
   run(ctx: ProductContext): Promise<void>;
 }
 

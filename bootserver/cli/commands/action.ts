@@ -1,0 +1,29 @@
+// `netimage action set`: what a client (or every client of a group) runs at its next network boot.
+import { parseProps, seg, type CommandGroup } from '../command.ts';
+
+export const actionCommand: CommandGroup = {
+  name: 'action',
+  section: 'admin',
+  usage: [{ syntax: 'action set <hostname|--group G> <product> [--request setup] [--prop k=v ...]' }],
+  options: {
+    group: { type: 'string' },
+    request: { type: 'string' },
+    prop: { type: 'string', multiple: true },
+  },
+  async run(ctx) {
+    if (ctx.args[0] !== 'set') throw ctx.unknownVerb();
+    const group = ctx.string('group');
+    const body = { actionRequest: ctx.string('request') ?? 'setup', properties: parseProps(ctx.strings('prop')) };
+    const api = await ctx.api();
+    if (group) {
+      const [product] = ctx.operands('set', 1);
+      const r = await api.call<{ clients: string[]; imagefile: string | null }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body });
+      ctx.out(r, () => `${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}: ${r.clients.join(', ')}`);
+    } else {
+      const [client, product] = ctx.operands('set', 2);
+      const r = await api.call('PUT', `/api/v1/clients/${seg(client)}/products/${seg(product)}/action`, body);
+      ctx.out(r, () => `${body.actionRequest} of ${product} set for ${client}; it runs at the next network boot`);
+    }
+    return 0;
+  },
+};

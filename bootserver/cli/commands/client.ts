@@ -1,0 +1,91 @@
+// `netimage client ...`: the client registry (PCs known by MAC and/or SMBIOS UUID).
+import { readFile } from 'node:fs/promises';
+import { seg, UsageError, type CommandContext, type CommandGroup } from '../command.ts';
+import { table } from '../format.ts';
+
+interface ClientView {
+  id: string;
+  mac: string | null;
+  uuid: string | null;
+  group: string | null;
+  description: string;
+}
+
+/** Fields `client edit` can change; an empty value clears mac, uuid and group. */
+const EDITABLE = ['mac', 'uuid', 'group', 'description'] as const;
+
+export const clientCommand: CommandGroup = {
+  name: 'client',
+  section: 'admin',
+  usage: [
+    { syntax: 'client add <hostname> [--mac MAC] [--uuid UUID] [--group G] [--description TEXT]' },
+    { syntax: 'client edit <hostname> [--mac MAC] [--uuid UUID] [--group G] [--description TEXT]', summary: '"" clears a field' },
+    { syntax: 'client list [--group G]' },
+    { syntax: 'client show <hostname>' },
+    { syntax: 'client rm <hostname>' },
+    { syntax: 'client import <file.csv>', summary: 'CSV: hostname,mac,uuid,group[,description]' },
+  ],
+  options: {
+    mac: { type: 'string' },
+    uuid: { type: 'string' },
+    group: { type: 'string' },
+    description: { type: 'string' },
+  },
+  async run(ctx) {
+    const api = await ctx.api();
+    switch (ctx.args[0]) {
+      case 'add': {
+        const [id] = ctx.operands('add', 1);
+        const c = await api.call('POST', '/api/v1/clients', { id, mac: ctx.string('mac') ?? null, uuid: ctx.string('uuid') ?? null, group: ctx.string('group') ?? null, description: ctx.string('description') ?? '' });
+        ctx.out(c, () => `added ${id}`);
+        return 0;
+      }
+      case 'edit': {
+        const [id] = ctx.operands('edit', 1);
+        const c = await api.call<ClientView>('PATCH', `/api/v1/clients/${seg(id)}`, editPatch(ctx));
+        ctx.out(c, () => `changed ${c.id}: ${EDITABLE.filter((f) => ctx.has(f)).map((f) => `${f} ${c[f] || '(none)'}`).join(', ')}`);
+        return 0;
+      }
+      case 'list': {
+        ctx.operands('list', 0);
+        const group = ctx.string('group');
+        const list = await api.call<ClientView[]>('GET', `/api/v1/clients${group ? `?group=${seg(group)}` : ''}`);
+        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
+        return 0;
+      }
+      case 'show': {
+        const [id] = ctx.operands('show', 1);
+        const c = await api.call('GET', `/api/v1/clients/${seg(id)}`);
+        ctx.out(c, () => JSON.stringify(c, null, 2));
+        return 0;
+      }
+      case 'rm': {
+        const [id] = ctx.operands('rm', 1);
+        await api.call('DELETE', `/api/v1/clients/${seg(id)}`);
+        ctx.out({ removed: id }, () => `removed ${id}`);
+        return 0;
+      }
+      case 'import': {
+        const [file] = ctx.operands('import', 1);
+        const text = await readFile(file, 'utf8');
+        const r = await api.call<{ imported: number }>('POST', '/api/v1/clients/import', text, 'text/csv');
+        ctx.out(r, () => `imported ${r.imported} client(s)`);
+        return 0;
+      }
+      default:
+        throw ctx.unknownVerb();
+    }
+  },
+};
+
+/** The PATCH body of `client edit`: only the options given; refused when there are none. */
+function editPatch(ctx: CommandContext): Record<string, string | null> {
+  const patch: Record<string, string | null> = {};
+  for (const field of EDITABLE) {
+    if (!ctx.has(field)) continue;
+    const value = ctx.string(field) ?? '';
+    patch[field] = value === '' && field !== 'description' ? null : value;
+  }
+  if (Object.keys(patch).length === 0) throw new UsageError(`client edit: nothing to change: give --mac, --uuid, --group or --description`);
+  return patch;
+}

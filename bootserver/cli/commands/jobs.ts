@@ -1,0 +1,90 @@
+// `netimage jobs` (the job list, or live progress) and `netimage job log` (one job's agent log).
+// Jobs are named by their id or by the first characters of it, as `netimage jobs` shows them.
+import { UsageError, seg, type CommandGroup } from '../command.ts';
+import { ApiError, type AdminClient } from '../api-client.ts';
+import { jobEventLine, table, type JobLineEvent } from '../format.ts';
+
+interface JobView {
+  id: string;
+  clientId: string;
+  productId: string;
+  state: string;
+  attempt: number;
+  maxAttempts: number;
+  percent: number | null;
+  updated: string;
+  error: string | null;
+}
+
+const FINAL_STATES = new Set(['succeeded', 'failed', 'exhausted', 'cancelled']);
+/** How many of the newest jobs a shortened id is looked up in (the API's largest page). */
+const PREFIX_SEARCH_LIMIT = 1000;
+const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A full job id from a full or shortened one, or an error that says why not. */
+export async function resolveJobId(api: AdminClient, given: string): Promise<string> {
+  const id = given.trim().toLowerCase();
+  if (FULL_ID.test(id)) return id;
+  if (!/^[0-9a-f-]+$/.test(id)) throw new UsageError(`"${given}" is not a job id (the JOB column of netimage jobs, e.g. 3f2a9c1e)`);
+  const jobs = await api.call<JobView[]>('GET', `/api/v1/jobs?limit=${PREFIX_SEARCH_LIMIT}`);
+  const matches = jobs.filter((j) => j.id.startsWith(id));
+  if (matches.length === 1) return matches[0]!.id;
+  // Worded like the server's answer for an unknown full id.
+  if (matches.length === 0) throw new ApiError(404, `404: no job id starts with ${id} among the newest ${PREFIX_SEARCH_LIMIT} jobs (netimage jobs lists them)`);
+  throw new UsageError(`${id} is the start of ${matches.length} job ids: give more of it`);
+}
+
+export const jobsCommand: CommandGroup = {
+  name: 'jobs',
+  section: 'admin',
+  usage: [{ syntax: 'jobs [--client C] [--follow] [--job ID]', summary: 'list jobs, or follow their progress live' }],
+  options: {
+    client: { type: 'string' },
+    job: { type: 'string' },
+    follow: { type: 'boolean', short: 'f' },
+  },
+  async run(ctx) {
+    ctx.operands(undefined, 0);
+    const api = await ctx.api();
+    const client = ctx.string('client');
+    const given = ctx.string('job');
+    if (ctx.flag('follow') || given !== undefined) {
+      const job = given === undefined ? undefined : await resolveJobId(api, given);
+      const q = new URLSearchParams();
+      if (client) q.set('client', client);
+      if (job) q.set('job', job);
+      process.stdout.write(job ? `following job ${job} (Ctrl-C to stop)\n` : 'following all jobs (Ctrl-C to stop)\n');
+      await api.streamEvents(q.size ? `?${q.toString()}` : '', (data) => {
+        const e = data as JobLineEvent & { jobId: string };
+        process.stdout.write(jobEventLine(e) + '\n');
+        return job && e.kind === 'state' && FINAL_STATES.has(e.state) ? 'stop' : undefined;
+      });
+      return 0;
+    }
+    const jobs = await api.call<JobView[]>('GET', `/api/v1/jobs${client ? `?client=${seg(client)}` : ''}`);
+    ctx.out(jobs, () =>
+      jobs.length
+        ? table(
+            ['JOB', 'CLIENT', 'PRODUCT', 'STATE', 'TRY', '%', 'UPDATED', 'ERROR'],
+            jobs.map((j) => [j.id.slice(0, 8), j.clientId, j.productId, j.state, `${j.attempt}/${j.maxAttempts}`, j.percent === null ? null : Math.round(j.percent), j.updated.slice(0, 19).replace('T', ' '), j.error]),
+          )
+        : 'no jobs yet',
+    );
+    return 0;
+  },
+};
+
+export const jobCommand: CommandGroup = {
+  name: 'job',
+  section: 'admin',
+  usage: [{ syntax: 'job log <job>', summary: "the agent's full log of a job (uploaded when it ends)" }],
+  async run(ctx) {
+    if (ctx.args[0] !== 'log') throw ctx.unknownVerb();
+    const [given] = ctx.operands('log', 1);
+    const api = await ctx.api();
+    const id = await resolveJobId(api, given);
+    const text = await api.getText(`/api/v1/jobs/${seg(id)}/log`);
+    ctx.out({ job: id, log: text }, () => text.replace(/\n$/, ''));
+    return 0;
+  },
+};

@@ -1,0 +1,32 @@
+// `netimage product list` and `netimage props`: netboot products and per-client property values.
+import { parseProps, seg, type CommandGroup } from '../command.ts';
+import { table } from '../format.ts';
+
+export const productCommand: CommandGroup = {
+  name: 'product',
+  section: 'admin',
+  usage: [{ syntax: 'product list' }],
+  async run(ctx) {
+    if (ctx.args[0] !== 'list') throw ctx.unknownVerb();
+    ctx.operands('list', 0);
+    const products = await (await ctx.api()).call<{ id: string; version: string; destructive: boolean; name: string }[]>('GET', '/api/v1/products');
+    ctx.out(products, () => table(['PRODUCT', 'VERSION', 'DESTRUCTIVE', 'NAME'], products.map((p) => [p.id, p.version, p.destructive ? 'yes' : 'no', p.name])));
+    return 0;
+  },
+};
+
+export const propsCommand: CommandGroup = {
+  name: 'props',
+  section: 'admin',
+  usage: [{ syntax: 'props <hostname> <product> [--prop k=v ...]', summary: 'show or set property values' }],
+  options: { prop: { type: 'string', multiple: true } },
+  async run(ctx) {
+    const [client, product] = ctx.operands(undefined, 2);
+    const api = await ctx.api();
+    const path = `/api/v1/clients/${seg(client)}/products/${seg(product)}/properties`;
+    const values = ctx.strings('prop');
+    const props = values.length ? await api.call<Record<string, unknown>>('PUT', path, { values: parseProps(values) }) : await api.call<Record<string, unknown>>('GET', path);
+    ctx.out(props, () => table(['PROPERTY', 'VALUE'], Object.entries(props).map(([k, v]) => [k, JSON.stringify(v)])));
+    return 0;
+  },
+};

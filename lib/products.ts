@@ -1,0 +1,49 @@
+// The one list of netboot product ids, which of them are destructive, and which of them the
+// agent in the boot image implements. The agent registry, the catalogue loader and the server's
+// action-request check all read this list; products/*.json must agree with it (a test checks).
+// A product in the catalogue but not in the boot image stays listed (its install issue will
+// implement it) but cannot be requested: the PC would only find out after a full PXE boot.
+
+export const ProductId = {
+  hwinvent: 'hwinvent',
+  prepare: 'opsi-local-image-prepare',
+  backup: 'opsi-local-image-backup',
+  restore: 'opsi-local-image-restore',
+  delimage: 'opsi-local-image-delimage',
+  ubuntu: 'opsi-local-image-ubuntu',
+  win10: 'opsi-local-image-win10-x64',
+  win11: 'opsi-local-image-win11-x64',
+  wimCapture: 'opsi-local-image-wim-capture',
+  wimInfo: 'opsi-wim-info',
+} as const;
+export type ProductId = (typeof ProductId)[keyof typeof ProductId];
+
+export interface ProductFacts {
+  readonly id: ProductId;
+  /** Writes to the client's disks: only ever run for a client with that action explicitly pending. */
+  readonly destructive: boolean;
+  /** The agent in the boot image implements it (bootimage/agent/registry.ts). */
+  readonly inBootImage: boolean;
+}
+
+export const PRODUCTS: readonly ProductFacts[] = [
+  { id: ProductId.hwinvent, destructive: false, inBootImage: true },
+  { id: ProductId.prepare, destructive: true, inBootImage: true },
+  { id: ProductId.backup, destructive: false, inBootImage: true },
+  { id: ProductId.restore, destructive: true, inBootImage: true },
+  { id: ProductId.delimage, destructive: true, inBootImage: true },
+  { id: ProductId.ubuntu, destructive: true, inBootImage: false },
+  { id: ProductId.win10, destructive: true, inBootImage: false },
+  { id: ProductId.win11, destructive: true, inBootImage: false },
+  { id: ProductId.wimCapture, destructive: true, inBootImage: false },
+  { id: ProductId.wimInfo, destructive: false, inBootImage: false },
+];
+
+export function productFacts(id: string): ProductFacts | undefined {
+  return PRODUCTS.find((p) => p.id === id);
+}
+
+/** Ids the boot image's agent can run, in list order. */
+export function bootImageProductIds(): ProductId[] {
+  return PRODUCTS.filter((p) => p.inBootImage).map((p) => p.id);
+}

@@ -1,0 +1,157 @@
+// The CLI verbs that adapt admin API routes one to one (group rm, client edit, job log, images),
+// run through the real binary against a real `netimage serve`, wrong input included: a wrong
+// call prints one line, exits non-zero and changes nothing. One server for the file; each test
+// works on its own clients and groups.
+import test, { type ExecutionContext } from 'ava';
+import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
+import { spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+
+let server: ServeProcess | undefined;
+test.before(async () => {
+  server = await spawnServe();
+});
+test.after.always(async () => {
+  await server?.stop();
+});
+
+function cli(...args: string[]) {
+  return server!.cli(...args);
+}
+
+/** A run that must fail: its exit code and its stderr, which must be one line. */
+async function fails(t: ExecutionContext, args: string[]): Promise<{ code: number; stderr: string }> {
+  const e = (await t.throwsAsync(cli(...args))) as CliFailure;
+  t.is(e.stdout, '', `${args.join(' ')}: nothing on stdout`);
+  t.is(e.stderr.trimEnd().split('\n').length, 1, `${args.join(' ')}: one line on stderr: ${e.stderr}`);
+  return { code: e.code, stderr: e.stderr.trimEnd() };
+}
+
+async function clientJson(id: string): Promise<{ id: string; mac: string | null; uuid: string | null; group: string | null; description: string }> {
+  return JSON.parse((await cli('client', 'show', id, '--json')).stdout);
+}
+
+async function groupIds(): Promise<string[]> {
+  return JSON.parse((await cli('group', 'list', '--json')).stdout).map((g: { id: string }) => g.id);
+}
+
+/** Start a job for a client the way its PXE boot would, and take it as its agent. */
+async function takeJob(mac: string, client: string, product: string): Promise<{ jobId: string; token: string }> {
+  await cli('action', 'set', client, product);
+  const cfg = await (await fetch(`${server!.url}/boot/grub/client/efi/mac-${mac}/uuid-.cfg`)).text();
+  const job = parseNetbootConfig(cfg);
+  if (!job) throw new Error(`no job in the boot config of ${client}:\n${cfg}`);
+  const fetched = await agentCall(server!.url, job.token, 'GET', '/job');
+  if (fetched.status !== 200) throw new Error(`agent GET /job: ${fetched.status}`);
+  return job;
+}
+
+test('group rm removes a group and leaves its clients without one; a wrong call changes nothing', async (t) => {
+  await cli('group', 'add', 'room-rm');
+  await cli('group', 'add', 'room-keep');
+  await cli('client', 'add', 'pc-rm1', '--mac', '52:54:00:0a:00:01', '--group', 'room-rm');
+
+  t.is((await fails(t, ['group', 'rm'])).code, 2);
+  const two = await fails(t, ['group', 'rm', 'room-rm', 'room-keep']);
+  t.deepEqual(two, { code: 2, stderr: 'netimage: usage: netimage group rm <name>' });
+  t.deepEqual(await fails(t, ['group', 'rm', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found' });
+  t.true((await groupIds()).includes('room-rm'), 'nothing removed by the wrong calls');
+  t.true((await groupIds()).includes('room-keep'));
+
+  t.is((await cli('group', 'rm', 'room-rm')).stdout, 'removed group room-rm\n');
+  const groups = await groupIds();
+  t.false(groups.includes('room-rm'));
+  t.true(groups.includes('room-keep'));
+  t.is((await clientJson('pc-rm1')).group, null, 'the client stays, without a group');
+});
+
+test('client edit changes only the fields given; "" clears a group; wrong input changes nothing', async (t) => {
+  await cli('group', 'add', 'room-edit');
+  await cli('client', 'add', 'pc-ed1', '--mac', '52:54:00:0b:00:01', '--description', 'lab PC');
+  await cli('client', 'add', 'pc-ed2', '--mac', '52:54:00:0b:00:02');
+  const before = await clientJson('pc-ed1');
+
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1']), { code: 2, stderr: 'netimage: client edit: nothing to change: give --mac, --uuid, --group or --description' });
+  t.regex((await fails(t, ['client', 'edit', 'pc-ed1', '--mac', 'not-a-mac'])).stderr, /^netimage: 400: .*MAC address like 52:54:00:12:34:56/);
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--mac', '52:54:00:0B:00:02']), { code: 1, stderr: 'netimage: 409: MAC 52:54:00:0b:00:02 already belongs to client pc-ed2' });
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--group', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found' });
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-nosuch', '--description', 'x']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found' });
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--mac', '']), {
+    code: 1,
+    stderr: 'netimage: 409: client pc-ed1 needs a MAC or an SMBIOS UUID to be recognised at boot: keep one of them',
+  });
+  t.is((await fails(t, ['client', 'edit', 'pc-ed1', '--request', 'setup'])).code, 2, 'an option of another command is refused');
+  t.deepEqual(await clientJson('pc-ed1'), before, 'nothing changed by the wrong calls');
+
+  t.is((await cli('client', 'edit', 'pc-ed1', '--group', 'room-edit', '--uuid', '8A1B2C3D-4E5F-4A6B-8C7D-0E1F2A3B4C5D')).stdout, 'changed pc-ed1: uuid 8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, group room-edit\n');
+  const { modified: _changed, ...edited } = (await clientJson('pc-ed1')) as Awaited<ReturnType<typeof clientJson>> & { modified: string };
+  const { modified: _was, ...unedited } = before as typeof before & { modified: string };
+  t.deepEqual(edited, { ...unedited, uuid: '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d', group: 'room-edit' }, 'only the fields given changed');
+  await cli('client', 'edit', 'pc-ed1', '--group', '', '--description', 'teacher PC');
+  const after = await clientJson('pc-ed1');
+  t.is(after.group, null);
+  t.is(after.description, 'teacher PC');
+  t.is(after.mac, '52:54:00:0b:00:01', 'fields not given stay');
+  t.is((await cli('client', 'edit', 'pc-ed1', '--mac', '')).stdout, 'changed pc-ed1: mac (none)\n', 'with a UUID the MAC may go');
+  t.is((await clientJson('pc-ed1')).mac, null);
+});
+
+test('job log prints the agent log of a job named by the short id `jobs` shows', async (t) => {
+  await cli('client', 'add', 'pc-log1', '--mac', '52:54:00:0c:00:01');
+  const job = await takeJob('52:54:00:0c:00:01', 'pc-log1', 'hwinvent');
+  t.deepEqual(await fails(t, ['job', 'log', job.jobId.slice(0, 8)]), { code: 1, stderr: 'netimage: 404: no log uploaded for this job' }, 'no log before the agent uploads one');
+  const log = 'hwinvent starting\n{"disks":1}\nhwinvent done\n';
+  t.is((await agentCall(server!.url, job.token, 'POST', '/job/log', log)).status, 200);
+  await agentCall(server!.url, job.token, 'POST', '/job/result', { result: 'successful' });
+
+  const short = (await cli('jobs', '--client', 'pc-log1')).stdout.split('\n')[2]!.split(/\s+/)[0]!;
+  t.is(short, job.jobId.slice(0, 8));
+  t.is((await cli('job', 'log', short)).stdout, log, 'the log as uploaded, line that looks like JSON included');
+  t.is((await cli('job', 'log', job.jobId)).stdout, log, 'the full id works too');
+  t.deepEqual(JSON.parse((await cli('job', 'log', short, '--json')).stdout), { job: job.jobId, log });
+
+  t.deepEqual(await fails(t, ['job', 'log', 'pc-log1']), { code: 2, stderr: 'netimage: "pc-log1" is not a job id (the JOB column of netimage jobs, e.g. 3f2a9c1e)' });
+  t.regex((await fails(t, ['job', 'log', '0000000f'])).stderr, /^netimage: 404: no job id starts with 0000000f/);
+  t.is((await fails(t, ['job', 'log'])).code, 2);
+  t.is((await fails(t, ['job', 'show', short])).code, 2);
+});
+
+test('images lists the image names the client reported, the one restore would use, and what is not known', async (t) => {
+  await cli('client', 'add', 'pc-img1', '--mac', '52:54:00:0d:00:01');
+  const none = (await cli('images', 'pc-img1')).stdout;
+  t.regex(none, /^no images known on pc-img1's backup partition/);
+  t.regex(none, /no backup, delimage or prepare job has succeeded on it yet/);
+
+  // What the backup product's agent reports at the end of a backup (imaging/products/backup.ts).
+  const job = await takeJob('52:54:00:0d:00:01', 'pc-img1', 'opsi-local-image-backup');
+  await agentCall(server!.url, job.token, 'POST', '/client/properties', { productId: 'opsi-local-image-restore', values: { imagefile: 'win11', imagefiles_list: ['ubuntu2404', 'win11'] } });
+  await agentCall(server!.url, job.token, 'POST', '/client/properties', { productId: 'opsi-local-image-backup', values: { free_on_backup: '31.2G of 60.0G free' } });
+  await agentCall(server!.url, job.token, 'POST', '/job/result', { result: 'successful' });
+
+  const text = (await cli('images', 'pc-img1')).stdout;
+  t.regex(text, /^IMAGE\s+RESTORE\n-+\s+-+\nubuntu2404\s+-\nwin11\s+selected\n/);
+  t.regex(text, /backup partition: 31\.2G of 60\.0G free \(at the last backup\)/);
+  t.regex(text, new RegExp(`as of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d, opsi-local-image-backup job ${job.jobId.slice(0, 8)}`));
+  t.regex(text, /names only: image sizes and dates are on pc-img1's disk, not on the server/);
+  const json = JSON.parse((await cli('images', 'pc-img1', '--json')).stdout);
+  t.deepEqual(json.images, [
+    { name: 'ubuntu2404', selected: false },
+    { name: 'win11', selected: true },
+  ]);
+  t.is(json.listFrom.jobId, job.jobId);
+
+  t.deepEqual(await fails(t, ['images', 'pc-nosuch']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found' });
+  t.deepEqual(await fails(t, ['images']), { code: 2, stderr: 'netimage: usage: netimage images <hostname>' });
+});
+
+test('the help lists every verb, and `<group> --help` only that group', async (t) => {
+  const help = (await cli('help')).stdout;
+  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C]']) {
+    t.true(help.includes(line), line);
+  }
+  const client = (await cli('client', '--help')).stdout;
+  t.regex(client, /^ {2}netimage client add /);
+  t.notRegex(client, /netimage (group|jobs|serve)/);
+  const unknown = (await t.throwsAsync(cli('frobnicate'))) as CliFailure;
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /^netimage: unknown command: frobnicate\n/);
+});

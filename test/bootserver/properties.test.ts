@@ -1,0 +1,69 @@
+// bootserver/products/properties.ts: validation and merge of property values (pure).
+import test from 'ava';
+import { asList, effectivePropertyValues, PropertyValidationError, validatePropertyValues } from '../../bootserver/products/properties.ts';
+import type { ProductDefinition, PropertyDefinition } from '../../bootserver/store/types.ts';
+
+const prop = (name: string, over: Partial<PropertyDefinition> = {}): PropertyDefinition => ({
+  name,
+  type: 'unicode',
+  description: '',
+  default: '',
+  choices: [],
+  editable: true,
+  multiValue: false,
+  readOnly: false,
+  ...over,
+});
+const product: ProductDefinition = {
+  id: 'p',
+  version: '1',
+  name: 'p',
+  description: '',
+  priority: 0,
+  destructive: false,
+  properties: [
+    prop('text', { default: 'x' }),
+    prop('flag', { type: 'bool', default: false }),
+    prop('list', { multiValue: true, default: ['a'] }),
+    prop('mode', { editable: false, choices: ['0', '1'], default: '0' }),
+    prop('free', { readOnly: true }),
+  ],
+};
+const admin = { allowReadOnly: false };
+
+test('values are normalised: booleans from text, lists from comma text, a one-element list to its value', (t) => {
+  t.deepEqual(validatePropertyValues(product, { flag: 'true', list: 'b, c', text: ['y'], mode: '1' }, admin), { flag: true, list: ['b', 'c'], text: 'y', mode: '1' });
+  t.deepEqual(validatePropertyValues(product, { list: '' }, admin), { list: [] });
+});
+
+test('bad values are refused with the property named', (t) => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ nope: 'x' }, /p has no property nope; its properties are: text, flag, list, mode, free/],
+    [{ flag: 'yes' }, /p\.flag is a boolean/],
+    [{ text: true }, /p\.text is text, not a boolean/],
+    [{ text: ['a', 'b'] }, /p\.text takes one value, got a list of 2/],
+    [{ mode: '7' }, /p\.mode must be one of: "0", "1"/],
+    [{ text: 'a\nreboot' }, /p\.text contains control characters/],
+    [{ text: 'x'.repeat(4097) }, /p\.text is too long/],
+    [{ free: '1G' }, /p\.free is read-only/],
+  ];
+  for (const [values, message] of bad) {
+    t.throws(() => validatePropertyValues(product, values as never, admin), { instanceOf: PropertyValidationError, message }, JSON.stringify(values).slice(0, 40));
+  }
+});
+
+test('the agent may set read-only properties', (t) => {
+  t.deepEqual(validatePropertyValues(product, { free: '1G' }, { allowReadOnly: true }), { free: '1G' });
+});
+
+test('effective values: product defaults overlaid with the client values; unknown stored names drop out', (t) => {
+  t.deepEqual(effectivePropertyValues(product, { text: 'mine', old: 'gone' }), { text: 'mine', flag: false, list: ['a'], mode: '0', free: '' });
+});
+
+test('asList gives the string list opsi uses', (t) => {
+  t.deepEqual(asList(undefined), []);
+  t.deepEqual(asList(true), []);
+  t.deepEqual(asList(''), []);
+  t.deepEqual(asList('a'), ['a']);
+  t.deepEqual(asList(['a', 'b']), ['a', 'b']);
+});

@@ -1,0 +1,74 @@
+// Test helper: the real `netimage` binary as a user runs it. `netimage serve` on a fresh data dir
+// (HTTP on a free loopback port, no DHCP/TFTP), and the CLI with that server's saved login.
+import type { ExecutionContext } from 'ava';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { watchStart } from './serve-process.ts';
+
+const exec = promisify(execFile);
+export const CLI = 'bootserver/cli/main.ts';
+
+/** The last line serve prints on a first start. */
+const SERVE_READY = /Lost it\?.*\n/;
+
+export interface ServeProcess {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  url: string;
+  token: string;
+  /** What serve printed when it started. */
+  out: string;
+  /** Run `netimage ...args`; rejects on a non-zero exit with code, stdout and stderr. */
+  cli(...args: string[]): Promise<{ stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+/** A failed CLI run as execFile reports it. */
+export type CliFailure = Error & { code: number; stdout: string; stderr: string };
+
+/** `netimage serve` for one test, stopped when the test ends. */
+export async function startServe(t: ExecutionContext): Promise<ServeProcess> {
+  const s = await spawnServe();
+  t.teardown(s.stop);
+  return s;
+}
+
+/** `netimage serve` on a fresh data dir; the caller stops it. */
+export async function spawnServe(): Promise<ServeProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
+  const env = {
+    ...process.env,
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    NETIMAGE_DATA_DIR: join(dir, 'data'),
+    NETIMAGE_HTTP_HOST: '127.0.0.1',
+    NETIMAGE_HTTP_PORT: '0',
+    NETIMAGE_TFTP_ENABLED: 'false',
+    NETIMAGE_DHCP_MODE: 'off',
+    NETIMAGE_LOG_LEVEL: 'warn',
+  };
+  delete (env as Record<string, string | undefined>)['NETIMAGE_URL'];
+  delete (env as Record<string, string | undefined>)['NETIMAGE_TOKEN'];
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  let out: string;
+  try {
+    out = await watchStart(child, SERVE_READY).ready;
+  } catch (error) {
+    await stop();
+    throw new Error(`netimage serve did not start: ${(error as Error).message}`);
+  }
+  const url = /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!;
+  const token = /\n\s+(ni_[A-Za-z0-9_-]+)\n/.exec(out)![1]!;
+  const cli = (...args: string[]) => exec(process.execPath, [CLI, ...args], { env });
+  return { dir, env, url, token, out, cli, stop };
+}
