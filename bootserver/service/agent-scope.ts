@@ -5,6 +5,7 @@
 // and may only queue products an admin named in a property of that same job.
 // Pure and table-driven; the service applies it inside the transaction that writes.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import { ProductId } from '../../lib/products.ts';
 
 export interface ProductScope {
   /** Properties this product may set, per target product. */
@@ -17,20 +18,20 @@ export interface ProductScope {
   putsInventory: boolean;
 }
 
-const RESTORE = 'opsi-local-image-restore';
-const BACKUP = 'opsi-local-image-backup';
+const RESTORE = ProductId.restore;
+const BACKUP = ProductId.backup;
 const IMAGE_LIST = ['imagefile', 'imagefiles_list'] as const;
 
 const NOTHING: ProductScope = { writes: {}, queueFrom: [], putsProductStates: false, putsInventory: false };
 
 /** The products the boot image runs, and what each one writes (see the file comment). */
 export const AGENT_SCOPES: Readonly<Record<string, ProductScope>> = {
-  hwinvent: { ...NOTHING, putsInventory: true },
+  [ProductId.hwinvent]: { ...NOTHING, putsInventory: true },
   // The old images are gone with the old partitions; then the OS installation is queued.
-  'opsi-local-image-prepare': { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST }, queueFrom: ['start_os_installation'] },
-  'opsi-local-image-backup': { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] }, queueFrom: ['setup_after_install'] },
+  [ProductId.prepare]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST }, queueFrom: ['start_os_installation'] },
+  [BACKUP]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] }, queueFrom: ['setup_after_install'] },
   [RESTORE]: { ...NOTHING, queueFrom: ['setup_after_restore'], putsProductStates: true },
-  'opsi-local-image-delimage': { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] } },
+  [ProductId.delimage]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] } },
 };
 
 export function scopeOf(productId: string): ProductScope {
