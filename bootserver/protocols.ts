@@ -9,7 +9,6 @@ import type { BootConfigResponder } from './boot/config-responder.ts';
 import { startTftpServer, type TftpServer } from './tftp/server.ts';
 import { chainFileSources, diskFileSource, virtualFileSource } from './tftp/files.ts';
 import { startDhcpServer, type DhcpServer } from './dhcp/server.ts';
-import { dhcpConfigSchema, type DhcpConfig } from './dhcp/config.ts';
 import { DHCP_LEASES_SCHEMA_SQL, SqliteLeaseStore } from './dhcp/leases.ts';
 import { makePrivateDir, touchPrivateFile } from './store/private-files.ts';
 
@@ -17,40 +16,6 @@ export interface ProtocolServers {
   tftpPort: number | null;
   dhcp: boolean;
   stop(): Promise<void>;
-}
-
-/** Map the server config onto the DHCP module's own schema; errors read like config errors. */
-export function dhcpConfigFrom(config: Config, serverIp: string): DhcpConfig {
-  const d = config.dhcp;
-  const full =
-    d.mode === 'full'
-      ? {
-          rangeStart: d.full.rangeStart,
-          rangeEnd: d.full.rangeEnd,
-          subnetMask: d.full.subnetMask,
-          ...(d.full.router ? { router: d.full.router } : {}),
-          dns: d.full.dns,
-          leaseSeconds: d.full.leaseSeconds,
-        }
-      : undefined;
-  if (full && (!full.rangeStart || !full.rangeEnd)) {
-    throw new ConfigError('config error: dhcp.full.rangeStart and dhcp.full.rangeEnd are required when dhcp.mode is full');
-  }
-  const parsed = dhcpConfigSchema.safeParse({
-    mode: d.mode,
-    serverIp,
-    httpPort: config.http.port,
-    ...(d.interface ? { interface: d.interface } : {}),
-    ...(d.subnet ? { subnet: d.subnet } : {}),
-    ports: { server: d.port, pxe: d.pxePort, client: d.clientPort },
-    ipxeScriptUrl: d.ipxeScriptUrl,
-    ...(full ? { full } : {}),
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`config error: dhcp.${issue.path.join('.')}: ${issue.message}`);
-  }
-  return parsed.data;
 }
 
 /** DHCP leases live in their own file: lease writes are synchronous and must never wait on the main store's transactions. */
@@ -95,7 +60,8 @@ export async function startProtocolServers(options: { config: Config; responder:
       if (!options.serverIp) {
         throw new ConfigError('config error: advertisedIp: no IPv4 address found to hand out as boot server; set advertisedIp (NETIMAGE_ADVERTISED_IP) or dhcp.mode off');
       }
-      const dhcpConfig = dhcpConfigFrom(config, options.serverIp);
+      // config.dhcp was validated by the DHCP module's own schema when the config was loaded.
+      const dhcpConfig = { ...config.dhcp, serverIp: options.serverIp, httpPort: config.http.port };
       // The DHCP module names its own component in its log lines.
       const deps: Parameters<typeof startDhcpServer>[1] = { logger: log };
       if (config.dhcp.mode === 'full') {

@@ -18,6 +18,7 @@ import { GrubRenderer } from './boot/grub-render.ts';
 import { BootConfigResponder } from './boot/config-responder.ts';
 import { buildHttpApp } from './http/app.ts';
 import { startProtocolServers, type ProtocolServers } from './protocols.ts';
+import { openOsImages, type OsImages } from './os-images/wiring.ts';
 import { NETIMAGE_VERSION } from './version.ts';
 
 export { NETIMAGE_VERSION };
@@ -34,6 +35,7 @@ export interface BootServer {
   /** Set only on the very first start: the admin token, shown once. */
   initialAdminToken: string | null;
   protocols: ProtocolServers;
+  osImages: OsImages;
   stop(): Promise<void>;
 }
 
@@ -68,13 +70,16 @@ export function guessAdvertisedIp(): string | null {
 }
 
 export async function startBootServer(config: Config, log: Logger): Promise<BootServer> {
+  // The depot first: its recovery unmounts and removes what a killed build left in the data dir
+  // before openStore walks the data dir to tighten modes.
+  const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
-  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret });
+  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }) });
-  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION });
+  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, osImages });
   let protocols: ProtocolServers | null = null;
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
@@ -94,7 +99,9 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       httpPort,
       initialAdminToken,
       protocols,
+      osImages,
       async stop() {
+        await osImages.builder.stop();
         await protocols?.stop();
         await http.close();
         await store.close();

@@ -55,3 +55,13 @@ export async function* splitLines(stream: AsyncIterable<Buffer | string>): Async
   }
   if (pending.length > 0) yield pending;
 }
+
+/** Is a process with this PID running (EPERM: it runs, as another user)? */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../lib/process.ts';
 
 const callbacks = new Set<() => void>();
 let installed = false;
@@ -42,15 +43,6 @@ export function onProcessExit(fn: () => void): () => void {
   install();
   callbacks.add(fn);
   return () => callbacks.delete(fn);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The PID a harness resource name carries (`...-p<pid>-...`), if any. */

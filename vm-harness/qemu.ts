@@ -13,6 +13,7 @@ import { execa, run } from '../lib/process.ts';
 import type { ResultPromise } from 'execa';
 import { onProcessExit } from './cleanup.ts';
 import type { Firmware } from '../lib/firmware.ts';
+import { collectOutput, type ChildOutput } from './child-output.ts';
 
 /** A VM's firmware: a PC's firmware, and UEFI also with Secure Boot enforced (Microsoft keys enrolled). */
 export type VmFirmware = Firmware | 'uefi-secureboot';
@@ -201,12 +202,6 @@ export function qemuArgs(
   return args;
 }
 
-/** Create a qcow2 disk the caller owns (kept across VM runs, e.g. for power-loss scenarios). */
-export async function createDisk(path: string, size: string): Promise<string> {
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, size]);
-  return path;
-}
-
 /** Start one VM. The caller must `stop()` it (tests: in t.teardown). */
 export async function startVm(options: VmOptions = {}): Promise<Vm> {
   const firmware = options.firmware ?? 'uefi';
@@ -273,108 +268,143 @@ interface AttachArgs {
   logFile: string | undefined;
 }
 
-interface Waiter {
-  regex: RegExp;
-  fromIndex: number;
-  resolve: (m: Match) => void;
+/** Append every completed serial line to `file` (timestamped), in order; `flushed` resolves when written. */
+function serialLogFile(output: ChildOutput, file: string | undefined): { flushed(): Promise<void> } {
+  if (!file) return { flushed: () => Promise.resolve() };
+  let writes: Promise<void> = writeFile(file, '');
+  output.onLine((line, _index, complete) => {
+    if (complete) writes = writes.then(() => appendFile(file, formatSerialLine(line) + '\n')).catch(() => undefined);
+  });
+  return { flushed: () => writes };
 }
 
+/** The last 8000 characters of QEMU's stderr, for failure messages. */
+function stderrTail(child: ResultPromise): () => string {
+  let text = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    text = (text + chunk.toString('utf8')).slice(-8000);
+  });
+  return () => text;
+}
+
+function formatSerialLine(l: SerialLine): string {
+  return `[${(l.atMs / 1000).toFixed(3).padStart(8)}] ${l.text}`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Where waitFor starts looking: after a previous match, or from a line index. */
+function firstIndex(after: WaitOptions['after']): number {
+  if (after === undefined) return 0;
+  return typeof after === 'number' ? after : after.index + 1;
+}
+
+/** The first line from `fromIndex` on matching `regex`, or the quiet partial line (a prompt). */
+function findMatch(output: ChildOutput, regex: RegExp, fromIndex: number): Match | null {
+  const lines = output.lines();
+  for (let i = fromIndex; i < lines.length; i++) {
+    const m = lines[i]!.text.match(regex);
+    if (m) return { line: lines[i]!.text, match: m, atMs: lines[i]!.atMs, index: i };
+  }
+  const partial = output.partial();
+  const m = partial?.quiet ? partial.text.match(regex) : null;
+  return m ? { line: partial!.text, match: m, atMs: partial!.atMs, index: lines.length } : null;
+}
+
+/**
+ * Resolve on the first serial line from `fromIndex` on matching `regex` (seen so far or later);
+ * reject after `timeoutMs`, or when QEMU exits without a matching last line.
+ */
+function waitForSerial(
+  output: ChildOutput,
+  exited: Promise<number | string>,
+  regex: RegExp,
+  timeoutMs: number,
+  fromIndex: number,
+  describe: (why: string) => Error,
+): Promise<Match> {
+  const found = findMatch(output, regex, fromIndex);
+  if (found) return Promise.resolve(found);
+  return new Promise<Match>((resolve, reject) => {
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      unsubscribe();
+      clearTimeout(timer);
+      done();
+    };
+    const unsubscribe = output.onLine((line, index) => {
+      const m = index >= fromIndex ? line.text.match(regex) : null;
+      if (m) settle(() => resolve({ line: line.text, match: m, atMs: line.atMs, index }));
+    });
+    const timer = setTimeout(() => settle(() => reject(describe(`timeout after ${timeoutMs} ms`))), timeoutMs);
+    // The last line is added before `exited` resolves, so a final line that matches wins over the exit.
+    void exited.then((value) => settle(() => reject(describe(`QEMU exited (${String(value)})`))));
+  });
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** The Vm over a started QEMU child: serial console lines, waits, serial input, stop. */
 function attach(a: AttachArgs): Vm {
   const { child } = a;
   const pid = child.pid!;
-  const lines: SerialLine[] = [];
-  const waiters = new Set<Waiter>();
-  let pending = '';
-  let pendingAt = 0;
-  let stderrText = '';
-  let exitedValue: number | string | undefined;
-  let stopped = false;
-  let logWrite: Promise<void> = a.logFile ? writeFile(a.logFile, '') : Promise.resolve();
-
-  const now = () => Math.round(performance.now() - a.startedAt);
-  const format = (l: SerialLine) => `[${(l.atMs / 1000).toFixed(3).padStart(8)}] ${l.text}`;
-
-  let idleTimer: NodeJS.Timeout | undefined;
-  let partialQuiet = false;
-  const offerPending = () => {
-    partialQuiet = true;
-    if (pending.length > 0) offer(cleanSerialText(pending), pendingAt, lines.length);
-  };
-  const offer = (line: string, atMs: number, index: number) => {
-    for (const w of waiters) {
-      if (index < w.fromIndex) continue;
-      const m = line.match(w.regex);
-      if (m) {
-        waiters.delete(w);
-        w.resolve({ line, match: m, atMs, index });
-      }
-    }
-  };
-  const pushLine = (raw: string, atMs: number) => {
-    const text = cleanSerialText(raw);
-    if (text.trim().length === 0) return;
-    const l = { atMs, text };
-    lines.push(l);
-    if (a.logFile) {
-      const file = a.logFile;
-      logWrite = logWrite.then(() => appendFile(file, format(l) + '\n')).catch(() => undefined);
-    }
-    offer(text, atMs, lines.length - 1);
-  };
-
-  child.stdout!.on('data', (chunk: Buffer) => {
-    partialQuiet = false;
-    const t = now();
-    if (pending.length === 0) pendingAt = t;
-    pending += chunk.toString('latin1');
-    const parts = pending.split(/\r\n|\r|\n/);
-    pending = parts.pop() ?? '';
-    for (const p of parts) pushLine(p, pendingAt);
-    if (parts.length > 0) pendingAt = t;
-    // Prompts without a newline (grub's "grub>") still count for waitFor, but only once the
-    // console has been quiet a moment: a line arriving in pieces must not match half-written.
-    clearTimeout(idleTimer);
-    if (pending.length > 0) idleTimer = setTimeout(offerPending, PARTIAL_LINE_IDLE_MS);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderrText = (stderrText + chunk.toString('utf8')).slice(-8000);
-  });
-
-  const killNow = () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
+  const output = collectOutput(child, { startedAt: a.startedAt, streams: ['stdout'], encoding: 'latin1', clean: cleanSerialText, quietMs: PARTIAL_LINE_IDLE_MS });
+  const logFile = serialLogFile(output, a.logFile);
+  const stderrText = stderrTail(child);
   // A VM still running is killed synchronously if this process exits without stopping it.
   const unregister = onProcessExit(() => {
-    killNow();
+    killQuietly(pid, 'SIGKILL');
     rmSync(a.workDir, { recursive: true, force: true });
   });
-
-  let onExit: () => void = () => undefined;
+  let exitedValue: number | string | undefined;
   const exited = (async () => {
     const result = await child;
-    clearTimeout(idleTimer);
+    // The last serial line is added once stdout closes; bounded, in case something QEMU started
+    // still holds the pipe open.
+    await Promise.race([output.ended, new Promise((r) => setTimeout(r, 1000).unref())]);
     unregister();
-    if (pending.length > 0) {
-      pushLine(pending, pendingAt);
-      pending = '';
-    }
     exitedValue = result.signal ?? result.exitCode ?? -1;
-    onExit();
     return exitedValue;
   })();
 
+  const lines = (): SerialLine[] => output.lines();
   const tail = (n = 40) => {
-    const body = lines.slice(-n).map(format).join('\n');
-    const partial = pending.length > 0 ? `\n[partial] ${cleanSerialText(pending)}` : '';
-    const err = stderrText.trim() ? `\n[qemu stderr] ${stderrText.trim().split('\n').slice(-5).join('\n')}` : '';
+    const body = lines().slice(-n).map(formatSerialLine).join('\n');
+    const pending = output.partial();
+    const partial = pending ? `\n[partial] ${pending.text}` : '';
+    const err = stderrText().trim() ? `\n[qemu stderr] ${stderrText().trim().split('\n').slice(-5).join('\n')}` : '';
     return body + partial + err;
   };
 
-  const vm: Vm = {
+  let stopped = false;
+  const stop = async (options: { graceMs?: number; signal?: NodeJS.Signals } = {}) => {
+    if (stopped) {
+      await exited.catch(() => undefined);
+      return;
+    }
+    stopped = true;
+    if (exitedValue === undefined) {
+      killQuietly(pid, options.signal ?? 'SIGTERM');
+      const timer = setTimeout(() => killQuietly(pid, 'SIGKILL'), options.graceMs ?? 3000);
+      await exited.catch(() => undefined);
+      clearTimeout(timer);
+    }
+    await logFile.flushed();
+    // Fresh disks live in workDir; disks passed by path are the caller's.
+    for (const p of a.cleanupPaths) await rm(p, { recursive: true, force: true });
+  };
+
+  return {
     name: a.name,
     pid,
     mac: a.mac,
@@ -383,69 +413,17 @@ function attach(a: AttachArgs): Vm {
     diskPaths: a.disks.map((d) => d.path),
     argv: a.argv,
     exited,
-    lines: () => [...lines],
-    serialLog: () => lines.map(format).join('\n'),
+    lines,
+    serialLog: () => lines().map(formatSerialLine).join('\n'),
     tail,
     sendSerial(text: string) {
       child.stdin?.write(text);
     },
     waitFor(pattern, timeoutMs, options = {}) {
-      const regex = typeof pattern === 'string' ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : pattern;
-      const after = options.after;
-      const fromIndex = after === undefined ? 0 : typeof after === 'number' ? after : after.index + 1;
-      for (let i = fromIndex; i < lines.length; i++) {
-        const l = lines[i]!;
-        const m = l.text.match(regex);
-        if (m) return Promise.resolve({ line: l.text, match: m, atMs: l.atMs, index: i });
-      }
-      return new Promise<Match>((resolve, reject) => {
-        const fail = (why: string) => {
-          waiters.delete(waiter);
-          clearTimeout(timer);
-          reject(new Error(`${a.name}: ${why} waiting for ${regex} (at ${now()} ms). Serial log tail:\n${tail()}`));
-        };
-        const waiter: Waiter = {
-          regex,
-          fromIndex,
-          resolve: (m) => {
-            clearTimeout(timer);
-            resolve(m);
-          },
-        };
-        const timer = setTimeout(() => fail(`timeout after ${timeoutMs} ms`), timeoutMs);
-        waiters.add(waiter);
-        const previousOnExit = onExit;
-        onExit = () => {
-          previousOnExit();
-          // Let a final line that matches win over the exit.
-          if (waiters.has(waiter)) fail(`QEMU exited (${String(exitedValue)})`);
-        };
-        if (exitedValue !== undefined) onExit();
-        // A quiet partial line already on screen (a prompt) may match.
-        if (partialQuiet && pending.length > 0) offer(cleanSerialText(pending), pendingAt, lines.length);
-      });
+      const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : pattern;
+      const describe = (why: string) => new Error(`${a.name}: ${why} waiting for ${regex} (at ${Math.round(performance.now() - a.startedAt)} ms). Serial log tail:\n${tail()}`);
+      return waitForSerial(output, exited, regex, timeoutMs, firstIndex(options.after), describe);
     },
-    async stop(options = {}) {
-      if (stopped) {
-        await exited.catch(() => undefined);
-        return;
-      }
-      stopped = true;
-      if (exitedValue === undefined) {
-        try {
-          process.kill(pid, options.signal ?? 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        const grace = options.graceMs ?? 3000;
-        const timer = setTimeout(killNow, grace);
-        await exited.catch(() => undefined);
-        clearTimeout(timer);
-      }
-      await logWrite;
-      // Fresh disks live in workDir; disks passed by path are the caller's.
-      for (const p of a.cleanupPaths) await rm(p, { recursive: true, force: true });
-    },
+    stop,
   };
-  return vm;
 }

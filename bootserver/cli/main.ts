@@ -33,6 +33,8 @@ import { statesCommand } from './commands/states.ts';
 import { jobCommand, jobsCommand } from './commands/jobs.ts';
 import { inventoryCommand } from './commands/inventory.ts';
 import { imagesCommand } from './commands/images.ts';
+import { depotCommand } from './commands/depot.ts';
+import { osCommand } from './commands/os.ts';
 
 export const GROUPS: readonly CommandGroup[] = [
   serveCommand,
@@ -49,6 +51,8 @@ export const GROUPS: readonly CommandGroup[] = [
   jobCommand,
   inventoryCommand,
   imagesCommand,
+  depotCommand,
+  osCommand,
 ];
 
 /** Every group's options with the global ones, for one parse; one name must mean one thing. */

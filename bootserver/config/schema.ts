@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { repoRoot } from '../../lib/paths.ts';
 import { join } from 'node:path';
+import { dhcpSettingsSchema } from '../dhcp/config.ts';
 
 const port = z.number().int().min(1).max(65535);
 const portOrZero = z.number().int().min(0).max(65535); // 0 = pick a free port (tests)
@@ -42,32 +43,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    dhcp: z
-      .object({
-        /** proxy: answer PXE clients only next to the site's DHCP server; full: also assign addresses (isolated labs). */
-        mode: z.enum(['proxy', 'full', 'off']).default('proxy'),
-        /** Only answer requests arriving on this interface (name) ... */
-        interface: z.string().nullable().default(null),
-        /** ... or from this subnet (CIDR). */
-        subnet: z.cidrv4().nullable().default(null),
-        port: port.default(67),
-        pxePort: port.default(4011),
-        clientPort: port.default(68),
-        ipxeScriptUrl: z.string().nullable().default(null),
-        full: z
-          .object({
-            rangeStart: z.ipv4().nullable().default(null),
-            rangeEnd: z.ipv4().nullable().default(null),
-            subnetMask: z.ipv4().default('255.255.255.0'),
-            router: z.ipv4().nullable().default(null),
-            dns: z.array(z.ipv4()).default([]),
-            leaseSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(3600),
-          })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .prefault({}),
+    /** The DHCP module's own schema (dhcp/config.ts): its limits and defaults hold for the file too. */
+    dhcp: dhcpSettingsSchema.prefault({}),
     boot: z
       .object({
         /** Order in which a booting client is looked up, as opsi's netboot.host_identifiers. */
@@ -87,6 +64,22 @@ export const configSchema = z
         /** Serial console for the boot image as well as the screen (labs, VMs). */
         serialConsole: z.boolean().default(true),
         afterJob: z.enum(['reboot', 'poweroff']).default('reboot'),
+      })
+      .strict()
+      .prefault({}),
+    depot: z
+      .object({
+        /** The depot (root filesystems, later Windows media and images): null = <dataDir>/depot. */
+        dir: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    osImages: z
+      .object({
+        /** Debian mirror for root filesystem builds and the default of online_repository; null = the one this server's own apt uses. */
+        mirror: z.url({ protocol: /^https?$/ }).nullable().default(null),
+        /** apt sources of this server, read for the default mirror. */
+        aptSources: z.string().min(1).default('/etc/apt'),
       })
       .strict()
       .prefault({}),

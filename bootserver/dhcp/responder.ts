@@ -14,7 +14,7 @@ import {
   type DhcpPacket,
   type MessageTypeName,
 } from './codec.ts';
-import type { DhcpConfig } from './config.ts';
+import { fullRangeOf, type DhcpConfig, type DhcpFullRange } from './config.ts';
 import { networkOf, contains, type NetworkFilter } from './network.ts';
 import { applyBootFields, chooseLoader, type BootSettings } from './pxe.ts';
 import type { AddressPool } from './pool.ts';
@@ -46,11 +46,13 @@ export class DhcpResponder {
   readonly #filter: NetworkFilter;
   readonly #pool: AddressPool | undefined;
   readonly #boot: BootSettings;
+  readonly #range: DhcpFullRange | null;
 
   constructor(options: ResponderOptions) {
     this.#config = options.config;
     this.#filter = options.filter;
     this.#pool = options.pool;
+    this.#range = fullRangeOf(options.config);
     this.#boot = { serverIp: options.config.serverIp, httpPort: options.config.httpPort, ipxeScriptUrl: options.config.ipxeScriptUrl };
   }
 
@@ -126,7 +128,7 @@ export class DhcpResponder {
         this.#networkOptions(reply);
         this.#bootFieldsIfPxe(p, reply);
         const address = p.ciaddr !== ZERO ? p.ciaddr : source.address;
-        const to = p.giaddr !== ZERO ? { address: p.giaddr, port: this.#config.ports.server } : { address, port: this.#config.ports.client };
+        const to = p.giaddr !== ZERO ? { address: p.giaddr, port: this.#config.port } : { address, port: this.#config.clientPort };
         return { kind: 'reply', packet: reply, to, type: 'ack', why: `inform from ${address}` };
       }
       default:
@@ -143,7 +145,7 @@ export class DhcpResponder {
     if (sid === undefined && !pool.inRange(ip)) {
       // INIT-REBOOT/RENEW for an address we do not manage: outside our subnet the client is on the
       // wrong network (NAK); inside it but outside the pool it may belong to a static host (silent).
-      const net = networkOf(this.#config.full!.rangeStart, this.#config.full!.subnetMask);
+      const net = networkOf(this.#range!.rangeStart, this.#range!.subnetMask);
       if (net && !contains(net, ip)) return this.#nak(p, `${ip} is not on our network`);
       return { kind: 'ignore', why: `${ip} is outside the pool` };
     }
@@ -184,7 +186,7 @@ export class DhcpResponder {
   }
 
   #networkOptions(reply: DhcpPacket): void {
-    const full = this.#config.full;
+    const full = this.#range;
     if (!full) return;
     reply.options.set(Opt.subnetMask, encode.ip(full.subnetMask));
     if (full.router) reply.options.set(Opt.router, encode.ip(full.router));
@@ -198,9 +200,9 @@ export class DhcpResponder {
 
   /** RFC 2131 4.1: relay first, then a configured client directly, else broadcast (no ARP injection from Node). */
   #destination(p: DhcpPacket, isNak: boolean): Source {
-    if (p.giaddr !== ZERO) return { address: p.giaddr, port: this.#config.ports.server };
-    if (!isNak && p.ciaddr !== ZERO) return { address: p.ciaddr, port: this.#config.ports.client };
-    return { address: BROADCAST, port: this.#config.ports.client };
+    if (p.giaddr !== ZERO) return { address: p.giaddr, port: this.#config.port };
+    if (!isNak && p.ciaddr !== ZERO) return { address: p.ciaddr, port: this.#config.clientPort };
+    return { address: BROADCAST, port: this.#config.clientPort };
   }
 }
 

@@ -3,7 +3,7 @@
 import { createSocket, type Socket, type RemoteInfo } from 'node:dgram';
 import type { Logger } from '../../lib/logger.ts';
 import { macOf, messageType, parseDhcp, serializeDhcp, xidHex } from './codec.ts';
-import type { DhcpConfig } from './config.ts';
+import { fullRangeOf, type DhcpConfig } from './config.ts';
 import type { LeaseStore } from './leases.ts';
 import { MemoryLeaseStore } from './leases.ts';
 import { interfaceNetworks, makeNetworkFilter, networkOf, parseCidr, type Network } from './network.ts';
@@ -68,9 +68,10 @@ function servedNetworks(config: DhcpConfig): (() => Network[]) | undefined {
       return cached;
     };
   }
-  if (config.mode === 'full' && config.full) {
+  const full = fullRangeOf(config);
+  if (full) {
     // Full mode without an explicit filter: serve the pool's own subnet only.
-    const net = networkOf(config.full.rangeStart, config.full.subnetMask)!;
+    const net = networkOf(full.rangeStart, full.subnetMask)!;
     return () => [net];
   }
   return undefined;
@@ -82,32 +83,27 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
     log.info('DHCP disabled (mode off)');
     return { stop: async () => {} };
   }
-  const pool =
-    config.mode === 'full' && config.full
-      ? new AddressPool(
-          { rangeStart: config.full.rangeStart, rangeEnd: config.full.rangeEnd, leaseSeconds: config.full.leaseSeconds },
-          deps.leaseStore ?? new MemoryLeaseStore(),
-        )
-      : undefined;
+  const full = fullRangeOf(config);
+  const pool = full ? new AddressPool(full, deps.leaseStore ?? new MemoryLeaseStore()) : undefined;
   const responder = new DhcpResponder({ config, filter: makeNetworkFilter(servedNetworks(config)), pool });
 
   // Checked once: building the context objects of suppressed debug lines costs at 10k packets/s.
   const debug = log.isLevelEnabled('debug');
   const sockets: Socket[] = [];
   try {
-    const dhcpAny = await bindSocket('0.0.0.0', config.ports.server);
+    const dhcpAny = await bindSocket('0.0.0.0', config.port);
     sockets.push(dhcpAny);
     // Linux routes a limited broadcast out of the interface owning the sending socket's address;
     // from a 0.0.0.0 socket it would follow the default route, possibly the wrong network.
     let dhcpSend = dhcpAny;
     try {
-      const dhcpOwn = await bindSocket(config.serverIp, config.ports.server);
+      const dhcpOwn = await bindSocket(config.serverIp, config.port);
       sockets.push(dhcpOwn);
       dhcpSend = dhcpOwn;
     } catch (error) {
       log.warn({ err: error, serverIp: config.serverIp }, 'cannot bind the server address; broadcast replies follow the default route');
     }
-    const pxe = await bindSocket('0.0.0.0', config.ports.pxe);
+    const pxe = await bindSocket('0.0.0.0', config.pxePort);
     sockets.push(pxe);
 
     const onMessage = (via: Via, replySocket: Socket) => (data: Buffer, rinfo: RemoteInfo) => {
@@ -149,7 +145,7 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
     await Promise.all(sockets.map(closeSocket));
     throw error;
   }
-  log.info({ mode: config.mode, serverIp: config.serverIp, ports: config.ports, subnet: config.subnet, interface: config.interface }, 'DHCP server listening');
+  log.info({ mode: config.mode, serverIp: config.serverIp, ports: { server: config.port, pxe: config.pxePort, client: config.clientPort }, subnet: config.subnet, interface: config.interface }, 'DHCP server listening');
 
   let stopped = false;
   return {

@@ -13,6 +13,7 @@ import { installErrorHandler } from './errors.ts';
 import { registerAdminApi } from './admin/index.ts';
 import { registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
+import { registerOsImagesHttp, type OsImages } from '../os-images/wiring.ts';
 
 export interface HttpAppDeps {
   store: Store;
@@ -23,6 +24,8 @@ export interface HttpAppDeps {
   bootRoot: string;
   log: Logger;
   version: string;
+  /** Depot and root filesystem builds (bootserver/os-images/wiring.ts). */
+  osImages?: OsImages;
 }
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
@@ -59,5 +62,6 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await registerAdminApi(app, deps);
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
+  if (deps.osImages) await registerOsImagesHttp(app, deps.osImages, deps);
   return app;
 }

@@ -2,10 +2,11 @@
 // Range requests are honoured (firmware and grub resume or probe with them). Connections stay
 // open until the client closes: grub reuses its TCP source ports on every boot, and a server-side
 // close leaves sockets in TIME-WAIT that stall the next boot's fetch (see shared notes).
-import { createReadStream } from 'node:fs';
-import { stat, realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { normaliseBootFileName, type BootFileName } from '../boot-files/names.ts';
+import { bootFileSource, type BootFile } from '../boot-files/source.ts';
 import type { BootConfigResponder } from '../boot/config-responder.ts';
 
 export interface ByteRange {
@@ -29,22 +30,18 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
-/** Map a URL path below /boot/ to a file inside root, refusing anything that escapes it. */
-export async function resolveBootFile(root: string, urlPath: string): Promise<string | null> {
+/**
+ * The client-given name in a URL path below /boot/ (or /grub/): percent-decoded once, as HTTP
+ * requires; everything else (traversal, "\\", control chars, ...) is the boot-file source's rules.
+ */
+export function bootFileNameOf(urlPath: string): BootFileName {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);
   } catch {
-    return null;
+    return { ok: false, reason: 'invalid percent-encoding' };
   }
-  if (decoded.includes('\0') || decoded.includes('\\')) return null;
-  if (decoded.split('/').some((seg) => seg === '..')) return null;
-  const rootReal = await realpath(root).catch(() => resolve(root));
-  const candidate = resolve(rootReal, '.' + '/' + decoded.replace(/^\/+/, ''));
-  if (candidate !== rootReal && !candidate.startsWith(rootReal + sep)) return null;
-  const real = await realpath(candidate).catch(() => null);
-  if (!real || (real !== rootReal && !real.startsWith(rootReal + sep))) return null;
-  return real;
+  return normaliseBootFileName(decoded);
 }
 
 /**
@@ -52,7 +49,7 @@ export async function resolveBootFile(root: string, urlPath: string): Promise<st
  * "Content-Length: " case-sensitively (fastify would send "content-length"), and without it
  * grub treats the size as unknown and refuses to verify or load the file.
  */
-function writeRaw(reply: FastifyReply, status: number, headers: Record<string, string>, body: Buffer | string | NodeJS.ReadableStream | null, head: boolean): void {
+function writeRaw(reply: FastifyReply, status: number, headers: Record<string, string>, body: Buffer | string | Readable | null, head: boolean): void {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(status, headers);
@@ -61,49 +58,61 @@ function writeRaw(reply: FastifyReply, status: number, headers: Record<string, s
   } else if (typeof body === 'string' || Buffer.isBuffer(body)) {
     raw.end(body);
   } else {
-    body.on('error', () => raw.destroy());
-    body.pipe(raw);
+    // pipeline destroys the file stream (closing the file) when the client goes away mid-transfer.
+    pipeline(body, raw, () => undefined);
   }
 }
 
-async function sendFile(reply: FastifyReply, path: string, rangeHeader: string | undefined, head: boolean) {
-  const info = await stat(path).catch(() => null);
-  if (!info || !info.isFile()) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
-  const range = parseRange(rangeHeader, info.size);
+function sendFile(reply: FastifyReply, file: BootFile, rangeHeader: string | undefined, head: boolean): FastifyReply {
+  const range = parseRange(rangeHeader, file.size);
   const headers: Record<string, string> = {
     'Accept-Ranges': 'bytes',
     'Content-Type': 'application/octet-stream',
-    'Last-Modified': info.mtime.toUTCString(),
+    'Last-Modified': file.mtime.toUTCString(),
   };
   if (range === null) {
-    writeRaw(reply, 416, { ...headers, 'Content-Range': `bytes */${info.size}`, 'Content-Length': '0' }, null, head);
+    void file.close();
+    writeRaw(reply, 416, { ...headers, 'Content-Range': `bytes */${file.size}`, 'Content-Length': '0' }, null, head);
     return reply;
   }
   const start = range?.start ?? 0;
-  const end = range?.end ?? info.size - 1;
-  headers['Content-Length'] = String(info.size === 0 ? 0 : end - start + 1);
-  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`;
-  const body = info.size === 0 ? null : createReadStream(path, { start, end, highWaterMark: 1024 * 1024 });
+  const end = range?.end ?? file.size - 1;
+  headers['Content-Length'] = String(file.size === 0 ? 0 : end - start + 1);
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
+  let body: Readable | null = null;
+  if (file.size === 0 || head) void file.close();
+  else body = file.readStream(start, end);
   writeRaw(reply, range ? 206 : 200, headers, body, head);
   return reply;
 }
 
+const notFound = (reply: FastifyReply) => reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
+
 export function registerBootFiles(app: FastifyInstance, options: { bootRoot: string; responder: BootConfigResponder }): void {
-  const handler = async (request: { url: string; method: string; headers: Record<string, string | string[] | undefined>; ip: string }, reply: FastifyReply) => {
+  const files = bootFileSource(options.bootRoot);
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     // /boot/<path> for everything; /grub/<path> too, because grubnetx64 loaded over HTTP (UEFI
     // HTTP boot) looks for its modules and grub.cfg under its embedded prefix /grub on the same server.
-    const urlPath = request.url.split('?')[0]!.replace(/^\/boot\/?/, '').replace(/^\/+/, '');
-    const generated = await options.responder.respond(decodeURIComponent(urlPath), { address: request.ip });
+    const urlPath = request.url.split('?')[0]!.replace(/^\/boot\/?/, '');
+    const name = bootFileNameOf(urlPath);
+    if (!name.ok) {
+      request.log.info({ url: request.url, reason: name.reason }, 'boot file refused');
+      return notFound(reply);
+    }
     const head = request.method === 'HEAD';
+    const generated = await options.responder.respond(name.path, { address: request.ip });
     if (generated !== null) {
       const body = Buffer.from(generated, 'utf8');
       writeRaw(reply, 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(body.length), 'Cache-Control': 'no-store' }, body, head);
       return reply;
     }
-    const file = await resolveBootFile(options.bootRoot, urlPath);
-    if (!file) return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: 'no such boot file' });
+    const opened = await files.open(name.path);
+    if (opened.status !== 'open') {
+      if (opened.status === 'refused') request.log.info({ url: request.url, reason: opened.reason }, 'boot file refused');
+      return notFound(reply);
+    }
     const range = request.headers['range'];
-    return sendFile(reply, file, Array.isArray(range) ? range[0] : range, head);
+    return sendFile(reply, opened.file, Array.isArray(range) ? range[0] : range, head);
   };
   // fastify answers HEAD through this GET route (exposeHeadRoutes), with request.method HEAD.
   app.get('/boot/*', handler);

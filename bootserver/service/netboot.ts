@@ -47,6 +47,19 @@ export interface BootOutcome {
   token: string | null;
 }
 
+/**
+ * Checks and rewrites a product needs before an admin's property values or action request are
+ * stored (the OS install products: bootserver/os-images/install-products.ts). Runs before the
+ * store transaction, because it may use the network; throwing refuses the request unchanged.
+ */
+export interface ActionSetHook {
+  handles(productId: string): boolean;
+  /** Values about to be stored by a property update; returns what to store instead (hashed passwords). */
+  beforeStoreProperties(product: ProductDefinition, values: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
+  /** An action request is about to be set with these values over the client's stored ones; returns the values to store. */
+  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
+}
+
 export interface NetbootServiceOptions {
   store: Store;
   config: Config;
@@ -54,6 +67,7 @@ export interface NetbootServiceOptions {
   log: Logger;
   serverSecret: string;
   now?: () => Date;
+  actionSetHook?: ActionSetHook;
 }
 
 function freshProductState(clientId: string, productId: string, now: string): ProductOnClient {
@@ -77,6 +91,7 @@ export class NetbootService {
   private readonly log: Logger;
   private readonly serverSecret: string;
   readonly now: () => Date;
+  private readonly actionSetHook: ActionSetHook | null;
 
   constructor(options: NetbootServiceOptions) {
     this.store = options.store;
@@ -85,6 +100,15 @@ export class NetbootService {
     this.log = options.log;
     this.serverSecret = options.serverSecret;
     this.now = options.now ?? (() => new Date());
+    this.actionSetHook = options.actionSetHook ?? null;
+  }
+
+  /** Run the action-set hook for one client, outside any transaction (it may use the network). */
+  private async hookedActionValues(clientId: string, productId: string, actionRequest: ActionRequest, properties: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>> {
+    if (!this.actionSetHook?.handles(productId)) return properties;
+    await this.requireClient(clientId);
+    const product = await this.requireProduct(productId);
+    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId));
   }
 
   iso(): string {
@@ -114,6 +138,7 @@ export class NetbootService {
 
   /** Admin sets property values of a product for one client (validated; read-only refused). */
   async setClientProperties(clientId: string, productId: string, values: Record<string, PropertyValue>, options = { allowReadOnly: false }): Promise<Record<string, PropertyValue>> {
+    if (this.actionSetHook?.handles(productId)) values = await this.actionSetHook.beforeStoreProperties(await this.requireProduct(productId), values);
     return this.store.transaction(async (tx) => {
       await this.requireClient(clientId, tx);
       const product = await this.requireProduct(productId, tx);
@@ -128,6 +153,8 @@ export class NetbootService {
    * Properties given with the request are validated and stored first, all or nothing.
    */
   async setActionRequest(clientId: string, productId: string, actionRequest: ActionRequest, properties: Record<string, PropertyValue> = {}, store?: Store): Promise<ProductOnClient> {
+    // Inside a caller's transaction the caller has run the hook already (setGroupActionRequest).
+    if (!store) properties = await this.hookedActionValues(clientId, productId, actionRequest, properties);
     const work = async (tx: Store) => {
       await this.requireClient(clientId, tx);
       const product = await this.requireProduct(productId, tx);
@@ -162,6 +189,10 @@ export class NetbootService {
     actionRequest: ActionRequest,
     properties: Record<string, PropertyValue> = {},
   ): Promise<{ clients: string[]; imagefile: string | null }> {
+    const hooked = new Map<string, Record<string, PropertyValue>>();
+    if (this.actionSetHook?.handles(productId)) {
+      for (const c of await this.store.listClients({ group: groupId })) hooked.set(c.id, await this.hookedActionValues(c.id, productId, actionRequest, properties));
+    }
     return this.store.transaction(async (tx) => {
       if (!(await tx.getGroup(groupId))) throw new StoreNotFoundError(`group ${groupId} not found`);
       const clients = await tx.listClients({ group: groupId });
@@ -182,7 +213,11 @@ export class NetbootService {
         imagefile = choice.imagefile;
         props = { ...properties, imagefile };
       }
-      for (const client of clients) await this.setActionRequest(client.id, productId, actionRequest, props, tx);
+      for (const client of clients) {
+        const values = hooked.size ? hooked.get(client.id) : props;
+        if (!values) throw new ConflictError(`group ${groupId} changed while its clients were checked (${client.id} is new): set the action again`);
+        await this.setActionRequest(client.id, productId, actionRequest, values, tx);
+      }
       return { clients: clients.map((c) => c.id), imagefile };
     });
   }

@@ -1,9 +1,7 @@
 // Where TFTP content comes from. The server only knows the TftpFileSource interface: a disk
 // directory, per-request generated content (the per-client Grub configs), or a chain of both.
 
-import { constants as fsc } from 'node:fs';
-import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
+import { bootFileSource } from '../boot-files/source.ts';
 
 export interface TftpRemote {
   address: string;
@@ -22,7 +20,7 @@ export interface TftpFile {
 
 export interface TftpFileSource {
   /**
-   * `relativePath` is already normalised by paths.ts (no "..", no leading "/", "/" separators).
+   * `relativePath` is already normalised (boot-files/names.ts) (no "..", no leading "/", "/" separators).
    * Resolves to null when the file does not exist here; throws TftpAccessDenied to refuse it.
    */
   resolve(relativePath: string, remote: TftpRemote): Promise<TftpFile | null>;
@@ -52,70 +50,18 @@ export function bufferFile(content: Buffer): TftpFile {
   };
 }
 
-function isInside(root: string, candidate: string): boolean {
-  return candidate === root || candidate.startsWith(root.endsWith('/') ? root : root + '/');
-}
-
-class DiskFile implements TftpFile {
-  readonly size: number;
-  private readonly handle: FileHandle;
-  constructor(handle: FileHandle, size: number) {
-    this.handle = handle;
-    this.size = size;
-  }
-  async readv(buffers: readonly Buffer[], position: number): Promise<number> {
-    // preadv takes at most IOV_MAX (1024) buffers per call.
-    let total = 0;
-    for (let i = 0; i < buffers.length; i += 1024) {
-      const part = i === 0 && buffers.length <= 1024 ? buffers : buffers.slice(i, i + 1024);
-      let want = 0;
-      for (const b of part) want += b.length;
-      const { bytesRead } = await this.handle.readv(part, position + total);
-      total += bytesRead;
-      if (bytesRead < want) break;
-    }
-    return total;
-  }
-  close(): Promise<void> {
-    return this.handle.close();
-  }
-}
-
 /**
- * Files under `root`, read with positional reads (never buffered whole: the initrd is tens of MB).
- * Symlinks are followed only while they stay inside the root: the check is made on the opened
- * descriptor (/proc/self/fd), so swapping a path component between check and open does not help.
- * Directories, FIFOs and devices are "not found" (FIFOs are opened non-blocking so they cannot hang us).
+ * Files under `root`, through the boot-file source HTTP uses too (same names served, same
+ * refused, symlinks checked on the opened descriptor). Positional reads, never buffered whole.
+ * Directories, FIFOs and devices are "not found"; refused names are access violations.
  */
-export function diskFileSource(root: string): TftpFileSource {
-  let realRoot: string | null = null;
+export function diskFileSource(root: string, options: { maxNameLength?: number } = {}): TftpFileSource {
+  const files = bootFileSource(root, options);
   return {
     async resolve(relativePath) {
-      realRoot ??= await realpath(root);
-      const full = path.join(realRoot, relativePath);
-      if (!isInside(realRoot, full)) throw new TftpAccessDenied('outside the root');
-      let handle: FileHandle;
-      try {
-        handle = await open(full, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG') return null;
-        if (code === 'EACCES' || code === 'EPERM') throw new TftpAccessDenied('permission denied');
-        throw error;
-      }
-      try {
-        const opened = await readlink(`/proc/self/fd/${handle.fd}`);
-        if (!isInside(realRoot, opened)) throw new TftpAccessDenied('resolves outside the root');
-        const st = await handle.stat();
-        if (!st.isFile()) {
-          await handle.close();
-          return null;
-        }
-        return new DiskFile(handle, st.size);
-      } catch (error) {
-        await handle.close().catch(() => undefined);
-        throw error;
-      }
+      const opened = await files.open(relativePath);
+      if (opened.status === 'refused') throw new TftpAccessDenied(opened.reason);
+      return opened.status === 'open' ? opened.file : null;
     },
   };
 }

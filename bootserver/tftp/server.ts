@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { errorPacket, OP_RRQ, OP_WRQ, parsePacket, TFTP_ERROR, type RequestPacket } from './codec.ts';
 import { TftpAccessDenied, type TftpFile, type TftpFileSource, type TftpRemote } from './files.ts';
 import { BLKSIZE_MAX, DEFAULT_MAX_WINDOW_BYTES, DEFAULT_MAX_WINDOWSIZE, negotiate } from './negotiate.ts';
-import { normaliseRequestPath } from './paths.ts';
+import { normaliseBootFileName } from '../boot-files/names.ts';
 import { Transfer, type TransferResult } from './transfer.ts';
 
 export interface TftpServerOptions {
@@ -133,7 +133,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       replyError(remote, TFTP_ERROR.illegalOperation, 'only octet mode is supported');
       return;
     }
-    const normalised = normaliseRequestPath(request.filename, options.maxNameLength);
+    const normalised = normaliseBootFileName(request.filename, options.maxNameLength);
     if (!normalised.ok) {
       stats.refused++;
       log.info({ remote, file: request.filename, reason: normalised.reason }, 'tftp request refused');

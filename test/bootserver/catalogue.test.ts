@@ -11,7 +11,7 @@ const catalogue = loadCatalogue(join(repoRoot, 'products'));
 
 test('the catalogue holds the opsi product ids the issue names, with opsi property names', (t) => {
   const ids = catalogue.map((p) => p.id);
-  t.deepEqual([...ids].sort(), ['hwinvent', 'opsi-local-image-backup', 'opsi-local-image-delimage', 'opsi-local-image-prepare', 'opsi-local-image-restore', 'opsi-local-image-ubuntu', 'opsi-local-image-wim-capture', 'opsi-local-image-win10-x64', 'opsi-local-image-win11-x64', 'opsi-wim-info']);
+  t.deepEqual([...ids].sort(), ['hwinvent', 'opsi-local-image-backup', 'opsi-local-image-debian', 'opsi-local-image-delimage', 'opsi-local-image-prepare', 'opsi-local-image-restore', 'opsi-local-image-ubuntu', 'opsi-local-image-wim-capture', 'opsi-local-image-win10-x64', 'opsi-local-image-win11-x64', 'opsi-wim-info']);
   const prepare = catalogue.find((p) => p.id === 'opsi-local-image-prepare')!;
   const props = Object.fromEntries(prepare.properties.map((p) => [p.name, p.default]));
   t.like(props, { system_partition_size: '30G', data_partition_size: '0G', winpe_partition_size: '4G', minimal_backup_partition_size: '55%', multi_disk_mode: '0', backup_partition_on_same_disk: true });

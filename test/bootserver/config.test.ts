@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadConfig, ConfigError, envNameForKey } from '../../bootserver/config/load.ts';
+import { dhcpConfigSchema } from '../../bootserver/dhcp/config.ts';
 
 const exec = promisify(execFile);
 
@@ -32,7 +33,7 @@ test('no file and no environment gives the documented defaults', (t) => {
 });
 
 test('file values are read and the environment overrides them', async (t) => {
-  const file = await configFile('http:\n  port: 9000\ndhcp:\n  mode: full\nboot:\n  maxAttempts: 5\n');
+  const file = await configFile('http:\n  port: 9000\ndhcp:\n  mode: full\n  full:\n    rangeStart: 10.1.0.10\n    rangeEnd: 10.1.0.20\nboot:\n  maxAttempts: 5\n');
   const c = loadConfig({ file, env: { NETIMAGE_HTTP_PORT: '9100', NETIMAGE_BOOT_HOST_IDENTIFIERS: 'uuid,mac', NETIMAGE_BOOT_BOOT_UNKNOWN_CLIENTS: 'true' } });
   t.is(c.http.port, 9100);
   t.is(c.dhcp.mode, 'full');
@@ -55,6 +56,26 @@ test('a wrong value names the key, the value, where it came from and what is all
   t.regex(e2!.message, /dhcp\.mode: .*"proxy".*"full".*"off".*got "sometimes"/);
   const e3 = t.throws(() => loadConfig({ env: { NETIMAGE_ADVERTISED_IP: '10.0.0.300' }, file: null }), { instanceOf: ConfigError });
   t.regex(e3!.message, /advertisedIp/);
+});
+
+test('the dhcp section is the DHCP module\'s own schema: same limits for the file and the standalone runner', async (t) => {
+  const lease = 8 * 24 * 3600; // over the 7-day limit
+  const e1 = t.throws(() => loadConfig({ env: { NETIMAGE_DHCP_FULL_LEASE_SECONDS: String(lease) }, file: null }), { instanceOf: ConfigError });
+  t.regex(e1!.message, /^config error: dhcp\.full\.leaseSeconds: .*604800.*got 691200 \(from NETIMAGE_DHCP_FULL_LEASE_SECONDS\)$/);
+  const standalone = dhcpConfigSchema.safeParse({ serverIp: '10.1.0.1', full: { leaseSeconds: lease } });
+  t.false(standalone.success);
+  t.is(loadConfig({ env: { NETIMAGE_DHCP_FULL_LEASE_SECONDS: String(7 * 24 * 3600) }, file: null }).dhcp.full.leaseSeconds, 604800);
+});
+
+test('full mode without a range, or with a range across subnets, stops at load with the key named', async (t) => {
+  const e1 = t.throws(() => loadConfig({ env: { NETIMAGE_DHCP_MODE: 'full' }, file: null }), { instanceOf: ConfigError });
+  t.regex(e1!.message, /^config error: dhcp\.full\.rangeStart: required when dhcp\.mode is full/);
+  t.regex(e1!.message, /\nconfig error: dhcp\.full\.rangeEnd: required/);
+  const file = await configFile('dhcp:\n  mode: full\n  full:\n    rangeStart: 10.1.0.10\n    rangeEnd: 10.2.0.20\n');
+  const e2 = t.throws(() => loadConfig({ file, env: {} }), { instanceOf: ConfigError });
+  t.regex(e2!.message, /dhcp\.full\.rangeEnd: must lie in the same subnet/);
+  // proxy mode does not need a range
+  t.is(loadConfig({ env: { NETIMAGE_DHCP_MODE: 'proxy' }, file: null }).dhcp.full.rangeStart, null);
 });
 
 test('a misspelt key in the file is refused, naming it and the file', async (t) => {

@@ -126,14 +126,14 @@ test(`${TOTAL} random and mutated packets; the servers keep answering correctly 
     await Promise.all(servers.map((s) => s.dispose()));
   });
   const common = { serverIp: '127.0.0.1', subnet: '127.0.0.0/8' };
-  servers.push(await startStandalone(undefined, { ...common, mode: 'proxy', ports: { server: pServer!, pxe: pPxe!, client: pClient! } }, { level: process.env['FUZZ_LEVEL'] ?? 'warn' }));
+  servers.push(await startStandalone(undefined, { ...common, mode: 'proxy', port: pServer!, pxePort: pPxe!, clientPort: pClient! }, { level: process.env['FUZZ_LEVEL'] ?? 'warn' }));
   servers.push(
     await startStandalone(
       undefined,
       {
         ...common,
         mode: 'full',
-        ports: { server: fServer!, pxe: fPxe!, client: fClient! },
+        port: fServer!, pxePort: fPxe!, clientPort: fClient!,
         full: { rangeStart: '127.77.0.1', rangeEnd: '127.77.255.254', subnetMask: '255.0.0.0', leaseSeconds: 600 },
       },
       { leaseDb: true, level: 'warn' },

@@ -12,7 +12,7 @@ import {
   leaseTime,
   type DhcpPacket,
 } from '../../bootserver/dhcp/codec.ts';
-import { dhcpConfigSchema, type DhcpConfigInput } from '../../bootserver/dhcp/config.ts';
+import { dhcpConfigSchema, fullRangeOf, type DhcpConfigInput } from '../../bootserver/dhcp/config.ts';
 import { DHCP_LEASES_SCHEMA_SQL, SqliteLeaseStore } from '../../bootserver/dhcp/leases.ts';
 import { makeNetworkFilter, parseCidr } from '../../bootserver/dhcp/network.ts';
 import { AddressPool } from '../../bootserver/dhcp/pool.ts';
@@ -33,7 +33,8 @@ function setup(input: Partial<DhcpConfigInput>, now = () => Date.now()) {
   const db = new DatabaseSync(':memory:');
   db.exec(DHCP_LEASES_SCHEMA_SQL);
   const store = new SqliteLeaseStore(db);
-  const pool = config.full ? new AddressPool({ ...config.full, declineSeconds: 600 }, store, now) : undefined;
+  const range = fullRangeOf(config);
+  const pool = range ? new AddressPool({ ...range, declineSeconds: 600 }, store, now) : undefined;
   const filter = makeNetworkFilter(config.subnet ? () => [parseCidr(config.subnet!)!] : undefined);
   return { responder: new DhcpResponder({ config, filter, pool }), store, db, config };
 }
@@ -147,7 +148,7 @@ test('full: PXE clients also get boot fields; a new responder over the same stor
   t.is(offer.packet.file, 'shimx64.efi');
   t.is(offer.packet.options.get(Opt.bootfileName)!.toString(), 'shimx64.efi');
   reply(responder.handle(selecting(discover, offer.packet.yiaddr, SERVER), 'dhcp', BCAST));
-  const restarted = new DhcpResponder({ config, filter: () => ({ ok: true }), pool: new AddressPool(config.full!, store) });
+  const restarted = new DhcpResponder({ config, filter: () => ({ ok: true }), pool: new AddressPool(fullRangeOf(config)!, store) });
   t.is(reply(restarted.handle(discover, 'dhcp', BCAST)).packet.yiaddr, offer.packet.yiaddr);
 });
 

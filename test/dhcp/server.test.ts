@@ -13,7 +13,7 @@ import { fixture, freePorts } from './helpers.ts';
 
 async function testConfig(extra: Partial<DhcpConfigInput> = {}) {
   const [server, pxe, client] = await freePorts(3);
-  return dhcpConfigSchema.parse({ serverIp: '127.0.0.1', subnet: '127.0.0.0/8', ports: { server, pxe, client }, ...extra });
+  return dhcpConfigSchema.parse({ serverIp: '127.0.0.1', subnet: '127.0.0.0/8', port: server, pxePort: pxe, clientPort: client, ...extra });
 }
 
 /** Bind without SO_REUSEADDR: fails while any other socket still holds the port. */
@@ -54,24 +54,24 @@ test('proxy server on loopback: OVMF DISCOVER -> OFFER; info log per answer; sto
   let logText = '';
   logStream.on('data', (d: Buffer) => (logText += d.toString()));
   const server = await startDhcpServer(config, { logger: createLogger({ level: 'info', destination: logStream }) });
-  const client = await clientSocket(config.ports.client);
+  const client = await clientSocket(config.clientPort);
   t.teardown(() => client.socket.close());
   const discover = fixture('proxy/019-discover-68to67.hex');
   discover.writeUInt32BE(0xabc00001, 4);
-  client.socket.send(discover, config.ports.server, '127.0.0.1');
+  client.socket.send(discover, config.port, '127.0.0.1');
   const offer = await client.waitFor(0xabc00001);
   t.is(offer?.file, 'shimx64.efi');
   t.is(offer?.yiaddr, '0.0.0.0');
   // A udhcpc DISCOVER: no answer.
   const plain = fixture('proxy/001-discover-68to67.hex');
   plain.writeUInt32BE(0xabc00002, 4);
-  client.socket.send(plain, config.ports.server, '127.0.0.1');
+  client.socket.send(plain, config.port, '127.0.0.1');
   t.is(await client.waitFor(0xabc00002, 300), undefined);
   await server.stop();
   t.regex(logText, /"reply":"offer"/);
   t.regex(logText, /"mac":"52:54:00:12:34:56"/);
   // The server's ports can be bound exclusively again.
-  for (const port of [config.ports.server, config.ports.pxe]) t.true(await canBindExclusively(port), `port ${port}`);
+  for (const port of [config.port, config.pxePort]) t.true(await canBindExclusively(port), `port ${port}`);
 });
 
 test('full server on loopback: lease written through SqliteLeaseStore', async (t) => {
@@ -83,11 +83,11 @@ test('full server on loopback: lease written through SqliteLeaseStore', async (t
   db.exec(DHCP_LEASES_SCHEMA_SQL);
   const server = await startDhcpServer(config, { logger: silentLogger, leaseStore: new SqliteLeaseStore(db) });
   t.teardown(() => server.stop());
-  const client = await clientSocket(config.ports.client);
+  const client = await clientSocket(config.clientPort);
   t.teardown(() => client.socket.close());
   const discover = fixture('full/017-discover-68to67.hex');
   discover.writeUInt32BE(0xabc00003, 4);
-  client.socket.send(discover, config.ports.server, '127.0.0.1');
+  client.socket.send(discover, config.port, '127.0.0.1');
   const offer = await client.waitFor(0xabc00003);
   t.is(offer?.yiaddr, '127.88.0.10');
   t.is(offer?.file, 'shimx64.efi');
@@ -95,7 +95,7 @@ test('full server on loopback: lease written through SqliteLeaseStore', async (t
   request.writeUInt32BE(0xabc00004, 4);
   // Select our offer: server id 127.0.0.1, requested address 127.88.0.10 (patch the captured values).
   const hex = request.toString('hex').replace('36040a620001', '36047f000001').replace('32040a62009d', '32047f58000a');
-  client.socket.send(Buffer.from(hex, 'hex'), config.ports.server, '127.0.0.1');
+  client.socket.send(Buffer.from(hex, 'hex'), config.port, '127.0.0.1');
   const ack = await client.waitFor(0xabc00004);
   t.is(ack?.yiaddr, '127.88.0.10');
   const rows = db.prepare('SELECT ip, mac, state FROM dhcp_leases').all();
@@ -107,10 +107,10 @@ test('mode off binds nothing; a port in use fails start and releases what was bo
   await off.stop();
   const config = await testConfig();
   const blocker = createSocket('udp4'); // no reuseAddr: the PXE port is taken
-  await new Promise<void>((r) => blocker.bind(config.ports.pxe, '0.0.0.0', () => r()));
+  await new Promise<void>((r) => blocker.bind(config.pxePort, '0.0.0.0', () => r()));
   t.teardown(() => blocker.close());
   await t.throwsAsync(startDhcpServer(config, { logger: silentLogger }), { code: 'EADDRINUSE' });
-  t.true(await canBindExclusively(config.ports.server), 'the DHCP port bound before the failure was released');
+  t.true(await canBindExclusively(config.port), 'the DHCP port bound before the failure was released');
 });
 
 test('network filter: relay, source and ciaddr must be served; interface networks from the OS', (t) => {

@@ -1,20 +1,21 @@
-// Requested TFTP file name -> safe path relative to the boot root, or a refusal. Pure.
+// A client-given boot file name (TFTP request, HTTP URL path) -> safe path relative to the boot
+// root, or a refusal with a reason. Pure. Both protocols go through this via source.ts.
 //
-// Decisions (see docs/tftp.md):
+// Decisions (see docs/tftp.md, "File names"):
 // - A leading "/" (or several) means "the root": firmware and grub ask for "/grub/grub.cfg".
 //   There is no way to name anything above the root.
 // - "\" is a path separator (Windows-style loaders send "\Boot\x64\..."; dnsmasq does the same).
 // - Any ".." segment is refused, even where it would stay inside the root ("a/../b"): no
 //   legitimate loader needs it and refusing is simpler to reason about than resolving.
-// - Names are served literally (TFTP has no URL encoding), but a name whose percent-decoded form
-//   holds "..", a separator trick or a control char is refused too, so no later layer that
-//   decodes (virtual files, logs, HTTP) can be tricked by it.
+// - Names are served literally (TFTP has no URL encoding; HTTP decodes its URL once before this),
+//   but a name whose percent-decoded form holds "..", a separator trick or a control char is
+//   refused too, so no later layer that decodes (generated configs, logs) can be tricked by it.
 // - Control chars (incl. NUL) and bytes >= 0x7f are refused: boot loaders only ask for ASCII.
-// Symlinks are handled at open time (files.ts), where the real path is known.
+// Symlinks are handled at open time (source.ts), where the real path is known.
 
 export const DEFAULT_MAX_NAME_LENGTH = 255;
 
-export type PathResult = { ok: true; path: string } | { ok: false; reason: string };
+export type BootFileName = { ok: true; path: string } | { ok: false; reason: string };
 
 function hasForbiddenChar(s: string): string | null {
   for (let i = 0; i < s.length; i++) {
@@ -47,7 +48,7 @@ function percentDecoded(name: string): string | null {
   }
 }
 
-export function normaliseRequestPath(raw: string, maxLength = DEFAULT_MAX_NAME_LENGTH): PathResult {
+export function normaliseBootFileName(raw: string, maxLength = DEFAULT_MAX_NAME_LENGTH): BootFileName {
   if (raw.length === 0) return { ok: false, reason: 'empty name' };
   if (raw.length > maxLength) return { ok: false, reason: `name longer than ${maxLength} bytes` };
   const bad = hasForbiddenChar(raw);

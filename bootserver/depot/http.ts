@@ -1,0 +1,144 @@
+// The depot over HTTP.
+//   GET|HEAD /depot/v1/<kind>/<name>/<file>       a file of an entry (Range, ETag, sha256 headers)
+//   GET|HEAD /depot/v1/<kind>/<name>/manifest.json
+// Read-only, and never world-readable: the depot may hold Windows media or golden images with
+// secrets in them. A caller sends "Authorization: Bearer <token>" with either the admin token
+// (everything) or the one-time token of an active job, which reads only the entries its job was
+// granted (`DepotGrants`, e.g. the root filesystem of the install it runs).
+// Admin routes under /api/v1/depot: list, show, verify, remove.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Job, Store } from '../store/types.ts';
+import { sha256Hex } from '../service/tokens.ts';
+import { adminAuth, bearerToken } from '../http/auth.ts';
+import { parseRange } from '../http/boot-files.ts';
+import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
+import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
+
+export const DEPOT_HTTP_PREFIX = '/depot/v1';
+
+/** Which depot entries an active job may read (entry ids like "rootfs/debian-12-…"). */
+export type DepotGrants = (job: Job) => Promise<string[]>;
+
+export interface DepotHttpDeps {
+  depot: Depot;
+  store: Store;
+  /** Maps a job token to its job; throws when the token is unknown (the service's jobForToken). */
+  jobForToken: (token: string) => Promise<Job>;
+  grants: DepotGrants;
+}
+
+const entryParams = z.object({ kind: depotKind, name: depotEntryName }).strict();
+
+function refuse(reply: FastifyReply, status: 401 | 403 | 404, message: string) {
+  const error = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status];
+  if (status === 401) void reply.header('www-authenticate', 'Bearer realm="netimage depot"');
+  return reply.status(status).send({ statusCode: status, error, message });
+}
+
+/** null = may read; otherwise the refusal to send. */
+async function checkReader(deps: DepotHttpDeps, request: FastifyRequest, id: string): Promise<{ status: 401 | 403; message: string } | null> {
+  const token = bearerToken(request);
+  if (!token) return { status: 401, message: 'the depot needs "Authorization: Bearer <admin token or job token>"' };
+  if (await deps.store.hasAdminTokenHash(sha256Hex(token))) return null;
+  let job: Job;
+  try {
+    job = await deps.jobForToken(token);
+  } catch {
+    return { status: 401, message: 'invalid token for the depot' };
+  }
+  if (job.state !== 'booting' && job.state !== 'running') return { status: 403, message: `job ${job.id} is ${job.state}: its token no longer reads the depot` };
+  if (!(await deps.grants(job)).includes(id)) return { status: 403, message: `job ${job.id} (${job.productId}) may not read ${id}` };
+  return null;
+}
+
+function sendBytes(request: FastifyRequest, reply: FastifyReply, body: { path: string; size: number; sha256: string } | { data: Buffer; sha256: string }) {
+  const size = 'data' in body ? body.data.length : body.size;
+  const etag = `"${body.sha256}"`;
+  void reply.headers({
+    'accept-ranges': 'bytes',
+    'content-type': 'data' in body ? 'application/json' : 'application/octet-stream',
+    etag,
+    'repr-digest': reprDigest(body.sha256),
+    'x-netimage-sha256': body.sha256,
+    'cache-control': 'private, no-transform',
+  });
+  if (request.headers['if-none-match'] === etag) return reply.status(304).send();
+  const ifRange = request.headers['if-range'];
+  const rangeHeader = ifRange === undefined || ifRange === etag ? request.headers['range'] : undefined;
+  const range = parseRange(rangeHeader, size);
+  if (range === null) return reply.status(416).header('content-range', `bytes */${size}`).header('content-length', '0').send();
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size - 1;
+  const length = size === 0 ? 0 : end - start + 1;
+  void reply.status(range ? 206 : 200).header('content-length', String(length));
+  if (range) void reply.header('content-range', `bytes ${start}-${end}/${size}`);
+  if (request.method === 'HEAD') {
+    // fastify would answer an empty HEAD with Content-Length: 0; the length of the GET is the point.
+    reply.hijack();
+    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
+    reply.raw.end();
+    return reply;
+  }
+  if (length === 0) return reply.send();
+  if ('data' in body) return reply.send(body.data.subarray(start, end + 1));
+  return reply.send(createReadStream(body.path, { start, end, highWaterMark: 1024 * 1024 }));
+}
+
+function entryView(entry: DepotEntry) {
+  const { kind, name, created, files, meta } = entry.manifest;
+  return { id: entry.id, kind, name, created, bytes: totalBytes(entry.manifest), files, meta };
+}
+
+export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDeps): Promise<void> {
+  const { depot } = deps;
+
+  // Files: fastify answers HEAD through this GET route (exposeHeadRoutes).
+  app.get(`${DEPOT_HTTP_PREFIX}/:kind/:name/*`, { schema: { hide: true } }, async (request, reply) => {
+    const params = request.params as { kind: string; name: string; '*': string };
+    const kind = depotKind.safeParse(params.kind);
+    const name = depotEntryName.safeParse(params.name);
+    const path = params['*'];
+    if (!kind.success || !name.success || (path !== MANIFEST_FILE && !depotFilePath.safeParse(path).success)) return refuse(reply, 404, 'no such depot file');
+    const id = entryId(kind.data, name.data);
+    const denied = await checkReader(deps, request, id);
+    if (denied) return refuse(reply, denied.status, denied.message);
+    try {
+      if (path === MANIFEST_FILE) {
+        const entry = await depot.require(kind.data, name.data);
+        const data = Buffer.from(JSON.stringify(entry.manifest, null, 2) + '\n');
+        return sendBytes(request, reply, { data, sha256: sha256Hex(data.toString()) });
+      }
+      const { entry, file, fullPath } = await depot.file(kind.data, name.data, path);
+      const info = await stat(fullPath).catch(() => null);
+      // Never hand out bytes that cannot match the hash we announce.
+      if (!info || info.size !== file.size) {
+        request.log.error({ entry: entry.id, file: path }, 'depot file missing or of the wrong size');
+        return reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', message: `depot entry ${entry.id} is damaged (${path}): run netimage depot verify` });
+      }
+      return sendBytes(request, reply, { path: fullPath, size: file.size, sha256: file.sha256 });
+    } catch (error) {
+      if (error instanceof DepotNotFoundError) return refuse(reply, 404, error.message);
+      throw error;
+    }
+  });
+
+  await app.register(
+    async (api) => {
+      const r = api.withTypeProvider<ZodTypeProvider>();
+      api.addHook('onRequest', adminAuth(deps.store));
+      const tags = ['depot'];
+      r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, later Windows media and images)' } }, async () => (await depot.list()).map(entryView));
+      r.get('/depot/:kind/:name', { schema: { tags, summary: 'One depot entry with its manifest', params: entryParams } }, async (req) => entryView(await depot.require(req.params.kind, req.params.name)));
+      r.post('/depot/:kind/:name/verify', { schema: { tags, summary: 'Re-hash every file of an entry against its manifest', params: entryParams } }, async (req) => depot.verify(req.params.kind, req.params.name));
+      r.delete('/depot/:kind/:name', { schema: { tags, summary: 'Remove a depot entry', params: entryParams } }, async (req, reply) => {
+        await depot.remove(req.params.kind, req.params.name);
+        return reply.status(204).send();
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+}

@@ -1,0 +1,243 @@
+// Builds root filesystems with mmdebstrap into the depot, one at a time (2-core servers), with
+// progress, and answers at once when the depot already holds the entry for the same inputs.
+// The artefact is one zstd-compressed tar stream, rootfs.tar.zst (why: docs/linux-install.md):
+// the agent makes a fresh ext4 of the partition's size (its own UUID per PC) and unpacks into it.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from '../../lib/logger.ts';
+import { execa } from '../../lib/process.ts';
+import { splitLines } from '../../lib/process.ts';
+import { removeTree, type Depot, type DepotEntry } from '../depot/depot.ts';
+import { entryId } from '../depot/manifest.ts';
+import { initialProgress, progressAfter, type ProgressState } from './progress.ts';
+import { rootfsEntryName, sourceLine, specHash, type OsImageSpec } from './spec.ts';
+
+export const ROOTFS_FILE = 'rootfs.tar.zst';
+/** zstd level: -9 measured as the best size for the time on 2 cores (docs/linux-install.md). */
+const ZSTD_LEVEL = '-9';
+/** Lines of build output kept per build (API and CLI show them). */
+const MAX_LINES = 2000;
+
+/**
+ * Run in the finished tree ($1) before it is packed: no identity of this server or of the
+ * build in the image. Each PC makes its own machine-id and SSH host keys; DHCP on every NIC.
+ */
+export const CUSTOMIZE_SCRIPT = `set -eu
+root="$1"
+rm -f "$root"/etc/ssh/ssh_host_*
+: > "$root"/etc/machine-id
+rm -f "$root"/var/lib/dbus/machine-id "$root"/var/lib/systemd/random-seed "$root"/var/lib/systemd/credential.secret
+rm -f "$root"/etc/apt/apt.conf.d/99mmdebstrap
+printf 'localhost\\n' > "$root"/etc/hostname
+# mmdebstrap copies the build host's resolv.conf; the PC asks systemd-resolved (DHCP's DNS).
+rm -f "$root"/etc/resolv.conf
+ln -s ../run/systemd/resolve/stub-resolv.conf "$root"/etc/resolv.conf
+mkdir -p "$root"/etc/systemd/network "$root"/etc/systemd/system/multi-user.target.wants "$root"/etc/systemd/system/ssh.service.wants
+printf '[Match]\\nName=en* eth*\\n\\n[Network]\\nDHCP=yes\\n' > "$root"/etc/systemd/network/80-netimage-dhcp.network
+cat > "$root"/etc/systemd/system/netimage-ssh-host-keys.service <<'UNIT'
+[Unit]
+Description=SSH host keys of this PC (the image carries none)
+ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+Before=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=ssh.service
+UNIT
+ln -sf /etc/systemd/system/netimage-ssh-host-keys.service "$root"/etc/systemd/system/ssh.service.wants/
+chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+`;
+
+/** mmdebstrap's arguments for a spec, writing a tar stream to stdout. Pure. */
+export function mmdebstrapArgs(spec: OsImageSpec, proxy: string | null): string[] {
+  const args = [
+    '--mode=auto',
+    `--variant=${spec.variant}`,
+    '--format=tar',
+    `--include=${spec.packages.join(',')}`,
+    '--aptopt=Acquire::Languages "none"',
+    '--aptopt=Acquire::Retries "3"',
+    '--verbose',
+    `--customize-hook=${CUSTOMIZE_SCRIPT}`,
+  ];
+  if (proxy) args.push(`--aptopt=Acquire::http::Proxy "${proxy}"`, `--aptopt=Acquire::https::Proxy "${proxy}"`);
+  return [...args, spec.suite, '-', ...spec.sources.map(sourceLine)];
+}
+
+export type BuildState = 'queued' | 'running' | 'done' | 'failed';
+
+export interface OsBuild {
+  id: string;
+  os: string;
+  entryId: string;
+  inputHash: string;
+  state: BuildState;
+  percent: number;
+  /** true when the depot already had the entry: nothing was built. */
+  cached: boolean;
+  lines: string[];
+  error: string | null;
+  started: string;
+  finished: string | null;
+  /** Wall seconds of the build (not of a cache hit). */
+  seconds: number | null;
+  bytes: number | null;
+}
+
+export interface BuildRequest {
+  spec: OsImageSpec;
+  proxy: string | null;
+  /** Remove a cached entry and build again (picks up mirror updates). */
+  rebuild?: boolean;
+}
+
+export class OsImageBuilder {
+  private readonly depot: Depot;
+  private readonly log: Logger;
+  private readonly builds = new Map<string, OsBuild>();
+  private readonly done = new Map<string, Promise<OsBuild>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Server stop: running builds are ended (SIGTERM: mmdebstrap unmounts and removes its chroot). */
+  private readonly stopping = new AbortController();
+
+  constructor(options: { depot: Depot; log: Logger }) {
+    this.depot = options.depot;
+    this.log = options.log;
+  }
+
+  /** End a running build and refuse new ones; resolves when the queue is idle. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.queue.catch(() => undefined);
+  }
+
+  get(id: string): OsBuild | null {
+    return this.builds.get(id) ?? null;
+  }
+
+  list(): OsBuild[] {
+    return [...this.builds.values()].sort((a, b) => a.started.localeCompare(b.started));
+  }
+
+  /** Resolves when the build ends (done or failed); never rejects. */
+  wait(id: string): Promise<OsBuild> {
+    return this.done.get(id) ?? Promise.reject(new Error(`no build ${id}`));
+  }
+
+  /** The entry of a spec if it is in the depot. */
+  async cached(spec: OsImageSpec): Promise<DepotEntry | null> {
+    return this.depot.get('rootfs', rootfsEntryName(spec));
+  }
+
+  /**
+   * Start (or join) the build of a spec. A spec whose entry is in the depot yields a finished
+   * build marked cached; a spec being built already yields that build.
+   */
+  async ensure(request: BuildRequest): Promise<OsBuild> {
+    const name = rootfsEntryName(request.spec);
+    const running = [...this.builds.values()].find((b) => b.entryId === entryId('rootfs', name) && (b.state === 'queued' || b.state === 'running'));
+    if (running) return running;
+    const base = { id: randomUUID(), os: request.spec.os, entryId: entryId('rootfs', name), inputHash: specHash(request.spec), lines: [], error: null, started: new Date().toISOString() };
+    if (request.rebuild && (await this.depot.get('rootfs', name))) await this.depot.remove('rootfs', name);
+    const existing = await this.depot.get('rootfs', name);
+    if (existing) {
+      const build: OsBuild = { ...base, state: 'done', percent: 100, cached: true, finished: base.started, seconds: null, bytes: existing.manifest.files.reduce((s, f) => s + f.size, 0) };
+      this.builds.set(build.id, build);
+      this.done.set(build.id, Promise.resolve(build));
+      return build;
+    }
+    if (this.stopping.signal.aborted) throw new Error('the server is stopping: no new builds');
+    const build: OsBuild = { ...base, state: 'queued', percent: 0, cached: false, finished: null, seconds: null, bytes: null };
+    this.builds.set(build.id, build);
+    const finished = this.queue.then(() => this.run(build, request));
+    this.queue = finished;
+    this.done.set(build.id, finished);
+    return build;
+  }
+
+  private addLine(build: OsBuild, line: string): void {
+    build.lines.push(line);
+    if (build.lines.length > MAX_LINES) build.lines.splice(0, build.lines.length - MAX_LINES);
+  }
+
+  private async run(build: OsBuild, request: BuildRequest): Promise<OsBuild> {
+    const name = rootfsEntryName(request.spec);
+    const started = Date.now();
+    build.state = 'running';
+    this.log.info({ build: build.id, entry: build.entryId, packages: request.spec.packages.length }, 'root filesystem build started');
+    let scratch: string | null = null;
+    try {
+      scratch = await this.depot.scratch('mmdebstrap');
+      const tmp = scratch;
+      const meta = { spec: request.spec, inputHash: build.inputHash, artefact: ROOTFS_FILE, compression: `zstd ${ZSTD_LEVEL}`, builtWith: 'mmdebstrap' };
+      const entry = await this.depot.create('rootfs', name, meta, async (dir) => {
+        await this.mmdebstrap(build, request, tmp, join(dir, ROOTFS_FILE));
+      });
+      build.bytes = entry.manifest.files.reduce((s, f) => s + f.size, 0);
+      build.state = 'done';
+      build.percent = 100;
+      this.addLine(build, `I: ${build.entryId} is in the depot (${(build.bytes / 1024 / 1024).toFixed(1)} MiB)`);
+    } catch (error) {
+      build.state = 'failed';
+      build.error = (error as Error).message;
+      this.addLine(build, `E: ${build.error}`);
+      this.log.error({ build: build.id, err: error }, 'root filesystem build failed');
+    } finally {
+      if (scratch) await removeTree(scratch).catch((error: unknown) => this.log.error({ err: error }, 'build scratch folder not removed'));
+      build.finished = new Date().toISOString();
+      build.seconds = (Date.now() - started) / 1000;
+      if (build.state === 'done') this.log.info({ build: build.id, entry: build.entryId, seconds: build.seconds, bytes: build.bytes }, 'root filesystem build done');
+    }
+    return build;
+  }
+
+  /** mmdebstrap | zstd > out, niced; every output line updates the build's progress. */
+  private async mmdebstrap(build: OsBuild, request: BuildRequest, tmpDir: string, out: string): Promise<void> {
+    // TMPDIR: mmdebstrap's chroot lives on the depot's file system, not in a small /tmp.
+    const env = { TMPDIR: tmpDir, LC_ALL: 'C.UTF-8' };
+    const cancelSignal = this.stopping.signal;
+    const zstd = execa('nice', ['-n', '10', 'zstd', '-q', '-T0', ZSTD_LEVEL, '-o', out], { stdin: 'pipe', env, cancelSignal });
+    // Its own process group: on stop, apt and dpkg below it get the signal too (mmdebstrap
+    // alone would wait for a hanging apt), and mmdebstrap unmounts and removes its chroot.
+    const mm = execa('nice', ['-n', '10', 'mmdebstrap', ...mmdebstrapArgs(request.spec, request.proxy)], { stdout: 'pipe', stderr: 'pipe', buffer: false, env, detached: true });
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (mm.pid) process.kill(-mm.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    let hardKill: NodeJS.Timeout | null = null;
+    const onStop = () => {
+      killGroup('SIGTERM');
+      hardKill = setTimeout(() => killGroup('SIGKILL'), 30_000);
+    };
+    cancelSignal.addEventListener('abort', onStop, { once: true });
+    mm.stdout.pipe(zstd.stdin);
+    let progress: ProgressState = initialProgress();
+    const tail: string[] = [];
+    const reading = (async () => {
+      for await (const line of splitLines(mm.stderr)) {
+        progress = progressAfter(progress, line);
+        build.percent = progress.percent;
+        this.addLine(build, line);
+        tail.push(line);
+        if (tail.length > 5) tail.shift();
+      }
+    })();
+    const [mmResult, zstdResult] = await Promise.allSettled([mm, zstd]);
+    await reading;
+    cancelSignal.removeEventListener('abort', onStop);
+    if (hardKill) clearTimeout(hardKill);
+    if (cancelSignal.aborted) throw new Error('stopped with the server');
+    if (mmResult.status === 'rejected') {
+      // The first error says why (mmdebstrap's own last line is only "failed to run").
+      const firstError = build.lines.find((l) => /^E: /.test(l));
+      throw new Error(`mmdebstrap failed: ${firstError?.slice(3) ?? tail.join(' | ')}`);
+    }
+    if (zstdResult.status === 'rejected') throw new Error(`zstd failed: ${(zstdResult.reason as Error).message}`);
+  }
+}

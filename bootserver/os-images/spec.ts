@@ -1,0 +1,125 @@
+// What a root filesystem build is made of, pure: the OS, its apt sources, the package list and
+// the builder's recipe version. The sha256 of these inputs names the depot entry, so a second
+// build with the same inputs is a cache hit. The proxy is not an input: it changes the way, not
+// the bytes. The mirror's content is not an input either: `os build --rebuild` picks up updates.
+import { createHash } from 'node:crypto';
+import type { AptSource } from './apt-sources.ts';
+
+export interface OsDefinition {
+  id: string;
+  family: 'debian';
+  /** apt suite (release code name). */
+  suite: string;
+  label: string;
+}
+
+/** The OSes the server can build; the keys are what `netimage os build <os>` takes. */
+export const OS_DEFINITIONS: Record<string, OsDefinition> = {
+  'debian-12': { id: 'debian-12', family: 'debian', suite: 'bookworm', label: 'Debian 12 (bookworm)' },
+};
+
+export function osForSuite(suite: string): OsDefinition | null {
+  return Object.values(OS_DEFINITIONS).find((o) => o.suite === suite) ?? null;
+}
+
+/**
+ * Bump when the recipe changes (variant, base packages, hooks, artefact format): old cache
+ * entries then no longer match and the next build makes a fresh one.
+ */
+export const BUILDER_VERSION = 'netimage-rootfs/1';
+
+/** mmdebstrap variant: required + important priority, the base a Debian installer leaves. */
+export const VARIANT = 'important';
+
+/**
+ * Always in the image: kernel, init, the bootloaders the agent installs (signed shim + grub for
+ * UEFI with Secure Boot, grub modules for BIOS), what the PC needs to be reached and configured
+ * (ssh, sudo, locales, keymaps, time zones) and to check its file systems at boot.
+ * DHCP on every NIC comes from systemd-networkd (part of systemd) with systemd-resolved for DNS.
+ */
+export const BASE_PACKAGES = [
+  'linux-image-amd64',
+  'systemd-sysv',
+  'shim-signed',
+  'grub-efi-amd64-signed',
+  'grub-efi-amd64-bin',
+  'grub-pc-bin',
+  'openssh-server',
+  'locales',
+  'console-setup',
+  'keyboard-configuration',
+  'tzdata',
+  'sudo',
+  'systemd-resolved',
+  'e2fsprogs',
+  'dosfstools',
+] as const;
+
+/** Debian policy: lower case letters, digits, "+", "-", "."; at least two, starting alphanumeric. */
+export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+
+export class SpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpecError';
+  }
+}
+
+/** additional_packages as opsi takes it: separated by spaces (commas accepted too). */
+export function parsePackageList(text: string): string[] {
+  const names = text.split(/[\s,]+/).filter(Boolean);
+  const bad = names.filter((n) => !PACKAGE_NAME.test(n));
+  if (bad.length) throw new SpecError(`not a Debian package name: ${bad.map((b) => JSON.stringify(b)).join(', ')} (letters a-z, digits, "+", "-", ".")`);
+  return names;
+}
+
+export interface OsImageSpec {
+  os: string;
+  suite: string;
+  variant: string;
+  builder: string;
+  /** The image's apt sources, in order: the mirror's suite, its -updates, the security archive. */
+  sources: AptSource[];
+  /** Base plus additional packages, sorted, without duplicates. */
+  packages: string[];
+}
+
+export function makeSpec(input: { os: OsDefinition; mirror: string; security: AptSource | null; additionalPackages: string[] }): OsImageSpec {
+  const mirror = input.mirror.replace(/\/+$/, '');
+  const sources: AptSource[] = [
+    { uri: mirror, suite: input.os.suite, components: ['main'] },
+    { uri: mirror, suite: `${input.os.suite}-updates`, components: ['main'] },
+  ];
+  if (input.security) sources.push({ uri: input.security.uri, suite: input.security.suite, components: ['main'] });
+  return {
+    os: input.os.id,
+    suite: input.os.suite,
+    variant: VARIANT,
+    builder: BUILDER_VERSION,
+    sources,
+    packages: [...new Set([...BASE_PACKAGES, ...input.additionalPackages])].sort(),
+  };
+}
+
+/** sha256 over the inputs in a fixed key order. */
+export function specHash(spec: OsImageSpec): string {
+  const canonical = JSON.stringify({
+    os: spec.os,
+    suite: spec.suite,
+    variant: spec.variant,
+    builder: spec.builder,
+    sources: spec.sources.map((s) => ({ uri: s.uri, suite: s.suite, components: s.components })),
+    packages: spec.packages,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** Depot entry name of a spec's root filesystem: "debian-12-<first 16 hex of the input hash>". */
+export function rootfsEntryName(spec: OsImageSpec): string {
+  return `${spec.os}-${specHash(spec).slice(0, 16)}`;
+}
+
+/** One-line apt source for mmdebstrap and the image's sources.list. */
+export function sourceLine(s: AptSource): string {
+  return `deb ${s.uri} ${s.suite} ${s.components.join(' ')}`;
+}

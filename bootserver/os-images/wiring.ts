@@ -1,0 +1,43 @@
+// Puts the depot, the root filesystem builder and the install-product checks together for the
+// server (one call from server.ts, one from http/app.ts).
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../../lib/logger.ts';
+import type { Config } from '../config/schema.ts';
+import type { Store } from '../store/types.ts';
+import type { NetbootService } from '../service/netboot.ts';
+import { Depot } from '../depot/depot.ts';
+import { registerDepotHttp } from '../depot/http.ts';
+import { readAptSources } from './apt-sources.ts';
+import { OsImageBuilder } from './build.ts';
+import { InstallPolicy } from './install-products.ts';
+import { MirrorChecker } from './mirror.ts';
+import { registerOsImagesApi } from './http.ts';
+
+export interface OsImages {
+  depot: Depot;
+  builder: OsImageBuilder;
+  policy: InstallPolicy;
+}
+
+export function depotDir(config: Config): string {
+  return config.depot.dir ?? join(config.dataDir, 'depot');
+}
+
+export async function openOsImages(config: Config, log: Logger): Promise<OsImages> {
+  const depot = await Depot.open(depotDir(config));
+  const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker() });
+  return { depot, builder: new OsImageBuilder({ depot, log }), policy };
+}
+
+export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsImages, deps: { store: Store; service: NetbootService }): Promise<void> {
+  const { service } = deps;
+  await registerDepotHttp(app, {
+    depot: osImages.depot,
+    store: deps.store,
+    jobForToken: (token) => service.jobForToken(token),
+    // A job reads the root filesystem its install product's properties name, nothing else.
+    grants: async (job) => osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)),
+  });
+  await registerOsImagesApi(app, { store: deps.store, builder: osImages.builder, policy: osImages.policy });
+}

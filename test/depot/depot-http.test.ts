@@ -1,0 +1,135 @@
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startTestServer, readBootConfig, parseNetbootConfig, type TestServer } from '../helpers/server.ts';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const DATA = randomBytes(1_000_000);
+
+async function withEntry(t: import('ava').ExecutionContext, name = 'debian-12-test'): Promise<{ ts: TestServer; url: string }> {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.server.osImages.depot.create('rootfs', name, {}, async (dir) => writeFile(join(dir, 'rootfs.tar.zst'), DATA));
+  return { ts, url: `${ts.url}/depot/v1/rootfs/${name}/rootfs.tar.zst` };
+}
+
+const admin = (ts: TestServer, extra: Record<string, string> = {}) => ({ headers: { authorization: `Bearer ${ts.adminToken}`, ...extra } });
+
+test('GET and HEAD send the file with ETag, sha256 and length; Range gives 206 with the right bytes', async (t) => {
+  const { ts, url } = await withEntry(t);
+  const full = await fetch(url, admin(ts));
+  t.is(full.status, 200);
+  t.is(full.headers.get('etag'), `"${sha(DATA)}"`);
+  t.is(full.headers.get('x-netimage-sha256'), sha(DATA));
+  t.is(full.headers.get('repr-digest'), `sha-256=:${createHash('sha256').update(DATA).digest('base64')}:`);
+  t.is(full.headers.get('content-length'), String(DATA.length));
+  t.is(full.headers.get('accept-ranges'), 'bytes');
+  t.true(Buffer.from(await full.arrayBuffer()).equals(DATA));
+
+  const head = await fetch(url, { method: 'HEAD', ...admin(ts) });
+  t.is(head.status, 200);
+  t.is(head.headers.get('content-length'), String(DATA.length));
+  t.is(head.headers.get('x-netimage-sha256'), sha(DATA));
+  t.is((await head.arrayBuffer()).byteLength, 0);
+
+  const part = await fetch(url, admin(ts, { range: 'bytes=1000-1999' }));
+  t.is(part.status, 206);
+  t.is(part.headers.get('content-range'), `bytes 1000-1999/${DATA.length}`);
+  t.true(Buffer.from(await part.arrayBuffer()).equals(DATA.subarray(1000, 2000)));
+
+  const open = await fetch(url, admin(ts, { range: `bytes=${DATA.length - 10}-` }));
+  t.is(open.status, 206);
+  t.true(Buffer.from(await open.arrayBuffer()).equals(DATA.subarray(DATA.length - 10)));
+
+  const suffix = await fetch(url, admin(ts, { range: 'bytes=-100' }));
+  t.true(Buffer.from(await suffix.arrayBuffer()).equals(DATA.subarray(DATA.length - 100)));
+
+  const beyond = await fetch(url, admin(ts, { range: `bytes=${DATA.length}-` }));
+  t.is(beyond.status, 416);
+  t.is(beyond.headers.get('content-range'), `bytes */${DATA.length}`);
+
+  const same = await fetch(url, admin(ts, { 'if-none-match': `"${sha(DATA)}"` }));
+  t.is(same.status, 304);
+  // A resume against a changed file (other ETag) must get the whole new file, not a piece.
+  const stale = await fetch(url, admin(ts, { range: 'bytes=0-9', 'if-range': '"0000"' }));
+  t.is(stale.status, 200);
+  t.is((await stale.arrayBuffer()).byteLength, DATA.length);
+
+  const manifest = await fetch(`${ts.url}/depot/v1/rootfs/debian-12-test/manifest.json`, admin(ts));
+  t.is(manifest.status, 200);
+  const m = (await manifest.json()) as { files: { path: string; sha256: string; size: number }[] };
+  t.deepEqual(m.files, [{ path: 'rootfs.tar.zst', size: DATA.length, sha256: sha(DATA) }]);
+});
+
+test('the depot is not world-readable: no token 401, a wrong token 401, unknown files 404', async (t) => {
+  const { ts, url } = await withEntry(t);
+  const none = await fetch(url);
+  t.is(none.status, 401);
+  t.regex(((await none.json()) as { message: string }).message, /Authorization: Bearer/);
+  t.is((await fetch(url, { headers: { authorization: 'Bearer ni_wrong' } })).status, 401);
+  t.is((await fetch(`${ts.url}/depot/v1/rootfs/debian-12-test/nosuch`, admin(ts))).status, 404);
+  t.is((await fetch(`${ts.url}/depot/v1/rootfs/nosuch/rootfs.tar.zst`, admin(ts))).status, 404);
+  t.is((await fetch(`${ts.url}/depot/v1/rootfs/debian-12-test/..%2f..%2fnetimage.sqlite`, admin(ts))).status, 404);
+  t.is((await fetch(`${ts.url}/depot/v1/secrets/x/y`, admin(ts))).status, 404);
+});
+
+test('a job token reads only the root filesystem its install job was granted, and only while the job runs', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const { depot, policy } = ts.server.osImages;
+  // The entry the debian product's default properties name (built from this server's apt mirror).
+  const product = await ts.server.service.requireProduct('opsi-local-image-debian');
+  const defaults = Object.fromEntries(product.properties.map((p) => [p.name, p.default]));
+  const granted = policy.resolveProduct('opsi-local-image-debian', defaults).entryId.split('/')[1]!;
+  await depot.create('rootfs', granted, {}, async (dir) => writeFile(join(dir, 'rootfs.tar.zst'), DATA));
+  await depot.create('rootfs', 'debian-12-other', {}, async (dir) => writeFile(join(dir, 'rootfs.tar.zst'), DATA));
+
+  // The admin API refuses the install this session (no installer in the boot image), so the
+  // pending action is put in the store directly, as an accepted request would be.
+  await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:00:70:01' });
+  await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: '52:54:00:00:70:02' });
+  const pending = { actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: new Date().toISOString() } as const;
+  await ts.server.store.putProductOnClient({ clientId: 'pc01', productId: 'opsi-local-image-debian', ...pending });
+  await ts.server.store.putProductOnClient({ clientId: 'pc02', productId: 'hwinvent', ...pending });
+  const install = parseNetbootConfig(await readBootConfig(ts, '52:54:00:00:70:01', null))!;
+  const inventory = parseNetbootConfig(await readBootConfig(ts, '52:54:00:00:70:02', null))!;
+  const read = (token: string, name: string) => fetch(`${ts.url}/depot/v1/rootfs/${name}/rootfs.tar.zst`, { headers: { authorization: `Bearer ${token}`, range: 'bytes=0-99' } });
+
+  const ok = await read(install.token, granted);
+  t.is(ok.status, 206);
+  t.true(Buffer.from(await ok.arrayBuffer()).equals(DATA.subarray(0, 100)));
+  const other = await read(install.token, 'debian-12-other');
+  t.is(other.status, 403);
+  t.regex(((await other.json()) as { message: string }).message, /may not read rootfs\/debian-12-other/);
+  t.is((await read(inventory.token, granted)).status, 403, 'a hwinvent job reads no root filesystem');
+
+  // Once the admin clears the request the job is cancelled and its token reads nothing.
+  await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-debian/action', { actionRequest: 'none' });
+  const after = await read(install.token, granted);
+  t.is(after.status, 403);
+  t.regex(((await after.json()) as { message: string }).message, /is cancelled/);
+});
+
+test('a damaged file is never served (500 naming verify); admin API lists, verifies and removes entries', async (t) => {
+  const { ts, url } = await withEntry(t);
+  const list = await ts.api('GET', '/api/v1/depot');
+  t.is(list.status, 200);
+  t.deepEqual(list.body.map((e: { id: string; bytes: number }) => [e.id, e.bytes]), [['rootfs/debian-12-test', DATA.length]]);
+  t.deepEqual((await ts.api('POST', '/api/v1/depot/rootfs/debian-12-test/verify')).body, { id: 'rootfs/debian-12-test', ok: true, problems: [], bytes: DATA.length });
+
+  await truncate(join(ts.server.osImages.depot.dir, 'rootfs', 'debian-12-test', 'rootfs.tar.zst'), 10);
+  const damaged = await fetch(url, admin(ts));
+  t.is(damaged.status, 500);
+  t.regex(((await damaged.json()) as { message: string }).message, /damaged .*netimage depot verify/);
+  const verify = await ts.api('POST', '/api/v1/depot/rootfs/debian-12-test/verify');
+  t.false(verify.body.ok);
+  t.deepEqual(verify.body.problems, [`rootfs.tar.zst: size 10, manifest says ${DATA.length}`]);
+
+  t.is((await ts.api('DELETE', '/api/v1/depot/rootfs/debian-12-test')).status, 204);
+  t.deepEqual((await ts.api('GET', '/api/v1/depot')).body, []);
+  const again = await ts.api('DELETE', '/api/v1/depot/rootfs/debian-12-test');
+  t.is(again.status, 404);
+  t.is(again.body.message, 'depot entry rootfs/debian-12-test not found');
+  t.is((await fetch(`${ts.url}/api/v1/depot`)).status, 401);
+});
