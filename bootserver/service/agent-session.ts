@@ -58,6 +58,11 @@ export class AgentSession {
     });
   }
 
+  /** The job of a token that may still work (for other token-authenticated readers, e.g. the depot). */
+  async activeJob(token: string): Promise<Job> {
+    return this.agentTx(token, 'work', async (_tx, job) => job);
+  }
+
   private requireScope(verdict: ScopeDecision): void {
     if (!verdict.ok) throw new AgentScopeError(verdict.reason);
   }
