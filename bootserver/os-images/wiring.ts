@@ -37,8 +37,7 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
   await registerDepotHttp(app, {
     depot: osImages.depot,
     store: deps.store,
-    // The agent API's one token check: a finished job's token reads nothing.
-    jobForToken: (token) => agent.activeJob(token),
+    jobForToken: (token) => agent.jobOfToken(token),
     // A job reads the root filesystem its install product's properties name, nothing else.
     grants: async (job) => osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)),
   });

@@ -58,9 +58,9 @@ export class AgentSession {
     });
   }
 
-  /** The job of a token that may still work (for other token-authenticated readers, e.g. the depot). */
-  async activeJob(token: string): Promise<Job> {
-    return this.agentTx(token, 'work', async (_tx, job) => job);
+  /** The job of a token, finished or not, for readers that judge its state themselves (the depot). */
+  async jobOfToken(token: string): Promise<Job> {
+    return this.service.store.transaction((tx) => this.jobForToken(token, tx));
   }
 
   private requireScope(verdict: ScopeDecision): void {
