@@ -15,7 +15,7 @@ import type { Job, Store } from '../store/types.ts';
 import { sha256Hex } from '../service/tokens.ts';
 import { adminAuth, bearerToken } from '../http/auth.ts';
 import { parseRange } from '../http/boot-files.ts';
-import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
+import type { Depot, DepotEntry } from './depot.ts';
 import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
 
 export const DEPOT_HTTP_PREFIX = '/depot/v1';
@@ -106,24 +106,20 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
     const id = entryId(kind.data, name.data);
     const denied = await checkReader(deps, request, id);
     if (denied) return refuse(reply, denied.status, denied.message);
-    try {
-      if (path === MANIFEST_FILE) {
-        const entry = await depot.require(kind.data, name.data);
-        const data = Buffer.from(JSON.stringify(entry.manifest, null, 2) + '\n');
-        return sendBytes(request, reply, { data, sha256: sha256Hex(data.toString()) });
-      }
-      const { entry, file, fullPath } = await depot.file(kind.data, name.data, path);
-      const info = await stat(fullPath).catch(() => null);
-      // Never hand out bytes that cannot match the hash we announce.
-      if (!info || info.size !== file.size) {
-        request.log.error({ entry: entry.id, file: path }, 'depot file missing or of the wrong size');
-        return reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', message: `depot entry ${entry.id} is damaged (${path}): run netimage depot verify` });
-      }
-      return sendBytes(request, reply, { path: fullPath, size: file.size, sha256: file.sha256 });
-    } catch (error) {
-      if (error instanceof DepotNotFoundError) return refuse(reply, 404, error.message);
-      throw error;
+    // A missing entry or file is a DepotNotFoundError: the error handler answers 404.
+    if (path === MANIFEST_FILE) {
+      const entry = await depot.require(kind.data, name.data);
+      const data = Buffer.from(JSON.stringify(entry.manifest, null, 2) + '\n');
+      return sendBytes(request, reply, { data, sha256: sha256Hex(data.toString()) });
     }
+    const { entry, file, fullPath } = await depot.file(kind.data, name.data, path);
+    const info = await stat(fullPath).catch(() => null);
+    // Never hand out bytes that cannot match the hash we announce.
+    if (!info || info.size !== file.size) {
+      request.log.error({ entry: entry.id, file: path }, 'depot file missing or of the wrong size');
+      return reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', message: `depot entry ${entry.id} is damaged (${path}): run netimage depot verify` });
+    }
+    return sendBytes(request, reply, { path: fullPath, size: file.size, sha256: file.sha256 });
   });
 
   await app.register(
