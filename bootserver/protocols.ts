@@ -6,9 +6,9 @@ import type { Logger } from '../lib/logger.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError } from './config/load.ts';
 import type { BootConfigResponder } from './boot/config-responder.ts';
-import { startTftpServer, type TftpServer } from './tftp/server.ts';
+import { startTftpServer, type TftpServer, type TftpServerStats } from './tftp/server.ts';
 import { chainFileSources, diskFileSource, virtualFileSource } from './tftp/files.ts';
-import { startDhcpServer, type DhcpServer } from './dhcp/server.ts';
+import { startDhcpServer, type DhcpServer, type DhcpServerStats } from './dhcp/server.ts';
 import { DHCP_LEASES_SCHEMA_SQL, SqliteLeaseStore } from './dhcp/leases.ts';
 import { makePrivateDir, touchPrivateFile } from './store/private-files.ts';
 
@@ -16,6 +16,8 @@ export interface ProtocolServers {
   tftpPort: number | null;
   dhcp: boolean;
   stop(): Promise<void>;
+  /** Counters of the running listeners (null: not running), for /metrics. */
+  stats(): { tftp: TftpServerStats | null; dhcp: DhcpServerStats | null };
 }
 
 /** DHCP leases live in their own file: lease writes are synchronous and must never wait on the main store's transactions. */
@@ -75,5 +77,6 @@ export async function startProtocolServers(options: { config: Config; responder:
     await stop().catch(() => undefined);
     throw error;
   }
-  return { tftpPort: tftp ? (tftp as TftpServer).port : null, dhcp: dhcp !== null, stop };
+  const stats = () => ({ tftp: (tftp as TftpServer | null)?.stats() ?? null, dhcp: (dhcp as DhcpServer | null)?.stats() ?? null });
+  return { tftpPort: tftp ? (tftp as TftpServer).port : null, dhcp: dhcp !== null, stop, stats };
 }

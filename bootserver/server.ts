@@ -18,6 +18,11 @@ import { GrubRenderer } from './boot/grub-render.ts';
 import { BootConfigResponder } from './boot/config-responder.ts';
 import { buildHttpApp } from './http/app.ts';
 import { startProtocolServers, type ProtocolServers } from './protocols.ts';
+import { ClientNoticeBus } from './service/event-bus.ts';
+import { WakeService } from './wol/service.ts';
+import { Scheduler, systemClock } from './schedules/scheduler.ts';
+import { scheduleAction } from './schedules/action.ts';
+import { ServerMetrics } from './metrics/metrics.ts';
 import { openOsImages, type OsImages } from './os-images/wiring.ts';
 import { NETIMAGE_VERSION } from './version.ts';
 
@@ -35,6 +40,8 @@ export interface BootServer {
   /** Set only on the very first start: the admin token, shown once. */
   initialAdminToken: string | null;
   protocols: ProtocolServers;
+  wake: WakeService;
+  scheduler: Scheduler;
   osImages: OsImages;
   stop(): Promise<void>;
 }
@@ -78,16 +85,32 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
-  const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }) });
-  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, osImages });
+  // Operator features: Wake-on-LAN (docs/admin-guide.md).
+  const notices = new ClientNoticeBus();
+  const wake = new WakeService({ store, config, log: log.child({ component: 'wake' }), notices, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
+  const responder = new BootConfigResponder({ service, renderer, config, log: log.child({ component: 'boot-config' }), onClientConfigRead: (id) => wake.clientSeen(id) });
+  const scheduler = new Scheduler({ store, action: scheduleAction({ service, wake }), log: log.child({ component: 'scheduler' }), clock: systemClock });
   let protocols: ProtocolServers | null = null;
+  let listening = false;
+  const metrics = config.metrics.enabled ? new ServerMetrics({ store, bus, protocolStats: () => protocols?.stats() ?? { tftp: null, dhcp: null } }) : null;
+  const listeners = () => ({
+    http: listening,
+    tftp: config.tftp.enabled ? protocols?.stats().tftp != null : null,
+    dhcp: config.dhcp.mode !== 'off' ? protocols?.stats().dhcp != null : null,
+    scheduler: config.schedules.enabled ? scheduler.running : null,
+  });
+  const operator = { wake, notices, scheduler, clock: systemClock, metrics, metricsToken: config.metrics.token, listeners, version: NETIMAGE_VERSION };
+  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, osImages, operator });
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
+    listening = true;
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
     // Boot configs carry the real port (tests ask for port 0).
     config.http.port = httpPort;
     protocols = await startProtocolServers({ config, responder, log, serverIp: config.advertisedIp ?? guessAdvertisedIp() });
+    wake.start();
+    if (config.schedules.enabled) await scheduler.start();
     const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
     const server: BootServer = {
       config,
@@ -99,9 +122,14 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       httpPort,
       initialAdminToken,
       protocols,
+      wake,
+      scheduler,
       osImages,
       async stop() {
         await osImages.builder.stop();
+        metrics?.close();
+        await scheduler.stop();
+        await wake.stop();
         await protocols?.stop();
         await http.close();
         await store.close();
@@ -109,6 +137,9 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     };
     return server;
   } catch (error) {
+    metrics?.close();
+    await scheduler.stop();
+    await wake.stop();
     await protocols?.stop().catch(() => undefined);
     await http.close().catch(() => undefined);
     await store.close().catch(() => undefined);

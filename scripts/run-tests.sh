@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the type check and the test suite; ends with one line `tests: N passed, M failed`.
 # Called by `bash run.sh test` after set-up (PATH already has Node 24).
-#   pass 1: everything but the VM matrix, 2 files at a time
+#   pass 1: everything but test/vm/ (no QEMU), 2 files at a time
 #   pass 2: the whole VM matrix (QEMU under TCG), one file at a time, so VMs never compete with
 #           the timing-sensitive tests of pass 1
 # NETIMAGE_TEST_VM=0 skips pass 2 (quick local runs). Extra arguments go to both ava runs.
@@ -30,7 +30,7 @@ fi
 
 echo "== tests"
 start=$(date +%s)
-NETIMAGE_DEFAULT_VM=0 "${ava[@]}" "$@" | tee var/test-results/main.tap
+"${ava[@]}" "$@" | tee var/test-results/main.tap
 count var/test-results/main.tap "${PIPESTATUS[0]}"
 echo "== tests took $(( $(date +%s) - start )) s"
 

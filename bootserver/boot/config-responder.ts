@@ -28,12 +28,15 @@ export class BootConfigResponder {
   private readonly renderer: GrubRenderer;
   private readonly config: Config;
   private readonly log: Logger;
+  /** Told about every known client that reads its config (Wake-on-LAN marks it awake). */
+  private readonly onClientConfigRead: ((clientId: string) => Promise<void>) | undefined;
 
-  constructor(options: { service: NetbootService; renderer: GrubRenderer; config: Config; log: Logger }) {
+  constructor(options: { service: NetbootService; renderer: GrubRenderer; config: Config; log: Logger; onClientConfigRead?: (clientId: string) => Promise<void> }) {
     this.service = options.service;
     this.renderer = options.renderer;
     this.config = options.config;
     this.log = options.log;
+    this.onClientConfigRead = options.onClientConfigRead;
   }
 
   /** The config text for a requested path, or null when the path is not a Grub config we make. */
@@ -43,6 +46,11 @@ export class BootConfigResponder {
     const request = parseClientConfigPath(clean);
     if (!request) return null;
     const outcome = await this.service.bootConfigRead(request);
+    if (outcome.client && this.onClientConfigRead) {
+      const id = outcome.client.id;
+      // Never let a side concern fail or delay the boot answer.
+      this.onClientConfigRead(id).catch((error: unknown) => this.log.error({ err: error, client: id }, 'config-read observer failed'));
+    }
     const label = outcome.client?.id ?? `unknown client ${request.mac ?? request.uuid ?? ''}`.trim();
     if (outcome.decision.kind === 'local' || !outcome.job || !outcome.token) {
       this.log.info({ client: outcome.client?.id ?? null, mac: request.mac, uuid: request.uuid, remote: remote.address, reason: outcome.decision.reason }, 'local boot');

@@ -34,6 +34,9 @@ import { statesCommand } from './commands/states.ts';
 import { jobCommand, jobsCommand } from './commands/jobs.ts';
 import { inventoryCommand } from './commands/inventory.ts';
 import { imagesCommand } from './commands/images.ts';
+import { wakeCommand } from './commands/wake.ts';
+import { scheduleCommand } from './commands/schedule.ts';
+import { serviceCommand } from './commands/service.ts';
 import { depotCommand } from './commands/depot.ts';
 import { osCommand } from './commands/os.ts';
 
@@ -41,6 +44,7 @@ export const GROUPS: readonly CommandGroup[] = [
   serveCommand,
   doctorCommand,
   tokenCommand,
+  serviceCommand,
   loginCommand,
   clientCommand,
   groupCommand,
@@ -52,6 +56,8 @@ export const GROUPS: readonly CommandGroup[] = [
   jobCommand,
   inventoryCommand,
   imagesCommand,
+  wakeCommand,
+  scheduleCommand,
   depotCommand,
   osCommand,
 ];

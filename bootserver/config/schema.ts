@@ -89,6 +89,34 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // ---- operator features (docs/admin-guide.md) ----
+    wake: z
+      .object({
+        /** UDP port of the magic packets (9 = discard; some sites use 7). A group's own target overrides it. */
+        port: port.default(9),
+        /** Subnet-directed broadcast for clients whose group has no target of its own. null = that of the interface holding advertisedIp. */
+        broadcast: z.ipv4().nullable().default(null),
+        /** A woken PC that has not read its boot config after this many seconds is marked "did not wake". */
+        timeoutSeconds: z.number().int().min(1).max(3600).default(300),
+      })
+      .strict()
+      .prefault({}),
+    schedules: z
+      .object({
+        /** Run schedules in this server (off: they are stored but never fire, e.g. on a standby server). */
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        /** Serve /metrics (Prometheus text format). */
+        enabled: z.boolean().default(true),
+        /** Bearer token a scraper on another host must send; without it only loopback may read /metrics. Not the admin token. */
+        token: z.string().min(16).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

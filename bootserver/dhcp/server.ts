@@ -16,8 +16,21 @@ export interface DhcpDeps {
   leaseStore?: LeaseStore;
 }
 
+/** Running totals since start (read by /metrics). */
+export interface DhcpServerStats {
+  /** Datagrams received on the DHCP port (67) and the PXE port (4011). */
+  received: { dhcp: number; pxe: number };
+  bytesReceived: number;
+  malformed: number;
+  /** Well-formed requests we do not answer (non-PXE clients in proxy mode, other servers' traffic). */
+  ignored: number;
+  replies: number;
+  bytesSent: number;
+}
+
 export interface DhcpServer {
   stop(): Promise<void>;
+  stats(): DhcpServerStats;
 }
 
 /** How often the interface's address list is re-read when filtering by interface name. */
@@ -81,8 +94,9 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
   const log = deps.logger.child({ component: 'dhcp' });
   if (config.mode === 'off') {
     log.info('DHCP disabled (mode off)');
-    return { stop: async () => {} };
+    return { stop: async () => {}, stats: () => ({ received: { dhcp: 0, pxe: 0 }, bytesReceived: 0, malformed: 0, ignored: 0, replies: 0, bytesSent: 0 }) };
   }
+  const stats: DhcpServerStats = { received: { dhcp: 0, pxe: 0 }, bytesReceived: 0, malformed: 0, ignored: 0, replies: 0, bytesSent: 0 };
   const full = fullRangeOf(config);
   const pool = full ? new AddressPool(full, deps.leaseStore ?? new MemoryLeaseStore()) : undefined;
   const responder = new DhcpResponder({ config, filter: makeNetworkFilter(servedNetworks(config)), pool });
@@ -108,13 +122,17 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
 
     const onMessage = (via: Via, replySocket: Socket) => (data: Buffer, rinfo: RemoteInfo) => {
       try {
+        stats.received[via]++;
+        stats.bytesReceived += data.length;
         const parsed = parseDhcp(data);
         if (!parsed.ok) {
+          stats.malformed++;
           if (debug) log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason: parsed.reason }, 'dropped malformed packet');
           return;
         }
         const p = parsed.packet;
         const outcome = responder.handle(p, via, { address: rinfo.address, port: rinfo.port });
+        if (outcome.kind === 'ignore') stats.ignored++;
         // Ignored traffic (every non-PXE client in proxy mode) is the common case: no work for it.
         if (outcome.kind === 'ignore' && !debug) return;
         const ctx = { via, mac: macOf(p), xid: xidHex(p), type: messageType(p), from: `${rinfo.address}:${rinfo.port}` };
@@ -127,6 +145,8 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
         // No callback: Node then sends synchronously (uv_udp_try_send) instead of queueing a
         // request; a failed send surfaces as the socket's 'error' event, which is logged.
         replySocket.send(bytes, outcome.to.port, outcome.to.address);
+        stats.replies++;
+        stats.bytesSent += bytes.length;
         log.info(
           { ...ctx, reply: outcome.type, to: `${outcome.to.address}:${outcome.to.port}`, yiaddr: outcome.packet.yiaddr, file: outcome.packet.file || undefined },
           outcome.why,
@@ -155,5 +175,6 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
       await Promise.all(sockets.map(closeSocket));
       log.info('DHCP server stopped');
     },
+    stats: () => ({ ...stats, received: { ...stats.received } }),
   };
 }

@@ -13,6 +13,8 @@ import { installErrorHandler } from './errors.ts';
 import { registerAdminApi } from './admin/index.ts';
 import { registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
+import type { ClientNoticeBus } from '../service/event-bus.ts';
+import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/routes.ts';
 import { registerOsImagesHttp, type OsImages } from '../os-images/wiring.ts';
 
 export interface HttpAppDeps {
@@ -24,6 +26,8 @@ export interface HttpAppDeps {
   bootRoot: string;
   log: Logger;
   version: string;
+  /** Operator features (wake, schedules, metrics, health); left out by tests that need only the core. */
+  operator?: OperatorHttpDeps & { notices: ClientNoticeBus };
   /** Depot and root filesystem builds (bootserver/os-images/wiring.ts). */
   osImages?: OsImages;
 }
@@ -41,6 +45,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  // Before any route, so every answer is counted.
+  deps.operator?.metrics?.instrumentHttp(app);
 
   await app.register(swagger, {
     openapi: {
@@ -59,7 +65,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
   app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version }));
-  await registerAdminApi(app, deps);
+  await registerAdminApi(app, { ...deps, wake: deps.operator?.wake, notices: deps.operator?.notices });
+  if (deps.operator) await registerOperatorRoutes(app, deps.store, deps.operator);
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
   if (deps.osImages) await registerOsImagesHttp(app, deps.osImages, deps);

@@ -103,4 +103,59 @@ export const migrations: Migration[] = [
     name: 'job events remember the job state they were recorded in',
     sql: `ALTER TABLE job_events ADD COLUMN state TEXT;`,
   },
+  {
+    version: 3,
+    name: 'wake-on-lan targets and records, schedules and their runs',
+    // Plain SQL that PostgreSQL accepts too (TEXT times in ISO 8601, JSON in TEXT).
+    sql: `
+      CREATE TABLE group_wake_targets (
+        group_id TEXT PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+        broadcast TEXT NOT NULL,
+        port INTEGER NOT NULL
+      );
+
+      CREATE TABLE wake_records (
+        client_id TEXT PRIMARY KEY REFERENCES clients(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        source TEXT NOT NULL,
+        address TEXT NOT NULL,
+        sent TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        updated TEXT NOT NULL
+      );
+      CREATE INDEX wake_records_status ON wake_records(status, deadline);
+
+      CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        at TEXT,
+        cron TEXT,
+        timezone TEXT,
+        target_kind TEXT NOT NULL,
+        target_id TEXT NOT NULL,
+        product_id TEXT,
+        action_request TEXT NOT NULL,
+        properties TEXT NOT NULL,
+        wake INTEGER NOT NULL,
+        missed_policy TEXT NOT NULL,
+        late_window_seconds INTEGER NOT NULL,
+        enabled INTEGER NOT NULL,
+        next_run TEXT,
+        last_run TEXT,
+        created TEXT NOT NULL,
+        modified TEXT NOT NULL
+      );
+
+      CREATE TABLE schedule_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+        due TEXT NOT NULL,
+        handled TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX schedule_runs_schedule ON schedule_runs(schedule_id, id);
+    `,
+  },
 ];

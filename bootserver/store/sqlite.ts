@@ -21,6 +21,11 @@ import {
   type ProductDefinition,
   type ProductOnClient,
   type Store,
+  type GroupWakeTarget,
+  type WakeRecord,
+  type WakeStatus,
+  type Schedule,
+  type ScheduleRun,
 } from './types.ts';
 import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
 
@@ -116,6 +121,47 @@ function rowToEvent(r: Row): JobEventRecord {
     percent: r['percent'] === null || r['percent'] === undefined ? null : Number(r['percent']),
     message: String(r['message']),
   };
+}
+
+function rowToWake(r: Row): WakeRecord {
+  return {
+    clientId: String(r['client_id']),
+    status: r['status'] as WakeStatus,
+    source: String(r['source']),
+    address: String(r['address']),
+    sent: String(r['sent']),
+    deadline: String(r['deadline']),
+    updated: String(r['updated']),
+  };
+}
+
+const str = (v: SQLInputValue | undefined): string | null => (v === null || v === undefined ? null : String(v));
+
+function rowToSchedule(r: Row): Schedule {
+  return {
+    id: String(r['id']),
+    name: String(r['name']),
+    kind: r['kind'] as Schedule['kind'],
+    at: str(r['at']),
+    cron: str(r['cron']),
+    timezone: str(r['timezone']),
+    target: { kind: r['target_kind'] as Schedule['target']['kind'], id: String(r['target_id']) },
+    productId: str(r['product_id']),
+    actionRequest: String(r['action_request']),
+    properties: JSON.parse(String(r['properties'])) as Schedule['properties'],
+    wake: Number(r['wake']) === 1,
+    missedPolicy: r['missed_policy'] as Schedule['missedPolicy'],
+    lateWindowSeconds: Number(r['late_window_seconds']),
+    enabled: Number(r['enabled']) === 1,
+    nextRun: str(r['next_run']),
+    lastRun: str(r['last_run']),
+    created: String(r['created']),
+    modified: String(r['modified']),
+  };
+}
+
+function scheduleColumns(s: Schedule): SQLInputValue[] {
+  return [s.name, s.kind, s.at, s.cron, s.timezone, s.target.kind, s.target.id, s.productId, s.actionRequest, JSON.stringify(s.properties), s.wake ? 1 : 0, s.missedPolicy, s.lateWindowSeconds, s.enabled ? 1 : 0, s.nextRun, s.lastRun, s.modified];
 }
 
 export interface SqliteStoreOptions {
@@ -544,5 +590,116 @@ export class SqliteStore implements Store {
     return this.op((c) => {
       c.exec('DELETE FROM admin_tokens');
     });
+  }
+  // ---- Wake-on-LAN ----
+  getGroupWakeTarget(groupId: string): Promise<GroupWakeTarget | null> {
+    return this.op((c) => {
+      const r = c.get('SELECT * FROM group_wake_targets WHERE group_id = ?', groupId);
+      return r ? { groupId: String(r['group_id']), broadcast: String(r['broadcast']), port: Number(r['port']) } : null;
+    });
+  }
+  setGroupWakeTarget(groupId: string, target: Omit<GroupWakeTarget, 'groupId'> | null): Promise<void> {
+    return this.op((c) => {
+      if (!c.get('SELECT id FROM groups WHERE id = ?', groupId)) throw new StoreNotFoundError(`group ${groupId} not found`);
+      if (target === null) c.exec('DELETE FROM group_wake_targets WHERE group_id = ?', groupId);
+      else {
+        c.exec(
+          'INSERT INTO group_wake_targets(group_id, broadcast, port) VALUES (?, ?, ?) ON CONFLICT(group_id) DO UPDATE SET broadcast = excluded.broadcast, port = excluded.port',
+          groupId,
+          target.broadcast,
+          target.port,
+        );
+      }
+    });
+  }
+  putWakeRecord(w: WakeRecord): Promise<void> {
+    return this.op((c) => {
+      c.exec(
+        `INSERT INTO wake_records(client_id, status, source, address, sent, deadline, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(client_id) DO UPDATE SET status = excluded.status, source = excluded.source, address = excluded.address,
+           sent = excluded.sent, deadline = excluded.deadline, updated = excluded.updated`,
+        w.clientId,
+        w.status,
+        w.source,
+        w.address,
+        w.sent,
+        w.deadline,
+        w.updated,
+      );
+    });
+  }
+  getWakeRecord(clientId: string): Promise<WakeRecord | null> {
+    return this.op((c) => c.one(rowToWake, 'SELECT * FROM wake_records WHERE client_id = ?', clientId));
+  }
+  listWakeRecords(filter: { status?: WakeStatus } = {}): Promise<WakeRecord[]> {
+    return this.op((c) => {
+      const w = whereClause([['status', filter.status]]);
+      return c.all(`SELECT * FROM wake_records ${w.sql} ORDER BY client_id`, ...w.params).map(rowToWake);
+    });
+  }
+
+  // ---- schedules ----
+  createSchedule(s: Schedule): Promise<Schedule> {
+    return this.op((c) => {
+      if (c.get('SELECT id FROM schedules WHERE name = ? OR id = ?', s.name, s.id)) throw new StoreConflictError(`schedule ${s.name} already exists`);
+      c.exec(
+        `INSERT INTO schedules(name, kind, at, cron, timezone, target_kind, target_id, product_id, action_request, properties, wake, missed_policy,
+           late_window_seconds, enabled, next_run, last_run, modified, id, created) VALUES (${Array(19).fill('?').join(', ')})`,
+        ...scheduleColumns(s),
+        s.id,
+        s.created,
+      );
+      return s;
+    });
+  }
+  getSchedule(idOrName: string): Promise<Schedule | null> {
+    return this.op((c) => c.one(rowToSchedule, 'SELECT * FROM schedules WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1', idOrName, idOrName, idOrName));
+  }
+  listSchedules(): Promise<Schedule[]> {
+    return this.op((c) => c.all('SELECT * FROM schedules ORDER BY name').map(rowToSchedule));
+  }
+  updateSchedule(s: Schedule): Promise<void> {
+    return this.op((c) => {
+      const r = c.exec(
+        `UPDATE schedules SET name = ?, kind = ?, at = ?, cron = ?, timezone = ?, target_kind = ?, target_id = ?, product_id = ?, action_request = ?,
+           properties = ?, wake = ?, missed_policy = ?, late_window_seconds = ?, enabled = ?, next_run = ?, last_run = ?, modified = ? WHERE id = ?`,
+        ...scheduleColumns(s),
+        s.id,
+      );
+      if (r.changes === 0) throw new StoreNotFoundError(`schedule ${s.name} not found`);
+    });
+  }
+  deleteSchedule(id: string): Promise<void> {
+    return this.op((c) => {
+      if (c.exec('DELETE FROM schedules WHERE id = ?', id).changes === 0) throw new StoreNotFoundError(`schedule ${id} not found`);
+    });
+  }
+  addScheduleRun(run: Omit<ScheduleRun, 'id'>): Promise<ScheduleRun> {
+    return this.op((c) => {
+      const r = c.exec('INSERT INTO schedule_runs(schedule_id, due, handled, outcome, message) VALUES (?, ?, ?, ?, ?)', run.scheduleId, run.due, run.handled, run.outcome, run.message);
+      return { ...run, id: r.lastInsertRowid };
+    });
+  }
+  listScheduleRuns(scheduleId: string, options: { limit?: number } = {}): Promise<ScheduleRun[]> {
+    return this.op((c) =>
+      c.all('SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?', scheduleId, options.limit ?? 100).map((r) => ({
+        id: Number(r['id']),
+        scheduleId: String(r['schedule_id']),
+        due: String(r['due']),
+        handled: String(r['handled']),
+        outcome: r['outcome'] as ScheduleRun['outcome'],
+        message: String(r['message']),
+      })),
+    );
+  }
+
+  countJobs(): Promise<{ state: Job['state']; productId: string; count: number }[]> {
+    return this.op((c) =>
+      c.all('SELECT state, product_id, COUNT(*) AS n FROM jobs GROUP BY state, product_id ORDER BY state, product_id').map((r) => ({
+        state: r['state'] as Job['state'],
+        productId: String(r['product_id']),
+        count: Number(r['n']),
+      })),
+    );
   }
 }

@@ -133,7 +133,7 @@ export interface JobFilter {
   limit?: number;
 }
 
-export interface Store {
+export interface Store extends OperatorStore {
   /** Run fn atomically: all of its writes or none. Calls inside must use the tx store passed in. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -184,4 +184,94 @@ export interface Store {
   hasAdminTokenHash(hash: string): Promise<boolean>;
   countAdminTokens(): Promise<number>;
   deleteAdminTokens(): Promise<void>;
+}
+
+// ---- Wake-on-LAN and schedules (operator features; bootserver/wol, bootserver/schedules) ----
+
+/** Where a group's magic packets go: its subnet-directed broadcast (e.g. 10.1.101.255) and UDP port. */
+export interface GroupWakeTarget {
+  groupId: string;
+  broadcast: string;
+  port: number;
+}
+
+/** waiting: packet sent, the PC has not read its boot config yet; woke: it did; did_not_wake: the timeout passed first. */
+export type WakeStatus = 'waiting' | 'woke' | 'did_not_wake';
+
+/** The latest wake of one client (one row per client: a newer wake replaces it). */
+export interface WakeRecord {
+  clientId: string;
+  status: WakeStatus;
+  /** Who asked: "api", "schedule <name>", "action". */
+  source: string;
+  /** Broadcast address and port the packet went to. */
+  address: string;
+  sent: string;
+  deadline: string;
+  updated: string;
+}
+
+/** What a schedule does when a run was missed while the server was down. */
+export type MissedRunPolicy = 'skip' | 'run-once';
+
+export interface Schedule {
+  id: string;
+  /** Unique, chosen by the admin (e.g. "room101-morning"). */
+  name: string;
+  /** once: `at` (ISO time); cron: `cron` (5 or 6 fields) in `timezone` (null = the server's). */
+  kind: 'once' | 'cron';
+  at: string | null;
+  cron: string | null;
+  timezone: string | null;
+  target: { kind: 'client' | 'group'; id: string };
+  /** Product to request (null = wake only). */
+  productId: string | null;
+  actionRequest: string;
+  properties: Record<string, PropertyValue>;
+  wake: boolean;
+  missedPolicy: MissedRunPolicy;
+  /** run-once: a missed run still runs when the server is back within this many seconds of it. */
+  lateWindowSeconds: number;
+  enabled: boolean;
+  /** The next due time (null: a one-shot that has run or was skipped). */
+  nextRun: string | null;
+  lastRun: string | null;
+  created: string;
+  modified: string;
+}
+
+export type ScheduleRunOutcome = 'ran' | 'failed' | 'skipped';
+
+export interface ScheduleRun {
+  id: number;
+  scheduleId: string;
+  /** The time the run was due. */
+  due: string;
+  /** When the scheduler handled it. */
+  handled: string;
+  outcome: ScheduleRunOutcome;
+  message: string;
+}
+
+/** The store methods of the operator features; the main Store extends this. */
+export interface OperatorStore {
+  getGroupWakeTarget(groupId: string): Promise<GroupWakeTarget | null>;
+  /** null removes the group's own target (the server default applies again). */
+  setGroupWakeTarget(groupId: string, target: Omit<GroupWakeTarget, 'groupId'> | null): Promise<void>;
+
+  putWakeRecord(record: WakeRecord): Promise<void>;
+  getWakeRecord(clientId: string): Promise<WakeRecord | null>;
+  listWakeRecords(filter?: { status?: WakeStatus }): Promise<WakeRecord[]>;
+
+  /** Refuses a duplicate name with a StoreConflictError. */
+  createSchedule(schedule: Schedule): Promise<Schedule>;
+  getSchedule(idOrName: string): Promise<Schedule | null>;
+  listSchedules(): Promise<Schedule[]>;
+  updateSchedule(schedule: Schedule): Promise<void>;
+  deleteSchedule(id: string): Promise<void>;
+  addScheduleRun(run: Omit<ScheduleRun, 'id'>): Promise<ScheduleRun>;
+  listScheduleRuns(scheduleId: string, options?: { limit?: number }): Promise<ScheduleRun[]>;
+
+  /** Number of jobs per state and product (for /metrics). */
+  countJobs(): Promise<{ state: JobState; productId: string; count: number }[]>;
 }

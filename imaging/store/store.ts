@@ -122,11 +122,24 @@ export async function createStaging(root: string, name: string): Promise<string>
   return dir;
 }
 
+/**
+ * TEST HOOK, for test/imaging/safety.test.ts only: with NETIMAGE_TEST_HOOK_PAUSE_COMMIT set to a
+ * commit point ('staged', 'aside', 'swapped'), commitStaging stops there, says so on stderr and
+ * waits to be killed, so the test can SIGKILL the backup at exactly that step of the swap.
+ */
+export const COMMIT_PAUSE_ENV = 'NETIMAGE_TEST_HOOK_PAUSE_COMMIT';
+async function testHookPause(point: 'staged' | 'aside' | 'swapped'): Promise<void> {
+  if (process.env[COMMIT_PAUSE_ENV] !== point) return;
+  process.stderr.write(`test hook: commit paused at ${point}\n`);
+  await new Promise(() => setInterval(() => undefined, 60_000)); // until killed
+}
+
 /** Move a complete staging dir into place as `name`, replacing an existing image only now. */
 export async function commitStaging(root: string, name: string, staging: string): Promise<void> {
   const final = imageDir(root, name);
   for (const f of await readdir(staging)) await fsyncPath(join(staging, f));
   await fsyncPath(staging);
+  await testHookPause('staged');
   const aside = join(root, `.old-${normalizeImageName(name)}-${rand()}`);
   let hadOld = true;
   try {
@@ -135,8 +148,10 @@ export async function commitStaging(root: string, name: string, staging: string)
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     hadOld = false;
   }
+  await testHookPause('aside'); // the one moment with no image of this name in place
   await rename(staging, final);
   await fsyncPath(root);
+  await testHookPause('swapped');
   if (hadOld) await rm(aside, { recursive: true, force: true });
   await fsyncPath(root);
 }

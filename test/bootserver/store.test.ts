@@ -1,10 +1,12 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SqliteStore } from '../../bootserver/store/sqlite.ts';
-import { StoreConflictError } from '../../bootserver/store/types.ts';
+import { migrations } from '../../bootserver/store/migrations.ts';
+import { StoreConflictError, StoreNotFoundError } from '../../bootserver/store/types.ts';
 
 const open = () => SqliteStore.open({ path: ':memory:' });
 
@@ -64,7 +66,7 @@ test('migrations run once on a new file and are recorded', async (t) => {
   await s1.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
   await s1.close();
   const s2 = SqliteStore.open({ path });
-  t.is(s2.schemaVersion, 2);
+  t.is(s2.schemaVersion, Math.max(...migrations.map((m) => m.version)), 'the latest migration');
   t.is((await s2.listClients()).length, 1);
   await s2.close();
   const db = new DatabaseSync(path);
@@ -73,11 +75,98 @@ test('migrations run once on a new file and are recorded', async (t) => {
   t.throws(() => SqliteStore.open({ path }), { message: /schema version 99 is newer/ });
 });
 
-test('deleting a client removes its states, values and jobs', async (t) => {
-  const s = open();
-  await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+/** A store in a file (so the raw tables can be counted afterwards) with one product. */
+async function fileStore(t: ExecutionContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'db.sqlite');
+  const s = SqliteStore.open({ path });
   await s.upsertProduct({ id: 'p', version: '1', name: 'p', description: '', priority: 1, destructive: false, properties: [] });
-  await s.setPropertyValues('pc01', 'p', { a: 'b' });
+  return { s, path };
+}
+
+/** Everything a client can own: a product state, property values, inventory, a job with events and a log. */
+async function clientWithHistory(s: SqliteStore, id: string, mac: string, group?: string): Promise<string> {
+  const ts = new Date().toISOString();
+  await s.createClient({ id, mac, ...(group ? { group } : {}) });
+  await s.updateClient(id, { inventory: { memoryBytes: 1 } });
+  await s.putProductOnClient({ clientId: id, productId: 'p', actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: ts });
+  await s.setPropertyValues(id, 'p', { a: 'b' });
+  const jobId = randomUUID();
+  await s.createJob({ id: jobId, clientId: id, productId: 'p', actionRequest: 'setup', state: 'running', attempt: 1, maxAttempts: 3, tokenHash: `hash-${id}`, percent: 10, error: null, created: ts, updated: ts, attemptStarted: ts, finished: null });
+  await s.addJobEvent({ jobId, ts, kind: 'progress', state: 'running', percent: 10, message: 'x' });
+  await s.putJobLog(jobId, 'log text');
+  return jobId;
+}
+
+/** Rows per table that belong to a client (directly or through its jobs), counted in the raw database. */
+function rowsOf(path: string, clientId: string): Record<string, number> {
+  const db = new DatabaseSync(path);
+  try {
+    const count = (sql: string) => Number((db.prepare(sql).get(clientId) as { n: number }).n);
+    const jobs = 'SELECT id FROM jobs WHERE client_id = ?';
+    return {
+      clients: count('SELECT COUNT(*) AS n FROM clients WHERE id = ?'),
+      product_on_client: count('SELECT COUNT(*) AS n FROM product_on_client WHERE client_id = ?'),
+      property_values: count('SELECT COUNT(*) AS n FROM property_values WHERE client_id = ?'),
+      jobs: count(`SELECT COUNT(*) AS n FROM (${jobs})`),
+      job_events: count(`SELECT COUNT(*) AS n FROM job_events WHERE job_id IN (${jobs})`),
+      job_logs: count(`SELECT COUNT(*) AS n FROM job_logs WHERE job_id IN (${jobs})`),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+const ALL_ONE = { clients: 1, product_on_client: 1, property_values: 1, jobs: 1, job_events: 1, job_logs: 1 };
+const NONE = { clients: 0, product_on_client: 0, property_values: 0, jobs: 0, job_events: 0, job_logs: 0 };
+
+test('deleting a client removes its states, property values, inventory, jobs, job events and job logs, and nothing of other clients', async (t) => {
+  const { s, path } = await fileStore(t);
+  const doomed = await clientWithHistory(s, 'pc01', '52:54:00:00:00:01');
+  const kept = await clientWithHistory(s, 'pc02', '52:54:00:00:00:02');
+  t.deepEqual(rowsOf(path, 'pc01'), ALL_ONE);
   await s.deleteClient('pc01');
-  t.deepEqual(await s.getPropertyValues('pc01', 'p'), {});
+
+  t.deepEqual(rowsOf(path, 'pc01'), NONE, 'no row of pc01 left behind in any table');
+  // Orphans would also show as job events/logs whose job is gone: none anywhere.
+  const db = new DatabaseSync(path);
+  t.is(Number((db.prepare('SELECT COUNT(*) AS n FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)').get() as { n: number }).n), 0);
+  db.close();
+  t.is(await s.getClient('pc01'), null);
+  t.is(await s.findClientByMac('52:54:00:00:00:01'), null, 'the MAC is free again');
+  t.is(await s.getJob(doomed), null);
+  t.is(await s.findJobByTokenHash('hash-pc01'), null, "the deleted client's job token no longer resolves");
+  t.deepEqual(await s.listJobEvents(doomed), []);
+  t.is(await s.getJobLog(doomed), null);
+  t.deepEqual(await s.listProductOnClients({ clientId: 'pc01' }), []);
+
+  t.deepEqual(rowsOf(path, 'pc02'), ALL_ONE, 'the other client is untouched');
+  t.is((await s.getJob(kept))?.state, 'running');
+  t.deepEqual((await s.getClient('pc02'))?.inventory, { memoryBytes: 1 });
+  await t.throwsAsync(s.deleteClient('pc01'), { instanceOf: StoreNotFoundError });
+  await s.close();
+});
+
+test('deleting a group keeps its clients and all their data, ungrouped; nothing is left pointing at the group', async (t) => {
+  const { s, path } = await fileStore(t);
+  await s.createGroup({ id: 'room', description: '' });
+  await clientWithHistory(s, 'pc01', '52:54:00:00:00:01', 'room');
+  await clientWithHistory(s, 'pc02', '52:54:00:00:00:02', 'room');
+  await s.deleteGroup('room');
+
+  t.is(await s.getGroup('room'), null);
+  for (const id of ['pc01', 'pc02']) {
+    t.deepEqual(rowsOf(path, id), ALL_ONE, `${id} keeps its states, values and jobs`);
+    t.is((await s.getClient(id))?.group, null, `${id} is ungrouped`);
+    t.is((await s.getProductOnClient(id, 'p'))?.actionRequest, 'setup', `${id} keeps its pending action`);
+  }
+  const db = new DatabaseSync(path);
+  t.is(Number((db.prepare('SELECT COUNT(*) AS n FROM clients WHERE group_id IS NOT NULL').get() as { n: number }).n), 0, 'no client row still names the deleted group');
+  db.close();
+  // A new group of the same name starts empty: the old members do not silently rejoin.
+  await s.createGroup({ id: 'room', description: '' });
+  t.deepEqual(await s.listClients({ group: 'room' }), []);
+  await t.throwsAsync(s.deleteGroup('nope'), { instanceOf: StoreNotFoundError });
+  await s.close();
 });

@@ -36,10 +36,9 @@ export async function startServe(t: ExecutionContext): Promise<ServeProcess> {
   return s;
 }
 
-/** `netimage serve` on a fresh data dir; the caller stops it. */
-export async function spawnServe(): Promise<ServeProcess> {
-  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
-  const env = {
+/** Environment of a serve child in `dir`: loopback HTTP on a free port, no TFTP/DHCP, CLI login under dir. */
+export function serveEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     XDG_CONFIG_HOME: join(dir, 'config'),
     NETIMAGE_DATA_DIR: join(dir, 'data'),
@@ -48,9 +47,17 @@ export async function spawnServe(): Promise<ServeProcess> {
     NETIMAGE_TFTP_ENABLED: 'false',
     NETIMAGE_DHCP_MODE: 'off',
     NETIMAGE_LOG_LEVEL: 'warn',
+    ...extra,
   };
-  delete (env as Record<string, string | undefined>)['NETIMAGE_URL'];
-  delete (env as Record<string, string | undefined>)['NETIMAGE_TOKEN'];
+  delete env['NETIMAGE_URL'];
+  delete env['NETIMAGE_TOKEN'];
+  return env;
+}
+
+/** `netimage serve` on a fresh data dir; the caller stops it. */
+export async function spawnServe(): Promise<ServeProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
+  const env = serveEnv(dir);
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

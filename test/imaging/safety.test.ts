@@ -3,6 +3,7 @@
 import test from 'ava';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { COMMIT_PAUSE_ENV } from '../../imaging/store/store.ts';
 import { cli, createLoop, damage, helper, MiB, sha256Device } from './helpers/loop.ts';
 
 const GiB = 1024 * MiB;
@@ -19,40 +20,65 @@ async function prepared(t: import('ava').ExecutionContext, dataMiB: number) {
   return { loop, base, sysDev, backupDev: prep.result.backupDevice as string, manifestFile };
 }
 
-test('SIGKILL mid-backup leaves the previous image intact and restorable', async (t) => {
-  const { loop, base, sysDev, backupDev, manifestFile } = await prepared(t, 150);
+/** Where a replacing backup of "golden" is killed, and what the backup partition holds at that moment. */
+const KILL_POINTS = [
+  // partclone copying into the staging dir (its first progress line)
+  { point: 'copy', entries: ['golden', '.tmp-golden-'], restores: 'previous', recovery: /removed unfinished image golden/ },
+  // the new image complete and fsynced in the staging dir; nothing renamed yet
+  { point: 'staged', entries: ['golden', '.tmp-golden-'], restores: 'previous', recovery: /removed unfinished image golden/ },
+  // the previous image renamed aside, the new one not yet in its place: no "golden" at all
+  { point: 'aside', entries: ['.old-golden-', '.tmp-golden-'], restores: 'previous', recovery: /put back image golden/ },
+  // the new image in place, the previous one not yet removed
+  { point: 'swapped', entries: ['golden', '.old-golden-'], restores: 'new', recovery: /removed replaced image golden/ },
+] as const;
+
+test('SIGKILL at each step of a backup replacing an image: the image of that name always restores (the previous one until the new one is in place)', async (t) => {
+  t.timeout(10 * 60_000);
+  const { loop, base, sysDev, backupDev, manifestFile } = await prepared(t, 100);
   const first = await cli(['backup', ...base, '--image', 'golden']);
   t.true(first.ok, first.error);
-  const sha1 = first.result.backup.metadata.sha256;
+  const previousSha: string = first.result.backup.metadata.sha256;
 
-  // More data so the second backup differs and runs long enough to be killed in the copy phase.
-  await helper(['fill', sysDev, 'ext4', '300', 'v2']);
-  let killedAt = '';
-  const second = await cli(['backup', ...base, '--image', 'golden'], {
-    mountBase: loop.dir, // the killed run cannot remove its mount dir; let the loop's teardown do it
-    onStderrLine: (line, kill) => {
-      if (!killedAt && /^progress /.test(line)) {
-        killedAt = line;
-        kill();
-      }
-    },
-  });
-  t.truthy(killedAt, `backup never reported progress: ${second.stderr}`);
-  t.false(second.ok);
-  t.is(second.exitCode, null, 'killed by a signal');
-  // The kill left a staging dir behind: proof that it died mid-write.
-  const tree = await helper(['tree', backupDev]);
-  t.true((tree.entries as string[]).some((e) => e.startsWith('.tmp-golden-')), JSON.stringify(tree.entries));
+  for (const k of KILL_POINTS) {
+    // New files, so the replacing image differs from the previous one.
+    const added = await helper(['fill', sysDev, 'ext4', '60', `new-${k.point}`]);
+    const addedManifest = join(loop.dir, `new-${k.point}.json`);
+    await writeFile(addedManifest, JSON.stringify(added.manifest));
+    const marker = k.point === 'copy' ? /^progress / : new RegExp(`^test hook: commit paused at ${k.point}$`);
+    let killedAt = '';
+    const killed = await cli(['backup', ...base, '--image', 'golden'], {
+      mountBase: loop.dir, // the killed run cannot remove its mount dir; let the loop's teardown do it
+      env: k.point === 'copy' ? {} : { [COMMIT_PAUSE_ENV]: k.point },
+      onStderrLine: (line, kill) => {
+        if (!killedAt && marker.test(line)) {
+          killedAt = line;
+          kill();
+        }
+      },
+    });
+    t.truthy(killedAt, `${k.point}: the backup never got there: ${killed.stderr}`);
+    t.is(killed.exitCode, null, `${k.point}: killed by a signal`);
+    // What the kill left on the backup partition proves where it struck.
+    const entries = ((await helper(['tree', backupDev])).entries as string[]).filter((e) => e === 'golden' || e.startsWith('.'));
+    t.deepEqual(entries.map((e) => e.replace(/[0-9a-f]{12}$/, '')).sort(), [...k.entries].sort(), `${k.point}: ${JSON.stringify(entries)}`);
 
-  await damage(sysDev, 1, 300);
-  const rs = await cli(['restore', ...base, '--image', 'golden']);
-  t.true(rs.ok, rs.error ?? rs.stderr);
-  t.is(rs.result.metadata.sha256, sha1, 'the first image was restored');
-  t.regex(rs.stderr, /removed unfinished image golden/);
-  const v = await helper(['verify', sysDev, 'ext4', manifestFile]);
-  t.true(v.ok, JSON.stringify(v.bad));
-  const after = await helper(['tree', backupDev]);
-  t.false((after.entries as string[]).some((e) => e.startsWith('.tmp-')), 'staging cleaned up');
+    await damage(sysDev, 1, 300);
+    const rs = await cli(['restore', ...base, '--image', 'golden']);
+    t.true(rs.ok, `${k.point}: ${rs.error ?? rs.stderr}`);
+    t.regex(rs.stderr, k.recovery, k.point);
+    const old = await helper(['verify', sysDev, 'ext4', manifestFile]);
+    t.true(old.ok, `${k.point}: the files of the previous image: ${JSON.stringify(old.bad)}`);
+    const fresh = await helper(['verify', sysDev, 'ext4', addedManifest]);
+    if (k.restores === 'previous') {
+      t.is(rs.result.metadata.sha256, previousSha, `${k.point}: the previous image was restored`);
+      t.false(fresh.ok, `${k.point}: none of the killed backup's new files (no mixture)`);
+    } else {
+      t.not(rs.result.metadata.sha256, previousSha, `${k.point}: the new image was restored`);
+      t.true(fresh.ok, `${k.point}: the new image's files: ${JSON.stringify(fresh.bad)}`);
+    }
+    const after = (await helper(['tree', backupDev])).entries as string[];
+    t.deepEqual(after.filter((e) => e.startsWith('.')), [], `${k.point}: recovery left no staging or aside dirs`);
+  }
 });
 
 test('restore refuses a corrupted image without writing to the target', async (t) => {

@@ -14,7 +14,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { execa } from '../../lib/process.ts';
 import { OP_ACK, OP_DATA, OP_OACK, OP_RRQ, parsePacket, serializePacket, type TftpPacket } from '../../bootserver/tftp/codec.ts';
 import type { TftpFileSource } from '../../bootserver/tftp/files.ts';
-import { startTftpServer, type TftpServer, type TftpServerOptions } from '../../bootserver/tftp/server.ts';
+import { startTftpServer, type TftpServer, type TftpServerOptions, type TftpServerStats } from '../../bootserver/tftp/server.ts';
 
 export const STANDALONE = path.join(import.meta.dirname, '../../bootserver/tftp/standalone.ts');
 
@@ -56,6 +56,12 @@ export interface ChildServer {
   port: number;
   pid: number;
   alive(): boolean;
+  /** Every stdout line so far (pino JSON at level warn and up, plus the ready/stopped lines). */
+  lines: string[];
+  /** Log records at level error (50) and up: handler errors the server caught and logged. */
+  errors(): Array<Record<string, unknown>>;
+  /** SIGTERM, wait for the exit; the server's counters from its last line, or null if it died otherwise. */
+  stop(): Promise<TftpServerStats | null>;
 }
 
 /**
@@ -78,10 +84,20 @@ export async function startChildServer(t: ExecutionContext, root: string, args: 
     await Promise.race([child, new Promise((r) => setTimeout(r, 3000))]);
     if (!exited) child.kill('SIGKILL');
   });
-  const lines = createInterface({ input: child.stdout! });
+  const reader = createInterface({ input: child.stdout! });
+  const lines: string[] = [];
+  reader.on('line', (line) => lines.push(line));
+  const records = () =>
+    lines.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('standalone server did not start')), 10_000);
-    lines.on('line', (line) => {
+    reader.on('line', (line) => {
       try {
         const rec = JSON.parse(line) as { msg?: string; port?: number };
         if (rec.msg === 'tftp listening' && typeof rec.port === 'number') {
@@ -94,7 +110,20 @@ export async function startChildServer(t: ExecutionContext, root: string, args: 
     });
     void child.then(() => reject(new Error('standalone server exited')));
   });
-  return { port, pid: child.pid!, alive: () => !exited };
+  return {
+    port,
+    pid: child.pid!,
+    alive: () => !exited,
+    lines,
+    errors: () => records().filter((r) => Number(r['level']) >= 50),
+    async stop() {
+      if (!exited) child.kill('SIGTERM');
+      await child;
+      await new Promise((r) => setImmediate(r)); // the last lines reach the reader
+      const last = records().find((r) => r['msg'] === 'tftp stopped');
+      return (last?.['stats'] as TftpServerStats | undefined) ?? null;
+    },
+  };
 }
 
 export interface Received {

@@ -12,6 +12,7 @@ import {
   jobsOf,
   prepareInstallBackup,
   productStates,
+  propertyValues,
   registerClient,
   sampleProcess,
   SYSTEM_PARTITION_LABEL,
@@ -65,8 +66,15 @@ test.serial('4 PCs prepare and back up in parallel', async (t) => {
 
 test.serial('one group restore: all 4 finish and verify; server peak CPU/RSS', async (t) => {
   t.timeout(25 * 60_000);
-  const set = await server!.call('POST', `/groups/${GROUP}/action`, { productId: RESTORE, actionRequest: 'setup', properties: { imagefile: IMAGE } });
+  // No image named: the server picks the one common to every client of the group (the only one
+  // each backed up), and sets the action for exactly the group's clients.
+  const set = await server!.call('POST', `/groups/${GROUP}/action`, { productId: RESTORE, actionRequest: 'setup', properties: {} });
   t.log(`group action: ${JSON.stringify(set).slice(0, 300)}`);
+  t.deepEqual({ clients: [...set.clients].sort(), imagefile: set.imagefile }, { clients: PCS.map((pc) => pc.id).sort(), imagefile: IMAGE });
+  for (const pc of PCS) {
+    t.like((await productStates(server!, pc.id))[RESTORE], { actionRequest: 'setup' }, pc.id);
+    t.is((await propertyValues(server!, pc.id, RESTORE))['imagefile'], IMAGE, pc.id);
+  }
   const before = new Map<string, Set<string>>();
   for (const pc of PCS) before.set(pc.id, new Set((await jobsOf(server!, pc.id, RESTORE)).map((j) => j.id)));
   const runs = await Promise.all(

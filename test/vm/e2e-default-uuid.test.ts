@@ -26,9 +26,17 @@ test('a client registered by SMBIOS UUID only gets its job (hwinvent)', async (t
   await r.vm.waitFor(new RegExp(`asking for the config of mac ${mac} uuid ${uuid}`), 1);
   const states = await productStates(server, 'pc-by-uuid');
   t.like(states['hwinvent'], { actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful' });
-  // The server's client record still has no MAC from us: it was found by UUID.
+  // Found by UUID alone: the server did not attach the VM's MAC to the client record.
   const client = await server.call('GET', '/clients/pc-by-uuid');
-  t.is(client.uuid, uuid);
+  t.like(client, { uuid, mac: null }, JSON.stringify(client));
+  // The inventory the agent sent is this VM's: its UUID, UEFI, its NIC, 1 GiB, no disks.
   const inventory = await server.api('GET', '/clients/pc-by-uuid/inventory');
   t.is(inventory.status, 200, inventory.text);
+  const inv = inventory.body;
+  t.is(inv.system.uuid, uuid);
+  t.is(inv.system.manufacturer, 'QEMU');
+  t.is(inv.bios.firmware, 'uefi');
+  t.true(inv.nics.some((n: { mac: string }) => n.mac === mac), JSON.stringify(inv.nics));
+  t.true(inv.memoryBytes > 900 * 2 ** 20 && inv.memoryBytes <= 1024 * 2 ** 20, `memoryBytes ${inv.memoryBytes}`);
+  t.deepEqual(inv.disks, [], 'the VM has no disk');
 });

@@ -63,6 +63,8 @@ test.serial('power cut during the restore: the next boot restores again (attempt
   let killedAt = -1;
   try {
     const progress = await first.waitFor(/netimage: \[\s*([1-8]\d)%\] restore/, 6 * 60_000);
+    // The agent's own line for the job it got: attempt 1 of the restore job.
+    await first.waitFor(/job [0-9a-f-]{36}: opsi-local-image-restore \S+ \(setup\), attempt 1\b/, 1);
     await first.stop({ signal: 'SIGKILL', graceMs: 0 });
     killedAt = Number(progress.match[1]);
   } finally {
@@ -79,7 +81,8 @@ test.serial('power cut during the restore: the next boot restores again (attempt
   t.is(r.job.id, cutJob.id, 'the same job continues');
   t.is(r.job.state, 'succeeded', second.tail(40));
   t.is(r.job.attempt, 2);
-  await second.waitFor(/attempt 2 of/, 1).catch(() => undefined);
+  // What the agent in the second boot says it got: the same job, attempt 2 (throws if not seen).
+  await second.waitFor(new RegExp(`job ${cutJob.id}: ${RESTORE} \\S+ \\(setup\\), attempt 2\\b`), 1);
   t.deepEqual(await verifyManifestOnDisk(disk, SYSTEM_PARTITION_LABEL, manifest!), []);
   t.like((await productStates(server!, CLIENT))[RESTORE], { actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful' });
 });

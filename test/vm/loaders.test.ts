@@ -2,8 +2,9 @@
 // unsigned modules come from the same grub build. (That they boot: reference-chain.test.ts.)
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
 import { bootRootDefault, repoRoot } from '../../vm-harness/paths.ts';
@@ -42,13 +43,32 @@ test('the EFI loaders are PE images with signatures; BIOS core.0 and the module 
   for (const m of ['core.0', 'serial.mod', 'normal.mod', 'moddep.lst']) t.true(pcMods.includes(m), m);
 });
 
-test('the set-up step is a fast no-op when the loaders are in place', (t) => {
-  const started = performance.now();
+test('the set-up step is a no-op when the loaders are in place: nothing fetched, nothing written', async (t) => {
+  // A boot root of symlinks to the real loaders (the step only reads it when it is a no-op; if it
+  // were not, it must not write into the shared boot root), an empty tools dir, and an apt-get
+  // stand-in that records any call and fails, so a broken no-op fails here without downloading.
+  const scratch = await mkdtemp(join(tmpdir(), 'netimage-loaders-'));
+  t.teardown(() => rm(scratch, { recursive: true, force: true }));
+  const root = join(scratch, 'boot');
+  for (const f of ['loaders.json', 'shimx64.efi', 'grubx64.efi', 'grub/i386-pc/core.0', 'grub/x86_64-efi/http.mod', 'grub/x86_64-efi/moddep.lst']) {
+    await mkdir(dirname(join(root, f)), { recursive: true });
+    await symlink(join(bootRoot, f), join(root, f));
+  }
+  const tools = join(scratch, 'tools');
+  const bin = join(scratch, 'bin');
+  await mkdir(tools);
+  await mkdir(bin);
+  const calls = join(scratch, 'apt-calls');
+  await writeFile(join(bin, 'apt-get'), `#!/bin/sh\necho "$@" >> '${calls}'\nexit 1\n`, { mode: 0o755 });
+  const snapshot = async (dir: string) =>
+    (await readdir(dir, { recursive: true, withFileTypes: true })).map((e) => join(e.parentPath, e.name)).sort();
+  const before = await snapshot(scratch);
+
   const out = execFileSync('bash', ['-euo', 'pipefail', '-c', 'source scripts/setup.d/40-loaders.sh'], {
     cwd: repoRoot,
-    env: { ...process.env, NETIMAGE_ROOT: repoRoot, NETIMAGE_TOOLS: join(repoRoot, '.tools'), NETIMAGE_BOOT_ROOT: bootRoot },
+    env: { ...process.env, PATH: `${bin}:${process.env['PATH']}`, NETIMAGE_ROOT: repoRoot, NETIMAGE_TOOLS: tools, NETIMAGE_BOOT_ROOT: root },
     encoding: 'utf8',
   });
   t.is(out.trim(), 'setup: boot loaders present');
-  t.true(performance.now() - started < 1000);
+  t.deepEqual(await snapshot(scratch), before, 'no file added to the boot root or the tools dir (no debs fetched)');
 });

@@ -1,14 +1,16 @@
 // `netimage action set`: what a client (or every client of a group) runs at its next network boot.
 import { parseProps, seg, type CommandGroup } from '../command.ts';
+import { wake } from './wake.ts';
 
 export const actionCommand: CommandGroup = {
   name: 'action',
   section: 'admin',
-  usage: [{ syntax: 'action set <hostname|--group G> <product> [--request setup] [--prop k=v ...]' }],
+  usage: [{ syntax: 'action set <hostname|--group G> <product> [--request setup] [--prop k=v ...] [--wake]', summary: '--wake: Wake-on-LAN right away' }],
   options: {
     group: { type: 'string' },
     request: { type: 'string' },
     prop: { type: 'string', multiple: true },
+    wake: { type: 'boolean' },
   },
   async run(ctx) {
     if (ctx.args[0] !== 'set') throw ctx.unknownVerb();
@@ -23,6 +25,10 @@ export const actionCommand: CommandGroup = {
       const [client, product] = ctx.operands('set', 2);
       const r = await api.call('PUT', `/api/v1/clients/${seg(client)}/products/${seg(product)}/action`, body);
       ctx.out(r, () => `${body.actionRequest} of ${product} set for ${client}; it runs at the next network boot`);
+    }
+    if (ctx.flag('wake')) {
+      const text = await wake(api, group ? { group } : { client: ctx.args[1] });
+      ctx.out({ wake: text }, () => text);
     }
     return 0;
   },

@@ -9,6 +9,8 @@ interface ClientView {
   uuid: string | null;
   group: string | null;
   description: string;
+  /** The latest Wake-on-LAN, when the server runs the operator features. */
+  wake?: { status: string } | null;
 }
 
 /** Fields `client edit` can change; an empty value clears mac, uuid and group. */
@@ -50,7 +52,8 @@ export const clientCommand: CommandGroup = {
         ctx.operands('list', 0);
         const group = ctx.string('group');
         const list = await api.call<ClientView[]>('GET', `/api/v1/clients${group ? `?group=${seg(group)}` : ''}`);
-        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
+        // WAKE: the latest Wake-on-LAN (waiting, woke, did_not_wake).
+        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
         return 0;
       }
       case 'show': {

@@ -55,6 +55,12 @@ export const jobsCommand: CommandGroup = {
       if (job) q.set('job', job);
       process.stdout.write(job ? `following job ${job} (Ctrl-C to stop)\n` : 'following all jobs (Ctrl-C to stop)\n');
       await api.streamEvents(q.size ? `?${q.toString()}` : '', (data) => {
+        if ((data as { type?: string }).type === 'wake') {
+          // A client notice (did not wake), not a job event.
+          const n = data as { ts: string; clientId: string; message: string };
+          process.stdout.write(`${n.ts.slice(11, 19)}  ${n.clientId.padEnd(14)} ${n.message}\n`);
+          return undefined;
+        }
         const e = data as JobLineEvent & { jobId: string };
         process.stdout.write(jobEventLine(e) + '\n');
         return job && e.kind === 'state' && FINAL_STATES.has(e.state) ? 'stop' : undefined;

@@ -1,7 +1,23 @@
 // `netimage serve`: run the bootserver in this process until SIGINT/SIGTERM.
+import { fstatSync } from 'node:fs';
 import type { CommandGroup } from '../command.ts';
 import { saveCredentials } from '../api-client.ts';
 import { NETIMAGE_VERSION } from '../../version.ts';
+
+/**
+ * Whether stdout is the journal: systemd sets JOURNAL_STREAM to the device:inode of the stream it
+ * connected, and children inherit the variable, so it counts only when stdout is that stream.
+ */
+export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const [dev, ino] = (env['JOURNAL_STREAM'] ?? '').split(':');
+  if (!dev || !ino) return false;
+  try {
+    const st = fstatSync(1, { bigint: true });
+    return String(st.dev) === dev && String(st.ino) === ino;
+  } catch {
+    return false;
+  }
+}
 
 export const serveCommand: CommandGroup = {
   name: 'serve',
@@ -24,7 +40,19 @@ export const serveCommand: CommandGroup = {
       `  DHCP        ${server.protocols.dhcp ? `${config.dhcp.mode} mode` : 'off'}; clients reach us at ${advertised}`,
       `  data        ${config.dataDir}`,
     ];
-    if (server.initialAdminToken) {
+    if (server.initialAdminToken && stdoutIsJournal()) {
+      // Started by systemd: stdout is the journal, which more people can read than the token should reach.
+      const saved = await saveCredentials({ url: server.url, token: server.initialAdminToken }).catch((error: unknown) => {
+        log.error({ err: error }, 'could not save the first-start admin token');
+        return null;
+      });
+      lines.push(
+        '',
+        saved
+          ? `First start: the admin token was written to ${saved} (mode 0600) and is not shown here (the journal keeps this output).`
+          : 'First start: the admin token could not be saved (see the error above); create a new one with: netimage token reset',
+      );
+    } else if (server.initialAdminToken) {
       const saved = await saveCredentials({ url: server.url, token: server.initialAdminToken }).catch(() => null);
       lines.push(
         '',

@@ -6,9 +6,11 @@ import { parseClientCsv } from '../csv-import.ts';
 import { clientIdParams, createClientBody, listClientsQuery, updateClientBody } from '../schemas.ts';
 import { clientView, type AdminApiDeps } from './deps.ts';
 
-export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service }) => {
+export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service, wake }) => {
+  // With Wake-on-LAN running, a client's view carries its latest wake ("did not wake" shows here).
+  const withWake = async <T extends { id: string }>(clients: T[]) => (wake ? wake.withWakeStatus(clients) : clients);
   r.get('/clients', { schema: { tags: ['clients'], summary: 'List clients', querystring: listClientsQuery } }, async (req) => {
-    return (await admin.listClients(req.query)).map(clientView);
+    return withWake((await admin.listClients(req.query)).map(clientView));
   });
   r.post('/clients', { schema: { tags: ['clients'], summary: 'Register a client by MAC and/or SMBIOS UUID', body: createClientBody } }, async (req, reply) => {
     const b = req.body;
@@ -27,7 +29,7 @@ export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { adm
     },
   );
   r.get('/clients/:id', { schema: { tags: ['clients'], summary: 'One client', params: clientIdParams } }, async (req) => {
-    return clientView(await service.requireClient(req.params.id));
+    return (await withWake([clientView(await service.requireClient(req.params.id))]))[0];
   });
   r.patch('/clients/:id', { schema: { tags: ['clients'], summary: 'Change a client', params: clientIdParams, body: updateClientBody } }, async (req) => {
     return clientView(await admin.updateClient(req.params.id, req.body));

@@ -3,6 +3,8 @@ import type { AdminService } from '../../service/admin.ts';
 import type { NetbootService } from '../../service/netboot.ts';
 import type { EventTickets } from '../../service/event-tickets.ts';
 import type { Client, Store } from '../../store/types.ts';
+import type { ClientNoticeBus } from '../../service/event-bus.ts';
+import type { WakeService } from '../../wol/service.ts';
 
 export interface AdminApiDeps {
   /** Only for the admin token check (auth.ts). */
@@ -10,6 +12,10 @@ export interface AdminApiDeps {
   admin: AdminService;
   service: NetbootService;
   tickets: EventTickets;
+  /** Operator features, when running: each client's latest wake in client views ... */
+  wake?: WakeService | undefined;
+  /** ... and client notices (did not wake) in the event stream. */
+  notices?: ClientNoticeBus | undefined;
 }
 
 /** A client as listed by the API: the inventory is fetched on its own route. */

@@ -7,7 +7,7 @@ import type { AdminApiDeps } from './deps.ts';
 
 const HEARTBEAT_MS = 15_000;
 
-export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin }) => {
+export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, notices }) => {
   r.get(
     '/events',
     {
@@ -25,10 +25,15 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admi
       raw.write('retry: 2000\n\n');
       const send = (e: LiveJobEvent) => raw.write(`id: ${e.id}\nevent: job\ndata: ${JSON.stringify(e)}\n\n`);
       const stream = admin.followJobs({ job: req.query.job, client: req.query.client }, send);
+      // Client notices (did not wake) go live only; a job filter leaves them out.
+      const unsubscribeNotices = notices?.subscribe((n) => {
+        if (!req.query.job && (!req.query.client || n.clientId === req.query.client)) raw.write(`event: client\ndata: ${JSON.stringify(n)}\n\n`);
+      });
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       req.raw.on('close', () => {
         clearInterval(heartbeat);
         stream.close();
+        unsubscribeNotices?.();
       });
       await stream.ready;
     },

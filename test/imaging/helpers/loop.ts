@@ -45,12 +45,12 @@ export interface CliResult {
 }
 
 /** Run the imaging CLI in its own private mount namespace. */
-export function cli(args: string[], opts: { onStderrLine?: (line: string, kill: () => void) => void; mountBase?: string } = {}): Promise<CliResult> {
+export function cli(args: string[], opts: { onStderrLine?: (line: string, kill: () => void) => void; mountBase?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn('unshare', ['-m', '--propagation', 'private', process.execPath, CLI, ...args], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: opts.mountBase ? { ...process.env, NETIMAGE_MOUNT_BASE: opts.mountBase } : process.env,
+      env: { ...process.env, ...(opts.mountBase ? { NETIMAGE_MOUNT_BASE: opts.mountBase } : {}), ...opts.env },
     });
     let out = '';
     let err = '';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sh, startStandalone } from './helpers.ts';
+import { sh, startStandalone } from '../dhcp/helpers.ts';
 import type { DhcpConfigInput } from '../../bootserver/dhcp/config.ts';
 
 interface Lab {

@@ -1,0 +1,137 @@
+// Admin API for schedules: create (one-shot --at, or recurring --every/--cron), list, show with
+// recent runs, change (enable, policy), delete. Input is checked before anything is stored.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { actionRequest, propertyValue } from '../../lib/agent-protocol.ts';
+import type { Schedule, Store } from '../store/types.ts';
+import { StoreNotFoundError } from '../store/types.ts';
+import { BadRequestError } from '../http/errors.ts';
+import { clientId, groupId, productId } from '../http/schemas.ts';
+import { validatePropertyValues } from '../products/properties.ts';
+import { checkCron, checkTimezone, everyToCron, nextRunAfter, ScheduleSpecError } from './timing.ts';
+import type { Clock, Scheduler } from './scheduler.ts';
+
+const scheduleName = z
+  .string()
+  .trim()
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a schedule name of letters, digits, dot, underscore or hyphen (e.g. room101-morning)');
+
+export const createScheduleBody = z
+  .object({
+    name: scheduleName,
+    /** One-shot: an ISO time with offset or Z ("2026-12-02T07:00:00+01:00"). */
+    at: z.iso.datetime({ offset: true }).optional(),
+    /** Recurring, short form: "weekdays 07:00", "daily 18:30", "mon,wed 07:15". */
+    every: z.string().max(100).optional(),
+    /** Recurring, cron: "0 7 * * 1-5" (minute hour day month weekday). */
+    cron: z.string().max(100).optional(),
+    /** IANA zone for every/cron; default the server's. */
+    timezone: z.string().max(64).nullable().default(null),
+    target: z.discriminatedUnion('kind', [z.object({ kind: z.literal('client'), id: clientId }).strict(), z.object({ kind: z.literal('group'), id: groupId }).strict()]),
+    productId: productId.nullable().default(null),
+    actionRequest: actionRequest.default('setup'),
+    properties: z.record(z.string().max(64), propertyValue).default({}),
+    wake: z.boolean().default(false),
+    missedPolicy: z.enum(['skip', 'run-once']).default('skip'),
+    /** run-once: how late a missed run may still start (default 1 h). */
+    lateWindowSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(3600),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .refine((b) => [b.at, b.every, b.cron].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of at, every, cron', path: ['at'] })
+  .refine((b) => b.productId !== null || b.wake, { message: 'a schedule needs a product, wake, or both', path: ['productId'] });
+
+export const updateScheduleBody = z
+  .object({
+    enabled: z.boolean().optional(),
+    wake: z.boolean().optional(),
+    missedPolicy: z.enum(['skip', 'run-once']).optional(),
+    lateWindowSeconds: z.number().int().min(0).max(7 * 24 * 3600).optional(),
+  })
+  .strict();
+
+const nameParams = z.object({ name: z.string().max(64) });
+
+async function requireSchedule(store: Store, name: string): Promise<Schedule> {
+  const s = await store.getSchedule(name);
+  if (!s) throw new StoreNotFoundError(`schedule ${name} not found`);
+  return s;
+}
+
+/** The stored record for a create request; throws BadRequestError for a bad time spec. Pure but for the store checks. */
+async function buildSchedule(store: Store, body: z.infer<typeof createScheduleBody>, now: Date): Promise<Schedule> {
+  if (body.target.kind === 'client' ? !(await store.getClient(body.target.id)) : !(await store.getGroup(body.target.id))) {
+    throw new StoreNotFoundError(`${body.target.kind} ${body.target.id} not found`);
+  }
+  if (body.productId) {
+    const product = await store.getProduct(body.productId);
+    if (!product) throw new StoreNotFoundError(`product ${body.productId} not found`);
+    validatePropertyValues(product, body.properties, { allowReadOnly: false });
+  }
+  try {
+    const timezone = checkTimezone(body.timezone);
+    const cron = body.every !== undefined ? everyToCron(body.every) : (body.cron ?? null);
+    if (cron !== null) checkCron(cron, timezone, now);
+    const at = body.at !== undefined ? new Date(body.at).toISOString() : null;
+    if (at !== null && Date.parse(at) <= now.getTime()) throw new ScheduleSpecError(`at ${body.at} is in the past`);
+    const kind = at !== null ? 'once' : 'cron';
+    const nextRun = nextRunAfter({ kind, at, cron, timezone }, now);
+    const ts = now.toISOString();
+    return {
+      id: randomUUID(),
+      name: body.name,
+      kind,
+      at,
+      cron,
+      timezone,
+      target: body.target,
+      productId: body.productId,
+      actionRequest: body.actionRequest,
+      properties: body.properties,
+      wake: body.wake,
+      missedPolicy: body.missedPolicy,
+      lateWindowSeconds: body.lateWindowSeconds,
+      enabled: body.enabled,
+      nextRun: nextRun?.toISOString() ?? null,
+      lastRun: null,
+      created: ts,
+      modified: ts,
+    };
+  } catch (error) {
+    if (error instanceof ScheduleSpecError) throw new BadRequestError(error.message);
+    throw error;
+  }
+}
+
+export function registerScheduleRoutes(api: FastifyInstance, deps: { store: Store; scheduler: Scheduler; clock: Clock }): void {
+  const r = api.withTypeProvider<ZodTypeProvider>();
+  const { store, scheduler, clock } = deps;
+  r.get('/schedules', { schema: { tags: ['schedules'], summary: 'Schedules, by name' } }, async () => store.listSchedules());
+  r.post('/schedules', { schema: { tags: ['schedules'], summary: 'Add a one-shot (at) or recurring (every / cron) schedule', body: createScheduleBody } }, async (req, reply) => {
+    const schedule = await store.createSchedule(await buildSchedule(store, req.body, clock.now()));
+    scheduler.poke();
+    return reply.status(201).send(schedule);
+  });
+  r.get('/schedules/:name', { schema: { tags: ['schedules'], summary: 'One schedule with its last runs', params: nameParams } }, async (req) => {
+    const s = await requireSchedule(store, req.params.name);
+    return { ...s, runs: await store.listScheduleRuns(s.id, { limit: 20 }) };
+  });
+  r.patch('/schedules/:name', { schema: { tags: ['schedules'], summary: 'Enable/disable a schedule or change its wake and missed-run policy', params: nameParams, body: updateScheduleBody } }, async (req) => {
+    const s = await requireSchedule(store, req.params.name);
+    const now = clock.now();
+    const next: Schedule = { ...s, ...req.body, modified: now.toISOString() };
+    // Re-enabling starts from now: runs that came due while it was off are not made up.
+    if (req.body.enabled === true && !s.enabled) next.nextRun = nextRunAfter(s, now)?.toISOString() ?? null;
+    await store.updateSchedule(next);
+    scheduler.poke();
+    return next;
+  });
+  r.delete('/schedules/:name', { schema: { tags: ['schedules'], summary: 'Remove a schedule (and its run history)', params: nameParams } }, async (req, reply) => {
+    await store.deleteSchedule((await requireSchedule(store, req.params.name)).id);
+    scheduler.poke();
+    return reply.status(204).send();
+  });
+}
