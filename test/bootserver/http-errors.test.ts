@@ -10,6 +10,7 @@ import { AgentAuthError, ConflictError } from '../../bootserver/service/netboot.
 import { PropertyValidationError } from '../../bootserver/products/properties.ts';
 import { DepotConflictError, DepotError, DepotNotFoundError } from '../../bootserver/depot/depot.ts';
 import { ApiError } from '../../bootserver/cli/api-client.ts';
+import { ScheduleSpecError } from '../../bootserver/schedules/timing.ts';
 
 async function appThrowing(make: () => unknown) {
   const app = Fastify({ logger: false });
@@ -55,6 +56,7 @@ test('domain classes answer by their kind', async (t) => {
   const cases: [Error, number][] = [
     [new BadRequestError('b'), 400],
     [new PropertyValidationError('p'), 400],
+    [new ScheduleSpecError('s'), 400],
     [new AgentAuthError('a'), 401],
     [new StoreNotFoundError('n'), 404],
     [new DepotNotFoundError('d'), 404],
