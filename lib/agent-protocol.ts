@@ -118,6 +118,28 @@ export const inventoryNic = z.object({
   driver: z.string().nullable(),
   speedMbps: z.number().nullable(),
 });
+/** Limits of the free-form inventory `extra` (hwinvent sends a flat object of a few keys). */
+export const INVENTORY_EXTRA_LIMITS = { maxDepth: 8, maxNodes: 2000, maxStringLength: 4096 } as const;
+
+/**
+ * Why a free-form JSON value exceeds the limits, or null. Iterative, so a value nested far
+ * deeper than the call stack (which breaks JSON.stringify) is measured without recursion.
+ */
+export function jsonLimitViolation(value: unknown, limits: { maxDepth: number; maxNodes: number; maxStringLength: number }): string | null {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const { value: v, depth } = stack.pop()!;
+    if (++nodes > limits.maxNodes) return `more than ${limits.maxNodes} values`;
+    if (typeof v === 'string' && v.length > limits.maxStringLength) return `a string longer than ${limits.maxStringLength} characters`;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limits.maxDepth) return `nested deeper than ${limits.maxDepth} levels`;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push({ value: child, depth: depth + 1 });
+    for (const key of Array.isArray(v) ? [] : Object.keys(v)) if (key.length > limits.maxStringLength) return `a key longer than ${limits.maxStringLength} characters`;
+  }
+  return null;
+}
+
 export const agentInventory = z.object({
   collectedAt: z.string(),
   system: z.object({
@@ -131,7 +153,13 @@ export const agentInventory = z.object({
   memoryBytes: z.number().int().nonnegative(),
   disks: z.array(inventoryDisk),
   nics: z.array(inventoryNic),
-  extra: z.record(z.string(), z.unknown()).optional(),
+  extra: z
+    .record(z.string(), z.unknown())
+    .superRefine((extra, ctx) => {
+      const problem = jsonLimitViolation(extra, INVENTORY_EXTRA_LIMITS);
+      if (problem) ctx.addIssue({ code: 'custom', message: `extra is too large: ${problem}` });
+    })
+    .optional(),
 });
 export type AgentInventory = z.infer<typeof agentInventory>;
 

@@ -16,6 +16,7 @@ import {
 } from '../../lib/agent-protocol.ts';
 import type { NetbootService } from '../service/netboot.ts';
 import { AgentAuthError } from '../service/netboot.ts';
+import { AgentSession } from '../service/agent-session.ts';
 import { bearerToken } from './auth.ts';
 
 function token(request: FastifyRequest): string {
@@ -25,7 +26,8 @@ function token(request: FastifyRequest): string {
 }
 
 export async function registerAgentApi(app: FastifyInstance, deps: { service: NetbootService }): Promise<void> {
-  const { service } = deps;
+  // The agent's calls, each checked against its token in one place (agent-session.ts).
+  const agent = new AgentSession(deps.service);
   await app.register(
     async (api) => {
       const r = api.withTypeProvider<ZodTypeProvider>();
@@ -33,34 +35,34 @@ export async function registerAgentApi(app: FastifyInstance, deps: { service: Ne
       const tags = ['agent'];
 
       r.get('/time', { schema: { tags, summary: 'Server time (clock sync for the boot image)' } }, async () => ({ serverTime: new Date().toISOString() }));
-      r.get('/job', { schema: { tags, summary: 'The job of this token' } }, async (req) => service.agentFetchJob(token(req)));
+      r.get('/job', { schema: { tags, summary: 'The job of this token' } }, async (req) => agent.fetchJob(token(req)));
       r.post('/job/progress', { schema: { tags, summary: 'Progress %, message and log lines', body: agentProgress } }, async (req) => {
-        await service.agentProgress(token(req), req.body);
+        await agent.progress(token(req), req.body);
         return { ok: true };
       });
       r.post('/job/result', { schema: { tags, summary: 'The result (idempotent)', body: agentResult } }, async (req) => {
-        const { alreadyRecorded } = await service.agentResult(token(req), req.body);
+        const { alreadyRecorded } = await agent.result(token(req), req.body);
         return { ok: true, alreadyRecorded };
       });
       r.post('/job/log', { schema: { tags, summary: 'The full agent log (text/plain)', body: z.string() } }, async (req) => {
-        await service.agentLog(token(req), req.body);
+        await agent.log(token(req), req.body);
         return { ok: true };
       });
       r.post('/client/properties', { schema: { tags, summary: 'Set property values of this client', body: agentPropertyUpdate } }, async (req) => {
-        await service.agentSetProperties(token(req), req.body.productId, req.body.values);
+        await agent.setProperties(token(req), req.body.productId, req.body.values);
         return { ok: true };
       });
       r.post('/client/action-requests', { schema: { tags, summary: 'Queue other products for this client', body: agentActionRequests } }, async (req) => {
-        await service.agentSetActionRequests(token(req), req.body.requests);
+        await agent.setActionRequests(token(req), req.body.requests);
         return { ok: true };
       });
-      r.get('/client/product-states', { schema: { tags, summary: 'Product states of this client' } }, async (req) => ({ states: await service.agentGetProductStates(token(req)) }));
+      r.get('/client/product-states', { schema: { tags, summary: 'Product states of this client' } }, async (req) => ({ states: await agent.getProductStates(token(req)) }));
       r.put('/client/product-states', { schema: { tags, summary: 'Restore saved product states of this client', body: agentProductStates } }, async (req) => {
-        await service.agentPutProductStates(token(req), req.body.states);
+        await agent.putProductStates(token(req), req.body.states);
         return { ok: true };
       });
       r.put('/client/inventory', { schema: { tags, summary: 'Hardware inventory of this client', body: agentInventory } }, async (req) => {
-        await service.agentPutInventory(token(req), req.body);
+        await agent.putInventory(token(req), req.body);
         return { ok: true };
       });
     },

@@ -1,10 +1,14 @@
 // The job lifecycle as pure logic. A job is one execution of a pending netboot action for one
-// client; each boot that reads the client's config is an attempt. Unlike opsi, reading the
-// config does not consume the action request: only a reported result (or giving up after
-// maxAttempts boots without one) does, so a power loss mid-job retries instead of losing it.
+// client; each boot whose agent started is an attempt. Unlike opsi, reading the config does not
+// consume the action request: only a reported result (or giving up after maxAttempts boots
+// without one) does, so a power loss mid-job retries instead of losing it.
+// Config reads are unauthenticated (anyone can ask for any MAC's config), so a read only counts
+// a new attempt when the current one had reached the agent (running): reads while the attempt is
+// still booting re-serve it (same attempt, same token), and spoofed reads cannot exhaust a job.
 //
 //   (new) --bootConfigRead--> booting --agentStarted/progress--> running
-//   booting|running --bootConfigRead--> booting (attempt+1)  | exhausted (attempt == max)
+//   booting --bootConfigRead--> booting (unchanged: the same attempt is served again)
+//   running --bootConfigRead--> booting (attempt+1)  | exhausted (attempt == max)
 //   booting|running --succeeded--> succeeded
 //   booting|running --failed--> failed
 //   booting|running --cancelled--> cancelled
@@ -43,14 +47,23 @@ export function startJob(maxAttempts: number): JobSnapshot {
   return { state: 'booting', attempt: 1, maxAttempts };
 }
 
+/** What a config read does to an active job: serve the current attempt again, start the next, or give up. */
+export function configReadEffect(job: JobSnapshot): 'reserve' | 'newAttempt' | 'exhausted' {
+  // The agent never started: this is the same boot retrying, or someone else asking for this
+  // MAC's config. Neither is evidence that an attempt died.
+  if (job.state === 'booting') return 'reserve';
+  return job.attempt >= job.maxAttempts ? 'exhausted' : 'newAttempt';
+}
+
 export function transition(job: JobSnapshot, event: JobEvent): TransitionResult {
   if (isTerminal(job.state)) {
     return { ok: false, reason: `job is ${job.state}: ${event.type} is not allowed any more` };
   }
   switch (event.type) {
     case 'bootConfigRead':
-      // The client booted again without reporting a result: the previous attempt died.
-      if (job.attempt >= job.maxAttempts) {
+      if (configReadEffect(job) === 'reserve') return { ok: true, next: job, newAttempt: false, terminal: false, error: null };
+      // The agent had started and the client booted again without a result: that attempt died.
+      if (configReadEffect(job) === 'exhausted') {
         return {
           ok: true,
           next: { ...job, state: 'exhausted' },
@@ -120,6 +133,33 @@ function finishFailed(poc: ProductOnClient, context: { actionRequest: ActionRequ
     lastAction: context.actionRequest,
     actionProgress: `failed: ${error}`.slice(0, 1000),
   };
+}
+
+/** How long after the result the agent may still upload its full log (it does so right after). */
+export const FINAL_LOG_GRACE_MS = 5 * 60 * 1000;
+
+/** Which agent call a job token is used for (see agentTokenUse). */
+export type AgentTokenUse = 'work' | 'result' | 'finalLog';
+
+/**
+ * May a job token be used for this call? Active jobs: everything. Finished jobs: only resending
+ * the result (the agent's outbox resends until acknowledged; the service then accepts only the
+ * same result) and one log upload shortly after a reported result (the agent posts its full log
+ * right after the result is acknowledged: bootimage/agent/run-agent.ts).
+ */
+export function agentTokenUse(
+  job: { state: JobState; finished: string | null },
+  use: AgentTokenUse,
+  context: { now: number; logStored: boolean },
+): { ok: true } | { ok: false; reason: string } {
+  if (!isTerminal(job.state) || use === 'result') return { ok: true };
+  const spent = `the job is ${job.state}: its token no longer works`;
+  if (use !== 'finalLog') return { ok: false, reason: spent };
+  if (job.state !== 'succeeded' && job.state !== 'failed') return { ok: false, reason: spent };
+  if (context.logStored) return { ok: false, reason: `${spent} (its final log is already uploaded)` };
+  const finished = job.finished ? Date.parse(job.finished) : Number.NaN;
+  if (!(context.now - finished <= FINAL_LOG_GRACE_MS)) return { ok: false, reason: `${spent} (the final log is accepted for ${FINAL_LOG_GRACE_MS / 60000} minutes after the result)` };
+  return { ok: true };
 }
 
 /** Requests that make a netboot product produce a boot config (opsi: all but none). */

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/logger.ts';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
+import { AgentSession } from '../service/agent-session.ts';
 import type { NetbootService } from '../service/netboot.ts';
 import { Depot } from '../depot/depot.ts';
 import { registerDepotHttp } from '../depot/http.ts';
@@ -32,10 +33,11 @@ export async function openOsImages(config: Config, log: Logger): Promise<OsImage
 
 export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsImages, deps: { store: Store; service: NetbootService }): Promise<void> {
   const { service } = deps;
+  const agent = new AgentSession(service);
   await registerDepotHttp(app, {
     depot: osImages.depot,
     store: deps.store,
-    jobForToken: (token) => service.jobForToken(token),
+    jobForToken: (token) => agent.jobOfToken(token),
     // A job reads the root filesystem its install product's properties name, nothing else.
     grants: async (job) => osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)),
   });

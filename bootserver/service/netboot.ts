@@ -1,21 +1,14 @@
-// The domain core: action requests, boot-config reads that create/continue jobs, and the agent's
-// reports. HTTP, TFTP and the CLI are adapters around this; the rules live in pure modules
-// (jobs/lifecycle.ts, boot/decide.ts, products/properties.ts, actions/group-restore.ts).
+// The domain core: action requests, boot-config reads that create/continue jobs, and the job
+// lifecycle events (the agent's calls come in through agent-session.ts). HTTP, TFTP and the CLI
+// are adapters around this; the rules live in pure modules (jobs/lifecycle.ts, boot/decide.ts,
+// products/properties.ts, actions/group-restore.ts, service/agent-scope.ts).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.ts';
-import type {
-  ActionRequest,
-  AgentInventory,
-  AgentJob,
-  AgentProgress,
-  AgentResult,
-  ProductOnClientStateWire,
-  PropertyValue,
-} from '../../lib/agent-protocol.ts';
+import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, resolveClient, type BootDecision, type BootRequest } from '../boot/decide.ts';
-import { ACTIVE_STATES, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
+import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
@@ -93,12 +86,12 @@ function freshProductState(clientId: string, productId: string, now: string): Pr
 }
 
 export class NetbootService {
-  private readonly store: Store;
-  private readonly config: Config;
+  readonly store: Store;
+  readonly config: Config;
   private readonly bus: JobEventBus;
   private readonly log: Logger;
   private readonly serverSecret: string;
-  private readonly now: () => Date;
+  readonly now: () => Date;
   private readonly actionSetHook: ActionSetHook | null;
 
   constructor(options: NetbootServiceOptions) {
@@ -119,7 +112,7 @@ export class NetbootService {
     return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId));
   }
 
-  private iso(): string {
+  iso(): string {
     return this.now().toISOString();
   }
 
@@ -280,9 +273,9 @@ export class NetbootService {
       job = null;
     }
     if (job) {
-      const since = job.attemptStarted ? ts.getTime() - Date.parse(job.attemptStarted) : Infinity;
-      if (job.state === 'booting' && since < this.config.boot.sameBootWindowSeconds * 1000) {
-        // Same boot asking again (firmware/grub retry): same attempt, same token.
+      if (configReadEffect(job) === 'reserve') {
+        // The agent of this attempt never started (a firmware/grub retry, or anyone asking for
+        // this MAC's config): serve the same attempt and token again; nothing is written.
         return { job, token: deriveJobToken(this.serverSecret, job.id, job.attempt) };
       }
       const updated = await this.applyJobEvent(tx, job, { type: 'bootConfigRead' });
@@ -317,7 +310,7 @@ export class NetbootService {
   }
 
   /** Apply one lifecycle event to a job: job row, product state, event log, live bus. */
-  private async applyJobEvent(tx: Store, job: Job, event: JobEvent): Promise<Job> {
+  async applyJobEvent(tx: Store, job: Job, event: JobEvent): Promise<Job> {
     const result = transition(job, event);
     if (!result.ok) throw new ConflictError(result.reason);
     const ts = this.iso();
@@ -359,122 +352,9 @@ export class NetbootService {
     return next;
   }
 
-  private async recordEvent(tx: Store, job: Job, kind: JobEventKind, percent: number | null, message: string): Promise<void> {
+  async recordEvent(tx: Store, job: Job, kind: JobEventKind, percent: number | null, message: string): Promise<void> {
     const record = await tx.addJobEvent({ jobId: job.id, ts: this.iso(), kind, state: job.state, percent, message });
     this.bus.publish({ ...record, clientId: job.clientId, productId: job.productId });
-  }
-
-  // ---- agent side -------------------------------------------------------------------------
-
-  /** Find the job a token belongs to. Terminal jobs are returned too (result resends). */
-  async jobForToken(token: string, store: Store = this.store): Promise<Job> {
-    if (!/^[0-9a-f]{32}$/.test(token)) throw new AgentAuthError('malformed job token');
-    const job = await store.findJobByTokenHash(sha256Hex(token));
-    if (!job) throw new AgentAuthError('unknown or expired job token (a newer boot attempt replaces it)');
-    return job;
-  }
-
-  private requireActive(job: Job): void {
-    if (!ACTIVE_STATES.includes(job.state)) throw new ConflictError(`job ${job.id} is ${job.state}`);
-  }
-
-  async agentFetchJob(token: string): Promise<AgentJob> {
-    return this.store.transaction(async (tx) => {
-      let job = await this.jobForToken(token, tx);
-      this.requireActive(job);
-      if (job.state === 'booting') job = await this.applyJobEvent(tx, job, { type: 'agentStarted' });
-      const client = await this.requireClient(job.clientId, tx);
-      const product = await this.requireProduct(job.productId, tx);
-      return {
-        jobId: job.id,
-        attempt: job.attempt,
-        productId: job.productId,
-        productVersion: product.version,
-        actionRequest: job.actionRequest,
-        properties: effectivePropertyValues(product, await tx.getPropertyValues(client.id, product.id)),
-        client: { id: client.id, mac: client.mac, uuid: client.uuid, group: client.group },
-        afterJob: this.config.boot.afterJob,
-        serverTime: this.iso(),
-      };
-    });
-  }
-
-  async agentProgress(token: string, progress: AgentProgress): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      let job = await this.jobForToken(token, tx);
-      this.requireActive(job);
-      if (progress.percent !== undefined || progress.message !== undefined) {
-        const event: JobEvent = { type: 'progress' };
-        if (progress.percent !== undefined) event.percent = progress.percent;
-        if (progress.message !== undefined) event.message = progress.message;
-        job = await this.applyJobEvent(tx, job, event);
-      } else if (job.state === 'booting') {
-        job = await this.applyJobEvent(tx, job, { type: 'agentStarted' });
-      }
-      for (const line of progress.log ?? []) await this.recordEvent(tx, job, 'log', null, line);
-    });
-  }
-
-  /** Record the result. Resending the same result is acknowledged; a different one conflicts. */
-  async agentResult(token: string, result: AgentResult): Promise<{ alreadyRecorded: boolean }> {
-    return this.store.transaction(async (tx) => {
-      const job = await this.jobForToken(token, tx);
-      const wanted = result.result === 'successful' ? 'succeeded' : 'failed';
-      if (job.state === wanted) return { alreadyRecorded: true };
-      this.requireActive(job);
-      const event: JobEvent = result.result === 'successful' ? { type: 'succeeded' } : { type: 'failed', error: result.error ?? 'the product failed without a message' };
-      await this.applyJobEvent(tx, job, event);
-      return { alreadyRecorded: false };
-    });
-  }
-
-  async agentLog(token: string, text: string): Promise<void> {
-    const job = await this.jobForToken(token);
-    await this.store.putJobLog(job.id, text);
-  }
-
-  async agentSetProperties(token: string, productId: string, values: Record<string, PropertyValue>): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.setClientProperties(job.clientId, productId, values, { allowReadOnly: true });
-  }
-
-  async agentSetActionRequests(token: string, requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.store.transaction(async (tx) => {
-      for (const r of requests) {
-        if (r.productId === job.productId) throw new PropertyValidationError(`a product cannot queue itself (${r.productId})`);
-        const current = await this.productState(job.clientId, r.productId, tx);
-        await this.requireProduct(r.productId, tx);
-        await tx.putProductOnClient({ ...current, actionRequest: r.actionRequest, actionProgress: '', modified: this.iso() });
-      }
-    });
-  }
-
-  async agentGetProductStates(token: string): Promise<ProductOnClientStateWire[]> {
-    const job = await this.jobForToken(token);
-    const rows = await this.store.listProductOnClients({ clientId: job.clientId });
-    return rows.map((r) => ({ productId: r.productId, installationStatus: r.installationStatus, actionResult: r.actionResult, lastAction: r.lastAction, productVersion: r.productVersion }));
-  }
-
-  async agentPutProductStates(token: string, states: ProductOnClientStateWire[]): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.store.transaction(async (tx) => {
-      for (const s of states) {
-        if (s.productId === job.productId) continue; // the running job's own state is set by its result
-        if (!(await tx.getProduct(s.productId))) continue; // products no longer in the catalogue
-        const current = await this.productState(job.clientId, s.productId, tx);
-        await tx.putProductOnClient({ ...current, ...s, modified: this.iso() });
-      }
-    });
-  }
-
-  async agentPutInventory(token: string, inventory: AgentInventory): Promise<void> {
-    const job = await this.jobForToken(token);
-    this.requireActive(job);
-    await this.store.updateClient(job.clientId, { inventory });
   }
 
   /** Admin view: the job's events so far (for SSE replay and `netimage jobs`). */

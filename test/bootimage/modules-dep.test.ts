@@ -1,6 +1,6 @@
 import test from 'ava';
-import { closeModules, parseBuiltin, parseModulesDep, parseSoftdeps } from '../../bootimage/build/modules-dep.ts';
-import { parseNeeded } from '../../bootimage/build/elf-needed.ts';
+import { closeModules, parseBuiltin, parseModulesDep, parseSoftdeps } from '../../bootimage/builder/modules-dep.ts';
+import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
 
 const dep = parseModulesDep(`kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
 kernel/lib/crc16.ko:

@@ -11,6 +11,7 @@ import { PropertyValidationError } from '../../bootserver/products/properties.ts
 import { DepotConflictError, DepotError, DepotNotFoundError } from '../../bootserver/depot/depot.ts';
 import { ApiError } from '../../bootserver/cli/api-client.ts';
 import { ScheduleSpecError } from '../../bootserver/schedules/timing.ts';
+import { AgentScopeError } from '../../bootserver/service/agent-session.ts';
 
 async function appThrowing(make: () => unknown) {
   const app = Fastify({ logger: false });
@@ -58,6 +59,7 @@ test('domain classes answer by their kind', async (t) => {
     [new PropertyValidationError('p'), 400],
     [new ScheduleSpecError('s'), 400],
     [new AgentAuthError('a'), 401],
+    [new AgentScopeError('a'), 403],
     [new StoreNotFoundError('n'), 404],
     [new DepotNotFoundError('d'), 404],
     [new StoreConflictError('s'), 409],

@@ -1,5 +1,16 @@
 import test from 'ava';
-import { startJob, transition, productStateAfter, isTerminal, TERMINAL_STATES, type JobEvent, type JobSnapshot } from '../../bootserver/jobs/lifecycle.ts';
+import {
+  agentTokenUse,
+  configReadEffect,
+  FINAL_LOG_GRACE_MS,
+  startJob,
+  transition,
+  productStateAfter,
+  isTerminal,
+  TERMINAL_STATES,
+  type JobEvent,
+  type JobSnapshot,
+} from '../../bootserver/jobs/lifecycle.ts';
 import type { JobState, ProductOnClient } from '../../bootserver/store/types.ts';
 
 const events: JobEvent[] = [
@@ -31,8 +42,10 @@ for (const from of ['booting', 'running'] as const) {
       if (!r.ok) return;
       t.is(r.next.state, expected[from][event.type]);
       t.is(r.terminal, isTerminal(r.next.state));
-      t.is(r.newAttempt, event.type === 'bootConfigRead');
-      t.is(r.next.attempt, event.type === 'bootConfigRead' ? 2 : 1);
+      // Only a read after the agent started counts a new attempt (a booting one is re-served).
+      const counts = event.type === 'bootConfigRead' && from === 'running';
+      t.is(r.newAttempt, counts);
+      t.is(r.next.attempt, counts ? 2 : 1);
       if (event.type === 'failed') t.is(r.error, 'boom');
     });
   }
@@ -56,6 +69,52 @@ test('a reboot at the last attempt exhausts the job with a reason', (t) => {
   t.true(r.terminal);
   t.false(r.newAttempt);
   t.is(r.error, 'no result after 3 boot attempts');
+});
+
+test('config reads while the attempt is booting never count, however many: a spoofed read cannot exhaust a job', (t) => {
+  let snapshot = job('booting', 1, 2);
+  for (let i = 0; i < 10; i++) {
+    t.is(configReadEffect(snapshot), 'reserve');
+    const r = transition(snapshot, { type: 'bootConfigRead' });
+    if (!r.ok) return t.fail(r.reason);
+    t.deepEqual(r.next, snapshot);
+    t.false(r.newAttempt);
+    snapshot = r.next;
+  }
+  t.is(configReadEffect(job('booting', 2, 2)), 'reserve', 'not even at the last attempt');
+});
+
+test('a read after the agent started is a power loss: next attempt, or exhausted at the last one', (t) => {
+  t.is(configReadEffect(job('running', 1, 2)), 'newAttempt');
+  t.is(configReadEffect(job('running', 2, 2)), 'exhausted');
+});
+
+const finished = (state: JobState, at = 1_000_000) => ({ state, finished: new Date(at).toISOString() });
+
+test('an active job token may be used for everything', (t) => {
+  for (const state of ['booting', 'running'] as const) {
+    for (const use of ['work', 'result', 'finalLog'] as const) t.true(agentTokenUse({ state, finished: null }, use, { now: 0, logStored: true }).ok, `${state} ${use}`);
+  }
+});
+
+test('a finished job token: result resends always, work never', (t) => {
+  for (const state of TERMINAL_STATES) {
+    t.true(agentTokenUse(finished(state), 'result', { now: 9e15, logStored: true }).ok, state);
+    const work = agentTokenUse(finished(state), 'work', { now: 1_000_001, logStored: false });
+    t.false(work.ok, state);
+    if (!work.ok) t.regex(work.reason, new RegExp(`job is ${state}: its token no longer works`));
+  }
+});
+
+test('a finished job token: one final log after a reported result, within the grace window', (t) => {
+  const at = 1_000_000;
+  for (const state of ['succeeded', 'failed'] as const) {
+    t.true(agentTokenUse(finished(state, at), 'finalLog', { now: at + FINAL_LOG_GRACE_MS, logStored: false }).ok);
+    t.false(agentTokenUse(finished(state, at), 'finalLog', { now: at + FINAL_LOG_GRACE_MS + 1, logStored: false }).ok, 'too late');
+    t.false(agentTokenUse(finished(state, at), 'finalLog', { now: at + 1, logStored: true }).ok, 'only once');
+  }
+  for (const state of ['cancelled', 'exhausted'] as const) t.false(agentTokenUse(finished(state, at), 'finalLog', { now: at + 1, logStored: false }).ok, `${state}: no result, no log`);
+  t.false(agentTokenUse({ state: 'succeeded', finished: null }, 'finalLog', { now: at, logStored: false }).ok, 'no finish time: refused');
 });
 
 const poc: ProductOnClient = {

@@ -1,90 +1,113 @@
-// The product glue on a loop device with a recording in-memory server: prepare clears restore's
-// images and queues the OS, backup names the image and fills imagefile/imagefiles_list/
-// free_on_backup, restore puts product states back and queues setup_after_restore, delimage
-// updates the list. (The real bootserver is exercised by the lead's end-to-end tests.)
+// The imaging products against the real bootserver (in-process, loopback) on a loop device, run
+// the way the agent runs them: config read -> job token -> GET /job -> product -> result -> log.
+// What they change on the server is checked through the admin API: prepare clears restore's
+// images and queues start_os_installation, backup names the image and fills imagefile/
+// imagefiles_list/free_on_backup, restore puts the saved product states back (also those of
+// products this server does not know) and queues setup_after_restore, delimage updates the list.
 import test from 'ava';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
+import { agentCall, issueJob, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createLoop, damage, helper, MiB, ROOT } from './helpers/loop.ts';
-import type { ServerState } from './helpers/product-run.ts';
 
-async function runProduct(productId: string, loop: string, stateFile: string, firmware = 'uefi') {
-  const r = await run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/imaging/helpers/product-run.ts'), productId, loop, stateFile, firmware]);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; error: string | null; errorName: string | null; log: string[]; progress: number[] };
-  const state = JSON.parse(await readFile(stateFile, 'utf8')) as ServerState;
-  return { ...out, state };
+const MAC = '52:54:00:12:34:56';
+const CLIENT = 'pc01.school.lan';
+const PREPARE = 'opsi-local-image-prepare';
+const BACKUP = 'opsi-local-image-backup';
+const RESTORE = 'opsi-local-image-restore';
+const DELIMAGE = 'opsi-local-image-delimage';
+const UBUNTU = 'opsi-local-image-ubuntu';
+
+interface RunOutcome {
+  ok: boolean;
+  error: string | null;
+  errorName: string | null;
+  log: string[];
+  progress: number[];
+  jobId: string;
 }
 
-test('products: prepare -> backup -> restore -> delimage, server calls and properties', async (t) => {
-  const loop = await createLoop(t, 2 * 1024 * MiB, 512);
-  const stateFile = join(loop.dir, 'state.json');
-  const initial: ServerState = {
-    properties: {
-      'opsi-local-image-prepare': {
-        system_partition_size: '500M',
-        winpe_partition_size: '0G',
-        minimal_backup_partition_size: '50%',
-        start_os_installation: 'opsi-local-image-ubuntu',
-        multi_disk_mode: '0',
-        backup_partition_on_same_disk: 'true',
-      },
-      'opsi-local-image-backup': { imagefile: '', setup_after_install: [] },
-      'opsi-local-image-restore': { imagefile: 'stale', imagefiles_list: ['stale'], setup_after_restore: ['windomain'] },
-      'opsi-local-image-delimage': { imagefile: 'opsi-local-image-ubuntu' },
-    },
-    productStates: [
-      { productId: 'opsi-local-image-ubuntu', installationStatus: 'installed', actionResult: 'successful', lastAction: 'setup', productVersion: '22.04-1' },
-      { productId: 'firefox', installationStatus: 'installed', actionResult: 'successful', lastAction: 'setup', productVersion: '120-1' },
-    ],
-    actionRequests: [],
-    calls: [],
-  };
-  await writeFile(stateFile, JSON.stringify(initial));
+/** The admin sets the action (with properties), the client reads its config, the agent runs the product. */
+async function runProduct(ts: TestServer, productId: string, loop: { path: string; dir: string }, properties: Record<string, unknown> = {}): Promise<RunOutcome> {
+  const job = await issueJob(ts, { clientId: CLIENT, mac: MAC, productId, properties });
+  const r = await run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/imaging/helpers/product-run.ts'), productId, loop.path, ts.url, job.token, 'uefi', loop.dir]);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as RunOutcome;
+}
 
-  const prep = await runProduct('opsi-local-image-prepare', loop.path, stateFile);
-  t.true(prep.ok, prep.error ?? '');
-  t.deepEqual(prep.state.properties['opsi-local-image-restore']!['imagefiles_list'], []);
-  t.is(prep.state.properties['opsi-local-image-restore']!['imagefile'], '');
-  t.deepEqual(prep.state.actionRequests, [{ productId: 'opsi-local-image-ubuntu', actionRequest: 'setup' }]);
+async function state(ts: TestServer, productId: string): Promise<any> {
+  return ((await ts.api('GET', `/api/v1/clients/${CLIENT}/products`)).body as any[]).find((s) => s.productId === productId);
+}
+
+async function props(ts: TestServer, productId: string): Promise<Record<string, any>> {
+  return (await ts.api('GET', `/api/v1/clients/${CLIENT}/products/${productId}/properties`)).body;
+}
+
+test('products: prepare -> backup -> restore -> delimage against the real server', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const loop = await createLoop(t, 2 * 1024 * MiB, 512);
+
+  // An image made at an opsi site came back with a state of a localboot product this netboot
+  // server does not have (windomain): a restore put it back, and the server must keep it.
+  const opsiRestore = await issueJob(ts, { clientId: CLIENT, mac: MAC, productId: RESTORE, properties: { imagefile: 'opsi-image', imagefiles_list: ['opsi-image'] } });
+  const windomain = { productId: 'windomain', installationStatus: 'installed', actionResult: 'successful', lastAction: 'setup', productVersion: '4.3-1' };
+  t.is((await agentCall(ts.url, opsiRestore.token, 'PUT', '/client/product-states', { states: [windomain] })).status, 200);
+  t.is((await agentCall(ts.url, opsiRestore.token, 'POST', '/job/result', { result: 'successful' })).status, 200);
+
+  const prep = await runProduct(ts, PREPARE, loop, {
+    system_partition_size: '500M',
+    winpe_partition_size: '0G',
+    minimal_backup_partition_size: '50%',
+    start_os_installation: UBUNTU,
+    multi_disk_mode: '0',
+    backup_partition_on_same_disk: true,
+  });
+  t.true(prep.ok, prep.error ?? prep.log.join('\n'));
   t.true(prep.log.some((l) => /only one usable disk/.test(l)), prep.log.join('\n'));
   t.is(prep.progress.at(-1), 100);
+  t.like(await props(ts, RESTORE), { imagefile: '', imagefiles_list: [] }, 'the old images are gone with the partitions');
+  t.like(await state(ts, PREPARE), { installationStatus: 'installed', actionResult: 'successful', actionRequest: 'none' });
+  t.is((await state(ts, UBUNTU)).actionRequest, 'setup', 'start_os_installation queued');
+  t.like((await ts.api('GET', `/api/v1/jobs/${prep.jobId}`)).body, { state: 'succeeded' });
+  t.regex((await ts.api('GET', `/api/v1/jobs/${prep.jobId}/log`)).text, /set to setup/, 'the final log arrived after the result');
   // start_os_installation is Linux: ext4 system partition
-  const sysType = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', `${loop.path}p3`]);
-  t.is(sysType.stdout.trim(), 'ext4');
+  t.is((await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', `${loop.path}p3`])).stdout.trim(), 'ext4');
 
+  // The OS installation is a localboot/OS product this boot image does not run: the admin takes
+  // the request back here, and files on the system partition stand in for the installed OS.
+  t.is((await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/${UBUNTU}/action`, { actionRequest: 'none' })).status, 200);
   const filled = await helper(['fill', `${loop.path}p3`, 'ext4', '40']);
   const manifest = join(loop.dir, 'm.json');
   await writeFile(manifest, JSON.stringify(filled.manifest));
 
-  // No imagefile: the image is named after the installed opsi-local-image OS product.
-  const bk = await runProduct('opsi-local-image-backup', loop.path, stateFile);
-  t.true(bk.ok, bk.error ?? '');
-  t.is(bk.state.properties['opsi-local-image-restore']!['imagefile'], 'opsi-local-image-ubuntu');
-  t.deepEqual(bk.state.properties['opsi-local-image-restore']!['imagefiles_list'], ['opsi-local-image-ubuntu']);
-  t.regex(String(bk.state.properties['opsi-local-image-backup']!['free_on_backup']), /^device: .*, use: \d+%/);
+  const bk = await runProduct(ts, BACKUP, loop, { imagefile: UBUNTU });
+  t.true(bk.ok, bk.error ?? bk.log.join('\n'));
+  t.like(await props(ts, RESTORE), { imagefile: UBUNTU, imagefiles_list: [UBUNTU] });
+  t.regex(String((await props(ts, BACKUP))['free_on_backup']), /^device: .*, use: \d+%/);
 
-  // Between backup and restore the client's states change; restore puts the saved ones back.
-  const changed = JSON.parse(await readFile(stateFile, 'utf8')) as ServerState;
-  changed.productStates = [{ productId: 'firefox', installationStatus: 'not_installed', actionResult: 'none', lastAction: 'uninstall', productVersion: null }];
-  changed.actionRequests = [];
-  await writeFile(stateFile, JSON.stringify(changed));
   await damage(`${loop.path}p3`, 1, 100);
-  const rs = await runProduct('opsi-local-image-restore', loop.path, stateFile);
-  t.true(rs.ok, rs.error ?? '');
-  t.deepEqual(rs.state.productStates.map((s) => `${s.productId}:${s.installationStatus}`), ['opsi-local-image-ubuntu:installed', 'firefox:installed']);
-  t.deepEqual(rs.state.actionRequests, [{ productId: 'windomain', actionRequest: 'setup' }]);
+  const rs = await runProduct(ts, RESTORE, loop, { setup_after_restore: ['windomain', 'hwinvent'] });
+  t.true(rs.ok, rs.error ?? rs.log.join('\n'));
+  t.true(rs.log.includes('restored 2 saved product states'), rs.log.join('\n'));
+  t.like(await state(ts, RESTORE), { installationStatus: 'installed', actionResult: 'successful', actionRequest: 'none' }, "restore's own state is its result, not the saved one");
+  t.is((await state(ts, 'hwinvent')).actionRequest, 'setup', 'setup_after_restore queued');
+  t.true(rs.log.some((l) => /warning: setup_after_restore: could not set windomain to setup: .*HTTP 404/.test(l)), rs.log.join('\n'));
   const v = await helper(['verify', `${loop.path}p3`, 'ext4', manifest]);
   t.true(v.ok, JSON.stringify(v.bad));
+  // windomain's state survived the round trip: the next job of this client still sees it.
+  await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/hwinvent/action`, { actionRequest: 'none' });
+  const del = await runProduct(ts, DELIMAGE, loop, { imagefile: UBUNTU });
+  t.true(del.ok, del.error ?? del.log.join('\n'));
+  t.like(await props(ts, RESTORE), { imagefile: '', imagefiles_list: [] });
+  t.regex(String((await props(ts, BACKUP))['free_on_backup']), /^device: .*, use: \d+%/);
+  const probe = await issueJob(ts, { clientId: CLIENT, mac: MAC, productId: BACKUP });
+  const saved = (await agentCall(ts.url, probe.token, 'GET', '/client/product-states')).body.states as any[];
+  t.deepEqual(saved.find((s) => s.productId === 'windomain'), windomain);
 
-  const del = await runProduct('opsi-local-image-delimage', loop.path, stateFile);
-  t.true(del.ok, del.error ?? '');
-  t.deepEqual(del.state.properties['opsi-local-image-restore']!['imagefiles_list'], []);
-  t.is(del.state.properties['opsi-local-image-restore']!['imagefile'], '');
-
-  // Engine refusals reach the server as ProductError with the reason.
-  const again = await runProduct('opsi-local-image-restore', loop.path, stateFile);
-  t.false(again.ok);
-  t.is(again.errorName, 'ProductError');
-  t.regex(again.error!, /imagefile is empty/);
+  // With no image left the admin cannot even ask for a restore.
+  await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/${BACKUP}/action`, { actionRequest: 'none' });
+  const refused = await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/${RESTORE}/action`, { actionRequest: 'setup' });
+  t.is(refused.status, 400);
+  t.regex(refused.body.message, /imagefile is empty/);
 });

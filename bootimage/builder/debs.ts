@@ -1,8 +1,9 @@
 // Debian packages for the boot image: resolve versions with apt-cache, fetch with `apt-get download`
-// into a cache (never installed on the host), unpack with `dpkg-deb -x`.
+// into a cache (never installed on the host), unpack with `dpkg-deb -x`, read their Depends from the
+// .deb itself. Nothing here looks at which packages the host has installed.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runAllowFailure } from '../../lib/process.ts';
+import { run } from '../../lib/process.ts';
 
 export interface DebPackage {
   name: string;
@@ -10,10 +11,11 @@ export interface DebPackage {
   file: string;
 }
 
-/** Candidate versions of many packages with one apt-cache call. */
-export async function candidateVersions(names: readonly string[]): Promise<Map<string, string>> {
-  const out = await run('apt-cache', ['policy', ...names], { env: { LC_ALL: 'C' } });
+/** Candidate versions of those names apt has a candidate for (virtual packages have none), one apt-cache call. */
+export async function knownCandidateVersions(names: readonly string[]): Promise<Map<string, string>> {
   const versions = new Map<string, string>();
+  if (names.length === 0) return versions;
+  const out = await run('apt-cache', ['policy', ...names], { env: { LC_ALL: 'C' } });
   let current: string | null = null;
   for (const line of out.stdout.split('\n')) {
     const head = /^(\S+):$/.exec(line);
@@ -24,6 +26,12 @@ export async function candidateVersions(names: readonly string[]): Promise<Map<s
     const cand = /^\s+Candidate:\s+(\S+)/.exec(line);
     if (cand?.[1] && current && cand[1] !== '(none)') versions.set(current, cand[1]);
   }
+  return versions;
+}
+
+/** Candidate versions of many packages; every one must have a candidate. */
+export async function candidateVersions(names: readonly string[]): Promise<Map<string, string>> {
+  const versions = await knownCandidateVersions(names);
   for (const n of names) if (!versions.has(n)) throw new Error(`apt has no candidate for ${n}: run apt-get update`);
   return versions;
 }
@@ -57,13 +65,35 @@ export async function unpackDeb(deb: DebPackage, dir: string): Promise<void> {
   await run('dpkg-deb', ['-x', deb.file, dir]);
 }
 
-/** The Debian package that ships a library file with this soname on the host (dpkg -S), or null. */
-export async function packageOwningLib(soname: string): Promise<string | null> {
-  const res = await runAllowFailure('dpkg', ['-S', `*/${soname}`], { env: { LC_ALL: 'C' } });
-  if (res.exitCode !== 0) return null;
-  for (const line of res.stdout.split('\n')) {
-    const m = /^([^:,\s]+)(?::amd64)?(?:,[^:]*)?: (\S+)$/.exec(line);
-    if (m?.[1] && /x86_64-linux-gnu|\/lib64\//.test(m[2] ?? '')) return m[1];
+/**
+ * The `Depends` and `Pre-Depends` of a package as alternatives (`a | b` -> ['a', 'b']), names only:
+ * versions, architecture qualifiers and build profiles are dropped.
+ */
+export function parseDepends(control: string): string[][] {
+  const fields: string[] = [];
+  let current: string | null = null;
+  for (const line of control.split('\n')) {
+    if (/^\s/.test(line) && current !== null) {
+      current += ` ${line.trim()}`;
+      continue;
+    }
+    if (current !== null) fields.push(current);
+    const m = /^(Pre-Depends|Depends):\s*(.*)$/.exec(line);
+    current = m ? (m[2] ?? '') : null;
   }
-  return null;
+  if (current !== null) fields.push(current);
+  return fields
+    .flatMap((f) => f.split(','))
+    .map((group) =>
+      group
+        .split('|')
+        .map((alt) => alt.trim().split(/[\s(:[<]/)[0] ?? '')
+        .filter(Boolean),
+    )
+    .filter((alts) => alts.length > 0);
+}
+
+/** What a fetched .deb declares it depends on (its control file, not the host's dpkg database). */
+export async function debDepends(deb: DebPackage): Promise<string[][]> {
+  return parseDepends((await run('dpkg-deb', ['-f', deb.file], { env: { LC_ALL: 'C' } })).stdout);
 }

@@ -50,3 +50,9 @@ export const MODULES_ALWAYS_LOADED: readonly string[] = [
 
 /** Library sonames replaced by a stub in the image (see docs/bootimage.md: ICU data). */
 export const ICU_DATA_SONAME = /^libicudata\.so\.(\d+)$/;
+
+/**
+ * What the node binary (from the npm registry, not a .deb) would declare as Depends: where its
+ * libraries (libstdc++, libgcc_s, libc/libm/libdl/libpthread) are looked for.
+ */
+export const NODE_DEPENDS: readonly string[] = ['libc6', 'libgcc-s1', 'libstdc++6'];

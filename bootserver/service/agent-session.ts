@@ -1,0 +1,189 @@
+// The agent API's side of the domain: what a job token may read and write. Every call runs in one
+// store transaction that starts with agentTx(), the one place a token is checked (with its job's
+// state, lifecycle.ts agentTokenUse) by the same transaction that then reads or writes; what the
+// job's product may change on its client is agent-scope.ts.
+import type {
+  ActionRequest,
+  AgentInventory,
+  AgentJob,
+  AgentProgress,
+  AgentResult,
+  ProductOnClientStateWire,
+  PropertyValue,
+} from '../../lib/agent-protocol.ts';
+import { agentProductStates } from '../../lib/agent-protocol.ts';
+import { agentTokenUse, type AgentTokenUse, type JobEvent } from '../jobs/lifecycle.ts';
+import { effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
+import type { Job, Store } from '../store/types.ts';
+import { mayPutInventory, mayPutProductStates, mayQueue, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
+import { AgentAuthError, ConflictError, type NetbootService } from './netboot.ts';
+import { sha256Hex } from './tokens.ts';
+import { NetimageError } from '../../lib/errors.ts';
+
+/** A job token used for something its product does not do (agent-scope.ts): 403. */
+export class AgentScopeError extends NetimageError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'AgentScopeError';
+  }
+}
+
+/** Saved states of products not in the catalogue, per client (see putProductStates). */
+const foreignStatesKey = (clientId: string) => `foreign-product-states:${clientId}`;
+const FOREIGN_STATES_MAX = 1000;
+
+export class AgentSession {
+  private readonly service: NetbootService;
+
+  constructor(service: NetbootService) {
+    this.service = service;
+  }
+
+  /** Find the job a token belongs to. Terminal jobs are returned too (see agentTokenUse). */
+  private async jobForToken(token: string, store: Store): Promise<Job> {
+    if (!/^[0-9a-f]{32}$/.test(token)) throw new AgentAuthError('malformed job token');
+    const job = await store.findJobByTokenHash(sha256Hex(token));
+    if (!job) throw new AgentAuthError('unknown or expired job token (a newer boot attempt replaces it)');
+    return job;
+  }
+
+  /** The one token check of the agent API: run `work` with the token's job, if it may be used so. */
+  private agentTx<T>(token: string, use: AgentTokenUse, work: (tx: Store, job: Job) => Promise<T>): Promise<T> {
+    return this.service.store.transaction(async (tx) => {
+      const job = await this.jobForToken(token, tx);
+      const logStored = use === 'finalLog' && (await tx.getJobLog(job.id)) !== null;
+      const verdict = agentTokenUse(job, use, { now: this.service.now().getTime(), logStored });
+      if (!verdict.ok) throw new ConflictError(`job ${job.id}: ${verdict.reason}`);
+      return work(tx, job);
+    });
+  }
+
+  /** The job of a token, finished or not, for readers that judge its state themselves (the depot). */
+  async jobOfToken(token: string): Promise<Job> {
+    return this.service.store.transaction((tx) => this.jobForToken(token, tx));
+  }
+
+  private requireScope(verdict: ScopeDecision): void {
+    if (!verdict.ok) throw new AgentScopeError(verdict.reason);
+  }
+
+  async fetchJob(token: string): Promise<AgentJob> {
+    return this.agentTx(token, 'work', async (tx, found) => {
+      const job = found.state === 'booting' ? await this.service.applyJobEvent(tx, found, { type: 'agentStarted' }) : found;
+      const client = await this.service.requireClient(job.clientId, tx);
+      const product = await this.service.requireProduct(job.productId, tx);
+      return {
+        jobId: job.id,
+        attempt: job.attempt,
+        productId: job.productId,
+        productVersion: product.version,
+        actionRequest: job.actionRequest,
+        properties: effectivePropertyValues(product, await tx.getPropertyValues(client.id, product.id)),
+        client: { id: client.id, mac: client.mac, uuid: client.uuid, group: client.group },
+        afterJob: this.service.config.boot.afterJob,
+        serverTime: this.service.iso(),
+      };
+    });
+  }
+
+  async progress(token: string, progress: AgentProgress): Promise<void> {
+    await this.agentTx(token, 'work', async (tx, found) => {
+      let job = found;
+      if (progress.percent !== undefined || progress.message !== undefined) {
+        const event: JobEvent = { type: 'progress' };
+        if (progress.percent !== undefined) event.percent = progress.percent;
+        if (progress.message !== undefined) event.message = progress.message;
+        job = await this.service.applyJobEvent(tx, job, event);
+      } else if (job.state === 'booting') {
+        job = await this.service.applyJobEvent(tx, job, { type: 'agentStarted' });
+      }
+      for (const line of progress.log ?? []) await this.service.recordEvent(tx, job, 'log', null, line);
+    });
+  }
+
+  /** Record the result. Resending the same result is acknowledged; a different one conflicts. */
+  async result(token: string, result: AgentResult): Promise<{ alreadyRecorded: boolean }> {
+    return this.agentTx(token, 'result', async (tx, job) => {
+      const wanted = result.result === 'successful' ? 'succeeded' : 'failed';
+      if (job.state === wanted) return { alreadyRecorded: true };
+      const event: JobEvent = result.result === 'successful' ? { type: 'succeeded' } : { type: 'failed', error: result.error ?? 'the product failed without a message' };
+      await this.service.applyJobEvent(tx, job, event); // refuses (409) a different result for a finished job
+      return { alreadyRecorded: false };
+    });
+  }
+
+  async log(token: string, text: string): Promise<void> {
+    await this.agentTx(token, 'finalLog', (tx, job) => tx.putJobLog(job.id, text));
+  }
+
+  /** Only the properties the job's product really writes (agent-scope.ts); read-only ones included. */
+  async setProperties(token: string, productId: string, values: Record<string, PropertyValue>): Promise<void> {
+    await this.agentTx(token, 'work', async (tx, job) => {
+      this.requireScope(mayWriteProperties(job.productId, productId, Object.keys(values)));
+      const product = await this.service.requireProduct(productId, tx);
+      await tx.setPropertyValues(job.clientId, productId, validatePropertyValues(product, values, { allowReadOnly: true }));
+    });
+  }
+
+  /**
+   * Only setup of products an admin named in the job's own queueing properties (agent-scope.ts).
+   * No product may write those properties, so the stored values are the admin's.
+   */
+  async setActionRequests(token: string, requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void> {
+    await this.agentTx(token, 'work', async (tx, job) => {
+      const jobProduct = await this.service.requireProduct(job.productId, tx);
+      const adminValues = effectivePropertyValues(jobProduct, await tx.getPropertyValues(job.clientId, job.productId));
+      this.requireScope(mayQueue(job.productId, adminValues, requests));
+      for (const r of requests) await this.service.requireProduct(r.productId, tx);
+      for (const r of requests) {
+        const current = await this.service.productState(job.clientId, r.productId, tx);
+        await tx.putProductOnClient({ ...current, actionRequest: r.actionRequest, actionProgress: '', modified: this.service.iso() });
+      }
+    });
+  }
+
+  async getProductStates(token: string): Promise<ProductOnClientStateWire[]> {
+    return this.agentTx(token, 'work', async (tx, job) => {
+      const rows = await tx.listProductOnClients({ clientId: job.clientId });
+      const known = rows.map((r) => ({ productId: r.productId, installationStatus: r.installationStatus, actionResult: r.actionResult, lastAction: r.lastAction, productVersion: r.productVersion }));
+      return [...known, ...(await this.foreignStates(tx, job.clientId))];
+    });
+  }
+
+  /**
+   * A restore puts the states saved with its image back. States of products this server does not
+   * know (opsi localboot products such as windomain, in an image from an opsi site) are kept
+   * apart and returned with the others, so the next backup saves them again.
+   */
+  async putProductStates(token: string, states: ProductOnClientStateWire[]): Promise<void> {
+    await this.agentTx(token, 'work', async (tx, job) => {
+      this.requireScope(mayPutProductStates(job.productId));
+      const foreign = new Map((await this.foreignStates(tx, job.clientId)).map((s) => [s.productId, s]));
+      for (const s of states) {
+        if (s.productId === job.productId) continue; // the running job's own state is set by its result
+        if (!(await tx.getProduct(s.productId))) {
+          foreign.set(s.productId, s);
+          continue;
+        }
+        foreign.delete(s.productId);
+        const current = await this.service.productState(job.clientId, s.productId, tx);
+        await tx.putProductOnClient({ ...current, ...s, modified: this.service.iso() });
+      }
+      await tx.setMeta(foreignStatesKey(job.clientId), JSON.stringify([...foreign.values()].slice(-FOREIGN_STATES_MAX)));
+    });
+  }
+
+  private async foreignStates(tx: Store, clientId: string): Promise<ProductOnClientStateWire[]> {
+    const text = await tx.getMeta(foreignStatesKey(clientId));
+    if (!text) return [];
+    const parsed = agentProductStates.shape.states.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : [];
+  }
+
+  async putInventory(token: string, inventory: AgentInventory): Promise<void> {
+    await this.agentTx(token, 'work', async (tx, job) => {
+      this.requireScope(mayPutInventory(job.productId));
+      await tx.updateClient(job.clientId, { inventory });
+    });
+  }
+}
