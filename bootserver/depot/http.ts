@@ -15,7 +15,7 @@ import type { Job, Store } from '../store/types.ts';
 import { sha256Hex } from '../service/tokens.ts';
 import { adminAuth, bearerToken } from '../http/auth.ts';
 import { parseRange } from '../http/boot-files.ts';
-import type { Depot, DepotEntry } from './depot.ts';
+import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
 import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
 
 export const DEPOT_HTTP_PREFIX = '/depot/v1';
@@ -33,8 +33,9 @@ export interface DepotHttpDeps {
 
 const entryParams = z.object({ kind: depotKind, name: depotEntryName }).strict();
 
-function refuse(reply: FastifyReply, status: 401 | 403 | 404, message: string) {
-  const error = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status];
+/** 401 with its WWW-Authenticate header, or 403: answered here, before any depot read. */
+function refuse(reply: FastifyReply, status: 401 | 403, message: string) {
+  const error = { 401: 'Unauthorized', 403: 'Forbidden' }[status];
   if (status === 401) void reply.header('www-authenticate', 'Bearer realm="netimage depot"');
   return reply.status(status).send({ statusCode: status, error, message });
 }
@@ -102,7 +103,7 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
     const kind = depotKind.safeParse(params.kind);
     const name = depotEntryName.safeParse(params.name);
     const path = params['*'];
-    if (!kind.success || !name.success || (path !== MANIFEST_FILE && !depotFilePath.safeParse(path).success)) return refuse(reply, 404, 'no such depot file');
+    if (!kind.success || !name.success || (path !== MANIFEST_FILE && !depotFilePath.safeParse(path).success)) throw new DepotNotFoundError('no such depot file');
     const id = entryId(kind.data, name.data);
     const denied = await checkReader(deps, request, id);
     if (denied) return refuse(reply, denied.status, denied.message);
