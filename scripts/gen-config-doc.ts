@@ -60,7 +60,7 @@ ${rows.join('\n')}
 - \`boot.hostIdentifiers\`: order in which a booting client is looked up (as opsi's \`netboot.host_identifiers\`).
 - \`boot.bootUnknownClients\`: unknown PCs are registered and get the non-destructive \`hwinvent\` only; off by default (local boot).
 - \`boot.maxAttempts\`: boots without a reported result before a job gives up. Unlike opsi, reading the boot config does not consume the action request, so a power loss retries.
-- \`boot.sameBootWindowSeconds\`: config reads closer together count as one boot (firmware retries).
+- \`boot.sameBootWindowSeconds\`: ignored (deprecated). A config read starts a new attempt only when the previous attempt had reached the agent (a power loss mid-job), so firmware retries and spoofed reads never use up attempts; the key is still accepted so existing config files load.
 - \`boot.kernelTransport\`: \`tftp\` works everywhere, also with Secure Boot; \`http\` needs Secure Boot off (grub's http module is unsigned).
 - \`boot.extraKernelArgs\`, \`boot.debug\` (shell on agent failure), \`boot.serialConsole\`, \`boot.afterJob\` (\`reboot\` or \`poweroff\`).
 - \`log.level\`: pino level.

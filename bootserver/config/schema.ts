@@ -53,7 +53,10 @@ export const configSchema = z
         bootUnknownClients: z.boolean().default(false),
         /** Boots without a reported result before a job is given up (opsi loses the request on power loss; we retry). */
         maxAttempts: z.number().int().min(1).max(20).default(3),
-        /** Config reads closer together than this count as the same boot (firmware retries a request). */
+        /**
+         * Ignored since attempts are counted by agent starts (docs/architecture.md, job lifecycle):
+         * still accepted so existing config files load.
+         */
         sameBootWindowSeconds: z.number().int().min(0).max(600).default(20),
         /** How grub loads kernel and initrd. http needs Secure Boot off (http.mod is unsigned). */
         kernelTransport: z.enum(['tftp', 'http']).default('tftp'),

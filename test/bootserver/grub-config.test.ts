@@ -107,7 +107,7 @@ test('the top-level grub.cfg asks for the client path the server parses', async 
 });
 
 test('reading the config again within the same boot gives the same attempt and token', async (t) => {
-  const ts = await startTestServer({ overrides: { 'boot.sameBootWindowSeconds': 60 } });
+  const ts = await startTestServer({});
   t.teardown(() => ts.stop());
   await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: MAC1 });
   await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'setup' });

@@ -4,7 +4,7 @@ import { startTestServer, readBootConfig, parseNetbootConfig, issueJob, agentCal
 const MAC = '52:54:00:00:10:01';
 
 test('a boot without a result is retried with a new token; after maxAttempts the job gives up and the client boots locally', async (t) => {
-  const ts = await startTestServer({ overrides: { 'boot.sameBootWindowSeconds': 0, 'boot.maxAttempts': 3 } });
+  const ts = await startTestServer({ overrides: { 'boot.maxAttempts': 3 } });
   t.teardown(() => ts.stop());
   await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: MAC });
   await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-prepare/action', { actionRequest: 'setup' });
