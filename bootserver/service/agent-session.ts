@@ -18,12 +18,12 @@ import type { Job, Store } from '../store/types.ts';
 import { mayPutInventory, mayPutProductStates, mayQueue, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
 import { AgentAuthError, ConflictError, type NetbootService } from './netboot.ts';
 import { sha256Hex } from './tokens.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 /** A job token used for something its product does not do (agent-scope.ts): 403. */
-export class AgentScopeError extends Error {
-  readonly statusCode = 403;
+export class AgentScopeError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('forbidden', message);
     this.name = 'AgentScopeError';
   }
 }
