@@ -1,7 +1,9 @@
-// A refusal or failure of the imaging engine, worded for the admin (products pass it on as ProductError).
-export class ImagingError extends Error {
+// A refusal or failure of the imaging engine, worded for the admin (a product failure like any NetimageError).
+import { NetimageError } from '../lib/errors.ts';
+
+export class ImagingError extends NetimageError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('failed', message, options);
     this.name = 'ImagingError';
   }
 }

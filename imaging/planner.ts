@@ -5,6 +5,7 @@
 // Everything starts and ends on 1 MiB boundaries; on GPT the last MiB is left for the backup header.
 import { formatBytes, resolveSize, type SizeSpec } from './sizes.ts';
 import type { Firmware } from '../lib/firmware.ts';
+import { NetimageError } from '../lib/errors.ts';
 
 export type OsFamily = 'windows' | 'linux';
 export type PartitionRole = 'esp' | 'msr' | 'system' | 'data' | 'winpe' | 'backup';
@@ -74,9 +75,9 @@ export interface LayoutPlan {
   summary: string[];
 }
 
-export class PlanError extends Error {
+export class PlanError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'PlanError';
   }
 }

@@ -1,6 +1,6 @@
 // The shape every netboot product has inside the agent (hwinvent, opsi-local-image-*).
 // A product gets a context with its job, a way to report, and narrow server calls; it returns
-// normally on success and throws (ideally a ProductError) on failure. The agent posts the result.
+// normally on success and throws (a NetimageError, e.g. ProductError, when the message is for the admin) on failure. The agent posts the result.
 // It lives in lib/ so that imaging/ (which implements products) and bootimage/ (whose agent runs
 // them) both depend downwards on it; ids and destructive flags are in lib/products.ts.
 import type {
@@ -10,6 +10,7 @@ import type {
   ProductOnClientStateWire,
   PropertyValue,
 } from './agent-protocol.ts';
+import { NetimageError } from './errors.ts';
 import type { Firmware } from './firmware.ts';
 import type { ProductId } from './products.ts';
 
@@ -49,9 +50,9 @@ export interface NetbootProduct {
 }
 
 /** A failure with a message meant for the admin (shown as actionProgress / job error). */
-export class ProductError extends Error {
+export class ProductError extends NetimageError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('failed', message, options);
     this.name = 'ProductError';
   }
 }

@@ -1,6 +1,7 @@
 // The one process runner (execa). Disk tools report progress with '\r' (partclone, wimlib),
 // so line iteration here splits on both '\r' and '\n'.
 import { execa, type Options } from 'execa';
+import { NetimageError } from './errors.ts';
 
 export { execa };
 
@@ -10,13 +11,13 @@ export interface RunResult {
   exitCode: number;
 }
 
-export class CommandError extends Error {
+export class CommandError extends NetimageError {
   readonly command: string;
   readonly exitCode: number | undefined;
   readonly stderr: string;
   constructor(command: string, exitCode: number | undefined, stderr: string, cause?: unknown) {
     const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-    super(`${command} failed${exitCode === undefined ? '' : ` (exit ${exitCode})`}${tail ? `: ${tail}` : ''}`, { cause });
+    super('failed', `${command} failed${exitCode === undefined ? '' : ` (exit ${exitCode})`}${tail ? `: ${tail}` : ''}`, { cause });
     this.name = 'CommandError';
     this.command = command;
     this.exitCode = exitCode;

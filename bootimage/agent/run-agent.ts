@@ -7,6 +7,7 @@ import type { AgentResult } from '../../lib/agent-protocol.ts';
 import { run } from '../../lib/process.ts';
 import { AgentApiClient, describe } from './api-client.ts';
 import { parseCmdline } from './cmdline.ts';
+import { productFailure } from './failure.ts';
 import type { ProductContext } from '../../lib/netboot-product.ts';
 import { findProduct } from './registry.ts';
 import { Reporter } from './reporter.ts';
@@ -95,10 +96,9 @@ export async function runAgent(o: AgentRunOptions): Promise<number> {
       await product.run(ctx);
       result = { result: 'successful' };
     } catch (error) {
-      const msg = error instanceof Error ? error.message : String(error);
-      reporter.log(`${product.id} failed: ${msg}`);
-      if (error instanceof Error && error.name !== 'ProductError' && error.stack) reporter.log(error.stack);
-      result = { result: 'failed', error: msg.slice(0, 4000) };
+      const failure = productFailure(product.id, error);
+      for (const line of failure.log) reporter.log(line);
+      result = failure.result;
     }
   }
   result.finishedAt = new Date().toISOString();

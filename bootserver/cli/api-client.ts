@@ -3,6 +3,8 @@
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { NetimageError } from '../../lib/errors.ts';
+import { kindOfStatus } from '../http/errors.ts';
 
 export interface Credentials {
   url: string;
@@ -31,10 +33,11 @@ export async function saveCredentials(credentials: Credentials, env: NodeJS.Proc
   return path;
 }
 
-export class ApiError extends Error {
+/** An error answer of the server (status 0: no answer), as one line for the user. */
+export class ApiError extends NetimageError {
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    super(kindOfStatus(status), message);
     this.name = 'ApiError';
     this.status = status;
   }

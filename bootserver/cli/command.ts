@@ -2,9 +2,15 @@
 // words after its name, its parsed options, the admin API and the output. main.ts dispatches.
 import type { ParseArgsOptionDescriptor } from 'node:util';
 import { AdminClient, readCredentials } from './api-client.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 /** Wrong use of the CLI: one line on stderr, exit code 2, nothing sent to the server. */
-export class UsageError extends Error {}
+export class UsageError extends NetimageError {
+  constructor(message: string) {
+    super('invalid', message);
+    this.name = 'UsageError';
+  }
+}
 
 /** Help text headings, in the order the help lists them. */
 export const SECTIONS = {

@@ -17,7 +17,8 @@
 // Keep command files quick to load: every run loads them all, so the server, the store and the
 // config loader are imported inside run(), where needed, not at the top.
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
-import { ApiError } from './api-client.ts';
+import { NetimageError } from '../../lib/errors.ts';
+import { ConfigError } from '../config/error.ts';
 import { CommandContext, GLOBAL_OPTIONS, UsageError, type CommandGroup, type CommandResult, type OptionValues } from './command.ts';
 import { groupHelp, helpText } from './usage.ts';
 import { NETIMAGE_VERSION } from '../version.ts';
@@ -107,8 +108,8 @@ export async function main(argv: string[]): Promise<CommandResult> {
 /** One line on stderr for what the user can fix; a stack only for what is a bug. */
 function report(error: unknown): number {
   const e = error as Error & { code?: unknown; path?: unknown };
-  if (e.name === 'ConfigError') process.stderr.write(e.message + '\n');
-  else if (error instanceof UsageError || error instanceof ApiError) process.stderr.write(`netimage: ${e.message}\n`);
+  if (error instanceof ConfigError) process.stderr.write(e.message + '\n');
+  else if (error instanceof NetimageError) process.stderr.write(`netimage: ${e.message}\n`); // usage, API answers, refusals
   else if (e.code === 'EACCES' || e.code === 'EADDRINUSE') process.stderr.write(`netimage: ${e.message} (run netimage doctor)\n`);
   else if (typeof e.code === 'string' && typeof e.path === 'string') process.stderr.write(`netimage: ${e.message}\n`); // a file the user named
   else process.stderr.write(`netimage: ${e.stack ?? String(error)}\n`);

@@ -4,13 +4,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
+import { ConfigError } from './error.ts';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** Default places a config file is looked for when none is named. */
 export const DEFAULT_CONFIG_PATHS = ['/etc/netimage/netimage.yaml'];

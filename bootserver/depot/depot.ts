@@ -26,31 +26,31 @@ import {
   type DepotManifest,
   type ManifestFile,
 } from './manifest.ts';
+import { NetimageError, type ErrorKind } from '../../lib/errors.ts';
 
 const STAGING = '.staging';
 const TRASH = '.trash';
 
-export class DepotError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+/** A depot failure (damaged manifest, entry still mounted...): HTTP 500 unless a subclass says otherwise. */
+export class DepotError extends NetimageError {
+  constructor(message: string, options?: ErrorOptions, kind: ErrorKind = 'failed') {
+    super(kind, message, options);
     this.name = 'DepotError';
   }
 }
 
-/** The entry asked for does not exist (statusCode: the HTTP error handler answers 404). */
+/** The entry asked for does not exist (HTTP 404). */
 export class DepotNotFoundError extends DepotError {
-  readonly statusCode = 404;
   constructor(message: string) {
-    super(message);
+    super(message, undefined, 'not_found');
     this.name = 'DepotNotFoundError';
   }
 }
 
 /** The entry exists already: entries are never changed in place (HTTP 409). */
 export class DepotConflictError extends DepotError {
-  readonly statusCode = 409;
   constructor(message: string) {
-    super(message);
+    super(message, undefined, 'conflict');
     this.name = 'DepotConflictError';
   }
 }

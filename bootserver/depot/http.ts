@@ -33,8 +33,9 @@ export interface DepotHttpDeps {
 
 const entryParams = z.object({ kind: depotKind, name: depotEntryName }).strict();
 
-function refuse(reply: FastifyReply, status: 401 | 403 | 404, message: string) {
-  const error = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status];
+/** 401 with its WWW-Authenticate header, or 403: answered here, before any depot read. */
+function refuse(reply: FastifyReply, status: 401 | 403, message: string) {
+  const error = { 401: 'Unauthorized', 403: 'Forbidden' }[status];
   if (status === 401) void reply.header('www-authenticate', 'Bearer realm="netimage depot"');
   return reply.status(status).send({ statusCode: status, error, message });
 }
@@ -102,28 +103,24 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
     const kind = depotKind.safeParse(params.kind);
     const name = depotEntryName.safeParse(params.name);
     const path = params['*'];
-    if (!kind.success || !name.success || (path !== MANIFEST_FILE && !depotFilePath.safeParse(path).success)) return refuse(reply, 404, 'no such depot file');
+    if (!kind.success || !name.success || (path !== MANIFEST_FILE && !depotFilePath.safeParse(path).success)) throw new DepotNotFoundError('no such depot file');
     const id = entryId(kind.data, name.data);
     const denied = await checkReader(deps, request, id);
     if (denied) return refuse(reply, denied.status, denied.message);
-    try {
-      if (path === MANIFEST_FILE) {
-        const entry = await depot.require(kind.data, name.data);
-        const data = Buffer.from(JSON.stringify(entry.manifest, null, 2) + '\n');
-        return sendBytes(request, reply, { data, sha256: sha256Hex(data.toString()) });
-      }
-      const { entry, file, fullPath } = await depot.file(kind.data, name.data, path);
-      const info = await stat(fullPath).catch(() => null);
-      // Never hand out bytes that cannot match the hash we announce.
-      if (!info || info.size !== file.size) {
-        request.log.error({ entry: entry.id, file: path }, 'depot file missing or of the wrong size');
-        return reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', message: `depot entry ${entry.id} is damaged (${path}): run netimage depot verify` });
-      }
-      return sendBytes(request, reply, { path: fullPath, size: file.size, sha256: file.sha256 });
-    } catch (error) {
-      if (error instanceof DepotNotFoundError) return refuse(reply, 404, error.message);
-      throw error;
+    // A missing entry or file is a DepotNotFoundError: the error handler answers 404.
+    if (path === MANIFEST_FILE) {
+      const entry = await depot.require(kind.data, name.data);
+      const data = Buffer.from(JSON.stringify(entry.manifest, null, 2) + '\n');
+      return sendBytes(request, reply, { data, sha256: sha256Hex(data.toString()) });
     }
+    const { entry, file, fullPath } = await depot.file(kind.data, name.data, path);
+    const info = await stat(fullPath).catch(() => null);
+    // Never hand out bytes that cannot match the hash we announce.
+    if (!info || info.size !== file.size) {
+      request.log.error({ entry: entry.id, file: path }, 'depot file missing or of the wrong size');
+      return reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', message: `depot entry ${entry.id} is damaged (${path}): run netimage depot verify` });
+    }
+    return sendBytes(request, reply, { path: fullPath, size: file.size, sha256: file.sha256 });
   });
 
   await app.register(

@@ -1,18 +1,49 @@
-// One mapping from domain errors to HTTP answers, so every route reports problems the same way:
-// { statusCode, error, message } with a message an admin can act on.
+// One mapping from errors to HTTP answers, so every route reports problems the same way:
+// { statusCode, error, message } with a message an admin can act on. Domain errors are
+// NetimageErrors (lib/errors.ts) and answer by their kind through HTTP_STATUS; fastify's own
+// errors (validation, body too large...) keep their status; anything else is a bug: 500, with the
+// details in the server log only.
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { PropertyValidationError } from '../products/properties.ts';
-import { StoreConflictError, StoreNotFoundError } from '../store/types.ts';
-import { AgentAuthError, ConflictError } from '../service/netboot.ts';
+import { NetimageError, type ErrorKind } from '../../lib/errors.ts';
 
-export class BadRequestError extends Error {
+/** A request the route itself finds wrong (beyond what its schema checks). */
+export class BadRequestError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'BadRequestError';
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error' };
+/** The one table from error kinds to HTTP statuses. */
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  failed: 500,
+  unavailable: 503,
+};
+
+/** The kind of an HTTP error answer, for clients of the API (the CLI); 0 = no answer at all. */
+export function kindOfStatus(status: number): ErrorKind {
+  const kind = (Object.keys(HTTP_STATUS) as ErrorKind[]).find((k) => HTTP_STATUS[k] === status);
+  if (kind) return kind;
+  // No answer, or a 5xx the table does not name (502, 504): try later. Other 4xx (413, 415...): the request.
+  return status === 0 || status >= 500 ? 'unavailable' : 'invalid';
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
 
 interface ValidationItem {
   instancePath?: string;
@@ -32,23 +63,27 @@ function validationMessage(error: FastifyError): string {
 }
 
 export function statusFor(error: unknown): number {
-  if (error instanceof PropertyValidationError || error instanceof BadRequestError) return 400;
-  if (error instanceof AgentAuthError) return 401;
-  if (error instanceof StoreNotFoundError) return 404;
-  if (error instanceof StoreConflictError || error instanceof ConflictError) return 409;
-  const fe = error as FastifyError;
+  if (error instanceof NetimageError) return HTTP_STATUS[error.kind];
+  const fe = (error ?? {}) as FastifyError;
   if (fe.validation) return 400;
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 600) return fe.statusCode;
   return 500;
 }
 
+/** The answer's body: a NetimageError's message is for the admin; an unknown error's stays in the log. */
+export function answerFor(error: unknown): { statusCode: number; error: string; message: string } {
+  const status = statusFor(error);
+  const fe = (error ?? {}) as FastifyError;
+  const message = fe.validation ? validationMessage(fe) : status === 500 ? 'internal error (see the server log)' : String((error as Error).message);
+  return { statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message };
+}
+
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = statusFor(error);
-    const message = error.validation ? validationMessage(error) : status === 500 ? 'internal error (see the server log)' : error.message;
-    if (status === 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ status, message }, 'request refused');
-    void reply.status(status).send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message });
+    const answer = answerFor(error);
+    if (answer.statusCode === 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ status: answer.statusCode, message: answer.message }, 'request refused');
+    void reply.status(answer.statusCode).send(answer);
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` });

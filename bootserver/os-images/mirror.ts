@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { CommandError, run } from '../../lib/process.ts';
 import type { AptSource } from './apt-sources.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
-export class MirrorError extends Error {
+export class MirrorError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('unavailable', message);
     this.name = 'MirrorError';
   }
 }

@@ -5,6 +5,7 @@
 // backslashes, newlines). openssl passwd -stdin would split a password at its newlines.
 import { randomBytes } from 'node:crypto';
 import { run } from '../../lib/process.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 /** Longest clear-text password accepted, in UTF-8 bytes. */
 export const PASSWORD_MAX_BYTES = 256;
@@ -12,9 +13,9 @@ export const PASSWORD_MAX_BYTES = 256;
 /** Hashes we accept as already hashed (a GET/PUT round trip must not hash twice). */
 const HASHED = [/^\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}$/, /^\$6\$(rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}$/];
 
-export class PasswordError extends Error {
+export class PasswordError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'PasswordError';
   }
 }

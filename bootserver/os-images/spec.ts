@@ -4,6 +4,7 @@
 // the bytes. The mirror's content is not an input either: `os build --rebuild` picks up updates.
 import { createHash } from 'node:crypto';
 import type { AptSource } from './apt-sources.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 export interface OsDefinition {
   id: string;
@@ -58,9 +59,9 @@ export const BASE_PACKAGES = [
 /** Debian policy: lower case letters, digits, "+", "-", "."; at least two, starting alphanumeric. */
 export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 
-export class SpecError extends Error {
+export class SpecError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'SpecError';
   }
 }

@@ -2,10 +2,11 @@
 // defaults with per-client values (opsi's productPropertyState semantics). Pure.
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 import type { ProductDefinition, PropertyDefinition } from '../store/types.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
-export class PropertyValidationError extends Error {
+export class PropertyValidationError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'PropertyValidationError';
   }
 }

@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { actionRequest, propertyValue } from '../../lib/agent-protocol.ts';
 import type { Schedule, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
-import { BadRequestError } from '../http/errors.ts';
 import { clientId, groupId, productId } from '../http/schemas.ts';
 import { validatePropertyValues } from '../products/properties.ts';
 import { checkCron, checkTimezone, everyToCron, nextRunAfter, ScheduleSpecError } from './timing.ts';
@@ -61,7 +60,7 @@ async function requireSchedule(store: Store, name: string): Promise<Schedule> {
   return s;
 }
 
-/** The stored record for a create request; throws BadRequestError for a bad time spec. Pure but for the store checks. */
+/** The stored record for a create request; throws ScheduleSpecError (400) for a bad time spec. Pure but for the store checks. */
 async function buildSchedule(store: Store, body: z.infer<typeof createScheduleBody>, now: Date): Promise<Schedule> {
   if (body.target.kind === 'client' ? !(await store.getClient(body.target.id)) : !(await store.getGroup(body.target.id))) {
     throw new StoreNotFoundError(`${body.target.kind} ${body.target.id} not found`);
@@ -71,39 +70,34 @@ async function buildSchedule(store: Store, body: z.infer<typeof createScheduleBo
     if (!product) throw new StoreNotFoundError(`product ${body.productId} not found`);
     validatePropertyValues(product, body.properties, { allowReadOnly: false });
   }
-  try {
-    const timezone = checkTimezone(body.timezone);
-    const cron = body.every !== undefined ? everyToCron(body.every) : (body.cron ?? null);
-    if (cron !== null) checkCron(cron, timezone, now);
-    const at = body.at !== undefined ? new Date(body.at).toISOString() : null;
-    if (at !== null && Date.parse(at) <= now.getTime()) throw new ScheduleSpecError(`at ${body.at} is in the past`);
-    const kind = at !== null ? 'once' : 'cron';
-    const nextRun = nextRunAfter({ kind, at, cron, timezone }, now);
-    const ts = now.toISOString();
-    return {
-      id: randomUUID(),
-      name: body.name,
-      kind,
-      at,
-      cron,
-      timezone,
-      target: body.target,
-      productId: body.productId,
-      actionRequest: body.actionRequest,
-      properties: body.properties,
-      wake: body.wake,
-      missedPolicy: body.missedPolicy,
-      lateWindowSeconds: body.lateWindowSeconds,
-      enabled: body.enabled,
-      nextRun: nextRun?.toISOString() ?? null,
-      lastRun: null,
-      created: ts,
-      modified: ts,
-    };
-  } catch (error) {
-    if (error instanceof ScheduleSpecError) throw new BadRequestError(error.message);
-    throw error;
-  }
+  const timezone = checkTimezone(body.timezone);
+  const cron = body.every !== undefined ? everyToCron(body.every) : (body.cron ?? null);
+  if (cron !== null) checkCron(cron, timezone, now);
+  const at = body.at !== undefined ? new Date(body.at).toISOString() : null;
+  if (at !== null && Date.parse(at) <= now.getTime()) throw new ScheduleSpecError(`at ${body.at} is in the past`);
+  const kind = at !== null ? 'once' : 'cron';
+  const nextRun = nextRunAfter({ kind, at, cron, timezone }, now);
+  const ts = now.toISOString();
+  return {
+    id: randomUUID(),
+    name: body.name,
+    kind,
+    at,
+    cron,
+    timezone,
+    target: body.target,
+    productId: body.productId,
+    actionRequest: body.actionRequest,
+    properties: body.properties,
+    wake: body.wake,
+    missedPolicy: body.missedPolicy,
+    lateWindowSeconds: body.lateWindowSeconds,
+    enabled: body.enabled,
+    nextRun: nextRun?.toISOString() ?? null,
+    lastRun: null,
+    created: ts,
+    modified: ts,
+  };
 }
 
 export function registerScheduleRoutes(api: FastifyInstance, deps: { store: Store; scheduler: Scheduler; clock: Clock }): void {

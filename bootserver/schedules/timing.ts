@@ -2,10 +2,12 @@
 // loop and the tests can drive it with any clock. Cron arithmetic (time zones, DST) is croner's.
 import { Cron } from 'croner';
 import type { Schedule } from '../store/types.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
-export class ScheduleSpecError extends Error {
+/** A time spec that cannot be used (HTTP 400). */
+export class ScheduleSpecError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'ScheduleSpecError';
   }
 }

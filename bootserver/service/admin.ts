@@ -2,6 +2,7 @@
 // import, and views of products, states and jobs. Action requests and property values go through
 // NetbootService (they start and cancel jobs). The HTTP admin API and the CLI adapt to this.
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import { productFacts } from '../../lib/products.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import type { Client, ClientPatch, Group, Job, JobFilter, NewClient, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
@@ -108,8 +109,9 @@ export class AdminService {
 
   // ---- products, properties, states ----
 
-  listProducts(): Promise<ProductDefinition[]> {
-    return this.#store.listProducts();
+  /** The catalogue, each with whether this server's boot image can run it (action set refuses the others). */
+  async listProducts(): Promise<(ProductDefinition & { inBootImage: boolean })[]> {
+    return (await this.#store.listProducts()).map((p) => ({ ...p, inBootImage: productFacts(p.id)?.inBootImage ?? false }));
   }
 
   async effectiveProperties(clientId: string, productId: string): Promise<Record<string, PropertyValue>> {

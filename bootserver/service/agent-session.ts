@@ -18,21 +18,20 @@ import type { Job, ProductOnClient, Store } from '../store/types.ts';
 import { mayPutInventory, mayPutProductStates, mayQueue, mayQueueForeign, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
 import { AgentAuthError, ConflictError, freshProductState, type NetbootService } from './netboot.ts';
 import { sha256Hex } from './tokens.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 /** A job token used for something its product does not do (agent-scope.ts): 403. */
-export class AgentScopeError extends Error {
-  readonly statusCode = 403;
+export class AgentScopeError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('forbidden', message);
     this.name = 'AgentScopeError';
   }
 }
 
 /** Agent input only the catalogue can judge (an id that is no product id): 400. */
-export class AgentInputError extends Error {
-  readonly statusCode = 400;
+export class AgentInputError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'AgentInputError';
   }
 }

@@ -15,11 +15,12 @@ import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Sto
 import { StoreNotFoundError } from '../store/types.ts';
 import type { JobEventBus } from './event-bus.ts';
 import { deriveJobToken, sha256Hex } from './tokens.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 /** A request that conflicts with current state (409), as opposed to bad input (400). */
-export class ConflictError extends Error {
+export class ConflictError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('conflict', message);
     this.name = 'ConflictError';
   }
 }
@@ -31,9 +32,9 @@ function requireInBootImage(productId: string, actionRequest: ActionRequest): vo
 }
 
 /** The agent's token does not (or no longer) match a job. */
-export class AgentAuthError extends Error {
+export class AgentAuthError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('unauthorized', message);
     this.name = 'AgentAuthError';
   }
 }

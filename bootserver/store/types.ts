@@ -1,6 +1,7 @@
 // Domain records and the one Store interface. The embedded backend is SQLite (node:sqlite);
 // the interface is async so a PostgreSQL backend can sit behind it for multi-server sites.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 export type InstallationStatus = 'installed' | 'not_installed' | 'unknown';
 export type ActionResult = 'failed' | 'successful' | 'none';
@@ -93,16 +94,16 @@ export interface JobEventRecord {
   message: string;
 }
 
-export class StoreConflictError extends Error {
+export class StoreConflictError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('conflict', message);
     this.name = 'StoreConflictError';
   }
 }
 
-export class StoreNotFoundError extends Error {
+export class StoreNotFoundError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('not_found', message);
     this.name = 'StoreNotFoundError';
   }
 }

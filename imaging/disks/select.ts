@@ -3,6 +3,7 @@
 // root-device hints) must match or the job fails: a miss never falls back to another disk.
 import { formatBytes } from '../sizes.ts';
 import type { DiskInfo } from './lsblk.ts';
+import { NetimageError } from '../../lib/errors.ts';
 
 export type MultiDiskMode = { kind: 'index'; index: number } | { kind: 'prefer_ssd' } | { kind: 'prefer_rotational' };
 
@@ -35,9 +36,9 @@ export interface DiskSelection {
   log: string[];
 }
 
-export class DiskSelectionError extends Error {
+export class DiskSelectionError extends NetimageError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'DiskSelectionError';
   }
 }

@@ -1,33 +1,32 @@
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { backupFlow } from '../flows.ts';
 import { ProductId } from '../../lib/products.ts';
-import { ENGINE_PRODUCTS, wrap } from './common.ts';
+import { ENGINE_PRODUCTS } from './common.ts';
 import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
 
 export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
     id: ProductId.backup,
-    run: (ctx) =>
-      wrap(async () => {
-        const states = await ctx.server.getProductStates();
-        // Default name: the installed opsi-local-image OS product (opsi's rule).
-        const installedOs = states.find((s) => s.installationStatus === 'installed' && s.productId.startsWith('opsi-local-image-') && !ENGINE_PRODUCTS.has(s.productId));
-        const name = propString(ctx.job, 'imagefile').trim() || installedOs?.productId;
-        if (!name) throw new ProductError('no imagefile set and no installed opsi-local-image OS product to name the image after');
-        ctx.progress(1, 'backup');
-        const r = await backupFlow(flowContext(ctx, { from: 1, to: 95 }, overrides), {
-          imageName: name,
-          sourceProduct: installedOs?.productId ?? null,
-          // opsi saves product states with Windows images; harmless for Linux, so keep them always.
-          productStates: states,
-        });
-        await ctx.server.setProperties(ProductId.restore, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
-        await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });
-        const after = propList(ctx.job, 'setup_after_install');
-        if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));
-        ctx.log(`free_on_backup: ${r.space.text}`);
-        ctx.progress(100, 'backup done');
-      }),
+    run: async (ctx) => {
+      const states = await ctx.server.getProductStates();
+      // Default name: the installed opsi-local-image OS product (opsi's rule).
+      const installedOs = states.find((s) => s.installationStatus === 'installed' && s.productId.startsWith('opsi-local-image-') && !ENGINE_PRODUCTS.has(s.productId));
+      const name = propString(ctx.job, 'imagefile').trim() || installedOs?.productId;
+      if (!name) throw new ProductError('no imagefile set and no installed opsi-local-image OS product to name the image after');
+      ctx.progress(1, 'backup');
+      const r = await backupFlow(flowContext(ctx, { from: 1, to: 95 }, overrides), {
+        imageName: name,
+        sourceProduct: installedOs?.productId ?? null,
+        // opsi saves product states with Windows images; harmless for Linux, so keep them always.
+        productStates: states,
+      });
+      await ctx.server.setProperties(ProductId.restore, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
+      await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });
+      const after = propList(ctx.job, 'setup_after_install');
+      if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));
+      ctx.log(`free_on_backup: ${r.space.text}`);
+      ctx.progress(100, 'backup done');
+    },
   };
 }
 

@@ -42,6 +42,10 @@ test('CLI errors are one line with a non-zero exit, and nothing changes', async 
   const groupNotInImage = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-wim-info'))) as Error & { stderr: string };
   t.regex(groupNotInImage.stderr, /^netimage: 409: setup of opsi-wim-info refused: the boot image has no implementation of opsi-wim-info/);
   t.notRegex((await s.cli('states', 'pc01')).stdout, /win10-x64\s+setup/);
+  // The admin can see beforehand which products this boot image runs.
+  const list = (await s.cli('product', 'list')).stdout;
+  t.regex(list, /^opsi-local-image-win10-x64\s+\S+\s+yes\s+not yet\s/m);
+  t.regex(list, /^opsi-local-image-restore\s+\S+\s+yes\s+yes\s/m);
   const usage = (await t.throwsAsync(s.cli('client', 'add'))) as Error & { code: number; stderr: string };
   t.is(usage.code, 2);
   const noauth = (await t.throwsAsync(exec(process.execPath, [CLI, 'client', 'list', '--token', 'ni_wrong', '--url', s.url], { env: s.env }))) as Error & { stderr: string };

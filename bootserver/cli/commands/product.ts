@@ -9,8 +9,11 @@ export const productCommand: CommandGroup = {
   async run(ctx) {
     if (ctx.args[0] !== 'list') throw ctx.unknownVerb();
     ctx.operands('list', 0);
-    const products = await (await ctx.api()).call<{ id: string; version: string; destructive: boolean; name: string }[]>('GET', '/api/v1/products');
-    ctx.out(products, () => table(['PRODUCT', 'VERSION', 'DESTRUCTIVE', 'NAME'], products.map((p) => [p.id, p.version, p.destructive ? 'yes' : 'no', p.name])));
+    const products = await (await ctx.api()).call<{ id: string; version: string; destructive: boolean; inBootImage: boolean; name: string }[]>('GET', '/api/v1/products');
+    // RUNS: whether this server's boot image implements it; `action set` refuses the others (409).
+    ctx.out(products, () =>
+      table(['PRODUCT', 'VERSION', 'DESTRUCTIVE', 'RUNS', 'NAME'], products.map((p) => [p.id, p.version, p.destructive ? 'yes' : 'no', p.inBootImage ? 'yes' : 'not yet', p.name])),
+    );
     return 0;
   },
 };
