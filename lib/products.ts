@@ -4,6 +4,10 @@
 // A product in the catalogue but not in the boot image stays listed (its install issue will
 // implement it) but cannot be requested: the PC would only find out after a full PXE boot.
 
+/** What a product id looks like (opsi's: lower case, digits, dot, underscore, hyphen). */
+export const PRODUCT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+export const PRODUCT_ID_MAX = 128;
+
 export const ProductId = {
   hwinvent: 'hwinvent',
   prepare: 'opsi-local-image-prepare',

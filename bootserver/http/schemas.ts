@@ -2,6 +2,7 @@
 // HTTP is checked here before a handler runs; a failure is a 400 and nothing is written.
 import { z } from 'zod';
 import { actionRequest, macAddress, propertyValue, smbiosUuid } from '../../lib/agent-protocol.ts';
+import { PRODUCT_ID_MAX, PRODUCT_ID_PATTERN } from '../../lib/products.ts';
 
 export const clientId = z
   .string()
@@ -19,7 +20,7 @@ export const groupId = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a group name of letters, digits, dot, underscore or hyphen (e.g. room-101)');
 
-export const productId = z.string().max(128).regex(/^[a-z0-9][a-z0-9._-]*$/, 'a product id like opsi-local-image-restore');
+export const productId = z.string().max(PRODUCT_ID_MAX).regex(PRODUCT_ID_PATTERN, 'a product id like opsi-local-image-restore');
 
 export const clientIdParams = z.object({ id: clientId });
 export const groupIdParams = z.object({ id: groupId });

@@ -23,6 +23,16 @@ export interface ClientImportRow {
 /** A job as the admin sees it: without the hash of its agent token. */
 export type JobView = Omit<Job, 'tokenHash'>;
 
+/**
+ * A product state as the admin sees it. managedBy 'os': a product netimage does not run (an opsi
+ * localboot product such as windomain, from a restored image); its action request is for an
+ * agent in the installed OS to pick up.
+ */
+export type ProductStateView = ProductOnClient & { managedBy: 'netimage' | 'os' };
+
+const byNetimage = (s: ProductOnClient): ProductStateView => ({ ...s, managedBy: 'netimage' });
+const byOs = (s: ProductOnClient): ProductStateView => ({ ...s, managedBy: 'os' });
+
 function jobView(job: Job): JobView {
   const { tokenHash: _omit, ...rest } = job;
   return rest;
@@ -110,18 +120,22 @@ export class AdminService {
     return effectivePropertyValues(product, await this.#store.getPropertyValues(clientId, product.id));
   }
 
-  /** Every product's state on one client (fresh states for products never touched). */
-  async clientProductStates(clientId: string): Promise<ProductOnClient[]> {
+  /** Every catalogue product's state on one client (fresh for products never touched), then the foreign ones. */
+  async clientProductStates(clientId: string): Promise<ProductStateView[]> {
     await this.#netboot.requireClient(clientId);
     const products = await this.#store.listProducts();
-    return Promise.all(products.map((p) => this.#netboot.productState(clientId, p.id)));
+    const own = await Promise.all(products.map((p) => this.#netboot.productState(clientId, p.id)));
+    return [...own.map(byNetimage), ...(await this.#store.listForeignProductStates({ clientId })).map(byOs)];
   }
 
   /** Stored states across clients: one client, a group's clients, or all. */
-  async productStates(filter: { client?: string | undefined; group?: string | undefined; product?: string | undefined }): Promise<ProductOnClient[]> {
+  async productStates(filter: { client?: string | undefined; group?: string | undefined; product?: string | undefined }): Promise<ProductStateView[]> {
     const clients = filter.client ? [await this.#netboot.requireClient(filter.client)] : await this.listClients({ group: filter.group });
-    const rows: ProductOnClient[] = [];
-    for (const c of clients) rows.push(...(await this.#store.listProductOnClients({ clientId: c.id, ...(filter.product ? { productId: filter.product } : {}) })));
+    const rows: ProductStateView[] = [];
+    for (const c of clients) {
+      const f = { clientId: c.id, ...(filter.product ? { productId: filter.product } : {}) };
+      rows.push(...(await this.#store.listProductOnClients(f)).map(byNetimage), ...(await this.#store.listForeignProductStates(f)).map(byOs));
+    }
     return rows;
   }
 

@@ -14,6 +14,11 @@ export interface ProductScope {
   queueFrom: readonly string[];
   /** May put back saved product states (restore). */
   putsProductStates: boolean;
+  /**
+   * May queue products outside the catalogue (opsi localboot products such as windomain) that
+   * its queueing properties name: recorded as setup on their foreign state for an in-OS agent.
+   */
+  queuesForeign: boolean;
   /** May store the client's hardware inventory (hwinvent). */
   putsInventory: boolean;
 }
@@ -22,7 +27,7 @@ const RESTORE = ProductId.restore;
 const BACKUP = ProductId.backup;
 const IMAGE_LIST = ['imagefile', 'imagefiles_list'] as const;
 
-const NOTHING: ProductScope = { writes: {}, queueFrom: [], putsProductStates: false, putsInventory: false };
+const NOTHING: ProductScope = { writes: {}, queueFrom: [], putsProductStates: false, queuesForeign: false, putsInventory: false };
 
 /** The products the boot image runs, and what each one writes (see the file comment). */
 export const AGENT_SCOPES: Readonly<Record<string, ProductScope>> = {
@@ -30,7 +35,7 @@ export const AGENT_SCOPES: Readonly<Record<string, ProductScope>> = {
   // The old images are gone with the old partitions; then the OS installation is queued.
   [ProductId.prepare]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST }, queueFrom: ['start_os_installation'] },
   [BACKUP]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] }, queueFrom: ['setup_after_install'] },
-  [RESTORE]: { ...NOTHING, queueFrom: ['setup_after_restore'], putsProductStates: true },
+  [RESTORE]: { ...NOTHING, queueFrom: ['setup_after_restore'], putsProductStates: true, queuesForeign: true },
   [ProductId.delimage]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] } },
 };
 
@@ -83,6 +88,12 @@ export function mayQueue(
 
 export function mayPutProductStates(jobProduct: string): ScopeDecision {
   return scopeOf(jobProduct).putsProductStates ? { ok: true } : { ok: false, reason: `a ${jobProduct} job may not replace product states (only a restore puts saved states back)` };
+}
+
+/** May the job of `jobProduct` queue a product the catalogue does not have? (mayQueue first.) */
+export function mayQueueForeign(jobProduct: string, productId: string): ScopeDecision {
+  if (scopeOf(jobProduct).queuesForeign) return { ok: true };
+  return { ok: false, reason: `a ${jobProduct} job may not queue ${productId}: it is not a netimage product (only a restore records setup of products netimage does not run)` };
 }
 
 export function mayPutInventory(jobProduct: string): ScopeDecision {

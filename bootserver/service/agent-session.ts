@@ -11,12 +11,12 @@ import type {
   ProductOnClientStateWire,
   PropertyValue,
 } from '../../lib/agent-protocol.ts';
-import { agentProductStates } from '../../lib/agent-protocol.ts';
 import { agentTokenUse, type AgentTokenUse, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
-import type { Job, Store } from '../store/types.ts';
-import { mayPutInventory, mayPutProductStates, mayQueue, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
-import { AgentAuthError, ConflictError, type NetbootService } from './netboot.ts';
+import { PRODUCT_ID_MAX, PRODUCT_ID_PATTERN } from '../../lib/products.ts';
+import type { Job, ProductOnClient, Store } from '../store/types.ts';
+import { mayPutInventory, mayPutProductStates, mayQueue, mayQueueForeign, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
+import { AgentAuthError, ConflictError, freshProductState, type NetbootService } from './netboot.ts';
 import { sha256Hex } from './tokens.ts';
 import { NetimageError } from '../../lib/errors.ts';
 
@@ -28,9 +28,23 @@ export class AgentScopeError extends NetimageError {
   }
 }
 
-/** Saved states of products not in the catalogue, per client (see putProductStates). */
-const foreignStatesKey = (clientId: string) => `foreign-product-states:${clientId}`;
+/** Agent input only the catalogue can judge (an id that is no product id): 400. */
+export class AgentInputError extends NetimageError {
+  constructor(message: string) {
+    super('invalid', message);
+    this.name = 'AgentInputError';
+  }
+}
+
+/** Most foreign product states one client keeps (a real PC has tens): a token cannot fill the store. */
 const FOREIGN_STATES_MAX = 1000;
+
+type StateFields = Partial<Pick<ProductOnClient, 'actionRequest' | 'installationStatus' | 'actionResult' | 'actionProgress' | 'lastAction' | 'productVersion'>>;
+
+/** What the agent sees of a state: what a backup saves with its image. */
+function stateWire(r: ProductOnClient): ProductOnClientStateWire {
+  return { productId: r.productId, installationStatus: r.installationStatus, actionResult: r.actionResult, lastAction: r.lastAction, productVersion: r.productVersion };
+}
 
 export class AgentSession {
   private readonly service: NetbootService;
@@ -134,8 +148,20 @@ export class AgentSession {
       const jobProduct = await this.service.requireProduct(job.productId, tx);
       const adminValues = effectivePropertyValues(jobProduct, await tx.getPropertyValues(job.clientId, job.productId));
       this.requireScope(mayQueue(job.productId, adminValues, requests));
-      for (const r of requests) await this.service.requireProduct(r.productId, tx);
+      // A product the catalogue does not have (restore's default windomain) is queued for the OS
+      // side: setup on its foreign state. Catalogue products, runnable here or not, never are.
+      const foreign = new Set<string>();
       for (const r of requests) {
+        if (await tx.getProduct(r.productId)) continue;
+        this.requireScope(mayQueueForeign(job.productId, r.productId));
+        foreign.add(r.productId);
+      }
+      await this.requireForeignRoom(tx, job.clientId, foreign);
+      for (const r of requests) {
+        if (foreign.has(r.productId)) {
+          await this.putForeignState(tx, job.clientId, r.productId, { actionRequest: r.actionRequest, actionProgress: '' });
+          continue;
+        }
         const current = await this.service.productState(job.clientId, r.productId, tx);
         await tx.putProductOnClient({ ...current, actionRequest: r.actionRequest, actionProgress: '', modified: this.service.iso() });
       }
@@ -144,40 +170,53 @@ export class AgentSession {
 
   async getProductStates(token: string): Promise<ProductOnClientStateWire[]> {
     return this.agentTx(token, 'work', async (tx, job) => {
-      const rows = await tx.listProductOnClients({ clientId: job.clientId });
-      const known = rows.map((r) => ({ productId: r.productId, installationStatus: r.installationStatus, actionResult: r.actionResult, lastAction: r.lastAction, productVersion: r.productVersion }));
-      return [...known, ...(await this.foreignStates(tx, job.clientId))];
+      const rows = [...(await tx.listProductOnClients({ clientId: job.clientId })), ...(await tx.listForeignProductStates({ clientId: job.clientId }))];
+      return rows.map(stateWire);
     });
   }
 
   /**
    * A restore puts the states saved with its image back. States of products this server does not
-   * know (opsi localboot products such as windomain, in an image from an opsi site) are kept
-   * apart and returned with the others, so the next backup saves them again.
+   * know (opsi localboot products such as windomain, in an image from an opsi site) are kept as
+   * their foreign states: returned with the others, so the next backup saves them again, and
+   * shown to the admin. Their pending action request (setup_after_restore) stays as it is.
    */
   async putProductStates(token: string, states: ProductOnClientStateWire[]): Promise<void> {
     await this.agentTx(token, 'work', async (tx, job) => {
       this.requireScope(mayPutProductStates(job.productId));
-      const foreign = new Map((await this.foreignStates(tx, job.clientId)).map((s) => [s.productId, s]));
-      for (const s of states) {
-        if (s.productId === job.productId) continue; // the running job's own state is set by its result
-        if (!(await tx.getProduct(s.productId))) {
-          foreign.set(s.productId, s);
+      const saved = states.filter((s) => s.productId !== job.productId); // the running job's own state is set by its result
+      const known = new Set<string>();
+      for (const s of saved) if (await tx.getProduct(s.productId)) known.add(s.productId);
+      await this.requireForeignRoom(tx, job.clientId, new Set(saved.filter((s) => !known.has(s.productId)).map((s) => s.productId)));
+      for (const { productId, ...fields } of saved) {
+        if (!known.has(productId)) {
+          await this.putForeignState(tx, job.clientId, productId, fields);
           continue;
         }
-        foreign.delete(s.productId);
-        const current = await this.service.productState(job.clientId, s.productId, tx);
-        await tx.putProductOnClient({ ...current, ...s, modified: this.service.iso() });
+        await tx.deleteForeignProductState(job.clientId, productId); // the catalogue has it now
+        const current = await this.service.productState(job.clientId, productId, tx);
+        await tx.putProductOnClient({ ...current, ...fields, modified: this.service.iso() });
       }
-      await tx.setMeta(foreignStatesKey(job.clientId), JSON.stringify([...foreign.values()].slice(-FOREIGN_STATES_MAX)));
     });
   }
 
-  private async foreignStates(tx: Store, clientId: string): Promise<ProductOnClientStateWire[]> {
-    const text = await tx.getMeta(foreignStatesKey(clientId));
-    if (!text) return [];
-    const parsed = agentProductStates.shape.states.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : [];
+  /** Refuse (409) foreign states that would take a client past FOREIGN_STATES_MAX. */
+  private async requireForeignRoom(tx: Store, clientId: string, productIds: ReadonlySet<string>): Promise<void> {
+    if (productIds.size === 0) return;
+    const existing = new Set((await tx.listForeignProductStates({ clientId })).map((s) => s.productId));
+    const added = [...productIds].filter((id) => !existing.has(id)).length;
+    if (existing.size + added > FOREIGN_STATES_MAX) {
+      throw new ConflictError(`${clientId} would have ${existing.size + added} states of products netimage does not run (at most ${FOREIGN_STATES_MAX})`);
+    }
+  }
+
+  private async putForeignState(tx: Store, clientId: string, productId: string, fields: StateFields): Promise<void> {
+    if (productId.length > PRODUCT_ID_MAX || !PRODUCT_ID_PATTERN.test(productId)) {
+      throw new AgentInputError(`${JSON.stringify(productId.slice(0, 140))} is not a product id (lower case letters, digits, dot, underscore, hyphen)`);
+    }
+    const ts = this.service.iso();
+    const current = (await tx.getForeignProductState(clientId, productId)) ?? freshProductState(clientId, productId, ts);
+    await tx.putForeignProductState({ ...current, ...fields, modified: ts });
   }
 
   async putInventory(token: string, inventory: AgentInventory): Promise<void> {

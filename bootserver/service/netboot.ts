@@ -71,7 +71,8 @@ export interface NetbootServiceOptions {
   actionSetHook?: ActionSetHook;
 }
 
-function freshProductState(clientId: string, productId: string, now: string): ProductOnClient {
+/** The state of a product never touched on a client (opsi's defaults). */
+export function freshProductState(clientId: string, productId: string, now: string): ProductOnClient {
   return {
     clientId,
     productId,

@@ -158,4 +158,39 @@ export const migrations: Migration[] = [
       CREATE INDEX schedule_runs_schedule ON schedule_runs(schedule_id, id);
     `,
   },
+  {
+    version: 4,
+    name: 'states of products netimage does not run, per client (were meta rows)',
+    // The table is plain SQL. The one-off move of the old meta rows uses SQLite's JSON functions:
+    // only the SQLite store ever wrote them (a PostgreSQL store starts with this table).
+    sql: `
+      CREATE TABLE foreign_product_states (
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        product_id TEXT NOT NULL,
+        action_request TEXT NOT NULL DEFAULT 'none',
+        installation_status TEXT NOT NULL DEFAULT 'not_installed',
+        action_result TEXT NOT NULL DEFAULT 'none',
+        action_progress TEXT NOT NULL DEFAULT '',
+        last_action TEXT NOT NULL DEFAULT 'none',
+        product_version TEXT,
+        modified TEXT NOT NULL,
+        PRIMARY KEY (client_id, product_id)
+      );
+
+      INSERT INTO foreign_product_states(client_id, product_id, installation_status, action_result, last_action, product_version, modified)
+        SELECT m.client_id, json_extract(j.value, '$.productId'),
+          COALESCE(json_extract(j.value, '$.installationStatus'), 'unknown'),
+          COALESCE(json_extract(j.value, '$.actionResult'), 'none'),
+          COALESCE(json_extract(j.value, '$.lastAction'), 'none'),
+          json_extract(j.value, '$.productVersion'),
+          strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        FROM (SELECT substr(key, 24) AS client_id, value FROM meta
+              WHERE key LIKE 'foreign-product-states:%' AND json_valid(value) AND json_type(value) = 'array'
+                AND substr(key, 24) IN (SELECT id FROM clients)) AS m,
+          json_each(m.value) AS j
+        WHERE json_type(j.value, '$.productId') = 'text'
+        ON CONFLICT (client_id, product_id) DO NOTHING;
+      DELETE FROM meta WHERE key LIKE 'foreign-product-states:%';
+    `,
+  },
 ];

@@ -206,6 +206,27 @@ class SqliteCore {
   }
 }
 
+/** Insert or replace one product state; both state tables have the same columns. */
+function upsertState(c: SqliteCore, table: 'product_on_client' | 'foreign_product_states', s: ProductOnClient): void {
+  c.exec(
+    `INSERT INTO ${table}(client_id, product_id, action_request, installation_status, action_result, action_progress, last_action, product_version, modified)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(client_id, product_id) DO UPDATE SET action_request = excluded.action_request,
+       installation_status = excluded.installation_status, action_result = excluded.action_result,
+       action_progress = excluded.action_progress, last_action = excluded.last_action,
+       product_version = excluded.product_version, modified = excluded.modified`,
+    s.clientId,
+    s.productId,
+    s.actionRequest,
+    s.installationStatus,
+    s.actionResult,
+    s.actionProgress,
+    s.lastAction,
+    s.productVersion,
+    s.modified,
+  );
+}
+
 export class SqliteStore implements Store {
   private readonly core: SqliteCore;
   private readonly lock: AsyncLock;
@@ -436,24 +457,24 @@ export class SqliteStore implements Store {
     });
   }
   putProductOnClient(s: ProductOnClient): Promise<void> {
+    return this.op((c) => upsertState(c, 'product_on_client', s));
+  }
+
+  listForeignProductStates(filter: { clientId?: string; productId?: string }): Promise<ProductOnClient[]> {
     return this.op((c) => {
-      c.exec(
-        `INSERT INTO product_on_client(client_id, product_id, action_request, installation_status, action_result, action_progress, last_action, product_version, modified)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(client_id, product_id) DO UPDATE SET action_request = excluded.action_request,
-           installation_status = excluded.installation_status, action_result = excluded.action_result,
-           action_progress = excluded.action_progress, last_action = excluded.last_action,
-           product_version = excluded.product_version, modified = excluded.modified`,
-        s.clientId,
-        s.productId,
-        s.actionRequest,
-        s.installationStatus,
-        s.actionResult,
-        s.actionProgress,
-        s.lastAction,
-        s.productVersion,
-        s.modified,
-      );
+      const w = whereClause([['client_id', filter.clientId], ['product_id', filter.productId]]);
+      return c.all(`SELECT * FROM foreign_product_states ${w.sql} ORDER BY client_id, product_id`, ...w.params).map(rowToPoc);
+    });
+  }
+  getForeignProductState(clientId: string, productId: string): Promise<ProductOnClient | null> {
+    return this.op((c) => c.one(rowToPoc, 'SELECT * FROM foreign_product_states WHERE client_id = ? AND product_id = ?', clientId, productId));
+  }
+  putForeignProductState(s: ProductOnClient): Promise<void> {
+    return this.op((c) => upsertState(c, 'foreign_product_states', s));
+  }
+  deleteForeignProductState(clientId: string, productId: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('DELETE FROM foreign_product_states WHERE client_id = ? AND product_id = ?', clientId, productId);
     });
   }
 

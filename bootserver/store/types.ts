@@ -163,6 +163,15 @@ export interface Store extends OperatorStore {
   listProductOnClients(filter: { clientId?: string; productId?: string; pendingOnly?: boolean }): Promise<ProductOnClient[]>;
   putProductOnClient(state: ProductOnClient): Promise<void>;
 
+  /**
+   * States of products netimage does not run (opsi localboot products such as windomain) that a
+   * restore put back with its image: the same fields, but no catalogue product behind them.
+   */
+  listForeignProductStates(filter: { clientId?: string; productId?: string }): Promise<ProductOnClient[]>;
+  getForeignProductState(clientId: string, productId: string): Promise<ProductOnClient | null>;
+  putForeignProductState(state: ProductOnClient): Promise<void>;
+  deleteForeignProductState(clientId: string, productId: string): Promise<void>;
+
   /** Values stored for this client only (not the product defaults). */
   getPropertyValues(clientId: string, productId: string): Promise<Record<string, PropertyValue>>;
   setPropertyValues(clientId: string, productId: string, values: Record<string, PropertyValue>): Promise<void>;

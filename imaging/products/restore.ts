@@ -20,9 +20,10 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
         await ctx.server.putProductStates(saved);
         ctx.log(`restored ${saved.length} saved product states`);
       }
-      // The disk is restored at this point: a product the server does not know (opsi's default
-      // `windomain` is a localboot product, absent from a netboot-only catalogue) is a warning,
-      // not a failed restore. One request per product so the known ones are still set.
+      // The disk is restored at this point: a request the server refuses is a warning, not a
+      // failed restore. One request per product so the others are still set. A product the
+      // catalogue does not have (opsi's default `windomain` is a localboot product) is recorded
+      // as setup for an agent in the restored OS (bootserver/service/agent-session.ts).
       const set: string[] = [];
       for (const productId of propList(ctx.job, 'setup_after_restore')) {
         try {

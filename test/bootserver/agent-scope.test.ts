@@ -3,7 +3,7 @@
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AGENT_SCOPES, mayPutInventory, mayPutProductStates, mayQueue, mayWriteProperties, scopeOf } from '../../bootserver/service/agent-scope.ts';
+import { AGENT_SCOPES, mayPutInventory, mayPutProductStates, mayQueue, mayQueueForeign, mayWriteProperties, scopeOf } from '../../bootserver/service/agent-scope.ts';
 
 const PREPARE = 'opsi-local-image-prepare';
 const BACKUP = 'opsi-local-image-backup';
@@ -85,5 +85,11 @@ test('product states only from restore, inventory only from hwinvent; unknown pr
   for (const p of [PREPARE, BACKUP, DELIMAGE, 'hwinvent']) t.false(mayPutProductStates(p).ok, p);
   t.true(mayPutInventory('hwinvent').ok);
   for (const p of [PREPARE, BACKUP, RESTORE, DELIMAGE]) t.false(mayPutInventory(p).ok, p);
-  t.deepEqual(scopeOf('no-such-product'), { writes: {}, queueFrom: [], putsProductStates: false, putsInventory: false });
+  t.deepEqual(scopeOf('no-such-product'), { writes: {}, queueFrom: [], putsProductStates: false, queuesForeign: false, putsInventory: false });
+});
+
+test('only restore records setup of products outside the catalogue (for an agent in the OS)', (t) => {
+  t.true(mayQueueForeign(RESTORE, 'windomain').ok);
+  for (const p of [PREPARE, BACKUP, DELIMAGE, 'hwinvent', 'no-such-product']) t.false(mayQueueForeign(p, 'windomain').ok, p);
+  t.deepEqual(mayQueueForeign(BACKUP, 'windomain'), { ok: false, reason: `a ${BACKUP} job may not queue windomain: it is not a netimage product (only a restore records setup of products netimage does not run)` });
 });

@@ -75,6 +75,36 @@ test('migrations run once on a new file and are recorded', async (t) => {
   t.throws(() => SqliteStore.open({ path }), { message: /schema version 99 is newer/ });
 });
 
+test('migration 4 moves the foreign product states kept in meta rows into their table, and drops those of deleted clients', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'db.sqlite');
+  const old = SqliteStore.open({ path, migrations: migrations.filter((m) => m.version < 4) });
+  await old.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+  await old.createClient({ id: 'pc02', mac: '52:54:00:00:00:02' });
+  const windomain = { productId: 'windomain', installationStatus: 'installed', actionResult: 'successful', lastAction: 'setup', productVersion: '4.3-1' };
+  // As agent-session.ts wrote them before: one JSON list of wire states per client.
+  await old.setMeta('foreign-product-states:pc01', JSON.stringify([windomain, { ...windomain, productId: 'office', productVersion: null }]));
+  await old.setMeta('foreign-product-states:pc02', 'not json');
+  await old.setMeta('foreign-product-states:gone', JSON.stringify([windomain]));
+  await old.setMeta('other', 'kept');
+  await old.close();
+
+  const s = SqliteStore.open({ path });
+  t.teardown(() => s.close());
+  const rows = await s.listForeignProductStates({});
+  t.deepEqual(
+    rows.map(({ modified, ...r }) => r),
+    [
+      { clientId: 'pc01', productId: 'office', actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful', actionProgress: '', lastAction: 'setup', productVersion: null },
+      { clientId: 'pc01', productId: 'windomain', actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful', actionProgress: '', lastAction: 'setup', productVersion: '4.3-1' },
+    ],
+  );
+  t.regex(rows[0]!.modified, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  for (const client of ['pc01', 'pc02', 'gone']) t.is(await s.getMeta(`foreign-product-states:${client}`), null, client);
+  t.is(await s.getMeta('other'), 'kept');
+});
+
 /** A store in a file (so the raw tables can be counted afterwards) with one product. */
 async function fileStore(t: ExecutionContext) {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
@@ -85,12 +115,13 @@ async function fileStore(t: ExecutionContext) {
   return { s, path };
 }
 
-/** Everything a client can own: a product state, property values, inventory, a job with events and a log. */
+/** Everything a client can own: a product state, a foreign one, property values, inventory, a job with events and a log. */
 async function clientWithHistory(s: SqliteStore, id: string, mac: string, group?: string): Promise<string> {
   const ts = new Date().toISOString();
   await s.createClient({ id, mac, ...(group ? { group } : {}) });
   await s.updateClient(id, { inventory: { memoryBytes: 1 } });
   await s.putProductOnClient({ clientId: id, productId: 'p', actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: ts });
+  await s.putForeignProductState({ clientId: id, productId: 'windomain', actionRequest: 'setup', installationStatus: 'installed', actionResult: 'successful', actionProgress: '', lastAction: 'setup', productVersion: '4.3-1', modified: ts });
   await s.setPropertyValues(id, 'p', { a: 'b' });
   const jobId = randomUUID();
   await s.createJob({ id: jobId, clientId: id, productId: 'p', actionRequest: 'setup', state: 'running', attempt: 1, maxAttempts: 3, tokenHash: `hash-${id}`, percent: 10, error: null, created: ts, updated: ts, attemptStarted: ts, finished: null });
@@ -108,6 +139,8 @@ function rowsOf(path: string, clientId: string): Record<string, number> {
     return {
       clients: count('SELECT COUNT(*) AS n FROM clients WHERE id = ?'),
       product_on_client: count('SELECT COUNT(*) AS n FROM product_on_client WHERE client_id = ?'),
+      foreign_product_states: count('SELECT COUNT(*) AS n FROM foreign_product_states WHERE client_id = ?'),
+      meta: count("SELECT COUNT(*) AS n FROM meta WHERE key LIKE '%' || ? || '%'"),
       property_values: count('SELECT COUNT(*) AS n FROM property_values WHERE client_id = ?'),
       jobs: count(`SELECT COUNT(*) AS n FROM (${jobs})`),
       job_events: count(`SELECT COUNT(*) AS n FROM job_events WHERE job_id IN (${jobs})`),
@@ -118,10 +151,10 @@ function rowsOf(path: string, clientId: string): Record<string, number> {
   }
 }
 
-const ALL_ONE = { clients: 1, product_on_client: 1, property_values: 1, jobs: 1, job_events: 1, job_logs: 1 };
-const NONE = { clients: 0, product_on_client: 0, property_values: 0, jobs: 0, job_events: 0, job_logs: 0 };
+const ALL_ONE = { clients: 1, product_on_client: 1, foreign_product_states: 1, meta: 0, property_values: 1, jobs: 1, job_events: 1, job_logs: 1 };
+const NONE = { clients: 0, product_on_client: 0, foreign_product_states: 0, meta: 0, property_values: 0, jobs: 0, job_events: 0, job_logs: 0 };
 
-test('deleting a client removes its states, property values, inventory, jobs, job events and job logs, and nothing of other clients', async (t) => {
+test('deleting a client removes its states (foreign ones too), property values, inventory, jobs, job events and job logs, and nothing of other clients', async (t) => {
   const { s, path } = await fileStore(t);
   const doomed = await clientWithHistory(s, 'pc01', '52:54:00:00:00:01');
   const kept = await clientWithHistory(s, 'pc02', '52:54:00:00:00:02');
@@ -140,6 +173,7 @@ test('deleting a client removes its states, property values, inventory, jobs, jo
   t.deepEqual(await s.listJobEvents(doomed), []);
   t.is(await s.getJobLog(doomed), null);
   t.deepEqual(await s.listProductOnClients({ clientId: 'pc01' }), []);
+  t.deepEqual(await s.listForeignProductStates({ clientId: 'pc01' }), []);
 
   t.deepEqual(rowsOf(path, 'pc02'), ALL_ONE, 'the other client is untouched');
   t.is((await s.getJob(kept))?.state, 'running');

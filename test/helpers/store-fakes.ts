@@ -41,6 +41,8 @@ export function fixedStore(data: FixedData = {}): FixedStore {
     getProductOnClient: async (clientId: string, productId: string) => pocs.find((p) => p.clientId === clientId && p.productId === productId) ?? null,
     listProductOnClients: async (f: { clientId?: string; productId?: string; pendingOnly?: boolean }) =>
       pocs.filter((p) => (!f.clientId || p.clientId === f.clientId) && (!f.productId || p.productId === f.productId) && (!f.pendingOnly || isPendingRequest(p.actionRequest))),
+    listForeignProductStates: async () => [],
+    getForeignProductState: async () => null,
     getPropertyValues: async (clientId: string, productId: string) => data.propertyValues?.[`${clientId}/${productId}`] ?? {},
     getJob: async (id: string) => jobs.find((j) => j.id === id) ?? null,
     findJobByTokenHash: async (hash: string) => jobs.find((j) => j.tokenHash === hash) ?? null,
