@@ -56,10 +56,10 @@ export class RoomProgress {
   }
 }
 
-/** The closing lines: counts, each failure with its error, time taken. */
+/** The closing lines: counts and time taken, then each failure with its last message (the error). */
 export function summaryText(s: ReturnType<RoomProgress['summary']>, seconds: number): string {
   const head = `${s.succeeded.length} succeeded, ${s.failed.length} failed in ${formatDuration(seconds)}`;
-  return [head, ...s.failed.map((f) => `  ${f.clientId}: ${f.state}: ${f.error}`)].join('\n');
+  return [head, ...s.failed.map((f) => `  ${f.clientId}: ${f.error}`)].join('\n');
 }
 
 export function formatDuration(seconds: number): string {
