@@ -97,9 +97,11 @@ export class AdminClient {
   }
 
   /** Stream server-sent events; resolves when the stream ends or onEvent returns 'stop'. */
-  async streamEvents(query: string, onEvent: (data: unknown) => 'stop' | void, signal?: AbortSignal): Promise<void> {
+  async streamEvents(query: string, onEvent: (data: unknown) => 'stop' | void, signal?: AbortSignal, onOpen?: () => void): Promise<void> {
     const res = await fetch(`${this.url}/api/v1/events${query}`, { headers: this.headers({ accept: 'text/event-stream' }), ...(signal ? { signal } : {}) });
     if (!res.ok || !res.body) throw new ApiError(res.status, `event stream refused: ${res.status} ${await res.text()}`);
+    // The server subscribes before it answers: from here on no event is missed.
+    onOpen?.();
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

@@ -30,6 +30,7 @@ import { clientCommand } from './commands/client.ts';
 import { groupCommand } from './commands/group.ts';
 import { productCommand, propsCommand } from './commands/product.ts';
 import { actionCommand } from './commands/action.ts';
+import { roomCommand } from './commands/room.ts';
 import { statesCommand } from './commands/states.ts';
 import { jobCommand, jobsCommand } from './commands/jobs.ts';
 import { inventoryCommand } from './commands/inventory.ts';
@@ -51,6 +52,7 @@ export const GROUPS: readonly CommandGroup[] = [
   productCommand,
   propsCommand,
   actionCommand,
+  roomCommand,
   statesCommand,
   jobsCommand,
   jobCommand,

@@ -16,7 +16,8 @@ interface JobView {
   error: string | null;
 }
 
-const FINAL_STATES = new Set(['succeeded', 'failed', 'exhausted', 'cancelled']);
+/** Job states after which nothing more happens to that job. */
+export const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'exhausted', 'cancelled']);
 /** How many of the newest jobs a shortened id is looked up in (the API's largest page). */
 const PREFIX_SEARCH_LIMIT = 1000;
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

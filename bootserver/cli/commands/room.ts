@@ -1,0 +1,64 @@
+// `netimage room restore`: reset a room in one command. Sets restore for every PC of the group
+// (the server picks the image they all have unless --image names one), optionally wakes them,
+// and with --follow shows one live progress line per PC until every job has ended.
+import { ProductId } from '../../../lib/products.ts';
+import { seg, type CommandGroup } from '../command.ts';
+import type { JobLineEvent } from '../format.ts';
+import { RoomProgress, summaryText } from '../room-progress.ts';
+import { wake } from './wake.ts';
+
+export const roomCommand: CommandGroup = {
+  name: 'room',
+  section: 'admin',
+  usage: [{ syntax: 'room restore <group> [--image NAME] [--wake] [--follow]', summary: 'restore every PC of a group (the image all have, or --image); --follow: live progress, exit 0 only if all succeed' }],
+  options: {
+    image: { type: 'string' },
+    wake: { type: 'boolean' },
+    follow: { type: 'boolean', short: 'f' },
+  },
+  async run(ctx) {
+    if (ctx.args[0] !== 'restore') throw ctx.unknownVerb();
+    const [group] = ctx.operands('restore', 1);
+    const image = ctx.string('image');
+    const api = await ctx.api();
+    const set = await api.call<{ clients: string[]; imagefile: string | null }>('POST', `/api/v1/groups/${seg(group)}/action`, {
+      productId: ProductId.restore,
+      actionRequest: 'setup',
+      properties: image ? { imagefile: image } : {},
+    });
+    const plain = ctx.flag('json') || !process.stdout.isTTY;
+    const say = (line: string) => process.stdout.write(line + '\n');
+    say(`restore of image ${set.imagefile} set for ${set.clients.length} PC(s) of ${group}: ${set.clients.join(', ')}`);
+    if (ctx.flag('wake')) say(await wake(api, { group }));
+    if (!ctx.flag('follow')) return 0;
+
+    const room = new RoomProgress(set.clients, ProductId.restore);
+    const started = Date.now();
+    // The live view: log-update redraws the block of lines in place on a terminal.
+    const live = plain ? null : (await import('log-update')).default;
+    const render = () => live?.([`following ${group} (Ctrl-C to stop)`, ...room.lines()].join('\n'));
+    await api.streamEvents(
+      '',
+      (data) => {
+        const e = data as JobLineEvent & { type?: string };
+        if (e.type === 'wake') return undefined; // a client notice, not a job event
+        if (!room.apply(e)) return undefined;
+        if (plain) say(room.line(e.clientId));
+        else render();
+        return room.done() ? 'stop' : undefined;
+      },
+      undefined,
+      () => {
+        if (plain) {
+          say(`following ${group} (Ctrl-C to stop)`);
+          for (const line of room.lines()) say(line);
+        } else render();
+      },
+    );
+    live?.done();
+    const summary = room.summary();
+    if (ctx.flag('json')) say(JSON.stringify({ group, imagefile: set.imagefile, ...summary }));
+    say(summaryText(summary, (Date.now() - started) / 1000));
+    return summary.failed.length ? 1 : 0;
+  },
+};

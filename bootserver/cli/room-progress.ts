@@ -1,0 +1,68 @@
+// What `netimage room restore --follow` knows about each PC of the room: pure state from the job
+// event stream, with the lines to show. The command does the I/O (stream, terminal).
+import { progressBar, type JobLineEvent } from './format.ts';
+import { FINAL_STATES } from './commands/jobs.ts';
+
+export interface PcProgress {
+  clientId: string;
+  /** The job's state, or 'waiting' until the PC boots. */
+  state: string;
+  percent: number | null;
+  message: string;
+}
+
+export class RoomProgress {
+  readonly #pcs = new Map<string, PcProgress>();
+  readonly #productId: string;
+
+  constructor(clientIds: readonly string[], productId: string) {
+    this.#productId = productId;
+    for (const id of clientIds) this.#pcs.set(id, { clientId: id, state: 'waiting', percent: null, message: 'waiting for the PC to boot from the network' });
+  }
+
+  /** Take one event; true when a PC's line changed (events of other PCs or products are ignored). */
+  apply(e: JobLineEvent): boolean {
+    const pc = this.#pcs.get(e.clientId);
+    if (!pc || e.productId !== this.#productId || e.kind === 'log') return false;
+    // A PC that ended stays ended: a late event of that job must not reopen it.
+    if (FINAL_STATES.has(pc.state)) return false;
+    pc.state = e.state;
+    if (e.percent !== null) pc.percent = e.percent;
+    if (e.state === 'succeeded') pc.percent = 100;
+    if (e.message) pc.message = e.message;
+    return true;
+  }
+
+  line(clientId: string): string {
+    const pc = this.#pcs.get(clientId)!;
+    const width = Math.max(...[...this.#pcs.keys()].map((k) => k.length));
+    return `${pc.clientId.padEnd(width)}  ${pc.state.padEnd(9)} ${progressBar(pc.percent ?? 0)}  ${pc.message}`;
+  }
+
+  lines(): string[] {
+    return [...this.#pcs.keys()].map((id) => this.line(id));
+  }
+
+  done(): boolean {
+    return [...this.#pcs.values()].every((pc) => FINAL_STATES.has(pc.state));
+  }
+
+  summary(): { succeeded: string[]; failed: { clientId: string; state: string; error: string }[] } {
+    const all = [...this.#pcs.values()];
+    return {
+      succeeded: all.filter((pc) => pc.state === 'succeeded').map((pc) => pc.clientId),
+      failed: all.filter((pc) => pc.state !== 'succeeded').map((pc) => ({ clientId: pc.clientId, state: pc.state, error: pc.message })),
+    };
+  }
+}
+
+/** The closing lines: counts and time taken, then each failure with its last message (the error). */
+export function summaryText(s: ReturnType<RoomProgress['summary']>, seconds: number): string {
+  const head = `${s.succeeded.length} succeeded, ${s.failed.length} failed in ${formatDuration(seconds)}`;
+  return [head, ...s.failed.map((f) => `  ${f.clientId}: ${f.error}`)].join('\n');
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}

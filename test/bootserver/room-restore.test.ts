@@ -1,0 +1,109 @@
+// `netimage room restore <group> --follow` through the real binary against a real server: the
+// three PCs' jobs are driven as the boot image would drive them (boot config, agent API).
+import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
+import { CLI, startServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+
+const RESTORE = 'opsi-local-image-restore';
+const PCS = [
+  { id: 'pc01', mac: '52:54:00:aa:bb:01' },
+  { id: 'pc02', mac: '52:54:00:aa:bb:02' },
+  { id: 'pc03', mac: '52:54:00:aa:bb:03' },
+];
+
+/** The restore properties a backup leaves on a PC: its images and the one to restore. */
+async function recordImages(s: ServeProcess, clientId: string, images: string[]): Promise<void> {
+  const res = await fetch(`${s.url}/api/v1/clients/${clientId}/products/${RESTORE}/properties`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ values: { imagefile: images[0], imagefiles_list: images } }),
+  });
+  if (res.status !== 200) throw new Error(`properties: ${res.status} ${await res.text()}`);
+}
+
+async function room(s: ServeProcess, images: string[][]): Promise<void> {
+  await s.cli('group', 'add', 'room');
+  for (const [i, pc] of PCS.entries()) {
+    await s.cli('client', 'add', pc.id, '--mac', pc.mac, '--group', 'room');
+    await recordImages(s, pc.id, images[i]!);
+  }
+}
+
+async function bootJob(s: ServeProcess, mac: string): Promise<{ token: string }> {
+  const cfg = await (await fetch(`${s.url}/boot/grub/client/efi/mac-${mac}/uuid-.cfg`)).text();
+  return parseNetbootConfig(cfg)!;
+}
+
+/**
+ * Run `room restore room --follow` (argv as given) and drive the three PCs' jobs once it follows:
+ * each boots, reports 40 %, and ends; pc02 fails. Returns what the CLI printed and its exit code.
+ */
+async function restoreRoom(t: ExecutionContext, s: ServeProcess, command: string, argv: string[]): Promise<{ stdout: string; code: number | null }> {
+  await room(s, [['win11', 'win10'], ['win11'], ['win11']]);
+  const child = spawn(command, argv, { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('close', r));
+  // Boot the PCs only once the CLI follows the stream (it says so after subscribing).
+  while (!/following room/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  for (const [i, pc] of PCS.entries()) {
+    const job = await bootJob(s, pc.mac);
+    await agentCall(s.url, job.token, 'GET', '/job');
+    await agentCall(s.url, job.token, 'POST', '/job/progress', { percent: 40, message: `restoring ${pc.id}` });
+    const result = i === 1 ? { result: 'failed', error: 'disk too small for win11' } : { result: 'successful' };
+    t.is((await agentCall(s.url, job.token, 'POST', '/job/result', result)).status, 200);
+  }
+  const code = await exited;
+  t.is(stderr, '');
+  return { stdout, code };
+}
+
+function assertSummary(t: ExecutionContext, stdout: string): void {
+  t.regex(stdout, /restore of image win11 set for 3 PC\(s\) of room: pc01, pc02, pc03/);
+  t.regex(stdout, /pc01\s+succeeded\s+\[#{20}\]\s+100%/);
+  t.regex(stdout, /pc03\s+succeeded/);
+  t.regex(stdout, /pc02\s+failed .*disk too small for win11/);
+  t.regex(stdout, /(^|\x1b\[\?25h)2 succeeded, 1 failed in \S+\r?$/m);
+  t.regex(stdout, /^ {2}pc02: .*disk too small for win11\r?$/m);
+}
+
+test('room restore --follow, not on a terminal: a line per change, a summary, exit 1 when one failed', async (t) => {
+  const s = await startServe(t);
+  const { stdout, code } = await restoreRoom(t, s, process.execPath, [CLI, 'room', 'restore', 'room', '--follow']);
+  t.is(code, 1);
+  for (const pc of PCS) {
+    t.regex(stdout, new RegExp(`${pc.id}\\s+waiting`));
+    t.regex(stdout, new RegExp(`${pc.id}\\s+running\\s+\\[#{8}\\.{12}\\]\\s+40%\\s+restoring ${pc.id}`));
+  }
+  assertSummary(t, stdout);
+  t.false(stdout.includes('\x1b['), 'no terminal control codes in plain output');
+});
+
+test('room restore --follow on a terminal redraws the lines in place', async (t) => {
+  const s = await startServe(t);
+  // util-linux script gives the CLI a terminal (with a size: log-update clips to its rows); -e passes on its exit code.
+  const { stdout, code } = await restoreRoom(t, s, 'script', ['-qec', `stty rows 40 cols 120; exec ${process.execPath} ${CLI} room restore room --follow`, '/dev/null']);
+  t.is(code, 1);
+  t.true(stdout.includes('\x1b[2K'), 'earlier frames are erased, not scrolled');
+  assertSummary(t, stdout);
+});
+
+test('room restore of an unknown group or one with no common image: one clear line, nothing set', async (t) => {
+  const s = await startServe(t);
+  await room(s, [['win11'], ['win10'], ['win11']]);
+  const unknown = (await t.throwsAsync(s.cli('room', 'restore', 'nowhere', '--follow'))) as CliFailure;
+  t.not(unknown.code, 0);
+  t.regex(unknown.stderr, /group nowhere not found/);
+  t.is(unknown.stderr.trim().split('\n').length, 1);
+  const noCommon = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--follow'))) as CliFailure;
+  t.not(noCommon.code, 0);
+  t.is(noCommon.stderr.trim().split('\n').length, 1);
+  t.regex(noCommon.stderr, /image/);
+  const wrongImage = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--image', 'win7'))) as CliFailure;
+  t.regex(wrongImage.stderr, /win7/);
+  for (const pc of PCS) t.notRegex((await s.cli('states', pc.id)).stdout, /restore\s+setup/);
+});
