@@ -8,6 +8,7 @@ netimage_apt_start=(ca-certificates apt-utils dpkg xz-utils zstd cpio kmod binut
 netimage_apt_full=(
   "${netimage_apt_start[@]}"
   partclone gdisk fdisk util-linux e2fsprogs ntfs-3g dosfstools wimtools
+  attr libxml2-utils libhivex-bin # WIM/Windows tests: getfattr/setfattr (NTFS ACLs, streams), xmllint (unattend.xml), hivexsh (registry hives)
   dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
   qemu-system-x86 qemu-utils ovmf ipxe-qemu git
 )
