@@ -4,5 +4,7 @@ import { backupProduct } from './backup.ts';
 import { delimageProduct } from './delimage.ts';
 import { prepareProduct } from './prepare.ts';
 import { restoreProduct } from './restore.ts';
+import { wimCaptureProduct } from './wim-capture.ts';
+import { wimInfoProduct } from './wim-info.ts';
 
-export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct];
+export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, wimCaptureProduct, wimInfoProduct];

@@ -81,7 +81,7 @@ test.serial('append adds images, refuses a duplicate name; always_create replace
 
 test.serial('each compression is selectable', async (t) => {
   const { dir, src } = t.context as Ctx;
-  const names: Record<string, string> = { none: 'None', xpress: 'XPRESS', lzx: 'LZX', lzms: 'LZMS' };
+  const names: Record<(typeof WIM_COMPRESSIONS)[number], string> = { none: 'None', xpress: 'XPRESS', lzx: 'LZX', lzms: 'LZMS' };
   for (const c of WIM_COMPRESSIONS) {
     const r = await captureWim({ device: src, wimFile: join(dir, `c-${c}.wim`), imageName: c, compression: c, mode: 'always_create' });
     t.is(r.info.compression, names[c], c);

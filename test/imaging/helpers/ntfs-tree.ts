@@ -2,11 +2,13 @@
 // WIM must carry (non-ASCII names, alternate data streams, distinct ACLs, a reparse point), or
 // dump everything about its files as JSON so two partitions can be compared.
 //   node ntfs-tree.ts fill <dev>      node ntfs-tree.ts dump <dev>
+//   node ntfs-tree.ts hive <dev> generalized|installed   (a STAND-IN SYSTEM hive, test/windows/helpers/hive.ts)
 import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, lstat, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { run, runAllowFailure } from '../../../lib/process.ts';
+import { INSTALLED, SYSPREPPED, writeHive } from '../../windows/helpers/hive.ts';
 
 /** Reparse data of an NTFS relative symbolic link (IO_REPARSE_TAG_SYMLINK, flags 1 = relative). */
 export function symlinkReparse(target: string): string {
@@ -82,13 +84,16 @@ async function dump(dir: string) {
   return files;
 }
 
-const [cmd, dev] = process.argv.slice(2);
-if (!dev || (cmd !== 'fill' && cmd !== 'dump')) throw new Error('usage: ntfs-tree.ts fill|dump <dev>');
+const [cmd, dev, kind] = process.argv.slice(2);
+if (!dev || (cmd !== 'fill' && cmd !== 'dump' && cmd !== 'hive')) throw new Error('usage: ntfs-tree.ts fill|dump|hive <dev> [generalized|installed]');
 const mnt = await mkdtemp(join(tmpdir(), 'ni-ntfs-'));
-await run('ntfs-3g', ['-o', `streams_interface=xattr${cmd === 'fill' ? ',permissions' : ',ro'}`, dev, mnt]);
+await run('ntfs-3g', ['-o', `streams_interface=xattr${cmd === 'dump' ? ',ro' : ',permissions'}`, dev, mnt]);
 try {
   if (cmd === 'fill') await fill(mnt);
-  else console.log(JSON.stringify(await dump(mnt)));
+  else if (cmd === 'hive') {
+    await mkdir(join(mnt, 'Windows/System32/config'), { recursive: true });
+    await writeHive(join(mnt, 'Windows/System32/config/SYSTEM'), kind === 'generalized' ? SYSPREPPED : INSTALLED);
+  } else console.log(JSON.stringify(await dump(mnt)));
 } finally {
   await run('umount', [mnt]);
   await rmdir(mnt);
