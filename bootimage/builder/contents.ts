@@ -24,6 +24,8 @@ export const TOOL_PACKAGES: Record<string, readonly string[]> = {
     'usr/bin/wimextract',
   ],
   libwim15: [],
+  // hivexsh: the SYSTEM hive's sysprep state before a WIM capture (imaging/wim/generalized.ts)
+  'libhivex-bin': ['usr/bin/hivexsh'],
   zstd: ['usr/bin/zstd'],
   kmod: ['bin/kmod', 'sbin/modprobe', 'sbin/insmod', 'sbin/lsmod', 'sbin/rmmod', 'sbin/depmod', 'sbin/modinfo'],
 };

@@ -1,6 +1,6 @@
 // Is the Windows on a system partition generalized (sysprep /generalize /oobe, shut down)? A WIM
 // of a non-generalized system deploys one SID, one computer name and its drivers' state to every
-// PC. Read from the SYSTEM hive with hivexget (libhivex-bin), on the partition mounted read-only:
+// PC. Read from the SYSTEM hive with hivexsh (libhivex-bin), on the partition mounted read-only:
 //   HKLM\SYSTEM\Setup                      SystemSetupInProgress=1, SetupType=2, CmdLine "oobe\windeploy.exe"
 //                                          (what sysprep /oobe leaves: the next boot runs Windows Welcome)
 //   HKLM\SYSTEM\Setup\Status\SysprepStatus GeneralizationState=7 (the state Microsoft's sysprep
@@ -14,7 +14,7 @@ import { withMount } from '../mount.ts';
 
 export type RegValue = number | string;
 
-/** hivexget's .reg-style listing of one key ("Name"=dword:00000001, "Name"="text") as a map. */
+/** hivexsh lsval's .reg-style listing of one key ("Name"=dword:00000001, "Name"="text") as a map. */
 export function parseRegListing(text: string): Map<string, RegValue> {
   const out = new Map<string, RegValue>();
   for (const line of text.split('\n')) {
@@ -55,11 +55,12 @@ export function judgeGeneralized(setup: Map<string, RegValue>, sysprepStatus: Ma
 }
 
 async function regKey(hive: string, key: string): Promise<Map<string, RegValue>> {
-  const r = await runAllowFailure('hivexget', [hive, key]);
+  // Not interactive: hivexsh reads the commands from stdin and stops at the first error.
+  const r = await runAllowFailure('hivexsh', [hive], { input: `cd ${key}\nlsval\n` });
   // A missing key is an answer (not generalized), not a failure.
   if (r.exitCode !== 0) {
     if (/not found/.test(r.stderr)) return new Map();
-    throw new ImagingError(`hivexget ${key} failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    throw new ImagingError(`hivexsh (cd ${key}) failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
   }
   return parseRegListing(r.stdout);
 }

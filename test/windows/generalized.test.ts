@@ -1,6 +1,6 @@
 // The generalized check on SYSTEM hives. The hives are STAND-INS written by test/windows/helpers/
 // hive.ts (an empty regf + hivexsh): what sysprep /generalize /oobe leaves, and what a normally
-// installed, running Windows has. Read with the same hivexget the product uses.
+// installed, running Windows has. Read with the same hivexsh the product uses.
 import test from 'ava';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
