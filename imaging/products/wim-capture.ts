@@ -1,3 +1,4 @@
+import type { AgentJob } from '../../lib/agent-protocol.ts';
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { ProductId } from '../../lib/products.ts';
 import { ENGINE_PRODUCTS } from './common.ts';
@@ -8,12 +9,18 @@ import { WIM_COMPRESSIONS, type CaptureMode, type WimCompression } from '../wim/
 /** OS products whose install.wim a capture may fill (their catalogue entries carry `imagename`). */
 export const WIM_TARGETS: readonly string[] = [ProductId.win10, ProductId.win11];
 
+/** The job's target_product, refused unless it is one of WIM_TARGETS. */
+export function wimTarget(job: AgentJob): string {
+  const target = propString(job, 'target_product').trim();
+  if (!WIM_TARGETS.includes(target)) throw new ProductError(`target_product must be one of ${WIM_TARGETS.join(', ')} (got "${target}")`);
+  return target;
+}
+
 export function makeWimCaptureProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
     id: ProductId.wimCapture,
     run: async (ctx) => {
-      const target = propString(ctx.job, 'target_product').trim();
-      if (!WIM_TARGETS.includes(target)) throw new ProductError(`target_product must be one of ${WIM_TARGETS.join(', ')} (got "${target}")`);
+      const target = wimTarget(ctx.job);
       const mode = propString(ctx.job, 'capture_mode', 'append') as CaptureMode;
       if (mode !== 'append' && mode !== 'always_create') throw new ProductError(`capture_mode must be append or always_create (got "${mode}")`);
       const compression = propString(ctx.job, 'compression', 'lzx') as WimCompression;

@@ -1,8 +1,8 @@
-import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
+import type { NetbootProduct } from '../../lib/netboot-product.ts';
 import { ProductId } from '../../lib/products.ts';
-import { flowContext, propString, type FlowOverrides } from './props.ts';
+import { flowContext, type FlowOverrides } from './props.ts';
 import { wimInfoFlow } from '../wim/flows.ts';
-import { WIM_TARGETS } from './wim-capture.ts';
+import { wimTarget } from './wim-capture.ts';
 
 /**
  * Lists the images of the target product's install.wim in the job log (index, name, edition,
@@ -14,8 +14,7 @@ export function makeWimInfoProduct(overrides: FlowOverrides = {}): NetbootProduc
   return {
     id: ProductId.wimInfo,
     run: async (ctx) => {
-      const target = propString(ctx.job, 'target_product').trim();
-      if (!WIM_TARGETS.includes(target)) throw new ProductError(`target_product must be one of ${WIM_TARGETS.join(', ')} (got "${target}")`);
+      const target = wimTarget(ctx.job);
       ctx.progress(1, 'reading install.wim');
       const r = await wimInfoFlow(flowContext(ctx, { from: 1, to: 95 }, overrides), target);
       ctx.log(`imagename choices for ${target}: ${r.info.images.map((i) => JSON.stringify(i.name)).join(', ')}`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
 import { backupPartition, type BackupResult } from '../backup.ts';
 import { ImagingError } from '../errors.ts';
-import { openImageStore, type FlowContext, type OpenImageStore } from '../flows.ts';
+import { withStore, type FlowContext } from '../flows.ts';
 import { backupSpace, type BackupSpace } from '../space.ts';
 import type { DiskLayout } from '../store/metadata.ts';
 import { appendMasterLog, listImages } from '../store/store.ts';
@@ -30,15 +30,6 @@ export function dataPartitionRefusal(layout: DiskLayout): string | null {
   return data
     ? `the disk has a data partition (partition ${data.number}): a WIM holds the system partition only, so its data would be missing from every PC installed from it; prepare again with data_partition_size=0`
     : null;
-}
-
-async function withStore<T>(ctx: FlowContext, fn: (s: OpenImageStore) => Promise<T>): Promise<T> {
-  const s = await openImageStore(ctx);
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
 }
 
 export interface WimCaptureOptions {

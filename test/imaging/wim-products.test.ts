@@ -6,29 +6,15 @@ import test from 'ava';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { dataPartitionRefusal, localWimPath } from '../../imaging/wim/flows.ts';
-import { issueJob, startTestServer, type TestServer } from '../helpers/server.ts';
-import { cli, createLoop, MiB, ROOT } from './helpers/loop.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { ProductId } from '../../lib/products.ts';
+import { cli, createLoop, MiB, ROOT, type Loop } from './helpers/loop.ts';
+import { runProductOnLoop, type RunOutcome } from './helpers/run-product.ts';
 
-const MAC = '52:54:00:12:34:77';
 const CLIENT = 'pc07.school.lan';
-const CAPTURE = 'opsi-local-image-wim-capture';
-const INFO = 'opsi-wim-info';
-const WIN11 = 'opsi-local-image-win11-x64';
-const RESTORE = 'opsi-local-image-restore';
-
-interface RunOutcome {
-  ok: boolean;
-  error: string | null;
-  log: string[];
-  progress: number[];
-  jobId: string;
-}
-
-async function runProduct(ts: TestServer, productId: string, loop: { path: string; dir: string }, properties: Record<string, unknown>): Promise<RunOutcome> {
-  const job = await issueJob(ts, { clientId: CLIENT, mac: MAC, productId, properties });
-  const r = await run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/imaging/helpers/product-run.ts'), productId, loop.path, ts.url, job.token, 'uefi', loop.dir]);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as RunOutcome;
-}
+const { wimCapture: CAPTURE, wimInfo: INFO, win11: WIN11, restore: RESTORE } = ProductId;
+const runProduct = (ts: TestServer, productId: string, loop: Loop, properties: Record<string, unknown>): Promise<RunOutcome> =>
+  runProductOnLoop(ts, { clientId: CLIENT, mac: '52:54:00:12:34:77' }, productId, loop, properties);
 
 const ntfsTree = (...args: string[]) => run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/imaging/helpers/ntfs-tree.ts'), ...args]);
 
