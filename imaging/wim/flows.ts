@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
 import { backupPartition, type BackupResult } from '../backup.ts';
 import { ImagingError } from '../errors.ts';
+import { checkImageable } from '../fsdetect.ts';
 import { withStore, type FlowContext } from '../flows.ts';
 import { backupSpace, type BackupSpace } from '../space.ts';
 import type { DiskLayout } from '../store/metadata.ts';
@@ -61,6 +62,8 @@ export async function wimCaptureFlow(ctx: FlowContext, o: WimCaptureOptions): Pr
     // Every refusal comes before the first write.
     const refusal = dataPartitionRefusal(s.layout);
     if (refusal) throw new ImagingError(`refusing to capture: ${refusal}`);
+    // Hibernated / Fast Startup / BitLocker first: their refusal says what to do in Windows.
+    await checkImageable(s.systemPartition);
     const g = await checkGeneralized(s.systemPartition);
     if (!g.generalized) {
       const why = `Windows on ${s.systemPartition} is not generalized: ${g.reasons.join('; ')}. Run "sysprep /generalize /oobe /shutdown" in Windows first`;

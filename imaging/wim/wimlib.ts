@@ -6,7 +6,7 @@
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execa, splitLines } from '../../lib/process.ts';
+import { execa, run, splitLines } from '../../lib/process.ts';
 import { fsyncPath } from '../../lib/files.ts';
 import { ImagingError } from '../errors.ts';
 import { checkImageable, probeFilesystem } from '../fsdetect.ts';
@@ -126,9 +126,7 @@ export async function applyWim(o: ApplyOptions): Promise<WimImage> {
   if (!image) throw new ImagingError(`${o.wimFile} has no image ${typeof o.image === 'number' ? o.image : `"${o.image}"`} (it has: ${info.images.map((i) => `${i.index} "${i.name}"`).join(', ')})`);
   const probe = await probeFilesystem(o.device);
   o.log?.(`wim: formatting ${o.device} (was ${probe.type ?? 'empty'}) and applying ${describeImage(image)}`);
-  await execa('mkntfs', ['--quick', '--force', '--label', o.label ?? 'system', o.device], { cancelSignal: o.signal }).catch((e: unknown) => {
-    throw new ImagingError(`mkntfs ${o.device} failed: ${(e as Error).message}`, { cause: e });
-  });
+  await run('mkntfs', ['--quick', '--force', '--label', o.label ?? 'system', o.device], { cancelSignal: o.signal });
   await wimlib(['apply', o.wimFile, String(image.index), o.device, '--check'], o);
   return image;
 }
