@@ -5,6 +5,7 @@
 // data stub, non-ASCII image name). Back on the host the WIM is taken off the backup partition
 // (debugfs, no mount), applied onto the system partition, and every file must match the source.
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +24,11 @@ const ntfsTree = async (...args: string[]) => (await run('unshare', ['-m', '--pr
 async function withLoop<T>(file: string, fn: (dev: string) => Promise<T>): Promise<T> {
   const dev = (await run('losetup', ['-f', '--show', '-P', file])).stdout.trim();
   try {
+    // No udev here: partx makes the partition nodes (as test/imaging/helpers/loop.ts does).
+    if (!existsSync(`${dev}p2`)) await runAllowFailure('partx', ['-a', dev]);
     return await fn(dev);
   } finally {
+    await runAllowFailure('partx', ['-d', dev]);
     for (let i = 0; i < 20 && (await runAllowFailure('losetup', ['-d', dev])).exitCode !== 0; i++) await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -51,7 +55,7 @@ test('wim-capture in the boot image: hive check, backup, capture with non-ASCII 
   const job = await issueJob(ts, { clientId: 'pc-wim.school.lan', mac: '52:54:00:57:49:4d', productId: 'opsi-local-image-wim-capture', properties: { target_product: WIN11, imagename: name, capture_mode: 'always_create' } });
   const { vm } = await directBoot({ imageDir, name: 'wim', firmware: 'bios', serverPort: ts.server.httpPort, job: { id: job.jobId, token: job.token }, mac: '52:54:00:57:49:4d', disks: [{ path: disk, format: 'raw', serial: 'WIMDISK1' }] });
   t.teardown(() => vm.stop());
-  const done = await vm.waitFor(/netimage: agent finished (\w+)/, 85_000);
+  const done = await vm.waitFor(/netimage: agent finished (\w+)/, 240_000);
   const log = (await ts.api('GET', `/api/v1/jobs/${job.jobId}/log`)).text;
   t.is(done.match[1], 'successful', `${log}\n${vm.tail()}`);
   t.log(`agent finished at ${(done.atMs / 1000).toFixed(1)} s after QEMU start`);
@@ -61,7 +65,8 @@ test('wim-capture in the boot image: hive check, backup, capture with non-ASCII 
 
   await withLoop(disk, async (dev) => {
     const wim = join(dir, 'install.wim');
-    await run('debugfs', ['-R', `dump /${localWimPath(WIN11)} ${wim}`, `${dev}p2`]);
+    const got = await run('debugfs', ['-R', `dump /${localWimPath(WIN11)} ${wim}`, `${dev}p2`]);
+    t.true(existsSync(wim), `debugfs could not take the WIM off ${dev}p2: ${got.stderr}`);
     const info = await wimInfo(wim);
     t.deepEqual(info.images.map((i) => i.name), [name]);
     await applyWim({ wimFile: wim, image: name, device: `${dev}p1` });
