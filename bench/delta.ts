@@ -83,7 +83,7 @@ try {
   for (let b = 0; b < total; b++) if (blockUsed(bitmap, b)) used.push(b);
   const change = async (percent: number) => {
     const fh = await open(dev, 'r+');
-    let left = (used.length * bs * percent) / 100;
+    let left = Math.floor((used.length * bs * percent) / 100);
     while (left > 0) {
       const len = Math.min(left, randomInt(64, 1024) * 4096);
       await fh.write(randomBytes(len), 0, len, used[randomInt(used.length)]! * bs);

@@ -85,7 +85,8 @@ export async function writeChunkedImage(opts: ChunkedWriteOptions): Promise<Chun
     seek.push({ compressed: packed.length, decompressed: f.raw });
   };
   const frame = async (raw: Buffer) => {
-    const packed = compress(raw, { params });
+    // chunkSize: Node's default 16 KiB output pieces cost ~3x the CPU of one piece per frame (measured).
+    const packed = compress(raw, { params, chunkSize: Math.max(64 * 1024, raw.length) });
     packed.catch(() => undefined);
     inFlight.push({ raw: raw.length, packed });
     if (inFlight.length >= parallel) await flushOne();
