@@ -114,15 +114,17 @@ function rowToJob(r: Row): Job {
 }
 
 function rowToOsInstall(r: Row): OsInstallRecord {
+  const optional = (column: string) => (r[column] as string | null) ?? null;
+  const report = optional('report');
   return {
+    state: r['state'] as OsInstallState,
     jobId: String(r['job_id']),
     clientId: String(r['client_id']),
     productId: String(r['product_id']),
-    state: r['state'] as OsInstallState,
-    tokenHash: (r['token_hash'] as string | null) ?? null,
-    tokenExpires: (r['token_expires'] as string | null) ?? null,
-    deadline: (r['deadline'] as string | null) ?? null,
-    report: r['report'] === null || r['report'] === undefined ? null : (JSON.parse(String(r['report'])) as unknown),
+    tokenHash: optional('token_hash'),
+    tokenExpires: optional('token_expires'),
+    deadline: optional('deadline'),
+    report: report === null ? null : (JSON.parse(report) as unknown),
     updated: String(r['updated']),
   };
 }
