@@ -7,12 +7,15 @@
 // fail or stall against the loopback mini mirror within seconds).
 // One server for the file (test.serial): the builder runs one build at a time.
 import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { OsInstallPlanSchema } from '../../lib/agent-protocol.ts';
 import { productFacts } from '../../lib/products.ts';
 import { startTestServer, readBootConfig, parseNetbootConfig, type TestServer } from '../helpers/server.ts';
 import { startMiniMirror } from './helpers/mini-mirror.ts';
+import { CLI } from '../helpers/cli.ts';
 import { verifyPassword } from '../../bootserver/os-images/passwords.ts';
 
 const DEBIAN = 'opsi-local-image-debian';
@@ -218,4 +221,6 @@ test.serial('while its root filesystem is being built, the install is held: the 
   t.regex(String((await state('pc08'))['actionProgress']), /is being built \(build [0-9a-f-]{36}, \d+%\)/);
   t.like(await state('pc08'), { actionRequest: 'setup' });
   t.is((await ts.api('GET', '/api/v1/jobs?client=pc08')).body.length, 0);
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'os', 'builds', '--url', ts.url, '--token', ts.adminToken]);
+  t.regex(stdout, new RegExp(`${build.entryId.replace('/', '\\/')}\\s+(running|queued)\\s+\\d+%`), stdout);
 });
