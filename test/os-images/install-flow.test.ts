@@ -177,6 +177,17 @@ test.serial('no first-boot report by the deadline: the product failed with the r
   t.is(await snapshot('pc04'), before);
 });
 
+test.serial('setup_after_install naming the install itself or no product id is refused when the action is set (400), nothing changed', async (t) => {
+  await newClient('pc11');
+  const before = await snapshot('pc11');
+  for (const names of [[DEBIAN], ['hwinvent', 'not a product!']]) {
+    const r = await ts.api('PUT', `/api/v1/clients/pc11/products/${DEBIAN}/action`, { actionRequest: 'setup', properties: { setup_after_install: names } });
+    t.is(r.status, 400, r.text);
+    t.regex(r.body.message, /opsi-local-image-debian\.setup_after_install: .* cannot be queued after the install/);
+  }
+  t.is(await snapshot('pc11'), before);
+});
+
 test.serial('the plan is refused for a job of another product (403) and for a finished install job (409)', async (t) => {
   const m = await newClient('pc05');
   await ts.api('PUT', '/api/v1/clients/pc05/products/hwinvent/action', { actionRequest: 'setup' });
