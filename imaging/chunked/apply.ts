@@ -3,13 +3,11 @@
 // chunk; nothing unverified is written). `delta` first hashes the target's own blocks of each
 // chunk and skips the chunks that already match, so a re-run after a crash only writes what is
 // still different (a delta restore is idempotent: no journal needed).
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { zstdDecompress } from 'node:zlib';
 import { ImagingError } from '../errors.ts';
-import { ExactReader } from './writer.ts';
 import { chunkRuns, decodeSeekTable, parseSeekFooter, parseStreamHead, PCL_DESC_BYTES, SEEK_FOOTER_BYTES, type ChunkIndex } from './format.ts';
 
 const decompress = promisify(zstdDecompress);
@@ -125,10 +123,7 @@ export async function applyChunkedImage(opts: ApplyOptions): Promise<ApplyResult
         for (const [b, n] of runs) h.update(span.subarray((b - first) * bs, (b - first + n) * bs));
         if (bytesRead === span.length && h.digest('hex') === sha256) return;
       }
-      await put(pos, runs, await readVerified(img, frames[pos + 1]!, sha256, `chunk ${k}`));
-    };
-    /** Write one verified chunk's used blocks. */
-    const put = async (pos: number, runs: [number, number][], raw: Buffer) => {
+      const raw = await readVerified(img, frames[pos + 1]!, sha256, `chunk ${k}`);
       if (opts.pauseAfterWrites !== undefined && result.writtenChunks >= opts.pauseAfterWrites) {
         if (!paused) opts.onPause?.();
         paused = true;
@@ -141,16 +136,7 @@ export async function applyChunkedImage(opts: ApplyOptions): Promise<ApplyResult
       }
       result.writtenChunks++;
       result.writtenBytes += raw.length;
-      void pos;
     };
-    if (opts.mode === 'full') {
-      // Every frame is needed: one zstd -dc process decompresses the whole file on the other core
-      // (the CLI is ~2x faster than Node's zlib binding, measured), Node cuts the stream at the
-      // seek table's sizes, checks each chunk's sha256 and writes it.
-      await fullFromStream(opts, frames, bitmap, put);
-      await target.sync();
-      return result;
-    }
     const worker = async () => {
       while (!failed && next < index.chunks.length) {
         opts.signal?.throwIfAborted();
@@ -175,40 +161,5 @@ export async function applyChunkedImage(opts: ApplyOptions): Promise<ApplyResult
   } finally {
     await dev?.close();
     await img.close();
-  }
-}
-
-async function fullFromStream(opts: ApplyOptions, frames: Frame[], bitmap: Buffer, put: (pos: number, runs: [number, number][], raw: Buffer) => Promise<void>): Promise<void> {
-  const { index } = opts;
-  const child = spawn('zstd', ['-dcq', opts.file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const kill = () => child.kill('SIGKILL');
-  opts.signal?.addEventListener('abort', kill, { once: true });
-  try {
-    const reader = new ExactReader(child.stdout[Symbol.asyncIterator]());
-    const check = (raw: Buffer, sha256: string, what: string) => {
-      if (createHash('sha256').update(raw).digest('hex') !== sha256) throw new ImagingError(`the image is damaged: ${what} does not match its sha256 in the chunk index; nothing of it was written`);
-    };
-    check(await reader.take(frames[0]!.decompressed, 'the header frame'), index.headSha256, 'the header frame');
-    for (let pos = 0; pos < index.chunks.length; pos++) {
-      opts.signal?.throwIfAborted();
-      const [k, sha256] = index.chunks[pos]!;
-      const runs = chunkRuns(bitmap, index.totalBlocks, index.chunkBlocks, k);
-      const raw = await reader.take(frames[pos + 1]!.decompressed, `chunk ${k}`).catch((e: Error) => {
-        throw new ImagingError(`the image is damaged: chunk ${k} does not decompress (${stderr.trim() || e.message})`);
-      });
-      if (runs.reduce((a, r) => a + r[1], 0) * index.blockSize !== raw.length) throw new ImagingError(`the image is damaged: chunk ${k} disagrees with the bitmap`);
-      check(raw, sha256, `chunk ${k}`);
-      await put(pos, runs, raw);
-      opts.onProgress?.(((pos + 1) * 100) / index.chunks.length);
-    }
-    if (!(await reader.atEnd())) throw new ImagingError('the image is damaged: more data than the chunk index lists');
-    const code = await exited;
-    if (code !== 0) throw new ImagingError(`the image is damaged: zstd -d failed (${stderr.trim()})`);
-  } finally {
-    kill();
-    opts.signal?.removeEventListener('abort', kill);
   }
 }

@@ -12,7 +12,7 @@ import { encodeSeekTable, parseStreamHead, PCL_DESC_BYTES, usedPerChunk, type Ch
 const compress = promisify(zstdCompress);
 
 /** Reads exact byte counts from an async stream of Buffers. */
-export class ExactReader {
+class ExactReader {
   private pending: Buffer[] = [];
   private have = 0;
   private done = false;
@@ -34,7 +34,7 @@ export class ExactReader {
   }
 
   async take(n: number, what: string): Promise<Buffer> {
-    if (!(await this.fill(n))) throw new ImagingError(`the partclone stream ended early (in ${what}: ${this.have} of ${n} bytes)`);
+    if (!(await this.fill(n))) throw new ImagingError(`partclone's stream ended early (in ${what}: ${this.have} of ${n} bytes)`);
     const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     const out = all.subarray(0, n);
     const rest = all.subarray(n);
