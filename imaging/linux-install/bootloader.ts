@@ -6,10 +6,10 @@
 // removable path needs no NVRAM entry and the netboot chain stays first in the boot order.
 // BIOS: grub-install --target=i386-pc (the image's own grub, in a chroot) into the disk's MBR and
 // the gap after it. Both: /boot/grub/grub.cfg rendered (settings.ts).
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImagingError } from '../errors.ts';
-import { withMount } from '../mount.ts';
+import { run, runAllowFailure } from '../../lib/process.ts';
 import type { Chroot } from './chroot.ts';
 import { espGrubCfgText, grubCfgText } from './settings.ts';
 
@@ -24,25 +24,30 @@ export const ESP_FILES: readonly (readonly [string, string])[] = [
   ['usr/lib/shim/mmx64.efi.signed', 'EFI/BOOT/mmx64.efi'],
 ];
 
+/**
+ * Written with mtools, not mounted: the ESP is plain FAT and mtools needs no vfat driver (some
+ * kernels, like this project's test host, have none).
+ */
+const exists = (p: string) => access(p).then(() => true, () => false);
+
 export async function installUefiLoader(root: string, esp: string, rootUuid: string, log: (l: string) => void): Promise<void> {
-  await withMount(
-    esp,
-    async (dir) => {
-      // Only our directories are replaced: other systems' loaders in the ESP stay.
-      await rm(join(dir, 'EFI/debian'), { recursive: true, force: true });
-      await rm(join(dir, 'EFI/BOOT'), { recursive: true, force: true });
-      for (const sub of ['EFI/debian', 'EFI/BOOT']) await mkdir(join(dir, sub), { recursive: true });
-      for (const [from, to] of ESP_FILES) {
-        try {
-          await copyFile(join(root, from), join(dir, to));
-        } catch (error) {
-          throw new ImagingError(`the root filesystem has no ${from} (shim-signed / grub-efi-amd64-signed missing from the build?)`, { cause: error });
-        }
-      }
-      for (const sub of ['EFI/debian', 'EFI/BOOT']) await writeFile(join(dir, sub, 'grub.cfg'), espGrubCfgText(rootUuid));
-    },
-    { fsType: 'vfat' },
-  );
+  const env = { MTOOLS_SKIP_CHECK: '1' };
+  const m = (tool: string, args: string[]) => run(tool, ['-i', esp, ...args], { env });
+  // Only our directories are replaced: other systems' loaders in the ESP stay.
+  for (const dir of ['::/EFI/debian', '::/EFI/BOOT']) await runAllowFailure('mdeltree', ['-i', esp, dir], { env });
+  await runAllowFailure('mmd', ['-i', esp, '::/EFI'], { env });
+  await m('mmd', ['::/EFI/debian', '::/EFI/BOOT']);
+  for (const [from, to] of ESP_FILES) {
+    if (!(await exists(join(root, from)))) throw new ImagingError(`the root filesystem has no ${from} (shim-signed / grub-efi-amd64-signed missing from the build?)`);
+    await m('mcopy', ['-o', join(root, from), `::/${to}`]);
+  }
+  const cfg = join(root, 'boot/grub/esp-grub.cfg');
+  await writeFile(cfg, espGrubCfgText(rootUuid));
+  try {
+    for (const dir of ['EFI/debian', 'EFI/BOOT']) await m('mcopy', ['-o', cfg, `::/${dir}/grub.cfg`]);
+  } finally {
+    await rm(cfg, { force: true });
+  }
   log(`ESP ${esp}: shim + signed grub in \\EFI\\debian and \\EFI\\BOOT\\BOOTX64.EFI (removable path)`);
 }
 

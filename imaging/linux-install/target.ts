@@ -22,7 +22,7 @@ export interface InstallTarget {
 
 /** Find the install target; refuses a layout made for Windows or for the other firmware. */
 export async function findInstallTarget(ctx: FlowContext, firmware: Firmware): Promise<InstallTarget> {
-  const store = await openImageStore(ctx);
+  const store = await openImageStore(ctx, { readOnly: true });
   try {
     const { layout, systemDisk } = store;
     if (layout.osFamily !== 'linux')
