@@ -11,6 +11,7 @@ import { PropertyValidationError, effectivePropertyValues, validatePropertyValue
 import { ConflictError, type ActionSetHook } from '../service/netboot.ts';
 import { entryId } from '../depot/manifest.ts';
 import { sourceForSuite, type AptSource } from './apt-sources.ts';
+import type { OsImageBuilder } from './build.ts';
 import { MirrorError, type MirrorChecker } from './mirror.ts';
 import { PasswordError, checkClearPassword, hashPassword, isPasswordHash } from './passwords.ts';
 import { OS_DEFINITIONS, SpecError, makeSpec, parsePackageList, rootfsEntryName, type OsImageSpec } from './spec.ts';
@@ -34,6 +35,8 @@ export interface InstallPolicyOptions {
   /** config osImages.mirror: overrides the server's apt mirror as the default. */
   mirror: string | null;
   mirrors: MirrorChecker;
+  /** Starts (or joins) the root filesystem build when the action is set; none: checks only. */
+  builds?: Pick<OsImageBuilder, 'ensure'>;
 }
 
 export interface ResolvedInstall {
@@ -170,6 +173,10 @@ export class InstallPolicy implements ActionSetHook {
         `${product.id} cannot be set yet: the boot image has no Debian installer (issue 11; its root filesystem ${resolved.entryId} can be built already: netimage os build ${resolved.spec.os}). Nothing was changed.`,
       );
     }
+    // The PC's config offers the install only once the root filesystem is in the depot
+    // (service/os-install.ts holds it meanwhile): start or join its build now. A cached entry
+    // answers at once; a failed build fails the action with its reason.
+    await this.options.builds?.ensure({ spec: resolved.spec, proxy: resolved.proxy });
     return normalised;
   }
 

@@ -1,6 +1,9 @@
 // `netimage os build <os>`: build a root filesystem into the depot (bootserver/os-images/) and
 // follow its output until it ends; exit 0 only when the entry is in the depot.
+// `netimage os builds`: the builds since the server started (also those that setting an OS
+// install action started), with their state and progress.
 import type { CommandGroup } from '../command.ts';
+import { table } from '../format.ts';
 import { mib } from './depot.ts';
 
 interface BuildView {
@@ -14,6 +17,7 @@ interface BuildView {
   bytes: number | null;
   lines?: string[];
   next?: number;
+  started?: string;
 }
 
 const POLL_MS = 1000;
@@ -21,7 +25,10 @@ const POLL_MS = 1000;
 export const osCommand: CommandGroup = {
   name: 'os',
   section: 'admin',
-  usage: [{ syntax: 'os build <os> [--packages "a b"] [--mirror URL] [--proxy URL] [--rebuild]', summary: 'build a root filesystem into the depot (os: debian-12)' }],
+  usage: [
+    { syntax: 'os build <os> [--packages "a b"] [--mirror URL] [--proxy URL] [--rebuild]', summary: 'build a root filesystem into the depot (os: debian-12)' },
+    { syntax: 'os builds', summary: 'root filesystem builds since the server started, with progress' },
+  ],
   options: {
     packages: { type: 'string' },
     mirror: { type: 'string' },
@@ -29,6 +36,19 @@ export const osCommand: CommandGroup = {
     rebuild: { type: 'boolean' },
   },
   async run(ctx) {
+    if (ctx.args[0] === 'builds') {
+      ctx.operands('builds', 0);
+      const builds = await (await ctx.api()).call<BuildView[]>('GET', '/api/v1/os/builds');
+      ctx.out(builds, () =>
+        builds.length
+          ? table(
+              ['BUILD', 'ENTRY', 'STATE', 'PROGRESS', 'STARTED', 'ERROR'],
+              builds.map((b) => [b.id, b.entryId, b.cached ? 'cached' : b.state, `${Math.round(b.percent)}%`, (b.started ?? '').slice(0, 19).replace('T', ' '), b.error ?? '']),
+            )
+          : 'no builds since the server started (netimage os build debian-12)',
+      );
+      return 0;
+    }
     if (ctx.args[0] !== 'build') throw ctx.unknownVerb();
     const [os] = ctx.operands('build', 1);
     const api = await ctx.api();
