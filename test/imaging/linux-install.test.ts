@@ -6,7 +6,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { createLoop, MiB, ROOT } from './helpers/loop.ts';
-import { cachedRootfs } from './helpers/rootfs-cache.ts';
+import { cachedRootfs } from '../../vm-harness/rootfs-cache.ts';
 
 async function install(t: import('ava').ExecutionContext, firmware: 'uefi' | 'bios'): Promise<any> {
   const rootfs = await cachedRootfs(45 * 60_000);
