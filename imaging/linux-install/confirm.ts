@@ -1,7 +1,7 @@
 // askbeforeinst: show on the PC's console what will be wiped, count down visibly, go on at zero
 // or at once on Enter; "no" (or "n", "abort") + Enter aborts with nothing changed.
 import { openSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
+import { isatty, ReadStream } from 'node:tty';
 import { ProductError } from '../../lib/netboot-product.ts';
 
 export interface ConsoleIo {
@@ -43,7 +43,13 @@ export async function confirmOnConsole(io: ConsoleIo, lines: string[], seconds: 
 
 /** The agent's console: /dev/console as a tty (keyboard in, screen and serial out). */
 export function systemConsole(path = '/dev/console'): ConsoleIo {
-  const fd = openSync(path, 'r+');
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r+');
+  } catch {
+    // no console to read: the countdown alone
+  }
+  if (fd === null || !isatty(fd)) return { write: (text) => process.stdout.write(text), lines: async function* () {}, close: () => undefined };
   const input = new ReadStream(fd);
   input.setEncoding('utf8');
   return {
