@@ -4,7 +4,8 @@
 // release, the mirror (through the proxy) and every additional package are checked, so a PC is
 // never told to boot into an install that cannot complete.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
-import { ProductId, productFacts } from '../../lib/products.ts';
+import { PRODUCT_ID_PATTERN, ProductId, productFacts } from '../../lib/products.ts';
+import { productIds } from '../service/agent-scope.ts';
 import { isPendingRequest } from '../jobs/lifecycle.ts';
 import type { ProductDefinition } from '../store/types.ts';
 import { PropertyValidationError, effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
@@ -163,6 +164,10 @@ export class InstallPolicy implements ActionSetHook {
       const value = effective[name];
       if (typeof value === 'string' && !isPasswordHash(value)) Object.assign(normalised, await this.hashPasswords(product.id, { [name]: value }));
     }
+    // Queued by the server at the first boot (service/os-install.ts): refuse now what it could not queue.
+    const after = productIds(effective['setup_after_install']);
+    const bad = after.filter((id) => !PRODUCT_ID_PATTERN.test(id) || id === product.id);
+    if (bad.length) throw new PropertyValidationError(`${product.id}.setup_after_install: ${bad.map((b) => JSON.stringify(b)).join(', ')} cannot be queued after the install (product ids only, not the install itself)`);
     const resolved = this.resolveProduct(product.id, effective);
     await this.checkMirror(product.id, resolved);
     // The boot image's agent cannot install an OS yet (issue 11: laydown, bootloader, first-boot

@@ -2,8 +2,11 @@
 // ESP's shim (UEFI, with or without Secure Boot) or its disk's MBR (BIOS); anything else keeps
 // the generic search; both end in the same clean fallback on a disk with no OS.
 import test from 'ava';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../../lib/paths.ts';
+import { run } from '../../lib/process.ts';
+import { tempDir } from '../helpers/tempdir.ts';
 import { GrubRenderer, UEFI_LOCAL_LOADERS, uefiLoadersFor } from '../../bootserver/boot/grub-render.ts';
 
 const renderer = new GrubRenderer(join(repoRoot, 'templates'), ['mac']);
@@ -41,4 +44,20 @@ test('BIOS, nothing installed by netimage: no MBR chainload by core.img, the gen
   t.false(cfg.includes('core.img'));
   t.regex(cfg, /search --no-floppy --file --set=netimage_root \/bootmgr/);
   t.regex(cfg, /set root=\(hd0\)\nchainloader \+1/);
+});
+
+test('every local-boot config is valid Grub script (grub-script-check of the grub-common the setup fetched)', async (t) => {
+  // The same grub-common deb the loaders come from (scripts/setup.d/40-loaders.sh), unpacked, never installed.
+  const debs = join(repoRoot, '.tools', 'debs');
+  const deb = (await readdir(debs)).filter((f) => /^grub-common_.*\.deb$/.test(f)).sort().at(-1);
+  if (!deb) return t.fail(`no grub-common deb in ${debs}: run ./run.sh setup`);
+  const dir = await tempDir(t, 'grub-common');
+  await run('dpkg-deb', ['-x', join(debs, deb), dir]);
+  for (const firmware of ['uefi', 'bios'] as const) {
+    for (const target of ['installed-linux', 'any'] as const) {
+      const file = join(dir, `${firmware}-${target}.cfg`);
+      await writeFile(file, local(firmware, target));
+      await t.notThrowsAsync(run(join(dir, 'usr/bin/grub-script-check'), [file]), `${firmware} ${target}`);
+    }
+  }
 });

@@ -48,9 +48,9 @@ test.after.always(async () => {
   for (const fn of teardowns.reverse()) await fn();
 });
 
-async function newClient(id: string): Promise<string> {
+async function newClient(id: string, group?: string): Promise<string> {
   const m = `52:54:00:00:72:${(mac++).toString(16).padStart(2, '0')}`;
-  const r = await ts.api('POST', '/api/v1/clients', { id, mac: m });
+  const r = await ts.api('POST', '/api/v1/clients', { id, mac: m, ...(group ? { group } : {}) });
   if (r.status !== 201) throw new Error(r.text);
   return m;
 }
@@ -177,6 +177,17 @@ test.serial('no first-boot report by the deadline: the product failed with the r
   t.is(await snapshot('pc04'), before);
 });
 
+test.serial('setup_after_install naming the install itself or no product id is refused when the action is set (400), nothing changed', async (t) => {
+  await newClient('pc11');
+  const before = await snapshot('pc11');
+  for (const names of [[DEBIAN], ['hwinvent', 'not a product!']]) {
+    const r = await ts.api('PUT', `/api/v1/clients/pc11/products/${DEBIAN}/action`, { actionRequest: 'setup', properties: { setup_after_install: names } });
+    t.is(r.status, 400, r.text);
+    t.regex(r.body.message, /opsi-local-image-debian\.setup_after_install: .* cannot be queued after the install/);
+  }
+  t.is(await snapshot('pc11'), before);
+});
+
 test.serial('the plan is refused for a job of another product (403) and for a finished install job (409)', async (t) => {
   const m = await newClient('pc05');
   await ts.api('PUT', '/api/v1/clients/pc05/products/hwinvent/action', { actionRequest: 'setup' });
@@ -213,7 +224,7 @@ test.serial('while its root filesystem is being built, the install is held: the 
   const m = await newClient('pc08');
   const set = await ts.api('PUT', `/api/v1/clients/pc08/products/${DEBIAN}/action`, { actionRequest: 'setup', properties: { online_repository: stalledUrl } });
   t.is(set.status, 200, set.text);
-  const builds = (await ts.api('GET', '/api/v1/os/builds')).body as { entryId: string; state: string }[];
+  const builds = (await ts.api('GET', '/api/v1/os/builds')).body as { id: string; entryId: string; state: string }[];
   const build = builds.at(-1)!;
   t.true(build.state === 'queued' || build.state === 'running', build.state);
   const cfg = await readBootConfig(ts, m, null);
@@ -223,4 +234,12 @@ test.serial('while its root filesystem is being built, the install is held: the 
   t.is((await ts.api('GET', '/api/v1/jobs?client=pc08')).body.length, 0);
   const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'os', 'builds', '--url', ts.url, '--token', ts.adminToken]);
   t.regex(stdout, new RegExp(`${build.entryId.replace('/', '\\/')}\\s+(running|queued)\\s+\\d+%`), stdout);
+
+  // A group with the same properties joins that build: no second one; each PC waits for it.
+  t.is((await ts.api('POST', '/api/v1/groups', { id: 'room9' })).status, 201);
+  const macs = [await newClient('pc09', 'room9'), await newClient('pc10', 'room9')];
+  const group = await ts.api('POST', '/api/v1/groups/room9/action', { productId: DEBIAN, actionRequest: 'setup', properties: { online_repository: stalledUrl } });
+  t.is(group.status, 200, group.text);
+  t.is((await ts.api('GET', '/api/v1/os/builds')).body.length, builds.length, 'joined, not started again');
+  for (const m of macs) t.regex(await readBootConfig(ts, m, null), new RegExp(`waits: the root filesystem ${build.entryId.replace('/', '\\/')} is being built \\(build ${build.id}`));
 });
