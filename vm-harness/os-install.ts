@@ -37,16 +37,24 @@ export async function serialLogin(vm: Vm, password: string, timeoutMs: number, a
   vm.sendSerial('root\n');
   await vm.waitFor(/Password: *$/, 60_000, { after: vm.lines().length - 1 });
   vm.sendSerial(`${password}\n`);
-  return vm.waitFor(/root@[^:]+:~# *$/, 120_000, { after: vm.lines().length - 1 });
+  await vm.waitFor(/root@[^:]+:~# *$/, 120_000, { after: vm.lines().length - 1 });
+  // A wide terminal: typed commands then come back on one line.
+  vm.sendSerial('stty cols 250\n');
+  return vm.waitFor(/root@[^:]+:~# *$/, 60_000, { after: vm.lines().length - 1 });
 }
 
-/** Run a shell command at the root prompt; returns the lines between the echo and the end marker. */
+/**
+ * Run a shell command at the root prompt; returns its output lines. The output is what lies between
+ * a begin and an end line the shell prints (the typed command's echo, however the terminal wraps
+ * it, never equals them).
+ */
 export async function serialRun(vm: Vm, command: string, timeoutMs = 120_000): Promise<string[]> {
-  const marker = `NI-END-${Math.random().toString(36).slice(2, 8)}`;
+  const id = Math.random().toString(36).slice(2, 8);
   const from = vm.lines().length;
-  vm.sendSerial(`${command}; echo ${marker}-$?\n`);
-  const end = await vm.waitFor(new RegExp(`^${marker}-\\d+`), timeoutMs, { after: from });
-  return vm.lines().slice(from, end.index).map((l) => l.text).filter((t) => !t.includes(marker));
+  vm.sendSerial(`echo NI-BEGIN-${id}; ${command}; echo NI-END-${id}-$?\n`);
+  const begin = await vm.waitFor(new RegExp(`^NI-BEGIN-${id}\\s*$`), timeoutMs, { after: from });
+  const end = await vm.waitFor(new RegExp(`^NI-END-${id}-\\d+\\s*$`), timeoutMs, { after: begin });
+  return vm.lines().slice(begin.index + 1, end.index).map((l) => l.text.trim());
 }
 
 /** sha256 of the installed system's files under `dirs` (relative to its root), from the stopped VM's disk. */
