@@ -223,7 +223,14 @@ export class OsInstallService implements BootGate {
       const poc = await this.service.productState(job.clientId, job.productId, tx);
       await tx.putProductOnClient(productStateAfterFirstBoot(poc, { productVersion: product.version, now: ts, report }));
       await this.service.recordEvent(tx, job, 'state', 100, `installed: ${describeReport(report)}`);
-      await this.queueAfterInstall(tx, job, effective);
+      try {
+        await this.queueAfterInstall(tx, job, effective);
+      } catch (error) {
+        // The install stands: a follow-up that cannot be queued must not lose the report (the
+        // installed system would retry into the same refusal until the deadline failed it).
+        await this.service.recordEvent(tx, job, 'log', null, `follow-ups not queued: ${(error as Error).message}`);
+        this.log.warn({ err: error, client: job.clientId, job: job.id }, 'follow-ups of an install not queued');
+      }
     });
   }
 

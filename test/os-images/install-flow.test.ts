@@ -139,6 +139,8 @@ test.serial('first boot: laid down → local disk (installed Linux first) → re
   t.regex(bios, /search --no-floppy --file --set=netimage_root \/boot\/grub\/i386-pc\/core\.img/);
   t.is((await ts.api('GET', '/api/v1/jobs?client=pc02')).body.length, 1, 'no new job: the install is never run again');
 
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'os', 'installs', '--state', 'waiting', '--url', ts.url, '--token', ts.adminToken]);
+  t.regex(stdout, /pc02\s+opsi-local-image-debian\s+waiting\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, stdout);
   const ok = await agent(plan.firstBoot.token, 'POST', '/first-boot', { ...REPORT, hostname: 'pc02' });
   t.is(ok.status, 200, await ok.text());
   t.like(await state('pc02'), { installationStatus: 'installed', actionResult: 'successful', lastAction: 'setup' });
@@ -175,6 +177,9 @@ test.serial('no first-boot report by the deadline: the product failed with the r
   const before = await snapshot('pc04');
   t.is((await agent(plan.firstBoot.token, 'POST', '/first-boot', REPORT)).status, 401);
   t.is(await snapshot('pc04'), before);
+  const listed = (await ts.api('GET', '/api/v1/os/installs?client=pc04')).body as Record<string, unknown>[];
+  t.like(listed, [{ clientId: 'pc04', productId: DEBIAN, state: 'timed_out' }]);
+  t.false('tokenHash' in listed[0]!, 'no token hash leaves the store');
 });
 
 test.serial('setup_after_install naming the install itself or no product id is refused when the action is set (400), nothing changed', async (t) => {
