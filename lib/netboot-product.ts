@@ -17,6 +17,8 @@ import type { ProductId } from './products.ts';
 
 /** Server calls a product may make; all scoped to the job's own client by the token. */
 export interface AgentServerApi {
+  /** GET a server-relative file (a depot entry the job is granted) with the job token; one attempt, the raw response. */
+  fetchFile(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
   setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void>;
   setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void>;
   getProductStates(): Promise<ProductOnClientStateWire[]>;
