@@ -176,7 +176,7 @@ export async function backupFlow(
   });
 }
 
-export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean }): Promise<RestoreResult> {
+export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean; mode?: 'auto' | 'full' }): Promise<RestoreResult> {
   return withStore(ctx, (s) =>
     restorePartition({
       storeRoot: s.root,
@@ -184,6 +184,7 @@ export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; f
       device: s.systemPartition,
       bootFlag: { diskPath: s.systemDisk.path, partitionNumber: s.systemPartitionNumber },
       fullCheck: opts.fullCheck,
+      mode: opts.mode,
       onProgress: (p) => ctx.progress?.(p, 'restore'),
       log: ctx.log,
       signal: ctx.signal,
