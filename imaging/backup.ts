@@ -29,7 +29,7 @@ export interface BackupOptions {
   sourceProduct?: string | null | undefined;
   productStates?: ProductOnClientStateWire[] | undefined;
   zstdLevel?: number | undefined;
-  /** `chunked` (default): netimage-image/2, delta-restorable; `stream`: one zstd stream (netimage-image/1, the bench's reference). */
+  /** `chunked` (default here; the backup product defaults to `stream` by its `image_format` property): netimage-image/2, delta-restorable; `stream`: one zstd stream (netimage-image/1). */
   format?: 'chunked' | 'stream' | undefined;
   /** Disk bytes per chunk of a chunked image. */
   chunkBytes?: number | undefined;

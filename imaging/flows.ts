@@ -159,7 +159,7 @@ async function withStore<T>(ctx: FlowContext, fn: (s: OpenImageStore) => Promise
 
 export async function backupFlow(
   ctx: FlowContext,
-  opts: { imageName: string; sourceProduct?: string | null; productStates?: ProductOnClientStateWire[] },
+  opts: { imageName: string; sourceProduct?: string | null; productStates?: ProductOnClientStateWire[]; format?: 'stream' | 'chunked' },
 ): Promise<{ backup: BackupResult; space: BackupSpace; images: string[] }> {
   return withStore(ctx, async (s) => {
     const backup = await backupPartition({
@@ -168,6 +168,7 @@ export async function backupFlow(
       imageName: opts.imageName,
       sourceProduct: opts.sourceProduct,
       productStates: opts.productStates,
+      format: opts.format,
       onProgress: (p) => ctx.progress?.(p, 'backup'),
       log: ctx.log,
       signal: ctx.signal,
