@@ -65,6 +65,10 @@ class PostgresBackend implements SqlBackend {
     }
   }
 
+  schemaVersion(): Promise<number> {
+    return readVersion({ query: (sql, params) => run(this.pool, sql, params) });
+  }
+
   close(): Promise<void> {
     return this.pool.end();
   }
@@ -79,11 +83,8 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore extends SqlStore {
-  private readonly pool: pg.Pool;
-
   private constructor(backend: PostgresBackend) {
     super(backend);
-    this.pool = backend.pool;
   }
 
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -101,23 +102,23 @@ export class PostgresStore extends SqlStore {
     }
     return new PostgresStore(backend);
   }
-
-  /** Current schema version (0 = empty database). */
-  async schemaVersion(): Promise<number> {
-    return readVersion({ query: (sql, params) => run(this.pool, sql, params) });
-  }
 }
 
 /**
  * Text must sort and compare byte by byte as in SQLite (listings by id, name), so the database's
- * collation must be C. A database made with a language's collation is refused, with the fix.
+ * collation must be C (libc's C or C.UTF-8, or the builtin provider). Any other is refused, with the fix.
  */
 async function checkCollation(pool: pg.Pool): Promise<void> {
-  const r = await pool.query<{ datcollate: string; datname: string }>('SELECT datcollate, datname FROM pg_database WHERE datname = current_database()');
+  const r = await pool.query<{ datname: string; datcollate: string; provider: string }>(
+    'SELECT datname, datcollate, datlocprovider::text AS provider FROM pg_database WHERE datname = current_database()',
+  );
   const row = r.rows[0];
-  if (row && row.datcollate !== 'C' && row.datcollate !== 'POSIX') {
+  if (!row) return;
+  const byteOrder = row.provider === 'b' || (row.provider === 'c' && /^(C|POSIX)(\.utf-?8)?$/i.test(row.datcollate));
+  if (!byteOrder) {
+    const collation = row.provider === 'i' ? `an ICU collation` : `collation ${row.datcollate}`;
     throw new Error(
-      `PostgreSQL database ${row.datname} has collation ${row.datcollate}; netimage needs C (text sorted byte by byte, as in SQLite): ` +
+      `PostgreSQL database ${row.datname} has ${collation}; netimage needs C (text sorted byte by byte, as in SQLite): ` +
         `create it with CREATE DATABASE ${row.datname} TEMPLATE template0 LOCALE 'C' ENCODING 'UTF8'`,
     );
   }

@@ -226,6 +226,11 @@ export class SqlStore implements Store {
     return this.backend.close();
   }
 
+  /** The migration the database is at. */
+  readSchemaVersion(): Promise<number> {
+    return this.backend.schemaVersion();
+  }
+
   getMeta(key: string): Promise<string | null> {
     return this.read(async (c) => str((await c.get('SELECT value FROM meta WHERE key = ?', key))?.['value']));
   }

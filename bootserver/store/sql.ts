@@ -26,6 +26,8 @@ export interface SqlBackend {
    * or another server) runs between its first statement and its commit.
    */
   transaction<T>(fn: (db: SqlRunner) => Promise<T>): Promise<T>;
+  /** The migration the database is at (0 = empty). */
+  schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }
 

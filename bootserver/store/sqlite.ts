@@ -61,6 +61,10 @@ class SqliteBackend implements SqlBackend {
     });
   }
 
+  schemaVersion(): Promise<number> {
+    return this.lock.run(() => SqliteStore.schemaVersion(this.db));
+  }
+
   close(): Promise<void> {
     return this.lock.run(() => this.db.close());
   }

@@ -72,10 +72,12 @@ export async function startPgCluster(): Promise<PgCluster> {
   const child = spawn(postgres!, args, { cwd: dir, stdio: 'ignore' });
   const pid = child.pid!;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // If the test process ends without stop() (a crash), take the server and its files with it.
+  // If the test process ends without stop() (a crash), take the server and its files with it: the
+  // server needs a moment to go, so a detached shell waits for it and then removes the dir.
   const onExit = () => {
-    if (child.exitCode === null) process.kill(pid, 'SIGQUIT');
-    rmSync(dir, { recursive: true, force: true });
+    if (child.exitCode !== null) return void rmSync(dir, { recursive: true, force: true });
+    process.kill(pid, 'SIGQUIT');
+    spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; rm -rf "$2"', 'sh', String(pid), dir], { detached: true, stdio: 'ignore' }).unref();
   };
   process.once('exit', onExit);
   const url = (database: string) => `postgres://${SUPERUSER}@/${database}?host=${encodeURIComponent(dir)}`;
@@ -96,7 +98,8 @@ export async function startPgCluster(): Promise<PgCluster> {
   } catch (error) {
     process.kill(pid, 'SIGQUIT');
     await exited;
-    onExit();
+    process.off('exit', onExit);
+    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   return {
