@@ -26,7 +26,6 @@ export async function openConfiguredStore(config: StoreLocation): Promise<SqlSto
 /** Where the store is, for messages: never the URL's password. */
 export function describeStore(config: StoreLocation): string {
   if (!config.store.url) return sqlitePath(config.dataDir);
-  const url = new URL(config.store.url);
-  if (url.password) url.password = '***';
-  return url.toString();
+  // Not new URL(): a unix-socket URL (postgres://user@/db?host=/run/postgresql) has no host.
+  return config.store.url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@/]*@/, '$1***@');
 }
