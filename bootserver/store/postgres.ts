@@ -50,8 +50,8 @@ class PostgresBackend implements SqlBackend {
     try {
       // READ COMMITTED (the default): every statement after the lock sees what the previous
       // holder committed. A snapshot isolation level would take its snapshot before the wait.
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [STORE_LOCK_KEY.toString()]);
+      // One round trip for both (a constant key: no parameters, so the simple protocol takes two statements).
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${STORE_LOCK_KEY})`);
       const result = await fn({ query: (sql, params) => run(client, sql, params) });
       await client.query('COMMIT');
       return result;

@@ -1,7 +1,7 @@
 // The embedded store: node:sqlite (no native addon to build). DatabaseSync is synchronous, so
 // every operation runs under one async lock: a transaction's awaits cannot interleave with
 // other callers' statements on the same connection. The queries are sql-store.ts's.
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { dirname } from 'node:path';
 import { migrations as defaultMigrations, migrationSql, type Migration } from './migrations.ts';
 import { makePrivateDir, touchPrivateFile } from './private-files.ts';
@@ -31,11 +31,25 @@ class SqliteBackend implements SqlBackend {
     this.runner = { query: async (sql, params) => this.query(sql, params) };
   }
 
+  /** Prepared statements by SQL text (the texts come from the code: a small, fixed set). */
+  private readonly statements = new Map<string, { statement: StatementSync; returnsRows: boolean }>();
+
+  private prepared(sql: string): { statement: StatementSync; returnsRows: boolean } {
+    let entry = this.statements.get(sql);
+    if (!entry) {
+      if (this.statements.size >= 500) this.statements.clear(); // a bound, should texts ever vary
+      const statement = this.db.prepare(sql);
+      // A statement that returns rows (SELECT, or INSERT … RETURNING) is read with all(); run() otherwise.
+      entry = { statement, returnsRows: statement.columns().length > 0 };
+      this.statements.set(sql, entry);
+    }
+    return entry;
+  }
+
   private query(sql: string, params: SqlValue[]): SqlResult {
-    const statement = this.db.prepare(sql);
+    const { statement, returnsRows } = this.prepared(sql);
     const args = params as SQLInputValue[];
-    // A statement that returns rows (SELECT, or INSERT … RETURNING) is read with all(); run() otherwise.
-    if (statement.columns().length > 0) {
+    if (returnsRows) {
       const rows = statement.all(...args) as Row[];
       return { rows, changes: rows.length };
     }
