@@ -16,6 +16,7 @@ import { loadConfig } from '../../bootserver/config/load.ts';
 import { loadCatalogue } from '../../bootserver/products/catalogue.ts';
 import { JobEventBus } from '../../bootserver/service/event-bus.ts';
 import { NetbootService } from '../../bootserver/service/netboot.ts';
+import { Scheduler } from '../../bootserver/schedules/scheduler.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { repoRoot } from '../../lib/paths.ts';
 import { ProductId } from '../../lib/products.ts';
@@ -240,6 +241,22 @@ for (const backend of BACKENDS) {
     t.is(new Set(second.map((o) => o.token)).size, 1, 'both servers hand out the one attempt 2 token');
     const events = await db.store.listJobEvents(jobs[0]!.id, { kinds: ['state'] });
     t.is(events.filter((e) => /attempt 1 of/.test(e.message)).length, 1, 'one "attempt 1" event');
+  });
+
+  test(name("two servers' schedulers ticking at the same moment run a due schedule once"), async (t) => {
+    const db = await open(t);
+    const ran: string[] = [];
+    const clock = { now: () => new Date('2026-12-04T07:00:01Z') };
+    const [a, b] = [db.store, await db.another()].map((store) => new Scheduler({ store, log: silentLogger, clock, action: async (s) => (ran.push(s.name), 'ok') }));
+    await db.store.createSchedule({
+      id: 'once', name: 'once', kind: 'once', at: '2026-12-04T07:00:00.000Z', cron: null, timezone: null, target: { kind: 'group', id: 'room101' }, productId: null,
+      // run-once: the schedulers never ran start(), so the due time counts as missed while down.
+      actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'run-once', lateWindowSeconds: 3600, enabled: true,
+      nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: '2026-12-01T00:00:00.000Z', modified: '2026-12-01T00:00:00.000Z',
+    });
+    await Promise.all([a!.tick(), b!.tick(), a!.tick(), b!.tick()]);
+    t.deepEqual(ran, ['once']);
+    t.is((await db.store.listScheduleRuns('once')).length, 1);
   });
 }
 
