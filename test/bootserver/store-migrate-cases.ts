@@ -40,6 +40,10 @@ async function filled(s: SqlStore): Promise<{ jobId: string }> {
   const schedule: Schedule = { id: randomUUID(), name: 'morning', kind: 'cron', at: null, cron: '0 7 * * 1-5', timezone: 'Europe/Berlin', target: { kind: 'group', id: 'room101' }, productId: 'p', actionRequest: 'setup', properties: { imagefile: 'win10' }, wake: true, missedPolicy: 'run-once', lateWindowSeconds: 600, enabled: true, nextRun: ts, lastRun: null, created: ts, modified: ts };
   await s.createSchedule(schedule);
   await s.addScheduleRun({ scheduleId: schedule.id, due: ts, handled: ts, outcome: 'ran', message: '' });
+  await s.createUser({ name: 'anna', role: 'operator', groups: ['room101'], passwordHash: '$y$j9T$salt$hash', created: ts, modified: ts });
+  await s.addUserToken({ hash: 'e'.repeat(64), userName: 'anna', name: 'laptop', created: ts, lastUsed: null });
+  await s.createSession({ hash: 'd'.repeat(64), userName: 'anna', csrfToken: 'c'.repeat(32), created: ts, lastSeen: ts, idleSeconds: 1800, expires: ts, source: '10.0.0.5' });
+  for (const status of [200, 403]) await s.addAudit({ ts, actor: 'anna', role: 'operator', via: 'ui', source: '10.0.0.5', method: 'POST', route: '/api/v1/groups/:id/action', clients: ['pc01'], detail: { productId: 'p' }, status });
   return { jobId };
 }
 
@@ -72,7 +76,7 @@ export function registerMigrateTests(cluster: () => PgCluster): void {
     const site = await sqliteSite(t);
     const url = await cluster().emptyDatabase();
     const { stdout } = await migrate(site.config, url);
-    for (const table of ['meta', 'groups', 'clients', 'products', 'product_on_client', 'property_values', 'jobs', 'job_events', 'job_logs', 'admin_tokens', 'group_wake_targets', 'wake_records', 'schedules', 'schedule_runs', 'foreign_product_states']) {
+    for (const table of ['meta', 'groups', 'clients', 'products', 'product_on_client', 'property_values', 'jobs', 'job_events', 'job_logs', 'admin_tokens', 'group_wake_targets', 'wake_records', 'schedules', 'schedule_runs', 'foreign_product_states', 'users', 'user_tokens', 'sessions', 'audit_log']) {
       t.regex(stdout, new RegExp(`✔ ${table} +\\d+ rows  sha256 [0-9a-f]{16}`), table);
     }
     t.notRegex(stdout, /✘/);
@@ -92,6 +96,8 @@ export function registerMigrateTests(cluster: () => PgCluster): void {
     t.is(await postgres.getMeta('server_secret'), 'ab'.repeat(32), 'the server secret moves: job tokens stay valid');
     const next = await postgres.addJobEvent({ jobId: site.jobId, ts: new Date().toISOString(), kind: 'log', state: 'running', percent: null, message: 'after the move' });
     t.is(next.id, 4, 'new event ids continue after the copied ones');
+    t.deepEqual(await postgres.listAudit(), await sqlite.listAudit());
+    t.deepEqual(await postgres.getSession('d'.repeat(64)), await sqlite.getSession('d'.repeat(64)));
   });
 
   test('store migrate: a non-empty target is refused and left as it was; --replace empties it and copies', async (t) => {
