@@ -23,6 +23,7 @@ import { ProductId } from '../../lib/products.ts';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.ts';
 import { postgresBackend, sqliteBackend, type StoreBackend, type StoreDb } from '../helpers/store-backends.ts';
 import { registerMigrateTests } from './store-migrate-cases.ts';
+import { agentCall, parseNetbootConfig, readBootConfig, startTestServer } from '../helpers/server.ts';
 
 let cluster: PgCluster | undefined;
 test.before(async () => {
@@ -334,6 +335,28 @@ test('postgres: a database whose collation is not C is refused with the command 
   await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'`);
   await admin.end();
   await t.throwsAsync(PostgresStore.open({ url: theCluster().url(name) }), { message: /ICU collation; netimage needs C .*LOCALE 'C'/ });
+});
+
+test('postgres: two bootservers on one database: one secret and first token, one job for a PC whose config both serve at once, either takes its agent', async (t) => {
+  const url = await theCluster().emptyDatabase();
+  const [a, b] = await Promise.all([startTestServer({ overrides: { 'store.url': url } }), startTestServer({ overrides: { 'store.url': url } })]);
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  t.is([a, b].filter((s) => s.server.initialAdminToken !== null).length, 1, 'one first admin token for the site');
+  t.is((await b.api('GET', '/api/v1/clients')).status, 200, "the first server's token works on the second");
+  t.is((await b.api('GET', '/api/v1/clients', undefined, { authorization: `Bearer ${[a, b].find((s) => s.server.initialAdminToken)!.server.initialAdminToken}` })).status, 200);
+
+  t.is((await a.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:00:00:01' })).status, 201);
+  t.is((await a.api('PUT', `/api/v1/clients/pc01/products/${ProductId.hwinvent}/action`, { actionRequest: 'setup' })).status, 200);
+  const configs = await Promise.all([readBootConfig(a, '52:54:00:00:00:01', null), readBootConfig(b, '52:54:00:00:00:01', null)]);
+  const [fromA, fromB] = configs.map(parseNetbootConfig);
+  t.truthy(fromA);
+  t.deepEqual(fromB, fromA, 'the same job, attempt and token from both servers');
+  t.is((await a.server.store.listJobs({ clientId: 'pc01' })).length, 1, 'one job in the shared store');
+  const job = await agentCall(b.url, fromA!.token, 'GET', '/job');
+  t.is(job.status, 200, "the token server A's config carried works on server B");
 });
 
 registerMigrateTests(theCluster);
