@@ -22,6 +22,8 @@ import {
   type WakeStatus,
   type Schedule,
   type ScheduleRun,
+  type OsInstallRecord,
+  type OsInstallState,
   type AuditEntry,
   type AuditFilter,
   type SessionRecord,
@@ -79,6 +81,21 @@ function rowToJob(r: Row): Job {
     updated: String(r['updated']),
     attemptStarted: str(r['attempt_started']),
     finished: str(r['finished']),
+  };
+}
+
+function rowToOsInstall(r: Row): OsInstallRecord {
+  const report = str(r['report']);
+  return {
+    state: r['state'] as OsInstallState,
+    jobId: String(r['job_id']),
+    clientId: String(r['client_id']),
+    productId: String(r['product_id']),
+    tokenHash: str(r['token_hash']),
+    tokenExpires: str(r['token_expires']),
+    deadline: str(r['deadline']),
+    report: report === null ? null : (JSON.parse(report) as unknown),
+    updated: String(r['updated']),
   };
 }
 
@@ -534,6 +551,38 @@ export class SqlStore implements Store {
   }
   getJobLog(jobId: string): Promise<string | null> {
     return this.read(async (c) => str((await c.get('SELECT text FROM job_logs WHERE job_id = ?', jobId))?.['text']));
+  }
+
+  putOsInstall(r: OsInstallRecord): Promise<void> {
+    return this.write(async (c) => {
+      await c.exec(
+        `INSERT INTO os_installs(job_id, client_id, product_id, state, token_hash, token_expires, deadline, report, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(job_id) DO UPDATE SET state = excluded.state, token_hash = excluded.token_hash,
+           token_expires = excluded.token_expires, deadline = excluded.deadline, report = excluded.report, updated = excluded.updated`,
+        r.jobId,
+        r.clientId,
+        r.productId,
+        r.state,
+        r.tokenHash,
+        r.tokenExpires,
+        r.deadline,
+        r.report === null || r.report === undefined ? null : JSON.stringify(r.report),
+        r.updated,
+      );
+    });
+  }
+  getOsInstall(jobId: string): Promise<OsInstallRecord | null> {
+    return this.read((c) => c.one(rowToOsInstall, 'SELECT * FROM os_installs WHERE job_id = ?', jobId));
+  }
+  findOsInstallByTokenHash(tokenHash: string): Promise<OsInstallRecord | null> {
+    return this.read((c) => c.one(rowToOsInstall, 'SELECT * FROM os_installs WHERE token_hash = ?', tokenHash));
+  }
+  listOsInstalls(filter: { clientId?: string; productId?: string; states?: OsInstallState[] }): Promise<OsInstallRecord[]> {
+    return this.read(async (c) => {
+      const w = whereClause([['client_id', filter.clientId], ['product_id', filter.productId], ['state', filter.states]]);
+      return (await c.all(`SELECT * FROM os_installs ${w.sql} ORDER BY updated, job_id`, ...w.params)).map(rowToOsInstall);
+    });
   }
 
   addAdminTokenHash(hash: string, description: string): Promise<void> {

@@ -1,8 +1,9 @@
 // Registry of the opsi-local-image netboot products; the agent imports this list.
 import type { NetbootProduct } from '../../lib/netboot-product.ts';
 import { backupProduct } from './backup.ts';
+import { debianProduct } from './debian.ts';
 import { delimageProduct } from './delimage.ts';
 import { prepareProduct } from './prepare.ts';
 import { restoreProduct } from './restore.ts';
 
-export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct];
+export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, debianProduct];

@@ -43,6 +43,7 @@ async function filled(s: SqlStore): Promise<{ jobId: string }> {
   await s.createUser({ name: 'anna', role: 'operator', groups: ['room101'], passwordHash: '$y$j9T$salt$hash', created: ts, modified: ts });
   await s.addUserToken({ hash: 'e'.repeat(64), userName: 'anna', name: 'laptop', created: ts, lastUsed: null });
   await s.createSession({ hash: 'd'.repeat(64), userName: 'anna', csrfToken: 'c'.repeat(32), created: ts, lastSeen: ts, idleSeconds: 1800, expires: ts, source: '10.0.0.5' });
+  await s.putOsInstall({ jobId, clientId: 'pc01', productId: 'p', state: 'waiting', tokenHash: 'b'.repeat(64), tokenExpires: ts, deadline: ts, report: null, updated: ts });
   for (const status of [200, 403]) await s.addAudit({ ts, actor: 'anna', role: 'operator', via: 'ui', source: '10.0.0.5', method: 'POST', route: '/api/v1/groups/:id/action', clients: ['pc01'], detail: { productId: 'p' }, status });
   return { jobId };
 }
@@ -76,7 +77,7 @@ export function registerMigrateTests(cluster: () => PgCluster): void {
     const site = await sqliteSite(t);
     const url = await cluster().emptyDatabase();
     const { stdout } = await migrate(site.config, url);
-    for (const table of ['meta', 'groups', 'clients', 'products', 'product_on_client', 'property_values', 'jobs', 'job_events', 'job_logs', 'admin_tokens', 'group_wake_targets', 'wake_records', 'schedules', 'schedule_runs', 'foreign_product_states', 'users', 'user_tokens', 'sessions', 'audit_log']) {
+    for (const table of ['meta', 'groups', 'clients', 'products', 'product_on_client', 'property_values', 'jobs', 'job_events', 'job_logs', 'admin_tokens', 'group_wake_targets', 'wake_records', 'schedules', 'schedule_runs', 'foreign_product_states', 'users', 'user_tokens', 'sessions', 'audit_log', 'os_installs']) {
       t.regex(stdout, new RegExp(`✔ ${table} +\\d+ rows  sha256 [0-9a-f]{16}`), table);
     }
     t.notRegex(stdout, /✘/);
