@@ -25,6 +25,7 @@ import { NETIMAGE_VERSION } from '../version.ts';
 import { serveCommand } from './commands/serve.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { tokenCommand } from './commands/token.ts';
+import { storeCommand } from './commands/store.ts';
 import { loginCommand } from './commands/login.ts';
 import { clientCommand } from './commands/client.ts';
 import { groupCommand } from './commands/group.ts';
@@ -45,6 +46,7 @@ export const GROUPS: readonly CommandGroup[] = [
   serveCommand,
   doctorCommand,
   tokenCommand,
+  storeCommand,
   serviceCommand,
   loginCommand,
   clientCommand,

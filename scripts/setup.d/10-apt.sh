@@ -11,6 +11,7 @@ netimage_apt_full=(
   mtools # the OS install writes the ESP without mounting it (imaging/linux-install/bootloader.ts)
   dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
   qemu-system-x86 qemu-utils ovmf ipxe-qemu git
+  postgresql-15 # the store tests' throwaway cluster (test/helpers/pg-cluster.ts runs initdb/postgres itself, as nobody; no service)
 )
 
 netimage_apt_missing() {
