@@ -2,6 +2,8 @@
 import test from 'ava';
 import { DEFAULT_SCRYPT, dummyHash, hashPassword, verifyPassword } from '../../bootserver/auth/passwords.ts';
 import { LoginLimiter } from '../../bootserver/auth/login-limiter.ts';
+import { sessionCookie, sessionSetCookie } from '../../bootserver/auth/sessions.ts';
+import { auditDetail } from '../../bootserver/auth/audit.ts';
 
 test('a password hash verifies its password only, names its parameters and is salted', async (t) => {
   const cheap = { ...DEFAULT_SCRYPT, log2N: 10 };
@@ -47,4 +49,23 @@ test('failed logins: per source address across names; a good login clears its na
   t.is(limiter.retryAfter('bob', '10.0.0.6'), 0);
   now = 61_000;
   t.is(limiter.retryAfter('fresh', '10.0.0.9'), 0);
+});
+
+test('the session cookie: __Host- prefixed and Secure with auth.secureCookie, plain over HTTP; read back by either name', (t) => {
+  t.is(sessionSetCookie('ns_abc', 3600, true), '__Host-netimage_session=ns_abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600; Secure');
+  t.is(sessionSetCookie('ns_abc', 3600, false), 'netimage_session=ns_abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600');
+  t.is(sessionCookie('a=1; netimage_session=ns_x; b=2'), 'ns_x');
+  t.is(sessionCookie('netimage_session=ns_plain; __Host-netimage_session=ns_secure'), 'ns_secure');
+  t.is(sessionCookie('netimage_session=; other=1'), null);
+  t.is(sessionCookie(undefined), null);
+});
+
+test('audit details mask anything named like a password, token or secret, and cut long values', (t) => {
+  const d = auditDetail({ name: 'olga' }, { name: 'olga', password: 'hunter2hunter2', nested: { api_token: 'x', list: ['a'] }, csv: 'x'.repeat(600) });
+  t.deepEqual(d['params'], { name: 'olga' });
+  const body = d['body'] as Record<string, unknown>;
+  t.is(body['password'], '***');
+  t.deepEqual(body['nested'], { api_token: '***', list: ['a'] });
+  t.regex(String(body['csv']), /^x{500}… \(600 chars\)$/);
+  t.deepEqual(auditDetail({}, undefined), {});
 });
