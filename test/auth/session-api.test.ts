@@ -59,6 +59,8 @@ test.serial('a cookie-authenticated write without or with a wrong X-CSRF-Token i
   const audit = await ts.api('GET', '/api/v1/audit?actor=alice&limit=10');
   t.like(audit.body[0], { actor: 'alice', via: 'ui', method: 'POST', route: '/api/v1/groups', status: 201, source: '127.0.0.1', detail: { body: { id: 'csrf1' } } });
   t.like(audit.body[1], { actor: 'alice', status: 403 }, 'the refused attempt is recorded too');
+  const created = (await ts.api('GET', '/api/v1/audit?actor=admin-token')).body.find((e: { route: string; detail: any }) => e.route === '/api/v1/users' && e.detail.body.name === 'alice');
+  t.like(created, { via: 'cli', status: 201, detail: { body: { role: 'admin', password: '***' } } }, 'the password is not in the log');
 });
 
 test.serial('logout needs the CSRF token, ends the session and clears the cookie', async (t) => {

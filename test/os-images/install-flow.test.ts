@@ -243,7 +243,7 @@ test.serial('while its root filesystem is being built, the install is held: the 
   // A group with the same properties joins that build: no second one; each PC waits for it.
   t.is((await ts.api('POST', '/api/v1/groups', { id: 'room9' })).status, 201);
   const macs = [await newClient('pc09', 'room9'), await newClient('pc10', 'room9')];
-  const group = await ts.api('POST', '/api/v1/groups/room9/action', { productId: DEBIAN, actionRequest: 'setup', properties: { online_repository: stalledUrl } });
+  const group = await ts.api('POST', '/api/v1/groups/room9/action', { productId: DEBIAN, actionRequest: 'setup', properties: { online_repository: stalledUrl }, confirm: 2 });
   t.is(group.status, 200, group.text);
   t.is((await ts.api('GET', '/api/v1/os/builds')).body.length, builds.length, 'joined, not started again');
   for (const m of macs) t.regex(await readBootConfig(ts, m, null), new RegExp(`waits: the root filesystem ${build.entryId.replace('/', '\\/')} is being built \\(build ${build.id}`));
