@@ -48,6 +48,9 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     // Let clients close idle connections first: grub reuses source ports across boots.
     keepAliveTimeout: 120_000,
     bodyLimit: 1024 * 1024,
+    // fastify's default 10 s per plugin was exceeded by @fastify/swagger-ui's start (it reads its
+    // static assets) on a loaded 2-core machine: the server then did not start at all.
+    pluginTimeout: 60_000,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
