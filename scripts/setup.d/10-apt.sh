@@ -10,6 +10,7 @@ netimage_apt_full=(
   partclone gdisk fdisk util-linux e2fsprogs ntfs-3g dosfstools wimtools
   dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
   qemu-system-x86 qemu-utils ovmf ipxe-qemu git
+  chromium # the web UI's browser tests (test/ui/, driven by playwright-core)
 )
 
 netimage_apt_missing() {
