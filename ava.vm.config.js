@@ -1,8 +1,20 @@
 // VM tests (QEMU under TCG, network namespaces), one file at a time: each boots real firmware, so
 // the timeout is generous and two VMs never compete for the 2 cores.
-//   `npm run test:vm` (and pass 2 of `bash run.sh test`): all of test/vm/
+//   `npm run test:vm` (and pass 2 of `bash run.sh test`): all of test/vm/ but the experimental ones
+//   NETIMAGE_VM_SET=all: also the experimental ones (below)
 //   `npm test` pass 2 (NETIMAGE_VM_SET=default): the default scenarios and the DHCP firmware test
-const files = process.env['NETIMAGE_VM_SET'] === 'default' ? ['test/vm/e2e-default-*.test.ts', 'test/vm/dhcp-firmware.test.ts'] : ['test/vm/**/*.test.ts'];
+// Experimental: boot.kernelTransport=http (grub's own TCP, opt-in, Secure Boot off). Its scenario
+// stalled in 2 of ~4 runs on 2026-12-01/02 (grub's HTTP download of the initrd stopped mid-file
+// under host load; once the kernel stopped after starting) — see docs/configuration.md. It stays
+// runnable, but a known-unreliable opt-in path does not gate the test command.
+const EXPERIMENTAL = ['test/vm/e2e-http-transport.test.ts'];
+const set = process.env['NETIMAGE_VM_SET'];
+const files =
+  set === 'default'
+    ? ['test/vm/e2e-default-*.test.ts', 'test/vm/dhcp-firmware.test.ts']
+    : set === 'all'
+      ? ['test/vm/**/*.test.ts']
+      : ['test/vm/**/*.test.ts', ...EXPERIMENTAL.map((f) => `!${f}`)];
 
 export default {
   files,

@@ -100,7 +100,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     scheduler: config.schedules.enabled ? scheduler.running : null,
   });
   const operator = { wake, notices, scheduler, clock: systemClock, metrics, metricsToken: config.metrics.token, listeners, version: NETIMAGE_VERSION };
-  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, osImages, operator });
+  const http = await buildHttpApp({ store, service, admin, tickets: new EventTickets(), responder, bootRoot: config.paths.bootRoot, log: log.child({ component: 'http' }), version: NETIMAGE_VERSION, osImages, operator, sessions: { idleMinutes: config.auth.sessionIdleMinutes, absoluteHours: config.auth.sessionMaxHours, secureCookie: config.auth.secureCookie, scryptLog2N: config.auth.scryptLog2N } });
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
     listening = true;

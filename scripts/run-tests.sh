@@ -48,7 +48,8 @@ fi
 if [ "${NETIMAGE_TEST_VM:-1}" != 0 ]; then
   echo "== VM matrix (QEMU/TCG, one at a time)"
   start=$(date +%s)
-  "${ava[@]}" --config ava.vm.config.js "$@" | tee var/test-results/vm.tap
+  rm -rf var/test-results/vm-logs
+  NETIMAGE_VM_LOG_DIR="$ROOT/var/test-results/vm-logs" "${ava[@]}" --config ava.vm.config.js "$@" | tee var/test-results/vm.tap
   count var/test-results/vm.tap "${PIPESTATUS[0]}"
   echo "== VM matrix took $(( $(date +%s) - start )) s"
 fi

@@ -3,7 +3,7 @@
 // Facts this follows (shared/notes/pxe-chain.md): KVM fails under OVMF here, so TCG; each VM needs
 // its own copy of OVMF_VARS; the default iPXE EFI ROM costs ~25 s on UEFI, so `romfile=` there;
 // BIOS keeps the iPXE ROM (it is the PXE stack) and needs `sercon-port` to show on serial.
-import { mkdtemp, rm, copyFile, writeFile, appendFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, copyFile, writeFile, appendFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -247,7 +247,7 @@ export async function startVm(options: VmOptions = {}): Promise<Vm> {
       cleanup: true,
     });
     if (child.pid === undefined) throw new Error(`could not start ${QEMU}`);
-    return attach({ name, firmware, mac, uuid, child, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile });
+    return attach({ name, firmware, mac, uuid, child, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile ?? (await defaultLogFile(name)) });
   } catch (error) {
     await rm(workDir, { recursive: true, force: true });
     throw error;
@@ -269,6 +269,17 @@ interface AttachArgs {
 }
 
 /** Append every completed serial line to `file` (timestamped), in order; `flushed` resolves when written. */
+/**
+ * NETIMAGE_VM_LOG_DIR (set by the test command for the VM pass): every VM's whole serial log is
+ * kept there, so a failure seen once in CI can be read in full, not only its tail.
+ */
+async function defaultLogFile(name: string): Promise<string | undefined> {
+  const dir = process.env.NETIMAGE_VM_LOG_DIR;
+  if (!dir) return undefined;
+  await mkdir(dir, { recursive: true });
+  return join(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${process.pid}-${Date.now()}.log`);
+}
+
 function serialLogFile(output: ChildOutput, file: string | undefined): { flushed(): Promise<void> } {
   if (!file) return { flushed: () => Promise.resolve() };
   let writes: Promise<void> = writeFile(file, '');
@@ -379,7 +390,12 @@ function attach(a: AttachArgs): Vm {
 
   const lines = (): SerialLine[] => output.lines();
   const tail = (n = 40) => {
-    const body = lines().slice(-n).map(formatSerialLine).join('\n');
+    const all = lines();
+    // The boot image's own markers from before the tail say how far the boot got even when the
+    // tail is all kernel noise (and a report shortens long messages from the end).
+    const markers = all.slice(0, -n).filter((l) => /netimage:|agent/.test(l.text)).slice(-8);
+    const head = markers.length ? `[markers before the tail]\n${markers.map(formatSerialLine).join('\n')}\n[tail]\n` : '';
+    const body = head + all.slice(-n).map(formatSerialLine).join('\n');
     const pending = output.partial();
     const partial = pending ? `\n[partial] ${pending.text}` : '';
     const err = stderrText().trim() ? `\n[qemu stderr] ${stderrText().trim().split('\n').slice(-5).join('\n')}` : '';

@@ -33,6 +33,20 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Users' UI sessions (bootserver/auth; docs/security.md). */
+    auth: z
+      .object({
+        /** Sessions end after this long without a request. */
+        sessionIdleMinutes: z.number().int().min(1).max(24 * 60).default(60),
+        /** ... and this long after login, however active. */
+        sessionMaxHours: z.number().int().min(1).max(24 * 30).default(12),
+        /** Mark the session cookie Secure (__Host- prefix): on when the UI is served over HTTPS (e.g. behind a TLS reverse proxy). */
+        secureCookie: z.boolean().default(false),
+        /** scrypt cost of new password hashes, N = 2^this (r = 8, p = 3): 15 = 32 MiB per login (OWASP's minimum). Lower only for tests. */
+        scryptLog2N: z.number().int().min(10).max(20).default(15),
+      })
+      .strict()
+      .prefault({}),
     tftp: z
       .object({
         enabled: z.boolean().default(true),

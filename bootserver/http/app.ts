@@ -17,6 +17,11 @@ import type { ClientNoticeBus } from '../service/event-bus.ts';
 import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/routes.ts';
 import { registerOsImagesHttp, type OsImages } from '../os-images/wiring.ts';
 import { registerWebUi } from './web-ui.ts';
+import { installAccessControl } from './auth.ts';
+import { UserService } from '../auth/users.ts';
+import { DEFAULT_SCRYPT } from '../auth/passwords.ts';
+import { LoginLimiter } from '../auth/login-limiter.ts';
+import type { SessionSettings } from '../auth/sessions.ts';
 
 export interface HttpAppDeps {
   store: Store;
@@ -31,6 +36,8 @@ export interface HttpAppDeps {
   operator?: OperatorHttpDeps & { notices: ClientNoticeBus };
   /** Depot and root filesystem builds (bootserver/os-images/wiring.ts). */
   osImages?: OsImages;
+  /** UI sessions (config auth.*). */
+  sessions: SessionSettings;
 }
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
@@ -48,25 +55,34 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   installErrorHandler(app);
   // Before any route, so every answer is counted.
   deps.operator?.metrics?.instrumentHttp(app);
+  // Before any route: every admin route, whoever registers it, is authorized and audited.
+  installAccessControl(app, deps.store);
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'netimage API', version: deps.version, description: 'Admin API (admin token in the Authorization header; GET /api/v1/events also takes ?ticket= from POST /api/v1/events/tickets) and agent API (bearer one-time job token).' },
+      info: {
+        title: 'netimage API',
+        version: deps.version,
+        description:
+          'Admin API (an API token in the Authorization header, or the session cookie of POST /api/v1/session with X-CSRF-Token on state-changing requests; GET /api/v1/events also takes ?ticket= from POST /api/v1/events/tickets) and agent API (bearer one-time job token).',
+      },
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'netimage_session' },
           // GET /api/v1/events only: from POST /api/v1/events/tickets (EventSource cannot send headers).
           eventTicket: { type: 'apiKey', in: 'query', name: 'ticket' },
         },
       },
-      security: [{ bearer: [] }],
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
   app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version }));
-  await registerAdminApi(app, { ...deps, wake: deps.operator?.wake, notices: deps.operator?.notices });
+  const auth = { users: new UserService(deps.store, { ...DEFAULT_SCRYPT, log2N: deps.sessions.scryptLog2N }), limiter: new LoginLimiter(), settings: deps.sessions };
+  await registerAdminApi(app, { ...deps, auth, wake: deps.operator?.wake, notices: deps.operator?.notices });
   if (deps.operator) await registerOperatorRoutes(app, deps.store, deps.operator);
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });

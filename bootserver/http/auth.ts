@@ -1,11 +1,20 @@
-// Bearer-token checks. Admin tokens are random and stored as sha256; agent tokens are the
-// one-time job tokens (checked by the service, which maps them to a job). Admin tokens are taken
-// from the Authorization header only: in a URL they would end up in shell histories, browser
-// histories and proxy logs. The event stream alone also takes a short-lived, read-only ticket.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Store } from '../store/types.ts';
+// Authentication of admin requests, and the hooks that apply auth/policy.ts and write the audit log.
+//   adminAuth (onRequest, per route scope): a bearer token in the Authorization header (the
+//     first-start admin token or a user's API token: the CLI), else the session cookie (the UI).
+//     Tokens are taken from the header only: in a URL they would end up in shell histories,
+//     browser histories and proxy logs. A cookie-authenticated request that changes state must
+//     carry X-CSRF-Token equal to its session's token: a cross-site form or fetch cannot read it.
+//   installAccessControl (app-wide): before the handler, the role's permission for this route and
+//     these clients (403 with the reason, nothing written); after the answer, one audit row for
+//     every state-changing request of a signed-in caller, refused ones included.
+// The event stream alone also takes a short-lived, read-only ticket.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionRecord, Store } from '../store/types.ts';
 import type { EventTickets } from '../service/event-tickets.ts';
-import { sha256Hex } from '../service/tokens.ts';
+import { authenticateBearer, authenticateSession } from '../auth/authenticate.ts';
+import { csrfMatches, sessionCookie } from '../auth/sessions.ts';
+import { decide, ruleOf, type Principal } from '../auth/policy.ts';
+import { auditDetail } from '../auth/audit.ts';
 
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -16,6 +25,27 @@ export function bearerToken(request: FastifyRequest): string | null {
   return null;
 }
 
+interface AccessState {
+  principal: Principal;
+  session: SessionRecord | null;
+  /** The PCs the request acts on (found by the authorization hook; for the audit log). */
+  clients: string[];
+}
+
+const access = new WeakMap<FastifyRequest, AccessState>();
+
+/** The caller of an authenticated admin request (undefined on public and agent routes). */
+export function principalOf(request: FastifyRequest): Principal | undefined {
+  return access.get(request)?.principal;
+}
+
+/** The UI session of the request, when it came with the cookie. */
+export function sessionOf(request: FastifyRequest): SessionRecord | null {
+  return access.get(request)?.session ?? null;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 function unauthorized(reply: FastifyReply, message: string): FastifyReply {
   return reply
     .status(401)
@@ -23,17 +53,28 @@ function unauthorized(reply: FastifyReply, message: string): FastifyReply {
     .send({ statusCode: 401, error: 'Unauthorized', message });
 }
 
-/** onRequest hook for admin routes: the admin token in the Authorization header. */
+function forbidden(reply: FastifyReply, message: string): FastifyReply {
+  return reply.status(403).send({ statusCode: 403, error: 'Forbidden', message });
+}
+
+/** onRequest hook for admin routes (see the file comment). */
 export function adminAuth(store: Store) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization;
     const token = bearerToken(request);
-    if (!token) return unauthorized(reply, 'missing bearer token: send "Authorization: Bearer <admin token>" (printed at first start; see `netimage login`)');
-    if (!(await store.hasAdminTokenHash(sha256Hex(token)))) return unauthorized(reply, 'invalid admin token');
+    const cookie = header ? null : sessionCookie(request.headers.cookie);
+    if (!token && !cookie) return unauthorized(reply, 'not signed in: send "Authorization: Bearer <API token>" (see `netimage login`) or log in (POST /api/v1/session)');
+    const auth = token ? await authenticateBearer(store, token) : await authenticateSession(store, cookie!);
+    if (!auth.ok) return unauthorized(reply, auth.message);
+    access.set(request, { principal: auth.principal, session: auth.session, clients: [] });
+    if (auth.session && !SAFE_METHODS.has(request.method) && !csrfMatches(auth.session, request.headers['x-csrf-token'])) {
+      return forbidden(reply, 'missing or wrong X-CSRF-Token header: a request signed in by the session cookie must send the csrfToken of GET /api/v1/session');
+    }
     return undefined;
   };
 }
 
-/** onRequest hook for the event stream: a valid ?ticket= (see EventTickets), else the admin token header. */
+/** onRequest hook for the event stream: a valid ?ticket= (see EventTickets), else adminAuth. */
 export function eventStreamAuth(store: Store, tickets: EventTickets) {
   const headerAuth = adminAuth(store);
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -42,4 +83,49 @@ export function eventStreamAuth(store: Store, tickets: EventTickets) {
     if (typeof ticket === 'string' && tickets.valid(ticket)) return undefined;
     return unauthorized(reply, 'invalid or expired event ticket: get a new one with POST /api/v1/events/tickets');
   };
+}
+
+/** The clients a client or group rule is about, with their groups. */
+async function targetClients(store: Store, rule: ReturnType<typeof ruleOf>, params: Record<string, string>): Promise<{ id: string; group: string | null }[]> {
+  const id = params['id'];
+  if (id === undefined) return [];
+  if (rule.kind === 'client') {
+    const client = await store.getClient(id);
+    return client ? [{ id: client.id, group: client.group }] : [];
+  }
+  if (rule.kind === 'group') return (await store.listClients({ group: id })).map((c) => ({ id: c.id, group: c.group }));
+  return [];
+}
+
+/** The app-wide authorization and audit hooks; register before any route. */
+export function installAccessControl(app: FastifyInstance, store: Store): void {
+  app.addHook('preHandler', async (request, reply) => {
+    const state = access.get(request);
+    if (!state) return undefined; // not an admin route (agent API, boot files, health, login)
+    const route = request.routeOptions.url ?? request.url;
+    const params = (request.params ?? {}) as Record<string, string>;
+    const clients = await targetClients(store, ruleOf(request.method, route), params);
+    state.clients = clients.map((c) => c.id);
+    const decision = decide(state.principal, { method: request.method, route, params, body: request.body, clients });
+    if (!decision.ok) return forbidden(reply, `refused, nothing changed: ${decision.reason}`);
+    return undefined;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const state = access.get(request);
+    if (!state || SAFE_METHODS.has(request.method)) return;
+    await store
+      .addAudit({
+        ts: new Date().toISOString(),
+        actor: state.principal.actor,
+        role: state.principal.role,
+        via: state.principal.via,
+        source: request.ip,
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        clients: state.clients,
+        detail: auditDetail(request.params, request.body),
+        status: reply.statusCode,
+      })
+      .catch((error: unknown) => request.log.error({ err: error }, 'audit log write failed'));
+  });
 }

@@ -193,4 +193,55 @@ export const migrations: Migration[] = [
       DELETE FROM meta WHERE key LIKE 'foreign-product-states:%';
     `,
   },
+  {
+    version: 5,
+    name: 'users, their API tokens, UI sessions and the audit log',
+    // Plain SQL for PostgreSQL too; group ids, clients and details are JSON text.
+    sql: `
+      CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        group_ids TEXT NOT NULL,
+        password_hash TEXT,
+        created TEXT NOT NULL,
+        modified TEXT NOT NULL
+      );
+
+      CREATE TABLE user_tokens (
+        hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created TEXT NOT NULL,
+        last_used TEXT,
+        UNIQUE (user_name, name)
+      );
+
+      CREATE TABLE sessions (
+        hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        idle_seconds INTEGER NOT NULL,
+        expires TEXT NOT NULL,
+        source TEXT NOT NULL
+      );
+      CREATE INDEX sessions_user ON sessions(user_name);
+
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        via TEXT NOT NULL,
+        source TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        clients TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        status INTEGER NOT NULL
+      );
+      CREATE INDEX audit_log_actor ON audit_log(actor, id);
+    `,
+  },
 ];

@@ -26,6 +26,12 @@ import {
   type WakeStatus,
   type Schedule,
   type ScheduleRun,
+  type AuditEntry,
+  type AuditFilter,
+  type SessionRecord,
+  type User,
+  type UserPatch,
+  type UserToken,
 } from './types.ts';
 import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
 
@@ -162,6 +168,50 @@ function rowToSchedule(r: Row): Schedule {
 
 function scheduleColumns(s: Schedule): SQLInputValue[] {
   return [s.name, s.kind, s.at, s.cron, s.timezone, s.target.kind, s.target.id, s.productId, s.actionRequest, JSON.stringify(s.properties), s.wake ? 1 : 0, s.missedPolicy, s.lateWindowSeconds, s.enabled ? 1 : 0, s.nextRun, s.lastRun, s.modified];
+}
+
+function rowToUser(r: Row): User {
+  return {
+    name: String(r['name']),
+    role: r['role'] as User['role'],
+    groups: JSON.parse(String(r['group_ids'])) as string[],
+    passwordHash: str(r['password_hash']),
+    created: String(r['created']),
+    modified: String(r['modified']),
+  };
+}
+
+function rowToUserToken(r: Row): UserToken {
+  return { hash: String(r['hash']), userName: String(r['user_name']), name: String(r['name']), created: String(r['created']), lastUsed: str(r['last_used']) };
+}
+
+function rowToSession(r: Row): SessionRecord {
+  return {
+    hash: String(r['hash']),
+    userName: String(r['user_name']),
+    csrfToken: String(r['csrf_token']),
+    created: String(r['created']),
+    lastSeen: String(r['last_seen']),
+    idleSeconds: Number(r['idle_seconds']),
+    expires: String(r['expires']),
+    source: String(r['source']),
+  };
+}
+
+function rowToAudit(r: Row): AuditEntry {
+  return {
+    id: Number(r['id']),
+    ts: String(r['ts']),
+    actor: String(r['actor']),
+    role: String(r['role']),
+    via: r['via'] as AuditEntry['via'],
+    source: String(r['source']),
+    method: String(r['method']),
+    route: String(r['route']),
+    clients: JSON.parse(String(r['clients'])) as string[],
+    detail: JSON.parse(String(r['detail'])) as Record<string, unknown>,
+    status: Number(r['status']),
+  };
 }
 
 export interface SqliteStoreOptions {
@@ -722,5 +772,117 @@ export class SqliteStore implements Store {
         count: Number(r['n']),
       })),
     );
+  }
+
+  // ---- users, tokens, sessions, audit ----
+  createUser(u: User): Promise<User> {
+    return this.op((c) => {
+      if (c.get('SELECT name FROM users WHERE name = ?', u.name)) throw new StoreConflictError(`user ${u.name} already exists`);
+      c.exec('INSERT INTO users(name, role, group_ids, password_hash, created, modified) VALUES (?, ?, ?, ?, ?, ?)', u.name, u.role, JSON.stringify(u.groups), u.passwordHash, u.created, u.modified);
+      return u;
+    });
+  }
+  getUser(name: string): Promise<User | null> {
+    return this.op((c) => c.one(rowToUser, 'SELECT * FROM users WHERE name = ?', name));
+  }
+  listUsers(): Promise<User[]> {
+    return this.op((c) => c.all('SELECT * FROM users ORDER BY name').map(rowToUser));
+  }
+  updateUser(name: string, patch: UserPatch): Promise<User> {
+    return this.op((c) => {
+      const old = c.one(rowToUser, 'SELECT * FROM users WHERE name = ?', name);
+      if (!old) throw new StoreNotFoundError(`user ${name} not found`);
+      const next: User = { ...old, ...patch, modified: now() };
+      c.exec('UPDATE users SET role = ?, group_ids = ?, password_hash = ?, modified = ? WHERE name = ?', next.role, JSON.stringify(next.groups), next.passwordHash, next.modified, name);
+      return next;
+    });
+  }
+  deleteUser(name: string): Promise<void> {
+    return this.op((c) => {
+      if (c.exec('DELETE FROM users WHERE name = ?', name).changes === 0) throw new StoreNotFoundError(`user ${name} not found`);
+    });
+  }
+  addUserToken(t: UserToken): Promise<void> {
+    return this.op((c) => {
+      if (!c.get('SELECT name FROM users WHERE name = ?', t.userName)) throw new StoreNotFoundError(`user ${t.userName} not found`);
+      if (c.get('SELECT hash FROM user_tokens WHERE user_name = ? AND name = ?', t.userName, t.name)) throw new StoreConflictError(`user ${t.userName} already has a token named ${t.name}`);
+      c.exec('INSERT INTO user_tokens(hash, user_name, name, created, last_used) VALUES (?, ?, ?, ?, ?)', t.hash, t.userName, t.name, t.created, t.lastUsed);
+    });
+  }
+  findUserToken(hash: string): Promise<UserToken | null> {
+    return this.op((c) => c.one(rowToUserToken, 'SELECT * FROM user_tokens WHERE hash = ?', hash));
+  }
+  listUserTokens(userName: string): Promise<UserToken[]> {
+    return this.op((c) => c.all('SELECT * FROM user_tokens WHERE user_name = ? ORDER BY name', userName).map(rowToUserToken));
+  }
+  deleteUserToken(userName: string, name: string): Promise<void> {
+    return this.op((c) => {
+      if (c.exec('DELETE FROM user_tokens WHERE user_name = ? AND name = ?', userName, name).changes === 0) throw new StoreNotFoundError(`user ${userName} has no token named ${name}`);
+    });
+  }
+  touchUserToken(hash: string, at: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('UPDATE user_tokens SET last_used = ? WHERE hash = ?', at, hash);
+    });
+  }
+  createSession(s: SessionRecord): Promise<void> {
+    return this.op((c) => {
+      c.exec(
+        'INSERT INTO sessions(hash, user_name, csrf_token, created, last_seen, idle_seconds, expires, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        s.hash,
+        s.userName,
+        s.csrfToken,
+        s.created,
+        s.lastSeen,
+        s.idleSeconds,
+        s.expires,
+        s.source,
+      );
+    });
+  }
+  getSession(hash: string): Promise<SessionRecord | null> {
+    return this.op((c) => c.one(rowToSession, 'SELECT * FROM sessions WHERE hash = ?', hash));
+  }
+  touchSession(hash: string, at: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('UPDATE sessions SET last_seen = ? WHERE hash = ?', at, hash);
+    });
+  }
+  deleteSession(hash: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('DELETE FROM sessions WHERE hash = ?', hash);
+    });
+  }
+  deleteUserSessions(userName: string): Promise<void> {
+    return this.op((c) => {
+      c.exec('DELETE FROM sessions WHERE user_name = ?', userName);
+    });
+  }
+  deleteExpiredSessions(at: string): Promise<number> {
+    return this.op((c) => c.exec('DELETE FROM sessions WHERE expires <= ?', at).changes);
+  }
+  addAudit(e: Omit<AuditEntry, 'id'>): Promise<void> {
+    return this.op((c) => {
+      c.exec(
+        'INSERT INTO audit_log(ts, actor, role, via, source, method, route, clients, detail, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        e.ts,
+        e.actor,
+        e.role,
+        e.via,
+        e.source,
+        e.method,
+        e.route,
+        JSON.stringify(e.clients),
+        JSON.stringify(e.detail),
+        e.status,
+      );
+    });
+  }
+  listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    return this.op((c) => {
+      const w = whereClause([['actor', filter.actor]], filter.since ? ['ts >= ?'] : []);
+      const params = filter.since ? [filter.since, ...w.params] : w.params;
+      return c.all(`SELECT * FROM audit_log ${w.sql} ORDER BY id DESC LIMIT ?`, ...params, filter.limit ?? 100).map(rowToAudit);
+    });
   }
 }

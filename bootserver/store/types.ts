@@ -133,7 +133,7 @@ export interface JobFilter {
   limit?: number;
 }
 
-export interface Store extends OperatorStore {
+export interface Store extends OperatorStore, AuthStore {
   /** Run fn atomically: all of its writes or none. Calls inside must use the tx store passed in. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -283,4 +283,111 @@ export interface OperatorStore {
 
   /** Number of jobs per state and product (for /metrics). */
   countJobs(): Promise<{ state: JobState; productId: string; count: number }[]>;
+}
+
+// ---- users, sessions, API tokens and the audit log (bootserver/auth) ----
+
+/** admin: everything. operator: wake, restore and back up the groups assigned to them (auth/policy.ts). */
+export type Role = 'admin' | 'operator';
+
+export interface User {
+  /** Login name, unique. */
+  name: string;
+  role: Role;
+  /** Group ids an operator may act on (ignored for admins). */
+  groups: string[];
+  /** A self-describing KDF hash (auth/passwords.ts); null: API tokens only, no UI login. */
+  passwordHash: string | null;
+  created: string;
+  modified: string;
+}
+
+export interface UserPatch {
+  role?: Role;
+  groups?: string[];
+  passwordHash?: string | null;
+}
+
+/** An API token of a user (for the CLI); only the sha256 of the token is stored. */
+export interface UserToken {
+  hash: string;
+  userName: string;
+  /** Chosen by the user, unique per user (e.g. "laptop"). */
+  name: string;
+  created: string;
+  lastUsed: string | null;
+}
+
+/** A UI login; the cookie holds the session token, the store its sha256 only. */
+export interface SessionRecord {
+  hash: string;
+  userName: string;
+  /** Sent back in X-CSRF-Token by every state-changing request of this session. */
+  csrfToken: string;
+  created: string;
+  lastSeen: string;
+  /** Idle timeout of this session (seconds since lastSeen). */
+  idleSeconds: number;
+  /** Absolute end, however active the session is. */
+  expires: string;
+  /** The address it was opened from. */
+  source: string;
+}
+
+/** One state-changing admin request (or login), as recorded for `netimage audit`. */
+export interface AuditEntry {
+  id: number;
+  ts: string;
+  /** User name, or "admin-token" for the first-start admin token. */
+  actor: string;
+  role: string;
+  /** ui: session cookie; cli: bearer token; none: a refused login. */
+  via: 'ui' | 'cli' | 'none';
+  /** Source address of the request. */
+  source: string;
+  method: string;
+  /** Route pattern, e.g. POST /api/v1/groups/:id/action. */
+  route: string;
+  /** The PCs the request acted on (or would have). */
+  clients: string[];
+  /** Route parameters and the body without secrets. */
+  detail: Record<string, unknown>;
+  status: number;
+}
+
+export interface AuditFilter {
+  actor?: string;
+  since?: string;
+  limit?: number;
+}
+
+/** The store methods of users, sessions, tokens and the audit log; the main Store extends this. */
+export interface AuthStore {
+  /** Refuses a duplicate name with a StoreConflictError. */
+  createUser(user: User): Promise<User>;
+  getUser(name: string): Promise<User | null>;
+  listUsers(): Promise<User[]>;
+  updateUser(name: string, patch: UserPatch): Promise<User>;
+  /** Its tokens and sessions go with it. */
+  deleteUser(name: string): Promise<void>;
+
+  /** Refuses a duplicate token name of the same user with a StoreConflictError. */
+  addUserToken(token: UserToken): Promise<void>;
+  findUserToken(hash: string): Promise<UserToken | null>;
+  listUserTokens(userName: string): Promise<UserToken[]>;
+  deleteUserToken(userName: string, name: string): Promise<void>;
+  touchUserToken(hash: string, at: string): Promise<void>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(hash: string): Promise<SessionRecord | null>;
+  touchSession(hash: string, at: string): Promise<void>;
+  deleteSession(hash: string): Promise<void>;
+  /** Ends every session of a user (password change, role change, removal). */
+  deleteUserSessions(userName: string): Promise<void>;
+  /** Sessions past their absolute end (the idle ones are dropped when next seen). */
+  deleteExpiredSessions(now: string): Promise<number>;
+
+  addAudit(entry: Omit<AuditEntry, 'id'>): Promise<void>;
+  /** Newest first. */
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
 }

@@ -25,8 +25,8 @@ function registeredRoutes(tree: string): [string, string][] {
   return out;
 }
 
-/** Routes anyone may call: health, and the OpenAPI docs (outside /api/v1). */
-const PUBLIC_ROUTES = new Set(['GET /api/v1/health', 'HEAD /api/v1/health']);
+/** Routes anyone may call: health, the login, and the OpenAPI docs (outside /api/v1). */
+const PUBLIC_ROUTES = new Set(['GET /api/v1/health', 'HEAD /api/v1/health', 'POST /api/v1/session']);
 
 test('every /api/v1 route needs the admin token in a header: 401 without, with a wrong one, with the right one as ?access_token=, and with an event ticket', async (t) => {
   const ts = await startTestServer();
@@ -45,7 +45,7 @@ test('every /api/v1 route needs the admin token in a header: 401 without, with a
     t.is(none.status, 401, `${label} without token`);
     const wrong = await fetch(ts.url + path, { method, headers: { authorization: 'Bearer ni_wrong' } });
     t.is(wrong.status, 401, `${label} with a wrong token`);
-    if (method !== 'HEAD') t.regex(((await wrong.json()) as { message: string }).message, /invalid admin token/, label);
+    if (method !== 'HEAD') t.regex(((await wrong.json()) as { message: string }).message, /invalid API token/, label);
     const query = await fetch(`${ts.url}${path}?access_token=${encodeURIComponent(ts.adminToken)}`, { method });
     t.is(query.status, 401, `${label} with the admin token as ?access_token=`);
     await query.body?.cancel();

@@ -49,7 +49,7 @@ test('CLI errors are one line with a non-zero exit, and nothing changes', async 
   const usage = (await t.throwsAsync(s.cli('client', 'add'))) as Error & { code: number; stderr: string };
   t.is(usage.code, 2);
   const noauth = (await t.throwsAsync(exec(process.execPath, [CLI, 'client', 'list', '--token', 'ni_wrong', '--url', s.url], { env: s.env }))) as Error & { stderr: string };
-  t.regex(noauth.stderr, /401: invalid admin token \(log in with: netimage login/);
+  t.regex(noauth.stderr, /401: invalid API token \(log in with: netimage login/);
   t.deepEqual(JSON.parse((await s.cli('client', 'list', '--json')).stdout).map((c: { id: string }) => c.id), ['pc01', 'pc02']);
 });
 

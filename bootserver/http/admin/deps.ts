@@ -5,10 +5,21 @@ import type { EventTickets } from '../../service/event-tickets.ts';
 import type { Client, Store } from '../../store/types.ts';
 import type { ClientNoticeBus } from '../../service/event-bus.ts';
 import type { WakeService } from '../../wol/service.ts';
+import type { UserService } from '../../auth/users.ts';
+import type { LoginLimiter } from '../../auth/login-limiter.ts';
+import type { SessionSettings } from '../../auth/sessions.ts';
+
+/** Users, logins and sessions (bootserver/auth). */
+export interface AuthDeps {
+  users: UserService;
+  limiter: LoginLimiter;
+  settings: SessionSettings;
+}
 
 export interface AdminApiDeps {
-  /** Only for the admin token check (auth.ts). */
+  /** For authentication (auth.ts), sessions and the audit log. */
   store: Store;
+  auth: AuthDeps;
   admin: AdminService;
   service: NetbootService;
   tickets: EventTickets;

@@ -1,7 +1,8 @@
 // The admin API under /api/v1: clients, groups, products, properties, action requests, product
-// states, jobs and a server-sent event stream of job progress. Every route needs the admin token
-// in the Authorization header, except the event stream, which also takes a short-lived ticket
-// (EventSource cannot send headers). Routes validate their input with zod and adapt to the
+// states, jobs, a server-sent event stream of job progress, users, the audit log and the UI's
+// session. Every route needs an API token in the Authorization header or the session cookie
+// (http/auth.ts; what each role may do: auth/policy.ts), except the login itself; the event
+// stream also takes a short-lived ticket. Routes validate their input with zod and adapt to the
 // services; domain errors become HTTP answers in errors.ts.
 import type { FastifyInstance } from 'fastify';
 import { adminAuth, eventStreamAuth } from '../auth.ts';
@@ -13,8 +14,11 @@ import { productRoutes } from './products.ts';
 import { actionRoutes } from './actions.ts';
 import { jobRoutes } from './jobs.ts';
 import { eventRoutes } from './events.ts';
+import { sessionRoutes } from './session.ts';
+import { userRoutes } from './users.ts';
+import { auditRoutes } from './audit.ts';
 
-export type { AdminApiDeps } from './deps.ts';
+export type { AdminApiDeps, AuthDeps } from './deps.ts';
 
 const CSV_BODY_LIMIT = 5 * 1024 * 1024;
 
@@ -24,8 +28,9 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps)
       await api.register(async (headerOnly) => {
         headerOnly.addHook('onRequest', adminAuth(deps.store));
         headerOnly.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) => done(null, body));
-        for (const routes of [clientRoutes, inventoryRoutes, groupRoutes, productRoutes, actionRoutes, jobRoutes]) await headerOnly.register(routes, deps);
+        for (const routes of [clientRoutes, inventoryRoutes, groupRoutes, productRoutes, actionRoutes, jobRoutes, userRoutes, auditRoutes]) await headerOnly.register(routes, deps);
       });
+      await api.register(sessionRoutes, deps);
       await api.register(async (ticketed) => {
         ticketed.addHook('onRequest', eventStreamAuth(deps.store, deps.tickets));
         await ticketed.register(eventRoutes, deps);
