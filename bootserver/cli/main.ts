@@ -40,6 +40,8 @@ import { scheduleCommand } from './commands/schedule.ts';
 import { serviceCommand } from './commands/service.ts';
 import { depotCommand } from './commands/depot.ts';
 import { osCommand } from './commands/os.ts';
+import { userCommand } from './commands/user.ts';
+import { auditCommand } from './commands/audit.ts';
 
 export const GROUPS: readonly CommandGroup[] = [
   serveCommand,
@@ -62,6 +64,8 @@ export const GROUPS: readonly CommandGroup[] = [
   scheduleCommand,
   depotCommand,
   osCommand,
+  userCommand,
+  auditCommand,
 ];
 
 /** Every group's options with the global ones, for one parse; one name must mean one thing. */

@@ -184,12 +184,17 @@ export class NetbootService {
     return store ? work(store) : this.store.transaction(work);
   }
 
-  /** Set an action request for every client of a group; restore picks the image common to all. */
+  /**
+   * Set an action request for every client of a group; restore picks the image common to all.
+   * `check` sees the group's clients inside the transaction, before anything is written (the
+   * admin API's wipe confirmation: service/wipe-confirmation.ts); throwing refuses the action.
+   */
   async setGroupActionRequest(
     groupId: string,
     productId: string,
     actionRequest: ActionRequest,
     properties: Record<string, PropertyValue> = {},
+    check?: (clientIds: string[]) => void,
   ): Promise<{ clients: string[]; imagefile: string | null }> {
     const hooked = new Map<string, Record<string, PropertyValue>>();
     if (this.actionSetHook?.handles(productId)) {
@@ -199,6 +204,7 @@ export class NetbootService {
       if (!(await tx.getGroup(groupId))) throw new StoreNotFoundError(`group ${groupId} not found`);
       const clients = await tx.listClients({ group: groupId });
       if (clients.length === 0) throw new ConflictError(`group ${groupId} has no clients`);
+      check?.(clients.map((c) => c.id));
       let props = properties;
       let imagefile: string | null = null;
       if (productId === ProductId.restore && isPendingRequest(actionRequest)) {

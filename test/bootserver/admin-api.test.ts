@@ -134,12 +134,12 @@ test('group restore takes the image common to all clients, or refuses and writes
     await ts.api('POST', '/api/v1/clients', { id, mac: `52:54:00:00:30:0${i++}`, group: 'room1' });
     await ts.api('PUT', `/api/v1/clients/${id}/products/opsi-local-image-restore/properties`, { values: { imagefiles_list: list } });
   }
-  const refused = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', properties: { imagefile: 'win10' } });
+  const refused = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', properties: { imagefile: 'win10' }, confirm: 3 });
   t.is(refused.status, 409);
   t.regex(refused.body.message, /win10 is not on every client of the group \(missing on: pc03\)/);
   const states = (await ts.api('GET', '/api/v1/product-states?group=room1&product=opsi-local-image-restore')).body;
   t.true(states.every((s: any) => s.actionRequest === 'none'), 'nothing set by the refused request');
-  const ok = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup' });
+  const ok = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', confirm: 3 });
   t.is(ok.status, 200);
   t.deepEqual(ok.body, { clients: ['pc01', 'pc02', 'pc03'], imagefile: 'win11' });
   for (const id of Object.keys(lists)) {

@@ -61,7 +61,7 @@ test('good input with quotes and newlines in passwords passes every check, then 
   t.true(mirror.requests.includes('/debian/dists/bookworm/main/binary-amd64/Packages.xz'), 'the packages were checked against the mirror');
   t.true(mirror.requests.includes('/security/dists/bookworm-security/InRelease'), 'the security archive of this server\'s apt was checked too');
 
-  const group = await ts.api('POST', '/api/v1/groups/room1/action', { productId: DEBIAN, actionRequest: 'setup', properties: {} });
+  const group = await ts.api('POST', '/api/v1/groups/room1/action', { productId: DEBIAN, actionRequest: 'setup', properties: {}, confirm: 1 });
   t.is(group.status, 409);
   t.is(await snapshot(ts), before);
 
