@@ -47,7 +47,8 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
     setError(null);
     try {
       if (target.kind === 'group') {
-        const body: GroupActionBody = { productId: product.id, actionRequest: 'setup', properties };
+        // The server checks the count again: a room that changed since this dialog opened is refused.
+        const body: GroupActionBody = { productId: product.id, actionRequest: 'setup', properties, ...(wipe ? { confirm: count } : {}) };
         const r = await api.call<GroupActionResult>('POST', `/api/v1/groups/${seg(target.id)}/action`, body);
         onDone(`${product.name} set for ${r.clients.length} PCs of ${target.id}${r.imagefile ? ` (image ${r.imagefile})` : ''}: each runs it at its next network boot`);
       } else {
