@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { agentCall, parseNetbootConfig, readBootConfig, startTestServer, type TestServer } from '../helpers/server.ts';
 import { helper, ROOT } from '../imaging/helpers/loop.ts';
 import { launchBrowser } from './helpers/browser.ts';
 import { TestPc } from './helpers/pc.ts';
@@ -49,6 +49,30 @@ async function signIn(page: Page, username: string, password: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/**
+ * hwinvent for a test PC. Stand-in: the real product (bootimage/agent/products/hwinvent.ts) reads
+ * the machine it runs on, which here is the test host, not the PC; so the test uploads, with the
+ * job's own token and through the agent API, an inventory describing the PC's loop disk.
+ */
+async function inventory(ts: TestServer, pc: TestPc) {
+  await ts.api('PUT', `/api/v1/clients/${pc.id}/products/hwinvent/action`, { actionRequest: 'setup' });
+  const job = parseNetbootConfig(await readBootConfig(ts, pc.mac, null))!;
+  const disk = { name: pc.loop.path.replace('/dev/', ''), path: pc.loop.path, model: 'QEMU HARDDISK', serial: `QM-${pc.id}`, wwn: null, sizeBytes: 2048 * 1024 * 1024, rotational: false, transport: 'sata', logicalSectorSize: 512, physicalSectorSize: 512 };
+  const body = {
+    collectedAt: new Date().toISOString(),
+    system: { manufacturer: 'QEMU', model: 'Standard PC (Q35 + ICH9, 2009)', serial: null, uuid: null },
+    bios: { vendor: 'EFI Development Kit II / OVMF', version: '2022.11', firmware: 'uefi' },
+    cpu: { model: 'QEMU Virtual CPU', cores: 2 },
+    memoryBytes: 4 * 1024 ** 3,
+    disks: [disk],
+    nics: [{ name: 'enp0s2', mac: pc.mac, driver: 'e1000', speedMbps: 1000 }],
+  };
+  for (const [method, path, payload] of [['PUT', '/client/inventory', body], ['POST', '/job/result', { result: 'successful' }]] as const) {
+    const r = await agentCall(ts.url, job.token, method, path, payload);
+    if (r.status !== 200) throw new Error(`hwinvent ${path} for ${pc.id}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}
+
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
@@ -78,6 +102,7 @@ test.before(async () => {
   const [{ browser, close }] = await Promise.all([
     launchBrowser(),
     ...pcs.map(async (pc) => {
+      await inventory(ts, pc);
       await runOnPc(ts, pc, PREPARE, { system_partition_size: '600M', winpe_partition_size: '0G', minimal_backup_partition_size: '50%', multi_disk_mode: '0', backup_partition_on_same_disk: true });
       await helper(['fill', `${pc.loop.path}p3`, 'ext4', '120']);
       await runOnPc(ts, pc, BACKUP, { imagefile: IMAGE });
@@ -175,7 +200,8 @@ test.serial('restore a room: the confirmation names what is wiped on how many PC
   const log = restoreJob.locator('pre.log');
   await log.getByText(/restore done/).waitFor();
   t.regex((await log.textContent()) ?? '', /progress 100% restore done/);
-  t.is(await page.locator('.jobs li').count(), 3, 'prepare, backup, restore');
+  t.is(await page.locator('.jobs li').count(), 4, 'hwinvent, prepare, backup, restore');
+  t.regex((await page.locator('table').filter({ hasText: 'QEMU HARDDISK' }).textContent()) ?? '', /2\.0 GiB.*QEMU HARDDISK.*SSD sata/, 'the disk from the inventory');
   await shot(page, 'client');
 });
 

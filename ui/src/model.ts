@@ -86,6 +86,9 @@ export function ago(iso: string | null, now = Date.now()): string {
   return new Date(iso).toLocaleDateString();
 }
 
+/** "1 PC", "2 PCs". */
+export const pcs = (n: number) => `${n} PC${n === 1 ? '' : 's'}`;
+
 export const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '–');
 
 export function bytes(n: number): string {

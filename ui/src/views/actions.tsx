@@ -4,7 +4,7 @@
 // as the server words it.
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
-import { asList, installProducts, PRODUCT, shortName, wipeOf } from '../model.ts';
+import { asList, installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
 import type { GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
 import { Dialog, ErrorBox } from '../widgets.tsx';
 
@@ -50,7 +50,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
         // The server checks the count again: a room that changed since this dialog opened is refused.
         const body: GroupActionBody = { productId: product.id, actionRequest: 'setup', properties, ...(wipe ? { confirm: count } : {}) };
         const r = await api.call<GroupActionResult>('POST', `/api/v1/groups/${seg(target.id)}/action`, body);
-        onDone(`${product.name} set for ${r.clients.length} PCs of ${target.id}${r.imagefile ? ` (image ${r.imagefile})` : ''}: each runs it at its next network boot`);
+        onDone(`${product.name} set for ${pcs(r.clients.length)} of ${target.id}${r.imagefile ? ` (image ${r.imagefile})` : ''}: each runs it at its next network boot`);
       } else {
         await api.call('PUT', `/api/v1/clients/${seg(target.id)}/products/${seg(product.id)}/action`, { actionRequest: 'setup', properties });
         onDone(`${product.name} set for ${target.id}: it runs at the next network boot`);
@@ -102,7 +102,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
           <div class="wipe" data-testid="wipe">
             <p>
               <strong>
-                This wipes {wipe} on {count} {count === 1 ? 'PC' : 'PCs'}:
+                This wipes {wipe} on {pcs(count)}:
               </strong>{' '}
               {clients.join(', ')}
             </p>
@@ -113,7 +113,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
           </div>
         ) : (
           <p>
-            Runs on {count} {count === 1 ? 'PC' : 'PCs'}: {clients.join(', ')}. Nothing is erased.
+            Runs on {pcs(count)}: {clients.join(', ')}. Nothing is erased.
           </p>
         )}
         <ErrorBox error={error} />
@@ -122,7 +122,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
             Cancel
           </button>
           <button type="submit" class={wipe ? 'danger' : ''} disabled={!confirmed || busy}>
-            {wipe ? `Wipe and ${shortName(product.id)} ${count} ${count === 1 ? 'PC' : 'PCs'}` : `${shortName(product.id)} ${count === 1 ? target.id : `${count} PCs`}`}
+            {wipe ? `Wipe and ${shortName(product.id)} ${pcs(count)}` : `${shortName(product.id)} ${count === 1 ? target.id : pcs(count)}`}
           </button>
         </div>
       </form>

@@ -1,4 +1,5 @@
 // One room: its actions and its PCs.
+import { pcs } from '../model.ts';
 import { href } from '../route.ts';
 import { ErrorBox } from '../widgets.tsx';
 import { ActionBar } from './actions.tsx';
@@ -15,7 +16,7 @@ export function RoomView({ id }: { id: string }) {
         <a href={href({ view: 'rooms' })}>Rooms</a> › {id}
       </nav>
       <h1>
-        {id} <span class="muted small">{data.clients.length} PCs</span>
+        {id} <span class="muted small">{pcs(data.clients.length)}</span>
       </h1>
       {room?.description && <p class="muted">{room.description}</p>}
       <ErrorBox error={error} />

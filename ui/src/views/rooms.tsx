@@ -1,4 +1,5 @@
 // Every room with its PCs; PCs in no room come last.
+import { pcs } from '../model.ts';
 import { href } from '../route.ts';
 import { ErrorBox } from '../widgets.tsx';
 import { Grid } from './grid.tsx';
@@ -19,7 +20,7 @@ export function RoomsView() {
         return (
           <section class="room" key={room.id ?? ''} data-room={room.id ?? ''}>
             <h2>
-              {room.id ? <a href={href({ view: 'room', id: room.id })}>{room.id}</a> : 'Not in a room'} <span class="muted small">{clients.length} PCs</span>
+              {room.id ? <a href={href({ view: 'room', id: room.id })}>{room.id}</a> : 'Not in a room'} <span class="muted small">{pcs(clients.length)}</span>
             </h2>
             {room.description && <p class="muted">{room.description}</p>}
             <Grid clients={clients} jobs={data.jobs} states={data.states} />
