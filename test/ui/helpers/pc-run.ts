@@ -33,20 +33,18 @@ const ctx: ProductContext = {
   server: client,
   signal: new AbortController().signal,
 };
-let result: AgentResult;
 const product = products.find((p) => p.id === job.productId);
-if (!product) {
-  result = { result: 'failed', error: `this test PC has no product ${job.productId}` };
-} else {
-  try {
-    await product.run(ctx);
-    result = { result: 'successful' };
-  } catch (error) {
-    const failure = productFailure(product.id, error);
-    for (const line of failure.log) reporter.log(line);
-    result = failure.result;
-  }
-}
+// As the agent does: a thrown error fails the job with its message (stack in the log for bugs).
+const result: AgentResult = product
+  ? await product.run(ctx).then(
+      (): AgentResult => ({ result: 'successful' }),
+      (error: unknown) => {
+        const failure = productFailure(product.id, error);
+        failure.log.forEach((line) => reporter.log(line));
+        return failure.result;
+      },
+    )
+  : { result: 'failed', error: `this test PC has no product ${job.productId}` };
 await reporter.close();
 await client.postResult(job.jobId, result, new ResultOutbox([join(outboxDir!, 'result.json')]));
 await client.uploadLog(reporter.fullLog());
