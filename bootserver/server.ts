@@ -23,7 +23,7 @@ import { WakeService } from './wol/service.ts';
 import { Scheduler, systemClock } from './schedules/scheduler.ts';
 import { scheduleAction } from './schedules/action.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
-import { openOsImages, type OsImages } from './os-images/wiring.ts';
+import { openOsImages, startOsInstalls, type OsImages } from './os-images/wiring.ts';
 import { NETIMAGE_VERSION } from './version.ts';
 
 export { NETIMAGE_VERSION };
@@ -83,6 +83,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
+  const installs = startOsInstalls(osImages, service, log.child({ component: 'os-install' }));
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   // Operator features: Wake-on-LAN (docs/admin-guide.md).
@@ -126,6 +127,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       scheduler,
       osImages,
       async stop() {
+        installs.stop();
         await osImages.builder.stop();
         metrics?.close();
         await scheduler.stop();
@@ -137,6 +139,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     };
     return server;
   } catch (error) {
+    installs.stop();
     metrics?.close();
     await scheduler.stop();
     await wake.stop();

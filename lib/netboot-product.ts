@@ -7,6 +7,7 @@ import type {
   AgentInventory,
   AgentJob,
   ActionRequest,
+  OsInstallPlan,
   ProductOnClientStateWire,
   PropertyValue,
 } from './agent-protocol.ts';
@@ -21,6 +22,8 @@ export interface AgentServerApi {
   getProductStates(): Promise<ProductOnClientStateWire[]>;
   putProductStates(states: ProductOnClientStateWire[]): Promise<void>;
   putInventory(inventory: AgentInventory): Promise<void>;
+  /** The install plan of an OS install job (GET /agent/v1/os-install); refused for any other job. */
+  getOsInstallPlan(): Promise<OsInstallPlan>;
 }
 
 export interface ProductContext {

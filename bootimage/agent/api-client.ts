@@ -4,11 +4,13 @@ import {
   AGENT_API_PREFIX,
   agentJob,
   agentProductStates,
+  OsInstallPlanSchema,
   type ActionRequest,
   type AgentInventory,
   type AgentJob,
   type AgentProgress,
   type AgentResult,
+  type OsInstallPlan,
   type ProductOnClientStateWire,
   type PropertyValue,
 } from '../../lib/agent-protocol.ts';
@@ -148,6 +150,11 @@ export class AgentApiClient implements AgentServerApi {
 
   async putInventory(inventory: AgentInventory): Promise<void> {
     await this.#call('PUT', '/client/inventory', inventory);
+  }
+
+  /** Each call mints a fresh first-boot token (the previous one stops working). */
+  async getOsInstallPlan(): Promise<OsInstallPlan> {
+    return OsInstallPlanSchema.parse(await this.#call('GET', '/os-install'));
   }
 }
 

@@ -97,6 +97,8 @@ export const configSchema = z
         mirror: z.url({ protocol: /^https?$/ }).nullable().default(null),
         /** apt sources of this server, read for the default mirror. */
         aptSources: z.string().min(1).default('/etc/apt'),
+        /** Minutes an installed system has to report its first boot after the agent laid it down; then the install failed. */
+        firstBootTimeoutMinutes: z.number().positive().max(7 * 24 * 60).default(30),
       })
       .strict()
       .prefault({}),

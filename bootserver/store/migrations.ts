@@ -244,4 +244,23 @@ export const migrations: Migration[] = [
       CREATE INDEX audit_log_actor ON audit_log(actor, id);
     `,
   },
+  {
+    version: 6,
+    name: 'OS installs waiting for their first-boot report (issue 11)',
+    sql: `
+      CREATE TABLE os_installs (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        product_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        token_hash TEXT UNIQUE,
+        token_expires TEXT,
+        deadline TEXT,
+        report TEXT,
+        updated TEXT NOT NULL
+      );
+      CREATE INDEX os_installs_state ON os_installs(state);
+      CREATE INDEX os_installs_client ON os_installs(client_id, product_id);
+    `,
+  },
 ];

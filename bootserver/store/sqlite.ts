@@ -26,6 +26,8 @@ import {
   type WakeStatus,
   type Schedule,
   type ScheduleRun,
+  type OsInstallRecord,
+  type OsInstallState,
   type AuditEntry,
   type AuditFilter,
   type SessionRecord,
@@ -114,6 +116,22 @@ function rowToJob(r: Row): Job {
     updated: String(r['updated']),
     attemptStarted: (r['attempt_started'] as string | null) ?? null,
     finished: (r['finished'] as string | null) ?? null,
+  };
+}
+
+function rowToOsInstall(r: Row): OsInstallRecord {
+  const optional = (column: string) => (r[column] as string | null) ?? null;
+  const report = optional('report');
+  return {
+    state: r['state'] as OsInstallState,
+    jobId: String(r['job_id']),
+    clientId: String(r['client_id']),
+    productId: String(r['product_id']),
+    tokenHash: optional('token_hash'),
+    tokenExpires: optional('token_expires'),
+    deadline: optional('deadline'),
+    report: report === null ? null : (JSON.parse(report) as unknown),
+    updated: String(r['updated']),
   };
 }
 
@@ -643,6 +661,38 @@ export class SqliteStore implements Store {
     return this.op((c) => {
       const r = c.get('SELECT text FROM job_logs WHERE job_id = ?', jobId);
       return r ? String(r['text']) : null;
+    });
+  }
+
+  putOsInstall(r: OsInstallRecord): Promise<void> {
+    return this.op((c) => {
+      c.exec(
+        `INSERT INTO os_installs(job_id, client_id, product_id, state, token_hash, token_expires, deadline, report, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(job_id) DO UPDATE SET state = excluded.state, token_hash = excluded.token_hash,
+           token_expires = excluded.token_expires, deadline = excluded.deadline, report = excluded.report, updated = excluded.updated`,
+        r.jobId,
+        r.clientId,
+        r.productId,
+        r.state,
+        r.tokenHash,
+        r.tokenExpires,
+        r.deadline,
+        r.report === null || r.report === undefined ? null : JSON.stringify(r.report),
+        r.updated,
+      );
+    });
+  }
+  getOsInstall(jobId: string): Promise<OsInstallRecord | null> {
+    return this.op((c) => c.one(rowToOsInstall, 'SELECT * FROM os_installs WHERE job_id = ?', jobId));
+  }
+  findOsInstallByTokenHash(tokenHash: string): Promise<OsInstallRecord | null> {
+    return this.op((c) => c.one(rowToOsInstall, 'SELECT * FROM os_installs WHERE token_hash = ?', tokenHash));
+  }
+  listOsInstalls(filter: { clientId?: string; productId?: string; states?: OsInstallState[] }): Promise<OsInstallRecord[]> {
+    return this.op((c) => {
+      const w = whereClause([['client_id', filter.clientId], ['product_id', filter.productId], ['state', filter.states]]);
+      return c.all(`SELECT * FROM os_installs ${w.sql} ORDER BY updated, job_id`, ...w.params).map(rowToOsInstall);
     });
   }
 
