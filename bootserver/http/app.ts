@@ -16,6 +16,7 @@ import { registerBootFiles } from './boot-files.ts';
 import type { ClientNoticeBus } from '../service/event-bus.ts';
 import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/routes.ts';
 import { registerOsImagesHttp, type OsImages } from '../os-images/wiring.ts';
+import { registerWebUi } from './web-ui.ts';
 import { installAccessControl } from './auth.ts';
 import { UserService } from '../auth/users.ts';
 import { DEFAULT_SCRYPT } from '../auth/passwords.ts';
@@ -89,5 +90,6 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
   if (deps.osImages) await registerOsImagesHttp(app, deps.osImages, deps);
+  await registerWebUi(app);
   return app;
 }

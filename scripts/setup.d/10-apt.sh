@@ -12,6 +12,7 @@ netimage_apt_full=(
   dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
   qemu-system-x86 qemu-utils ovmf ipxe-qemu git
   postgresql-15 # the store tests' throwaway cluster (test/helpers/pg-cluster.ts runs initdb/postgres itself, as nobody; no service)
+  chromium # the web UI's browser tests (test/ui/, driven by playwright-core)
 )
 
 netimage_apt_missing() {
