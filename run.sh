@@ -33,6 +33,9 @@ case "$cmd" in
     exec node "$ROOT/bootserver/cli/main.ts" serve "$@"
     ;;
   test)
+    # Built artefacts kept by input hash outside the checkout, so a fresh clone on this machine
+    # does not rebuild what has not changed (the clean-root test still builds from nothing).
+    export NETIMAGE_BOOTIMAGE_CACHE="${NETIMAGE_BOOTIMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netimage-test/bootimage}"
     run_setup full
     exec bash "$ROOT/scripts/run-tests.sh" "$@"
     ;;

@@ -9,7 +9,7 @@
 // bootimage/builder/, one module each; this file runs them in order. Output: DIR/netimage/
 // {kernel,initrd,manifest.json} (DIR/netimage-ref/ for --reference, the busybox-only image the
 // bench compares against). Skips all work when the inputs hash is unchanged.
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -102,6 +102,12 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     return { skipped: true, dir: outDir, manifest: previous };
   }
 
+  // --- a machine-level cache (the test command's: a fresh clone on the same machine) ---
+  const cacheEntry = machineCacheEntry(variant, opts.compression, inputs.hash([]));
+  if (!opts.force && cacheEntry && restoreFromCache(cacheEntry, outDir, log)) {
+    return { skipped: true, dir: outDir, manifest: readManifest(join(outDir, 'manifest.json'))! };
+  }
+
   // --- fetch and unpack the root packages ---
   const packages = new PackageSet(DEB_CACHE, join(work, 'x'), inputs.versions);
   log(`fetching ${inputs.rootNames.length} Debian packages (cache ${relative(ROOT, DEB_CACHE)})`);
@@ -183,12 +189,56 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   rmSync(outDir, { recursive: true, force: true });
   renameSync(tmpOut, outDir);
   rmSync(cpioFile, { force: true });
+  if (cacheEntry) saveToCache(outDir, cacheEntry, log);
   log(
     `${variant} image built in ${manifest.buildSeconds} s -> ${outDir}: kernel ${mib(manifest.kernel.bytes)}, ` +
       `initrd ${mib(manifest.initrd.bytes)} (${opts.compression}), ${mib(manifest.initrd.uncompressedBytes)} unpacked, ` +
       `${tools.length} tools, ${libraries.length} libraries, ${kernel.shipped} modules`,
   );
   return { skipped: false, dir: outDir, manifest };
+}
+
+/**
+ * NETIMAGE_BOOTIMAGE_CACHE (set by `run.sh test`): a directory outside the checkout keeping built
+ * images by the hash of their inputs, so the test command on a fresh clone of an unchanged tree
+ * does not rebuild (2-3 min). Not set for `run.sh start`: an admin's server builds its own, and so
+ * does the clean-root test, which proves that a fresh machine can.
+ */
+function machineCacheEntry(variant: string, compression: Compression, inputsHash: string): string | null {
+  const dir = process.env.NETIMAGE_BOOTIMAGE_CACHE;
+  return dir ? join(dir, `${variant}-${compression}-${inputsHash.slice(0, 32)}`) : null;
+}
+
+function restoreFromCache(entry: string, outDir: string, log: (line: string) => void): boolean {
+  const manifest = readManifest(join(entry, 'manifest.json'));
+  if (!manifest || !isComplete(entry, manifest) || sha256File(join(entry, 'initrd')) !== manifest.initrd.sha256 || sha256File(join(entry, 'kernel')) !== manifest.kernel.sha256) return false;
+  const tmpOut = `${outDir}.tmp-${process.pid}`;
+  rmSync(tmpOut, { recursive: true, force: true });
+  cpSync(entry, tmpOut, { recursive: true });
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(tmpOut, outDir);
+  log(`${manifest.variant} image taken from the cache ${entry} (same inputs; checksums verified)`);
+  return true;
+}
+
+function saveToCache(outDir: string, entry: string, log: (line: string) => void): void {
+  try {
+    const parent = dirname(entry);
+    mkdirSync(parent, { recursive: true });
+    const tmp = `${entry}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    cpSync(outDir, tmp, { recursive: true });
+    rmSync(entry, { recursive: true, force: true });
+    renameSync(tmp, entry);
+    // Keep the newest three entries: enough for switching between branches, bounded on disk.
+    const entries = readdirSync(parent)
+      .filter((n) => !n.includes('.tmp-'))
+      .map((n) => ({ path: join(parent, n), mtime: statSync(join(parent, n)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const old of entries.slice(3)) rmSync(old.path, { recursive: true, force: true });
+  } catch (error) {
+    log(`could not keep the image in the cache ${entry}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /** The output dir holds what the manifest describes. */

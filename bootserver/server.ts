@@ -5,7 +5,7 @@ import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/logger.ts';
 import type { Config } from './config/schema.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { openConfiguredStore } from './store/open.ts';
 import { tightenPrivateTree } from './store/private-files.ts';
 import type { Store } from './store/types.ts';
 import { loadCatalogue } from './products/catalogue.ts';
@@ -23,7 +23,7 @@ import { WakeService } from './wol/service.ts';
 import { Scheduler, systemClock } from './schedules/scheduler.ts';
 import { scheduleAction } from './schedules/action.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
-import { openOsImages, type OsImages } from './os-images/wiring.ts';
+import { openOsImages, startOsInstalls, type OsImages } from './os-images/wiring.ts';
 import { NETIMAGE_VERSION } from './version.ts';
 
 export { NETIMAGE_VERSION };
@@ -47,24 +47,28 @@ export interface BootServer {
 }
 
 /** Open the store, load the catalogue and make sure the server secret and an admin token exist. */
-export async function openStore(config: Config, log: Logger): Promise<{ store: SqliteStore; serverSecret: string; initialAdminToken: string | null }> {
+export async function openStore(config: Config, log: Logger): Promise<{ store: Store; serverSecret: string; initialAdminToken: string | null }> {
   const tightened = tightenPrivateTree(config.dataDir);
   if (tightened.length) {
     log.warn({ dataDir: config.dataDir, tightened }, `tightened file modes in the data dir (it holds the server secret): ${tightened.map((x) => `${x.path} was ${x.was}`).join(', ')}`);
   }
-  const store = SqliteStore.open({ path: join(config.dataDir, 'netimage.sqlite') });
+  const store = await openConfiguredStore(config);
   for (const product of loadCatalogue(config.paths.products)) await store.upsertProduct(product);
-  let serverSecret = await store.getMeta('server_secret');
-  if (!serverSecret) {
-    serverSecret = newServerSecret();
-    await store.setMeta('server_secret', serverSecret);
-  }
-  let initialAdminToken: string | null = null;
-  if ((await store.countAdminTokens()) === 0) {
-    initialAdminToken = newAdminToken();
-    await store.addAdminTokenHash(sha256Hex(initialAdminToken), 'created at first start');
-    log.info('created the admin token (shown once on the console)');
-  }
+  // One transaction: servers sharing a PostgreSQL store that start at once create one secret and one first token.
+  const { serverSecret, initialAdminToken } = await store.transaction(async (tx) => {
+    let secret = await tx.getMeta('server_secret');
+    if (!secret) {
+      secret = newServerSecret();
+      await tx.setMeta('server_secret', secret);
+    }
+    let token: string | null = null;
+    if ((await tx.countAdminTokens()) === 0) {
+      token = newAdminToken();
+      await tx.addAdminTokenHash(sha256Hex(token), 'created at first start');
+    }
+    return { serverSecret: secret, initialAdminToken: token };
+  });
+  if (initialAdminToken) log.info('created the admin token (shown once on the console)');
   return { store, serverSecret, initialAdminToken };
 }
 
@@ -83,6 +87,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
+  const installs = startOsInstalls(osImages, service, log.child({ component: 'os-install' }));
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   // Operator features: Wake-on-LAN (docs/admin-guide.md).
@@ -126,6 +131,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       scheduler,
       osImages,
       async stop() {
+        installs.stop();
         await osImages.builder.stop();
         metrics?.close();
         await scheduler.stop();
@@ -137,6 +143,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     };
     return server;
   } catch (error) {
+    installs.stop();
     metrics?.close();
     await scheduler.stop();
     await wake.stop();

@@ -1,7 +1,8 @@
 // backup: partition -> partclone (-a0) -> zstd, in kernel pipes, into a staging dir on the
 // backup partition; hashed, checked and only then renamed into place (the previous image of the
 // same name survives any failure or kill before that rename).
-import { open, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProductOnClientStateWire } from '../lib/agent-protocol.ts';
 import { blockGeometry } from './devices.ts';
@@ -9,7 +10,10 @@ import { ImagingError } from './errors.ts';
 import { checkImageable } from './fsdetect.ts';
 import { readImageHeader } from './imagefile.ts';
 import { partcloneVersion, progressTracker, zstdVersion } from './partclone.ts';
-import { pipelineFailure, runPipeline } from './pipeline.ts';
+import { pipelineFailure, runPipeline, spawnReadable, stageFailure, type Stage } from './pipeline.ts';
+import { CHUNKS_FILE, type ChunkIndex } from './chunked/format.ts';
+import { partitionIdentity } from './chunked/identity.ts';
+import { writeChunkedImage } from './chunked/writer.ts';
 import { IMAGE_FILE, type ImageMetadata } from './store/metadata.ts';
 import { normalizeImageName } from './store/names.ts';
 import { appendMasterLog, commitStaging, createStaging, rebuildIndex, recoverStore, sha256Growing, writeMetadata } from './store/store.ts';
@@ -25,6 +29,10 @@ export interface BackupOptions {
   sourceProduct?: string | null | undefined;
   productStates?: ProductOnClientStateWire[] | undefined;
   zstdLevel?: number | undefined;
+  /** `chunked` (default here; the backup product defaults to `stream` by its `image_format` property): netimage-image/2, delta-restorable; `stream`: one zstd stream (netimage-image/1). */
+  format?: 'chunked' | 'stream' | undefined;
+  /** Disk bytes per chunk of a chunked image. */
+  chunkBytes?: number | undefined;
   onProgress?: ((percent: number) => void) | undefined;
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -63,47 +71,29 @@ export async function backupPartition(opts: BackupOptions): Promise<BackupResult
   try {
     const out = await open(file, 'wx');
     const tp = performance.now();
-    let result;
-    let sha256: string;
-    let hashSeconds = 0;
-    let syncSeconds = 0;
+    const producer: Stage = { file: tool, args: ['-a0', '-f', '1', '--rescue', '--clone', '--force', '--source', opts.device, '--output', '-'] };
+    const noSpace = async () => {
+      const space = await backupSpace(root, 'backup partition');
+      return new ImagingError(
+        `the backup partition (${formatBytes(space.sizeBytes)}) is full: image "${name}" does not fit; delete images with opsi-local-image-delimage (an existing image "${name}" is kept)`,
+      );
+    };
+    let written: Written;
     try {
-      const pipeline = runPipeline({
-        producer: { file: tool, args: ['-a0', '-f', '1', '--rescue', '--clone', '--force', '--source', opts.device, '--output', '-'] },
-        consumer: { file: 'zstd', args: ['-T0', `-${opts.zstdLevel ?? 3}`, '-q', '-c'] },
-        consumerStdout: out.fd,
-        onProducerLine: progressTracker((p) => opts.onProgress?.(p)),
-        signal: opts.signal,
-      });
-      // Hash while zstd writes (measured: cheaper than a second pass; see docs/imaging.md).
-      const hashing = sha256Growing(file, pipeline, opts.signal);
-      hashing.catch(() => undefined);
-      result = await pipeline;
-      const th = performance.now();
-      sha256 = await hashing;
-      hashSeconds = (performance.now() - th) / 1000;
-      const ts = performance.now();
-      await out.sync();
-      syncSeconds = (performance.now() - ts) / 1000;
+      written = opts.format === 'stream' ? await writeStream(opts, producer, out, file) : await writeChunked(opts, producer, out, staging);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC' || e === NO_SPACE) throw await noSpace();
+      throw e;
     } finally {
       await out.close();
     }
+    const { sha256, hashSeconds, syncSeconds } = written;
     const pipelineSeconds = (performance.now() - tp) / 1000;
-    if (!result.ok) {
-      if (result.consumer.stderrTail.some((l) => /No space left/i.test(l))) {
-        const space = await backupSpace(root, 'backup partition');
-        throw new ImagingError(
-          `the backup partition (${formatBytes(space.sizeBytes)}) is full: image "${name}" does not fit; delete images with opsi-local-image-delimage (an existing image "${name}" is kept)`,
-        );
-      }
-      const tail = result.producer.stderrTail.join('\n');
-      throw new ImagingError(`backup of ${opts.device} failed: ${explainPartcloneFailure(tail) ?? pipelineFailure(result)}`);
-    }
     opts.signal?.throwIfAborted();
     const header = await readImageHeader(file);
     const imageBytes = (await stat(file)).size;
     const metadata: ImageMetadata = {
-      format: 'netimage-image/1',
+      format: written.chunked ? 'netimage-image/2' : 'netimage-image/1',
       name,
       sourceProduct: opts.sourceProduct ?? null,
       fsType,
@@ -121,6 +111,7 @@ export async function backupPartition(opts: BackupOptions): Promise<BackupResult
       productStates: opts.productStates ?? [],
       imported: false,
       sourceDevice: opts.device,
+      ...(written.chunked ? { chunked: written.chunked } : {}),
     };
     await writeMetadata(staging, metadata);
     await commitStaging(root, name, staging);
@@ -131,7 +122,8 @@ export async function backupPartition(opts: BackupOptions): Promise<BackupResult
       root,
       `backup done image=${name} fs=${fsType} used=${metadata.usedBytes} image=${imageBytes} sha256=${sha256} seconds=${seconds.toFixed(1)}`,
     );
-    log(`image "${name}" written: ${formatBytes(metadata.usedBytes)} used -> ${formatBytes(imageBytes)} in ${seconds.toFixed(1)} s (sha256 ${sha256.slice(0, 16)}...)`);
+    const how = metadata.chunked ? `${metadata.chunked.frames - 1} chunks of ${formatBytes(metadata.chunked.chunkBlocks * header.blockSize)}` : 'one stream';
+    log(`image "${name}" written: ${formatBytes(metadata.usedBytes)} used -> ${formatBytes(imageBytes)} (${how}) in ${seconds.toFixed(1)} s (sha256 ${sha256.slice(0, 16)}...)`);
     return { metadata, seconds, pipelineSeconds, hashSeconds, syncSeconds };
   } catch (e) {
     if (!committed) {
@@ -142,3 +134,83 @@ export async function backupPartition(opts: BackupOptions): Promise<BackupResult
   }
 }
 
+
+interface Written {
+  sha256: string;
+  hashSeconds: number;
+  syncSeconds: number;
+  chunked?: ImageMetadata['chunked'];
+}
+
+const NO_SPACE = new Error('no space');
+
+async function timedSync(out: FileHandle): Promise<number> {
+  const ts = performance.now();
+  await out.sync();
+  return (performance.now() - ts) / 1000;
+}
+
+function backupFailure(device: string, tail: string[], fallback: string): ImagingError {
+  return new ImagingError(`backup of ${device} failed: ${explainPartcloneFailure(tail.join('\n')) ?? fallback}`);
+}
+
+/** netimage-image/1: partclone | zstd in kernel pipes, the file hashed while zstd writes it. */
+async function writeStream(opts: BackupOptions, producer: Stage, out: FileHandle, file: string): Promise<Written> {
+  const pipeline = runPipeline({
+    producer,
+    consumer: { file: 'zstd', args: ['-T0', `-${opts.zstdLevel ?? 3}`, '-q', '-c'] },
+    consumerStdout: out.fd,
+    onProducerLine: progressTracker((p) => opts.onProgress?.(p)),
+    signal: opts.signal,
+  });
+  // Hash while zstd writes (measured: cheaper than a second pass; see docs/imaging.md).
+  const hashing = sha256Growing(file, pipeline, opts.signal);
+  hashing.catch(() => undefined);
+  const result = await pipeline;
+  const th = performance.now();
+  const sha256 = await hashing;
+  const hashSeconds = (performance.now() - th) / 1000;
+  if (!result.ok) {
+    if (result.consumer.stderrTail.some((l) => /No space left/i.test(l))) throw NO_SPACE;
+    throw backupFailure(opts.device, result.producer.stderrTail, pipelineFailure(result));
+  }
+  return { sha256, hashSeconds, syncSeconds: await timedSync(out) };
+}
+
+/** netimage-image/2: partclone's stream cut into chunk frames by Node (imaging/chunked/writer.ts). */
+async function writeChunked(opts: BackupOptions, producer: Stage, out: FileHandle, staging: string): Promise<Written> {
+  const source = await partitionIdentity(opts.device);
+  const child = spawnReadable(producer, { onLine: progressTracker((p) => opts.onProgress?.(p)), signal: opts.signal });
+  let r;
+  try {
+    r = await writeChunkedImage({ source: child.stdout, out, level: opts.zstdLevel ?? 3, chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES });
+  } catch (e) {
+    child.kill();
+    child.stdout.destroy();
+    const p = await child.done;
+    opts.signal?.throwIfAborted();
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' && p.exitCode !== 0 && p.signal === null)
+      throw backupFailure(opts.device, p.stderrTail, stageFailure(p));
+    throw e;
+  }
+  const p = await child.done;
+  opts.signal?.throwIfAborted();
+  if (p.exitCode !== 0) throw backupFailure(opts.device, p.stderrTail, stageFailure(p));
+  const indexText = `${JSON.stringify(r.index satisfies ChunkIndex)}\n`;
+  await writeFile(`${staging}/${CHUNKS_FILE}`, indexText, { flush: true });
+  return {
+    sha256: r.sha256,
+    hashSeconds: 0,
+    syncSeconds: await timedSync(out),
+    chunked: {
+      indexFile: CHUNKS_FILE,
+      indexSha256: createHash('sha256').update(indexText).digest('hex'),
+      chunkBlocks: r.index.chunkBlocks,
+      frames: r.frames,
+      source,
+    },
+  };
+}
+
+/** 1 MiB: small enough that a few changed files rewrite little, large enough for zstd -3 (see docs/performance.md). */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;

@@ -25,6 +25,7 @@ const { positionals, values } = parseArgs({
     'hint-min-size': { type: 'string' },
     'sector-size': { type: 'string' },
     'full-check': { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
     'source-product': { type: 'string' },
   },
 });
@@ -62,7 +63,7 @@ async function main(): Promise<unknown> {
     case 'backup':
       return backupFlow(ctx, { imageName: need(values.image, 'image'), sourceProduct: values['source-product'] ?? null });
     case 'restore':
-      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'] });
+      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'], mode: values.full ? 'full' : 'auto' });
     case 'delimage':
       return delimageFlow(ctx, need(values.image, 'image'));
     case 'space':

@@ -107,7 +107,8 @@ function sameDisk(d: DiskInfo, id: DiskLayout['systemDisk']): boolean {
 }
 
 /** Locate and mount the backup partition, and work out the system partition from layout.json. */
-export async function openImageStore(ctx: FlowContext): Promise<OpenImageStore> {
+/** readOnly: only read layout.json (the OS install): mounted ro, no recovery of half-written images. */
+export async function openImageStore(ctx: FlowContext, opts: { readOnly?: boolean } = {}): Promise<OpenImageStore> {
   const disks = (await discoverDisks(ctx.devices ?? [])).filter((d) => {
     const why = exclusionReason(d, { allowLoop: ctx.allowLoop, bootMedium: ctx.bootMedium });
     return why === null || (d.type === 'loop' && ctx.allowLoop === true);
@@ -117,9 +118,9 @@ export async function openImageStore(ctx: FlowContext): Promise<OpenImageStore> 
   if (found.length === 0) throw new ImagingError(`no backup partition (label ${BACKUP_LABEL}) on ${disks.map((d) => d.name).join(', ') || 'any disk'}: run opsi-local-image-prepare first`);
   if (found.length > 1) throw new ImagingError(`several backup partitions found (${found.map((f) => f.device).join(', ')}): give a disk hint`);
   const { disk: backupDisk, device } = found[0]!;
-  const m = await mountTemp(device, { fsType: 'ext4' });
+  const m = await mountTemp(device, { fsType: 'ext4', readOnly: opts.readOnly === true });
   try {
-    for (const a of await recoverStore(m.dir)) ctx.log(`backup partition: ${a}`);
+    if (!opts.readOnly) for (const a of await recoverStore(m.dir)) ctx.log(`backup partition: ${a}`);
     const layout = await readLayout(m.dir);
     const systemDisk = layout.backupOnSameDisk ? backupDisk : disks.find((d) => sameDisk(d, layout.systemDisk));
     if (!systemDisk) throw new ImagingError('the system disk recorded at prepare time is not present');
@@ -159,7 +160,7 @@ export async function withStore<T>(ctx: FlowContext, fn: (s: OpenImageStore) => 
 
 export async function backupFlow(
   ctx: FlowContext,
-  opts: { imageName: string; sourceProduct?: string | null; productStates?: ProductOnClientStateWire[] },
+  opts: { imageName: string; sourceProduct?: string | null; productStates?: ProductOnClientStateWire[]; format?: 'stream' | 'chunked' },
 ): Promise<{ backup: BackupResult; space: BackupSpace; images: string[] }> {
   return withStore(ctx, async (s) => {
     const backup = await backupPartition({
@@ -168,6 +169,7 @@ export async function backupFlow(
       imageName: opts.imageName,
       sourceProduct: opts.sourceProduct,
       productStates: opts.productStates,
+      format: opts.format,
       onProgress: (p) => ctx.progress?.(p, 'backup'),
       log: ctx.log,
       signal: ctx.signal,
@@ -176,7 +178,7 @@ export async function backupFlow(
   });
 }
 
-export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean }): Promise<RestoreResult> {
+export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean; mode?: 'auto' | 'full' }): Promise<RestoreResult> {
   return withStore(ctx, (s) =>
     restorePartition({
       storeRoot: s.root,
@@ -184,6 +186,7 @@ export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; f
       device: s.systemPartition,
       bootFlag: { diskPath: s.systemDisk.path, partitionNumber: s.systemPartitionNumber },
       fullCheck: opts.fullCheck,
+      mode: opts.mode,
       onProgress: (p) => ctx.progress?.(p, 'restore'),
       log: ctx.log,
       signal: ctx.signal,

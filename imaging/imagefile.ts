@@ -1,10 +1,12 @@
 // Checks on an image file before anything is written to a disk.
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runAllowFailure } from '../lib/process.ts';
 import { ImagingError } from './errors.ts';
 import { parsePartcloneHeader, type PartcloneHeader } from './partclone.ts';
+import { chunkIndex, type ChunkIndex } from './chunked/format.ts';
 import { imageDir, readMetadata, sha256File } from './store/store.ts';
 import type { ImageMetadata } from './store/metadata.ts';
 
@@ -62,12 +64,39 @@ export interface VerifiedImage {
  */
 export async function verifyStoredImage(root: string, name: string, opts: { full?: boolean; signal?: AbortSignal | undefined } = {}): Promise<VerifiedImage> {
   const meta = await readMetadata(root, name);
-  const file = join(imageDir(root, name), meta.imageFile);
-  const st = await stat(file).catch(() => null);
-  if (!st) throw new ImagingError(`image "${name}": ${meta.imageFile} is missing`);
-  if (st.size !== meta.imageBytes) throw new ImagingError(`image "${name}" is damaged: ${meta.imageFile} has ${st.size} bytes, metadata says ${meta.imageBytes}`);
+  const file = await sizedImageFile(root, name, meta);
   const [sha] = await Promise.all([sha256File(file, opts.signal), opts.full ? zstdIntegrity(file) : Promise.resolve()]);
   if (sha !== meta.sha256) throw new ImagingError(`image "${name}" is damaged: sha256 ${sha} does not match the recorded ${meta.sha256}; refusing to restore it`);
   const header = await readImageHeader(file);
   return { meta, header, file };
+}
+
+/** The image file, present and of the recorded size. */
+async function sizedImageFile(root: string, name: string, meta: ImageMetadata): Promise<string> {
+  const file = join(imageDir(root, name), meta.imageFile);
+  const st = await stat(file).catch(() => null);
+  if (!st) throw new ImagingError(`image "${name}": ${meta.imageFile} is missing`);
+  if (st.size !== meta.imageBytes) throw new ImagingError(`image "${name}" is damaged: ${meta.imageFile} has ${st.size} bytes, metadata says ${meta.imageBytes}`);
+  return file;
+}
+
+export interface CheckedChunkedImage extends VerifiedImage {
+  index: ChunkIndex;
+  chunked: NonNullable<ImageMetadata['chunked']>;
+}
+
+/**
+ * What restore checks about a chunked image before writing: metadata, file size, the chunk
+ * index against its sha256, partclone magic. The frames are checked one by one as they are
+ * restored (imaging/chunked/apply.ts); `full` still hashes the whole file and runs zstd -t first.
+ */
+export async function checkChunkedImage(root: string, name: string, meta: ImageMetadata, opts: { full?: boolean; signal?: AbortSignal | undefined } = {}): Promise<CheckedChunkedImage> {
+  const chunked = meta.chunked;
+  if (!chunked) throw new ImagingError(`image "${name}" is not a chunked image`);
+  const file = opts.full ? (await verifyStoredImage(root, name, opts)).file : await sizedImageFile(root, name, meta);
+  const text = await readFile(join(imageDir(root, name), chunked.indexFile)).catch(() => null);
+  if (!text) throw new ImagingError(`image "${name}": ${chunked.indexFile} is missing`);
+  if (createHash('sha256').update(text).digest('hex') !== chunked.indexSha256) throw new ImagingError(`image "${name}" is damaged: ${chunked.indexFile} does not match its sha256`);
+  const index = chunkIndex.parse(JSON.parse(text.toString('utf8')));
+  return { meta, header: await readImageHeader(file), file, index, chunked };
 }

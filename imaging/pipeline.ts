@@ -91,12 +91,31 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
 
 /** One line explaining which stage of a failed pipeline failed and how. */
 export function pipelineFailure(r: PipelineResult): string {
-  const parts: string[] = [];
-  for (const s of [r.producer, r.consumer]) {
-    if (s.exitCode === 0) continue;
-    const how = s.signal ? `killed by ${s.signal}` : `exit ${s.exitCode}`;
-    const tail = s.stderrTail.filter((l) => !/^\s*$/.test(l)).slice(-4).join(' | ');
-    parts.push(`${s.command.split(' ')[0]} ${how}${tail ? `: ${tail}` : ''}`);
-  }
-  return parts.join('; ');
+  return [r.producer, r.consumer].filter((s) => s.exitCode !== 0).map(stageFailure).join('; ');
+}
+
+/** How one failed stage failed, with the end of its stderr. */
+export function stageFailure(s: StageResult): string {
+  const how = s.signal ? `killed by ${s.signal}` : `exit ${s.exitCode}`;
+  const tail = s.stderrTail.filter((l) => !/^\s*$/.test(l)).slice(-4).join(' | ');
+  return `${s.command.split(' ')[0]} ${how}${tail ? `: ${tail}` : ''}`;
+}
+
+/**
+ * One tool whose stdout Node reads (the chunked backup cuts partclone's stream into frames; it
+ * has to see the bytes, so they pass through JS once). `kill` ends it (abort, reader failure).
+ */
+export function spawnReadable(stage: Stage, opts: { onLine?: ((line: string) => void) | undefined; signal?: AbortSignal | undefined } = {}): {
+  stdout: Readable;
+  done: Promise<StageResult>;
+  kill: () => void;
+} {
+  const child = spawn(stage.file, stage.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  if (opts.signal?.aborted) kill();
+  opts.signal?.addEventListener('abort', kill, { once: true });
+  const done = watch(child, stage, opts.onLine).finally(() => opts.signal?.removeEventListener('abort', kill));
+  return { stdout: child.stdout!, done, kill };
 }

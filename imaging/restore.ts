@@ -1,17 +1,22 @@
-// restore: verify the image completely against its metadata and the target BEFORE the first
-// write, then zstd -dc | partclone.restore in kernel pipes; set the MBR boot flag (GPT: the ESP
-// is not touched, its boot entries stay).
+// restore: check the image against its metadata and the target BEFORE the first write.
+// Chunked images (netimage-image/2): delta when the target still holds the filesystem the image
+// came from, else full, each frame verified before it is written (imaging/chunked/apply.ts).
+// Stream images (netimage-image/1): verified completely first, then zstd -dc | partclone.restore
+// in kernel pipes. Then the MBR boot flag (GPT: the ESP is not touched, its boot entries stay).
 import { open } from 'node:fs/promises';
 import type { ProductOnClientStateWire } from '../lib/agent-protocol.ts';
 import { run, runAllowFailure } from '../lib/process.ts';
 import { blockGeometry } from './devices.ts';
 import { ImagingError } from './errors.ts';
-import { verifyStoredImage } from './imagefile.ts';
+import { checkChunkedImage, verifyStoredImage } from './imagefile.ts';
+import { applyChunkedImage, type ApplyResult, type RestoreMode } from './chunked/apply.ts';
+import { deltaMismatch } from './chunked/format.ts';
+import { partitionIdentity } from './chunked/identity.ts';
 import { progressTracker } from './partclone.ts';
 import { pipelineFailure, runPipeline } from './pipeline.ts';
 import { formatBytes } from './sizes.ts';
 import { normalizeImageName } from './store/names.ts';
-import { appendMasterLog, recoverStore } from './store/store.ts';
+import { appendMasterLog, readMetadata, recoverStore } from './store/store.ts';
 import type { ImageMetadata } from './store/metadata.ts';
 
 export interface RestoreOptions {
@@ -23,6 +28,8 @@ export interface RestoreOptions {
   bootFlag?: { diskPath: string; partitionNumber: number } | undefined;
   /** Also run zstd -t over the whole image before writing (slower; sha256 already proves the file unchanged). */
   fullCheck?: boolean | undefined;
+  /** `auto` (default): delta when the target qualifies (chunked images only); `full`: always write every chunk. */
+  mode?: 'auto' | 'full' | undefined;
   onProgress?: ((percent: number) => void) | undefined;
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -33,6 +40,10 @@ export interface RestoreResult {
   productStates: ProductOnClientStateWire[];
   seconds: number;
   verifySeconds: number;
+  /** `stream`: a netimage-image/1 image through partclone.restore. */
+  mode: RestoreMode | 'stream';
+  /** Chunked images: what was compared and written. */
+  applied: ApplyResult | null;
 }
 
 /** Target compatibility: pure, so the refusals are unit-testable. Returns the reason or null. */
@@ -51,22 +62,87 @@ export async function restorePartition(opts: RestoreOptions): Promise<RestoreRes
   const root = opts.storeRoot;
   for (const a of await recoverStore(root)) log(`backup partition: ${a}`);
 
-  let verified;
+  let meta: ImageMetadata;
   try {
-    verified = await verifyStoredImage(root, name, { full: opts.fullCheck, signal: opts.signal });
-    const target = await blockGeometry(opts.device);
-    const why = targetMismatch(verified.meta, verified.header.deviceSize, target);
-    if (why) throw new ImagingError(`refusing to restore image "${name}" to ${opts.device}: ${why}`);
+    meta = await readMetadata(root, name);
   } catch (e) {
     await appendMasterLog(root, `restore REFUSED image=${name} device=${opts.device}: ${(e as Error).message}`).catch(() => undefined);
     throw e;
   }
-  const { meta, file } = verified;
+  const r = meta.chunked ? await restoreChunked(opts, name, meta, t0, log) : await restoreStream(opts, name, t0, log);
+  await runAllowFailure('blockdev', ['--flushbufs', opts.device]);
+  if (opts.bootFlag) await setBootFlag(opts.bootFlag.diskPath, opts.bootFlag.partitionNumber, log);
+  const seconds = (performance.now() - t0) / 1000;
+  const a = r.applied;
+  const what = a ? ` mode=${a.mode} chunks=${a.writtenChunks}/${a.chunks} written=${a.writtenBytes} compared=${a.comparedBytes}` : ' mode=stream';
+  await appendMasterLog(root, `restore done image=${name} device=${opts.device}${what} seconds=${seconds.toFixed(1)}`);
+  log(`image "${name}" restored to ${opts.device} in ${seconds.toFixed(1)} s${a ? ` (${a.mode}: ${a.writtenChunks} of ${a.chunks} chunks written, ${formatBytes(a.writtenBytes)})` : ''}`);
+  return { metadata: meta, productStates: meta.productStates, seconds, verifySeconds: r.verifySeconds, mode: a?.mode ?? 'stream', applied: a };
+}
+
+/** Checks that throw are logged as a refusal: nothing has been written yet. */
+async function refuseOnError<T>(root: string, name: string, device: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    await appendMasterLog(root, `restore REFUSED image=${name} device=${device}: ${(e as Error).message}`).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function refuseTarget(meta: ImageMetadata, headerDeviceSize: number, name: string, device: string): Promise<void> {
+  const why = targetMismatch(meta, headerDeviceSize, await blockGeometry(device));
+  if (why) throw new ImagingError(`refusing to restore image "${name}" to ${device}: ${why}`);
+}
+
+interface Restored {
+  verifySeconds: number;
+  applied: ApplyResult | null;
+}
+
+async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMetadata, t0: number, log: (line: string) => void): Promise<Restored> {
+  const root = opts.storeRoot;
+  const { checked, mode } = await refuseOnError(root, name, opts.device, async () => {
+    const c = await checkChunkedImage(root, name, meta, { full: opts.fullCheck, signal: opts.signal });
+    await refuseTarget(meta, c.header.deviceSize, name, opts.device);
+    const why = opts.mode === 'full' ? 'full restore requested' : deltaMismatch(c.chunked.source, await partitionIdentity(opts.device));
+    if (why) log(`full restore: ${why}`);
+    else log(`delta restore: ${opts.device} still holds the ${c.chunked.source.fsType} filesystem ${c.chunked.source.fsUuid} the image came from; only chunks that differ are written`);
+    return { checked: c, mode: (why ? 'full' : 'delta') as RestoreMode };
+  });
+  const verifySeconds = (performance.now() - t0) / 1000;
+  await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=${mode}`);
+  const pause = process.env['NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER'];
+  try {
+    const applied = await applyChunkedImage({
+      file: checked.file,
+      index: checked.index,
+      device: opts.device,
+      mode,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+      pauseAfterWrites: pause ? Number(pause) : undefined,
+      onPause: () => log(`test hook: paused after ${pause} written chunks`),
+    });
+    return { verifySeconds, applied };
+  } catch (e) {
+    const msg = `restore of image "${name}" to ${opts.device} failed: ${(e as Error).message}`;
+    await appendMasterLog(root, `restore FAILED image=${name} device=${opts.device} mode=${mode}: ${msg}`).catch(() => undefined);
+    throw new ImagingError(msg);
+  }
+}
+
+async function restoreStream(opts: RestoreOptions, name: string, t0: number, log: (line: string) => void): Promise<Restored> {
+  const root = opts.storeRoot;
+  const verified = await refuseOnError(root, name, opts.device, async () => {
+    const v = await verifyStoredImage(root, name, { full: opts.fullCheck, signal: opts.signal });
+    await refuseTarget(v.meta, v.header.deviceSize, name, opts.device);
+    return v;
+  });
   const verifySeconds = (performance.now() - t0) / 1000;
   log(`image "${name}" verified in ${verifySeconds.toFixed(1)} s (sha256, partclone header ${verified.header.fs}); restoring to ${opts.device}`);
-  await appendMasterLog(root, `restore start image=${name} device=${opts.device}`);
-
-  const input = await open(file, 'r');
+  await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=stream`);
+  const input = await open(verified.file, 'r');
   let result;
   try {
     result = await runPipeline({
@@ -85,12 +161,7 @@ export async function restorePartition(opts: RestoreOptions): Promise<RestoreRes
     await appendMasterLog(root, `restore FAILED image=${name} device=${opts.device}: ${msg}`).catch(() => undefined);
     throw new ImagingError(msg);
   }
-  await runAllowFailure('blockdev', ['--flushbufs', opts.device]);
-  if (opts.bootFlag) await setBootFlag(opts.bootFlag.diskPath, opts.bootFlag.partitionNumber, log);
-  const seconds = (performance.now() - t0) / 1000;
-  await appendMasterLog(root, `restore done image=${name} device=${opts.device} seconds=${seconds.toFixed(1)}`);
-  log(`image "${name}" restored to ${opts.device} in ${seconds.toFixed(1)} s`);
-  return { metadata: meta, productStates: meta.productStates, seconds, verifySeconds };
+  return { verifySeconds, applied: null };
 }
 
 /** MBR: mark the system partition active. GPT: nothing to do (the ESP and its entries are left as they are). */

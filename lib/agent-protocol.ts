@@ -165,3 +165,50 @@ export type AgentInventory = z.infer<typeof agentInventory>;
 
 /** POST /agent/v1/job/log: the agent's full log as text/plain (uploaded once at the end). */
 export const AGENT_LOG_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * GET /agent/v1/os-install: what an OS install job (opsi-local-image-debian/-ubuntu) lays down and
+ * configures. Only for a running job of an install product; each call mints a fresh first-boot
+ * token and invalidates the previous one, so an agent retry is safe.
+ */
+export const OsInstallPlanSchema = z.object({
+  productId: z.enum(['opsi-local-image-debian', 'opsi-local-image-ubuntu']),
+  /** OS the root filesystem is, e.g. 'debian-12'. */
+  os: z.string().min(1),
+  rootfs: z.object({
+    /** Server-relative path of the zstd tar stream, readable with the job token: '/depot/v1/rootfs/<name>/rootfs.tar.zst'. */
+    path: z.string().regex(/^\/depot\/v1\/[a-z-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._/-]+$/),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    size: z.number().int().nonnegative(),
+  }),
+  /** The client's host name: one RFC 1123 label. */
+  hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i),
+  language: z.string(),
+  consoleKeymap: z.string(),
+  timezone: z.string(),
+  /** apt proxy for the installed system, or null. */
+  proxy: z.string().nullable(),
+  /** sources.list lines of the installed system. */
+  aptSources: z.array(z.string()),
+  /** crypt(3) hashes ($y$ yescrypt or $6$), never clear text. */
+  rootPasswordHash: z.string().regex(/^\$(y|6)\$/),
+  userPasswordHash: z.string().regex(/^\$(y|6)\$/),
+  firstBoot: z.object({
+    /** Absolute URL of POST /agent/v1/first-boot on this server. */
+    url: z.url(),
+    /** One-time, only for that route; sent as "Authorization: Bearer <token>". 64 hex characters. */
+    token: z.string().regex(/^[0-9a-f]{64}$/),
+    /** ISO time after which the token no longer works. */
+    expiresAt: z.string(),
+  }),
+});
+export type OsInstallPlan = z.infer<typeof OsInstallPlanSchema>;
+
+/** POST /agent/v1/first-boot (from the installed system, with the plan's first-boot token). */
+export const FirstBootReportSchema = z.object({
+  hostname: z.string().max(253),
+  kernelRelease: z.string().max(200),
+  secureBoot: z.boolean().nullable(),
+  bootMode: z.enum(['uefi', 'bios']),
+});
+export type FirstBootReport = z.infer<typeof FirstBootReportSchema>;

@@ -7,6 +7,7 @@ import type {
   AgentInventory,
   AgentJob,
   ActionRequest,
+  OsInstallPlan,
   ProductOnClientStateWire,
   PropertyValue,
 } from './agent-protocol.ts';
@@ -16,11 +17,15 @@ import type { ProductId } from './products.ts';
 
 /** Server calls a product may make; all scoped to the job's own client by the token. */
 export interface AgentServerApi {
+  /** GET a server-relative file (a depot entry the job is granted) with the job token; one attempt, the raw response. */
+  fetchFile(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
   setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void>;
   setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void>;
   getProductStates(): Promise<ProductOnClientStateWire[]>;
   putProductStates(states: ProductOnClientStateWire[]): Promise<void>;
   putInventory(inventory: AgentInventory): Promise<void>;
+  /** The install plan of an OS install job (GET /agent/v1/os-install); refused for any other job. */
+  getOsInstallPlan(): Promise<OsInstallPlan>;
 }
 
 export interface ProductContext {

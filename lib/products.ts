@@ -38,7 +38,7 @@ export const PRODUCTS: readonly ProductFacts[] = [
   { id: ProductId.restore, destructive: true, inBootImage: true },
   { id: ProductId.delimage, destructive: true, inBootImage: true },
   { id: ProductId.ubuntu, destructive: true, inBootImage: false },
-  { id: ProductId.debian, destructive: true, inBootImage: false },
+  { id: ProductId.debian, destructive: true, inBootImage: true },
   { id: ProductId.win10, destructive: true, inBootImage: false },
   { id: ProductId.win11, destructive: true, inBootImage: false },
   { id: ProductId.wimCapture, destructive: true, inBootImage: true },

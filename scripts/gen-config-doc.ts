@@ -51,6 +51,7 @@ ${rows.join('\n')}
 ## What the keys mean
 
 - \`dataDir\`: the embedded store (\`netimage.sqlite\`) and DHCP leases (\`dhcp-leases.sqlite\`).
+- \`store.url\`: \`null\` keeps the store in \`dataDir\` (SQLite). A \`postgres://\` URL puts it in a PostgreSQL database several servers can share (C collation; see [multi-server.md](multi-server.md); \`netimage store migrate --to URL\` copies an SQLite store there). The URL may hold a password: keep the config file private.
 - \`paths.bootRoot\`: loaders and boot image, served over TFTP (root) and HTTP (\`/boot/\`); filled by set-up.
 - \`advertisedIp\`: the address clients reach us on (DHCP next-server/server-id, URLs). null: the first non-internal IPv4 address.
 - \`http.*\`: admin API, agent API and boot files. 8080 so a developer can run unprivileged.

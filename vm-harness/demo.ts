@@ -56,7 +56,7 @@ async function step(lab: Lab, server: LabServer, pcs: Pc[], productId: string, f
   const before = new Map<string, Set<string>>();
   for (const pc of pcs) before.set(pc.id, new Set((await jobsOf(server, pc.id, productId)).map((j) => j.id)));
   if (group) {
-    const r = await server.call('POST', `/groups/${group.id}/action`, { productId, actionRequest: 'setup' });
+    const r = await server.call('POST', `/groups/${group.id}/action`, { productId, actionRequest: 'setup', confirm: pcs.length });
     line(`group ${group.id}: ${productId} set for ${r.clients.length} PCs${r.imagefile ? ` (image ${r.imagefile}, common to all)` : ''}`);
   } else {
     const properties: Record<string, Record<string, unknown>> = {

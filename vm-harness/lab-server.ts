@@ -145,9 +145,9 @@ export async function startLabServer(lab: Lab, options: LabServerOptions): Promi
     }
     const r = await lab.exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `${url}/api/v1/health`], { reject: false });
     if (String(r.stdout) === '200') break;
-    if (performance.now() - started > 30_000) {
+    if (performance.now() - started > 90_000) {
       await stop();
-      throw new Error(`the bootserver did not answer within 30 s:\n${output.texts().slice(-30).join('\n')}`);
+      throw new Error(`the bootserver did not answer within 90 s:\n${output.texts().slice(-30).join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

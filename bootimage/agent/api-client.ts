@@ -4,11 +4,13 @@ import {
   AGENT_API_PREFIX,
   agentJob,
   agentProductStates,
+  OsInstallPlanSchema,
   type ActionRequest,
   type AgentInventory,
   type AgentJob,
   type AgentProgress,
   type AgentResult,
+  type OsInstallPlan,
   type ProductOnClientStateWire,
   type PropertyValue,
 } from '../../lib/agent-protocol.ts';
@@ -126,6 +128,15 @@ export class AgentApiClient implements AgentServerApi {
     outbox.save({ jobId, result, acknowledged: true, attempts });
   }
 
+  /** One GET of a server file outside the agent API (the depot) with the job token; no retry, no timeout on the body (callers resume). */
+  async fetchFile(path: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+    const signals = [signal, this.#o.signal].filter((s): s is AbortSignal => s !== undefined);
+    return this.#o.fetchImpl(`${this.#o.baseUrl}${path}`, {
+      headers: { ...headers, authorization: `Bearer ${this.#o.token}` },
+      ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
+    });
+  }
+
   async uploadLog(text: string): Promise<void> {
     await this.#call('POST', '/job/log', text, 'text/plain; charset=utf-8');
   }
@@ -148,6 +159,11 @@ export class AgentApiClient implements AgentServerApi {
 
   async putInventory(inventory: AgentInventory): Promise<void> {
     await this.#call('PUT', '/client/inventory', inventory);
+  }
+
+  /** Each call mints a fresh first-boot token (the previous one stops working). */
+  async getOsInstallPlan(): Promise<OsInstallPlan> {
+    return OsInstallPlanSchema.parse(await this.#call('GET', '/os-install'));
   }
 }
 

@@ -10,6 +10,7 @@ import { parseCmdline } from './cmdline.ts';
 import { productFailure } from './failure.ts';
 import type { ProductContext } from '../../lib/netboot-product.ts';
 import { findProduct } from './registry.ts';
+import { rebootDelaySeconds } from './reboot-delay.ts';
 import { Reporter } from './reporter.ts';
 import { ResultOutbox } from './result-outbox.ts';
 
@@ -110,6 +111,11 @@ export async function runAgent(o: AgentRunOptions): Promise<number> {
     await client.uploadLog(reporter.fullLog());
   } catch (error) {
     note(`log upload failed: ${describe(error)}`);
+  }
+  const delay = o.noReboot ? 0 : rebootDelaySeconds(job);
+  if (delay > 0) {
+    note(`${job.afterJob} in ${delay} s (delay_for_reboot)`);
+    await new Promise((r) => setTimeout(r, delay * 1000));
   }
   writeFileSync(afterFile, o.noReboot ? 'none' : job.afterJob);
   return result.result === 'successful' ? 0 : 2;

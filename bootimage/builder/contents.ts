@@ -30,6 +30,10 @@ export const TOOL_PACKAGES: Record<string, readonly string[]> = {
   // glibc modules every hivexsh command fails ("Bad file descriptor").
   libc6: ['usr/lib/x86_64-linux-gnu/gconv/gconv-modules', 'usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so', 'usr/lib/x86_64-linux-gnu/gconv/UTF-16.so'],
   zstd: ['usr/bin/zstd'],
+  // GNU tar: the OS install unpacks the root filesystem with xattrs (file capabilities) and ACLs
+  tar: ['bin/tar'],
+  // the OS install writes the ESP without a vfat mount (imaging/linux-install/bootloader.ts)
+  mtools: ['usr/bin/mtools', 'usr/bin/mcopy', 'usr/bin/mmd', 'usr/bin/mdeltree', 'usr/bin/mdir'],
   kmod: ['bin/kmod', 'sbin/modprobe', 'sbin/insmod', 'sbin/lsmod', 'sbin/rmmod', 'sbin/depmod', 'sbin/modinfo'],
 };
 
@@ -43,6 +47,8 @@ export const KERNEL_MODULES: readonly string[] = [
   'xhci_pci', 'xhci_hcd', 'ehci_pci', 'ehci_hcd', 'usb_storage', 'uas',
   // NICs
   'e1000', 'e1000e', 'igb', 'r8169', 'ixgbe',
+  // keyboards, for the OS install's console confirmation (askbeforeinst): PS/2 and USB
+  'i8042', 'atkbd', 'usbhid', 'hid_generic',
   // filesystems and the rest
   'ext4', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'efivarfs', 'loop', 'fuse',
   'crc32c_intel', 'crc32c_generic',
@@ -51,6 +57,8 @@ export const KERNEL_MODULES: readonly string[] = [
 /** Loaded by name at boot even without a matching device (filesystems, loop, fuse). */
 export const MODULES_ALWAYS_LOADED: readonly string[] = [
   'ext4', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'loop', 'fuse', 'sd_mod',
+  // keyboards: a PS/2 controller announces no modalias; HID devices sit on a bus init does not scan
+  'i8042', 'atkbd', 'usbhid', 'hid_generic',
 ];
 
 /** Library sonames replaced by a stub in the image (see docs/bootimage.md: ICU data). */

@@ -54,7 +54,7 @@ export class BootConfigResponder {
     const label = outcome.client?.id ?? `unknown client ${request.mac ?? request.uuid ?? ''}`.trim();
     if (outcome.decision.kind === 'local' || !outcome.job || !outcome.token) {
       this.log.info({ client: outcome.client?.id ?? null, mac: request.mac, uuid: request.uuid, remote: remote.address, reason: outcome.decision.reason }, 'local boot');
-      return this.renderer.renderLocal({ firmware: request.firmware, clientLabel: label, reason: outcome.decision.reason });
+      return this.renderer.renderLocal({ firmware: request.firmware, clientLabel: label, reason: outcome.decision.reason, target: outcome.localTarget });
     }
     const job = outcome.job;
     this.log.info({ client: job.clientId, product: job.productId, job: job.id, attempt: job.attempt, matchedBy: outcome.matchedBy, remote: remote.address }, 'netboot config read');

@@ -37,6 +37,11 @@ export interface DecideInput {
   pending: readonly ProductOnClient[];
   products: ReadonlyMap<string, ProductDefinition>;
   bootUnknownClients: boolean;
+  /**
+   * Pending products that may not run yet, with the reason (an OS install whose root filesystem
+   * is still being built): they are passed over, and if nothing else runs the PC boots locally.
+   */
+  held?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -49,14 +54,32 @@ export function decideBoot(input: DecideInput): BootDecision {
     if (input.bootUnknownClients) return { kind: 'register', productId: ProductId.hwinvent, reason: 'unknown client: inventory and register' };
     return { kind: 'local', reason: 'unknown client' };
   }
+  const held = input.held ?? new Map<string, string>();
   const runnable = input.pending
-    .filter((p) => isPendingRequest(p.actionRequest) && input.products.has(p.productId))
+    .filter((p) => isPendingRequest(p.actionRequest) && input.products.has(p.productId) && !held.has(p.productId))
     .sort((a, b) => {
       const pa = input.products.get(a.productId)!.priority;
       const pb = input.products.get(b.productId)!.priority;
       return pb - pa || a.productId.localeCompare(b.productId);
     });
   const next = runnable[0];
-  if (!next) return { kind: 'local', reason: 'no pending netboot action' };
+  if (!next) {
+    const waiting = input.pending.find((p) => isPendingRequest(p.actionRequest) && held.has(p.productId));
+    if (waiting) return { kind: 'local', reason: `${waiting.actionRequest} of ${waiting.productId} waits: ${held.get(waiting.productId)}` };
+    return { kind: 'local', reason: 'no pending netboot action' };
+  }
   return { kind: 'netboot', productId: next.productId, actionRequest: next.actionRequest, reason: `pending ${next.actionRequest} of ${next.productId}` };
+}
+
+/**
+ * What the local-boot config looks for first. A PC whose last OS install put Linux on its disk
+ * (installed, or laid down and waiting for its first-boot report) boots that system: shim in the
+ * ESP / the MBR of the disk with grub's core.img. Anything else gets the generic search (Windows
+ * first). Both end in the same clean fallback when the disk has no OS.
+ */
+export type LocalBootTarget = 'installed-linux' | 'any';
+
+export function localBootTarget(input: { states: readonly ProductOnClient[]; osInstallProducts: readonly string[]; laidDownWaiting: boolean }): LocalBootTarget {
+  if (input.laidDownWaiting) return 'installed-linux';
+  return input.states.some((s) => input.osInstallProducts.includes(s.productId) && s.installationStatus === 'installed') ? 'installed-linux' : 'any';
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { KERNEL_ARGS } from '../../lib/agent-protocol.ts';
 import type { Firmware } from '../../lib/firmware.ts';
+import type { LocalBootTarget } from './decide.ts';
 
 /** Quote a value as one Grub word that expands nothing: '...' with ' written as '\''. */
 export function grubQuote(value: unknown): string {
@@ -34,6 +35,24 @@ export const UEFI_LOCAL_LOADERS = [
   '/EFI/BOOT/BOOTX64.EFI',
 ];
 
+/**
+ * A PC with an installed Linux (boot/decide.ts localBootTarget) boots it through the ESP's shim
+ * (signed by Microsoft's UEFI CA, so the firmware's LoadImage accepts it with Secure Boot on;
+ * grubx64.efi directly would be refused), then the removable path the installer also fills;
+ * then the generic list, so a disk restored to Windows meanwhile still boots.
+ */
+export const UEFI_INSTALLED_LINUX_LOADERS = [
+  '/EFI/debian/shimx64.efi',
+  '/EFI/ubuntu/shimx64.efi',
+  '/EFI/BOOT/BOOTX64.EFI',
+  ...UEFI_LOCAL_LOADERS.filter((l) => !['/EFI/debian/shimx64.efi', '/EFI/ubuntu/shimx64.efi', '/EFI/BOOT/BOOTX64.EFI'].includes(l)),
+];
+
+/** UEFI loaders searched, in order, for a local boot to this target. Pure. */
+export function uefiLoadersFor(target: LocalBootTarget): string[] {
+  return target === 'installed-linux' ? UEFI_INSTALLED_LINUX_LOADERS : UEFI_LOCAL_LOADERS;
+}
+
 export interface NetbootConfigInput {
   clientId: string;
   productId: string;
@@ -55,6 +74,8 @@ export interface LocalConfigInput {
   firmware: Firmware;
   clientLabel: string;
   reason: string;
+  /** Default 'any': the generic search. */
+  target?: LocalBootTarget;
 }
 
 export class GrubRenderer {
@@ -113,7 +134,8 @@ export class GrubRenderer {
   }
 
   renderLocal(input: LocalConfigInput): string {
-    const data = { clientLabel: input.clientLabel, reason: input.reason, bannerText: `netimage: booting the local disk (${input.reason})` };
-    return input.firmware === 'uefi' ? this.render('local-uefi.cfg', { ...data, loaders: UEFI_LOCAL_LOADERS }) : this.render('local-bios.cfg', data);
+    const target = input.target ?? 'any';
+    const data = { clientLabel: input.clientLabel, reason: input.reason, bannerText: `netimage: booting the local disk (${input.reason})`, installedLinux: target === 'installed-linux' };
+    return input.firmware === 'uefi' ? this.render('local-uefi.cfg', { ...data, loaders: uefiLoadersFor(target) }) : this.render('local-bios.cfg', data);
   }
 }

@@ -90,7 +90,7 @@ export class AdminClient {
       } catch {
         // plain text error
       }
-      const hint = res.status === 401 ? ' (log in with: netimage login <admin token>)' : '';
+      const hint = res.status === 401 ? ' (log in with: netimage login <API token>)' : '';
       throw new ApiError(res.status, `${res.status}: ${message}${hint}`);
     }
     return text;

@@ -25,6 +25,7 @@ import { NETIMAGE_VERSION } from '../version.ts';
 import { serveCommand } from './commands/serve.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { tokenCommand } from './commands/token.ts';
+import { storeCommand } from './commands/store.ts';
 import { loginCommand } from './commands/login.ts';
 import { clientCommand } from './commands/client.ts';
 import { groupCommand } from './commands/group.ts';
@@ -40,11 +41,14 @@ import { scheduleCommand } from './commands/schedule.ts';
 import { serviceCommand } from './commands/service.ts';
 import { depotCommand } from './commands/depot.ts';
 import { osCommand } from './commands/os.ts';
+import { userCommand } from './commands/user.ts';
+import { auditCommand } from './commands/audit.ts';
 
 export const GROUPS: readonly CommandGroup[] = [
   serveCommand,
   doctorCommand,
   tokenCommand,
+  storeCommand,
   serviceCommand,
   loginCommand,
   clientCommand,
@@ -62,6 +66,8 @@ export const GROUPS: readonly CommandGroup[] = [
   scheduleCommand,
   depotCommand,
   osCommand,
+  userCommand,
+  auditCommand,
 ];
 
 /** Every group's options with the global ones, for one parse; one name must mean one thing. */

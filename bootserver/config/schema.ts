@@ -15,6 +15,21 @@ export const configSchema = z
   .object({
     /** Where the embedded store (SQLite) and server state live. */
     dataDir: z.string().min(1).default(join(repoRoot, 'var', 'data')),
+    store: z
+      .object({
+        /**
+         * null = the embedded SQLite store in dataDir. postgres://user:password@host:port/database (or
+         * postgres://user@/database?host=/run/postgresql for the unix socket): a PostgreSQL database
+         * several servers can share (docs/multi-server.md). Its collation must be C.
+         */
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL')
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .prefault({}),
     paths: z
       .object({
         /** Loaders and boot image; served by TFTP and by HTTP under /boot/. */
@@ -97,6 +112,8 @@ export const configSchema = z
         mirror: z.url({ protocol: /^https?$/ }).nullable().default(null),
         /** apt sources of this server, read for the default mirror. */
         aptSources: z.string().min(1).default('/etc/apt'),
+        /** Minutes an installed system has to report its first boot after the agent laid it down; then the install failed. */
+        firstBootTimeoutMinutes: z.number().positive().max(7 * 24 * 60).default(30),
       })
       .strict()
       .prefault({}),

@@ -13,10 +13,12 @@ import {
   agentProgress,
   agentPropertyUpdate,
   agentResult,
+  FirstBootReportSchema,
 } from '../../lib/agent-protocol.ts';
 import type { NetbootService } from '../service/netboot.ts';
 import { AgentAuthError } from '../service/netboot.ts';
 import { AgentSession } from '../service/agent-session.ts';
+import type { OsInstallService } from '../service/os-install.ts';
 import { bearerToken } from './auth.ts';
 
 function token(request: FastifyRequest): string {
@@ -63,6 +65,32 @@ export async function registerAgentApi(app: FastifyInstance, deps: { service: Ne
       });
       r.put('/client/inventory', { schema: { tags, summary: 'Hardware inventory of this client', body: agentInventory } }, async (req) => {
         await agent.putInventory(token(req), req.body);
+        return { ok: true };
+      });
+    },
+    { prefix: AGENT_API_PREFIX },
+  );
+}
+
+/**
+ * The OS install's two routes (service/os-install.ts), registered with the depot and builder
+ * (os-images/wiring.ts):
+ *   GET  /agent/v1/os-install   the install plan, with the job token; mints a fresh first-boot token
+ *   POST /agent/v1/first-boot   the installed system's report, with that first-boot token (once)
+ */
+export async function registerOsInstallAgentApi(app: FastifyInstance, deps: { installs: OsInstallService }): Promise<void> {
+  await app.register(
+    async (api) => {
+      const r = api.withTypeProvider<ZodTypeProvider>();
+      const tags = ['agent'];
+      r.get('/os-install', { schema: { tags, summary: 'The install plan of an OS install job (mints a fresh first-boot token)' } }, async (req) =>
+        // The agent reached us at this address; the installed system, on the same network, reports there.
+        deps.installs.plan(token(req), `${req.protocol}://${req.host}`),
+      );
+      r.post('/first-boot', { schema: { tags, summary: 'First-boot report of an installed system (one-time first-boot token)', body: FirstBootReportSchema } }, async (req) => {
+        const t = bearerToken(req);
+        if (!t) throw new AgentAuthError('missing first-boot token: send "Authorization: Bearer <token from /etc/netimage/first-boot.json>"');
+        await deps.installs.firstBoot(t, req.body);
         return { ok: true };
       });
     },

@@ -16,6 +16,7 @@ import { registerBootFiles } from './boot-files.ts';
 import type { ClientNoticeBus } from '../service/event-bus.ts';
 import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/routes.ts';
 import { registerOsImagesHttp, type OsImages } from '../os-images/wiring.ts';
+import { registerWebUi } from './web-ui.ts';
 import { installAccessControl } from './auth.ts';
 import { UserService } from '../auth/users.ts';
 import { DEFAULT_SCRYPT } from '../auth/passwords.ts';
@@ -48,6 +49,9 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     // Let clients close idle connections first: grub reuses source ports across boots.
     keepAliveTimeout: 120_000,
     bodyLimit: 1024 * 1024,
+    // fastify's default 10 s per plugin was exceeded by @fastify/swagger-ui's start (it reads its
+    // static assets) on a loaded 2-core machine: the server then did not start at all.
+    pluginTimeout: 60_000,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -86,5 +90,6 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await registerAgentApi(app, deps);
   registerBootFiles(app, { bootRoot: deps.bootRoot, responder: deps.responder });
   if (deps.osImages) await registerOsImagesHttp(app, deps.osImages, deps);
+  await registerWebUi(app);
   return app;
 }

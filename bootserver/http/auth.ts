@@ -97,18 +97,31 @@ async function targetClients(store: Store, rule: ReturnType<typeof ruleOf>, para
   return [];
 }
 
+/** Rules that name clients are decided after validation (normalised ids); the others before it, so a refusal comes before any 400. */
+const needsTargets = (kind: string) => kind === 'client' || kind === 'group';
+
+function refuseUnless(state: AccessState, request: FastifyRequest, reply: FastifyReply, clients: { id: string; group: string | null }[]): FastifyReply | undefined {
+  const route = request.routeOptions.url ?? request.url;
+  const params = (request.params ?? {}) as Record<string, string>;
+  const decision = decide(state.principal, { method: request.method, route, params, body: request.body, clients });
+  return decision.ok ? undefined : forbidden(reply, `refused, nothing changed: ${decision.reason}`);
+}
+
 /** The app-wide authorization and audit hooks; register before any route. */
 export function installAccessControl(app: FastifyInstance, store: Store): void {
+  app.addHook('preValidation', async (request, reply) => {
+    const state = access.get(request);
+    if (!state || needsTargets(ruleOf(request.method, request.routeOptions.url ?? request.url).kind)) return undefined;
+    return refuseUnless(state, request, reply, []);
+  });
   app.addHook('preHandler', async (request, reply) => {
     const state = access.get(request);
     if (!state) return undefined; // not an admin route (agent API, boot files, health, login)
-    const route = request.routeOptions.url ?? request.url;
-    const params = (request.params ?? {}) as Record<string, string>;
-    const clients = await targetClients(store, ruleOf(request.method, route), params);
+    const rule = ruleOf(request.method, request.routeOptions.url ?? request.url);
+    if (!needsTargets(rule.kind)) return undefined;
+    const clients = await targetClients(store, rule, (request.params ?? {}) as Record<string, string>);
     state.clients = clients.map((c) => c.id);
-    const decision = decide(state.principal, { method: request.method, route, params, body: request.body, clients });
-    if (!decision.ok) return forbidden(reply, `refused, nothing changed: ${decision.reason}`);
-    return undefined;
+    return refuseUnless(state, request, reply, clients);
   });
   app.addHook('onResponse', async (request, reply) => {
     const state = access.get(request);

@@ -67,6 +67,8 @@ export const groupActionBody = z
     productId,
     actionRequest,
     properties: z.record(z.string().max(64), propertyValue).default({}),
+    /** For a product that wipes disks: the number of PCs of the group, as shown to whoever confirmed (service/wipe-confirmation.ts). */
+    confirm: z.number().int().min(0).max(100_000).optional(),
   })
   .strict();
 

@@ -93,7 +93,7 @@ export function transition(job: JobSnapshot, event: JobEvent): TransitionResult 
 export function productStateAfter(
   poc: ProductOnClient,
   event: JobEvent,
-  context: { attempt: number; actionRequest: ActionRequest; productVersion: string; now: string; error?: string | null },
+  context: { attempt: number; actionRequest: ActionRequest; productVersion: string; now: string; error?: string | null; awaitsFirstBoot?: boolean },
 ): ProductOnClient {
   const base = { ...poc, modified: context.now };
   switch (event.type) {
@@ -108,6 +108,19 @@ export function productStateAfter(
       return text ? { ...base, actionProgress: text } : base;
     }
     case 'succeeded':
+      // An OS install's agent succeeds when the system is laid down: installed only once the
+      // installed system reports its first boot (jobs/first-boot.ts). Nothing is pending, so the
+      // PC's config boots the local disk meanwhile.
+      if (context.awaitsFirstBoot) {
+        return {
+          ...base,
+          installationStatus: 'unknown',
+          actionResult: 'none',
+          actionRequest: 'none',
+          lastAction: context.actionRequest,
+          actionProgress: 'laid down; waiting for the first boot report of the installed system',
+        };
+      }
       return {
         ...base,
         installationStatus: 'installed',

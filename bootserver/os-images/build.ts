@@ -102,10 +102,21 @@ export class OsImageBuilder {
   private queue: Promise<unknown> = Promise.resolve();
   /** Server stop: running builds are ended (SIGTERM: mmdebstrap unmounts and removes its chroot). */
   private readonly stopping = new AbortController();
+  private readonly finishedListeners: ((build: OsBuild) => void)[] = [];
 
   constructor(options: { depot: Depot; log: Logger }) {
     this.depot = options.depot;
     this.log = options.log;
+  }
+
+  /** Told about every build that ran to its end, done or failed (not about cache hits). */
+  onFinished(listener: (build: OsBuild) => void): void {
+    this.finishedListeners.push(listener);
+  }
+
+  /** The newest build of a depot entry since the server started, or null. */
+  latestOf(entryIdOfBuild: string): OsBuild | null {
+    return this.list().filter((b) => b.entryId === entryIdOfBuild).at(-1) ?? null;
   }
 
   /** End a running build and refuse new ones; resolves when the queue is idle. */
@@ -190,6 +201,13 @@ export class OsImageBuilder {
       build.finished = new Date().toISOString();
       build.seconds = (Date.now() - started) / 1000;
       if (build.state === 'done') this.log.info({ build: build.id, entry: build.entryId, seconds: build.seconds, bytes: build.bytes }, 'root filesystem build done');
+    }
+    for (const listener of this.finishedListeners) {
+      try {
+        listener(build);
+      } catch (error) {
+        this.log.error({ err: error, build: build.id }, 'build listener failed');
+      }
     }
     return build;
   }

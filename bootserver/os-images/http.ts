@@ -2,6 +2,7 @@
 //   POST /api/v1/os/builds          start a build, or get the cached entry at once (200) / the running build (202)
 //   GET  /api/v1/os/builds          builds since the server started
 //   GET  /api/v1/os/builds/:id      one build; ?after=N returns its output lines from N on
+//   GET  /api/v1/os/installs        OS installs and their first-boot state (?state=waiting, ?client=pc01)
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -23,6 +24,12 @@ export const osBuildBody = z
   .strict();
 
 const buildParams = z.object({ id: z.uuid() }).strict();
+const installsQuery = z
+  .object({
+    state: z.enum(['installing', 'waiting', 'reported', 'timed_out', 'superseded']).optional(),
+    client: z.string().min(1).max(253).optional(),
+  })
+  .strict();
 const buildQuery = z.object({ after: z.coerce.number().int().min(0).optional() }).strict();
 
 function summary(build: OsBuild) {
@@ -45,6 +52,11 @@ export async function registerOsImagesApi(app: FastifyInstance, deps: { store: S
         return reply.status(build.state === 'done' ? 200 : 202).send(summary(build));
       });
       r.get('/os/builds', { schema: { tags, summary: 'Root filesystem builds since the server started' } }, async () => builder.list().map(summary));
+      r.get('/os/installs', { schema: { tags, summary: 'OS installs: laid down and waiting for the first-boot report, reported, timed out', querystring: installsQuery } }, async (req) => {
+        const rows = await deps.store.listOsInstalls({ ...(req.query.client ? { clientId: req.query.client } : {}), ...(req.query.state ? { states: [req.query.state] } : {}) });
+        // The token hash stays in the store: it is nobody's business, not even an admin's.
+        return rows.map(({ tokenHash: _hash, ...rest }) => rest);
+      });
       r.get('/os/builds/:id', { schema: { tags, summary: 'One build; ?after=N: its output lines from line N on', params: buildParams, querystring: buildQuery } }, async (req) => {
         const build = builder.get(req.params.id);
         if (!build) throw new StoreNotFoundError(`build ${req.params.id} not found (builds are kept until the server restarts)`);

@@ -4,13 +4,15 @@
 // release, the mirror (through the proxy) and every additional package are checked, so a PC is
 // never told to boot into an install that cannot complete.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
-import { ProductId, productFacts } from '../../lib/products.ts';
+import { PRODUCT_ID_PATTERN, ProductId, productFacts } from '../../lib/products.ts';
+import { productIds } from '../service/agent-scope.ts';
 import { isPendingRequest } from '../jobs/lifecycle.ts';
 import type { ProductDefinition } from '../store/types.ts';
 import { PropertyValidationError, effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
 import { ConflictError, type ActionSetHook } from '../service/netboot.ts';
 import { entryId } from '../depot/manifest.ts';
 import { sourceForSuite, type AptSource } from './apt-sources.ts';
+import type { OsImageBuilder } from './build.ts';
 import { MirrorError, type MirrorChecker } from './mirror.ts';
 import { PasswordError, checkClearPassword, hashPassword, isPasswordHash } from './passwords.ts';
 import { OS_DEFINITIONS, SpecError, makeSpec, parsePackageList, rootfsEntryName, type OsImageSpec } from './spec.ts';
@@ -34,6 +36,8 @@ export interface InstallPolicyOptions {
   /** config osImages.mirror: overrides the server's apt mirror as the default. */
   mirror: string | null;
   mirrors: MirrorChecker;
+  /** Starts (or joins) the root filesystem build when the action is set; none: checks only. */
+  builds?: Pick<OsImageBuilder, 'ensure'>;
 }
 
 export interface ResolvedInstall {
@@ -160,6 +164,10 @@ export class InstallPolicy implements ActionSetHook {
       const value = effective[name];
       if (typeof value === 'string' && !isPasswordHash(value)) Object.assign(normalised, await this.hashPasswords(product.id, { [name]: value }));
     }
+    // Queued by the server at the first boot (service/os-install.ts): refuse now what it could not queue.
+    const after = productIds(effective['setup_after_install']);
+    const bad = after.filter((id) => !PRODUCT_ID_PATTERN.test(id) || id === product.id);
+    if (bad.length) throw new PropertyValidationError(`${product.id}.setup_after_install: ${bad.map((b) => JSON.stringify(b)).join(', ')} cannot be queued after the install (product ids only, not the install itself)`);
     const resolved = this.resolveProduct(product.id, effective);
     await this.checkMirror(product.id, resolved);
     // The boot image's agent cannot install an OS yet (issue 11: laydown, bootloader, first-boot
@@ -170,6 +178,10 @@ export class InstallPolicy implements ActionSetHook {
         `${product.id} cannot be set yet: the boot image has no Debian installer (issue 11; its root filesystem ${resolved.entryId} can be built already: netimage os build ${resolved.spec.os}). Nothing was changed.`,
       );
     }
+    // The PC's config offers the install only once the root filesystem is in the depot
+    // (service/os-install.ts holds it meanwhile): start or join its build now. A cached entry
+    // answers at once; a failed build fails the action with its reason.
+    await this.options.builds?.ensure({ spec: resolved.spec, proxy: resolved.proxy });
     return normalised;
   }
 

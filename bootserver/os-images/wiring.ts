@@ -14,11 +14,30 @@ import { OsImageBuilder } from './build.ts';
 import { InstallPolicy } from './install-products.ts';
 import { MirrorChecker } from './mirror.ts';
 import { registerOsImagesApi } from './http.ts';
+import { OsInstallService } from '../service/os-install.ts';
+import { registerOsInstallAgentApi } from '../http/agent-api.ts';
 
 export interface OsImages {
   depot: Depot;
   builder: OsImageBuilder;
   policy: InstallPolicy;
+  /** The install flow (plan, first boot, timeouts, builds on action set); set by startOsInstalls. */
+  installs: OsInstallService | null;
+}
+
+/**
+ * Start the install flow once the service exists: the boot decision waits for root filesystem
+ * builds, a failed build fails the actions waiting for it, overdue first boots time out.
+ */
+export function startOsInstalls(osImages: OsImages, service: NetbootService, log: Logger): OsInstallService {
+  const installs = new OsInstallService({ service, depot: osImages.depot, builder: osImages.builder, policy: osImages.policy, log });
+  service.useBootGate(installs);
+  osImages.builder.onFinished((build) => {
+    if (build.state === 'failed') installs.buildFailed(build).catch((error: unknown) => log.error({ err: error, build: build.id }, 'failing the actions of a failed build failed'));
+  });
+  installs.start();
+  osImages.installs = installs;
+  return installs;
 }
 
 export function depotDir(config: Config): string {
@@ -27,8 +46,9 @@ export function depotDir(config: Config): string {
 
 export async function openOsImages(config: Config, log: Logger): Promise<OsImages> {
   const depot = await Depot.open(depotDir(config));
-  const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker() });
-  return { depot, builder: new OsImageBuilder({ depot, log }), policy };
+  const builder = new OsImageBuilder({ depot, log });
+  const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds: builder });
+  return { depot, builder, policy, installs: null };
 }
 
 export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsImages, deps: { store: Store; service: NetbootService }): Promise<void> {
@@ -42,4 +62,5 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
     grants: async (job) => osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)),
   });
   await registerOsImagesApi(app, { store: deps.store, builder: osImages.builder, policy: osImages.policy });
+  if (osImages.installs) await registerOsInstallAgentApi(app, { installs: osImages.installs });
 }

@@ -1,7 +1,7 @@
 // The admin's reads and writes that are not netboot rules: the client/group registry, the bulk
 // import, and views of products, states and jobs. Action requests and property values go through
 // NetbootService (they start and cancel jobs). The HTTP admin API and the CLI adapt to this.
-import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { productFacts } from '../../lib/products.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import type { Client, ClientPatch, Group, Job, JobFilter, NewClient, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
@@ -9,6 +9,7 @@ import { StoreNotFoundError } from '../store/types.ts';
 import type { NetbootService } from './netboot.ts';
 import type { JobEventBus, LiveJobEvent } from './event-bus.ts';
 import { openJobStream, type JobStream, type JobStreamFilter } from './job-stream.ts';
+import { checkWipeConfirmation } from './wipe-confirmation.ts';
 
 /** One CSV row, validated (see http/csv-import.ts); `line` names it in errors. */
 export interface ClientImportRow {
@@ -105,6 +106,23 @@ export class AdminService {
 
   deleteGroup(id: string): Promise<void> {
     return this.#store.deleteGroup(id);
+  }
+
+  /**
+   * An action request for every client of a group, as the admin API sets it: one that wipes disks
+   * needs `confirm` = the number of PCs it wipes (wipe-confirmation.ts), checked atomically.
+   */
+  async setGroupActionRequest(
+    groupId: string,
+    productId: string,
+    actionRequest: ActionRequest,
+    properties: Record<string, PropertyValue>,
+    confirm: number | undefined,
+  ): Promise<{ clients: string[]; imagefile: string | null }> {
+    // Also before the service's action-set hook, which may use the network (OS installs).
+    const before = (await this.#store.listClients({ group: groupId })).map((c) => c.id);
+    if (before.length) checkWipeConfirmation(groupId, productId, actionRequest, before, confirm);
+    return this.#netboot.setGroupActionRequest(groupId, productId, actionRequest, properties, (clients) => checkWipeConfirmation(groupId, productId, actionRequest, clients, confirm));
   }
 
   // ---- products, properties, states ----

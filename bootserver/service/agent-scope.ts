@@ -6,6 +6,7 @@
 // Pure and table-driven; the service applies it inside the transaction that writes.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { ProductId } from '../../lib/products.ts';
+import { FIRST_BOOT_PRODUCTS, awaitsFirstBoot } from '../jobs/first-boot.ts';
 
 export interface ProductScope {
   /** Properties this product may set, per target product. */
@@ -45,6 +46,11 @@ export const AGENT_SCOPES: Readonly<Record<string, ProductScope>> = {
   },
   // Only reads install.wim and writes the job log.
   [ProductId.wimInfo]: NOTHING,
+  // The OS installs change nothing through the agent: the server queues what setup_after_install
+  // names when the installed system reports its first boot (service/os-install.ts), by this entry;
+  // names outside the catalogue are opsi localboot products for an agent in the installed OS.
+  [ProductId.debian]: { ...NOTHING, queueFrom: ['setup_after_install'], queuesForeign: true },
+  [ProductId.ubuntu]: { ...NOTHING, queueFrom: ['setup_after_install'], queuesForeign: true },
 };
 
 export function scopeOf(productId: string): ProductScope {
@@ -65,7 +71,7 @@ export function mayWriteProperties(jobProduct: string, target: string, names: re
 }
 
 /** A property value as a list of product ids (opsi lists may also come as "a, b" strings). */
-function productIds(value: PropertyValue | undefined): string[] {
+export function productIds(value: PropertyValue | undefined): string[] {
   if (value === undefined || value === false || value === true) return [];
   const items = Array.isArray(value) ? value : value.split(/[\s,]+/);
   return items.map((s) => s.trim()).filter((s) => s !== '');
@@ -102,6 +108,11 @@ export function mayPutProductStates(jobProduct: string): ScopeDecision {
 export function mayQueueForeign(jobProduct: string, productId: string): ScopeDecision {
   if (scopeOf(jobProduct).queuesForeign) return { ok: true };
   return { ok: false, reason: `a ${jobProduct} job may not queue ${productId}: it is not a netimage product (only a restore records setup of products netimage does not run)` };
+}
+
+/** May the job of `jobProduct` fetch an OS install plan (with a first-boot token)? */
+export function mayFetchInstallPlan(jobProduct: string): ScopeDecision {
+  return awaitsFirstBoot(jobProduct) ? { ok: true } : { ok: false, reason: `a ${jobProduct} job has no OS install plan (only ${FIRST_BOOT_PRODUCTS.join(', ')} jobs do)` };
 }
 
 export function mayPutInventory(jobProduct: string): ScopeDecision {

@@ -15,7 +15,7 @@ import { agentTokenUse, type AgentTokenUse, type JobEvent } from '../jobs/lifecy
 import { effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
 import { PRODUCT_ID_MAX, PRODUCT_ID_PATTERN } from '../../lib/products.ts';
 import type { Job, ProductOnClient, Store } from '../store/types.ts';
-import { mayPutInventory, mayPutProductStates, mayQueue, mayQueueForeign, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
+import { mayFetchInstallPlan, mayPutInventory, mayPutProductStates, mayQueue, mayQueueForeign, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
 import { AgentAuthError, ConflictError, freshProductState, type NetbootService } from './netboot.ts';
 import { sha256Hex } from './tokens.ts';
 import { NetimageError } from '../../lib/errors.ts';
@@ -75,6 +75,18 @@ export class AgentSession {
   /** The job of a token, finished or not, for readers that judge its state themselves (the depot). */
   async jobOfToken(token: string): Promise<Job> {
     return this.service.store.transaction((tx) => this.jobForToken(token, tx));
+  }
+
+  /**
+   * Run `work` for the active job of an OS install product (the install plan): 403 for a job of
+   * any other product, 409 for a finished one. A booting job starts running, as with fetchJob.
+   */
+  async installJob<T>(token: string, work: (tx: Store, job: Job) => Promise<T>): Promise<T> {
+    return this.agentTx(token, 'work', async (tx, found) => {
+      this.requireScope(mayFetchInstallPlan(found.productId));
+      const job = found.state === 'booting' ? await this.service.applyJobEvent(tx, found, { type: 'agentStarted' }) : found;
+      return work(tx, job);
+    });
   }
 
   private requireScope(verdict: ScopeDecision): void {
@@ -144,28 +156,34 @@ export class AgentSession {
    * No product may write those properties, so the stored values are the admin's.
    */
   async setActionRequests(token: string, requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void> {
-    await this.agentTx(token, 'work', async (tx, job) => {
-      const jobProduct = await this.service.requireProduct(job.productId, tx);
-      const adminValues = effectivePropertyValues(jobProduct, await tx.getPropertyValues(job.clientId, job.productId));
-      this.requireScope(mayQueue(job.productId, adminValues, requests));
-      // A product the catalogue does not have (restore's default windomain) is queued for the OS
-      // side: setup on its foreign state. Catalogue products, runnable here or not, never are.
-      const foreign = new Set<string>();
-      for (const r of requests) {
-        if (await tx.getProduct(r.productId)) continue;
-        this.requireScope(mayQueueForeign(job.productId, r.productId));
-        foreign.add(r.productId);
+    await this.agentTx(token, 'work', (tx, job) => this.queueRequests(tx, job, requests));
+  }
+
+  /**
+   * Queue requests for the job's client by the job's scope (setActionRequests; the server after
+   * an OS install's first boot, service/os-install.ts). Throws before writing when refused.
+   */
+  async queueRequests(tx: Store, job: Job, requests: readonly { productId: string; actionRequest: ActionRequest }[]): Promise<void> {
+    const jobProduct = await this.service.requireProduct(job.productId, tx);
+    const adminValues = effectivePropertyValues(jobProduct, await tx.getPropertyValues(job.clientId, job.productId));
+    this.requireScope(mayQueue(job.productId, adminValues, requests));
+    // A product the catalogue does not have (restore's default windomain) is queued for the OS
+    // side: setup on its foreign state. Catalogue products, runnable here or not, never are.
+    const foreign = new Set<string>();
+    for (const r of requests) {
+      if (await tx.getProduct(r.productId)) continue;
+      this.requireScope(mayQueueForeign(job.productId, r.productId));
+      foreign.add(r.productId);
+    }
+    await this.requireForeignRoom(tx, job.clientId, foreign);
+    for (const r of requests) {
+      if (foreign.has(r.productId)) {
+        await this.putForeignState(tx, job.clientId, r.productId, { actionRequest: r.actionRequest, actionProgress: '' });
+        continue;
       }
-      await this.requireForeignRoom(tx, job.clientId, foreign);
-      for (const r of requests) {
-        if (foreign.has(r.productId)) {
-          await this.putForeignState(tx, job.clientId, r.productId, { actionRequest: r.actionRequest, actionProgress: '' });
-          continue;
-        }
-        const current = await this.service.productState(job.clientId, r.productId, tx);
-        await tx.putProductOnClient({ ...current, actionRequest: r.actionRequest, actionProgress: '', modified: this.service.iso() });
-      }
-    });
+      const current = await this.service.productState(job.clientId, r.productId, tx);
+      await tx.putProductOnClient({ ...current, actionRequest: r.actionRequest, actionProgress: '', modified: this.service.iso() });
+    }
   }
 
   async getProductStates(token: string): Promise<ProductOnClientStateWire[]> {

@@ -7,7 +7,8 @@ import type { Logger } from '../../lib/logger.ts';
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
 import type { Config } from '../config/schema.ts';
-import { decideBoot, resolveClient, type BootDecision, type BootRequest } from '../boot/decide.ts';
+import { decideBoot, localBootTarget, resolveClient, type BootDecision, type BootRequest, type LocalBootTarget } from '../boot/decide.ts';
+import { FIRST_BOOT_PRODUCTS, awaitsFirstBoot, laidDown } from '../jobs/first-boot.ts';
 import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
@@ -46,6 +47,17 @@ export interface BootOutcome {
   /** Set when the decision is a netboot: the job and its one-time token for this attempt. */
   job: Job | null;
   token: string | null;
+  /** For a local boot: what the config looks for first (boot/decide.ts localBootTarget). */
+  localTarget: LocalBootTarget;
+}
+
+/**
+ * Holds pending products that may not start yet (an OS install whose root filesystem is still
+ * being built: service/os-install.ts). Runs inside the config read's transaction.
+ */
+export interface BootGate {
+  /** Pending products of this client to pass over, with the reason. */
+  held(tx: Store, clientId: string, pending: readonly ProductOnClient[]): Promise<Map<string, string>>;
 }
 
 /**
@@ -94,6 +106,7 @@ export class NetbootService {
   private readonly serverSecret: string;
   readonly now: () => Date;
   private readonly actionSetHook: ActionSetHook | null;
+  private bootGate: BootGate | null = null;
 
   constructor(options: NetbootServiceOptions) {
     this.store = options.store;
@@ -103,6 +116,11 @@ export class NetbootService {
     this.serverSecret = options.serverSecret;
     this.now = options.now ?? (() => new Date());
     this.actionSetHook = options.actionSetHook ?? null;
+  }
+
+  /** Set once at start: the gate needs the service, so it comes after the constructor. */
+  useBootGate(gate: BootGate): void {
+    this.bootGate = gate;
   }
 
   /** Run the action-set hook for one client, outside any transaction (it may use the network). */
@@ -184,12 +202,17 @@ export class NetbootService {
     return store ? work(store) : this.store.transaction(work);
   }
 
-  /** Set an action request for every client of a group; restore picks the image common to all. */
+  /**
+   * Set an action request for every client of a group; restore picks the image common to all.
+   * `check` sees the group's clients inside the transaction, before anything is written (the
+   * admin API's wipe confirmation: service/wipe-confirmation.ts); throwing refuses the action.
+   */
   async setGroupActionRequest(
     groupId: string,
     productId: string,
     actionRequest: ActionRequest,
     properties: Record<string, PropertyValue> = {},
+    check?: (clientIds: string[]) => void,
   ): Promise<{ clients: string[]; imagefile: string | null }> {
     const hooked = new Map<string, Record<string, PropertyValue>>();
     if (this.actionSetHook?.handles(productId)) {
@@ -199,6 +222,7 @@ export class NetbootService {
       if (!(await tx.getGroup(groupId))) throw new StoreNotFoundError(`group ${groupId} not found`);
       const clients = await tx.listClients({ group: groupId });
       if (clients.length === 0) throw new ConflictError(`group ${groupId} has no clients`);
+      check?.(clients.map((c) => c.id));
       let props = properties;
       let imagefile: string | null = null;
       if (productId === ProductId.restore && isPendingRequest(actionRequest)) {
@@ -239,9 +263,10 @@ export class NetbootService {
 
       for (let round = 0; round < 3; round++) {
         const pending = client ? await tx.listProductOnClients({ clientId: client.id, pendingOnly: true }) : [];
-        const decision = decideBoot({ client, pending, products, bootUnknownClients: this.config.boot.bootUnknownClients });
+        const held = client && this.bootGate ? await this.bootGate.held(tx, client.id, pending) : new Map<string, string>();
+        const decision = decideBoot({ client, pending, products, bootUnknownClients: this.config.boot.bootUnknownClients, held });
         if (decision.kind === 'local') {
-          return { decision, client, matchedBy, job: null, token: null };
+          return { decision, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
         }
         if (decision.kind === 'register') {
           client = await this.registerUnknownClient(tx, request);
@@ -249,11 +274,19 @@ export class NetbootService {
           continue;
         }
         const outcome = await this.startOrContinueJob(tx, client!, decision.productId, decision.actionRequest);
-        if (outcome) return { decision, client, matchedBy, job: outcome.job, token: outcome.token };
+        if (outcome) return { decision, client, matchedBy, job: outcome.job, token: outcome.token, localTarget: 'any' };
         // The job gave up (exhausted): its request is cleared; decide again for what is left.
       }
-      return { decision: { kind: 'local', reason: 'no runnable netboot action' }, client, matchedBy, job: null, token: null };
+      return { decision: { kind: 'local', reason: 'no runnable netboot action' }, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
     });
+  }
+
+  /** Installed Linux (or laid down, its first boot awaited) on this client's disk? */
+  private async localTarget(tx: Store, client: Client | null): Promise<LocalBootTarget> {
+    if (!client) return 'any';
+    const states = (await Promise.all(FIRST_BOOT_PRODUCTS.map((productId) => tx.getProductOnClient(client.id, productId)))).filter((s) => s !== null);
+    const waiting = await tx.listOsInstalls({ clientId: client.id, states: ['waiting'] });
+    return localBootTarget({ states, osInstallProducts: FIRST_BOOT_PRODUCTS, laidDownWaiting: waiting.length > 0 });
   }
 
   private async registerUnknownClient(tx: Store, request: BootRequest): Promise<Client> {
@@ -332,8 +365,16 @@ export class NetbootService {
     await tx.updateJob(next);
     const product = await tx.getProduct(job.productId);
     const poc = await this.productState(job.clientId, job.productId, tx);
+    const firstBoot = awaitsFirstBoot(job.productId);
     await tx.putProductOnClient(
-      productStateAfter(poc, event, { attempt: next.attempt, actionRequest: job.actionRequest, productVersion: product?.version ?? '', now: ts, error: next.state === 'exhausted' ? next.error : null }),
+      productStateAfter(poc, event, {
+        attempt: next.attempt,
+        actionRequest: job.actionRequest,
+        productVersion: product?.version ?? '',
+        now: ts,
+        error: next.state === 'exhausted' ? next.error : null,
+        awaitsFirstBoot: firstBoot,
+      }),
     );
     const text =
       event.type === 'bootConfigRead'
@@ -350,7 +391,28 @@ export class NetbootService {
                 ? 'succeeded'
                 : 'agent started';
     await this.recordEvent(tx, next, event.type === 'progress' ? 'progress' : 'state', next.percent, text);
+    if (event.type === 'succeeded' && firstBoot) await this.installLaidDown(tx, next);
     return next;
+  }
+
+  /** An OS install's agent succeeded: the installed system now has the timeout to report its first boot. */
+  private async installLaidDown(tx: Store, job: Job): Promise<void> {
+    const now = this.now();
+    const record = (await tx.getOsInstall(job.id)) ?? {
+      // No plan was fetched, so no token exists: nothing can report, the deadline fails it.
+      jobId: job.id,
+      clientId: job.clientId,
+      productId: job.productId,
+      state: 'installing' as const,
+      tokenHash: null,
+      tokenExpires: null,
+      deadline: null,
+      report: null,
+      updated: now.toISOString(),
+    };
+    const waiting = laidDown(record, now, this.config.osImages.firstBootTimeoutMinutes * 60_000);
+    await tx.putOsInstall(waiting);
+    await this.recordEvent(tx, job, 'state', job.percent, `laid down; waiting for the installed system's first-boot report until ${waiting.deadline} (the PC boots its local disk)`);
   }
 
   async recordEvent(tx: Store, job: Job, kind: JobEventKind, percent: number | null, message: string): Promise<void> {

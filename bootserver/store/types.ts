@@ -81,6 +81,28 @@ export interface Job {
   finished: string | null;
 }
 
+/**
+ * One OS install job's first-boot bookkeeping (issue 11). installing: the agent fetched its plan;
+ * waiting: the agent reported the system laid down, the installed system has until `deadline` to
+ * report its first boot; reported / timed_out: done; superseded: a newer request replaced it.
+ */
+export type OsInstallState = 'installing' | 'waiting' | 'reported' | 'timed_out' | 'superseded';
+
+export interface OsInstallRecord {
+  jobId: string;
+  clientId: string;
+  productId: string;
+  state: OsInstallState;
+  /** sha256 of the current one-time first-boot token; null once used or never minted. */
+  tokenHash: string | null;
+  tokenExpires: string | null;
+  /** When the first-boot report is due (set when the agent reports the system laid down). */
+  deadline: string | null;
+  /** The installed system's report (FirstBootReport), once received. */
+  report: unknown;
+  updated: string;
+}
+
 export type JobEventKind = 'state' | 'progress' | 'log';
 
 export interface JobEventRecord {
@@ -188,6 +210,11 @@ export interface Store extends OperatorStore, AuthStore {
   listJobEvents(jobId: string, options?: { afterId?: number; kinds?: JobEventKind[]; limit?: number }): Promise<JobEventRecord[]>;
   putJobLog(jobId: string, text: string): Promise<void>;
   getJobLog(jobId: string): Promise<string | null>;
+
+  putOsInstall(record: OsInstallRecord): Promise<void>;
+  getOsInstall(jobId: string): Promise<OsInstallRecord | null>;
+  findOsInstallByTokenHash(tokenHash: string): Promise<OsInstallRecord | null>;
+  listOsInstalls(filter: { clientId?: string; productId?: string; states?: OsInstallState[] }): Promise<OsInstallRecord[]>;
 
   addAdminTokenHash(hash: string, description: string): Promise<void>;
   hasAdminTokenHash(hash: string): Promise<boolean>;

@@ -1,12 +1,14 @@
 // metadata.json beside each image: what it is, where it came from, how to check it.
 import { z } from 'zod';
 import { productOnClientState } from '../../lib/agent-protocol.ts';
+import { CHUNKS_FILE, sourceIdentity } from '../chunked/format.ts';
 
 export const IMAGE_FILE = 'image.pcl.zst';
 export const METADATA_FILE = 'metadata.json';
 
 export const imageMetadata = z.object({
-  format: z.literal('netimage-image/1'),
+  /** /1: one zstd stream; /2: chunked (imaging/chunked/format.ts, `chunked` below). */
+  format: z.enum(['netimage-image/1', 'netimage-image/2']),
   name: z.string(),
   /** opsi product that installed what the image holds (e.g. opsi-local-image-win11-x64), if known. */
   sourceProduct: z.string().nullable(),
@@ -29,6 +31,16 @@ export const imageMetadata = z.object({
   /** Made by importImage from a foreign partclone|zstd file rather than by backup. */
   imported: z.boolean(),
   sourceDevice: z.string().nullable(),
+  /** Chunked images: the chunk index (its sha256 guards it) and the partition the image came from. */
+  chunked: z
+    .object({
+      indexFile: z.literal(CHUNKS_FILE),
+      indexSha256: z.string().regex(/^[0-9a-f]{64}$/),
+      chunkBlocks: z.number().int().positive(),
+      frames: z.number().int().positive(),
+      source: sourceIdentity,
+    })
+    .optional(),
 });
 export type ImageMetadata = z.infer<typeof imageMetadata>;
 

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startTestServer, issueJob, agentCall, type TestServer } from '../helpers/server.ts';
+import { ruleOf } from '../../bootserver/auth/policy.ts';
 
 const MAC1 = '52:54:00:00:20:01';
 
@@ -28,7 +29,7 @@ function registeredRoutes(tree: string): [string, string][] {
 /** Routes anyone may call: health, the login, and the OpenAPI docs (outside /api/v1). */
 const PUBLIC_ROUTES = new Set(['GET /api/v1/health', 'HEAD /api/v1/health', 'POST /api/v1/session']);
 
-test('every /api/v1 route needs the admin token in a header: 401 without, with a wrong one, with the right one as ?access_token=, and with an event ticket', async (t) => {
+test('every /api/v1 route needs a token in a header (or the session cookie): 401 without, with a wrong one, with the right one as ?access_token=, and with an event ticket; 403 for an operator where admins only', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   const routes = registeredRoutes(ts.server.http.printRoutes({ commonPrefix: false })).filter(([method, path]) => path.startsWith('/api/v1/') && !PUBLIC_ROUTES.has(`${method} ${path}`));
@@ -56,6 +57,20 @@ test('every /api/v1 route needs the admin token in a header: 401 without, with a
   }
   t.is((await fetch(ts.url + '/api/v1/health')).status, 200, 'health needs no token');
   t.is((await fetch(ts.url + '/api/docs/json')).status, 200, 'the API docs need no token');
+
+  // An operator's token: every route the role table keeps for admins answers 403 (before any
+  // validation of the body), whichever module registered it.
+  await ts.api('POST', '/api/v1/groups', { id: 'room1' });
+  t.is((await ts.api('POST', '/api/v1/users', { name: 'olga', role: 'operator', groups: ['room1'] })).status, 201);
+  const operatorToken = (await ts.api('POST', '/api/v1/users/olga/tokens', { name: 'sweep' })).body.token as string;
+  const adminOnly = routes.filter(([method, pattern]) => method !== 'HEAD' && ruleOf(method, pattern).kind === 'admin');
+  t.true(adminOnly.length >= 20, `${adminOnly.length} admin-only routes`);
+  for (const [method, pattern] of adminOnly) {
+    const path = pattern.replace(':productId', 'hwinvent').replace(':id', 'pc01');
+    const res = await fetch(ts.url + path, { method, headers: { authorization: `Bearer ${operatorToken}` } });
+    t.is(res.status, 403, `${method} ${pattern} with an operator token`);
+    await res.body?.cancel();
+  }
 });
 
 test('invalid bodies and params get 400 with a message naming the field, and nothing is written', async (t) => {
@@ -134,12 +149,12 @@ test('group restore takes the image common to all clients, or refuses and writes
     await ts.api('POST', '/api/v1/clients', { id, mac: `52:54:00:00:30:0${i++}`, group: 'room1' });
     await ts.api('PUT', `/api/v1/clients/${id}/products/opsi-local-image-restore/properties`, { values: { imagefiles_list: list } });
   }
-  const refused = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', properties: { imagefile: 'win10' } });
+  const refused = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', properties: { imagefile: 'win10' }, confirm: 3 });
   t.is(refused.status, 409);
   t.regex(refused.body.message, /win10 is not on every client of the group \(missing on: pc03\)/);
   const states = (await ts.api('GET', '/api/v1/product-states?group=room1&product=opsi-local-image-restore')).body;
   t.true(states.every((s: any) => s.actionRequest === 'none'), 'nothing set by the refused request');
-  const ok = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup' });
+  const ok = await ts.api('POST', '/api/v1/groups/room1/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', confirm: 3 });
   t.is(ok.status, 200);
   t.deepEqual(ok.body, { clients: ['pc01', 'pc02', 'pc03'], imagefile: 'win11' });
   for (const id of Object.keys(lists)) {

@@ -1,6 +1,6 @@
 // bootserver/boot/decide.ts: client resolution and the boot decision (pure).
 import test from 'ava';
-import { decideBoot, resolveClient } from '../../bootserver/boot/decide.ts';
+import { decideBoot, localBootTarget, resolveClient } from '../../bootserver/boot/decide.ts';
 import type { ActionRequest } from '../../lib/agent-protocol.ts';
 import type { Client, ProductDefinition, ProductOnClient } from '../../bootserver/store/types.ts';
 
@@ -51,4 +51,24 @@ test('nothing runnable boots the local disk: no request, request none, or a prod
 test('an unknown PC boots locally, or gets only hwinvent when unknown clients are allowed', (t) => {
   t.like(decideBoot({ client: null, pending: [poc('b')], products, bootUnknownClients: false }), { kind: 'local', reason: 'unknown client' });
   t.like(decideBoot({ client: null, pending: [poc('b')], products, bootUnknownClients: true }), { kind: 'register', productId: 'hwinvent' });
+});
+
+test('a held product is passed over: the next one runs, or the PC boots locally with the reason', (t) => {
+  const held = new Map([['b', 'the root filesystem rootfs/x is being built']]);
+  t.like(decideBoot({ client: known, pending: [poc('a'), poc('b')], products, bootUnknownClients: false, held }), { kind: 'netboot', productId: 'a' });
+  t.deepEqual(decideBoot({ client: known, pending: [poc('b')], products, bootUnknownClients: false, held }), {
+    kind: 'local',
+    reason: 'setup of b waits: the root filesystem rootfs/x is being built',
+  });
+  t.like(decideBoot({ client: known, pending: [poc('b')], products, bootUnknownClients: false, held: new Map() }), { kind: 'netboot', productId: 'b' });
+});
+
+test('local boot looks for an installed Linux first when an OS install put one on the disk (installed, or laid down and waiting)', (t) => {
+  const installs = ['opsi-local-image-debian', 'opsi-local-image-ubuntu'];
+  const installed = { ...poc('opsi-local-image-debian', 'none'), installationStatus: 'installed' as const };
+  t.is(localBootTarget({ states: [installed], osInstallProducts: installs, laidDownWaiting: false }), 'installed-linux');
+  t.is(localBootTarget({ states: [poc('opsi-local-image-debian', 'none')], osInstallProducts: installs, laidDownWaiting: true }), 'installed-linux');
+  t.is(localBootTarget({ states: [poc('opsi-local-image-debian', 'none')], osInstallProducts: installs, laidDownWaiting: false }), 'any');
+  t.is(localBootTarget({ states: [{ ...installed, productId: 'opsi-local-image-win10-x64' }], osInstallProducts: installs, laidDownWaiting: false }), 'any');
+  t.is(localBootTarget({ states: [], osInstallProducts: installs, laidDownWaiting: false }), 'any');
 });

@@ -73,7 +73,7 @@ function assertSummary(t: ExecutionContext, stdout: string): void {
 
 test('room restore --follow, not on a terminal: a line per change, a summary, exit 1 when one failed', async (t) => {
   const s = await startServe(t);
-  const { stdout, code } = await restoreRoom(t, s, process.execPath, [CLI, 'room', 'restore', 'room', '--follow']);
+  const { stdout, code } = await restoreRoom(t, s, process.execPath, [CLI, 'room', 'restore', 'room', '--follow', '--yes']);
   t.is(code, 1);
   for (const pc of PCS) {
     t.regex(stdout, new RegExp(`${pc.id}\\s+waiting`));
@@ -86,7 +86,7 @@ test('room restore --follow, not on a terminal: a line per change, a summary, ex
 test('room restore --follow on a terminal redraws the lines in place', async (t) => {
   const s = await startServe(t);
   // util-linux script gives the CLI a terminal (with a size: log-update clips to its rows); -e passes on its exit code.
-  const { stdout, code } = await restoreRoom(t, s, 'script', ['-qec', `stty rows 40 cols 120; exec ${process.execPath} ${CLI} room restore room --follow`, '/dev/null']);
+  const { stdout, code } = await restoreRoom(t, s, 'script', ['-qec', `stty rows 40 cols 120; exec ${process.execPath} ${CLI} room restore room --follow --yes`, '/dev/null']);
   t.is(code, 1);
   t.true(stdout.includes('\x1b[2K'), 'earlier frames are erased, not scrolled');
   assertSummary(t, stdout);
@@ -99,11 +99,11 @@ test('room restore of an unknown group or one with no common image: one clear li
   t.not(unknown.code, 0);
   t.regex(unknown.stderr, /group nowhere not found/);
   t.is(unknown.stderr.trim().split('\n').length, 1);
-  const noCommon = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--follow'))) as CliFailure;
+  const noCommon = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--follow', '--yes'))) as CliFailure;
   t.not(noCommon.code, 0);
   t.is(noCommon.stderr.trim().split('\n').length, 1);
   t.regex(noCommon.stderr, /image/);
-  const wrongImage = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--image', 'win7'))) as CliFailure;
+  const wrongImage = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--image', 'win7', '--yes'))) as CliFailure;
   t.regex(wrongImage.stderr, /win7/);
   for (const pc of PCS) t.notRegex((await s.cli('states', pc.id)).stdout, /restore\s+setup/);
 });

@@ -1,64 +1,269 @@
+// The store's behaviour, the same tests on both backends (SQLite and PostgreSQL, a real throwaway
+// cluster started once for this file), then what only one backend has (their migrations' records).
 import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
 import { SqliteStore } from '../../bootserver/store/sqlite.ts';
+import { PostgresStore } from '../../bootserver/store/postgres.ts';
 import { migrations } from '../../bootserver/store/migrations.ts';
-import { StoreConflictError, StoreNotFoundError } from '../../bootserver/store/types.ts';
+import type { SqlStore } from '../../bootserver/store/sql-store.ts';
+import { StoreConflictError, StoreNotFoundError, type Job } from '../../bootserver/store/types.ts';
+import { loadConfig } from '../../bootserver/config/load.ts';
+import { loadCatalogue } from '../../bootserver/products/catalogue.ts';
+import { JobEventBus } from '../../bootserver/service/event-bus.ts';
+import { NetbootService } from '../../bootserver/service/netboot.ts';
+import { Scheduler } from '../../bootserver/schedules/scheduler.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { repoRoot } from '../../lib/paths.ts';
+import { ProductId } from '../../lib/products.ts';
+import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.ts';
+import { postgresBackend, sqliteBackend, type StoreBackend, type StoreDb } from '../helpers/store-backends.ts';
+import { registerMigrateTests } from './store-migrate-cases.ts';
+import { agentCall, parseNetbootConfig, readBootConfig, startTestServer } from '../helpers/server.ts';
 
-const open = () => SqliteStore.open({ path: ':memory:' });
-
-test('a duplicate MAC is refused naming the client that has it', async (t) => {
-  const s = open();
-  await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
-  const e = await t.throwsAsync(s.createClient({ id: 'pc02', mac: '52:54:00:00:00:01' }), { instanceOf: StoreConflictError });
-  t.is(e!.message, 'MAC 52:54:00:00:00:01 already belongs to client pc01');
-  t.is((await s.listClients()).length, 1);
+let cluster: PgCluster | undefined;
+test.before(async () => {
+  cluster = await startPgCluster();
 });
-
-test('a duplicate SMBIOS UUID is refused naming the client that has it', async (t) => {
-  const s = open();
-  const uuid = '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
-  await s.createClient({ id: 'pc01', uuid });
-  const e = await t.throwsAsync(s.createClient({ id: 'pc02', mac: '52:54:00:00:00:02', uuid }), { instanceOf: StoreConflictError });
-  t.is(e!.message, `SMBIOS UUID ${uuid} already belongs to client pc01`);
+test.after.always(async () => {
+  await cluster?.stop();
 });
+const theCluster = () => {
+  if (!cluster) throw new Error('the PostgreSQL cluster did not start');
+  return cluster;
+};
 
-test('an update cannot take another client MAC; its own MAC is fine', async (t) => {
-  const s = open();
-  await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
-  await s.createClient({ id: 'pc02', mac: '52:54:00:00:00:02' });
-  await t.throwsAsync(s.updateClient('pc02', { mac: '52:54:00:00:00:01' }), { message: /belongs to client pc01/ });
-  t.is((await s.updateClient('pc01', { mac: '52:54:00:00:00:01', description: 'x' })).description, 'x');
-  t.is((await s.getClient('pc02'))!.mac, '52:54:00:00:00:02');
-});
+const BACKENDS: StoreBackend[] = [sqliteBackend, postgresBackend(theCluster)];
+const LATEST = Math.max(...migrations.map((m) => m.version));
 
-test('a duplicate host id is refused', async (t) => {
-  const s = open();
-  await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
-  await t.throwsAsync(s.createClient({ id: 'pc01', mac: '52:54:00:00:00:09' }), { message: 'client pc01 already exists' });
-});
+/** Everything a client can own: a product state, a foreign one, property values, inventory, a job with events and a log. */
+async function clientWithHistory(s: SqlStore, id: string, mac: string, group?: string): Promise<string> {
+  const ts = new Date().toISOString();
+  await s.createClient({ id, mac, ...(group ? { group } : {}) });
+  await s.updateClient(id, { inventory: { memoryBytes: 1 } });
+  await s.putProductOnClient({ clientId: id, productId: 'p', actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: ts });
+  await s.putForeignProductState({ clientId: id, productId: 'windomain', actionRequest: 'setup', installationStatus: 'installed', actionResult: 'successful', actionProgress: '', lastAction: 'setup', productVersion: '4.3-1', modified: ts });
+  await s.setPropertyValues(id, 'p', { a: 'b' });
+  const jobId = randomUUID();
+  await s.createJob({ id: jobId, clientId: id, productId: 'p', actionRequest: 'setup', state: 'running', attempt: 1, maxAttempts: 3, tokenHash: `hash-${id}`, percent: 10, error: null, created: ts, updated: ts, attemptStarted: ts, finished: null });
+  await s.addJobEvent({ jobId, ts, kind: 'progress', state: 'running', percent: 10, message: 'x' });
+  await s.putJobLog(jobId, 'log text');
+  return jobId;
+}
 
-test('a failed transaction leaves nothing behind', async (t) => {
-  const s = open();
-  await t.throwsAsync(
-    s.transaction(async (tx) => {
-      await tx.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
-      await tx.createClient({ id: 'pc02', mac: '52:54:00:00:00:01' });
-    }),
-  );
-  t.deepEqual(await s.listClients(), []);
-});
+/** Rows per table that belong to a client (directly or through its jobs), counted in the raw database. */
+async function rowsOf(db: StoreDb, clientId: string): Promise<Record<string, number>> {
+  const count = async (sql: string) => Number((await db.raw(sql, clientId))[0]!['n']);
+  const jobs = 'SELECT id FROM jobs WHERE client_id = ?';
+  return {
+    clients: await count('SELECT COUNT(*) AS n FROM clients WHERE id = ?'),
+    product_on_client: await count('SELECT COUNT(*) AS n FROM product_on_client WHERE client_id = ?'),
+    foreign_product_states: await count('SELECT COUNT(*) AS n FROM foreign_product_states WHERE client_id = ?'),
+    meta: await count("SELECT COUNT(*) AS n FROM meta WHERE key LIKE '%' || ? || '%'"),
+    property_values: await count('SELECT COUNT(*) AS n FROM property_values WHERE client_id = ?'),
+    jobs: await count(`SELECT COUNT(*) AS n FROM (${jobs}) AS j`),
+    job_events: await count(`SELECT COUNT(*) AS n FROM job_events WHERE job_id IN (${jobs})`),
+    job_logs: await count(`SELECT COUNT(*) AS n FROM job_logs WHERE job_id IN (${jobs})`),
+  };
+}
 
-test('using the outer store inside a transaction errors instead of hanging', async (t) => {
-  const s = open();
-  await t.throwsAsync(s.transaction(async () => s.listClients()), { message: /outside its transaction/ });
-  t.deepEqual(await s.listClients(), []);
-});
+const ALL_ONE = { clients: 1, product_on_client: 1, foreign_product_states: 1, meta: 0, property_values: 1, jobs: 1, job_events: 1, job_logs: 1 };
+const NONE = { clients: 0, product_on_client: 0, foreign_product_states: 0, meta: 0, property_values: 0, jobs: 0, job_events: 0, job_logs: 0 };
 
-test('migrations run once on a new file and are recorded', async (t) => {
+const products = loadCatalogue(join(repoRoot, 'products'));
+
+/** A NetbootService on a store, as one server has it. */
+function server(store: SqlStore): NetbootService {
+  const config = loadConfig({ env: {}, file: null, overrides: { dataDir: '/nonexistent', 'boot.maxAttempts': 3 } });
+  return new NetbootService({ store, config, bus: new JobEventBus(), log: silentLogger, serverSecret: '11'.repeat(32) });
+}
+
+async function jobsOf(s: SqlStore, clientId: string): Promise<Job[]> {
+  return s.listJobs({ clientId });
+}
+
+for (const backend of BACKENDS) {
+  const open = (t: ExecutionContext) => backend.open(t);
+  const name = (what: string) => `${backend.name}: ${what}`;
+
+  test(name('a duplicate MAC is refused naming the client that has it'), async (t) => {
+    const { store: s } = await open(t);
+    await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+    const e = await t.throwsAsync(s.createClient({ id: 'pc02', mac: '52:54:00:00:00:01' }), { instanceOf: StoreConflictError });
+    t.is(e!.message, 'MAC 52:54:00:00:00:01 already belongs to client pc01');
+    t.is((await s.listClients()).length, 1);
+  });
+
+  test(name('a duplicate SMBIOS UUID is refused naming the client that has it'), async (t) => {
+    const { store: s } = await open(t);
+    const uuid = '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
+    await s.createClient({ id: 'pc01', uuid });
+    const e = await t.throwsAsync(s.createClient({ id: 'pc02', mac: '52:54:00:00:00:02', uuid }), { instanceOf: StoreConflictError });
+    t.is(e!.message, `SMBIOS UUID ${uuid} already belongs to client pc01`);
+  });
+
+  test(name('an update cannot take another client MAC; its own MAC is fine'), async (t) => {
+    const { store: s } = await open(t);
+    await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+    await s.createClient({ id: 'pc02', mac: '52:54:00:00:00:02' });
+    await t.throwsAsync(s.updateClient('pc02', { mac: '52:54:00:00:00:01' }), { message: /belongs to client pc01/ });
+    t.is((await s.updateClient('pc01', { mac: '52:54:00:00:00:01', description: 'x' })).description, 'x');
+    t.is((await s.getClient('pc02'))!.mac, '52:54:00:00:00:02');
+  });
+
+  test(name('a duplicate host id is refused'), async (t) => {
+    const { store: s } = await open(t);
+    await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+    await t.throwsAsync(s.createClient({ id: 'pc01', mac: '52:54:00:00:00:09' }), { message: 'client pc01 already exists' });
+  });
+
+  test(name('two servers creating the same client at once: one wins, the other gets a conflict'), async (t) => {
+    const db = await open(t);
+    const other = await db.another();
+    const results = await Promise.allSettled([db.store.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' }), other.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' })]);
+    t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const rejected = results.find((r) => r.status === 'rejected');
+    t.true(rejected?.status === 'rejected' && rejected.reason instanceof StoreConflictError);
+    t.is((await db.raw('SELECT COUNT(*) AS n FROM clients'))[0]!['n']!.toString(), '1');
+  });
+
+  test(name('a failed transaction leaves nothing behind'), async (t) => {
+    const { store: s } = await open(t);
+    await t.throwsAsync(
+      s.transaction(async (tx) => {
+        await tx.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+        await tx.createClient({ id: 'pc02', mac: '52:54:00:00:00:01' });
+      }),
+    );
+    t.deepEqual(await s.listClients(), []);
+  });
+
+  test(name('using the outer store inside a transaction errors instead of hanging'), async (t) => {
+    const { store: s } = await open(t);
+    await t.throwsAsync(s.transaction(async () => s.listClients()), { message: /outside its transaction/ });
+    t.deepEqual(await s.listClients(), []);
+  });
+
+  test(name('text sorts byte by byte, jobs newest first then in insertion order, event and run ids count up'), async (t) => {
+    const { store: s } = await open(t);
+    for (const [i, id] of ['b', 'B', 'a-1', 'a1', 'A'].entries()) await s.createClient({ id, mac: `52:54:00:00:00:0${i}` });
+    t.deepEqual((await s.listClients()).map((c) => c.id), ['A', 'B', 'a-1', 'a1', 'b']);
+    await s.upsertProduct({ id: 'p', version: '1', name: 'p', description: '', priority: 1, destructive: false, properties: [] });
+    const ts = '2026-01-01T00:00:00.000Z';
+    const ids = ['z', 'm', 'a'];
+    for (const id of ids) await s.createJob({ id, clientId: 'A', productId: 'p', actionRequest: 'setup', state: 'failed', attempt: 1, maxAttempts: 3, tokenHash: null, percent: 33.3, error: null, created: ts, updated: ts, attemptStarted: ts, finished: ts });
+    const listed = await s.listJobs();
+    t.deepEqual(listed.map((j) => j.id), [...ids].reverse(), 'same time: the later insert first');
+    t.is(listed[0]!.percent, 33.3, 'percent keeps its exact value');
+    const e1 = await s.addJobEvent({ jobId: 'z', ts, kind: 'log', state: 'failed', percent: null, message: 'one' });
+    const e2 = await s.addJobEvent({ jobId: 'z', ts, kind: 'progress', state: 'failed', percent: 50, message: 'two' });
+    t.true(e2.id > e1.id);
+    t.deepEqual((await s.listJobEvents('z', { afterId: e1.id })).map((e) => e.message), ['two']);
+    t.deepEqual((await s.listJobEvents('z', { kinds: ['log'] })).map((e) => e.message), ['one']);
+    t.deepEqual(await s.countJobs(), [{ state: 'failed', productId: 'p', count: 3 }]);
+  });
+
+  test(name('deleting a client removes its states (foreign ones too), property values, inventory, jobs, job events and job logs, and nothing of other clients'), async (t) => {
+    const db = await open(t);
+    const s = db.store;
+    await s.upsertProduct({ id: 'p', version: '1', name: 'p', description: '', priority: 1, destructive: false, properties: [] });
+    const doomed = await clientWithHistory(s, 'pc01', '52:54:00:00:00:01');
+    const kept = await clientWithHistory(s, 'pc02', '52:54:00:00:00:02');
+    t.deepEqual(await rowsOf(db, 'pc01'), ALL_ONE);
+    await s.deleteClient('pc01');
+
+    t.deepEqual(await rowsOf(db, 'pc01'), NONE, 'no row of pc01 left behind in any table');
+    // Orphans would also show as job events/logs whose job is gone: none anywhere.
+    t.is(Number((await db.raw('SELECT COUNT(*) AS n FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)'))[0]!['n']), 0);
+    t.is(await s.getClient('pc01'), null);
+    t.is(await s.findClientByMac('52:54:00:00:00:01'), null, 'the MAC is free again');
+    t.is(await s.getJob(doomed), null);
+    t.is(await s.findJobByTokenHash('hash-pc01'), null, "the deleted client's job token no longer resolves");
+    t.deepEqual(await s.listJobEvents(doomed), []);
+    t.is(await s.getJobLog(doomed), null);
+    t.deepEqual(await s.listProductOnClients({ clientId: 'pc01' }), []);
+    t.deepEqual(await s.listForeignProductStates({ clientId: 'pc01' }), []);
+
+    t.deepEqual(await rowsOf(db, 'pc02'), ALL_ONE, 'the other client is untouched');
+    t.is((await s.getJob(kept))?.state, 'running');
+    t.deepEqual((await s.getClient('pc02'))?.inventory, { memoryBytes: 1 });
+    await t.throwsAsync(s.deleteClient('pc01'), { instanceOf: StoreNotFoundError });
+  });
+
+  test(name('deleting a group keeps its clients and all their data, ungrouped; nothing is left pointing at the group'), async (t) => {
+    const db = await open(t);
+    const s = db.store;
+    await s.upsertProduct({ id: 'p', version: '1', name: 'p', description: '', priority: 1, destructive: false, properties: [] });
+    await s.createGroup({ id: 'room', description: '' });
+    await clientWithHistory(s, 'pc01', '52:54:00:00:00:01', 'room');
+    await clientWithHistory(s, 'pc02', '52:54:00:00:00:02', 'room');
+    await s.deleteGroup('room');
+
+    t.is(await s.getGroup('room'), null);
+    for (const id of ['pc01', 'pc02']) {
+      t.deepEqual(await rowsOf(db, id), ALL_ONE, `${id} keeps its states, values and jobs`);
+      t.is((await s.getClient(id))?.group, null, `${id} is ungrouped`);
+      t.is((await s.getProductOnClient(id, 'p'))?.actionRequest, 'setup', `${id} keeps its pending action`);
+    }
+    t.is(Number((await db.raw('SELECT COUNT(*) AS n FROM clients WHERE group_id IS NOT NULL'))[0]!['n']), 0, 'no client row still names the deleted group');
+    // A new group of the same name starts empty: the old members do not silently rejoin.
+    await s.createGroup({ id: 'room', description: '' });
+    t.deepEqual(await s.listClients({ group: 'room' }), []);
+    await t.throwsAsync(s.deleteGroup('nope'), { instanceOf: StoreNotFoundError });
+  });
+
+  test(name('two servers reading the same PC config at the same moment create one job attempt, never two'), async (t) => {
+    const db = await open(t);
+    const stores = [db.store, await db.another()];
+    for (const p of products) await db.store.upsertProduct(p);
+    await db.store.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+    const [a, b] = stores.map(server) as [NetbootService, NetbootService];
+    await a.setActionRequest('pc01', ProductId.hwinvent, 'setup');
+    const read = (svc: NetbootService) => svc.bootConfigRead({ mac: '52:54:00:00:00:01', uuid: null, firmware: 'uefi' });
+
+    // Both servers at once, several times over: one job, attempt 1, one token.
+    const first = await Promise.all([read(a), read(b), read(a), read(b)]);
+    t.is(new Set(first.map((o) => o.job?.id)).size, 1, 'every read got the same job');
+    t.is(new Set(first.map((o) => o.token)).size, 1, 'and the same token');
+    let jobs = await jobsOf(db.store, 'pc01');
+    t.is(jobs.length, 1);
+    t.like(jobs[0], { state: 'booting', attempt: 1 });
+
+    // The agent started, then the PC rebooted (power loss): both servers read again at once.
+    await a.store.transaction(async (tx) => a.applyJobEvent(tx, (await tx.getJob(jobs[0]!.id))!, { type: 'agentStarted' }));
+    const second = await Promise.all([read(b), read(a)]);
+    jobs = await jobsOf(db.store, 'pc01');
+    t.is(jobs.length, 1, 'still one job');
+    t.like(jobs[0], { state: 'booting', attempt: 2 }, 'one new attempt, not two');
+    t.is(new Set(second.map((o) => o.token)).size, 1, 'both servers hand out the one attempt 2 token');
+    const events = await db.store.listJobEvents(jobs[0]!.id, { kinds: ['state'] });
+    t.is(events.filter((e) => /attempt 1 of/.test(e.message)).length, 1, 'one "attempt 1" event');
+  });
+
+  test(name("two servers' schedulers ticking at the same moment run a due schedule once"), async (t) => {
+    const db = await open(t);
+    const ran: string[] = [];
+    const clock = { now: () => new Date('2026-12-04T07:00:01Z') };
+    const [a, b] = [db.store, await db.another()].map((store) => new Scheduler({ store, log: silentLogger, clock, action: async (s) => (ran.push(s.name), 'ok') }));
+    await db.store.createSchedule({
+      id: 'once', name: 'once', kind: 'once', at: '2026-12-04T07:00:00.000Z', cron: null, timezone: null, target: { kind: 'group', id: 'room101' }, productId: null,
+      // run-once: the schedulers never ran start(), so the due time counts as missed while down.
+      actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'run-once', lateWindowSeconds: 3600, enabled: true,
+      nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: '2026-12-01T00:00:00.000Z', modified: '2026-12-01T00:00:00.000Z',
+    });
+    await Promise.all([a!.tick(), b!.tick(), a!.tick(), b!.tick()]);
+    t.deepEqual(ran, ['once']);
+    t.is((await db.store.listScheduleRuns('once')).length, 1);
+  });
+}
+
+// ---- SQLite only: its file and PRAGMA user_version ----
+
+test('sqlite: migrations run once on a new file and are recorded', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'db.sqlite');
@@ -75,7 +280,7 @@ test('migrations run once on a new file and are recorded', async (t) => {
   t.throws(() => SqliteStore.open({ path }), { message: /schema version 99 is newer/ });
 });
 
-test('migration 4 moves the foreign product states kept in meta rows into their table, and drops those of deleted clients', async (t) => {
+test('sqlite: migration 4 moves the foreign product states kept in meta rows into their table, and drops those of deleted clients', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'db.sqlite');
@@ -105,102 +310,53 @@ test('migration 4 moves the foreign product states kept in meta rows into their 
   t.is(await s.getMeta('other'), 'kept');
 });
 
-/** A store in a file (so the raw tables can be counted afterwards) with one product. */
-async function fileStore(t: ExecutionContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'db.sqlite');
-  const s = SqliteStore.open({ path });
-  await s.upsertProduct({ id: 'p', version: '1', name: 'p', description: '', priority: 1, destructive: false, properties: [] });
-  return { s, path };
-}
+// ---- PostgreSQL only: its version table, the collation check, two servers migrating at once ----
 
-/** Everything a client can own: a product state, a foreign one, property values, inventory, a job with events and a log. */
-async function clientWithHistory(s: SqliteStore, id: string, mac: string, group?: string): Promise<string> {
-  const ts = new Date().toISOString();
-  await s.createClient({ id, mac, ...(group ? { group } : {}) });
-  await s.updateClient(id, { inventory: { memoryBytes: 1 } });
-  await s.putProductOnClient({ clientId: id, productId: 'p', actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: ts });
-  await s.putForeignProductState({ clientId: id, productId: 'windomain', actionRequest: 'setup', installationStatus: 'installed', actionResult: 'successful', actionProgress: '', lastAction: 'setup', productVersion: '4.3-1', modified: ts });
-  await s.setPropertyValues(id, 'p', { a: 'b' });
-  const jobId = randomUUID();
-  await s.createJob({ id: jobId, clientId: id, productId: 'p', actionRequest: 'setup', state: 'running', attempt: 1, maxAttempts: 3, tokenHash: `hash-${id}`, percent: 10, error: null, created: ts, updated: ts, attemptStarted: ts, finished: null });
-  await s.addJobEvent({ jobId, ts, kind: 'progress', state: 'running', percent: 10, message: 'x' });
-  await s.putJobLog(jobId, 'log text');
-  return jobId;
-}
-
-/** Rows per table that belong to a client (directly or through its jobs), counted in the raw database. */
-function rowsOf(path: string, clientId: string): Record<string, number> {
-  const db = new DatabaseSync(path);
-  try {
-    const count = (sql: string) => Number((db.prepare(sql).get(clientId) as { n: number }).n);
-    const jobs = 'SELECT id FROM jobs WHERE client_id = ?';
-    return {
-      clients: count('SELECT COUNT(*) AS n FROM clients WHERE id = ?'),
-      product_on_client: count('SELECT COUNT(*) AS n FROM product_on_client WHERE client_id = ?'),
-      foreign_product_states: count('SELECT COUNT(*) AS n FROM foreign_product_states WHERE client_id = ?'),
-      meta: count("SELECT COUNT(*) AS n FROM meta WHERE key LIKE '%' || ? || '%'"),
-      property_values: count('SELECT COUNT(*) AS n FROM property_values WHERE client_id = ?'),
-      jobs: count(`SELECT COUNT(*) AS n FROM (${jobs})`),
-      job_events: count(`SELECT COUNT(*) AS n FROM job_events WHERE job_id IN (${jobs})`),
-      job_logs: count(`SELECT COUNT(*) AS n FROM job_logs WHERE job_id IN (${jobs})`),
-    };
-  } finally {
-    db.close();
-  }
-}
-
-const ALL_ONE = { clients: 1, product_on_client: 1, foreign_product_states: 1, meta: 0, property_values: 1, jobs: 1, job_events: 1, job_logs: 1 };
-const NONE = { clients: 0, product_on_client: 0, foreign_product_states: 0, meta: 0, property_values: 0, jobs: 0, job_events: 0, job_logs: 0 };
-
-test('deleting a client removes its states (foreign ones too), property values, inventory, jobs, job events and job logs, and nothing of other clients', async (t) => {
-  const { s, path } = await fileStore(t);
-  const doomed = await clientWithHistory(s, 'pc01', '52:54:00:00:00:01');
-  const kept = await clientWithHistory(s, 'pc02', '52:54:00:00:00:02');
-  t.deepEqual(rowsOf(path, 'pc01'), ALL_ONE);
-  await s.deleteClient('pc01');
-
-  t.deepEqual(rowsOf(path, 'pc01'), NONE, 'no row of pc01 left behind in any table');
-  // Orphans would also show as job events/logs whose job is gone: none anywhere.
-  const db = new DatabaseSync(path);
-  t.is(Number((db.prepare('SELECT COUNT(*) AS n FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)').get() as { n: number }).n), 0);
-  db.close();
-  t.is(await s.getClient('pc01'), null);
-  t.is(await s.findClientByMac('52:54:00:00:00:01'), null, 'the MAC is free again');
-  t.is(await s.getJob(doomed), null);
-  t.is(await s.findJobByTokenHash('hash-pc01'), null, "the deleted client's job token no longer resolves");
-  t.deepEqual(await s.listJobEvents(doomed), []);
-  t.is(await s.getJobLog(doomed), null);
-  t.deepEqual(await s.listProductOnClients({ clientId: 'pc01' }), []);
-  t.deepEqual(await s.listForeignProductStates({ clientId: 'pc01' }), []);
-
-  t.deepEqual(rowsOf(path, 'pc02'), ALL_ONE, 'the other client is untouched');
-  t.is((await s.getJob(kept))?.state, 'running');
-  t.deepEqual((await s.getClient('pc02'))?.inventory, { memoryBytes: 1 });
-  await t.throwsAsync(s.deleteClient('pc01'), { instanceOf: StoreNotFoundError });
-  await s.close();
+test('postgres: an empty database is migrated once even when two servers start at once; a newer schema is refused', async (t) => {
+  const url = await theCluster().emptyDatabase();
+  const [s1, s2] = await Promise.all([PostgresStore.open({ url }), PostgresStore.open({ url })]);
+  t.is(await s1.readSchemaVersion(), LATEST);
+  await s1.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+  t.is((await s2.listClients()).length, 1);
+  await s2.close();
+  await s1.close();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('UPDATE netimage_schema_version SET version = 99');
+  await client.end();
+  await t.throwsAsync(PostgresStore.open({ url }), { message: /schema version 99 is newer/ });
 });
 
-test('deleting a group keeps its clients and all their data, ungrouped; nothing is left pointing at the group', async (t) => {
-  const { s, path } = await fileStore(t);
-  await s.createGroup({ id: 'room', description: '' });
-  await clientWithHistory(s, 'pc01', '52:54:00:00:00:01', 'room');
-  await clientWithHistory(s, 'pc02', '52:54:00:00:00:02', 'room');
-  await s.deleteGroup('room');
-
-  t.is(await s.getGroup('room'), null);
-  for (const id of ['pc01', 'pc02']) {
-    t.deepEqual(rowsOf(path, id), ALL_ONE, `${id} keeps its states, values and jobs`);
-    t.is((await s.getClient(id))?.group, null, `${id} is ungrouped`);
-    t.is((await s.getProductOnClient(id, 'p'))?.actionRequest, 'setup', `${id} keeps its pending action`);
-  }
-  const db = new DatabaseSync(path);
-  t.is(Number((db.prepare('SELECT COUNT(*) AS n FROM clients WHERE group_id IS NOT NULL').get() as { n: number }).n), 0, 'no client row still names the deleted group');
-  db.close();
-  // A new group of the same name starts empty: the old members do not silently rejoin.
-  await s.createGroup({ id: 'room', description: '' });
-  t.deepEqual(await s.listClients({ group: 'room' }), []);
-  await t.throwsAsync(s.deleteGroup('nope'), { instanceOf: StoreNotFoundError });
-  await s.close();
+test('postgres: a database whose collation is not C is refused with the command that makes a right one', async (t) => {
+  const admin = new pg.Client({ connectionString: theCluster().url('postgres') });
+  await admin.connect();
+  const name = `coll${process.pid}`;
+  // Any collation but C: the cluster has no language locales, so use ICU's (built into Debian's server).
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'`);
+  await admin.end();
+  await t.throwsAsync(PostgresStore.open({ url: theCluster().url(name) }), { message: /ICU collation; netimage needs C .*LOCALE 'C'/ });
 });
+
+test('postgres: two bootservers on one database: one secret and first token, one job for a PC whose config both serve at once, either takes its agent', async (t) => {
+  const url = await theCluster().emptyDatabase();
+  const [a, b] = await Promise.all([startTestServer({ overrides: { 'store.url': url } }), startTestServer({ overrides: { 'store.url': url } })]);
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  t.is([a, b].filter((s) => s.server.initialAdminToken !== null).length, 1, 'one first admin token for the site');
+  t.is((await b.api('GET', '/api/v1/clients')).status, 200, "the first server's token works on the second");
+  t.is((await b.api('GET', '/api/v1/clients', undefined, { authorization: `Bearer ${[a, b].find((s) => s.server.initialAdminToken)!.server.initialAdminToken}` })).status, 200);
+
+  t.is((await a.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:00:00:01' })).status, 201);
+  t.is((await a.api('PUT', `/api/v1/clients/pc01/products/${ProductId.hwinvent}/action`, { actionRequest: 'setup' })).status, 200);
+  const configs = await Promise.all([readBootConfig(a, '52:54:00:00:00:01', null), readBootConfig(b, '52:54:00:00:00:01', null)]);
+  const [fromA, fromB] = configs.map(parseNetbootConfig);
+  t.truthy(fromA);
+  t.deepEqual(fromB, fromA, 'the same job, attempt and token from both servers');
+  t.is((await a.server.store.listJobs({ clientId: 'pc01' })).length, 1, 'one job in the shared store');
+  const job = await agentCall(b.url, fromA!.token, 'GET', '/job');
+  t.is(job.status, 200, "the token server A's config carried works on server B");
+});
+
+registerMigrateTests(theCluster);

@@ -30,6 +30,9 @@ export function fixedStore(data: FixedData = {}): FixedStore {
   const writes: string[] = [];
   const reads: Reads = {
     getMeta: async () => null,
+    getOsInstall: async () => null,
+    findOsInstallByTokenHash: async () => null,
+    listOsInstalls: async () => [],
     getGroup: async (id: string) => data.groups?.find((g) => g.id === id) ?? null,
     listGroups: async () => data.groups ?? [],
     getClient: async (id: string) => clients.find((c) => c.id === id) ?? null,

@@ -88,22 +88,31 @@ test('restore refuses a corrupted image without writing to the target', async (t
   await damage(sysDev, 1, 20);
   await helper(['flip', backupDev, 'img/image.pcl.zst', String(Math.floor(bk.result.backup.metadata.imageBytes / 2))]);
   const before = await sha256Device(sysDev);
-  const rs = await cli(['restore', ...base, '--image', 'img']);
+  // --full-check hashes the whole image before the first write.
+  const rs = await cli(['restore', ...base, '--image', 'img', '--full-check']);
   t.false(rs.ok);
-  t.regex(rs.error!, /damaged: sha256 .* does not match/);
+  t.regex(rs.error!, /damaged: sha256 .* does not match|fails the zstd integrity test/);
   t.is(await sha256Device(sysDev), before, 'target partition untouched');
   const log = (await helper(['cat', backupDev, 'master.log'])).text as string;
   t.regex(log, /restore REFUSED image=img/);
+  // Without it a chunked image is verified chunk by chunk: the damaged chunk is found before any
+  // of it is written (delta.test.ts checks its blocks stay untouched) and the restore fails.
+  // (--full: a delta restore would only read the damaged chunk if the target differs there.)
+  const asYouGo = await cli(['restore', ...base, '--image', 'img', '--full']);
+  t.false(asYouGo.ok);
+  t.regex(asYouGo.error!, /the image is damaged: chunk \d+ (does not decompress|does not match its sha256)/);
+  t.regex((await helper(['cat', backupDev, 'master.log'])).text as string, /restore FAILED image=img/);
+  const damagedTarget = await sha256Device(sysDev);
 
   const hinted = await cli(['restore', ...base, '--image', 'img', '--hint-serial', 'OTHER-DISK']);
   t.false(hinted.ok);
   t.regex(hinted.error!, /does not match the disk hints/);
-  t.is(await sha256Device(sysDev), before);
+  t.is(await sha256Device(sysDev), damagedTarget);
 
   const none = await cli(['restore', ...base, '--image', 'missing']);
   t.false(none.ok);
   t.regex(none.error!, /not found/);
-  t.is(await sha256Device(sysDev), before);
+  t.is(await sha256Device(sysDev), damagedTarget);
 });
 
 test('a disk hint that matches no disk fails without writing', async (t) => {

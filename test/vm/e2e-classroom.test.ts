@@ -71,7 +71,7 @@ test.serial(`one group restore: all ${PC_COUNT} finish and verify; server peak C
   t.timeout(25 * 60_000);
   // No image named: the server picks the one common to every client of the group (the only one
   // each backed up), and sets the action for exactly the group's clients.
-  const set = await server!.call('POST', `/groups/${GROUP}/action`, { productId: RESTORE, actionRequest: 'setup', properties: {} });
+  const set = await server!.call('POST', `/groups/${GROUP}/action`, { productId: RESTORE, actionRequest: 'setup', properties: {}, confirm: PCS.length });
   t.log(`group action: ${JSON.stringify(set).slice(0, 300)}`);
   t.deepEqual({ clients: [...set.clients].sort(), imagefile: set.imagefile }, { clients: PCS.map((pc) => pc.id).sort(), imagefile: IMAGE });
   for (const pc of PCS) {

@@ -1,16 +1,24 @@
 // `netimage action set`: what a client (or every client of a group) runs at its next network boot.
 import { parseProps, seg, type CommandGroup } from '../command.ts';
 import { wake } from './wake.ts';
+import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
+import type { ActionRequest } from '../../../lib/agent-protocol.ts';
 
 export const actionCommand: CommandGroup = {
   name: 'action',
   section: 'admin',
-  usage: [{ syntax: 'action set <hostname|--group G> <product> [--request setup] [--prop k=v ...] [--wake]', summary: '--wake: Wake-on-LAN right away' }],
+  usage: [
+    {
+      syntax: 'action set <hostname|--group G> <product> [--request setup] [--prop k=v ...] [--wake] [--yes]',
+      summary: '--wake: Wake-on-LAN right away; a group action that wipes disks asks to confirm the number of PCs (--yes: no question)',
+    },
+  ],
   options: {
     group: { type: 'string' },
     request: { type: 'string' },
     prop: { type: 'string', multiple: true },
     wake: { type: 'boolean' },
+    ...YES_OPTION,
   },
   async run(ctx) {
     if (ctx.args[0] !== 'set') throw ctx.unknownVerb();
@@ -19,7 +27,9 @@ export const actionCommand: CommandGroup = {
     const api = await ctx.api();
     if (group) {
       const [product] = ctx.operands('set', 1);
-      const r = await api.call<{ clients: string[]; imagefile: string | null }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body });
+      // The server checks the request name; an unknown one wipes nothing here and is refused there.
+      const confirm = await confirmWipe(ctx, api, group, product, body.actionRequest as ActionRequest);
+      const r = await api.call<{ clients: string[]; imagefile: string | null }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body, ...(confirm === undefined ? {} : { confirm }) });
       ctx.out(r, () => `${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}: ${r.clients.join(', ')}`);
     } else {
       const [client, product] = ctx.operands('set', 2);

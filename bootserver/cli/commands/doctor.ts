@@ -1,5 +1,4 @@
 // `netimage doctor`: local checks of what a working bootserver needs (see ../doctor.ts).
-import { join } from 'node:path';
 import type { CommandGroup } from '../command.ts';
 import type { Config } from '../../config/schema.ts';
 
@@ -11,7 +10,7 @@ export const doctorCommand: CommandGroup = {
     // Loaded here, not at the top: see serve.ts.
     const { loadConfig } = await import('../../config/load.ts');
     const { runDoctor } = await import('../doctor.ts');
-    const { SqliteStore } = await import('../../store/sqlite.ts');
+    const { openConfiguredStore, describeStore } = await import('../../store/open.ts');
     let config: Config;
     try {
       config = loadConfig({ file: ctx.string('config') ?? null });
@@ -20,13 +19,12 @@ export const doctorCommand: CommandGroup = {
       return 1;
     }
     const checks = await runDoctor(config);
-    const storePath = join(config.dataDir, 'netimage.sqlite');
     const idx = checks.findIndex((c) => c.name === 'store');
     try {
-      const store = SqliteStore.open({ path: storePath });
-      const version = store.schemaVersion;
+      const store = await openConfiguredStore(config);
+      const version = await store.readSchemaVersion();
       await store.close();
-      checks[idx] = { name: 'store', ok: true, detail: `${storePath} (schema ${version})` };
+      checks[idx] = { name: 'store', ok: true, detail: `${describeStore(config)} (schema ${version})` };
     } catch (error) {
       checks[idx] = { name: 'store', ok: false, detail: (error as Error).message };
     }

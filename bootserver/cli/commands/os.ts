@@ -1,6 +1,10 @@
 // `netimage os build <os>`: build a root filesystem into the depot (bootserver/os-images/) and
 // follow its output until it ends; exit 0 only when the entry is in the depot.
+// `netimage os builds`: the builds since the server started (also those that setting an OS
+// install action started), with their state and progress.
+// `netimage os installs [--state waiting]`: OS installs and their first-boot state.
 import type { CommandGroup } from '../command.ts';
+import { table } from '../format.ts';
 import { mib } from './depot.ts';
 
 interface BuildView {
@@ -14,6 +18,15 @@ interface BuildView {
   bytes: number | null;
   lines?: string[];
   next?: number;
+  started?: string;
+}
+
+interface InstallView {
+  jobId: string;
+  clientId: string;
+  productId: string;
+  state: string;
+  deadline: string | null;
 }
 
 const POLL_MS = 1000;
@@ -21,14 +34,46 @@ const POLL_MS = 1000;
 export const osCommand: CommandGroup = {
   name: 'os',
   section: 'admin',
-  usage: [{ syntax: 'os build <os> [--packages "a b"] [--mirror URL] [--proxy URL] [--rebuild]', summary: 'build a root filesystem into the depot (os: debian-12)' }],
+  usage: [
+    { syntax: 'os build <os> [--packages "a b"] [--mirror URL] [--proxy URL] [--rebuild]', summary: 'build a root filesystem into the depot (os: debian-12)' },
+    { syntax: 'os builds', summary: 'root filesystem builds since the server started, with progress' },
+    { syntax: 'os installs [--state waiting|reported|timed_out]', summary: 'OS installs and their first-boot report' },
+  ],
   options: {
     packages: { type: 'string' },
     mirror: { type: 'string' },
     proxy: { type: 'string' },
     rebuild: { type: 'boolean' },
+    state: { type: 'string' },
   },
   async run(ctx) {
+    if (ctx.args[0] === 'builds') {
+      ctx.operands('builds', 0);
+      const builds = await (await ctx.api()).call<BuildView[]>('GET', '/api/v1/os/builds');
+      ctx.out(builds, () =>
+        builds.length
+          ? table(
+              ['BUILD', 'ENTRY', 'STATE', 'PROGRESS', 'STARTED', 'ERROR'],
+              builds.map((b) => [b.id, b.entryId, b.cached ? 'cached' : b.state, `${Math.round(b.percent)}%`, (b.started ?? '').slice(0, 19).replace('T', ' '), b.error ?? '']),
+            )
+          : 'no builds since the server started (netimage os build debian-12)',
+      );
+      return 0;
+    }
+    if (ctx.args[0] === 'installs') {
+      ctx.operands('installs', 0);
+      const state = ctx.string('state');
+      const rows = await (await ctx.api()).call<InstallView[]>('GET', `/api/v1/os/installs${state ? `?state=${encodeURIComponent(state)}` : ''}`);
+      ctx.out(rows, () =>
+        rows.length
+          ? table(
+              ['CLIENT', 'PRODUCT', 'STATE', 'DEADLINE', 'JOB'],
+              rows.map((r) => [r.clientId, r.productId, r.state, r.state === 'waiting' ? (r.deadline ?? '').slice(0, 19).replace('T', ' ') : '', r.jobId]),
+            )
+          : 'no OS installs',
+      );
+      return 0;
+    }
     if (ctx.args[0] !== 'build') throw ctx.unknownVerb();
     const [os] = ctx.operands('build', 1);
     const api = await ctx.api();

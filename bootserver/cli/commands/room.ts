@@ -6,25 +6,34 @@ import { seg, type CommandGroup } from '../command.ts';
 import type { JobLineEvent } from '../format.ts';
 import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
+import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
 
 export const roomCommand: CommandGroup = {
   name: 'room',
   section: 'admin',
-  usage: [{ syntax: 'room restore <group> [--image NAME] [--wake] [--follow]', summary: 'restore every PC of a group (the image all have, or --image); --follow: live progress, exit 0 only if all succeed' }],
+  usage: [
+    {
+      syntax: 'room restore <group> [--image NAME] [--wake] [--follow] [--yes]',
+      summary: 'restore every PC of a group (the image all have, or --image); asks to confirm the number of PCs wiped (--yes: no question); --follow: live progress, exit 0 only if all succeed',
+    },
+  ],
   options: {
     image: { type: 'string' },
     wake: { type: 'boolean' },
     follow: { type: 'boolean', short: 'f' },
+    ...YES_OPTION,
   },
   async run(ctx) {
     if (ctx.args[0] !== 'restore') throw ctx.unknownVerb();
     const [group] = ctx.operands('restore', 1);
     const image = ctx.string('image');
     const api = await ctx.api();
+    const confirm = await confirmWipe(ctx, api, group, ProductId.restore, 'setup');
     const set = await api.call<{ clients: string[]; imagefile: string | null }>('POST', `/api/v1/groups/${seg(group)}/action`, {
       productId: ProductId.restore,
       actionRequest: 'setup',
       properties: image ? { imagefile: image } : {},
+      ...(confirm === undefined ? {} : { confirm }),
     });
     const plain = ctx.flag('json') || !process.stdout.isTTY;
     const say = (line: string) => process.stdout.write(line + '\n');

@@ -1,6 +1,5 @@
 // `netimage token reset`: a new admin token written straight into the store (needs the data dir,
 // not the server: this is the way back in when the token is lost).
-import { join } from 'node:path';
 import type { CommandGroup } from '../command.ts';
 import { saveCredentials } from '../api-client.ts';
 
@@ -13,10 +12,10 @@ export const tokenCommand: CommandGroup = {
     ctx.operands('reset', 0);
     // Loaded here, not at the top: see serve.ts.
     const { loadConfig } = await import('../../config/load.ts');
-    const { SqliteStore } = await import('../../store/sqlite.ts');
+    const { openConfiguredStore } = await import('../../store/open.ts');
     const { newAdminToken, sha256Hex } = await import('../../service/tokens.ts');
     const config = loadConfig({ file: ctx.string('config') ?? null });
-    const store = SqliteStore.open({ path: join(config.dataDir, 'netimage.sqlite') });
+    const store = await openConfiguredStore(config);
     const token = newAdminToken();
     await store.transaction(async (tx) => {
       await tx.deleteAdminTokens();

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { createGroupBody, groupActionBody, groupIdParams } from '../schemas.ts';
 import type { AdminApiDeps } from './deps.ts';
 
-export const groupRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service }) => {
+export const groupRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin }) => {
   r.get('/groups', { schema: { tags: ['groups'], summary: 'List groups' } }, async () => admin.listGroups());
   r.post('/groups', { schema: { tags: ['groups'], summary: 'Create a group (room)', body: createGroupBody } }, async (req, reply) => {
     return reply.status(201).send(await admin.createGroup(req.body));
@@ -14,7 +14,14 @@ export const groupRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admi
   });
   r.post(
     '/groups/:id/action',
-    { schema: { tags: ['actions'], summary: 'Set an action request for every client of a group (restore: image common to all)', params: groupIdParams, body: groupActionBody } },
-    async (req) => service.setGroupActionRequest(req.params.id, req.body.productId, req.body.actionRequest, req.body.properties),
+    {
+      schema: {
+        tags: ['actions'],
+        summary: 'Set an action request for every client of a group (restore: image common to all). A product that wipes disks needs "confirm": the number of PCs of the group (400 without, 409 when it differs; nothing set)',
+        params: groupIdParams,
+        body: groupActionBody,
+      },
+    },
+    async (req) => admin.setGroupActionRequest(req.params.id, req.body.productId, req.body.actionRequest, req.body.properties, req.body.confirm),
   );
 };

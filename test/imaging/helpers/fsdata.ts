@@ -4,6 +4,7 @@
 //   write <dev> <ext4|ntfs> <relpath> <text-or-@HIBR>   one small file (hiberfil.sys signature for @HIBR)
 //   flip <dev> <relpath> <offset>           flip one byte of a file on an ext4 fs (corrupt an image)
 //   path <dev>                              lists a directory tree (relative paths)
+//   change <dev> <ext4|ntfs> <rewrite|new|large|rmdir>  a change pattern for delta restore tests
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,6 +113,33 @@ async function main(): Promise<unknown> {
         await fh.write(one, 0, 1, off);
         await fh.sync();
         await fh.close();
+        return { ok: true };
+      });
+    }
+    case 'change': {
+      return mounted(dev!, a!, async (dir) => {
+        const files = await walk(join(dir, 'data'), dir);
+        if (b === 'rewrite') {
+          // Small files rewritten in place with new content of the same size.
+          for (const rel of files.filter((f) => f.includes('/small/')).slice(0, 30)) {
+            const size = (await readFile(join(dir, rel))).length;
+            const fh = await open(join(dir, rel), 'r+');
+            await fh.write(randomBytes(size), 0, size, 0);
+            await fh.close();
+          }
+        } else if (b === 'new') {
+          await mkdir(join(dir, 'new'), { recursive: true });
+          for (let i = 0; i < 5; i++) await writeFile(join(dir, 'new', `n${i}.bin`), randomBytes(1024 * 1024));
+        } else if (b === 'large') {
+          const big = files.find((f) => f.endsWith('big-0.bin'))!;
+          const size = (await readFile(join(dir, big))).length;
+          const fh = await open(join(dir, big), 'r+');
+          await fh.write(randomBytes(size), 0, size, 0);
+          await fh.close();
+        } else if (b === 'rmdir') {
+          await run('rm', ['-rf', join(dir, 'data/small/d3')]);
+        } else throw new Error(`unknown change ${b}`);
+        await run('sync', []);
         return { ok: true };
       });
     }

@@ -1,0 +1,14 @@
+// opsi's delay_for_reboot: seconds the PC waits after its job before it reboots (or powers off),
+// so someone at the console can read the outcome. Any product may carry the property.
+import type { AgentJob } from '../../lib/agent-protocol.ts';
+
+/** The longest wait honoured: a typo must not park a PC for hours. */
+export const MAX_REBOOT_DELAY_SECONDS = 600;
+
+export function rebootDelaySeconds(job: Pick<AgentJob, 'properties'>): number {
+  const v = job.properties['delay_for_reboot'];
+  const s = Array.isArray(v) ? v[0] : v;
+  const n = Number(typeof s === 'string' ? s.trim() : s);
+  if (typeof s !== 'string' || s.trim() === '' || !Number.isFinite(n) || n <= 0) return 0;
+  return Math.min(Math.floor(n), MAX_REBOOT_DELAY_SECONDS);
+}

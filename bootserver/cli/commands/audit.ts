@@ -1,0 +1,46 @@
+// `netimage audit`: who changed what, on which PCs, when and from where (admins only).
+import type { CommandGroup } from '../command.ts';
+import { table } from '../format.ts';
+
+interface AuditEntry {
+  ts: string;
+  actor: string;
+  via: string;
+  source: string;
+  method: string;
+  route: string;
+  clients: string[];
+  status: number;
+}
+
+/** "pc01, pc02, pc03 +27" */
+function clientList(clients: string[]): string {
+  return clients.length > 3 ? `${clients.slice(0, 3).join(',')} +${clients.length - 3}` : clients.join(',');
+}
+
+export const auditCommand: CommandGroup = {
+  name: 'audit',
+  section: 'admin',
+  usage: [{ syntax: 'audit [--actor NAME] [--since TIME] [--limit N]', summary: 'the audit log, newest first (via: ui = browser session, cli = API token)' }],
+  options: {
+    actor: { type: 'string' },
+    since: { type: 'string' },
+    limit: { type: 'string' },
+  },
+  async run(ctx) {
+    ctx.operands(undefined, 0);
+    const q = new URLSearchParams();
+    for (const name of ['actor', 'since', 'limit']) {
+      const v = ctx.string(name);
+      if (v !== undefined) q.set(name, name === 'since' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : v);
+    }
+    const entries = await (await ctx.api()).call<AuditEntry[]>('GET', `/api/v1/audit${q.size ? `?${q}` : ''}`);
+    ctx.out(entries, () =>
+      table(
+        ['TIME', 'WHO', 'VIA', 'FROM', 'REQUEST', 'PCS', 'STATUS'],
+        entries.map((e) => [e.ts.slice(0, 19).replace('T', ' '), e.actor, e.via, e.source, `${e.method} ${e.route.replace(/^\/api\/v1/, '')}`, clientList(e.clients), e.status]),
+      ),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,34 @@
+// The CLI side of the wipe confirmation (service/wipe-confirmation.ts): before a group action that
+// wipes disks, show how many PCs it wipes and get that number confirmed (typed on a terminal, or
+// --yes in scripts), then send it as `confirm`. The server refuses the action when the group has
+// changed in between.
+import { createInterface } from 'node:readline/promises';
+import type { ActionRequest } from '../../lib/agent-protocol.ts';
+import { wipesDisks } from '../service/wipe-confirmation.ts';
+import { NetimageError } from '../../lib/errors.ts';
+import { seg, UsageError, type CommandContext } from './command.ts';
+import type { AdminClient } from './api-client.ts';
+
+export const YES_OPTION = { yes: { type: 'boolean', short: 'y' } } as const;
+
+/** The `confirm` to send: undefined when nothing is wiped (or the group is empty: the server says so). */
+export async function confirmWipe(ctx: CommandContext, api: AdminClient, group: string, productId: string, actionRequest: ActionRequest): Promise<number | undefined> {
+  if (!wipesDisks(productId, actionRequest)) return undefined;
+  const clients = await api.call<{ id: string }[]>('GET', `/api/v1/clients?group=${seg(group)}`);
+  if (clients.length === 0) return undefined;
+  const n = clients.length;
+  const what = `${productId} wipes the disks of ${n} PC(s) of ${group}: ${clients.map((c) => c.id).join(', ')}`;
+  if (ctx.flag('yes')) {
+    if (!ctx.flag('json')) process.stdout.write(`${what}\n`);
+    return n;
+  }
+  if (!process.stdin.isTTY) throw new UsageError(`${what}; nothing set: add --yes to confirm (no terminal to ask on)`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`${what}.\nType ${n} to go ahead: `)).trim();
+    if (answer !== String(n)) throw new NetimageError('invalid', `not confirmed (typed "${answer}", not ${n}): nothing set`);
+  } finally {
+    rl.close();
+  }
+  return n;
+}

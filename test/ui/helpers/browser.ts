@@ -1,0 +1,31 @@
+// Debian's chromium (scripts/setup.d/10-apt.sh) driven by playwright-core: no browser download.
+// Flags: headless as root without a sandbox, and nothing that reaches out to the network (this
+// machine's network is closed; Chromium's background fetches would only fail, many at a time).
+// launch() starts it on a fresh, empty profile of its own (a new --user-data-dir in a temp dir,
+// removed on close), so no state carries over between runs.
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = process.env['NETIMAGE_CHROMIUM'] ?? '/usr/bin/chromium';
+
+export async function launchBrowser(): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+    },
+  };
+}

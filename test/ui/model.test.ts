@@ -1,0 +1,44 @@
+// The UI's pure logic (ui/src/model.ts): what a PC tile shows, and what an action says it wipes.
+import test from 'ava';
+import { tileOf, wipeOf, installProducts, pcs } from '../../ui/src/model.ts';
+import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from '../../ui/src/types.ts';
+
+const client = { id: 'pc01', group: 'room1' } as ClientView;
+const job = (id: string, productId: string, state: Job['state'], updated: string, extra: Partial<Job> = {}) => ({ id, clientId: 'pc01', productId, state, updated, percent: null, error: null, finished: null, ...extra }) as Job;
+const product = (id: string, destructive: boolean, name = id) => ({ id, destructive, name }) as ProductDefinition;
+
+test('a tile: the running job with the live percent, the last finished job, pending requests of other products', (t) => {
+  const jobs = [job('j2', 'opsi-local-image-restore', 'booting', '2026-12-01T10:00:00Z'), job('j1', 'opsi-local-image-backup', 'failed', '2026-12-01T09:00:00Z', { error: 'disk full' })];
+  const states = [
+    { clientId: 'pc01', productId: 'opsi-local-image-restore', actionRequest: 'setup', managedBy: 'netimage' },
+    { clientId: 'pc01', productId: 'hwinvent', actionRequest: 'setup', managedBy: 'netimage' },
+    { clientId: 'pc01', productId: 'windomain', actionRequest: 'setup', managedBy: 'os' },
+  ] as ProductStateView[];
+  const live = new Map<string, LiveJobEvent>([['j2', { id: 5, jobId: 'j2', clientId: 'pc01', productId: 'opsi-local-image-restore', state: 'running', kind: 'progress', percent: 42, message: 'restore', ts: '2026-12-01T10:00:05Z' }]]);
+  const tile = tileOf(client, jobs, states, live);
+  t.true(tile.online);
+  t.deepEqual(tile.current, { productId: 'opsi-local-image-restore', state: 'running', percent: 42, message: 'restore', jobId: 'j2' });
+  t.deepEqual(tile.pending, ['hwinvent'], "the running product's own request and the OS's are not pending");
+  t.like(tile.last, { productId: 'opsi-local-image-backup', state: 'failed', error: 'disk full' });
+  t.is(tile.lastSeen, '2026-12-01T10:00:05Z');
+  const done = tileOf(client, jobs, [], new Map([['j2', { ...live.get('j2')!, state: 'succeeded', percent: 100, ts: '2026-12-01T10:01:00Z' }]]));
+  t.false(done.online);
+  t.is(done.current, null);
+  t.like(done.last, { jobId: 'j2', state: 'succeeded' });
+  t.deepEqual(tileOf({ id: 'pc09' } as ClientView, jobs, states, live), { id: 'pc09', online: false, lastSeen: null, current: null, pending: [], last: null }, "other PCs' jobs are not this one's");
+});
+
+test('wipe wording: what each destructive product erases; nothing for the others', (t) => {
+  t.is(wipeOf(product('opsi-local-image-backup', false), {}), null);
+  t.regex(wipeOf(product('opsi-local-image-prepare', true), {})!, /whole system disk/);
+  t.regex(wipeOf(product('opsi-local-image-restore', true), { imagefile: 'base' })!, /replaced by image base/);
+  t.is(wipeOf(product('opsi-local-image-delimage', true), { imagefile: 'all_images' }), 'every image on the backup partition');
+  t.is(wipeOf(product('opsi-local-image-delimage', true), { imagefile: 'old' }), 'image old on the backup partition');
+  t.regex(wipeOf(product('opsi-local-image-debian', true, 'Debian unattended install'), {})!, /Debian unattended install is installed afresh/);
+  t.deepEqual(
+    installProducts([product('opsi-local-image-debian', true), product('opsi-local-image-restore', true), product('hwinvent', false), product('opsi-local-image-wim-capture', true)]).map((p) => p.id),
+    ['opsi-local-image-debian'],
+  );
+  t.is(pcs(1), '1 PC');
+  t.is(pcs(30), '30 PCs');
+});

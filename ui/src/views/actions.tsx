@@ -1,0 +1,204 @@
+// Actions on a room or one PC: restore, back up, prepare, install an OS, delete images, wake.
+// An action that wipes disks says what it wipes on how many PCs and waits until the number of
+// PCs is typed in; the server's refusal (403 outside one's rooms, 409 no common image...) is shown
+// as the server words it.
+import { useEffect, useState } from 'preact/hooks';
+import { api, seg } from '../api.ts';
+import { asList, installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
+import type { GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
+import { Dialog, ErrorBox } from '../widgets.tsx';
+
+export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string };
+
+const targetClients = (t: Target) => (t.kind === 'group' ? t.clients : [t.id]);
+
+/** Images on each PC's backup partition, as the restore product's imagefiles_list says. */
+function useImages(clients: string[]): Map<string, string[]> | null {
+  const [images, setImages] = useState<Map<string, string[]> | null>(null);
+  useEffect(() => {
+    Promise.all(clients.map(async (c) => [c, asList((await api.call<Record<string, unknown>>('GET', `/api/v1/clients/${seg(c)}/products/${PRODUCT.restore}/properties`))['imagefiles_list'])] as const)).then(
+      (rows) => setImages(new Map(rows)),
+      () => setImages(new Map()),
+    );
+  }, [clients.join(',')]);
+  return images;
+}
+
+function ActionDialog({ product, target, onClose, onDone }: { product: ProductDefinition; target: Target; onClose: () => void; onDone: (message: string) => void }) {
+  const clients = targetClients(target);
+  const images = useImages(clients);
+  const all = [...new Set([...(images?.values() ?? [])].flat())].sort();
+  const common = all.filter((i) => [...(images?.values() ?? [])].every((list) => list.includes(i)));
+  const [image, setImage] = useState('');
+  const [typed, setTyped] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const properties: PropertyValues = {};
+  if (product.id === PRODUCT.restore && image) properties['imagefile'] = image;
+  if (product.id === PRODUCT.backup && image) properties['imagefile'] = image;
+  if (product.id === PRODUCT.delimage) properties['imagefile'] = image || 'all_images';
+  const wipe = wipeOf(product, product.id === PRODUCT.restore && !image && common.length === 1 ? { imagefile: common[0] } : properties);
+  const count = clients.length;
+  const confirmed = !wipe || typed.trim() === String(count);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!confirmed) return;
+    setBusy(true);
+    setError(null);
+    try {
+      if (target.kind === 'group') {
+        // The server checks the count again: a room that changed since this dialog opened is refused.
+        const body: GroupActionBody = { productId: product.id, actionRequest: 'setup', properties, ...(wipe ? { confirm: count } : {}) };
+        const r = await api.call<GroupActionResult>('POST', `/api/v1/groups/${seg(target.id)}/action`, body);
+        onDone(`${product.name} set for ${pcs(r.clients.length)} of ${target.id}${r.imagefile ? ` (image ${r.imagefile})` : ''}: each runs it at its next network boot`);
+      } else {
+        await api.call('PUT', `/api/v1/clients/${seg(target.id)}/products/${seg(product.id)}/action`, { actionRequest: 'setup', properties });
+        onDone(`${product.name} set for ${target.id}: it runs at the next network boot`);
+      }
+    } catch (err) {
+      setError((err as Error).message);
+      setBusy(false);
+    }
+  };
+  const where = target.kind === 'group' ? `room ${target.id}` : target.id;
+  return (
+    <Dialog title={`${product.name}: ${where}`} onClose={onClose}>
+      <form onSubmit={submit} class="stack">
+        {product.id === PRODUCT.restore && (
+          <label>
+            Image
+            <select value={image} onChange={(e) => setImage((e.target as HTMLSelectElement).value)} name="image">
+              <option value="">{common.length ? `the image every PC has (${common.join(', ')})` : 'the image every PC has'}</option>
+              {all.map((i) => (
+                <option value={i} key={i}>
+                  {i}
+                  {common.includes(i) ? '' : ' (not on every PC)'}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {product.id === PRODUCT.delimage && (
+          <label>
+            Delete
+            <select value={image} onChange={(e) => setImage((e.target as HTMLSelectElement).value)} name="image">
+              <option value="">all images</option>
+              {all.map((i) => (
+                <option value={i} key={i}>
+                  {i}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {product.id === PRODUCT.backup && (
+          <label>
+            Image name <span class="muted small">(empty: the product's default)</span>
+            <input name="image" value={image} onInput={(e) => setImage((e.target as HTMLInputElement).value)} placeholder="e.g. room101-2026-12" />
+          </label>
+        )}
+        <p class="muted small">{product.description}</p>
+        {wipe ? (
+          <div class="wipe" data-testid="wipe">
+            <p>
+              <strong>
+                This wipes {wipe} on {pcs(count)}:
+              </strong>{' '}
+              {clients.join(', ')}
+            </p>
+            <label>
+              Type {count} to confirm
+              <input name="confirm" inputMode="numeric" autocomplete="off" value={typed} onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />
+            </label>
+          </div>
+        ) : (
+          <p>
+            Runs on {pcs(count)}: {clients.join(', ')}. Nothing is erased.
+          </p>
+        )}
+        <ErrorBox error={error} />
+        <div class="row">
+          <button type="button" class="secondary" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class={wipe ? 'danger' : ''} disabled={!confirmed || busy}>
+            {wipe ? `Wipe and ${shortName(product.id)} ${pcs(count)}` : `${shortName(product.id)} ${count === 1 ? target.id : pcs(count)}`}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+export function ActionBar({ target, products, onChanged }: { target: Target; products: ProductDefinition[]; onChanged: () => void }) {
+  const [open, setOpen] = useState<ProductDefinition | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const byId = (id: string) => products.find((p) => p.id === id);
+  const installs = installProducts(products);
+  const wake = async () => {
+    setError(null);
+    try {
+      await api.call('POST', target.kind === 'group' ? `/api/v1/groups/${seg(target.id)}/wake` : `/api/v1/clients/${seg(target.id)}/wake`);
+      setNotice(`Wake-on-LAN sent to ${target.kind === 'group' ? `room ${target.id}` : target.id}`);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const button = (id: string, label: string) => {
+    const p = byId(id);
+    return p ? (
+      <button class={p.destructive ? 'danger-outline' : 'secondary'} onClick={() => (setOpen(p), setNotice(null), setError(null))}>
+        {label}
+      </button>
+    ) : null;
+  };
+  return (
+    <div class="actions">
+      <div class="row wrap">
+        {button(PRODUCT.restore, 'Restore…')}
+        {button(PRODUCT.backup, 'Back up…')}
+        {button(PRODUCT.prepare, 'Prepare…')}
+        {installs.length > 0 && (
+          <select
+            aria-label="Install an OS"
+            value=""
+            onChange={(e) => {
+              const p = byId((e.target as HTMLSelectElement).value);
+              if (p) setOpen(p);
+            }}
+          >
+            <option value="">Install an OS…</option>
+            {installs.map((p) => (
+              <option value={p.id} key={p.id}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        )}
+        {button(PRODUCT.delimage, 'Delete images…')}
+        <button class="secondary" onClick={wake}>
+          Wake
+        </button>
+      </div>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <ErrorBox error={error} onClose={() => setError(null)} />
+      {open && (
+        <ActionDialog
+          product={open}
+          target={target}
+          onClose={() => setOpen(null)}
+          onDone={(m) => {
+            setOpen(null);
+            setNotice(m);
+            onChanged();
+          }}
+        />
+      )}
+    </div>
+  );
+}

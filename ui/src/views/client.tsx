@@ -1,0 +1,219 @@
+// One PC: what it is (inventory, disks), the images on its backup partition, its product states,
+// and its jobs with their full logs.
+import { useEffect, useState } from 'preact/hooks';
+import { api, seg } from '../api.ts';
+import { useLive } from '../live.ts';
+import { ago, asList, bytes, PRODUCT, shortName, tileOf, when } from '../model.ts';
+import { href } from '../route.ts';
+import type { AgentInventory, ClientView as Client, Job, JobEventRecord, ProductDefinition, ProductStateView } from '../types.ts';
+import { ErrorBox, JobState, ProgressBar } from '../widgets.tsx';
+import { ActionBar } from './actions.tsx';
+
+interface Detail {
+  client: Client;
+  inventory: AgentInventory | null;
+  states: ProductStateView[];
+  jobs: Job[];
+  restore: Record<string, unknown>;
+  backup: Record<string, unknown>;
+  products: ProductDefinition[];
+}
+
+async function load(id: string): Promise<Detail> {
+  const c = seg(id);
+  const [client, states, jobs, restore, backup, products] = await Promise.all([
+    api.call<Client>('GET', `/api/v1/clients/${c}`),
+    api.call<ProductStateView[]>('GET', `/api/v1/clients/${c}/products`),
+    api.call<Job[]>('GET', `/api/v1/jobs?client=${c}&limit=100`),
+    api.call<Record<string, unknown>>('GET', `/api/v1/clients/${c}/products/${PRODUCT.restore}/properties`),
+    api.call<Record<string, unknown>>('GET', `/api/v1/clients/${c}/products/${PRODUCT.backup}/properties`),
+    api.call<ProductDefinition[]>('GET', '/api/v1/products'),
+  ]);
+  const inventory = client.hasInventory ? await api.call<AgentInventory>('GET', `/api/v1/clients/${c}/inventory`) : null;
+  return { client, inventory, states, jobs, restore, backup, products };
+}
+
+function JobLog({ job }: { job: Job }) {
+  const [text, setText] = useState<string | null>(null);
+  useEffect(() => {
+    // The full log arrives once the job has ended; until then (or if the agent never sent it) the events the server kept.
+    api.text(`/api/v1/jobs/${job.id}/log`).then(setText, async () => {
+      const events = await api.call<JobEventRecord[]>('GET', `/api/v1/jobs/${job.id}/events`).catch(() => []);
+      setText(events.map((e) => `${e.ts} ${e.kind === 'progress' ? `[${e.percent ?? ''}%] ` : ''}${e.message}`).join('\n') || '(no log)');
+    });
+  }, [job.id, job.state]);
+  return <pre class="log" data-log={job.id}>{text ?? 'loading…'}</pre>;
+}
+
+export function ClientView({ id }: { id: string }) {
+  const live = useLive();
+  const [detail, setDetail] = useState<Detail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [openJob, setOpenJob] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  const stateKey = [...live.jobs.values()].filter((e) => e.clientId === id).map((e) => `${e.jobId}:${e.state}`).join(',');
+  useEffect(() => {
+    load(id).then(
+      (d) => (setDetail(d), setError(null)),
+      (e) => setError((e as Error).message),
+    );
+  }, [id, stateKey, tick]);
+  if (!detail) return error ? <ErrorBox error={error} /> : <p>loading…</p>;
+  const { client, inventory, states, jobs, restore, backup } = detail;
+  const tile = tileOf(client, jobs, states, live.jobs);
+  const images = asList(restore['imagefiles_list']);
+  return (
+    <>
+      <nav class="crumbs">
+        <a href={href({ view: 'rooms' })}>Rooms</a> › {client.group ? <a href={href({ view: 'room', id: client.group })}>{client.group}</a> : 'no room'} › {client.id}
+      </nav>
+      <h1>{client.id}</h1>
+      <ErrorBox error={error} />
+      <dl class="facts">
+        <dt>Status</dt>
+        <dd>
+          <span class={`dot ${tile.online ? 'on' : ''}`} /> {tile.online ? 'online' : `last seen ${ago(tile.lastSeen)}`}
+        </dd>
+        <dt>MAC</dt>
+        <dd>{client.mac ?? '–'}</dd>
+        <dt>SMBIOS UUID</dt>
+        <dd>{client.uuid ?? '–'}</dd>
+        {client.description && (
+          <>
+            <dt>Description</dt>
+            <dd>{client.description}</dd>
+          </>
+        )}
+      </dl>
+      {tile.current && (
+        <div class="current" data-job={tile.current.jobId}>
+          {shortName(tile.current.productId)} · {tile.current.state} <ProgressBar percent={tile.current.percent} label={`${client.id} ${shortName(tile.current.productId)}`} />
+          <span class="muted small">{tile.current.message}</span>
+        </div>
+      )}
+      <ActionBar target={{ kind: 'client', id: client.id }} products={detail.products} onChanged={() => setTick((t) => t + 1)} />
+
+      <section>
+        <h2>Images on the backup partition</h2>
+        {images.length ? (
+          <table>
+            <thead>
+              <tr>
+                <th>Image</th>
+                <th>Restore uses</th>
+              </tr>
+            </thead>
+            <tbody>
+              {images.map((i) => (
+                <tr key={i} data-image={i}>
+                  <td>{i}</td>
+                  <td>{i === restore['imagefile'] ? 'selected' : ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p class="muted">No images known (Back up makes one).</p>
+        )}
+        {backup['free_on_backup'] ? <p class="muted small">Backup partition after the last backup: {String(backup['free_on_backup'])}</p> : null}
+      </section>
+
+      <section>
+        <h2>Hardware</h2>
+        {inventory ? (
+          <>
+            <dl class="facts">
+              <dt>System</dt>
+              <dd>{[inventory.system.manufacturer, inventory.system.model].filter(Boolean).join(' ') || '–'}</dd>
+              <dt>Serial</dt>
+              <dd>{inventory.system.serial ?? '–'}</dd>
+              <dt>Firmware</dt>
+              <dd>
+                {inventory.bios.firmware.toUpperCase()} {[inventory.bios.vendor, inventory.bios.version].filter(Boolean).join(' ')}
+              </dd>
+              <dt>CPU</dt>
+              <dd>
+                {inventory.cpu.model ?? '–'} ({inventory.cpu.cores} cores)
+              </dd>
+              <dt>Memory</dt>
+              <dd>{bytes(inventory.memoryBytes)}</dd>
+              <dt>Network</dt>
+              <dd>{inventory.nics.map((n) => `${n.name} ${n.mac}${n.speedMbps ? ` ${n.speedMbps} Mbit/s` : ''}`).join(', ') || '–'}</dd>
+              <dt>Collected</dt>
+              <dd>{when(inventory.collectedAt)}</dd>
+            </dl>
+            <h3>Disks</h3>
+            <table>
+              <thead>
+                <tr>
+                  <th>Disk</th>
+                  <th>Size</th>
+                  <th>Model</th>
+                  <th>Kind</th>
+                </tr>
+              </thead>
+              <tbody>
+                {inventory.disks.map((d) => (
+                  <tr key={d.path}>
+                    <td>{d.name}</td>
+                    <td>{bytes(d.sizeBytes)}</td>
+                    <td>{d.model ?? '–'}</td>
+                    <td>
+                      {d.rotational ? 'HDD' : 'SSD'} {d.transport ?? ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        ) : (
+          <p class="muted">No inventory yet (hwinvent collects it).</p>
+        )}
+      </section>
+
+      <section>
+        <h2>Product states</h2>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Product</th>
+                <th>Installed</th>
+                <th>Result</th>
+                <th>Request</th>
+                <th>Run by</th>
+              </tr>
+            </thead>
+            <tbody>
+              {states.map((s) => (
+                <tr key={s.productId}>
+                  <td>{shortName(s.productId)}</td>
+                  <td>{s.installationStatus}</td>
+                  <td>{s.actionResult}</td>
+                  <td>{s.actionRequest}</td>
+                  <td>{s.managedBy}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+
+      <section>
+        <h2>Jobs</h2>
+        {jobs.length === 0 && <p class="muted">No jobs yet.</p>}
+        <ul class="jobs">
+          {jobs.map((j) => (
+            <li key={j.id} data-job-row={j.id}>
+              <button class="link job-line" aria-expanded={openJob === j.id} onClick={() => setOpenJob(openJob === j.id ? null : j.id)}>
+                <JobState state={live.jobs.get(j.id)?.state ?? j.state} productId={j.productId} /> <span class="muted small">{when(j.created)}</span>
+                {j.error && <span class="bad-text small"> {j.error}</span>}
+              </button>
+              {openJob === j.id && <JobLog job={j} />}
+            </li>
+          ))}
+        </ul>
+      </section>
+    </>
+  );
+}

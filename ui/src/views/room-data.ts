@@ -1,0 +1,49 @@
+// What a room grid needs from the API, refetched when a live event changes a job's state (the
+// percent in between comes from the events themselves, see model.ts tileOf).
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, seg } from '../api.ts';
+import { useLive } from '../live.ts';
+import type { ClientView, Group, Job, ProductDefinition, ProductStateView } from '../types.ts';
+
+export interface RoomData {
+  groups: Group[];
+  clients: ClientView[];
+  jobs: Job[];
+  states: ProductStateView[];
+  products: ProductDefinition[];
+}
+
+export function useRoomData(group: string | null): { data: RoomData | null; error: string | null; reload: () => void } {
+  const live = useLive();
+  const [data, setData] = useState<RoomData | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  // Changes only when some job changes state, not on every percent.
+  const stateKey = useMemo(() => [...live.jobs.values()].map((e) => `${e.jobId}:${e.state}`).join(','), [live.version]);
+  useEffect(() => {
+    let cancelled = false;
+    const timer = setTimeout(async () => {
+      try {
+        const q = group ? `?group=${seg(group)}` : '';
+        const [groups, clients, jobs, states, products] = await Promise.all([
+          api.call<Group[]>('GET', '/api/v1/groups'),
+          api.call<ClientView[]>('GET', `/api/v1/clients${q}`),
+          api.call<Job[]>('GET', '/api/v1/jobs?limit=1000'),
+          api.call<ProductStateView[]>('GET', `/api/v1/product-states${q}`),
+          api.call<ProductDefinition[]>('GET', '/api/v1/products'),
+        ]);
+        if (!cancelled) {
+          setData({ groups, clients, jobs, states, products });
+          setError(null);
+        }
+      } catch (e) {
+        if (!cancelled) setError((e as Error).message);
+      }
+    }, 150);
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [group, stateKey, tick]);
+  return { data, error, reload: () => setTick((t) => t + 1) };
+}

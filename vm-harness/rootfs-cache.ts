@@ -1,0 +1,37 @@
+// The Debian root filesystem test/os-images/build-real.test.ts builds into the test cache
+// (NETIMAGE_TEST_CACHE, default ~/.cache/netimage-test). Install tests use those real bytes; on a
+// fresh machine they wait for that build (it runs in the same pass) instead of building twice.
+import { readdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const TEST_DEPOT = join(process.env['NETIMAGE_TEST_CACHE'] ?? join(homedir(), '.cache', 'netimage-test'), 'os-images-test', 'depot');
+
+export interface CachedRootfs {
+  name: string;
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+async function find(): Promise<CachedRootfs | null> {
+  const dir = join(TEST_DEPOT, 'rootfs');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('debian-12-')).sort();
+  for (const name of names) {
+    const manifest = JSON.parse(await readFile(join(dir, name, 'manifest.json'), 'utf8').catch(() => 'null')) as { files: { path: string; size: number; sha256: string }[] } | null;
+    const f = manifest?.files.find((x) => x.path === 'rootfs.tar.zst');
+    if (f) return { name, file: join(dir, name, f.path), sha256: f.sha256, size: f.size };
+  }
+  return null;
+}
+
+/** The cached entry; polls (every 10 s) until `deadlineMs` for the real build to land it. */
+export async function cachedRootfs(deadlineMs: number): Promise<CachedRootfs> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const found = await find();
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`no debian-12 root filesystem in ${TEST_DEPOT}: run test/os-images/build-real.test.ts (it builds and caches one)`);
+    await new Promise((r) => setTimeout(r, 10_000));
+  }
+}
