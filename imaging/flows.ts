@@ -148,7 +148,8 @@ export async function openImageStore(ctx: FlowContext, opts: { readOnly?: boolea
   }
 }
 
-async function withStore<T>(ctx: FlowContext, fn: (s: OpenImageStore) => Promise<T>): Promise<T> {
+/** Run fn with the image store open (backup partition mounted), closing it afterwards. */
+export async function withStore<T>(ctx: FlowContext, fn: (s: OpenImageStore) => Promise<T>): Promise<T> {
   const s = await openImageStore(ctx);
   try {
     return await fn(s);

@@ -41,8 +41,8 @@ export const PRODUCTS: readonly ProductFacts[] = [
   { id: ProductId.debian, destructive: true, inBootImage: true },
   { id: ProductId.win10, destructive: true, inBootImage: false },
   { id: ProductId.win11, destructive: true, inBootImage: false },
-  { id: ProductId.wimCapture, destructive: true, inBootImage: false },
-  { id: ProductId.wimInfo, destructive: false, inBootImage: false },
+  { id: ProductId.wimCapture, destructive: true, inBootImage: true },
+  { id: ProductId.wimInfo, destructive: false, inBootImage: true },
 ];
 
 export function productFacts(id: string): ProductFacts | undefined {

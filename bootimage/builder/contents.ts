@@ -24,6 +24,11 @@ export const TOOL_PACKAGES: Record<string, readonly string[]> = {
     'usr/bin/wimextract',
   ],
   libwim15: [],
+  // hivexsh: the SYSTEM hive's sysprep state before a WIM capture (imaging/wim/generalized.ts)
+  'libhivex-bin': ['usr/bin/hivexsh'],
+  // hivex converts key and value names with iconv (Latin-1 and UTF-16LE to UTF-8): without these
+  // glibc modules every hivexsh command fails ("Bad file descriptor").
+  libc6: ['usr/lib/x86_64-linux-gnu/gconv/gconv-modules', 'usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so', 'usr/lib/x86_64-linux-gnu/gconv/UTF-16.so'],
   zstd: ['usr/bin/zstd'],
   // GNU tar: the OS install unpacks the root filesystem with xattrs (file capabilities) and ACLs
   tar: ['bin/tar'],

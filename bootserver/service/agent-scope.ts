@@ -38,6 +38,14 @@ export const AGENT_SCOPES: Readonly<Record<string, ProductScope>> = {
   [BACKUP]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] }, queueFrom: ['setup_after_install'] },
   [RESTORE]: { ...NOTHING, queueFrom: ['setup_after_restore'], putsProductStates: true, queuesForeign: true },
   [ProductId.delimage]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] } },
+  // Backs up first (like backup), then points this PC's target OS product at the captured image.
+  [ProductId.wimCapture]: {
+    ...NOTHING,
+    writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'], [ProductId.win10]: ['imagename'], [ProductId.win11]: ['imagename'] },
+    queueFrom: ['setup_after_capture'],
+  },
+  // Only reads install.wim and writes the job log.
+  [ProductId.wimInfo]: NOTHING,
   // The OS installs change nothing through the agent: the server queues what setup_after_install
   // names when the installed system reports its first boot (service/os-install.ts), by this entry;
   // names outside the catalogue are opsi localboot products for an agent in the installed OS.

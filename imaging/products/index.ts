@@ -5,5 +5,7 @@ import { debianProduct } from './debian.ts';
 import { delimageProduct } from './delimage.ts';
 import { prepareProduct } from './prepare.ts';
 import { restoreProduct } from './restore.ts';
+import { wimCaptureProduct } from './wim-capture.ts';
+import { wimInfoProduct } from './wim-info.ts';
 
-export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, debianProduct];
+export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, debianProduct, wimCaptureProduct, wimInfoProduct];

@@ -9,6 +9,7 @@ netimage_apt_full=(
   "${netimage_apt_start[@]}"
   partclone gdisk fdisk util-linux e2fsprogs ntfs-3g dosfstools wimtools
   mtools # the OS install writes the ESP without mounting it (imaging/linux-install/bootloader.ts)
+  attr libxml2-utils libhivex-bin # WIM/Windows tests: getfattr/setfattr (NTFS ACLs, streams), xmllint (unattend.xml), hivexsh (registry hives)
   dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
   qemu-system-x86 qemu-utils ovmf ipxe-qemu git
   postgresql-15 # the store tests' throwaway cluster (test/helpers/pg-cluster.ts runs initdb/postgres itself, as nobody; no service)

@@ -9,6 +9,9 @@ const PREPARE = 'opsi-local-image-prepare';
 const BACKUP = 'opsi-local-image-backup';
 const RESTORE = 'opsi-local-image-restore';
 const DELIMAGE = 'opsi-local-image-delimage';
+const WIM_CAPTURE = 'opsi-local-image-wim-capture';
+const WIM_INFO = 'opsi-wim-info';
+const WIN11 = 'opsi-local-image-win11-x64';
 
 const writes: [job: string, target: string, names: string[], ok: boolean][] = [
   [PREPARE, RESTORE, ['imagefile', 'imagefiles_list'], true],
@@ -24,6 +27,13 @@ const writes: [job: string, target: string, names: string[], ok: boolean][] = [
   [RESTORE, RESTORE, ['setup_after_restore'], false],
   ['hwinvent', RESTORE, ['imagefile'], false],
   ['opsi-local-image-ubuntu', RESTORE, ['imagefile'], false],
+  [WIM_CAPTURE, WIN11, ['imagename'], true],
+  [WIM_CAPTURE, 'opsi-local-image-win10-x64', ['imagename'], true],
+  [WIM_CAPTURE, RESTORE, ['imagefile', 'imagefiles_list'], true],
+  [WIM_CAPTURE, WIN11, ['productkey'], false],
+  [WIM_CAPTURE, 'opsi-local-image-ubuntu', ['imagename'], false],
+  [WIM_CAPTURE, WIM_CAPTURE, ['setup_after_capture'], false],
+  [WIM_INFO, WIN11, ['imagename'], false],
 ];
 for (const [job, target, names, ok] of writes) {
   test(`${job} ${ok ? 'may' : 'may not'} set ${target}.${names.join('+')}`, (t) => {
@@ -65,6 +75,9 @@ const queues: [job: string, admin: Record<string, string | string[] | boolean>, 
   ['hwinvent', { start_os_installation: PREPARE }, PREPARE, 'setup', false],
   // A property of another product does not count: only the job's own queueing property.
   [BACKUP, { start_os_installation: PREPARE }, PREPARE, 'setup', false],
+  [WIM_CAPTURE, { setup_after_capture: ['hwinvent'] }, 'hwinvent', 'setup', true],
+  [WIM_CAPTURE, { setup_after_capture: [] }, 'hwinvent', 'setup', false],
+  [WIM_INFO, { setup_after_capture: ['hwinvent'] }, 'hwinvent', 'setup', false],
 ];
 for (const [job, admin, productId, request, ok] of queues) {
   test(`${job} with ${JSON.stringify(admin)} ${ok ? 'may' : 'may not'} queue ${request} of ${productId}`, (t) => {

@@ -39,8 +39,8 @@ test('CLI errors are one line with a non-zero exit, and nothing changes', async 
   await s.cli('client', 'add', 'pc02', '--mac', '52:54:00:aa:bb:02', '--group', 'room101');
   const notInImage = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-win10-x64'))) as Error & { stderr: string };
   t.regex(notInImage.stderr, /^netimage: 409: setup of opsi-local-image-win10-x64 refused: the boot image has no implementation of opsi-local-image-win10-x64 \(it runs hwinvent, /);
-  const groupNotInImage = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-wim-info'))) as Error & { stderr: string };
-  t.regex(groupNotInImage.stderr, /^netimage: 409: setup of opsi-wim-info refused: the boot image has no implementation of opsi-wim-info/);
+  const groupNotInImage = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-local-image-win10-x64', '--yes'))) as Error & { stderr: string };
+  t.regex(groupNotInImage.stderr, /^netimage: 409: setup of opsi-local-image-win10-x64 refused: the boot image has no implementation of opsi-local-image-win10-x64/);
   t.notRegex((await s.cli('states', 'pc01')).stdout, /win10-x64\s+setup/);
   // The admin can see beforehand which products this boot image runs.
   const list = (await s.cli('product', 'list')).stdout;

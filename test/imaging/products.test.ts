@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { agentCall, issueJob, startTestServer, type TestServer } from '../helpers/server.ts';
+import { runProductOnLoop, type RunOutcome } from './helpers/run-product.ts';
 import { createLoop, damage, helper, MiB, ROOT } from './helpers/loop.ts';
 
 const MAC = '52:54:00:12:34:56';
@@ -20,21 +21,9 @@ const RESTORE = 'opsi-local-image-restore';
 const DELIMAGE = 'opsi-local-image-delimage';
 const UBUNTU = 'opsi-local-image-ubuntu';
 
-interface RunOutcome {
-  ok: boolean;
-  error: string | null;
-  errorName: string | null;
-  log: string[];
-  progress: number[];
-  jobId: string;
-}
-
 /** The admin sets the action (with properties), the client reads its config, the agent runs the product. */
-async function runProduct(ts: TestServer, productId: string, loop: { path: string; dir: string }, properties: Record<string, unknown> = {}): Promise<RunOutcome> {
-  const job = await issueJob(ts, { clientId: CLIENT, mac: MAC, productId, properties });
-  const r = await run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/imaging/helpers/product-run.ts'), productId, loop.path, ts.url, job.token, 'uefi', loop.dir]);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as RunOutcome;
-}
+const runProduct = (ts: TestServer, productId: string, loop: { path: string; dir: string }, properties: Record<string, unknown> = {}): Promise<RunOutcome> =>
+  runProductOnLoop(ts, { clientId: CLIENT, mac: MAC }, productId, loop, properties);
 
 async function state(ts: TestServer, productId: string): Promise<any> {
   return ((await ts.api('GET', `/api/v1/clients/${CLIENT}/products`)).body as any[]).find((s) => s.productId === productId);

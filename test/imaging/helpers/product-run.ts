@@ -12,11 +12,13 @@ import { makeBackupProduct } from '../../../imaging/products/backup.ts';
 import { makeDelimageProduct } from '../../../imaging/products/delimage.ts';
 import { makePrepareProduct } from '../../../imaging/products/prepare.ts';
 import { makeRestoreProduct } from '../../../imaging/products/restore.ts';
+import { makeWimCaptureProduct } from '../../../imaging/products/wim-capture.ts';
+import { makeWimInfoProduct } from '../../../imaging/products/wim-info.ts';
 
 const [productId, loop, serverUrl, token, firmware, outboxDir] = process.argv.slice(2);
 const overrides = { allowLoop: true, devices: [loop!] };
 const products: Record<string, NetbootProduct> = Object.fromEntries(
-  [makePrepareProduct(overrides), makeBackupProduct(overrides), makeRestoreProduct(overrides), makeDelimageProduct(overrides)].map((p) => [p.id, p]),
+  [makePrepareProduct, makeBackupProduct, makeRestoreProduct, makeDelimageProduct, makeWimCaptureProduct, makeWimInfoProduct].map((make) => make(overrides)).map((p) => [p.id, p]),
 );
 const log: string[] = [];
 const progress: number[] = [];
