@@ -8,7 +8,7 @@ import { ConflictError, NetbootService } from '../../bootserver/service/netboot.
 import { StoreNotFoundError, type Client, type Store } from '../../bootserver/store/types.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { repoRoot } from '../../lib/paths.ts';
-import { ProductId } from '../../lib/products.ts';
+import { bootImageProductIds, ProductId } from '../../lib/products.ts';
 import { brokenStore, emptyStore, fixedStore } from '../helpers/store-fakes.ts';
 
 const products = loadCatalogue(join(repoRoot, 'products'));
@@ -23,7 +23,7 @@ test('a product the boot image cannot run is refused with 409 for one client and
   const store = fixedStore({ clients: [client('pc01', 'room'), client('pc02', 'room')], groups: [{ id: 'room', description: '' }], products });
   const svc = service(store);
   const single = await t.throwsAsync(svc.setActionRequest('pc01', ProductId.win10, 'setup'), { instanceOf: ConflictError });
-  t.is(single.message, `setup of ${ProductId.win10} refused: the boot image has no implementation of ${ProductId.win10} (it runs hwinvent, opsi-local-image-prepare, opsi-local-image-backup, opsi-local-image-restore, opsi-local-image-delimage, opsi-local-image-debian, opsi-local-image-wim-capture, opsi-wim-info)`);
+  t.is(single.message, `setup of ${ProductId.win10} refused: the boot image has no implementation of ${ProductId.win10} (it runs ${bootImageProductIds().join(', ')})`);
   await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.ubuntu, 'setup'), { instanceOf: ConflictError, message: /boot image has no implementation of opsi-local-image-ubuntu/ });
   t.deepEqual(store.writes, []);
 });
