@@ -28,11 +28,15 @@ export async function rereadPartitions(diskPath: string): Promise<void> {
   if (partx.exitCode !== 0) await runAllowFailure('blockdev', ['--rereadpt', diskPath]);
 }
 
-/** Wait until the partition nodes exist (creating them from sysfs if needed); throws after timeoutMs. */
-export async function waitForPartitions(diskPath: string, numbers: number[], timeoutMs = 10_000): Promise<string[]> {
+/**
+ * Wait until the partition nodes exist (creating them from sysfs if needed), asking the kernel
+ * again every 2 s; throws after timeoutMs. (One rescan after 5 s of 10 was not enough once: on a
+ * loaded machine with another test's heavy I/O, a 4Kn loop's partitions were still missing.)
+ */
+export async function waitForPartitions(diskPath: string, numbers: number[], timeoutMs = 30_000): Promise<string[]> {
   const paths = numbers.map((n) => partitionPath(diskPath, n));
   const deadline = Date.now() + timeoutMs;
-  let rescanned = false;
+  let nextRescan = Date.now() + 2000;
   for (;;) {
     const missing: string[] = [];
     for (const p of paths) {
@@ -48,8 +52,8 @@ export async function waitForPartitions(diskPath: string, numbers: number[], tim
     }
     if (missing.length === 0) return paths;
     if (Date.now() > deadline) throw new Error(`partition nodes did not appear: ${missing.join(', ')}`);
-    if (!rescanned && Date.now() > deadline - timeoutMs / 2) {
-      rescanned = true;
+    if (Date.now() > nextRescan) {
+      nextRescan = Date.now() + 2000;
       await rereadPartitions(diskPath);
     }
     await sleep(50);
