@@ -1,6 +1,6 @@
 // Stage to image: one fixed mtime, a sorted newc cpio with owner 0:0, compressed. The same stage
 // gives the same bytes (docs/bootimage.md "Reproducible").
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { run } from '../../lib/process.ts';
 import type { Compression } from './manifest.ts';
 
@@ -14,10 +14,27 @@ export const COMPRESSORS: Record<Compression, { cmd: string; args: string[] }> =
   gzip: { cmd: 'gzip', args: ['-9', '-n', '-c'] },
 };
 
-/** The stage as a newc cpio file; returns its size. */
-export async function writeCpio(stage: string, cpioFile: string): Promise<number> {
+/** How stage 1's init unpacks stage 2 (zstd is in stage 1; unxz/gunzip are busybox applets). */
+export const DECOMPRESSORS: Record<Compression, string> = {
+  zstd19: 'zstd -d -q -c',
+  xz: 'unxz -c',
+  gzip: 'gunzip -c',
+};
+
+/**
+ * The stage (or only `paths` of it, stage-relative, parents before children) as a newc cpio
+ * file; returns its size.
+ */
+export async function writeCpio(stage: string, cpioFile: string, paths?: readonly string[]): Promise<number> {
   await run('find', [stage, '-exec', 'touch', '-h', '-d', `@${SOURCE_DATE_EPOCH}`, '{}', '+']);
-  await run('sh', ['-c', `cd "${stage}" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet > "${cpioFile}"`]);
+  const cpio = `cpio -o -H newc --owner=0:0 --reproducible --quiet > "${cpioFile}"`;
+  if (paths) {
+    const list = `${cpioFile}.list`;
+    writeFileSync(list, paths.map((p) => `./${p}\n`).join(''));
+    await run('sh', ['-c', `cd "${stage}" && ${cpio} < "${list}"`]);
+  } else {
+    await run('sh', ['-c', `cd "${stage}" && find . -mindepth 1 | LC_ALL=C sort | ${cpio}`]);
+  }
   return statSync(cpioFile).size;
 }
 
