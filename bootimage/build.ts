@@ -13,7 +13,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COMPRESSORS, compress, DECOMPRESSORS, writeCpio } from './builder/archive.ts';
+import { COMPRESSORS, compress, compressCached, DECOMPRESSORS, writeCpio } from './builder/archive.ts';
 import { NODE_DEPENDS, TOOL_PACKAGES } from './builder/contents.ts';
 import { listFiles, mib, sha256File } from './builder/files.ts';
 import { withBuildLock } from './builder/lock.ts';
@@ -165,7 +165,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     const cpio2 = join(work, 'stage2.cpio');
     const cpio2Bytes = await writeCpio(stage, cpio2, split.stage2Paths);
     log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression}`);
-    await compress(opts.compression, cpio2, join(tmpOut, 'stage2'));
+    if (await compressCached(opts.compression, cpio2, join(tmpOut, 'stage2'), work, 'stage2')) log('stage 2 unchanged since the last build: its compressed form reused');
     const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, split.stage2Paths.length);
     writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, DECOMPRESSORS[opts.compression]);
     const cpio1 = join(work, 'stage1.cpio');
