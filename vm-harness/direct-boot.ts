@@ -37,6 +37,8 @@ export interface DirectBootOptions {
   rebootDelay?: number;
   /** More kernel arguments. */
   append?: string;
+  /** More QEMU arguments (extra NICs and disk controllers for the hardware matrix). */
+  qemuArgs?: string[];
   logFile?: string;
   name?: string;
 }
@@ -109,6 +111,7 @@ export async function directBoot(o: DirectBootOptions = {}): Promise<DirectBoot>
       ].join(','),
       '-device',
       `virtio-net-pci,netdev=nb0,mac=${vmMac}${(o.firmware ?? 'bios') === 'bios' ? '' : ',romfile='}`,
+      ...(o.qemuArgs ?? []),
     ],
     kernel,
     initrd,

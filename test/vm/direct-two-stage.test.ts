@@ -1,6 +1,9 @@
 // Two-stage boot (boot.initrd=two-stage, docs/bootimage.md "Two stages"): QEMU boots the kernel
 // with stage 1 only; init brings the network up, fetches stage 2 from the real bootserver over
 // HTTP, checks it against the sha256 pinned in stage 1, unpacks it and runs the agent (hwinvent).
+// The same VM carries the hardware matrix (vm-harness/hardware-matrix.ts: QEMU's NIC models and
+// disk controllers), so one boot also shows that the modules load by modalias and hwinvent
+// reports every NIC and disk.
 // A stage 2 that fails its checksum: the console says why, the job is marked failed with that
 // reason, and no agent starts.
 import test from 'ava';
@@ -9,21 +12,26 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { directBoot } from '../../vm-harness/direct-boot.ts';
+import { hardwareMatrix } from '../../vm-harness/hardware-matrix.ts';
 import { issueJob, startTestServer } from '../helpers/server.ts';
 import { ensureBootImage } from './direct-helpers.ts';
 
-test.serial('stage 1 fetches and verifies stage 2 over HTTP, then hwinvent runs', async (t) => {
+test.serial('stage 1 fetches and verifies stage 2 over HTTP, then hwinvent reports every NIC model and disk controller of the matrix', async (t) => {
   const imageDir = await ensureBootImage();
+  const diskDir = await mkdtemp(join(tmpdir(), 'netimage-matrix-'));
+  t.teardown(() => rm(diskDir, { recursive: true, force: true }));
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   const tag = randomBytes(3).toString('hex');
   const mac = `52:54:00:2e:${tag.slice(0, 2)}:${tag.slice(2, 4)}`;
   const clientId = `pc-2s-${tag}`;
   const job = await issueJob(ts, { clientId, mac, productId: 'hwinvent' });
+  const matrix = hardwareMatrix(diskDir, `52:54:00:3e:${tag.slice(0, 2)}`);
 
   const { vm } = await directBoot({
     imageDir,
     initrd: 'stage1',
+    qemuArgs: matrix.args,
     name: `2s-${tag}`,
     serverPort: ts.server.httpPort,
     job: { id: job.jobId, token: job.token },
@@ -39,8 +47,15 @@ test.serial('stage 1 fetches and verifies stage 2 over HTTP, then hwinvent runs'
 
   const inv = await ts.api('GET', `/api/v1/clients/${clientId}/inventory`);
   t.is(inv.status, 200, inv.text);
-  t.true(inv.body.nics.some((n: { mac: string }) => n.mac === mac), JSON.stringify(inv.body.nics));
-  t.true(inv.body.disks.some((d: { serial: string }) => d.serial === `TS${tag}`), JSON.stringify(inv.body.disks));
+  const nics: { mac: string; driver: string }[] = inv.body.nics;
+  t.true(nics.some((n) => n.mac === mac), JSON.stringify(nics));
+  for (const want of matrix.nics) {
+    const nic = nics.find((n) => n.mac === want.mac);
+    t.true(nic !== undefined && want.drivers.includes(nic.driver), `${want.model}: ${JSON.stringify(nic ?? nics)}`);
+  }
+  const disks: { serial: string; sizeBytes: number }[] = inv.body.disks;
+  t.true(disks.some((d) => d.serial === `TS${tag}`), JSON.stringify(disks));
+  for (const want of matrix.disks) t.true(disks.some((d) => d.sizeBytes === want.sizeBytes), `${want.controller}: ${JSON.stringify(disks)}`);
   t.is((await ts.api('GET', `/api/v1/jobs/${job.jobId}`)).body.state, 'succeeded');
 });
 
