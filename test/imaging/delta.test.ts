@@ -3,48 +3,26 @@
 // writes, for several change patterns; a reformatted target gets a full restore; a chunk that
 // does not match its hash is never written; a SIGKILL mid-delta is completed by the next run;
 // stream images (netimage-image/1) still restore.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition } from '../../imaging/restore.ts';
 import { CHUNKS_FILE, chunkIndex } from '../../imaging/chunked/format.ts';
 import { imageDir, readMetadata, writeMetadata } from '../../imaging/store/store.ts';
-import { createLoop, helper, MiB, ROOT } from './helpers/loop.ts';
+import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
+import { helper, ROOT } from './helpers/loop.ts';
 import { streamDataDigest, usedDigest } from './helpers/used-blocks.ts';
 
-// One set of loop devices for the whole file; hooks have no t.teardown, so collect the clean-ups.
-const cleanups: (() => Promise<unknown>)[] = [];
-const hookContext = { teardown: (fn: () => Promise<unknown>) => cleanups.push(fn) } as unknown as ExecutionContext;
-test.after.always(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
+let ctx: DeltaFixture;
 
 test.before(async (t) => {
-  const store = await mkdtemp(join(tmpdir(), 'ni-delta-store-'));
-  cleanups.push(() => rm(store, { recursive: true, force: true }));
-  const a = await createLoop(hookContext, 128 * MiB);
-  const ref = await createLoop(hookContext, 128 * MiB);
-  await run('mkfs.ext4', ['-q', '-F', '-b', '4096', a.path]);
-  const fill = await helper(['fill', a.path, 'ext4', '24']);
-  const manifest = join(store, 'manifest.json');
-  await writeFile(manifest, JSON.stringify(fill.manifest));
-  const backup = await backupPartition({ storeRoot: store, device: a.path, imageName: 'base' });
-  t.is(backup.metadata.format, 'netimage-image/2');
-  const file = join(imageDir(store, 'base'), 'image.pcl.zst');
-  // The reference: stock tools, no netimage code.
-  await run('sh', ['-ec', `zstd -dc "${file}" | partclone.restore -s - -o "${ref.path}" 2>/dev/null`]);
-  // (zstd -o and readFile: execa's buffering of a 40 MB stdout takes tens of seconds)
-  await run('zstd', ['-dcq', file, '-o', join(store, 'stream.pcl')]);
-  const stream = await readFile(join(store, 'stream.pcl'));
-  ctx = { store, a: a.path, ref: ref.path, manifest, stream, file, refDigest: await usedDigest(ref.path, stream) };
+  ctx = await deltaFixture('ext4', 'base');
+  t.is(ctx.backup.metadata.format, 'netimage-image/2');
 });
-
-let ctx: { store: string; a: string; ref: string; manifest: string; stream: Buffer; file: string; refDigest: string };
 
 async function verifyFiles(dev: string): Promise<void> {
   const v = await helper(['verify', dev, 'ext4', ctx.manifest]);
