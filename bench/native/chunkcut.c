@@ -1,5 +1,9 @@
-// Prototype: cut partclone's -a0 stream (stdin) into one zstd frame per chunk, write image + seek table.
-// argv: out level chunkBytes. stdout: "H <sha>" then "C <k> <sha>" per chunk, then "F <filesha> <bytes> <frames>".
+// Prototype (bench/delta.ts --native, not used by netimage yet): the backup side of
+// imaging/chunked/writer.ts in C. Cuts partclone's -a0 stream (stdin) into one zstd frame per chunk
+// (header + bitmap, then the used blocks of each chunk of chunkBytes of disk), level `level` with
+// frame checksums, and ends the file with the zstd seekable-format seek table.
+// argv: out level chunkBytes. stdout: "H <sha256 of frame 0>", "C <k> <sha256>" per chunk, then
+// "F <file sha256> <bytes> <frames>", or "E <reason>".
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
