@@ -123,7 +123,7 @@ export async function backupPartition(opts: BackupOptions): Promise<BackupResult
       root,
       `backup done image=${name} fs=${fsType} used=${metadata.usedBytes} image=${imageBytes} sha256=${sha256} seconds=${seconds.toFixed(1)}`,
     );
-    const how = metadata.chunked ? `${metadata.chunked.frames - 1} chunks of ${formatBytes(metadata.chunked.chunkBlocks * header.blockSize)}` : 'one stream';
+    const how = metadata.chunked ? `${metadata.chunked.frames - 1} chunks of ${formatBytes(metadata.chunked.chunkBlocks * header.blockSize)}, cut by ${written.cutBy}` : 'one stream';
     log(`image "${name}" written: ${formatBytes(metadata.usedBytes)} used -> ${formatBytes(imageBytes)} (${how}) in ${seconds.toFixed(1)} s (sha256 ${sha256.slice(0, 16)}...)`);
     return { metadata, seconds, pipelineSeconds, hashSeconds, syncSeconds };
   } catch (e) {
@@ -141,6 +141,8 @@ interface Written {
   hashSeconds: number;
   syncSeconds: number;
   chunked?: ImageMetadata['chunked'];
+  /** Chunked: who cut the frames (native/chunkcut or Node's writer). */
+  cutBy?: 'chunkcut' | 'node';
 }
 
 const NO_SPACE = new Error('no space');
@@ -191,6 +193,7 @@ async function writeChunked(opts: BackupOptions, producer: Stage, out: FileHandl
     sha256: r.sha256,
     hashSeconds: 0,
     syncSeconds: await timedSync(out),
+    cutBy: helpers ? 'chunkcut' : 'node',
     chunked: {
       indexFile: CHUNKS_FILE,
       indexSha256: createHash('sha256').update(indexText).digest('hex'),
