@@ -46,6 +46,18 @@ export function findChunkHelpers(root: string = process.env['NETIMAGE_ROOT'] ?? 
   return (hash ? inDir(join(root, HELPER_CACHE, hash)) : null) ?? inDir(BOOT_IMAGE_HELPER_DIR);
 }
 
+/** Run fn on Node's own writer and applier (tests and bench compare the two paths). */
+export async function onNodePath<T>(fn: () => Promise<T>): Promise<T> {
+  const before = process.env['NETIMAGE_CHUNK_HELPERS'];
+  process.env['NETIMAGE_CHUNK_HELPERS'] = 'off';
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env['NETIMAGE_CHUNK_HELPERS'];
+    else process.env['NETIMAGE_CHUNK_HELPERS'] = before;
+  }
+}
+
 /**
  * Compile the helpers into `<cacheRoot>/<source hash>/` unless they are there (gcc, libzstd-dev,
  * libssl-dev: scripts/setup.d/10-apt.sh). Returns that directory.

@@ -9,6 +9,7 @@ import { run } from '../../lib/process.ts';
 import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition } from '../../imaging/restore.ts';
 import { CHUNKS_FILE } from '../../imaging/chunked/format.ts';
+import { onNodePath as nodePath } from '../../imaging/chunked/native.ts';
 import { imageDir } from '../../imaging/store/store.ts';
 import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
 import { helper } from './helpers/loop.ts';
@@ -19,16 +20,6 @@ let ctx: DeltaFixture;
 test.before(async () => {
   ctx = await deltaFixture('ext4', 'native');
 });
-
-/** Run fn on Node's path (no helpers). */
-async function nodePath<T>(fn: () => Promise<T>): Promise<T> {
-  process.env['NETIMAGE_CHUNK_HELPERS'] = 'off';
-  try {
-    return await fn();
-  } finally {
-    delete process.env['NETIMAGE_CHUNK_HELPERS'];
-  }
-}
 
 const deviceSha = async (dev: string) => createHash('sha256').update((await run('sh', ['-ec', `sha256sum < ${dev}`])).stdout).digest('hex');
 const streamSha = async (file: string) => (await run('sh', ['-ec', `zstd -dcq "${file}" | sha256sum`])).stdout.split(' ')[0];
