@@ -80,7 +80,3 @@ export async function buildChunkHelpers(cacheRoot: string): Promise<string> {
   return out;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const root = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..');
-  process.stdout.write(`chunk helpers in ${await buildChunkHelpers(join(root, HELPER_CACHE))}\n`);
-}
