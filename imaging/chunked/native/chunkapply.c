@@ -146,10 +146,10 @@ int main(int argc, char** argv) {
     }
     if (comp > pcap) packed = xrealloc(packed, pcap = comp);
     if (dec > rcap) raw = xrealloc(raw, rcap = dec);
-    if (preadAll(img, packed, comp, off, "reading the image") != comp) die("the image is damaged: its frame is truncated");
+    if (preadAll(img, packed, comp, off, "reading the image") != comp) die("the image is damaged: the chunk is truncated");
     size_t got = ZSTD_decompressDCtx(dctx, raw, dec, packed, comp);
     if (ZSTD_isError(got)) {
-      fprintf(stderr, "chunkapply: chunk line %llu: the image is damaged: the frame does not decompress (%s); nothing of it was written\n", lineNo, ZSTD_getErrorName(got));
+      fprintf(stderr, "chunkapply: chunk line %llu: the image is damaged: the chunk does not decompress (%s); nothing of it was written\n", lineNo, ZSTD_getErrorName(got));
       return 1;
     }
     unsigned char md[32];
