@@ -30,7 +30,7 @@ export interface BackupOptions {
   sourceProduct?: string | null | undefined;
   productStates?: ProductOnClientStateWire[] | undefined;
   zstdLevel?: number | undefined;
-  /** `chunked` (default here; the backup product defaults to `stream` by its `image_format` property): netimage-image/2, delta-restorable; `stream`: one zstd stream (netimage-image/1). */
+  /** `chunked` (default, also of the backup product's `image_format` property): netimage-image/2, delta-restorable; `stream`: one zstd stream (netimage-image/1). */
   format?: 'chunked' | 'stream' | undefined;
   /** Disk bytes per chunk of a chunked image. */
   chunkBytes?: number | undefined;

@@ -73,12 +73,14 @@ test('products: prepare -> backup -> restore -> delimage against the real server
 
   const bk = await runProduct(ts, BACKUP, loop, { imagefile: UBUNTU });
   t.true(bk.ok, bk.error ?? bk.log.join('\n'));
+  t.true(bk.log.some((l) => /chunks of .*, cut by (chunkcut|node)\)/.test(l)), `image_format defaults to chunked: ${bk.log.join('\n')}`);
   t.like(await props(ts, RESTORE), { imagefile: UBUNTU, imagefiles_list: [UBUNTU] });
   t.regex(String((await props(ts, BACKUP))['free_on_backup']), /^device: .*, use: \d+%/);
 
   await damage(`${loop.path}p3`, 1, 100);
   const rs = await runProduct(ts, RESTORE, loop, { setup_after_restore: ['windomain', 'hwinvent'] });
   t.true(rs.ok, rs.error ?? rs.log.join('\n'));
+  t.true(rs.log.some((l) => /\((delta|full): \d+ of \d+ chunks written/.test(l)), rs.log.join('\n'));
   t.true(rs.log.includes('restored 2 saved product states'), rs.log.join('\n'));
   t.like(await state(ts, RESTORE), { installationStatus: 'installed', actionResult: 'successful', actionRequest: 'none' }, "restore's own state is its result, not the saved one");
   t.is((await state(ts, 'hwinvent')).actionRequest, 'setup', 'setup_after_restore queued');
