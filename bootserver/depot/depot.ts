@@ -148,14 +148,18 @@ export class Depot {
     this.now = now;
   }
 
-  /** Open (creating if needed) a depot and clean up what a crash left behind. */
-  static async open(dir: string, options: { now?: () => Date } = {}): Promise<Depot> {
+  /**
+   * Open (creating if needed) a depot and clean up what a crash left behind. A second process
+   * beside the running server (the CLI's import) passes `recover: false`: the server's previous
+   * versions may still be read by its clients.
+   */
+  static async open(dir: string, options: { now?: () => Date; recover?: boolean } = {}): Promise<Depot> {
     const depot = new Depot(dir, options.now ?? (() => new Date()));
     for (const d of [dir, join(dir, STAGING), join(dir, TRASH), join(dir, UPLOADS), ...DEPOT_KINDS.map((k) => join(dir, k))]) {
       await mkdir(d, { recursive: true, mode: 0o700 });
       await chmod(d, 0o700);
     }
-    await depot.recover();
+    if (options.recover !== false) await depot.recover();
     return depot;
   }
 

@@ -24,10 +24,12 @@ async function makeWim(t: import('ava').ExecutionContext): Promise<Buffer> {
   return readFile(join(dir, 'x.wim'));
 }
 
-/** One server, a pending wim-capture for pc01 and a hwinvent for pc02; their job tokens. */
-async function setup(t: import('ava').ExecutionContext): Promise<{ ts: TestServer; token: string; other: string }> {
+/** One server for the file, a pending wim-capture for pc01 and a hwinvent for pc02; their job tokens. */
+let shared: Promise<{ ts: TestServer; token: string; other: string }> | null = null;
+test.after.always(async () => (await shared)?.ts.stop());
+const setup = (_t: import('ava').ExecutionContext) => (shared ??= start());
+async function start(): Promise<{ ts: TestServer; token: string; other: string }> {
   const ts = await startTestServer();
-  t.teardown(() => ts.stop());
   await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:00:71:01' });
   await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: '52:54:00:00:71:02' });
   const pending = { actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: new Date().toISOString() } as const;
@@ -129,10 +131,11 @@ test.serial('a corrupt upload (bytes differ from the announced sha256) is refuse
   const corrupt = Buffer.from(wim);
   corrupt[1000] = corrupt[1000]! ^ 0xff;
   t.is((await put(ts, token, s.json.id, corrupt, 0, wim.length)).status, 200);
+  const before = await ts.server.osImages.depot.get('wim', TARGET);
   const r = await call(ts, token, 'POST', `/uploads/${s.json.id}/commit`);
   t.is(r.status, 400);
   t.regex(r.json.message, new RegExp(`sha256 is ${sha(corrupt)}, the uploader announced ${sha(wim)}; nothing was stored`));
-  t.is(await ts.server.osImages.depot.get('wim', TARGET), null);
+  t.deepEqual(await ts.server.osImages.depot.get('wim', TARGET), before, 'the depot is unchanged');
   t.deepEqual(await readdir(join(ts.server.osImages.depot.dir, '.uploads')), []);
   // More bytes than the range announces, or a total other than the upload's: refused.
   const s2 = await call(ts, token, 'POST', '/uploads', { size: wim.length, sha256: sha(wim) });
