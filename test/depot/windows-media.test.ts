@@ -1,59 +1,25 @@
-// Windows media into the depot. The medium is a STAND-IN built here: a UDF + ISO 9660 bridge ISO
-// (genisoimage -udf, like Microsoft's media a UDF file system) holding a real install.wim made by
-// wimlib and Windows-like names (spaces, "$OEM$", mixed case, non-ASCII). Real Windows media
-// cannot be fetched here.
+// Windows media into the depot, from a STAND-IN medium (test/helpers/windows-media.ts): real
+// Windows media cannot be fetched here.
 import test from 'ava';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Depot } from '../../bootserver/depot/depot.ts';
 import { depotFilePath } from '../../bootserver/depot/manifest.ts';
 import { importWindowsMedia, parse7zList, type ImportProgress } from '../../bootserver/depot/windows-media.ts';
 import { tempDir } from '../helpers/tempdir.ts';
+import { buildStandInMedium, writeTree } from '../helpers/windows-media.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const PRODUCT = 'opsi-local-image-win11-x64';
 
-/** Files of the stand-in medium: path -> content. */
-const MEDIUM: Record<string, Buffer> = {
-  'setup.exe': Buffer.from('stand-in setup.exe\n'),
-  'bootmgr.efi': Buffer.from('stand-in\n'),
-  'boot/Fonts dir/Segoe UI.ttf': Buffer.from('font\n'),
-  'sources/$OEM$/$$/Setup/Scripts/SetupComplete.cmd': Buffer.from('@echo off\r\n'),
-  'sources/AVeryLongMixedCase-Name {1} & more.Config.xml': Buffer.from('<x/>\n'),
-  'sources/Ünïcödé-名前.txt': Buffer.from('non-ascii\n'),
-};
-
-async function writeTree(root: string, files: Record<string, Buffer>): Promise<void> {
-  for (const [path, data] of Object.entries(files)) {
-    await mkdir(join(root, path, '..'), { recursive: true });
-    await writeFile(join(root, path), data);
-  }
-}
-
-/** The stand-in ISO and the files it holds (with a real two-edition install.wim). Built once. */
-let built: Promise<{ dir: string; iso: string; files: Record<string, Buffer> }> | null = null;
+let built: ReturnType<typeof buildStandInMedium> | null = null;
 test.after.always(async () => {
   const b = await built;
   if (b) await rm(b.dir, { recursive: true, force: true });
 });
-function standIn(_t: import('ava').ExecutionContext) {
-  return (built ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'netimage-winmedia-'));
-    const wimTree = join(dir, 'wimtree');
-    await writeTree(wimTree, { 'Windows/System32/config/SYSTEM': Buffer.from('hive stand-in'), 'Windows/noise.bin': randomBytes(1_300_000) });
-    const wim = join(dir, 'install.wim');
-    await execa('wimlib-imagex', ['capture', wimTree, wim, 'Windows 11 Pro', '--compress=none']);
-    await execa('wimlib-imagex', ['append', wimTree, wim, 'Windows 11 Education']);
-    const files = { ...MEDIUM, 'sources/install.wim': await readFile(wim) };
-    await writeTree(join(dir, 'medium'), files);
-    const iso = join(dir, 'Win11_standin.iso');
-    await execa('genisoimage', ['-quiet', '-udf', '-J', '-joliet-long', '-R', '-V', 'CCCOMA_X64FRE', '-o', iso, join(dir, 'medium')]);
-    return { dir, iso, files };
-  })());
-}
+const standIn = (_t: import('ava').ExecutionContext) => (built ??= buildStandInMedium());
 
 test.serial('an ISO (UDF) imports as installfiles/ with every file, name and sha256, and the editions of install.wim', async (t) => {
   const { iso, files } = await standIn(t);
