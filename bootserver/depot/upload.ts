@@ -176,7 +176,11 @@ export class Uploads {
       await this.#drop(id);
       throw new DepotError(`upload ${id} refused: its sha256 is ${actual}, the uploader announced ${s.sha256}; nothing was stored, start the upload again`, undefined, 'invalid');
     }
-    const m = await meta(file);
+    // The grant's reading of the file (a WIM's editions) may refuse it: then it goes as well.
+    const m = await meta(file).catch(async (error: unknown) => {
+      await this.#drop(id);
+      throw error;
+    });
     const current = await this.#depot.get(s.target.kind, s.target.name);
     const entryMeta: EntryMeta = { ...(current?.manifest.meta ?? {}), ...m };
     const entry = await this.#depot.commitVersion(s.target.kind, s.target.name, entryMeta, async (dir) => {

@@ -39,6 +39,13 @@ test.serial('import an ISO and a WinPE folder, then ls, show, verify and rm cove
   t.regex(show, new RegExp(`winpe/  0\\.0 MiB  from ${winpe}`));
   t.regex(show, /edition 2: Windows 11 Education/);
   t.regex((await serve.cli('depot', 'verify', `windows-media/${PRODUCT}`)).stdout, /: ok \(/);
+  // Served over HTTP with the names of the medium (spaces, "$", non-ASCII), percent-encoded.
+  for (const path of ['boot/Fonts dir/Segoe UI.ttf', 'sources/$OEM$/$$/Setup/Scripts/SetupComplete.cmd', 'sources/Ünïcödé-名前.txt']) {
+    const url = `${serve.url}/depot/v1/windows-media/${PRODUCT}/installfiles/${path.split('/').map(encodeURIComponent).join('/')}`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${serve.token}` } });
+    t.is(res.status, 200, path);
+    t.true(Buffer.from(await res.arrayBuffer()).equals(medium.files[path]!), path);
+  }
   t.regex((await serve.cli('depot', 'rm', `windows-media/${PRODUCT}`)).stdout, /removed windows-media\//);
   t.notRegex((await serve.cli('depot', 'ls')).stdout, /windows-media/);
 });

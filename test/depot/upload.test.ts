@@ -156,3 +156,68 @@ test.serial('an upload larger than the free space is refused before a byte is wr
   t.is((await call(ts, token, 'GET', `/uploads/${s.json.id}`)).status, 404);
   t.false(Boolean(await stat(join(ts.server.osImages.depot.dir, '.uploads', s.json.id)).catch(() => null)));
 });
+
+/** A loopback TCP proxy to the server that cuts the connection once, after `cutAfter` bytes from the client. */
+async function cuttingProxy(t: import('ava').ExecutionContext, target: URL, cutAfter: number): Promise<{ url: string; cuts: () => number }> {
+  const { createServer, connect } = await import('node:net');
+  let sent = 0;
+  let cuts = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('data', (b: Buffer) => {
+      sent += b.length;
+      if (cuts === 0 && sent > cutAfter) {
+        cuts++;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(b);
+    });
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((r) => proxy.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(proxy.address() as import('node:net').AddressInfo).port}`, cuts: () => cuts };
+}
+
+test.serial("the agent's uploader resumes after the connection is cut mid-chunk, logs bytes and sha256, and the depot gets the exact file", async (t) => {
+  const wim = await makeWim(t);
+  const { ts, token } = await setup(t);
+  const { AgentApiClient } = await import('../../bootimage/agent/api-client.ts');
+  const { uploadToDepot } = await import('../../imaging/depot-upload.ts');
+  const dir = await tempDir(t, 'agent-upload');
+  const file = join(dir, 'install.wim');
+  await writeFile(file, wim);
+  const proxy = await cuttingProxy(t, new URL(ts.url), 450_000);
+  const log: string[] = [];
+  const client = new AgentApiClient({ baseUrl: proxy.url, token, log: (l) => log.push(l) });
+  const progress: number[] = [];
+  const r = await uploadToDepot({ server: client, file, log: (l) => log.push(l), chunkBytes: 256 * 1024, retryMs: 10, onProgress: (sent) => progress.push(sent) });
+  t.is(proxy.cuts(), 1);
+  t.true(r.uploaded, log.join('\n'));
+  if (!r.uploaded) return;
+  t.is(r.resumes, 1, log.join('\n'));
+  t.true(log.some((l) => /^upload: resuming at \d+ of \d+ bytes$/.test(l)), log.join('\n'));
+  t.true(log.includes(`uploaded ${wim.length} bytes (sha256 ${sha(wim)}) into wim/${TARGET} after 1 resume(s)`), log.join('\n'));
+  t.is(progress.at(-1), wim.length);
+  const entry = await ts.server.osImages.depot.require('wim', TARGET);
+  t.true((await readFile(join(entry.dir, 'install.wim'))).equals(wim));
+
+  // A job whose product grants no upload: the file stays on the PC, with the reason.
+  const { other } = await setup(t);
+  const refused = await uploadToDepot({ server: new AgentApiClient({ baseUrl: ts.url, token: other, log: () => undefined }), file, log: () => undefined });
+  t.false(refused.uploaded);
+  if (!refused.uploaded) t.regex(refused.reason, /HTTP 403: .*may not upload into the depot/);
+});
