@@ -220,10 +220,11 @@ export class Depot {
     if (!parsed.success) throw new DepotError(`depot entry ${entryId(kind, name)}: ${MANIFEST_FILE} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
     // A versioned entry: read the version the manifest came from. (Between the read and here a
     // commit may have swapped the link; then the manifest is reread from the new version.)
-    const real = await realpath(dir);
-    if (real !== dir) {
-      const again = depotManifest.safeParse(JSON.parse(await readFile(join(real, MANIFEST_FILE), 'utf8')));
-      if (again.success) return { id: entryId(kind, name), dir: real, manifest: again.data };
+    if ((await lstat(dir).catch(() => null))?.isSymbolicLink()) {
+      const real = await realpath(dir).catch(() => null);
+      const text = real ? await readFile(join(real, MANIFEST_FILE), 'utf8').catch(() => null) : null;
+      const again = text === null ? null : depotManifest.safeParse(JSON.parse(text));
+      if (real && again?.success) return { id: entryId(kind, name), dir: real, manifest: again.data };
     }
     return { id: entryId(kind, name), dir, manifest: parsed.data };
   }

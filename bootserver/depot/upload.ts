@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { uploadStart, type UploadStart, type UploadView } from '../../lib/upload-protocol.ts';
-import { sha256File } from '../../lib/files.ts';
+import { fsyncPath, sha256File } from '../../lib/files.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { DepotError, DepotNotFoundError, UPLOADS, checkSpace, type Depot, type DepotEntry, type EntryMeta } from './depot.ts';
 import { depotEntryName, depotFilePath, depotKind, entryId } from './manifest.ts';
@@ -139,7 +139,7 @@ export class Uploads {
       await checkSpace(this.#depot.dir, want, `upload ${id}`);
       let got = 0;
       const out = createWriteStream(join(this.#dir(id), DATA), { flags: 'a' });
-      await pipeline(
+      const sent = pipeline(
         body,
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
@@ -153,6 +153,10 @@ export class Uploads {
         },
         out,
       );
+      // A dropped connection: what arrived is on disk and counts; the uploader asks the offset.
+      await sent.catch((error: unknown) => {
+        throw new DepotError(`upload ${id}: the connection ended after ${got} of ${want} bytes (resume at the offset)`, { cause: error }, 'invalid');
+      });
       if (got !== want) throw new DepotError(`upload ${id}: Content-Range announced ${want} bytes, ${got} arrived`, undefined, 'invalid');
       return this.#view(s, await this.#offset(id));
     } finally {
@@ -172,6 +176,8 @@ export class Uploads {
     const offset = await this.#offset(id);
     if (offset !== s.size) throw new DepotError(`upload ${id} is incomplete: ${offset} of ${s.size} bytes; send the rest from offset ${offset}`, undefined, 'conflict');
     const actual = await sha256File(file);
+    // The depot takes the file with the hash computed here, unread again: make it durable first.
+    await fsyncPath(file);
     if (actual !== s.sha256) {
       await this.#drop(id);
       throw new DepotError(`upload ${id} refused: its sha256 is ${actual}, the uploader announced ${s.sha256}; nothing was stored, start the upload again`, undefined, 'invalid');
