@@ -14,6 +14,27 @@ export class BadRequestError extends NetimageError {
   }
 }
 
+/**
+ * The caller is not known (401). `challenge` is the WWW-Authenticate header the answer carries
+ * (RFC 9110 wants one on every 401), naming the realm: the admin API, the depot, metrics.
+ */
+export class UnauthorizedError extends NetimageError {
+  readonly challenge: string;
+  constructor(message: string, realm = 'netimage') {
+    super('unauthorized', message);
+    this.name = 'UnauthorizedError';
+    this.challenge = `Bearer realm="${realm}"`;
+  }
+}
+
+/** The caller is known but may not do this (403); nothing was changed. */
+export class ForbiddenError extends NetimageError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'ForbiddenError';
+  }
+}
+
 /** The one table from error kinds to HTTP statuses. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
@@ -83,6 +104,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     const answer = answerFor(error);
     if (answer.statusCode === 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ status: answer.statusCode, message: answer.message }, 'request refused');
+    if (answer.statusCode === 401) void reply.header('www-authenticate', error instanceof UnauthorizedError ? error.challenge : 'Bearer realm="netimage"');
     void reply.status(answer.statusCode).send(answer);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -48,7 +48,9 @@ test.serial('a cookie-authenticated write without or with a wrong X-CSRF-Token i
   const s = await login('alice', PASSWORD);
   const none = await withCookie(s.cookie, 'POST', '/api/v1/groups', {}, { id: 'csrf1' });
   t.is(none.status, 403);
-  t.regex(((await none.json()) as any).message, /X-CSRF-Token/);
+  const refusal = (await none.json()) as any;
+  t.like(refusal, { statusCode: 403, error: 'Forbidden' }, 'the shape of every error answer');
+  t.regex(refusal.message, /X-CSRF-Token/);
   const wrong = await withCookie(s.cookie, 'POST', '/api/v1/groups', { 'x-csrf-token': s.body.csrfToken.slice(0, -1) + (s.body.csrfToken.endsWith('x') ? 'y' : 'x') }, { id: 'csrf1' });
   t.is(wrong.status, 403);
   const otherSession = await login('alice', PASSWORD);
@@ -70,7 +72,10 @@ test.serial('logout needs the CSRF token, ends the session and clears the cookie
   t.is(out.status, 204);
   t.regex(out.headers.get('set-cookie') ?? '', /^netimage_session=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0/);
   t.is((await withCookie(s.cookie, 'GET', '/api/v1/session')).status, 401);
-  t.is((await withCookie(s.cookie, 'GET', '/api/v1/groups')).status, 401);
+  const ended = await withCookie(s.cookie, 'GET', '/api/v1/groups');
+  t.is(ended.status, 401);
+  t.is(ended.headers.get('www-authenticate'), 'Bearer realm="netimage"');
+  t.like(await ended.json(), { statusCode: 401, error: 'Unauthorized' }, 'the shape of every error answer');
 });
 
 test.serial('a session idle too long or past its absolute end is refused (401) and deleted', async (t) => {

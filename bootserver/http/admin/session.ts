@@ -6,6 +6,7 @@ import { closeSession, openSession, sessionCookie, sessionSetCookie } from '../.
 import { userView } from '../../auth/users.ts';
 import { auditDetail } from '../../auth/audit.ts';
 import { adminAuth, principalOf, sessionOf } from '../auth.ts';
+import { UnauthorizedError } from '../errors.ts';
 import { loginBody } from './auth-schemas.ts';
 import type { AdminApiDeps } from './deps.ts';
 
@@ -26,7 +27,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { st
     if (!user) {
       limiter.fail(username, req.ip);
       await audit(401);
-      return reply.status(401).send({ statusCode: 401, error: 'Unauthorized', message: 'wrong user name or password' });
+      throw new UnauthorizedError('wrong user name or password');
     }
     limiter.succeed(username);
     const { token, record } = await openSession(store, user, req.ip, settings);
