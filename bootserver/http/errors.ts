@@ -35,11 +35,22 @@ export class ForbiddenError extends NetimageError {
   }
 }
 
+/** Too many attempts (failed logins): 429, with Retry-After saying when to try again. */
+export class RateLimitedError extends NetimageError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super('rate_limited', message);
+    this.name = 'RateLimitedError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** The one table from error kinds to HTTP statuses. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
   unauthorized: 401,
   forbidden: 403,
+  rate_limited: 429,
   not_found: 404,
   conflict: 409,
   failed: 500,
@@ -62,6 +73,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -105,6 +117,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (answer.statusCode === 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ status: answer.statusCode, message: answer.message }, 'request refused');
     if (answer.statusCode === 401) void reply.header('www-authenticate', error instanceof UnauthorizedError ? error.challenge : 'Bearer realm="netimage"');
+    if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds));
     void reply.status(answer.statusCode).send(answer);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -107,6 +107,7 @@ test.serial('wrong passwords: 401, then 429 with Retry-After per user name (even
   t.is(locked.status, 429);
   t.is(locked.setCookie, '', 'the right password while limited: no session either');
   t.true(Number(locked.retryAfter) > 0 && Number(locked.retryAfter) <= 900, `Retry-After ${locked.retryAfter}`);
+  t.like(locked.body, { statusCode: 429, error: 'Too Many Requests' });
   t.regex(locked.body.message, /too many failed logins/);
   t.is((await login('alice', PASSWORD)).status, 201, 'another name from the same address still logs in');
   const audit = await ts.api('GET', '/api/v1/audit?actor=limited&limit=1');

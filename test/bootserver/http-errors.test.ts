@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import { z } from 'zod';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ERROR_KINDS, NetimageError, type ErrorKind } from '../../lib/errors.ts';
-import { BadRequestError, ForbiddenError, HTTP_STATUS, installErrorHandler, kindOfStatus, UnauthorizedError } from '../../bootserver/http/errors.ts';
+import { BadRequestError, ForbiddenError, HTTP_STATUS, installErrorHandler, kindOfStatus, RateLimitedError, UnauthorizedError } from '../../bootserver/http/errors.ts';
 import { StoreConflictError, StoreNotFoundError } from '../../bootserver/store/types.ts';
 import { AgentAuthError, ConflictError } from '../../bootserver/service/netboot.ts';
 import { PropertyValidationError } from '../../bootserver/products/properties.ts';
@@ -30,6 +30,7 @@ const EXPECTED: Record<ErrorKind, [number, string]> = {
   invalid: [400, 'Bad Request'],
   unauthorized: [401, 'Unauthorized'],
   forbidden: [403, 'Forbidden'],
+  rate_limited: [429, 'Too Many Requests'],
   not_found: [404, 'Not Found'],
   conflict: [409, 'Conflict'],
   unavailable: [503, 'Service Unavailable'],
@@ -90,6 +91,14 @@ test('every 401 carries a WWW-Authenticate challenge, with the realm its error n
   }
   const app = await appThrowing(() => new ForbiddenError('f'));
   t.is((await app.inject({ method: 'GET', url: '/boom' })).headers['www-authenticate'], undefined, 'a 403 has none');
+  await app.close();
+});
+
+test('a rate-limited refusal is a 429 saying when to try again (Retry-After)', async (t) => {
+  const app = await appThrowing(() => new RateLimitedError('too many failed logins: try again in 42 s', 42));
+  const res = await app.inject({ method: 'GET', url: '/boom' });
+  t.is(res.headers['retry-after'], '42');
+  t.deepEqual(res.json(), { statusCode: 429, error: 'Too Many Requests', message: 'too many failed logins: try again in 42 s' });
   await app.close();
 });
 
