@@ -6,6 +6,7 @@
 import type {
   AgentInventory,
   AgentJob,
+  BackupImageReport,
   ActionRequest,
   OsInstallPlan,
   ProductOnClientStateWire,
@@ -24,7 +25,8 @@ export interface AgentServerApi {
    * timeout on the body, the raw response: for callers that stream and resume themselves (uploads).
    */
   agentRequest(method: string, path: string, init?: { headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array>; signal?: AbortSignal }): Promise<Response>;
-  setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void>;
+  /** `images`: the details of the images a restore `imagefiles_list` in `values` names (agentPropertyUpdate). */
+  setProperties(productId: string, values: Record<string, PropertyValue>, images?: BackupImageReport[]): Promise<void>;
   setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void>;
   getProductStates(): Promise<ProductOnClientStateWire[]>;
   putProductStates(states: ProductOnClientStateWire[]): Promise<void>;

@@ -6,7 +6,7 @@
 // depot while the backup partition is still mounted.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
+import type { BackupImageReport, ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
 import { backupPartition, type BackupResult } from '../backup.ts';
 import { ImagingError } from '../errors.ts';
 import { checkImageable } from '../fsdetect.ts';
@@ -14,7 +14,7 @@ import { withStore, type FlowContext } from '../flows.ts';
 import { backupSpace, type BackupSpace } from '../space.ts';
 import type { UploadOutcome } from '../depot-upload.ts';
 import type { DiskLayout } from '../store/metadata.ts';
-import { appendMasterLog, listImages } from '../store/store.ts';
+import { appendMasterLog, imageReports } from '../store/store.ts';
 import { checkGeneralized } from './generalized.ts';
 import { describeImage, type WimInfo } from './info.ts';
 import { captureWim, wimInfo, type CaptureMode, type CaptureResult, type WimCompression } from './wimlib.ts';
@@ -56,7 +56,7 @@ export interface WimCaptureResult {
   capture: CaptureResult;
   /** Path of install.wim relative to the backup partition's root. */
   localPath: string;
-  images: string[];
+  images: BackupImageReport[];
   space: BackupSpace;
   /** null: no upload was asked for. */
   upload: UploadOutcome | null;
@@ -109,7 +109,7 @@ export async function wimCaptureFlow(ctx: FlowContext, o: WimCaptureOptions): Pr
     // The whole file (with appended images) goes up: the depot's entry is replaced by a new version.
     const upload = o.upload ? await o.upload(wimFile) : null;
     if (upload?.uploaded) await appendMasterLog(s.root, `wim-upload done entry=${upload.committed.entry} sha256=${upload.committed.upload.sha256} bytes=${upload.committed.upload.size}`);
-    return { backup, capture, localPath: rel, images: (await listImages(s.root)).map((m) => m.name), space: await backupSpace(s.root, s.backupDevice), upload };
+    return { backup, capture, localPath: rel, images: await imageReports(s.root), space: await backupSpace(s.root, s.backupDevice), upload };
   });
 }
 
