@@ -8,7 +8,7 @@ import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, localBootTarget, resolveClient, type BootDecision, type BootRequest, type LocalBootTarget } from '../boot/decide.ts';
-import { FIRST_BOOT_PRODUCTS, awaitsFirstBoot, laidDown } from '../jobs/first-boot.ts';
+import { LINUX_INSTALL_PRODUCTS, awaitsFirstBoot, isWindowsInstall, laidDown } from '../jobs/first-boot.ts';
 import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
@@ -284,9 +284,14 @@ export class NetbootService {
   /** Installed Linux (or laid down, its first boot awaited) on this client's disk? */
   private async localTarget(tx: Store, client: Client | null): Promise<LocalBootTarget> {
     if (!client) return 'any';
-    const states = (await Promise.all(FIRST_BOOT_PRODUCTS.map((productId) => tx.getProductOnClient(client.id, productId)))).filter((s) => s !== null);
+    const states = (await Promise.all(LINUX_INSTALL_PRODUCTS.map((productId) => tx.getProductOnClient(client.id, productId)))).filter((s) => s !== null);
     const waiting = await tx.listOsInstalls({ clientId: client.id, states: ['waiting'] });
-    return localBootTarget({ states, osInstallProducts: FIRST_BOOT_PRODUCTS, laidDownWaiting: waiting.length > 0 });
+    return localBootTarget({
+      states,
+      osInstallProducts: LINUX_INSTALL_PRODUCTS,
+      laidDownWaiting: waiting.some((w) => !isWindowsInstall(w.productId)),
+      winpePending: waiting.some((w) => isWindowsInstall(w.productId)),
+    });
   }
 
   private async registerUnknownClient(tx: Store, request: BootRequest): Promise<Client> {

@@ -14,9 +14,8 @@ import { PRODUCT_ID_PATTERN, ProductId } from '../../lib/products.ts';
 import type { Depot } from '../depot/depot.ts';
 import { parseEntryId } from '../depot/manifest.ts';
 import {
-  FIRST_BOOT_PRODUCTS,
+  LINUX_INSTALL_PRODUCTS,
   OPEN_STATES,
-  awaitsFirstBoot,
   describeReport,
   firstBootTokenVerdict,
   mintedTokenExpiry,
@@ -90,7 +89,8 @@ export class OsInstallService implements BootGate {
   async held(tx: Store, clientId: string, pending: readonly ProductOnClient[]): Promise<Map<string, string>> {
     const held = new Map<string, string>();
     for (const poc of pending) {
-      if (!awaitsFirstBoot(poc.productId) || !isPendingRequest(poc.actionRequest)) continue;
+      // Only Linux installs wait for a server-side build; Windows media are imported by the admin.
+      if (!LINUX_INSTALL_PRODUCTS.includes(poc.productId) || !isPendingRequest(poc.actionRequest)) continue;
       // A job under way keeps going: its root filesystem was there when it started.
       const active = await tx.findActiveJob(clientId);
       if (active?.productId === poc.productId) continue;
@@ -151,7 +151,7 @@ export class OsInstallService implements BootGate {
   /** A build failed: every pending install waiting for that root filesystem fails with its reason. */
   async buildFailed(build: OsBuild): Promise<void> {
     await this.service.store.transaction(async (tx) => {
-      for (const productId of FIRST_BOOT_PRODUCTS) {
+      for (const productId of LINUX_INSTALL_PRODUCTS) {
         for (const poc of await tx.listProductOnClients({ productId, pendingOnly: true })) {
           let entry: string;
           try {
