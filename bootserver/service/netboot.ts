@@ -70,7 +70,17 @@ export interface ActionSetHook {
   /** Values about to be stored by a property update; returns what to store instead (hashed passwords). */
   beforeStoreProperties(product: ProductDefinition, values: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
   /** An action request is about to be set with these values over the client's stored ones; returns the values to store. */
-  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
+  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>, clientId: string): Promise<Record<string, PropertyValue>>;
+}
+
+/** Several hooks as one: each product is handled by the first hook that claims it. */
+export function combineActionSetHooks(hooks: readonly ActionSetHook[]): ActionSetHook {
+  const of = (productId: string) => hooks.find((h) => h.handles(productId));
+  return {
+    handles: (productId) => of(productId) !== undefined,
+    beforeStoreProperties: async (product, values) => (of(product.id)?.beforeStoreProperties(product, values) ?? values),
+    beforeActionSet: async (product, actionRequest, given, stored, clientId) => (of(product.id)?.beforeActionSet(product, actionRequest, given, stored, clientId) ?? given),
+  };
 }
 
 export interface NetbootServiceOptions {
@@ -128,7 +138,7 @@ export class NetbootService {
     if (!this.actionSetHook?.handles(productId)) return properties;
     await this.requireClient(clientId);
     const product = await this.requireProduct(productId);
-    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId));
+    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId), clientId);
   }
 
   iso(): string {
