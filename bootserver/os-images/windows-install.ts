@@ -109,8 +109,9 @@ export class WindowsInstallPolicy implements ActionSetHook {
     const normalised = validatePropertyValues(product, given, { allowReadOnly: false });
     const effective = effectivePropertyValues(product, { ...stored, ...normalised });
     checkSetupAfterInstall(product.id, effective);
-    checkUnattendValues(product.id, clientId, effective);
+    // Media and edition first: a missing imagename is the 409 that lists the choices.
     await this.resolve(product.id, effective);
+    checkUnattendValues(product.id, clientId, effective);
     return normalised;
   }
 
