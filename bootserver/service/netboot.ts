@@ -425,7 +425,9 @@ export class NetbootService {
       report: null,
       updated: now.toISOString(),
     };
-    const waiting = laidDown(record, now, this.config.osImages.firstBootTimeoutMinutes * 60_000);
+    // Windows setup (WinPE, then its own reboots) takes far longer than a Linux first boot.
+    const minutes = isWindowsInstall(job.productId) ? this.config.osImages.windowsSetupTimeoutMinutes : this.config.osImages.firstBootTimeoutMinutes;
+    const waiting = laidDown(record, now, minutes * 60_000);
     await tx.putOsInstall(waiting);
     await this.recordEvent(tx, job, 'state', job.percent, `laid down; waiting for the installed system's first-boot report until ${waiting.deadline} (the PC boots its local disk)`);
   }

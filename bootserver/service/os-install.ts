@@ -16,6 +16,7 @@ import { parseEntryId } from '../depot/manifest.ts';
 import {
   LINUX_INSTALL_PRODUCTS,
   OPEN_STATES,
+  isWindowsInstall,
   describeReport,
   firstBootTokenVerdict,
   mintedTokenExpiry,
@@ -68,8 +69,9 @@ export class OsInstallService implements BootGate {
     this.log = options.log;
   }
 
-  private get timeoutMinutes(): number {
-    return this.service.config.osImages.firstBootTimeoutMinutes;
+  private timeoutMinutes(productId: string): number {
+    const c = this.service.config.osImages;
+    return isWindowsInstall(productId) ? c.windowsSetupTimeoutMinutes : c.firstBootTimeoutMinutes;
   }
 
   start(): void {
@@ -209,7 +211,7 @@ export class OsInstallService implements BootGate {
       if (other.jobId !== job.id) await tx.putOsInstall({ ...other, state: 'superseded', tokenHash: null, updated: ts });
     }
     const token = randomBytes(32).toString('hex');
-    const expires = mintedTokenExpiry(now, this.timeoutMinutes * 60_000);
+    const expires = mintedTokenExpiry(now, this.timeoutMinutes(job.productId) * 60_000);
     const previous = await tx.getOsInstall(job.id);
     await tx.putOsInstall({ jobId: job.id, clientId: job.clientId, productId: job.productId, state: 'installing', tokenHash: sha256Hex(token), tokenExpires: expires, deadline: null, report: null, updated: ts });
     await this.service.recordEvent(tx, job, 'log', null, `${what}; first-boot token ${previous ? 'replaced (the previous one no longer works)' : 'issued'}, valid until ${expires}`);
@@ -321,7 +323,7 @@ export class OsInstallService implements BootGate {
           continue;
         }
         await tx.putOsInstall({ ...record, state: 'timed_out', tokenHash: null, updated: ts });
-        const next = productStateAfterTimeout(poc, { now: ts, timeoutMinutes: this.timeoutMinutes });
+        const next = productStateAfterTimeout(poc, { now: ts, timeoutMinutes: this.timeoutMinutes(record.productId) });
         await tx.putProductOnClient(next);
         const job = await tx.getJob(record.jobId);
         if (job) await this.service.recordEvent(tx, job, 'state', null, next.actionProgress);

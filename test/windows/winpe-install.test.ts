@@ -182,6 +182,9 @@ test.serial('BIOS: the winpe partition has bootmgr for grub\'s ntldr, PartitionI
   t.is(out.report.bootMode, 'bios');
   t.regex(await readBootConfig(ts, m, null, 'pc'), /insmod ntldr\nif search --no-floppy --file --set=netimage_winpe \/netimage\/pending; then\n.*\n {2}ntldr \(\$netimage_winpe\)\/bootmgr\n {2}boot\n/);
   const installs = ts.server.osImages.installs!;
-  t.true((await installs.sweep(new Date(Date.now() + 31 * 60_000))) >= 1);
+  // Windows setup has osImages.windowsSetupTimeoutMinutes (240), not the Linux first boot's 30.
+  t.is(await installs.sweep(new Date(Date.now() + 31 * 60_000)), 0, 'not after 30 min');
+  t.true((await installs.sweep(new Date(Date.now() + 241 * 60_000))) >= 1);
   t.like(await state('pc-bios-01'), { installationStatus: 'unknown', actionResult: 'failed', actionRequest: 'none' });
+  t.regex(String((await state('pc-bios-01'))['actionProgress']), /no first-boot report within 240 min/);
 });
