@@ -7,6 +7,7 @@
 // Stand-ins (named so): the Windows media and WinPE (helpers/fake-media.ts), the PCI devices.
 // One server and one depot for the file (test.serial).
 import test from 'ava';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, run } from '../../lib/process.ts';
 import { startTestServer, issueJob, readBootConfig, type TestServer } from '../helpers/server.ts';
@@ -97,6 +98,8 @@ test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP l
   const loop = await createLoop(t, 1024 * MiB, 512);
   await prepare(loop, 'uefi');
   const job = await issueJob(ts, { clientId: 'pc-uefi-01', mac: m, productId: WIN11, properties: GOOD });
+  const linuxPlan = await fetch(`${ts.url}/agent/v1/os-install`, { headers: { authorization: `Bearer ${job.token}` } });
+  t.is(linuxPlan.status, 403, 'a Windows job gets no Linux install plan');
   const out = await stage(loop, 'uefi', job.token);
   t.true(out.ok, out.error ?? '');
   t.is(out.error, null, (out.log as string[]).join('\n'));
@@ -168,11 +171,23 @@ test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP l
   t.notRegex(await readBootConfig(ts, m, null, 'efi'), /netimage-winpe/, 'installed: no more WinPE');
 });
 
-test.serial('BIOS: the winpe partition has bootmgr for grub\'s ntldr, PartitionID 1; no report by the deadline fails the product', async (t) => {
+test.serial('BIOS: a tampered media file fails the staging and wipes the partition; staged: bootmgr for grub\'s ntldr, PartitionID 1; no report by the deadline fails the product', async (t) => {
   t.timeout(5 * 60_000);
   const m = await newClient('pc-bios-01');
   const loop = await createLoop(t, 1024 * MiB, 512);
   await prepare(loop, 'bios');
+  // A depot file changed behind the manifest's back: the staging fails and leaves no filesystem
+  // (so nothing half-staged can boot); the job fails with the reason.
+  const entry = (await ts.server.osImages.depot.get('windows-media', WIN11))!;
+  const setupExe = join(entry.dir, 'installfiles/setup.exe');
+  const original = await readFile(setupExe);
+  await writeFile(setupExe, Buffer.from(original.toString().replace('STAND-IN', 'TAMPERED')));
+  const bad = await stage(loop, 'bios', (await issueJob(ts, { clientId: 'pc-bios-01', mac: m, productId: WIN11, properties: { ...GOOD, imagename: 'Windows 11 Pro' } })).token);
+  await writeFile(setupExe, original);
+  t.regex(bad.error ?? '', /MediaMismatchError: installfiles\/setup\.exe: got \d+ bytes with sha256 [0-9a-f]{64}, the depot manifest says/);
+  t.is(bad.winpeFs, null, 'the winpe partition is wiped again');
+  t.like((await ts.api('GET', `/api/v1/jobs/${bad.jobId}`)).body, { state: 'failed' });
+
   const job = await issueJob(ts, { clientId: 'pc-bios-01', mac: m, productId: WIN11, properties: { ...GOOD, imagename: 'Windows 11 Pro' } });
   const out = await stage(loop, 'bios', job.token);
   t.true(out.ok, out.error ?? '');
