@@ -105,7 +105,7 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   // windomain's state survived the round trip: the next job of this client still sees it.
   await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/hwinvent/action`, { actionRequest: 'none' });
 
-  // A second image. The images of the client detail: names as imagefiles_list has them,
+  // A second image. The images of the client detail (chunked: image_format's default): names as imagefiles_list has them,
   // sizes as the files on the backup partition add up, dates from each image's metadata.
   const before = Date.now();
   const bk2 = await runProduct(ts, BACKUP, loop, { imagefile: SECOND });
@@ -116,8 +116,8 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   t.deepEqual(
     images.map((i) => ({ name: i.name, selected: i.selected, format: i.format, fsType: i.fsType, sourcePartition: i.sourcePartition })),
     [
-      { name: UBUNTU, selected: false, format: 'stream', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
-      { name: SECOND, selected: true, format: 'stream', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
+      { name: UBUNTU, selected: false, format: 'chunked', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
+      { name: SECOND, selected: true, format: 'chunked', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
     ],
   );
   for (const i of images) {
