@@ -64,7 +64,7 @@ export async function installDebian(o: InstallOptions): Promise<InstallResult> {
       // Nothing of an unverified tree may stay behind to be booted: wipe the partition.
       await m.unmount();
       await runAllowFailure('wipefs', ['-a', target.system]);
-      if (error instanceof RootfsMismatchError) log(`${target.system} wiped again: the root filesystem did not verify`);
+      log(`${target.system} wiped again: ${error instanceof RootfsMismatchError ? 'the root filesystem did not verify' : 'the root filesystem did not arrive whole'}; the bootloader places and the backup partition were not touched`);
       throw error;
     }
     unpackSeconds = (performance.now() - started) / 1000;
