@@ -1,11 +1,11 @@
 // Registry of the opsi-local-image netboot products; the agent imports this list.
 import type { NetbootProduct } from '../../lib/netboot-product.ts';
 import { backupProduct } from './backup.ts';
-import { debianProduct } from './debian.ts';
+import { debianProduct, ubuntuProduct } from './debian.ts';
 import { delimageProduct } from './delimage.ts';
 import { prepareProduct } from './prepare.ts';
 import { restoreProduct } from './restore.ts';
 import { wimCaptureProduct } from './wim-capture.ts';
 import { wimInfoProduct } from './wim-info.ts';
 
-export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, debianProduct, wimCaptureProduct, wimInfoProduct];
+export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, debianProduct, ubuntuProduct, wimCaptureProduct, wimInfoProduct];

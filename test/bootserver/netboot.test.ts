@@ -24,7 +24,7 @@ test('a product the boot image cannot run is refused with 409 for one client and
   const svc = service(store);
   const single = await t.throwsAsync(svc.setActionRequest('pc01', ProductId.win10, 'setup'), { instanceOf: ConflictError });
   t.is(single.message, `setup of ${ProductId.win10} refused: the boot image has no implementation of ${ProductId.win10} (it runs ${bootImageProductIds().join(', ')})`);
-  await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.ubuntu, 'setup'), { instanceOf: ConflictError, message: /boot image has no implementation of opsi-local-image-ubuntu/ });
+  await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.win11, 'setup'), { instanceOf: ConflictError, message: /boot image has no implementation of opsi-local-image-win11-x64/ });
   t.deepEqual(store.writes, []);
 });
 

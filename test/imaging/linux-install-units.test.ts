@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { streamUnpack, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
 import { ImagingError } from '../../imaging/errors.ts';
-import { aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, keyboardFor, localeFor, localeGenText } from '../../imaging/linux-install/settings.ts';
+import { aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
+import { espFiles } from '../../imaging/linux-install/bootloader.ts';
 import { confirmOnConsole, parseAnswer, type ConsoleIo } from '../../imaging/linux-install/confirm.ts';
 import { rebootDelaySeconds } from '../../bootimage/agent/reboot-delay.ts';
 
@@ -20,6 +21,20 @@ test('fstab: root, ESP and swap by UUID; no ESP line on BIOS', (t) => {
   t.regex(uefi, /^UUID=AB-CD \/boot\/efi vfat umask=0077 0 1$/m);
   t.regex(uefi, /^UUID=s-1 none swap sw 0 0$/m);
   t.notRegex(fstabText({ root: 'r', esp: null, swap: null }), /efi|swap/);
+});
+
+test('Ubuntu on the PC (untested end to end): its signed grub reads \\EFI\\ubuntu, its kernel links are in /boot', (t) => {
+  const ubuntu = vendorOf('ubuntu-22.04');
+  const debian = vendorOf('debian-12');
+  t.deepEqual(espFiles(ubuntu).map(([, to]) => to.split('/').slice(0, 2).join('/')).filter((d, i, a) => a.indexOf(d) === i), ['EFI/ubuntu', 'EFI/BOOT']);
+  t.deepEqual(espFiles(debian).map(([, to]) => to.split('/').slice(0, 2).join('/')).filter((d, i, a) => a.indexOf(d) === i), ['EFI/debian', 'EFI/BOOT']);
+  t.deepEqual(espFiles(ubuntu).map(([from]) => from), espFiles(debian).map(([from]) => from), 'the same files from the image');
+  const cfg = grubCfgText('r-1', ubuntu, '/boot');
+  t.regex(cfg, /^menuentry 'Ubuntu' \{$/m);
+  t.regex(cfg, /^  linux \/boot\/vmlinuz root=UUID=r-1 ro /m);
+  t.regex(cfg, /^  initrd \/boot\/initrd\.img$/m);
+  t.regex(grubCfgText('r-1'), /^  linux \/vmlinuz root=UUID=r-1 ro /m);
+  t.throws(() => vendorOf('fedora-40'), { message: /does not know how to make "fedora-40" bootable/ });
 });
 
 test('language, keymap, time zone, apt: opsi values mapped, bad ones refused', (t) => {
