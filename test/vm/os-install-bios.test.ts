@@ -11,11 +11,12 @@
 import test from 'ava';
 import { createLab, type Lab } from '../../vm-harness/netns.ts';
 import { startLabServer, type LabServer } from '../../vm-harness/lab-server.ts';
-import { bootVm, createRawDisk, jobsOf, productStates, registerClient, runProduct, waitForJobResult } from '../../vm-harness/classroom.ts';
+import { bootVm, createRawDisk, productStates, registerClient, runProduct } from '../../vm-harness/classroom.ts';
 import { verifyManifestOnDisk, type Manifest } from '../../vm-harness/disk-access.ts';
 import { awaitFirstBootReport, fileOnDisk, installedManifest, labDepot, powerOff, serialLogin, serialRun, startMirrorStandin, withInstalledSystem } from '../../vm-harness/os-install.ts';
 import { randomMac } from '../../vm-harness/qemu.ts';
 import { ensureBootImage } from './direct-helpers.ts';
+import { runQueued, step } from './os-install-steps.ts';
 
 const CLIENT = 'pc-bios';
 const MAC = randomMac();
@@ -47,26 +48,9 @@ test.after.always(async () => {
   await lab?.destroy();
 });
 
-const step = (name: string, minutes: number, fn: (t: import('ava').ExecutionContext) => Promise<void>) =>
-  test.serial(name, async (t) => {
-    t.timeout(minutes * 60_000);
-    await fn(t);
-  });
-
 const inInstalled = <T>(name: string, fn: (vm: Awaited<ReturnType<typeof bootVm>>) => Promise<T>) => withInstalledSystem(lab!, { ...base(), name }, ROOT_PASSWORD, fn);
 
-/** Boot with the queued product pending and wait for its (new) job's result. */
-async function queuedRun(t: import('ava').ExecutionContext, name: string, productId: string, minutes: number) {
-  const before = new Set((await jobsOf(server!, CLIENT, productId)).map((j) => j.id));
-  const vm = await bootVm(lab!, { ...base(), name });
-  try {
-    const r = await waitForJobResult(server!, vm, { clientId: CLIENT, productId, ignoreJobIds: before, timeoutMs: minutes * 60_000 });
-    t.log(`${productId} (BIOS): ${r.job.state} in ${r.seconds.toFixed(1)} s`);
-    t.is(r.job.state, 'succeeded', vm.tail(40));
-  } finally {
-    await vm.stop();
-  }
-}
+const queuedRun = (t: import('ava').ExecutionContext, name: string, productId: string, minutes: number) => runQueued(t, lab!, server!, { ...base(), name }, { clientId: CLIENT, productId, minutes });
 
 step('1. prepare (linux layout, MBR): full DHCP mode, the address from our pool', 8, async (t) => {
   const r = await runProduct(lab!, server!, { ...base(), name: 'osi4-prepare', productId: 'opsi-local-image-prepare', timeoutMs: 7 * 60_000, properties: { os_family: 'linux', system_partition_size: '2G', winpe_partition_size: '256M', minimal_backup_partition_size: '40%' } });

@@ -15,11 +15,12 @@ import test from 'ava';
 import { createLab, type Lab } from '../../vm-harness/netns.ts';
 import { startLabServer, type LabServer } from '../../vm-harness/lab-server.ts';
 import { startSiteDhcp } from '../../vm-harness/site-dhcp.ts';
-import { bootVm, createRawDisk, jobsOf, productStates, propertyValues, registerClient, runProduct, waitForJobResult } from '../../vm-harness/classroom.ts';
+import { bootVm, createRawDisk, productStates, propertyValues, registerClient, runProduct } from '../../vm-harness/classroom.ts';
 import { verifyManifestOnDisk, type Manifest } from '../../vm-harness/disk-access.ts';
 import { awaitFirstBootReport, fileOnDisk, installedManifest, labDepot, powerOff, serialLogin, serialRun, startMirrorStandin, withInstalledSystem } from '../../vm-harness/os-install.ts';
 import { randomMac } from '../../vm-harness/qemu.ts';
 import { ensureBootImage } from './direct-helpers.ts';
+import { runQueued, step } from './os-install-steps.ts';
 
 const CLIENT = 'pc-uefi-01';
 const MAC = randomMac();
@@ -52,12 +53,6 @@ test.before(async (t) => {
 test.after.always(async () => {
   await lab?.destroy();
 });
-
-const step = (name: string, minutes: number, fn: (t: import('ava').ExecutionContext) => Promise<void>) =>
-  test.serial(name, async (t) => {
-    t.timeout(minutes * 60_000);
-    await fn(t);
-  });
 
 /** Boot the PC with nothing pending (the server's local-boot config starts the installed system), run `fn` as root. */
 const inInstalled = <T>(name: string, fn: (vm: Awaited<ReturnType<typeof bootVm>>) => Promise<T>) => withInstalledSystem(lab!, { name, firmware: FIRMWARE, mac: MAC, disk }, ROOT_PASSWORD, fn);
@@ -105,15 +100,7 @@ step('3. the PC boots its disk: installed kernel with Secure Boot on, first-boot
 });
 
 step('4. the queued backup runs', 10, async (t) => {
-  const before = new Set((await jobsOf(server!, CLIENT, BACKUP)).map((j) => j.id));
-  const vm = await bootVm(lab!, { name: 'osi1-backup', firmware: FIRMWARE, mac: MAC, disk });
-  try {
-    const r = await waitForJobResult(server!, vm, { clientId: CLIENT, productId: BACKUP, ignoreJobIds: before, timeoutMs: 9 * 60_000 });
-    t.log(`backup: ${r.job.state} in ${r.seconds.toFixed(1)} s`);
-    t.is(r.job.state, 'succeeded', vm.tail(40));
-  } finally {
-    await vm.stop();
-  }
+  await runQueued(t, lab!, server!, { name: 'osi1-backup', firmware: FIRMWARE, mac: MAC, disk }, { clientId: CLIENT, productId: BACKUP, minutes: 9 });
   const restoreProps = await propertyValues(server!, CLIENT, RESTORE);
   t.true((restoreProps['imagefiles_list'] as string[]).includes(DEBIAN), JSON.stringify(restoreProps));
 });
