@@ -37,7 +37,8 @@ export async function startMirrorStandin(lab: Lab, port = 3128): Promise<string>
 export async function serialLogin(vm: Vm, password: string, timeoutMs: number, after?: Match | number): Promise<Match> {
   await vm.waitFor(/login: *$/, timeoutMs, after !== undefined ? { after } : {});
   vm.sendSerial('root\n');
-  await vm.waitFor(/Password: *$/, 60_000, { after: vm.lines().length - 1 });
+  // The install's language (opsi default de) localises the prompt: "Passwort:".
+  await vm.waitFor(/Passwor[dt]: *$/, 60_000, { after: vm.lines().length - 1 });
   vm.sendSerial(`${password}\n`);
   await vm.waitFor(/root@[^:]+:~# *$/, 120_000, { after: vm.lines().length - 1 });
   // A wide terminal: typed commands then come back on one line.
