@@ -9,6 +9,8 @@ import { migrations as defaultMigrations, migrationSql, type Migration } from '.
 import { numberedPlaceholders, type Row, type SqlBackend, type SqlResult, type SqlRunner, type SqlValue } from './sql.ts';
 import { SqlStore } from './sql-store.ts';
 import { StoreConflictError } from './types.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { announceJobEvent, listenJobEvents, newOrigin, type AnnouncedJobEvent, type JobEventListener } from './pg-events.ts';
 
 /** The advisory lock key of netimage's store transactions (any fixed number; "netimage" in ASCII, truncated). */
 export const STORE_LOCK_KEY = 0x6e6574696d616765n & 0x7fffffffffffffffn;
@@ -35,9 +37,15 @@ async function run(on: Queryable, sql: string, params: SqlValue[]): Promise<SqlR
 class PostgresBackend implements SqlBackend {
   readonly dialect = 'postgres';
   readonly pool: pg.Pool;
+  /** This server's mark on its job event announcements (its own listener skips them). */
+  readonly origin = newOrigin();
 
   constructor(pool: pg.Pool) {
     this.pool = pool;
+  }
+
+  announceJobEvent(db: SqlRunner, eventId: number): Promise<void> {
+    return announceJobEvent(db, this.origin, eventId);
   }
 
   read<T>(fn: (db: SqlRunner) => Promise<T>): Promise<T> {
@@ -83,8 +91,17 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore extends SqlStore {
-  private constructor(backend: PostgresBackend) {
+  readonly #url: string;
+  readonly #origin: string;
+
+  private constructor(backend: PostgresBackend, url: string) {
     super(backend);
+    this.#url = url;
+    this.#origin = backend.origin;
+  }
+
+  override listenJobEvents(log: Logger, onEvent: (e: AnnouncedJobEvent) => void): Promise<JobEventListener> {
+    return listenJobEvents({ url: this.#url, origin: this.#origin, log, onEvent });
   }
 
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -100,7 +117,7 @@ export class PostgresStore extends SqlStore {
       await pool.end();
       throw error;
     }
-    return new PostgresStore(backend);
+    return new PostgresStore(backend, options.url);
   }
 }
 

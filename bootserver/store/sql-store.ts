@@ -32,6 +32,8 @@ import {
   type UserToken,
 } from './types.ts';
 import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { AnnouncedJobEvent, JobEventListener } from './pg-events.ts';
 
 const now = () => new Date().toISOString();
 const str = (v: SqlValue | undefined): string | null => (v === null || v === undefined ? null : String(v));
@@ -293,6 +295,14 @@ export class SqlStore implements Store {
     return this.backend.close();
   }
 
+  /**
+   * Hand job events stored by other servers on the same database to onEvent, until closed; null
+   * where no other server can write (SQLite: the in-process bus carries everything).
+   */
+  listenJobEvents(_log: Logger, _onEvent: (e: AnnouncedJobEvent) => void): Promise<JobEventListener | null> {
+    return Promise.resolve(null);
+  }
+
   /** The migration the database is at. */
   readSchemaVersion(): Promise<number> {
     return this.backend.schemaVersion();
@@ -535,7 +545,9 @@ export class SqlStore implements Store {
         event.percent,
         event.message,
       );
-      return { ...event, id: Number(r!['id']) };
+      const id = Number(r!['id']);
+      await this.backend.announceJobEvent?.(c.db, id);
+      return { ...event, id };
     });
   }
   listJobEvents(jobId: string, options: { afterId?: number; kinds?: JobEventKind[]; limit?: number } = {}): Promise<JobEventRecord[]> {
