@@ -49,25 +49,65 @@ export function newOrigin(): string {
   return randomUUID();
 }
 
+/** The ids of the job events this server stored lately (a listener catching up skips them: its bus had them). */
+export class OwnEventIds {
+  readonly #ids = new Set<number>();
+  add(id: number): void {
+    this.#ids.add(id);
+    // Bounded: a gap longer than this many own events is not caught up exactly (Set keeps insertion order).
+    if (this.#ids.size > 10_000) this.#ids.delete(this.#ids.values().next().value!);
+  }
+  has(id: number): boolean {
+    return this.#ids.has(id);
+  }
+}
+
 export interface JobEventListener {
   close(): Promise<void>;
 }
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5_000;
+/** At most this many missed events are caught up after a gap (a listing, not a flood, for the bus). */
+const CATCH_UP_LIMIT = 1000;
+
+const EVENT_COLUMNS = 'e.id, e.job_id, j.client_id, j.product_id, e.ts, e.kind, e.state, e.percent, e.message';
+
+function rowToAnnounced(r: Record<string, unknown>): AnnouncedJobEvent {
+  return {
+    id: Number(r['id']),
+    jobId: String(r['job_id']),
+    clientId: String(r['client_id']),
+    productId: String(r['product_id']),
+    ts: String(r['ts']),
+    kind: r['kind'] as AnnouncedJobEvent['kind'],
+    state: (r['state'] as AnnouncedJobEvent['state'] | null) ?? 'booting',
+    percent: r['percent'] === null ? null : Number(r['percent']),
+    message: String(r['message']),
+  };
+}
 
 /**
  * LISTEN for other servers' job events until closed. A lost connection (PostgreSQL restarted, the
- * link dropped) is opened again, waiting 0.5 s and doubling up to 5 s; events announced meanwhile
- * are not replayed live (they are in the store: a stream with a job filter replays its history).
+ * link dropped) is opened again, waiting 0.5 s and doubling up to 5 s; then the events other
+ * servers stored in the gap are read from the store and delivered in id order before the live ones.
  */
-export async function listenJobEvents(options: { url: string; origin: string; log: Logger; onEvent: (e: AnnouncedJobEvent) => void }): Promise<JobEventListener> {
-  const { url, origin, log, onEvent } = options;
+export async function listenJobEvents(options: { url: string; origin: string; own: OwnEventIds; log: Logger; onEvent: (e: AnnouncedJobEvent) => void }): Promise<JobEventListener> {
+  const { url, origin, own, log, onEvent } = options;
   let closed = false;
   let client: pg.Client | null = null;
   let retryMs = RETRY_MIN_MS;
   let timer: NodeJS.Timeout | null = null;
+  /** The newest event id known (any server's); null until the first connection read it. */
+  let lastId: number | null = null;
+  /** Live announcements held while the gap is read, so delivery stays in id order. */
+  let held: AnnouncedJobEvent[] | null = null;
 
+  const deliver = (e: AnnouncedJobEvent) => {
+    if (lastId !== null && e.id <= lastId) return;
+    lastId = e.id;
+    if (!own.has(e.id)) onEvent(e);
+  };
   const onNotification = (n: pg.Notification) => {
     if (n.channel !== JOB_EVENTS_CHANNEL || !n.payload) return;
     let parsed;
@@ -78,7 +118,11 @@ export async function listenJobEvents(options: { url: string; origin: string; lo
     }
     if (!parsed?.success) return void log.warn({ payload: n.payload.slice(0, 200) }, 'ignored a malformed job event announcement');
     const { origin: from, state, ...event } = parsed.data;
-    if (from !== origin) onEvent({ ...event, state: state ?? 'booting' });
+    const e = { ...event, state: state ?? 'booting' };
+    // Ours: the bus had it when it was stored; deliver() only moves the position past it.
+    if (from === origin) own.add(e.id);
+    if (held) held.push(e);
+    else deliver(e);
   };
 
   const connect = async (): Promise<void> => {
@@ -86,17 +130,28 @@ export async function listenJobEvents(options: { url: string; origin: string; lo
     // Registered before connect: a connection that fails or drops later must not crash the process.
     c.on('error', () => undefined);
     c.on('notification', onNotification);
+    held = [];
     try {
       await c.connect();
       await c.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
+      if (lastId === null) {
+        lastId = Number((await c.query('SELECT COALESCE(MAX(id), 0) AS id FROM job_events')).rows[0]?.id ?? 0);
+      } else {
+        const missed = await c.query(`SELECT ${EVENT_COLUMNS} FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.id > $1 ORDER BY e.id LIMIT ${CATCH_UP_LIMIT}`, [lastId]);
+        for (const r of missed.rows as Record<string, unknown>[]) deliver(rowToAnnounced(r));
+      }
+      const live = held.sort((x, y) => x.id - y.id);
+      held = null;
+      for (const e of live) deliver(e);
     } catch (error) {
+      held = null;
       await c.end().catch(() => undefined);
       throw error;
     }
     c.once('end', () => {
       if (client !== c || closed) return;
       client = null;
-      log.warn('lost the PostgreSQL connection that carries other servers\' job events; connecting again');
+      log.warn("lost the PostgreSQL connection that carries other servers' job events; connecting again");
       retry();
     });
     client = c;
@@ -108,7 +163,7 @@ export async function listenJobEvents(options: { url: string; origin: string; lo
       connect().then(
         () => {
           retryMs = RETRY_MIN_MS;
-          log.info('listening for other servers\' job events again');
+          log.info("listening for other servers' job events again (those stored meanwhile delivered)");
         },
         () => {
           retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);

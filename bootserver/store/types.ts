@@ -130,6 +130,14 @@ export class StoreNotFoundError extends NetimageError {
   }
 }
 
+/** The database cannot be reached (a shared PostgreSQL store whose link dropped): try again later. */
+export class StoreUnavailableError extends NetimageError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export interface ClientPatch {
   mac?: string | null;
   uuid?: string | null;
