@@ -30,6 +30,20 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * This bootserver's site (docs/multi-server.md): recorded on the jobs it serves and on the
+     * clients it sees. null = this machine's host name (its first label, made a valid site name).
+     */
+    site: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a site name: lower-case letters, digits and inner hyphens, at most 63 characters')
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .prefault({}),
     paths: z
       .object({
         /** Loaders and boot image; served by TFTP and by HTTP under /boot/. */

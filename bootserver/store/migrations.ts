@@ -302,4 +302,14 @@ export const migrations: Migration[] = [
       CREATE INDEX os_installs_client ON os_installs(client_id, product_id);
     `,
   },
+  {
+    // 8, not 7: branch h20's client images take 7.
+    version: 8,
+    name: 'sites: the site that served each job attempt, where and when each client was last seen (issue 16)',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN site TEXT;
+      ALTER TABLE clients ADD COLUMN last_seen TEXT;
+      ALTER TABLE clients ADD COLUMN last_seen_site TEXT;
+    `,
+  },
 ];

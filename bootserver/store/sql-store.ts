@@ -50,6 +50,8 @@ function rowToClient(r: Row): Client {
     inventory: r['inventory'] ? (JSON.parse(String(r['inventory'])) as unknown) : null,
     created: String(r['created']),
     modified: String(r['modified']),
+    lastSeen: str(r['last_seen']),
+    lastSeenSite: str(r['last_seen_site']),
   };
 }
 
@@ -83,6 +85,7 @@ function rowToJob(r: Row): Job {
     updated: String(r['updated']),
     attemptStarted: str(r['attempt_started']),
     finished: str(r['finished']),
+    site: str(r['site']),
   };
 }
 
@@ -479,8 +482,8 @@ export class SqlStore implements Store {
   createJob(job: Job): Promise<Job> {
     return this.write(async (c) => {
       await c.exec(
-        `INSERT INTO jobs(id, client_id, product_id, action_request, state, attempt, max_attempts, token_hash, percent, error, created, updated, attempt_started, finished)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jobs(id, client_id, product_id, action_request, state, attempt, max_attempts, token_hash, percent, error, created, updated, attempt_started, finished, site)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         job.id,
         job.clientId,
         job.productId,
@@ -495,8 +498,14 @@ export class SqlStore implements Store {
         job.updated,
         job.attemptStarted,
         job.finished,
+        job.site ?? null,
       );
       return job;
+    });
+  }
+  markClientSeen(id: string, at: string, site: string): Promise<void> {
+    return this.write(async (c) => {
+      await c.exec('UPDATE clients SET last_seen = ?, last_seen_site = ? WHERE id = ?', at, site, id);
     });
   }
   getJob(id: string): Promise<Job | null> {
@@ -505,7 +514,7 @@ export class SqlStore implements Store {
   updateJob(job: Job): Promise<void> {
     return this.write(async (c) => {
       const changes = await c.exec(
-        `UPDATE jobs SET state = ?, attempt = ?, max_attempts = ?, token_hash = ?, percent = ?, error = ?, updated = ?, attempt_started = ?, finished = ? WHERE id = ?`,
+        `UPDATE jobs SET state = ?, attempt = ?, max_attempts = ?, token_hash = ?, percent = ?, error = ?, updated = ?, attempt_started = ?, finished = ?, site = ? WHERE id = ?`,
         job.state,
         job.attempt,
         job.maxAttempts,
@@ -515,6 +524,7 @@ export class SqlStore implements Store {
         job.updated,
         job.attemptStarted,
         job.finished,
+        job.site ?? null,
         job.id,
       );
       if (changes === 0) throw new StoreNotFoundError(`job ${job.id} not found`);

@@ -17,6 +17,9 @@ export interface Client {
   inventory: unknown | null;
   created: string;
   modified: string;
+  /** When a bootserver last read this client's boot config, and that server's site (null: never). */
+  lastSeen?: string | null;
+  lastSeenSite?: string | null;
 }
 
 export interface Group {
@@ -79,6 +82,8 @@ export interface Job {
   /** When the current attempt's boot config was read. */
   attemptStarted: string | null;
   finished: string | null;
+  /** The site of the server that served the current attempt's boot config (null: before sites). */
+  site?: string | null;
 }
 
 /**
@@ -180,6 +185,8 @@ export interface Store extends OperatorStore, AuthStore {
   createClient(client: NewClient): Promise<Client>;
   updateClient(id: string, patch: ClientPatch): Promise<Client>;
   getClient(id: string): Promise<Client | null>;
+  /** A bootserver of `site` read this client's boot config at `at`. */
+  markClientSeen(id: string, at: string, site: string): Promise<void>;
   findClientByMac(mac: string): Promise<Client | null>;
   findClientByUuid(uuid: string): Promise<Client | null>;
   listClients(filter?: { group?: string }): Promise<Client[]>;

@@ -19,8 +19,8 @@ let pair: { a: TestServer; b: TestServer } | undefined;
 test.before(async () => {
   cluster = await startPgCluster();
   const url = await cluster.migratedDatabase();
-  const a = await startTestServer({ overrides: { 'store.url': url } });
-  const b = await startTestServer({ overrides: { 'store.url': url } }).catch(async (error: unknown) => {
+  const a = await startTestServer({ overrides: { 'store.url': url, 'site.name': 'campus' } });
+  const b = await startTestServer({ overrides: { 'store.url': url, 'site.name': 'branch-b' } }).catch(async (error: unknown) => {
     await a.stop();
     throw error;
   });
@@ -106,6 +106,9 @@ test.serial("job progress and the result written through server B appear live on
   await all.until((e) => e.state === 'succeeded');
   await one.until((e) => e.state === 'succeeded');
   t.is(all.seen.filter((e) => e.message === 'reading the disk at site B').length, 1, 'each event once on A');
+  // A shows the whole district: where the job ran and where the PC was last seen.
+  t.is((await a.api('GET', `/api/v1/jobs/${job.jobId}`)).body.site, 'branch-b');
+  t.like((await a.api('GET', '/api/v1/clients/pc-b1')).body, { lastSeenSite: 'branch-b' });
 
   // And the other way round: A's own events still reach A's listeners once (its bus, not the announcement).
   const second = await issueJob(a, { clientId: 'pc-a1', mac: '52:54:00:0a:00:01', productId: ProductId.hwinvent });
@@ -223,6 +226,8 @@ test.serial('two sites on one PostgreSQL: 200 PCs, no duplicate jobs, progress o
   t.is(r.killed.nextBootJobId, r.killed.jobId, 'the next boot at the other site continues the same job');
   t.is(r.killed.nextBootAttempt, 2, '… as attempt 2');
   t.is(r.killed.oldTokenStatus, 401, "attempt 1's token no longer works");
-  t.deepEqual(r.killed.final, { state: 'succeeded', attempt: 2 });
+  t.deepEqual(r.killed.final, { state: 'succeeded', attempt: 2, site: 'site-a' }, 'attempt 2 was served by site a');
+  t.is(r.killed.lastSeenSite, 'site-a');
+  t.is(r.jobsAtTheirSite, 179, 'every other job names the site that served it');
   t.is(r.succeeded, 200);
 });

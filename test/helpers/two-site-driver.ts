@@ -41,6 +41,7 @@ async function startSite(name: string, site: Site): Promise<Running> {
     XDG_CONFIG_HOME: join(dir, name, 'config'),
     NETIMAGE_DATA_DIR: join(dir, name, 'data'),
     NETIMAGE_STORE_URL: storeUrl,
+    NETIMAGE_SITE_NAME: `site-${name}`,
     NETIMAGE_HTTP_HOST: site.ip,
     NETIMAGE_HTTP_PORT: String(PORT),
     NETIMAGE_TFTP_ENABLED: 'false',
@@ -50,7 +51,7 @@ async function startSite(name: string, site: Site): Promise<Running> {
   // `ip netns exec` execs node: the child's PID is the server's. pdeathsig: it ends with us.
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'ip', 'netns', 'exec', site.ns, process.execPath, CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
-  const out = await watchStart(child, /data\s+.*\n/).ready;
+  const out = await watchStart(child, /site\s+\S+\n/).ready;
   return { name, url: `http://${site.ip}:${PORT}`, child, out };
 }
 
@@ -154,7 +155,9 @@ async function main() {
   const finalJob = (await call(a.url, token, 'GET', `/api/v1/jobs/${killed.jobId}`)).body;
 
   const all = (await call(a.url, token, 'GET', '/api/v1/jobs?limit=1000')).body;
-  const list = (Array.isArray(all) ? all : all.jobs) as { id: string; clientId: string; state: string }[];
+  const list = (Array.isArray(all) ? all : all.jobs) as { id: string; clientId: string; state: string; site: string | null }[];
+  const killedClient = (await call(a.url, token, 'GET', `/api/v1/clients/pc${killedPc}`)).body;
+  const siteOfJob = new Map(list.map((j) => [j.clientId, j.site]));
   await onA.close();
   await onB.close();
   const aExited = new Promise((r) => a.child.once('exit', r));
@@ -170,7 +173,17 @@ async function main() {
     racedSame: raced.filter((r) => r === true).length,
     progressOnceOnA: count(onA.messages),
     progressOnceOnB: count(onB.messages),
-    killed: { jobId: killed.jobId, attempt: killed.attempt, nextBootJobId: again.jobId, nextBootAttempt: again.attempt, oldTokenStatus: oldToken.status, final: { state: finalJob.state, attempt: finalJob.attempt } },
+    /** PCs that asked one site only, whose job names that site. */
+    jobsAtTheirSite: [...Array(PCS).keys()].filter((i) => i % 10 !== 0 && i !== killedPc && siteOfJob.get(`pc${i}`) === `site-${i < PCS / 2 ? 'a' : 'b'}`).length,
+    killed: {
+      jobId: killed.jobId,
+      attempt: killed.attempt,
+      nextBootJobId: again.jobId,
+      nextBootAttempt: again.attempt,
+      oldTokenStatus: oldToken.status,
+      final: { state: finalJob.state, attempt: finalJob.attempt, site: finalJob.site },
+      lastSeenSite: killedClient.lastSeenSite,
+    },
     ms: { start: started - t0, play: played - started, progressOnBoth: progressOnBoth - played, total: Date.now() - t0 },
   };
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
