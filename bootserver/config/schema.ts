@@ -117,6 +117,19 @@ export const configSchema = z
       .object({
         /** The depot (root filesystems, later Windows media and images): null = <dataDir>/depot. */
         dir: z.string().min(1).nullable().default(null),
+        /**
+         * A site server's main server (docs/multi-server.md): entries missing here are pulled from
+         * its depot (`netimage depot pull`) and kept. url null = this server has no upstream.
+         */
+        upstream: z
+          .object({
+            url: z.url({ protocol: /^https?$/ }).nullable().default(null),
+            /** An admin token of the main server (keep the config file private, as for store.url). */
+            token: z.string().min(1).nullable().default(null),
+          })
+          .strict()
+          .prefault({})
+          .refine((u) => u.url === null || u.token !== null, { message: 'depot.upstream.url needs depot.upstream.token (an admin token of the main server)' }),
       })
       .strict()
       .prefault({}),
