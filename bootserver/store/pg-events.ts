@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
-import type { SqlRunner } from './sql.ts';
+import type { Row, SqlRunner } from './sql.ts';
+import { rowToEvent } from './sql-store.ts';
 import type { JobEventRecord } from './types.ts';
 
 export const JOB_EVENTS_CHANNEL = 'netimage_job_events';
@@ -73,18 +74,8 @@ const CATCH_UP_LIMIT = 1000;
 
 const EVENT_COLUMNS = 'e.id, e.job_id, j.client_id, j.product_id, e.ts, e.kind, e.state, e.percent, e.message';
 
-function rowToAnnounced(r: Record<string, unknown>): AnnouncedJobEvent {
-  return {
-    id: Number(r['id']),
-    jobId: String(r['job_id']),
-    clientId: String(r['client_id']),
-    productId: String(r['product_id']),
-    ts: String(r['ts']),
-    kind: r['kind'] as AnnouncedJobEvent['kind'],
-    state: (r['state'] as AnnouncedJobEvent['state'] | null) ?? 'booting',
-    percent: r['percent'] === null ? null : Number(r['percent']),
-    message: String(r['message']),
-  };
+function rowToAnnounced(r: Row): AnnouncedJobEvent {
+  return { ...rowToEvent(r), clientId: String(r['client_id']), productId: String(r['product_id']) };
 }
 
 /**
@@ -138,7 +129,7 @@ export async function listenJobEvents(options: { url: string; origin: string; ow
         lastId = Number((await c.query('SELECT COALESCE(MAX(id), 0) AS id FROM job_events')).rows[0]?.id ?? 0);
       } else {
         const missed = await c.query(`SELECT ${EVENT_COLUMNS} FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.id > $1 ORDER BY e.id LIMIT ${CATCH_UP_LIMIT}`, [lastId]);
-        for (const r of missed.rows as Record<string, unknown>[]) deliver(rowToAnnounced(r));
+        for (const r of missed.rows as Row[]) deliver(rowToAnnounced(r));
       }
       const live = held.sort((x, y) => x.id - y.id);
       held = null;

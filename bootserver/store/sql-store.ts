@@ -104,7 +104,7 @@ function rowToOsInstall(r: Row): OsInstallRecord {
   };
 }
 
-function rowToEvent(r: Row): JobEventRecord {
+export function rowToEvent(r: Row): JobEventRecord {
   return {
     id: Number(r['id']),
     jobId: String(r['job_id']),
