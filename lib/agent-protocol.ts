@@ -72,10 +72,31 @@ export const agentResult = z.object({
 });
 export type AgentResult = z.infer<typeof agentResult>;
 
-/** POST /agent/v1/client/properties: the product changes property values of its own client (e.g. imagefile). */
+/** One image on the client's backup partition as the agent found it (imaging/store/store.ts imageReports). */
+export const backupImageReport = z.object({
+  name: z.string().min(1).max(255),
+  /** All files of the image's directory together (image, chunk index, metadata, a WIM...). */
+  sizeBytes: z.number().int().nonnegative(),
+  /** ISO 8601 from the image's metadata; null when the image carries no readable date (never invented). */
+  createdAt: z.iso.datetime({ offset: true }).nullable(),
+  /** Device of the partition the image was taken from (e.g. /dev/sda3), null when unknown (an imported image). */
+  sourcePartition: z.string().max(255).nullable(),
+  /** blkid TYPE of that partition: ntfs, ext4... */
+  fsType: z.string().max(64),
+  format: z.enum(['stream', 'chunked']),
+});
+export type BackupImageReport = z.infer<typeof backupImageReport>;
+
+/**
+ * POST /agent/v1/client/properties: the product changes property values of its own client (e.g. imagefile).
+ * `images` goes with an update of the restore product's `imagefiles_list` and describes the images
+ * it names, one each. Agents before it sent the names only; that is still accepted (the server
+ * then knows no size or date for the images it has no report of).
+ */
 export const agentPropertyUpdate = z.object({
   productId: z.string(),
   values: z.record(z.string(), propertyValue),
+  images: z.array(backupImageReport).max(1000).optional(),
 });
 export type AgentPropertyUpdate = z.infer<typeof agentPropertyUpdate>;
 

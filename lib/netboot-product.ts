@@ -6,6 +6,7 @@
 import type {
   AgentInventory,
   AgentJob,
+  BackupImageReport,
   ActionRequest,
   OsInstallPlan,
   ProductOnClientStateWire,
@@ -19,7 +20,8 @@ import type { ProductId } from './products.ts';
 export interface AgentServerApi {
   /** GET a server-relative file (a depot entry the job is granted) with the job token; one attempt, the raw response. */
   fetchFile(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
-  setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void>;
+  /** `images`: the details of the images a restore `imagefiles_list` in `values` names (agentPropertyUpdate). */
+  setProperties(productId: string, values: Record<string, PropertyValue>, images?: BackupImageReport[]): Promise<void>;
   setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void>;
   getProductStates(): Promise<ProductOnClientStateWire[]>;
   putProductStates(states: ProductOnClientStateWire[]): Promise<void>;

@@ -9,6 +9,7 @@ import {
   type AgentInventory,
   type AgentJob,
   type AgentProgress,
+  type BackupImageReport,
   type AgentResult,
   type OsInstallPlan,
   type ProductOnClientStateWire,
@@ -141,8 +142,8 @@ export class AgentApiClient implements AgentServerApi {
     await this.#call('POST', '/job/log', text, 'text/plain; charset=utf-8');
   }
 
-  async setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void> {
-    await this.#call('POST', '/client/properties', { productId, values });
+  async setProperties(productId: string, values: Record<string, PropertyValue>, images?: BackupImageReport[]): Promise<void> {
+    await this.#call('POST', '/client/properties', images ? { productId, values, images } : { productId, values });
   }
 
   async setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void> {

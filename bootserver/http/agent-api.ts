@@ -50,8 +50,8 @@ export async function registerAgentApi(app: FastifyInstance, deps: { service: Ne
         await agent.log(token(req), req.body);
         return { ok: true };
       });
-      r.post('/client/properties', { schema: { tags, summary: 'Set property values of this client', body: agentPropertyUpdate } }, async (req) => {
-        await agent.setProperties(token(req), req.body.productId, req.body.values);
+      r.post('/client/properties', { schema: { tags, summary: 'Set property values of this client (with restore\'s imagefiles_list: the details of those images)', body: agentPropertyUpdate } }, async (req) => {
+        await agent.setProperties(token(req), req.body.productId, req.body.values, req.body.images);
         return { ok: true };
       });
       r.post('/client/action-requests', { schema: { tags, summary: 'Queue other products for this client', body: agentActionRequests } }, async (req) => {

@@ -7,6 +7,7 @@ import {
   StoreConflictError,
   StoreNotFoundError,
   type Client,
+  type ClientImage,
   type ClientPatch,
   type Group,
   type Job,
@@ -38,6 +39,20 @@ import type { AnnouncedJobEvent, JobEventListener } from './pg-events.ts';
 const now = () => new Date().toISOString();
 const str = (v: SqlValue | undefined): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: SqlValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+
+function rowToClientImage(r: Row): ClientImage {
+  return {
+    clientId: String(r['client_id']),
+    name: String(r['name']),
+    // PostgreSQL answers BIGINT as text.
+    sizeBytes: Number(r['size_bytes']),
+    createdAt: str(r['created_at']),
+    sourcePartition: str(r['source_partition']),
+    fsType: String(r['fs_type']),
+    format: String(r['format']) === 'chunked' ? 'chunked' : 'stream',
+    reported: String(r['reported']),
+  };
+}
 
 function rowToClient(r: Row): Client {
   return {
@@ -474,6 +489,29 @@ export class SqlStore implements Store {
           productId,
           name,
           JSON.stringify(value),
+        );
+      }
+    });
+  }
+
+  listClientImages(clientId: string): Promise<ClientImage[]> {
+    return this.read(async (c) => (await c.all('SELECT * FROM client_images WHERE client_id = ? ORDER BY position', clientId)).map(rowToClientImage));
+  }
+  replaceClientImages(clientId: string, images: readonly ClientImage[]): Promise<void> {
+    return this.write(async (c) => {
+      await c.exec('DELETE FROM client_images WHERE client_id = ?', clientId);
+      for (const [position, i] of images.entries()) {
+        await c.exec(
+          'INSERT INTO client_images(client_id, name, position, size_bytes, created_at, source_partition, fs_type, format, reported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          clientId,
+          i.name,
+          position,
+          i.sizeBytes,
+          i.createdAt,
+          i.sourcePartition,
+          i.fsType,
+          i.format,
+          i.reported,
         );
       }
     });

@@ -1,6 +1,6 @@
 // Domain records and the one Store interface. The embedded backend is SQLite (node:sqlite);
 // the interface is async so a PostgreSQL backend can sit behind it for multi-server sites.
-import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import type { ActionRequest, BackupImageReport, PropertyValue } from '../../lib/agent-protocol.ts';
 import { NetimageError } from '../../lib/errors.ts';
 
 export type InstallationStatus = 'installed' | 'not_installed' | 'unknown';
@@ -20,6 +20,13 @@ export interface Client {
   /** When a bootserver last read this client's boot config, and that server's site (null: never). */
   lastSeen?: string | null;
   lastSeenSite?: string | null;
+}
+
+/** An image on a client's backup partition, as its agent last reported it (service/client-images.ts). */
+export interface ClientImage extends BackupImageReport {
+  clientId: string;
+  /** When the agent reported it. */
+  reported: string;
 }
 
 export interface Group {
@@ -212,6 +219,11 @@ export interface Store extends OperatorStore, AuthStore {
   /** Values stored for this client only (not the product defaults). */
   getPropertyValues(clientId: string, productId: string): Promise<Record<string, PropertyValue>>;
   setPropertyValues(clientId: string, productId: string, values: Record<string, PropertyValue>): Promise<void>;
+
+  /** The images the client's agent last reported, oldest first; deleted with the client. */
+  listClientImages(clientId: string): Promise<ClientImage[]>;
+  /** Replaces all of the client's image rows by these. */
+  replaceClientImages(clientId: string, images: readonly ClientImage[]): Promise<void>;
 
   createJob(job: Job): Promise<Job>;
   getJob(id: string): Promise<Job | null>;

@@ -1,7 +1,7 @@
 import type { AgentJob } from '../../lib/agent-protocol.ts';
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { ProductId } from '../../lib/products.ts';
-import { ENGINE_PRODUCTS } from './common.ts';
+import { ENGINE_PRODUCTS, reportImages } from './common.ts';
 import { flowContext, propBool, propList, propString, type FlowOverrides } from './props.ts';
 import { wimCaptureFlow } from '../wim/flows.ts';
 import { WIM_COMPRESSIONS, type CaptureMode, type WimCompression } from '../wim/wimlib.ts';
@@ -41,7 +41,7 @@ export function makeWimCaptureProduct(overrides: FlowOverrides = {}): NetbootPro
         sourceProduct: installedOs?.productId ?? null,
         productStates: states,
       });
-      await ctx.server.setProperties(ProductId.restore, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
+      await reportImages(ctx, r.backup.metadata.name, r.images);
       await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });
       // This PC installs the captured image when the target product is run on it next.
       await ctx.server.setProperties(target, { imagename: r.capture.image.name });

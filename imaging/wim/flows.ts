@@ -5,14 +5,14 @@
 // (`<target product>/installfiles/sources/install.wim`), until the server takes uploads.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
+import type { BackupImageReport, ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
 import { backupPartition, type BackupResult } from '../backup.ts';
 import { ImagingError } from '../errors.ts';
 import { checkImageable } from '../fsdetect.ts';
 import { withStore, type FlowContext } from '../flows.ts';
 import { backupSpace, type BackupSpace } from '../space.ts';
 import type { DiskLayout } from '../store/metadata.ts';
-import { appendMasterLog, listImages } from '../store/store.ts';
+import { appendMasterLog, imageReports } from '../store/store.ts';
 import { checkGeneralized } from './generalized.ts';
 import { describeImage, type WimInfo } from './info.ts';
 import { captureWim, wimInfo, type CaptureMode, type CaptureResult, type WimCompression } from './wimlib.ts';
@@ -52,7 +52,7 @@ export interface WimCaptureResult {
   capture: CaptureResult;
   /** Path of install.wim relative to the backup partition's root. */
   localPath: string;
-  images: string[];
+  images: BackupImageReport[];
   space: BackupSpace;
 }
 
@@ -100,7 +100,7 @@ export async function wimCaptureFlow(ctx: FlowContext, o: WimCaptureOptions): Pr
       signal: ctx.signal,
     });
     await appendMasterLog(s.root, `wim-capture done target=${o.targetProduct} index=${capture.image.index} images=${capture.info.imageCount} bytes=${capture.info.sizeBytes}`);
-    return { backup, capture, localPath: rel, images: (await listImages(s.root)).map((m) => m.name), space: await backupSpace(s.root, s.backupDevice) };
+    return { backup, capture, localPath: rel, images: await imageReports(s.root), space: await backupSpace(s.root, s.backupDevice) };
   });
 }
 
