@@ -20,6 +20,11 @@ import type { ProductId } from './products.ts';
 export interface AgentServerApi {
   /** GET a server-relative file (a depot entry the job is granted) with the job token; one attempt, the raw response. */
   fetchFile(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
+  /**
+   * One request to the agent API (path below /agent/v1) with the job token; one attempt, no
+   * timeout on the body, the raw response: for callers that stream and resume themselves (uploads).
+   */
+  agentRequest(method: string, path: string, init?: { headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array>; signal?: AbortSignal }): Promise<Response>;
   /** `images`: the details of the images a restore `imagefiles_list` in `values` names (agentPropertyUpdate). */
   setProperties(productId: string, values: Record<string, PropertyValue>, images?: BackupImageReport[]): Promise<void>;
   setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void>;

@@ -138,6 +138,16 @@ export class AgentApiClient implements AgentServerApi {
     });
   }
 
+  async agentRequest(method: string, path: string, init: { headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array>; signal?: AbortSignal } = {}): Promise<Response> {
+    const signals = [init.signal, this.#o.signal].filter((s): s is AbortSignal => s !== undefined);
+    return this.#o.fetchImpl(`${this.#o.baseUrl}${AGENT_API_PREFIX}${path}`, {
+      method,
+      headers: { ...init.headers, authorization: `Bearer ${this.#o.token}` },
+      ...(init.body === undefined ? {} : { body: init.body, duplex: 'half' }),
+      ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
+    } as RequestInit);
+  }
+
   async uploadLog(text: string): Promise<void> {
     await this.#call('POST', '/job/log', text, 'text/plain; charset=utf-8');
   }

@@ -87,6 +87,8 @@ export async function pullEntry(depot: Depot, up: Upstream, kind: DepotKind, nam
       const sha = await sha256File(target);
       if (sha !== file.sha256) throw new DepotError(`depot entry ${entryId(kind, name)} from ${up.url}: ${file.path} has sha256 ${sha}, its manifest says ${file.sha256}; nothing kept`);
     }
+    // Checked above: the depot need not read them again.
+    return manifest.files;
   });
 }
 

@@ -10,6 +10,9 @@ import { AgentSession } from '../service/agent-session.ts';
 import type { NetbootService } from '../service/netboot.ts';
 import { Depot } from '../depot/depot.ts';
 import { registerDepotHttp } from '../depot/http.ts';
+import { Uploads } from '../depot/upload.ts';
+import { registerUploadHttp } from '../depot/upload-http.ts';
+import { wimUploadGrant } from '../depot/wim-upload.ts';
 import { readAptSources } from './apt-sources.ts';
 import { OsImageBuilder } from './build.ts';
 import { InstallPolicy } from './install-products.ts';
@@ -20,6 +23,8 @@ import { registerOsInstallAgentApi } from '../http/agent-api.ts';
 
 export interface OsImages {
   depot: Depot;
+  /** Resumable uploads into the depot (captured WIMs). */
+  uploads: Uploads;
   builder: OsImageBuilder;
   policy: InstallPolicy;
   /** The install flow (plan, first boot, timeouts, builds on action set); set by startOsInstalls. */
@@ -49,11 +54,13 @@ export function depotDir(config: Config): string {
 
 export async function openOsImages(config: Config, log: Logger): Promise<OsImages> {
   const depot = await Depot.open(depotDir(config));
+  const uploads = new Uploads(depot);
+  for (const id of await uploads.expire()) log.info({ upload: id }, 'removed an expired upload');
   const builder = new OsImageBuilder({ depot, log });
   const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds: builder });
   const { url, token } = config.depot.upstream;
   const puller = url && token ? new DepotPuller(depot, { url, token }) : null;
-  return { depot, builder, policy, installs: null, puller };
+  return { depot, uploads, builder, policy, installs: null, puller };
 }
 
 export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsImages, deps: { store: Store; service: NetbootService }): Promise<void> {
@@ -66,6 +73,11 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
     jobForToken: (token) => agent.jobOfToken(token),
     // A job reads the root filesystem its install product's properties name, nothing else.
     grants: async (job) => osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)),
+  });
+  await registerUploadHttp(app, {
+    uploads: osImages.uploads,
+    jobForToken: (token) => agent.jobOfToken(token),
+    grant: async (job) => wimUploadGrant(job, await service.effectiveProperties(job.clientId, job.productId)),
   });
   await registerOsImagesApi(app, { store: deps.store, builder: osImages.builder, policy: osImages.policy });
   if (osImages.installs) await registerOsInstallAgentApi(app, { installs: osImages.installs });
