@@ -92,7 +92,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     await store.close();
     throw error;
   });
-  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
+  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.actionHooks });
   const installs = startOsInstalls(osImages, service, log.child({ component: 'os-install' }));
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);

@@ -141,6 +141,8 @@ export const configSchema = z
         aptSources: z.string().min(1).default('/etc/apt'),
         /** Minutes an installed system has to report its first boot after the agent laid it down; then the install failed. */
         firstBootTimeoutMinutes: z.number().positive().max(7 * 24 * 60).default(30),
+        /** Minutes Windows setup has to report (SetupComplete.cmd) after the agent staged WinPE; then the install failed. */
+        windowsSetupTimeoutMinutes: z.number().positive().max(7 * 24 * 60).default(240),
       })
       .strict()
       .prefault({}),

@@ -8,7 +8,7 @@ import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, localBootTarget, resolveClient, type BootDecision, type BootRequest, type LocalBootTarget } from '../boot/decide.ts';
-import { FIRST_BOOT_PRODUCTS, awaitsFirstBoot, laidDown } from '../jobs/first-boot.ts';
+import { LINUX_INSTALL_PRODUCTS, awaitsFirstBoot, isWindowsInstall, laidDown } from '../jobs/first-boot.ts';
 import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
@@ -71,7 +71,17 @@ export interface ActionSetHook {
   /** Values about to be stored by a property update; returns what to store instead (hashed passwords). */
   beforeStoreProperties(product: ProductDefinition, values: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
   /** An action request is about to be set with these values over the client's stored ones; returns the values to store. */
-  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
+  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>, clientId: string): Promise<Record<string, PropertyValue>>;
+}
+
+/** Several hooks as one: each product is handled by the first hook that claims it. */
+export function combineActionSetHooks(hooks: readonly ActionSetHook[]): ActionSetHook {
+  const of = (productId: string) => hooks.find((h) => h.handles(productId));
+  return {
+    handles: (productId) => of(productId) !== undefined,
+    beforeStoreProperties: async (product, values) => (of(product.id)?.beforeStoreProperties(product, values) ?? values),
+    beforeActionSet: async (product, actionRequest, given, stored, clientId) => (of(product.id)?.beforeActionSet(product, actionRequest, given, stored, clientId) ?? given),
+  };
 }
 
 export interface NetbootServiceOptions {
@@ -132,7 +142,7 @@ export class NetbootService {
     if (!this.actionSetHook?.handles(productId)) return properties;
     await this.requireClient(clientId);
     const product = await this.requireProduct(productId);
-    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId));
+    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId), clientId);
   }
 
   iso(): string {
@@ -295,9 +305,14 @@ export class NetbootService {
   /** Installed Linux (or laid down, its first boot awaited) on this client's disk? */
   private async localTarget(tx: Store, client: Client | null): Promise<LocalBootTarget> {
     if (!client) return 'any';
-    const states = (await Promise.all(FIRST_BOOT_PRODUCTS.map((productId) => tx.getProductOnClient(client.id, productId)))).filter((s) => s !== null);
+    const states = (await Promise.all(LINUX_INSTALL_PRODUCTS.map((productId) => tx.getProductOnClient(client.id, productId)))).filter((s) => s !== null);
     const waiting = await tx.listOsInstalls({ clientId: client.id, states: ['waiting'] });
-    return localBootTarget({ states, osInstallProducts: FIRST_BOOT_PRODUCTS, laidDownWaiting: waiting.length > 0 });
+    return localBootTarget({
+      states,
+      osInstallProducts: LINUX_INSTALL_PRODUCTS,
+      laidDownWaiting: waiting.some((w) => !isWindowsInstall(w.productId)),
+      winpePending: waiting.some((w) => isWindowsInstall(w.productId)),
+    });
   }
 
   private async registerUnknownClient(tx: Store, request: BootRequest): Promise<Client> {
@@ -424,7 +439,9 @@ export class NetbootService {
       report: null,
       updated: now.toISOString(),
     };
-    const waiting = laidDown(record, now, this.config.osImages.firstBootTimeoutMinutes * 60_000);
+    // Windows setup (WinPE, then its own reboots) takes far longer than a Linux first boot.
+    const minutes = isWindowsInstall(job.productId) ? this.config.osImages.windowsSetupTimeoutMinutes : this.config.osImages.firstBootTimeoutMinutes;
+    const waiting = laidDown(record, now, minutes * 60_000);
     await tx.putOsInstall(waiting);
     await this.recordEvent(tx, job, 'state', job.percent, `laid down; waiting for the installed system's first-boot report until ${waiting.deadline} (the PC boots its local disk)`);
   }

@@ -25,7 +25,7 @@ test('catalogue, product list and agent agree: the same ids, the same destructiv
     PRODUCTS.map((p) => ({ id: p.id, destructive: p.destructive })).sort((a, b) => a.id.localeCompare(b.id)),
   );
   t.deepEqual(allProducts().map((p) => p.id).sort(), bootImageProductIds().sort());
-  t.deepEqual(bootImageProductIds(), ['hwinvent', 'opsi-local-image-prepare', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-delimage', 'opsi-local-image-debian', 'opsi-local-image-wim-capture', 'opsi-wim-info']);
+  t.deepEqual(bootImageProductIds(), ['hwinvent', 'opsi-local-image-prepare', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-delimage', 'opsi-local-image-debian', 'opsi-local-image-win10-x64', 'opsi-local-image-win11-x64', 'opsi-local-image-wim-capture', 'opsi-wim-info']);
 });
 
 test('a catalogue entry contradicting the product list is refused at load', async (t) => {

@@ -22,8 +22,8 @@ function service(store: Store, overrides: Record<string, unknown> = {}): Netboot
 test('a product the boot image cannot run is refused with 409 for one client and for a group, and nothing is written', async (t) => {
   const store = fixedStore({ clients: [client('pc01', 'room'), client('pc02', 'room')], groups: [{ id: 'room', description: '' }], products });
   const svc = service(store);
-  const single = await t.throwsAsync(svc.setActionRequest('pc01', ProductId.win10, 'setup'), { instanceOf: ConflictError });
-  t.is(single.message, `setup of ${ProductId.win10} refused: the boot image has no implementation of ${ProductId.win10} (it runs ${bootImageProductIds().join(', ')})`);
+  const single = await t.throwsAsync(svc.setActionRequest('pc01', ProductId.ubuntu, 'setup'), { instanceOf: ConflictError });
+  t.is(single.message, `setup of ${ProductId.ubuntu} refused: the boot image has no implementation of ${ProductId.ubuntu} (it runs ${bootImageProductIds().join(', ')})`);
   await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.ubuntu, 'setup'), { instanceOf: ConflictError, message: /boot image has no implementation of opsi-local-image-ubuntu/ });
   t.deepEqual(store.writes, []);
 });
