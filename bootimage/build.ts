@@ -22,7 +22,7 @@ import { stageKernelModules } from './builder/kernel.ts';
 import { stageLibraries } from './builder/libraries.ts';
 import { readManifest, type Compression, type Manifest } from './builder/manifest.ts';
 import { PackageSet } from './builder/packages.ts';
-import { bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
+import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
 export { readManifest, type Compression, type Manifest };
@@ -93,7 +93,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     keepIcu: opts.keepIcu,
     nodeBin: NODE_BIN,
     agentFile,
-    ownSources: [join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init'))],
+    ownSources: [join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init')), ...AGENT_TEMPLATES.map((t) => join(ROOT, t))],
     previous,
   });
   const inputsHash = inputs.hash((previous?.packages ?? []).filter((p) => p.role === 'library').map((p) => p.name));

@@ -11,6 +11,7 @@ import type {
   OsInstallPlan,
   ProductOnClientStateWire,
   PropertyValue,
+  WindowsInstallPlan,
 } from './agent-protocol.ts';
 import { NetimageError } from './errors.ts';
 import type { Firmware } from './firmware.ts';
@@ -33,6 +34,8 @@ export interface AgentServerApi {
   putInventory(inventory: AgentInventory): Promise<void>;
   /** The install plan of an OS install job (GET /agent/v1/os-install); refused for any other job. */
   getOsInstallPlan(): Promise<OsInstallPlan>;
+  /** The staging plan of an unattended Windows job (GET /agent/v1/windows-install); refused for any other job. */
+  getWindowsInstallPlan(): Promise<WindowsInstallPlan>;
 }
 
 export interface ProductContext {

@@ -5,6 +5,7 @@ import {
   agentJob,
   agentProductStates,
   OsInstallPlanSchema,
+  WindowsInstallPlanSchema,
   type ActionRequest,
   type AgentInventory,
   type AgentJob,
@@ -14,6 +15,7 @@ import {
   type OsInstallPlan,
   type ProductOnClientStateWire,
   type PropertyValue,
+  type WindowsInstallPlan,
 } from '../../lib/agent-protocol.ts';
 import type { AgentServerApi } from '../../lib/netboot-product.ts';
 import type { ResultOutbox } from './result-outbox.ts';
@@ -175,6 +177,11 @@ export class AgentApiClient implements AgentServerApi {
   /** Each call mints a fresh first-boot token (the previous one stops working). */
   async getOsInstallPlan(): Promise<OsInstallPlan> {
     return OsInstallPlanSchema.parse(await this.#call('GET', '/os-install'));
+  }
+
+  /** Each call mints a fresh completion token (the previous one stops working). */
+  async getWindowsInstallPlan(): Promise<WindowsInstallPlan> {
+    return WindowsInstallPlanSchema.parse(await this.#call('GET', '/windows-install'));
   }
 }
 

@@ -63,6 +63,12 @@ function asHttpUrl(what: string, value: string): string {
   return value.replace(/\/+$/, '');
 }
 
+/** Queued by the server at the first boot (service/os-install.ts): refuse now what it could not queue. */
+export function checkSetupAfterInstall(productId: string, effective: Record<string, PropertyValue>): void {
+  const bad = productIds(effective['setup_after_install']).filter((id) => !PRODUCT_ID_PATTERN.test(id) || id === productId);
+  if (bad.length) throw new PropertyValidationError(`${productId}.setup_after_install: ${bad.map((b) => JSON.stringify(b)).join(', ')} cannot be queued after the install (product ids only, not the install itself)`);
+}
+
 export class InstallPolicy implements ActionSetHook {
   private readonly options: InstallPolicyOptions;
 
@@ -167,10 +173,7 @@ export class InstallPolicy implements ActionSetHook {
       const value = effective[name];
       if (typeof value === 'string' && !isPasswordHash(value)) Object.assign(normalised, await this.hashPasswords(product.id, { [name]: value }));
     }
-    // Queued by the server at the first boot (service/os-install.ts): refuse now what it could not queue.
-    const after = productIds(effective['setup_after_install']);
-    const bad = after.filter((id) => !PRODUCT_ID_PATTERN.test(id) || id === product.id);
-    if (bad.length) throw new PropertyValidationError(`${product.id}.setup_after_install: ${bad.map((b) => JSON.stringify(b)).join(', ')} cannot be queued after the install (product ids only, not the install itself)`);
+    checkSetupAfterInstall(product.id, effective);
     const resolved = this.resolveProduct(product.id, effective);
     await this.checkMirror(product.id, resolved);
     // The boot image's agent cannot install an OS yet (issue 11: laydown, bootloader, first-boot

@@ -83,9 +83,9 @@ export class AgentSession {
    * Run `work` for the active job of an OS install product (the install plan): 403 for a job of
    * any other product, 409 for a finished one. A booting job starts running, as with fetchJob.
    */
-  async installJob<T>(token: string, work: (tx: Store, job: Job) => Promise<T>): Promise<T> {
+  async installJob<T>(token: string, work: (tx: Store, job: Job) => Promise<T>, kind: 'linux' | 'windows' = 'linux'): Promise<T> {
     return this.agentTx(token, 'work', async (tx, found) => {
-      this.requireScope(mayFetchInstallPlan(found.productId));
+      this.requireScope(mayFetchInstallPlan(found.productId, kind));
       const job = found.state === 'booting' ? await this.service.applyJobEvent(tx, found, { type: 'agentStarted' }) : found;
       return work(tx, job);
     });

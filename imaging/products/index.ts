@@ -7,5 +7,6 @@ import { prepareProduct } from './prepare.ts';
 import { restoreProduct } from './restore.ts';
 import { wimCaptureProduct } from './wim-capture.ts';
 import { wimInfoProduct } from './wim-info.ts';
+import { win10Product, win11Product } from './windows.ts';
 
-export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, debianProduct, ubuntuProduct, wimCaptureProduct, wimInfoProduct];
+export const imagingProducts: NetbootProduct[] = [prepareProduct, backupProduct, restoreProduct, delimageProduct, debianProduct, ubuntuProduct, win10Product, win11Product, wimCaptureProduct, wimInfoProduct];

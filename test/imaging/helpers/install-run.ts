@@ -100,6 +100,9 @@ function context(p: OsInstallPlan): ProductContext {
     agentRequest: async () => {
       throw new Error('the OS install makes no agent requests of its own');
     },
+    getWindowsInstallPlan: async () => {
+      throw new Error('not a Windows job');
+    },
     setProperties: async () => undefined,
     setActionRequests: async () => undefined,
     getProductStates: async () => [],
