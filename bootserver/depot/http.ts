@@ -17,6 +17,8 @@ import { adminAuth, bearerToken } from '../http/auth.ts';
 import { parseRange } from '../http/boot-files.ts';
 import { ForbiddenError, UnauthorizedError } from '../http/errors.ts';
 import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
+import type { DepotPuller } from './pull.ts';
+import { BadRequestError } from '../http/errors.ts';
 import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
 
 export const DEPOT_HTTP_PREFIX = '/depot/v1';
@@ -30,6 +32,8 @@ export interface DepotHttpDeps {
   /** Maps a job token to its job; throws when the token is unknown (the service's jobForToken). */
   jobForToken: (token: string) => Promise<Job>;
   grants: DepotGrants;
+  /** A site server's pulls from its main server (config depot.upstream); null: POST …/pull is refused. */
+  puller?: DepotPuller | null;
 }
 
 const entryParams = z.object({ kind: depotKind, name: depotEntryName }).strict();
@@ -124,6 +128,10 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       const tags = ['depot'];
       r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, later Windows media and images)' } }, async () => (await depot.list()).map(entryView));
       r.get('/depot/:kind/:name', { schema: { tags, summary: 'One depot entry with its manifest', params: entryParams } }, async (req) => entryView(await depot.require(req.params.kind, req.params.name)));
+      r.post('/depot/:kind/:name/pull', { schema: { tags, summary: "Pull an entry from the main server's depot (config depot.upstream) unless it is here; answers when it is complete and checked", params: entryParams } }, async (req) => {
+        if (!deps.puller) throw new BadRequestError('this server has no depot upstream (config depot.upstream.url and .token): there is nothing to pull from');
+        return entryView(await deps.puller.pull(req.params.kind, req.params.name));
+      });
       r.post('/depot/:kind/:name/verify', { schema: { tags, summary: 'Re-hash every file of an entry against its manifest', params: entryParams } }, async (req) => depot.verify(req.params.kind, req.params.name));
       r.delete('/depot/:kind/:name', { schema: { tags, summary: 'Remove a depot entry', params: entryParams } }, async (req, reply) => {
         await depot.remove(req.params.kind, req.params.name);

@@ -1,5 +1,6 @@
 // Puts the depot, the root filesystem builder and the install-product checks together for the
 // server (one call from server.ts, one from http/app.ts).
+import { DepotPuller } from '../depot/pull.ts';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/logger.ts';
@@ -33,6 +34,8 @@ export interface OsImages {
   actionHooks: ActionSetHook;
   /** The install flow (plan, first boot, timeouts, builds on action set); set by startOsInstalls. */
   installs: OsInstallService | null;
+  /** Pulls from the main server's depot (config depot.upstream); null without one. */
+  puller: DepotPuller | null;
 }
 
 /**
@@ -40,7 +43,7 @@ export interface OsImages {
  * builds, a failed build fails the actions waiting for it, overdue first boots time out.
  */
 export function startOsInstalls(osImages: OsImages, service: NetbootService, log: Logger): OsInstallService {
-  const installs = new OsInstallService({ service, depot: osImages.depot, builder: osImages.builder, policy: osImages.policy, windows: osImages.windows, log });
+  const installs = new OsInstallService({ service, depot: osImages.depot, builder: osImages.builder, policy: osImages.policy, windows: osImages.windows, log, puller: osImages.puller });
   service.useBootGate(installs);
   osImages.builder.onFinished((build) => {
     if (build.state === 'failed') installs.buildFailed(build).catch((error: unknown) => log.error({ err: error, build: build.id }, 'failing the actions of a failed build failed'));
@@ -61,7 +64,9 @@ export async function openOsImages(config: Config, log: Logger): Promise<OsImage
   const builder = new OsImageBuilder({ depot, log });
   const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds: builder });
   const windows = new WindowsInstallPolicy(depot);
-  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows]), installs: null };
+  const { url, token } = config.depot.upstream;
+  const puller = url && token ? new DepotPuller(depot, { url, token }) : null;
+  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows]), installs: null, puller };
 }
 
 export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsImages, deps: { store: Store; service: NetbootService }): Promise<void> {
@@ -69,6 +74,7 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
   const agent = new AgentSession(service);
   await registerDepotHttp(app, {
     depot: osImages.depot,
+    puller: osImages.puller,
     store: deps.store,
     jobForToken: (token) => agent.jobOfToken(token),
     // A job reads the root filesystem its install product's properties name, or its Windows media; nothing else.

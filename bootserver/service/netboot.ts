@@ -15,6 +15,7 @@ import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import type { JobEventBus } from './event-bus.ts';
+import { siteName } from '../config/site.ts';
 import { deriveJobToken, sha256Hex } from './tokens.ts';
 import { NetimageError } from '../../lib/errors.ts';
 
@@ -112,6 +113,8 @@ export class NetbootService {
   readonly store: Store;
   readonly config: Config;
   private readonly bus: JobEventBus;
+  /** This server's site (config site.name), recorded on the attempts it serves and the clients it sees. */
+  readonly site: string;
   private readonly log: Logger;
   private readonly serverSecret: string;
   readonly now: () => Date;
@@ -121,6 +124,7 @@ export class NetbootService {
   constructor(options: NetbootServiceOptions) {
     this.store = options.store;
     this.config = options.config;
+    this.site = siteName(options.config);
     this.bus = options.bus;
     this.log = options.log;
     this.serverSecret = options.serverSecret;
@@ -264,31 +268,38 @@ export class NetbootService {
    */
   async bootConfigRead(request: BootRequest): Promise<BootOutcome> {
     return this.store.transaction(async (tx) => {
-      const byMac = request.mac ? await tx.findClientByMac(request.mac) : null;
-      const byUuid = request.uuid ? await tx.findClientByUuid(request.uuid) : null;
-      const resolved = resolveClient(request, this.config.boot.hostIdentifiers, { byMac, byUuid });
-      let client = resolved?.client ?? null;
-      const matchedBy = resolved?.matchedBy ?? null;
-      const products = new Map((await tx.listProducts()).map((p) => [p.id, p]));
-
-      for (let round = 0; round < 3; round++) {
-        const pending = client ? await tx.listProductOnClients({ clientId: client.id, pendingOnly: true }) : [];
-        const held = client && this.bootGate ? await this.bootGate.held(tx, client.id, pending) : new Map<string, string>();
-        const decision = decideBoot({ client, pending, products, bootUnknownClients: this.config.boot.bootUnknownClients, held });
-        if (decision.kind === 'local') {
-          return { decision, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
-        }
-        if (decision.kind === 'register') {
-          client = await this.registerUnknownClient(tx, request);
-          await this.setActionRequest(client.id, ProductId.hwinvent, 'setup', {}, tx);
-          continue;
-        }
-        const outcome = await this.startOrContinueJob(tx, client!, decision.productId, decision.actionRequest);
-        if (outcome) return { decision, client, matchedBy, job: outcome.job, token: outcome.token, localTarget: 'any' };
-        // The job gave up (exhausted): its request is cleared; decide again for what is left.
-      }
-      return { decision: { kind: 'local', reason: 'no runnable netboot action' }, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
+      const outcome = await this.decideAndServe(tx, request);
+      // Where and when the PC was last seen: which site's server answered it.
+      if (outcome.client) await tx.markClientSeen(outcome.client.id, this.iso(), this.site);
+      return outcome;
     });
+  }
+
+  private async decideAndServe(tx: Store, request: BootRequest): Promise<BootOutcome> {
+    const byMac = request.mac ? await tx.findClientByMac(request.mac) : null;
+    const byUuid = request.uuid ? await tx.findClientByUuid(request.uuid) : null;
+    const resolved = resolveClient(request, this.config.boot.hostIdentifiers, { byMac, byUuid });
+    let client = resolved?.client ?? null;
+    const matchedBy = resolved?.matchedBy ?? null;
+    const products = new Map((await tx.listProducts()).map((p) => [p.id, p]));
+
+    for (let round = 0; round < 3; round++) {
+      const pending = client ? await tx.listProductOnClients({ clientId: client.id, pendingOnly: true }) : [];
+      const held = client && this.bootGate ? await this.bootGate.held(tx, client.id, pending) : new Map<string, string>();
+      const decision = decideBoot({ client, pending, products, bootUnknownClients: this.config.boot.bootUnknownClients, held });
+      if (decision.kind === 'local') {
+        return { decision, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
+      }
+      if (decision.kind === 'register') {
+        client = await this.registerUnknownClient(tx, request);
+        await this.setActionRequest(client.id, ProductId.hwinvent, 'setup', {}, tx);
+        continue;
+      }
+      const outcome = await this.startOrContinueJob(tx, client!, decision.productId, decision.actionRequest);
+      if (outcome) return { decision, client, matchedBy, job: outcome.job, token: outcome.token, localTarget: 'any' };
+      // The job gave up (exhausted): its request is cleared; decide again for what is left.
+    }
+    return { decision: { kind: 'local', reason: 'no runnable netboot action' }, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
   }
 
   /** Installed Linux (or laid down, its first boot awaited) on this client's disk? */
@@ -349,6 +360,7 @@ export class NetbootService {
       updated: ts.toISOString(),
       attemptStarted: ts.toISOString(),
       finished: null,
+      site: this.site,
     };
     await tx.createJob(created);
     await this.recordEvent(tx, created, 'state', null, `boot configuration read (attempt 1 of ${created.maxAttempts})`);
@@ -376,6 +388,8 @@ export class NetbootService {
       next.attemptStarted = ts;
       next.tokenHash = sha256Hex(deriveJobToken(this.serverSecret, job.id, next.attempt));
       next.percent = null;
+      // Only a boot config read starts an attempt: this server's site serves it.
+      next.site = this.site;
     }
     await tx.updateJob(next);
     const product = await tx.getProduct(job.productId);

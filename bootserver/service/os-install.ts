@@ -12,6 +12,7 @@ import type { FirstBootReport, OsInstallPlan, WindowsInstallPlan } from '../../l
 import type { Logger } from '../../lib/logger.ts';
 import { PRODUCT_ID_PATTERN, ProductId } from '../../lib/products.ts';
 import type { Depot } from '../depot/depot.ts';
+import { UpstreamError, type DepotPuller } from '../depot/pull.ts';
 import { parseEntryId } from '../depot/manifest.ts';
 import {
   LINUX_INSTALL_PRODUCTS,
@@ -47,12 +48,15 @@ export interface OsInstallServiceOptions {
   policy: InstallPolicy;
   windows: WindowsInstallPolicy;
   log: Logger;
+  /** A site server's pulls from its main server's depot (config depot.upstream); null on the main server. */
+  puller?: DepotPuller | null;
 }
 
 export class OsInstallService implements BootGate {
   private readonly service: NetbootService;
   private readonly agent: AgentSession;
   private readonly depot: Depot;
+  private readonly puller: DepotPuller | null;
   private readonly builder: OsImageBuilder;
   private readonly policy: InstallPolicy;
   private readonly windows: WindowsInstallPolicy;
@@ -63,6 +67,7 @@ export class OsInstallService implements BootGate {
     this.service = options.service;
     this.agent = new AgentSession(options.service);
     this.depot = options.depot;
+    this.puller = options.puller ?? null;
     this.builder = options.builder;
     this.policy = options.policy;
     this.windows = options.windows;
@@ -181,6 +186,11 @@ export class OsInstallService implements BootGate {
       const name = parseEntryId(resolved.entryId)!.name;
       const entry = await this.depot.get('rootfs', name);
       const rootfs = entry?.manifest.files.find((f) => f.path === ROOTFS_FILE);
+      if (!entry && this.puller) {
+        // A site server: fetch it from the main server once; the agent retries the plan (503) meanwhile.
+        this.puller.pull('rootfs', name).catch((error: unknown) => this.log.error({ err: error, entry: resolved.entryId }, 'pulling a depot entry from the upstream failed'));
+        throw new UpstreamError(`the root filesystem ${resolved.entryId} is being pulled from the main server (${this.puller.upstream.url}); try again`);
+      }
       if (!rootfs) throw new ConflictError(`the root filesystem ${resolved.entryId} of this install is not in the depot (removed after the job started?): set the action again to build it`);
       // Stored values are hashes (install-products.ts hashes on the way in); a clear value put
       // into the store some other way is hashed here, never sent as it is.

@@ -321,4 +321,13 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'sites: the site that served each job attempt, where and when each client was last seen (issue 16)',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN site TEXT;
+      ALTER TABLE clients ADD COLUMN last_seen TEXT;
+      ALTER TABLE clients ADD COLUMN last_seen_site TEXT;
+    `,
+  },
 ];

@@ -33,6 +33,8 @@ import {
   type UserToken,
 } from './types.ts';
 import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { AnnouncedJobEvent, JobEventListener } from './pg-events.ts';
 
 const now = () => new Date().toISOString();
 const str = (v: SqlValue | undefined): string | null => (v === null || v === undefined ? null : String(v));
@@ -63,6 +65,8 @@ function rowToClient(r: Row): Client {
     inventory: r['inventory'] ? (JSON.parse(String(r['inventory'])) as unknown) : null,
     created: String(r['created']),
     modified: String(r['modified']),
+    lastSeen: str(r['last_seen']),
+    lastSeenSite: str(r['last_seen_site']),
   };
 }
 
@@ -96,6 +100,7 @@ function rowToJob(r: Row): Job {
     updated: String(r['updated']),
     attemptStarted: str(r['attempt_started']),
     finished: str(r['finished']),
+    site: str(r['site']),
   };
 }
 
@@ -114,7 +119,7 @@ function rowToOsInstall(r: Row): OsInstallRecord {
   };
 }
 
-function rowToEvent(r: Row): JobEventRecord {
+export function rowToEvent(r: Row): JobEventRecord {
   return {
     id: Number(r['id']),
     jobId: String(r['job_id']),
@@ -306,6 +311,14 @@ export class SqlStore implements Store {
 
   close(): Promise<void> {
     return this.backend.close();
+  }
+
+  /**
+   * Hand job events stored by other servers on the same database to onEvent, until closed; null
+   * where no other server can write (SQLite: the in-process bus carries everything).
+   */
+  listenJobEvents(_log: Logger, _onEvent: (e: AnnouncedJobEvent) => void): Promise<JobEventListener | null> {
+    return Promise.resolve(null);
   }
 
   /** The migration the database is at. */
@@ -507,8 +520,8 @@ export class SqlStore implements Store {
   createJob(job: Job): Promise<Job> {
     return this.write(async (c) => {
       await c.exec(
-        `INSERT INTO jobs(id, client_id, product_id, action_request, state, attempt, max_attempts, token_hash, percent, error, created, updated, attempt_started, finished)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jobs(id, client_id, product_id, action_request, state, attempt, max_attempts, token_hash, percent, error, created, updated, attempt_started, finished, site)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         job.id,
         job.clientId,
         job.productId,
@@ -523,8 +536,14 @@ export class SqlStore implements Store {
         job.updated,
         job.attemptStarted,
         job.finished,
+        job.site ?? null,
       );
       return job;
+    });
+  }
+  markClientSeen(id: string, at: string, site: string): Promise<void> {
+    return this.write(async (c) => {
+      await c.exec('UPDATE clients SET last_seen = ?, last_seen_site = ? WHERE id = ?', at, site, id);
     });
   }
   getJob(id: string): Promise<Job | null> {
@@ -533,7 +552,7 @@ export class SqlStore implements Store {
   updateJob(job: Job): Promise<void> {
     return this.write(async (c) => {
       const changes = await c.exec(
-        `UPDATE jobs SET state = ?, attempt = ?, max_attempts = ?, token_hash = ?, percent = ?, error = ?, updated = ?, attempt_started = ?, finished = ? WHERE id = ?`,
+        `UPDATE jobs SET state = ?, attempt = ?, max_attempts = ?, token_hash = ?, percent = ?, error = ?, updated = ?, attempt_started = ?, finished = ?, site = ? WHERE id = ?`,
         job.state,
         job.attempt,
         job.maxAttempts,
@@ -543,6 +562,7 @@ export class SqlStore implements Store {
         job.updated,
         job.attemptStarted,
         job.finished,
+        job.site ?? null,
         job.id,
       );
       if (changes === 0) throw new StoreNotFoundError(`job ${job.id} not found`);
@@ -573,7 +593,9 @@ export class SqlStore implements Store {
         event.percent,
         event.message,
       );
-      return { ...event, id: Number(r!['id']) };
+      const id = Number(r!['id']);
+      await this.backend.announceJobEvent?.(c.db, id);
+      return { ...event, id };
     });
   }
   listJobEvents(jobId: string, options: { afterId?: number; kinds?: JobEventKind[]; limit?: number } = {}): Promise<JobEventRecord[]> {

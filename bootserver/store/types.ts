@@ -17,6 +17,9 @@ export interface Client {
   inventory: unknown | null;
   created: string;
   modified: string;
+  /** When a bootserver last read this client's boot config, and that server's site (null: never). */
+  lastSeen?: string | null;
+  lastSeenSite?: string | null;
 }
 
 /** An image on a client's backup partition, as its agent last reported it (service/client-images.ts). */
@@ -86,6 +89,8 @@ export interface Job {
   /** When the current attempt's boot config was read. */
   attemptStarted: string | null;
   finished: string | null;
+  /** The site of the server that served the current attempt's boot config (null: before sites). */
+  site?: string | null;
 }
 
 /**
@@ -137,6 +142,14 @@ export class StoreNotFoundError extends NetimageError {
   }
 }
 
+/** The database cannot be reached (a shared PostgreSQL store whose link dropped): try again later. */
+export class StoreUnavailableError extends NetimageError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export interface ClientPatch {
   mac?: string | null;
   uuid?: string | null;
@@ -179,6 +192,8 @@ export interface Store extends OperatorStore, AuthStore {
   createClient(client: NewClient): Promise<Client>;
   updateClient(id: string, patch: ClientPatch): Promise<Client>;
   getClient(id: string): Promise<Client | null>;
+  /** A bootserver of `site` read this client's boot config at `at`. */
+  markClientSeen(id: string, at: string, site: string): Promise<void>;
   findClientByMac(mac: string): Promise<Client | null>;
   findClientByUuid(uuid: string): Promise<Client | null>;
   listClients(filter?: { group?: string }): Promise<Client[]>;

@@ -78,8 +78,8 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   // start_os_installation is Linux: ext4 system partition
   t.is((await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', `${loop.path}p3`])).stdout.trim(), 'ext4');
 
-  // The OS installation is a localboot/OS product this boot image does not run: the admin takes
-  // the request back here, and files on the system partition stand in for the installed OS.
+  // The OS install itself runs on loop disks in linux-install.test.ts: the admin takes the request
+  // back here, and files on the system partition stand in for the installed OS.
   t.is((await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/${UBUNTU}/action`, { actionRequest: 'none' })).status, 200);
   const filled = await helper(['fill', `${loop.path}p3`, 'ext4', '40']);
   const manifest = join(loop.dir, 'm.json');

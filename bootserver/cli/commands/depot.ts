@@ -61,6 +61,7 @@ export const depotCommand: CommandGroup = {
     { syntax: 'depot ls', summary: 'entries of the depot (root filesystems, Windows media, WIMs)' },
     { syntax: 'depot show <kind/name>', summary: 'an entry: size, parts, editions' },
     { syntax: 'depot verify <kind/name>', summary: 're-hash an entry against its manifest' },
+    { syntax: 'depot pull <kind/name>', summary: "a site server: fetch an entry from the main server's depot (sha256-checked) and keep it" },
     { syntax: 'depot rm <kind/name>' },
     {
       syntax: 'depot import <product> <iso-or-dir> [--part installfiles|winpe|drivers|custom] [--config FILE]',
@@ -93,6 +94,12 @@ export const depotCommand: CommandGroup = {
         const r = await api.call<{ ok: boolean; problems: string[]; bytes: number }>('POST', `/api/v1/depot/${id}/verify`);
         ctx.out(r, () => (r.ok ? `${id}: ok (${mib(r.bytes)} verified)` : `${id}: DAMAGED\n${r.problems.map((p) => `  ${p}`).join('\n')}`));
         return r.ok ? 0 : 1;
+      }
+      case 'pull': {
+        const id = entryPath(ctx, 'pull');
+        const e = await api.call<EntryView>('POST', `/api/v1/depot/${id}/pull`);
+        ctx.out(e, () => `${e.id}: here (${mib(e.bytes)}, ${e.files.length} file(s), sha256 checked)`);
+        return 0;
       }
       case 'rm': {
         const id = entryPath(ctx, 'rm');

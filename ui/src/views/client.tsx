@@ -73,6 +73,12 @@ export function ClientView({ id }: { id: string }) {
         <dd>
           <span class={`dot ${tile.online ? 'on' : ''}`} /> {tile.online ? 'online' : `last seen ${ago(tile.lastSeen)}`}
         </dd>
+        {client.lastSeenSite && (
+          <>
+            <dt>Site</dt>
+            <dd data-site>{client.lastSeenSite}</dd>
+          </>
+        )}
         <dt>MAC</dt>
         <dd>{client.mac ?? '–'}</dd>
         <dt>SMBIOS UUID</dt>
@@ -218,6 +224,7 @@ export function ClientView({ id }: { id: string }) {
             <li key={j.id} data-job-row={j.id}>
               <button class="link job-line" aria-expanded={openJob === j.id} onClick={() => setOpenJob(openJob === j.id ? null : j.id)}>
                 <JobState state={live.jobs.get(j.id)?.state ?? j.state} productId={j.productId} /> <span class="muted small">{when(j.created)}</span>
+                {j.site && <span class="muted small" data-job-site> · attempt {j.attempt} at {j.site}</span>}
                 {j.error && <span class="bad-text small"> {j.error}</span>}
               </button>
               {openJob === j.id && <JobLog job={j} />}
