@@ -1,11 +1,9 @@
 // Chunked images: backup against the stream image, full restore against raw `zstd -dc | partclone.restore`
 // of the same file, and delta restore after 0.5 / 2 / 10 % of the used data changed, all in one run
 // on one loop device (ratios against references measured in the same run: >1 = ours faster).
-//   node bench/delta.ts [--data-mib 800] [--runs 3] [--chunk-kib 1024] [--native]
-// --native adds the prototype C helpers of bench/native/ (compiled here with gcc against the
-// system's libzstd.so.1 and OpenSSL's libcrypto; not used by netimage yet): partclone |
-// chunkcut for the backup, and Node handing the chunk list to chunkapply (decompress + sha256
-// check + pwrite per chunk, delta: read + sha256 compare first) for full and delta restores.
+//   node bench/delta.ts [--data-mib 800] [--runs 3] [--chunk-kib 1024] [--node]
+// Chunked rows use the C chunk helpers (imaging/chunked/native/, built here if missing) as netimage
+// does; --node adds rows for Node's own writer and applier (the fallback, NETIMAGE_CHUNK_HELPERS=off).
 // Re-executes itself in a private mount namespace; cleans up its loop device and temp dir. The
 // backing file sits in the page cache: the figures compare CPU and pipeline cost, not disk speed.
 // Change pattern: runs of 256 KiB–4 MiB of random bytes written over used blocks at random places
@@ -20,15 +18,17 @@ import { run, runAllowFailure } from '../lib/process.ts';
 import { backupPartition } from '../imaging/backup.ts';
 import { restorePartition } from '../imaging/restore.ts';
 import { withMount } from '../imaging/mount.ts';
-import { blockUsed, chunkIndex, chunkRuns, decodeSeekTable, parseSeekFooter, PCL_DESC_BYTES, SEEK_FOOTER_BYTES } from '../imaging/chunked/format.ts';
+import { blockUsed, PCL_DESC_BYTES } from '../imaging/chunked/format.ts';
+import { buildChunkHelpers, HELPER_CACHE, onNodePath as nodePath } from '../imaging/chunked/native.ts';
+import { repoRoot } from '../lib/paths.ts';
 
 if (!process.env['NETIMAGE_BENCH_NS']) {
   const r = spawnSync('unshare', ['-m', '--propagation', 'private', process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NETIMAGE_BENCH_NS: '1' } });
   process.exit(r.status ?? 1);
 }
 
-const { values } = parseArgs({ options: { 'data-mib': { type: 'string', default: '800' }, runs: { type: 'string', default: '3' }, 'chunk-kib': { type: 'string', default: '1024' }, native: { type: 'boolean', default: false } } });
-const native = values.native;
+const { values } = parseArgs({ options: { 'data-mib': { type: 'string', default: '800' }, runs: { type: 'string', default: '3' }, 'chunk-kib': { type: 'string', default: '1024' }, node: { type: 'boolean', default: false } } });
+const withNode = values.node;
 const dataMiB = Number(values['data-mib']);
 const runs = Number(values.runs);
 const MiB = 1024 * 1024;
@@ -52,10 +52,7 @@ async function time(key: string, fn: () => Promise<unknown>): Promise<void> {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'ni-bench-delta-'));
-const bin = (name: string) => join(dir, name);
-if (native)
-  for (const name of ['chunkcut', 'chunkapply'])
-    await run('gcc', ['-O2', '-Wall', '-Wno-deprecated-declarations', '-o', bin(name), new URL(`native/${name}.c`, import.meta.url).pathname, '/usr/lib/x86_64-linux-gnu/libzstd.so.1', '-lcrypto']);
+await buildChunkHelpers(join(repoRoot, HELPER_CACHE));
 const file = join(dir, 'part.img');
 await writeFile(file, '');
 await truncate(file, partMiB * MiB);
@@ -80,7 +77,7 @@ try {
   for (let r = 0; r < runs; r++) {
     await time('backupStream', () => backupPartition({ storeRoot: store, device: dev, imageName: 'stream', format: 'stream' }));
     await time('backupChunked', async () => (meta = (await backupPartition({ storeRoot: store, device: dev, imageName: 'chunked', chunkBytes })).metadata));
-    if (native) await time('backupNative', () => run('sh', ['-ec', `partclone.extfs -a0 -f 1 --rescue --clone --force --source ${dev} --output - 2>/dev/null | ${bin('chunkcut')} ${dir}/native.pcl.zst 3 ${chunkBytes} > ${dir}/native.out`]));
+    if (withNode) await time('backupNode', () => nodePath(() => backupPartition({ storeRoot: store, device: dev, imageName: 'by-node', chunkBytes })));
   }
   const img = join(store, 'chunked', 'image.pcl.zst');
   // The used-block map, to aim the changes at used data.
@@ -102,12 +99,11 @@ try {
     await fh.close();
   };
   const applied: Record<string, { chunks: number; written: number }> = {};
-  const applyNative = native ? await nativeApplier(store, dir, bitmap) : null;
   for (let r = 0; r < runs; r++) {
     const raw = () => time('fullRaw', () => run('sh', ['-ec', `zstd -dc -q "${img}" | partclone.restore -f 1 -s - -o ${dev} >/dev/null 2>&1`]));
     if (r % 2 === 0) await raw();
     await time('fullChunked', () => restorePartition({ storeRoot: store, imageName: 'chunked', device: dev, mode: 'full' }));
-    if (applyNative) await time('fullNative', () => applyNative(dev, 'full'));
+    if (withNode) await time('fullNode', () => nodePath(() => restorePartition({ storeRoot: store, imageName: 'chunked', device: dev, mode: 'full' })));
     if (r % 2 === 1) await raw();
     await time('fullStream', () => restorePartition({ storeRoot: store, imageName: 'stream', device: dev }));
     for (const p of [0, 0.5, 2, 10]) {
@@ -117,9 +113,12 @@ try {
         if (res.mode !== 'delta') throw new Error('expected a delta restore');
         applied[`delta${p}`] = { chunks: res.applied!.chunks, written: res.applied!.writtenChunks };
       });
-      if (!applyNative) continue;
+      if (!withNode) continue;
       await change(p);
-      await time(`deltaNative${p}`, async () => (applied[`deltaNative${p}`] = await applyNative(dev, 'delta')));
+      await time(`deltaNode${p}`, async () => {
+        const res = await nodePath(() => restorePartition({ storeRoot: store, imageName: 'chunked', device: dev }));
+        applied[`deltaNode${p}`] = { chunks: res.applied!.chunks, written: res.applied!.writtenChunks };
+      });
     }
   }
   const m = (k: string) => median(wall[k]!);
@@ -130,19 +129,19 @@ try {
   console.log('|---|---|---|---|---|---|');
   const row = (label: string, k: string, ref: string, refLabel: string) =>
     console.log(`| ${label} | ${m(k).toFixed(2)} | ${c(k).toFixed(2)} | ${refLabel} ${m(ref).toFixed(2)} s | ${(m(ref) / m(k)).toFixed(3)}x | ${(c(ref) / c(k)).toFixed(3)}x |`);
-  row('backup, chunked', 'backupChunked', 'backupStream', 'stream backup');
-  row('full restore, chunked (verify as it goes)', 'fullChunked', 'fullRaw', 'raw zstd -dc | partclone.restore');
+  row('backup, chunked (chunkcut)', 'backupChunked', 'backupStream', 'stream backup');
+  row('full restore, chunked by chunkapply (verify as it goes)', 'fullChunked', 'fullRaw', 'raw zstd -dc | partclone.restore');
   row('full restore, stream image (verify first)', 'fullStream', 'fullRaw', 'raw');
   for (const p of [0, 0.5, 2, 10]) {
     const a = applied[`delta${p}`]!;
     row(`delta restore, ${p} % changed (${a.written}/${a.chunks} chunks written)`, `delta${p}`, 'fullRaw', 'raw full');
   }
-  if (native) {
-    row('backup, chunked by chunkcut.c', 'backupNative', 'backupStream', 'stream backup');
-    row('full restore, chunked by chunkapply.c', 'fullNative', 'fullRaw', 'raw zstd -dc | partclone.restore');
+  if (withNode) {
+    row('backup, chunked by Node (fallback)', 'backupNode', 'backupStream', 'stream backup');
+    row('full restore, chunked by Node (fallback)', 'fullNode', 'fullRaw', 'raw zstd -dc | partclone.restore');
     for (const p of [0, 0.5, 2, 10]) {
-      const a = applied[`deltaNative${p}`]!;
-      row(`delta restore by chunkapply.c, ${p} % changed (${a.written}/${a.chunks} chunks written)`, `deltaNative${p}`, 'fullRaw', 'raw full');
+      const a = applied[`deltaNode${p}`]!;
+      row(`delta restore by Node, ${p} % changed (${a.written}/${a.chunks} chunks written)`, `deltaNode${p}`, 'fullRaw', 'raw full');
     }
   }
   console.log(`load average at the end: ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
@@ -153,30 +152,3 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 
-/**
- * The prototype restore: Node computes the chunk list (frame offsets from the seek table, block
- * runs from the bitmap, sha256 from chunks.json) and chunkapply does the byte work. Checks first
- * that chunkcut cut the same chunks as netimage's Node writer.
- */
-async function nativeApplier(store: string, dir: string, bitmap: Buffer) {
-  const index = chunkIndex.parse(JSON.parse(await readFile(join(store, 'chunked', 'chunks.json'), 'utf8')));
-  const cut = (await readFile(join(dir, 'native.out'), 'utf8')).split('\n').filter((l) => l.startsWith('C ')).map((l) => l.slice(2));
-  if (cut.join('\n') !== index.chunks.map(([k, s]) => `${k} ${s}`).join('\n')) throw new Error('chunkcut cut other chunks than the Node writer');
-  const img = join(store, 'chunked', 'image.pcl.zst');
-  const data = await readFile(img);
-  const footer = parseSeekFooter(data.subarray(data.length - SEEK_FOOTER_BYTES));
-  if (typeof footer === 'string') throw new Error(footer);
-  const entries = decodeSeekTable(data.subarray(data.length - footer.tableBytes));
-  if (typeof entries === 'string') throw new Error(entries);
-  const offsets: number[] = [];
-  entries.reduce((at, e) => (offsets.push(at), at + e.compressed), 0);
-  const list = join(dir, 'list.txt');
-  return async (target: string, mode: 'full' | 'delta') => {
-    // Node's share as it would be in netimage: the list, computed each time.
-    const lines = index.chunks.map(([k, sha], i) => `${offsets[i + 1]} ${entries[i + 1]!.compressed} ${entries[i + 1]!.decompressed} ${sha} ${chunkRuns(bitmap, index.totalBlocks, index.chunkBlocks, k).flat().join(' ')}\n`);
-    await writeFile(list, lines.join(''));
-    const out = (await run('sh', ['-ec', `${bin('chunkapply')} "${img}" ${target} ${index.blockSize} ${mode} < ${list}`])).stdout.trim().split(' ');
-    if (out[0] !== 'OK') throw new Error(`chunkapply: ${out.join(' ')}`);
-    return { chunks: index.chunks.length, written: Number(out[1]) };
-  };
-}

@@ -19,9 +19,9 @@ export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct
         sourceProduct: installedOs?.productId ?? null,
         // opsi saves product states with Windows images; harmless for Linux, so keep them always.
         productStates: states,
-        // Stream by default: the chunked format's backup and full restore are slower today
-        // (bench/delta.ts, docs/performance.md); chunked is the opt-in for delta restores.
-        format: propString(ctx.job, 'image_format') === 'chunked' ? 'chunked' : 'stream',
+        // Chunked by default (delta restores): with the C chunk helpers its backup and full restore
+        // cost what the stream pipeline costs (bench/delta.ts, docs/performance.md); stream on request.
+        format: propString(ctx.job, 'image_format') === 'stream' ? 'stream' : 'chunked',
       });
       await reportImages(ctx, r.backup.metadata.name, r.images);
       await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });

@@ -87,12 +87,14 @@ test('products: prepare -> backup -> restore -> delimage against the real server
 
   const bk = await runProduct(ts, BACKUP, loop, { imagefile: UBUNTU });
   t.true(bk.ok, bk.error ?? bk.log.join('\n'));
+  t.true(bk.log.some((l) => /chunks of .*, cut by (chunkcut|node)\)/.test(l)), `image_format defaults to chunked: ${bk.log.join('\n')}`);
   t.like(await props(ts, RESTORE), { imagefile: UBUNTU, imagefiles_list: [UBUNTU] });
   t.regex(String((await props(ts, BACKUP))['free_on_backup']), /^device: .*, use: \d+%/);
 
   await damage(`${loop.path}p3`, 1, 100);
   const rs = await runProduct(ts, RESTORE, loop, { setup_after_restore: ['windomain', 'hwinvent'] });
   t.true(rs.ok, rs.error ?? rs.log.join('\n'));
+  t.true(rs.log.some((l) => /\((delta|full): \d+ of \d+ chunks written/.test(l)), rs.log.join('\n'));
   t.true(rs.log.includes('restored 2 saved product states'), rs.log.join('\n'));
   t.like(await state(ts, RESTORE), { installationStatus: 'installed', actionResult: 'successful', actionRequest: 'none' }, "restore's own state is its result, not the saved one");
   t.is((await state(ts, 'hwinvent')).actionRequest, 'setup', 'setup_after_restore queued');
@@ -103,7 +105,7 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   // windomain's state survived the round trip: the next job of this client still sees it.
   await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/hwinvent/action`, { actionRequest: 'none' });
 
-  // A second image. The images of the client detail: names as imagefiles_list has them,
+  // A second image. The images of the client detail (chunked: image_format's default): names as imagefiles_list has them,
   // sizes as the files on the backup partition add up, dates from each image's metadata.
   const before = Date.now();
   const bk2 = await runProduct(ts, BACKUP, loop, { imagefile: SECOND });
@@ -114,8 +116,8 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   t.deepEqual(
     images.map((i) => ({ name: i.name, selected: i.selected, format: i.format, fsType: i.fsType, sourcePartition: i.sourcePartition })),
     [
-      { name: UBUNTU, selected: false, format: 'stream', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
-      { name: SECOND, selected: true, format: 'stream', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
+      { name: UBUNTU, selected: false, format: 'chunked', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
+      { name: SECOND, selected: true, format: 'chunked', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
     ],
   );
   for (const i of images) {

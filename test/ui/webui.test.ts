@@ -203,7 +203,7 @@ test.serial('restore a room: the confirmation names what is wiped on how many PC
   t.is(await row.locator('[data-col=size]').textContent(), bytes(reported!.sizeBytes));
   t.regex((await row.locator('[data-col=size]').textContent()) ?? '', /^\d+\.\d MiB$/);
   t.is(await row.locator('[data-col=created]').textContent(), await page.evaluate((iso) => new Date(iso).toLocaleString(), reported!.createdAt));
-  t.is(await row.locator('[data-col=format]').textContent(), 'stream');
+  t.is(await row.locator('[data-col=format]').textContent(), 'chunked');
   const restoreJob = page.locator('.jobs li').filter({ hasText: 'restore succeeded' }).first();
   await restoreJob.getByRole('button').click();
   const log = restoreJob.locator('pre.log');

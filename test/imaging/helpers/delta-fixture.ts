@@ -1,6 +1,7 @@
 // The shared set-up of the delta restore tests: a filesystem with test files on a loop device,
 // imaged once as a chunked image, and the reference a stock `zstd -dc | partclone.restore` of that
-// image writes to a second loop device. One per test file (created in test.before).
+// image writes to a second loop device. One per test file (created in test.before). Backup and
+// restore run with the C chunk helpers (imaging/chunked/native/), built here if missing.
 import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { run } from '../../../lib/process.ts';
 import { backupPartition, type BackupResult } from '../../../imaging/backup.ts';
 import { imageDir } from '../../../imaging/store/store.ts';
+import { buildChunkHelpers, HELPER_CACHE } from '../../../imaging/chunked/native.ts';
+import { repoRoot } from '../../../lib/paths.ts';
 import { createLoop, helper, MiB } from './loop.ts';
 import { usedDigest } from './used-blocks.ts';
 
@@ -41,6 +44,8 @@ test.after.always(async () => {
 
 /** Call once per test file, from test.before; everything it creates is removed after the file's tests. */
 export async function deltaFixture(fs: 'ext4' | 'ntfs', imageName: string): Promise<DeltaFixture> {
+  // The C helpers are what backup and restore use wherever they are built (setup builds them; ~1 s when missing).
+  await buildChunkHelpers(join(repoRoot, HELPER_CACHE));
   const hookContext = { teardown: (fn: () => Promise<unknown>) => cleanups.push(fn) } as unknown as ExecutionContext;
   const store = await mkdtemp(join(tmpdir(), `ni-delta-${fs}-`));
   cleanups.push(() => rm(store, { recursive: true, force: true }));
