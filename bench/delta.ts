@@ -1,7 +1,9 @@
 // Chunked images: backup against the stream image, full restore against raw `zstd -dc | partclone.restore`
 // of the same file, and delta restore after 0.5 / 2 / 10 % of the used data changed, all in one run
 // on one loop device (ratios against references measured in the same run: >1 = ours faster).
-//   node bench/delta.ts [--data-mib 800] [--runs 3] [--chunk-kib 1024]
+//   node bench/delta.ts [--data-mib 800] [--runs 3] [--chunk-kib 1024] [--node]
+// Chunked rows use the C chunk helpers (imaging/chunked/native/, built here if missing) as netimage
+// does; --node adds rows for Node's own writer and applier (the fallback, NETIMAGE_CHUNK_HELPERS=off).
 // Re-executes itself in a private mount namespace; cleans up its loop device and temp dir. The
 // backing file sits in the page cache: the figures compare CPU and pipeline cost, not disk speed.
 // Change pattern: runs of 256 KiB–4 MiB of random bytes written over used blocks at random places
@@ -17,13 +19,16 @@ import { backupPartition } from '../imaging/backup.ts';
 import { restorePartition } from '../imaging/restore.ts';
 import { withMount } from '../imaging/mount.ts';
 import { blockUsed, PCL_DESC_BYTES } from '../imaging/chunked/format.ts';
+import { buildChunkHelpers, HELPER_CACHE, onNodePath as nodePath } from '../imaging/chunked/native.ts';
+import { repoRoot } from '../lib/paths.ts';
 
 if (!process.env['NETIMAGE_BENCH_NS']) {
   const r = spawnSync('unshare', ['-m', '--propagation', 'private', process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NETIMAGE_BENCH_NS: '1' } });
   process.exit(r.status ?? 1);
 }
 
-const { values } = parseArgs({ options: { 'data-mib': { type: 'string', default: '800' }, runs: { type: 'string', default: '3' }, 'chunk-kib': { type: 'string', default: '1024' } } });
+const { values } = parseArgs({ options: { 'data-mib': { type: 'string', default: '800' }, runs: { type: 'string', default: '3' }, 'chunk-kib': { type: 'string', default: '1024' }, node: { type: 'boolean', default: false } } });
+const withNode = values.node;
 const dataMiB = Number(values['data-mib']);
 const runs = Number(values.runs);
 const MiB = 1024 * 1024;
@@ -47,6 +52,7 @@ async function time(key: string, fn: () => Promise<unknown>): Promise<void> {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'ni-bench-delta-'));
+await buildChunkHelpers(join(repoRoot, HELPER_CACHE));
 const file = join(dir, 'part.img');
 await writeFile(file, '');
 await truncate(file, partMiB * MiB);
@@ -71,6 +77,7 @@ try {
   for (let r = 0; r < runs; r++) {
     await time('backupStream', () => backupPartition({ storeRoot: store, device: dev, imageName: 'stream', format: 'stream' }));
     await time('backupChunked', async () => (meta = (await backupPartition({ storeRoot: store, device: dev, imageName: 'chunked', chunkBytes })).metadata));
+    if (withNode) await time('backupNode', () => nodePath(() => backupPartition({ storeRoot: store, device: dev, imageName: 'by-node', chunkBytes })));
   }
   const img = join(store, 'chunked', 'image.pcl.zst');
   // The used-block map, to aim the changes at used data.
@@ -96,6 +103,7 @@ try {
     const raw = () => time('fullRaw', () => run('sh', ['-ec', `zstd -dc -q "${img}" | partclone.restore -f 1 -s - -o ${dev} >/dev/null 2>&1`]));
     if (r % 2 === 0) await raw();
     await time('fullChunked', () => restorePartition({ storeRoot: store, imageName: 'chunked', device: dev, mode: 'full' }));
+    if (withNode) await time('fullNode', () => nodePath(() => restorePartition({ storeRoot: store, imageName: 'chunked', device: dev, mode: 'full' })));
     if (r % 2 === 1) await raw();
     await time('fullStream', () => restorePartition({ storeRoot: store, imageName: 'stream', device: dev }));
     for (const p of [0, 0.5, 2, 10]) {
@@ -104,6 +112,12 @@ try {
         const res = await restorePartition({ storeRoot: store, imageName: 'chunked', device: dev });
         if (res.mode !== 'delta') throw new Error('expected a delta restore');
         applied[`delta${p}`] = { chunks: res.applied!.chunks, written: res.applied!.writtenChunks };
+      });
+      if (!withNode) continue;
+      await change(p);
+      await time(`deltaNode${p}`, async () => {
+        const res = await nodePath(() => restorePartition({ storeRoot: store, imageName: 'chunked', device: dev }));
+        applied[`deltaNode${p}`] = { chunks: res.applied!.chunks, written: res.applied!.writtenChunks };
       });
     }
   }
@@ -115,15 +129,26 @@ try {
   console.log('|---|---|---|---|---|---|');
   const row = (label: string, k: string, ref: string, refLabel: string) =>
     console.log(`| ${label} | ${m(k).toFixed(2)} | ${c(k).toFixed(2)} | ${refLabel} ${m(ref).toFixed(2)} s | ${(m(ref) / m(k)).toFixed(3)}x | ${(c(ref) / c(k)).toFixed(3)}x |`);
-  row('backup, chunked', 'backupChunked', 'backupStream', 'stream backup');
-  row('full restore, chunked (verify as it goes)', 'fullChunked', 'fullRaw', 'raw zstd -dc | partclone.restore');
+  row('backup, chunked (chunkcut)', 'backupChunked', 'backupStream', 'stream backup');
+  row('full restore, chunked by chunkapply (verify as it goes)', 'fullChunked', 'fullRaw', 'raw zstd -dc | partclone.restore');
   row('full restore, stream image (verify first)', 'fullStream', 'fullRaw', 'raw');
   for (const p of [0, 0.5, 2, 10]) {
     const a = applied[`delta${p}`]!;
     row(`delta restore, ${p} % changed (${a.written}/${a.chunks} chunks written)`, `delta${p}`, 'fullRaw', 'raw full');
   }
+  if (withNode) {
+    row('backup, chunked by Node (fallback)', 'backupNode', 'backupStream', 'stream backup');
+    row('full restore, chunked by Node (fallback)', 'fullNode', 'fullRaw', 'raw zstd -dc | partclone.restore');
+    for (const p of [0, 0.5, 2, 10]) {
+      const a = applied[`deltaNode${p}`]!;
+      row(`delta restore by Node, ${p} % changed (${a.written}/${a.chunks} chunks written)`, `deltaNode${p}`, 'fullRaw', 'raw full');
+    }
+  }
+  console.log(`load average at the end: ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
   console.log(`all runs (wall s): ${JSON.stringify(wall, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
+  console.log(`all runs (CPU s): ${JSON.stringify(cpu, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
 } finally {
   await runAllowFailure('losetup', ['-d', dev]);
   await rm(dir, { recursive: true, force: true });
 }
+

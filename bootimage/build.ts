@@ -14,6 +14,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { COMPRESSORS, compress, compressCached, DECOMPRESSORS, writeCpio } from './builder/archive.ts';
+import { CHUNK_HELPER_DEPENDS, CHUNK_HELPER_SOURCES, stageChunkHelpers } from './builder/chunk-helpers.ts';
 import { NODE_DEPENDS, TOOL_PACKAGES } from './builder/contents.ts';
 import { listFiles, mib, sha256File } from './builder/files.ts';
 import { withBuildLock } from './builder/lock.ts';
@@ -22,7 +23,7 @@ import { stageKernelModules } from './builder/kernel.ts';
 import { stageLibraries } from './builder/libraries.ts';
 import { readManifest, type Compression, type ImageFile, type Manifest } from './builder/manifest.ts';
 import { PackageSet } from './builder/packages.ts';
-import { bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
+import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { splitStages, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
@@ -94,7 +95,10 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     keepIcu: opts.keepIcu,
     nodeBin: NODE_BIN,
     agentFile,
-    ownSources: [join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init'))],
+    ownSources: [
+      join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init')), ...AGENT_TEMPLATES.map((t) => join(ROOT, t)),
+      ...listFiles(join(ROOT, CHUNK_HELPER_SOURCES)),
+    ],
     previous,
   });
   const inputsHash = inputs.hash((previous?.packages ?? []).filter((p) => p.role === 'library').map((p) => p.name));
@@ -129,6 +133,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   // --- node and the agent ---
   const payload = agentFile ? await stageNodeAndAgent(stage, NODE_BIN, inputs.nodeVersion!, agentFile) : null;
   if (!payload) stageReferenceAgent(stage);
+  else await stageChunkHelpers(ROOT, stage);
   stageInitAndEtc(stage, join(HERE, 'init'));
 
   // --- shared libraries: walk DT_NEEDED from every ELF in the stage ---
@@ -137,7 +142,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     packages,
     rootNames: inputs.rootNames,
     ownerOf,
-    unownedDepends: NODE_DEPENDS,
+    unownedDepends: [...NODE_DEPENDS, ...CHUNK_HELPER_DEPENDS],
     keepIcu: opts.keepIcu,
     tmp: join(work, 'icu'),
   });

@@ -8,6 +8,7 @@ import type { Config } from './config/schema.ts';
 import { openConfiguredStore } from './store/open.ts';
 import { tightenPrivateTree } from './store/private-files.ts';
 import type { Store } from './store/types.ts';
+import type { SqlStore } from './store/sql-store.ts';
 import { loadCatalogue } from './products/catalogue.ts';
 import { JobEventBus } from './service/event-bus.ts';
 import { NetbootService } from './service/netboot.ts';
@@ -47,7 +48,7 @@ export interface BootServer {
 }
 
 /** Open the store, load the catalogue and make sure the server secret and an admin token exist. */
-export async function openStore(config: Config, log: Logger): Promise<{ store: Store; serverSecret: string; initialAdminToken: string | null }> {
+export async function openStore(config: Config, log: Logger): Promise<{ store: SqlStore; serverSecret: string; initialAdminToken: string | null }> {
   const tightened = tightenPrivateTree(config.dataDir);
   if (tightened.length) {
     log.warn({ dataDir: config.dataDir, tightened }, `tightened file modes in the data dir (it holds the server secret): ${tightened.map((x) => `${x.path} was ${x.was}`).join(', ')}`);
@@ -86,7 +87,12 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
   const bus = new JobEventBus();
-  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.policy });
+  // Other servers' job events on a shared PostgreSQL store reach this server's listeners too.
+  const remoteEvents = await store.listenJobEvents(log.child({ component: 'events' }), (e) => bus.publish(e)).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+  const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.actionHooks });
   const installs = startOsInstalls(osImages, service, log.child({ component: 'os-install' }));
   const admin = new AdminService({ store, netboot: service, bus });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
@@ -138,6 +144,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
         await wake.stop();
         await protocols?.stop();
         await http.close();
+        await remoteEvents?.close();
         await store.close();
       },
     };
@@ -149,6 +156,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
     await wake.stop();
     await protocols?.stop().catch(() => undefined);
     await http.close().catch(() => undefined);
+    await remoteEvents?.close();
     await store.close().catch(() => undefined);
     throw error;
   }

@@ -13,7 +13,8 @@ import { partcloneVersion, progressTracker, zstdVersion } from './partclone.ts';
 import { pipelineFailure, runPipeline, spawnReadable, stageFailure, type Stage } from './pipeline.ts';
 import { CHUNKS_FILE, type ChunkIndex } from './chunked/format.ts';
 import { partitionIdentity } from './chunked/identity.ts';
-import { writeChunkedImage } from './chunked/writer.ts';
+import { findChunkHelpers } from './chunked/native.ts';
+import { writeChunkedImage, writeChunkedImageNative, type ChunkedWriteResult } from './chunked/writer.ts';
 import { IMAGE_FILE, type ImageMetadata } from './store/metadata.ts';
 import { normalizeImageName } from './store/names.ts';
 import { appendMasterLog, commitStaging, createStaging, rebuildIndex, recoverStore, sha256Growing, writeMetadata } from './store/store.ts';
@@ -29,7 +30,7 @@ export interface BackupOptions {
   sourceProduct?: string | null | undefined;
   productStates?: ProductOnClientStateWire[] | undefined;
   zstdLevel?: number | undefined;
-  /** `chunked` (default here; the backup product defaults to `stream` by its `image_format` property): netimage-image/2, delta-restorable; `stream`: one zstd stream (netimage-image/1). */
+  /** `chunked` (default, also of the backup product's `image_format` property): netimage-image/2, delta-restorable; `stream`: one zstd stream (netimage-image/1). */
   format?: 'chunked' | 'stream' | undefined;
   /** Disk bytes per chunk of a chunked image. */
   chunkBytes?: number | undefined;
@@ -122,7 +123,7 @@ export async function backupPartition(opts: BackupOptions): Promise<BackupResult
       root,
       `backup done image=${name} fs=${fsType} used=${metadata.usedBytes} image=${imageBytes} sha256=${sha256} seconds=${seconds.toFixed(1)}`,
     );
-    const how = metadata.chunked ? `${metadata.chunked.frames - 1} chunks of ${formatBytes(metadata.chunked.chunkBlocks * header.blockSize)}` : 'one stream';
+    const how = metadata.chunked ? `${metadata.chunked.frames - 1} chunks of ${formatBytes(metadata.chunked.chunkBlocks * header.blockSize)}, cut by ${written.cutBy}` : 'one stream';
     log(`image "${name}" written: ${formatBytes(metadata.usedBytes)} used -> ${formatBytes(imageBytes)} (${how}) in ${seconds.toFixed(1)} s (sha256 ${sha256.slice(0, 16)}...)`);
     return { metadata, seconds, pipelineSeconds, hashSeconds, syncSeconds };
   } catch (e) {
@@ -140,6 +141,8 @@ interface Written {
   hashSeconds: number;
   syncSeconds: number;
   chunked?: ImageMetadata['chunked'];
+  /** Chunked: who cut the frames (native/chunkcut or Node's writer). */
+  cutBy?: 'chunkcut' | 'node';
 }
 
 const NO_SPACE = new Error('no space');
@@ -177,9 +180,40 @@ async function writeStream(opts: BackupOptions, producer: Stage, out: FileHandle
   return { sha256, hashSeconds, syncSeconds: await timedSync(out) };
 }
 
-/** netimage-image/2: partclone's stream cut into chunk frames by Node (imaging/chunked/writer.ts). */
+/** netimage-image/2: partclone's stream cut into chunk frames by native/chunkcut when built, else by Node (imaging/chunked/). */
 async function writeChunked(opts: BackupOptions, producer: Stage, out: FileHandle, staging: string): Promise<Written> {
   const source = await partitionIdentity(opts.device);
+  const level = opts.zstdLevel ?? 3;
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const helpers = findChunkHelpers();
+  const r = helpers ? await cutNative(opts, producer, out, `${staging}/chunkcut.report`, helpers.chunkcut) : await cutInNode(opts, producer, out);
+  const indexText = `${JSON.stringify(r.index satisfies ChunkIndex)}\n`;
+  await writeFile(`${staging}/${CHUNKS_FILE}`, indexText, { flush: true });
+  return {
+    sha256: r.sha256,
+    hashSeconds: 0,
+    syncSeconds: await timedSync(out),
+    cutBy: helpers ? 'chunkcut' : 'node',
+    chunked: {
+      indexFile: CHUNKS_FILE,
+      indexSha256: createHash('sha256').update(indexText).digest('hex'),
+      chunkBlocks: r.index.chunkBlocks,
+      frames: r.frames,
+      source,
+    },
+  };
+
+  async function cutNative(o: BackupOptions, p: Stage, f: FileHandle, reportFile: string, chunkcut: string): Promise<ChunkedWriteResult> {
+    const res = await writeChunkedImageNative({ producer: p, out: f, level, chunkBytes, chunkcut, reportFile, onProducerLine: progressTracker((x) => o.onProgress?.(x)), signal: o.signal });
+    o.signal?.throwIfAborted();
+    if ('written' in res) return res.written;
+    if (res.failed.consumer.stderrTail.some((l) => /No space left/i.test(l))) throw NO_SPACE;
+    throw backupFailure(o.device, res.failed.producer.stderrTail, pipelineFailure(res.failed));
+  }
+}
+
+/** Node's own cutter (imaging/chunked/writer.ts): where the C helper is missing. */
+async function cutInNode(opts: BackupOptions, producer: Stage, out: FileHandle): Promise<ChunkedWriteResult> {
   const child = spawnReadable(producer, { onLine: progressTracker((p) => opts.onProgress?.(p)), signal: opts.signal });
   let r;
   try {
@@ -196,20 +230,7 @@ async function writeChunked(opts: BackupOptions, producer: Stage, out: FileHandl
   const p = await child.done;
   opts.signal?.throwIfAborted();
   if (p.exitCode !== 0) throw backupFailure(opts.device, p.stderrTail, stageFailure(p));
-  const indexText = `${JSON.stringify(r.index satisfies ChunkIndex)}\n`;
-  await writeFile(`${staging}/${CHUNKS_FILE}`, indexText, { flush: true });
-  return {
-    sha256: r.sha256,
-    hashSeconds: 0,
-    syncSeconds: await timedSync(out),
-    chunked: {
-      indexFile: CHUNKS_FILE,
-      indexSha256: createHash('sha256').update(indexText).digest('hex'),
-      chunkBlocks: r.index.chunkBlocks,
-      frames: r.frames,
-      source,
-    },
-  };
+  return r;
 }
 
 /** 1 MiB: small enough that a few changed files rewrite little, large enough for zstd -3 (see docs/performance.md). */

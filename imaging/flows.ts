@@ -17,7 +17,8 @@ import { restorePartition, type RestoreResult } from './restore.ts';
 import { parseSize } from './sizes.ts';
 import { backupSpace, type BackupSpace } from './space.ts';
 import type { DiskLayout, ImageMetadata } from './store/metadata.ts';
-import { listImages, readLayout, recoverStore } from './store/store.ts';
+import { imageReports, listImages, readLayout, recoverStore } from './store/store.ts';
+import type { BackupImageReport } from '../lib/agent-protocol.ts';
 
 export interface FlowContext {
   log: (line: string) => void;
@@ -161,7 +162,7 @@ export async function withStore<T>(ctx: FlowContext, fn: (s: OpenImageStore) => 
 export async function backupFlow(
   ctx: FlowContext,
   opts: { imageName: string; sourceProduct?: string | null; productStates?: ProductOnClientStateWire[]; format?: 'stream' | 'chunked' },
-): Promise<{ backup: BackupResult; space: BackupSpace; images: string[] }> {
+): Promise<{ backup: BackupResult; space: BackupSpace; images: BackupImageReport[] }> {
   return withStore(ctx, async (s) => {
     const backup = await backupPartition({
       storeRoot: s.root,
@@ -174,7 +175,7 @@ export async function backupFlow(
       log: ctx.log,
       signal: ctx.signal,
     });
-    return { backup, space: await backupSpace(s.root, s.backupDevice), images: (await listImages(s.root)).map((m) => m.name) };
+    return { backup, space: await backupSpace(s.root, s.backupDevice), images: await imageReports(s.root) };
   });
 }
 
@@ -194,8 +195,8 @@ export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; f
   );
 }
 
-export async function delimageFlow(ctx: FlowContext, imagefile: string): Promise<DeleteResult & { space: BackupSpace }> {
-  return withStore(ctx, async (s) => ({ ...(await deleteImages(s.root, imagefile, ctx.log)), space: await backupSpace(s.root, s.backupDevice) }));
+export async function delimageFlow(ctx: FlowContext, imagefile: string): Promise<DeleteResult & { space: BackupSpace; images: BackupImageReport[] }> {
+  return withStore(ctx, async (s) => ({ ...(await deleteImages(s.root, imagefile, ctx.log)), space: await backupSpace(s.root, s.backupDevice), images: await imageReports(s.root) }));
 }
 
 export async function spaceFlow(ctx: FlowContext): Promise<{ space: BackupSpace; images: ImageMetadata[] }> {

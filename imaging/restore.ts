@@ -76,7 +76,7 @@ export async function restorePartition(opts: RestoreOptions): Promise<RestoreRes
   const a = r.applied;
   const what = a ? ` mode=${a.mode} chunks=${a.writtenChunks}/${a.chunks} written=${a.writtenBytes} compared=${a.comparedBytes}` : ' mode=stream';
   await appendMasterLog(root, `restore done image=${name} device=${opts.device}${what} seconds=${seconds.toFixed(1)}`);
-  log(`image "${name}" restored to ${opts.device} in ${seconds.toFixed(1)} s${a ? ` (${a.mode}: ${a.writtenChunks} of ${a.chunks} chunks written, ${formatBytes(a.writtenBytes)})` : ''}`);
+  log(`image "${name}" restored to ${opts.device} in ${seconds.toFixed(1)} s${a ? ` (${a.mode}: ${a.writtenChunks} of ${a.chunks} chunks written, ${formatBytes(a.writtenBytes)}, by ${a.engine})` : ''}`);
   return { metadata: meta, productStates: meta.productStates, seconds, verifySeconds: r.verifySeconds, mode: a?.mode ?? 'stream', applied: a };
 }
 

@@ -54,14 +54,5 @@ export function resolveSize(spec: SizeSpec, diskBytes: number): number {
   return spec.kind === 'bytes' ? spec.bytes : Math.floor((diskBytes * spec.percent) / 100);
 }
 
-/** Human-readable size for job logs: 1.5 GiB, 260 MiB. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
-}
+// In lib/ since the CLI shows image sizes too; imaging's modules import it from here as before.
+export { formatBytes } from '../lib/bytes.ts';

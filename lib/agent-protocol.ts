@@ -72,10 +72,31 @@ export const agentResult = z.object({
 });
 export type AgentResult = z.infer<typeof agentResult>;
 
-/** POST /agent/v1/client/properties: the product changes property values of its own client (e.g. imagefile). */
+/** One image on the client's backup partition as the agent found it (imaging/store/store.ts imageReports). */
+export const backupImageReport = z.object({
+  name: z.string().min(1).max(255),
+  /** All files of the image's directory together (image, chunk index, metadata, a WIM...). */
+  sizeBytes: z.number().int().nonnegative(),
+  /** ISO 8601 from the image's metadata; null when the image carries no readable date (never invented). */
+  createdAt: z.iso.datetime({ offset: true }).nullable(),
+  /** Device of the partition the image was taken from (e.g. /dev/sda3), null when unknown (an imported image). */
+  sourcePartition: z.string().max(255).nullable(),
+  /** blkid TYPE of that partition: ntfs, ext4... */
+  fsType: z.string().max(64),
+  format: z.enum(['stream', 'chunked']),
+});
+export type BackupImageReport = z.infer<typeof backupImageReport>;
+
+/**
+ * POST /agent/v1/client/properties: the product changes property values of its own client (e.g. imagefile).
+ * `images` goes with an update of the restore product's `imagefiles_list` and describes the images
+ * it names, one each. Agents before it sent the names only; that is still accepted (the server
+ * then knows no size or date for the images it has no report of).
+ */
 export const agentPropertyUpdate = z.object({
   productId: z.string(),
   values: z.record(z.string(), propertyValue),
+  images: z.array(backupImageReport).max(1000).optional(),
 });
 export type AgentPropertyUpdate = z.infer<typeof agentPropertyUpdate>;
 
@@ -212,3 +233,46 @@ export const FirstBootReportSchema = z.object({
   bootMode: z.enum(['uefi', 'bios']),
 });
 export type FirstBootReport = z.infer<typeof FirstBootReportSchema>;
+
+/**
+ * GET /agent/v1/windows-install: what an unattended Windows job (opsi-local-image-win10-x64 /
+ * -win11-x64, opsi's NT6 flow) stages on the winpe partition. Like the OS install plan: only for a
+ * running job of such a product; each call mints a fresh completion token (the first-boot
+ * mechanism) and invalidates the previous one. Made by bootserver/os-images/windows-plan.ts.
+ */
+export const WindowsInstallPlanSchema = z.object({
+  productId: z.enum(['opsi-local-image-win10-x64', 'opsi-local-image-win11-x64']),
+  media: z.object({
+    /** Server-relative folder of the windows-media depot entry: '/depot/v1/windows-media/<name>'. */
+    base: z.string().regex(/^\/depot\/v1\/windows-media\/[a-z0-9][a-z0-9._-]*$/),
+    /** Every file of the entry (winpe/, installfiles/, drivers/, custom/) from its manifest. */
+    files: z
+      .array(
+        z.object({
+          path: z.string().regex(/^(winpe|installfiles|drivers|custom)\/[A-Za-z0-9_+-][A-Za-z0-9._+/-]*$/).refine((p) => !p.split('/').some((s) => s === '..' || s.startsWith('.')), 'no dot segments'),
+          size: z.number().int().nonnegative(),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        }),
+      )
+      .max(200_000),
+  }),
+  /** Index of the image `imageName` names in install.wim|esd (checked on the server at action set). */
+  imageIndex: z.number().int().positive(),
+  /** The client's host name (one RFC 1123 label): the computer name. */
+  hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i),
+  /**
+   * The product's effective property values the answer file is made of (imagename, productkey,
+   * language, administrator_password, ...): imaging/wim/unattend.ts maps them. The administrator
+   * password is in it as the admin typed it: unattend.xml needs Microsoft's reversible encoding
+   * of the clear text, which no hash can give.
+   */
+  unattend: z.record(z.string(), propertyValue),
+  completion: z.object({
+    /** Absolute URL of POST /agent/v1/first-boot on this server (SetupComplete.cmd posts there). */
+    url: z.url(),
+    /** One-time, only for that route. 64 hex characters. */
+    token: z.string().regex(/^[0-9a-f]{64}$/),
+    expiresAt: z.string(),
+  }),
+});
+export type WindowsInstallPlan = z.infer<typeof WindowsInstallPlanSchema>;

@@ -4,11 +4,12 @@
 // classes: HTTP status in bootserver/http/errors.ts, a product failure's job result in
 // bootimage/agent/failure.ts. Anything that is not a NetimageError is a bug and is reported as one.
 
-export const ERROR_KINDS = ['invalid', 'not_found', 'conflict', 'forbidden', 'unauthorized', 'unavailable', 'failed'] as const;
+export const ERROR_KINDS = ['invalid', 'not_found', 'conflict', 'forbidden', 'unauthorized', 'rate_limited', 'unavailable', 'failed'] as const;
 /**
  * invalid: the input is wrong (fix the request or the setting); not_found: what was named does not
  * exist; conflict: the current state does not allow it; forbidden: the caller is known but may not
- * do this; unauthorized: the caller is not known; unavailable: something needed cannot be reached
+ * do this; unauthorized: the caller is not known; rate_limited: too many attempts of this caller
+ * (failed logins), try again later; unavailable: something needed cannot be reached
  * now (retry later); failed: an operation went wrong (a command, the disk, a damaged file).
  */
 export type ErrorKind = (typeof ERROR_KINDS)[number];

@@ -6,10 +6,12 @@
 import type {
   AgentInventory,
   AgentJob,
+  BackupImageReport,
   ActionRequest,
   OsInstallPlan,
   ProductOnClientStateWire,
   PropertyValue,
+  WindowsInstallPlan,
 } from './agent-protocol.ts';
 import { NetimageError } from './errors.ts';
 import type { Firmware } from './firmware.ts';
@@ -19,13 +21,21 @@ import type { ProductId } from './products.ts';
 export interface AgentServerApi {
   /** GET a server-relative file (a depot entry the job is granted) with the job token; one attempt, the raw response. */
   fetchFile(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
-  setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void>;
+  /**
+   * One request to the agent API (path below /agent/v1) with the job token; one attempt, no
+   * timeout on the body, the raw response: for callers that stream and resume themselves (uploads).
+   */
+  agentRequest(method: string, path: string, init?: { headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array>; signal?: AbortSignal }): Promise<Response>;
+  /** `images`: the details of the images a restore `imagefiles_list` in `values` names (agentPropertyUpdate). */
+  setProperties(productId: string, values: Record<string, PropertyValue>, images?: BackupImageReport[]): Promise<void>;
   setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void>;
   getProductStates(): Promise<ProductOnClientStateWire[]>;
   putProductStates(states: ProductOnClientStateWire[]): Promise<void>;
   putInventory(inventory: AgentInventory): Promise<void>;
   /** The install plan of an OS install job (GET /agent/v1/os-install); refused for any other job. */
   getOsInstallPlan(): Promise<OsInstallPlan>;
+  /** The staging plan of an unattended Windows job (GET /agent/v1/windows-install); refused for any other job. */
+  getWindowsInstallPlan(): Promise<WindowsInstallPlan>;
 }
 
 export interface ProductContext {

@@ -37,10 +37,10 @@ export const PRODUCTS: readonly ProductFacts[] = [
   { id: ProductId.backup, destructive: false, inBootImage: true },
   { id: ProductId.restore, destructive: true, inBootImage: true },
   { id: ProductId.delimage, destructive: true, inBootImage: true },
-  { id: ProductId.ubuntu, destructive: true, inBootImage: false },
+  { id: ProductId.ubuntu, destructive: true, inBootImage: true },
   { id: ProductId.debian, destructive: true, inBootImage: true },
-  { id: ProductId.win10, destructive: true, inBootImage: false },
-  { id: ProductId.win11, destructive: true, inBootImage: false },
+  { id: ProductId.win10, destructive: true, inBootImage: true },
+  { id: ProductId.win11, destructive: true, inBootImage: true },
   { id: ProductId.wimCapture, destructive: true, inBootImage: true },
   { id: ProductId.wimInfo, destructive: false, inBootImage: true },
 ];

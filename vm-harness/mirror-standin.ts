@@ -6,10 +6,10 @@
 //   node mirror-standin.ts <ip> <port>          (started with lab.spawn)
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { BASE_PACKAGES } from '../bootserver/os-images/spec.ts';
+import { OS_DEFINITIONS, basePackagesFor } from '../bootserver/os-images/spec.ts';
 
 const [ip, port] = process.argv.slice(2) as [string, string];
-const packages = BASE_PACKAGES.map((n) => `Package: ${n}\nVersion: 1.0\nArchitecture: amd64\n`).join('\n');
+const packages = basePackagesFor(OS_DEFINITIONS['debian-12']!).map((n) => `Package: ${n}\nVersion: 1.0\nArchitecture: amd64\n`).join('\n');
 const packagesXz = execFileSync('xz', ['-c'], { input: packages });
 createServer((req, res) => {
   const path = new URL(req.url ?? '/', 'http://x').pathname;

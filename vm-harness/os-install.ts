@@ -1,4 +1,4 @@
-// Building blocks for the OS install scenarios (test/vm/e2e-default-*.test.ts): a depot holding
+// Building blocks for the OS install scenarios (test/vm/os-install-*.test.ts): a depot holding
 // the cached real Debian root filesystem for the lab server, the mirror stand-in its action checks
 // go through, and the installed system's serial console (log in, run a command, power off).
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -10,6 +10,8 @@ import type { Match, Vm } from './qemu.ts';
 import { repoRoot } from './paths.ts';
 import { cachedRootfs } from './rootfs-cache.ts';
 import { partitionByLabel, withLoopDisk, withMounted, type Manifest, type ManifestEntry } from './disk-access.ts';
+import { bootVm, productStates, type BootOptions, type ProductState } from './classroom.ts';
+import type { LabServer } from './lab-server.ts';
 
 /** A depot dir (for NETIMAGE_DEPOT_DIR) with the cached root filesystem entry copied in; removed with the lab. */
 export async function labDepot(lab: Lab): Promise<string> {
@@ -35,7 +37,8 @@ export async function startMirrorStandin(lab: Lab, port = 3128): Promise<string>
 export async function serialLogin(vm: Vm, password: string, timeoutMs: number, after?: Match | number): Promise<Match> {
   await vm.waitFor(/login: *$/, timeoutMs, after !== undefined ? { after } : {});
   vm.sendSerial('root\n');
-  await vm.waitFor(/Password: *$/, 60_000, { after: vm.lines().length - 1 });
+  // The install's language (opsi default de) localises the prompt: "Passwort:".
+  await vm.waitFor(/Passwor[dt]: *$/, 60_000, { after: vm.lines().length - 1 });
   vm.sendSerial(`${password}\n`);
   await vm.waitFor(/root@[^:]+:~# *$/, 120_000, { after: vm.lines().length - 1 });
   // A wide terminal: typed commands then come back on one line.
@@ -76,4 +79,38 @@ export async function installedManifest(image: string, dirs: string[] = ['boot',
 /** Whether a file exists in the installed system on the stopped VM's disk. */
 export async function fileOnDisk(image: string, path: string): Promise<string | null> {
   return withLoopDisk(image, (_loop, parts) => withMounted(partitionByLabel(parts, 'system'), 'ro', (root) => readFile(join(root, path), 'utf8').catch(() => null)));
+}
+
+/** Power the installed system off from its root prompt; QEMU is stopped either way. */
+export async function powerOff(vm: Vm): Promise<void> {
+  vm.sendSerial('systemctl poweroff\n');
+  await Promise.race([vm.exited, new Promise((r) => setTimeout(r, 120_000))]);
+  await vm.stop();
+}
+
+/** Poll the server until the installed system's first-boot report made the product installed (or the deadline). */
+export async function awaitFirstBootReport(server: LabServer, clientId: string, productId: string, timeoutMs: number): Promise<Record<string, ProductState>> {
+  const deadline = Date.now() + timeoutMs;
+  let states = await productStates(server, clientId);
+  while (states[productId]?.installationStatus !== 'installed' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2000));
+    states = await productStates(server, clientId);
+  }
+  return states;
+}
+
+/**
+ * Boot the PC with nothing pending (the server's local-boot config starts the installed system),
+ * log in as root, run `fn` at the prompt, power off. The VM is stopped whatever happens.
+ */
+export async function withInstalledSystem<T>(lab: Lab, boot: BootOptions, password: string, fn: (vm: Vm) => Promise<T>): Promise<T> {
+  const vm = await bootVm(lab, boot);
+  try {
+    await serialLogin(vm, password, 8 * 60_000);
+    const out = await fn(vm);
+    await powerOff(vm);
+    return out;
+  } finally {
+    await vm.stop();
+  }
 }

@@ -5,14 +5,17 @@ import {
   agentJob,
   agentProductStates,
   OsInstallPlanSchema,
+  WindowsInstallPlanSchema,
   type ActionRequest,
   type AgentInventory,
   type AgentJob,
   type AgentProgress,
+  type BackupImageReport,
   type AgentResult,
   type OsInstallPlan,
   type ProductOnClientStateWire,
   type PropertyValue,
+  type WindowsInstallPlan,
 } from '../../lib/agent-protocol.ts';
 import type { AgentServerApi } from '../../lib/netboot-product.ts';
 import type { ResultOutbox } from './result-outbox.ts';
@@ -137,12 +140,22 @@ export class AgentApiClient implements AgentServerApi {
     });
   }
 
+  async agentRequest(method: string, path: string, init: { headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array>; signal?: AbortSignal } = {}): Promise<Response> {
+    const signals = [init.signal, this.#o.signal].filter((s): s is AbortSignal => s !== undefined);
+    return this.#o.fetchImpl(`${this.#o.baseUrl}${AGENT_API_PREFIX}${path}`, {
+      method,
+      headers: { ...init.headers, authorization: `Bearer ${this.#o.token}` },
+      ...(init.body === undefined ? {} : { body: init.body, duplex: 'half' }),
+      ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
+    } as RequestInit);
+  }
+
   async uploadLog(text: string): Promise<void> {
     await this.#call('POST', '/job/log', text, 'text/plain; charset=utf-8');
   }
 
-  async setProperties(productId: string, values: Record<string, PropertyValue>): Promise<void> {
-    await this.#call('POST', '/client/properties', { productId, values });
+  async setProperties(productId: string, values: Record<string, PropertyValue>, images?: BackupImageReport[]): Promise<void> {
+    await this.#call('POST', '/client/properties', images ? { productId, values, images } : { productId, values });
   }
 
   async setActionRequests(requests: { productId: string; actionRequest: ActionRequest }[]): Promise<void> {
@@ -164,6 +177,11 @@ export class AgentApiClient implements AgentServerApi {
   /** Each call mints a fresh first-boot token (the previous one stops working). */
   async getOsInstallPlan(): Promise<OsInstallPlan> {
     return OsInstallPlanSchema.parse(await this.#call('GET', '/os-install'));
+  }
+
+  /** Each call mints a fresh completion token (the previous one stops working). */
+  async getWindowsInstallPlan(): Promise<WindowsInstallPlan> {
+    return WindowsInstallPlanSchema.parse(await this.#call('GET', '/windows-install'));
   }
 }
 

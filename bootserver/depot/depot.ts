@@ -4,13 +4,22 @@
 //   <dir>/<kind>/<name>/<files...>
 //   <dir>/.staging/<pid>-<rand>/         an entry being written (or a builder's scratch space)
 //   <dir>/.trash/<rand>/                 an entry being removed
+//   <dir>/<kind>/<name> -> .versions/<name>@<stamp>   a versioned entry (Windows media, WIMs):
+//                                        a symlink swapped by one rename to a new version
+//   <dir>/.uploads/<id>/                 an upload in progress (bootserver/depot/upload.ts)
 // Writes are atomic: files and manifest go into a staging folder on the same file system, are
 // fsynced, and the folder is renamed into place, so a reader never sees half an entry. A crash
 // leaves only staging folders, which `recover` removes (those of live processes are kept).
+// Entries are never changed in place. A kind whose entries get new contents under the same name
+// (Windows media re-imported part by part, a WIM captured again) is written with `commitVersion`:
+// each version is a complete folder, and the entry's name is a symlink replaced atomically by a
+// rename, so a reader sees the old version or the new one; `get` resolves the link once, so one
+// reader's manifest and files come from one version. The previous version is kept until the
+// next commit (readers that resolved it just before the swap), older ones are removed.
 // Folders are 0700 and files 0600 like the rest of the data dir: only this server reads them,
 // and hands them out over HTTP to callers it has authorised (bootserver/depot/http.ts).
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncPath, sha256File } from '../../lib/files.ts';
 import { pidAlive, runAllowFailure } from '../../lib/process.ts';
@@ -30,6 +39,8 @@ import { NetimageError, type ErrorKind } from '../../lib/errors.ts';
 
 const STAGING = '.staging';
 const TRASH = '.trash';
+export const UPLOADS = '.uploads';
+const VERSIONS = '.versions';
 
 /** A depot failure (damaged manifest, entry still mounted...): HTTP 500 unless a subclass says otherwise. */
 export class DepotError extends NetimageError {
@@ -79,6 +90,25 @@ export async function removeTree(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** Writes an entry's files into `dir`; may return files it hard-linked from a verified entry (not hashed again). */
+/** An entry's meta, or a function giving it once the files are written. */
+export type EntryMeta = Record<string, unknown> | (() => Record<string, unknown>);
+
+export type FillEntry = (dir: string) => Promise<ManifestFile[] | void>;
+
+export async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
+const gib = (n: number) => `${(n / 1024 ** 3).toFixed(2)} GiB (${n} bytes)`;
+
+/** Refuse before writing when the depot's file system has less free space than `needed`. */
+export async function checkSpace(dir: string, needed: number, what: string): Promise<void> {
+  const free = await freeBytes(dir);
+  if (free < needed) throw new DepotError(`not enough space in the depot (${dir}) for ${what}: it needs ${gib(needed)}, ${gib(free)} are free`, undefined, 'unavailable');
+}
+
 export interface DepotEntry {
   id: string;
   dir: string;
@@ -118,14 +148,18 @@ export class Depot {
     this.now = now;
   }
 
-  /** Open (creating if needed) a depot and clean up what a crash left behind. */
-  static async open(dir: string, options: { now?: () => Date } = {}): Promise<Depot> {
+  /**
+   * Open (creating if needed) a depot and clean up what a crash left behind. A second process
+   * beside the running server (the CLI's import) passes `recover: false`: the server's previous
+   * versions may still be read by its clients.
+   */
+  static async open(dir: string, options: { now?: () => Date; recover?: boolean } = {}): Promise<Depot> {
     const depot = new Depot(dir, options.now ?? (() => new Date()));
-    for (const d of [dir, join(dir, STAGING), join(dir, TRASH), ...DEPOT_KINDS.map((k) => join(dir, k))]) {
+    for (const d of [dir, join(dir, STAGING), join(dir, TRASH), join(dir, UPLOADS), ...DEPOT_KINDS.map((k) => join(dir, k))]) {
       await mkdir(d, { recursive: true, mode: 0o700 });
       await chmod(d, 0o700);
     }
-    await depot.recover();
+    if (options.recover !== false) await depot.recover();
     return depot;
   }
 
@@ -146,6 +180,22 @@ export class Depot {
     for (const name of await readdir(join(this.dir, TRASH))) {
       await removeTree(join(this.dir, TRASH, name));
       removed.push(`${TRASH}/${name}`);
+    }
+    // At start no reader holds an old version: keep only the versions an entry's link names.
+    for (const kind of DEPOT_KINDS) {
+      const versions = join(this.dir, kind, VERSIONS);
+      const names = await readdir(versions).catch(() => [] as string[]);
+      if (!names.length) continue;
+      const current = new Set<string>();
+      for (const name of await readdir(join(this.dir, kind))) {
+        const target = await readlink(join(this.dir, kind, name)).catch(() => null);
+        if (target) current.add(target.split('/').pop()!);
+      }
+      for (const v of names) {
+        if (current.has(v)) continue;
+        await removeTree(join(versions, v));
+        removed.push(`${kind}/${VERSIONS}/${v}`);
+      }
     }
     return removed;
   }
@@ -168,6 +218,14 @@ export class Depot {
     }
     const parsed = depotManifest.safeParse(JSON.parse(text));
     if (!parsed.success) throw new DepotError(`depot entry ${entryId(kind, name)}: ${MANIFEST_FILE} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
+    // A versioned entry: read the version the manifest came from. (Between the read and here a
+    // commit may have swapped the link; then the manifest is reread from the new version.)
+    if ((await lstat(dir).catch(() => null))?.isSymbolicLink()) {
+      const real = await realpath(dir).catch(() => null);
+      const text = real ? await readFile(join(real, MANIFEST_FILE), 'utf8').catch(() => null) : null;
+      const again = text === null ? null : depotManifest.safeParse(JSON.parse(text));
+      if (real && again?.success) return { id: entryId(kind, name), dir: real, manifest: again.data };
+    }
     return { id: entryId(kind, name), dir, manifest: parsed.data };
   }
 
@@ -195,22 +253,61 @@ export class Depot {
    * the manifest written, everything fsynced and the folder renamed into place. If `fill` throws
    * (or the process dies) nothing becomes visible. Refuses to replace an existing entry.
    */
-  async create(kind: DepotKind, name: string, meta: Record<string, unknown>, fill: (dir: string) => Promise<void>): Promise<DepotEntry> {
+  async create(kind: DepotKind, name: string, meta: Record<string, unknown>, fill: FillEntry): Promise<DepotEntry> {
     const final = this.entryDir(kind, name);
     if (await this.get(kind, name)) throw new DepotConflictError(`depot entry ${entryId(kind, name)} exists already (entries are never changed: remove it first)`);
+    return this.sealed(kind, name, meta, fill, async (staging) => {
+      await rename(staging, final);
+      return final;
+    });
+  }
+
+  /**
+   * Write a new version of an entry (or its first): like `create`, but the entry's name becomes a
+   * symlink to the version, swapped by one rename. `fill` may hard-link files of the current
+   * version (they never change) and report their known hashes, so they are not read again.
+   */
+  async commitVersion(kind: DepotKind, name: string, meta: EntryMeta, fill: FillEntry): Promise<DepotEntry> {
+    const final = this.entryDir(kind, name);
+    const versions = join(this.dir, kind, VERSIONS);
+    await mkdir(versions, { recursive: true, mode: 0o700 });
+    return this.sealed(kind, name, meta, fill, async (staging) => {
+      const version = `${name}@${this.now().getTime()}-${randomBytes(4).toString('hex')}`;
+      await rename(staging, join(versions, version));
+      await fsyncPath(versions);
+      const previous = await lstat(final).catch(() => null);
+      // An entry written by `create` (a plain folder) cannot be swapped by rename: move it into
+      // the versions first (the only moment the name is missing, once per such entry).
+      if (previous?.isDirectory()) await rename(final, join(versions, `${name}@0-plain`));
+      const keep = previous?.isSymbolicLink() ? (await readlink(final)).split('/').pop()! : previous ? `${name}@0-plain` : null;
+      const link = join(this.dir, STAGING, `${process.pid}-link-${randomBytes(4).toString('hex')}`);
+      await symlink(`${VERSIONS}/${version}`, link);
+      await rename(link, final);
+      await fsyncPath(join(this.dir, kind));
+      for (const v of await readdir(versions)) {
+        if (v.startsWith(`${name}@`) && v !== version && v !== keep) await removeTree(join(versions, v));
+      }
+      return join(versions, version);
+    });
+  }
+
+  /** Fill a staging folder, hash it, write the manifest, fsync, then `publish` moves it in place. */
+  private async sealed(kind: DepotKind, name: string, meta: EntryMeta, fill: FillEntry, publish: (staging: string) => Promise<string>): Promise<DepotEntry> {
     const staging = await this.scratch(`${kind}-${name}`);
     try {
-      await fill(staging);
+      const known = new Map(((await fill(staging)) ?? []).map((f) => [f.path, f]));
       const files: ManifestFile[] = [];
       for (const path of await walkFiles(staging)) {
         const checked = depotFilePath.safeParse(path);
-        if (!checked.success) throw new DepotError(`depot entry ${entryId(kind, name)}: file name ${JSON.stringify(path)} not allowed: ${checked.error.issues[0]?.message ?? ''}`);
+        if (!checked.success) throw new DepotError(`depot entry ${entryId(kind, name)}: file name ${JSON.stringify(path)} not allowed: ${checked.error.issues[0]?.message ?? ''}`, undefined, 'invalid');
         const full = join(staging, path);
         await chmod(full, 0o600);
-        files.push({ path, size: (await stat(full)).size, sha256: await sha256File(full) });
-        await fsyncPath(full);
+        const size = (await stat(full)).size;
+        const reuse = known.get(path);
+        files.push({ path, size, sha256: reuse && reuse.size === size ? reuse.sha256 : await sha256File(full) });
+        if (!reuse) await fsyncPath(full);
       }
-      const manifest = depotManifest.parse({ format: MANIFEST_FORMAT, kind, name, created: this.now().toISOString(), files, meta });
+      const manifest = depotManifest.parse({ format: MANIFEST_FORMAT, kind, name, created: this.now().toISOString(), files, meta: typeof meta === 'function' ? meta() : meta });
       const fh = await open(join(staging, MANIFEST_FILE), 'wx', 0o600);
       try {
         await fh.writeFile(JSON.stringify(manifest, null, 2) + '\n');
@@ -222,10 +319,10 @@ export class Depot {
         await chmod(d, 0o700);
         await fsyncPath(d);
       }
-      await rename(staging, final);
+      const dir = await publish(staging);
       await fsyncPath(join(this.dir, kind));
       await fsyncPath(join(this.dir, STAGING));
-      return { id: entryId(kind, name), dir: final, manifest };
+      return { id: entryId(kind, name), dir, manifest };
     } catch (error) {
       await removeTree(staging);
       throw error;
@@ -261,11 +358,16 @@ export class Depot {
 
   /** Remove an entry: renamed out of sight first, so it is either all there or gone. */
   async remove(kind: DepotKind, name: string): Promise<void> {
-    const entry = await this.require(kind, name);
+    await this.require(kind, name);
+    const link = this.entryDir(kind, name);
     const doomed = join(this.dir, TRASH, `${kind}-${name}-${randomBytes(4).toString('hex')}`);
-    await rename(entry.dir, doomed);
+    await rename(link, doomed);
     await fsyncPath(join(this.dir, kind));
     await removeTree(doomed);
+    // A versioned entry: its name is gone (above), now its versions.
+    for (const v of await readdir(join(this.dir, kind, VERSIONS)).catch(() => [] as string[])) {
+      if (v.startsWith(`${name}@`)) await removeTree(join(this.dir, kind, VERSIONS, v));
+    }
   }
 
   /** The manifest entry and absolute path of one file of an entry (only files in the manifest). */

@@ -15,7 +15,10 @@ import type { Job, Store } from '../store/types.ts';
 import { sha256Hex } from '../service/tokens.ts';
 import { adminAuth, bearerToken } from '../http/auth.ts';
 import { parseRange } from '../http/boot-files.ts';
+import { ForbiddenError, UnauthorizedError } from '../http/errors.ts';
 import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
+import type { DepotPuller } from './pull.ts';
+import { BadRequestError } from '../http/errors.ts';
 import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
 
 export const DEPOT_HTTP_PREFIX = '/depot/v1';
@@ -29,31 +32,27 @@ export interface DepotHttpDeps {
   /** Maps a job token to its job; throws when the token is unknown (the service's jobForToken). */
   jobForToken: (token: string) => Promise<Job>;
   grants: DepotGrants;
+  /** A site server's pulls from its main server (config depot.upstream); null: POST …/pull is refused. */
+  puller?: DepotPuller | null;
 }
 
 const entryParams = z.object({ kind: depotKind, name: depotEntryName }).strict();
 
-/** 401 with its WWW-Authenticate header, or 403: answered here, before any depot read. */
-function refuse(reply: FastifyReply, status: 401 | 403, message: string) {
-  const error = { 401: 'Unauthorized', 403: 'Forbidden' }[status];
-  if (status === 401) void reply.header('www-authenticate', 'Bearer realm="netimage depot"');
-  return reply.status(status).send({ statusCode: status, error, message });
-}
+const DEPOT_REALM = 'netimage depot';
 
-/** null = may read; otherwise the refusal to send. */
-async function checkReader(deps: DepotHttpDeps, request: FastifyRequest, id: string): Promise<{ status: 401 | 403; message: string } | null> {
+/** Throws UnauthorizedError (401) or ForbiddenError (403) unless the caller may read entry `id`: before any depot read. */
+async function requireReader(deps: DepotHttpDeps, request: FastifyRequest, id: string): Promise<void> {
   const token = bearerToken(request);
-  if (!token) return { status: 401, message: 'the depot needs "Authorization: Bearer <admin token or job token>"' };
-  if (await deps.store.hasAdminTokenHash(sha256Hex(token))) return null;
+  if (!token) throw new UnauthorizedError('the depot needs "Authorization: Bearer <admin token or job token>"', DEPOT_REALM);
+  if (await deps.store.hasAdminTokenHash(sha256Hex(token))) return;
   let job: Job;
   try {
     job = await deps.jobForToken(token);
   } catch {
-    return { status: 401, message: 'invalid token for the depot' };
+    throw new UnauthorizedError('invalid token for the depot', DEPOT_REALM);
   }
-  if (job.state !== 'booting' && job.state !== 'running') return { status: 403, message: `job ${job.id} is ${job.state}: its token no longer reads the depot` };
-  if (!(await deps.grants(job)).includes(id)) return { status: 403, message: `job ${job.id} (${job.productId}) may not read ${id}` };
-  return null;
+  if (job.state !== 'booting' && job.state !== 'running') throw new ForbiddenError(`job ${job.id} is ${job.state}: its token no longer reads the depot`);
+  if (!(await deps.grants(job)).includes(id)) throw new ForbiddenError(`job ${job.id} (${job.productId}) may not read ${id}`);
 }
 
 function sendBytes(request: FastifyRequest, reply: FastifyReply, body: { path: string; size: number; sha256: string } | { data: Buffer; sha256: string }) {
@@ -105,8 +104,7 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
     const path = params['*'];
     if (!kind.success || !name.success || (path !== MANIFEST_FILE && !depotFilePath.safeParse(path).success)) throw new DepotNotFoundError('no such depot file');
     const id = entryId(kind.data, name.data);
-    const denied = await checkReader(deps, request, id);
-    if (denied) return refuse(reply, denied.status, denied.message);
+    await requireReader(deps, request, id);
     // A missing entry or file is a DepotNotFoundError: the error handler answers 404.
     if (path === MANIFEST_FILE) {
       const entry = await depot.require(kind.data, name.data);
@@ -130,6 +128,10 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       const tags = ['depot'];
       r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, later Windows media and images)' } }, async () => (await depot.list()).map(entryView));
       r.get('/depot/:kind/:name', { schema: { tags, summary: 'One depot entry with its manifest', params: entryParams } }, async (req) => entryView(await depot.require(req.params.kind, req.params.name)));
+      r.post('/depot/:kind/:name/pull', { schema: { tags, summary: "Pull an entry from the main server's depot (config depot.upstream) unless it is here; answers when it is complete and checked", params: entryParams } }, async (req) => {
+        if (!deps.puller) throw new BadRequestError('this server has no depot upstream (config depot.upstream.url and .token): there is nothing to pull from');
+        return entryView(await deps.puller.pull(req.params.kind, req.params.name));
+      });
       r.post('/depot/:kind/:name/verify', { schema: { tags, summary: 'Re-hash every file of an entry against its manifest', params: entryParams } }, async (req) => depot.verify(req.params.kind, req.params.name));
       r.delete('/depot/:kind/:name', { schema: { tags, summary: 'Remove a depot entry', params: entryParams } }, async (req, reply) => {
         await depot.remove(req.params.kind, req.params.name);

@@ -24,13 +24,29 @@ export const depotEntryName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'an entry name: lower-case letters, digits, ".", "_", "-" (at most 128, not starting with "." or "-")');
 
-/** A file inside an entry: relative, "/"-separated, no "." or ".." segments, no hidden files. */
+/**
+ * A file inside an entry: relative, "/"-separated. Windows media keep their own names (spaces,
+ * "$", "{}", "&", non-ASCII: `$OEM$`, `Segoe UI.ttf`), so a segment may hold any printable
+ * character except the ones that could escape the entry or confuse a reader: no "/" (a
+ * separator), no "\\" (a separator on Windows), no control characters, no "." or ".." segment,
+ * no empty segment (no absolute path, no "//"), and no hidden dot files at the entry's top
+ * (the depot's own names). manifest.json itself is not a file of the entry.
+ */
 export const depotFilePath = z
   .string()
-  .max(1024)
-  .refine((p) => p !== MANIFEST_FILE && p.split('/').every((seg) => /^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/.test(seg) && seg.length <= 255), {
-    message: 'a relative path of segments made of letters, digits, ".", "_", "+", "-" (not starting with "."), and not manifest.json',
-  });
+  .min(1)
+  .max(4096)
+  .refine(
+    (p) =>
+      p !== MANIFEST_FILE &&
+      !p.startsWith('.') &&
+      // eslint-disable-next-line no-control-regex
+      !/[\u0000-\u001f\u007f-\u009f\\]/.test(p) &&
+      p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && Buffer.byteLength(seg) <= 255),
+    {
+      message: 'a relative "/"-separated path: no empty, "." or ".." segment, no backslash or control character, not starting with "." and not manifest.json',
+    },
+  );
 
 export const manifestFile = z
   .object({

@@ -50,8 +50,8 @@ export async function registerAgentApi(app: FastifyInstance, deps: { service: Ne
         await agent.log(token(req), req.body);
         return { ok: true };
       });
-      r.post('/client/properties', { schema: { tags, summary: 'Set property values of this client', body: agentPropertyUpdate } }, async (req) => {
-        await agent.setProperties(token(req), req.body.productId, req.body.values);
+      r.post('/client/properties', { schema: { tags, summary: 'Set property values of this client (with restore\'s imagefiles_list: the details of those images)', body: agentPropertyUpdate } }, async (req) => {
+        await agent.setProperties(token(req), req.body.productId, req.body.values, req.body.images);
         return { ok: true };
       });
       r.post('/client/action-requests', { schema: { tags, summary: 'Queue other products for this client', body: agentActionRequests } }, async (req) => {
@@ -76,6 +76,7 @@ export async function registerAgentApi(app: FastifyInstance, deps: { service: Ne
  * The OS install's two routes (service/os-install.ts), registered with the depot and builder
  * (os-images/wiring.ts):
  *   GET  /agent/v1/os-install   the install plan, with the job token; mints a fresh first-boot token
+ *   GET  /agent/v1/windows-install  the same for unattended Windows (WinPE staging plan)
  *   POST /agent/v1/first-boot   the installed system's report, with that first-boot token (once)
  */
 export async function registerOsInstallAgentApi(app: FastifyInstance, deps: { installs: OsInstallService }): Promise<void> {
@@ -86,6 +87,9 @@ export async function registerOsInstallAgentApi(app: FastifyInstance, deps: { in
       r.get('/os-install', { schema: { tags, summary: 'The install plan of an OS install job (mints a fresh first-boot token)' } }, async (req) =>
         // The agent reached us at this address; the installed system, on the same network, reports there.
         deps.installs.plan(token(req), `${req.protocol}://${req.host}`),
+      );
+      r.get('/windows-install', { schema: { tags, summary: 'The staging plan of an unattended Windows job (mints a fresh completion token)' } }, async (req) =>
+        deps.installs.windowsPlan(token(req), `${req.protocol}://${req.host}`),
       );
       r.post('/first-boot', { schema: { tags, summary: 'First-boot report of an installed system (one-time first-boot token)', body: FirstBootReportSchema } }, async (req) => {
         const t = bearerToken(req);

@@ -8,13 +8,14 @@
 //     these clients (403 with the reason, nothing written); after the answer, one audit row for
 //     every state-changing request of a signed-in caller, refused ones included.
 // The event stream alone also takes a short-lived, read-only ticket.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SessionRecord, Store } from '../store/types.ts';
 import type { EventTickets } from '../service/event-tickets.ts';
 import { authenticateBearer, authenticateSession } from '../auth/authenticate.ts';
 import { csrfMatches, sessionCookie } from '../auth/sessions.ts';
 import { decide, ruleOf, type Principal } from '../auth/policy.ts';
 import { auditDetail } from '../auth/audit.ts';
+import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -46,42 +47,30 @@ export function sessionOf(request: FastifyRequest): SessionRecord | null {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-function unauthorized(reply: FastifyReply, message: string): FastifyReply {
-  return reply
-    .status(401)
-    .header('www-authenticate', 'Bearer realm="netimage"')
-    .send({ statusCode: 401, error: 'Unauthorized', message });
-}
-
-function forbidden(reply: FastifyReply, message: string): FastifyReply {
-  return reply.status(403).send({ statusCode: 403, error: 'Forbidden', message });
-}
-
-/** onRequest hook for admin routes (see the file comment). */
+/** onRequest hook for admin routes (see the file comment). Refusals are thrown: the one error handler answers them. */
 export function adminAuth(store: Store) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  return async (request: FastifyRequest): Promise<void> => {
     const header = request.headers.authorization;
     const token = bearerToken(request);
     const cookie = header ? null : sessionCookie(request.headers.cookie);
-    if (!token && !cookie) return unauthorized(reply, 'not signed in: send "Authorization: Bearer <API token>" (see `netimage login`) or log in (POST /api/v1/session)');
+    if (!token && !cookie) throw new UnauthorizedError('not signed in: send "Authorization: Bearer <API token>" (see `netimage login`) or log in (POST /api/v1/session)');
     const auth = token ? await authenticateBearer(store, token) : await authenticateSession(store, cookie!);
-    if (!auth.ok) return unauthorized(reply, auth.message);
+    if (!auth.ok) throw new UnauthorizedError(auth.message);
     access.set(request, { principal: auth.principal, session: auth.session, clients: [] });
     if (auth.session && !SAFE_METHODS.has(request.method) && !csrfMatches(auth.session, request.headers['x-csrf-token'])) {
-      return forbidden(reply, 'missing or wrong X-CSRF-Token header: a request signed in by the session cookie must send the csrfToken of GET /api/v1/session');
+      throw new ForbiddenError('missing or wrong X-CSRF-Token header: a request signed in by the session cookie must send the csrfToken of GET /api/v1/session');
     }
-    return undefined;
   };
 }
 
 /** onRequest hook for the event stream: a valid ?ticket= (see EventTickets), else adminAuth. */
 export function eventStreamAuth(store: Store, tickets: EventTickets) {
   const headerAuth = adminAuth(store);
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  return async (request: FastifyRequest): Promise<void> => {
     const ticket = (request.query as Record<string, unknown> | undefined)?.['ticket'];
-    if (ticket === undefined) return headerAuth(request, reply);
-    if (typeof ticket === 'string' && tickets.valid(ticket)) return undefined;
-    return unauthorized(reply, 'invalid or expired event ticket: get a new one with POST /api/v1/events/tickets');
+    if (ticket === undefined) return headerAuth(request);
+    if (typeof ticket === 'string' && tickets.valid(ticket)) return;
+    throw new UnauthorizedError('invalid or expired event ticket: get a new one with POST /api/v1/events/tickets');
   };
 }
 
@@ -100,28 +89,29 @@ async function targetClients(store: Store, rule: ReturnType<typeof ruleOf>, para
 /** Rules that name clients are decided after validation (normalised ids); the others before it, so a refusal comes before any 400. */
 const needsTargets = (kind: string) => kind === 'client' || kind === 'group';
 
-function refuseUnless(state: AccessState, request: FastifyRequest, reply: FastifyReply, clients: { id: string; group: string | null }[]): FastifyReply | undefined {
+/** Throws a ForbiddenError (403) unless the principal's role allows this request on these clients. */
+function refuseUnless(state: AccessState, request: FastifyRequest, clients: { id: string; group: string | null }[]): void {
   const route = request.routeOptions.url ?? request.url;
   const params = (request.params ?? {}) as Record<string, string>;
   const decision = decide(state.principal, { method: request.method, route, params, body: request.body, clients });
-  return decision.ok ? undefined : forbidden(reply, `refused, nothing changed: ${decision.reason}`);
+  if (!decision.ok) throw new ForbiddenError(`refused, nothing changed: ${decision.reason}`);
 }
 
 /** The app-wide authorization and audit hooks; register before any route. */
 export function installAccessControl(app: FastifyInstance, store: Store): void {
-  app.addHook('preValidation', async (request, reply) => {
+  app.addHook('preValidation', async (request) => {
     const state = access.get(request);
-    if (!state || needsTargets(ruleOf(request.method, request.routeOptions.url ?? request.url).kind)) return undefined;
-    return refuseUnless(state, request, reply, []);
+    if (!state || needsTargets(ruleOf(request.method, request.routeOptions.url ?? request.url).kind)) return;
+    refuseUnless(state, request, []);
   });
-  app.addHook('preHandler', async (request, reply) => {
+  app.addHook('preHandler', async (request) => {
     const state = access.get(request);
-    if (!state) return undefined; // not an admin route (agent API, boot files, health, login)
+    if (!state) return; // not an admin route (agent API, boot files, health, login)
     const rule = ruleOf(request.method, request.routeOptions.url ?? request.url);
-    if (!needsTargets(rule.kind)) return undefined;
+    if (!needsTargets(rule.kind)) return;
     const clients = await targetClients(store, rule, (request.params ?? {}) as Record<string, string>);
     state.clients = clients.map((c) => c.id);
-    return refuseUnless(state, request, reply, clients);
+    refuseUnless(state, request, clients);
   });
   app.addHook('onResponse', async (request, reply) => {
     const state = access.get(request);

@@ -14,11 +14,43 @@ export class BadRequestError extends NetimageError {
   }
 }
 
+/**
+ * The caller is not known (401). `challenge` is the WWW-Authenticate header the answer carries
+ * (RFC 9110 wants one on every 401), naming the realm: the admin API, the depot, metrics.
+ */
+export class UnauthorizedError extends NetimageError {
+  readonly challenge: string;
+  constructor(message: string, realm = 'netimage') {
+    super('unauthorized', message);
+    this.name = 'UnauthorizedError';
+    this.challenge = `Bearer realm="${realm}"`;
+  }
+}
+
+/** The caller is known but may not do this (403); nothing was changed. */
+export class ForbiddenError extends NetimageError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Too many attempts (failed logins): 429, with Retry-After saying when to try again. */
+export class RateLimitedError extends NetimageError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super('rate_limited', message);
+    this.name = 'RateLimitedError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** The one table from error kinds to HTTP statuses. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
   unauthorized: 401,
   forbidden: 403,
+  rate_limited: 429,
   not_found: 404,
   conflict: 409,
   failed: 500,
@@ -41,6 +73,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -83,6 +116,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     const answer = answerFor(error);
     if (answer.statusCode === 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ status: answer.statusCode, message: answer.message }, 'request refused');
+    if (answer.statusCode === 401) void reply.header('www-authenticate', error instanceof UnauthorizedError ? error.challenge : 'Bearer realm="netimage"');
+    if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds));
     void reply.status(answer.statusCode).send(answer);
   });
   app.setNotFoundHandler((request, reply) => {

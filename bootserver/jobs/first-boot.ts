@@ -12,8 +12,21 @@ import type { FirstBootReport } from '../../lib/agent-protocol.ts';
 import { ProductId } from '../../lib/products.ts';
 import type { OsInstallRecord, ProductOnClient } from '../store/types.ts';
 
+/** Linux installs: a root filesystem laid down by the agent; the installed system reports its first boot. */
+export const LINUX_INSTALL_PRODUCTS: readonly string[] = [ProductId.debian, ProductId.ubuntu];
+
+/**
+ * Unattended Windows (opsi's NT6 flow): the agent stages WinPE, the install sources and the answer
+ * file on the winpe partition; Windows setup installs; SetupComplete.cmd reports with the token.
+ */
+export const WINDOWS_INSTALL_PRODUCTS: readonly string[] = [ProductId.win10, ProductId.win11];
+
 /** Products whose success is only the laydown: installed once the installed system reports. */
-export const FIRST_BOOT_PRODUCTS: readonly string[] = [ProductId.debian, ProductId.ubuntu];
+export const FIRST_BOOT_PRODUCTS: readonly string[] = [...LINUX_INSTALL_PRODUCTS, ...WINDOWS_INSTALL_PRODUCTS];
+
+export function isWindowsInstall(productId: string): boolean {
+  return WINDOWS_INSTALL_PRODUCTS.includes(productId);
+}
 
 export function awaitsFirstBoot(productId: string): boolean {
   return FIRST_BOOT_PRODUCTS.includes(productId);

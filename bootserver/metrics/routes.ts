@@ -9,6 +9,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Store } from '../store/types.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { UnauthorizedError } from '../http/errors.ts';
 
 export interface ListenerState {
   http: boolean;
@@ -39,12 +40,7 @@ export function registerMetricsRoutes(
   if (deps.metrics) {
     const metrics = deps.metrics;
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
-      if (!metricsAllowed(request, deps.token)) {
-        return reply
-          .status(401)
-          .header('www-authenticate', 'Bearer realm="netimage metrics"')
-          .send({ statusCode: 401, error: 'Unauthorized', message: 'metrics: from loopback, or with "Authorization: Bearer <metrics.token>"' });
-      }
+      if (!metricsAllowed(request, deps.token)) throw new UnauthorizedError('metrics: from loopback, or with "Authorization: Bearer <metrics.token>"', 'netimage metrics');
       return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }

@@ -3,6 +3,7 @@
 // The artefact is one zstd-compressed tar stream, rootfs.tar.zst (why: docs/linux-install.md):
 // the agent makes a fresh ext4 of the partition's size (its own UUID per PC) and unpacks into it.
 import { randomUUID } from 'node:crypto';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
 import { execa } from '../../lib/process.ts';
@@ -10,7 +11,7 @@ import { splitLines } from '../../lib/process.ts';
 import { removeTree, type Depot, type DepotEntry } from '../depot/depot.ts';
 import { entryId } from '../depot/manifest.ts';
 import { initialProgress, progressAfter, type ProgressState } from './progress.ts';
-import { rootfsEntryName, sourceLine, specHash, type OsImageSpec } from './spec.ts';
+import { OS_DEFINITIONS, rootfsEntryName, sourceLine, specHash, type OsImageSpec } from './spec.ts';
 
 export const ROOTFS_FILE = 'rootfs.tar.zst';
 /** zstd level: -9 measured as the best size for the time on 2 cores (docs/linux-install.md). */
@@ -64,6 +65,9 @@ export function mmdebstrapArgs(spec: OsImageSpec, proxy: string | null): string[
     `--customize-hook=${CUSTOMIZE_SCRIPT}`,
   ];
   if (proxy) args.push(`--aptopt=Acquire::http::Proxy "${proxy}"`, `--aptopt=Acquire::https::Proxy "${proxy}"`);
+  // Another vendor's archive is signed with its own keys (Debian's package ubuntu-keyring).
+  const keyring = OS_DEFINITIONS[spec.os]?.keyring;
+  if (keyring) args.push(`--keyring=${keyring}`);
   return [...args, spec.suite, '-', ...spec.sources.map(sourceLine)];
 }
 
@@ -181,6 +185,10 @@ export class OsImageBuilder {
     this.log.info({ build: build.id, entry: build.entryId, packages: request.spec.packages.length }, 'root filesystem build started');
     let scratch: string | null = null;
     try {
+      const keyring = OS_DEFINITIONS[request.spec.os]?.keyring;
+      if (keyring && !(await access(keyring).then(() => true, () => false))) {
+        throw new Error(`${request.spec.os}: this server has no ${keyring} to check the archive with (install the Debian package ubuntu-keyring)`);
+      }
       scratch = await this.depot.scratch('mmdebstrap');
       const tmp = scratch;
       const meta = { spec: request.spec, inputHash: build.inputHash, artefact: ROOTFS_FILE, compression: `zstd ${ZSTD_LEVEL}`, builtWith: 'mmdebstrap' };

@@ -15,17 +15,18 @@ import { sourceForSuite, type AptSource } from './apt-sources.ts';
 import type { OsImageBuilder } from './build.ts';
 import { MirrorError, type MirrorChecker } from './mirror.ts';
 import { PasswordError, checkClearPassword, hashPassword, isPasswordHash } from './passwords.ts';
-import { OS_DEFINITIONS, SpecError, makeSpec, parsePackageList, rootfsEntryName, type OsImageSpec } from './spec.ts';
+import { OS_DEFINITIONS, SpecError, makeSpec, parsePackageList, rootfsEntryName, type OsDefinition, type OsImageSpec } from './spec.ts';
 
 export interface InstallProduct {
-  /** release property value -> OS the server can build (null: known release, no builder yet). */
-  releases: Record<string, string | null>;
+  /** release property value -> OS the server builds for it (spec.ts OS_DEFINITIONS). */
+  releases: Record<string, string>;
 }
 
 export const INSTALL_PRODUCTS: Record<string, InstallProduct> = {
   [ProductId.debian]: { releases: { bookworm: 'debian-12' } },
-  // Same properties; this machine reaches no Ubuntu mirror, so there is no Ubuntu builder yet.
-  [ProductId.ubuntu]: { releases: { jammy: null, noble: null } },
+  // Same code, Ubuntu's archive (spec.ts says what differs); untested end to end: this machine
+  // reaches no Ubuntu mirror (docs/linux-install.md).
+  [ProductId.ubuntu]: { releases: { jammy: 'ubuntu-22.04', noble: 'ubuntu-24.04' } },
 };
 
 export const PASSWORD_PROPERTIES = ['root_password', 'user_password'] as const;
@@ -62,6 +63,12 @@ function asHttpUrl(what: string, value: string): string {
   return value.replace(/\/+$/, '');
 }
 
+/** Queued by the server at the first boot (service/os-install.ts): refuse now what it could not queue. */
+export function checkSetupAfterInstall(productId: string, effective: Record<string, PropertyValue>): void {
+  const bad = productIds(effective['setup_after_install']).filter((id) => !PRODUCT_ID_PATTERN.test(id) || id === productId);
+  if (bad.length) throw new PropertyValidationError(`${productId}.setup_after_install: ${bad.map((b) => JSON.stringify(b)).join(', ')} cannot be queued after the install (product ids only, not the install itself)`);
+}
+
 export class InstallPolicy implements ActionSetHook {
   private readonly options: InstallPolicyOptions;
 
@@ -73,10 +80,13 @@ export class InstallPolicy implements ActionSetHook {
     return productId in INSTALL_PRODUCTS;
   }
 
-  /** The Debian mirror builds use when nothing else is said: config, else this server's apt. */
-  defaultDebianMirror(suite = 'bookworm'): string {
-    const mirror = this.options.mirror ?? sourceForSuite(this.options.aptSources, suite)?.uri ?? null;
-    if (!mirror) throw new ConflictError(`no Debian mirror known for ${suite}: this server's apt has none; set osImages.mirror or the online_repository property`);
+  /**
+   * The mirror builds use when nothing else is said. Debian: config, else this server's apt.
+   * Ubuntu: the OS's public archive (config osImages.mirror is the Debian mirror).
+   */
+  defaultMirror(os: OsDefinition): string {
+    const mirror = os.defaultMirror ?? this.options.mirror ?? sourceForSuite(this.options.aptSources, os.suite)?.uri ?? null;
+    if (!mirror) throw new ConflictError(`no Debian mirror known for ${os.suite}: this server's apt has none; set osImages.mirror or the online_repository property`);
     return mirror;
   }
 
@@ -84,7 +94,7 @@ export class InstallPolicy implements ActionSetHook {
   resolveOs(os: string, input: { mirror?: string | null; additionalPackages?: string[]; proxy?: string | null }): ResolvedInstall {
     const def = OS_DEFINITIONS[os];
     if (!def) throw new PropertyValidationError(`unknown OS ${JSON.stringify(os)}: the server builds ${Object.keys(OS_DEFINITIONS).join(', ')}`);
-    const mirror = input.mirror ? asHttpUrl('online_repository', input.mirror) : this.defaultDebianMirror(def.suite);
+    const mirror = input.mirror ? asHttpUrl('online_repository', input.mirror) : this.defaultMirror(def);
     const proxy = input.proxy ? asHttpUrl('proxy', input.proxy) : null;
     const security = sourceForSuite(this.options.aptSources, `${def.suite}-security`);
     const spec = makeSpec({ os: def, mirror, security, additionalPackages: input.additionalPackages ?? [] });
@@ -99,8 +109,7 @@ export class InstallPolicy implements ActionSetHook {
     if (!(release in product.releases)) {
       throw new PropertyValidationError(`${productId}.release ${JSON.stringify(release)} is unknown: use one of ${Object.keys(product.releases).join(', ')}`);
     }
-    const os = product.releases[release];
-    if (!os) throw new ConflictError(`${productId}: this server cannot build ${release} yet (it builds ${Object.keys(OS_DEFINITIONS).join(', ')}); see docs/linux-install.md`);
+    const os = product.releases[release]!;
     let additionalPackages: string[];
     try {
       additionalPackages = parsePackageList(text(effective, 'additional_packages'));
@@ -123,7 +132,7 @@ export class InstallPolicy implements ActionSetHook {
     }
     const unknown = resolved.spec.packages.filter((p) => !names.has(p));
     if (unknown.length) {
-      throw new PropertyValidationError(`${productId}.additional_packages: not on the mirror ${resolved.spec.sources[0]!.uri} (${resolved.spec.suite} main): ${unknown.join(', ')}`);
+      throw new PropertyValidationError(`${productId}.additional_packages: not on the mirror ${resolved.spec.sources[0]!.uri} (${resolved.spec.suite} ${resolved.spec.sources[0]!.components.join(' ')}): ${unknown.join(', ')}`);
     }
   }
 
@@ -164,10 +173,7 @@ export class InstallPolicy implements ActionSetHook {
       const value = effective[name];
       if (typeof value === 'string' && !isPasswordHash(value)) Object.assign(normalised, await this.hashPasswords(product.id, { [name]: value }));
     }
-    // Queued by the server at the first boot (service/os-install.ts): refuse now what it could not queue.
-    const after = productIds(effective['setup_after_install']);
-    const bad = after.filter((id) => !PRODUCT_ID_PATTERN.test(id) || id === product.id);
-    if (bad.length) throw new PropertyValidationError(`${product.id}.setup_after_install: ${bad.map((b) => JSON.stringify(b)).join(', ')} cannot be queued after the install (product ids only, not the install itself)`);
+    checkSetupAfterInstall(product.id, effective);
     const resolved = this.resolveProduct(product.id, effective);
     await this.checkMirror(product.id, resolved);
     // The boot image's agent cannot install an OS yet (issue 11: laydown, bootloader, first-boot
@@ -175,7 +181,7 @@ export class InstallPolicy implements ActionSetHook {
     // input now, this 409 keeps a PC from being sent into an install that stops half way.
     if (!productFacts(product.id)?.inBootImage) {
       throw new ConflictError(
-        `${product.id} cannot be set yet: the boot image has no Debian installer (issue 11; its root filesystem ${resolved.entryId} can be built already: netimage os build ${resolved.spec.os}). Nothing was changed.`,
+        `${product.id} cannot be set yet: the boot image has no installer for it (its root filesystem ${resolved.entryId} can be built already: netimage os build ${resolved.spec.os}). Nothing was changed.`,
       );
     }
     // The PC's config offers the install only once the root filesystem is in the depot

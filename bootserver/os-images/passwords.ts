@@ -2,7 +2,8 @@
 // so only the hash is stored, shown to admins and sent to the PC. Hashing uses the server's own
 // libxcrypt (the library PAM on the installed system checks with) through perl's crypt(): the
 // password travels on stdin, never in argv or the environment, and keeps every byte (quotes,
-// backslashes, newlines). openssl passwd -stdin would split a password at its newlines.
+// backslashes, UTF-8). Line breaks and other control characters are refused: nobody could type
+// them at a login prompt, so such a password would lock the account out.
 import { randomBytes } from 'node:crypto';
 import { run } from '../../lib/process.ts';
 import { NetimageError } from '../../lib/errors.ts';
@@ -46,6 +47,12 @@ export function encode64(bytes: Uint8Array): string {
 export function checkClearPassword(what: string, password: string): void {
   if (password.length === 0) throw new PasswordError(`${what} is empty: set a password (or a $y$ / $6$ crypt hash)`);
   if (password.includes('\0')) throw new PasswordError(`${what} contains a NUL character, which no Unix password can hold`);
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0001-\u001f\u007f]/.exec(password);
+  if (control) {
+    const name = control[0] === '\n' || control[0] === '\r' ? 'a line break' : `the control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
+    throw new PasswordError(`${what} contains ${name}, which cannot be typed at a login prompt (the account would be locked out); quotes, backslashes and non-ASCII letters are fine`);
+  }
   const bytes = Buffer.byteLength(password, 'utf8');
   if (bytes > PASSWORD_MAX_BYTES) throw new PasswordError(`${what} is too long (${bytes} bytes, at most ${PASSWORD_MAX_BYTES})`);
 }

@@ -8,15 +8,42 @@ import { NetimageError } from '../../lib/errors.ts';
 
 export interface OsDefinition {
   id: string;
-  family: 'debian';
+  /** Same recipe, other archive: what differs is in the fields below (docs/linux-install.md). */
+  family: 'debian' | 'ubuntu';
   /** apt suite (release code name). */
   suite: string;
   label: string;
+  /** Archive components the build installs from (Ubuntu: universe holds some of the base). */
+  components: string[];
+  /** The kernel meta-package. */
+  kernel: string;
+  /** systemd-resolved is a package of its own (Debian 12, Ubuntu 24.04), not part of systemd. */
+  resolvedPackage: boolean;
+  /** Keyring mmdebstrap checks the archive with; null: the build host's default (Debian's). */
+  keyring: string | null;
+  /** Where the security suite lives: the server's apt's (Debian) or the install mirror (Ubuntu). */
+  security: 'server-apt' | 'mirror';
+  /** Mirror when neither online_repository nor osImages.mirror names one; null: this server's apt's. */
+  defaultMirror: string | null;
 }
+
+type Family = Omit<OsDefinition, 'id' | 'suite' | 'label' | 'resolvedPackage'>;
+const DEBIAN: Family = { family: 'debian', components: ['main'], kernel: 'linux-image-amd64', keyring: null, security: 'server-apt', defaultMirror: null };
+const UBUNTU: Family = {
+  family: 'ubuntu',
+  components: ['main', 'universe'],
+  kernel: 'linux-image-generic',
+  keyring: '/usr/share/keyrings/ubuntu-archive-keyring.gpg',
+  security: 'mirror',
+  defaultMirror: 'http://archive.ubuntu.com/ubuntu',
+};
 
 /** The OSes the server can build; the keys are what `netimage os build <os>` takes. */
 export const OS_DEFINITIONS: Record<string, OsDefinition> = {
-  'debian-12': { id: 'debian-12', family: 'debian', suite: 'bookworm', label: 'Debian 12 (bookworm)' },
+  'debian-12': { id: 'debian-12', suite: 'bookworm', label: 'Debian 12 (bookworm)', resolvedPackage: true, ...DEBIAN },
+  // Untested end to end: no Ubuntu mirror is reachable where this is developed (docs/linux-install.md).
+  'ubuntu-22.04': { id: 'ubuntu-22.04', suite: 'jammy', label: 'Ubuntu 22.04 LTS (jammy)', resolvedPackage: false, ...UBUNTU },
+  'ubuntu-24.04': { id: 'ubuntu-24.04', suite: 'noble', label: 'Ubuntu 24.04 LTS (noble)', resolvedPackage: true, ...UBUNTU },
 };
 
 export function osForSuite(suite: string): OsDefinition | null {
@@ -39,7 +66,6 @@ export const VARIANT = 'important';
  * DHCP on every NIC comes from systemd-networkd (part of systemd) with systemd-resolved for DNS.
  */
 export const BASE_PACKAGES = [
-  'linux-image-amd64',
   'systemd-sysv',
   'shim-signed',
   'grub-efi-amd64-signed',
@@ -51,10 +77,14 @@ export const BASE_PACKAGES = [
   'keyboard-configuration',
   'tzdata',
   'sudo',
-  'systemd-resolved',
   'e2fsprogs',
   'dosfstools',
 ] as const;
+
+/** BASE_PACKAGES plus what the OS names differently: the kernel, systemd-resolved where it is split out. */
+export function basePackagesFor(os: OsDefinition): string[] {
+  return [...BASE_PACKAGES, os.kernel, ...(os.resolvedPackage ? ['systemd-resolved'] : [])];
+}
 
 /** Debian policy: lower case letters, digits, "+", "-", "."; at least two, starting alphanumeric. */
 export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -87,18 +117,20 @@ export interface OsImageSpec {
 
 export function makeSpec(input: { os: OsDefinition; mirror: string; security: AptSource | null; additionalPackages: string[] }): OsImageSpec {
   const mirror = input.mirror.replace(/\/+$/, '');
+  const components = input.os.components;
   const sources: AptSource[] = [
-    { uri: mirror, suite: input.os.suite, components: ['main'] },
-    { uri: mirror, suite: `${input.os.suite}-updates`, components: ['main'] },
+    { uri: mirror, suite: input.os.suite, components },
+    { uri: mirror, suite: `${input.os.suite}-updates`, components },
   ];
-  if (input.security) sources.push({ uri: input.security.uri, suite: input.security.suite, components: ['main'] });
+  if (input.os.security === 'mirror') sources.push({ uri: mirror, suite: `${input.os.suite}-security`, components });
+  else if (input.security) sources.push({ uri: input.security.uri, suite: input.security.suite, components });
   return {
     os: input.os.id,
     suite: input.os.suite,
     variant: VARIANT,
     builder: BUILDER_VERSION,
     sources,
-    packages: [...new Set([...BASE_PACKAGES, ...input.additionalPackages])].sort(),
+    packages: [...new Set([...basePackagesFor(input.os), ...input.additionalPackages])].sort(),
   };
 }
 

@@ -1,17 +1,22 @@
 // Puts the depot, the root filesystem builder and the install-product checks together for the
 // server (one call from server.ts, one from http/app.ts).
+import { DepotPuller } from '../depot/pull.ts';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/logger.ts';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import { AgentSession } from '../service/agent-session.ts';
-import type { NetbootService } from '../service/netboot.ts';
+import { combineActionSetHooks, type ActionSetHook, type NetbootService } from '../service/netboot.ts';
 import { Depot } from '../depot/depot.ts';
 import { registerDepotHttp } from '../depot/http.ts';
+import { Uploads } from '../depot/upload.ts';
+import { registerUploadHttp } from '../depot/upload-http.ts';
+import { wimUploadGrant } from '../depot/wim-upload.ts';
 import { readAptSources } from './apt-sources.ts';
 import { OsImageBuilder } from './build.ts';
 import { InstallPolicy } from './install-products.ts';
+import { WindowsInstallPolicy } from './windows-install.ts';
 import { MirrorChecker } from './mirror.ts';
 import { registerOsImagesApi } from './http.ts';
 import { OsInstallService } from '../service/os-install.ts';
@@ -19,10 +24,18 @@ import { registerOsInstallAgentApi } from '../http/agent-api.ts';
 
 export interface OsImages {
   depot: Depot;
+  /** Resumable uploads into the depot (captured WIMs). */
+  uploads: Uploads;
   builder: OsImageBuilder;
   policy: InstallPolicy;
+  /** Unattended Windows: the checks at action set and the media grants (os-images/windows-install.ts). */
+  windows: WindowsInstallPolicy;
+  /** What NetbootService runs before an action or properties of these products are stored. */
+  actionHooks: ActionSetHook;
   /** The install flow (plan, first boot, timeouts, builds on action set); set by startOsInstalls. */
   installs: OsInstallService | null;
+  /** Pulls from the main server's depot (config depot.upstream); null without one. */
+  puller: DepotPuller | null;
 }
 
 /**
@@ -30,7 +43,7 @@ export interface OsImages {
  * builds, a failed build fails the actions waiting for it, overdue first boots time out.
  */
 export function startOsInstalls(osImages: OsImages, service: NetbootService, log: Logger): OsInstallService {
-  const installs = new OsInstallService({ service, depot: osImages.depot, builder: osImages.builder, policy: osImages.policy, log });
+  const installs = new OsInstallService({ service, depot: osImages.depot, builder: osImages.builder, policy: osImages.policy, windows: osImages.windows, log, puller: osImages.puller });
   service.useBootGate(installs);
   osImages.builder.onFinished((build) => {
     if (build.state === 'failed') installs.buildFailed(build).catch((error: unknown) => log.error({ err: error, build: build.id }, 'failing the actions of a failed build failed'));
@@ -46,9 +59,14 @@ export function depotDir(config: Config): string {
 
 export async function openOsImages(config: Config, log: Logger): Promise<OsImages> {
   const depot = await Depot.open(depotDir(config));
+  const uploads = new Uploads(depot);
+  for (const id of await uploads.expire()) log.info({ upload: id }, 'removed an expired upload');
   const builder = new OsImageBuilder({ depot, log });
   const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds: builder });
-  return { depot, builder, policy, installs: null };
+  const windows = new WindowsInstallPolicy(depot);
+  const { url, token } = config.depot.upstream;
+  const puller = url && token ? new DepotPuller(depot, { url, token }) : null;
+  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows]), installs: null, puller };
 }
 
 export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsImages, deps: { store: Store; service: NetbootService }): Promise<void> {
@@ -56,10 +74,16 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
   const agent = new AgentSession(service);
   await registerDepotHttp(app, {
     depot: osImages.depot,
+    puller: osImages.puller,
     store: deps.store,
     jobForToken: (token) => agent.jobOfToken(token),
-    // A job reads the root filesystem its install product's properties name, nothing else.
-    grants: async (job) => osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)),
+    // A job reads the root filesystem its install product's properties name, or its Windows media; nothing else.
+    grants: async (job) => [...osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)), ...osImages.windows.grantsFor(job.productId)],
+  });
+  await registerUploadHttp(app, {
+    uploads: osImages.uploads,
+    jobForToken: (token) => agent.jobOfToken(token),
+    grant: async (job) => wimUploadGrant(job, await service.effectiveProperties(job.clientId, job.productId)),
   });
   await registerOsImagesApi(app, { store: deps.store, builder: osImages.builder, policy: osImages.policy });
   if (osImages.installs) await registerOsInstallAgentApi(app, { installs: osImages.installs });

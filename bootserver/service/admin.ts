@@ -2,7 +2,8 @@
 // import, and views of products, states and jobs. Action requests and property values go through
 // NetbootService (they start and cancel jobs). The HTTP admin API and the CLI adapt to this.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
-import { productFacts } from '../../lib/products.ts';
+import { productFacts, ProductId } from '../../lib/products.ts';
+import { clientImagesView, type ClientImageView } from './client-images.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import type { Client, ClientPatch, Group, Job, JobFilter, NewClient, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
@@ -136,6 +137,12 @@ export class AdminService {
     await this.#netboot.requireClient(clientId);
     const product = await this.#netboot.requireProduct(productId);
     return effectivePropertyValues(product, await this.#store.getPropertyValues(clientId, product.id));
+  }
+
+  /** The images on the client's backup partition: restore's imagefiles_list with what the agent reported of each. */
+  async clientImages(clientId: string): Promise<ClientImageView[]> {
+    await this.#netboot.requireClient(clientId);
+    return clientImagesView(await this.#store.getPropertyValues(clientId, ProductId.restore), await this.#store.listClientImages(clientId));
   }
 
   /** Every catalogue product's state on one client (fresh for products never touched), then the foreign ones. */

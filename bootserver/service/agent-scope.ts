@@ -6,7 +6,7 @@
 // Pure and table-driven; the service applies it inside the transaction that writes.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { ProductId } from '../../lib/products.ts';
-import { FIRST_BOOT_PRODUCTS, awaitsFirstBoot } from '../jobs/first-boot.ts';
+import { LINUX_INSTALL_PRODUCTS, WINDOWS_INSTALL_PRODUCTS } from '../jobs/first-boot.ts';
 
 export interface ProductScope {
   /** Properties this product may set, per target product. */
@@ -51,6 +51,9 @@ export const AGENT_SCOPES: Readonly<Record<string, ProductScope>> = {
   // names outside the catalogue are opsi localboot products for an agent in the installed OS.
   [ProductId.debian]: { ...NOTHING, queueFrom: ['setup_after_install'], queuesForeign: true },
   [ProductId.ubuntu]: { ...NOTHING, queueFrom: ['setup_after_install'], queuesForeign: true },
+  // Unattended Windows: the same, queued when SetupComplete.cmd reports (service/os-install.ts).
+  [ProductId.win10]: { ...NOTHING, queueFrom: ['setup_after_install'], queuesForeign: true },
+  [ProductId.win11]: { ...NOTHING, queueFrom: ['setup_after_install'], queuesForeign: true },
 };
 
 export function scopeOf(productId: string): ProductScope {
@@ -111,8 +114,9 @@ export function mayQueueForeign(jobProduct: string, productId: string): ScopeDec
 }
 
 /** May the job of `jobProduct` fetch an OS install plan (with a first-boot token)? */
-export function mayFetchInstallPlan(jobProduct: string): ScopeDecision {
-  return awaitsFirstBoot(jobProduct) ? { ok: true } : { ok: false, reason: `a ${jobProduct} job has no OS install plan (only ${FIRST_BOOT_PRODUCTS.join(', ')} jobs do)` };
+export function mayFetchInstallPlan(jobProduct: string, kind: 'linux' | 'windows' = 'linux'): ScopeDecision {
+  const products = kind === 'windows' ? WINDOWS_INSTALL_PRODUCTS : LINUX_INSTALL_PRODUCTS;
+  return products.includes(jobProduct) ? { ok: true } : { ok: false, reason: `a ${jobProduct} job has no ${kind === 'windows' ? 'Windows' : 'OS'} install plan (only ${products.join(', ')} jobs do)` };
 }
 
 export function mayPutInventory(jobProduct: string): ScopeDecision {

@@ -8,12 +8,14 @@ import type {
   AgentJob,
   AgentProgress,
   AgentResult,
+  BackupImageReport,
   ProductOnClientStateWire,
   PropertyValue,
 } from '../../lib/agent-protocol.ts';
 import { agentTokenUse, type AgentTokenUse, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
-import { PRODUCT_ID_MAX, PRODUCT_ID_PATTERN } from '../../lib/products.ts';
+import { PRODUCT_ID_MAX, PRODUCT_ID_PATTERN, ProductId } from '../../lib/products.ts';
+import { imagesAfterUpdate, reportMismatch } from './client-images.ts';
 import type { Job, ProductOnClient, Store } from '../store/types.ts';
 import { mayFetchInstallPlan, mayPutInventory, mayPutProductStates, mayQueue, mayQueueForeign, mayWriteProperties, type ScopeDecision } from './agent-scope.ts';
 import { AgentAuthError, ConflictError, freshProductState, type NetbootService } from './netboot.ts';
@@ -81,9 +83,9 @@ export class AgentSession {
    * Run `work` for the active job of an OS install product (the install plan): 403 for a job of
    * any other product, 409 for a finished one. A booting job starts running, as with fetchJob.
    */
-  async installJob<T>(token: string, work: (tx: Store, job: Job) => Promise<T>): Promise<T> {
+  async installJob<T>(token: string, work: (tx: Store, job: Job) => Promise<T>, kind: 'linux' | 'windows' = 'linux'): Promise<T> {
     return this.agentTx(token, 'work', async (tx, found) => {
-      this.requireScope(mayFetchInstallPlan(found.productId));
+      this.requireScope(mayFetchInstallPlan(found.productId, kind));
       const job = found.state === 'booting' ? await this.service.applyJobEvent(tx, found, { type: 'agentStarted' }) : found;
       return work(tx, job);
     });
@@ -143,11 +145,21 @@ export class AgentSession {
   }
 
   /** Only the properties the job's product really writes (agent-scope.ts); read-only ones included. */
-  async setProperties(token: string, productId: string, values: Record<string, PropertyValue>): Promise<void> {
+  /**
+   * `images` describes the images of a restore `imagefiles_list` in `values` (client-images.ts);
+   * without it (an older agent) the details of images no longer listed are dropped.
+   */
+  async setProperties(token: string, productId: string, values: Record<string, PropertyValue>, images?: BackupImageReport[]): Promise<void> {
     await this.agentTx(token, 'work', async (tx, job) => {
       this.requireScope(mayWriteProperties(job.productId, productId, Object.keys(values)));
       const product = await this.service.requireProduct(productId, tx);
-      await tx.setPropertyValues(job.clientId, productId, validatePropertyValues(product, values, { allowReadOnly: true }));
+      const valid = validatePropertyValues(product, values, { allowReadOnly: true });
+      const list = productId === ProductId.restore ? valid['imagefiles_list'] : undefined;
+      if (images && !Array.isArray(list)) throw new AgentInputError(`images goes only with ${ProductId.restore}'s imagefiles_list`);
+      const mismatch = images && Array.isArray(list) ? reportMismatch(list, images) : null;
+      if (mismatch) throw new AgentInputError(mismatch);
+      await tx.setPropertyValues(job.clientId, productId, valid);
+      if (Array.isArray(list)) await tx.replaceClientImages(job.clientId, imagesAfterUpdate(job.clientId, list, images, await tx.listClientImages(job.clientId), new Date().toISOString()));
     });
   }
 

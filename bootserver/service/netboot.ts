@@ -8,13 +8,14 @@ import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
 import type { Config } from '../config/schema.ts';
 import { decideBoot, localBootTarget, resolveClient, type BootDecision, type BootRequest, type LocalBootTarget } from '../boot/decide.ts';
-import { FIRST_BOOT_PRODUCTS, awaitsFirstBoot, laidDown } from '../jobs/first-boot.ts';
+import { LINUX_INSTALL_PRODUCTS, awaitsFirstBoot, isWindowsInstall, laidDown } from '../jobs/first-boot.ts';
 import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import type { JobEventBus } from './event-bus.ts';
+import { siteName } from '../config/site.ts';
 import { deriveJobToken, sha256Hex } from './tokens.ts';
 import { NetimageError } from '../../lib/errors.ts';
 
@@ -70,7 +71,17 @@ export interface ActionSetHook {
   /** Values about to be stored by a property update; returns what to store instead (hashed passwords). */
   beforeStoreProperties(product: ProductDefinition, values: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
   /** An action request is about to be set with these values over the client's stored ones; returns the values to store. */
-  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>>;
+  beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>, clientId: string): Promise<Record<string, PropertyValue>>;
+}
+
+/** Several hooks as one: each product is handled by the first hook that claims it. */
+export function combineActionSetHooks(hooks: readonly ActionSetHook[]): ActionSetHook {
+  const of = (productId: string) => hooks.find((h) => h.handles(productId));
+  return {
+    handles: (productId) => of(productId) !== undefined,
+    beforeStoreProperties: async (product, values) => (of(product.id)?.beforeStoreProperties(product, values) ?? values),
+    beforeActionSet: async (product, actionRequest, given, stored, clientId) => (of(product.id)?.beforeActionSet(product, actionRequest, given, stored, clientId) ?? given),
+  };
 }
 
 export interface NetbootServiceOptions {
@@ -102,6 +113,8 @@ export class NetbootService {
   readonly store: Store;
   readonly config: Config;
   private readonly bus: JobEventBus;
+  /** This server's site (config site.name), recorded on the attempts it serves and the clients it sees. */
+  readonly site: string;
   private readonly log: Logger;
   private readonly serverSecret: string;
   readonly now: () => Date;
@@ -111,6 +124,7 @@ export class NetbootService {
   constructor(options: NetbootServiceOptions) {
     this.store = options.store;
     this.config = options.config;
+    this.site = siteName(options.config);
     this.bus = options.bus;
     this.log = options.log;
     this.serverSecret = options.serverSecret;
@@ -128,7 +142,7 @@ export class NetbootService {
     if (!this.actionSetHook?.handles(productId)) return properties;
     await this.requireClient(clientId);
     const product = await this.requireProduct(productId);
-    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId));
+    return this.actionSetHook.beforeActionSet(product, actionRequest, properties, await this.store.getPropertyValues(clientId, productId), clientId);
   }
 
   iso(): string {
@@ -254,39 +268,51 @@ export class NetbootService {
    */
   async bootConfigRead(request: BootRequest): Promise<BootOutcome> {
     return this.store.transaction(async (tx) => {
-      const byMac = request.mac ? await tx.findClientByMac(request.mac) : null;
-      const byUuid = request.uuid ? await tx.findClientByUuid(request.uuid) : null;
-      const resolved = resolveClient(request, this.config.boot.hostIdentifiers, { byMac, byUuid });
-      let client = resolved?.client ?? null;
-      const matchedBy = resolved?.matchedBy ?? null;
-      const products = new Map((await tx.listProducts()).map((p) => [p.id, p]));
-
-      for (let round = 0; round < 3; round++) {
-        const pending = client ? await tx.listProductOnClients({ clientId: client.id, pendingOnly: true }) : [];
-        const held = client && this.bootGate ? await this.bootGate.held(tx, client.id, pending) : new Map<string, string>();
-        const decision = decideBoot({ client, pending, products, bootUnknownClients: this.config.boot.bootUnknownClients, held });
-        if (decision.kind === 'local') {
-          return { decision, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
-        }
-        if (decision.kind === 'register') {
-          client = await this.registerUnknownClient(tx, request);
-          await this.setActionRequest(client.id, ProductId.hwinvent, 'setup', {}, tx);
-          continue;
-        }
-        const outcome = await this.startOrContinueJob(tx, client!, decision.productId, decision.actionRequest);
-        if (outcome) return { decision, client, matchedBy, job: outcome.job, token: outcome.token, localTarget: 'any' };
-        // The job gave up (exhausted): its request is cleared; decide again for what is left.
-      }
-      return { decision: { kind: 'local', reason: 'no runnable netboot action' }, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
+      const outcome = await this.decideAndServe(tx, request);
+      // Where and when the PC was last seen: which site's server answered it.
+      if (outcome.client) await tx.markClientSeen(outcome.client.id, this.iso(), this.site);
+      return outcome;
     });
+  }
+
+  private async decideAndServe(tx: Store, request: BootRequest): Promise<BootOutcome> {
+    const byMac = request.mac ? await tx.findClientByMac(request.mac) : null;
+    const byUuid = request.uuid ? await tx.findClientByUuid(request.uuid) : null;
+    const resolved = resolveClient(request, this.config.boot.hostIdentifiers, { byMac, byUuid });
+    let client = resolved?.client ?? null;
+    const matchedBy = resolved?.matchedBy ?? null;
+    const products = new Map((await tx.listProducts()).map((p) => [p.id, p]));
+
+    for (let round = 0; round < 3; round++) {
+      const pending = client ? await tx.listProductOnClients({ clientId: client.id, pendingOnly: true }) : [];
+      const held = client && this.bootGate ? await this.bootGate.held(tx, client.id, pending) : new Map<string, string>();
+      const decision = decideBoot({ client, pending, products, bootUnknownClients: this.config.boot.bootUnknownClients, held });
+      if (decision.kind === 'local') {
+        return { decision, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
+      }
+      if (decision.kind === 'register') {
+        client = await this.registerUnknownClient(tx, request);
+        await this.setActionRequest(client.id, ProductId.hwinvent, 'setup', {}, tx);
+        continue;
+      }
+      const outcome = await this.startOrContinueJob(tx, client!, decision.productId, decision.actionRequest);
+      if (outcome) return { decision, client, matchedBy, job: outcome.job, token: outcome.token, localTarget: 'any' };
+      // The job gave up (exhausted): its request is cleared; decide again for what is left.
+    }
+    return { decision: { kind: 'local', reason: 'no runnable netboot action' }, client, matchedBy, job: null, token: null, localTarget: await this.localTarget(tx, client) };
   }
 
   /** Installed Linux (or laid down, its first boot awaited) on this client's disk? */
   private async localTarget(tx: Store, client: Client | null): Promise<LocalBootTarget> {
     if (!client) return 'any';
-    const states = (await Promise.all(FIRST_BOOT_PRODUCTS.map((productId) => tx.getProductOnClient(client.id, productId)))).filter((s) => s !== null);
+    const states = (await Promise.all(LINUX_INSTALL_PRODUCTS.map((productId) => tx.getProductOnClient(client.id, productId)))).filter((s) => s !== null);
     const waiting = await tx.listOsInstalls({ clientId: client.id, states: ['waiting'] });
-    return localBootTarget({ states, osInstallProducts: FIRST_BOOT_PRODUCTS, laidDownWaiting: waiting.length > 0 });
+    return localBootTarget({
+      states,
+      osInstallProducts: LINUX_INSTALL_PRODUCTS,
+      laidDownWaiting: waiting.some((w) => !isWindowsInstall(w.productId)),
+      winpePending: waiting.some((w) => isWindowsInstall(w.productId)),
+    });
   }
 
   private async registerUnknownClient(tx: Store, request: BootRequest): Promise<Client> {
@@ -334,6 +360,7 @@ export class NetbootService {
       updated: ts.toISOString(),
       attemptStarted: ts.toISOString(),
       finished: null,
+      site: this.site,
     };
     await tx.createJob(created);
     await this.recordEvent(tx, created, 'state', null, `boot configuration read (attempt 1 of ${created.maxAttempts})`);
@@ -361,6 +388,8 @@ export class NetbootService {
       next.attemptStarted = ts;
       next.tokenHash = sha256Hex(deriveJobToken(this.serverSecret, job.id, next.attempt));
       next.percent = null;
+      // Only a boot config read starts an attempt: this server's site serves it.
+      next.site = this.site;
     }
     await tx.updateJob(next);
     const product = await tx.getProduct(job.productId);
@@ -410,7 +439,9 @@ export class NetbootService {
       report: null,
       updated: now.toISOString(),
     };
-    const waiting = laidDown(record, now, this.config.osImages.firstBootTimeoutMinutes * 60_000);
+    // Windows setup (WinPE, then its own reboots) takes far longer than a Linux first boot.
+    const minutes = isWindowsInstall(job.productId) ? this.config.osImages.windowsSetupTimeoutMinutes : this.config.osImages.firstBootTimeoutMinutes;
+    const waiting = laidDown(record, now, minutes * 60_000);
     await tx.putOsInstall(waiting);
     await this.recordEvent(tx, job, 'state', job.percent, `laid down; waiting for the installed system's first-boot report until ${waiting.deadline} (the PC boots its local disk)`);
   }

@@ -8,15 +8,16 @@
 //   what comes next; no report by the deadline fails the product (sweep()).
 // The rules are pure (jobs/first-boot.ts, os-images/install-plan.ts); this runs them in the store.
 import { randomBytes } from 'node:crypto';
-import type { FirstBootReport, OsInstallPlan } from '../../lib/agent-protocol.ts';
+import type { FirstBootReport, OsInstallPlan, WindowsInstallPlan } from '../../lib/agent-protocol.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { PRODUCT_ID_PATTERN, ProductId } from '../../lib/products.ts';
 import type { Depot } from '../depot/depot.ts';
+import { UpstreamError, type DepotPuller } from '../depot/pull.ts';
 import { parseEntryId } from '../depot/manifest.ts';
 import {
-  FIRST_BOOT_PRODUCTS,
+  LINUX_INSTALL_PRODUCTS,
   OPEN_STATES,
-  awaitsFirstBoot,
+  isWindowsInstall,
   describeReport,
   firstBootTokenVerdict,
   mintedTokenExpiry,
@@ -28,6 +29,8 @@ import { isPendingRequest } from '../jobs/lifecycle.ts';
 import { ROOTFS_FILE, type OsBuild, type OsImageBuilder } from '../os-images/build.ts';
 import { PASSWORD_PROPERTIES, type InstallPolicy, type ResolvedInstall } from '../os-images/install-products.ts';
 import { buildInstallPlan } from '../os-images/install-plan.ts';
+import type { WindowsInstallPolicy } from '../os-images/windows-install.ts';
+import { buildWindowsPlan } from '../os-images/windows-plan.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import type { Job, ProductOnClient, Store } from '../store/types.ts';
 import { mayQueue, productIds } from './agent-scope.ts';
@@ -43,15 +46,20 @@ export interface OsInstallServiceOptions {
   depot: Depot;
   builder: OsImageBuilder;
   policy: InstallPolicy;
+  windows: WindowsInstallPolicy;
   log: Logger;
+  /** A site server's pulls from its main server's depot (config depot.upstream); null on the main server. */
+  puller?: DepotPuller | null;
 }
 
 export class OsInstallService implements BootGate {
   private readonly service: NetbootService;
   private readonly agent: AgentSession;
   private readonly depot: Depot;
+  private readonly puller: DepotPuller | null;
   private readonly builder: OsImageBuilder;
   private readonly policy: InstallPolicy;
+  private readonly windows: WindowsInstallPolicy;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | null = null;
 
@@ -59,13 +67,16 @@ export class OsInstallService implements BootGate {
     this.service = options.service;
     this.agent = new AgentSession(options.service);
     this.depot = options.depot;
+    this.puller = options.puller ?? null;
     this.builder = options.builder;
     this.policy = options.policy;
+    this.windows = options.windows;
     this.log = options.log;
   }
 
-  private get timeoutMinutes(): number {
-    return this.service.config.osImages.firstBootTimeoutMinutes;
+  private timeoutMinutes(productId: string): number {
+    const c = this.service.config.osImages;
+    return isWindowsInstall(productId) ? c.windowsSetupTimeoutMinutes : c.firstBootTimeoutMinutes;
   }
 
   start(): void {
@@ -90,7 +101,8 @@ export class OsInstallService implements BootGate {
   async held(tx: Store, clientId: string, pending: readonly ProductOnClient[]): Promise<Map<string, string>> {
     const held = new Map<string, string>();
     for (const poc of pending) {
-      if (!awaitsFirstBoot(poc.productId) || !isPendingRequest(poc.actionRequest)) continue;
+      // Only Linux installs wait for a server-side build; Windows media are imported by the admin.
+      if (!LINUX_INSTALL_PRODUCTS.includes(poc.productId) || !isPendingRequest(poc.actionRequest)) continue;
       // A job under way keeps going: its root filesystem was there when it started.
       const active = await tx.findActiveJob(clientId);
       if (active?.productId === poc.productId) continue;
@@ -151,7 +163,7 @@ export class OsInstallService implements BootGate {
   /** A build failed: every pending install waiting for that root filesystem fails with its reason. */
   async buildFailed(build: OsBuild): Promise<void> {
     await this.service.store.transaction(async (tx) => {
-      for (const productId of FIRST_BOOT_PRODUCTS) {
+      for (const productId of LINUX_INSTALL_PRODUCTS) {
         for (const poc of await tx.listProductOnClients({ productId, pendingOnly: true })) {
           let entry: string;
           try {
@@ -174,20 +186,16 @@ export class OsInstallService implements BootGate {
       const name = parseEntryId(resolved.entryId)!.name;
       const entry = await this.depot.get('rootfs', name);
       const rootfs = entry?.manifest.files.find((f) => f.path === ROOTFS_FILE);
+      if (!entry && this.puller) {
+        // A site server: fetch it from the main server once; the agent retries the plan (503) meanwhile.
+        this.puller.pull('rootfs', name).catch((error: unknown) => this.log.error({ err: error, entry: resolved.entryId }, 'pulling a depot entry from the upstream failed'));
+        throw new UpstreamError(`the root filesystem ${resolved.entryId} is being pulled from the main server (${this.puller.upstream.url}); try again`);
+      }
       if (!rootfs) throw new ConflictError(`the root filesystem ${resolved.entryId} of this install is not in the depot (removed after the job started?): set the action again to build it`);
       // Stored values are hashes (install-products.ts hashes on the way in); a clear value put
       // into the store some other way is hashed here, never sent as it is.
       const passwords = await this.policy.hashPasswords(job.productId, Object.fromEntries(PASSWORD_PROPERTIES.map((p) => [p, effective[p] ?? ''])));
-      const now = this.service.now();
-      const ts = now.toISOString();
-      for (const other of await tx.listOsInstalls({ clientId: job.clientId, states: [...OPEN_STATES] })) {
-        if (other.jobId !== job.id) await tx.putOsInstall({ ...other, state: 'superseded', tokenHash: null, updated: ts });
-      }
-      const token = randomBytes(32).toString('hex');
-      const expires = mintedTokenExpiry(now, this.timeoutMinutes * 60_000);
-      const previous = await tx.getOsInstall(job.id);
-      await tx.putOsInstall({ jobId: job.id, clientId: job.clientId, productId: job.productId, state: 'installing', tokenHash: sha256Hex(token), tokenExpires: expires, deadline: null, report: null, updated: ts });
-      await this.service.recordEvent(tx, job, 'log', null, `install plan fetched: ${resolved.entryId}; first-boot token ${previous ? 'replaced (the previous one no longer works)' : 'issued'}, valid until ${expires}`);
+      const { token, expires } = await this.mintToken(tx, job, `install plan fetched: ${resolved.entryId}`);
       return buildInstallPlan({
         productId: job.productId as OsInstallPlan['productId'],
         clientId: job.clientId,
@@ -200,6 +208,49 @@ export class OsInstallService implements BootGate {
         firstBootExpires: expires,
       });
     });
+  }
+
+  /**
+   * A fresh one-time first-boot (completion) token for this job: only its sha256 is stored, a
+   * previous token of the job and open installs of other jobs of the client stop working.
+   */
+  private async mintToken(tx: Store, job: Job, what: string): Promise<{ token: string; expires: string }> {
+    const now = this.service.now();
+    const ts = now.toISOString();
+    for (const other of await tx.listOsInstalls({ clientId: job.clientId, states: [...OPEN_STATES] })) {
+      if (other.jobId !== job.id) await tx.putOsInstall({ ...other, state: 'superseded', tokenHash: null, updated: ts });
+    }
+    const token = randomBytes(32).toString('hex');
+    const expires = mintedTokenExpiry(now, this.timeoutMinutes(job.productId) * 60_000);
+    const previous = await tx.getOsInstall(job.id);
+    await tx.putOsInstall({ jobId: job.id, clientId: job.clientId, productId: job.productId, state: 'installing', tokenHash: sha256Hex(token), tokenExpires: expires, deadline: null, report: null, updated: ts });
+    await this.service.recordEvent(tx, job, 'log', null, `${what}; first-boot token ${previous ? 'replaced (the previous one no longer works)' : 'issued'}, valid until ${expires}`);
+    return { token, expires };
+  }
+
+  // ---- unattended Windows: the staging plan, with a fresh completion token ----
+
+  async windowsPlan(jobToken: string, baseUrl: string): Promise<WindowsInstallPlan> {
+    return this.agent.installJob(
+      jobToken,
+      async (tx, job) => {
+        const { effective } = await this.effective(tx, job.clientId, job.productId);
+        // The media may have changed since the action was set: the same checks again.
+        const { entry, edition } = await this.windows.resolve(job.productId, effective);
+        const { token, expires } = await this.mintToken(tx, job, `Windows staging plan fetched: ${entry.id}, image ${edition.index} ${JSON.stringify(edition.name)}`);
+        return buildWindowsPlan({
+          productId: job.productId as WindowsInstallPlan['productId'],
+          clientId: job.clientId,
+          effective,
+          manifest: entry.manifest,
+          edition,
+          baseUrl,
+          token,
+          expires,
+        });
+      },
+      'windows',
+    );
   }
 
   // ---- the installed system: its first-boot report ----
@@ -282,7 +333,7 @@ export class OsInstallService implements BootGate {
           continue;
         }
         await tx.putOsInstall({ ...record, state: 'timed_out', tokenHash: null, updated: ts });
-        const next = productStateAfterTimeout(poc, { now: ts, timeoutMinutes: this.timeoutMinutes });
+        const next = productStateAfterTimeout(poc, { now: ts, timeoutMinutes: this.timeoutMinutes(record.productId) });
         await tx.putProductOnClient(next);
         const job = await tx.getJob(record.jobId);
         if (job) await this.service.recordEvent(tx, job, 'state', null, next.actionProgress);

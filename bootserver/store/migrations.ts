@@ -302,4 +302,32 @@ export const migrations: Migration[] = [
       CREATE INDEX os_installs_client ON os_installs(client_id, product_id);
     `,
   },
+  {
+    version: 7,
+    name: 'the images on each client\'s backup partition with size, date, source and format (issue 12)',
+    // BIGINT: an image passes 2 GiB (PostgreSQL's INTEGER is 4 bytes; SQLite's are all 8).
+    sql: `
+      CREATE TABLE client_images (
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        created_at TEXT,
+        source_partition TEXT,
+        fs_type TEXT NOT NULL,
+        format TEXT NOT NULL,
+        reported TEXT NOT NULL,
+        PRIMARY KEY (client_id, name)
+      );
+    `,
+  },
+  {
+    version: 8,
+    name: 'sites: the site that served each job attempt, where and when each client was last seen (issue 16)',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN site TEXT;
+      ALTER TABLE clients ADD COLUMN last_seen TEXT;
+      ALTER TABLE clients ADD COLUMN last_seen_site TEXT;
+    `,
+  },
 ];

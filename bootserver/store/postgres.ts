@@ -8,10 +8,14 @@ import pg from 'pg';
 import { migrations as defaultMigrations, migrationSql, type Migration } from './migrations.ts';
 import { numberedPlaceholders, type Row, type SqlBackend, type SqlResult, type SqlRunner, type SqlValue } from './sql.ts';
 import { SqlStore } from './sql-store.ts';
-import { StoreConflictError } from './types.ts';
+import { StoreConflictError, StoreUnavailableError } from './types.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { announceJobEvent, listenJobEvents, newOrigin, OwnEventIds, type AnnouncedJobEvent, type JobEventListener } from './pg-events.ts';
 
 /** The advisory lock key of netimage's store transactions (any fixed number; "netimage" in ASCII, truncated). */
 export const STORE_LOCK_KEY = 0x6e6574696d616765n & 0x7fffffffffffffffn;
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Where the schema version is kept (SQLite keeps it in PRAGMA user_version). */
 const VERSION_TABLE = 'netimage_schema_version';
@@ -28,16 +32,39 @@ async function run(on: Queryable, sql: string, params: SqlValue[]): Promise<SqlR
     // The store checks uniqueness before it writes; this is the database's own word when a
     // writer outside a transaction raced it: the same kind of error as the store's check.
     if ((error as { code?: string }).code === '23505') throw new StoreConflictError(`already exists: ${(error as { detail?: string }).detail ?? (error as Error).message}`);
-    throw error;
+    throw unavailableOr(error);
   }
+}
+
+/**
+ * A lost or refused connection (the server stopped or restarting, the link down) as the store's
+ * "unavailable" error: HTTP 503, which the agent retries and after which Grub boots the local disk.
+ * Socket errors, PostgreSQL's class 08 (connection exception) and 57P01-57P03 (shutdown, cannot
+ * connect now), and node-postgres's own words for a connection that ended or timed out.
+ */
+function unavailableOr(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  const message = (error as Error | undefined)?.message ?? String(error);
+  const lost =
+    (typeof code === 'string' && (/^(08|57P0[123])/.test(code) || /^E(CONNREFUSED|CONNRESET|NOENT|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH)$/.test(code))) ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
+  return lost ? new StoreUnavailableError(`the store (PostgreSQL) cannot be reached: ${message}; try again`, { cause: error }) : error;
 }
 
 class PostgresBackend implements SqlBackend {
   readonly dialect = 'postgres';
   readonly pool: pg.Pool;
+  /** This server's mark on its job event announcements (its own listener skips them). */
+  readonly origin = newOrigin();
+  readonly own = new OwnEventIds();
 
   constructor(pool: pg.Pool) {
     this.pool = pool;
+  }
+
+  announceJobEvent(db: SqlRunner, eventId: number): Promise<void> {
+    this.own.add(eventId);
+    return announceJobEvent(db, this.origin, eventId);
   }
 
   read<T>(fn: (db: SqlRunner) => Promise<T>): Promise<T> {
@@ -45,15 +72,21 @@ class PostgresBackend implements SqlBackend {
   }
 
   async transaction<T>(fn: (db: SqlRunner) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw unavailableOr(error);
+    });
     let broken: Error | undefined;
     try {
       // READ COMMITTED (the default): every statement after the lock sees what the previous
       // holder committed. A snapshot isolation level would take its snapshot before the wait.
       // One round trip for both (a constant key: no parameters, so the simple protocol takes two statements).
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${STORE_LOCK_KEY})`);
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${STORE_LOCK_KEY})`).catch((error: unknown) => {
+        throw unavailableOr(error);
+      });
       const result = await fn({ query: (sql, params) => run(client, sql, params) });
-      await client.query('COMMIT');
+      await client.query('COMMIT').catch((error: unknown) => {
+        throw unavailableOr(error);
+      });
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
@@ -83,12 +116,23 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore extends SqlStore {
-  private constructor(backend: PostgresBackend) {
+  readonly #url: string;
+  readonly #backend: PostgresBackend;
+
+  private constructor(backend: PostgresBackend, url: string) {
     super(backend);
+    this.#url = url;
+    this.#backend = backend;
+  }
+
+  override listenJobEvents(log: Logger, onEvent: (e: AnnouncedJobEvent) => void): Promise<JobEventListener> {
+    return listenJobEvents({ url: this.#url, origin: this.#backend.origin, own: this.#backend.own, log, onEvent });
   }
 
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 });
+    // A link that drops silently (no reset) must not hold a request for TCP's minutes: a new
+    // connection gives up after 10 s, open ones probe with keep-alives.
+    const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
     // An idle connection the server closed (restart, network) must not crash the process: the
     // pool drops it and the next query opens a new one or fails with its own error.
     pool.on('error', () => undefined);
@@ -100,7 +144,7 @@ export class PostgresStore extends SqlStore {
       await pool.end();
       throw error;
     }
-    return new PostgresStore(backend);
+    return new PostgresStore(backend, options.url);
   }
 }
 

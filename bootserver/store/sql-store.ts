@@ -7,6 +7,7 @@ import {
   StoreConflictError,
   StoreNotFoundError,
   type Client,
+  type ClientImage,
   type ClientPatch,
   type Group,
   type Job,
@@ -32,10 +33,26 @@ import {
   type UserToken,
 } from './types.ts';
 import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { AnnouncedJobEvent, JobEventListener } from './pg-events.ts';
 
 const now = () => new Date().toISOString();
 const str = (v: SqlValue | undefined): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: SqlValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+
+function rowToClientImage(r: Row): ClientImage {
+  return {
+    clientId: String(r['client_id']),
+    name: String(r['name']),
+    // PostgreSQL answers BIGINT as text.
+    sizeBytes: Number(r['size_bytes']),
+    createdAt: str(r['created_at']),
+    sourcePartition: str(r['source_partition']),
+    fsType: String(r['fs_type']),
+    format: String(r['format']) === 'chunked' ? 'chunked' : 'stream',
+    reported: String(r['reported']),
+  };
+}
 
 function rowToClient(r: Row): Client {
   return {
@@ -48,6 +65,8 @@ function rowToClient(r: Row): Client {
     inventory: r['inventory'] ? (JSON.parse(String(r['inventory'])) as unknown) : null,
     created: String(r['created']),
     modified: String(r['modified']),
+    lastSeen: str(r['last_seen']),
+    lastSeenSite: str(r['last_seen_site']),
   };
 }
 
@@ -81,6 +100,7 @@ function rowToJob(r: Row): Job {
     updated: String(r['updated']),
     attemptStarted: str(r['attempt_started']),
     finished: str(r['finished']),
+    site: str(r['site']),
   };
 }
 
@@ -99,7 +119,7 @@ function rowToOsInstall(r: Row): OsInstallRecord {
   };
 }
 
-function rowToEvent(r: Row): JobEventRecord {
+export function rowToEvent(r: Row): JobEventRecord {
   return {
     id: Number(r['id']),
     jobId: String(r['job_id']),
@@ -293,6 +313,14 @@ export class SqlStore implements Store {
     return this.backend.close();
   }
 
+  /**
+   * Hand job events stored by other servers on the same database to onEvent, until closed; null
+   * where no other server can write (SQLite: the in-process bus carries everything).
+   */
+  listenJobEvents(_log: Logger, _onEvent: (e: AnnouncedJobEvent) => void): Promise<JobEventListener | null> {
+    return Promise.resolve(null);
+  }
+
   /** The migration the database is at. */
   readSchemaVersion(): Promise<number> {
     return this.backend.schemaVersion();
@@ -466,11 +494,34 @@ export class SqlStore implements Store {
     });
   }
 
+  listClientImages(clientId: string): Promise<ClientImage[]> {
+    return this.read(async (c) => (await c.all('SELECT * FROM client_images WHERE client_id = ? ORDER BY position', clientId)).map(rowToClientImage));
+  }
+  replaceClientImages(clientId: string, images: readonly ClientImage[]): Promise<void> {
+    return this.write(async (c) => {
+      await c.exec('DELETE FROM client_images WHERE client_id = ?', clientId);
+      for (const [position, i] of images.entries()) {
+        await c.exec(
+          'INSERT INTO client_images(client_id, name, position, size_bytes, created_at, source_partition, fs_type, format, reported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          clientId,
+          i.name,
+          position,
+          i.sizeBytes,
+          i.createdAt,
+          i.sourcePartition,
+          i.fsType,
+          i.format,
+          i.reported,
+        );
+      }
+    });
+  }
+
   createJob(job: Job): Promise<Job> {
     return this.write(async (c) => {
       await c.exec(
-        `INSERT INTO jobs(id, client_id, product_id, action_request, state, attempt, max_attempts, token_hash, percent, error, created, updated, attempt_started, finished)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jobs(id, client_id, product_id, action_request, state, attempt, max_attempts, token_hash, percent, error, created, updated, attempt_started, finished, site)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         job.id,
         job.clientId,
         job.productId,
@@ -485,8 +536,14 @@ export class SqlStore implements Store {
         job.updated,
         job.attemptStarted,
         job.finished,
+        job.site ?? null,
       );
       return job;
+    });
+  }
+  markClientSeen(id: string, at: string, site: string): Promise<void> {
+    return this.write(async (c) => {
+      await c.exec('UPDATE clients SET last_seen = ?, last_seen_site = ? WHERE id = ?', at, site, id);
     });
   }
   getJob(id: string): Promise<Job | null> {
@@ -495,7 +552,7 @@ export class SqlStore implements Store {
   updateJob(job: Job): Promise<void> {
     return this.write(async (c) => {
       const changes = await c.exec(
-        `UPDATE jobs SET state = ?, attempt = ?, max_attempts = ?, token_hash = ?, percent = ?, error = ?, updated = ?, attempt_started = ?, finished = ? WHERE id = ?`,
+        `UPDATE jobs SET state = ?, attempt = ?, max_attempts = ?, token_hash = ?, percent = ?, error = ?, updated = ?, attempt_started = ?, finished = ?, site = ? WHERE id = ?`,
         job.state,
         job.attempt,
         job.maxAttempts,
@@ -505,6 +562,7 @@ export class SqlStore implements Store {
         job.updated,
         job.attemptStarted,
         job.finished,
+        job.site ?? null,
         job.id,
       );
       if (changes === 0) throw new StoreNotFoundError(`job ${job.id} not found`);
@@ -535,7 +593,9 @@ export class SqlStore implements Store {
         event.percent,
         event.message,
       );
-      return { ...event, id: Number(r!['id']) };
+      const id = Number(r!['id']);
+      await this.backend.announceJobEvent?.(c.db, id);
+      return { ...event, id };
     });
   }
   listJobEvents(jobId: string, options: { afterId?: number; kinds?: JobEventKind[]; limit?: number } = {}): Promise<JobEventRecord[]> {

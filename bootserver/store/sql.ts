@@ -26,6 +26,11 @@ export interface SqlBackend {
    * or another server) runs between its first statement and its commit.
    */
   transaction<T>(fn: (db: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * Tell the other servers on the same database that a job event was stored (inside the
+   * transaction that stored it). Absent where one server is all there is (SQLite).
+   */
+  announceJobEvent?(db: SqlRunner, eventId: number): Promise<void>;
   /** The migration the database is at (0 = empty). */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 // Domain records and the one Store interface. The embedded backend is SQLite (node:sqlite);
 // the interface is async so a PostgreSQL backend can sit behind it for multi-server sites.
-import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import type { ActionRequest, BackupImageReport, PropertyValue } from '../../lib/agent-protocol.ts';
 import { NetimageError } from '../../lib/errors.ts';
 
 export type InstallationStatus = 'installed' | 'not_installed' | 'unknown';
@@ -17,6 +17,16 @@ export interface Client {
   inventory: unknown | null;
   created: string;
   modified: string;
+  /** When a bootserver last read this client's boot config, and that server's site (null: never). */
+  lastSeen?: string | null;
+  lastSeenSite?: string | null;
+}
+
+/** An image on a client's backup partition, as its agent last reported it (service/client-images.ts). */
+export interface ClientImage extends BackupImageReport {
+  clientId: string;
+  /** When the agent reported it. */
+  reported: string;
 }
 
 export interface Group {
@@ -79,6 +89,8 @@ export interface Job {
   /** When the current attempt's boot config was read. */
   attemptStarted: string | null;
   finished: string | null;
+  /** The site of the server that served the current attempt's boot config (null: before sites). */
+  site?: string | null;
 }
 
 /**
@@ -130,6 +142,14 @@ export class StoreNotFoundError extends NetimageError {
   }
 }
 
+/** The database cannot be reached (a shared PostgreSQL store whose link dropped): try again later. */
+export class StoreUnavailableError extends NetimageError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export interface ClientPatch {
   mac?: string | null;
   uuid?: string | null;
@@ -172,6 +192,8 @@ export interface Store extends OperatorStore, AuthStore {
   createClient(client: NewClient): Promise<Client>;
   updateClient(id: string, patch: ClientPatch): Promise<Client>;
   getClient(id: string): Promise<Client | null>;
+  /** A bootserver of `site` read this client's boot config at `at`. */
+  markClientSeen(id: string, at: string, site: string): Promise<void>;
   findClientByMac(mac: string): Promise<Client | null>;
   findClientByUuid(uuid: string): Promise<Client | null>;
   listClients(filter?: { group?: string }): Promise<Client[]>;
@@ -197,6 +219,11 @@ export interface Store extends OperatorStore, AuthStore {
   /** Values stored for this client only (not the product defaults). */
   getPropertyValues(clientId: string, productId: string): Promise<Record<string, PropertyValue>>;
   setPropertyValues(clientId: string, productId: string, values: Record<string, PropertyValue>): Promise<void>;
+
+  /** The images the client's agent last reported, oldest first; deleted with the client. */
+  listClientImages(clientId: string): Promise<ClientImage[]>;
+  /** Replaces all of the client's image rows by these. */
+  replaceClientImages(clientId: string, images: readonly ClientImage[]): Promise<void>;
 
   createJob(job: Job): Promise<Job>;
   getJob(id: string): Promise<Job | null>;

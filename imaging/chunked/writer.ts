@@ -1,12 +1,14 @@
 // Backup side of the chunked format: cut partclone's -a0 stream into frames as it goes by (header
 // + bitmap, then the used blocks of each chunk), compress each frame on libuv's thread pool
 // (several at once, written in order), hash each chunk's raw bytes and the whole file, and end
-// with the seek table. One pass over the disk; see format.ts for the layout.
+// with the seek table. One pass over the disk; see format.ts for the layout. writeChunkedImageNative
+// does the same with native/chunkcut (half the CPU); this one is the fallback where it is missing.
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { readFile, rm, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { constants, zstdCompress } from 'node:zlib';
 import { ImagingError } from '../errors.ts';
+import { runPipeline, type PipelineResult, type Stage } from '../pipeline.ts';
 import { encodeSeekTable, parseStreamHead, PCL_DESC_BYTES, usedPerChunk, type ChunkIndex, type SeekEntry, type StreamHead } from './format.ts';
 
 const compress = promisify(zstdCompress);
@@ -123,5 +125,64 @@ export async function writeChunkedImage(opts: ChunkedWriteOptions): Promise<Chun
     sha256: fileHash.digest('hex'),
     imageBytes: position,
     frames: seek.length,
+  };
+}
+
+export interface NativeWriteOptions {
+  producer: Stage;
+  out: FileHandle;
+  level: number;
+  chunkBytes: number;
+  /** native/chunkcut (native.ts). */
+  chunkcut: string;
+  /** Where chunkcut writes its report (removed here). */
+  reportFile: string;
+  onProducerLine?: ((line: string) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * The same image and chunks.json as writeChunkedImage, cut by chunkcut in a kernel pipe behind
+ * partclone (the bytes never pass through JS). `pipeline` when a stage failed (the caller explains it).
+ */
+export async function writeChunkedImageNative(opts: NativeWriteOptions): Promise<{ written: ChunkedWriteResult } | { failed: PipelineResult }> {
+  const pipeline = await runPipeline({
+    producer: opts.producer,
+    consumer: { file: opts.chunkcut, args: [String(opts.level), String(opts.chunkBytes), opts.reportFile] },
+    consumerStdout: opts.out.fd,
+    onProducerLine: opts.onProducerLine,
+    signal: opts.signal,
+  });
+  try {
+    if (!pipeline.ok) return { failed: pipeline };
+    return { written: parseReport(await readFile(opts.reportFile, 'utf8'), opts.chunkBytes) };
+  } finally {
+    await rm(opts.reportFile, { force: true });
+  }
+}
+
+/** chunkcut's report -> the writer's result; the header is checked by the same rules as Node's path. */
+export function parseReport(text: string, chunkBytes: number): ChunkedWriteResult {
+  const lines = text.split('\n').filter(Boolean);
+  const field = (tag: string) => lines.find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1);
+  const desc = field('D');
+  const headSha256 = field('H');
+  const end = field('F')?.split(' ');
+  if (!desc || !headSha256 || !end || end.length !== 3) throw new ImagingError('chunkcut wrote an incomplete report');
+  const head = parseStreamHead(Buffer.from(desc, 'hex'));
+  if (typeof head === 'string') throw new ImagingError(`cannot write a chunked image: ${head}`);
+  const chunks = lines
+    .filter((l) => l.startsWith('C '))
+    .map((l): [number, string] => {
+      const [, k, sha] = l.split(' ');
+      return [Number(k), sha!];
+    });
+  const chunkBlocks = Math.max(1, Math.floor(chunkBytes / head.blockSize));
+  return {
+    index: { format: 'netimage-chunks/1', blockSize: head.blockSize, totalBlocks: head.totalBlocks, usedBlocks: head.usedBlocks, chunkBlocks, headSha256, chunks },
+    head,
+    sha256: end[0]!,
+    imageBytes: Number(end[1]),
+    frames: Number(end[2]),
   };
 }

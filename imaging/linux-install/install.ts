@@ -1,4 +1,4 @@
-// The Debian install end to end on a prepared disk: fresh ext4 on the system partition, the root
+// The Debian (or Ubuntu: same steps, see settings.ts Vendor) install end to end on a prepared disk: fresh ext4 on the system partition, the root
 // filesystem streamed in and verified, per-PC settings, bootloader, first-boot unit. Only the
 // system partition, the swap partition and the bootloader places (ESP dirs / MBR boot code) are
 // written; the backup partition is only read (layout.json).
@@ -10,6 +10,7 @@ import { mountTemp } from '../mount.ts';
 import { installBiosLoader, installUefiLoader, writeGrubConfig } from './bootloader.ts';
 import { withChroot } from './chroot.ts';
 import { configureSystem } from './configure.ts';
+import { vendorOf } from './settings.ts';
 import { RootfsMismatchError, streamUnpack, type FetchServerFile } from './rootfs.ts';
 import type { InstallTarget } from './target.ts';
 
@@ -64,7 +65,7 @@ export async function installDebian(o: InstallOptions): Promise<InstallResult> {
       // Nothing of an unverified tree may stay behind to be booted: wipe the partition.
       await m.unmount();
       await runAllowFailure('wipefs', ['-a', target.system]);
-      if (error instanceof RootfsMismatchError) log(`${target.system} wiped again: the root filesystem did not verify`);
+      log(`${target.system} wiped again: ${error instanceof RootfsMismatchError ? 'the root filesystem did not verify' : 'the root filesystem did not arrive whole'}; the bootloader places and the backup partition were not touched`);
       throw error;
     }
     unpackSeconds = (performance.now() - started) / 1000;
@@ -79,8 +80,9 @@ export async function installDebian(o: InstallOptions): Promise<InstallResult> {
     await withChroot(m.dir, async (chroot) => {
       await configureSystem(m.dir, plan, uuids, chroot, log);
       progress(90, 'installing the bootloader');
-      await writeGrubConfig(m.dir, rootUuid);
-      if (target.firmware === 'uefi') await installUefiLoader(m.dir, target.esp!, rootUuid, log);
+      const vendor = vendorOf(plan.os);
+      await writeGrubConfig(m.dir, rootUuid, vendor);
+      if (target.firmware === 'uefi') await installUefiLoader(m.dir, target.esp!, rootUuid, log, vendor);
       else await installBiosLoader(chroot, target.disk, log);
     });
     await run('sync', []);

@@ -2,6 +2,25 @@
 // apt, grub configs, the first-boot report. configure.ts writes them into the unpacked tree.
 import { ImagingError } from '../errors.ts';
 
+/**
+ * What differs on the PC between the OSes the server builds (plan.os "debian-12", "ubuntu-22.04"):
+ * the ESP directory is the one the vendor's signed grub has built in as its prefix (it reads
+ * grub.cfg there), and the menu title.
+ */
+export interface Vendor {
+  efiDir: 'debian' | 'ubuntu';
+  title: string;
+}
+
+export const DEBIAN_VENDOR: Vendor = { efiDir: 'debian', title: 'Debian GNU/Linux' };
+const VENDORS: Record<string, Vendor> = { debian: DEBIAN_VENDOR, ubuntu: { efiDir: 'ubuntu', title: 'Ubuntu' } };
+
+export function vendorOf(os: string): Vendor {
+  const v = VENDORS[os.split('-')[0]!];
+  if (!v) throw new ImagingError(`the agent does not know how to make ${JSON.stringify(os)} bootable (it knows ${Object.keys(VENDORS).join(', ')})`);
+  return v;
+}
+
 export interface FsUuids {
   root: string;
   esp: string | null;
@@ -88,7 +107,7 @@ export function defaultGrubText(): string {
  * the PC, which then rewrites this file the Debian way. Under Secure Boot the signed grub has
  * shim verify the signed kernel, so the chain stays enforced.
  */
-export function grubCfgText(rootUuid: string): string {
+export function grubCfgText(rootUuid: string, vendor: Vendor = DEBIAN_VENDOR, linksIn: '' | '/boot' = ''): string {
   return `# written by netimage; update-grub on the installed system replaces it
 set timeout=2
 set default=0
@@ -96,20 +115,20 @@ insmod part_gpt
 insmod part_msdos
 insmod ext2
 search --no-floppy --fs-uuid --set=root ${rootUuid}
-menuentry 'Debian GNU/Linux' {
+menuentry '${vendor.title}' {
   search --no-floppy --fs-uuid --set=root ${rootUuid}
-  linux /vmlinuz root=UUID=${rootUuid} ro ${KERNEL_CMDLINE}
-  initrd /initrd.img
+  linux ${linksIn}/vmlinuz root=UUID=${rootUuid} ro ${KERNEL_CMDLINE}
+  initrd ${linksIn}/initrd.img
 }
-menuentry 'Debian GNU/Linux (previous kernel)' {
+menuentry '${vendor.title} (previous kernel)' {
   search --no-floppy --fs-uuid --set=root ${rootUuid}
-  linux /vmlinuz.old root=UUID=${rootUuid} ro ${KERNEL_CMDLINE}
-  initrd /initrd.img.old
+  linux ${linksIn}/vmlinuz.old root=UUID=${rootUuid} ro ${KERNEL_CMDLINE}
+  initrd ${linksIn}/initrd.img.old
 }
 `;
 }
 
-/** \EFI\debian\grub.cfg (and \EFI\BOOT\grub.cfg): the signed grub reads it next to itself, then the root's config. */
+/** \EFI\<vendor>\grub.cfg (and \EFI\BOOT\grub.cfg): the signed grub reads it next to itself, then the root's config. */
 export function espGrubCfgText(rootUuid: string): string {
   return `search.fs_uuid ${rootUuid} root\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n`;
 }

@@ -52,9 +52,9 @@ export async function findInstallTarget(ctx: FlowContext, firmware: Firmware): P
 export function describeTarget(t: InstallTarget): string[] {
   return [
     `disk ${t.disk}:`,
-    `  ${t.system}: system partition - ERASED (new ext4 with the Debian root filesystem)`,
+    `  ${t.system}: system partition - ERASED (new ext4 with the root filesystem from the server)`,
     ...(t.swap ? [`  ${t.swap}: swap - ERASED (new swap)`] : []),
-    ...(t.esp ? [`  ${t.esp}: EFI system partition - bootloader files replaced in \\EFI\\debian and \\EFI\\BOOT`] : []),
+    ...(t.esp ? [`  ${t.esp}: EFI system partition - bootloader files replaced in \\EFI\\debian (Ubuntu: \\EFI\\ubuntu) and \\EFI\\BOOT`] : []),
     ...(t.firmware === 'bios' ? [`  ${t.disk}: boot code in the MBR replaced (grub)`] : []),
     `  ${t.backup}: backup partition - kept (images are not touched)`,
   ];

@@ -1,7 +1,7 @@
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { backupFlow } from '../flows.ts';
 import { ProductId } from '../../lib/products.ts';
-import { ENGINE_PRODUCTS } from './common.ts';
+import { ENGINE_PRODUCTS, reportImages } from './common.ts';
 import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
 
 export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct {
@@ -19,11 +19,11 @@ export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct
         sourceProduct: installedOs?.productId ?? null,
         // opsi saves product states with Windows images; harmless for Linux, so keep them always.
         productStates: states,
-        // Stream by default: the chunked format's backup and full restore are slower today
-        // (bench/delta.ts, docs/performance.md); chunked is the opt-in for delta restores.
-        format: propString(ctx.job, 'image_format') === 'chunked' ? 'chunked' : 'stream',
+        // Chunked by default (delta restores): with the C chunk helpers its backup and full restore
+        // cost what the stream pipeline costs (bench/delta.ts, docs/performance.md); stream on request.
+        format: propString(ctx.job, 'image_format') === 'stream' ? 'stream' : 'chunked',
       });
-      await ctx.server.setProperties(ProductId.restore, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
+      await reportImages(ctx, r.backup.metadata.name, r.images);
       await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });
       const after = propList(ctx.job, 'setup_after_install');
       if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));

@@ -1,4 +1,5 @@
-// opsi-local-image-debian: lay the server's Debian root filesystem onto the disk prepare made
+// opsi-local-image-debian and opsi-local-image-ubuntu (same code; the plan's OS says which archive
+// the server built from): lay the server's root filesystem onto the disk prepare made
 // (imaging/linux-install/), then reboot into it. The job succeeds when the system is laid down;
 // the product becomes installed only when the installed system reports its first boot.
 import type { NetbootProduct } from '../../lib/netboot-product.ts';
@@ -11,15 +12,17 @@ import { flowContext, type FlowOverrides, propBool } from './props.ts';
 /** How long askbeforeinst waits for Enter before it goes on. */
 export const ASK_SECONDS = 30;
 
-export function makeDebianProduct(overrides: FlowOverrides & { console?: () => ConsoleIo } = {}): NetbootProduct {
+type InstallOverrides = FlowOverrides & { console?: () => ConsoleIo };
+
+export function makeOsInstallProduct(id: typeof ProductId.debian | typeof ProductId.ubuntu, overrides: InstallOverrides = {}): NetbootProduct {
   const { console: openConsole, ...flow } = overrides;
   return {
-    id: ProductId.debian,
+    id,
     run: async (ctx) => {
       const fc = flowContext(ctx, { from: 0, to: 100 }, flow);
       ctx.progress(1, 'looking for the prepared disk');
       const target = await findInstallTarget(fc, ctx.firmware);
-      const lines = ['opsi-local-image-debian will install Debian onto', ...describeTarget(target)];
+      const lines = [`${id} will install ${id === ProductId.ubuntu ? 'Ubuntu' : 'Debian'} onto`, ...describeTarget(target)];
       for (const l of lines) ctx.log(l);
       // The plan (and its one-time first-boot token) only now: a refusal above costs no token.
       const plan = await ctx.server.getOsInstallPlan();
@@ -37,4 +40,6 @@ export function makeDebianProduct(overrides: FlowOverrides & { console?: () => C
   };
 }
 
+export const makeDebianProduct = (overrides: InstallOverrides = {}) => makeOsInstallProduct(ProductId.debian, overrides);
 export const debianProduct = makeDebianProduct();
+export const ubuntuProduct = makeOsInstallProduct(ProductId.ubuntu);

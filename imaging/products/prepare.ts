@@ -2,6 +2,7 @@ import type { NetbootProduct } from '../../lib/netboot-product.ts';
 import { prepareFlow, PREPARE_DEFAULTS } from '../flows.ts';
 import { flowContext, type FlowOverrides, propBool, propString } from './props.ts';
 import { ProductId } from '../../lib/products.ts';
+import { reportImages } from './common.ts';
 
 /** OS products whose system partition is ext4 (everything else gets NTFS). */
 export function osFamilyFor(productId: string): 'windows' | 'linux' {
@@ -28,7 +29,7 @@ export function makePrepareProduct(overrides: FlowOverrides = {}): NetbootProduc
         backupPartitionOnSameDisk: propBool(job, 'backup_partition_on_same_disk', PREPARE_DEFAULTS.backupPartitionOnSameDisk),
       });
       // The old images are gone with the old partitions.
-      await ctx.server.setProperties(ProductId.restore, { imagefile: '', imagefiles_list: [] });
+      await reportImages(ctx, '', []);
       if (startOs) {
         await ctx.server.setActionRequests([{ productId: startOs, actionRequest: 'setup' }]);
         ctx.log(`${startOs} set to setup`);

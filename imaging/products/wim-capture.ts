@@ -1,9 +1,10 @@
 import type { AgentJob } from '../../lib/agent-protocol.ts';
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { ProductId } from '../../lib/products.ts';
-import { ENGINE_PRODUCTS } from './common.ts';
+import { ENGINE_PRODUCTS, reportImages } from './common.ts';
 import { flowContext, propBool, propList, propString, type FlowOverrides } from './props.ts';
 import { wimCaptureFlow } from '../wim/flows.ts';
+import { uploadToDepot } from '../depot-upload.ts';
 import { WIM_COMPRESSIONS, type CaptureMode, type WimCompression } from '../wim/wimlib.ts';
 
 /** OS products whose install.wim a capture may fill (their catalogue entries carry `imagename`). */
@@ -40,13 +41,18 @@ export function makeWimCaptureProduct(overrides: FlowOverrides = {}): NetbootPro
         backupImageName: propString(ctx.job, 'imagefile').trim() || `${target}-wim-master`,
         sourceProduct: installedOs?.productId ?? null,
         productStates: states,
+        upload: propBool(ctx.job, 'upload_to_depot', true)
+          ? (file) =>
+              uploadToDepot({ server: ctx.server, file, log: ctx.log, signal: ctx.signal, onProgress: (sent, size) => ctx.progress(95 + (4 * sent) / size, 'upload') })
+          : null,
       });
-      await ctx.server.setProperties(ProductId.restore, { imagefile: r.backup.metadata.name, imagefiles_list: r.images });
+      await reportImages(ctx, r.backup.metadata.name, r.images);
       await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });
       // This PC installs the captured image when the target product is run on it next.
       await ctx.server.setProperties(target, { imagename: r.capture.image.name });
       ctx.log(`captured "${r.capture.image.name}" as image ${r.capture.image.index} of ${r.capture.info.imageCount} into ${r.localPath} on the backup partition`);
-      ctx.log(`not uploaded: the server has no WIM upload route yet; ${r.localPath} stays on this PC's backup partition (see docs/windows.md)`);
+      if (!r.upload) ctx.log(`not uploaded (upload_to_depot=false): ${r.localPath} stays on this PC's backup partition only`);
+      else if (!r.upload.uploaded) ctx.log(`not uploaded: ${r.upload.reason}; ${r.localPath} stays on this PC's backup partition`);
       const after = propList(ctx.job, 'setup_after_capture');
       if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));
       ctx.progress(100, 'capture done');

@@ -8,10 +8,11 @@
 // and hashed; the old one is first renamed to `.old-<name>-<rand>/` and deleted afterwards.
 // `recoverStore` finishes or undoes whatever a crash interrupted.
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImagingError } from '../errors.ts';
 import { fsyncPath, sha256File } from '../../lib/files.ts';
+import type { BackupImageReport } from '../../lib/agent-protocol.ts';
 
 // Shared with the server's depot; imaging's callers import them from here as before.
 export { fsyncPath, sha256File };
@@ -83,6 +84,41 @@ export async function listImages(root: string): Promise<ImageMetadata[]> {
     }
   }
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+/** Bytes of the regular files under dir, subdirectories included (symlinks not followed). */
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeBytes(path);
+    else if (entry.isFile()) total += (await lstat(path)).size;
+  }
+  return total;
+}
+
+/** The date of an image's metadata when it is one; an old or hand-made image may carry none. */
+function knownDate(createdAt: string): string | null {
+  return /^\d{4}-\d{2}-\d{2}T/.test(createdAt) && !Number.isNaN(Date.parse(createdAt)) ? new Date(createdAt).toISOString() : null;
+}
+
+/**
+ * What the agent tells the server about each image (oldest first, as listImages): the size is
+ * every file of its directory, as `du --apparent-size` would count them, not only the image stream.
+ */
+export async function imageReports(root: string): Promise<BackupImageReport[]> {
+  const out: BackupImageReport[] = [];
+  for (const m of await listImages(root)) {
+    out.push({
+      name: m.name,
+      sizeBytes: await treeBytes(imageDir(root, m.name)),
+      createdAt: knownDate(m.createdAt),
+      sourcePartition: m.sourceDevice,
+      fsType: m.fsType,
+      format: m.format === 'netimage-image/2' ? 'chunked' : 'stream',
+    });
+  }
+  return out;
 }
 
 export async function rebuildIndex(root: string): Promise<ImageIndex> {

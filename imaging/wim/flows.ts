@@ -1,18 +1,20 @@
 // opsi-local-image-wim-capture and opsi-wim-info end to end on the client's disks: find the
 // backup partition and the system partition (layout.json), refuse what opsi refuses, back up,
 // capture. The captured install.wim is kept on the backup partition under .wim/ (a dot folder:
-// never an image name, skipped by the image store), laid out like the depot entry it is meant for
-// (`<target product>/installfiles/sources/install.wim`), until the server takes uploads.
+// never an image name, skipped by the image store), as `<target product>/installfiles/sources/
+// install.wim` (appends go on from it), and, when the product asks, uploaded into the server's
+// depot while the backup partition is still mounted.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
+import type { BackupImageReport, ProductOnClientStateWire } from '../../lib/agent-protocol.ts';
 import { backupPartition, type BackupResult } from '../backup.ts';
 import { ImagingError } from '../errors.ts';
 import { checkImageable } from '../fsdetect.ts';
 import { withStore, type FlowContext } from '../flows.ts';
 import { backupSpace, type BackupSpace } from '../space.ts';
+import type { UploadOutcome } from '../depot-upload.ts';
 import type { DiskLayout } from '../store/metadata.ts';
-import { appendMasterLog, listImages } from '../store/store.ts';
+import { appendMasterLog, imageReports } from '../store/store.ts';
 import { checkGeneralized } from './generalized.ts';
 import { describeImage, type WimInfo } from './info.ts';
 import { captureWim, wimInfo, type CaptureMode, type CaptureResult, type WimCompression } from './wimlib.ts';
@@ -45,6 +47,8 @@ export interface WimCaptureOptions {
   backupImageName: string;
   sourceProduct: string | null;
   productStates: ProductOnClientStateWire[];
+  /** The upload step (imaging/depot-upload.ts), given the captured file; null: keep it on the PC only. */
+  upload: ((wimFile: string) => Promise<UploadOutcome>) | null;
 }
 
 export interface WimCaptureResult {
@@ -52,8 +56,10 @@ export interface WimCaptureResult {
   capture: CaptureResult;
   /** Path of install.wim relative to the backup partition's root. */
   localPath: string;
-  images: string[];
+  images: BackupImageReport[];
   space: BackupSpace;
+  /** null: no upload was asked for. */
+  upload: UploadOutcome | null;
 }
 
 export async function wimCaptureFlow(ctx: FlowContext, o: WimCaptureOptions): Promise<WimCaptureResult> {
@@ -100,7 +106,10 @@ export async function wimCaptureFlow(ctx: FlowContext, o: WimCaptureOptions): Pr
       signal: ctx.signal,
     });
     await appendMasterLog(s.root, `wim-capture done target=${o.targetProduct} index=${capture.image.index} images=${capture.info.imageCount} bytes=${capture.info.sizeBytes}`);
-    return { backup, capture, localPath: rel, images: (await listImages(s.root)).map((m) => m.name), space: await backupSpace(s.root, s.backupDevice) };
+    // The whole file (with appended images) goes up: the depot's entry is replaced by a new version.
+    const upload = o.upload ? await o.upload(wimFile) : null;
+    if (upload?.uploaded) await appendMasterLog(s.root, `wim-upload done entry=${upload.committed.entry} sha256=${upload.committed.upload.sha256} bytes=${upload.committed.upload.size}`);
+    return { backup, capture, localPath: rel, images: await imageReports(s.root), space: await backupSpace(s.root, s.backupDevice), upload };
   });
 }
 
@@ -110,7 +119,7 @@ export async function wimInfoFlow(ctx: FlowContext, targetProduct: string): Prom
   return withStore(ctx, async (s) => {
     const file = join(s.root, rel);
     if (!(await stat(file).catch(() => null)))
-      throw new ImagingError(`no install.wim for ${targetProduct} on this PC's backup partition (${rel}): capture one with opsi-local-image-wim-capture first (the depot holds no WIMs yet)`);
+      throw new ImagingError(`no install.wim for ${targetProduct} on this PC's backup partition (${rel}): capture one with opsi-local-image-wim-capture first (the copy in the server's depot is not read here)`);
     const info = await wimInfo(file);
     ctx.log(`${rel}: ${info.imageCount} image(s), ${info.compression}, ${info.sizeBytes} bytes`);
     for (const i of info.images) ctx.log(describeImage(i));

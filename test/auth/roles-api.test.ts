@@ -37,13 +37,17 @@ test.serial('an operator preparing their own room or another is refused (403 wit
   const other = await asOlga('POST', '/api/v1/groups/room2/action', { productId: RESTORE, actionRequest: 'setup', confirm: 1 });
   t.is(other.status, 403);
   t.regex(other.body.message, /group room2 is not one of your groups \(room1\)/);
+  const otherPrepare = await asOlga('POST', '/api/v1/groups/room2/action', { productId: ProductId.prepare, actionRequest: 'setup', confirm: 1 });
+  t.is(otherPrepare.status, 403, 'a prepare outside their room');
+  t.regex(otherPrepare.body.message, /^refused, nothing changed: group room2 is not one of your groups \(room1\)/);
+  t.deepEqual(await requests('room2', ProductId.prepare), []);
   const client = await asOlga('PUT', `/api/v1/clients/pc03/products/${RESTORE}/action`, { actionRequest: 'setup' });
   t.is(client.status, 403);
   t.regex(client.body.message, /client pc03 is in room2/);
   t.deepEqual(await requests('room1', ProductId.prepare), []);
   t.deepEqual(await requests('room2', RESTORE), []);
-  const audit = (await ts.api('GET', '/api/v1/audit?actor=olga&limit=3')).body;
-  t.like(audit[2], { actor: 'olga', role: 'operator', via: 'cli', route: '/api/v1/groups/:id/action', clients: ['pc01', 'pc02'], status: 403, detail: { params: { id: 'room1' }, body: { productId: ProductId.prepare } } });
+  const audit = (await ts.api('GET', '/api/v1/audit?actor=olga&limit=4')).body;
+  t.like(audit[3], { actor: 'olga', role: 'operator', via: 'cli', route: '/api/v1/groups/:id/action', clients: ['pc01', 'pc02'], status: 403, detail: { params: { id: 'room1' }, body: { productId: ProductId.prepare } } });
   t.like(audit[0], { clients: ['pc03'], status: 403 });
 });
 

@@ -48,7 +48,9 @@ test.serial('a cookie-authenticated write without or with a wrong X-CSRF-Token i
   const s = await login('alice', PASSWORD);
   const none = await withCookie(s.cookie, 'POST', '/api/v1/groups', {}, { id: 'csrf1' });
   t.is(none.status, 403);
-  t.regex(((await none.json()) as any).message, /X-CSRF-Token/);
+  const refusal = (await none.json()) as any;
+  t.like(refusal, { statusCode: 403, error: 'Forbidden' }, 'the shape of every error answer');
+  t.regex(refusal.message, /X-CSRF-Token/);
   const wrong = await withCookie(s.cookie, 'POST', '/api/v1/groups', { 'x-csrf-token': s.body.csrfToken.slice(0, -1) + (s.body.csrfToken.endsWith('x') ? 'y' : 'x') }, { id: 'csrf1' });
   t.is(wrong.status, 403);
   const otherSession = await login('alice', PASSWORD);
@@ -70,17 +72,22 @@ test.serial('logout needs the CSRF token, ends the session and clears the cookie
   t.is(out.status, 204);
   t.regex(out.headers.get('set-cookie') ?? '', /^netimage_session=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0/);
   t.is((await withCookie(s.cookie, 'GET', '/api/v1/session')).status, 401);
-  t.is((await withCookie(s.cookie, 'GET', '/api/v1/groups')).status, 401);
+  const ended = await withCookie(s.cookie, 'GET', '/api/v1/groups');
+  t.is(ended.status, 401);
+  t.is(ended.headers.get('www-authenticate'), 'Bearer realm="netimage"');
+  t.like(await ended.json(), { statusCode: 401, error: 'Unauthorized' }, 'the shape of every error answer');
 });
 
 test.serial('a session idle too long or past its absolute end is refused (401) and deleted', async (t) => {
   const idle = await login('alice', PASSWORD);
   const hash = sha256Hex(idle.cookie.split('=')[1]!);
   await ts.server.store.touchSession(hash, new Date(Date.now() - 61 * 60_000).toISOString());
-  const res = await withCookie(idle.cookie, 'GET', '/api/v1/groups');
-  t.is(res.status, 401);
-  t.regex(((await res.json()) as any).message, /session expired/);
+  const write = await withCookie(idle.cookie, 'POST', '/api/v1/groups', { 'x-csrf-token': idle.body.csrfToken }, { id: 'expired1' });
+  t.is(write.status, 401, 'a write with the expired session and its CSRF token');
+  t.regex(((await write.json()) as any).message, /session expired/);
   t.is(await ts.server.store.getSession(hash), null);
+  t.is((await ts.api('GET', '/api/v1/groups')).body.some((g: { id: string }) => g.id === 'expired1'), false, 'nothing created');
+  t.is((await withCookie(idle.cookie, 'GET', '/api/v1/groups')).status, 401, 'and it stays refused');
 
   const now = new Date().toISOString();
   const old = new Date(Date.now() - 13 * 3_600_000).toISOString();
@@ -90,13 +97,17 @@ test.serial('a session idle too long or past its absolute end is refused (401) a
 });
 
 test.serial('wrong passwords: 401, then 429 with Retry-After per user name (even for the right password)', async (t) => {
-  t.is((await login('alice', 'wrong password 1')).status, 401);
+  const wrong = await login('alice', 'wrong password 1');
+  t.is(wrong.status, 401);
+  t.is(wrong.setCookie, '', 'no session');
   t.is((await login('nobody', PASSWORD)).status, 401, 'an unknown user: the same answer');
   for (let i = 2; i <= 5; i++) t.is((await login('limited', `wrong password ${i}`)).status, 401);
   t.is((await login('limited', 'wrong password 6')).status, 401, 'the fifth failure of this name');
   const locked = await login('limited', PASSWORD);
   t.is(locked.status, 429);
+  t.is(locked.setCookie, '', 'the right password while limited: no session either');
   t.true(Number(locked.retryAfter) > 0 && Number(locked.retryAfter) <= 900, `Retry-After ${locked.retryAfter}`);
+  t.like(locked.body, { statusCode: 429, error: 'Too Many Requests' });
   t.regex(locked.body.message, /too many failed logins/);
   t.is((await login('alice', PASSWORD)).status, 201, 'another name from the same address still logs in');
   const audit = await ts.api('GET', '/api/v1/audit?actor=limited&limit=1');

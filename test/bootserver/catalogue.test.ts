@@ -25,7 +25,7 @@ test('catalogue, product list and agent agree: the same ids, the same destructiv
     PRODUCTS.map((p) => ({ id: p.id, destructive: p.destructive })).sort((a, b) => a.id.localeCompare(b.id)),
   );
   t.deepEqual(allProducts().map((p) => p.id).sort(), bootImageProductIds().sort());
-  t.deepEqual(bootImageProductIds(), ['hwinvent', 'opsi-local-image-prepare', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-delimage', 'opsi-local-image-debian', 'opsi-local-image-wim-capture', 'opsi-wim-info']);
+  t.deepEqual(bootImageProductIds(), ['hwinvent', 'opsi-local-image-prepare', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-delimage', 'opsi-local-image-ubuntu', 'opsi-local-image-debian', 'opsi-local-image-win10-x64', 'opsi-local-image-win11-x64', 'opsi-local-image-wim-capture', 'opsi-wim-info']);
 });
 
 test('a catalogue entry contradicting the product list is refused at load', async (t) => {
@@ -43,16 +43,17 @@ test('every product the agent can run is in the catalogue, and every property it
   let checked = 0;
   for (const file of await readdir(dir)) {
     const text = await readFile(join(dir, file), 'utf8');
-    const key = /id: ProductId\.([a-zA-Z0-9]+)/.exec(text)?.[1] as keyof typeof ProductId | undefined;
-    if (!key) continue;
-    const id = ProductId[key];
-    checked++;
-    const defined = new Set(byId.get(id)!.properties.map((p) => p.name));
-    for (const m of text.matchAll(/prop(?:String|List|Bool)\((?:ctx\.)?job, '([a-z_]+)'/g)) {
-      t.true(defined.has(m[1]!), `${file} reads ${m[1]} which ${id} does not define`);
+    // `id: ProductId.x` of one product; `make…Product(ProductId.x` of each product a file's maker serves.
+    for (const [, key] of text.matchAll(/(?:id: |make[A-Za-z]+Product\()ProductId\.([a-zA-Z0-9]+)/g)) {
+      const id = ProductId[key as keyof typeof ProductId];
+      checked++;
+      const defined = new Set(byId.get(id)!.properties.map((p) => p.name));
+      for (const m of text.matchAll(/prop(?:String|List|Bool)\((?:ctx\.)?job, '([a-z_]+)'/g)) {
+        t.true(defined.has(m[1]!), `${file} reads ${m[1]} which ${id} does not define`);
+      }
     }
   }
-  t.is(checked, 7, 'prepare, backup, restore, delimage, debian, wim-capture and wim-info were checked');
+  t.is(checked, 10, 'prepare, backup, restore, delimage, debian, ubuntu, win10, win11, wim-capture and wim-info were checked');
   // flowContext reads disk_hints for every imaging product
   for (const p of catalogue.filter((p) => p.id.startsWith('opsi-local-image-') && p.destructive !== undefined && allProducts().some((a) => a.id === p.id))) {
     t.true(p.properties.some((d) => d.name === 'disk_hints'), `${p.id} lacks disk_hints`);

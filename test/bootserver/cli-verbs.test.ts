@@ -115,28 +115,37 @@ test('job log prints the agent log of a job named by the short id `jobs` shows',
   t.is((await fails(t, ['job', 'show', short])).code, 2);
 });
 
-test('images lists the image names the client reported, the one restore would use, and what is not known', async (t) => {
+test('images lists the images the client reported with size, date and format, the one restore would use, and what is not known', async (t) => {
   await cli('client', 'add', 'pc-img1', '--mac', '52:54:00:0d:00:01');
   const none = (await cli('images', 'pc-img1')).stdout;
   t.regex(none, /^no images known on pc-img1's backup partition/);
   t.regex(none, /no backup, delimage or prepare job has succeeded on it yet/);
 
-  // What the backup product's agent reports at the end of a backup (imaging/products/backup.ts).
+  // What the backup product's agent reports at the end of a backup (imaging/products/backup.ts):
+  // first as an older agent did (names only), then with the images' details.
   const job = await takeJob('52:54:00:0d:00:01', 'pc-img1', 'opsi-local-image-backup');
   await agentCall(server!.url, job.token, 'POST', '/client/properties', { productId: 'opsi-local-image-restore', values: { imagefile: 'win11', imagefiles_list: ['ubuntu2404', 'win11'] } });
   await agentCall(server!.url, job.token, 'POST', '/client/properties', { productId: 'opsi-local-image-backup', values: { free_on_backup: '31.2G of 60.0G free' } });
+  const namesOnly = (await cli('images', 'pc-img1')).stdout;
+  t.regex(namesOnly, /^IMAGE\s+SIZE\s+CREATED\s+FORMAT\s+RESTORE\n[- ]+\nubuntu2404\s+unknown\s+unknown\s+unknown\s+-\nwin11\s+unknown\s+unknown\s+unknown\s+selected\n/);
+  t.regex(namesOnly, /unknown: pc-img1's agent reported names only/);
+  const images = [
+    { name: 'ubuntu2404', sizeBytes: 5 * 2 ** 30 + 2 ** 29, createdAt: null, sourcePartition: '/dev/sda3', fsType: 'ext4', format: 'stream' },
+    { name: 'win11', sizeBytes: 21 * 2 ** 30, createdAt: '2026-11-30T16:05:09.000Z', sourcePartition: '/dev/sda3', fsType: 'ntfs', format: 'chunked' },
+  ];
+  await agentCall(server!.url, job.token, 'POST', '/client/properties', { productId: 'opsi-local-image-restore', values: { imagefile: 'win11', imagefiles_list: ['ubuntu2404', 'win11'] }, images });
   await agentCall(server!.url, job.token, 'POST', '/job/result', { result: 'successful' });
 
   const text = (await cli('images', 'pc-img1')).stdout;
-  t.regex(text, /^IMAGE\s+RESTORE\n-+\s+-+\nubuntu2404\s+-\nwin11\s+selected\n/);
+  t.regex(text, /^IMAGE\s+SIZE\s+CREATED\s+FORMAT\s+RESTORE\n[- ]+\nubuntu2404\s+5\.5 GiB\s+unknown\s+stream\s+-\nwin11\s+21 GiB\s+2026-11-30 16:05:09 UTC\s+chunked\s+selected\n/);
   t.regex(text, /backup partition: 31\.2G of 60\.0G free \(at the last backup\)/);
-  t.regex(text, new RegExp(`as of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d, opsi-local-image-backup job ${job.jobId.slice(0, 8)}`));
-  t.regex(text, /names only: image sizes and dates are on pc-img1's disk, not on the server/);
+  t.regex(text, new RegExp(`as of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC, opsi-local-image-backup job ${job.jobId.slice(0, 8)}`));
+  t.notRegex(text, /names only/);
   const json = JSON.parse((await cli('images', 'pc-img1', '--json')).stdout);
-  t.deepEqual(json.images, [
-    { name: 'ubuntu2404', selected: false },
-    { name: 'win11', selected: true },
-  ]);
+  t.deepEqual(
+    json.images.map(({ reported: _r, ...i }: { reported: string }) => i),
+    images.map(({ name, ...i }) => ({ name, selected: name === 'win11', ...i })),
+  );
   t.is(json.listFrom.jobId, job.jobId);
 
   t.deepEqual(await fails(t, ['images', 'pc-nosuch']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found' });

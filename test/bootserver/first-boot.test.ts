@@ -43,7 +43,10 @@ const poc: ProductOnClient = {
 test('only the OS installs wait for a first boot', (t) => {
   t.true(awaitsFirstBoot('opsi-local-image-debian'));
   t.true(awaitsFirstBoot('opsi-local-image-ubuntu'));
-  for (const p of ['hwinvent', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-win10-x64']) t.false(awaitsFirstBoot(p), p);
+  // Unattended Windows too: SetupComplete.cmd reports with the token (issue 13).
+  t.true(awaitsFirstBoot('opsi-local-image-win10-x64'));
+  t.true(awaitsFirstBoot('opsi-local-image-win11-x64'));
+  for (const p of ['hwinvent', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-wim-capture']) t.false(awaitsFirstBoot(p), p);
 });
 
 test('a minted token lives for the install window plus the timeout; laid down, it dies at the deadline', (t) => {

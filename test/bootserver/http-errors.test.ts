@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import { z } from 'zod';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ERROR_KINDS, NetimageError, type ErrorKind } from '../../lib/errors.ts';
-import { BadRequestError, HTTP_STATUS, installErrorHandler, kindOfStatus } from '../../bootserver/http/errors.ts';
+import { BadRequestError, ForbiddenError, HTTP_STATUS, installErrorHandler, kindOfStatus, RateLimitedError, UnauthorizedError } from '../../bootserver/http/errors.ts';
 import { StoreConflictError, StoreNotFoundError } from '../../bootserver/store/types.ts';
 import { AgentAuthError, ConflictError } from '../../bootserver/service/netboot.ts';
 import { PropertyValidationError } from '../../bootserver/products/properties.ts';
@@ -30,6 +30,7 @@ const EXPECTED: Record<ErrorKind, [number, string]> = {
   invalid: [400, 'Bad Request'],
   unauthorized: [401, 'Unauthorized'],
   forbidden: [403, 'Forbidden'],
+  rate_limited: [429, 'Too Many Requests'],
   not_found: [404, 'Not Found'],
   conflict: [409, 'Conflict'],
   unavailable: [503, 'Service Unavailable'],
@@ -60,6 +61,8 @@ test('domain classes answer by their kind', async (t) => {
     [new ScheduleSpecError('s'), 400],
     [new AgentAuthError('a'), 401],
     [new AgentScopeError('a'), 403],
+    [new UnauthorizedError('u'), 401],
+    [new ForbiddenError('f'), 403],
     [new StoreNotFoundError('n'), 404],
     [new DepotNotFoundError('d'), 404],
     [new StoreConflictError('s'), 409],
@@ -72,6 +75,31 @@ test('domain classes answer by their kind', async (t) => {
     t.is((await app.inject({ method: 'GET', url: '/boom' })).statusCode, status, error.name);
     await app.close();
   }
+});
+
+test('every 401 carries a WWW-Authenticate challenge, with the realm its error names', async (t) => {
+  for (const [error, challenge] of [
+    [new UnauthorizedError('u', 'netimage depot'), 'Bearer realm="netimage depot"'],
+    [new UnauthorizedError('u'), 'Bearer realm="netimage"'],
+    [new AgentAuthError('a'), 'Bearer realm="netimage"'],
+  ] as const) {
+    const app = await appThrowing(() => error);
+    const res = await app.inject({ method: 'GET', url: '/boom' });
+    t.is(res.headers['www-authenticate'], challenge, error.name);
+    t.deepEqual(res.json(), { statusCode: 401, error: 'Unauthorized', message: error.message });
+    await app.close();
+  }
+  const app = await appThrowing(() => new ForbiddenError('f'));
+  t.is((await app.inject({ method: 'GET', url: '/boom' })).headers['www-authenticate'], undefined, 'a 403 has none');
+  await app.close();
+});
+
+test('a rate-limited refusal is a 429 saying when to try again (Retry-After)', async (t) => {
+  const app = await appThrowing(() => new RateLimitedError('too many failed logins: try again in 42 s', 42));
+  const res = await app.inject({ method: 'GET', url: '/boom' });
+  t.is(res.headers['retry-after'], '42');
+  t.deepEqual(res.json(), { statusCode: 429, error: 'Too Many Requests', message: 'too many failed logins: try again in 42 s' });
+  await app.close();
 });
 
 test('an unknown error is a 500 that leaks neither its message nor its stack', async (t) => {

@@ -20,7 +20,7 @@ test('UEFI, installed Linux: shim first (Secure Boot), then the removable path, 
   t.true(loaders.indexOf('/EFI/debian/shimx64.efi') < loaders.indexOf('/EFI/debian/grubx64.efi'), 'grubx64 directly would be refused with Secure Boot on');
   const cfg = local('uefi', 'installed-linux');
   t.true(cfg.includes(`for netimage_loader in ${loaders.join(' ')} ; do`));
-  t.regex(cfg, /chainloader \(\$netimage_esp\)\$netimage_loader\n\s+boot/);
+  t.regex(cfg, /set root=\$netimage_esp\n\s+chainloader \(\$netimage_esp\)\$netimage_loader\n\s+boot/, 'root on the ESP: the chainloader gives shim the device path of $root');
   t.regex(cfg, /no OS loader found on the local disks; leaving to the firmware"\nexit\n$/, 'the clean fallback stays');
 });
 
@@ -35,7 +35,7 @@ test('BIOS, installed Linux: chainload the MBR of the disk holding grub\'s core.
   const mbr = cfg.indexOf('/boot/grub/i386-pc/core.img');
   t.true(mbr > 0);
   t.true(mbr < cfg.indexOf('/bootmgr'), 'before Windows and the generic search');
-  t.regex(cfg, /regexp --set=1:netimage_disk '\^\(\[\^,\]\+\)' "\$netimage_root"\n\s+echo "netimage: chainloading the MBR of \(\$netimage_disk\)"\n\s+chainloader \(\$netimage_disk\)\+1\n\s+boot\n/);
+  t.regex(cfg, /regexp --set=1:netimage_disk '\^\(\[\^,\]\+\)' "\$netimage_root"\n\s+echo "netimage: chainloading the MBR of \(\$netimage_disk\)"\n(?:\s+#.*\n)*\s+set root=\(\$netimage_disk\)\n\s+chainloader \(\$netimage_disk\)\+1\n\s+boot\n/);
   t.regex(cfg, /no bootable local disk; leaving to the firmware"\nexit\n$/, 'the clean fallback stays');
 });
 

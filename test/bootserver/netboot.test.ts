@@ -8,7 +8,7 @@ import { ConflictError, NetbootService } from '../../bootserver/service/netboot.
 import { StoreNotFoundError, type Client, type Store } from '../../bootserver/store/types.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { repoRoot } from '../../lib/paths.ts';
-import { bootImageProductIds, ProductId } from '../../lib/products.ts';
+import { bootImageProductIds, ProductId, productFacts } from '../../lib/products.ts';
 import { brokenStore, emptyStore, fixedStore } from '../helpers/store-fakes.ts';
 
 const products = loadCatalogue(join(repoRoot, 'products'));
@@ -22,9 +22,16 @@ function service(store: Store, overrides: Record<string, unknown> = {}): Netboot
 test('a product the boot image cannot run is refused with 409 for one client and for a group, and nothing is written', async (t) => {
   const store = fixedStore({ clients: [client('pc01', 'room'), client('pc02', 'room')], groups: [{ id: 'room', description: '' }], products });
   const svc = service(store);
-  const single = await t.throwsAsync(svc.setActionRequest('pc01', ProductId.win10, 'setup'), { instanceOf: ConflictError });
-  t.is(single.message, `setup of ${ProductId.win10} refused: the boot image has no implementation of ${ProductId.win10} (it runs ${bootImageProductIds().join(', ')})`);
-  await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.ubuntu, 'setup'), { instanceOf: ConflictError, message: /boot image has no implementation of opsi-local-image-ubuntu/ });
+  // Every catalogue product runs in the boot image now: pretend Ubuntu does not (this file only).
+  const facts = productFacts(ProductId.ubuntu) as { inBootImage: boolean };
+  facts.inBootImage = false;
+  try {
+    const single = await t.throwsAsync(svc.setActionRequest('pc01', ProductId.ubuntu, 'setup'), { instanceOf: ConflictError });
+    t.is(single.message, `setup of ${ProductId.ubuntu} refused: the boot image has no implementation of ${ProductId.ubuntu} (it runs ${bootImageProductIds().join(', ')})`);
+    await t.throwsAsync(svc.setGroupActionRequest('room', ProductId.ubuntu, 'setup'), { instanceOf: ConflictError, message: /boot image has no implementation of opsi-local-image-ubuntu/ });
+  } finally {
+    facts.inBootImage = true;
+  }
   t.deepEqual(store.writes, []);
 });
 

@@ -32,6 +32,10 @@ async function filled(s: SqlStore): Promise<{ jobId: string }> {
   await s.putProductOnClient({ clientId: 'pc01', productId: 'p', actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: ts });
   await s.putForeignProductState({ clientId: 'pc01', productId: 'windomain', actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful', actionProgress: '', lastAction: 'setup', productVersion: '4.3-1', modified: ts });
   await s.setPropertyValues('pc01', 'p', { imagefile: 'win10', imagefiles_list: ['win10', 'win11'], free_on_backup: true });
+  await s.replaceClientImages('pc01', [
+    { clientId: 'pc01', name: 'win10', sizeBytes: 6 * 2 ** 30, createdAt: ts, sourcePartition: '/dev/sda3', fsType: 'ntfs', format: 'stream', reported: ts },
+    { clientId: 'pc01', name: 'win11', sizeBytes: 1, createdAt: null, sourcePartition: null, fsType: 'ntfs', format: 'chunked', reported: ts },
+  ]);
   const jobId = randomUUID();
   await s.createJob({ id: jobId, clientId: 'pc01', productId: 'p', actionRequest: 'setup', state: 'running', attempt: 2, maxAttempts: 3, tokenHash: 'h'.repeat(64), percent: 33.3, error: null, created: ts, updated: ts, attemptStarted: ts, finished: null });
   for (const message of ['one', 'two', 'three']) await s.addJobEvent({ jobId, ts, kind: 'progress', state: 'running', percent: 12.5, message });
@@ -77,7 +81,7 @@ export function registerMigrateTests(cluster: () => PgCluster): void {
     const site = await sqliteSite(t);
     const url = await cluster().emptyDatabase();
     const { stdout } = await migrate(site.config, url);
-    for (const table of ['meta', 'groups', 'clients', 'products', 'product_on_client', 'property_values', 'jobs', 'job_events', 'job_logs', 'admin_tokens', 'group_wake_targets', 'wake_records', 'schedules', 'schedule_runs', 'foreign_product_states', 'users', 'user_tokens', 'sessions', 'audit_log', 'os_installs']) {
+    for (const table of ['meta', 'groups', 'clients', 'products', 'product_on_client', 'property_values', 'jobs', 'job_events', 'job_logs', 'admin_tokens', 'group_wake_targets', 'wake_records', 'schedules', 'schedule_runs', 'foreign_product_states', 'users', 'user_tokens', 'sessions', 'audit_log', 'os_installs', 'client_images']) {
       t.regex(stdout, new RegExp(`✔ ${table} +\\d+ rows  sha256 [0-9a-f]{16}`), table);
     }
     t.notRegex(stdout, /✘/);
@@ -93,6 +97,8 @@ export function registerMigrateTests(cluster: () => PgCluster): void {
     t.deepEqual(await postgres.getJob(site.jobId), await sqlite.getJob(site.jobId));
     t.deepEqual(await postgres.listJobEvents(site.jobId), await sqlite.listJobEvents(site.jobId));
     t.deepEqual(await postgres.getPropertyValues('pc01', 'p'), await sqlite.getPropertyValues('pc01', 'p'));
+    t.deepEqual(await postgres.listClientImages('pc01'), await sqlite.listClientImages('pc01'));
+    t.is((await postgres.listClientImages('pc01'))[0]!.sizeBytes, 6 * 2 ** 30, 'past 4 GiB, a number again');
     t.deepEqual(await postgres.listSchedules(), await sqlite.listSchedules());
     t.is(await postgres.getMeta('server_secret'), 'ab'.repeat(32), 'the server secret moves: job tokens stay valid');
     const next = await postgres.addJobEvent({ jobId: site.jobId, ts: new Date().toISOString(), kind: 'log', state: 'running', percent: null, message: 'after the move' });

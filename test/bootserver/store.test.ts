@@ -48,6 +48,7 @@ async function clientWithHistory(s: SqlStore, id: string, mac: string, group?: s
   await s.putProductOnClient({ clientId: id, productId: 'p', actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: ts });
   await s.putForeignProductState({ clientId: id, productId: 'windomain', actionRequest: 'setup', installationStatus: 'installed', actionResult: 'successful', actionProgress: '', lastAction: 'setup', productVersion: '4.3-1', modified: ts });
   await s.setPropertyValues(id, 'p', { a: 'b' });
+  await s.replaceClientImages(id, [{ clientId: id, name: 'win11', sizeBytes: 1, createdAt: ts, sourcePartition: '/dev/sda3', fsType: 'ntfs', format: 'stream', reported: ts }]);
   const jobId = randomUUID();
   await s.createJob({ id: jobId, clientId: id, productId: 'p', actionRequest: 'setup', state: 'running', attempt: 1, maxAttempts: 3, tokenHash: `hash-${id}`, percent: 10, error: null, created: ts, updated: ts, attemptStarted: ts, finished: null });
   await s.addJobEvent({ jobId, ts, kind: 'progress', state: 'running', percent: 10, message: 'x' });
@@ -65,14 +66,15 @@ async function rowsOf(db: StoreDb, clientId: string): Promise<Record<string, num
     foreign_product_states: await count('SELECT COUNT(*) AS n FROM foreign_product_states WHERE client_id = ?'),
     meta: await count("SELECT COUNT(*) AS n FROM meta WHERE key LIKE '%' || ? || '%'"),
     property_values: await count('SELECT COUNT(*) AS n FROM property_values WHERE client_id = ?'),
+    client_images: await count('SELECT COUNT(*) AS n FROM client_images WHERE client_id = ?'),
     jobs: await count(`SELECT COUNT(*) AS n FROM (${jobs}) AS j`),
     job_events: await count(`SELECT COUNT(*) AS n FROM job_events WHERE job_id IN (${jobs})`),
     job_logs: await count(`SELECT COUNT(*) AS n FROM job_logs WHERE job_id IN (${jobs})`),
   };
 }
 
-const ALL_ONE = { clients: 1, product_on_client: 1, foreign_product_states: 1, meta: 0, property_values: 1, jobs: 1, job_events: 1, job_logs: 1 };
-const NONE = { clients: 0, product_on_client: 0, foreign_product_states: 0, meta: 0, property_values: 0, jobs: 0, job_events: 0, job_logs: 0 };
+const ALL_ONE = { clients: 1, product_on_client: 1, foreign_product_states: 1, meta: 0, property_values: 1, client_images: 1, jobs: 1, job_events: 1, job_logs: 1 };
+const NONE = { clients: 0, product_on_client: 0, foreign_product_states: 0, meta: 0, property_values: 0, client_images: 0, jobs: 0, job_events: 0, job_logs: 0 };
 
 const products = loadCatalogue(join(repoRoot, 'products'));
 
@@ -113,6 +115,21 @@ for (const backend of BACKENDS) {
     await t.throwsAsync(s.updateClient('pc02', { mac: '52:54:00:00:00:01' }), { message: /belongs to client pc01/ });
     t.is((await s.updateClient('pc01', { mac: '52:54:00:00:00:01', description: 'x' })).description, 'x');
     t.is((await s.getClient('pc02'))!.mac, '52:54:00:00:00:02');
+  });
+
+  test(name("a client's images: kept in the reported order, sizes past 4 GiB exact, an unknown date stays null, a new report replaces the old"), async (t) => {
+    const { store: s } = await open(t);
+    await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+    const ts = '2026-12-01T07:00:00.000Z';
+    const images = [
+      { clientId: 'pc01', name: 'win11', sizeBytes: 5 * 2 ** 30 + 7, createdAt: ts, sourcePartition: '/dev/sda3', fsType: 'ntfs', format: 'chunked' as const, reported: ts },
+      { clientId: 'pc01', name: 'alt', sizeBytes: 4096, createdAt: null, sourcePartition: null, fsType: 'ext4', format: 'stream' as const, reported: ts },
+    ];
+    await s.replaceClientImages('pc01', images);
+    t.deepEqual(await s.listClientImages('pc01'), images);
+    await s.replaceClientImages('pc01', [images[1]!]);
+    t.deepEqual(await s.listClientImages('pc01'), [images[1]]);
+    t.deepEqual(await s.listClientImages('pc02'), []);
   });
 
   test(name('a duplicate host id is refused'), async (t) => {

@@ -66,7 +66,8 @@ test('the depot is not world-readable: no token 401, a wrong token 401, unknown 
   const { ts, url } = await withEntry(t);
   const none = await fetch(url);
   t.is(none.status, 401);
-  t.regex(((await none.json()) as { message: string }).message, /Authorization: Bearer/);
+  t.is(none.headers.get('www-authenticate'), 'Bearer realm="netimage depot"');
+  t.like(await none.json(), { statusCode: 401, error: 'Unauthorized', message: 'the depot needs "Authorization: Bearer <admin token or job token>"' }, 'the shape of every error answer');
   t.is((await fetch(url, { headers: { authorization: 'Bearer ni_wrong' } })).status, 401);
   t.is((await fetch(`${ts.url}/depot/v1/rootfs/debian-12-test/nosuch`, admin(ts))).status, 404);
   t.is((await fetch(`${ts.url}/depot/v1/rootfs/nosuch/rootfs.tar.zst`, admin(ts))).status, 404);

@@ -26,6 +26,8 @@ export interface PgCluster {
   migratedDatabase(): Promise<string>;
   /** A new empty database (C collation). */
   emptyDatabase(): Promise<string>;
+  /** Stop the server (fast shutdown: connections are cut), run `during`, start it again on the same data. */
+  restart(during: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,15 +71,22 @@ export async function startPgCluster(): Promise<PgCluster> {
   await execa(initdb!, initArgs, { cwd: dir });
   // Durability off: the cluster is thrown away after the run.
   const [postgres, ...args] = asOwner([join(bin, 'postgres'), '-D', data, '-k', dir, '-c', 'listen_addresses=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']);
-  const child = spawn(postgres!, args, { cwd: dir, stdio: 'ignore' });
-  const pid = child.pid!;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let child = spawn(postgres!, args, { cwd: dir, stdio: 'ignore' });
+  let pid = child.pid!;
+  let exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // If the test process ends without stop() (a crash), take the server and its files with it: the
   // server needs a moment to go, so a detached shell waits for it and then removes the dir.
   const onExit = () => {
     if (child.exitCode !== null) return void rmSync(dir, { recursive: true, force: true });
     process.kill(pid, 'SIGQUIT');
     spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; rm -rf "$2"', 'sh', String(pid), dir], { detached: true, stdio: 'ignore' }).unref();
+  };
+  /** SIGINT: fast shutdown (open connections are closed, no waiting for clients). */
+  const shutdown = async () => {
+    if (child.exitCode === null) process.kill(pid, 'SIGINT');
+    const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
   };
   process.once('exit', onExit);
   const url = (database: string) => `postgres://${SUPERUSER}@/${database}?host=${encodeURIComponent(dir)}`;
@@ -104,7 +113,9 @@ export async function startPgCluster(): Promise<PgCluster> {
   }
   return {
     dir,
-    pid,
+    get pid() {
+      return pid;
+    },
     url,
     async migratedDatabase() {
       const name = `t${process.pid}_${++counter}`;
@@ -116,12 +127,19 @@ export async function startPgCluster(): Promise<PgCluster> {
       await admin(`CREATE DATABASE ${name} TEMPLATE template0`);
       return url(name);
     },
+    async restart(during) {
+      await shutdown();
+      try {
+        await during();
+      } finally {
+        child = spawn(postgres!, args, { cwd: dir, stdio: 'ignore' });
+        pid = child.pid!;
+        exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        await waitReady(url('postgres'), child, 20_000);
+      }
+    },
     async stop() {
-      // SIGINT: fast shutdown (open connections are closed, no waiting for clients).
-      if (child.exitCode === null) process.kill(pid, 'SIGINT');
-      const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await shutdown();
       process.off('exit', onExit);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -3,68 +3,26 @@
 // writes, for several change patterns; a reformatted target gets a full restore; a chunk that
 // does not match its hash is never written; a SIGKILL mid-delta is completed by the next run;
 // stream images (netimage-image/1) still restore.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition } from '../../imaging/restore.ts';
-import { blockUsed, CHUNKS_FILE, chunkIndex, PCL_DESC_BYTES } from '../../imaging/chunked/format.ts';
+import { CHUNKS_FILE, chunkIndex } from '../../imaging/chunked/format.ts';
 import { imageDir, readMetadata, writeMetadata } from '../../imaging/store/store.ts';
-import { createLoop, helper, MiB, ROOT } from './helpers/loop.ts';
+import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
+import { helper, ROOT } from './helpers/loop.ts';
+import { streamDataDigest, usedDigest } from './helpers/used-blocks.ts';
 
-// One set of loop devices for the whole file; hooks have no t.teardown, so collect the clean-ups.
-const cleanups: (() => Promise<unknown>)[] = [];
-const hookContext = { teardown: (fn: () => Promise<unknown>) => cleanups.push(fn) } as unknown as ExecutionContext;
-test.after.always(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
+let ctx: DeltaFixture;
 
 test.before(async (t) => {
-  const store = await mkdtemp(join(tmpdir(), 'ni-delta-store-'));
-  cleanups.push(() => rm(store, { recursive: true, force: true }));
-  const a = await createLoop(hookContext, 128 * MiB);
-  const ref = await createLoop(hookContext, 128 * MiB);
-  await run('mkfs.ext4', ['-q', '-F', '-b', '4096', a.path]);
-  const fill = await helper(['fill', a.path, 'ext4', '24']);
-  const manifest = join(store, 'manifest.json');
-  await writeFile(manifest, JSON.stringify(fill.manifest));
-  const backup = await backupPartition({ storeRoot: store, device: a.path, imageName: 'base' });
-  t.is(backup.metadata.format, 'netimage-image/2');
-  const file = join(imageDir(store, 'base'), 'image.pcl.zst');
-  // The reference: stock tools, no netimage code.
-  await run('sh', ['-ec', `zstd -dc "${file}" | partclone.restore -s - -o "${ref.path}" 2>/dev/null`]);
-  // (zstd -o and readFile: execa's buffering of a 40 MB stdout takes tens of seconds)
-  await run('zstd', ['-dcq', file, '-o', join(store, 'stream.pcl')]);
-  const stream = await readFile(join(store, 'stream.pcl'));
-  ctx = { store, a: a.path, ref: ref.path, manifest, stream, file, refDigest: await usedDigest(ref.path, stream) };
+  ctx = await deltaFixture('ext4', 'base');
+  t.is(ctx.backup.metadata.format, 'netimage-image/2');
 });
-
-let ctx: { store: string; a: string; ref: string; manifest: string; stream: Buffer; file: string; refDigest: string };
-
-/** sha256 over the blocks the image marks used, read from `dev` (blocks outside the bitmap are free space: neither restore writes them). */
-async function usedDigest(dev: string, stream: Buffer): Promise<string> {
-  const bs = stream.readUInt32LE(84);
-  const total = Number(stream.readBigUInt64LE(60));
-  const bitmap = stream.subarray(PCL_DESC_BYTES, PCL_DESC_BYTES + Math.ceil(total / 8));
-  const h = createHash('sha256');
-  const fh = await open(dev, 'r');
-  const piece = 2048;
-  const buf = Buffer.alloc(piece * bs);
-  try {
-    for (let first = 0; first < total; first += piece) {
-      const n = Math.min(piece, total - first);
-      await fh.read(buf, 0, n * bs, first * bs);
-      for (let b = 0; b < n; b++) if (blockUsed(bitmap, first + b)) h.update(buf.subarray(b * bs, (b + 1) * bs));
-    }
-  } finally {
-    await fh.close();
-  }
-  return h.digest('hex');
-}
 
 async function verifyFiles(dev: string): Promise<void> {
   const v = await helper(['verify', dev, 'ext4', ctx.manifest]);
@@ -73,9 +31,7 @@ async function verifyFiles(dev: string): Promise<void> {
 }
 
 test.serial('stock partclone.restore restores a chunked image; its used blocks are the image stream', async (t) => {
-  const header = PCL_DESC_BYTES + Math.ceil(Number(ctx.stream.readBigUInt64LE(60)) / 8) + 4;
-  const dataSha = createHash('sha256').update(ctx.stream.subarray(header)).digest('hex');
-  t.is(ctx.refDigest, dataSha);
+  t.is(ctx.refDigest, streamDataDigest(ctx.stream));
   await verifyFiles(ctx.ref);
 });
 

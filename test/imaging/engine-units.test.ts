@@ -1,6 +1,6 @@
 // Pure parts of the engine and the store's crash recovery on a plain temp dir.
 import test from 'ava';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePartcloneHeader, parsePartcloneProgress, progressTracker, partcloneToolFor } from '../../imaging/partclone.ts';
@@ -11,7 +11,7 @@ import { checkImageable, parseBlkidExport } from '../../imaging/fsdetect.ts';
 import { run } from '../../lib/process.ts';
 import { parseDiskHints } from '../../imaging/hints.ts';
 import { partitionPath } from '../../imaging/devices.ts';
-import { commitStaging, createStaging, recoverStore, listImages, writeMetadata, readMasterLog, rebuildIndex } from '../../imaging/store/store.ts';
+import { commitStaging, createStaging, imageReports, recoverStore, listImages, writeMetadata, readMasterLog, rebuildIndex } from '../../imaging/store/store.ts';
 import type { ImageMetadata } from '../../imaging/store/metadata.ts';
 import { osFamilyFor } from '../../imaging/products/prepare.ts';
 import { propBool, propList, propString } from '../../imaging/products/props.ts';
@@ -162,6 +162,23 @@ test('store: commit replaces atomically; recovery drops staging and puts back an
   t.regex(await readMasterLog(root), /recover: put back image img/);
   const index = await rebuildIndex(root);
   t.deepEqual(index.images.map((i) => i.name), ['img']);
+});
+
+test('store: the image report counts every file of an image (subdirectories too), keeps a real date and says null for none', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'ni-report-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await mkdir(join(root, 'new', 'wim'), { recursive: true });
+  await writeFile(join(root, 'new', 'image.pcl.zst'), Buffer.alloc(1000));
+  await writeFile(join(root, 'new', 'wim', 'install.wim'), Buffer.alloc(234));
+  await writeMetadata(join(root, 'new'), { ...meta('new', '2026-03-04T05:06:07.890Z'), format: 'netimage-image/2', sourceDevice: '/dev/sda3' });
+  await mkdir(join(root, 'old'));
+  await writeFile(join(root, 'old', 'image.pcl.zst'), Buffer.alloc(7));
+  await writeMetadata(join(root, 'old'), meta('old', ''));
+  const metaBytes = async (name: string) => (await readFile(join(root, name, 'metadata.json'))).length;
+  t.deepEqual(await imageReports(root), [
+    { name: 'old', sizeBytes: 7 + (await metaBytes('old')), createdAt: null, sourcePartition: null, fsType: 'ext4', format: 'stream' },
+    { name: 'new', sizeBytes: 1000 + 234 + (await metaBytes('new')), createdAt: '2026-03-04T05:06:07.890Z', sourcePartition: '/dev/sda3', fsType: 'ext4', format: 'chunked' },
+  ]);
 });
 
 test('fs checks: BitLocker and empty partitions are refused with the reason, ext4 is accepted', async (t) => {

@@ -1,6 +1,17 @@
-// The OS install's pure parts: settings texts, the askbeforeinst countdown, delay_for_reboot.
+// The OS install's pure parts: settings texts, the askbeforeinst countdown, delay_for_reboot; and
+// the root filesystem download's idle timeout (real tar + zstd, loopback HTTP).
 import test from 'ava';
-import { aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, keyboardFor, localeFor, localeGenText } from '../../imaging/linux-install/settings.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../lib/process.ts';
+import { streamUnpack, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
+import { ImagingError } from '../../imaging/errors.ts';
+import { aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
+import { espFiles } from '../../imaging/linux-install/bootloader.ts';
 import { confirmOnConsole, parseAnswer, type ConsoleIo } from '../../imaging/linux-install/confirm.ts';
 import { rebootDelaySeconds } from '../../bootimage/agent/reboot-delay.ts';
 
@@ -10,6 +21,20 @@ test('fstab: root, ESP and swap by UUID; no ESP line on BIOS', (t) => {
   t.regex(uefi, /^UUID=AB-CD \/boot\/efi vfat umask=0077 0 1$/m);
   t.regex(uefi, /^UUID=s-1 none swap sw 0 0$/m);
   t.notRegex(fstabText({ root: 'r', esp: null, swap: null }), /efi|swap/);
+});
+
+test('Ubuntu on the PC (untested end to end): its signed grub reads \\EFI\\ubuntu, its kernel links are in /boot', (t) => {
+  const ubuntu = vendorOf('ubuntu-22.04');
+  const debian = vendorOf('debian-12');
+  t.deepEqual(espFiles(ubuntu).map(([, to]) => to.split('/').slice(0, 2).join('/')).filter((d, i, a) => a.indexOf(d) === i), ['EFI/ubuntu', 'EFI/BOOT']);
+  t.deepEqual(espFiles(debian).map(([, to]) => to.split('/').slice(0, 2).join('/')).filter((d, i, a) => a.indexOf(d) === i), ['EFI/debian', 'EFI/BOOT']);
+  t.deepEqual(espFiles(ubuntu).map(([from]) => from), espFiles(debian).map(([from]) => from), 'the same files from the image');
+  const cfg = grubCfgText('r-1', ubuntu, '/boot');
+  t.regex(cfg, /^menuentry 'Ubuntu' \{$/m);
+  t.regex(cfg, /^  linux \/boot\/vmlinuz root=UUID=r-1 ro /m);
+  t.regex(cfg, /^  initrd \/boot\/initrd\.img$/m);
+  t.regex(grubCfgText('r-1'), /^  linux \/vmlinuz root=UUID=r-1 ro /m);
+  t.throws(() => vendorOf('fedora-40'), { message: /does not know how to make "fedora-40" bootable/ });
 });
 
 test('language, keymap, time zone, apt: opsi values mapped, bad ones refused', (t) => {
@@ -65,4 +90,60 @@ test('delay_for_reboot: seconds from the property, capped; absent, empty or nons
   t.is(rebootDelaySeconds({ properties: {} }), 0);
   t.is(rebootDelaySeconds({ properties: { delay_for_reboot: 'soon' } }), 0);
   t.is(rebootDelaySeconds({ properties: { delay_for_reboot: true } }), 0);
+});
+
+// A stalled root filesystem download (connection open, no bytes): real tar + zstd, a loopback server
+// that stops sending half way and never closes.
+async function stallingServer(t: import('ava').ExecutionContext, body: Buffer, stallFirst: number) {
+  const open = new Set<import('node:http').ServerResponse>();
+  const ranges: string[] = [];
+  let n = 0;
+  const server = createServer((req, res) => {
+    const range = req.headers.range;
+    ranges.push(range ?? 'none');
+    const from = range ? Number(/^bytes=(\d+)-$/.exec(range)![1]) : 0;
+    res.writeHead(range ? 206 : 200, { 'content-length': String(body.length - from), etag: '"x"' });
+    if (++n <= stallFirst) {
+      open.add(res);
+      res.write(body.subarray(from, from + Math.max(1, Math.floor((body.length - from) / 2))));
+    } else res.end(body.subarray(from));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const r of open) r.destroy();
+    server.close();
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fetchFile: FetchServerFile = (path, headers, signal) => fetch(base + path, { headers, ...(signal ? { signal } : {}) });
+  return { fetchFile, ranges };
+}
+
+async function smallRootfs(t: import('ava').ExecutionContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'ni-stall-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'src/etc'), { recursive: true });
+  await writeFile(join(dir, 'src/etc/hostname'), 'localhost\n');
+  await writeFile(join(dir, 'src/etc/noise'), randomBytes(256 * 1024));
+  await run('tar', ['--zstd', '-c', '-f', join(dir, 'rootfs.tar.zst'), '-C', join(dir, 'src'), '.']);
+  const body = await readFile(join(dir, 'rootfs.tar.zst'));
+  await mkdir(join(dir, 'out'));
+  const source = { path: '/depot/v1/rootfs/x/rootfs.tar.zst', sha256: createHash('sha256').update(body).digest('hex'), size: body.length };
+  return { body, source, out: join(dir, 'out') };
+}
+
+test('rootfs download: a stalled connection resumes with Range after the idle timeout; stalling every time fails clearly', async (t) => {
+  const fs = await smallRootfs(t);
+  const log: string[] = [];
+  const once = await stallingServer(t, fs.body, 1);
+  const r = await streamUnpack({ fetchFile: once.fetchFile, source: fs.source, dir: fs.out, log: (l) => log.push(l), idleTimeoutMs: 300, attempts: 3 });
+  t.is(r.resumes, 1);
+  t.is(r.sha256, fs.source.sha256);
+  t.regex(once.ranges[1] ?? '', /^bytes=[1-9]\d*-$/, 'the second connection asks for the rest only');
+  t.regex(log.join('\n'), /interrupted at \d+ bytes \(no data for 0\.3 s\); resuming \(1\/2\)/);
+  t.is(await readFile(join(fs.out, 'etc/hostname'), 'utf8'), 'localhost\n');
+
+  const always = await stallingServer(t, fs.body, 99);
+  const err = await t.throwsAsync(streamUnpack({ fetchFile: always.fetchFile, source: fs.source, dir: fs.out, log: () => undefined, idleTimeoutMs: 300, attempts: 2 }));
+  t.true(err instanceof ImagingError);
+  t.regex(err!.message, /^the root filesystem download stalled: no data for 0\.3 s at byte \d+ of \d+ of \/depot\/v1\/rootfs\/x\/rootfs\.tar\.zst, after 2 attempts \(2 stalled\)$/);
 });

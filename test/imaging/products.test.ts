@@ -4,7 +4,9 @@
 // images and queues start_os_installation, backup names the image and fills imagefile/
 // imagefiles_list/free_on_backup, restore puts the saved product states back (also those of
 // products this server does not know) and queues setup_after_restore (for windomain, a product
-// netimage does not run: setup on its foreign state), delimage updates the list.
+// netimage does not run: setup on its foreign state), delimage updates the list. With two images
+// the agent's report reaches the admin API: each image's size is the sum of
+// its files on the backup partition, its date the one in its metadata.
 import test from 'ava';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ const BACKUP = 'opsi-local-image-backup';
 const RESTORE = 'opsi-local-image-restore';
 const DELIMAGE = 'opsi-local-image-delimage';
 const UBUNTU = 'opsi-local-image-ubuntu';
+const SECOND = 'second';
 
 /** The admin sets the action (with properties), the client reads its config, the agent runs the product. */
 const runProduct = (ts: TestServer, productId: string, loop: { path: string; dir: string }, properties: Record<string, unknown> = {}): Promise<RunOutcome> =>
@@ -31,6 +34,17 @@ async function state(ts: TestServer, productId: string): Promise<any> {
 
 async function props(ts: TestServer, productId: string): Promise<Record<string, any>> {
   return (await ts.api('GET', `/api/v1/clients/${CLIENT}/products/${productId}/properties`)).body;
+}
+
+/** Each image directory on the backup partition, read outside the agent: its files' bytes added up, its metadata's date. */
+async function imagesOnDisk(backupDev: string, names: string[]): Promise<Record<string, { bytes: number; createdAt: string }>> {
+  const found = (await helper(['sizes', backupDev, ...names.map((n) => `${n}/metadata.json`)])) as { sizes: Record<string, number>; texts: Record<string, string> };
+  const out: Record<string, { bytes: number; createdAt: string }> = {};
+  for (const name of names) {
+    const bytes = Object.entries(found.sizes).reduce((sum, [path, size]) => (path.startsWith(`${name}/`) ? sum + size : sum), 0);
+    out[name] = { bytes, createdAt: JSON.parse(found.texts[`${name}/metadata.json`]!).createdAt };
+  }
+  return out;
 }
 
 test('products: prepare -> backup -> restore -> delimage against the real server', async (t) => {
@@ -64,8 +78,8 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   // start_os_installation is Linux: ext4 system partition
   t.is((await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', `${loop.path}p3`])).stdout.trim(), 'ext4');
 
-  // The OS installation is a localboot/OS product this boot image does not run: the admin takes
-  // the request back here, and files on the system partition stand in for the installed OS.
+  // The OS install itself runs on loop disks in linux-install.test.ts: the admin takes the request
+  // back here, and files on the system partition stand in for the installed OS.
   t.is((await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/${UBUNTU}/action`, { actionRequest: 'none' })).status, 200);
   const filled = await helper(['fill', `${loop.path}p3`, 'ext4', '40']);
   const manifest = join(loop.dir, 'm.json');
@@ -73,12 +87,14 @@ test('products: prepare -> backup -> restore -> delimage against the real server
 
   const bk = await runProduct(ts, BACKUP, loop, { imagefile: UBUNTU });
   t.true(bk.ok, bk.error ?? bk.log.join('\n'));
+  t.true(bk.log.some((l) => /chunks of .*, cut by (chunkcut|node)\)/.test(l)), `image_format defaults to chunked: ${bk.log.join('\n')}`);
   t.like(await props(ts, RESTORE), { imagefile: UBUNTU, imagefiles_list: [UBUNTU] });
   t.regex(String((await props(ts, BACKUP))['free_on_backup']), /^device: .*, use: \d+%/);
 
   await damage(`${loop.path}p3`, 1, 100);
   const rs = await runProduct(ts, RESTORE, loop, { setup_after_restore: ['windomain', 'hwinvent'] });
   t.true(rs.ok, rs.error ?? rs.log.join('\n'));
+  t.true(rs.log.some((l) => /\((delta|full): \d+ of \d+ chunks written/.test(l)), rs.log.join('\n'));
   t.true(rs.log.includes('restored 2 saved product states'), rs.log.join('\n'));
   t.like(await state(ts, RESTORE), { installationStatus: 'installed', actionResult: 'successful', actionRequest: 'none' }, "restore's own state is its result, not the saved one");
   t.is((await state(ts, 'hwinvent')).actionRequest, 'setup', 'setup_after_restore queued');
@@ -88,9 +104,41 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   t.true(v.ok, JSON.stringify(v.bad));
   // windomain's state survived the round trip: the next job of this client still sees it.
   await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/hwinvent/action`, { actionRequest: 'none' });
-  const del = await runProduct(ts, DELIMAGE, loop, { imagefile: UBUNTU });
+
+  // A second image. The images of the client detail (chunked: image_format's default): names as imagefiles_list has them,
+  // sizes as the files on the backup partition add up, dates from each image's metadata.
+  const before = Date.now();
+  const bk2 = await runProduct(ts, BACKUP, loop, { imagefile: SECOND });
+  t.true(bk2.ok, bk2.error ?? bk2.log.join('\n'));
+  const backupDev = /prepared: system \S+, backup (\S+)/.exec(prep.log.join('\n'))![1]!;
+  const onDisk = await imagesOnDisk(backupDev, [UBUNTU, SECOND]);
+  const images = (await ts.api('GET', `/api/v1/clients/${CLIENT}/images`)).body as any[];
+  t.deepEqual(
+    images.map((i) => ({ name: i.name, selected: i.selected, format: i.format, fsType: i.fsType, sourcePartition: i.sourcePartition })),
+    [
+      { name: UBUNTU, selected: false, format: 'chunked', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
+      { name: SECOND, selected: true, format: 'chunked', fsType: 'ext4', sourcePartition: `${loop.path}p3` },
+    ],
+  );
+  for (const i of images) {
+    t.is(i.sizeBytes, onDisk[i.name]!.bytes, `${i.name}: the sum of its files`);
+    t.is(i.createdAt, onDisk[i.name]!.createdAt, `${i.name}: the date of its metadata`);
+  }
+  t.true(images.every((i) => i.sizeBytes > 0) && Date.parse(images[1].createdAt) >= before - 1000, JSON.stringify(images));
+  // The older agent's names-only report: accepted, and the images it names keep what was known.
+  const oldAgent = await issueJob(ts, { clientId: CLIENT, mac: MAC, productId: BACKUP });
+  t.is((await agentCall(ts.url, oldAgent.token, 'POST', '/client/properties', { productId: RESTORE, values: { imagefile: SECOND, imagefiles_list: [UBUNTU, SECOND] } })).status, 200);
+  t.deepEqual((await ts.api('GET', `/api/v1/clients/${CLIENT}/images`)).body, images);
+  const unlisted = await agentCall(ts.url, oldAgent.token, 'POST', '/client/properties', { productId: RESTORE, values: { imagefile: SECOND, imagefiles_list: [SECOND] }, images: images.slice(0, 1).map(({ selected: _s, reported: _r, ...i }) => i) });
+  t.is(unlisted.status, 400, 'a report must describe exactly the listed images');
+  t.regex(unlisted.body.message, /not described: second; not listed: opsi-local-image-ubuntu/);
+  t.is((await agentCall(ts.url, oldAgent.token, 'POST', '/job/result', { result: 'successful' })).status, 200);
+  t.deepEqual((await ts.api('GET', `/api/v1/clients/${CLIENT}/images`)).body, images, 'the refused report changed nothing');
+
+  const del = await runProduct(ts, DELIMAGE, loop, { imagefile: 'all_images' });
   t.true(del.ok, del.error ?? del.log.join('\n'));
   t.like(await props(ts, RESTORE), { imagefile: '', imagefiles_list: [] });
+  t.deepEqual((await ts.api('GET', `/api/v1/clients/${CLIENT}/images`)).body, []);
   t.regex(String((await props(ts, BACKUP))['free_on_backup']), /^device: .*, use: \d+%/);
   const probe = await issueJob(ts, { clientId: CLIENT, mac: MAC, productId: BACKUP });
   const saved = (await agentCall(ts.url, probe.token, 'GET', '/client/product-states')).body.states as any[];

@@ -47,10 +47,17 @@ test('wim-capture refuses a running Windows, captures a generalized one, appends
   t.is((await props(ts, WIN11)).imagename, 'Büro Win11');
   t.is(((await ts.api('GET', `/api/v1/clients/${CLIENT}/products`)).body as any[]).find((s) => s.productId === 'hwinvent')?.actionRequest, 'setup');
   t.true(first.log.some((l) => l.includes(`into ${localWimPath(WIN11)}`)));
+  // upload_to_depot (default true): the captured file is in the server's depot, with its edition.
+  t.true(first.log.some((l) => new RegExp(`^uploaded \\d+ bytes \\(sha256 [0-9a-f]{64}\\) into wim/${WIN11}$`).test(l)), first.log.join('\n'));
+  const depot = ts.server.osImages.depot;
+  t.deepEqual((await depot.require('wim', WIN11)).manifest.meta['editions'], [{ index: 1, name: 'Büro Win11' }]);
 
   const second = await runProduct(ts, CAPTURE, loop, { target_product: WIN11, capture_mode: 'append', imagename: 'Zweites Bild', require_generalized: true });
   t.true(second.ok, second.error ?? second.log.join('\n'));
   t.true(second.log.some((l) => /as image 2 of 2/.test(l)), second.log.join('\n'));
+  // The appended file replaces the depot's entry by a new version holding both images.
+  t.deepEqual((await depot.require('wim', WIN11)).manifest.meta['editions'], [{ index: 1, name: 'Büro Win11' }, { index: 2, name: 'Zweites Bild' }]);
+  t.true((await depot.verify('wim', WIN11)).ok);
 
   const info = await runProduct(ts, INFO, loop, { target_product: WIN11 });
   t.true(info.ok, info.error ?? '');

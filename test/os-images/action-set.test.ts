@@ -8,11 +8,12 @@ import { verifyPassword } from '../../bootserver/os-images/passwords.ts';
 import { productFacts } from '../../lib/products.ts';
 
 const DEBIAN = 'opsi-local-image-debian';
-// The boot image installs Debian now; this file keeps checking the 409 a product the boot image
-// cannot run gets after every check passed (Ubuntu today), with Debian's checks, so it pretends
-// Debian is not in the boot image (per test file: ava runs each file in its own process). The
+// The boot image installs Debian and Ubuntu now; this file keeps checking the 409 a product the
+// boot image cannot run gets after every check passed, so it pretends neither is in the boot image
+// (per test file: ava runs each file in its own process). The
 // accepted path (action set, build started) is test/os-images/install-flow.test.ts.
 (productFacts(DEBIAN) as { inBootImage: boolean }).inBootImage = false;
+(productFacts('opsi-local-image-ubuntu') as { inBootImage: boolean }).inBootImage = false;
 const YESCRYPT = /^\$y\$j9T\$[./0-9A-Za-z]{22}\$[./0-9A-Za-z]{43}$/;
 
 async function setup(t: import('ava').ExecutionContext) {
@@ -46,6 +47,7 @@ test('bad release, mirror, package or password: 400 with a clear message, nothin
     [{ additional_packages: 'vim nosuchpkg-xyz htop also-missing' }, /additional_packages: not on the mirror http:\/\/127\.0\.0\.1:\d+\/debian \(bookworm main\): also-missing, nosuchpkg-xyz/],
     [{ additional_packages: 'vim;reboot' }, /additional_packages: not a Debian package name: "vim;reboot"/],
     [{ root_password: 'a\u0000b' }, /root_password contains a NUL character/],
+    [{ root_password: `it's "root"\nnext line` }, /root_password contains a line break, which cannot be typed at a login prompt/],
     [{ user_password: 'x'.repeat(300) }, /user_password is too long \(300 bytes, at most 256\)/],
     [{ root_password: '' }, /root_password is empty/],
   ];
@@ -57,12 +59,12 @@ test('bad release, mirror, package or password: 400 with a clear message, nothin
   t.is(await snapshot(ts), before, 'no refused request changed anything');
 });
 
-test('good input with quotes and newlines in passwords passes every check, then gets the clear 409 (no installer in the boot image yet); nothing changed', async (t) => {
+test('good input with quotes and backslashes in passwords passes every check, then gets the clear 409 (no installer in the boot image yet); nothing changed', async (t) => {
   const { ts, mirror } = await setup(t);
   const before = await snapshot(ts);
-  const r = await setAction(ts, { root_password: `it's "root"\nnext line`, user_password: 'back\\slash', additional_packages: 'vim htop mail-transport-agent', proxy: '' });
+  const r = await setAction(ts, { root_password: `it's "root" 'ok'`, user_password: 'back\\slash', additional_packages: 'vim htop mail-transport-agent', proxy: '' });
   t.is(r.status, 409, r.text);
-  t.regex(r.body.message, /opsi-local-image-debian cannot be set yet: the boot image has no Debian installer .*rootfs\/debian-12-[0-9a-f]{16} can be built already: netimage os build debian-12\)\. Nothing was changed\./);
+  t.regex(r.body.message, /opsi-local-image-debian cannot be set yet: the boot image has no installer for it .*rootfs\/debian-12-[0-9a-f]{16} can be built already: netimage os build debian-12\)\. Nothing was changed\./);
   t.is(await snapshot(ts), before);
   t.true(mirror.requests.includes('/debian/dists/bookworm/main/binary-amd64/Packages.xz'), 'the packages were checked against the mirror');
   t.true(mirror.requests.includes('/security/dists/bookworm-security/InRelease'), 'the security archive of this server\'s apt was checked too');
@@ -71,20 +73,33 @@ test('good input with quotes and newlines in passwords passes every check, then 
   t.is(group.status, 409);
   t.is(await snapshot(ts), before);
 
-  const ubuntu = await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-ubuntu/action', { actionRequest: 'setup' });
-  t.is(ubuntu.status, 409);
-  t.regex(ubuntu.body.message, /cannot build jammy yet/);
+});
+
+test('Ubuntu (untested end to end): its own mirror with -updates and -security, main + universe; its bad input is refused as Debian\'s', async (t) => {
+  const { ts, mirror } = await setup(t);
+  const before = await snapshot(ts);
+  const setUbuntu = (properties: Record<string, unknown>) => ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-ubuntu/action', { actionRequest: 'setup', properties });
+  const unknown = await setUbuntu({ online_repository: mirror.ubuntuUrl, additional_packages: 'htop nosuchpkg-xyz' });
+  t.is(unknown.status, 400, unknown.text);
+  t.regex(unknown.body.message, /opsi-local-image-ubuntu\.additional_packages: not on the mirror http:\/\/127\.0\.0\.1:\d+\/ubuntu \(jammy main universe\): nosuchpkg-xyz$/);
+  t.regex((await setUbuntu({ release: 'bookworm' })).body.message, /opsi-local-image-ubuntu\.release must be one of: "jammy", "noble"|release "bookworm" is unknown/);
+  const good = await setUbuntu({ online_repository: mirror.ubuntuUrl, additional_packages: 'htop', root_password: `it's "x"` });
+  t.is(good.status, 409, good.text);
+  t.regex(good.body.message, /opsi-local-image-ubuntu cannot be set yet: .*rootfs\/ubuntu-22\.04-[0-9a-f]{16} .*netimage os build ubuntu-22\.04\)\. Nothing was changed\./);
+  for (const path of ['/ubuntu/dists/jammy-security/InRelease', '/ubuntu/dists/jammy-updates/InRelease', '/ubuntu/dists/jammy/universe/binary-amd64/Packages.xz']) t.true(mirror.requests.includes(path), path);
+  t.false(mirror.requests.some((r) => r.startsWith('/security/')), 'not the Debian security archive of this server\'s apt');
+  t.is(await snapshot(ts), before);
 });
 
 test('passwords are stored as yescrypt hashes (defaults too); a hash sent back is kept, not hashed again', async (t) => {
   const { ts } = await setup(t);
-  const clear = `pa"ss'\nword`;
+  const clear = `pa"ss' \\word`;
   const put = await ts.api('PUT', `/api/v1/clients/pc01/products/${DEBIAN}/properties`, { values: { root_password: clear } });
   t.is(put.status, 200, put.text);
   const hash = put.body.root_password as string;
   t.regex(hash, YESCRYPT);
   t.true(await verifyPassword(clear, hash));
-  t.false(JSON.stringify((await ts.api('GET', `/api/v1/clients/pc01/products/${DEBIAN}/properties`)).body).includes('ss\'\\nword'));
+  t.false(JSON.stringify((await ts.api('GET', `/api/v1/clients/pc01/products/${DEBIAN}/properties`)).body).includes('pa\\"ss'));
   const back = await ts.api('PUT', `/api/v1/clients/pc01/products/${DEBIAN}/properties`, { values: { root_password: hash } });
   t.is(back.body.root_password, hash);
   t.is((await ts.api('PUT', `/api/v1/clients/pc01/products/${DEBIAN}/properties`, { values: { user_password: 'a\u0000' } })).status, 400);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parseDeb822Sources, parseOneLineSources, sourceForSuite } from '../../bootserver/os-images/apt-sources.ts';
-import { BASE_PACKAGES, OS_DEFINITIONS, makeSpec, parsePackageList, rootfsEntryName, specHash } from '../../bootserver/os-images/spec.ts';
+import { OS_DEFINITIONS, basePackagesFor, makeSpec, parsePackageList, rootfsEntryName, specHash } from '../../bootserver/os-images/spec.ts';
 import { initialProgress, progressAfter } from '../../bootserver/os-images/progress.ts';
 import { mmdebstrapArgs } from '../../bootserver/os-images/build.ts';
 import { parsePackageNames } from '../../bootserver/os-images/mirror.ts';
@@ -49,7 +49,8 @@ test('spec: the input hash covers mirror, packages and recipe, not their order; 
   const a = makeSpec({ os: debian, mirror: 'http://m.example/debian/', security: null, additionalPackages: ['vim', 'htop'] });
   const b = makeSpec({ os: debian, mirror: 'http://m.example/debian', security: null, additionalPackages: ['htop', 'vim', 'vim'] });
   t.is(specHash(a), specHash(b), 'order, duplicates and a trailing slash do not matter');
-  t.deepEqual(a.packages, [...new Set([...BASE_PACKAGES, 'vim', 'htop'])].sort());
+  t.deepEqual(a.packages, [...new Set([...basePackagesFor(debian), 'vim', 'htop'])].sort());
+  t.true(a.packages.includes('linux-image-amd64') && a.packages.includes('systemd-resolved'));
   t.not(specHash(a), specHash(makeSpec({ os: debian, mirror: 'http://other.example/debian', security: null, additionalPackages: ['vim', 'htop'] })));
   t.not(specHash(a), specHash(makeSpec({ os: debian, mirror: 'http://m.example/debian', security: null, additionalPackages: ['vim'] })));
   t.not(specHash(a), specHash({ ...a, builder: 'netimage-rootfs/999' }));
@@ -68,6 +69,26 @@ test('mmdebstrap arguments: packages, sources, tar to stdout; the proxy only as 
   t.deepEqual(args.slice(-5), ['bookworm', '-', 'deb http://m.example/debian bookworm main', 'deb http://m.example/debian bookworm-updates main', 'deb http://s.example/debian-security bookworm-security main']);
   t.false(args.some((a) => a.includes('Proxy')));
   t.true(mmdebstrapArgs(spec, 'http://192.0.2.1:3128').includes('--aptopt=Acquire::http::Proxy "http://192.0.2.1:3128"'));
+});
+
+test('Ubuntu (untested end to end, no Ubuntu mirror here): what differs from Debian in the build inputs and the mmdebstrap call', (t) => {
+  const jammy = OS_DEFINITIONS['ubuntu-22.04']!;
+  const noble = OS_DEFINITIONS['ubuntu-24.04']!;
+  const mirror = 'http://de.archive.ubuntu.com/ubuntu';
+  const serverSecurity = { uri: 'http://deb.debian.org/debian-security', suite: 'bookworm-security', components: ['main'] };
+  const j = makeSpec({ os: jammy, mirror, security: serverSecurity, additionalPackages: [] });
+  // -updates and -security from the same mirror, main + universe; the server's Debian security archive is not used.
+  t.deepEqual(j.sources, ['jammy', 'jammy-updates', 'jammy-security'].map((suite) => ({ uri: mirror, suite, components: ['main', 'universe'] })));
+  t.true(j.packages.includes('linux-image-generic'));
+  t.false(j.packages.includes('linux-image-amd64'));
+  t.false(j.packages.includes('systemd-resolved'), 'jammy: resolved is part of systemd');
+  t.true(makeSpec({ os: noble, mirror, security: null, additionalPackages: [] }).packages.includes('systemd-resolved'), 'noble: a package of its own');
+  for (const p of ['shim-signed', 'grub-efi-amd64-signed', 'grub-pc-bin', 'openssh-server', 'locales']) t.true(j.packages.includes(p), p);
+  t.regex(rootfsEntryName(j), /^ubuntu-22\.04-[0-9a-f]{16}$/);
+  const args = mmdebstrapArgs(j, null);
+  t.true(args.includes('--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg'), 'the archive is checked with Ubuntu\'s keys');
+  t.deepEqual(args.slice(-5), ['jammy', '-', ...['jammy', 'jammy-updates', 'jammy-security'].map((s) => `deb ${mirror} ${s} main universe`)]);
+  t.false(mmdebstrapArgs(makeSpec({ os: debian, mirror: 'http://m.example/debian', security: null, additionalPackages: [] }), null).some((a) => a.startsWith('--keyring')), 'Debian: the build host\'s keyring');
 });
 
 test('progress: stage lines move through bands, package lines inside them, never backwards', (t) => {
@@ -93,19 +114,23 @@ test('Packages index: package names and what they provide', (t) => {
   t.deepEqual([...names].sort(), ['exim4', 'exim4-daemon-light', 'mail-transport-agent', 'vim']);
 });
 
-test('passwords: yescrypt through libxcrypt keeps quotes, backslashes, newlines and UTF-8; NUL, empty and over-long are refused', async (t) => {
+test('passwords: yescrypt through libxcrypt keeps quotes, backslashes, spaces and UTF-8; NUL, line breaks, control characters, empty and over-long are refused', async (t) => {
   t.is(encode64(Buffer.alloc(16, 0)), '......................');
   t.is(encode64(Buffer.alloc(16, 0xff)).slice(-1), '1', 'the last of 22 characters holds 2 bits');
-  for (const password of ['linux123', `it's "quoted" \\ back`, 'two\nlines\n', 'ümlaut €', ' leading and trailing ']) {
+  for (const password of ['linux123', `it's "quoted" \\ back`, 'ümlaut €', ' leading and trailing ']) {
     const hash = await hashPassword(password);
     t.regex(hash, /^\$y\$j9T\$[./0-9A-Za-z]{22}\$[./0-9A-Za-z]{43}$/);
     t.true(isPasswordHash(hash));
     t.true(await verifyPassword(password, hash), JSON.stringify(password));
     t.false(await verifyPassword(password.trimEnd() + 'x', hash));
   }
-  t.false(await verifyPassword('two\nlines', await hashPassword('two\nlines\n')), 'a trailing newline is part of the password');
+  t.false(await verifyPassword(' leading and trailing', await hashPassword(' leading and trailing ')), 'a trailing space is part of the password');
   t.not(await hashPassword('same'), await hashPassword('same'), 'random salt');
   t.throws(() => checkClearPassword('root_password', 'a\0b'), { message: /NUL/ });
+  t.throws(() => checkClearPassword('root_password', 'two\nlines'), { message: /^root_password contains a line break, which cannot be typed at a login prompt/ });
+  t.throws(() => checkClearPassword('user_password', 'cr\r'), { message: /a line break/ });
+  t.throws(() => checkClearPassword('user_password', 'tab\there'), { message: /the control character U\+0009/ });
+  await t.throwsAsync(hashPassword('x\ny'), { message: /line break/ });
   t.throws(() => checkClearPassword('root_password', ''), { message: /empty/ });
   t.throws(() => checkClearPassword('root_password', 'x'.repeat(PASSWORD_MAX_BYTES + 1)), { message: /too long \(257 bytes, at most 256\)/ });
   t.notThrows(() => checkClearPassword('root_password', 'x'.repeat(PASSWORD_MAX_BYTES)));

@@ -14,6 +14,7 @@ import { agentCall, parseNetbootConfig, readBootConfig, startTestServer, type Te
 import { helper, ROOT } from '../imaging/helpers/loop.ts';
 import { launchBrowser } from './helpers/browser.ts';
 import { TestPc } from './helpers/pc.ts';
+import { bytes } from '../../ui/src/model.ts';
 
 const PREPARE = 'opsi-local-image-prepare';
 const BACKUP = 'opsi-local-image-backup';
@@ -190,11 +191,19 @@ test.serial('restore a room: the confirmation names what is wiped on how many PC
   }
   await shot(page, 'room-done');
 
-  // The PC's own page: its image, its jobs, and the restore's full log.
+  // The PC's own page: its image with size, date (the browser's local time) and format as its
+  // agent reported them, its jobs, and the restore's full log.
   await page.locator('a.tile[data-client=pc01]').click();
   await page.getByRole('heading', { name: 'pc01' }).waitFor();
-  await page.locator(`tr[data-image="${IMAGE}"]`).waitFor();
-  t.regex((await page.locator(`tr[data-image="${IMAGE}"]`).textContent()) ?? '', /selected/);
+  const row = page.locator(`tr[data-image="${IMAGE}"]`);
+  await row.waitFor();
+  t.regex((await row.textContent()) ?? '', /selected/);
+  const [reported] = (await ts.api('GET', '/api/v1/clients/pc01/images')).body as { sizeBytes: number; createdAt: string; format: string }[];
+  t.true(reported!.sizeBytes > 1024 * 1024 && Date.parse(reported!.createdAt) > Date.now() - 3600_000, JSON.stringify(reported));
+  t.is(await row.locator('[data-col=size]').textContent(), bytes(reported!.sizeBytes));
+  t.regex((await row.locator('[data-col=size]').textContent()) ?? '', /^\d+\.\d MiB$/);
+  t.is(await row.locator('[data-col=created]').textContent(), await page.evaluate((iso) => new Date(iso).toLocaleString(), reported!.createdAt));
+  t.is(await row.locator('[data-col=format]').textContent(), 'chunked');
   const restoreJob = page.locator('.jobs li').filter({ hasText: 'restore succeeded' }).first();
   await restoreJob.getByRole('button').click();
   const log = restoreJob.locator('pre.log');

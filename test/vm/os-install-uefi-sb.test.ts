@@ -15,11 +15,12 @@ import test from 'ava';
 import { createLab, type Lab } from '../../vm-harness/netns.ts';
 import { startLabServer, type LabServer } from '../../vm-harness/lab-server.ts';
 import { startSiteDhcp } from '../../vm-harness/site-dhcp.ts';
-import { bootVm, createRawDisk, jobsOf, productStates, propertyValues, registerClient, runProduct, waitForJobResult } from '../../vm-harness/classroom.ts';
+import { bootVm, createRawDisk, productStates, propertyValues, registerClient, runProduct } from '../../vm-harness/classroom.ts';
 import { verifyManifestOnDisk, type Manifest } from '../../vm-harness/disk-access.ts';
-import { fileOnDisk, installedManifest, labDepot, serialLogin, serialRun, startMirrorStandin } from '../../vm-harness/os-install.ts';
+import { awaitFirstBootReport, fileOnDisk, installedManifest, labDepot, powerOff, serialLogin, serialRun, startMirrorStandin, withInstalledSystem } from '../../vm-harness/os-install.ts';
 import { randomMac } from '../../vm-harness/qemu.ts';
 import { ensureBootImage } from './direct-helpers.ts';
+import { runQueued, step } from './os-install-steps.ts';
 
 const CLIENT = 'pc-uefi-01';
 const MAC = randomMac();
@@ -53,24 +54,8 @@ test.after.always(async () => {
   await lab?.destroy();
 });
 
-const step = (name: string, minutes: number, fn: (t: import('ava').ExecutionContext) => Promise<void>) =>
-  test.serial(name, async (t) => {
-    t.timeout(minutes * 60_000);
-    await fn(t);
-  });
-
-/** Boot the PC with nothing pending: the server's local-boot config starts the installed system. */
-async function bootInstalled(name: string) {
-  const vm = await bootVm(lab!, { name, firmware: FIRMWARE, mac: MAC, disk });
-  await serialLogin(vm, ROOT_PASSWORD, 8 * 60_000);
-  return vm;
-}
-
-async function powerOff(vm: Awaited<ReturnType<typeof bootVm>>) {
-  vm.sendSerial('systemctl poweroff\n');
-  await Promise.race([vm.exited, new Promise((r) => setTimeout(r, 120_000))]);
-  await vm.stop();
-}
+/** Boot the PC with nothing pending (the server's local-boot config starts the installed system), run `fn` as root. */
+const inInstalled = <T>(name: string, fn: (vm: Awaited<ReturnType<typeof bootVm>>) => Promise<T>) => withInstalledSystem(lab!, { name, firmware: FIRMWARE, mac: MAC, disk }, ROOT_PASSWORD, fn);
 
 step('1. prepare (linux layout): PXE (proxyDHCP) -> shim -> grub -> per-client config -> agent partitions the disk', 8, async (t) => {
   const r = await runProduct(lab!, server!, { name: 'osi1-prepare', firmware: FIRMWARE, clientId: CLIENT, productId: 'opsi-local-image-prepare', properties: PREPARE, mac: MAC, disk, timeoutMs: 7 * 60_000 });
@@ -99,12 +84,7 @@ step('3. the PC boots its disk: installed kernel with Secure Boot on, first-boot
   const vm = await bootVm(lab!, { name: 'osi1-firstboot', firmware: FIRMWARE, mac: MAC, disk });
   try {
     await vm.waitFor(/netimage: booting the local disk/, 4 * 60_000);
-    const deadline = Date.now() + 6 * 60_000;
-    let states = await productStates(server!, CLIENT);
-    while (states[DEBIAN]?.installationStatus !== 'installed' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 2000));
-      states = await productStates(server!, CLIENT);
-    }
+    const states = await awaitFirstBootReport(server!, CLIENT, DEBIAN, 6 * 60_000);
     t.like(states[DEBIAN], { installationStatus: 'installed', actionResult: 'successful' }, vm.tail(40));
     t.regex(states[DEBIAN]?.actionProgress ?? '', /UEFI, Secure Boot on/);
     t.is(states[BACKUP]?.actionRequest, 'setup', 'backup_after_install queued the backup');
@@ -120,27 +100,13 @@ step('3. the PC boots its disk: installed kernel with Secure Boot on, first-boot
 });
 
 step('4. the queued backup runs', 10, async (t) => {
-  const before = new Set((await jobsOf(server!, CLIENT, BACKUP)).map((j) => j.id));
-  const vm = await bootVm(lab!, { name: 'osi1-backup', firmware: FIRMWARE, mac: MAC, disk });
-  try {
-    const r = await waitForJobResult(server!, vm, { clientId: CLIENT, productId: BACKUP, ignoreJobIds: before, timeoutMs: 9 * 60_000 });
-    t.log(`backup: ${r.job.state} in ${r.seconds.toFixed(1)} s`);
-    t.is(r.job.state, 'succeeded', vm.tail(40));
-  } finally {
-    await vm.stop();
-  }
+  await runQueued(t, lab!, server!, { name: 'osi1-backup', firmware: FIRMWARE, mac: MAC, disk }, { clientId: CLIENT, productId: BACKUP, minutes: 9 });
   const restoreProps = await propertyValues(server!, CLIENT, RESTORE);
   t.true((restoreProps['imagefiles_list'] as string[]).includes(DEBIAN), JSON.stringify(restoreProps));
 });
 
 step('5. a change made inside the running OS', 10, async (t) => {
-  const vm = await bootInstalled('osi1-change');
-  try {
-    await serialRun(vm, `echo made-inside > /${CHANGE} && sync`);
-    await powerOff(vm);
-  } finally {
-    await vm.stop();
-  }
+  await inInstalled('osi1-change', (vm) => serialRun(vm, `echo made-inside > /${CHANGE} && sync`));
   t.is(await fileOnDisk(disk, CHANGE), 'made-inside\n');
 });
 
@@ -150,14 +116,10 @@ step('6. restore; the PC boots its disk again: the change is gone, the installat
   t.is(r.job.state, 'succeeded', r.vm.tail(40));
   t.is(await fileOnDisk(disk, CHANGE), null, 'the change is gone');
   t.deepEqual(await verifyManifestOnDisk(disk, 'system', installed!), [], 'the installed files verify');
-  const vm = await bootInstalled('osi1-after-restore');
-  try {
+  await inInstalled('osi1-after-restore', async (vm) => {
     t.deepEqual(await serialRun(vm, 'dmesg | grep -c "secureboot: Secure boot enabled"'), ['1'], 'Secure Boot still on');
     t.deepEqual(await serialRun(vm, `test -e /${CHANGE} && echo still-there || echo gone`), ['gone']);
-    await powerOff(vm);
-  } finally {
-    await vm.stop();
-  }
+  });
   const states = await productStates(server!, CLIENT);
   for (const p of ['opsi-local-image-prepare', DEBIAN, BACKUP, RESTORE]) t.like(states[p], { actionRequest: 'none', installationStatus: 'installed', actionResult: 'successful' }, p);
 });

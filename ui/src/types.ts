@@ -4,11 +4,12 @@ import type { z } from 'zod';
 import type { Group, Job, JobEventRecord, ProductDefinition, WakeRecord } from '../../bootserver/store/types.ts';
 import type { LiveJobEvent, ClientNotice } from '../../bootserver/service/event-bus.ts';
 import type { ProductStateView } from '../../bootserver/service/admin.ts';
+import type { ClientImageView } from '../../bootserver/service/client-images.ts';
 import type { clientView } from '../../bootserver/http/admin/deps.ts';
 import type { actionBody, groupActionBody } from '../../bootserver/http/schemas.ts';
 import type { AgentInventory } from '../../lib/agent-protocol.ts';
 
-export type { Group, Job, JobEventRecord, ProductDefinition, LiveJobEvent, ClientNotice, ProductStateView, AgentInventory };
+export type { Group, Job, JobEventRecord, ProductDefinition, LiveJobEvent, ClientNotice, ProductStateView, AgentInventory, ClientImageView };
 /** A client as GET /api/v1/clients lists it (wake only while the operator features run). */
 export type ClientView = ReturnType<typeof clientView> & { wake?: WakeRecord | null };
 export type GroupActionBody = z.input<typeof groupActionBody>;

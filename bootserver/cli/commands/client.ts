@@ -11,6 +11,14 @@ interface ClientView {
   description: string;
   /** The latest Wake-on-LAN, when the server runs the operator features. */
   wake?: { status: string } | null;
+  /** When and at which site a bootserver last read its boot config. */
+  lastSeen?: string | null;
+  lastSeenSite?: string | null;
+}
+
+/** "2026-12-02 03:40 at site-b", or nothing for a client no server has seen. */
+function seenAt(c: ClientView): string | null {
+  return c.lastSeen ? `${c.lastSeen.slice(0, 16).replace('T', ' ')} at ${c.lastSeenSite ?? '?'}` : null;
 }
 
 /** Fields `client edit` can change; an empty value clears mac, uuid and group. */
@@ -53,7 +61,7 @@ export const clientCommand: CommandGroup = {
         const group = ctx.string('group');
         const list = await api.call<ClientView[]>('GET', `/api/v1/clients${group ? `?group=${seg(group)}` : ''}`);
         // WAKE: the latest Wake-on-LAN (waiting, woke, did_not_wake).
-        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
+        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'LAST SEEN', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, seenAt(c), c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
         return 0;
       }
       case 'show': {

@@ -1,12 +1,22 @@
-// `netimage depot ls|verify|rm`: the server's depot (bootserver/depot/), through the admin API.
+// `netimage depot ls|show|verify|rm`: the server's depot (bootserver/depot/), through the admin API.
+// `netimage depot import <product> <iso-or-dir> [--part P]`: Windows media into the depot. It runs
+// on the server machine and writes the depot folder directly (from the config, like `store
+// migrate`), not through the API: the ISO is already on this machine, so an upload would copy
+// gigabytes over loopback for nothing, and the one code path (bootserver/depot/windows-media.ts)
+// writes through the depot's atomic staging either way, so the running server sees the new
+// version appear whole. Run it as the user the server runs as (the depot is 0700).
 import type { CommandGroup, CommandContext } from '../command.ts';
+import { UsageError } from '../command.ts';
 import { table } from '../format.ts';
+import { DEPOT_KINDS } from '../../depot/manifest.ts';
 
 interface EntryView {
   id: string;
+  kind: string;
   created: string;
   bytes: number;
-  files: { path: string }[];
+  files: { path: string; size: number }[];
+  meta: { editions?: { index: number; name: string }[]; importedFrom?: Record<string, string>; capturedFrom?: string; product?: string };
 }
 
 export const mib = (bytes: number | null) => (bytes === null ? '-' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
@@ -14,25 +24,69 @@ export const mib = (bytes: number | null) => (bytes === null ? '-' : `${(bytes /
 /** "rootfs/debian-12-…" as the API path of an entry; anything else is a usage error. */
 function entryPath(ctx: CommandContext, verb: string): string {
   const [id] = ctx.operands(verb, 1);
+  const kind = id.split('/')[0]!;
+  if (id.includes('/') && !(DEPOT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`"${kind}" is not a depot kind (${DEPOT_KINDS.join(', ')}); ${ctx.usage(verb).message}`);
   if (!/^[a-z-]+\/[a-z0-9][a-z0-9._-]*$/.test(id)) throw ctx.usage(verb);
   return id;
+}
+
+/** Top-level folders of an entry with their sizes: the parts of Windows media. */
+function parts(e: EntryView): [string, number][] {
+  const sizes = new Map<string, number>();
+  for (const f of e.files) if (f.path.includes('/')) sizes.set(f.path.split('/')[0]!, (sizes.get(f.path.split('/')[0]!) ?? 0) + f.size);
+  return [...sizes];
+}
+
+/** One line on what an entry holds: parts and editions (Windows media, WIMs). */
+function content(e: EntryView): string {
+  const bits: string[] = [];
+  if (e.kind === 'windows-media') bits.push(parts(e).map(([p]) => p).join(',') || 'empty');
+  if (e.meta.editions) bits.push(`${e.meta.editions.length} edition(s)`);
+  return bits.join('; ');
+}
+
+function showText(e: EntryView): string {
+  const lines = [`${e.id}: ${mib(e.bytes)} in ${e.files.length} files, created ${e.created.slice(0, 19).replace('T', ' ')}`];
+  for (const [part, bytes] of parts(e)) lines.push(`  ${part}/  ${mib(bytes)}${e.meta.importedFrom?.[part] ? `  from ${e.meta.importedFrom[part]}` : ''}`);
+  if (e.meta.capturedFrom) lines.push(`  captured from ${e.meta.capturedFrom}`);
+  for (const ed of e.meta.editions ?? []) lines.push(`  edition ${ed.index}: ${ed.name}`);
+  if (e.kind === 'windows-media' && !e.meta.editions) lines.push('  no editions (no sources/install.wim or install.esd imported yet)');
+  return lines.join('\n');
 }
 
 export const depotCommand: CommandGroup = {
   name: 'depot',
   section: 'admin',
   usage: [
-    { syntax: 'depot ls', summary: 'entries of the depot (root filesystems, ...)' },
+    { syntax: 'depot ls', summary: 'entries of the depot (root filesystems, Windows media, WIMs)' },
+    { syntax: 'depot show <kind/name>', summary: 'an entry: size, parts, editions' },
     { syntax: 'depot verify <kind/name>', summary: 're-hash an entry against its manifest' },
+    { syntax: 'depot pull <kind/name>', summary: "a site server: fetch an entry from the main server's depot (sha256-checked) and keep it" },
     { syntax: 'depot rm <kind/name>' },
+    {
+      syntax: 'depot import <product> <iso-or-dir> [--part installfiles|winpe|drivers|custom] [--config FILE]',
+      summary: 'Windows media (ISO or folder) into windows-media/<product>; run on the server machine',
+    },
   ],
+  options: { part: { type: 'string' } },
   async run(ctx) {
+    if (ctx.args[0] === 'import') return importMedia(ctx);
     const api = await ctx.api();
     switch (ctx.args[0]) {
       case 'ls': {
         ctx.operands('ls', 0);
         const entries = await api.call<EntryView[]>('GET', '/api/v1/depot');
-        ctx.out(entries, () => (entries.length ? table(['ENTRY', 'SIZE', 'FILES', 'CREATED'], entries.map((e) => [e.id, mib(e.bytes), e.files.length, e.created.slice(0, 19).replace('T', ' ')])) : 'the depot is empty (netimage os build debian-12)'));
+        ctx.out(entries, () =>
+          entries.length
+            ? table(['ENTRY', 'SIZE', 'FILES', 'CREATED', 'CONTENT'], entries.map((e) => [e.id, mib(e.bytes), e.files.length, e.created.slice(0, 19).replace('T', ' '), content(e)]))
+            : 'the depot is empty (netimage os build debian-12, netimage depot import <product> <iso>)',
+        );
+        return 0;
+      }
+      case 'show': {
+        const id = entryPath(ctx, 'show');
+        const e = await api.call<EntryView>('GET', `/api/v1/depot/${id}`);
+        ctx.out(e, () => showText(e));
         return 0;
       }
       case 'verify': {
@@ -40,6 +94,12 @@ export const depotCommand: CommandGroup = {
         const r = await api.call<{ ok: boolean; problems: string[]; bytes: number }>('POST', `/api/v1/depot/${id}/verify`);
         ctx.out(r, () => (r.ok ? `${id}: ok (${mib(r.bytes)} verified)` : `${id}: DAMAGED\n${r.problems.map((p) => `  ${p}`).join('\n')}`));
         return r.ok ? 0 : 1;
+      }
+      case 'pull': {
+        const id = entryPath(ctx, 'pull');
+        const e = await api.call<EntryView>('POST', `/api/v1/depot/${id}/pull`);
+        ctx.out(e, () => `${e.id}: here (${mib(e.bytes)}, ${e.files.length} file(s), sha256 checked)`);
+        return 0;
       }
       case 'rm': {
         const id = entryPath(ctx, 'rm');
@@ -52,3 +112,41 @@ export const depotCommand: CommandGroup = {
     }
   },
 };
+
+async function importMedia(ctx: CommandContext): Promise<number> {
+  const [product, source] = ctx.operands('import', 2);
+  const { windowsMediaPart, WINDOWS_MEDIA_PARTS, importWindowsMedia } = await import('../../depot/windows-media.ts');
+  const part = windowsMediaPart.safeParse(ctx.string('part') ?? 'installfiles');
+  if (!part.success) throw new UsageError(`--part must be one of ${WINDOWS_MEDIA_PARTS.join(', ')}; ${ctx.usage('import').message}`);
+  // Loaded here, not at the top: see serve.ts.
+  const { loadConfig } = await import('../../config/load.ts');
+  const { depotDir } = await import('../../os-images/wiring.ts');
+  const { Depot } = await import('../../depot/depot.ts');
+  const { resolve } = await import('node:path');
+  const depot = await Depot.open(depotDir(loadConfig({ file: ctx.string('config') ?? null })), { recover: false });
+  const plain = ctx.flag('json') || !process.stdout.isTTY;
+  const live = plain ? null : (await import('log-update')).default;
+  let lastPercent = -1;
+  const r = await importWindowsMedia({
+    depot,
+    product,
+    source: resolve(source),
+    part: part.data,
+    onProgress: ({ bytes, total }) => {
+      const percent = total ? Math.floor((bytes / total) * 100) : 100;
+      const line = `${part.data} of ${product}: ${mib(bytes)} / ${mib(total)} (${percent}%)`;
+      if (live) live(line);
+      // Without a terminal: a line per 10 %, not per chunk.
+      else if (!ctx.flag('json') && percent >= lastPercent + 10) {
+        lastPercent = percent - (percent % 10);
+        process.stdout.write(line + '\n');
+      }
+    },
+  });
+  live?.done();
+  const summary = { entry: r.entry.id, part: r.part, files: r.files, bytes: r.bytes, editions: r.editions };
+  ctx.out(summary, () =>
+    [`imported ${r.files} files (${mib(r.bytes)}) into ${r.entry.id}/${r.part}/`, ...(r.editions ?? []).map((e) => `  edition ${e.index}: ${e.name}`)].join('\n'),
+  );
+  return 0;
+}

@@ -14,6 +14,8 @@ interface JobView {
   percent: number | null;
   updated: string;
   error: string | null;
+  /** The site whose server served the current attempt. */
+  site?: string | null;
 }
 
 /** Job states after which nothing more happens to that job. */
@@ -72,8 +74,8 @@ export const jobsCommand: CommandGroup = {
     ctx.out(jobs, () =>
       jobs.length
         ? table(
-            ['JOB', 'CLIENT', 'PRODUCT', 'STATE', 'TRY', '%', 'UPDATED', 'ERROR'],
-            jobs.map((j) => [j.id.slice(0, 8), j.clientId, j.productId, j.state, `${j.attempt}/${j.maxAttempts}`, j.percent === null ? null : Math.round(j.percent), j.updated.slice(0, 19).replace('T', ' '), j.error]),
+            ['JOB', 'CLIENT', 'PRODUCT', 'STATE', 'TRY', '%', 'UPDATED', 'SITE', 'ERROR'],
+            jobs.map((j) => [j.id.slice(0, 8), j.clientId, j.productId, j.state, `${j.attempt}/${j.maxAttempts}`, j.percent === null ? null : Math.round(j.percent), j.updated.slice(0, 19).replace('T', ' '), j.site, j.error]),
           )
         : 'no jobs yet',
     );

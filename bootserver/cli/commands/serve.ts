@@ -39,6 +39,7 @@ export const serveCommand: CommandGroup = {
       `  boot files  ${config.paths.bootRoot}  (HTTP ${server.url}/boot/, TFTP ${server.protocols.tftpPort === null ? 'off' : `port ${server.protocols.tftpPort}`})`,
       `  DHCP        ${server.protocols.dhcp ? `${config.dhcp.mode} mode` : 'off'}; clients reach us at ${advertised}`,
       `  data        ${config.dataDir}`,
+      `  site        ${server.service.site}`,
     ];
     if (server.initialAdminToken && stdoutIsJournal()) {
       // Started by systemd: stdout is the journal, which more people can read than the token should reach.

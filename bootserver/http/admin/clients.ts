@@ -31,6 +31,9 @@ export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { adm
   r.get('/clients/:id', { schema: { tags: ['clients'], summary: 'One client', params: clientIdParams } }, async (req) => {
     return (await withWake([clientView(await service.requireClient(req.params.id))]))[0];
   });
+  r.get('/clients/:id/images', { schema: { tags: ['clients'], summary: 'The images on the backup partition of one client: name, size, date, source partition, format', params: clientIdParams } }, async (req) => {
+    return admin.clientImages(req.params.id);
+  });
   r.patch('/clients/:id', { schema: { tags: ['clients'], summary: 'Change a client', params: clientIdParams, body: updateClientBody } }, async (req) => {
     return clientView(await admin.updateClient(req.params.id, req.body));
   });

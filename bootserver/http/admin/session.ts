@@ -6,6 +6,7 @@ import { closeSession, openSession, sessionCookie, sessionSetCookie } from '../.
 import { userView } from '../../auth/users.ts';
 import { auditDetail } from '../../auth/audit.ts';
 import { adminAuth, principalOf, sessionOf } from '../auth.ts';
+import { RateLimitedError, UnauthorizedError } from '../errors.ts';
 import { loginBody } from './auth-schemas.ts';
 import type { AdminApiDeps } from './deps.ts';
 
@@ -20,13 +21,13 @@ export const sessionRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { st
       store.addAudit({ ts: new Date().toISOString(), actor: username, role: '', via: 'none', source: req.ip, method: 'POST', route: '/api/v1/session', clients: [], detail: auditDetail(undefined, { username }), status });
     if (wait > 0) {
       await audit(429);
-      return reply.status(429).header('retry-after', String(wait)).send({ statusCode: 429, error: 'Too Many Requests', message: `too many failed logins: try again in ${wait} s` });
+      throw new RateLimitedError(`too many failed logins: try again in ${wait} s`, wait);
     }
     const user = await users.checkPassword(username, password);
     if (!user) {
       limiter.fail(username, req.ip);
       await audit(401);
-      return reply.status(401).send({ statusCode: 401, error: 'Unauthorized', message: 'wrong user name or password' });
+      throw new UnauthorizedError('wrong user name or password');
     }
     limiter.succeed(username);
     const { token, record } = await openSession(store, user, req.ip, settings);

@@ -4,9 +4,10 @@
 //   write <dev> <ext4|ntfs> <relpath> <text-or-@HIBR>   one small file (hiberfil.sys signature for @HIBR)
 //   flip <dev> <relpath> <offset>           flip one byte of a file on an ext4 fs (corrupt an image)
 //   path <dev>                              lists a directory tree (relative paths)
+//   sizes <dev> [relpath...]                 (ext4) every file's size in bytes and the text of the named files: {sizes: {relpath: bytes}, texts: {relpath: text}}
 //   change <dev> <ext4|ntfs> <rewrite|new|large|rmdir>  a change pattern for delta restore tests
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { run } from '../../../lib/process.ts';
@@ -145,6 +146,17 @@ async function main(): Promise<unknown> {
     }
     case 'tree': {
       return mounted(dev!, a ?? 'ext4', async (dir) => ({ files: await walk(dir), entries: await readdir(dir) }), true);
+    }
+    case 'sizes': {
+      return mounted(
+        dev!,
+        'ext4',
+        async (dir) => ({
+          sizes: Object.fromEntries(await Promise.all((await walk(dir)).map(async (f) => [f, (await stat(join(dir, f))).size] as const))),
+          texts: Object.fromEntries(await Promise.all(process.argv.slice(4).map(async (f) => [f, await readFile(join(dir, f), 'utf8')] as const))),
+        }),
+        true,
+      );
     }
     case 'cat': {
       return mounted(dev!, 'ext4', async (dir) => ({ text: await readFile(join(dir, a!), 'utf8') }), true);

@@ -97,6 +97,12 @@ function context(p: OsInstallPlan): ProductContext {
   const server: AgentServerApi = {
     fetchFile: (path, headers = {}, signal) => fetch(`${base}${path}`, { headers: { ...headers, authorization: `Bearer ${JOB_TOKEN}` }, ...(signal ? { signal } : {}) }),
     getOsInstallPlan: async () => p,
+    agentRequest: async () => {
+      throw new Error('the OS install makes no agent requests of its own');
+    },
+    getWindowsInstallPlan: async () => {
+      throw new Error('not a Windows job');
+    },
     setProperties: async () => undefined,
     setActionRequests: async () => undefined,
     getProductStates: async () => [],

@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ExecutionContext } from 'ava';
 import { run } from '../../../lib/process.ts';
-import { BASE_PACKAGES } from '../../../bootserver/os-images/spec.ts';
+import { OS_DEFINITIONS, basePackagesFor } from '../../../bootserver/os-images/spec.ts';
 import { tempDir } from '../../helpers/tempdir.ts';
 
 export interface MiniMirror {
   /** http://127.0.0.1:PORT/debian */
   url: string;
+  /** http://127.0.0.1:PORT/ubuntu (jammy) */
+  ubuntuUrl: string;
   securityUrl: string;
   /** An apt config dir (sources.list) naming this mirror, for config osImages.aptSources. */
   aptDir: string;
@@ -34,16 +36,21 @@ export async function startMiniMirror(t: ExecutionContext, options: MiniMirrorOp
   const extraPackages = options.extraPackages ?? ['htop', 'vim', 'mail-agent'];
   const dir = await tempDir(t, 'mini-mirror');
   const files = new Map<string, Buffer>();
-  const suite = async (path: string, codename: string, names: string[]) => {
+  const suite = async (path: string, codename: string, names: string[], component = 'main') => {
     files.set(`${path}/dists/${codename}/InRelease`, Buffer.from(`Origin: Debian\nCodename: ${codename}\nSuite: ${codename}\n`));
-    const plain = join(dir, `${codename}-Packages`);
+    const plain = join(dir, `${path.slice(1)}-${codename}-${component}-Packages`);
     await writeFile(plain, stanzas(names));
     await run('xz', ['-k', '-f', plain]);
-    files.set(`${path}/dists/${codename}/main/binary-amd64/Packages.xz`, await (await import('node:fs/promises')).readFile(`${plain}.xz`));
+    files.set(`${path}/dists/${codename}/${component}/binary-amd64/Packages.xz`, await (await import('node:fs/promises')).readFile(`${plain}.xz`));
   };
-  await suite('/debian', 'bookworm', [...BASE_PACKAGES, ...extraPackages]);
+  await suite('/debian', 'bookworm', [...basePackagesFor(OS_DEFINITIONS['debian-12']!), ...extraPackages]);
   await suite('/debian', 'bookworm-updates', ['tzdata']);
   await suite('/security', 'bookworm-security', ['openssh-server']);
+  // Ubuntu jammy: every suite on the one mirror, main + universe (htop only in universe).
+  for (const codename of ['jammy', 'jammy-updates', 'jammy-security']) {
+    await suite('/ubuntu', codename, codename === 'jammy' ? basePackagesFor(OS_DEFINITIONS['ubuntu-22.04']!) : ['tzdata']);
+    await suite('/ubuntu', codename, codename === 'jammy' ? ['htop'] : [], 'universe');
+  }
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(req.url ?? '');
@@ -69,7 +76,7 @@ export async function startMiniMirror(t: ExecutionContext, options: MiniMirrorOp
   const aptDir = join(dir, 'apt');
   await mkdir(aptDir);
   await writeFile(join(aptDir, 'sources.list'), `deb ${url} bookworm main\ndeb ${securityUrl} bookworm-security main\n`);
-  return { url, securityUrl, aptDir, requests };
+  return { url, ubuntuUrl: `http://127.0.0.1:${port}/ubuntu`, securityUrl, aptDir, requests };
 }
 
 /** A loopback port with nothing listening (bound, then closed). */

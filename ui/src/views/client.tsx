@@ -3,9 +3,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
 import { useLive } from '../live.ts';
-import { ago, asList, bytes, PRODUCT, shortName, tileOf, when } from '../model.ts';
+import { ago, bytes, PRODUCT, shortName, tileOf, when } from '../model.ts';
 import { href } from '../route.ts';
-import type { AgentInventory, ClientView as Client, Job, JobEventRecord, ProductDefinition, ProductStateView } from '../types.ts';
+import type { AgentInventory, ClientImageView, ClientView as Client, Job, JobEventRecord, ProductDefinition, ProductStateView } from '../types.ts';
 import { ErrorBox, JobState, ProgressBar } from '../widgets.tsx';
 import { ActionBar } from './actions.tsx';
 
@@ -14,23 +14,23 @@ interface Detail {
   inventory: AgentInventory | null;
   states: ProductStateView[];
   jobs: Job[];
-  restore: Record<string, unknown>;
+  images: ClientImageView[];
   backup: Record<string, unknown>;
   products: ProductDefinition[];
 }
 
 async function load(id: string): Promise<Detail> {
   const c = seg(id);
-  const [client, states, jobs, restore, backup, products] = await Promise.all([
+  const [client, states, jobs, images, backup, products] = await Promise.all([
     api.call<Client>('GET', `/api/v1/clients/${c}`),
     api.call<ProductStateView[]>('GET', `/api/v1/clients/${c}/products`),
     api.call<Job[]>('GET', `/api/v1/jobs?client=${c}&limit=100`),
-    api.call<Record<string, unknown>>('GET', `/api/v1/clients/${c}/products/${PRODUCT.restore}/properties`),
+    api.call<ClientImageView[]>('GET', `/api/v1/clients/${c}/images`),
     api.call<Record<string, unknown>>('GET', `/api/v1/clients/${c}/products/${PRODUCT.backup}/properties`),
     api.call<ProductDefinition[]>('GET', '/api/v1/products'),
   ]);
   const inventory = client.hasInventory ? await api.call<AgentInventory>('GET', `/api/v1/clients/${c}/inventory`) : null;
-  return { client, inventory, states, jobs, restore, backup, products };
+  return { client, inventory, states, jobs, images, backup, products };
 }
 
 function JobLog({ job }: { job: Job }) {
@@ -59,9 +59,8 @@ export function ClientView({ id }: { id: string }) {
     );
   }, [id, stateKey, tick]);
   if (!detail) return error ? <ErrorBox error={error} /> : <p>loading…</p>;
-  const { client, inventory, states, jobs, restore, backup } = detail;
+  const { client, inventory, states, jobs, images, backup } = detail;
   const tile = tileOf(client, jobs, states, live.jobs);
-  const images = asList(restore['imagefiles_list']);
   return (
     <>
       <nav class="crumbs">
@@ -74,6 +73,12 @@ export function ClientView({ id }: { id: string }) {
         <dd>
           <span class={`dot ${tile.online ? 'on' : ''}`} /> {tile.online ? 'online' : `last seen ${ago(tile.lastSeen)}`}
         </dd>
+        {client.lastSeenSite && (
+          <>
+            <dt>Site</dt>
+            <dd data-site>{client.lastSeenSite}</dd>
+          </>
+        )}
         <dt>MAC</dt>
         <dd>{client.mac ?? '–'}</dd>
         <dt>SMBIOS UUID</dt>
@@ -96,22 +101,34 @@ export function ClientView({ id }: { id: string }) {
       <section>
         <h2>Images on the backup partition</h2>
         {images.length ? (
-          <table>
-            <thead>
-              <tr>
-                <th>Image</th>
-                <th>Restore uses</th>
-              </tr>
-            </thead>
-            <tbody>
-              {images.map((i) => (
-                <tr key={i} data-image={i}>
-                  <td>{i}</td>
-                  <td>{i === restore['imagefile'] ? 'selected' : ''}</td>
+          <div class="scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th>Image</th>
+                  <th>Size</th>
+                  <th>Created</th>
+                  <th>Format</th>
+                  <th>Restore uses</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {images.map((i) => (
+                  <tr key={i.name} data-image={i.name}>
+                    <td>{i.name}</td>
+                    <td data-col="size" title={i.sizeBytes === null ? undefined : `${i.sizeBytes} bytes`}>
+                      {i.sizeBytes === null ? 'unknown' : bytes(i.sizeBytes)}
+                    </td>
+                    <td data-col="created">{i.createdAt ? when(i.createdAt) : 'unknown'}</td>
+                    <td data-col="format" title={[i.fsType, i.sourcePartition && `from ${i.sourcePartition}`].filter(Boolean).join(' ') || undefined}>
+                      {i.format ?? 'unknown'}
+                    </td>
+                    <td>{i.selected ? 'selected' : ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ) : (
           <p class="muted">No images known (Back up makes one).</p>
         )}
@@ -207,6 +224,7 @@ export function ClientView({ id }: { id: string }) {
             <li key={j.id} data-job-row={j.id}>
               <button class="link job-line" aria-expanded={openJob === j.id} onClick={() => setOpenJob(openJob === j.id ? null : j.id)}>
                 <JobState state={live.jobs.get(j.id)?.state ?? j.state} productId={j.productId} /> <span class="muted small">{when(j.created)}</span>
+                {j.site && <span class="muted small" data-job-site> · attempt {j.attempt} at {j.site}</span>}
                 {j.error && <span class="bad-text small"> {j.error}</span>}
               </button>
               {openJob === j.id && <JobLog job={j} />}

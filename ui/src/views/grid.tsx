@@ -7,14 +7,17 @@ import { href } from '../route.ts';
 import type { ClientView, Job, ProductStateView } from '../types.ts';
 import { JobState, ProgressBar } from '../widgets.tsx';
 
-function PcTile({ tile }: { tile: Tile }) {
+function PcTile({ tile, site }: { tile: Tile; site: string | null }) {
   return (
     <a class={`tile ${tile.online ? 'online' : ''}`} href={href({ view: 'client', id: tile.id })} data-client={tile.id}>
       <div class="tile-head">
         <span class={`dot ${tile.online ? 'on' : ''}`} aria-hidden="true" />
         <strong>{tile.id}</strong>
       </div>
-      <div class="muted small">{tile.online ? 'online' : `last seen ${ago(tile.lastSeen)}`}</div>
+      <div class="muted small">
+        {tile.online ? 'online' : `last seen ${ago(tile.lastSeen)}`}
+        {site && <span data-site> · {site}</span>}
+      </div>
       {tile.current ? (
         <div class="current" data-job={tile.current.jobId}>
           <div class="small">
@@ -54,7 +57,7 @@ export function Grid({ clients, jobs, states }: { clients: ClientView[]; jobs: J
   return (
     <div class="grid">
       {clients.map((c) => (
-        <PcTile key={c.id} tile={tileOf(c, jobs, states, live.jobs)} />
+        <PcTile key={c.id} tile={tileOf(c, jobs, states, live.jobs)} site={c.lastSeenSite ?? null} />
       ))}
     </div>
   );

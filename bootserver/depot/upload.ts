@@ -1,0 +1,230 @@
+// Resumable, checksummed, atomic uploads into the depot (a captured WIM now, golden images later).
+//   <depot>/.uploads/<id>/state.json   who uploads what: job, target file, size, sha256
+//   <depot>/.uploads/<id>/data         the bytes so far (its length is the offset to resume at)
+// The uploader announces size and sha256 first (space is checked then), sends the bytes in order
+// in any number of requests (a dropped connection keeps what arrived; the next request starts at
+// the offset the server reports), and commits: the server hashes the file, and only if size and
+// sha256 match does the file become a new version of its depot entry (Depot.commitVersion).
+// Uploads not touched for `expiryMs` are removed.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { uploadStart, type UploadStart, type UploadView } from '../../lib/upload-protocol.ts';
+import { fsyncPath, sha256File } from '../../lib/files.ts';
+import { NetimageError } from '../../lib/errors.ts';
+import { DepotError, DepotNotFoundError, UPLOADS, checkSpace, type Depot, type DepotEntry, type EntryMeta } from './depot.ts';
+import { depotEntryName, depotFilePath, depotKind, entryId } from './manifest.ts';
+
+/** One file of one depot entry: what an upload becomes. */
+export const uploadTarget = z.object({ kind: depotKind, name: depotEntryName, path: depotFilePath }).strict();
+export type UploadTarget = z.infer<typeof uploadTarget>;
+
+const uploadState = z
+  .object({
+    id: z.string().regex(/^[0-9a-f]{32}$/),
+    owner: z.string().min(1),
+    target: uploadTarget,
+    size: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    created: z.iso.datetime(),
+  })
+  .strict();
+export type UploadState = z.infer<typeof uploadState>;
+
+export const DEFAULT_UPLOAD_EXPIRY_MS = 24 * 3600_000;
+
+const STATE = 'state.json';
+const DATA = 'data';
+
+export class Uploads {
+  readonly #depot: Depot;
+  readonly #expiryMs: number;
+  readonly #now: () => Date;
+  /** Uploads with a chunk being written: one writer per upload. */
+  readonly #busy = new Set<string>();
+
+  constructor(depot: Depot, options: { expiryMs?: number; now?: () => Date } = {}) {
+    this.#depot = depot;
+    this.#expiryMs = options.expiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  #dir(id: string): string {
+    return join(this.#depot.dir, UPLOADS, id);
+  }
+
+  async #state(id: string): Promise<UploadState | null> {
+    if (!/^[0-9a-f]{32}$/.test(id)) return null;
+    const text = await readFile(join(this.#dir(id), STATE), 'utf8').catch(() => null);
+    const parsed = text === null ? null : uploadState.safeParse(JSON.parse(text));
+    return parsed?.success ? parsed.data : null;
+  }
+
+  async #offset(id: string): Promise<number> {
+    return (await stat(join(this.#dir(id), DATA)).catch(() => null))?.size ?? 0;
+  }
+
+  #view(s: UploadState, offset: number): UploadView {
+    return { id: s.id, target: `${entryId(s.target.kind, s.target.name)}/${s.target.path}`, size: s.size, sha256: s.sha256, offset };
+  }
+
+  /** The upload `id` of `owner`; another owner's upload is "not found" too (ids are not secrets to guard). */
+  async #require(owner: string, id: string): Promise<UploadState> {
+    const s = await this.#state(id);
+    if (!s || s.owner !== owner) throw new DepotNotFoundError(`no upload ${id} for this job (expired, committed, or never started)`);
+    return s;
+  }
+
+  /** Every upload (expired ones first removed). */
+  async list(): Promise<UploadView[]> {
+    await this.expire();
+    const out: UploadView[] = [];
+    for (const id of await readdir(join(this.#depot.dir, UPLOADS))) {
+      const s = await this.#state(id);
+      if (s) out.push(this.#view(s, await this.#offset(id)));
+    }
+    return out;
+  }
+
+  /**
+   * Start an upload of `owner` (a job) into `target`, or resume: the same owner, target, size and
+   * sha256 give back the upload already under way with its offset. An owner has one upload: a
+   * start with other bytes replaces its earlier upload. Refused when the depot has no room.
+   */
+  async start(owner: string, target: UploadTarget, announced: UploadStart): Promise<UploadView> {
+    await this.expire();
+    const t = uploadTarget.parse(target);
+    const { size, sha256 } = uploadStart.parse(announced);
+    let pending = 0;
+    for (const id of await readdir(join(this.#depot.dir, UPLOADS))) {
+      const s = await this.#state(id);
+      if (!s) continue;
+      if (s.owner === owner && s.size === size && s.sha256 === sha256 && JSON.stringify(s.target) === JSON.stringify(t)) return this.#view(s, await this.#offset(id));
+      if (s.owner === owner) await this.#drop(id);
+      else pending += s.size - (await this.#offset(id));
+    }
+    // Room for this upload and for what the others still have to send.
+    await checkSpace(this.#depot.dir, size + pending, `an upload into ${entryId(t.kind, t.name)}`);
+    const id = randomBytes(16).toString('hex');
+    const state: UploadState = { id, owner, target: t, size, sha256, created: this.#now().toISOString() };
+    await mkdir(this.#dir(id), { mode: 0o700 });
+    await writeFile(join(this.#dir(id), DATA), '', { mode: 0o600 });
+    await writeFile(join(this.#dir(id), STATE), JSON.stringify(state) + '\n', { mode: 0o600 });
+    return this.#view(state, 0);
+  }
+
+  async status(owner: string, id: string): Promise<UploadView> {
+    const s = await this.#require(owner, id);
+    return this.#view(s, await this.#offset(id));
+  }
+
+  /**
+   * Append the bytes `start`..`end` (inclusive) of the upload. `start` must be the current offset
+   * (409 with the offset otherwise). If the connection drops, what arrived stays and counts.
+   */
+  async write(owner: string, id: string, range: { start: number; end: number; total: number }, body: Readable): Promise<UploadView> {
+    const s = await this.#require(owner, id);
+    if (range.total !== s.size) throw new DepotError(`upload ${id}: Content-Range says ${range.total} bytes in all, the upload was started with ${s.size}`, undefined, 'invalid');
+    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: another request is writing to it`, undefined, 'conflict');
+    this.#busy.add(id);
+    try {
+      const offset = await this.#offset(id);
+      if (range.start !== offset) throw new UploadOffsetError(id, offset, range.start);
+      const want = range.end - range.start + 1;
+      // The disk may have filled since the start (other writers): refuse rather than half-write.
+      await checkSpace(this.#depot.dir, want, `upload ${id}`);
+      let got = 0;
+      const out = createWriteStream(join(this.#dir(id), DATA), { flags: 'a' });
+      const sent = pipeline(
+        body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            // Never past the announced range: extra bytes are cut off and refused below.
+            const room = want - got;
+            if (room <= 0) break;
+            const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+            got += piece.length;
+            yield piece;
+          }
+        },
+        out,
+      );
+      // A dropped connection: what arrived is on disk and counts; the uploader asks the offset.
+      await sent.catch((error: unknown) => {
+        throw new DepotError(`upload ${id}: the connection ended after ${got} of ${want} bytes (resume at the offset)`, { cause: error }, 'invalid');
+      });
+      if (got !== want) throw new DepotError(`upload ${id}: Content-Range announced ${want} bytes, ${got} arrived`, undefined, 'invalid');
+      return this.#view(s, await this.#offset(id));
+    } finally {
+      this.#busy.delete(id);
+    }
+  }
+
+  /**
+   * Hash the complete upload; if size and sha256 match, it becomes `target.path` of a new version
+   * of the target entry (`meta` may read the file first), and the upload is gone. A mismatch
+   * removes the upload (its bytes are wrong somewhere; start again) and changes nothing in the depot.
+   */
+  async commit(owner: string, id: string, meta: (file: string) => Promise<Record<string, unknown>>): Promise<{ entry: DepotEntry; upload: UploadView }> {
+    const s = await this.#require(owner, id);
+    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written`, undefined, 'conflict');
+    const file = join(this.#dir(id), DATA);
+    const offset = await this.#offset(id);
+    if (offset !== s.size) throw new DepotError(`upload ${id} is incomplete: ${offset} of ${s.size} bytes; send the rest from offset ${offset}`, undefined, 'conflict');
+    const actual = await sha256File(file);
+    // The depot takes the file with the hash computed here, unread again: make it durable first.
+    await fsyncPath(file);
+    if (actual !== s.sha256) {
+      await this.#drop(id);
+      throw new DepotError(`upload ${id} refused: its sha256 is ${actual}, the uploader announced ${s.sha256}; nothing was stored, start the upload again`, undefined, 'invalid');
+    }
+    // The grant's reading of the file (a WIM's editions) may refuse it: then it goes as well.
+    const m = await meta(file).catch(async (error: unknown) => {
+      await this.#drop(id);
+      throw error;
+    });
+    const current = await this.#depot.get(s.target.kind, s.target.name);
+    const entryMeta: EntryMeta = { ...(current?.manifest.meta ?? {}), ...m };
+    const entry = await this.#depot.commitVersion(s.target.kind, s.target.name, entryMeta, async (dir) => {
+      const dest = join(dir, ...s.target.path.split('/'));
+      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+      await rename(file, dest);
+      return [{ path: s.target.path, size: s.size, sha256: s.sha256 }];
+    });
+    await this.#drop(id);
+    return { entry, upload: this.#view(s, s.size) };
+  }
+
+  async #drop(id: string): Promise<void> {
+    await rm(this.#dir(id), { recursive: true, force: true });
+  }
+
+  /** Remove uploads idle (no byte written, not started) for longer than the expiry. */
+  async expire(): Promise<string[]> {
+    const removed: string[] = [];
+    const now = this.#now().getTime();
+    for (const id of await readdir(join(this.#depot.dir, UPLOADS))) {
+      if (this.#busy.has(id)) continue;
+      const touched = Math.max(...(await Promise.all([STATE, DATA].map(async (f) => (await stat(join(this.#dir(id), f)).catch(() => null))?.mtimeMs ?? 0))));
+      if (now - touched > this.#expiryMs) {
+        await this.#drop(id);
+        removed.push(id);
+      }
+    }
+    return removed;
+  }
+}
+
+/** A chunk that does not start where the upload stands (HTTP 409; the answer carries the offset). */
+export class UploadOffsetError extends NetimageError {
+  readonly offset: number;
+  constructor(id: string, offset: number, start: number) {
+    super('conflict', `upload ${id} stands at offset ${offset}, the chunk starts at ${start}: resume from ${offset}`);
+    this.name = 'UploadOffsetError';
+    this.offset = offset;
+  }
+}

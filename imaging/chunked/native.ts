@@ -1,0 +1,82 @@
+// The chunked format's C helpers (native/chunkcut.c, native/chunkapply.c): where they are and how
+// they are built. Node's own writer and applier (writer.ts, apply.ts) cost ~2x the CPU of
+// partclone | zstd; the helpers ~1x (docs/performance.md), so they are used whenever present.
+// Server and tests: var/native/<hash of the sources>/ (built by scripts/setup.d, or by
+// buildChunkHelpers); the boot image: /usr/libexec/netimage (bootimage/build.ts).
+// NETIMAGE_CHUNK_HELPERS=off forces the Node path, =DIR takes the helpers from DIR.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '../../lib/process.ts';
+
+export const CHUNK_HELPERS = ['chunkcut', 'chunkapply'] as const;
+export const BOOT_IMAGE_HELPER_DIR = '/usr/libexec/netimage';
+/** Where the server and the tests keep built helpers (one dir per source hash), under the checkout. */
+export const HELPER_CACHE = 'var/native';
+
+const SOURCE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'native');
+
+export interface ChunkHelpers {
+  chunkcut: string;
+  chunkapply: string;
+}
+
+/** sha256 over the helpers' sources, null where they are not shipped (the agent bundle). */
+export function helperSourcesHash(): string | null {
+  try {
+    const h = createHash('sha256');
+    for (const name of CHUNK_HELPERS) h.update(name).update(readFileSync(join(SOURCE_DIR, `${name}.c`)));
+    return h.digest('hex').slice(0, 16);
+  } catch {
+    return null;
+  }
+}
+
+function inDir(dir: string): ChunkHelpers | null {
+  return CHUNK_HELPERS.every((n) => existsSync(join(dir, n))) ? { chunkcut: join(dir, 'chunkcut'), chunkapply: join(dir, 'chunkapply') } : null;
+}
+
+/** The helpers to use, or null for Node's own path. */
+export function findChunkHelpers(root: string = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..')): ChunkHelpers | null {
+  const env = process.env['NETIMAGE_CHUNK_HELPERS'];
+  if (env === 'off') return null;
+  if (env) return inDir(env);
+  const hash = helperSourcesHash();
+  return (hash ? inDir(join(root, HELPER_CACHE, hash)) : null) ?? inDir(BOOT_IMAGE_HELPER_DIR);
+}
+
+/** Run fn on Node's own writer and applier (tests and bench compare the two paths). */
+export async function onNodePath<T>(fn: () => Promise<T>): Promise<T> {
+  const before = process.env['NETIMAGE_CHUNK_HELPERS'];
+  process.env['NETIMAGE_CHUNK_HELPERS'] = 'off';
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env['NETIMAGE_CHUNK_HELPERS'];
+    else process.env['NETIMAGE_CHUNK_HELPERS'] = before;
+  }
+}
+
+/**
+ * Compile the helpers into `<cacheRoot>/<source hash>/` unless they are there (gcc, libzstd-dev,
+ * libssl-dev: scripts/setup.d/10-apt.sh). Returns that directory.
+ */
+export async function buildChunkHelpers(cacheRoot: string): Promise<string> {
+  const hash = helperSourcesHash();
+  if (!hash) throw new Error(`the chunk helpers' sources are missing in ${SOURCE_DIR}`);
+  const out = join(cacheRoot, hash);
+  if (inDir(out)) return out;
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    for (const name of CHUNK_HELPERS) await run('gcc', ['-O2', '-Wall', '-Wextra', '-o', join(tmp, name), join(SOURCE_DIR, `${name}.c`), '-lzstd', '-lcrypto']);
+    rmSync(out, { recursive: true, force: true });
+    renameSync(tmp, out);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return out;
+}
+

@@ -1,0 +1,66 @@
+// The C chunk helpers (imaging/chunked/native/) against Node's own writer and applier (the
+// fallback, NETIMAGE_CHUNK_HELPERS=off): the same chunks.json and the same partclone stream from a
+// backup, and byte-for-byte the same device after full and delta restores of the same image.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../../lib/process.ts';
+import { backupPartition } from '../../imaging/backup.ts';
+import { restorePartition } from '../../imaging/restore.ts';
+import { CHUNKS_FILE } from '../../imaging/chunked/format.ts';
+import { onNodePath as nodePath } from '../../imaging/chunked/native.ts';
+import { imageDir } from '../../imaging/store/store.ts';
+import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
+import { helper } from './helpers/loop.ts';
+import { usedDigest } from './helpers/used-blocks.ts';
+
+let ctx: DeltaFixture;
+
+test.before(async () => {
+  ctx = await deltaFixture('ext4', 'native');
+});
+
+const deviceSha = async (dev: string) => createHash('sha256').update((await run('sh', ['-ec', `sha256sum < ${dev}`])).stdout).digest('hex');
+const streamSha = async (file: string) => (await run('sh', ['-ec', `zstd -dcq "${file}" | sha256sum`])).stdout.split(' ')[0];
+
+test.serial('backup: chunkcut and the Node writer give the same chunks.json and partclone stream', async (t) => {
+  const lines: string[] = [];
+  const native = await backupPartition({ storeRoot: ctx.store, device: ctx.a, imageName: 'by-c', format: 'chunked', log: (l) => lines.push(l) });
+  t.true(lines.some((l) => l.includes('cut by chunkcut')), lines.join('\n'));
+  const node = await nodePath(() => backupPartition({ storeRoot: ctx.store, device: ctx.a, imageName: 'by-node', format: 'chunked', log: (l) => lines.push(l) }));
+  t.true(lines.some((l) => l.includes('cut by node')), lines.join('\n'));
+  const index = async (name: string) => readFile(join(imageDir(ctx.store, name), CHUNKS_FILE), 'utf8');
+  t.is(await index('by-c'), await index('by-node'));
+  t.is(native.metadata.chunked!.indexSha256, node.metadata.chunked!.indexSha256);
+  t.is(native.metadata.chunked!.frames, node.metadata.chunked!.frames);
+  t.is(await streamSha(join(imageDir(ctx.store, 'by-c'), 'image.pcl.zst')), await streamSha(join(imageDir(ctx.store, 'by-node'), 'image.pcl.zst')));
+  // The file's own sha256 (computed by chunkcut) is what store verification checks.
+  t.is(native.metadata.sha256, createHash('sha256').update(await readFile(join(imageDir(ctx.store, 'by-c'), 'image.pcl.zst'))).digest('hex'));
+});
+
+test.serial('full and delta restore: chunkapply and the Node applier leave the same bytes on the device', async (t) => {
+  // ctx.ref (its reference digest is taken) becomes the Node path's target: the same changed content on both.
+  await helper(['change', ctx.a, 'ext4', 'rewrite']);
+  await run('dd', [`if=${ctx.a}`, `of=${ctx.ref}`, 'bs=4M', 'conv=fsync', 'status=none']);
+  const c = await restorePartition({ storeRoot: ctx.store, imageName: 'native', device: ctx.a });
+  const n = await nodePath(() => restorePartition({ storeRoot: ctx.store, imageName: 'native', device: ctx.ref }));
+  t.is(c.applied!.engine, 'chunkapply');
+  t.is(n.applied!.engine, 'node');
+  t.is(c.mode, 'delta');
+  t.is(n.mode, 'delta');
+  t.true(c.applied!.writtenChunks > 0);
+  t.deepEqual({ ...c.applied!, engine: '' }, { ...n.applied!, engine: '' });
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  t.is(await deviceSha(ctx.a), await deviceSha(ctx.ref));
+
+  await run('mkfs.ext4', ['-q', '-F', '-b', '4096', ctx.a]);
+  await run('dd', [`if=${ctx.a}`, `of=${ctx.ref}`, 'bs=4M', 'conv=fsync', 'status=none']);
+  const cf = await restorePartition({ storeRoot: ctx.store, imageName: 'native', device: ctx.a });
+  const nf = await nodePath(() => restorePartition({ storeRoot: ctx.store, imageName: 'native', device: ctx.ref }));
+  t.is(cf.mode, 'full');
+  t.is(nf.mode, 'full');
+  t.is(cf.applied!.writtenChunks, cf.applied!.chunks);
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  t.is(await deviceSha(ctx.a), await deviceSha(ctx.ref));
+});
