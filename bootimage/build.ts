@@ -9,11 +9,11 @@
 // bootimage/builder/, one module each; this file runs them in order. Output: DIR/netimage/
 // {kernel,initrd,manifest.json} (DIR/netimage-ref/ for --reference, the busybox-only image the
 // bench compares against). Skips all work when the inputs hash is unchanged.
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COMPRESSORS, compress, writeCpio } from './builder/archive.ts';
+import { COMPRESSORS, compress, compressCached, DECOMPRESSORS, writeCpio } from './builder/archive.ts';
 import { CHUNK_HELPER_DEPENDS, CHUNK_HELPER_SOURCES, stageChunkHelpers } from './builder/chunk-helpers.ts';
 import { NODE_DEPENDS, TOOL_PACKAGES } from './builder/contents.ts';
 import { listFiles, mib, sha256File } from './builder/files.ts';
@@ -21,9 +21,10 @@ import { withBuildLock } from './builder/lock.ts';
 import { resolveInputs } from './builder/inputs.ts';
 import { stageKernelModules } from './builder/kernel.ts';
 import { stageLibraries } from './builder/libraries.ts';
-import { readManifest, type Compression, type Manifest } from './builder/manifest.ts';
+import { readManifest, type Compression, type ImageFile, type Manifest } from './builder/manifest.ts';
 import { PackageSet } from './builder/packages.ts';
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
+import { splitStages, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
 export { readManifest, type Compression, type Manifest };
@@ -149,14 +150,38 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   writeFileSync(join(stage, 'etc/netimage/release'), `${variant} ${finalHash.slice(0, 16)}\n`);
 
   // --- cpio + compression, reproducibly ---
-  const cpioFile = join(work, 'initrd.cpio');
-  const cpioBytes = await writeCpio(stage, cpioFile);
   const tmpOut = `${outDir}.tmp-${process.pid}`;
   rmSync(tmpOut, { recursive: true, force: true });
   mkdirSync(tmpOut, { recursive: true });
-  log(`compressing ${mib(cpioBytes)} cpio with ${opts.compression}`);
   const compStart = Date.now();
-  await compress(opts.compression, cpioFile, join(tmpOut, 'initrd'));
+  let initrd: ImageFile;
+  let stages: Manifest['stages'] = null;
+  if (opts.reference) {
+    const cpioFile = join(work, 'initrd.cpio');
+    const cpioBytes = await writeCpio(stage, cpioFile);
+    log(`compressing ${mib(cpioBytes)} cpio with ${opts.compression}`);
+    await compress(opts.compression, cpioFile, join(tmpOut, 'initrd'));
+    rmSync(cpioFile, { force: true });
+    initrd = imageFile(join(tmpOut, 'initrd'), cpioBytes, listFiles(stage).length);
+  } else {
+    // Stage 2 first: its sha256 is pinned inside stage 1. The single initrd is stage 1 + stage 2.
+    const stage1Dir = join(work, 'stage1');
+    const split = await splitStages(stage, stage1Dir);
+    const cpio2 = join(work, 'stage2.cpio');
+    const cpio2Bytes = await writeCpio(stage, cpio2, split.stage2Paths);
+    log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression}`);
+    if (await compressCached(opts.compression, cpio2, join(tmpOut, 'stage2'), work, 'stage2')) log('stage 2 unchanged since the last build: its compressed form reused');
+    const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, split.stage2Paths.length);
+    writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, DECOMPRESSORS[opts.compression]);
+    const cpio1 = join(work, 'stage1.cpio');
+    const cpio1Bytes = await writeCpio(stage1Dir, cpio1);
+    await compress(opts.compression, cpio1, join(tmpOut, 'stage1'));
+    const stage1 = imageFile(join(tmpOut, 'stage1'), cpio1Bytes, split.stage1Files);
+    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(join(tmpOut, 'stage1')), readFileSync(join(tmpOut, 'stage2'))]));
+    for (const f of [cpio1, cpio2, `${cpio2}.list`]) rmSync(f, { force: true });
+    initrd = imageFile(join(tmpOut, 'initrd'), cpio1Bytes + cpio2Bytes, listFiles(stage).length);
+    stages = { stage1, stage2 };
+  }
   log(`compressed in ${((Date.now() - compStart) / 1000).toFixed(1)} s`);
   copyFileSync(kernel.kernelFile, join(tmpOut, 'kernel'));
 
@@ -173,12 +198,8 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
       bytes: statSync(kernel.kernelFile).size,
       sha256: sha256File(kernel.kernelFile),
     },
-    initrd: {
-      bytes: statSync(join(tmpOut, 'initrd')).size,
-      uncompressedBytes: cpioBytes,
-      sha256: sha256File(join(tmpOut, 'initrd')),
-      files: listFiles(stage).length,
-    },
+    initrd,
+    stages,
     node: payload?.node ?? null,
     agent: payload?.agent ?? null,
     packages: [
@@ -193,11 +214,11 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   writeFileSync(join(tmpOut, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   rmSync(outDir, { recursive: true, force: true });
   renameSync(tmpOut, outDir);
-  rmSync(cpioFile, { force: true });
   if (cacheEntry) saveToCache(outDir, cacheEntry, log);
   log(
     `${variant} image built in ${manifest.buildSeconds} s -> ${outDir}: kernel ${mib(manifest.kernel.bytes)}, ` +
-      `initrd ${mib(manifest.initrd.bytes)} (${opts.compression}), ${mib(manifest.initrd.uncompressedBytes)} unpacked, ` +
+      `initrd ${mib(manifest.initrd.bytes)} (${opts.compression}), ${mib(manifest.initrd.uncompressedBytes)} unpacked` +
+      (stages ? ` (stage 1 ${mib(stages.stage1.bytes)}, stage 2 ${mib(stages.stage2.bytes)}), ` : ', ') +
       `${tools.length} tools, ${libraries.length} libraries, ${kernel.shipped} modules`,
   );
   return { skipped: false, dir: outDir, manifest };
@@ -216,7 +237,8 @@ function machineCacheEntry(variant: string, compression: Compression, inputsHash
 
 function restoreFromCache(entry: string, outDir: string, log: (line: string) => void): boolean {
   const manifest = readManifest(join(entry, 'manifest.json'));
-  if (!manifest || !isComplete(entry, manifest) || sha256File(join(entry, 'initrd')) !== manifest.initrd.sha256 || sha256File(join(entry, 'kernel')) !== manifest.kernel.sha256) return false;
+  if (!manifest || !isComplete(entry, manifest) || sha256File(join(entry, 'kernel')) !== manifest.kernel.sha256) return false;
+  if (imageFiles(manifest).some(([name, f]) => sha256File(join(entry, name)) !== f.sha256)) return false;
   const tmpOut = `${outDir}.tmp-${process.pid}`;
   rmSync(tmpOut, { recursive: true, force: true });
   cpSync(entry, tmpOut, { recursive: true });
@@ -246,13 +268,18 @@ function saveToCache(outDir: string, entry: string, log: (line: string) => void)
   }
 }
 
+/** The compressed cpio files of an image by file name (initrd, and stage1/stage2 when split). */
+function imageFiles(manifest: Manifest): [string, ImageFile][] {
+  return [['initrd', manifest.initrd], ...(manifest.stages ? ([['stage1', manifest.stages.stage1], ['stage2', manifest.stages.stage2]] as [string, ImageFile][]) : [])];
+}
+
+function imageFile(path: string, uncompressedBytes: number, files: number): ImageFile {
+  return { bytes: statSync(path).size, uncompressedBytes, sha256: sha256File(path), files };
+}
+
 /** The output dir holds what the manifest describes. */
 function isComplete(outDir: string, manifest: Manifest): boolean {
-  return (
-    existsSync(join(outDir, 'kernel')) &&
-    existsSync(join(outDir, 'initrd')) &&
-    statSync(join(outDir, 'initrd')).size === manifest.initrd.bytes
-  );
+  return existsSync(join(outDir, 'kernel')) && imageFiles(manifest).every(([name, f]) => existsSync(join(outDir, name)) && statSync(join(outDir, name)).size === f.bytes);
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bootimage/build.ts')) {

@@ -63,6 +63,7 @@ ${rows.join('\n')}
 - \`boot.maxAttempts\`: boots without a reported result before a job gives up. Unlike opsi, reading the boot config does not consume the action request, so a power loss retries.
 - \`boot.sameBootWindowSeconds\`: ignored (deprecated). A config read starts a new attempt only when the previous attempt had reached the agent (a power loss mid-job), so firmware retries and spoofed reads never use up attempts; the key is still accepted so existing config files load.
 - \`boot.kernelTransport\`: \`tftp\` works everywhere, also with Secure Boot; \`http\` needs Secure Boot off (grub's http module is unsigned).
+- \`boot.initrd\`: \`single\` (default) has grub load the whole boot image; \`two-stage\` has grub load only stage 1 (init, busybox, modules: ~1/5 of the bytes) and the PC fetch stage 2 over HTTP with the kernel's TCP, checked against the sha256 pinned in stage 1 (docs/bootimage.md, "Two stages"). Secure Boot is unaffected: grub still verifies the kernel only.
 - \`boot.extraKernelArgs\`, \`boot.debug\` (shell on agent failure), \`boot.serialConsole\`, \`boot.afterJob\` (\`reboot\` or \`poweroff\`).
 - \`log.level\`: pino level.
 `;

@@ -14,6 +14,11 @@ export const GUEST_SERVER_ADDR = '10.0.2.100';
 export interface DirectBootOptions {
   /** Directory with kernel + initrd (default <bootRoot>/netimage). */
   imageDir?: string;
+  /**
+   * 'stage1': boot stage 1 only, so init fetches stage 2 from the server (boot.initrd=two-stage);
+   * default the whole image (docs/bootimage.md "Two stages").
+   */
+  initrd?: 'initrd' | 'stage1';
   firmware?: 'uefi' | 'bios';
   /** Port of the bootserver on 127.0.0.1; the guest sees it as http://10.0.2.100:<port>. */
   serverPort?: number;
@@ -32,6 +37,8 @@ export interface DirectBootOptions {
   rebootDelay?: number;
   /** More kernel arguments. */
   append?: string;
+  /** More QEMU arguments (extra NICs and disk controllers for the hardware matrix). */
+  qemuArgs?: string[];
   logFile?: string;
   name?: string;
 }
@@ -67,7 +74,7 @@ export function directBootAppend(o: {
 export async function directBoot(o: DirectBootOptions = {}): Promise<DirectBoot> {
   const imageDir = o.imageDir ?? join(bootRootDefault(), 'netimage');
   const kernel = join(imageDir, 'kernel');
-  const initrd = join(imageDir, 'initrd');
+  const initrd = join(imageDir, o.initrd ?? 'initrd');
   if (!existsSync(kernel) || !existsSync(initrd)) {
     throw new Error(`no boot image in ${imageDir}: run \`node bootimage/build.ts\` (or bash run.sh setup)`);
   }
@@ -104,6 +111,7 @@ export async function directBoot(o: DirectBootOptions = {}): Promise<DirectBoot>
       ].join(','),
       '-device',
       `virtio-net-pci,netdev=nb0,mac=${vmMac}${(o.firmware ?? 'bios') === 'bios' ? '' : ',romfile='}`,
+      ...(o.qemuArgs ?? []),
     ],
     kernel,
     initrd,

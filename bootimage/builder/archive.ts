@@ -1,7 +1,9 @@
 // Stage to image: one fixed mtime, a sorted newc cpio with owner 0:0, compressed. The same stage
 // gives the same bytes (docs/bootimage.md "Reproducible").
-import { statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
+import { sha256File } from './files.ts';
 import type { Compression } from './manifest.ts';
 
 // Fixed mtime for every file in the cpio.
@@ -14,14 +16,49 @@ export const COMPRESSORS: Record<Compression, { cmd: string; args: string[] }> =
   gzip: { cmd: 'gzip', args: ['-9', '-n', '-c'] },
 };
 
-/** The stage as a newc cpio file; returns its size. */
-export async function writeCpio(stage: string, cpioFile: string): Promise<number> {
+/** How stage 1's init unpacks stage 2 (zstd is in stage 1; unxz/gunzip are busybox applets). */
+export const DECOMPRESSORS: Record<Compression, string> = {
+  zstd19: 'zstd -d -q -c',
+  xz: 'unxz -c',
+  gzip: 'gunzip -c',
+};
+
+/**
+ * The stage (or only `paths` of it, stage-relative, parents before children) as a newc cpio
+ * file; returns its size.
+ */
+export async function writeCpio(stage: string, cpioFile: string, paths?: readonly string[]): Promise<number> {
   await run('find', [stage, '-exec', 'touch', '-h', '-d', `@${SOURCE_DATE_EPOCH}`, '{}', '+']);
-  await run('sh', ['-c', `cd "${stage}" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet > "${cpioFile}"`]);
+  const cpio = `cpio -o -H newc --owner=0:0 --reproducible --quiet > "${cpioFile}"`;
+  if (paths) {
+    const list = `${cpioFile}.list`;
+    writeFileSync(list, paths.map((p) => `./${p}\n`).join(''));
+    await run('sh', ['-c', `cd "${stage}" && ${cpio} < "${list}"`]);
+  } else {
+    await run('sh', ['-c', `cd "${stage}" && find . -mindepth 1 | LC_ALL=C sort | ${cpio}`]);
+  }
   return statSync(cpioFile).size;
 }
 
 export async function compress(compression: Compression, from: string, to: string): Promise<void> {
   const comp = COMPRESSORS[compression];
   await run('sh', ['-c', `${comp.cmd} ${comp.args.join(' ')} < "${from}" > "${to}"`]);
+}
+
+/**
+ * compress(), keeping the result in `cacheDir` by the sha256 of the input: stage 2's cpio does not
+ * change when only init or /etc do (they are in stage 1), and zstd -19 over its ~120 MiB is most
+ * of a build's time (minutes on a loaded 2-core host). Same input, same compressor: same bytes.
+ */
+export async function compressCached(compression: Compression, from: string, to: string, cacheDir: string, tag: string): Promise<boolean> {
+  const cached = join(cacheDir, `${tag}.${compression}.${sha256File(from).slice(0, 32)}`);
+  if (existsSync(cached)) {
+    copyFileSync(cached, to);
+    return true;
+  }
+  await compress(compression, from, to);
+  for (const old of readdirSync(cacheDir).filter((n) => n.startsWith(`${tag}.${compression}.`))) rmSync(join(cacheDir, old), { force: true });
+  copyFileSync(to, `${cached}.tmp`);
+  renameSync(`${cached}.tmp`, cached);
+  return false;
 }

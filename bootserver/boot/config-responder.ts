@@ -69,6 +69,7 @@ export class BootConfigResponder {
       serverIp: this.config.advertisedIp,
       httpPort: this.config.http.port,
       transport: this.config.boot.kernelTransport,
+      initrd: this.config.boot.initrd,
       debug: this.config.boot.debug,
       serialConsole: this.config.boot.serialConsole,
       extraKernelArgs: this.config.boot.extraKernelArgs,

@@ -66,6 +66,8 @@ export interface NetbootConfigInput {
   serverIp: string | null;
   httpPort: number;
   transport: 'tftp' | 'http';
+  /** two-stage: grub loads stage 1 only; its init fetches stage 2 over HTTP. */
+  initrd: 'single' | 'two-stage';
   debug: boolean;
   serialConsole: boolean;
   extraKernelArgs: string;
@@ -128,7 +130,7 @@ export class GrubRenderer {
       useHttp,
       device: useHttp ? `http,${server}:${input.httpPort}` : `tftp,${server}`,
       kernelPath: useHttp ? 'boot/netimage/kernel' : 'netimage/kernel',
-      initrdPath: useHttp ? 'boot/netimage/initrd' : 'netimage/initrd',
+      initrdPath: `${useHttp ? 'boot/' : ''}netimage/${input.initrd === 'two-stage' ? 'stage1' : 'initrd'}`,
       kernelArgs: this.kernelArgs(input),
       bannerText: `netimage: ${input.productId} for ${input.clientId}`,
     });

@@ -103,6 +103,11 @@ export const configSchema = z
         sameBootWindowSeconds: z.number().int().min(0).max(600).default(20),
         /** How grub loads kernel and initrd. http needs Secure Boot off (http.mod is unsigned). */
         kernelTransport: z.enum(['tftp', 'http']).default('tftp'),
+        /**
+         * What grub loads as the initrd: the whole image, or stage 1 only (init fetches stage 2 over
+         * HTTP, checked against the sha256 pinned in stage 1; docs/bootimage.md "Two stages").
+         */
+        initrd: z.enum(['single', 'two-stage']).default('single'),
         /** Extra kernel arguments for the boot image (e.g. "nomodeset"). */
         extraKernelArgs: z.string().default(''),
         /** Leave a shell on the client console when the agent fails. */

@@ -1,0 +1,123 @@
+// Stage to two boot stages (docs/bootimage.md "Two stages"). Stage 1 is what grub loads over
+// TFTP: /init, /etc, busybox, kmod, zstd, their libraries and every kernel module, enough to find
+// any NIC and fetch the rest. Stage 2 is everything else (node, the agent, the disk tools, their
+// libraries), fetched by init over HTTP and checked against a sha256 pinned inside stage 1.
+// The single initrd is stage 1 followed by stage 2 (the kernel unpacks concatenated compressed
+// cpio archives in order, later entries replacing earlier ones), so both forms hold the same tree.
+import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { run } from '../../lib/process.ts';
+import { parseNeeded } from './elf-needed.ts';
+import { listFiles } from './files.ts';
+import { LIB_DIR } from './payload.ts';
+
+/** Stage 1's programs: init's shell and applets, modprobe, the stage 2 decompressor. */
+const STAGE1_PROGRAMS = ['bin/busybox', 'bin/kmod', 'usr/bin/zstd'];
+/** Trees stage 1 takes whole. */
+const STAGE1_TREES = ['etc', 'lib/modules'];
+/** Directories every initramfs needs (init mounts on them). */
+const STAGE1_DIRS = ['proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'root', 'var/log'];
+const LIBRARY_DIRS = [LIB_DIR, `usr/${LIB_DIR}`];
+const LD_SO = 'ld-linux-x86-64.so.2';
+
+/** Written into stage 2 only: init sees that stage 2 is already unpacked (the single initrd). */
+export const STAGE2_PRESENT = 'etc/netimage/stage2-present';
+/** Pinned in stage 1: `<sha256> <bytes> <decompressor>` of the stage 2 file. */
+export const STAGE2_PIN = 'etc/netimage/stage2';
+
+export interface StageSplit {
+  /** Stage-relative paths of stage 2 (directories first where new, sorted). */
+  stage2Paths: string[];
+  stage1Files: number;
+}
+
+/** The path a symlink in the stage leads to, stage-relative (null when it leaves the stage). */
+function linkTarget(stage: string, rel: string): string | null {
+  const target = readlinkSync(join(stage, rel));
+  const abs = target.startsWith('/') ? join(stage, target) : resolve(dirname(join(stage, rel)), target);
+  const r = relative(stage, abs);
+  return r.startsWith('..') ? null : r;
+}
+
+/** A soname as found in the stage's library dirs: the link and the file it leads to. */
+function findLibrary(stage: string, soname: string): string[] {
+  for (const d of LIBRARY_DIRS) {
+    let rel = `${d}/${soname}`;
+    const out: string[] = [];
+    while (lstatSync(join(stage, rel), { throwIfNoEntry: false })?.isSymbolicLink()) {
+      out.push(rel);
+      const next = linkTarget(stage, rel);
+      if (!next) break;
+      rel = next;
+    }
+    if (existsSync(join(stage, rel))) return [...out, rel];
+  }
+  throw new Error(`stage 1: library ${soname} is not in the stage`);
+}
+
+/** Stage 1's files: programs, their DT_NEEDED closure, links to the programs, the whole trees. */
+async function stage1Selection(stage: string): Promise<Set<string>> {
+  const chosen = new Set<string>(['init', `lib64/${LD_SO}`, `${LIB_DIR}/${LD_SO}`]);
+  for (const tree of STAGE1_TREES) for (const f of listFiles(join(stage, tree))) chosen.add(relative(stage, f));
+  const queue = [...STAGE1_PROGRAMS];
+  const seen = new Set<string>();
+  while (queue.length) {
+    const rel = queue.shift()!;
+    if (seen.has(rel)) continue;
+    seen.add(rel);
+    chosen.add(rel);
+    const needed = parseNeeded((await run('readelf', ['-d', join(stage, rel)])).stdout);
+    for (const soname of needed) {
+      const paths = findLibrary(stage, soname);
+      for (const p of paths.slice(0, -1)) chosen.add(p);
+      queue.push(paths.at(-1)!);
+    }
+  }
+  // Links to the programs (busybox applets, kmod's modprobe/insmod/...).
+  for (const f of listFiles(stage)) {
+    const rel = relative(stage, f);
+    if (!lstatSync(f).isSymbolicLink()) continue;
+    const t = linkTarget(stage, rel);
+    if (t && STAGE1_PROGRAMS.includes(t)) chosen.add(rel);
+  }
+  return chosen;
+}
+
+/**
+ * Copies stage 1 out of `stage` into `stage1Dir` (with busybox applet links where stage 2 brings
+ * the real tool, e.g. util-linux mount), marks stage 2 in `stage`, and lists stage 2's paths.
+ */
+export async function splitStages(stage: string, stage1Dir: string): Promise<StageSplit> {
+  rmSync(stage1Dir, { recursive: true, force: true });
+  writeFileSync(join(stage, STAGE2_PRESENT), 'stage 2 unpacked\n');
+  const chosen = await stage1Selection(stage);
+  chosen.delete(STAGE2_PRESENT);
+  for (const d of STAGE1_DIRS) mkdirSync(join(stage1Dir, d), { recursive: true });
+  for (const rel of chosen) {
+    mkdirSync(dirname(join(stage1Dir, rel)), { recursive: true });
+    cpSync(join(stage, rel), join(stage1Dir, rel), { verbatimSymlinks: true, preserveTimestamps: true });
+  }
+  // A real tool in stage 2 replaces its applet link: until then stage 1 uses busybox's applet.
+  const busybox = join(stage1Dir, 'bin/busybox');
+  const applets = (await run(busybox, ['--list-full'])).stdout.split('\n').filter(Boolean);
+  for (const a of applets) {
+    if (a.endsWith('/busybox') || a.endsWith('/linuxrc') || lstatSync(join(stage1Dir, a), { throwIfNoEntry: false })) continue;
+    mkdirSync(dirname(join(stage1Dir, a)), { recursive: true });
+    symlinkSync(relative(dirname(join(stage1Dir, a)), busybox), join(stage1Dir, a));
+  }
+  const stage2Paths = (await run('sh', ['-c', `cd "${stage}" && find . -mindepth 1 | LC_ALL=C sort`])).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((p) => p.slice(2))
+    .filter((rel) => {
+      const st = lstatSync(join(stage, rel));
+      if (st.isDirectory()) return !existsSync(join(stage1Dir, rel));
+      return !chosen.has(rel);
+    });
+  return { stage2Paths, stage1Files: listFiles(stage1Dir).length };
+}
+
+/** The pin stage 1 carries: the stage 2 file's sha256, size and how to unpack it. */
+export function writeStage2Pin(stage1Dir: string, sha256: string, bytes: number, decompressor: string): void {
+  writeFileSync(join(stage1Dir, STAGE2_PIN), `${sha256} ${bytes} ${decompressor}\n`);
+}

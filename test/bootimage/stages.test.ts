@@ -1,0 +1,72 @@
+// The split of a stage into boot stage 1 and stage 2 (bootimage/builder/stages.ts) on a small
+// stage built from this host's own busybox, kmod and zstd and the libraries they need.
+import test from 'ava';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { run } from '../../lib/process.ts';
+import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
+import { LIB_DIR } from '../../bootimage/builder/payload.ts';
+import { splitStages, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
+
+const HOST_LIBS = [`/${LIB_DIR}`, `/usr/${LIB_DIR}`];
+
+function put(stage: string, rel: string, content: string | null, from?: string): void {
+  mkdirSync(dirname(join(stage, rel)), { recursive: true });
+  if (from) copyFileSync(from, join(stage, rel));
+  else writeFileSync(join(stage, rel), content ?? '');
+}
+
+/** A program from the host, with every library it needs (by soname) copied into the stage. */
+async function putProgram(stage: string, rel: string, from: string): Promise<void> {
+  put(stage, rel, null, from);
+  const queue = [from];
+  while (queue.length) {
+    for (const soname of parseNeeded((await run('readelf', ['-d', queue.shift()!])).stdout)) {
+      const dst = join(stage, LIB_DIR, soname);
+      if (existsSync(dst)) continue;
+      const src = HOST_LIBS.map((d) => join(d, soname)).find((p) => existsSync(p))!;
+      put(stage, `${LIB_DIR}/${soname}`, null, src);
+      queue.push(src);
+    }
+  }
+}
+
+test('stage 1 holds init, /etc, modules, busybox/kmod/zstd and their libraries; stage 2 the rest', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netimage-stages-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const stage = join(dir, 'stage');
+  put(stage, 'init', '#!/bin/sh\n');
+  put(stage, 'etc/netimage/modules', 'ext4\n');
+  put(stage, 'lib/modules/6.1.0-x/kernel/drivers/net/e1000e.ko', 'module');
+  put(stage, `${LIB_DIR}/ld-linux-x86-64.so.2`, null, '/lib64/ld-linux-x86-64.so.2');
+  put(stage, 'lib64/ld-linux-x86-64.so.2', null, '/lib64/ld-linux-x86-64.so.2');
+  await putProgram(stage, 'bin/busybox', '/bin/busybox');
+  await putProgram(stage, 'bin/kmod', '/bin/kmod');
+  await putProgram(stage, 'usr/bin/zstd', '/usr/bin/zstd');
+  mkdirSync(join(stage, 'sbin'), { recursive: true });
+  symlinkSync('/bin/kmod', join(stage, 'sbin/modprobe'));
+  symlinkSync('busybox', join(stage, 'bin/cat'));
+  // stage 2 only: node, the agent, a real mount that replaces busybox's applet
+  put(stage, 'usr/bin/node', 'node');
+  put(stage, 'agent/agent.mjs', 'agent');
+  put(stage, 'bin/mount', 'util-linux mount');
+
+  const stage1 = join(dir, 'stage1');
+  const split = await splitStages(stage, stage1);
+  for (const rel of ['init', 'etc/netimage/modules', 'lib/modules/6.1.0-x/kernel/drivers/net/e1000e.ko', 'bin/busybox', 'bin/kmod', 'usr/bin/zstd', 'lib64/ld-linux-x86-64.so.2', `${LIB_DIR}/libc.so.6`]) {
+    t.true(existsSync(join(stage1, rel)), `stage 1 has ${rel}`);
+    t.false(split.stage2Paths.includes(rel), `stage 2 leaves out ${rel}`);
+  }
+  t.is(readlinkSync(join(stage1, 'sbin/modprobe')), '/bin/kmod');
+  t.is(readlinkSync(join(stage1, 'bin/cat')), 'busybox');
+  // Until stage 2 brings util-linux mount, stage 1 mounts with busybox's applet.
+  t.true(lstatSync(join(stage1, 'bin/mount')).isSymbolicLink());
+  for (const rel of ['usr/bin/node', 'agent', 'agent/agent.mjs', 'bin/mount', STAGE2_PRESENT]) t.true(split.stage2Paths.includes(rel), `stage 2 has ${rel}`);
+  t.false(existsSync(join(stage1, 'usr/bin/node')));
+  t.false(existsSync(join(stage1, STAGE2_PRESENT)), 'stage 1 alone must fetch stage 2');
+  t.false(split.stage2Paths.includes('usr'), 'directories stage 1 already has are not repeated');
+  t.true(split.stage2Paths.indexOf('agent') < split.stage2Paths.indexOf('agent/agent.mjs'), 'parents before children');
+  writeStage2Pin(stage1, 'ab'.repeat(32), 1234, 'zstd -d -q -c');
+  t.is((await run('sh', ['-c', `read -r sum bytes unpack < "${join(stage1, STAGE2_PIN)}"; echo "$sum|$bytes|$unpack"`])).stdout.trim(), `${'ab'.repeat(32)}|1234|zstd -d -q -c`);
+});
