@@ -105,6 +105,18 @@ export class DepotPuller {
     this.#options = options;
   }
 
+  /**
+   * Make sure the main server has the entry (its manifest answers), then pull it in the
+   * background; resolves at once when the entry is here already. For checks at action-set time:
+   * an entry the main server lacks is refused now, not when a PC is already booting.
+   */
+  async startPull(kind: DepotKind, name: string, onError: (error: unknown) => void): Promise<void> {
+    if (this.#running.has(entryId(kind, name)) || (await this.#depot.get(kind, name))) return;
+    const res = await get(this.#options.fetch ?? fetch, fileUrl(this.upstream, kind, name, MANIFEST_FILE), this.upstream);
+    await res.body?.cancel();
+    this.pull(kind, name).catch(onError);
+  }
+
   pull(kind: DepotKind, name: string): Promise<DepotEntry> {
     const id = entryId(kind, name);
     let running = this.#running.get(id);

@@ -12,7 +12,7 @@ import { PropertyValidationError, effectivePropertyValues, validatePropertyValue
 import { ConflictError, type ActionSetHook } from '../service/netboot.ts';
 import { entryId } from '../depot/manifest.ts';
 import { sourceForSuite, type AptSource } from './apt-sources.ts';
-import type { OsImageBuilder } from './build.ts';
+import type { BuildRequest } from './build.ts';
 import { MirrorError, type MirrorChecker } from './mirror.ts';
 import { PasswordError, checkClearPassword, hashPassword, isPasswordHash } from './passwords.ts';
 import { OS_DEFINITIONS, SpecError, makeSpec, parsePackageList, rootfsEntryName, type OsDefinition, type OsImageSpec } from './spec.ts';
@@ -37,8 +37,11 @@ export interface InstallPolicyOptions {
   /** config osImages.mirror: overrides the server's apt mirror as the default. */
   mirror: string | null;
   mirrors: MirrorChecker;
-  /** Starts (or joins) the root filesystem build when the action is set; none: checks only. */
-  builds?: Pick<OsImageBuilder, 'ensure'>;
+  /**
+   * Starts (or joins) the root filesystem build when the action is set; none: checks only.
+   * A site server passes one that pulls from its main server instead (os-images/wiring.ts).
+   */
+  builds?: { ensure(request: BuildRequest): Promise<unknown> };
 }
 
 export interface ResolvedInstall {

@@ -7,14 +7,15 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import { AgentSession } from '../service/agent-session.ts';
-import { combineActionSetHooks, type ActionSetHook, type NetbootService } from '../service/netboot.ts';
-import { Depot } from '../depot/depot.ts';
+import { combineActionSetHooks, ConflictError, type ActionSetHook, type NetbootService } from '../service/netboot.ts';
+import { Depot, DepotError } from '../depot/depot.ts';
 import { registerDepotHttp } from '../depot/http.ts';
 import { Uploads } from '../depot/upload.ts';
 import { registerUploadHttp } from '../depot/upload-http.ts';
 import { wimUploadGrant } from '../depot/wim-upload.ts';
 import { readAptSources } from './apt-sources.ts';
-import { OsImageBuilder } from './build.ts';
+import { OsImageBuilder, type BuildRequest } from './build.ts';
+import { rootfsEntryName } from './spec.ts';
 import { InstallPolicy } from './install-products.ts';
 import { WindowsInstallPolicy } from './windows-install.ts';
 import { MirrorChecker } from './mirror.ts';
@@ -62,11 +63,33 @@ export async function openOsImages(config: Config, log: Logger): Promise<OsImage
   const uploads = new Uploads(depot);
   for (const id of await uploads.expire()) log.info({ upload: id }, 'removed an expired upload');
   const builder = new OsImageBuilder({ depot, log });
-  const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds: builder });
-  const windows = new WindowsInstallPolicy(depot);
   const { url, token } = config.depot.upstream;
   const puller = url && token ? new DepotPuller(depot, { url, token }) : null;
+  const builds = puller ? pullingBuilds(puller, log) : builder;
+  const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds });
+  const windows = new WindowsInstallPolicy(depot);
   return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows]), installs: null, puller };
+}
+
+/**
+ * A site server builds no root filesystems: setting an install action checks that the main
+ * server has the entry (else 409, nothing changed) and starts pulling it, so it is here, and
+ * PCs read it at their own site, by the time they boot.
+ */
+export function pullingBuilds(puller: DepotPuller, log: Logger): { ensure(request: BuildRequest): Promise<void> } {
+  return {
+    async ensure(request) {
+      const name = rootfsEntryName(request.spec);
+      try {
+        await puller.startPull('rootfs', name, (error) => log.error({ err: error, entry: `rootfs/${name}` }, 'pulling a depot entry from the main server failed'));
+      } catch (error) {
+        if (error instanceof DepotError && error.kind === 'not_found') {
+          throw new ConflictError(`the main server (${puller.upstream.url}) has no root filesystem rootfs/${name}: build it there first (netimage os build ${request.spec.os}); this site server pulls it from there. Nothing was changed.`);
+        }
+        throw error;
+      }
+    },
+  };
 }
 
 export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsImages, deps: { store: Store; service: NetbootService }): Promise<void> {
