@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
 import { CLI, startServe } from '../helpers/cli.ts';
 import { watchStart } from '../helpers/serve-process.ts';
+import { closedPort } from '../os-images/helpers/mini-mirror.ts';
 
 const exec = promisify(execFile);
 
@@ -37,18 +38,20 @@ test('CLI errors are one line with a non-zero exit, and nothing changes', async 
   t.regex(badProp.stderr, /^netimage: 400: opsi-local-image-prepare\.multi_disk_mode must be one of/);
   await s.cli('group', 'add', 'room101');
   await s.cli('client', 'add', 'pc02', '--mac', '52:54:00:aa:bb:02', '--group', 'room101');
-  const notInImage = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-ubuntu'))) as Error & { stderr: string };
-  // Refused before the boot-image check: this server builds no Ubuntu (install-products.ts).
-  t.regex(notInImage.stderr, /^netimage: 409: opsi-local-image-ubuntu: this server cannot build jammy yet/);
-  const groupNotInImage = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-local-image-ubuntu', '--yes'))) as Error & { stderr: string };
-  t.regex(groupNotInImage.stderr, /^netimage: 409: .*opsi-local-image-ubuntu/);
+  // An install whose mirror cannot be used is refused at action set, for one PC and a group
+  // (the mirror: a closed port on loopback; tests never reach out).
+  const mirror = `--prop=online_repository=http://127.0.0.1:${await closedPort()}/ubuntu`;
+  const badMirror = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-ubuntu', mirror))) as Error & { stderr: string };
+  t.regex(badMirror.stderr, /^netimage: 400: opsi-local-image-ubuntu: the mirror cannot be used: http:\/\/127\.0\.0\.1:\d+\/ubuntu\/dists\/jammy\/InRelease/);
+  const groupBadMirror = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-local-image-ubuntu', mirror, '--yes'))) as Error & { stderr: string };
+  t.regex(groupBadMirror.stderr, /^netimage: 400: .*opsi-local-image-ubuntu/);
   t.notRegex((await s.cli('states', 'pc01')).stdout, /ubuntu\s+setup/);
   // Windows runs, but not without its media in the depot (as the README shows).
   const noMedia = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-win10-x64'))) as Error & { stderr: string };
   t.regex(noMedia.stderr, /^netimage: 409: opsi-local-image-win10-x64: the depot has no windows-media\/opsi-local-image-win10-x64: import the Windows medium/);
   // The admin can see beforehand which products this boot image runs.
   const list = (await s.cli('product', 'list')).stdout;
-  t.regex(list, /^opsi-local-image-ubuntu\s+\S+\s+yes\s+not yet\s/m);
+  t.regex(list, /^opsi-local-image-ubuntu\s+\S+\s+yes\s+yes\s/m);
   t.regex(list, /^opsi-local-image-win10-x64\s+\S+\s+yes\s+yes\s/m);
   t.regex(list, /^opsi-local-image-restore\s+\S+\s+yes\s+yes\s/m);
   const usage = (await t.throwsAsync(s.cli('client', 'add'))) as Error & { code: number; stderr: string };
