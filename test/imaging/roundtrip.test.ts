@@ -52,7 +52,13 @@ async function roundtrip(t: import('ava').ExecutionContext, s: Scenario) {
   t.true(meta.usedBytes >= s.dataMiB * MiB * 0.8, `used ${meta.usedBytes}`);
   t.true(meta.imageBytes < meta.usedBytes, 'compressed');
   t.true(progress.length > 0 && progress.at(-1) === 100, `progress ${progress.join(',')}`);
-  t.deepEqual(bk.result.images, ['class_room']);
+  // The report the agent sends the server: every image with its size, date, source and format.
+  const [report] = bk.result.images as { name: string; sizeBytes: number; createdAt: string; fsType: string; format: string }[];
+  t.deepEqual((bk.result.images as { name: string }[]).map((i) => i.name), ['class_room']);
+  t.true(report!.sizeBytes >= meta.imageBytes, `image folder ${report!.sizeBytes} bytes, image file ${meta.imageBytes}`);
+  t.is(report!.fsType, s.fs);
+  t.is(report!.format, 'chunked', 'chunked is the default format');
+  t.false(Number.isNaN(Date.parse(report!.createdAt)));
   t.regex(bk.result.space.text, /^device: .*p\d, size: .*, used: .*, remaining: .*, use: \d+%, mountpoint: /);
 
   await damage(sysDev, 1, 200);
@@ -75,7 +81,7 @@ test('ext4, 512-byte sectors, UEFI: roundtrip, delimage, master.log, index', asy
   const { loop, base } = await roundtrip(t, { sector: 512, firmware: 'uefi', os: 'linux', fs: 'ext4', dataMiB: 200 });
   const second = await cli(['backup', ...base, '--image', 'second']);
   t.true(second.ok, second.error);
-  t.deepEqual(second.result.images, ['class_room', 'second']);
+  t.deepEqual((second.result.images as { name: string }[]).map((i) => i.name), ['class_room', 'second']);
   const del = await cli(['delimage', ...base, '--image', 'class room']);
   t.true(del.ok, del.error);
   t.deepEqual(del.result.remaining, ['second']);
