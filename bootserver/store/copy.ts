@@ -133,6 +133,8 @@ export async function copySqliteToPostgres(options: CopyOptions): Promise<TableC
 
   const db = new DatabaseSync(options.sqlitePath, { readOnly: true });
   const client = new pg.Client({ connectionString: options.targetUrl });
+  // A connection cut mid-copy fails the next statement (rolled back); it must not also crash the CLI.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const tables = sqliteTables(db);

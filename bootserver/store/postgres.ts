@@ -51,7 +51,7 @@ function unavailableOr(error: unknown): unknown {
   return lost ? new StoreUnavailableError(`the store (PostgreSQL) cannot be reached: ${message}; try again`, { cause: error }) : error;
 }
 
-class PostgresBackend implements SqlBackend {
+export class PostgresBackend implements SqlBackend {
   readonly dialect = 'postgres';
   readonly pool: pg.Pool;
   /** This server's mark on its job event announcements (its own listener skips them). */
@@ -76,6 +76,13 @@ class PostgresBackend implements SqlBackend {
       throw unavailableOr(error);
     });
     let broken: Error | undefined;
+    // While checked out the pool's own listener is off: a connection the server cuts between two
+    // statements (restart, failover) would emit an unhandled 'error' and end the process. Record it
+    // instead; the next statement fails with its own error and the pool drops the connection.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       // READ COMMITTED (the default): every statement after the lock sees what the previous
       // holder committed. A snapshot isolation level would take its snapshot before the wait.
@@ -94,6 +101,7 @@ class PostgresBackend implements SqlBackend {
       });
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }

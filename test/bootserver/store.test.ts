@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { SqliteStore } from '../../bootserver/store/sqlite.ts';
-import { PostgresStore } from '../../bootserver/store/postgres.ts';
+import { PostgresBackend, PostgresStore } from '../../bootserver/store/postgres.ts';
 import { migrations } from '../../bootserver/store/migrations.ts';
 import type { SqlStore } from '../../bootserver/store/sql-store.ts';
-import { StoreConflictError, StoreNotFoundError, type Job } from '../../bootserver/store/types.ts';
+import { StoreConflictError, StoreNotFoundError, StoreUnavailableError, type Job } from '../../bootserver/store/types.ts';
 import { loadConfig } from '../../bootserver/config/load.ts';
 import { loadCatalogue } from '../../bootserver/products/catalogue.ts';
 import { JobEventBus } from '../../bootserver/service/event-bus.ts';
@@ -374,6 +374,29 @@ test('postgres: two bootservers on one database: one secret and first token, one
   t.is((await a.server.store.listJobs({ clientId: 'pc01' })).length, 1, 'one job in the shared store');
   const job = await agentCall(b.url, fromA!.token, 'GET', '/job');
   t.is(job.status, 200, "the token server A's config carried works on server B");
+});
+
+test('postgres: a connection the server cuts in the middle of a transaction fails that transaction only; the process and the pool go on', async (t) => {
+  const url = await theCluster().migratedDatabase();
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
+  t.teardown(() => pool.end());
+  const backend = new PostgresBackend(pool);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const error = await t.throwsAsync(
+    backend.transaction(async (db) => {
+      const pid = Number((await db.query('SELECT pg_backend_pid() AS pid', [])).rows[0]?.['pid']);
+      // As a restart or failover does: the server ends the backend while the transaction holds it.
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      // The connection's error event arrives while no statement is running (an unhandled one ends the process).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await db.query('SELECT 1', []);
+    }),
+  );
+  t.true(error instanceof StoreUnavailableError, `a 503 for the caller, got ${String(error)}`);
+  t.is(await backend.transaction(async (db) => Number((await db.query('SELECT 41 + 1 AS n', [])).rows[0]?.['n'])), 42, 'the next transaction gets a working connection');
 });
 
 registerMigrateTests(theCluster);
