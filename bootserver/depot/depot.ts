@@ -301,8 +301,12 @@ export class Depot {
         const checked = depotFilePath.safeParse(path);
         if (!checked.success) throw new DepotError(`depot entry ${entryId(kind, name)}: file name ${JSON.stringify(path)} not allowed: ${checked.error.issues[0]?.message ?? ''}`, undefined, 'invalid');
         const full = join(staging, path);
+        // Only regular files: chmod, stat and hashing would follow a link out of the entry (and
+        // HTTP would serve what it points to); a device or socket has no bytes to keep.
+        const info = await lstat(full);
+        if (!info.isFile()) throw new DepotError(`depot entry ${entryId(kind, name)}: ${JSON.stringify(path)} is ${info.isSymbolicLink() ? 'a symbolic link' : 'a special file'}, not a regular file`, undefined, 'invalid');
         await chmod(full, 0o600);
-        const size = (await stat(full)).size;
+        const size = info.size;
         const reuse = known.get(path);
         files.push({ path, size, sha256: reuse && reuse.size === size ? reuse.sha256 : await sha256File(full) });
         if (!reuse) await fsyncPath(full);
