@@ -44,8 +44,14 @@ export class Uploads {
   readonly #depot: Depot;
   readonly #expiryMs: number;
   readonly #now: () => Date;
-  /** Uploads with a chunk being written: one writer per upload. */
+  /** Uploads with a chunk being written or being committed: one writer per upload. */
   readonly #busy = new Set<string>();
+  /**
+   * The answers of recent commits by upload id: an uploader whose commit answer was lost (the
+   * hash of a big WIM outlasts its request) asks again and must hear "committed", not "no such
+   * upload" (which would fail a capture that is stored). In memory: a restart forgets them.
+   */
+  readonly #committed = new Map<string, { owner: string; result: { entry: DepotEntry; upload: UploadView } }>();
 
   constructor(depot: Depot, options: { expiryMs?: number; now?: () => Date } = {}) {
     this.#depot = depot;
@@ -170,8 +176,23 @@ export class Uploads {
    * removes the upload (its bytes are wrong somewhere; start again) and changes nothing in the depot.
    */
   async commit(owner: string, id: string, meta: (file: string) => Promise<Record<string, unknown>>): Promise<{ entry: DepotEntry; upload: UploadView }> {
+    const done = this.#committed.get(id);
+    if (done?.owner === owner) return done.result;
     const s = await this.#require(owner, id);
-    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written`, undefined, 'conflict');
+    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written or the upload is being committed; ask again`, undefined, 'conflict');
+    this.#busy.add(id);
+    try {
+      const result = await this.#commit(s, meta);
+      this.#committed.set(id, { owner, result });
+      if (this.#committed.size > 100) this.#committed.delete(this.#committed.keys().next().value!);
+      return result;
+    } finally {
+      this.#busy.delete(id);
+    }
+  }
+
+  async #commit(s: UploadState, meta: (file: string) => Promise<Record<string, unknown>>): Promise<{ entry: DepotEntry; upload: UploadView }> {
+    const { id } = s;
     const file = join(this.#dir(id), DATA);
     const offset = await this.#offset(id);
     if (offset !== s.size) throw new DepotError(`upload ${id} is incomplete: ${offset} of ${s.size} bytes; send the rest from offset ${offset}`, undefined, 'conflict');

@@ -221,3 +221,24 @@ test.serial("the agent's uploader resumes after the connection is cut mid-chunk,
   t.false(refused.uploaded);
   if (!refused.uploaded) t.regex(refused.reason, /HTTP 403: .*may not upload into the depot/);
 });
+
+test.serial('a commit the uploader repeats (its answer lost, or sent again while the first still hashes) gets the same answer, not a 404 that fails a stored capture', async (t) => {
+  const wim = await makeWim(t);
+  const { ts, token } = await setup(t);
+  const s = await call(ts, token, 'POST', '/uploads', { size: wim.length, sha256: sha(wim) });
+  t.is((await put(ts, token, s.json.id, wim, 0, wim.length)).status, 200);
+  const commit = () => call(ts, token, 'POST', `/uploads/${s.json.id}/commit`);
+  // Both at once: one commits; the other is told to wait (409, which the agent retries) or gets the same answer.
+  const [first, second] = await Promise.all([commit(), commit()]);
+  t.deepEqual([first.status, second.status].sort(), first.status === second.status ? [200, 200] : [200, 409], `${first.json.message} / ${second.json.message}`);
+  const ok = first.status === 200 ? first : second;
+  t.is(ok.json.entry, `wim/${TARGET}`);
+  const repeated = await commit();
+  t.is(repeated.status, 200, repeated.json.message);
+  t.deepEqual(repeated.json, ok.json);
+  const entry = await ts.server.osImages.depot.require('wim', TARGET);
+  t.true((await readFile(join(entry.dir, 'install.wim'))).equals(wim));
+  // Another job's token never sees it.
+  const { other } = await setup(t);
+  t.is((await call(ts, other, 'POST', `/uploads/${s.json.id}/commit`)).status, 403);
+});
