@@ -66,7 +66,15 @@ export class Uploads {
   async #state(id: string): Promise<UploadState | null> {
     if (!/^[0-9a-f]{32}$/.test(id)) return null;
     const text = await readFile(join(this.#dir(id), STATE), 'utf8').catch(() => null);
-    const parsed = text === null ? null : uploadState.safeParse(JSON.parse(text));
+    // A state file a crash cut short is no upload (expire removes it), not an error for every other one.
+    const json = (() => {
+      try {
+        return text === null ? null : (JSON.parse(text) as unknown);
+      } catch {
+        return null;
+      }
+    })();
+    const parsed = json === null ? null : uploadState.safeParse(json);
     return parsed?.success ? parsed.data : null;
   }
 

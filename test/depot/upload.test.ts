@@ -242,3 +242,16 @@ test.serial('a commit the uploader repeats (its answer lost, or sent again while
   const { other } = await setup(t);
   t.is((await call(ts, other, 'POST', `/uploads/${s.json.id}/commit`)).status, 403);
 });
+
+test.serial('an upload whose state file a crash cut short does not block every other upload; it is cleaned up at expiry', async (t) => {
+  const { ts, token } = await setup(t);
+  const depot = ts.server.osImages.depot;
+  const broken = join(depot.dir, '.uploads', 'f'.repeat(32));
+  await mkdir(broken, { mode: 0o700 });
+  await writeFile(join(broken, 'state.json'), '{"id":"ffff', { mode: 0o600 });
+  const s = await call(ts, token, 'POST', '/uploads', { size: 10, sha256: 'c'.repeat(64) });
+  t.is(s.status, 201, s.json.message);
+  t.is((await call(ts, token, 'GET', `/uploads/${'f'.repeat(32)}`)).status, 404);
+  const later = new Uploads(depot, { expiryMs: 60_000, now: () => new Date(Date.now() + 120_000) });
+  t.deepEqual((await later.expire()).sort(), [s.json.id, 'f'.repeat(32)].sort());
+});
