@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, symlink, truncate, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Depot, DepotConflictError } from '../../bootserver/depot/depot.ts';
+import { Depot, DepotConflictError, DepotError } from '../../bootserver/depot/depot.ts';
 import { tempDir } from '../helpers/tempdir.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -60,6 +60,10 @@ test('verify passes on intact entries and names a flipped byte, a truncated file
   await writeFile(join(entry.dir, 'smuggled'), 'x');
   await (await import('node:fs/promises')).rm(join(entry.dir, 'extra', 'README'));
   t.deepEqual((await depot.verify('rootfs', 'e1')).problems, ['extra/README: missing', 'smuggled: not in the manifest']);
+
+  // A damaged manifest (not JSON at all) is named as such, not an internal error without a word.
+  await writeFile(join(entry.dir, 'manifest.json'), '{"format": "netimage-dep');
+  await t.throwsAsync(depot.verify('rootfs', 'e1'), { instanceOf: DepotError, message: /^depot entry rootfs\/e1: manifest\.json is invalid: / });
 });
 
 test('a write that fails half way leaves nothing visible and no staging folder', async (t) => {
