@@ -97,7 +97,13 @@ export async function listenJobEvents(options: { url: string; origin: string; ow
   const deliver = (e: AnnouncedJobEvent) => {
     if (lastId !== null && e.id <= lastId) return;
     lastId = e.id;
-    if (!own.has(e.id)) onEvent(e);
+    if (own.has(e.id)) return;
+    // This runs inside pg's socket handler: a throw there would end the process.
+    try {
+      onEvent(e);
+    } catch (error) {
+      log.error({ err: error, event: e.id }, "a listener of other servers' job events failed");
+    }
   };
   const onNotification = (n: pg.Notification) => {
     if (n.channel !== JOB_EVENTS_CHANNEL || !n.payload) return;

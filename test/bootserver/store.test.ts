@@ -9,7 +9,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { SqliteStore } from '../../bootserver/store/sqlite.ts';
 import { PostgresBackend, PostgresStore } from '../../bootserver/store/postgres.ts';
-import { OwnEventIds, listenJobEvents } from '../../bootserver/store/pg-events.ts';
+import { JOB_EVENTS_CHANNEL, OwnEventIds, listenJobEvents } from '../../bootserver/store/pg-events.ts';
 import { migrations } from '../../bootserver/store/migrations.ts';
 import type { SqlStore } from '../../bootserver/store/sql-store.ts';
 import { StoreConflictError, StoreNotFoundError, StoreUnavailableError, type Job } from '../../bootserver/store/types.ts';
@@ -429,6 +429,37 @@ test('postgres: the job event listener closed while it connects again leaves no 
   await closing;
   await until('no listener connection is left', async () => (await others()).length === 0);
   t.pass();
+});
+
+test('postgres: a job event listener whose handler throws logs it and keeps listening (a throw inside pg\'s socket handler would end the process)', async (t) => {
+  const url = await theCluster().migratedDatabase();
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const got: number[] = [];
+  const errors: unknown[] = [];
+  const log: typeof silentLogger = Object.assign(Object.create(silentLogger) as typeof silentLogger, { error: (o: unknown) => void errors.push(o) });
+  const listener = await listenJobEvents({
+    url,
+    origin: 'this-server',
+    own: new OwnEventIds(),
+    log,
+    onEvent: (e) => {
+      got.push(e.id);
+      if (e.id === 1) throw new Error('a subscriber failed');
+    },
+  });
+  t.teardown(() => listener.close());
+  const announce = (id: number) =>
+    admin.query('SELECT pg_notify($1, $2)', [
+      JOB_EVENTS_CHANNEL,
+      JSON.stringify({ origin: 'other-server', id, jobId: 'j1', clientId: 'pc01', productId: 'hwinvent', ts: new Date().toISOString(), kind: 'log', state: null, percent: null, message: `event ${id}` }),
+    ]);
+  await announce(1);
+  await announce(2);
+  for (const deadline = Date.now() + 10_000; got.length < 2 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(got, [1, 2], 'the event after the failing one still arrives');
+  t.is(errors.length, 1);
 });
 
 registerMigrateTests(theCluster);
