@@ -10,11 +10,12 @@ import { repoRoot } from '../../lib/paths.ts';
 import { tempDir } from '../helpers/tempdir.ts';
 import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition } from '../../imaging/restore.ts';
-import { CHUNKS_FILE, PCL_DESC_BYTES } from '../../imaging/chunked/format.ts';
+import { CHUNKS_FILE } from '../../imaging/chunked/format.ts';
 import { buildChunkHelpers, HELPER_CACHE, onNodePath as nodePath } from '../../imaging/chunked/native.ts';
 import { imageDir } from '../../imaging/store/store.ts';
 import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
 import { helper } from './helpers/loop.ts';
+import { partcloneDescriptor } from './helpers/partclone-desc.ts';
 import { usedDigest } from './helpers/used-blocks.ts';
 
 let ctx: DeltaFixture;
@@ -71,13 +72,7 @@ test.serial('chunkcut refuses a partclone stream that ends before its bitmap (it
   const helpers = await buildChunkHelpers(join(repoRoot, HELPER_CACHE));
   const dir = await tempDir(t, 'chunkcut-cut');
   // A valid v2 descriptor of 64 blocks of 4 KiB, none used, and then nothing: partclone died there.
-  const desc = Buffer.alloc(PCL_DESC_BYTES);
-  desc.write('partclone-image', 0, 'latin1');
-  desc.write('0002', 30, 'latin1');
-  desc.writeBigUInt64LE(64n, 60);
-  desc.writeBigUInt64LE(0n, 68);
-  desc.writeUInt32LE(4096, 84);
-  desc[105] = 1;
+  const desc = partcloneDescriptor({ totalBlocks: 64n, usedBlocks: 0n, blockSize: 4096 });
   await writeFile(join(dir, 'stream'), desc);
   const r = await runAllowFailure('sh', ['-c', `"${join(helpers, 'chunkcut')}" 3 1048576 "${dir}/report" < "${dir}/stream" > "${dir}/image"`]);
   t.is(r.exitCode, 1, 'an image without its bitmap is not a backup');
