@@ -133,6 +133,8 @@ export class Uploads {
 
   async status(owner: string, id: string): Promise<UploadView> {
     const s = await this.#require(owner, id);
+    // A cut connection's bytes may still be landing: an offset read now would be stale by the next chunk.
+    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written; ask again for the offset`, undefined, 'conflict');
     return this.#view(s, await this.#offset(id));
   }
 

@@ -255,3 +255,28 @@ test.serial('an upload whose state file a crash cut short does not block every o
   const later = new Uploads(depot, { expiryMs: 60_000, now: () => new Date(Date.now() + 120_000) });
   t.deepEqual((await later.expire()).sort(), [s.json.id, 'f'.repeat(32)].sort());
 });
+
+test.serial('while a chunk is still arriving its upload has no offset to resume at yet: status is 409 (ask again), then the settled offset', async (t) => {
+  const { ts, token } = await setup(t);
+  const data = Buffer.alloc(200_000, 7);
+  const s = await call(ts, token, 'POST', '/uploads', { size: data.length, sha256: sha(data) });
+  const u = new URL(`${ts.url}/agent/v1/uploads/${s.json.id}`);
+  const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(data.length), 'content-range': `bytes 0-${data.length - 1}/${data.length}` } });
+  const answered = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => (res.resume(), resolve(res.statusCode!)));
+    req.on('error', reject);
+  });
+  req.write(data.subarray(0, 50_000));
+  const file = join(ts.server.osImages.depot.dir, '.uploads', s.json.id, 'data');
+  for (const deadline = Date.now() + 10_000; ((await stat(file)).size ?? 0) === 0; ) {
+    if (Date.now() > deadline) throw new Error('the first bytes never arrived');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const during = await call(ts, token, 'GET', `/uploads/${s.json.id}`);
+  t.is(during.status, 409, 'an offset read now would already be stale');
+  req.end(data.subarray(50_000));
+  t.is(await answered, 200);
+  const after = await call(ts, token, 'GET', `/uploads/${s.json.id}`);
+  t.is(after.status, 200);
+  t.is(after.json.offset, data.length);
+});
