@@ -195,3 +195,20 @@ test.serial('a golden fetch cut mid-file resumes with Range; a file damaged on t
   // Fetched again: already here, nothing moves.
   t.is((await fetchGoldenImage({ fetchFile: cutting, root, name: ENTRY, log: (l) => logs.push(l) })).fetchedBytes, 0);
 });
+
+test.serial('the admin API behind `netimage depot ls|verify|rm` lists, verifies (finding a damaged byte) and removes a golden image', async (t) => {
+  const s = await ts();
+  t.truthy(golden['image.pcl.zst'], 'needs the first test');
+  const one = (await s.api('GET', `/api/v1/depot/golden/${ENTRY}`)).body as { meta: { image: string; fsType: string } };
+  t.like(one.meta, { image: 'Golden_One', fsType: 'ext4' });
+  t.like((await s.api('POST', `/api/v1/depot/golden/${ENTRY}/verify`)).body, { ok: true, problems: [] });
+  const entry = await s.server.osImages.depot.require('golden', ENTRY);
+  const damaged = Buffer.from(golden['image.pcl.zst']!);
+  damaged[damaged.length - 100] = damaged[damaged.length - 100]! ^ 1;
+  await writeFile(join(entry.dir, 'image.pcl.zst'), damaged);
+  const v = (await s.api('POST', `/api/v1/depot/golden/${ENTRY}/verify`)).body as { ok: boolean; problems: string[] };
+  t.false(v.ok);
+  t.regex(v.problems.join('\n'), /image\.pcl\.zst: sha256 [0-9a-f]{64}, manifest says/);
+  t.is((await s.api('DELETE', `/api/v1/depot/golden/${ENTRY}`)).status, 204);
+  t.is((await s.api('GET', `/api/v1/depot/golden/${ENTRY}`)).status, 404);
+});
