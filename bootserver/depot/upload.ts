@@ -48,6 +48,13 @@ export interface PartFile {
   sha256: string;
 }
 
+/** A commit's answer: the entry version written, or null with the parts still `pending`. */
+export interface CommitResult {
+  entry: DepotEntry | null;
+  upload: UploadView;
+  pending: string[];
+}
+
 const sameEntry = (a: UploadTarget, b: UploadTarget) => a.kind === b.kind && a.name === b.name;
 
 const STATE = 'state.json';
@@ -57,8 +64,14 @@ export class Uploads {
   readonly #depot: Depot;
   readonly #expiryMs: number;
   readonly #now: () => Date;
-  /** Uploads with a chunk being written: one writer per upload. */
+  /** Uploads with a chunk being written or being committed: one writer per upload. */
   readonly #busy = new Set<string>();
+  /**
+   * The answers of recent commits by upload id: an uploader whose commit answer was lost (the
+   * hash of a big WIM outlasts its request) asks again and must hear "committed", not "no such
+   * upload" (which would fail a capture that is stored). In memory: a restart forgets them.
+   */
+  readonly #committed = new Map<string, { owner: string; result: CommitResult }>();
 
   constructor(depot: Depot, options: { expiryMs?: number; now?: () => Date } = {}) {
     this.#depot = depot;
@@ -73,7 +86,15 @@ export class Uploads {
   async #state(id: string): Promise<UploadState | null> {
     if (!/^[0-9a-f]{32}$/.test(id)) return null;
     const text = await readFile(join(this.#dir(id), STATE), 'utf8').catch(() => null);
-    const parsed = text === null ? null : uploadState.safeParse(JSON.parse(text));
+    // A state file a crash cut short is no upload (expire removes it), not an error for every other one.
+    const json = (() => {
+      try {
+        return text === null ? null : (JSON.parse(text) as unknown);
+      } catch {
+        return null;
+      }
+    })();
+    const parsed = json === null ? null : uploadState.safeParse(json);
     return parsed?.success ? parsed.data : null;
   }
 
@@ -133,6 +154,8 @@ export class Uploads {
 
   async status(owner: string, id: string): Promise<UploadView> {
     const s = await this.#require(owner, id);
+    // A cut connection's bytes may still be landing: an offset read now would be stale by the next chunk.
+    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written; ask again for the offset`, undefined, 'conflict');
     return this.#view(s, await this.#offset(id));
   }
 
@@ -191,9 +214,21 @@ export class Uploads {
     id: string,
     meta: (file: string, parts: Record<string, PartFile>) => Promise<Record<string, unknown>>,
     parts?: readonly string[],
-  ): Promise<{ entry: DepotEntry | null; upload: UploadView; pending: string[] }> {
+  ): Promise<CommitResult> {
+    const done = this.#committed.get(id);
+    if (done?.owner === owner) return done.result;
     const s = await this.#require(owner, id);
-    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written`, undefined, 'conflict');
+    if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written or the upload is being committed; ask again`, undefined, 'conflict');
+    this.#busy.add(id);
+    try {
+      return await this.#commit(s, meta, parts);
+    } finally {
+      this.#busy.delete(id);
+    }
+  }
+
+  async #commit(s: UploadState, meta: (file: string, parts: Record<string, PartFile>) => Promise<Record<string, unknown>>, parts?: readonly string[]): Promise<CommitResult> {
+    const { id, owner } = s;
     const file = join(this.#dir(id), DATA);
     if (!s.done) {
       const offset = await this.#offset(id);
@@ -235,7 +270,12 @@ export class Uploads {
       }
       return group.map((g) => ({ path: g.target.path, size: g.size, sha256: g.sha256 }));
     });
-    for (const g of group) await this.#drop(g.id);
+    for (const g of group) {
+      await this.#drop(g.id);
+      // Every part's commit answered the same way if it is asked again.
+      this.#committed.set(g.id, { owner, result: { entry, upload: this.#view(g, g.size), pending: [] } });
+      if (this.#committed.size > 100) this.#committed.delete(this.#committed.keys().next().value!);
+    }
     return { entry, upload: this.#view(s, s.size), pending: [] };
   }
 
