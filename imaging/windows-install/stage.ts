@@ -19,6 +19,10 @@ import type { DiskLayout } from '../store/metadata.ts';
 import { renderUnattend, unattendInputFromProperties } from '../wim/unattend.ts';
 import { chooseDrivers, decodeInf, type DriverChoice, type PciDevice } from './drivers.ts';
 import {
+  CUSTOM_DIR,
+  CUSTOM_DRIVERS,
+  CUSTOM_SCRIPT_NAME,
+  CUSTOM_SCRIPTS,
   DRIVER_DIR,
   ESP_WINPE_DIR,
   INSTALL_DIR,
@@ -32,6 +36,7 @@ import {
   WINPE_DRIVE,
   completionReport,
   driverFolderName,
+  type CustomSteps,
   setupCompleteCmd,
   startnetCmd,
 } from './scripts.ts';
@@ -71,9 +76,12 @@ export class MediaMismatchError extends ImagingError {
 
 type PlanFile = WindowsInstallPlan['media']['files'][number];
 
+/** A file's URL: each segment percent-encoded (media names have spaces, $, &, %, #, non-ASCII). */
+const fileUrl = (o: StageOptions, file: PlanFile) => `${o.plan.media.base}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+
 /** GET one depot file into `dest`, hashing on the way; a wrong size or sha256 throws. */
 async function download(o: StageOptions, file: PlanFile, dest: string, onBytes: (n: number) => void): Promise<void> {
-  const url = `${o.plan.media.base}/${file.path}`;
+  const url = fileUrl(o, file);
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await o.fetchFile(url, {}, o.signal);
@@ -106,7 +114,7 @@ async function download(o: StageOptions, file: PlanFile, dest: string, onBytes: 
 
 /** A file of the entry as text (the .inf files, read before anything is chosen). */
 async function fetchBytes(o: StageOptions, file: PlanFile): Promise<Buffer> {
-  const res = await o.fetchFile(`${o.plan.media.base}/${file.path}`, {}, o.signal);
+  const res = await o.fetchFile(fileUrl(o, file), {}, o.signal);
   if (res.status !== 200) throw new ImagingError(`GET ${file.path}: HTTP ${res.status}`);
   const bytes = Buffer.from(await res.arrayBuffer());
   const sha = createHash('sha256').update(bytes).digest('hex');
@@ -125,10 +133,28 @@ export function stagingMap(files: readonly PlanFile[], drivers: readonly DriverC
       // The longest (deepest) folder wins, so a nested driver folder is not copied twice.
       const d = driverDirs.filter((x) => file.path.startsWith(x.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
       if (d) out.push({ file, to: `${DRIVER_DIR}/${d.name}/${file.path.slice(d.prefix.length)}` });
-    }
-    // custom/ is not staged yet (docs/windows.md).
+    } else if (file.path.startsWith('custom/')) out.push({ file, to: `${CUSTOM_DIR}/${file.path.slice('custom/'.length)}` });
   }
   return out;
+}
+
+/**
+ * What SetupComplete.cmd does with custom/: pnputil when custom/drivers/ holds an .inf (any
+ * depth), and the .cmd/.bat/.ps1 files directly in custom/setupcomplete/, in name order (other
+ * files there are copied, not run). A script name that cannot stand in a cmd line is refused
+ * here, before the partition is touched. Pure.
+ */
+export function customSteps(files: readonly PlanFile[]): CustomSteps {
+  const drivers = files.some((f) => f.path.startsWith(`custom/${CUSTOM_DRIVERS}/`) && f.path.toLowerCase().endsWith('.inf'));
+  const prefix = `custom/${CUSTOM_SCRIPTS}/`;
+  const scripts = files
+    .map((f) => f.path)
+    .filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/') && /\.(cmd|bat|ps1)$/i.test(p))
+    .map((p) => p.slice(prefix.length))
+    .sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
+  const bad = scripts.filter((n) => !CUSTOM_SCRIPT_NAME.test(n));
+  if (bad.length) throw new ImagingError(`custom/${CUSTOM_SCRIPTS}/: ${bad.map((n) => JSON.stringify(n)).join(', ')} cannot be run from SetupComplete.cmd (script names: letters, digits, space, . _ -; .cmd, .bat or .ps1): rename and import custom/ again. Nothing was written.`);
+  return { drivers, scripts };
 }
 
 /** The image wimlib boots from a WIM (its header's boot index), 1 when none is set. */
@@ -150,6 +176,8 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
   log(`drivers: ${infs.length} .inf files, ${o.pciDevices.length} PCI devices; ${drivers.length ? drivers.map((d) => `${d.folder || '.'} (${d.matched.join(', ')})`).join('; ') : 'none match'}`);
 
   const map = stagingMap(plan.media.files, drivers);
+  const custom = customSteps(plan.media.files);
+  if (custom.drivers || custom.scripts.length) log(`custom/: ${custom.drivers ? `drivers via pnputil, ` : ''}${custom.scripts.length} SetupComplete script(s)${custom.scripts.length ? `: ${custom.scripts.join(', ')}` : ''}`);
   const total = map.reduce((s, m) => s + m.file.size, 0);
 
   progress(4, `formatting ${target.winpe}`);
@@ -180,7 +208,7 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
     await writeFile(join(m.dir, TAG_FILE), `netimage winpe partition of ${plan.hostname}\r\n`);
     const scripts = join(m.dir, ...SETUP_SCRIPTS_DIR.split('/'));
     await mkdir(scripts, { recursive: true });
-    await writeFile(join(scripts, 'SetupComplete.cmd'), setupCompleteCmd(plan.completion.url));
+    await writeFile(join(scripts, 'SetupComplete.cmd'), setupCompleteCmd(plan.completion.url, custom));
     await writeFile(join(scripts, TOKEN_FILE), plan.completion.token, { mode: 0o600 });
     const imageName = typeof plan.unattend['imagename'] === 'string' ? plan.unattend['imagename'] : '';
     await writeFile(join(scripts, REPORT_FILE), JSON.stringify(completionReport(plan.hostname.slice(0, 15).toUpperCase(), imageName, target.firmware)));
@@ -200,6 +228,7 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
       imageIndex: plan.imageIndex,
       firmware: target.firmware,
       drivers: drivers.map((d, i) => ({ ...d, stagedAs: `${DRIVER_DIR}/${driverFolderName(d.folder, i)}` })),
+      custom,
       files: map.length,
       bytes: total,
     };

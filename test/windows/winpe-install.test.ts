@@ -13,6 +13,7 @@ import { execa, run } from '../../lib/process.ts';
 import { startTestServer, issueJob, readBootConfig, type TestServer } from '../helpers/server.ts';
 import { createLoop, MiB, ROOT } from '../imaging/helpers/loop.ts';
 import { addFakeMedia, EDITIONS } from './helpers/fake-media.ts';
+import { CUSTOM_DIR } from '../../imaging/windows-install/scripts.ts';
 
 const WIN11 = 'opsi-local-image-win11-x64';
 const WIN10 = 'opsi-local-image-win10-x64';
@@ -109,10 +110,21 @@ test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP l
   // Every file of winpe/ and installfiles/ is there with the depot's bytes.
   const entry = (await ts.server.osImages.depot.get('windows-media', WIN11))!;
   for (const f of entry.manifest.files) {
-    const to = f.path.startsWith('winpe/') ? f.path.slice(6) : f.path.startsWith('installfiles/') ? f.path : null;
+    const to = f.path.startsWith('winpe/') ? f.path.slice(6) : f.path.startsWith('installfiles/') ? f.path : f.path.startsWith('custom/') ? `${CUSTOM_DIR}/${f.path.slice(7)}` : null;
     if (!to || to === 'sources/boot.wim') continue; // boot.wim gets startnet.cmd
     t.is(out.sha256[to], f.sha256, to);
   }
+  // custom/: every file under $OEM$\$1 (setup copies it to C:\netimage\custom); SetupComplete.cmd
+  // adds its drivers with pnputil and runs its scripts in name order before the report.
+  t.true(entry.manifest.files.filter((f) => f.path.startsWith('custom/')).length >= 5);
+  t.deepEqual(out.stage.custom, { drivers: true, scripts: ['10-join lab.cmd', '20-tweaks.ps1'] });
+  const sc = out.setupComplete as string;
+  const at = (s: string) => sc.indexOf(s);
+  t.true(at('pnputil.exe /add-driver "%SystemDrive%\\netimage\\custom\\drivers\\*.inf" /subdirs /install') > 0);
+  t.true(at('cmd.exe /c ""%SystemDrive%\\netimage\\custom\\setupcomplete\\10-join lab.cmd""') > at('pnputil.exe'));
+  t.true(at('powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File "%SystemDrive%\\netimage\\custom\\setupcomplete\\20-tweaks.ps1"') > at('10-join lab.cmd""'));
+  t.true(at('rd /s /q "%SystemDrive%\\netimage\\custom\\setupcomplete"') < at('curl.exe'), 'custom/ before the report');
+  t.false(sc.includes('readme.txt'), 'only .cmd/.bat/.ps1 run');
   // Drivers: the folders of the .inf files naming a PCI id the PC has, nothing else.
   const drivers = (out.files as string[]).filter((f) => f.startsWith('$WinPEDriver$/')).sort();
   t.deepEqual(drivers, [

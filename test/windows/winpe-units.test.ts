@@ -2,7 +2,7 @@
 // file goes on the winpe partition, the scripts, the server's media and edition checks.
 import test from 'ava';
 import { chooseDrivers, decodeInf, infPciIds, pciIdMatches, type PciDevice } from '../../imaging/windows-install/drivers.ts';
-import { stagingMap } from '../../imaging/windows-install/stage.ts';
+import { customSteps, stagingMap } from '../../imaging/windows-install/stage.ts';
 import { setupCompleteCmd, startnetCmd } from '../../imaging/windows-install/scripts.ts';
 import { checkWindowsMedia, chooseEdition } from '../../bootserver/os-images/windows-install.ts';
 import type { DepotManifest } from '../../bootserver/depot/manifest.ts';
@@ -68,7 +68,7 @@ test('drivers: one choice per .inf folder, only for devices present', (t) => {
   t.deepEqual(chosen.map((c) => [c.folder, c.matched.length]), [['', 1], ['net/a', 2]]);
 });
 
-test('staging map: WinPE at the root, install sources under installfiles/, only chosen driver folders, nested ones once', (t) => {
+test('staging map: WinPE at the root, install sources under installfiles/, only chosen driver folders, nested ones once, custom/ under $OEM$', (t) => {
   const f = (path: string) => ({ path, size: 1, sha256: '0'.repeat(64) });
   const map = stagingMap(
     [f('winpe/bootmgr'), f('winpe/sources/boot.wim'), f('installfiles/sources/install.wim'), f('drivers/net/a/a.inf'), f('drivers/net/a/sub/x.sys'), f('drivers/net/b/b.inf'), f('custom/x.cmd')],
@@ -79,7 +79,7 @@ test('staging map: WinPE at the root, install sources under installfiles/, only 
   );
   t.deepEqual(
     map.map((m) => m.to),
-    ['bootmgr', 'sources/boot.wim', 'installfiles/sources/install.wim', '$WinPEDriver$/001-net_a/a.inf', '$WinPEDriver$/002-net_a_sub/x.sys'],
+    ['bootmgr', 'sources/boot.wim', 'installfiles/sources/install.wim', '$WinPEDriver$/001-net_a/a.inf', '$WinPEDriver$/002-net_a_sub/x.sys', 'installfiles/sources/$OEM$/$1/netimage/custom/x.cmd'],
   );
 });
 
@@ -87,6 +87,24 @@ test('scripts: CRLF, setup with the answer file; the completion URL must be plai
   t.true(startnetCmd().split('\r\n').every((l) => !l.includes('\n')));
   t.regex(setupCompleteCmd('http://10.0.0.1:8080/agent/v1/first-boot'), / http:\/\/10\.0\.0\.1:8080\/agent\/v1\/first-boot && goto reported\r\n/);
   for (const bad of ['http://x/"&calc', 'file:///c:/x', 'http://x/a b']) t.throws(() => setupCompleteCmd(bad), { message: /cannot stand in a cmd script/ });
+});
+
+test('custom/: files under $OEM$\\$1\\netimage\\custom; pnputil for custom/drivers; setupcomplete scripts in name order; a name cmd cannot take refused', (t) => {
+  const f = (path: string) => ({ path, size: 1, sha256: '0'.repeat(64) });
+  const files = ['custom/setupcomplete/b.PS1', 'custom/setupcomplete/A-first.bat', 'custom/setupcomplete/sub/nested.cmd', 'custom/setupcomplete/data.txt', 'custom/x/y.txt'].map(f);
+  t.deepEqual(
+    stagingMap(files, []).map((m) => m.to),
+    files.map((x) => `installfiles/sources/$OEM$/$1/netimage/custom/${x.path.slice(7)}`),
+  );
+  t.deepEqual(customSteps(files), { drivers: false, scripts: ['A-first.bat', 'b.PS1'] });
+  t.true(customSteps([f('custom/drivers/a/b/x.INF')]).drivers);
+  t.false(customSteps([f('drivers/a/x.inf'), f('custom/drivers/readme.txt')]).drivers);
+  for (const bad of ['x&calc.cmd', '50%.cmd', '.hidden.cmd', 'a^b.bat', 'ä.ps1'])
+    t.throws(() => customSteps([f(`custom/setupcomplete/${bad}`)]), { message: /cannot be run from SetupComplete\.cmd .* Nothing was written/ });
+  const cmd = setupCompleteCmd('http://10.0.0.1/agent/v1/first-boot', { drivers: false, scripts: ['A-first.bat'] });
+  t.regex(cmd, /\r\ncmd\.exe \/c ""%SystemDrive%\\netimage\\custom\\setupcomplete\\A-first\.bat"" >> "%NILOG%" 2>&1\r\necho netimage: custom\\setupcomplete\\A-first\.bat exit %errorlevel% >> "%NILOG%"\r\n/);
+  t.false(setupCompleteCmd('http://10.0.0.1/x').includes('pnputil'), 'nothing for an entry without custom/');
+  t.throws(() => setupCompleteCmd('http://10.0.0.1/x', { drivers: false, scripts: ['a"&b.cmd'] }), { message: /cannot stand in a cmd script/ });
 });
 
 test('server: media checks and edition choice (409 with the reason)', (t) => {
