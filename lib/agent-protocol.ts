@@ -263,6 +263,17 @@ export const WindowsInstallPlanSchema = z.object({
       )
       .max(200_000),
   }),
+  /**
+   * The install image when `imagename` is an image of the WIM captured for this product (depot
+   * entry wim/<product>, not of the medium): staged as installfiles/sources/install.wim, and the
+   * medium's own install.wim|esd|swm are left out of `media.files`.
+   */
+  installImage: z
+    .object({
+      base: z.string().regex(/^\/depot\/v1\/wim\/[a-z0-9][a-z0-9._-]*$/),
+      file: z.object({ path: z.literal('install.wim'), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+    })
+    .optional(),
   /** Index of the image `imageName` names in install.wim|esd (checked on the server at action set). */
   imageIndex: z.number().int().positive(),
   /** The client's host name (one RFC 1123 label): the computer name. */

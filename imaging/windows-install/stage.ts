@@ -77,11 +77,18 @@ export class MediaMismatchError extends ImagingError {
 type PlanFile = WindowsInstallPlan['media']['files'][number];
 
 /** A file's URL: each segment percent-encoded (media names have spaces, $, &, %, #, non-ASCII). */
-const fileUrl = (o: StageOptions, file: PlanFile) => `${o.plan.media.base}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+const fileUrl = (base: string, file: PlanFile) => `${base}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+
+/** One file to stage: from which depot entry (`base`), to where on the winpe partition. */
+export interface StagedFile {
+  file: PlanFile;
+  base: string;
+  to: string;
+}
 
 /** GET one depot file into `dest`, hashing on the way; a wrong size or sha256 throws. */
-async function download(o: StageOptions, file: PlanFile, dest: string, onBytes: (n: number) => void): Promise<void> {
-  const url = fileUrl(o, file);
+async function download(o: StageOptions, { file, base }: StagedFile, dest: string, onBytes: (n: number) => void): Promise<void> {
+  const url = fileUrl(base, file);
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await o.fetchFile(url, {}, o.signal);
@@ -114,7 +121,7 @@ async function download(o: StageOptions, file: PlanFile, dest: string, onBytes: 
 
 /** A file of the entry as text (the .inf files, read before anything is chosen). */
 async function fetchBytes(o: StageOptions, file: PlanFile): Promise<Buffer> {
-  const res = await o.fetchFile(fileUrl(o, file), {}, o.signal);
+  const res = await o.fetchFile(fileUrl(o.plan.media.base, file), {}, o.signal);
   if (res.status !== 200) throw new ImagingError(`GET ${file.path}: HTTP ${res.status}`);
   const bytes = Buffer.from(await res.arrayBuffer());
   const sha = createHash('sha256').update(bytes).digest('hex');
@@ -122,19 +129,25 @@ async function fetchBytes(o: StageOptions, file: PlanFile): Promise<Buffer> {
   return bytes;
 }
 
-/** Where each chosen file of the entry goes on the winpe partition (relative, '/'-separated). Pure. */
-export function stagingMap(files: readonly PlanFile[], drivers: readonly DriverChoice[]): { file: PlanFile; to: string }[] {
-  const out: { file: PlanFile; to: string }[] = [];
+/**
+ * Where each chosen file goes on the winpe partition (relative, '/'-separated), from the media
+ * entry, and a captured WIM (the plan's installImage) as installfiles/sources/install.wim. Pure.
+ */
+export function stagingMap(plan: Pick<WindowsInstallPlan, 'media' | 'installImage'>, drivers: readonly DriverChoice[]): StagedFile[] {
+  const { files, base } = plan.media;
+  const out: StagedFile[] = [];
+  const push = (file: PlanFile, to: string) => out.push({ file, base, to });
   const driverDirs = drivers.map((d, i) => ({ prefix: d.folder ? `drivers/${d.folder}/` : 'drivers/', name: driverFolderName(d.folder, i) }));
   for (const file of files) {
-    if (file.path.startsWith('winpe/')) out.push({ file, to: file.path.slice('winpe/'.length) });
-    else if (file.path.startsWith('installfiles/')) out.push({ file, to: `${INSTALL_DIR}/${file.path.slice('installfiles/'.length)}` });
+    if (file.path.startsWith('winpe/')) push(file, file.path.slice('winpe/'.length));
+    else if (file.path.startsWith('installfiles/')) push(file, `${INSTALL_DIR}/${file.path.slice('installfiles/'.length)}`);
     else if (file.path.startsWith('drivers/')) {
       // The longest (deepest) folder wins, so a nested driver folder is not copied twice.
       const d = driverDirs.filter((x) => file.path.startsWith(x.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
-      if (d) out.push({ file, to: `${DRIVER_DIR}/${d.name}/${file.path.slice(d.prefix.length)}` });
-    } else if (file.path.startsWith('custom/')) out.push({ file, to: `${CUSTOM_DIR}/${file.path.slice('custom/'.length)}` });
+      if (d) push(file, `${DRIVER_DIR}/${d.name}/${file.path.slice(d.prefix.length)}`);
+    } else if (file.path.startsWith('custom/')) push(file, `${CUSTOM_DIR}/${file.path.slice('custom/'.length)}`);
   }
+  if (plan.installImage) out.push({ file: plan.installImage.file, base: plan.installImage.base, to: `${INSTALL_DIR}/sources/install.wim` });
   return out;
 }
 
@@ -175,7 +188,7 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
   const drivers = chooseDrivers(texts, o.pciDevices);
   log(`drivers: ${infs.length} .inf files, ${o.pciDevices.length} PCI devices; ${drivers.length ? drivers.map((d) => `${d.folder || '.'} (${d.matched.join(', ')})`).join('; ') : 'none match'}`);
 
-  const map = stagingMap(plan.media.files, drivers);
+  const map = stagingMap(plan, drivers);
   const custom = customSteps(plan.media.files);
   if (custom.drivers || custom.scripts.length) log(`custom/: ${custom.drivers ? `drivers via pnputil, ` : ''}${custom.scripts.length} SetupComplete script(s)${custom.scripts.length ? `: ${custom.scripts.join(', ')}` : ''}`);
   const total = map.reduce((s, m) => s + m.file.size, 0);
@@ -190,8 +203,8 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
   try {
     let done = 0;
     let shown = -1;
-    for (const { file, to } of map) {
-      await download(o, file, join(m.dir, ...to.split('/')), (n) => {
+    for (const staged of map) {
+      await download(o, staged, join(m.dir, ...staged.to.split('/')), (n) => {
         done += n;
         const pct = Math.floor((done / Math.max(1, total)) * 100);
         if (pct !== shown) progress(5 + pct * 0.85, `copying WinPE and the install sources (${(done / 1048576).toFixed(0)} of ${(total / 1048576).toFixed(0)} MiB)`);

@@ -14,6 +14,7 @@ import { startTestServer, issueJob, readBootConfig, type TestServer } from '../h
 import { createLoop, MiB, ROOT } from '../imaging/helpers/loop.ts';
 import { addFakeMedia, EDITIONS } from './helpers/fake-media.ts';
 import { CUSTOM_DIR } from '../../imaging/windows-install/scripts.ts';
+import type { WindowsInstallPlan } from '../../lib/agent-protocol.ts';
 
 const WIN11 = 'opsi-local-image-win11-x64';
 const WIN10 = 'opsi-local-image-win10-x64';
@@ -91,6 +92,37 @@ test.serial('bad input is refused at action set, naming the problem; the PC is u
   t.regex(none.body.message, /the depot has no windows-media\/opsi-local-image-win10-x64: import the Windows medium/);
   t.is(await snapshot('pc-refused'), before, 'nothing stored, no job');
   t.regex(await readBootConfig(ts, m, null), /no pending netboot action/);
+});
+
+test.serial("imagename choices: the medium's editions and a captured WIM's, in the API and the CLI; an image only the captured WIM has is installed from it", async (t) => {
+  const imagename = (p: { properties: { name: string; choices: string[] }[] }) => p.properties.find((x) => x.name === 'imagename')!.choices;
+  t.deepEqual(imagename((await ts.api('GET', `/api/v1/products/${WIN11}`)).body), EDITIONS.map((e) => e.name));
+  // A captured WIM as wim-upload leaves it (STAND-IN bytes: this test stages nothing from it).
+  const CAPTURED = 'lab-master 2026-12-01 ü';
+  await ts.server.osImages.depot.commitVersion('wim', WIN11, { product: WIN11, capturedFrom: 'pc-master', editions: [{ index: 1, name: EDITIONS[0]!.name }, { index: 2, name: CAPTURED }] }, async (dir) => {
+    await writeFile(join(dir, 'install.wim'), 'STAND-IN captured WIM\n');
+  });
+  const all = [...EDITIONS.map((e) => e.name), CAPTURED];
+  t.deepEqual(imagename((await ts.api('GET', `/api/v1/products/${WIN11}`)).body), all);
+  t.deepEqual(imagename((await ts.api('GET', '/api/v1/products')).body.find((p: { id: string }) => p.id === WIN11)), all);
+  const cli = await execa(process.execPath, ['bootserver/cli/main.ts', 'product', 'show', WIN11], { cwd: ROOT, env: { NETIMAGE_URL: ts.url, NETIMAGE_TOKEN: ts.adminToken } });
+  t.regex(cli.stdout, /imagename +"" +"Windows 11 Pro", "Windows 11 Education & <Lab>", "lab-master 2026-12-01 ü" +Image inside install\.wim/);
+
+  const refused = await ts.api('PUT', `/api/v1/clients/pc-refused/products/${WIN11}/action`, { actionRequest: 'setup', properties: { ...GOOD, imagename: 'Windows 11 Home' } });
+  t.is(refused.status, 409);
+  t.regex(refused.body.message, /is not an image of windows-media\/opsi-local-image-win11-x64 or wim\/opsi-local-image-win11-x64: use one of "Windows 11 Pro", "Windows 11 Education & <Lab>", "lab-master 2026-12-01 ü"/);
+
+  const m = await newClient('pc-captured');
+  const job = await issueJob(ts, { clientId: 'pc-captured', mac: m, productId: WIN11, properties: { ...GOOD, imagename: CAPTURED } });
+  const auth = { headers: { authorization: `Bearer ${job.token}` } };
+  const plan = (await (await fetch(`${ts.url}/agent/v1/windows-install`, auth)).json()) as WindowsInstallPlan & { installImage: NonNullable<WindowsInstallPlan["installImage"]> };
+  t.is(plan.imageIndex, 2);
+  t.like(plan.installImage, { base: `/depot/v1/wim/${WIN11}`, file: { path: 'install.wim', size: 22 } });
+  t.false(plan.media.files.some((f: { path: string }) => /^installfiles\/sources\/install\./.test(f.path)), "the medium's install image is left out");
+  const wim = await fetch(`${ts.url}${plan.installImage.base}/install.wim`, auth);
+  t.is(wim.status, 200, 'the job may read the captured WIM');
+  t.is(await wim.text(), 'STAND-IN captured WIM\n');
+  t.is((await ts.api('PUT', `/api/v1/clients/pc-captured/products/${WIN11}/action`, { actionRequest: 'none' })).status, 200);
 });
 
 test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP loader; Grub chainloads WinPE; the completion report installs and queues the backup', async (t) => {

@@ -30,6 +30,9 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
   const all = [...new Set([...(images?.values() ?? [])].flat())].sort();
   const common = all.filter((i) => [...(images?.values() ?? [])].every((list) => list.includes(i)));
   const [image, setImage] = useState('');
+  // Windows installs: the images the depot has for the product (the server fills these choices).
+  const windowsImages = installProducts([product]).length ? (product.properties.find((p) => p.name === 'imagename')?.choices ?? []) : [];
+  const [windowsImage, setWindowsImage] = useState('');
   const [typed, setTyped] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -37,6 +40,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
   if (product.id === PRODUCT.restore && image) properties['imagefile'] = image;
   if (product.id === PRODUCT.backup && image) properties['imagefile'] = image;
   if (product.id === PRODUCT.delimage) properties['imagefile'] = image || 'all_images';
+  if (windowsImages.length && windowsImage) properties['imagename'] = windowsImage;
   const wipe = wipeOf(product, product.id === PRODUCT.restore && !image && common.length === 1 ? { imagefile: common[0] } : properties);
   const count = clients.length;
   const confirmed = !wipe || typed.trim() === String(count);
@@ -84,6 +88,19 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
             <select value={image} onChange={(e) => setImage((e.target as HTMLSelectElement).value)} name="image">
               <option value="">all images</option>
               {all.map((i) => (
+                <option value={i} key={i}>
+                  {i}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {windowsImages.length > 0 && (
+          <label>
+            Windows image
+            <select value={windowsImage} onChange={(e) => setWindowsImage((e.target as HTMLSelectElement).value)} name="imagename">
+              <option value="">the image set for the PC (imagename)</option>
+              {windowsImages.map((i) => (
                 <option value={i} key={i}>
                   {i}
                 </option>
