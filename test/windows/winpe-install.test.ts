@@ -7,6 +7,7 @@
 // Stand-ins (named so): the Windows media and WinPE (helpers/fake-media.ts), the PCI devices.
 // One server and one depot for the file (test.serial).
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, run } from '../../lib/process.ts';
@@ -30,6 +31,15 @@ test.before(async () => {
   await addFakeMedia(ts.server.osImages.depot, WIN10, { winpe: false });
 });
 test.after.always(async () => ts?.stop());
+
+/** A captured WIM as wim-upload leaves it in the depot; STAND-IN bytes (setup never reads it here). */
+const CAPTURED = 'lab-master 2026-12-01 ü';
+const CAPTURED_BYTES = 'STAND-IN captured WIM\n';
+async function addCapturedWim(): Promise<void> {
+  await ts.server.osImages.depot.commitVersion('wim', WIN11, { product: WIN11, capturedFrom: 'pc-master', editions: [{ index: 1, name: EDITIONS[0]!.name }, { index: 2, name: CAPTURED }] }, async (dir) => {
+    await writeFile(join(dir, 'install.wim'), CAPTURED_BYTES);
+  });
+}
 
 async function newClient(id: string): Promise<string> {
   const m = `52:54:00:00:73:${(mac++).toString(16).padStart(2, '0')}`;
@@ -97,11 +107,7 @@ test.serial('bad input is refused at action set, naming the problem; the PC is u
 test.serial("imagename choices: the medium's editions and a captured WIM's, in the API and the CLI; an image only the captured WIM has is installed from it", async (t) => {
   const imagename = (p: { properties: { name: string; choices: string[] }[] }) => p.properties.find((x) => x.name === 'imagename')!.choices;
   t.deepEqual(imagename((await ts.api('GET', `/api/v1/products/${WIN11}`)).body), EDITIONS.map((e) => e.name));
-  // A captured WIM as wim-upload leaves it (STAND-IN bytes: this test stages nothing from it).
-  const CAPTURED = 'lab-master 2026-12-01 ü';
-  await ts.server.osImages.depot.commitVersion('wim', WIN11, { product: WIN11, capturedFrom: 'pc-master', editions: [{ index: 1, name: EDITIONS[0]!.name }, { index: 2, name: CAPTURED }] }, async (dir) => {
-    await writeFile(join(dir, 'install.wim'), 'STAND-IN captured WIM\n');
-  });
+  await addCapturedWim();
   const all = [...EDITIONS.map((e) => e.name), CAPTURED];
   t.deepEqual(imagename((await ts.api('GET', `/api/v1/products/${WIN11}`)).body), all);
   t.deepEqual(imagename((await ts.api('GET', '/api/v1/products')).body.find((p: { id: string }) => p.id === WIN11)), all);
@@ -215,7 +221,7 @@ test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP l
   t.notRegex(await readBootConfig(ts, m, null, 'efi'), /netimage-winpe/, 'installed: no more WinPE');
 });
 
-test.serial('BIOS: a tampered media file fails the staging and wipes the partition; staged: bootmgr for grub\'s ntldr, PartitionID 1; no report by the deadline fails the product', async (t) => {
+test.serial('BIOS: a tampered media file fails the staging and wipes the partition; staged (an image of the captured WIM): bootmgr for grub\'s ntldr, PartitionID 1; no report by the deadline fails the product', async (t) => {
   t.timeout(5 * 60_000);
   const m = await newClient('pc-bios-01');
   const loop = await createLoop(t, 1024 * MiB, 512);
@@ -232,10 +238,15 @@ test.serial('BIOS: a tampered media file fails the staging and wipes the partiti
   t.is(bad.winpeFs, null, 'the winpe partition is wiped again');
   t.like((await ts.api('GET', `/api/v1/jobs/${bad.jobId}`)).body, { state: 'failed' });
 
-  const job = await issueJob(ts, { clientId: 'pc-bios-01', mac: m, productId: WIN11, properties: { ...GOOD, imagename: 'Windows 11 Pro' } });
+  // This time an image of the captured WIM: staged as install.wim from wim/<product>.
+  await addCapturedWim();
+  const job = await issueJob(ts, { clientId: 'pc-bios-01', mac: m, productId: WIN11, properties: { ...GOOD, imagename: CAPTURED } });
   const out = await stage(loop, 'bios', job.token);
   t.true(out.ok, out.error ?? '');
   t.is(out.error, null, (out.log as string[]).join('\n'));
+  t.is(out.sha256['installfiles/sources/install.wim'], createHash('sha256').update(CAPTURED_BYTES).digest('hex'), 'the captured WIM, not the medium\'s');
+  t.is(out.stage.imageIndex, 2);
+  t.is(await xpath(out.unattend, "/unattend/settings[@pass='windowsPE']/component[@name='Microsoft-Windows-Setup']/ImageInstall/OSImage/InstallFrom/MetaData/Value"), CAPTURED);
   t.true((out.files as string[]).includes('bootmgr'));
   t.is(await xpath(out.unattend, "/unattend/settings[@pass='windowsPE']/component[@name='Microsoft-Windows-Setup']/ImageInstall/OSImage/InstallTo/PartitionID"), '1', 'MBR: system first');
   t.is(out.report.bootMode, 'bios');
