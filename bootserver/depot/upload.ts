@@ -5,6 +5,8 @@
 // in any number of requests (a dropped connection keeps what arrived; the next request starts at
 // the offset the server reports), and commits: the server hashes the file, and only if size and
 // sha256 match does the file become a new version of its depot entry (Depot.commitVersion).
+// An entry of several files (a golden image) is one upload per file (`parts` of the commit): a
+// checked file stays here marked done until every part is, then all become one new version at once.
 // Uploads not touched for `expiryMs` are removed.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -31,11 +33,22 @@ const uploadState = z
     size: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     created: z.iso.datetime(),
+    /** Checked and waiting for the other parts of its entry (multi-file entries only). */
+    done: z.boolean().optional(),
   })
   .strict();
 export type UploadState = z.infer<typeof uploadState>;
 
 export const DEFAULT_UPLOAD_EXPIRY_MS = 24 * 3600_000;
+
+/** A checked part of a multi-file entry, as the grant's meta sees it. */
+export interface PartFile {
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+const sameEntry = (a: UploadTarget, b: UploadTarget) => a.kind === b.kind && a.name === b.name;
 
 const STATE = 'state.json';
 const DATA = 'data';
@@ -92,8 +105,9 @@ export class Uploads {
 
   /**
    * Start an upload of `owner` (a job) into `target`, or resume: the same owner, target, size and
-   * sha256 give back the upload already under way with its offset. An owner has one upload: a
-   * start with other bytes replaces its earlier upload. Refused when the depot has no room.
+   * sha256 give back the upload already under way with its offset. An owner has one upload per
+   * file of one entry: a start with other bytes for the same file, or for another entry, replaces
+   * its earlier uploads. Refused when the depot has no room.
    */
   async start(owner: string, target: UploadTarget, announced: UploadStart): Promise<UploadView> {
     await this.expire();
@@ -104,7 +118,7 @@ export class Uploads {
       const s = await this.#state(id);
       if (!s) continue;
       if (s.owner === owner && s.size === size && s.sha256 === sha256 && JSON.stringify(s.target) === JSON.stringify(t)) return this.#view(s, await this.#offset(id));
-      if (s.owner === owner) await this.#drop(id);
+      if (s.owner === owner && !(sameEntry(s.target, t) && s.target.path !== t.path)) await this.#drop(id);
       else pending += s.size - (await this.#offset(id));
     }
     // Room for this upload and for what the others still have to send.
@@ -168,35 +182,61 @@ export class Uploads {
    * Hash the complete upload; if size and sha256 match, it becomes `target.path` of a new version
    * of the target entry (`meta` may read the file first), and the upload is gone. A mismatch
    * removes the upload (its bytes are wrong somewhere; start again) and changes nothing in the depot.
+   * With `parts` (the files of a multi-file entry) a checked file waits, marked done, and the
+   * answer lists the parts still `pending`; the commit of the last one writes them all as one
+   * version, so no reader ever sees a half entry.
    */
-  async commit(owner: string, id: string, meta: (file: string) => Promise<Record<string, unknown>>): Promise<{ entry: DepotEntry; upload: UploadView }> {
+  async commit(
+    owner: string,
+    id: string,
+    meta: (file: string, parts: Record<string, PartFile>) => Promise<Record<string, unknown>>,
+    parts?: readonly string[],
+  ): Promise<{ entry: DepotEntry | null; upload: UploadView; pending: string[] }> {
     const s = await this.#require(owner, id);
     if (this.#busy.has(id)) throw new DepotError(`upload ${id}: a chunk is still being written`, undefined, 'conflict');
     const file = join(this.#dir(id), DATA);
-    const offset = await this.#offset(id);
-    if (offset !== s.size) throw new DepotError(`upload ${id} is incomplete: ${offset} of ${s.size} bytes; send the rest from offset ${offset}`, undefined, 'conflict');
-    const actual = await sha256File(file);
-    // The depot takes the file with the hash computed here, unread again: make it durable first.
-    await fsyncPath(file);
-    if (actual !== s.sha256) {
-      await this.#drop(id);
-      throw new DepotError(`upload ${id} refused: its sha256 is ${actual}, the uploader announced ${s.sha256}; nothing was stored, start the upload again`, undefined, 'invalid');
+    if (!s.done) {
+      const offset = await this.#offset(id);
+      if (offset !== s.size) throw new DepotError(`upload ${id} is incomplete: ${offset} of ${s.size} bytes; send the rest from offset ${offset}`, undefined, 'conflict');
+      const actual = await sha256File(file);
+      // The depot takes the file with the hash computed here, unread again: make it durable first.
+      await fsyncPath(file);
+      if (actual !== s.sha256) {
+        await this.#drop(id);
+        throw new DepotError(`upload ${id} refused: its sha256 is ${actual}, the uploader announced ${s.sha256}; nothing was stored, start the upload again`, undefined, 'invalid');
+      }
     }
-    // The grant's reading of the file (a WIM's editions) may refuse it: then it goes as well.
-    const m = await meta(file).catch(async (error: unknown) => {
-      await this.#drop(id);
+    // The group that becomes the new version: this file alone, or every checked part of the entry.
+    const group: UploadState[] = [s];
+    if (parts) {
+      await writeFile(join(this.#dir(id), STATE), JSON.stringify({ ...s, done: true }) + '\n', { mode: 0o600 });
+      for (const other of await readdir(join(this.#depot.dir, UPLOADS))) {
+        const o = other === id ? null : await this.#state(other);
+        if (o?.done && o.owner === owner && sameEntry(o.target, s.target)) group.push(o);
+      }
+      const pending = parts.filter((p) => !group.some((g) => g.target.path === p));
+      if (pending.length) return { entry: null, upload: this.#view(s, s.size), pending };
+    }
+    const files: Record<string, PartFile> = Object.fromEntries(group.map((g) => [g.target.path, { file: join(this.#dir(g.id), DATA), size: g.size, sha256: g.sha256 }]));
+    // The grant's reading of the files (a WIM's editions, a golden image's metadata) may refuse
+    // them: then they go as well.
+    const m = await meta(file, files).catch(async (error: unknown) => {
+      for (const g of group) await this.#drop(g.id);
       throw error;
     });
     const current = await this.#depot.get(s.target.kind, s.target.name);
-    const entryMeta: EntryMeta = { ...(current?.manifest.meta ?? {}), ...m };
+    // A multi-file entry is complete in itself: nothing of the version before carries over.
+    const entryMeta: EntryMeta = parts ? m : { ...(current?.manifest.meta ?? {}), ...m };
     const entry = await this.#depot.commitVersion(s.target.kind, s.target.name, entryMeta, async (dir) => {
-      const dest = join(dir, ...s.target.path.split('/'));
-      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
-      await rename(file, dest);
-      return [{ path: s.target.path, size: s.size, sha256: s.sha256 }];
+      for (const g of group) {
+        const dest = join(dir, ...g.target.path.split('/'));
+        await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+        await rename(join(this.#dir(g.id), DATA), dest);
+      }
+      return group.map((g) => ({ path: g.target.path, size: g.size, sha256: g.sha256 }));
     });
-    await this.#drop(id);
-    return { entry, upload: this.#view(s, s.size) };
+    for (const g of group) await this.#drop(g.id);
+    return { entry, upload: this.#view(s, s.size), pending: [] };
   }
 
   async #drop(id: string): Promise<void> {
