@@ -24,6 +24,23 @@ function useImages(clients: string[]): Map<string, string[]> | null {
   return images;
 }
 
+/** A labelled choice among names, with an empty first option meaning `none`. */
+function NameSelect({ label, name, value, onChange, none, names }: { label: string; name: string; value: string; onChange: (v: string) => void; none: string; names: string[] }) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)} name={name}>
+        <option value="">{none}</option>
+        {names.map((i) => (
+          <option value={i} key={i}>
+            {i}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function ActionDialog({ product, target, onClose, onDone }: { product: ProductDefinition; target: Target; onClose: () => void; onDone: (message: string) => void }) {
   const clients = targetClients(target);
   const images = useImages(clients);
@@ -83,30 +100,10 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
           </label>
         )}
         {product.id === PRODUCT.delimage && (
-          <label>
-            Delete
-            <select value={image} onChange={(e) => setImage((e.target as HTMLSelectElement).value)} name="image">
-              <option value="">all images</option>
-              {all.map((i) => (
-                <option value={i} key={i}>
-                  {i}
-                </option>
-              ))}
-            </select>
-          </label>
+          <NameSelect label="Delete" name="image" value={image} onChange={setImage} none="all images" names={all} />
         )}
         {windowsImages.length > 0 && (
-          <label>
-            Windows image
-            <select value={windowsImage} onChange={(e) => setWindowsImage((e.target as HTMLSelectElement).value)} name="imagename">
-              <option value="">the image set for the PC (imagename)</option>
-              {windowsImages.map((i) => (
-                <option value={i} key={i}>
-                  {i}
-                </option>
-              ))}
-            </select>
-          </label>
+          <NameSelect label="Windows image" name="imagename" value={windowsImage} onChange={setWindowsImage} none="the image set for the PC (imagename)" names={windowsImages} />
         )}
         {product.id === PRODUCT.backup && (
           <label>
