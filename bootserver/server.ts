@@ -94,7 +94,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
   });
   const service = new NetbootService({ store, config, bus, log: log.child({ component: 'netboot' }), serverSecret, actionSetHook: osImages.actionHooks });
   const installs = startOsInstalls(osImages, service, log.child({ component: 'os-install' }));
-  const admin = new AdminService({ store, netboot: service, bus });
+  const admin = new AdminService({ store, netboot: service, bus, productView: (p) => osImages.windows.withImageChoices(p) });
   const renderer = new GrubRenderer(config.paths.templates, config.boot.hostIdentifiers);
   // Operator features: Wake-on-LAN (docs/admin-guide.md).
   const notices = new ClientNoticeBus();

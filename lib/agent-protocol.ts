@@ -249,13 +249,31 @@ export const WindowsInstallPlanSchema = z.object({
     files: z
       .array(
         z.object({
-          path: z.string().regex(/^(winpe|installfiles|drivers|custom)\/[A-Za-z0-9_+-][A-Za-z0-9._+/-]*$/).refine((p) => !p.split('/').some((s) => s === '..' || s.startsWith('.')), 'no dot segments'),
+          // Names as on the medium (spaces, $OEM$, ~, &, non-ASCII: the depot keeps them), with the
+          // depot's rules: no empty, "." or ".." segment, no backslash or control character.
+          path: z
+            .string()
+            .max(4096)
+            .regex(/^(winpe|installfiles|drivers|custom)\//)
+            // eslint-disable-next-line no-control-regex
+            .refine((p) => !/[\u0000-\u001f\u007f-\u009f\\]/.test(p) && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'a relative "/"-separated path without empty, "." or ".." segments, backslashes or control characters'),
           size: z.number().int().nonnegative(),
           sha256: z.string().regex(/^[0-9a-f]{64}$/),
         }),
       )
       .max(200_000),
   }),
+  /**
+   * The install image when `imagename` is an image of the WIM captured for this product (depot
+   * entry wim/<product>, not of the medium): staged as installfiles/sources/install.wim, and the
+   * medium's own install.wim|esd|swm are left out of `media.files`.
+   */
+  installImage: z
+    .object({
+      base: z.string().regex(/^\/depot\/v1\/wim\/[a-z0-9][a-z0-9._-]*$/),
+      file: z.object({ path: z.literal('install.wim'), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+    })
+    .optional(),
   /** Index of the image `imageName` names in install.wim|esd (checked on the server at action set). */
   imageIndex: z.number().int().positive(),
   /** The client's host name (one RFC 1123 label): the computer name. */

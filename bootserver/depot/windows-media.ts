@@ -16,7 +16,8 @@ import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { DepotError, checkSpace, type Depot, type DepotEntry } from './depot.ts';
-import { depotEntryName, depotFilePath, type ManifestFile } from './manifest.ts';
+import { lockEntry } from './import-lock.ts';
+import { depotEntryName, depotFilePath, entryId, type ManifestFile } from './manifest.ts';
 import { wimEditions, type WimEdition } from './wim-editions.ts';
 
 export const WINDOWS_MEDIA_PARTS = ['installfiles', 'winpe', 'drivers', 'custom'] as const;
@@ -134,28 +135,40 @@ async function extractIso(iso: string, to: string, total: number, onBytes: (done
   if (r.exitCode !== 0) throw new DepotError(`extracting ${iso} failed: ${String(r.stderr).trim().split('\n').slice(-3).join(' ')}`);
 }
 
-/** Import one part of a Windows medium into `windows-media/<product>` as a new version of the entry. */
+/**
+ * Import one part of a Windows medium into `windows-media/<product>` as a new version of the entry.
+ * One import per entry at a time (import-lock.ts): a second one is refused before it reads anything.
+ */
 export async function importWindowsMedia(o: ImportOptions): Promise<ImportResult> {
   const product = depotEntryName.safeParse(o.product);
   if (!product.success) throw new DepotError(`"${o.product}" is not a product id for the depot: ${product.error.issues[0]?.message ?? ''}`, undefined, 'invalid');
+  const lock = await lockEntry(o.depot.dir, entryId('windows-media', product.data), `depot import ${o.source} --part ${o.part}`);
+  try {
+    return await importLocked(o, product.data);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function importLocked(o: ImportOptions, productId: string): Promise<ImportResult> {
   const info = await stat(o.source).catch(() => null);
   if (!info) throw new DepotError(`${o.source}: no such file or folder`, undefined, 'not_found');
   const isDir = info.isDirectory();
   const files = isDir ? await walk(o.source) : await listIso(o.source);
   checkSourceFiles(o.source, o.part, files);
   const total = files.reduce((n, f) => n + f.size, 0);
-  await checkSpace(o.depot.dir, total, `${o.part} of ${product.data}`);
+  await checkSpace(o.depot.dir, total, `${o.part} of ${productId}`);
 
-  const current = await o.depot.get('windows-media', product.data);
+  const current = await o.depot.get('windows-media', productId);
   const keptMeta = (current?.manifest.meta ?? {}) as { importedFrom?: Record<string, string>; editions?: WimEdition[] };
   let editions: WimEdition[] | null = o.part === 'installfiles' ? null : (keptMeta.editions ?? null);
   const report = (bytes: number) => o.onProgress?.({ bytes: Math.min(bytes, total), total });
   report(0);
   const entry = await o.depot.commitVersion(
     'windows-media',
-    product.data,
+    productId,
     // Evaluated after fill: the editions are read from the extracted install.wim.
-    () => ({ product: product.data, importedFrom: { ...(keptMeta.importedFrom ?? {}), [o.part]: o.source }, ...(editions ? { editions } : {}) }),
+    () => ({ product: productId, importedFrom: { ...(keptMeta.importedFrom ?? {}), [o.part]: o.source }, ...(editions ? { editions } : {}) }),
     async (dir) => {
       const target = join(dir, o.part);
       if (isDir) {

@@ -4,13 +4,17 @@
 // (`netimage depot import`): `winpe/` (the admin's ADK WinPE), `installfiles/` (the ISO's
 // content), `drivers/`, `custom/`, and `meta.editions` [{index, name}] read from install.wim|esd.
 // A PC is only sent into the install when WinPE, the install image and the chosen edition are
-// there and the answer file can be made from the properties.
+// there and the answer file can be made from the properties. The images `imagename` may name are
+// the medium's editions and those of a WIM captured for this product (`wim/<product>`, uploaded
+// by opsi-local-image-wim-capture): both are the property's choices in every product view, and
+// an image only the captured WIM has is installed from it (the plan's `installImage`).
 import { z } from 'zod';
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { isWindowsInstall } from '../jobs/first-boot.ts';
 import { isPendingRequest } from '../jobs/lifecycle.ts';
 import type { DepotEntry } from '../depot/depot.ts';
 import { entryId, type DepotManifest } from '../depot/manifest.ts';
+import { WIM_UPLOAD_PATH } from '../depot/wim-upload.ts';
 import { PropertyValidationError, effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
 import { ConflictError, type ActionSetHook } from '../service/netboot.ts';
 import type { ProductDefinition } from '../store/types.ts';
@@ -19,6 +23,7 @@ import { hostnameOf } from './install-plan.ts';
 import { checkSetupAfterInstall } from './install-products.ts';
 
 export const WINDOWS_MEDIA_KIND = 'windows-media';
+export const CAPTURED_WIM_KIND = 'wim';
 
 /** The files WinPE must have to boot: UEFI loader, BIOS boot manager, and the WinPE image. */
 export const WINPE_REQUIRED = ['winpe/EFI/Boot/bootx64.efi', 'winpe/bootmgr', 'winpe/sources/boot.wim'] as const;
@@ -40,13 +45,34 @@ export function checkWindowsMedia(productId: string, manifest: DepotManifest | n
   return { editions: parsed.data };
 }
 
-/** The edition `imagename` names (exactly, as wimlib prints it), or a 409 listing the choices. Pure. */
-export function chooseEdition(productId: string, imageName: string, list: readonly Edition[]): Edition {
-  const names = list.map((e) => JSON.stringify(e.name)).join(', ');
+/** The images of a captured WIM entry (meta.editions of wim/<product>), none when absent or unreadable. Pure. */
+export function capturedEditions(manifest: DepotManifest | null): Edition[] {
+  if (!manifest || !manifest.files.some((f) => f.path === WIM_UPLOAD_PATH)) return [];
+  const parsed = editions.safeParse(manifest.meta['editions']);
+  return parsed.success ? parsed.data : [];
+}
+
+/** The names `imagename` may take: the medium's editions, then the captured WIM's not among them. Pure. */
+export function imageNameChoices(media: readonly Edition[], captured: readonly Edition[]): string[] {
+  return [...new Set([...media.map((e) => e.name), ...captured.map((e) => e.name)])];
+}
+
+/** Where the chosen image comes from: the medium's install image, or the captured WIM. */
+export type ImageSource = { from: 'media'; edition: Edition } | { from: 'captured'; edition: Edition };
+
+/**
+ * The image `imagename` names (exactly, as wimlib prints it): the medium's edition of that name,
+ * else the captured WIM's; or a 409 listing every choice. Pure.
+ */
+export function chooseEdition(productId: string, imageName: string, list: readonly Edition[], captured: readonly Edition[] = []): ImageSource {
+  const names = imageNameChoices(list, captured).map((n) => JSON.stringify(n)).join(', ');
+  const where = entryId(WINDOWS_MEDIA_KIND, productId) + (captured.length ? ` or ${entryId(CAPTURED_WIM_KIND, productId)}` : '');
   if (!imageName) throw new ConflictError(`${productId}.imagename is required: one of ${names}. Nothing was changed.`);
   const found = list.find((e) => e.name === imageName);
-  if (!found) throw new ConflictError(`${productId}.imagename ${JSON.stringify(imageName)} is not an image of ${entryId(WINDOWS_MEDIA_KIND, productId)}: use one of ${names}. Nothing was changed.`);
-  return found;
+  if (found) return { from: 'media', edition: found };
+  const fromCapture = captured.find((e) => e.name === imageName);
+  if (fromCapture) return { from: 'captured', edition: fromCapture };
+  throw new ConflictError(`${productId}.imagename ${JSON.stringify(imageName)} is not an image of ${where}: use one of ${names}. Nothing was changed.`);
 }
 
 /**
@@ -77,7 +103,14 @@ export function checkUnattendValues(productId: string, clientId: string, effecti
 }
 
 export interface WindowsMediaSource {
-  get(kind: typeof WINDOWS_MEDIA_KIND, name: string): Promise<DepotEntry | null>;
+  get(kind: typeof WINDOWS_MEDIA_KIND | typeof CAPTURED_WIM_KIND, name: string): Promise<DepotEntry | null>;
+}
+
+/** What a Windows job installs from: the media entry, the image, and the captured WIM entry when the image is its. */
+export interface ResolvedImage {
+  entry: DepotEntry;
+  edition: Edition;
+  captured: DepotEntry | null;
 }
 
 export class WindowsInstallPolicy implements ActionSetHook {
@@ -91,12 +124,28 @@ export class WindowsInstallPolicy implements ActionSetHook {
     return isWindowsInstall(productId);
   }
 
-  /** The media entry and the chosen edition of a job's (or an action's) effective values. */
-  async resolve(productId: string, effective: Record<string, PropertyValue>): Promise<{ entry: DepotEntry; edition: Edition }> {
+  /** The media entry and the chosen image of a job's (or an action's) effective values. */
+  async resolve(productId: string, effective: Record<string, PropertyValue>): Promise<ResolvedImage> {
     const entry = await this.depot.get(WINDOWS_MEDIA_KIND, productId);
     const { editions: list } = checkWindowsMedia(productId, entry?.manifest ?? null);
+    const captured = await this.depot.get(CAPTURED_WIM_KIND, productId);
     const imageName = typeof effective['imagename'] === 'string' ? effective['imagename'] : '';
-    return { entry: entry!, edition: chooseEdition(productId, imageName, list) };
+    const chosen = chooseEdition(productId, imageName, list, capturedEditions(captured?.manifest ?? null));
+    return { entry: entry!, edition: chosen.edition, captured: chosen.from === 'captured' ? captured : null };
+  }
+
+  /**
+   * The product as the admin sees it: `imagename`'s choices are the images the depot has for it
+   * now (medium and captured WIM), read at each view, so an import or an upload shows at once.
+   * Still editable: the action set checks the name (409 with the list).
+   */
+  async withImageChoices(product: ProductDefinition): Promise<ProductDefinition> {
+    if (!this.handles(product.id)) return product;
+    const media = await this.depot.get(WINDOWS_MEDIA_KIND, product.id);
+    const parsed = editions.safeParse(media?.manifest.meta['editions']);
+    const captured = capturedEditions((await this.depot.get(CAPTURED_WIM_KIND, product.id))?.manifest ?? null);
+    const choices = imageNameChoices(parsed.success ? parsed.data : [], captured);
+    return { ...product, properties: product.properties.map((p) => (p.name === 'imagename' ? { ...p, choices } : p)) };
   }
 
   // Passwords stay as typed: Windows needs them in clear text (encoded reversibly) in unattend.xml.
@@ -115,8 +164,8 @@ export class WindowsInstallPolicy implements ActionSetHook {
     return normalised;
   }
 
-  /** Depot entries a job of this product may read: its media. */
+  /** Depot entries a job of this product may read: its media and the WIM captured for it. */
   grantsFor(productId: string): string[] {
-    return this.handles(productId) ? [entryId(WINDOWS_MEDIA_KIND, productId)] : [];
+    return this.handles(productId) ? [entryId(WINDOWS_MEDIA_KIND, productId), entryId(CAPTURED_WIM_KIND, productId)] : [];
   }
 }

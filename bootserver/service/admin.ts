@@ -22,6 +22,9 @@ export interface ClientImportRow {
   description: string;
 }
 
+/** A product as the admin sees it: the catalogue's definition with choices only the depot knows. */
+export type ProductView = (product: ProductDefinition) => Promise<ProductDefinition>;
+
 /** A job as the admin sees it: without the hash of its agent token. */
 export type JobView = Omit<Job, 'tokenHash'>;
 
@@ -44,11 +47,14 @@ export class AdminService {
   readonly #store: Store;
   readonly #netboot: NetbootService;
   readonly #bus: JobEventBus;
+  readonly #productView: ProductView;
 
-  constructor(options: { store: Store; netboot: NetbootService; bus: JobEventBus }) {
+  /** productView: what the depot adds to a product as the admin sees it (Windows: imagename's choices). */
+  constructor(options: { store: Store; netboot: NetbootService; bus: JobEventBus; productView?: ProductView }) {
     this.#store = options.store;
     this.#netboot = options.netboot;
     this.#bus = options.bus;
+    this.#productView = options.productView ?? (async (p) => p);
   }
 
   // ---- clients ----
@@ -130,7 +136,12 @@ export class AdminService {
 
   /** The catalogue, each with whether this server's boot image can run it (action set refuses the others). */
   async listProducts(): Promise<(ProductDefinition & { inBootImage: boolean })[]> {
-    return (await this.#store.listProducts()).map((p) => ({ ...p, inBootImage: productFacts(p.id)?.inBootImage ?? false }));
+    return Promise.all((await this.#store.listProducts()).map(async (p) => ({ ...(await this.#productView(p)), inBootImage: productFacts(p.id)?.inBootImage ?? false })));
+  }
+
+  /** One product as the admin sees it (choices from the depot included). */
+  async product(productId: string): Promise<ProductDefinition> {
+    return this.#productView(await this.#netboot.requireProduct(productId));
   }
 
   async effectiveProperties(clientId: string, productId: string): Promise<Record<string, PropertyValue>> {

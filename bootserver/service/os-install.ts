@@ -236,14 +236,15 @@ export class OsInstallService implements BootGate {
       async (tx, job) => {
         const { effective } = await this.effective(tx, job.clientId, job.productId);
         // The media may have changed since the action was set: the same checks again.
-        const { entry, edition } = await this.windows.resolve(job.productId, effective);
-        const { token, expires } = await this.mintToken(tx, job, `Windows staging plan fetched: ${entry.id}, image ${edition.index} ${JSON.stringify(edition.name)}`);
+        const { entry, edition, captured } = await this.windows.resolve(job.productId, effective);
+        const { token, expires } = await this.mintToken(tx, job, `Windows staging plan fetched: ${entry.id}, image ${edition.index} ${JSON.stringify(edition.name)}${captured ? ` of ${captured.id}` : ''}`);
         return buildWindowsPlan({
           productId: job.productId as WindowsInstallPlan['productId'],
           clientId: job.clientId,
           effective,
           manifest: entry.manifest,
           edition,
+          captured: captured?.manifest ?? null,
           baseUrl,
           token,
           expires,

@@ -5,6 +5,8 @@
 //   \installfiles\setup.exe, \installfiles\sources\... the install medium (installfiles/)
 //   \installfiles\sources\$OEM$\$$\Setup\Scripts\     SetupComplete.cmd + its report; setup copies
 //                                                     $OEM$\$$ into %WINDIR% of the new Windows
+//   \installfiles\sources\$OEM$\$1\netimage\custom\  the media entry's custom/; setup copies $OEM$\$1
+//                                                     to the new Windows' system drive: C:\netimage\custom
 //   \$WinPEDriver$\<folder>\                          drivers chosen by PCI id
 //   \netimage\unattend.xml                            the answer file
 //   \netimage\winpe.tag                               finds this partition from inside WinPE
@@ -25,6 +27,14 @@ export const INSTALL_DIR = 'installfiles';
 export const DRIVER_DIR = '$WinPEDriver$';
 export const SETUP_SCRIPTS_DIR = `${INSTALL_DIR}/sources/$OEM$/$$/Setup/Scripts`;
 export const REPORT_FILE = 'netimage-report.json';
+/** Where custom/ goes on the winpe partition, and where setup puts it in the installed Windows. */
+export const CUSTOM_DIR = `${INSTALL_DIR}/sources/$OEM$/$1/netimage/custom`;
+export const CUSTOM_ON_SYSTEM = '%SystemDrive%\\netimage\\custom';
+/** custom/ folders SetupComplete.cmd acts on: drivers added with pnputil, scripts run in name order. */
+export const CUSTOM_DRIVERS = 'drivers';
+export const CUSTOM_SCRIPTS = 'setupcomplete';
+/** What a script under custom/setupcomplete/ may be called: it is written into a cmd line. */
+export const CUSTOM_SCRIPT_NAME = /^[A-Za-z0-9][A-Za-z0-9._ -]*\.(cmd|bat|ps1)$/i;
 export const TOKEN_FILE = 'netimage-token.txt';
 export { ESP_WINPE_DIR };
 
@@ -68,24 +78,64 @@ export function completionReport(hostname: string, imageName: string, bootMode: 
   return { hostname, kernelRelease: `Windows: ${imageName}`.slice(0, 200), secureBoot: null, bootMode };
 }
 
+/** What SetupComplete.cmd does with the media entry's custom/ (stage.ts finds it in the plan). */
+export interface CustomSteps {
+  /** custom/drivers/ has .inf files: `pnputil /add-driver ... /subdirs /install`. */
+  drivers: boolean;
+  /** Names of the scripts in custom/setupcomplete/ (CUSTOM_SCRIPT_NAME), run in this order. */
+  scripts: string[];
+}
+
+export const NO_CUSTOM: CustomSteps = { drivers: false, scripts: [] };
+
+/**
+ * The lines that apply custom/ in the installed Windows, before the report: the drivers of
+ * custom/drivers into the driver store, then each script of custom/setupcomplete in its own
+ * cmd.exe (an `exit` in it ends only that script) or PowerShell, its output and exit code
+ * appended to netimage.log. A failing script does not stop the others or the report (Windows is
+ * installed; the log says what failed). The scripts folder is removed afterwards: scripts often
+ * carry credentials, and C:\netimage is readable by every user.
+ */
+function customLines(custom: CustomSteps): string[] {
+  const out: string[] = [];
+  if (custom.drivers) {
+    out.push(`echo netimage: pnputil custom\\${CUSTOM_DRIVERS} >> "%NILOG%"`);
+    out.push(`pnputil.exe /add-driver "${CUSTOM_ON_SYSTEM}\\${CUSTOM_DRIVERS}\\*.inf" /subdirs /install >> "%NILOG%" 2>&1`);
+    out.push('echo netimage: pnputil exit %errorlevel% >> "%NILOG%"');
+  }
+  for (const name of custom.scripts) {
+    if (!CUSTOM_SCRIPT_NAME.test(name)) throw new Error(`custom script name ${JSON.stringify(name)} cannot stand in a cmd script`);
+    const path = `${CUSTOM_ON_SYSTEM}\\${CUSTOM_SCRIPTS}\\${name}`;
+    const run = /\.ps1$/i.test(name) ? `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File "${path}"` : `cmd.exe /c ""${path}""`;
+    out.push(`echo netimage: custom\\${CUSTOM_SCRIPTS}\\${name} >> "%NILOG%"`);
+    out.push(`${run} >> "%NILOG%" 2>&1`);
+    out.push(`echo netimage: custom\\${CUSTOM_SCRIPTS}\\${name} exit %errorlevel% >> "%NILOG%"`);
+  }
+  if (custom.scripts.length) out.push(`rd /s /q "${CUSTOM_ON_SYSTEM}\\${CUSTOM_SCRIPTS}"`);
+  return out;
+}
+
 /**
  * %WINDIR%\Setup\Scripts\SetupComplete.cmd: Windows setup runs it as SYSTEM after the install,
- * before the first logon. It posts the report with the one-time token through curl.exe (part of
- * Windows 10 since 1803 and of Windows 11), retrying while the network comes up; on success it
- * deletes the token and report. The URL is the plan's (validated, http(s), no quotes).
+ * before the first logon (where opsi runs its own post-install steps). It applies custom/ (above),
+ * then posts the report with the one-time token through curl.exe (part of Windows 10 since 1803
+ * and of Windows 11), retrying while the network comes up; on success it deletes the token and
+ * report. The URL is the plan's (validated, http(s), no quotes).
  */
-export function setupCompleteCmd(url: string): string {
+export function setupCompleteCmd(url: string, custom: CustomSteps = NO_CUSTOM): string {
   if (!/^https?:\/\/[A-Za-z0-9.:\[\]_\/-]+$/.test(url)) throw new Error(`completion URL ${JSON.stringify(url)} cannot stand in a cmd script`);
   return crlf([
     '@echo off',
-    'rem netimage: report the finished installation to the server (one-time token)',
+    'rem netimage: apply custom/ and report the finished installation to the server (one-time token)',
     'set NIDIR=%~dp0',
+    'set NILOG=%WINDIR%\\Setup\\Scripts\\netimage.log',
+    ...customLines(custom),
     `set /p NITOKEN=<"%NIDIR%${TOKEN_FILE}"`,
     'for /l %%i in (1,1,30) do (',
     `  curl.exe -fsS -m 30 -X POST -H "Authorization: Bearer %NITOKEN%" -H "Content-Type: application/json" --data-binary "@%NIDIR%${REPORT_FILE}" ${url} && goto reported`,
     '  ping -n 11 127.0.0.1 >nul',
     ')',
-    'echo netimage: the server did not take the report >> "%WINDIR%\\Setup\\Scripts\\netimage.log"',
+    'echo netimage: the server did not take the report >> "%NILOG%"',
     'goto :eof',
     ':reported',
     `del /f /q "%NIDIR%${TOKEN_FILE}" "%NIDIR%${REPORT_FILE}"`,

@@ -19,6 +19,10 @@ import type { DiskLayout } from '../store/metadata.ts';
 import { renderUnattend, unattendInputFromProperties } from '../wim/unattend.ts';
 import { chooseDrivers, decodeInf, type DriverChoice, type PciDevice } from './drivers.ts';
 import {
+  CUSTOM_DIR,
+  CUSTOM_DRIVERS,
+  CUSTOM_SCRIPT_NAME,
+  CUSTOM_SCRIPTS,
   DRIVER_DIR,
   ESP_WINPE_DIR,
   INSTALL_DIR,
@@ -32,6 +36,7 @@ import {
   WINPE_DRIVE,
   completionReport,
   driverFolderName,
+  type CustomSteps,
   setupCompleteCmd,
   startnetCmd,
 } from './scripts.ts';
@@ -71,14 +76,21 @@ export class MediaMismatchError extends ImagingError {
 
 type PlanFile = WindowsInstallPlan['media']['files'][number];
 
-/** A depot file's URL: medium names keep "#", "%", "?" (a fragment, an escape, a query unencoded). Pure. */
+/** A depot file's URL: each segment percent-encoded (media names have spaces, $, &, %, #, "?", non-ASCII). Pure. */
 export function mediaFileUrl(base: string, path: string): string {
   return `${base}/${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 
+/** One file to stage: from which depot entry (`base`), to where on the winpe partition. */
+export interface StagedFile {
+  file: PlanFile;
+  base: string;
+  to: string;
+}
+
 /** GET one depot file into `dest`, hashing on the way; a wrong size or sha256 throws. */
-async function download(o: StageOptions, file: PlanFile, dest: string, onBytes: (n: number) => void): Promise<void> {
-  const url = mediaFileUrl(o.plan.media.base, file.path);
+async function download(o: StageOptions, { file, base }: StagedFile, dest: string, onBytes: (n: number) => void): Promise<void> {
+  const url = mediaFileUrl(base, file.path);
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await o.fetchFile(url, {}, o.signal);
@@ -119,21 +131,45 @@ async function fetchBytes(o: StageOptions, file: PlanFile): Promise<Buffer> {
   return bytes;
 }
 
-/** Where each chosen file of the entry goes on the winpe partition (relative, '/'-separated). Pure. */
-export function stagingMap(files: readonly PlanFile[], drivers: readonly DriverChoice[]): { file: PlanFile; to: string }[] {
-  const out: { file: PlanFile; to: string }[] = [];
+/**
+ * Where each chosen file goes on the winpe partition (relative, '/'-separated), from the media
+ * entry, and a captured WIM (the plan's installImage) as installfiles/sources/install.wim. Pure.
+ */
+export function stagingMap(plan: Pick<WindowsInstallPlan, 'media' | 'installImage'>, drivers: readonly DriverChoice[]): StagedFile[] {
+  const { files, base } = plan.media;
+  const out: StagedFile[] = [];
+  const push = (file: PlanFile, to: string) => out.push({ file, base, to });
   const driverDirs = drivers.map((d, i) => ({ prefix: d.folder ? `drivers/${d.folder}/` : 'drivers/', name: driverFolderName(d.folder, i) }));
   for (const file of files) {
-    if (file.path.startsWith('winpe/')) out.push({ file, to: file.path.slice('winpe/'.length) });
-    else if (file.path.startsWith('installfiles/')) out.push({ file, to: `${INSTALL_DIR}/${file.path.slice('installfiles/'.length)}` });
+    if (file.path.startsWith('winpe/')) push(file, file.path.slice('winpe/'.length));
+    else if (file.path.startsWith('installfiles/')) push(file, `${INSTALL_DIR}/${file.path.slice('installfiles/'.length)}`);
     else if (file.path.startsWith('drivers/')) {
       // The longest (deepest) folder wins, so a nested driver folder is not copied twice.
       const d = driverDirs.filter((x) => file.path.startsWith(x.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
-      if (d) out.push({ file, to: `${DRIVER_DIR}/${d.name}/${file.path.slice(d.prefix.length)}` });
-    }
-    // custom/ is not staged yet (docs/windows.md).
+      if (d) push(file, `${DRIVER_DIR}/${d.name}/${file.path.slice(d.prefix.length)}`);
+    } else if (file.path.startsWith('custom/')) push(file, `${CUSTOM_DIR}/${file.path.slice('custom/'.length)}`);
   }
+  if (plan.installImage) out.push({ file: plan.installImage.file, base: plan.installImage.base, to: `${INSTALL_DIR}/sources/install.wim` });
   return out;
+}
+
+/**
+ * What SetupComplete.cmd does with custom/: pnputil when custom/drivers/ holds an .inf (any
+ * depth), and the .cmd/.bat/.ps1 files directly in custom/setupcomplete/, in name order (other
+ * files there are copied, not run). A script name that cannot stand in a cmd line is refused
+ * here, before the partition is touched. Pure.
+ */
+export function customSteps(files: readonly PlanFile[]): CustomSteps {
+  const drivers = files.some((f) => f.path.startsWith(`custom/${CUSTOM_DRIVERS}/`) && f.path.toLowerCase().endsWith('.inf'));
+  const prefix = `custom/${CUSTOM_SCRIPTS}/`;
+  const scripts = files
+    .map((f) => f.path)
+    .filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/') && /\.(cmd|bat|ps1)$/i.test(p))
+    .map((p) => p.slice(prefix.length))
+    .sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
+  const bad = scripts.filter((n) => !CUSTOM_SCRIPT_NAME.test(n));
+  if (bad.length) throw new ImagingError(`custom/${CUSTOM_SCRIPTS}/: ${bad.map((n) => JSON.stringify(n)).join(', ')} cannot be run from SetupComplete.cmd (script names: letters, digits, space, . _ -; .cmd, .bat or .ps1): rename and import custom/ again. Nothing was written.`);
+  return { drivers, scripts };
 }
 
 /** The image wimlib boots from a WIM (its header's boot index), 1 when none is set. */
@@ -154,7 +190,9 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
   const drivers = chooseDrivers(texts, o.pciDevices);
   log(`drivers: ${infs.length} .inf files, ${o.pciDevices.length} PCI devices; ${drivers.length ? drivers.map((d) => `${d.folder || '.'} (${d.matched.join(', ')})`).join('; ') : 'none match'}`);
 
-  const map = stagingMap(plan.media.files, drivers);
+  const map = stagingMap(plan, drivers);
+  const custom = customSteps(plan.media.files);
+  if (custom.drivers || custom.scripts.length) log(`custom/: ${custom.drivers ? `drivers via pnputil, ` : ''}${custom.scripts.length} SetupComplete script(s)${custom.scripts.length ? `: ${custom.scripts.join(', ')}` : ''}`);
   const total = map.reduce((s, m) => s + m.file.size, 0);
 
   progress(4, `formatting ${target.winpe}`);
@@ -167,8 +205,8 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
   try {
     let done = 0;
     let shown = -1;
-    for (const { file, to } of map) {
-      await download(o, file, join(m.dir, ...to.split('/')), (n) => {
+    for (const staged of map) {
+      await download(o, staged, join(m.dir, ...staged.to.split('/')), (n) => {
         done += n;
         const pct = Math.floor((done / Math.max(1, total)) * 100);
         if (pct !== shown) progress(5 + pct * 0.85, `copying WinPE and the install sources (${(done / 1048576).toFixed(0)} of ${(total / 1048576).toFixed(0)} MiB)`);
@@ -185,7 +223,7 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
     await writeFile(join(m.dir, TAG_FILE), `netimage winpe partition of ${plan.hostname}\r\n`);
     const scripts = join(m.dir, ...SETUP_SCRIPTS_DIR.split('/'));
     await mkdir(scripts, { recursive: true });
-    await writeFile(join(scripts, 'SetupComplete.cmd'), setupCompleteCmd(plan.completion.url));
+    await writeFile(join(scripts, 'SetupComplete.cmd'), setupCompleteCmd(plan.completion.url, custom));
     await writeFile(join(scripts, TOKEN_FILE), plan.completion.token, { mode: 0o600 });
     const imageName = typeof plan.unattend['imagename'] === 'string' ? plan.unattend['imagename'] : '';
     await writeFile(join(scripts, REPORT_FILE), JSON.stringify(completionReport(plan.hostname.slice(0, 15).toUpperCase(), imageName, target.firmware)));
@@ -205,6 +243,7 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
       imageIndex: plan.imageIndex,
       firmware: target.firmware,
       drivers: drivers.map((d, i) => ({ ...d, stagedAs: `${DRIVER_DIR}/${driverFolderName(d.folder, i)}` })),
+      custom,
       files: map.length,
       bytes: total,
     };

@@ -11,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { agentCall, parseNetbootConfig, readBootConfig, startTestServer, type TestServer } from '../helpers/server.ts';
+import { addFakeMedia, EDITIONS } from '../windows/helpers/fake-media.ts';
 import { helper, ROOT } from '../imaging/helpers/loop.ts';
 import { launchBrowser } from './helpers/browser.ts';
 import { TestPc } from './helpers/pc.ts';
@@ -225,6 +226,29 @@ test.serial("a refused action shows the server's reason and changes nothing", as
   t.regex((await dialog.getByRole('alert').textContent()) ?? '', /no image is present on every client of the group/);
   t.is((await ts.api('GET', `/api/v1/clients/pc03/products`)).body.find((s: any) => s.productId === RESTORE).actionRequest, 'none');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
+});
+
+test.serial('install Windows on a PC: the dialog offers the images the depot has for the product; the chosen one is set', async (t) => {
+  const { ts, page } = shared;
+  const WIN11 = 'opsi-local-image-win11-x64';
+  await addFakeMedia(ts.server.osImages.depot, WIN11);
+  const props = { productkey: '', administrator_password: 'Pa55word!', language: 'de-DE' };
+  t.is((await ts.api('PUT', `/api/v1/clients/pc03/products/${WIN11}/properties`, { values: props })).status, 200);
+  // A fresh load: the products (with the depot's choices) are read when the page loads.
+  await page.goto(ts.url + '/#/room/room102');
+  await page.reload();
+  await page.getByLabel('Install an OS').selectOption(WIN11);
+  const dialog = page.getByRole('dialog');
+  const select = dialog.getByLabel('Windows image');
+  await select.waitFor();
+  t.deepEqual(await select.locator('option').allTextContents(), ['the image set for the PC (imagename)', ...EDITIONS.map((e) => e.name)]);
+  await select.selectOption(EDITIONS[1]!.name);
+  await dialog.getByLabel('Type 1 to confirm').fill('1');
+  await dialog.getByRole('button', { name: /Wipe and .* 1 PC/ }).click();
+  await dialog.waitFor({ state: 'detached' });
+  t.is((await ts.api('GET', `/api/v1/clients/pc03/products/${WIN11}/properties`)).body.imagename, EDITIONS[1]!.name);
+  t.is((await ts.api('GET', '/api/v1/clients/pc03/products')).body.find((s: any) => s.productId === WIN11).actionRequest, 'setup');
+  t.is((await ts.api('PUT', `/api/v1/clients/pc03/products/${WIN11}/action`, { actionRequest: 'none' })).status, 200);
 });
 
 test.serial("a room operator is refused a prepare outside their room: the UI shows the 403's reason, nothing is set", async (t) => {

@@ -7,12 +7,15 @@
 // Stand-ins (named so): the Windows media and WinPE (helpers/fake-media.ts), the PCI devices.
 // One server and one depot for the file (test.serial).
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, run } from '../../lib/process.ts';
 import { startTestServer, issueJob, readBootConfig, type TestServer } from '../helpers/server.ts';
 import { createLoop, MiB, ROOT } from '../imaging/helpers/loop.ts';
 import { addFakeMedia, EDITIONS } from './helpers/fake-media.ts';
+import { CUSTOM_DIR } from '../../imaging/windows-install/scripts.ts';
+import type { WindowsInstallPlan } from '../../lib/agent-protocol.ts';
 
 const WIN11 = 'opsi-local-image-win11-x64';
 const WIN10 = 'opsi-local-image-win10-x64';
@@ -28,6 +31,15 @@ test.before(async () => {
   await addFakeMedia(ts.server.osImages.depot, WIN10, { winpe: false });
 });
 test.after.always(async () => ts?.stop());
+
+/** A captured WIM as wim-upload leaves it in the depot; STAND-IN bytes (setup never reads it here). */
+const CAPTURED = 'lab-master 2026-12-01 ü';
+const CAPTURED_BYTES = 'STAND-IN captured WIM\n';
+async function addCapturedWim(): Promise<void> {
+  await ts.server.osImages.depot.commitVersion('wim', WIN11, { product: WIN11, capturedFrom: 'pc-master', editions: [{ index: 1, name: EDITIONS[0]!.name }, { index: 2, name: CAPTURED }] }, async (dir) => {
+    await writeFile(join(dir, 'install.wim'), CAPTURED_BYTES);
+  });
+}
 
 async function newClient(id: string): Promise<string> {
   const m = `52:54:00:00:73:${(mac++).toString(16).padStart(2, '0')}`;
@@ -92,6 +104,33 @@ test.serial('bad input is refused at action set, naming the problem; the PC is u
   t.regex(await readBootConfig(ts, m, null), /no pending netboot action/);
 });
 
+test.serial("imagename choices: the medium's editions and a captured WIM's, in the API and the CLI; an image only the captured WIM has is installed from it", async (t) => {
+  const imagename = (p: { properties: { name: string; choices: string[] }[] }) => p.properties.find((x) => x.name === 'imagename')!.choices;
+  t.deepEqual(imagename((await ts.api('GET', `/api/v1/products/${WIN11}`)).body), EDITIONS.map((e) => e.name));
+  await addCapturedWim();
+  const all = [...EDITIONS.map((e) => e.name), CAPTURED];
+  t.deepEqual(imagename((await ts.api('GET', `/api/v1/products/${WIN11}`)).body), all);
+  t.deepEqual(imagename((await ts.api('GET', '/api/v1/products')).body.find((p: { id: string }) => p.id === WIN11)), all);
+  const cli = await execa(process.execPath, ['bootserver/cli/main.ts', 'product', 'show', WIN11], { cwd: ROOT, env: { NETIMAGE_URL: ts.url, NETIMAGE_TOKEN: ts.adminToken } });
+  t.regex(cli.stdout, /imagename +"" +"Windows 11 Pro", "Windows 11 Education & <Lab>", "lab-master 2026-12-01 ü" +Image inside install\.wim/);
+
+  const refused = await ts.api('PUT', `/api/v1/clients/pc-refused/products/${WIN11}/action`, { actionRequest: 'setup', properties: { ...GOOD, imagename: 'Windows 11 Home' } });
+  t.is(refused.status, 409);
+  t.regex(refused.body.message, /is not an image of windows-media\/opsi-local-image-win11-x64 or wim\/opsi-local-image-win11-x64: use one of "Windows 11 Pro", "Windows 11 Education & <Lab>", "lab-master 2026-12-01 ü"/);
+
+  const m = await newClient('pc-captured');
+  const job = await issueJob(ts, { clientId: 'pc-captured', mac: m, productId: WIN11, properties: { ...GOOD, imagename: CAPTURED } });
+  const auth = { headers: { authorization: `Bearer ${job.token}` } };
+  const plan = (await (await fetch(`${ts.url}/agent/v1/windows-install`, auth)).json()) as WindowsInstallPlan & { installImage: NonNullable<WindowsInstallPlan["installImage"]> };
+  t.is(plan.imageIndex, 2);
+  t.like(plan.installImage, { base: `/depot/v1/wim/${WIN11}`, file: { path: 'install.wim', size: 22 } });
+  t.false(plan.media.files.some((f: { path: string }) => /^installfiles\/sources\/install\./.test(f.path)), "the medium's install image is left out");
+  const wim = await fetch(`${ts.url}${plan.installImage.base}/install.wim`, auth);
+  t.is(wim.status, 200, 'the job may read the captured WIM');
+  t.is(await wim.text(), 'STAND-IN captured WIM\n');
+  t.is((await ts.api('PUT', `/api/v1/clients/pc-captured/products/${WIN11}/action`, { actionRequest: 'none' })).status, 200);
+});
+
 test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP loader; Grub chainloads WinPE; the completion report installs and queues the backup', async (t) => {
   t.timeout(5 * 60_000);
   const m = await newClient('pc-uefi-01');
@@ -109,10 +148,21 @@ test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP l
   // Every file of winpe/ and installfiles/ is there with the depot's bytes.
   const entry = (await ts.server.osImages.depot.get('windows-media', WIN11))!;
   for (const f of entry.manifest.files) {
-    const to = f.path.startsWith('winpe/') ? f.path.slice(6) : f.path.startsWith('installfiles/') ? f.path : null;
+    const to = f.path.startsWith('winpe/') ? f.path.slice(6) : f.path.startsWith('installfiles/') ? f.path : f.path.startsWith('custom/') ? `${CUSTOM_DIR}/${f.path.slice(7)}` : null;
     if (!to || to === 'sources/boot.wim') continue; // boot.wim gets startnet.cmd
     t.is(out.sha256[to], f.sha256, to);
   }
+  // custom/: every file under $OEM$\$1 (setup copies it to C:\netimage\custom); SetupComplete.cmd
+  // adds its drivers with pnputil and runs its scripts in name order before the report.
+  t.true(entry.manifest.files.filter((f) => f.path.startsWith('custom/')).length >= 5);
+  t.deepEqual(out.stage.custom, { drivers: true, scripts: ['10-join lab.cmd', '20-tweaks.ps1'] });
+  const sc = out.setupComplete as string;
+  const at = (s: string) => sc.indexOf(s);
+  t.true(at('pnputil.exe /add-driver "%SystemDrive%\\netimage\\custom\\drivers\\*.inf" /subdirs /install') > 0);
+  t.true(at('cmd.exe /c ""%SystemDrive%\\netimage\\custom\\setupcomplete\\10-join lab.cmd""') > at('pnputil.exe'));
+  t.true(at('powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File "%SystemDrive%\\netimage\\custom\\setupcomplete\\20-tweaks.ps1"') > at('10-join lab.cmd""'));
+  t.true(at('rd /s /q "%SystemDrive%\\netimage\\custom\\setupcomplete"') < at('curl.exe'), 'custom/ before the report');
+  t.false(sc.includes('readme.txt'), 'only .cmd/.bat/.ps1 run');
   // Drivers: the folders of the .inf files naming a PCI id the PC has, nothing else.
   const drivers = (out.files as string[]).filter((f) => f.startsWith('$WinPEDriver$/')).sort();
   t.deepEqual(drivers, [
@@ -171,7 +221,7 @@ test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP l
   t.notRegex(await readBootConfig(ts, m, null, 'efi'), /netimage-winpe/, 'installed: no more WinPE');
 });
 
-test.serial('BIOS: a tampered media file fails the staging and wipes the partition; staged: bootmgr for grub\'s ntldr, PartitionID 1; no report by the deadline fails the product', async (t) => {
+test.serial('BIOS: a tampered media file fails the staging and wipes the partition; staged (an image of the captured WIM): bootmgr for grub\'s ntldr, PartitionID 1; no report by the deadline fails the product', async (t) => {
   t.timeout(5 * 60_000);
   const m = await newClient('pc-bios-01');
   const loop = await createLoop(t, 1024 * MiB, 512);
@@ -188,10 +238,15 @@ test.serial('BIOS: a tampered media file fails the staging and wipes the partiti
   t.is(bad.winpeFs, null, 'the winpe partition is wiped again');
   t.like((await ts.api('GET', `/api/v1/jobs/${bad.jobId}`)).body, { state: 'failed' });
 
-  const job = await issueJob(ts, { clientId: 'pc-bios-01', mac: m, productId: WIN11, properties: { ...GOOD, imagename: 'Windows 11 Pro' } });
+  // This time an image of the captured WIM: staged as install.wim from wim/<product>.
+  await addCapturedWim();
+  const job = await issueJob(ts, { clientId: 'pc-bios-01', mac: m, productId: WIN11, properties: { ...GOOD, imagename: CAPTURED } });
   const out = await stage(loop, 'bios', job.token);
   t.true(out.ok, out.error ?? '');
   t.is(out.error, null, (out.log as string[]).join('\n'));
+  t.is(out.sha256['installfiles/sources/install.wim'], createHash('sha256').update(CAPTURED_BYTES).digest('hex'), 'the captured WIM, not the medium\'s');
+  t.is(out.stage.imageIndex, 2);
+  t.is(await xpath(out.unattend, "/unattend/settings[@pass='windowsPE']/component[@name='Microsoft-Windows-Setup']/ImageInstall/OSImage/InstallFrom/MetaData/Value"), CAPTURED);
   t.true((out.files as string[]).includes('bootmgr'));
   t.is(await xpath(out.unattend, "/unattend/settings[@pass='windowsPE']/component[@name='Microsoft-Windows-Setup']/ImageInstall/OSImage/InstallTo/PartitionID"), '1', 'MBR: system first');
   t.is(out.report.bootMode, 'bios');

@@ -4,8 +4,9 @@ import { clientProductParams, productIdParams, propertyValuesBody } from '../sch
 import type { AdminApiDeps } from './deps.ts';
 
 export const productRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service }) => {
+  // Windows products: imagename's choices are the images the depot has for them (medium and captured WIM).
   r.get('/products', { schema: { tags: ['products'], summary: 'Netboot products and their property definitions' } }, async () => admin.listProducts());
-  r.get('/products/:productId', { schema: { tags: ['products'], summary: 'One product', params: productIdParams } }, async (req) => service.requireProduct(req.params.productId));
+  r.get('/products/:productId', { schema: { tags: ['products'], summary: 'One product', params: productIdParams } }, async (req) => admin.product(req.params.productId));
   r.get(
     '/clients/:id/products/:productId/properties',
     { schema: { tags: ['properties'], summary: 'Effective property values (defaults + client values)', params: clientProductParams } },

@@ -108,6 +108,14 @@ export async function writeFakeMedia(root: string, options: { winpe?: boolean } 
     await put('drivers/net/virtio/amd64/netkvm.cat', standIn('netkvm catalog'));
     await put('drivers/storage/ich9-x86/ahci.inf', X86_ONLY_INF);
     await put('drivers/net/realtek/r8168.inf', REALTEK_INF);
+    // custom/: scripts SetupComplete.cmd runs (in name order), a helper it does not run, drivers
+    // for pnputil, and plain files for the installed system.
+    await put('custom/setupcomplete/20-tweaks.ps1', 'Set-ItemProperty -Path HKLM:\\SOFTWARE\\Lab -Name Room -Value 101\r\n');
+    await put('custom/setupcomplete/10-join lab.cmd', '@echo off\r\nexit /b 0\r\n');
+    await put('custom/setupcomplete/readme.txt', 'not run\r\n');
+    await put('custom/drivers/printer/hpprinter.inf', '[Version]\r\nSignature="$WINDOWS NT$"\r\n');
+    await put('custom/files/Hintergrund ü.txt', 'custom file\n');
+    await put('custom/files/100% #1 & ~$x.txt', 'a name that must be percent-encoded in its URL\n');
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

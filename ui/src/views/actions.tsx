@@ -24,12 +24,32 @@ function useImages(clients: string[]): Map<string, string[]> | null {
   return images;
 }
 
+/** A labelled choice among names, with an empty first option meaning `none`. */
+function NameSelect({ label, name, value, onChange, none, names }: { label: string; name: string; value: string; onChange: (v: string) => void; none: string; names: string[] }) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)} name={name}>
+        <option value="">{none}</option>
+        {names.map((i) => (
+          <option value={i} key={i}>
+            {i}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function ActionDialog({ product, target, onClose, onDone }: { product: ProductDefinition; target: Target; onClose: () => void; onDone: (message: string) => void }) {
   const clients = targetClients(target);
   const images = useImages(clients);
   const all = [...new Set([...(images?.values() ?? [])].flat())].sort();
   const common = all.filter((i) => [...(images?.values() ?? [])].every((list) => list.includes(i)));
   const [image, setImage] = useState('');
+  // Windows installs: the images the depot has for the product (the server fills these choices).
+  const windowsImages = installProducts([product]).length ? (product.properties.find((p) => p.name === 'imagename')?.choices ?? []) : [];
+  const [windowsImage, setWindowsImage] = useState('');
   const [typed, setTyped] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -37,6 +57,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
   if (product.id === PRODUCT.restore && image) properties['imagefile'] = image;
   if (product.id === PRODUCT.backup && image) properties['imagefile'] = image;
   if (product.id === PRODUCT.delimage) properties['imagefile'] = image || 'all_images';
+  if (windowsImages.length && windowsImage) properties['imagename'] = windowsImage;
   const wipe = wipeOf(product, product.id === PRODUCT.restore && !image && common.length === 1 ? { imagefile: common[0] } : properties);
   const count = clients.length;
   const confirmed = !wipe || typed.trim() === String(count);
@@ -79,17 +100,10 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
           </label>
         )}
         {product.id === PRODUCT.delimage && (
-          <label>
-            Delete
-            <select value={image} onChange={(e) => setImage((e.target as HTMLSelectElement).value)} name="image">
-              <option value="">all images</option>
-              {all.map((i) => (
-                <option value={i} key={i}>
-                  {i}
-                </option>
-              ))}
-            </select>
-          </label>
+          <NameSelect label="Delete" name="image" value={image} onChange={setImage} none="all images" names={all} />
+        )}
+        {windowsImages.length > 0 && (
+          <NameSelect label="Windows image" name="imagename" value={windowsImage} onChange={setWindowsImage} none="the image set for the PC (imagename)" names={windowsImages} />
         )}
         {product.id === PRODUCT.backup && (
           <label>
