@@ -4,7 +4,7 @@
 //   node imaging/seed/cli.ts send --dir D --manifest seed.json --group G --port P --local IP --rate-mbit 200
 //        [--wait-for-go]   (HELLO until a line arrives on stdin, then the data)
 //   node imaging/seed/cli.ts receive --manifest-url URL --base-url URL --out D --group G --port P --local IP
-//        [--join-timeout-ms 3000] [--idle-timeout-ms 1500]
+//        [--join-timeout-ms 3000] [--idle-timeout-ms 3000] [--wait-for-go]   (join when a line arrives on stdin)
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { NetimageError } from '../../lib/errors.ts';
@@ -41,14 +41,20 @@ const need = (name: keyof typeof v): string => {
 };
 const optNumber = (name: keyof typeof v) => (typeof v[name] === 'string' ? Number(v[name]) : undefined);
 
+/** With --wait-for-go: says {"event":"waiting"} and settles at the first line on stdin. */
+function goSignal(): Promise<void> | undefined {
+  if (!v['wait-for-go']) return undefined;
+  say({ event: 'waiting' });
+  return new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+}
+
 try {
   if (verb === 'manifest') {
     say(await buildManifest(need('dir'), positionals, Number(v['piece-kib']) * 1024));
   } else if (verb === 'send') {
     const manifest = parseManifest(JSON.parse(await readFile(need('manifest'), 'utf8')));
     let last = -1;
-    const start = v['wait-for-go'] ? new Promise<void>((resolve) => process.stdin.once('data', () => resolve())) : undefined;
-    if (start) say({ event: 'waiting' });
+    const start = goSignal();
     const result = await sendSeed({
       start,
       manifest,
@@ -72,6 +78,8 @@ try {
     const sink = await directorySink(need('out'), manifest);
     let last = -1;
     try {
+      await goSignal();
+      process.stdin.destroy();
       const result = await receiveSeed({
         manifest,
         baseUrl: need('base-url'),

@@ -28,7 +28,7 @@ export interface ReceiveOptions {
   sink: PieceSink;
   /** No packet of this transfer within this after joining: multicast is blocked, everything over HTTP. */
   joinTimeoutMs?: number;
-  /** Packets stopped for this long: the stream is over (or we were cut off), the rest over HTTP. */
+  /** Packets stopped for this long (default 3 s; END normally comes first): the stream is over or we were cut off, the rest over HTTP. */
   idleTimeoutMs?: number;
   /** HTTP requests at once for catch-up. */
   catchUpConcurrency?: number;
@@ -57,6 +57,8 @@ export interface ReceiveResult {
   bytesHttp: number;
   /** Why multicast brought nothing, or null. */
   multicastBlocked: string | null;
+  /** How the stream ended for this PC: END seen, packets stopped (idle), none came (blocked), or null (had everything already). */
+  streamEnd: 'end' | 'idle' | 'blocked' | null;
   seconds: number;
 }
 
@@ -79,7 +81,7 @@ export async function receiveSeed(o: ReceiveOptions): Promise<ReceiveResult> {
   const assembling = new Map<number, Assembly>();
   /** Pieces for HTTP catch-up, with what multicast brought of them (only the rest is fetched). */
   const queue: { piece: Piece; partial: Assembly | undefined }[] = [];
-  const r: ReceiveResult = { pieces: total, bytes, present: 0, viaMulticast: 0, viaHttp: 0, bytesMulticast: 0, bytesHttp: 0, multicastBlocked: null, seconds: 0 };
+  const r: ReceiveResult = { pieces: total, bytes, present: 0, viaMulticast: 0, viaHttp: 0, bytesMulticast: 0, bytesHttp: 0, multicastBlocked: null, streamEnd: null, seconds: 0 };
   let done = 0;
   let bytesDone = 0;
   const abort = new AbortController();
@@ -140,6 +142,7 @@ export async function receiveSeed(o: ReceiveOptions): Promise<ReceiveResult> {
   const endStream = (reason: 'end' | 'idle' | 'blocked', message?: string) => {
     if (streamOver) return;
     streamOver = true;
+    r.streamEnd = reason;
     if (reason === 'blocked') {
       r.multicastBlocked = message!;
       o.onEvent?.({ type: 'multicast-blocked', message: message! });
@@ -189,7 +192,7 @@ export async function receiveSeed(o: ReceiveOptions): Promise<ReceiveResult> {
   });
   socket.on('error', (e) => endStream('blocked', `multicast socket error: ${e.message}: fetching every piece over HTTP`));
   const joinTimeoutMs = o.joinTimeoutMs ?? 3000;
-  const idleTimeoutMs = o.idleTimeoutMs ?? 1500;
+  const idleTimeoutMs = o.idleTimeoutMs ?? 3000;
   const joinedAt = performance.now();
   const watch = setInterval(() => {
     if (streamOver) return;
