@@ -14,6 +14,8 @@ import { ImagingError } from './errors.ts';
 export interface UploadOptions {
   server: Pick<AgentServerApi, 'agentRequest'>;
   file: string;
+  /** The file of the granted entry it becomes (entries of several files, e.g. golden images). */
+  path?: string;
   log: (line: string) => void;
   onProgress?: (sent: number, size: number) => void;
   signal?: AbortSignal;
@@ -81,7 +83,7 @@ export async function uploadToDepot(o: UploadOptions): Promise<UploadOutcome> {
   let view: UploadView;
   for (;;) {
     try {
-      const res = await server.agentRequest('POST', UPLOADS_PATH, jsonBody({ size, sha256 }));
+      const res = await server.agentRequest('POST', UPLOADS_PATH, jsonBody({ size, sha256, ...(o.path ? { path: o.path } : {}) }));
       // No upload route (an older server) or no grant for this job: the file stays where it is.
       if (res.status === 404 || res.status === 403) return { uploaded: false, reason: `the server takes no upload from this job (HTTP ${res.status}: ${(await res.text()).slice(0, 200)})` };
       view = uploadView.parse(await json(res));
@@ -123,7 +125,8 @@ export async function uploadToDepot(o: UploadOptions): Promise<UploadOutcome> {
     try {
       const res = await server.agentRequest('POST', `${UPLOADS_PATH}/${view.id}/commit`, signal ? { signal } : {});
       const committed = uploadCommitted.parse(await json(res));
-      log(`uploaded ${size} bytes (sha256 ${sha256}) into ${committed.entry}${resumes ? ` after ${resumes} resume(s)` : ''}`);
+      const waiting = committed.pending?.length ? ` (the entry appears once ${committed.pending.join(', ')} follow)` : '';
+      log(`uploaded ${size} bytes (sha256 ${sha256}) into ${committed.entry}${resumes ? ` after ${resumes} resume(s)` : ''}${waiting}`);
       return { uploaded: true, committed, resumes };
     } catch (error) {
       if (error instanceof Refused) throw new ImagingError(`the server refused the upload of ${file}: ${error.message}`, { cause: error });

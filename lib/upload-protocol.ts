@@ -4,13 +4,23 @@
 //   GET  /agent/v1/uploads/<id>       UploadView (offset = bytes received)
 //   PUT  /agent/v1/uploads/<id>       Content-Range: bytes a-b/size, application/octet-stream
 //   POST /agent/v1/uploads/<id>/commit -> UploadCommitted (sha256 and size checked)
-// A job's token writes one upload, into the one target its product grants (a WIM capture:
-// wim/<target_product>/install.wim).
+// A job's token writes into the one depot entry its product grants (a WIM capture:
+// wim/<target_product>/install.wim). An entry of several files (a golden image: golden/<name>/
+// image.pcl.zst, chunks.json, metadata.json) is one upload per file, each started with its `path`;
+// a committed file waits (`pending` lists the files still missing) until the last one commits,
+// and only then does the entry appear, whole.
 import { z } from 'zod';
 
 export const UPLOADS_PATH = '/uploads';
 
-export const uploadStart = z.object({ size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+export const uploadStart = z
+  .object({
+    size: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /** The file of the granted entry (entries of several files); default: the grant's one file. */
+    path: z.string().min(1).max(4096).optional(),
+  })
+  .strict();
 export type UploadStart = z.infer<typeof uploadStart>;
 
 export const uploadView = z.object({
@@ -24,7 +34,13 @@ export const uploadView = z.object({
 });
 export type UploadView = z.infer<typeof uploadView>;
 
-export const uploadCommitted = z.object({ entry: z.string(), upload: uploadView, meta: z.record(z.string(), z.unknown()) });
+export const uploadCommitted = z.object({
+  entry: z.string(),
+  upload: uploadView,
+  meta: z.record(z.string(), z.unknown()),
+  /** Files of the entry still to be uploaded: the entry exists only once this is empty (or absent). */
+  pending: z.array(z.string()).optional(),
+});
 export type UploadCommitted = z.infer<typeof uploadCommitted>;
 
 /** Content-Range "bytes <start>-<end>/<total>" of an upload chunk; null when malformed. Pure. */

@@ -139,6 +139,18 @@ async function walkDirs(dir: string): Promise<string[]> {
   return out;
 }
 
+/** A manifest's text checked; a damaged file (not JSON, cut short) is an error to name, not a crash. */
+function parseManifest(text: string): { success: true; data: DepotManifest } | { success: false; error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { success: false, error: `not JSON (${(error as Error).message})` };
+  }
+  const parsed = depotManifest.safeParse(json);
+  return parsed.success ? { success: true, data: parsed.data } : { success: false, error: parsed.error.issues[0]?.message ?? '' };
+}
+
 export class Depot {
   readonly dir: string;
   private readonly now: () => Date;
@@ -216,14 +228,14 @@ export class Depot {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    const parsed = depotManifest.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new DepotError(`depot entry ${entryId(kind, name)}: ${MANIFEST_FILE} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
+    const parsed = parseManifest(text);
+    if (!parsed.success) throw new DepotError(`depot entry ${entryId(kind, name)}: ${MANIFEST_FILE} is invalid: ${parsed.error}`);
     // A versioned entry: read the version the manifest came from. (Between the read and here a
     // commit may have swapped the link; then the manifest is reread from the new version.)
     if ((await lstat(dir).catch(() => null))?.isSymbolicLink()) {
       const real = await realpath(dir).catch(() => null);
       const text = real ? await readFile(join(real, MANIFEST_FILE), 'utf8').catch(() => null) : null;
-      const again = text === null ? null : depotManifest.safeParse(JSON.parse(text));
+      const again = text === null ? null : parseManifest(text);
       if (real && again?.success) return { id: entryId(kind, name), dir: real, manifest: again.data };
     }
     return { id: entryId(kind, name), dir, manifest: parsed.data };
@@ -301,8 +313,12 @@ export class Depot {
         const checked = depotFilePath.safeParse(path);
         if (!checked.success) throw new DepotError(`depot entry ${entryId(kind, name)}: file name ${JSON.stringify(path)} not allowed: ${checked.error.issues[0]?.message ?? ''}`, undefined, 'invalid');
         const full = join(staging, path);
+        // Only regular files: chmod, stat and hashing would follow a link out of the entry (and
+        // HTTP would serve what it points to); a device or socket has no bytes to keep.
+        const info = await lstat(full);
+        if (!info.isFile()) throw new DepotError(`depot entry ${entryId(kind, name)}: ${JSON.stringify(path)} is ${info.isSymbolicLink() ? 'a symbolic link' : 'a special file'}, not a regular file`, undefined, 'invalid');
         await chmod(full, 0o600);
-        const size = (await stat(full)).size;
+        const size = info.size;
         const reuse = known.get(path);
         files.push({ path, size, sha256: reuse && reuse.size === size ? reuse.sha256 : await sha256File(full) });
         if (!reuse) await fsyncPath(full);

@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256File } from '../../lib/files.ts';
-import { DepotError, type Depot, type DepotEntry } from './depot.ts';
-import { depotManifest, entryId, MANIFEST_FILE, type DepotKind, type ManifestFile } from './manifest.ts';
+import { DepotError, checkSpace, type Depot, type DepotEntry } from './depot.ts';
+import { depotManifest, entryId, MANIFEST_FILE, totalBytes, type DepotKind, type ManifestFile } from './manifest.ts';
 import { DEPOT_HTTP_PREFIX } from './http.ts';
 
 export interface Upstream {
@@ -80,6 +80,8 @@ export async function pullEntry(depot: Depot, up: Upstream, kind: DepotKind, nam
   const parsed = depotManifest.safeParse(await res.json().catch(() => null));
   if (!parsed.success || parsed.data.kind !== kind || parsed.data.name !== name) throw new DepotError(`the depot upstream ${up.url} sent no valid manifest for ${entryId(kind, name)}`);
   const manifest = parsed.data;
+  // Refused before the first byte: a disk filled by a half-pulled entry stops every other writer too.
+  await checkSpace(depot.dir, totalBytes(manifest), `${entryId(kind, name)} from ${up.url}`);
   return depot.create(kind, name, { ...manifest.meta, pulledFrom: up.url, upstreamCreated: manifest.created }, async (dir) => {
     for (const file of manifest.files) {
       const target = join(dir, file.path);

@@ -9,14 +9,17 @@ import { AGENT_API_PREFIX } from '../../lib/agent-protocol.ts';
 import { UPLOADS_PATH, parseContentRange, uploadStart } from '../../lib/upload-protocol.ts';
 import type { Job } from '../store/types.ts';
 import { bearerToken } from '../http/auth.ts';
-import type { UploadTarget, Uploads } from './upload.ts';
+import type { PartFile, UploadTarget, Uploads } from './upload.ts';
 import { entryId } from './manifest.ts';
 
-/** The one depot file a job may upload (and the entry meta to record with it), or null. */
+/** The one depot entry a job may upload into (and the entry meta to record with it), or null. */
 export interface UploadGrant {
+  /** The entry, and its file when the entry is one file. */
   target: UploadTarget;
-  /** Meta of the new entry version, from the job and the complete file (e.g. a WIM's editions). */
-  meta: (file: string) => Promise<Record<string, unknown>>;
+  /** An entry of several files: all of them, each uploaded with its `path`; it appears once all are in. */
+  parts?: readonly string[];
+  /** Meta of the new entry version, from the job and the complete file(s) (e.g. a WIM's editions). */
+  meta: (file: string, parts: Record<string, PartFile>) => Promise<Record<string, unknown>>;
 }
 
 export interface UploadHttpDeps {
@@ -60,7 +63,10 @@ export async function registerUploadHttp(app: FastifyInstance, deps: UploadHttpD
       const tags = ['agent'];
       r.post(UPLOADS_PATH, { schema: { tags, summary: 'Start (or resume) the upload this job may make', body: uploadStart } }, async (req, reply) => {
         const { job, grant } = await grantOf(req);
-        const view = await deps.uploads.start(job.id, grant.target, req.body);
+        const path = req.body.path ?? grant.target.path;
+        if (!(grant.parts ?? [grant.target.path]).includes(path))
+          throw new NetimageError('invalid', `job ${job.id} uploads ${(grant.parts ?? [grant.target.path]).join(', ')} of ${entryId(grant.target.kind, grant.target.name)}, not ${path}`);
+        const view = await deps.uploads.start(job.id, { ...grant.target, path }, req.body);
         return reply.status(view.offset === 0 ? 201 : 200).send(view);
       });
       r.get(`${UPLOADS_PATH}/:id`, { schema: { tags, summary: 'An upload and its offset (where to resume)', params: idParams } }, async (req, reply) => {
@@ -78,9 +84,11 @@ export async function registerUploadHttp(app: FastifyInstance, deps: UploadHttpD
       });
       r.post(`${UPLOADS_PATH}/:id/commit`, { schema: { tags, summary: 'Check size and sha256 and put the upload into the depot', params: idParams } }, async (req) => {
         const { job, grant } = await grantOf(req);
-        const { entry, upload } = await deps.uploads.commit(job.id, req.params.id, grant.meta);
+        const { entry, upload, pending } = await deps.uploads.commit(job.id, req.params.id, grant.meta, grant.parts);
+        const id = entryId(grant.target.kind, grant.target.name);
+        if (!entry) return { entry: id, upload, meta: {}, pending };
         req.log.info({ job: job.id, entry: entry.id, bytes: upload.size, sha256: upload.sha256 }, 'upload committed into the depot');
-        return { entry: entryId(entry.manifest.kind, entry.manifest.name), upload, meta: entry.manifest.meta };
+        return { entry: id, upload, meta: entry.manifest.meta, pending };
       });
     },
     { prefix: AGENT_API_PREFIX },

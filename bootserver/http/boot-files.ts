@@ -22,6 +22,8 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   if (m[1] === '') {
     const suffix = Number(m[2]);
     if (suffix === 0) return null;
+    // An empty file has no byte to name (a 206 would say "bytes 0--1/0"): the whole, empty, file.
+    if (size === 0) return undefined;
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);

@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { CommandError, run } from '../../lib/process.ts';
 import type { AptSource } from './apt-sources.ts';
 import { NetimageError } from '../../lib/errors.ts';
+import { hideUrlPasswords } from '../../lib/redact.ts';
 
 export class MirrorError extends NetimageError {
   constructor(message: string) {
@@ -34,7 +35,7 @@ async function curlTo(url: string, file: string, options: MirrorOptions): Promis
     await run('curl', [...args, url]);
   } catch (error) {
     const reason = error instanceof CommandError ? error.stderr.trim().split('\n').pop() : (error as Error).message;
-    throw new MirrorError(`${url}: ${reason || 'download failed'}${options.proxy ? ` (through proxy ${options.proxy})` : ''}`);
+    throw new MirrorError(hideUrlPasswords(`${url}: ${reason || 'download failed'}${options.proxy ? ` (through proxy ${options.proxy})` : ''}`));
   }
 }
 

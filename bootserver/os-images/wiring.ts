@@ -13,6 +13,7 @@ import { registerDepotHttp } from '../depot/http.ts';
 import { Uploads } from '../depot/upload.ts';
 import { registerUploadHttp } from '../depot/upload-http.ts';
 import { wimUploadGrant } from '../depot/wim-upload.ts';
+import { goldenReadGrants, goldenUploadGrant } from '../depot/golden-upload.ts';
 import { readAptSources } from './apt-sources.ts';
 import { OsImageBuilder, type BuildRequest } from './build.ts';
 import { rootfsEntryName } from './spec.ts';
@@ -100,13 +101,19 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
     puller: osImages.puller,
     store: deps.store,
     jobForToken: (token) => agent.jobOfToken(token),
-    // A job reads the root filesystem its install product's properties name, or its Windows media; nothing else.
-    grants: async (job) => [...osImages.policy.grantsFor(job.productId, await service.effectiveProperties(job.clientId, job.productId)), ...osImages.windows.grantsFor(job.productId)],
+    // A job reads the root filesystem its install product's properties name, its Windows media, or the golden image its restore fetches; nothing else.
+    grants: async (job) => {
+      const properties = await service.effectiveProperties(job.clientId, job.productId);
+      return [...osImages.policy.grantsFor(job.productId, properties), ...osImages.windows.grantsFor(job.productId), ...goldenReadGrants(job, properties)];
+    },
   });
   await registerUploadHttp(app, {
     uploads: osImages.uploads,
     jobForToken: (token) => agent.jobOfToken(token),
-    grant: async (job) => wimUploadGrant(job, await service.effectiveProperties(job.clientId, job.productId)),
+    grant: async (job) => {
+      const properties = await service.effectiveProperties(job.clientId, job.productId);
+      return wimUploadGrant(job, properties) ?? goldenUploadGrant(job, properties);
+    },
   });
   await registerOsImagesApi(app, { store: deps.store, builder: osImages.builder, policy: osImages.policy });
   if (osImages.installs) await registerOsInstallAgentApi(app, { installs: osImages.installs });

@@ -36,7 +36,8 @@ export const AGENT_SCOPES: Readonly<Record<string, ProductScope>> = {
   // The old images are gone with the old partitions; then the OS installation is queued.
   [ProductId.prepare]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST }, queueFrom: ['start_os_installation'] },
   [BACKUP]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] }, queueFrom: ['setup_after_install'] },
-  [RESTORE]: { ...NOTHING, queueFrom: ['setup_after_restore'], putsProductStates: true, queuesForeign: true },
+  // server_image: the golden image fetched onto the backup partition joins the image list.
+  [RESTORE]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST }, queueFrom: ['setup_after_restore'], putsProductStates: true, queuesForeign: true },
   [ProductId.delimage]: { ...NOTHING, writes: { [RESTORE]: IMAGE_LIST, [BACKUP]: ['free_on_backup'] } },
   // Backs up first (like backup), then points this PC's target OS product at the captured image.
   [ProductId.wimCapture]: {

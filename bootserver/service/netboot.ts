@@ -197,8 +197,10 @@ export class NetbootService {
       if (productId === ProductId.restore && isPendingRequest(actionRequest)) {
         const effective = effectivePropertyValues(product, { ...(await tx.getPropertyValues(clientId, productId)), ...normalised });
         const imagefile = String(effective['imagefile'] ?? '');
-        if (!imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
-        if (!asList(effective['imagefiles_list']).includes(imagefile)) {
+        // server_image: the restore fetches that golden image from the depot first (imaging/golden.ts), whatever the PC holds now.
+        const fromServer = String(effective['server_image'] ?? '').trim() !== '';
+        if (!fromServer && !imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
+        if (!fromServer && !asList(effective['imagefiles_list']).includes(imagefile)) {
           throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
         }
       }

@@ -97,7 +97,13 @@ export async function listenJobEvents(options: { url: string; origin: string; ow
   const deliver = (e: AnnouncedJobEvent) => {
     if (lastId !== null && e.id <= lastId) return;
     lastId = e.id;
-    if (!own.has(e.id)) onEvent(e);
+    if (own.has(e.id)) return;
+    // This runs inside pg's socket handler: a throw there would end the process.
+    try {
+      onEvent(e);
+    } catch (error) {
+      log.error({ err: error, event: e.id }, "a listener of other servers' job events failed");
+    }
   };
   const onNotification = (n: pg.Notification) => {
     if (n.channel !== JOB_EVENTS_CHANNEL || !n.payload) return;
@@ -139,6 +145,11 @@ export async function listenJobEvents(options: { url: string; origin: string; ow
       await c.end().catch(() => undefined);
       throw error;
     }
+    // Closed while this connection was being made: nobody would ever end it.
+    if (closed) {
+      await c.end().catch(() => undefined);
+      return;
+    }
     c.once('end', () => {
       if (client !== c || closed) return;
       client = null;
@@ -147,20 +158,24 @@ export async function listenJobEvents(options: { url: string; origin: string; ow
     });
     client = c;
   };
+  /** The connect a retry has under way: `close` waits for it (and it ends its own connection). */
+  let connecting: Promise<void> | null = null;
   const retry = () => {
+    if (closed) return;
     timer = setTimeout(() => {
       timer = null;
       if (closed) return;
-      connect().then(
+      connecting = connect().then(
         () => {
           retryMs = RETRY_MIN_MS;
-          log.info("listening for other servers' job events again (those stored meanwhile delivered)");
+          if (!closed) log.info("listening for other servers' job events again (those stored meanwhile delivered)");
         },
         () => {
           retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
           retry();
         },
       );
+      void connecting.finally(() => (connecting = null));
     }, retryMs);
   };
 
@@ -169,6 +184,7 @@ export async function listenJobEvents(options: { url: string; origin: string; ow
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      await connecting;
       await client?.end().catch(() => undefined);
       client = null;
     },

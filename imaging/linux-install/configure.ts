@@ -7,6 +7,7 @@ import type { OsInstallPlan } from '../../lib/agent-protocol.ts';
 import { ImagingError } from '../errors.ts';
 import type { Chroot } from './chroot.ts';
 import {
+  aptLogLine,
   aptProxyText,
   aptSourcesText,
   checkPasswordHash,
@@ -97,7 +98,7 @@ export async function configureSystem(root: string, plan: OsInstallPlan, uuids: 
   }
   if (proxy) await put(root, 'etc/apt/apt.conf.d/80netimage-proxy', proxy);
   else await rm(join(root, 'etc/apt/apt.conf.d/80netimage-proxy'), { force: true });
-  log(`apt: ${plan.aptSources.length} sources${plan.proxy ? `, proxy ${plan.proxy}` : ', no proxy'}`);
+  log(aptLogLine(plan.aptSources.length, plan.proxy));
 
   await put(root, 'etc/default/grub', defaultGrubText());
   await put(root, FIRST_BOOT_CONFIG, firstBootConfigText(plan.firstBoot.url, plan.firstBoot.token), 0o600);

@@ -1,6 +1,7 @@
 // Per-PC settings of an installed Debian as file contents (pure): fstab, hosts, locale, keyboard,
 // apt, grub configs, the first-boot report. configure.ts writes them into the unpacked tree.
 import { ImagingError } from '../errors.ts';
+import { hideUrlPasswords } from '../../lib/redact.ts';
 
 /**
  * What differs on the PC between the OSes the server builds (plan.os "debian-12", "ubuntu-22.04"):
@@ -80,8 +81,13 @@ export function checkTimezone(tz: string): string {
 }
 
 export function aptProxyText(proxy: string): string {
-  if (!/^https?:\/\/[^\s"]+$/.test(proxy)) throw new ImagingError(`proxy "${proxy}" is not an http(s) URL`);
+  if (!/^https?:\/\/[^\s"]+$/.test(proxy)) throw new ImagingError(`proxy "${hideUrlPasswords(proxy)}" is not an http(s) URL`);
   return `// written by netimage (opsi-local-image-debian property proxy)\nAcquire::http::Proxy "${proxy}";\n`;
+}
+
+/** The job log's line about apt: a proxy's password (http://user:password@host) stays out of it. */
+export function aptLogLine(sources: number, proxy: string | null): string {
+  return `apt: ${sources} sources${proxy ? `, proxy ${hideUrlPasswords(proxy)}` : ', no proxy'}`;
 }
 
 export function aptSourcesText(lines: string[]): string {

@@ -1,8 +1,9 @@
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
-import { backupFlow } from '../flows.ts';
+import { backupFlow, withStore } from '../flows.ts';
+import { uploadGoldenImage } from '../golden.ts';
 import { ProductId } from '../../lib/products.ts';
 import { ENGINE_PRODUCTS, reportImages } from './common.ts';
-import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
+import { flowContext, type FlowOverrides, propBool, propList, propString } from './props.ts';
 
 export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
@@ -24,6 +25,14 @@ export function makeBackupProduct(overrides: FlowOverrides = {}): NetbootProduct
         format: propString(ctx.job, 'image_format') === 'stream' ? 'stream' : 'chunked',
       });
       await reportImages(ctx, r.backup.metadata.name, r.images);
+      // A golden image for the server's depot (lib/golden.ts): named by imagefile, as the server's grant.
+      if (propBool(ctx.job, 'upload_to_server', false)) {
+        if (!propString(ctx.job, 'imagefile').trim()) throw new ProductError('upload_to_server needs imagefile set: it names the golden image in the server\'s depot (the image itself is made and kept)');
+        const up = await withStore(flowContext(ctx, { from: 95, to: 99 }, overrides), (s) =>
+          uploadGoldenImage({ server: ctx.server, root: s.root, imageName: r.backup.metadata.name, log: ctx.log, signal: ctx.signal, onProgress: (sent, size) => ctx.progress(95 + (4 * sent) / size, 'upload') }),
+        );
+        if (!up.uploaded) throw new ProductError(`upload_to_server: not uploaded: ${up.reason} (the image is made and kept on this PC's backup partition)`);
+      }
       await ctx.server.setProperties(ProductId.backup, { free_on_backup: r.space.text });
       const after = propList(ctx.job, 'setup_after_install');
       if (after.length) await ctx.server.setActionRequests(after.map((productId) => ({ productId, actionRequest: 'setup' as const })));

@@ -71,9 +71,14 @@ export class MediaMismatchError extends ImagingError {
 
 type PlanFile = WindowsInstallPlan['media']['files'][number];
 
+/** A depot file's URL: medium names keep "#", "%", "?" (a fragment, an escape, a query unencoded). Pure. */
+export function mediaFileUrl(base: string, path: string): string {
+  return `${base}/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
 /** GET one depot file into `dest`, hashing on the way; a wrong size or sha256 throws. */
 async function download(o: StageOptions, file: PlanFile, dest: string, onBytes: (n: number) => void): Promise<void> {
-  const url = `${o.plan.media.base}/${file.path}`;
+  const url = mediaFileUrl(o.plan.media.base, file.path);
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await o.fetchFile(url, {}, o.signal);
@@ -106,7 +111,7 @@ async function download(o: StageOptions, file: PlanFile, dest: string, onBytes: 
 
 /** A file of the entry as text (the .inf files, read before anything is chosen). */
 async function fetchBytes(o: StageOptions, file: PlanFile): Promise<Buffer> {
-  const res = await o.fetchFile(`${o.plan.media.base}/${file.path}`, {}, o.signal);
+  const res = await o.fetchFile(mediaFileUrl(o.plan.media.base, file.path), {}, o.signal);
   if (res.status !== 200) throw new ImagingError(`GET ${file.path}: HTTP ${res.status}`);
   const bytes = Buffer.from(await res.arrayBuffer());
   const sha = createHash('sha256').update(bytes).digest('hex');

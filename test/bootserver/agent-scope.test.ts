@@ -23,7 +23,9 @@ const writes: [job: string, target: string, names: string[], ok: boolean][] = [
   [PREPARE, PREPARE, ['start_os_installation'], false],
   [BACKUP, BACKUP, ['setup_after_install'], false],
   [BACKUP, RESTORE, ['imagefile', 'setup_after_restore'], false],
-  [RESTORE, RESTORE, ['imagefile'], false],
+  // server_image: a restore fetches a golden image onto the backup partition and reports the image list.
+  [RESTORE, RESTORE, ['imagefile', 'imagefiles_list'], true],
+  [RESTORE, BACKUP, ['free_on_backup'], false],
   [RESTORE, RESTORE, ['setup_after_restore'], false],
   ['hwinvent', RESTORE, ['imagefile'], false],
   ['opsi-local-image-ubuntu', RESTORE, ['imagefile'], false],

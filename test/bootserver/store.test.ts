@@ -9,6 +9,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { SqliteStore } from '../../bootserver/store/sqlite.ts';
 import { PostgresBackend, PostgresStore } from '../../bootserver/store/postgres.ts';
+import { JOB_EVENTS_CHANNEL, OwnEventIds, listenJobEvents } from '../../bootserver/store/pg-events.ts';
 import { migrations } from '../../bootserver/store/migrations.ts';
 import type { SqlStore } from '../../bootserver/store/sql-store.ts';
 import { StoreConflictError, StoreNotFoundError, StoreUnavailableError, type Job } from '../../bootserver/store/types.ts';
@@ -397,6 +398,68 @@ test('postgres: a connection the server cuts in the middle of a transaction fail
   );
   t.true(error instanceof StoreUnavailableError, `a 503 for the caller, got ${String(error)}`);
   t.is(await backend.transaction(async (db) => Number((await db.query('SELECT 41 + 1 AS n', [])).rows[0]?.['n'])), 42, 'the next transaction gets a working connection');
+});
+
+test('postgres: the job event listener closed while it connects again leaves no connection open behind it', async (t) => {
+  const url = await theCluster().migratedDatabase();
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const locker = new pg.Client({ connectionString: url });
+  await locker.connect();
+  t.teardown(() => locker.end());
+  const mine = [Number((await admin.query('SELECT pg_backend_pid() AS pid')).rows[0].pid), Number((await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)];
+  const others = async () =>
+    (await admin.query(`SELECT pid, wait_event_type FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND NOT (pid = ANY($1))`, [mine])).rows as { pid: number; wait_event_type: string | null }[];
+  const until = async (what: string, done: () => Promise<boolean>) => {
+    for (const deadline = Date.now() + 10_000; !(await done()); ) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const listener = await listenJobEvents({ url, origin: 'test', own: new OwnEventIds(), log: silentLogger, onEvent: () => undefined });
+  const [first] = await others();
+  t.truthy(first, 'the listener has its connection');
+  // Its reconnection's catch-up read waits behind this lock: the connect is under way while close is called.
+  await locker.query('BEGIN; LOCK TABLE job_events IN ACCESS EXCLUSIVE MODE');
+  await admin.query('SELECT pg_terminate_backend($1)', [first!.pid]);
+  await until('the listener connects again and waits for the lock', async () => (await others()).some((o) => o.pid !== first!.pid && o.wait_event_type === 'Lock'));
+  const closing = listener.close();
+  await locker.query('COMMIT');
+  await closing;
+  await until('no listener connection is left', async () => (await others()).length === 0);
+  t.pass();
+});
+
+test('postgres: a job event listener whose handler throws logs it and keeps listening (a throw inside pg\'s socket handler would end the process)', async (t) => {
+  const url = await theCluster().migratedDatabase();
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const got: number[] = [];
+  const errors: unknown[] = [];
+  const log: typeof silentLogger = Object.assign(Object.create(silentLogger) as typeof silentLogger, { error: (o: unknown) => void errors.push(o) });
+  const listener = await listenJobEvents({
+    url,
+    origin: 'this-server',
+    own: new OwnEventIds(),
+    log,
+    onEvent: (e) => {
+      got.push(e.id);
+      if (e.id === 1) throw new Error('a subscriber failed');
+    },
+  });
+  t.teardown(() => listener.close());
+  const announce = (id: number) =>
+    admin.query('SELECT pg_notify($1, $2)', [
+      JOB_EVENTS_CHANNEL,
+      JSON.stringify({ origin: 'other-server', id, jobId: 'j1', clientId: 'pc01', productId: 'hwinvent', ts: new Date().toISOString(), kind: 'log', state: null, percent: null, message: `event ${id}` }),
+    ]);
+  await announce(1);
+  await announce(2);
+  for (const deadline = Date.now() + 10_000; got.length < 2 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(got, [1, 2], 'the event after the failing one still arrives');
+  t.is(errors.length, 1);
 });
 
 registerMigrateTests(theCluster);

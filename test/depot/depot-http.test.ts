@@ -49,6 +49,22 @@ test('GET and HEAD send the file with ETag, sha256 and length; Range gives 206 w
   t.is(beyond.status, 416);
   t.is(beyond.headers.get('content-range'), `bytes */${DATA.length}`);
 
+  // An empty file (Windows media have some): a suffix range has no bytes to name, so the whole
+  // (empty) file comes as 200, never a 206 with an impossible Content-Range.
+  await ts.server.osImages.depot.create('rootfs', 'empty-file', {}, async (dir) => {
+    await writeFile(join(dir, 'empty'), '');
+    await writeFile(join(dir, '100% #1 ?$OEM$.txt'), 'odd name');
+  });
+  // Windows media keep their names: "%", "#" and "?" arrive when each segment is percent-encoded.
+  const odd = await fetch(`${ts.url}/depot/v1/rootfs/empty-file/${encodeURIComponent('100% #1 ?$OEM$.txt')}`, admin(ts));
+  t.is(odd.status, 200);
+  t.is(await odd.text(), 'odd name');
+  const empty = await fetch(`${ts.url}/depot/v1/rootfs/empty-file/empty`, admin(ts, { range: 'bytes=-100' }));
+  t.is(empty.status, 200);
+  t.is(empty.headers.get('content-range'), null);
+  t.is(empty.headers.get('content-length'), '0');
+  t.is((await empty.arrayBuffer()).byteLength, 0);
+
   const same = await fetch(url, admin(ts, { 'if-none-match': `"${sha(DATA)}"` }));
   t.is(same.status, 304);
   // A resume against a changed file (other ETag) must get the whole new file, not a piece.

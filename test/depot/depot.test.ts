@@ -1,9 +1,9 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, stat, truncate, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, stat, symlink, truncate, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Depot, DepotConflictError } from '../../bootserver/depot/depot.ts';
+import { Depot, DepotConflictError, DepotError } from '../../bootserver/depot/depot.ts';
 import { tempDir } from '../helpers/tempdir.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -60,6 +60,10 @@ test('verify passes on intact entries and names a flipped byte, a truncated file
   await writeFile(join(entry.dir, 'smuggled'), 'x');
   await (await import('node:fs/promises')).rm(join(entry.dir, 'extra', 'README'));
   t.deepEqual((await depot.verify('rootfs', 'e1')).problems, ['extra/README: missing', 'smuggled: not in the manifest']);
+
+  // A damaged manifest (not JSON at all) is named as such, not an internal error without a word.
+  await writeFile(join(entry.dir, 'manifest.json'), '{"format": "netimage-dep');
+  await t.throwsAsync(depot.verify('rootfs', 'e1'), { instanceOf: DepotError, message: /^depot entry rootfs\/e1: manifest\.json is invalid: / });
 });
 
 test('a write that fails half way leaves nothing visible and no staging folder', async (t) => {
@@ -78,6 +82,24 @@ test('a write that fails half way leaves nothing visible and no staging folder',
   t.deepEqual(await readdir(join(dir, 'depot', 'rootfs')), []);
   await t.throwsAsync(depot.create('rootfs', 'bad-name', {}, async (d) => writeFile(join(d, '.hidden'), 'x')), { message: /file name ".hidden" not allowed/ });
   t.deepEqual(await depot.list(), []);
+});
+
+test('a symlink (or any non-regular file) a writer leaves in an entry is refused: the depot never hashes, chmods or serves what it points to', async (t) => {
+  const dir = await tempDir(t, 'depot');
+  const depot = await Depot.open(join(dir, 'depot'));
+  // Outside the depot, e.g. a secret of this server; a tree with a link to it must not publish it.
+  const secret = join(dir, 'secret');
+  await writeFile(secret, 'the server secret\n', { mode: 0o640 });
+  await t.throwsAsync(
+    depot.create('rootfs', 'with-link', {}, async (d) => {
+      await writeFile(join(d, 'rootfs.tar.zst'), 'data');
+      await symlink(secret, join(d, 'key'));
+    }),
+    { message: /with-link: "key" is a symbolic link, not a regular file/ },
+  );
+  t.is((await stat(secret)).mode & 0o777, 0o640, 'the link target kept its mode');
+  t.is(await depot.get('rootfs', 'with-link'), null);
+  t.deepEqual(await readdir(join(dir, 'depot', '.staging')), []);
 });
 
 test('a writer killed mid-write (SIGKILL) leaves nothing visible; the next open removes its staging folder', async (t) => {

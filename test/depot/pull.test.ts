@@ -103,3 +103,21 @@ test.serial('a file whose bytes do not match its sha256 upstream is refused and 
   t.is(refused.status, 400);
   t.regex(refused.body.message, /no depot upstream/);
 });
+
+test.serial('an entry bigger than the free space of the depot is refused before any file is fetched; nothing is kept', async (t) => {
+  const depot = await Depot.open(await tempDir(t, 'netimage-pull-'));
+  const requests: string[] = [];
+  // A stand-in for a main server whose entry is larger than this disk: its manifest says big.bin has 4 PiB.
+  const hugeEntry: typeof fetch = async (input, init) => {
+    requests.push(String(input));
+    const res = await fetch(input, init);
+    if (!String(input).endsWith('/manifest.json')) return res;
+    const manifest = (await res.json()) as { files: { path: string; size: number }[] };
+    for (const f of manifest.files) if (f.path === 'big.bin') f.size = 2 ** 52;
+    return Response.json(manifest);
+  };
+  const error = await t.throwsAsync(pullEntry(depot, { url: main!.url, token: main!.adminToken }, 'rootfs', 'pull-test', { fetch: hugeEntry }));
+  t.regex(error!.message, /not enough space in the depot .* for rootfs\/pull-test/);
+  t.deepEqual(requests.map((u) => u.split('/').pop()), ['manifest.json'], 'no file was fetched');
+  t.deepEqual(await depot.list(), []);
+});

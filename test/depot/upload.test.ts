@@ -221,3 +221,62 @@ test.serial("the agent's uploader resumes after the connection is cut mid-chunk,
   t.false(refused.uploaded);
   if (!refused.uploaded) t.regex(refused.reason, /HTTP 403: .*may not upload into the depot/);
 });
+
+test.serial('a commit the uploader repeats (its answer lost, or sent again while the first still hashes) gets the same answer, not a 404 that fails a stored capture', async (t) => {
+  const wim = await makeWim(t);
+  const { ts, token } = await setup(t);
+  const s = await call(ts, token, 'POST', '/uploads', { size: wim.length, sha256: sha(wim) });
+  t.is((await put(ts, token, s.json.id, wim, 0, wim.length)).status, 200);
+  const commit = () => call(ts, token, 'POST', `/uploads/${s.json.id}/commit`);
+  // Both at once: one commits; the other is told to wait (409, which the agent retries) or gets the same answer.
+  const [first, second] = await Promise.all([commit(), commit()]);
+  t.deepEqual([first.status, second.status].sort(), first.status === second.status ? [200, 200] : [200, 409], `${first.json.message} / ${second.json.message}`);
+  const ok = first.status === 200 ? first : second;
+  t.is(ok.json.entry, `wim/${TARGET}`);
+  const repeated = await commit();
+  t.is(repeated.status, 200, repeated.json.message);
+  t.deepEqual(repeated.json, ok.json);
+  const entry = await ts.server.osImages.depot.require('wim', TARGET);
+  t.true((await readFile(join(entry.dir, 'install.wim'))).equals(wim));
+  // Another job's token never sees it.
+  const { other } = await setup(t);
+  t.is((await call(ts, other, 'POST', `/uploads/${s.json.id}/commit`)).status, 403);
+});
+
+test.serial('an upload whose state file a crash cut short does not block every other upload; it is cleaned up at expiry', async (t) => {
+  const { ts, token } = await setup(t);
+  const depot = ts.server.osImages.depot;
+  const broken = join(depot.dir, '.uploads', 'f'.repeat(32));
+  await mkdir(broken, { mode: 0o700 });
+  await writeFile(join(broken, 'state.json'), '{"id":"ffff', { mode: 0o600 });
+  const s = await call(ts, token, 'POST', '/uploads', { size: 10, sha256: 'c'.repeat(64) });
+  t.is(s.status, 201, s.json.message);
+  t.is((await call(ts, token, 'GET', `/uploads/${'f'.repeat(32)}`)).status, 404);
+  const later = new Uploads(depot, { expiryMs: 60_000, now: () => new Date(Date.now() + 120_000) });
+  t.deepEqual((await later.expire()).sort(), [s.json.id, 'f'.repeat(32)].sort());
+});
+
+test.serial('while a chunk is still arriving its upload has no offset to resume at yet: status is 409 (ask again), then the settled offset', async (t) => {
+  const { ts, token } = await setup(t);
+  const data = Buffer.alloc(200_000, 7);
+  const s = await call(ts, token, 'POST', '/uploads', { size: data.length, sha256: sha(data) });
+  const u = new URL(`${ts.url}/agent/v1/uploads/${s.json.id}`);
+  const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(data.length), 'content-range': `bytes 0-${data.length - 1}/${data.length}` } });
+  const answered = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => (res.resume(), resolve(res.statusCode!)));
+    req.on('error', reject);
+  });
+  req.write(data.subarray(0, 50_000));
+  const file = join(ts.server.osImages.depot.dir, '.uploads', s.json.id, 'data');
+  for (const deadline = Date.now() + 10_000; ((await stat(file)).size ?? 0) === 0; ) {
+    if (Date.now() > deadline) throw new Error('the first bytes never arrived');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const during = await call(ts, token, 'GET', `/uploads/${s.json.id}`);
+  t.is(during.status, 409, 'an offset read now would already be stale');
+  req.end(data.subarray(50_000));
+  t.is(await answered, 200);
+  const after = await call(ts, token, 'GET', `/uploads/${s.json.id}`);
+  t.is(after.status, 200);
+  t.is(after.json.offset, data.length);
+});

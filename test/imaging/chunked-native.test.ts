@@ -3,16 +3,19 @@
 // backup, and byte-for-byte the same device after full and delta restores of the same image.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../lib/process.ts';
+import { run, runAllowFailure } from '../../lib/process.ts';
+import { repoRoot } from '../../lib/paths.ts';
+import { tempDir } from '../helpers/tempdir.ts';
 import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition } from '../../imaging/restore.ts';
 import { CHUNKS_FILE } from '../../imaging/chunked/format.ts';
-import { onNodePath as nodePath } from '../../imaging/chunked/native.ts';
+import { buildChunkHelpers, HELPER_CACHE, onNodePath as nodePath } from '../../imaging/chunked/native.ts';
 import { imageDir } from '../../imaging/store/store.ts';
 import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
 import { helper } from './helpers/loop.ts';
+import { partcloneDescriptor } from './helpers/partclone-desc.ts';
 import { usedDigest } from './helpers/used-blocks.ts';
 
 let ctx: DeltaFixture;
@@ -63,4 +66,15 @@ test.serial('full and delta restore: chunkapply and the Node applier leave the s
   t.is(cf.applied!.writtenChunks, cf.applied!.chunks);
   t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
   t.is(await deviceSha(ctx.a), await deviceSha(ctx.ref));
+});
+
+test.serial('chunkcut refuses a partclone stream that ends before its bitmap (it wrote an image of no blocks and said OK)', async (t) => {
+  const helpers = await buildChunkHelpers(join(repoRoot, HELPER_CACHE));
+  const dir = await tempDir(t, 'chunkcut-cut');
+  // A valid v2 descriptor of 64 blocks of 4 KiB, none used, and then nothing: partclone died there.
+  const desc = partcloneDescriptor({ totalBlocks: 64n, usedBlocks: 0n, blockSize: 4096 });
+  await writeFile(join(dir, 'stream'), desc);
+  const r = await runAllowFailure('sh', ['-c', `"${join(helpers, 'chunkcut')}" 3 1048576 "${dir}/report" < "${dir}/stream" > "${dir}/image"`]);
+  t.is(r.exitCode, 1, 'an image without its bitmap is not a backup');
+  t.regex(r.stderr, /stream ended early .*bitmap/);
 });

@@ -4,6 +4,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { zstdCompressSync } from 'node:zlib';
 import { chunkRuns, decodeSeekTable, deltaMismatch, encodeSeekTable, parseSeekFooter, parseStreamHead, PCL_DESC_BYTES, usedPerChunk } from '../../imaging/chunked/format.ts';
+import { partcloneDescriptor } from './helpers/partclone-desc.ts';
 
 test('seek table round trip; zstd -d skips it between frames', (t) => {
   const a = zstdCompressSync(Buffer.from('hello '));
@@ -38,13 +39,7 @@ test('bitmap -> used blocks per chunk and runs', (t) => {
 });
 
 test('partclone stream header: chunking needs v2, -a0 and a bit bitmap', (t) => {
-  const d = Buffer.alloc(PCL_DESC_BYTES);
-  d.write('partclone-image', 0, 'latin1');
-  d.write('0002', 30, 'latin1');
-  d.writeBigUInt64LE(100n, 60);
-  d.writeBigUInt64LE(10n, 68);
-  d.writeUInt32LE(4096, 84);
-  d[105] = 1;
+  const d = partcloneDescriptor({ totalBlocks: 100n, usedBlocks: 10n, blockSize: 4096 });
   t.like(parseStreamHead(d), { totalBlocks: 100, usedBlocks: 10, blockSize: 4096, bitmapStreamBytes: 13 + 4 });
   d.writeUInt16LE(0x20, 96);
   t.regex(String(parseStreamHead(d)), /checksum mode 32/);

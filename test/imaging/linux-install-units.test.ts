@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { streamUnpack, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
 import { ImagingError } from '../../imaging/errors.ts';
-import { aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
+import { aptLogLine, aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
 import { espFiles } from '../../imaging/linux-install/bootloader.ts';
 import { confirmOnConsole, parseAnswer, type ConsoleIo } from '../../imaging/linux-install/confirm.ts';
 import { rebootDelaySeconds } from '../../bootimage/agent/reboot-delay.ts';
+import { hideUrlPasswords } from '../../lib/redact.ts';
 
 test('fstab: root, ESP and swap by UUID; no ESP line on BIOS', (t) => {
   const uefi = fstabText({ root: 'r-1', esp: 'AB-CD', swap: 's-1' });
@@ -52,6 +53,16 @@ test('language, keymap, time zone, apt: opsi values mapped, bad ones refused', (
   t.throws(() => aptSourcesText(['deb http://a b c\ndeb http://evil x y']));
   t.throws(() => checkPasswordHash('linux123', 'root_password'), { message: /not a yescrypt/ });
   t.throws(() => firstBootConfigText('https://server/agent/v1/first-boot', 'a'.repeat(64)), { message: /not http/ });
+});
+
+test('apt: a proxy password never reaches the job log or an error message', (t) => {
+  t.is(aptLogLine(2, 'http://squid:s3cret@192.0.2.1:3128'), 'apt: 2 sources, proxy http://squid:***@192.0.2.1:3128');
+  t.is(aptLogLine(0, null), 'apt: 0 sources, no proxy');
+  t.throws(() => aptProxyText('http://squid:s3cret@x" ; evil'), { message: /^(?!.*s3cret).*not an http/ });
+  t.is(
+    hideUrlPasswords('deb http://u:p@m.example/debian bookworm main, https://a@b.example/, postgres://x:y@/db?host=/run'),
+    'deb http://u:***@m.example/debian bookworm main, https://a@b.example/, postgres://x:***@/db?host=/run',
+  );
 });
 
 function fakeConsole(typed: string | null, afterMs = 50): ConsoleIo & { screen: string; closed: boolean } {

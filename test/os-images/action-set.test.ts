@@ -44,6 +44,8 @@ test('bad release, mirror, package or password: 400 with a clear message, nothin
     [{ online_repository: mirror.url.replace('/debian', '/nomirror') }, /the mirror cannot be used: .*\/nomirror\/dists\/bookworm\/InRelease: .*404/],
     [{ online_repository: 'ftp://127.0.0.1/debian' }, /online_repository must be an http:\/\/ or https:\/\/ URL, not ftp:/],
     [{ proxy: `http://127.0.0.1:${port}` }, new RegExp(`the mirror cannot be used: .*\\(through proxy http://127\\.0\\.0\\.1:${port}\\)`)],
+    // A proxy's password never reaches a message (nor the logs it goes to).
+    [{ proxy: `http://squid:s3cret@127.0.0.1:${port}` }, new RegExp(`^(?!.*s3cret).*the mirror cannot be used: .*\\(through proxy http://squid:\\*\\*\\*@127\\.0\\.0\\.1:${port}\\)`)],
     [{ additional_packages: 'vim nosuchpkg-xyz htop also-missing' }, /additional_packages: not on the mirror http:\/\/127\.0\.0\.1:\d+\/debian \(bookworm main\): also-missing, nosuchpkg-xyz/],
     [{ additional_packages: 'vim;reboot' }, /additional_packages: not a Debian package name: "vim;reboot"/],
     [{ root_password: 'a\u0000b' }, /root_password contains a NUL character/],

@@ -2,7 +2,7 @@
 // file goes on the winpe partition, the scripts, the server's media and edition checks.
 import test from 'ava';
 import { chooseDrivers, decodeInf, infPciIds, pciIdMatches, type PciDevice } from '../../imaging/windows-install/drivers.ts';
-import { stagingMap } from '../../imaging/windows-install/stage.ts';
+import { mediaFileUrl, stagingMap } from '../../imaging/windows-install/stage.ts';
 import { setupCompleteCmd, startnetCmd } from '../../imaging/windows-install/scripts.ts';
 import { checkWindowsMedia, chooseEdition } from '../../bootserver/os-images/windows-install.ts';
 import type { DepotManifest } from '../../bootserver/depot/manifest.ts';
@@ -81,6 +81,12 @@ test('staging map: WinPE at the root, install sources under installfiles/, only 
     map.map((m) => m.to),
     ['bootmgr', 'sources/boot.wim', 'installfiles/sources/install.wim', '$WinPEDriver$/001-net_a/a.inf', '$WinPEDriver$/002-net_a_sub/x.sys'],
   );
+});
+
+test('media file URLs: every segment percent-encoded, so "#", "%" and "?" in a medium\'s file names reach the depot as they are', (t) => {
+  const base = '/depot/v1/windows-media/opsi-local-image-win11-x64';
+  t.is(mediaFileUrl(base, 'drivers/net #2/100% ok?.inf'), `${base}/drivers/net%20%232/100%25%20ok%3F.inf`);
+  t.is(mediaFileUrl(base, 'installfiles/sources/$OEM$/Segoe UI.ttf'), `${base}/installfiles/sources/%24OEM%24/Segoe%20UI.ttf`);
 });
 
 test('scripts: CRLF, setup with the answer file; the completion URL must be plain', (t) => {

@@ -16,7 +16,16 @@ interface EntryView {
   created: string;
   bytes: number;
   files: { path: string; size: number }[];
-  meta: { editions?: { index: number; name: string }[]; importedFrom?: Record<string, string>; capturedFrom?: string; product?: string };
+  meta: {
+    editions?: { index: number; name: string }[];
+    importedFrom?: Record<string, string>;
+    capturedFrom?: string;
+    product?: string;
+    /** Golden images (bootserver/depot/golden-upload.ts): the image's own name and filesystem. */
+    image?: string;
+    fsType?: string;
+    imageCreated?: string;
+  };
 }
 
 export const mib = (bytes: number | null) => (bytes === null ? '-' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
@@ -42,6 +51,7 @@ function content(e: EntryView): string {
   const bits: string[] = [];
   if (e.kind === 'windows-media') bits.push(parts(e).map(([p]) => p).join(',') || 'empty');
   if (e.meta.editions) bits.push(`${e.meta.editions.length} edition(s)`);
+  if (e.kind === 'golden' && e.meta.image) bits.push(`image ${e.meta.image} (${e.meta.fsType ?? '?'})${e.meta.capturedFrom ? ` from ${e.meta.capturedFrom}` : ''}`);
   return bits.join('; ');
 }
 
@@ -49,6 +59,7 @@ function showText(e: EntryView): string {
   const lines = [`${e.id}: ${mib(e.bytes)} in ${e.files.length} files, created ${e.created.slice(0, 19).replace('T', ' ')}`];
   for (const [part, bytes] of parts(e)) lines.push(`  ${part}/  ${mib(bytes)}${e.meta.importedFrom?.[part] ? `  from ${e.meta.importedFrom[part]}` : ''}`);
   if (e.meta.capturedFrom) lines.push(`  captured from ${e.meta.capturedFrom}`);
+  if (e.kind === 'golden' && e.meta.image) lines.push(`  image ${e.meta.image}: ${e.meta.fsType ?? '?'}, made ${e.meta.imageCreated?.slice(0, 19).replace('T', ' ') ?? '?'}; restore it with opsi-local-image-restore server_image=${e.id.split('/')[1]}`);
   for (const ed of e.meta.editions ?? []) lines.push(`  edition ${ed.index}: ${ed.name}`);
   if (e.kind === 'windows-media' && !e.meta.editions) lines.push('  no editions (no sources/install.wim or install.esd imported yet)');
   return lines.join('\n');
@@ -58,7 +69,7 @@ export const depotCommand: CommandGroup = {
   name: 'depot',
   section: 'admin',
   usage: [
-    { syntax: 'depot ls', summary: 'entries of the depot (root filesystems, Windows media, WIMs)' },
+    { syntax: 'depot ls', summary: 'entries of the depot (root filesystems, Windows media, WIMs, golden images)' },
     { syntax: 'depot show <kind/name>', summary: 'an entry: size, parts, editions' },
     { syntax: 'depot verify <kind/name>', summary: 're-hash an entry against its manifest' },
     { syntax: 'depot pull <kind/name>', summary: "a site server: fetch an entry from the main server's depot (sha256-checked) and keep it" },

@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
   size_t bml = (size_t)((total + 7) / 8 + 4);
   unsigned char* first = xrealloc(NULL, DESC + bml);
   memcpy(first, desc, DESC);
-  readn(first + DESC, bml, "the bitmap");
+  // readn says 0 when the stream ends right here: without its bitmap there is no image.
+  if (!readn(first + DESC, bml, "the bitmap")) die("partclone's stream ended early (in the bitmap: 0 bytes)");
   fprintf(report, "D ");
   for (int i = 0; i < DESC; i++) fprintf(report, "%02x", desc[i]);
   char h[65];

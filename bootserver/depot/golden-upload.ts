@@ -1,0 +1,60 @@
+// What a backup job with upload_to_server=true may upload: the image it made, as golden/<name>
+// (name: its imagefile property, lower case), the three files of a chunked image. The entry
+// appears only once all three are in and metadata.json agrees with the other two's sha256.
+// A restore job with server_image=<name> may read golden/<name>.
+import { readFile } from 'node:fs/promises';
+import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, goldenEntryName } from '../../lib/golden.ts';
+import { ProductId } from '../../lib/products.ts';
+import type { Job } from '../store/types.ts';
+import { z } from 'zod';
+import { DepotError } from './depot.ts';
+import type { UploadGrant } from './upload-http.ts';
+
+/** The fields of the image's metadata.json (imaging/store/metadata.ts) the server checks and shows. */
+const goldenMetadata = z.object({
+  format: z.literal('netimage-image/2', { error: 'not a chunked image (image_format=stream): only chunked images are golden images' }),
+  name: z.string(),
+  fsType: z.string(),
+  sha256: z.string(),
+  usedBytes: z.number(),
+  partitionSizeBytes: z.number(),
+  createdAt: z.string(),
+  chunked: z.object({ indexSha256: z.string() }),
+});
+
+const bool = (v: PropertyValue | undefined) => /^(true|1|yes|on)$/i.test(String(Array.isArray(v) ? v[0] : (v ?? '')).trim());
+const str = (v: PropertyValue | undefined) => String(Array.isArray(v) ? (v[0] ?? '') : (v ?? '')).trim();
+
+export function goldenUploadGrant(job: Job, properties: Record<string, PropertyValue>): UploadGrant | null {
+  if (job.productId !== ProductId.backup || !bool(properties['upload_to_server'])) return null;
+  const name = goldenEntryName(str(properties['imagefile']));
+  if (!name) return null;
+  return {
+    target: { kind: GOLDEN_KIND, name, path: GOLDEN_METADATA },
+    parts: GOLDEN_FILES,
+    meta: async (_file, parts) => {
+      const text = await readFile(parts[GOLDEN_METADATA]!.file, 'utf8');
+      const parsed = goldenMetadata.safeParse((() => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          return null;
+        }
+      })());
+      const refuse = (why: string) => new DepotError(`golden image ${name} refused: ${why}; nothing was stored`, undefined, 'invalid');
+      if (!parsed.success) throw refuse(`metadata.json is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
+      const m = parsed.data;
+      if (m.sha256 !== parts['image.pcl.zst']!.sha256) throw refuse('metadata.json names another image.pcl.zst (sha256 differs)');
+      if (m.chunked.indexSha256 !== parts['chunks.json']!.sha256) throw refuse('metadata.json names another chunks.json (sha256 differs)');
+      return { image: m.name, fsType: m.fsType, usedBytes: m.usedBytes, partitionSizeBytes: m.partitionSizeBytes, imageCreated: m.createdAt, capturedFrom: job.clientId, job: job.id };
+    },
+  };
+}
+
+/** The golden entry a restore job reads (its server_image), if any. */
+export function goldenReadGrants(job: Job, properties: Record<string, PropertyValue>): string[] {
+  if (job.productId !== ProductId.restore) return [];
+  const name = goldenEntryName(str(properties['server_image']));
+  return name ? [`${GOLDEN_KIND}/${name}`] : [];
+}

@@ -1,0 +1,15 @@
+// Golden images: a PC's chunked image (imaging/chunked/format.ts) kept in the server's depot as
+// entry golden/<name>, its files as they are on the backup partition. Shared by the server (upload
+// grant, read grant) and the agent (upload after a backup, fetch before a restore).
+//   opsi-local-image-backup  upload_to_server=true   the image just made goes up as golden/<name>
+//   opsi-local-image-restore server_image=<name>     golden/<name> comes down first, then restores
+export const GOLDEN_KIND = 'golden';
+/** The files of a golden entry, in upload order: metadata.json last, so it names checked bytes. */
+export const GOLDEN_FILES = ['image.pcl.zst', 'chunks.json', 'metadata.json'] as const;
+export const GOLDEN_METADATA = 'metadata.json';
+
+/** The depot entry name of an image name (depot names are lower case; opsi image names need not be); null if none fits. */
+export function goldenEntryName(imageName: string): string | null {
+  const name = imageName.trim().replace(/ +/g, '_').toLowerCase();
+  return /^[a-z0-9][a-z0-9._-]{0,127}$/.test(name) ? name : null;
+}

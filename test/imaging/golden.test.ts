@@ -1,0 +1,214 @@
+// Golden images (issue 14 item 2) with real parts: a loop-device PC backs up and uploads its
+// image into a real in-process server's depot (opsi-local-image-backup upload_to_server), a second
+// loop-device PC fetches it (opsi-local-image-restore server_image) and restores it, and its files
+// verify. Cut uploads and fetches resume; a corrupted file is refused; a half upload is never listed.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { agentCall, issueJob, startTestServer, type TestServer } from '../helpers/server.ts';
+import { runProductOnLoop } from './helpers/run-product.ts';
+import { createLoop, helper, MiB } from './helpers/loop.ts';
+import { fetchGoldenImage } from '../../imaging/golden.ts';
+import { GOLDEN_FILES } from '../../lib/golden.ts';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const PREPARE_PROPS = { system_partition_size: '300M', winpe_partition_size: '0G', minimal_backup_partition_size: '40%', start_os_installation: 'opsi-local-image-ubuntu', multi_disk_mode: '0', backup_partition_on_same_disk: true };
+const IMAGE = 'Golden One';
+const ENTRY = 'golden_one';
+
+let server: Promise<TestServer> | null = null;
+test.after.always(async () => (await server)?.stop());
+const ts = () => (server ??= startTestServer());
+
+/** The golden entry's files as the depot holds them (filled by the first test). */
+const golden: Record<string, Buffer> = {};
+
+test.serial('a backup with upload_to_server lands in the depot as golden/<name>; another PC fetches it with server_image, restores it and its files verify', async (t) => {
+  const s = await ts();
+  const pcA = { clientId: 'gold-a', mac: '52:54:00:00:a0:01' };
+  const pcB = { clientId: 'gold-b', mac: '52:54:00:00:a0:02' };
+  const [loopA, loopB] = [await createLoop(t, 1024 * MiB), await createLoop(t, 1024 * MiB)];
+  // Both PCs prepared at once (two processes, two loops).
+  const preps = await Promise.all([runProductOnLoop(s, pcA, 'opsi-local-image-prepare', loopA, PREPARE_PROPS), runProductOnLoop(s, pcB, 'opsi-local-image-prepare', loopB, PREPARE_PROPS)]);
+  for (const [i, pc] of [pcA, pcB].entries()) {
+    t.true(preps[i]!.ok, preps[i]!.error ?? preps[i]!.log.join('\n'));
+    // start_os_installation made the system partition ext4 and queued the install: taken back (files stand in for the OS).
+    await s.api('PUT', `/api/v1/clients/${pc.clientId}/products/opsi-local-image-ubuntu/action`, { actionRequest: 'none' });
+  }
+  const filled = await helper(['fill', `${loopA.path}p3`, 'ext4', '16']);
+  const manifest = join(loopA.dir, 'm.json');
+  await writeFile(manifest, JSON.stringify(filled.manifest));
+
+  const bk = await runProductOnLoop(s, pcA, 'opsi-local-image-backup', loopA, { imagefile: IMAGE, upload_to_server: true });
+  t.true(bk.ok, bk.error ?? bk.log.join('\n'));
+  const depot = s.server.osImages.depot;
+  const entry = await depot.require('golden', ENTRY);
+  t.deepEqual(entry.manifest.files.map((f) => f.path).sort(), [...GOLDEN_FILES].sort());
+  t.like(entry.manifest.meta, { image: 'Golden_One', fsType: 'ext4', capturedFrom: pcA.clientId });
+  t.true((await depot.verify('golden', ENTRY)).ok);
+  for (const f of GOLDEN_FILES) golden[f] = await readFile(join(entry.dir, f));
+  // The admin API lists it among the depot's entries.
+  const listed = (await s.api('GET', '/api/v1/depot')).body as { id: string }[];
+  t.true(listed.some((e) => e.id === `golden/${ENTRY}`));
+
+  // PC B was only prepared: it has no image at all until the restore fetches one.
+  const rs = await runProductOnLoop(s, pcB, 'opsi-local-image-restore', loopB, { server_image: ENTRY });
+  t.true(rs.ok, rs.error ?? rs.log.join('\n'));
+  t.true(rs.log.some((l) => /golden image golden_one is on the backup partition as Golden_One .* every file sha256-checked/.test(l)), rs.log.join('\n'));
+  const v = await helper(['verify', `${loopB.path}p3`, 'ext4', manifest]);
+  t.true(v.ok, JSON.stringify(v.bad));
+  const props = (await s.api('GET', `/api/v1/clients/${pcB.clientId}/products/opsi-local-image-restore/properties`)).body as Record<string, unknown>;
+  t.like(props, { imagefile: 'Golden_One', imagefiles_list: ['Golden_One'] });
+  // Another PC's backup job may not read it; a restore job reads only its own server_image.
+  const other = await issueJob(s, { clientId: 'gold-c', mac: '52:54:00:00:a0:03', productId: 'opsi-local-image-restore', properties: { server_image: 'another' } });
+  t.is((await fetch(`${s.url}/depot/v1/golden/${ENTRY}/manifest.json`, { headers: { authorization: `Bearer ${other.token}` } })).status, 403);
+});
+
+/** Send the first `cut` bytes of a chunk announced as all of `data`, then drop the connection. */
+function putAndDrop(url: string, token: string, id: string, data: Buffer, cut: number): Promise<void> {
+  return new Promise((resolve) => {
+    const u = new URL(`${url}/agent/v1/uploads/${id}`);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(data.length), 'content-range': `bytes 0-${data.length - 1}/${data.length}` } });
+    req.on('error', () => resolve());
+    req.write(data.subarray(0, cut), () => setImmediate(() => (req.destroy(), resolve())));
+  });
+}
+
+test.serial('a golden upload cut mid-file resumes; it is never listed before its last file; a corrupted file and foreign metadata are refused', async (t) => {
+  const s = await ts();
+  t.truthy(golden['image.pcl.zst'], 'needs the first test');
+  const depot = s.server.osImages.depot;
+  const job = await issueJob(s, { clientId: 'gold-d', mac: '52:54:00:00:a0:04', productId: 'opsi-local-image-backup', properties: { imagefile: 'Second', upload_to_server: true } });
+  const call = (method: string, path: string, body?: unknown) => agentCall(s.url, job.token, method, path, body);
+  const put = (id: string, data: Buffer, start: number, total: number) =>
+    fetch(`${s.url}/agent/v1/uploads/${id}`, { method: 'PUT', headers: { authorization: `Bearer ${job.token}`, 'content-type': 'application/octet-stream', 'content-range': `bytes ${start}-${start + data.length - 1}/${total}` }, body: new Uint8Array(data) });
+  const send = async (path: string, data: Buffer) => {
+    const st = await call('POST', '/uploads', { size: data.length, sha256: sha(data), path });
+    t.is(st.status, 201, JSON.stringify(st.body));
+    t.is((await put(st.body.id, data, 0, data.length)).status, 200);
+    return call('POST', `/uploads/${st.body.id}/commit`);
+  };
+  // Only the files of a golden image.
+  t.is((await call('POST', '/uploads', { size: 1, sha256: 'a'.repeat(64), path: 'other.bin' })).status, 400);
+
+  // The image cut after 200 kB: what arrived counts, the same start resumes it.
+  const img = golden['image.pcl.zst']!;
+  const st = await call('POST', '/uploads', { size: img.length, sha256: sha(img), path: 'image.pcl.zst' });
+  t.is(st.body.target, 'golden/second/image.pcl.zst');
+  await putAndDrop(s.url, job.token, st.body.id, img, 200_000);
+  let offset = 0;
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && offset === 0; ) offset = (await call('GET', `/uploads/${st.body.id}`)).body.offset ?? 0; // 409 (no offset) while the cut chunk still lands
+  t.true(offset > 0 && offset <= 200_000, `offset ${offset}`);
+  const again = await call('POST', '/uploads', { size: img.length, sha256: sha(img), path: 'image.pcl.zst' });
+  t.is(again.body.offset, offset);
+  t.is((await put(st.body.id, img.subarray(offset), offset, img.length)).status, 200);
+  const c1 = await call('POST', `/uploads/${st.body.id}/commit`);
+  t.is(c1.status, 200, JSON.stringify(c1.body));
+  t.deepEqual(c1.body.pending, ['chunks.json', 'metadata.json']);
+  t.is(await depot.get('golden', 'second'), null, 'not listed with one of three files');
+
+  // chunks.json corrupted on the way: refused, the image part stays, still nothing listed.
+  const chunks = golden['chunks.json']!;
+  const bad = Buffer.from(chunks);
+  bad[10] = bad[10]! ^ 0x20;
+  const stBad = await call('POST', '/uploads', { size: chunks.length, sha256: sha(chunks), path: 'chunks.json' });
+  t.is((await put(stBad.body.id, bad, 0, bad.length)).status, 200);
+  const refused = await call('POST', `/uploads/${stBad.body.id}/commit`);
+  t.is(refused.status, 400);
+  t.regex(refused.body.message, /nothing was stored/);
+  t.deepEqual((await send('chunks.json', chunks)).body.pending, ['metadata.json']);
+  t.is(await depot.get('golden', 'second'), null, 'not listed with two of three files');
+
+  // metadata.json naming other bytes: the whole group is refused.
+  const meta = JSON.parse(golden['metadata.json']!.toString()) as { sha256: string; name: string };
+  const foreign = Buffer.from(JSON.stringify({ ...meta, sha256: 'b'.repeat(64) }));
+  const r = await send('metadata.json', foreign);
+  t.is(r.status, 400);
+  t.regex(r.body.message, /metadata.json names another image.pcl.zst/);
+  t.is(await depot.get('golden', 'second'), null);
+  t.deepEqual(await readdir(join(depot.dir, '.uploads')), [], 'a refused group leaves nothing behind');
+});
+
+test.serial('a golden fetch cut mid-file resumes with Range; a file damaged on the way is refused and nothing is listed', async (t) => {
+  const s = await ts();
+  t.truthy(golden['image.pcl.zst'], 'needs the first test');
+  const job = await issueJob(s, { clientId: 'gold-e', mac: '52:54:00:00:a0:05', productId: 'opsi-local-image-restore', properties: { server_image: ENTRY } });
+  const root = await mkdtemp(join(tmpdir(), 'ni-golden-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const real = (path: string, headers: Record<string, string>) => fetch(`${s.url}${path}`, { headers: { ...headers, authorization: `Bearer ${job.token}` } });
+  /** The server's answer, its body cut after `cut` bytes (a dropped connection) or with one byte flipped. */
+  const tamper = (res: Response, how: { cut?: number; flip?: number }) => {
+    let seen = 0;
+    let cut = false;
+    const body = res.body!.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, ctl) {
+          // The bytes before the cut arrive (a later error would discard them if queued together).
+          if (cut) return ctl.error(new Error('connection reset (test)'));
+          if (how.cut !== undefined && seen + chunk.length >= how.cut) {
+            ctl.enqueue(chunk.subarray(0, how.cut - seen));
+            cut = true;
+            return;
+          }
+          if (how.flip !== undefined && how.flip >= seen && how.flip < seen + chunk.length) {
+            chunk = Uint8Array.from(chunk);
+            chunk[how.flip - seen] = chunk[how.flip - seen]! ^ 0xff;
+          }
+          seen += chunk.length;
+          ctl.enqueue(chunk);
+        },
+        flush(ctl) {
+          if (cut) ctl.error(new Error('connection reset (test)'));
+        },
+      }),
+    );
+    return new Response(body, { status: res.status, headers: res.headers });
+  };
+
+  // A damaged byte in the image: refused, not listed, images.json untouched.
+  const logs: string[] = [];
+  const flipped = (path: string, headers: Record<string, string>) => real(path, headers).then((res) => (path.endsWith('image.pcl.zst') ? tamper(res, { flip: 5000 }) : res));
+  const e = await t.throwsAsync(fetchGoldenImage({ fetchFile: flipped, root, name: ENTRY, log: (l) => logs.push(l), retryMs: 10 }));
+  t.regex(e!.message, /image.pcl.zst arrived damaged .* nothing was listed/);
+  t.deepEqual((await readdir(root)).filter((n) => !n.startsWith('.')), [], 'no image, no images.json');
+
+  // Cut twice mid-image: resumed with Range each time, then complete and listed.
+  let cuts = 0;
+  const ranges: string[] = [];
+  const cutting = async (path: string, headers: Record<string, string>) => {
+    const res = await real(path, headers);
+    if (path.endsWith('image.pcl.zst')) ranges.push(headers['range'] ?? 'whole');
+    return path.endsWith('image.pcl.zst') && cuts++ < 2 ? tamper(res, { cut: 100_000 }) : res;
+  };
+  const r = await fetchGoldenImage({ fetchFile: cutting, root, name: ENTRY, log: (l) => logs.push(l), retryMs: 10 });
+  t.is(r.resumes, 2);
+  t.is(ranges.length, 3);
+  t.is(ranges[0], 'whole');
+  t.true(ranges.slice(1).every((h) => /^bytes=[1-9]\d*-$/.test(h)), ranges.join(' '));
+  t.true((await readFile(join(root, 'Golden_One', 'image.pcl.zst'))).equals(golden['image.pcl.zst']!));
+  const index = JSON.parse(await readFile(join(root, 'images.json'), 'utf8')) as { images: { name: string }[] };
+  t.deepEqual(index.images.map((i) => i.name), ['Golden_One']);
+  t.false((await readdir(root)).some((n) => n.startsWith('.fetch-')), 'the fetch folder became the image');
+  // Fetched again: already here, nothing moves.
+  t.is((await fetchGoldenImage({ fetchFile: cutting, root, name: ENTRY, log: (l) => logs.push(l) })).fetchedBytes, 0);
+});
+
+test.serial('the admin API behind `netimage depot ls|verify|rm` lists, verifies (finding a damaged byte) and removes a golden image', async (t) => {
+  const s = await ts();
+  t.truthy(golden['image.pcl.zst'], 'needs the first test');
+  const one = (await s.api('GET', `/api/v1/depot/golden/${ENTRY}`)).body as { meta: { image: string; fsType: string } };
+  t.like(one.meta, { image: 'Golden_One', fsType: 'ext4' });
+  t.like((await s.api('POST', `/api/v1/depot/golden/${ENTRY}/verify`)).body, { ok: true, problems: [] });
+  const entry = await s.server.osImages.depot.require('golden', ENTRY);
+  const damaged = Buffer.from(golden['image.pcl.zst']!);
+  damaged[damaged.length - 100] = damaged[damaged.length - 100]! ^ 1;
+  await writeFile(join(entry.dir, 'image.pcl.zst'), damaged);
+  const v = (await s.api('POST', `/api/v1/depot/golden/${ENTRY}/verify`)).body as { ok: boolean; problems: string[] };
+  t.false(v.ok);
+  t.regex(v.problems.join('\n'), /image\.pcl\.zst: sha256 [0-9a-f]{64}, manifest says/);
+  t.is((await s.api('DELETE', `/api/v1/depot/golden/${ENTRY}`)).status, 204);
+  t.is((await s.api('GET', `/api/v1/depot/golden/${ENTRY}`)).status, 404);
+});
