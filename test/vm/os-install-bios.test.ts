@@ -4,7 +4,7 @@
 // (grub in the MBR) -> the PC boots its disk through the server's local-boot config (chainloads the
 // disk's MBR) -> the installed system reports its first boot -> the automatic backup -> hwinvent,
 // which the install's setup_after_install named (queued by the backup when it is done; this is
-// also the hwinvent run that e2e-default-bios-full had) -> a change made inside the running OS ->
+// also the hwinvent run that the former e2e-default-bios-full scenario had) -> a change made inside the running OS ->
 // restore -> the PC boots its disk again: the change is gone, the installation's files verify.
 // Each step boots a fresh QEMU on the same raw disk; the host reads the disk between boots.
 // STAND-IN: the Debian mirror the action check asks (vm-harness/mirror-standin.ts).
