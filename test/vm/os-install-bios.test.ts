@@ -72,15 +72,15 @@ step('2. opsi-local-image-debian: root filesystem, grub in the MBR, fstab by UUI
   t.is(await fileOnDisk(disk, 'etc/hostname'), `${CLIENT}\n`);
 });
 
-step('3. the PC boots its disk (MBR chainload): first-boot report -> installed (BIOS), backup queued', 12, async (t) => {
+step('3. the PC boots its disk (MBR chainload): first-boot report -> installed (BIOS), backup queued', 20, async (t) => {
   const vm = await bootVm(lab!, { ...base(), name: 'osi4-firstboot' });
   try {
-    await vm.waitFor(/netimage: chainloading the MBR of/, 4 * 60_000);
+    await vm.waitFor(/netimage: chainloading the MBR of/, 6 * 60_000);
     const states = await awaitFirstBootReport(server!, CLIENT, DEBIAN, 10 * 60_000);
     t.like(states[DEBIAN], { installationStatus: 'installed', actionResult: 'successful' }, vm.tail(40));
     t.regex(states[DEBIAN]?.actionProgress ?? '', /BIOS/);
     t.is(states[BACKUP]?.actionRequest, 'setup', 'backup_after_install queued the backup');
-    await serialLogin(vm, ROOT_PASSWORD, 4 * 60_000);
+    await serialLogin(vm, ROOT_PASSWORD, 6 * 60_000);
     t.deepEqual(await serialRun(vm, 'test -d /sys/firmware/efi && echo uefi || echo bios'), ['bios']);
     await powerOff(vm);
   } finally {
