@@ -3,7 +3,7 @@
 # Called by `bash run.sh test` after set-up (PATH already has Node 24).
 #   pass 1: everything but test/vm/ (no QEMU), 2 files at a time
 #   pass 2: the whole VM matrix (QEMU under TCG), one file at a time, so VMs never compete with
-#           the timing-sensitive tests of pass 1
+#           the timing-sensitive tests of pass 1; then the two OS install scenarios side by side
 #   clean root: README's start command in a fresh Debian 12 root (test/setup/clean-root.sh; most
 #               of its time is the boot image build, see that file for measured figures)
 # NETIMAGE_TEST_VM=0 skips pass 2, NETIMAGE_TEST_CLEAN_ROOT=0 the clean root (quick local runs).
@@ -52,6 +52,12 @@ if [ "${NETIMAGE_TEST_VM:-1}" != 0 ]; then
   NETIMAGE_VM_LOG_DIR="$ROOT/var/test-results/vm-logs" "${ava[@]}" --config ava.vm.config.js "$@" | tee var/test-results/vm.tap
   count var/test-results/vm.tap "${PIPESTATUS[0]}"
   echo "== VM matrix took $(( $(date +%s) - start )) s"
+  # The two real OS install scenarios (issue 11), side by side: each keeps one core busy under TCG.
+  echo "== OS install scenarios (UEFI + Secure Boot, BIOS; both at once)"
+  start=$(date +%s)
+  NETIMAGE_VM_LOG_DIR="$ROOT/var/test-results/vm-logs" "${ava[@]}" --config ava.os-install.config.js "$@" | tee var/test-results/os-install.tap
+  count var/test-results/os-install.tap "${PIPESTATUS[0]}"
+  echo "== OS install scenarios took $(( $(date +%s) - start )) s"
 fi
 
 echo "tests: $pass passed, $fail failed, $skip skipped"

@@ -4,7 +4,7 @@
 // (grub in the MBR) -> the PC boots its disk through the server's local-boot config (chainloads the
 // disk's MBR) -> the installed system reports its first boot -> the automatic backup -> hwinvent,
 // which the install's setup_after_install named (queued by the backup when it is done; this is
-// also the hwinvent run that e2e-default-bios-full had) -> a change made inside the running OS ->
+// also the hwinvent run that the former e2e-default-bios-full scenario had) -> a change made inside the running OS ->
 // restore -> the PC boots its disk again: the change is gone, the installation's files verify.
 // Each step boots a fresh QEMU on the same raw disk; the host reads the disk between boots.
 // STAND-IN: the Debian mirror the action check asks (vm-harness/mirror-standin.ts).
@@ -72,15 +72,15 @@ step('2. opsi-local-image-debian: root filesystem, grub in the MBR, fstab by UUI
   t.is(await fileOnDisk(disk, 'etc/hostname'), `${CLIENT}\n`);
 });
 
-step('3. the PC boots its disk (MBR chainload): first-boot report -> installed (BIOS), backup queued', 12, async (t) => {
+step('3. the PC boots its disk (MBR chainload): first-boot report -> installed (BIOS), backup queued', 20, async (t) => {
   const vm = await bootVm(lab!, { ...base(), name: 'osi4-firstboot' });
   try {
-    await vm.waitFor(/netimage: chainloading the MBR of/, 4 * 60_000);
+    await vm.waitFor(/netimage: chainloading the MBR of/, 6 * 60_000);
     const states = await awaitFirstBootReport(server!, CLIENT, DEBIAN, 10 * 60_000);
     t.like(states[DEBIAN], { installationStatus: 'installed', actionResult: 'successful' }, vm.tail(40));
     t.regex(states[DEBIAN]?.actionProgress ?? '', /BIOS/);
     t.is(states[BACKUP]?.actionRequest, 'setup', 'backup_after_install queued the backup');
-    await serialLogin(vm, ROOT_PASSWORD, 4 * 60_000);
+    await serialLogin(vm, ROOT_PASSWORD, 6 * 60_000);
     t.deepEqual(await serialRun(vm, 'test -d /sys/firmware/efi && echo uefi || echo bios'), ['bios']);
     await powerOff(vm);
   } finally {

@@ -80,15 +80,15 @@ step('2. opsi-local-image-debian lays the real root filesystem down and sets the
   t.is(await fileOnDisk(disk, 'etc/hostname'), `${CLIENT}\n`);
 });
 
-step('3. the PC boots its disk: installed kernel with Secure Boot on, first-boot report -> installed, backup queued', 12, async (t) => {
+step('3. the PC boots its disk: installed kernel with Secure Boot on, first-boot report -> installed, backup queued', 20, async (t) => {
   const vm = await bootVm(lab!, { name: 'osi1-firstboot', firmware: FIRMWARE, mac: MAC, disk });
   try {
-    await vm.waitFor(/netimage: booting the local disk/, 4 * 60_000);
-    const states = await awaitFirstBootReport(server!, CLIENT, DEBIAN, 6 * 60_000);
+    await vm.waitFor(/netimage: booting the local disk/, 6 * 60_000);
+    const states = await awaitFirstBootReport(server!, CLIENT, DEBIAN, 10 * 60_000);
     t.like(states[DEBIAN], { installationStatus: 'installed', actionResult: 'successful' }, vm.tail(40));
     t.regex(states[DEBIAN]?.actionProgress ?? '', /UEFI, Secure Boot on/);
     t.is(states[BACKUP]?.actionRequest, 'setup', 'backup_after_install queued the backup');
-    await serialLogin(vm, ROOT_PASSWORD, 4 * 60_000);
+    await serialLogin(vm, ROOT_PASSWORD, 6 * 60_000);
     // The installed kernel's own word (its command line has `quiet`, so it is not on the console).
     t.deepEqual(await serialRun(vm, 'dmesg | grep -c "secureboot: Secure boot enabled"'), ['1'], 'the installed kernel runs with Secure Boot');
     t.deepEqual(await serialRun(vm, 'test -e /etc/netimage/first-boot.json && echo token-left || echo token-gone'), ['token-gone']);
