@@ -105,7 +105,8 @@ export async function writeChunkedImage(opts: ChunkedWriteOptions): Promise<Chun
   const chunkBlocks = Math.max(1, Math.floor(opts.chunkBytes / head.blockSize));
   const counts = usedPerChunk(bitmapAndCrc, head.totalBlocks, chunkBlocks);
   const used = counts.reduce((a, b) => a + b, 0);
-  if (used !== head.usedBlocks) throw new ImagingError(`partclone's bitmap marks ${used} blocks, its header says ${head.usedBlocks}`);
+  // Not head.usedBlocks: that is the file system's summary count, stale after a power cut (the
+  // superblock is written back late); the bitmap is what the data follows and partclone.restore uses.
   const chunks: [number, string][] = [];
   for (let k = 0; k < counts.length; k++) {
     if (counts[k] === 0) continue;
@@ -120,7 +121,7 @@ export async function writeChunkedImage(opts: ChunkedWriteOptions): Promise<Chun
   position += table.length;
   fileHash.update(table);
   return {
-    index: { format: 'netimage-chunks/1', blockSize: head.blockSize, totalBlocks: head.totalBlocks, usedBlocks: head.usedBlocks, chunkBlocks, headSha256, chunks },
+    index: { format: 'netimage-chunks/1', blockSize: head.blockSize, totalBlocks: head.totalBlocks, usedBlocks: used, chunkBlocks, headSha256, chunks },
     head,
     sha256: fileHash.digest('hex'),
     imageBytes: position,
@@ -178,8 +179,10 @@ export function parseReport(text: string, chunkBytes: number): ChunkedWriteResul
       return [Number(k), sha!];
     });
   const chunkBlocks = Math.max(1, Math.floor(chunkBytes / head.blockSize));
+  // The bitmap's count (the header's may be stale, see writeChunkedImage); older helpers did not report it.
+  const used = field('U');
   return {
-    index: { format: 'netimage-chunks/1', blockSize: head.blockSize, totalBlocks: head.totalBlocks, usedBlocks: head.usedBlocks, chunkBlocks, headSha256, chunks },
+    index: { format: 'netimage-chunks/1', blockSize: head.blockSize, totalBlocks: head.totalBlocks, usedBlocks: used === undefined ? head.usedBlocks : Number(used), chunkBlocks, headSha256, chunks },
     head,
     sha256: end[0]!,
     imageBytes: Number(end[1]),
