@@ -96,7 +96,9 @@ export async function configureSystem(root: string, plan: OsInstallPlan, uuids: 
     await put(root, 'etc/apt/sources.list', sources);
     await rm(join(root, 'etc/apt/sources.list.d/debian.sources'), { force: true });
   }
-  if (proxy) await put(root, 'etc/apt/apt.conf.d/80netimage-proxy', proxy);
+  // 0600: a proxy URL may carry a password. apt reads its configuration as root and hands it to
+  // its download methods (user _apt) itself, so they need no read access to the file.
+  if (proxy) await put(root, 'etc/apt/apt.conf.d/80netimage-proxy', proxy, 0o600);
   else await rm(join(root, 'etc/apt/apt.conf.d/80netimage-proxy'), { force: true });
   log(aptLogLine(plan.aptSources.length, plan.proxy));
 

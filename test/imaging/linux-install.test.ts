@@ -41,6 +41,7 @@ function checkCommon(t: import('ava').ExecutionContext, out: any): void {
   t.regex(out.keyboard, /XKBLAYOUT="de"\nXKBVARIANT="nodeadkeys"/);
   t.is(out.localtime, '/usr/share/zoneinfo/Europe/Berlin');
   t.regex(out.aptProxy, /Acquire::http::Proxy "http:\/\/192\.0\.2\.1:3128";/);
+  t.is(out.aptProxyMode, '600', 'a proxy URL may carry a password: not world-readable');
   t.regex(out.sources, /^deb http:\/\/deb\.debian\.org\/debian bookworm main$/m);
   t.true((out.grubCfg as string).includes(`linux /vmlinuz root=UUID=${out.uuids.root} ro`), out.grubCfg);
   t.is(out.firstBootMode, '600', 'the first-boot token file is root-only');

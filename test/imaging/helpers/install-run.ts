@@ -152,6 +152,7 @@ try {
     out['keyboard'] = await text('etc/default/keyboard');
     out['localtime'] = await run('readlink', [join(dir, 'etc/localtime')]).then((r) => r.stdout.trim());
     out['aptProxy'] = await text('etc/apt/apt.conf.d/80netimage-proxy');
+    out['aptProxyMode'] = ((await stat(join(dir, 'etc/apt/apt.conf.d/80netimage-proxy'))).mode & 0o777).toString(8);
     out['sources'] = await text('etc/apt/sources.list');
     out['grubCfg'] = await text('boot/grub/grub.cfg');
     out['firstBootMode'] = ((await stat(join(dir, 'etc/netimage/first-boot.json'))).mode & 0o777).toString(8);
