@@ -79,10 +79,23 @@ test.serial('chunkcut refuses a partclone stream that ends before its bitmap (it
   t.regex(r.stderr, /stream ended early .*bitmap/);
 });
 
+/**
+ * mkfs on a loop device that was just written or unmounted: a probe after the close can hold
+ * it for a moment ("apparently in use by the system"), so try again briefly before failing.
+ */
+async function mkfsExt4WhenFree(dev: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await runAllowFailure('mkfs.ext4', ['-q', '-F', '-b', '4096', dev]);
+    if (r.exitCode === 0) return;
+    if (!/in use/.test(r.stderr) || attempt >= 40) throw new Error(`mkfs.ext4 ${dev}: ${r.stderr.trim()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 test.serial('a file system whose summary counts are stale (power cut while mounted): both cutters back it up by the bitmap; stock partclone and our restore bring the files back', async (t) => {
   // What a PC switched off while running leaves: block bitmaps on disk, the superblock's free
   // count from before. Made here by copying the device while it is mounted (after a sync).
-  await run('mkfs.ext4', ['-q', '-F', '-b', '4096', ctx.a]);
+  await mkfsExt4WhenFree(ctx.a);
   const mnt = await tempDir(t, 'stale-mnt');
   await run('mount', [ctx.a, mnt]);
   try {
@@ -118,7 +131,7 @@ test.serial('a file system whose summary counts are stale (power cut while mount
   };
   const want = await fileSha(ctx.ref);
   t.is(await fileSha(ctx.a), want, 'stock partclone.restore');
-  await run('mkfs.ext4', ['-q', '-F', '-b', '4096', ctx.a]);
+  await mkfsExt4WhenFree(ctx.a);
   const r = await restorePartition({ storeRoot: ctx.store, imageName: 'stale-c', device: ctx.a });
   t.is(r.mode, 'full');
   t.is(await fileSha(ctx.a), want, 'our restore');
