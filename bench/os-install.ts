@@ -11,6 +11,9 @@
 // what the lab's bridge sent to the PC in each phase (the boot image, the root filesystem or the
 // image, the loaders). Goal: install ≤ 1.5 × restore.
 // STAND-IN: the Debian mirror the action check asks (vm-harness/mirror-standin.ts), as in the VM scenarios.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { createLab, type Lab } from '../vm-harness/netns.ts';
@@ -45,6 +48,8 @@ interface Phase {
 
 async function main(): Promise<void> {
   await ensureBootImage();
+  // The agents' own timestamped logs show where each phase's time went (kept after the run).
+  const logDir = await mkdtemp(join(tmpdir(), 'netimage-bench-os-install-'));
   const lab = await createLab({ name: 'bosi', subnet: '10.77.69.0/24' });
   try {
     const mac = randomMac();
@@ -57,6 +62,10 @@ async function main(): Promise<void> {
       env: { NETIMAGE_BOOT_KERNEL_TRANSPORT: 'tftp', NETIMAGE_DEPOT_DIR: await labDepot(lab) },
     });
     await registerClient(server, { id: CLIENT, mac });
+    const keepLog = async (phase: string, jobId: string) => {
+      const text: unknown = await server.call('GET', `/jobs/${jobId}/log`);
+      await writeFile(join(logDir, `${phase}.log`), typeof text === 'string' ? text : JSON.stringify(text));
+    };
     const disk = await createRawDisk(lab, '8G');
     const boot = (name: string): BootOptions => ({ name, firmware, mac, disk });
     const prep = await runProduct(lab, server, { ...boot('bosi-prepare'), clientId: CLIENT, productId: 'opsi-local-image-prepare', timeoutMs: 10 * 60_000, properties: { os_family: 'linux', system_partition_size: '2G', winpe_partition_size: '256M', data_partition_size: '0G', minimal_backup_partition_size: '40%' } });
@@ -67,6 +76,8 @@ async function main(): Promise<void> {
     let t0 = performance.now();
     const inst = await runProduct(lab, server, { ...boot('bosi-install'), clientId: CLIENT, productId: DEBIAN, timeoutMs: 40 * 60_000, properties: { askbeforeinst: false, proxy, root_password: 'bench-1', backup_after_install: true } });
     if (inst.job.state !== 'succeeded') throw new Error(`install ${inst.job.state}: ${inst.vm.tail(30)}`);
+    const installJobDone = (performance.now() - t0) / 1000;
+    await keepLog('install', inst.job.id);
     const first = await bootVm(lab, boot('bosi-firstboot'));
     let install: Phase;
     try {
@@ -92,6 +103,8 @@ async function main(): Promise<void> {
     t0 = performance.now();
     const r = await runProduct(lab, server, { ...boot('bosi-restore'), clientId: CLIENT, productId: 'opsi-local-image-restore', timeoutMs: 20 * 60_000, properties: { imagefile: DEBIAN } });
     if (r.job.state !== 'succeeded') throw new Error(`restore ${r.job.state}: ${r.vm.tail(30)}`);
+    const restoreJobDone = (performance.now() - t0) / 1000;
+    await keepLog('restore', r.job.id);
     const after = await bootVm(lab, boot('bosi-after-restore'));
     let restore: Phase;
     try {
@@ -102,6 +115,8 @@ async function main(): Promise<void> {
       await after.stop();
     }
 
+    console.log(`\njob result at: install ${installJobDone.toFixed(0)} s, restore ${restoreJobDone.toFixed(0)} s after the action set; the rest is the boot from the disk`);
+    console.log(`agent logs (timestamped lines): ${logDir}`);
     const mib = (b: number) => (b / 1048576).toFixed(1);
     console.log(`\nDebian 12 install vs restore of its image, ${firmware}, QEMU/TCG 1 vCPU, same VM and disk`);
     console.log('| | to first-boot report | to login prompt | bytes to the PC |');

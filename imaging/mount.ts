@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, runAllowFailure } from '../lib/process.ts';
 
-export async function mountTemp(device: string, opts: { fsType?: string; readOnly?: boolean; base?: string } = {}): Promise<{ dir: string; unmount: () => Promise<void> }> {
+export async function mountTemp(device: string, opts: { fsType?: string; readOnly?: boolean; options?: string[]; base?: string } = {}): Promise<{ dir: string; unmount: () => Promise<void> }> {
   // NETIMAGE_MOUNT_BASE: tests point it into their temp dir, so a SIGKILLed run leaves no stray dirs.
   const dir = await mkdtemp(join(opts.base ?? process.env['NETIMAGE_MOUNT_BASE'] ?? tmpdir(), 'netimage-mnt-'));
-  const args = [...(opts.fsType ? ['-t', opts.fsType] : []), ...(opts.readOnly ? ['-o', 'ro'] : []), device, dir];
+  const options = [...(opts.readOnly ? ['ro'] : []), ...(opts.options ?? [])];
+  const args = [...(opts.fsType ? ['-t', opts.fsType] : []), ...(options.length ? ['-o', options.join(',')] : []), device, dir];
   try {
     await run('mount', args);
   } catch (e) {

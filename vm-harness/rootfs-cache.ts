@@ -16,13 +16,16 @@ export interface CachedRootfs {
 
 async function find(): Promise<CachedRootfs | null> {
   const dir = join(TEST_DEPOT, 'rootfs');
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('debian-12-')).sort();
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('debian-12-'));
+  // Newest first: an entry of an older recipe may still sit beside the current one.
+  const found: (CachedRootfs & { created: string })[] = [];
   for (const name of names) {
-    const manifest = JSON.parse(await readFile(join(dir, name, 'manifest.json'), 'utf8').catch(() => 'null')) as { files: { path: string; size: number; sha256: string }[] } | null;
+    const manifest = JSON.parse(await readFile(join(dir, name, 'manifest.json'), 'utf8').catch(() => 'null')) as { created?: string; files: { path: string; size: number; sha256: string }[] } | null;
     const f = manifest?.files.find((x) => x.path === 'rootfs.tar.zst');
-    if (f) return { name, file: join(dir, name, f.path), sha256: f.sha256, size: f.size };
+    if (f) found.push({ name, file: join(dir, name, f.path), sha256: f.sha256, size: f.size, created: manifest?.created ?? '' });
   }
-  return null;
+  const newest = found.sort((a, b) => b.created.localeCompare(a.created))[0];
+  return newest ? { name: newest.name, file: newest.file, sha256: newest.sha256, size: newest.size } : null;
 }
 
 /** The cached entry; polls (every 10 s) until `deadlineMs` for the real build to land it. */

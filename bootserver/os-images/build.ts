@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LANGUAGE_LOCALES } from '../../lib/locales.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { execa } from '../../lib/process.ts';
 import { splitLines } from '../../lib/process.ts';
@@ -50,6 +51,11 @@ WantedBy=ssh.service
 UNIT
 ln -sf /etc/systemd/system/netimage-ssh-host-keys.service "$root"/etc/systemd/system/ssh.service.wants/
 chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+# The short-code languages' locales, compiled once here instead of on every PC (lib/locales.ts).
+for l in ${Object.values(LANGUAGE_LOCALES).join(' ')}; do
+  grep -q "^$l UTF-8" "$root"/etc/locale.gen || { sed -i "s/^# *$l UTF-8/$l UTF-8/" "$root"/etc/locale.gen; grep -q "^$l UTF-8" "$root"/etc/locale.gen || echo "$l UTF-8" >> "$root"/etc/locale.gen; }
+done
+chroot "$root" locale-gen >/dev/null
 `;
 
 /** mmdebstrap's arguments for a spec, writing a tar stream to stdout. Pure. */

@@ -54,7 +54,7 @@ export function osForSuite(suite: string): OsDefinition | null {
  * Bump when the recipe changes (variant, base packages, hooks, artefact format): old cache
  * entries then no longer match and the next build makes a fresh one.
  */
-export const BUILDER_VERSION = 'netimage-rootfs/1';
+export const BUILDER_VERSION = 'netimage-rootfs/2'; // 2: the short-code languages' locales compiled in
 
 /** mmdebstrap variant: required + important priority, the base a Debian installer leaves. */
 export const VARIANT = 'important';

@@ -4,6 +4,7 @@
 import { chmod, lstat, mkdir, readFile, rm, symlink, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OsInstallPlan } from '../../lib/agent-protocol.ts';
+import { archiveHasLocale } from '../../lib/locales.ts';
 import { ImagingError } from '../errors.ts';
 import type { Chroot } from './chroot.ts';
 import {
@@ -82,7 +83,10 @@ export async function configureSystem(root: string, plan: OsInstallPlan, uuids: 
 
   const gen = join(root, 'etc/locale.gen');
   await put(root, 'etc/locale.gen', localeGenText(await readFile(gen, 'utf8').catch(() => ''), locale));
-  await chroot.run('locale-gen', []);
+  // The server compiled the short-code languages' locales into the image (lib/locales.ts).
+  const archived = await chroot.run('localedef', ['--list-archive']).then((r) => archiveHasLocale(r.stdout, locale), () => false);
+  if (archived) log(`locale ${locale}: compiled on the server, locale-gen skipped`);
+  else await chroot.run('locale-gen', []);
   await put(root, 'etc/default/locale', `LANG=${locale}\n`);
   await put(root, 'etc/default/keyboard', keyboard);
   await put(root, 'etc/vconsole.conf', `KEYMAP=${plan.consoleKeymap}\n`);

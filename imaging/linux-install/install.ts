@@ -40,12 +40,18 @@ export async function installDebian(o: InstallOptions): Promise<InstallResult> {
   const progress = o.progress ?? (() => undefined);
   progress(2, `formatting ${target.system}`);
   await run('wipefs', ['-a', target.system]);
-  await run('mkfs.ext4', ['-q', '-F', '-L', 'system', target.system]);
+  // No journal while the tree goes in: ~800 MiB in ~30k files, where journaling every metadata
+  // block twice is CPU work the PC need not do (an interrupted install starts over with mkfs
+  // anyway). The journal is added once the tree is complete (below), so the installed system
+  // boots a normal journaled ext4.
+  await run('mkfs.ext4', ['-q', '-F', '-L', 'system', '-O', '^has_journal', target.system]);
   if (target.swap) await run('mkswap', ['-L', 'swap', target.swap]);
   const rootUuid = await uuidOf(target.system);
   log(`${target.system}: new ext4 ${rootUuid}`);
 
-  const m = await mountTemp(target.system, { fsType: 'ext4' });
+  // noinit_itable: the kernel's background zeroing of inode tables would compete with the unpack;
+  // it runs on the installed system's first mount instead.
+  const m = await mountTemp(target.system, { fsType: 'ext4', options: ['noatime', 'noinit_itable'] });
   let unpackSeconds = 0;
   let rootfsBytes = 0;
   try {
@@ -89,6 +95,9 @@ export async function installDebian(o: InstallOptions): Promise<InstallResult> {
   } finally {
     await m.unmount();
   }
+  progress(98, 'adding the file system journal');
+  await run('tune2fs', ['-O', 'has_journal', target.system]);
+  log(`${target.system}: journal added`);
   progress(100, 'installed');
   return { rootUuid, rootfsBytes, unpackSeconds };
 }

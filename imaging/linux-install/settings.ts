@@ -2,6 +2,7 @@
 // apt, grub configs, the first-boot report. configure.ts writes them into the unpacked tree.
 import { ImagingError } from '../errors.ts';
 import { hideUrlPasswords } from '../../lib/redact.ts';
+import { LANGUAGE_LOCALES } from '../../lib/locales.ts';
 
 /**
  * What differs on the PC between the OSes the server builds (plan.os "debian-12", "ubuntu-22.04"):
@@ -46,8 +47,9 @@ export function hostsText(hostname: string): string {
 /** opsi's `language` (de, en, fr, or a full de_AT) as a glibc UTF-8 locale. */
 export function localeFor(language: string): string {
   const l = language.trim();
-  const known: Record<string, string> = { en: 'en_US', de: 'de_DE', fr: 'fr_FR', es: 'es_ES', it: 'it_IT', nl: 'nl_NL', da: 'da_DK', sv: 'sv_SE', cs: 'cs_CZ', pl: 'pl_PL' };
-  const base = known[l] ?? (/^[a-z]{2,3}_[A-Z]{2}$/.test(l.split('.')[0] ?? '') ? l.split('.')[0]! : /^[a-z]{2}$/.test(l) ? `${l}_${l.toUpperCase()}` : null);
+  const short = LANGUAGE_LOCALES[l];
+  if (short) return short;
+  const base = (/^[a-z]{2,3}_[A-Z]{2}$/.test(l.split('.')[0] ?? '') ? l.split('.')[0]! : /^[a-z]{2}$/.test(l) ? `${l}_${l.toUpperCase()}` : null);
   if (!base) throw new ImagingError(`language "${language}" is not a language code (de, en, fr) or locale (de_AT)`);
   return `${base}.UTF-8`;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { streamUnpack, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
 import { ImagingError } from '../../imaging/errors.ts';
+import { archiveHasLocale, archiveLocaleName, LANGUAGE_LOCALES } from '../../lib/locales.ts';
 import { aptLogLine, aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
 import { espFiles } from '../../imaging/linux-install/bootloader.ts';
 import { confirmOnConsole, parseAnswer, type ConsoleIo } from '../../imaging/linux-install/confirm.ts';
@@ -36,6 +37,17 @@ test('Ubuntu on the PC (untested end to end): its signed grub reads \\EFI\\ubunt
   t.regex(cfg, /^  initrd \/boot\/initrd\.img$/m);
   t.regex(grubCfgText('r-1'), /^  linux \/vmlinuz root=UUID=r-1 ro /m);
   t.throws(() => vendorOf('fedora-40'), { message: /does not know how to make "fedora-40" bootable/ });
+});
+
+test('locales the server compiled: a PC with one of them skips locale-gen, another locale is compiled on the PC', (t) => {
+  const listed = 'C.utf8\nde_DE.utf8\nen_US.utf8\n';
+  t.true(archiveHasLocale(listed, localeFor('de')));
+  t.true(archiveHasLocale(listed, 'en_US.UTF-8'));
+  t.false(archiveHasLocale(listed, localeFor('de_AT')));
+  t.false(archiveHasLocale('', localeFor('de')));
+  t.false(archiveHasLocale('de_DE.utf8x\n', localeFor('de')), 'whole names only');
+  t.is(archiveLocaleName('sv_SE.UTF-8'), 'sv_SE.utf8');
+  for (const [code, locale] of Object.entries(LANGUAGE_LOCALES)) t.is(localeFor(code), locale);
 });
 
 test('language, keymap, time zone, apt: opsi values mapped, bad ones refused', (t) => {

@@ -36,8 +36,11 @@ function checkCommon(t: import('ava').ExecutionContext, out: any): void {
     'root and user carry the server\'s hashes',
   );
   t.regex(out.userGroups[0], /^sudo:.*\buser\b/);
+  t.regex(out.systemFeatures, /\bhas_journal\b/, 'the installed ext4 has its journal');
+  t.is(out.systemFsck, 0, 'and checks clean');
   t.is(out.locale, 'LANG=de_DE.UTF-8\n');
-  t.true(out.localeArchive > 0, 'locale-gen ran');
+  t.true(out.localeArchive > 0, 'the locale is compiled (on the server, or by locale-gen)');
+  t.regex((out.log as string[]).join('\n'), /locale de_DE\.UTF-8: compiled on the server, locale-gen skipped/, 'the image built with this recipe carries it');
   t.regex(out.keyboard, /XKBLAYOUT="de"\nXKBVARIANT="nodeadkeys"/);
   t.is(out.localtime, '/usr/share/zoneinfo/Europe/Berlin');
   t.regex(out.aptProxy, /Acquire::http::Proxy "http:\/\/192\.0\.2\.1:3128";/);

@@ -5,9 +5,10 @@
 // docs/linux-install.md). The build is keyed by its inputs' hash, so a cached entry is exactly
 // what a cold build with the same inputs makes; the cold path runs wherever the cache is empty.
 import test from 'ava';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
+import { LANGUAGE_LOCALES } from '../../lib/locales.ts';
 import { run } from '../../lib/process.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { main as cli } from '../../bootserver/cli/main.ts';
@@ -76,7 +77,15 @@ test('os build debian-12: a real mmdebstrap build lands in the depot without hos
   t.regex(machineId ?? '', /^-rw-r--r-- 0\/0\s+0 /, 'machine-id empty: systemd makes one on the PC');
   const extract = async (path: string) => (await run('tar', ['--zstd', '-xOf', file, path])).stdout;
   t.is(await extract('./etc/hostname'), 'localhost');
+  t.true(has(/ \.\/usr\/lib\/locale\/locale-archive$/), 'the short-code languages\' locales compiled on the server');
+  const localeGen = await extract('./etc/locale.gen');
+  for (const locale of Object.values(LANGUAGE_LOCALES)) t.regex(localeGen, new RegExp(`^${locale.replace('.', '\\.')} UTF-8$`, 'm'), `${locale} enabled in locale.gen`);
   t.regex(listing.find((l) => / \.\/etc\/resolv\.conf/.test(l)) ?? '', /-> \.\.\/run\/systemd\/resolve\/stub-resolv\.conf$/, 'resolv.conf of the build host not in the image');
+
+  // Entries of older recipes in this cache are never used again (the VM scenarios take the newest).
+  for (const other of await readdir(join(DEPOT, 'rootfs'))) {
+    if (other.startsWith('debian-12-') && other !== name) await rm(join(DEPOT, 'rootfs', other), { recursive: true, force: true });
+  }
 
   // Same inputs: answered from the depot at once.
   const t0 = Date.now();

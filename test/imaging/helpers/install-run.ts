@@ -20,7 +20,7 @@ import { probeFilesystem } from '../../../imaging/fsdetect.ts';
 import { withMount } from '../../../imaging/mount.ts';
 import { withChroot } from '../../../imaging/linux-install/chroot.ts';
 import { FIRST_BOOT_SCRIPT } from '../../../imaging/linux-install/settings.ts';
-import { execa, run } from '../../../lib/process.ts';
+import { execa, run, runAllowFailure } from '../../../lib/process.ts';
 
 const [loop, firmwareArg, rootfsFile, sha256, sizeText] = process.argv.slice(2) as [string, string, string, string, string];
 const firmware = firmwareArg === 'bios' ? 'bios' : 'uefi';
@@ -139,6 +139,9 @@ try {
   const esp = prepared.partitions.find((p) => p.role === 'esp');
   const swap = prepared.partitions.find((p) => p.role === 'winpe');
   out['uuids'] = { root: (await probeFilesystem(sys.path)).uuid, esp: esp ? (await probeFilesystem(esp.path)).uuid : null, swap: swap ? (await probeFilesystem(swap.path)).uuid : null };
+  // The unpack ran without a journal; the installed file system has one and checks clean.
+  out['systemFeatures'] = /^Filesystem features:\s*(.*)$/m.exec((await run('dumpe2fs', ['-h', sys.path])).stdout)?.[1] ?? '';
+  out['systemFsck'] = (await runAllowFailure('e2fsck', ['-fn', sys.path])).exitCode;
   await withMount(sys.path, async (dir) => {
     const text = (p: string) => readFile(join(dir, p), 'utf8');
     out['fstab'] = await text('etc/fstab');
