@@ -14,6 +14,7 @@ import { Uploads } from '../depot/upload.ts';
 import { registerUploadHttp } from '../depot/upload-http.ts';
 import { wimUploadGrant } from '../depot/wim-upload.ts';
 import { goldenReadGrants, goldenUploadGrant } from '../depot/golden-upload.ts';
+import { goldenRestoreCheck } from '../depot/golden-restore.ts';
 import { readAptSources } from './apt-sources.ts';
 import { OsImageBuilder, type BuildRequest } from './build.ts';
 import { rootfsEntryName } from './spec.ts';
@@ -69,7 +70,7 @@ export async function openOsImages(config: Config, log: Logger): Promise<OsImage
   const builds = puller ? pullingBuilds(puller, log) : builder;
   const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds });
   const windows = new WindowsInstallPolicy(depot);
-  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows]), installs: null, puller };
+  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows, goldenRestoreCheck(depot)]), installs: null, puller };
 }
 
 /**
