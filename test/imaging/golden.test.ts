@@ -63,6 +63,8 @@ test.serial('a backup with upload_to_server lands in the depot as golden/<name>;
   const props = (await s.api('GET', `/api/v1/clients/${pcB.clientId}/products/opsi-local-image-restore/properties`)).body as Record<string, unknown>;
   t.like(props, { imagefile: 'Golden_One', imagefiles_list: ['Golden_One'] });
   // Another PC's backup job may not read it; a restore job reads only its own server_image.
+  // (action set refuses a server_image the depot does not hold, so 'another' must exist)
+  await depot.create('golden', 'another', { image: 'another' }, async (dir) => writeFile(join(dir, 'metadata.json'), '{}'));
   const other = await issueJob(s, { clientId: 'gold-c', mac: '52:54:00:00:a0:03', productId: 'opsi-local-image-restore', properties: { server_image: 'another' } });
   t.is((await fetch(`${s.url}/depot/v1/golden/${ENTRY}/manifest.json`, { headers: { authorization: `Bearer ${other.token}` } })).status, 403);
 });
