@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { AgentServerApi } from '../lib/netboot-product.ts';
 import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, goldenEntryName, type SeedSessionWire } from '../lib/golden.ts';
 import { parseManifest, type SeedManifest } from './seed/manifest.ts';
-import { receiveSeed } from './seed/receiver.ts';
+import { receiveSeed, type ReceiveEvent, type ReceiveResult } from './seed/receiver.ts';
 import { directorySink } from './seed/sink.ts';
 import { sha256File } from '../lib/files.ts';
 import { uploadToDepot, type UploadOutcome } from './depot-upload.ts';
@@ -93,6 +93,8 @@ export interface GoldenSeed {
   /** Tests: shorter waits for the first packet and after the last. */
   joinTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** Every event of the receiver (the seeding CLI prints them). */
+  onEvent?: (e: ReceiveEvent) => void;
 }
 
 const seedSessionWire = z.object({
@@ -117,6 +119,8 @@ export interface GoldenFetchResult {
   /** Bytes fetched by this run (0: the image was already here). */
   fetchedBytes: number;
   resumes: number;
+  /** How room seeding went (pieces by multicast, by HTTP, already here), when it was used. */
+  seeded?: ReceiveResult;
 }
 
 const FETCH_DIR = (name: string) => `.fetch-${name}`;
@@ -183,7 +187,8 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
 
   let fetched = 0;
   let resumes = 0;
-  if (o.seed) fetched += await receiveRoomSeed(o, o.seed, dir, entry, files, total);
+  const seeded = o.seed ? await receiveRoomSeed(o, o.seed, dir, entry, files, total) : null;
+  if (seeded) fetched += seeded.bytesMulticast + seeded.bytesHttp;
   for (const f of files) {
     const path = join(dir, f.path);
     let failures = 0;
@@ -246,7 +251,7 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
   await appendMasterLog(o.root, `fetch: golden image ${entry} from the server as ${name} (${total} bytes, sha256 ${imageSha}${resumes ? `, ${resumes} resume(s)` : ''})`);
   await rebuildIndex(o.root);
   o.log(`golden image ${entry} is on the backup partition as ${name} (${fetched} bytes fetched${resumes ? `, ${resumes} resume(s)` : ''}), every file sha256-checked`);
-  return { meta, fetchedBytes: fetched, resumes };
+  return { meta, fetchedBytes: fetched, resumes, ...(seeded ? { seeded } : {}) };
 }
 
 /** The local image whose name maps to golden entry `entry`, if any. */
@@ -260,7 +265,7 @@ async function readMetadataByEntry(root: string, entry: string): Promise<ImageMe
  * restarted mid-stream keeps the verified pieces already in `dir`. Returns the bytes received.
  * The manifest must describe exactly the depot's files; else nothing is seeded (unicast follows).
  */
-async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: string, entry: string, files: { path: string; size: number }[], total: number): Promise<number> {
+async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: string, entry: string, files: { path: string; size: number }[], total: number): Promise<ReceiveResult | null> {
   const s = seed.session;
   let manifest: SeedManifest;
   try {
@@ -269,7 +274,7 @@ async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: str
     if (!same) throw new ImagingError('its files are not those of the depot entry');
   } catch (error) {
     o.log(`room seeding of ${entry}: the session's manifest does not fit (${(error as Error).message}): fetching over HTTP instead`);
-    return 0;
+    return null;
   }
   if (s.state === 'over') o.log(`room seeding of ${entry}: the room's stream is over; everything this PC lacks comes over HTTP (unicast)`);
   else o.log(`room seeding of ${entry}: joining multicast ${s.group}:${s.port} on ${s.localAddress} (stream ${s.state})`);
@@ -290,6 +295,7 @@ async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: str
       idleTimeoutMs: seed.idleTimeoutMs,
       signal: o.signal,
       onEvent: (e) => {
+        seed.onEvent?.(e);
         if (e.type === 'progress') {
           o.onProgress?.(e.bytesDone, total);
           const percent = Math.floor((e.piecesDone * 100) / e.pieces);
@@ -305,7 +311,7 @@ async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: str
     o.log(
       `room seeding of ${entry}: ${r.pieces} pieces verified (${r.present} already here, ${r.viaMulticast} by multicast, ${r.viaHttp} by HTTP: ${(r.bytesMulticast / 1048576).toFixed(1)} MiB multicast, ${(r.bytesHttp / 1048576).toFixed(1)} MiB HTTP) in ${r.seconds.toFixed(1)} s`,
     );
-    return r.bytesMulticast + r.bytesHttp;
+    return r;
   } finally {
     await sink.close();
   }
