@@ -21,7 +21,7 @@ export function goldenRestoreCheck(depot: Depot): ActionSetHook {
   return {
     handles: (productId) => productId === ProductId.restore,
     beforeStoreProperties: async (_product: ProductDefinition, values) => values,
-    async beforeActionSet(_product, actionRequest: ActionRequest, given, stored) {
+    async beforeActionSet(_product, actionRequest: ActionRequest, given, stored, clientId) {
       if (!isPendingRequest(actionRequest)) return given;
       const image = serverImageOf(given, stored);
       if (!image) return given;
@@ -29,7 +29,8 @@ export function goldenRestoreCheck(depot: Depot): ActionSetHook {
       if (!entry) throw new PropertyValidationError(`server_image "${image}" is not a golden image name (letters, digits, ".", "_", "-"); nothing was changed`);
       if (!(await depot.get(GOLDEN_KIND, entry))) {
         const have = (await depot.list()).filter((e) => e.manifest.kind === GOLDEN_KIND).map((e) => e.manifest.name);
-        throw new ConflictError(`the depot has no golden image ${GOLDEN_KIND}/${entry} (it has ${have.length ? have.join(', ') : 'none'}): upload one with opsi-local-image-backup upload_to_server=true; nothing was changed`);
+        const stale = !('server_image' in given) ? ` (server_image is still set on ${clientId}: set it empty to restore from the backup partition)` : '';
+        throw new ConflictError(`the depot has no golden image ${GOLDEN_KIND}/${entry}${stale} (it has ${have.length ? have.join(', ') : 'none'}): upload one with opsi-local-image-backup upload_to_server=true; nothing was changed`);
       }
       return given;
     },
