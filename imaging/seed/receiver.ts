@@ -151,7 +151,12 @@ export async function receiveSeed(o: ReceiveOptions): Promise<ReceiveResult> {
     if (reason === 'blocked') {
       r.multicastBlocked = message!;
       o.onEvent?.({ type: 'multicast-blocked', message: message! });
-    } else o.onEvent?.({ type: 'stream-over', reason, missing: total - done });
+    } else {
+      // Missing: neither received nor already handed to catch-up (pieces being written are not).
+      let missing = queue.length;
+      for (let i = 0; i < total; i++) if (state[i] === State.Pending) missing++;
+      o.onEvent?.({ type: 'stream-over', reason, missing });
+    }
     for (const p of pieces) toHttp(p);
     wakeAll();
   };
