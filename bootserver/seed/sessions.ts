@@ -55,6 +55,8 @@ export class SeedSessions {
   readonly #log: Logger;
   readonly #config: SeedingConfig;
   readonly #sessions = new Map<string, Session>();
+  /** Manifests by version folder and piece size: a second room seeding the same image does not hash it again. */
+  readonly #manifests = new Map<string, Promise<SeedManifest>>();
   #next = 0;
 
   constructor(options: { depot: Depot; log: Logger; config: SeedingConfig }) {
@@ -84,7 +86,7 @@ export class SeedSessions {
       group: `${this.#config.groupPrefix}.${1 + (n % 254)}`,
       port: this.#config.port,
       dir,
-      manifest: dir.then((d) => buildManifest(d, GOLDEN_FILES, this.#config.pieceKib * 1024)),
+      manifest: dir.then((d) => this.#manifestOf(d)),
       state: 'waiting',
       sending: null,
       go: () => go(),
@@ -128,6 +130,19 @@ export class SeedSessions {
   /** Server shutdown: every stream stops (receivers finish over HTTP while the server runs). */
   stopAll(): void {
     for (const s of this.#sessions.values()) this.#stop(s);
+  }
+
+  #manifestOf(dir: string): Promise<SeedManifest> {
+    const key = `${dir}\n${this.#config.pieceKib}`;
+    let m = this.#manifests.get(key);
+    if (!m) {
+      m = buildManifest(dir, GOLDEN_FILES, this.#config.pieceKib * 1024);
+      // A failure is not kept: the next session tries again. Versions of removed entries pile up
+      // only as small manifests (one per image version seeded while the server runs).
+      m.catch(() => this.#manifests.delete(key));
+      this.#manifests.set(key, m);
+    }
+    return m;
   }
 
   #send(session: Session, manifest: SeedManifest, localAddress: string): void {
