@@ -138,6 +138,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
       osImages,
       async stop() {
         installs.stop();
+        osImages.seeding.stopAll();
         await osImages.builder.stop();
         metrics?.close();
         await scheduler.stop();

@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { AgentServerApi } from '../lib/netboot-product.ts';
-import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, goldenEntryName } from '../lib/golden.ts';
+import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, goldenEntryName, type SeedSessionWire } from '../lib/golden.ts';
+import { parseManifest, type SeedManifest } from './seed/manifest.ts';
+import { receiveSeed, type ReceiveEvent, type ReceiveResult } from './seed/receiver.ts';
+import { directorySink } from './seed/sink.ts';
 import { sha256File } from '../lib/files.ts';
 import { uploadToDepot, type UploadOutcome } from './depot-upload.ts';
 import { ImagingError } from './errors.ts';
@@ -77,6 +80,38 @@ export interface GoldenFetchOptions {
   /** Requests in a row without progress before giving up (default 6), waits doubling from `retryMs` (default 1 s). */
   attempts?: number;
   retryMs?: number;
+  /**
+   * The room's seeding session (GET /agent/v1/seed): the files come from its multicast stream
+   * into the same `.fetch-<name>/` folder, whatever it misses over HTTP Range, with the same checks
+   * and commit as a unicast fetch. Null/absent: unicast.
+   */
+  seed?: GoldenSeed | null;
+}
+
+export interface GoldenSeed {
+  session: SeedSessionWire;
+  /** Tests: shorter waits for the first packet and after the last. */
+  joinTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** Every event of the receiver (the seeding CLI prints them). */
+  onEvent?: (e: ReceiveEvent) => void;
+}
+
+const seedSessionWire = z.object({
+  state: z.enum(['waiting', 'sending', 'over']),
+  entry: z.string(),
+  group: z.string().regex(/^2(2[4-9]|3\d)\.\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'an IPv4 multicast group'),
+  port: z.number().int().min(1).max(65535),
+  manifest: z.unknown(),
+  base: z.string().startsWith('/'),
+  localAddress: z.string(),
+});
+
+/** The server's answer to GET /agent/v1/seed, checked (a bad answer is an error, not a guess). */
+export function parseSeedSession(value: unknown): SeedSessionWire {
+  const parsed = seedSessionWire.safeParse(value);
+  if (!parsed.success) throw new ImagingError(`the server's seeding session is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  return parsed.data as SeedSessionWire;
 }
 
 export interface GoldenFetchResult {
@@ -84,10 +119,19 @@ export interface GoldenFetchResult {
   /** Bytes fetched by this run (0: the image was already here). */
   fetchedBytes: number;
   resumes: number;
+  /** How room seeding went (pieces by multicast, by HTTP, already here), when it was used. */
+  seeded?: ReceiveResult;
 }
 
 const FETCH_DIR = (name: string) => `.fetch-${name}`;
 const SOURCE = 'source.json';
+/** In a fetch folder being filled by room seeding: its files may have holes. */
+const SEEDED = 'seeding';
+
+async function allocatedOf(path: string, size: number): Promise<number> {
+  const st = await stat(path).catch(() => null);
+  return st ? Math.min(st.size, st.blocks * 512, size) : 0;
+}
 
 async function sizeOf(path: string): Promise<number> {
   return (await stat(path).catch(() => null))?.size ?? 0;
@@ -126,7 +170,14 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
   await writeFile(join(dir, SOURCE), `${imageSha}\n`);
 
   const total = files.reduce((a, f) => a + f.size, 0);
-  const have = (await Promise.all(files.map((f) => sizeOf(join(dir, f.path))))).reduce((a, b) => a + b, 0);
+  // A seeded file has its full size from the start with holes where pieces are missing: the
+  // blocks on disk, not the size, say how much is here (for the space check).
+  if (!o.seed && (await stat(join(dir, SEEDED)).catch(() => null))) {
+    o.log(`dropping a partial room seeding of ${entry} (its files have holes, a unicast fetch resumes only after a contiguous start)`);
+    for (const f of files) await rm(join(dir, f.path), { force: true });
+    await rm(join(dir, SEEDED), { force: true });
+  }
+  const have = (await Promise.all(files.map((f) => allocatedOf(join(dir, f.path), f.size)))).reduce((a, b) => a + b, 0);
   const s = await statfs(o.root);
   const free = s.bavail * s.bsize;
   if (free < total - have) {
@@ -136,6 +187,8 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
 
   let fetched = 0;
   let resumes = 0;
+  const seeded = o.seed ? await receiveRoomSeed(o, o.seed, dir, entry, files, total) : null;
+  if (seeded) fetched += seeded.bytesMulticast + seeded.bytesHttp;
   for (const f of files) {
     const path = join(dir, f.path);
     let failures = 0;
@@ -192,15 +245,74 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
     throw new ImagingError(`golden image ${entry}: its metadata.json does not name its image.pcl.zst and chunks.json; refused and dropped`);
   }
   await rm(join(dir, SOURCE));
+  await rm(join(dir, SEEDED), { force: true });
   const name = normalizeImageName(meta.name);
   await commitStaging(o.root, name, dir);
   await appendMasterLog(o.root, `fetch: golden image ${entry} from the server as ${name} (${total} bytes, sha256 ${imageSha}${resumes ? `, ${resumes} resume(s)` : ''})`);
   await rebuildIndex(o.root);
   o.log(`golden image ${entry} is on the backup partition as ${name} (${fetched} bytes fetched${resumes ? `, ${resumes} resume(s)` : ''}), every file sha256-checked`);
-  return { meta, fetchedBytes: fetched, resumes };
+  return { meta, fetchedBytes: fetched, resumes, ...(seeded ? { seeded } : {}) };
 }
 
 /** The local image whose name maps to golden entry `entry`, if any. */
 async function readMetadataByEntry(root: string, entry: string): Promise<ImageMetadata | null> {
   return (await listImages(root)).find((m) => goldenEntryName(m.name) === entry) ?? null;
+}
+
+/**
+ * The room's multicast stream into `dir` (imaging/seed/): every piece checked against its sha256
+ * before it is written, what the stream misses fetched over HTTP Range with the job token, a PC
+ * restarted mid-stream keeps the verified pieces already in `dir`. Returns the bytes received.
+ * The manifest must describe exactly the depot's files; else nothing is seeded (unicast follows).
+ */
+async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: string, entry: string, files: { path: string; size: number }[], total: number): Promise<ReceiveResult | null> {
+  const s = seed.session;
+  let manifest: SeedManifest;
+  try {
+    manifest = parseManifest(s.manifest);
+    const same = manifest.files.length === files.length && files.every((f, i) => manifest.files[i]!.name === f.path && manifest.files[i]!.size === f.size);
+    if (!same) throw new ImagingError('its files are not those of the depot entry');
+  } catch (error) {
+    o.log(`room seeding of ${entry}: the session's manifest does not fit (${(error as Error).message}): fetching over HTTP instead`);
+    return null;
+  }
+  if (s.state === 'over') o.log(`room seeding of ${entry}: the room's stream is over; everything this PC lacks comes over HTTP (unicast)`);
+  else o.log(`room seeding of ${entry}: joining multicast ${s.group}:${s.port} on ${s.localAddress} (stream ${s.state})`);
+  await writeFile(join(dir, SEEDED), `${s.group}:${s.port}\n`);
+  const sink = await directorySink(dir, manifest);
+  let lastPercent = -1;
+  try {
+    const r = await receiveSeed({
+      manifest,
+      baseUrl: s.base,
+      fetch: (url, init) => o.fetchFile(url, init.headers, init.signal),
+      group: s.group,
+      port: s.port,
+      localAddress: s.localAddress,
+      sink,
+      // A stream that is over sends nothing: no need to wait for it.
+      joinTimeoutMs: s.state === 'over' ? 1 : seed.joinTimeoutMs,
+      idleTimeoutMs: seed.idleTimeoutMs,
+      signal: o.signal,
+      onEvent: (e) => {
+        seed.onEvent?.(e);
+        if (e.type === 'progress') {
+          o.onProgress?.(e.bytesDone, total);
+          const percent = Math.floor((e.piecesDone * 100) / e.pieces);
+          if (percent % 10 === 0 && percent !== lastPercent) o.log(`room seeding of ${entry}: ${percent} % (${e.viaMulticast} pieces by multicast, ${e.viaHttp} by HTTP)`);
+          lastPercent = percent;
+        } else if (e.type === 'multicast-blocked') {
+          if (s.state !== 'over') o.log(`room seeding of ${entry}: MULTICAST BLOCKED: ${e.message} (falling back to unicast HTTP Range)`);
+        } else if (e.type === 'damaged-piece') o.log(`room seeding of ${entry}: piece ${e.piece} arrived damaged by ${e.via} (sha256 mismatch): fetched again over HTTP`);
+        else if (e.type === 'stream-over') o.log(`room seeding of ${entry}: stream ${e.reason === 'end' ? 'ended' : 'stopped'} with ${e.missing} pieces missing: fetching them over HTTP`);
+        else if (e.type === 'joined' && e.present) o.log(`room seeding of ${entry}: ${e.present} verified pieces already here from an earlier attempt`);
+      },
+    });
+    o.log(
+      `room seeding of ${entry}: ${r.pieces} pieces verified (${r.present} already here, ${r.viaMulticast} by multicast, ${r.viaHttp} by HTTP: ${(r.bytesMulticast / 1048576).toFixed(1)} MiB multicast, ${(r.bytesHttp / 1048576).toFixed(1)} MiB HTTP) in ${r.seconds.toFixed(1)} s`,
+    );
+    return r;
+  } finally {
+    await sink.close();
+  }
 }

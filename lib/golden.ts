@@ -3,6 +3,8 @@
 // grant, read grant) and the agent (upload after a backup, fetch before a restore).
 //   opsi-local-image-backup  upload_to_server=true   the image just made goes up as golden/<name>
 //   opsi-local-image-restore server_image=<name>     golden/<name> comes down first, then restores
+//     + server_image_multicast=true, set for a group: the room's PCs receive it in one multicast
+//       stream (room seeding, GET /agent/v1/seed); restore_after_fetch=false: fetch only
 export const GOLDEN_KIND = 'golden';
 /** The files of a golden entry, in upload order: metadata.json last, so it names checked bytes. */
 export const GOLDEN_FILES = ['image.pcl.zst', 'chunks.json', 'metadata.json'] as const;
@@ -12,4 +14,22 @@ export const GOLDEN_METADATA = 'metadata.json';
 export function goldenEntryName(imageName: string): string | null {
   const name = imageName.trim().replace(/ +/g, '_').toLowerCase();
   return /^[a-z0-9][a-z0-9._-]{0,127}$/.test(name) ? name : null;
+}
+
+/** Agent API path (below /agent/v1) where a restore job asks for its room's seeding session. */
+export const SEED_SESSION_PATH = '/seed';
+
+/** The answer of GET /agent/v1/seed: where the room's multicast stream of golden/<entry> is. */
+export interface SeedSessionWire {
+  /** waiting: HELLO until the room has joined; sending: data; over: the stream has ended (all over HTTP). */
+  state: 'waiting' | 'sending' | 'over';
+  entry: string;
+  group: string;
+  port: number;
+  /** The netimage-seed/1 manifest of the entry's files (imaging/seed/manifest.ts). */
+  manifest: unknown;
+  /** Server-relative base of the files for HTTP catch-up (the depot, read with the job token). */
+  base: string;
+  /** The PC's own address as the server sees it: the interface to join the group on. */
+  localAddress: string;
 }

@@ -151,6 +151,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Room seeding (docs/imaging.md "Room seeding"): one multicast stream of a golden image per group action.
+    seeding: z
+      .object({
+        /** Multicast groups: session n uses <groupPrefix>.<1 + n mod 254> (administratively scoped 239.x by default). */
+        groupPrefix: z.string().regex(/^239\.\d{1,3}\.\d{1,3}$/, 'three octets of 239.0.0.0/8, e.g. 239.255.42').default('239.255.42'),
+        port: port.default(9042),
+        /** Payload rate of the stream; the slowest PC of the room must keep up or it catches up over HTTP. */
+        rateMbit: z.number().positive().max(10_000).default(400),
+        /** After the first PC of the room asks, data starts when every PC has joined or this many seconds passed. */
+        joinWindowSeconds: z.number().int().min(0).max(3600).default(120),
+        /** Piece size (each verified by its sha256; a piece lost in part is fetched in part over HTTP). */
+        pieceKib: z.number().int().min(64).max(65536).default(1024),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -20,6 +20,12 @@ import { AgentAuthError } from '../service/netboot.ts';
 import { AgentSession } from '../service/agent-session.ts';
 import type { OsInstallService } from '../service/os-install.ts';
 import { bearerToken } from './auth.ts';
+import { ForbiddenError } from './errors.ts';
+import { goldenEntryName, SEED_SESSION_PATH } from '../../lib/golden.ts';
+import { ProductId } from '../../lib/products.ts';
+import { serverImageOf } from '../depot/golden-restore.ts';
+import type { SeedSessions } from '../seed/sessions.ts';
+import { StoreNotFoundError } from '../store/types.ts';
 
 function token(request: FastifyRequest): string {
   const t = bearerToken(request);
@@ -96,6 +102,32 @@ export async function registerOsInstallAgentApi(app: FastifyInstance, deps: { in
         if (!t) throw new AgentAuthError('missing first-boot token: send "Authorization: Bearer <token from /etc/netimage/first-boot.json>"');
         await deps.installs.firstBoot(t, req.body);
         return { ok: true };
+      });
+    },
+    { prefix: AGENT_API_PREFIX },
+  );
+}
+
+/**
+ * GET /agent/v1/seed: a restore job's room seeding session (bootserver/seed/sessions.ts): the
+ * multicast group and port, the manifest, and the depot path for HTTP catch-up, which the same job
+ * token reads (its server_image). 404 when the room has no session for it (the PC fetches over
+ * HTTP and says so in its log).
+ */
+export async function registerSeedAgentApi(app: FastifyInstance, deps: { seeding: SeedSessions; service: NetbootService; agent: AgentSession }): Promise<void> {
+  const bare = (a: string | undefined) => (a ?? '').replace(/^::ffff:/, '');
+  await app.register(
+    async (api) => {
+      api.get(SEED_SESSION_PATH, { schema: { tags: ['agent'], summary: "A restore job's room seeding session (multicast group, manifest, catch-up path)" } }, async (req) => {
+        const job = await deps.agent.jobOfToken(token(req));
+        if (job.state !== 'booting' && job.state !== 'running') throw new ForbiddenError(`job ${job.id} is ${job.state}: its token no longer joins a seeding`);
+        if (job.productId !== ProductId.restore) throw new ForbiddenError(`a ${job.productId} job has no room seeding (only ${ProductId.restore} with server_image)`);
+        const entry = goldenEntryName(serverImageOf(await deps.service.effectiveProperties(job.clientId, job.productId)));
+        if (!entry) throw new StoreNotFoundError(`job ${job.id} has no server_image: nothing to seed`);
+        const client = await deps.service.requireClient(job.clientId);
+        const session = await deps.seeding.join(job.clientId, client.group, entry, bare(req.socket.localAddress), bare(req.socket.remoteAddress));
+        if (!session) throw new StoreNotFoundError(`no room seeding of golden/${entry} for ${job.clientId}${client.group ? ` in group ${client.group}` : ' (in no group)'}: set the restore for the group with server_image_multicast=true`);
+        return session;
       });
     },
     { prefix: AGENT_API_PREFIX },

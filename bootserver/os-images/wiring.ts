@@ -14,6 +14,7 @@ import { Uploads } from '../depot/upload.ts';
 import { registerUploadHttp } from '../depot/upload-http.ts';
 import { wimUploadGrant } from '../depot/wim-upload.ts';
 import { goldenReadGrants, goldenUploadGrant } from '../depot/golden-upload.ts';
+import { goldenRestoreCheck } from '../depot/golden-restore.ts';
 import { readAptSources } from './apt-sources.ts';
 import { OsImageBuilder, type BuildRequest } from './build.ts';
 import { rootfsEntryName } from './spec.ts';
@@ -22,7 +23,8 @@ import { WindowsInstallPolicy } from './windows-install.ts';
 import { MirrorChecker } from './mirror.ts';
 import { registerOsImagesApi } from './http.ts';
 import { OsInstallService } from '../service/os-install.ts';
-import { registerOsInstallAgentApi } from '../http/agent-api.ts';
+import { registerOsInstallAgentApi, registerSeedAgentApi } from '../http/agent-api.ts';
+import { SeedSessions, seedingOnGroupAction } from '../seed/sessions.ts';
 
 export interface OsImages {
   depot: Depot;
@@ -38,6 +40,8 @@ export interface OsImages {
   installs: OsInstallService | null;
   /** Pulls from the main server's depot (config depot.upstream); null without one. */
   puller: DepotPuller | null;
+  /** Room seeding sessions (bootserver/seed/sessions.ts), started by group restores. */
+  seeding: SeedSessions;
 }
 
 /**
@@ -47,6 +51,8 @@ export interface OsImages {
 export function startOsInstalls(osImages: OsImages, service: NetbootService, log: Logger): OsInstallService {
   const installs = new OsInstallService({ service, depot: osImages.depot, builder: osImages.builder, policy: osImages.policy, windows: osImages.windows, log, puller: osImages.puller });
   service.useBootGate(installs);
+  // Room seeding: a group restore with server_image_multicast starts the room's stream.
+  service.onGroupAction(seedingOnGroupAction(osImages.seeding));
   osImages.builder.onFinished((build) => {
     if (build.state === 'failed') installs.buildFailed(build).catch((error: unknown) => log.error({ err: error, build: build.id }, 'failing the actions of a failed build failed'));
   });
@@ -69,7 +75,8 @@ export async function openOsImages(config: Config, log: Logger): Promise<OsImage
   const builds = puller ? pullingBuilds(puller, log) : builder;
   const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds });
   const windows = new WindowsInstallPolicy(depot);
-  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows]), installs: null, puller };
+  const seeding = new SeedSessions({ depot, log: log.child({ component: 'seeding' }), config: config.seeding });
+  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows, goldenRestoreCheck(depot)]), installs: null, puller, seeding };
 }
 
 /**
@@ -116,5 +123,6 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
     },
   });
   await registerOsImagesApi(app, { store: deps.store, builder: osImages.builder, policy: osImages.policy });
+  await registerSeedAgentApi(app, { seeding: osImages.seeding, service, agent });
   if (osImages.installs) await registerOsInstallAgentApi(app, { installs: osImages.installs });
 }

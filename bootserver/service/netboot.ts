@@ -84,6 +84,17 @@ export function combineActionSetHooks(hooks: readonly ActionSetHook[]): ActionSe
   };
 }
 
+/** A group action that was just stored (setGroupActionRequest). */
+export interface GroupActionSet {
+  groupId: string;
+  productId: string;
+  actionRequest: ActionRequest;
+  /** The properties the admin gave with it. */
+  properties: Record<string, PropertyValue>;
+  clients: string[];
+}
+export type GroupActionListener = (e: GroupActionSet) => Promise<void>;
+
 export interface NetbootServiceOptions {
   store: Store;
   config: Config;
@@ -120,6 +131,7 @@ export class NetbootService {
   readonly now: () => Date;
   private readonly actionSetHook: ActionSetHook | null;
   private bootGate: BootGate | null = null;
+  private readonly groupActionListeners: GroupActionListener[] = [];
 
   constructor(options: NetbootServiceOptions) {
     this.store = options.store;
@@ -234,14 +246,16 @@ export class NetbootService {
     if (this.actionSetHook?.handles(productId)) {
       for (const c of await this.store.listClients({ group: groupId })) hooked.set(c.id, await this.hookedActionValues(c.id, productId, actionRequest, properties));
     }
-    return this.store.transaction(async (tx) => {
+    const result = await this.store.transaction(async (tx) => {
       if (!(await tx.getGroup(groupId))) throw new StoreNotFoundError(`group ${groupId} not found`);
       const clients = await tx.listClients({ group: groupId });
       if (clients.length === 0) throw new ConflictError(`group ${groupId} has no clients`);
       check?.(clients.map((c) => c.id));
-      let props = properties;
       let imagefile: string | null = null;
-      if (productId === ProductId.restore && isPendingRequest(actionRequest)) {
+      // server_image: every PC fetches the same golden image from the depot (the action-set hook
+      // checked the depot holds it), so no image needs to be on every PC already.
+      const fromServer = productId === ProductId.restore && typeof properties['server_image'] === 'string' && properties['server_image'].trim() !== '';
+      if (productId === ProductId.restore && isPendingRequest(actionRequest) && !fromServer) {
         const product = await this.requireProduct(productId, tx);
         const rows = await Promise.all(
           clients.map(async (c) => {
@@ -253,15 +267,24 @@ export class NetbootService {
         const choice = chooseGroupImage(rows, requested);
         if (!choice.ok) throw new ConflictError(choice.reason);
         imagefile = choice.imagefile;
-        props = { ...properties, imagefile };
       }
       for (const client of clients) {
-        const values = hooked.size ? hooked.get(client.id) : props;
+        const values = hooked.size ? hooked.get(client.id) : properties;
         if (!values) throw new ConflictError(`group ${groupId} changed while its clients were checked (${client.id} is new): set the action again`);
-        await this.setActionRequest(client.id, productId, actionRequest, values, tx);
+        await this.setActionRequest(client.id, productId, actionRequest, imagefile === null ? values : { ...values, imagefile }, tx);
       }
       return { clients: clients.map((c) => c.id), imagefile };
     });
+    for (const listener of this.groupActionListeners) await listener({ groupId, productId, actionRequest, properties, clients: result.clients });
+    return result;
+  }
+
+  /**
+   * Called after a group action is stored (committed), e.g. to start the room's seeding session
+   * (bootserver/seed/sessions.ts); a throwing listener fails the call, the action stays set.
+   */
+  onGroupAction(listener: GroupActionListener): void {
+    this.groupActionListeners.push(listener);
   }
 
   /**

@@ -1,10 +1,12 @@
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { restoreFlow, withStore } from '../flows.ts';
-import { fetchGoldenImage } from '../golden.ts';
+import { fetchGoldenImage, parseSeedSession, type GoldenSeed } from '../golden.ts';
+import { SEED_SESSION_PATH } from '../../lib/golden.ts';
+import type { ProductContext } from '../../lib/netboot-product.ts';
 import { imageReports } from '../store/store.ts';
 import { ProductId } from '../../lib/products.ts';
 import { ENGINE_PRODUCTS, reportImages } from './common.ts';
-import { flowContext, type FlowOverrides, propList, propString } from './props.ts';
+import { flowContext, type FlowOverrides, propBool, propList, propString } from './props.ts';
 
 export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
@@ -13,14 +15,31 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
       let name = propString(ctx.job, 'imagefile').trim();
       // server_image: a golden image from the server's depot onto the backup partition first (imaging/golden.ts).
       const golden = propString(ctx.job, 'server_image').trim();
+      const restoreAfter = !golden || propBool(ctx.job, 'restore_after_fetch', true);
       if (golden) {
-        ctx.progress(1, 'fetching image');
-        const fetched = await withStore(flowContext(ctx, { from: 1, to: 40 }, overrides), async (s) => {
-          const f = await fetchGoldenImage({ fetchFile: (p, h, sig) => ctx.server.fetchFile(p, h, sig), root: s.root, name: golden, log: ctx.log, signal: ctx.signal, onProgress: (got, size) => ctx.progress(1 + (39 * got) / size, 'fetching image') });
+        // server_image_multicast: the room's seeding session, if the group action started one.
+        const seed = propBool(ctx.job, 'server_image_multicast', false) ? await roomSeedSession(ctx) : null;
+        const to = restoreAfter ? 40 : 95;
+        ctx.progress(1, seed ? 'receiving image (room seeding)' : 'fetching image');
+        const fetched = await withStore(flowContext(ctx, { from: 1, to }, overrides), async (s) => {
+          const f = await fetchGoldenImage({
+            fetchFile: (p, h, sig) => ctx.server.fetchFile(p, h, sig),
+            root: s.root,
+            name: golden,
+            log: ctx.log,
+            signal: ctx.signal,
+            seed,
+            onProgress: (got, size) => ctx.progress(1 + ((to - 1) * got) / size, seed ? 'receiving image (room seeding)' : 'fetching image'),
+          });
           return { name: f.meta.name, images: await imageReports(s.root) };
         });
         await reportImages(ctx, fetched.name, fetched.images);
         name = fetched.name;
+      }
+      if (!restoreAfter) {
+        ctx.log(`restore_after_fetch=false: image ${name} is on the backup partition; the system partition was not touched`);
+        ctx.progress(100, 'image fetched');
+        return;
       }
       if (!name) throw new ProductError('imagefile is empty: nothing to restore (run opsi-local-image-backup first or pick one from imagefiles_list)');
       ctx.progress(1, 'verifying image');
@@ -53,3 +72,20 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
 }
 
 export const restoreProduct = makeRestoreProduct();
+
+/** The room's seeding session for this job, or null (then unicast, and the log says why). */
+async function roomSeedSession(ctx: ProductContext): Promise<GoldenSeed | null> {
+  try {
+    const res = await ctx.server.agentRequest('GET', SEED_SESSION_PATH, { signal: ctx.signal });
+    const body = (await res.json().catch(() => null)) as { message?: string } | null;
+    if (!res.ok) {
+      ctx.log(`room seeding: no session for this PC (HTTP ${res.status}: ${body?.message ?? ''}): fetching over HTTP (unicast)`);
+      return null;
+    }
+    return { session: parseSeedSession(body) };
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    ctx.log(`room seeding: asking the server for the session failed (${(error as Error).message}): fetching over HTTP (unicast)`);
+    return null;
+  }
+}

@@ -5,6 +5,10 @@
 //        [--wait-for-go]   (HELLO until a line arrives on stdin, then the data)
 //   node imaging/seed/cli.ts receive --manifest-url URL --base-url URL --out D --group G --port P --local IP
 //        [--join-timeout-ms 3000] [--idle-timeout-ms 3000] [--wait-for-go]   (join when a line arrives on stdin)
+//   node imaging/seed/cli.ts receive-golden --server URL --entry NAME --root D --local IP [--token T]
+//        [--join-timeout-ms …] [--idle-timeout-ms …] [--wait-for-go]
+//        what a restore job with server_image_multicast runs (imaging/golden.ts fetchGoldenImage with
+//        the session of GET URL/agent/v1/seed) into the image store at D (a mounted backup partition)
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { NetimageError } from '../../lib/errors.ts';
@@ -12,6 +16,9 @@ import { buildManifest, parseManifest } from './manifest.ts';
 import { receiveSeed } from './receiver.ts';
 import { sendSeed } from './sender.ts';
 import { directorySink } from './sink.ts';
+import { fetchGoldenImage, parseSeedSession } from '../golden.ts';
+import { AGENT_API_PREFIX } from '../../lib/agent-protocol.ts';
+import { SEED_SESSION_PATH } from '../../lib/golden.ts';
 
 const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 const [verb, ...rest] = process.argv.slice(2);
@@ -32,6 +39,10 @@ const { values: v, positionals } = parseArgs({
     'join-timeout-ms': { type: 'string' },
     'idle-timeout-ms': { type: 'string' },
     'wait-for-go': { type: 'boolean', default: false },
+    server: { type: 'string' },
+    entry: { type: 'string' },
+    root: { type: 'string' },
+    token: { type: 'string' },
   },
 });
 const need = (name: keyof typeof v): string => {
@@ -100,8 +111,36 @@ try {
     } finally {
       await sink.close();
     }
+  } else if (verb === 'receive-golden') {
+    const server = need('server').replace(/\/$/, '');
+    const auth: Record<string, string> = v.token ? { authorization: `Bearer ${v.token}` } : {};
+    const fetchFile = (path: string, headers: Record<string, string> = {}, signal?: AbortSignal) => fetch(`${server}${path}`, { headers: { ...headers, ...auth }, ...(signal ? { signal } : {}) });
+    const res = await fetchFile(`${AGENT_API_PREFIX}${SEED_SESSION_PATH}`);
+    if (!res.ok) throw new NetimageError('unavailable', `${server}${AGENT_API_PREFIX}${SEED_SESSION_PATH}: HTTP ${res.status}`);
+    const session = { ...parseSeedSession(await res.json()), localAddress: need('local') };
+    await goSignal();
+    process.stdin.destroy();
+    let last = -1;
+    const result = await fetchGoldenImage({
+      fetchFile,
+      root: need('root'),
+      name: need('entry'),
+      log: (line) => say({ event: 'log', line }),
+      seed: {
+        session,
+        joinTimeoutMs: optNumber('join-timeout-ms'),
+        idleTimeoutMs: optNumber('idle-timeout-ms'),
+        onEvent: (e) => {
+          if (e.type !== 'progress') return say({ event: e.type, ...e, type: undefined });
+          const percent = Math.floor((e.piecesDone * 100) / e.pieces);
+          if (percent !== last) say({ event: 'progress', percent, ...e, type: undefined });
+          last = percent;
+        },
+      },
+    });
+    say({ event: 'received', image: result.meta.name, fetchedBytes: result.fetchedBytes, ...result.seeded });
   } else {
-    throw new NetimageError('invalid', `usage: cli.ts manifest|send|receive … (got ${verb ?? 'nothing'})`);
+    throw new NetimageError('invalid', `usage: cli.ts manifest|send|receive|receive-golden … (got ${verb ?? 'nothing'})`);
   }
 } catch (e) {
   say({ event: 'error', message: (e as Error).message });

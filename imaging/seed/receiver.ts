@@ -21,6 +21,11 @@ export interface ReceiveOptions {
   baseUrl: string;
   /** E.g. the job token's Authorization header for the depot. */
   httpHeaders?: Record<string, string>;
+  /**
+   * How catch-up requests go out (default: global fetch). The agent passes its job-token fetch
+   * (AgentServerApi.fetchFile), and `baseUrl` is then a server-relative path.
+   */
+  fetch?: (url: string, init: { headers: Record<string, string>; signal: AbortSignal }) => Promise<Response>;
   group: string;
   port: number;
   /** This PC's address on the network the stream comes over. */
@@ -146,7 +151,12 @@ export async function receiveSeed(o: ReceiveOptions): Promise<ReceiveResult> {
     if (reason === 'blocked') {
       r.multicastBlocked = message!;
       o.onEvent?.({ type: 'multicast-blocked', message: message! });
-    } else o.onEvent?.({ type: 'stream-over', reason, missing: total - done });
+    } else {
+      // Missing: neither received nor already handed to catch-up (pieces being written are not).
+      let missing = queue.length;
+      for (let i = 0; i < total; i++) if (state[i] === State.Pending) missing++;
+      o.onEvent?.({ type: 'stream-over', reason, missing });
+    }
     for (const p of pieces) toHttp(p);
     wakeAll();
   };
@@ -274,7 +284,7 @@ async function fetchRange(o: ReceiveOptions, p: Piece, offset: number, length: n
   for (let attempt = 1; attempt <= HTTP_ATTEMPTS; attempt++) {
     signal.throwIfAborted();
     try {
-      const res = await fetch(url, { headers: { ...o.httpHeaders, range: `bytes=${offset}-${offset + length - 1}` }, signal });
+      const res = await (o.fetch ?? fetch)(url, { headers: { ...o.httpHeaders, range: `bytes=${offset}-${offset + length - 1}` }, signal });
       if (res.status === 206 || (res.status === 200 && offset === 0)) {
         const body = Buffer.from(await res.arrayBuffer());
         if (body.length >= length) return body.subarray(0, length);

@@ -13,6 +13,8 @@ export interface DirectorySink extends PieceSink {
 
 export async function directorySink(dir: string, manifest: SeedManifest): Promise<DirectorySink> {
   const handles: FileHandle[] = [];
+  /** Files that were empty or absent: nothing in them to keep, so `has` need not read holes. */
+  const fresh: boolean[] = [];
   try {
     for (const f of manifest.files) {
       const path = join(dir, f.name);
@@ -20,7 +22,9 @@ export async function directorySink(dir: string, manifest: SeedManifest): Promis
       // 'a+' would ignore offsets; open for update, creating the file if needed, never truncating.
       const h = await open(path, 'a').then((h) => h.close()).then(() => open(path, 'r+'));
       handles.push(h);
-      if ((await h.stat()).size !== f.size) await h.truncate(f.size);
+      const size = (await h.stat()).size;
+      fresh.push(size === 0);
+      if (size !== f.size) await h.truncate(f.size);
     }
   } catch (e) {
     await Promise.all(handles.map((h) => h.close()));
@@ -32,6 +36,7 @@ export async function directorySink(dir: string, manifest: SeedManifest): Promis
       if (bytesWritten !== piece.length) throw new Error(`short write to ${piece.name}`);
     },
     async has(piece: Piece) {
+      if (fresh[piece.file]) return false;
       const buf = Buffer.allocUnsafe(piece.length);
       const { bytesRead } = await handles[piece.file]!.read(buf, 0, piece.length, piece.offset);
       return bytesRead === piece.length && sha256Of(buf) === piece.sha256;

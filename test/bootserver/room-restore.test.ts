@@ -4,6 +4,10 @@ import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
 import { CLI, startServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Depot } from '../../bootserver/depot/depot.ts';
+import { writeGoldenFiles } from '../helpers/golden-files.ts';
 
 const RESTORE = 'opsi-local-image-restore';
 const PCS = [
@@ -106,4 +110,33 @@ test('room restore of an unknown group or one with no common image: one clear li
   const wrongImage = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--image', 'win7', '--yes'))) as CliFailure;
   t.regex(wrongImage.stderr, /win7/);
   for (const pc of PCS) t.notRegex((await s.cli('states', pc.id)).stdout, /restore\s+setup/);
+});
+
+test('room restore --server-image: a golden image for the room without a common image, --multicast starts the room\'s stream; a missing one or a wrong combination is one clear line, nothing set', async (t) => {
+  const s = await startServe(t);
+  await room(s, [['win11'], ['win10'], []]);
+  const missing = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--server-image', 'nosuch', '--multicast', '--yes'))) as CliFailure;
+  t.regex(missing.stderr, /the depot has no golden image golden\/nosuch/);
+  t.is(missing.stderr.trim().split('\n').length, 1);
+  const both = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--image', 'win11', '--server-image', 'x', '--yes'))) as CliFailure;
+  t.regex(both.stderr, /exclude each other/);
+  const alone = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--multicast', '--yes'))) as CliFailure;
+  t.regex(alone.stderr, /need --server-image/);
+  for (const pc of PCS) t.notRegex((await s.cli('states', pc.id)).stdout, /restore\s+setup/);
+
+  // A golden image in serve's depot (written beside it, as an upload would leave it).
+  const depot = await Depot.open(join(s.dir, 'data', 'depot'));
+  await writeGoldenFiles(join(s.dir, 'golden-src'), 'lab-base', 100_000);
+  await depot.create('golden', 'lab-base', { image: 'lab-base' }, async (dir) => {
+    for (const f of ['image.pcl.zst', 'chunks.json', 'metadata.json']) await copyFile(join(s.dir, 'golden-src', f), join(dir, f));
+  });
+  const ok = await s.cli('room', 'restore', 'room', '--server-image', 'lab-base', '--multicast', '--fetch-only', '--yes');
+  t.regex(ok.stdout, /restore of golden image lab-base \(one multicast stream for the room\), fetch only set for 3 PC\(s\) of room: pc01, pc02, pc03/);
+  const props = JSON.parse((await s.cli('props', 'pc03', RESTORE, '--json')).stdout) as Record<string, unknown>;
+  t.like(props, { server_image: 'lab-base', server_image_multicast: true, restore_after_fetch: false });
+  // The room's restore jobs get the session from serve.
+  const job = await bootJob(s, PCS[2]!.mac);
+  const seed = await agentCall(s.url, job.token, 'GET', '/seed');
+  t.is(seed.status, 200, JSON.stringify(seed.body));
+  t.like(seed.body, { entry: 'lab-base', port: 9042, base: '/depot/v1/golden/lab-base' });
 });

@@ -25,6 +25,8 @@ const ts = () => (server ??= startTestServer());
 
 /** The golden entry's files as the depot holds them (filled by the first test). */
 const golden: Record<string, Buffer> = {};
+/** The sha256 manifest of PC A's files (the first test), to verify a restore of its image. */
+let filledManifest: unknown = null;
 
 test.serial('a backup with upload_to_server lands in the depot as golden/<name>; another PC fetches it with server_image, restores it and its files verify', async (t) => {
   const s = await ts();
@@ -39,6 +41,7 @@ test.serial('a backup with upload_to_server lands in the depot as golden/<name>;
     await s.api('PUT', `/api/v1/clients/${pc.clientId}/products/opsi-local-image-ubuntu/action`, { actionRequest: 'none' });
   }
   const filled = await helper(['fill', `${loopA.path}p3`, 'ext4', '16']);
+  filledManifest = filled.manifest;
   const manifest = join(loopA.dir, 'm.json');
   await writeFile(manifest, JSON.stringify(filled.manifest));
 
@@ -63,6 +66,8 @@ test.serial('a backup with upload_to_server lands in the depot as golden/<name>;
   const props = (await s.api('GET', `/api/v1/clients/${pcB.clientId}/products/opsi-local-image-restore/properties`)).body as Record<string, unknown>;
   t.like(props, { imagefile: 'Golden_One', imagefiles_list: ['Golden_One'] });
   // Another PC's backup job may not read it; a restore job reads only its own server_image.
+  // (action set refuses a server_image the depot does not hold, so 'another' must exist)
+  await depot.create('golden', 'another', { image: 'another' }, async (dir) => writeFile(join(dir, 'metadata.json'), '{}'));
   const other = await issueJob(s, { clientId: 'gold-c', mac: '52:54:00:00:a0:03', productId: 'opsi-local-image-restore', properties: { server_image: 'another' } });
   t.is((await fetch(`${s.url}/depot/v1/golden/${ENTRY}/manifest.json`, { headers: { authorization: `Bearer ${other.token}` } })).status, 403);
 });
@@ -196,6 +201,34 @@ test.serial('a golden fetch cut mid-file resumes with Range; a file damaged on t
   t.is((await fetchGoldenImage({ fetchFile: cutting, root, name: ENTRY, log: (l) => logs.push(l) })).fetchedBytes, 0);
 });
 
+test.serial('room seeding through the restore product: set for a group with server_image_multicast, a prepared PC receives the golden image from the room\'s stream, restores it and its files verify', async (t) => {
+  const s = await ts();
+  t.truthy(filledManifest, 'needs the first test');
+  const pc = { clientId: 'gold-f', mac: '52:54:00:00:a0:06' };
+  await s.api('POST', '/api/v1/groups', { id: 'goldroom' });
+  t.is((await s.api('POST', '/api/v1/clients', { id: pc.clientId, mac: pc.mac, group: 'goldroom' })).status, 201);
+  const loop = await createLoop(t, 1024 * MiB);
+  const prep = await runProductOnLoop(s, pc, 'opsi-local-image-prepare', loop, PREPARE_PROPS);
+  t.true(prep.ok, prep.error ?? prep.log.join('\n'));
+  await s.api('PUT', `/api/v1/clients/${pc.clientId}/products/opsi-local-image-ubuntu/action`, { actionRequest: 'none' });
+  const props = { server_image: ENTRY, server_image_multicast: true };
+  const set = await s.api('POST', '/api/v1/groups/goldroom/action', { productId: 'opsi-local-image-restore', actionRequest: 'setup', properties: props, confirm: 1 });
+  t.is(set.status, 200, set.text);
+  t.like(s.server.osImages.seeding.list().find((x) => x.groupId === 'goldroom'), { entry: ENTRY, state: 'waiting' });
+
+  // The room is this one PC: its ask completes the room, the stream starts 0.5 s later (over lo here).
+  const rs = await runProductOnLoop(s, pc, 'opsi-local-image-restore', loop, props);
+  t.true(rs.ok, rs.error ?? rs.log.join('\n'));
+  t.true(rs.log.some((l) => /room seeding of golden_one: joining multicast 239\.255\.42\.\d+:9042 on 127\.0\.0\.1/.test(l)), rs.log.join('\n'));
+  t.true(rs.log.some((l) => /room seeding of golden_one: \d+ pieces verified \(0 already here, [1-9]\d* by multicast/.test(l)), rs.log.join('\n'));
+  t.true(rs.log.some((l) => /golden image golden_one is on the backup partition as Golden_One .* every file sha256-checked/.test(l)), rs.log.join('\n'));
+  const manifest = join(loop.dir, 'm.json');
+  await writeFile(manifest, JSON.stringify(filledManifest));
+  const v = await helper(['verify', `${loop.path}p3`, 'ext4', manifest]);
+  t.true(v.ok, JSON.stringify(v.bad));
+  t.like((await s.api('GET', `/api/v1/clients/${pc.clientId}/products/opsi-local-image-restore/properties`)).body, { imagefile: 'Golden_One', imagefiles_list: ['Golden_One'] });
+});
+
 test.serial('the admin API behind `netimage depot ls|verify|rm` lists, verifies (finding a damaged byte) and removes a golden image', async (t) => {
   const s = await ts();
   t.truthy(golden['image.pcl.zst'], 'needs the first test');
@@ -212,3 +245,4 @@ test.serial('the admin API behind `netimage depot ls|verify|rm` lists, verifies 
   t.is((await s.api('DELETE', `/api/v1/depot/golden/${ENTRY}`)).status, 204);
   t.is((await s.api('GET', `/api/v1/depot/golden/${ENTRY}`)).status, 404);
 });
+

@@ -2,7 +2,7 @@
 // (the server picks the image they all have unless --image names one), optionally wakes them,
 // and with --follow shows one live progress line per PC until every job has ended.
 import { ProductId } from '../../../lib/products.ts';
-import { seg, type CommandGroup } from '../command.ts';
+import { seg, UsageError, type CommandGroup } from '../command.ts';
 import type { JobLineEvent } from '../format.ts';
 import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
@@ -13,12 +13,15 @@ export const roomCommand: CommandGroup = {
   section: 'admin',
   usage: [
     {
-      syntax: 'room restore <group> [--image NAME] [--wake] [--follow] [--yes]',
-      summary: 'restore every PC of a group (the image all have, or --image); asks to confirm the number of PCs wiped (--yes: no question); --follow: live progress, exit 0 only if all succeed',
+      syntax: 'room restore <group> [--image NAME | --server-image NAME [--multicast] [--fetch-only]] [--wake] [--follow] [--yes]',
+      summary: 'restore every PC of a group (the image all have, or --image; --server-image: the golden image from the depot, --multicast: in one stream for the room, --fetch-only: onto the backup partitions only); asks to confirm the number of PCs wiped (--yes: no question); --follow: live progress, exit 0 only if all succeed',
     },
   ],
   options: {
     image: { type: 'string' },
+    'server-image': { type: 'string' },
+    multicast: { type: 'boolean' },
+    'fetch-only': { type: 'boolean' },
     wake: { type: 'boolean' },
     follow: { type: 'boolean', short: 'f' },
     ...YES_OPTION,
@@ -27,17 +30,26 @@ export const roomCommand: CommandGroup = {
     if (ctx.args[0] !== 'restore') throw ctx.unknownVerb();
     const [group] = ctx.operands('restore', 1);
     const image = ctx.string('image');
+    const golden = ctx.string('server-image');
+    if (image && golden) throw new UsageError('--image (an image on the PCs) and --server-image (a golden image from the depot) exclude each other');
+    if (!golden && (ctx.flag('multicast') || ctx.flag('fetch-only'))) throw new UsageError('--multicast and --fetch-only need --server-image');
+    const properties = golden
+      ? { server_image: golden, server_image_multicast: ctx.flag('multicast'), restore_after_fetch: !ctx.flag('fetch-only') }
+      : image
+        ? { imagefile: image }
+        : {};
     const api = await ctx.api();
     const confirm = await confirmWipe(ctx, api, group, ProductId.restore, 'setup');
     const set = await api.call<{ clients: string[]; imagefile: string | null }>('POST', `/api/v1/groups/${seg(group)}/action`, {
       productId: ProductId.restore,
       actionRequest: 'setup',
-      properties: image ? { imagefile: image } : {},
+      properties,
       ...(confirm === undefined ? {} : { confirm }),
     });
     const plain = ctx.flag('json') || !process.stdout.isTTY;
     const say = (line: string) => process.stdout.write(line + '\n');
-    say(`restore of image ${set.imagefile} set for ${set.clients.length} PC(s) of ${group}: ${set.clients.join(', ')}`);
+    const what = golden ? `golden image ${golden}${ctx.flag('multicast') ? ' (one multicast stream for the room)' : ''}${ctx.flag('fetch-only') ? ', fetch only' : ''}` : `image ${set.imagefile}`;
+    say(`restore of ${what} set for ${set.clients.length} PC(s) of ${group}: ${set.clients.join(', ')}`);
     if (ctx.flag('wake')) say(await wake(api, { group }));
     if (!ctx.flag('follow')) return 0;
 
