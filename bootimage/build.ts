@@ -13,7 +13,7 @@ import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COMPRESSORS, compress, compressCached, compressWith, DECOMPRESSORS, STAGE1_COMPRESSOR, STAGE2_FETCH_COMPRESSION, writeCpio } from './builder/archive.ts';
+import { COMPRESSORS, compress, compressCached, compressWith, STAGE1_COMPRESSOR, stage2FetchCompressor, writeCpio } from './builder/archive.ts';
 import { CHUNK_HELPER_DEPENDS, CHUNK_HELPER_SOURCES, stageChunkHelpers } from './builder/chunk-helpers.ts';
 import { NODE_DEPENDS, TOOL_PACKAGES } from './builder/contents.ts';
 import { listFiles, mib, sha256File } from './builder/files.ts';
@@ -200,13 +200,14 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     const cpio2 = join(work, 'stage2.cpio');
     const cpio2Bytes = await writeCpio(stage, cpio2, split.stage2Paths);
     // The single initrd's stage 2 in the build's compression; the file stage 1 fetches over HTTP in
-    // one busybox unpacks (STAGE2_FETCH_COMPRESSION).
-    log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression} and ${STAGE2_FETCH_COMPRESSION}`);
+    // one busybox unpacks fast (stage2FetchCompressor).
+    const fetchComp = stage2FetchCompressor(join(stage, 'bin/busybox'));
+    log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression} and lzop`);
     const stage2Initrd = join(work, 'stage2.initrd');
     if (await compressCached(opts.compression, cpio2, stage2Initrd, work, 'stage2')) log('stage 2 unchanged since the last build: its compressed form reused');
-    await compressCached(STAGE2_FETCH_COMPRESSION, cpio2, join(tmpOut, 'stage2'), work, 'stage2');
+    await compressWith(fetchComp, cpio2, join(tmpOut, 'stage2'));
     const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, split.stage2Paths.length);
-    writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, DECOMPRESSORS[STAGE2_FETCH_COMPRESSION]);
+    writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, fetchComp.unpack);
     const cpio1 = join(work, 'stage1.cpio');
     const cpio1Bytes = await writeCpio(stage1Dir, cpio1);
     await compressWith(STAGE1_COMPRESSOR, cpio1, join(tmpOut, 'stage1'));
