@@ -27,8 +27,8 @@ export const NIC_EXTRA_MODULES: readonly string[] = [
  * Subtrees of NIC_TREES that stage 1 leaves to stage 2: data-centre adapters (10-400 GbE server
  * and cloud NICs: Mellanox, QLogic, Chelsio, Solarflare, Netronome, ...) and SR-IOV virtual
  * functions (a NIC inside a VM that has a passed-through VF). With them stage 1 does not fit the
- * 15 MB TFTP budget (docs/performance.md "Two-stage boot": +3.6 MB compressed with their
- * firmware), and school PCs do not have them. They are still in the image (stage 2): a PC with
+ * 15 MB TFTP budget (docs/performance.md "Two-stage boot": +3.6 MB compressed, firmware aside),
+ * and school PCs do not have them. They are still in the image (stage 2): a PC with
  * such a NIC as its only NIC boots with `boot.initrd=single`.
  */
 export const STAGE2_ONLY_NIC_TREES: readonly string[] = [
