@@ -9,21 +9,24 @@
 // bootimage/builder/, one module each; this file runs them in order. Output: DIR/netimage/
 // {kernel,initrd,manifest.json} (DIR/netimage-ref/ for --reference, the busybox-only image the
 // bench compares against). Skips all work when the inputs hash is unchanged.
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COMPRESSORS, compress, compressCached, DECOMPRESSORS, writeCpio } from './builder/archive.ts';
+import { COMPRESSORS, compress, compressCached, compressWith, STAGE1_COMPRESSOR, stage2FetchCompressor, writeCpio } from './builder/archive.ts';
 import { CHUNK_HELPER_DEPENDS, CHUNK_HELPER_SOURCES, stageChunkHelpers } from './builder/chunk-helpers.ts';
 import { NODE_DEPENDS, TOOL_PACKAGES } from './builder/contents.ts';
 import { listFiles, mib, sha256File } from './builder/files.ts';
 import { withBuildLock } from './builder/lock.ts';
 import { resolveInputs } from './builder/inputs.ts';
-import { stageKernelModules } from './builder/kernel.ts';
+import { firmwareNames, firmwareRepo, stageFirmware } from './builder/firmware.ts';
+import { MODULE_INDEX_INPUTS, stageKernelModules } from './builder/kernel.ts';
 import { stageLibraries } from './builder/libraries.ts';
 import { readManifest, type Compression, type ImageFile, type Manifest } from './builder/manifest.ts';
 import { PackageSet } from './builder/packages.ts';
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
+import { moduleName } from './builder/modules-dep.ts';
+import { firmwareModulePaths } from './builder/nic-modules.ts';
 import { splitStages, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
@@ -33,6 +36,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
 const NODE_BIN = join(ROOT, '.tools/node/bin/node');
 const DEB_CACHE = join(ROOT, '.tools/debs');
+/** The private apt configuration for Debian's non-free-firmware component (builder/firmware.ts). */
+const FIRMWARE_APT = join(ROOT, '.tools/apt-firmware');
 
 export interface BuildOptions {
   outDir: string;
@@ -88,6 +93,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   const agentFile = opts.reference ? null : join(work, 'agent.mjs');
   if (agentFile) await bundleAgent(join(HERE, 'agent/main.ts'), agentFile);
   const previous = readManifest(join(outDir, 'manifest.json'));
+  const fwRepo = opts.reference ? null : await firmwareRepo(FIRMWARE_APT, log);
   const inputs = await resolveInputs({
     root: ROOT,
     variant,
@@ -100,6 +106,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
       ...listFiles(join(ROOT, CHUNK_HELPER_SOURCES)),
     ],
     previous,
+    extraVersions: fwRepo?.versions ?? new Map(),
   });
   const inputsHash = inputs.hash((previous?.packages ?? []).filter((p) => p.role === 'library').map((p) => p.name));
   if (!opts.force && previous?.inputsHash === inputsHash && isComplete(outDir, previous)) {
@@ -123,8 +130,22 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     mkdirSync(join(stage, d), { recursive: true });
   }
 
-  // --- kernel and modules ---
+  // --- kernel, modules and the firmware they name ---
   const kernel = await stageKernelModules(packages.get(inputs.kernelPackage).dir, stage, log);
+  const moduleRoot = join(stage, 'lib/modules', kernel.release);
+  const firmware = fwRepo
+    ? await stageFirmware({
+        stage,
+        debCache: DEB_CACHE,
+        workDir: join(work, 'x'),
+        repo: fwRepo,
+        modules: new Map([...(await firmwareNames(moduleRoot, firmwareModulePaths(kernel.paths)))].map(([p, names]) => [moduleName(p), names])),
+      })
+    : null;
+  if (firmware) {
+    log(`firmware: ${firmware.choice.files.length} files (${mib(firmware.bytes)}) from ${firmware.packages.map((p) => p.name).join(', ') || 'no package'}; ${firmware.choice.missing.length} named files no package has`);
+    if (firmware.unreachable) log(`firmware: non-free-firmware not reachable: ${firmware.unreachable}`);
+  }
 
   // --- tools ---
   const toolPkgs = opts.reference ? ['busybox-static', 'kmod'] : Object.keys(TOOL_PACKAGES);
@@ -156,6 +177,8 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   const compStart = Date.now();
   let initrd: ImageFile;
   let stages: Manifest['stages'] = null;
+  let stage1Parts: Manifest['stage1Parts'] = null;
+  let stage1Firmware: string[] = [];
   if (opts.reference) {
     const cpioFile = join(work, 'initrd.cpio');
     const cpioBytes = await writeCpio(stage, cpioFile);
@@ -166,19 +189,32 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   } else {
     // Stage 2 first: its sha256 is pinned inside stage 1. The single initrd is stage 1 + stage 2.
     const stage1Dir = join(work, 'stage1');
-    const split = await splitStages(stage, stage1Dir);
+    // Stage 1: the NIC drivers, their closure and firmware; stage 2 the rest (builder/nic-modules.ts).
+    stage1Firmware = firmware ? firmware.pathsFor(new Set(kernel.nic.paths.map(moduleName))) : [];
+    const split = await splitStages(stage, stage1Dir, {
+      release: kernel.release,
+      modules: kernel.nic.paths,
+      firmware: stage1Firmware,
+      indexInputs: MODULE_INDEX_INPUTS,
+    });
     const cpio2 = join(work, 'stage2.cpio');
     const cpio2Bytes = await writeCpio(stage, cpio2, split.stage2Paths);
-    log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression}`);
-    if (await compressCached(opts.compression, cpio2, join(tmpOut, 'stage2'), work, 'stage2')) log('stage 2 unchanged since the last build: its compressed form reused');
+    // The single initrd's stage 2 in the build's compression; the file stage 1 fetches over HTTP in
+    // one busybox unpacks fast (stage2FetchCompressor).
+    const fetchComp = stage2FetchCompressor(join(stage, 'bin/busybox'));
+    log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression} and lzop`);
+    const stage2Initrd = join(work, 'stage2.initrd');
+    if (await compressCached(opts.compression, cpio2, stage2Initrd, work, 'stage2')) log('stage 2 unchanged since the last build: its compressed form reused');
+    await compressWith(fetchComp, cpio2, join(tmpOut, 'stage2'));
     const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, split.stage2Paths.length);
-    writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, DECOMPRESSORS[opts.compression]);
+    writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, fetchComp.unpack);
     const cpio1 = join(work, 'stage1.cpio');
     const cpio1Bytes = await writeCpio(stage1Dir, cpio1);
-    await compress(opts.compression, cpio1, join(tmpOut, 'stage1'));
+    await compressWith(STAGE1_COMPRESSOR, cpio1, join(tmpOut, 'stage1'));
     const stage1 = imageFile(join(tmpOut, 'stage1'), cpio1Bytes, split.stage1Files);
-    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(join(tmpOut, 'stage1')), readFileSync(join(tmpOut, 'stage2'))]));
-    for (const f of [cpio1, cpio2, `${cpio2}.list`]) rmSync(f, { force: true });
+    stage1Parts = stagePartBytes(stage1Dir);
+    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(join(tmpOut, 'stage1')), readFileSync(stage2Initrd)]));
+    for (const f of [cpio1, cpio2, `${cpio2}.list`, stage2Initrd]) rmSync(f, { force: true });
     initrd = imageFile(join(tmpOut, 'initrd'), cpio1Bytes + cpio2Bytes, listFiles(stage).length);
     stages = { stage1, stage2 };
   }
@@ -208,7 +244,23 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     ],
     tools,
     libraries,
-    modules: { wanted: kernel.wanted, shipped: kernel.shipped, missing: kernel.missing },
+    modules: {
+      wanted: kernel.wanted,
+      shipped: kernel.shipped,
+      missing: kernel.missing,
+      stage1: opts.reference ? undefined : { modules: kernel.nic.paths.length, nicDrivers: kernel.nic.drivers.length, stage2OnlyNicDrivers: kernel.nic.stage2Only },
+    },
+    firmware: firmware
+      ? {
+          packages: firmware.packages,
+          files: firmware.choice.files.length,
+          bytes: firmware.bytes,
+          stage1Files: stage1Firmware.length,
+          missing: firmware.choice.missing,
+          unreachable: firmware.unreachable,
+        }
+      : null,
+    stage1Parts,
     buildSeconds: Math.round((Date.now() - started) / 1000),
   };
   writeFileSync(join(tmpOut, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -271,6 +323,19 @@ function saveToCache(outDir: string, entry: string, log: (line: string) => void)
 /** The compressed cpio files of an image by file name (initrd, and stage1/stage2 when split). */
 function imageFiles(manifest: Manifest): [string, ImageFile][] {
   return [['initrd', manifest.initrd], ...(manifest.stages ? ([['stage1', manifest.stages.stage1], ['stage2', manifest.stages.stage2]] as [string, ImageFile][]) : [])];
+}
+
+/** Bytes of a stage's files by part (symlinks count nothing). */
+function stagePartBytes(dir: string): Record<string, number> {
+  const parts: Record<string, number> = { modules: 0, firmware: 0, busybox: 0, other: 0 };
+  for (const f of listFiles(dir)) {
+    const st = statSync(f, { throwIfNoEntry: false });
+    if (!st?.isFile() || lstatSync(f).isSymbolicLink()) continue;
+    const rel = relative(dir, f);
+    const part = rel.startsWith('lib/modules/') ? 'modules' : rel.startsWith('lib/firmware/') ? 'firmware' : rel === 'bin/busybox' ? 'busybox' : 'other';
+    parts[part] = (parts[part] ?? 0) + st.size;
+  }
+  return parts;
 }
 
 function imageFile(path: string, uncompressedBytes: number, files: number): ImageFile {

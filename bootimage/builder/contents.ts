@@ -43,7 +43,7 @@ export const TOOL_PACKAGES: Record<string, readonly string[]> = {
   kmod: ['bin/kmod', 'sbin/modprobe', 'sbin/insmod', 'sbin/lsmod', 'sbin/rmmod', 'sbin/depmod', 'sbin/modinfo'],
 };
 
-/** Kernel modules (names; '-' = '_'); their modules.dep closure ships too. Built-ins are skipped. */
+/** Kernel modules besides the NIC drivers (names; '-' = '_'); their modules.dep closure ships too. Built-ins are skipped. */
 export const KERNEL_MODULES: readonly string[] = [
   // virtual hardware (QEMU/KVM/Hyper-V style)
   'virtio_pci', 'virtio_blk', 'virtio_scsi', 'virtio_net',
@@ -52,11 +52,7 @@ export const KERNEL_MODULES: readonly string[] = [
   'megaraid_sas', 'mpt3sas', 'sym53c8xx',
   // USB storage
   'xhci_pci', 'xhci_hcd', 'ehci_pci', 'ehci_hcd', 'usb_storage', 'uas',
-  // NICs (PCI): Intel, Realtek, Broadcom, Aquantia, Qualcomm Atheros, and QEMU's/VMware's models
-  'e1000', 'e1000e', 'igb', 'igc', 'ixgbe', 'i40e', 'ice', 'r8169', 'tg3', 'bnxt_en', 'atlantic', 'alx',
-  '8139cp', '8139too', 'vmxnet3', 'pcnet32', 'e100',
-  // NICs (USB): Realtek RTL8152/8153 (most USB-C dongles and docks), ASIX, CDC ECM/NCM
-  'r8152', 'ax88179_178a', 'asix', 'cdc_ether', 'cdc_ncm',
+  // NICs: every in-tree Ethernet driver, chosen from modules.dep (bootimage/builder/nic-modules.ts)
   // keyboards, for the OS install's console confirmation (askbeforeinst): PS/2 and USB
   'i8042', 'atkbd', 'usbhid', 'hid_generic',
   // filesystems and the rest

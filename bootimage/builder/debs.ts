@@ -12,10 +12,10 @@ export interface DebPackage {
 }
 
 /** Candidate versions of those names apt has a candidate for (virtual packages have none), one apt-cache call. */
-export async function knownCandidateVersions(names: readonly string[]): Promise<Map<string, string>> {
+export async function knownCandidateVersions(names: readonly string[], aptArgs: readonly string[] = []): Promise<Map<string, string>> {
   const versions = new Map<string, string>();
   if (names.length === 0) return versions;
-  const out = await run('apt-cache', ['policy', ...names], { env: { LC_ALL: 'C' } });
+  const out = await run('apt-cache', [...aptArgs, 'policy', ...names], { env: { LC_ALL: 'C' } });
   let current: string | null = null;
   for (const line of out.stdout.split('\n')) {
     const head = /^(\S+):$/.exec(line);
@@ -48,13 +48,13 @@ function debFileName(name: string, version: string): string {
   return `${name}_${version.replace(/:/g, '%3a')}_amd64.deb`;
 }
 
-/** The cached .deb for name=version, downloading it when absent. */
-export async function fetchDeb(cacheDir: string, name: string, version: string): Promise<DebPackage> {
+/** The cached .deb for name=version, downloading it when absent (`aptArgs`: another apt configuration). */
+export async function fetchDeb(cacheDir: string, name: string, version: string, aptArgs: readonly string[] = []): Promise<DebPackage> {
   mkdirSync(cacheDir, { recursive: true });
   const want = debFileName(name, version);
   const allName = want.replace(/_amd64\.deb$/, '_all.deb');
   for (const f of [want, allName]) if (existsSync(join(cacheDir, f))) return { name, version, file: join(cacheDir, f) };
-  await run('apt-get', ['download', '-q', `${name}=${version}`], { cwd: cacheDir });
+  await run('apt-get', [...aptArgs, 'download', '-q', `${name}=${version}`], { cwd: cacheDir });
   for (const f of [want, allName]) if (existsSync(join(cacheDir, f))) return { name, version, file: join(cacheDir, f) };
   const near = readdirSync(cacheDir).filter((f) => f.startsWith(`${name}_`));
   throw new Error(`apt-get download ${name}=${version} produced no ${want} (have: ${near.join(', ')})`);

@@ -28,6 +28,8 @@ export async function resolveInputs(opts: {
   agentFile: string | null;
   ownSources: string[];
   previous: Manifest | null;
+  /** Versions of packages outside the host's apt lists (the firmware packages), hashed too. */
+  extraVersions?: ReadonlyMap<string, string>;
 }): Promise<BuildInputs> {
   const kernelPkg = await kernelPackage();
   const rootNames = [kernelPkg, ...Object.keys(TOOL_PACKAGES), 'libc6'];
@@ -41,6 +43,7 @@ export async function resolveInputs(opts: {
     node: opts.agentFile ? { nodeVersion, sha: sha256File(opts.nodeBin) } : null,
     agent: opts.agentFile ? sha256File(opts.agentFile) : null,
     sources: opts.ownSources.map((f) => [relative(opts.root, f), sha256File(f)]),
+    extra: [...(opts.extraVersions ?? new Map())].sort(),
   };
   // The library packages are only known after a build walked DT_NEEDED: the hash covers the set
   // the last build found (from its manifest), at today's candidate versions.

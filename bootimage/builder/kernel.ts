@@ -1,10 +1,15 @@
-// Stage: the kernel's modules. The wanted list closed over modules.dep/softdep, copied into the
-// stage and indexed with depmod there.
+// Stage: the kernel's modules. The wanted list plus every NIC driver (nic-modules.ts), closed over
+// modules.dep/softdep, copied into the stage and indexed with depmod there. Stage 1's share (the
+// NIC drivers it carries and their closure) is returned for the split into boot stages.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { KERNEL_MODULES, MODULES_ALWAYS_LOADED } from './contents.ts';
 import { closeModules, moduleName, parseBuiltin, parseModulesDep, parseSoftdeps } from './modules-dep.ts';
+import { NIC_EXTRA_MODULES, selectNicModules, type NicSelection } from './nic-modules.ts';
+
+/** Index inputs depmod reads besides the modules (copied from the package, not generated). */
+export const MODULE_INDEX_INPUTS = ['modules.builtin', 'modules.builtin.modinfo', 'modules.order'] as const;
 
 export interface StagedKernel {
   release: string;
@@ -14,6 +19,10 @@ export interface StagedKernel {
   wanted: string[];
   shipped: number;
   missing: string[];
+  /** Paths (under lib/modules/<release>/) of every shipped module. */
+  paths: string[];
+  /** Stage 1's NIC drivers and the paths of their closure. */
+  nic: NicSelection;
 }
 
 export async function stageKernelModules(kernelDir: string, stage: string, log: (l: string) => void): Promise<StagedKernel> {
@@ -26,23 +35,28 @@ export async function stageKernelModules(kernelDir: string, stage: string, log: 
   const softdeps = existsSync(join(kmodDir, 'modules.softdep'))
     ? parseSoftdeps(readFileSync(join(kmodDir, 'modules.softdep'), 'utf8'))
     : new Map<string, string[]>();
-  const closure = closeModules(KERNEL_MODULES, depMap, builtin, softdeps);
+  const nic = selectNicModules(depMap, builtin, softdeps);
+  // The image carries every NIC driver; those stage 1 leaves out come with stage 2.
+  const allNics = selectNicModules(depMap, builtin, softdeps, []);
+  const closure = closeModules([...KERNEL_MODULES, ...allNics.drivers, ...NIC_EXTRA_MODULES], depMap, builtin, softdeps);
   const stagedDir = join(stage, 'lib/modules', release);
   for (const p of closure.paths) {
     mkdirSync(dirname(join(stagedDir, p)), { recursive: true });
     copyFileSync(join(kmodDir, p), join(stagedDir, p));
   }
-  for (const f of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
-    copyFileSync(join(kmodDir, f), join(stagedDir, f));
-  }
+  for (const f of MODULE_INDEX_INPUTS) copyFileSync(join(kmodDir, f), join(stagedDir, f));
   await run('depmod', ['-b', stage, release]);
   writeFileSync(join(stage, 'etc/netimage/modules'), `${MODULES_ALWAYS_LOADED.join('\n')}\n`);
-  if (closure.missing.length) log(`modules neither built in nor shipped: ${closure.missing.join(', ')}`);
+  const missing = [...new Set([...closure.missing, ...nic.missing])];
+  if (missing.length) log(`modules neither built in nor shipped: ${missing.join(', ')}`);
+  log(`modules: ${closure.paths.length} shipped; stage 1 carries ${nic.paths.length} (${nic.drivers.length} NIC drivers; ${nic.stage2Only.length} data-centre NIC drivers only in stage 2)`);
   return {
     release,
     kernelFile: join(kernelDir, 'boot', `vmlinuz-${release}`),
     wanted: KERNEL_MODULES.filter((m) => !builtin.has(m) && depMap.has(m)).map(moduleName),
     shipped: closure.paths.length,
-    missing: closure.missing,
+    missing,
+    paths: closure.paths,
+    nic,
   };
 }

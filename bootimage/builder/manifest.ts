@@ -24,7 +24,26 @@ export interface Manifest {
   packages: { name: string; version: string; role: 'root' | 'library' }[];
   tools: { name: string; path: string; package: string; version: string }[];
   libraries: { soname: string; package: string; version: string; stub?: boolean }[];
-  modules: { wanted: string[]; shipped: number; missing: string[] };
+  modules: {
+    wanted: string[];
+    shipped: number;
+    missing: string[];
+    /** Boot stage 1's share: modules carried (NIC drivers and their closure), NIC drivers, those left to stage 2. */
+    stage1?: { modules: number; nicDrivers: number; stage2OnlyNicDrivers: string[] };
+  };
+  /** Firmware files the shipped modules name (builder/firmware.ts); null for the reference image. */
+  firmware?: {
+    packages: { name: string; version: string }[];
+    files: number;
+    bytes: number;
+    stage1Files: number;
+    /** `module: file` pairs that no firmware package has. */
+    missing: string[];
+    /** Why Debian's non-free-firmware component could not be read (null when it could). */
+    unreachable: string | null;
+  } | null;
+  /** Uncompressed bytes of boot stage 1 by part (modules with their index, firmware, busybox, init and /etc). */
+  stage1Parts?: Record<string, number> | null;
   buildSeconds: number;
 }
 

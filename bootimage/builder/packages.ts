@@ -31,7 +31,11 @@ export class PackageSet {
   /** Candidate versions; grows as dependencies are looked up. */
   readonly versions: Map<string, string>;
 
-  constructor(debCache: string, workDir: string, versions: Map<string, string>) {
+  /** apt options for another configuration (the firmware packages' non-free-firmware lists). */
+  private readonly aptArgs: readonly string[];
+
+  constructor(debCache: string, workDir: string, versions: Map<string, string>, aptArgs: readonly string[] = []) {
+    this.aptArgs = aptArgs;
     this.debCache = debCache;
     this.workDir = workDir;
     this.versions = versions;
@@ -54,7 +58,7 @@ export class PackageSet {
     const have = this.unpacked.get(name);
     if (have) return have;
     const version = this.version(name);
-    const deb = await fetchDeb(this.debCache, name, version);
+    const deb = await fetchDeb(this.debCache, name, version, this.aptArgs);
     const dir = join(this.workDir, name);
     const stamp = join(dir, '.netimage-version');
     if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== version) {

@@ -1,7 +1,9 @@
 // Stage to two boot stages (docs/bootimage.md "Two stages"). Stage 1 is what grub loads over
-// TFTP: /init, /etc, busybox, kmod, zstd, their libraries and every kernel module, enough to find
-// any NIC and fetch the rest. Stage 2 is everything else (node, the agent, the disk tools, their
-// libraries), fetched by init over HTTP and checked against a sha256 pinned inside stage 1.
+// TFTP: /init, /etc, busybox, kmod, zstd, their libraries, the NIC drivers with their closure and
+// firmware (nic-modules.ts) and a module index of its own, enough to find any PC's NIC and fetch
+// the rest. Stage 2 is everything else (node, the agent, the disk tools, their libraries, the
+// other modules and firmware, the full module index), fetched by init over HTTP and checked
+// against a sha256 pinned inside stage 1.
 // The single initrd is stage 1 followed by stage 2 (the kernel unpacks concatenated compressed
 // cpio archives in order, later entries replacing earlier ones), so both forms hold the same tree.
 import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -11,10 +13,14 @@ import { parseNeeded } from './elf-needed.ts';
 import { listFiles } from './files.ts';
 import { LIB_DIR } from './payload.ts';
 
-/** Stage 1's programs: init's shell and applets, modprobe, the stage 2 decompressor. */
-const STAGE1_PROGRAMS = ['bin/busybox', 'bin/kmod', 'usr/bin/zstd'];
+/**
+ * Stage 1's programs: busybox alone (static: no libc, no libraries). Its applets load modules
+ * (modprobe reads the text modules.dep/modules.alias), fetch and check stage 2 (wget, sha256sum)
+ * and unpack it (gunzip, cpio). kmod (with libcrypto) and zstd cost 2.3 MB of the TFTP budget.
+ */
+const STAGE1_PROGRAMS = ['bin/busybox'];
 /** Trees stage 1 takes whole. */
-const STAGE1_TREES = ['etc', 'lib/modules'];
+const STAGE1_TREES = ['etc'];
 /** Directories every initramfs needs (init mounts on them). */
 const STAGE1_DIRS = ['proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'root', 'var/log'];
 const LIBRARY_DIRS = [LIB_DIR, `usr/${LIB_DIR}`];
@@ -24,6 +30,17 @@ const LD_SO = 'ld-linux-x86-64.so.2';
 export const STAGE2_PRESENT = 'etc/netimage/stage2-present';
 /** Pinned in stage 1: `<sha256> <bytes> <decompressor>` of the stage 2 file. */
 export const STAGE2_PIN = 'etc/netimage/stage2';
+
+/** What stage 1 carries of the kernel's modules and firmware. */
+export interface Stage1Kernel {
+  release: string;
+  /** Module paths under lib/modules/<release>/ (as in modules.dep). */
+  modules: readonly string[];
+  /** Stage-relative firmware paths (lib/firmware/...). */
+  firmware: readonly string[];
+  /** depmod's inputs besides the modules (modules.builtin, ...), under lib/modules/<release>/. */
+  indexInputs: readonly string[];
+}
 
 export interface StageSplit {
   /** Stage-relative paths of stage 2 (directories first where new, sorted). */
@@ -55,10 +72,14 @@ function findLibrary(stage: string, soname: string): string[] {
   throw new Error(`stage 1: library ${soname} is not in the stage`);
 }
 
-/** Stage 1's files: programs, their DT_NEEDED closure, links to the programs, the whole trees. */
-async function stage1Selection(stage: string): Promise<Set<string>> {
-  const chosen = new Set<string>(['init', `lib64/${LD_SO}`, `${LIB_DIR}/${LD_SO}`]);
+/** Stage 1's files: programs, their DT_NEEDED closure, links to the programs, the whole trees, its modules and firmware. */
+async function stage1Selection(stage: string, kernel: Stage1Kernel | null): Promise<Set<string>> {
+  const chosen = new Set<string>(['init']);
   for (const tree of STAGE1_TREES) for (const f of listFiles(join(stage, tree))) chosen.add(relative(stage, f));
+  if (kernel) {
+    for (const p of [...kernel.modules, ...kernel.indexInputs]) chosen.add(`lib/modules/${kernel.release}/${p}`);
+    for (const p of kernel.firmware) chosen.add(p);
+  }
   const queue = [...STAGE1_PROGRAMS];
   const seen = new Set<string>();
   while (queue.length) {
@@ -67,6 +88,7 @@ async function stage1Selection(stage: string): Promise<Set<string>> {
     seen.add(rel);
     chosen.add(rel);
     const needed = parseNeeded((await run('readelf', ['-d', join(stage, rel)])).stdout);
+    if (needed.length) for (const ld of [`lib64/${LD_SO}`, `${LIB_DIR}/${LD_SO}`]) chosen.add(ld);
     for (const soname of needed) {
       const paths = findLibrary(stage, soname);
       for (const p of paths.slice(0, -1)) chosen.add(p);
@@ -85,18 +107,22 @@ async function stage1Selection(stage: string): Promise<Set<string>> {
 
 /**
  * Copies stage 1 out of `stage` into `stage1Dir` (with busybox applet links where stage 2 brings
- * the real tool, e.g. util-linux mount), marks stage 2 in `stage`, and lists stage 2's paths.
+ * the real tool, e.g. util-linux mount, and a depmod index over stage 1's modules only: stage 2's
+ * full index replaces it when unpacked), marks stage 2 in `stage`, and lists stage 2's paths.
+ * `kernel` null: stage 1 takes every module (a stage without a kernel split, as in tests).
  */
-export async function splitStages(stage: string, stage1Dir: string): Promise<StageSplit> {
+export async function splitStages(stage: string, stage1Dir: string, kernel: Stage1Kernel | null = null): Promise<StageSplit> {
   rmSync(stage1Dir, { recursive: true, force: true });
   writeFileSync(join(stage, STAGE2_PRESENT), 'stage 2 unpacked\n');
-  const chosen = await stage1Selection(stage);
+  const chosen = await stage1Selection(stage, kernel);
+  if (!kernel) for (const f of listFiles(join(stage, 'lib/modules'))) chosen.add(relative(stage, f));
   chosen.delete(STAGE2_PRESENT);
   for (const d of STAGE1_DIRS) mkdirSync(join(stage1Dir, d), { recursive: true });
   for (const rel of chosen) {
     mkdirSync(dirname(join(stage1Dir, rel)), { recursive: true });
     cpSync(join(stage, rel), join(stage1Dir, rel), { verbatimSymlinks: true, preserveTimestamps: true });
   }
+  if (kernel) await run('depmod', ['-b', stage1Dir, kernel.release]);
   // A real tool in stage 2 replaces its applet link: until then stage 1 uses busybox's applet.
   const busybox = join(stage1Dir, 'bin/busybox');
   const applets = (await run(busybox, ['--list-full'])).stdout.split('\n').filter(Boolean);

@@ -1,12 +1,14 @@
 // The split of a stage into boot stage 1 and stage 2 (bootimage/builder/stages.ts) on a small
-// stage built from this host's own busybox, kmod and zstd and the libraries they need.
+// stage built from this host's own busybox, kmod and zstd and the libraries they need, with
+// stand-in module files indexed by the real depmod.
 import test from 'ava';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
 import { LIB_DIR } from '../../bootimage/builder/payload.ts';
+import { MODULE_INDEX_INPUTS } from '../../bootimage/builder/kernel.ts';
 import { splitStages, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
 
 const HOST_LIBS = [`/${LIB_DIR}`, `/usr/${LIB_DIR}`];
@@ -32,13 +34,23 @@ async function putProgram(stage: string, rel: string, from: string): Promise<voi
   }
 }
 
-test('stage 1 holds init, /etc, modules, busybox/kmod/zstd and their libraries; stage 2 the rest', async (t) => {
+const RELEASE = '6.1.0-x';
+const E1000E = 'kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko';
+const AHCI = 'kernel/drivers/ata/ahci.ko';
+
+test('stage 1 holds init, /etc, busybox with its libraries, the NIC modules with their own index and firmware; stage 2 the rest', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'netimage-stages-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const stage = join(dir, 'stage');
   put(stage, 'init', '#!/bin/sh\n');
   put(stage, 'etc/netimage/modules', 'ext4\n');
-  put(stage, 'lib/modules/6.1.0-x/kernel/drivers/net/e1000e.ko', 'module');
+  const mods = `lib/modules/${RELEASE}`;
+  put(stage, `${mods}/${E1000E}`, 'module');
+  put(stage, `${mods}/${AHCI}`, 'module');
+  for (const f of MODULE_INDEX_INPUTS) put(stage, `${mods}/${f}`, '');
+  await run('depmod', ['-b', stage, RELEASE]);
+  put(stage, 'lib/firmware/rtl_nic/rtl8168h-2.fw', 'nic firmware');
+  put(stage, 'lib/firmware/qlogic/storage.bin', 'storage firmware');
   put(stage, `${LIB_DIR}/ld-linux-x86-64.so.2`, null, '/lib64/ld-linux-x86-64.so.2');
   put(stage, 'lib64/ld-linux-x86-64.so.2', null, '/lib64/ld-linux-x86-64.so.2');
   await putProgram(stage, 'bin/busybox', '/bin/busybox');
@@ -53,12 +65,22 @@ test('stage 1 holds init, /etc, modules, busybox/kmod/zstd and their libraries; 
   put(stage, 'bin/mount', 'util-linux mount');
 
   const stage1 = join(dir, 'stage1');
-  const split = await splitStages(stage, stage1);
-  for (const rel of ['init', 'etc/netimage/modules', 'lib/modules/6.1.0-x/kernel/drivers/net/e1000e.ko', 'bin/busybox', 'bin/kmod', 'usr/bin/zstd', 'lib64/ld-linux-x86-64.so.2', `${LIB_DIR}/libc.so.6`]) {
+  const split = await splitStages(stage, stage1, { release: RELEASE, modules: [E1000E], firmware: ['lib/firmware/rtl_nic/rtl8168h-2.fw'], indexInputs: MODULE_INDEX_INPUTS });
+  // (this host's busybox is dynamic: its libc comes along; Debian's busybox-static needs none)
+  for (const rel of ['init', 'etc/netimage/modules', `${mods}/${E1000E}`, `${mods}/modules.builtin`, 'lib/firmware/rtl_nic/rtl8168h-2.fw', 'bin/busybox', 'lib64/ld-linux-x86-64.so.2', `${LIB_DIR}/libc.so.6`]) {
     t.true(existsSync(join(stage1, rel)), `stage 1 has ${rel}`);
     t.false(split.stage2Paths.includes(rel), `stage 2 leaves out ${rel}`);
   }
-  t.is(readlinkSync(join(stage1, 'sbin/modprobe')), '/bin/kmod');
+  // Stage 1's module index covers its own modules; stage 2's full index replaces it when unpacked.
+  t.true(readFileSync(join(stage1, mods, 'modules.dep'), 'utf8').includes(E1000E));
+  t.false(readFileSync(join(stage1, mods, 'modules.dep'), 'utf8').includes(AHCI));
+  t.true(existsSync(join(stage1, mods, 'modules.alias')));
+  for (const rel of [`${mods}/${AHCI}`, `${mods}/modules.dep`, `${mods}/modules.alias`, 'lib/firmware/qlogic/storage.bin', 'bin/kmod', 'usr/bin/zstd']) {
+    t.true(split.stage2Paths.includes(rel), `stage 2 has ${rel}`);
+    if (!rel.startsWith(`${mods}/modules.`)) t.false(existsSync(join(stage1, rel)), `stage 1 leaves out ${rel}`);
+  }
+  // Until stage 2 brings kmod, busybox's modprobe loads the NIC drivers.
+  t.is(readlinkSync(join(stage1, 'sbin/modprobe')), relative(join(stage1, 'sbin'), join(stage1, 'bin/busybox')));
   t.is(readlinkSync(join(stage1, 'bin/cat')), 'busybox');
   // Until stage 2 brings util-linux mount, stage 1 mounts with busybox's applet.
   t.true(lstatSync(join(stage1, 'bin/mount')).isSymbolicLink());

@@ -39,11 +39,17 @@ test.serial('stage 1 fetches and verifies stage 2 over HTTP, then hwinvent repor
     disks: [{ size: '1G', serial: `TS${tag}` }],
   });
   t.teardown(() => vm.stop());
+  // Stage 1 alone: only NIC drivers, loaded by modalias with busybox's modprobe, then the network.
+  const network = await vm.waitFor(/netimage: network up/, 240_000);
   const verified = await vm.waitFor(/netimage: stage 2 verified/, 240_000);
+  const unpacked = await vm.waitFor(/netimage: stage 2 unpacked/, 120_000);
+  // The second pass with the full index loads the storage drivers the disks below need.
+  await vm.waitFor(/netimage: modules loaded/, 60_000, { after: unpacked });
   const running = await vm.waitFor(/netimage: agent running/, 120_000);
   const done = await vm.waitFor(/netimage: agent finished (\w+)/, 240_000);
   t.is(done.match[1], 'successful', vm.tail());
-  t.log(`stage 2 verified at ${(verified.atMs / 1000).toFixed(1)} s, agent running at ${(running.atMs / 1000).toFixed(1)} s after QEMU start`);
+  const at = (m: { atMs: number }): string => `${(m.atMs / 1000).toFixed(1)} s`;
+  t.log(`network up at ${at(network)}, stage 2 verified at ${at(verified)}, unpacked at ${at(unpacked)}, agent running at ${at(running)} after QEMU start`);
 
   const inv = await ts.api('GET', `/api/v1/clients/${clientId}/inventory`);
   t.is(inv.status, 200, inv.text);
