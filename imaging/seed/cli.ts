@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { NetimageError } from '../../lib/errors.ts';
 import { buildManifest, parseManifest } from './manifest.ts';
-import { receiveSeed } from './receiver.ts';
+import { receiveSeed, type ReceiveEvent } from './receiver.ts';
 import { sendSeed } from './sender.ts';
 import { directorySink } from './sink.ts';
 import { fetchGoldenImage, parseSeedSession } from '../golden.ts';
@@ -21,6 +21,17 @@ import { AGENT_API_PREFIX } from '../../lib/agent-protocol.ts';
 import { SEED_SESSION_PATH } from '../../lib/golden.ts';
 
 const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+
+/** A receiver's events as JSON lines; progress once per whole percent. */
+function receiveEventPrinter(): (e: ReceiveEvent) => void {
+  let last = -1;
+  return (e) => {
+    if (e.type !== 'progress') return say({ event: e.type, ...e, type: undefined });
+    const percent = Math.floor((e.piecesDone * 100) / e.pieces);
+    if (percent !== last) say({ event: 'progress', percent, ...e, type: undefined });
+    last = percent;
+  };
+}
 const [verb, ...rest] = process.argv.slice(2);
 const { values: v, positionals } = parseArgs({
   args: rest,
@@ -87,7 +98,6 @@ try {
     if (!res.ok) throw new NetimageError('unavailable', `${v['manifest-url']}: HTTP ${res.status}`);
     const manifest = parseManifest(await res.json());
     const sink = await directorySink(need('out'), manifest);
-    let last = -1;
     try {
       await goSignal();
       process.stdin.destroy();
@@ -100,12 +110,7 @@ try {
         sink,
         joinTimeoutMs: optNumber('join-timeout-ms'),
         idleTimeoutMs: optNumber('idle-timeout-ms'),
-        onEvent: (e) => {
-          if (e.type !== 'progress') return say({ event: e.type, ...e, type: undefined });
-          const percent = Math.floor((e.piecesDone * 100) / e.pieces);
-          if (percent !== last) say({ event: 'progress', percent, ...e, type: undefined });
-          last = percent;
-        },
+        onEvent: receiveEventPrinter(),
       });
       say({ event: 'received', ...result });
     } finally {
@@ -120,7 +125,6 @@ try {
     const session = { ...parseSeedSession(await res.json()), localAddress: need('local') };
     await goSignal();
     process.stdin.destroy();
-    let last = -1;
     const result = await fetchGoldenImage({
       fetchFile,
       root: need('root'),
@@ -130,12 +134,7 @@ try {
         session,
         joinTimeoutMs: optNumber('join-timeout-ms'),
         idleTimeoutMs: optNumber('idle-timeout-ms'),
-        onEvent: (e) => {
-          if (e.type !== 'progress') return say({ event: e.type, ...e, type: undefined });
-          const percent = Math.floor((e.piecesDone * 100) / e.pieces);
-          if (percent !== last) say({ event: 'progress', percent, ...e, type: undefined });
-          last = percent;
-        },
+        onEvent: receiveEventPrinter(),
       },
     });
     say({ event: 'received', image: result.meta.name, fetchedBytes: result.fetchedBytes, ...result.seeded });
