@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildManifest } from '../imaging/seed/manifest.ts';
+import { buildManifest } from '../lib/seed/manifest.ts';
 import { createSeedLab } from '../test/helpers/seed-lab.ts';
 
 const { values } = parseArgs({ options: { pcs: { type: 'string', default: '10' }, mib: { type: 'string', default: '64' }, 'rate-mbit': { type: 'string', default: '400' }, 'lossy-pc': { type: 'boolean', default: false } } });

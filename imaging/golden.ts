@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { AgentServerApi } from '../lib/netboot-product.ts';
 import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, goldenEntryName, type SeedSessionWire } from '../lib/golden.ts';
-import { parseManifest, type SeedManifest } from './seed/manifest.ts';
+import { parseManifest, type SeedManifest } from '../lib/seed/manifest.ts';
 import { receiveSeed, type ReceiveEvent, type ReceiveResult } from './seed/receiver.ts';
 import { directorySink } from './seed/sink.ts';
 import { sha256File } from '../lib/files.ts';

@@ -26,7 +26,7 @@ export interface SeedSessionWire {
   entry: string;
   group: string;
   port: number;
-  /** The netimage-seed/1 manifest of the entry's files (imaging/seed/manifest.ts). */
+  /** The netimage-seed/1 manifest of the entry's files (lib/seed/manifest.ts). */
   manifest: unknown;
   /** Server-relative base of the files for HTTP catch-up (the depot, read with the job token). */
   base: string;

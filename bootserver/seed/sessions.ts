@@ -1,15 +1,15 @@
 // Room seeding on the server: one multicast stream of a golden image per (group, image), started
 // when a group restore with server_image and server_image_multicast=true is set. The PCs' restore
 // jobs ask for it (GET /agent/v1/seed, scoped by the job token like the golden fetch) and join as
-// receivers; the stream (imaging/seed/sender.ts) sends HELLO from the first PC's ask until every
+// receivers; the stream (lib/seed/sender.ts) sends HELLO from the first PC's ask until every
 // PC of the group has asked or the join window has passed, then the data once, paced, never
 // waiting for anyone. Whatever a PC misses (late, lossy, restarted, blocked) it fetches from the
 // depot over HTTP Range. docs/imaging.md "Room seeding".
 import { realpath } from 'node:fs/promises';
 import type { Logger } from '../../lib/logger.ts';
 import { GOLDEN_FILES, GOLDEN_KIND, type SeedSessionWire } from '../../lib/golden.ts';
-import { buildManifest, type SeedManifest } from '../../imaging/seed/manifest.ts';
-import { sendSeed } from '../../imaging/seed/sender.ts';
+import { buildManifest, type SeedManifest } from '../../lib/seed/manifest.ts';
+import { sendSeed } from '../../lib/seed/sender.ts';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 import { goldenEntryName } from '../../lib/golden.ts';
 import { ProductId } from '../../lib/products.ts';

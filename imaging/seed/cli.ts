@@ -12,9 +12,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { NetimageError } from '../../lib/errors.ts';
-import { buildManifest, parseManifest } from './manifest.ts';
+import { buildManifest, parseManifest } from '../../lib/seed/manifest.ts';
 import { receiveSeed, type ReceiveEvent } from './receiver.ts';
-import { sendSeed } from './sender.ts';
+import { sendSeed } from '../../lib/seed/sender.ts';
 import { directorySink } from './sink.ts';
 import { fetchGoldenImage, parseSeedSession } from '../golden.ts';
 import { AGENT_API_PREFIX } from '../../lib/agent-protocol.ts';

@@ -5,8 +5,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetimageError } from '../../lib/errors.ts';
-import { piecesOf, sessionOf, sha256Of, type Piece, type SeedManifest } from './manifest.ts';
-import { decodePacket, FRAGMENT_BYTES, missingRanges, PacketType, type Packet } from './wire.ts';
+import { piecesOf, sessionOf, sha256Of, type Piece, type SeedManifest } from '../../lib/seed/manifest.ts';
+import { decodePacket, FRAGMENT_BYTES, missingRanges, PacketType, type Packet } from '../../lib/seed/wire.ts';
 
 /** Where verified pieces go: a directory (directorySink) or the caller's writer (a partition). */
 export interface PieceSink {

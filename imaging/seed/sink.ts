@@ -3,7 +3,7 @@
 // (reading is cheaper than fetching), so only missing or damaged pieces are transferred again.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { sha256Of, type Piece, type SeedManifest } from './manifest.ts';
+import { sha256Of, type Piece, type SeedManifest } from '../../lib/seed/manifest.ts';
 import type { PieceSink } from './receiver.ts';
 
 export interface DirectorySink extends PieceSink {

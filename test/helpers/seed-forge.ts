@@ -5,8 +5,8 @@
 //   node test/helpers/seed-forge.ts MANIFEST.json GROUP PORT LOCAL SPORT
 import { createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
-import { parseManifest, piecesOf, sessionOf } from '../../imaging/seed/manifest.ts';
-import { encodePacket, FRAGMENT_BYTES, PacketType } from '../../imaging/seed/wire.ts';
+import { parseManifest, piecesOf, sessionOf } from '../../lib/seed/manifest.ts';
+import { encodePacket, FRAGMENT_BYTES, PacketType } from '../../lib/seed/wire.ts';
 
 const [manifestPath, group, port, local, sport] = process.argv.slice(2) as [string, string, string, string, string];
 const manifest = parseManifest(JSON.parse(await readFile(manifestPath, 'utf8')));

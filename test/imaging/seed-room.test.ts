@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildManifest } from '../../imaging/seed/manifest.ts';
+import { buildManifest } from '../../lib/seed/manifest.ts';
 import { run, runAllowFailure } from '../../lib/process.ts';
 import { writeGoldenFiles } from '../helpers/golden-files.ts';
 import { createSeedLab, type NodeProcess, type SeedLab } from '../helpers/seed-lab.ts';

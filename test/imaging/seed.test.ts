@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildManifest, parseManifest, piecesOf, sessionOf } from '../../imaging/seed/manifest.ts';
-import { decodePacket, encodePacket, FRAGMENT_BYTES, missingRanges, PacketType } from '../../imaging/seed/wire.ts';
+import { buildManifest, parseManifest, piecesOf, sessionOf } from '../../lib/seed/manifest.ts';
+import { decodePacket, encodePacket, FRAGMENT_BYTES, missingRanges, PacketType } from '../../lib/seed/wire.ts';
 import { createSeedLab, type NodeProcess, type SeedLab } from '../helpers/seed-lab.ts';
 
 const CLI = 'imaging/seed/cli.ts';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { NetimageError } from '../../lib/errors.ts';
+import { NetimageError } from '../errors.ts';
 
 /** Upper bound of one piece: a receiver holds a piece in memory while it assembles it. */
 export const MAX_PIECE_BYTES = 64 * 1024 * 1024;

@@ -5,7 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NetimageError } from '../../lib/errors.ts';
+import { NetimageError } from '../errors.ts';
 import { piecesOf, sessionOf, type SeedManifest } from './manifest.ts';
 import { encodePacket, FRAGMENT_BYTES, PacketType } from './wire.ts';
 
