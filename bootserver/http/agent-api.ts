@@ -33,6 +33,22 @@ function token(request: FastifyRequest): string {
   return t;
 }
 
+/**
+ * Every /agent/v1 call but `/time` carries a bearer token: one without is refused (401) before its
+ * body is parsed or validated, as on the admin API, whichever module registered the route. The
+ * token itself is checked by the handler, inside its store transaction (agent-session.ts).
+ */
+export function addAgentTokenGate(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req) => {
+    const url = req.routeOptions.url;
+    if (!url?.startsWith(`${AGENT_API_PREFIX}/`) || url === `${AGENT_API_PREFIX}/time` || bearerToken(req)) return;
+    if (url === `${AGENT_API_PREFIX}/first-boot`) throw new AgentAuthError(MISSING_FIRST_BOOT_TOKEN);
+    token(req);
+  });
+}
+
+const MISSING_FIRST_BOOT_TOKEN = 'missing first-boot token: send "Authorization: Bearer <token from /etc/netimage/first-boot.json>"';
+
 export async function registerAgentApi(app: FastifyInstance, deps: { service: NetbootService }): Promise<void> {
   // The agent's calls, each checked against its token in one place (agent-session.ts).
   const agent = new AgentSession(deps.service);
@@ -99,7 +115,7 @@ export async function registerOsInstallAgentApi(app: FastifyInstance, deps: { in
       );
       r.post('/first-boot', { schema: { tags, summary: 'First-boot report of an installed system (one-time first-boot token)', body: FirstBootReportSchema } }, async (req) => {
         const t = bearerToken(req);
-        if (!t) throw new AgentAuthError('missing first-boot token: send "Authorization: Bearer <token from /etc/netimage/first-boot.json>"');
+        if (!t) throw new AgentAuthError(MISSING_FIRST_BOOT_TOKEN);
         await deps.installs.firstBoot(t, req.body);
         return { ok: true };
       });

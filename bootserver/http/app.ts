@@ -11,7 +11,7 @@ import type { EventTickets } from '../service/event-tickets.ts';
 import type { BootConfigResponder } from '../boot/config-responder.ts';
 import { installErrorHandler } from './errors.ts';
 import { registerAdminApi } from './admin/index.ts';
-import { registerAgentApi } from './agent-api.ts';
+import { addAgentTokenGate, registerAgentApi } from './agent-api.ts';
 import { registerBootFiles } from './boot-files.ts';
 import type { ClientNoticeBus } from '../service/event-bus.ts';
 import { registerOperatorRoutes, type OperatorHttpDeps } from '../operator/routes.ts';
@@ -85,6 +85,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
 
   app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version }));
   const auth = { users: new UserService(deps.store, { ...DEFAULT_SCRYPT, log2N: deps.sessions.scryptLog2N }), limiter: new LoginLimiter(), settings: deps.sessions };
+  addAgentTokenGate(app);
   await registerAdminApi(app, { ...deps, auth, wake: deps.operator?.wake, notices: deps.operator?.notices });
   if (deps.operator) await registerOperatorRoutes(app, deps.store, deps.operator);
   await registerAgentApi(app, deps);

@@ -29,6 +29,29 @@ function registeredRoutes(tree: string): [string, string][] {
 /** Routes anyone may call: health, the login, and the OpenAPI docs (outside /api/v1). */
 const PUBLIC_ROUTES = new Set(['GET /api/v1/health', 'HEAD /api/v1/health', 'POST /api/v1/session']);
 
+test('every /agent/v1 route needs a job token (or the first-boot token): 401 without one, before its body is read; a wrong one is never accepted', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  // The server's clock (the boot image sets its own before TLS-free calls): no secret, no effect.
+  const open = new Set(['GET /agent/v1/time', 'HEAD /agent/v1/time']);
+  const routes = registeredRoutes(ts.server.http.printRoutes({ commonPrefix: false })).filter(([method, path]) => path.startsWith('/agent/v1/') && !open.has(`${method} ${path}`));
+  for (const known of ['GET /agent/v1/job', 'POST /agent/v1/job/result', 'GET /agent/v1/seed']) {
+    t.true(routes.some(([m, p]) => `${m} ${p}` === known), `route list has ${known}`);
+  }
+  for (const [method, pattern] of routes) {
+    const path = pattern.replace(/:[a-zA-Z]+/g, 'x1');
+    const label = `${method} ${pattern}`;
+    const none = await fetch(ts.url + path, { method });
+    t.is(none.status, 401, `${label} without token`);
+    await none.body?.cancel();
+    // A wrong token: refused (401), or the body found invalid first (400); never accepted.
+    const wrong = await fetch(ts.url + path, { method, headers: { authorization: `Bearer ${'0'.repeat(32)}` } });
+    t.true(wrong.status === 401 || wrong.status === 400, `${label} with a wrong token: ${wrong.status}`);
+    await wrong.body?.cancel();
+  }
+  t.is((await fetch(`${ts.url}/agent/v1/time`)).status, 200, 'the time needs no token');
+});
+
 test('every /api/v1 route needs a token in a header (or the session cookie): 401 without, with a wrong one, with the right one as ?access_token=, and with an event ticket; 403 for an operator where admins only', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
