@@ -1,8 +1,12 @@
 // netimage-imaging: the imaging engine from a shell (tests, bench, operators debugging a client).
 //   node imaging/cli.ts <prepare|backup|restore|delimage|space|import> --disk /dev/X [options]
+//   node imaging/cli.ts image-device --device /dev/loopN --store DIR --image NAME [--level N]
+//     (a chunked image of one file system into the folder DIR: how the server turns the ext4 it
+//     built for a Linux install into the format the PCs apply; it only reads the device)
 // Prints progress/log lines on stderr and one JSON result line on stdout; exit 1 on failure.
 // On a host, run it inside `unshare -m --propagation private` so its mounts stay private.
 import { parseArgs } from 'node:util';
+import { backupPartition } from './backup.ts';
 import { backupFlow, delimageFlow, importFlow, prepareFlow, PREPARE_DEFAULTS, restoreFlow, spaceFlow, type FlowContext } from './flows.ts';
 
 const { positionals, values } = parseArgs({
@@ -11,6 +15,9 @@ const { positionals, values } = parseArgs({
     disk: { type: 'string', multiple: true },
     'allow-loop': { type: 'boolean', default: false },
     image: { type: 'string' },
+    device: { type: 'string' },
+    store: { type: 'string' },
+    level: { type: 'string', default: '3' },
     file: { type: 'string' },
     firmware: { type: 'string', default: 'uefi' },
     os: { type: 'string', default: 'linux' },
@@ -68,6 +75,16 @@ async function main(): Promise<unknown> {
       return delimageFlow(ctx, need(values.image, 'image'));
     case 'space':
       return spaceFlow(ctx);
+    case 'image-device':
+      return backupPartition({
+        storeRoot: need(values.store, 'store'),
+        device: need(values.device, 'device'),
+        imageName: need(values.image, 'image'),
+        format: 'chunked',
+        zstdLevel: Number(values.level),
+        onProgress: (p) => ctx.progress?.(p, 'image'),
+        log: ctx.log,
+      });
     case 'import':
       return importFlow(ctx, {
         file: need(values.file, 'file'),
@@ -75,7 +92,7 @@ async function main(): Promise<unknown> {
         logicalSectorSize: values['sector-size'] ? Number(values['sector-size']) : undefined,
       });
     default:
-      throw new Error(`usage: cli.ts <prepare|backup|restore|delimage|space|import> --disk /dev/X [--allow-loop] [--image NAME] ...`);
+      throw new Error(`usage: cli.ts <prepare|backup|restore|delimage|space|import> --disk /dev/X [--allow-loop] [--image NAME] ... | image-device --device DEV --store DIR --image NAME [--level N]`);
   }
 }
 

@@ -192,16 +192,22 @@ export const AGENT_LOG_MAX_BYTES = 16 * 1024 * 1024;
  * configures. Only for a running job of an install product; each call mints a fresh first-boot
  * token and invalidates the previous one, so an agent retry is safe.
  */
+const DepotFileRef = z.object({
+  path: z.string().regex(/^\/depot\/v1\/[a-z-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._/-]+$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+});
+
 export const OsInstallPlanSchema = z.object({
   productId: z.enum(['opsi-local-image-debian', 'opsi-local-image-ubuntu']),
   /** OS the root filesystem is, e.g. 'debian-12'. */
   os: z.string().min(1),
-  rootfs: z.object({
-    /** Server-relative path of the zstd tar stream, readable with the job token: '/depot/v1/rootfs/<name>/rootfs.tar.zst'. */
-    path: z.string().regex(/^\/depot\/v1\/[a-z-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._/-]+$/),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    size: z.number().int().nonnegative(),
-  }),
+  /**
+   * The root filesystem: an ext4 file system in the imaging engine's chunked format (netimage-image/2),
+   * two files of the depot entry readable with the job token: the image ('/depot/v1/rootfs/<name>/image.pcl.zst')
+   * and its chunk index (chunks.json), each with its sha256 and size.
+   */
+  rootfs: z.object({ image: DepotFileRef, index: DepotFileRef }),
   /** The client's host name: one RFC 1123 label. */
   hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i),
   language: z.string(),

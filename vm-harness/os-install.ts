@@ -19,7 +19,7 @@ export async function labDepot(lab: Lab): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-lab-depot-'));
   lab.defer(() => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'rootfs'), { recursive: true, mode: 0o700 });
-  await cp(join(rootfs.file, '..'), join(dir, 'rootfs', rootfs.name), { recursive: true });
+  await cp(rootfs.dir, join(dir, 'rootfs', rootfs.name), { recursive: true });
   return dir;
 }
 

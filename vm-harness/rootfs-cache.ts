@@ -9,9 +9,8 @@ export const TEST_DEPOT = join(process.env['NETIMAGE_TEST_CACHE'] ?? join(homedi
 
 export interface CachedRootfs {
   name: string;
-  file: string;
-  sha256: string;
-  size: number;
+  /** The depot entry's folder: manifest.json and the chunked image's files. */
+  dir: string;
 }
 
 async function find(): Promise<CachedRootfs | null> {
@@ -21,11 +20,11 @@ async function find(): Promise<CachedRootfs | null> {
   const found: (CachedRootfs & { created: string })[] = [];
   for (const name of names) {
     const manifest = JSON.parse(await readFile(join(dir, name, 'manifest.json'), 'utf8').catch(() => 'null')) as { created?: string; files: { path: string; size: number; sha256: string }[] } | null;
-    const f = manifest?.files.find((x) => x.path === 'rootfs.tar.zst');
-    if (f) found.push({ name, file: join(dir, name, f.path), sha256: f.sha256, size: f.size, created: manifest?.created ?? '' });
+    // An entry of the current recipe is an ext4 chunked image (older ones were tar streams).
+    if (manifest?.files.some((x) => x.path === 'image.pcl.zst')) found.push({ name, dir: join(dir, name), created: manifest.created ?? '' });
   }
   const newest = found.sort((a, b) => b.created.localeCompare(a.created))[0];
-  return newest ? { name: newest.name, file: newest.file, sha256: newest.sha256, size: newest.size } : null;
+  return newest ? { name: newest.name, dir: newest.dir } : null;
 }
 
 /** The cached entry; polls (every 10 s) until `deadlineMs` for the real build to land it. */

@@ -4,7 +4,7 @@
 import { AGENT_API_PREFIX, OsInstallPlanSchema, type OsInstallPlan, type PropertyValue } from '../../lib/agent-protocol.ts';
 import { DEPOT_HTTP_PREFIX } from '../depot/http.ts';
 import type { ManifestFile } from '../depot/manifest.ts';
-import { ROOTFS_FILE } from './build.ts';
+import { ROOTFS_IMAGE_FILE, ROOTFS_INDEX_FILE } from './build.ts';
 import type { ResolvedInstall } from './install-products.ts';
 import { sourceLine } from './spec.ts';
 
@@ -29,9 +29,9 @@ export interface PlanInput {
   /** Effective property values of the job's product; the passwords already hashed. */
   effective: Record<string, PropertyValue>;
   resolved: ResolvedInstall;
-  /** The entry's name and its rootfs file from the manifest. */
+  /** The entry's name and its image and chunk index files from the manifest. */
   entryName: string;
-  rootfs: ManifestFile;
+  rootfs: { image: ManifestFile; index: ManifestFile };
   /** Base URL the agent reached this server on, e.g. http://10.0.0.1:8080. */
   baseUrl: string;
   firstBootToken: string;
@@ -44,7 +44,10 @@ export function buildInstallPlan(input: PlanInput): OsInstallPlan {
   return OsInstallPlanSchema.parse({
     productId: input.productId,
     os: resolved.spec.os,
-    rootfs: { path: `${DEPOT_HTTP_PREFIX}/rootfs/${input.entryName}/${ROOTFS_FILE}`, sha256: input.rootfs.sha256, size: input.rootfs.size },
+    rootfs: {
+      image: { path: `${DEPOT_HTTP_PREFIX}/rootfs/${input.entryName}/${ROOTFS_IMAGE_FILE}`, sha256: input.rootfs.image.sha256, size: input.rootfs.image.size },
+      index: { path: `${DEPOT_HTTP_PREFIX}/rootfs/${input.entryName}/${ROOTFS_INDEX_FILE}`, sha256: input.rootfs.index.sha256, size: input.rootfs.index.size },
+    },
     hostname: hostnameOf(input.clientId),
     language: text(effective, 'language'),
     consoleKeymap: text(effective, 'console_keymap'),

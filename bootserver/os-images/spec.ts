@@ -54,7 +54,7 @@ export function osForSuite(suite: string): OsDefinition | null {
  * Bump when the recipe changes (variant, base packages, hooks, artefact format): old cache
  * entries then no longer match and the next build makes a fresh one.
  */
-export const BUILDER_VERSION = 'netimage-rootfs/2'; // 2: the short-code languages' locales compiled in
+export const BUILDER_VERSION = 'netimage-rootfs/3'; // 2: the short-code languages' locales compiled in; 3: an ext4 chunked image instead of a tar stream
 
 /** mmdebstrap variant: required + important priority, the base a Debian installer leaves. */
 export const VARIANT = 'important';

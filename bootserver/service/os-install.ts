@@ -26,7 +26,7 @@ import {
   productStateAfterTimeout,
 } from '../jobs/first-boot.ts';
 import { isPendingRequest } from '../jobs/lifecycle.ts';
-import { ROOTFS_FILE, type OsBuild, type OsImageBuilder } from '../os-images/build.ts';
+import { ROOTFS_IMAGE_FILE, ROOTFS_INDEX_FILE, type OsBuild, type OsImageBuilder } from '../os-images/build.ts';
 import { PASSWORD_PROPERTIES, type InstallPolicy, type ResolvedInstall } from '../os-images/install-products.ts';
 import { buildInstallPlan } from '../os-images/install-plan.ts';
 import type { WindowsInstallPolicy } from '../os-images/windows-install.ts';
@@ -185,13 +185,14 @@ export class OsInstallService implements BootGate {
       const resolved = this.policy.resolveProduct(job.productId, effective);
       const name = parseEntryId(resolved.entryId)!.name;
       const entry = await this.depot.get('rootfs', name);
-      const rootfs = entry?.manifest.files.find((f) => f.path === ROOTFS_FILE);
+      const image = entry?.manifest.files.find((f) => f.path === ROOTFS_IMAGE_FILE);
+      const index = entry?.manifest.files.find((f) => f.path === ROOTFS_INDEX_FILE);
       if (!entry && this.puller) {
         // A site server: fetch it from the main server once; the agent retries the plan (503) meanwhile.
         this.puller.pull('rootfs', name).catch((error: unknown) => this.log.error({ err: error, entry: resolved.entryId }, 'pulling a depot entry from the upstream failed'));
         throw new UpstreamError(`the root filesystem ${resolved.entryId} is being pulled from the main server (${this.puller.upstream.url}); try again`);
       }
-      if (!rootfs) throw new ConflictError(`the root filesystem ${resolved.entryId} of this install is not in the depot (removed after the job started?): set the action again to build it`);
+      if (!image || !index) throw new ConflictError(`the root filesystem ${resolved.entryId} of this install is not in the depot (removed after the job started?): set the action again to build it`);
       // Stored values are hashes (install-products.ts hashes on the way in); a clear value put
       // into the store some other way is hashed here, never sent as it is.
       const passwords = await this.policy.hashPasswords(job.productId, Object.fromEntries(PASSWORD_PROPERTIES.map((p) => [p, effective[p] ?? ''])));
@@ -202,7 +203,7 @@ export class OsInstallService implements BootGate {
         effective: { ...effective, ...passwords },
         resolved,
         entryName: name,
-        rootfs,
+        rootfs: { image, index },
         baseUrl,
         firstBootToken: token,
         firstBootExpires: expires,

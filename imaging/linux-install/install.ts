@@ -1,7 +1,9 @@
-// The Debian (or Ubuntu: same steps, see settings.ts Vendor) install end to end on a prepared disk: fresh ext4 on the system partition, the root
-// filesystem streamed in and verified, per-PC settings, bootloader, first-boot unit. Only the
+// The Debian (or Ubuntu: same steps, see settings.ts Vendor) install end to end on a prepared disk:
+// the server's ext4 root filesystem downloaded, verified and written by the restore engine, made
+// this PC's own (new UUID, grown to the partition), per-PC settings, bootloader, first-boot unit. Only the
 // system partition, the swap partition and the bootloader places (ESP dirs / MBR boot code) are
 // written; the backup partition is only read (layout.json).
+import { tmpdir } from 'node:os';
 import { run, runAllowFailure } from '../../lib/process.ts';
 import type { OsInstallPlan } from '../../lib/agent-protocol.ts';
 import { ImagingError } from '../errors.ts';
@@ -11,7 +13,8 @@ import { installBiosLoader, installUefiLoader, writeGrubConfig } from './bootloa
 import { withChroot } from './chroot.ts';
 import { configureSystem } from './configure.ts';
 import { vendorOf } from './settings.ts';
-import { RootfsMismatchError, streamUnpack, type FetchServerFile } from './rootfs.ts';
+import { blockGeometry } from '../devices.ts';
+import { layRootfs, RootfsMismatchError, type FetchServerFile } from './rootfs.ts';
 import type { InstallTarget } from './target.ts';
 
 export interface InstallOptions {
@@ -21,63 +24,72 @@ export interface InstallOptions {
   log: (line: string) => void;
   progress?: (percent: number, message?: string) => void;
   signal?: AbortSignal;
+  /** Where the root filesystem image waits to be written (default: the OS temp dir, RAM in the boot image). */
+  scratchDir?: string;
 }
 
 export interface InstallResult {
   rootUuid: string;
   rootfsBytes: number;
-  unpackSeconds: number;
+  /** Download + write of the root filesystem. */
+  laySeconds: number;
 }
 
 async function uuidOf(dev: string): Promise<string> {
   const p = await probeFilesystem(dev);
-  if (!p.uuid) throw new ImagingError(`${dev} has no filesystem UUID after mkfs`);
+  if (!p.uuid) throw new ImagingError(`${dev} has no file system UUID after it was written`);
   return p.uuid;
 }
 
 export async function installDebian(o: InstallOptions): Promise<InstallResult> {
   const { target, plan, log } = o;
   const progress = o.progress ?? (() => undefined);
-  progress(2, `formatting ${target.system}`);
-  await run('wipefs', ['-a', target.system]);
-  // No journal while the tree goes in: ~800 MiB in ~30k files, where journaling every metadata
-  // block twice is CPU work the PC need not do (an interrupted install starts over with mkfs
-  // anyway). The journal is added once the tree is complete (below), so the installed system
-  // boots a normal journaled ext4.
-  await run('mkfs.ext4', ['-q', '-F', '-L', 'system', '-O', '^has_journal', target.system]);
+  progress(2, 'downloading the root filesystem');
+  const started = performance.now();
+  let rootfsBytes = 0;
+  let written = false;
+  try {
+    const r = await layRootfs({
+      fetchFile: o.fetchFile,
+      rootfs: plan.rootfs,
+      device: target.system,
+      deviceBytes: (await blockGeometry(target.system)).sizeBytes,
+      scratchDir: o.scratchDir ?? tmpdir(),
+      log,
+      progress: (phase, f) => (phase === 'download' ? progress(2 + 28 * f, 'downloading the root filesystem') : progress(30 + 45 * f, 'writing the root filesystem')),
+      // Old signatures (another file system's, a swap's) must not outlive the new one.
+      beforeWrite: async () => {
+        written = true;
+        await run('wipefs', ['-a', target.system]);
+      },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    rootfsBytes = r.downloadedBytes;
+  } catch (error) {
+    // A partly written file system may not stay behind to be booted: wipe the partition.
+    if (written) {
+      await runAllowFailure('wipefs', ['-a', target.system]);
+      log(`${target.system} wiped again: ${error instanceof RootfsMismatchError ? 'the root filesystem did not verify' : 'the root filesystem was not written whole'}; the bootloader places and the backup partition were not touched`);
+    } else {
+      log(`nothing was written: ${error instanceof RootfsMismatchError ? 'the root filesystem did not verify' : 'the root filesystem did not arrive whole'}`);
+    }
+    throw error;
+  }
+  const laySeconds = (performance.now() - started) / 1000;
+  // The image's file system is the same on every PC: this one gets its own UUID (fstab and grub
+  // find the root by it) and grows to the partition. The journal comes last (below).
+  progress(76, 'making the file system this PC\'s own');
+  await run('tune2fs', ['-U', 'random', target.system]);
+  await run('resize2fs', [target.system]);
   if (target.swap) await run('mkswap', ['-L', 'swap', target.swap]);
   const rootUuid = await uuidOf(target.system);
-  log(`${target.system}: new ext4 ${rootUuid}`);
+  log(`${target.system}: ext4 ${rootUuid}, grown to the partition`);
 
-  // noinit_itable: the kernel's background zeroing of inode tables would compete with the unpack;
-  // it runs on the installed system's first mount instead.
+  // noinit_itable: the kernel's background zeroing of the new block groups' inode tables would
+  // compete with the settings; it runs on the installed system's first mount instead.
   const m = await mountTemp(target.system, { fsType: 'ext4', options: ['noatime', 'noinit_itable'] });
-  let unpackSeconds = 0;
-  let rootfsBytes = 0;
   try {
-    progress(5, 'downloading and unpacking the root filesystem');
-    const started = performance.now();
-    try {
-      const r = await streamUnpack({
-        fetchFile: o.fetchFile,
-        source: plan.rootfs,
-        dir: m.dir,
-        log,
-        progress: (f) => progress(5 + 70 * f, 'downloading and unpacking the root filesystem'),
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
-      rootfsBytes = r.bytes;
-    } catch (error) {
-      // Nothing of an unverified tree may stay behind to be booted: wipe the partition.
-      await m.unmount();
-      await runAllowFailure('wipefs', ['-a', target.system]);
-      log(`${target.system} wiped again: ${error instanceof RootfsMismatchError ? 'the root filesystem did not verify' : 'the root filesystem did not arrive whole'}; the bootloader places and the backup partition were not touched`);
-      throw error;
-    }
-    unpackSeconds = (performance.now() - started) / 1000;
-    log(`root filesystem ${plan.os} unpacked and verified (sha256 ${plan.rootfs.sha256.slice(0, 16)}…, ${(rootfsBytes / 1048576).toFixed(1)} MiB in ${unpackSeconds.toFixed(1)} s)`);
-
-    progress(76, 'configuring');
+    progress(78, 'configuring');
     const uuids = {
       root: rootUuid,
       esp: target.esp ? await uuidOf(target.esp) : null,
@@ -95,9 +107,10 @@ export async function installDebian(o: InstallOptions): Promise<InstallResult> {
   } finally {
     await m.unmount();
   }
+  // Built without a journal (its blocks would be written on every PC for nothing): added here.
   progress(98, 'adding the file system journal');
   await run('tune2fs', ['-O', 'has_journal', target.system]);
   log(`${target.system}: journal added`);
   progress(100, 'installed');
-  return { rootUuid, rootfsBytes, unpackSeconds };
+  return { rootUuid, rootfsBytes, laySeconds };
 }

@@ -1,14 +1,18 @@
-// Lay the server's root filesystem (a zstd tar stream in the depot) into a directory while it
-// downloads, hashing the bytes on the way. Unpack-while-streaming needs no scratch space (the swap
-// partition may be absent or small; the boot image lives in RAM) and reads the network once. A
-// sha256 or size mismatch is only known at the end, so the caller must treat the tree as untrusted
-// until this returns: nothing in it is executed (no chroot) before, and on a mismatch the caller
-// wipes the partition. A dropped connection resumes with Range/If-Range where it stopped; so does
-// a stalled one (open, but no bytes for `idleTimeoutMs`), which would otherwise hold the PC until
-// the job's timeout.
+// The server's root filesystem for a Linux install is an ext4 file system in the imaging engine's
+// chunked format (image.pcl.zst + chunks.json in the depot; docs/linux-install.md "Artefact"): the
+// PC downloads both into RAM, checks their sha256 against the plan, and only then lets the restore
+// engine write the file system onto the system partition, verifying every chunk as it writes.
+// Nothing unverified is ever written. A dropped connection resumes with Range/If-Range where it
+// stopped; so does a stalled one (open, but no bytes for `idleTimeoutMs`), which would otherwise
+// hold the PC until the job's timeout.
 import { createHash } from 'node:crypto';
-import { execa } from '../../lib/process.ts';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OsInstallPlan } from '../../lib/agent-protocol.ts';
+import { applyChunkedImage, type ApplyResult } from '../chunked/apply.ts';
+import { chunkIndex, type ChunkIndex } from '../chunked/format.ts';
 import { ImagingError } from '../errors.ts';
+import { formatBytes } from '../sizes.ts';
 
 /** GET a server-relative path with the job's credentials; extra headers (Range, If-Range) as given. */
 export type FetchServerFile = (path: string, headers: Record<string, string>, signal?: AbortSignal) => Promise<Response>;
@@ -19,10 +23,11 @@ export interface RootfsSource {
   size: number;
 }
 
-export interface UnpackOptions {
+export interface DownloadOptions {
   fetchFile: FetchServerFile;
   source: RootfsSource;
-  dir: string;
+  /** Written from the start (an existing file is replaced). */
+  file: string;
   log: (line: string) => void;
   progress?: (fraction: number) => void;
   signal?: AbortSignal;
@@ -61,7 +66,7 @@ function idleWatch(ms: number, outer?: AbortSignal) {
   };
 }
 
-export interface UnpackResult {
+export interface DownloadResult {
   bytes: number;
   sha256: string;
   resumes: number;
@@ -74,19 +79,9 @@ export class RootfsMismatchError extends ImagingError {
   }
 }
 
-export async function streamUnpack(o: UnpackOptions): Promise<UnpackResult> {
-  const tar = execa('tar', ['--zstd', '-x', '--xattrs', "--xattrs-include=*", '--acls', '--numeric-owner', '-p', '-C', o.dir, '-f', '-'], {
-    stdin: 'pipe',
-    stdout: 'ignore',
-    stderr: 'pipe',
-    reject: false,
-    ...(o.signal ? { cancelSignal: o.signal } : {}),
-  });
-  let tarDone = false;
-  void tar.finally(() => (tarDone = true));
-  const stdin = tar.stdin!;
-  let stdinError: Error | null = null;
-  stdin.on('error', (e) => (stdinError = e));
+/** Download `source` into `file`, hashing on the way; the sha256 and size must match the plan's. */
+export async function downloadVerified(o: DownloadOptions): Promise<DownloadResult> {
+  const out = await open(o.file, 'w', 0o600);
   const hash = createHash('sha256');
   let received = 0;
   let resumes = 0;
@@ -94,6 +89,7 @@ export async function streamUnpack(o: UnpackOptions): Promise<UnpackResult> {
   const attempts = o.attempts ?? 6;
   const idleMs = o.idleTimeoutMs ?? ROOTFS_IDLE_TIMEOUT_MS;
   let stalls = 0;
+  let ok = false;
   try {
     for (let attempt = 1; received < o.source.size || attempt === 1; attempt++) {
       const headers: Record<string, string> = {};
@@ -113,10 +109,9 @@ export async function streamUnpack(o: UnpackOptions): Promise<UnpackResult> {
           received += chunk.length;
           if (received > o.source.size) throw new RootfsMismatchError(`${o.source.path} is longer than the ${o.source.size} bytes the plan names`);
           hash.update(chunk);
-          if (stdinError) throw new ImagingError(`tar stopped reading: ${(stdinError as Error).message}`);
-          // tar being slow to take the bytes is no stall of the network.
+          // A slow RAM disk is no stall of the network.
           idle.pause();
-          if (!stdin.write(chunk)) await new Promise<void>((r) => stdin.once('drain', r));
+          await out.write(chunk);
           idle.kick();
           o.progress?.(received / Math.max(1, o.source.size));
         }
@@ -140,17 +135,90 @@ export async function streamUnpack(o: UnpackOptions): Promise<UnpackResult> {
         idle.stop();
       }
     }
-    stdin.end();
-    const r = await tar;
     const sha256 = hash.digest('hex');
     if (sha256 !== o.source.sha256) throw new RootfsMismatchError(`${o.source.path}: sha256 ${sha256} is not the ${o.source.sha256} the plan names`);
-    if (r.exitCode !== 0) throw new ImagingError(`unpacking the root filesystem failed (tar exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
+    ok = true;
     return { bytes: received, sha256, resumes };
   } finally {
-    if (!tarDone) {
-      stdin.destroy();
-      tar.kill('SIGKILL');
-      await tar.catch(() => undefined);
+    await out.close();
+    if (!ok) await rm(o.file, { force: true });
+  }
+}
+
+/** MemAvailable of /proc/meminfo in bytes (the boot image's files live in RAM too). */
+async function memAvailable(): Promise<number | null> {
+  const m = /^MemAvailable:\s+(\d+) kB$/m.exec(await readFile('/proc/meminfo', 'utf8').catch(() => ''));
+  return m ? Number(m[1]) * 1024 : null;
+}
+
+/** RAM left over for the agent and the restore engine while the image sits in RAM. */
+export const RAM_HEADROOM_BYTES = 192 * 1024 * 1024;
+
+export interface LayOptions {
+  fetchFile: FetchServerFile;
+  rootfs: OsInstallPlan['rootfs'];
+  /** The system partition and its size in bytes. */
+  device: string;
+  deviceBytes: number;
+  /** Where the downloaded image waits for the restore engine: RAM in the boot image. */
+  scratchDir: string;
+  log: (line: string) => void;
+  /** Download 0..1, then apply 0..1. */
+  progress?: (phase: 'download' | 'write', fraction: number) => void;
+  /** Called once both files are verified, before the first write to `device`. */
+  beforeWrite?: () => Promise<void>;
+  signal?: AbortSignal;
+  idleTimeoutMs?: number;
+  attempts?: number;
+}
+
+export interface LayResult {
+  /** Bytes of the file system as built: the partition is grown to its size afterwards. */
+  fsBytes: number;
+  downloadedBytes: number;
+  resumes: number;
+  downloadSeconds: number;
+  writeSeconds: number;
+  applied: ApplyResult;
+}
+
+/**
+ * Download and verify the chunk index and the image, check the partition and RAM, then write the
+ * file system with the restore engine (full mode: every chunk's sha256 checked before it is
+ * written). Nothing is written to `device` before both files verified.
+ */
+export async function layRootfs(o: LayOptions): Promise<LayResult> {
+  const t0 = performance.now();
+  const common = { fetchFile: o.fetchFile, log: o.log, ...(o.signal ? { signal: o.signal } : {}), ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}), ...(o.attempts ? { attempts: o.attempts } : {}) };
+  const indexFile = join(o.scratchDir, `rootfs-${o.rootfs.index.sha256.slice(0, 16)}.chunks.json`);
+  const imageFile = join(o.scratchDir, `rootfs-${o.rootfs.image.sha256.slice(0, 16)}.pcl.zst`);
+  try {
+    await downloadVerified({ ...common, source: o.rootfs.index, file: indexFile });
+    let index: ChunkIndex;
+    try {
+      index = chunkIndex.parse(JSON.parse(await readFile(indexFile, 'utf8')));
+    } catch (error) {
+      throw new RootfsMismatchError(`${o.rootfs.index.path} is no chunk index: ${(error as Error).message}`);
     }
+    const fsBytes = index.totalBlocks * index.blockSize;
+    if (fsBytes > o.deviceBytes) {
+      throw new ImagingError(`the root filesystem needs ${formatBytes(fsBytes)}, the system partition ${o.device} has ${formatBytes(o.deviceBytes)}: prepare the disk with a larger system partition (system_partition_size); nothing was written`);
+    }
+    const free = await memAvailable();
+    if (free !== null && free < o.rootfs.image.size + RAM_HEADROOM_BYTES) {
+      throw new ImagingError(`the root filesystem image (${formatBytes(o.rootfs.image.size)}) is held in RAM while it is written, and this PC has ${formatBytes(free)} available (needs ${formatBytes(o.rootfs.image.size + RAM_HEADROOM_BYTES)}); nothing was written`);
+    }
+    const d = await downloadVerified({ ...common, source: o.rootfs.image, file: imageFile, progress: (f) => o.progress?.('download', f) });
+    const downloadSeconds = (performance.now() - t0) / 1000;
+    o.log(`root filesystem image downloaded and verified: ${formatBytes(d.bytes)} in ${downloadSeconds.toFixed(1)} s${d.resumes ? `, ${d.resumes} resume(s)` : ''} (sha256 ${d.sha256.slice(0, 16)}…)`);
+    await o.beforeWrite?.();
+    const t1 = performance.now();
+    const applied = await applyChunkedImage({ file: imageFile, index, device: o.device, mode: 'full', onProgress: (p) => o.progress?.('write', p / 100), ...(o.signal ? { signal: o.signal } : {}) });
+    const writeSeconds = (performance.now() - t1) / 1000;
+    o.log(`root filesystem written to ${o.device}: ${formatBytes(applied.writtenBytes)} in ${applied.writtenChunks} chunks, each checked before it was written (${applied.engine}, ${writeSeconds.toFixed(1)} s)`);
+    return { fsBytes, downloadedBytes: d.bytes, resumes: d.resumes, downloadSeconds, writeSeconds, applied };
+  } finally {
+    await rm(imageFile, { force: true });
+    await rm(indexFile, { force: true });
   }
 }

@@ -4,7 +4,7 @@
 
 netimage_apt_start=(ca-certificates apt-utils dpkg xz-utils zstd cpio kmod binutils iproute2 curl
   libdevmapper1.02.1 liblzma5 # libs the unpacked grub-mknetdir links (40-loaders.sh)
-  mmdebstrap debian-archive-keyring # root filesystem builds for Linux installs (bootserver/os-images/); also the clean-root test
+  mmdebstrap debian-archive-keyring e2fsprogs partclone # root filesystem builds for Linux installs (bootserver/os-images/: mmdebstrap, mke2fs -d, partclone cuts the chunked image); also the clean-root test
   7zip wimtools # depot: Windows ISOs (UDF) read by 7zz, editions of install.wim and uploaded WIMs by wimlib-imagex (bootserver/depot/)
   gcc libc6-dev libzstd-dev libssl-dev) # the chunk helpers (imaging/chunked/native/, 35-chunk-helpers.sh), also built into the boot image
 netimage_apt_full=(
@@ -12,6 +12,7 @@ netimage_apt_full=(
   partclone gdisk fdisk util-linux e2fsprogs ntfs-3g dosfstools wimtools
   genisoimage # stand-in Windows media (UDF + ISO 9660 bridge) for the depot import tests
   mtools # the OS install writes the ESP without mounting it (imaging/linux-install/bootloader.ts)
+  libcap2-bin # getcap: file capabilities kept in the built root filesystem (test/os-images/build-real.test.ts)
   attr libxml2-utils libhivex-bin # WIM/Windows tests: getfattr/setfattr (NTFS ACLs, streams), xmllint (unattend.xml), hivexsh (registry hives)
   dnsmasq-base atftp tftp-hpa tftpd-hpa busybox isc-dhcp-client kea-admin tcpdump iptables
   qemu-system-x86 qemu-utils ovmf ipxe-qemu git

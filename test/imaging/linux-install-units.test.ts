@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
-import { streamUnpack, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
+import { downloadVerified, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
 import { ImagingError } from '../../imaging/errors.ts';
 import { archiveHasLocale, archiveLocaleName, LANGUAGE_LOCALES } from '../../lib/locales.ts';
 import { aptLogLine, aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
@@ -115,7 +115,7 @@ test('delay_for_reboot: seconds from the property, capped; absent, empty or nons
   t.is(rebootDelaySeconds({ properties: { delay_for_reboot: true } }), 0);
 });
 
-// A stalled root filesystem download (connection open, no bytes): real tar + zstd, a loopback server
+// A stalled root filesystem download (connection open, no bytes): a loopback server
 // that stops sending half way and never closes.
 async function stallingServer(t: import('ava').ExecutionContext, body: Buffer, stallFirst: number) {
   const open = new Set<import('node:http').ServerResponse>();
@@ -144,29 +144,30 @@ async function stallingServer(t: import('ava').ExecutionContext, body: Buffer, s
 async function smallRootfs(t: import('ava').ExecutionContext) {
   const dir = await mkdtemp(join(tmpdir(), 'ni-stall-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'src/etc'), { recursive: true });
-  await writeFile(join(dir, 'src/etc/hostname'), 'localhost\n');
-  await writeFile(join(dir, 'src/etc/noise'), randomBytes(256 * 1024));
-  await run('tar', ['--zstd', '-c', '-f', join(dir, 'rootfs.tar.zst'), '-C', join(dir, 'src'), '.']);
-  const body = await readFile(join(dir, 'rootfs.tar.zst'));
-  await mkdir(join(dir, 'out'));
-  const source = { path: '/depot/v1/rootfs/x/rootfs.tar.zst', sha256: createHash('sha256').update(body).digest('hex'), size: body.length };
-  return { body, source, out: join(dir, 'out') };
+  const body = randomBytes(256 * 1024);
+  const source = { path: '/depot/v1/rootfs/x/image.pcl.zst', sha256: createHash('sha256').update(body).digest('hex'), size: body.length };
+  return { body, source, out: join(dir, 'image.pcl.zst') };
 }
 
-test('rootfs download: a stalled connection resumes with Range after the idle timeout; stalling every time fails clearly', async (t) => {
+test('rootfs download: a stalled connection resumes with Range after the idle timeout; stalling every time fails clearly and leaves no file', async (t) => {
   const fs = await smallRootfs(t);
   const log: string[] = [];
   const once = await stallingServer(t, fs.body, 1);
-  const r = await streamUnpack({ fetchFile: once.fetchFile, source: fs.source, dir: fs.out, log: (l) => log.push(l), idleTimeoutMs: 300, attempts: 3 });
+  const r = await downloadVerified({ fetchFile: once.fetchFile, source: fs.source, file: fs.out, log: (l) => log.push(l), idleTimeoutMs: 300, attempts: 3 });
   t.is(r.resumes, 1);
   t.is(r.sha256, fs.source.sha256);
   t.regex(once.ranges[1] ?? '', /^bytes=[1-9]\d*-$/, 'the second connection asks for the rest only');
   t.regex(log.join('\n'), /interrupted at \d+ bytes \(no data for 0\.3 s\); resuming \(1\/2\)/);
-  t.is(await readFile(join(fs.out, 'etc/hostname'), 'utf8'), 'localhost\n');
+  t.true((await readFile(fs.out)).equals(fs.body));
 
   const always = await stallingServer(t, fs.body, 99);
-  const err = await t.throwsAsync(streamUnpack({ fetchFile: always.fetchFile, source: fs.source, dir: fs.out, log: () => undefined, idleTimeoutMs: 300, attempts: 2 }));
+  const err = await t.throwsAsync(downloadVerified({ fetchFile: always.fetchFile, source: fs.source, file: fs.out, log: () => undefined, idleTimeoutMs: 300, attempts: 2 }));
   t.true(err instanceof ImagingError);
-  t.regex(err!.message, /^the root filesystem download stalled: no data for 0\.3 s at byte \d+ of \d+ of \/depot\/v1\/rootfs\/x\/rootfs\.tar\.zst, after 2 attempts \(2 stalled\)$/);
+  t.regex(err!.message, /^the root filesystem download stalled: no data for 0\.3 s at byte \d+ of \d+ of \/depot\/v1\/rootfs\/x\/image\.pcl\.zst, after 2 attempts \(2 stalled\)$/);
+  await t.throwsAsync(readFile(fs.out), { code: 'ENOENT' }, 'a download that did not complete leaves nothing behind');
+
+  const wrong = await stallingServer(t, fs.body, 0);
+  const bad = await t.throwsAsync(downloadVerified({ fetchFile: wrong.fetchFile, source: { ...fs.source, sha256: '0'.repeat(64) }, file: fs.out, log: () => undefined }));
+  t.is(bad!.name, 'RootfsMismatchError');
+  await t.throwsAsync(readFile(fs.out), { code: 'ENOENT' }, 'nor does one that did not verify');
 });

@@ -1,7 +1,8 @@
 // opsi-local-image-debian through the agent's real code on loop disks (UEFI GPT and BIOS MBR),
-// with the real cached Debian root filesystem: prepare (linux layout) -> a tampered rootfs is
-// refused and wiped -> install (download cut half way and resumed) -> what a PC boots from is
-// there. Stand-in for the server routes: see helpers/install-run.ts.
+// with the real cached Debian root filesystem (an ext4 chunked image): prepare (linux layout) -> a
+// tampered image is refused before anything is written -> install (download cut half way and
+// resumed; written by the restore engine, own UUID, grown to the partition) -> what a PC boots
+// from is there. Stand-in for the server routes: see helpers/install-run.ts.
 import test from 'ava';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
@@ -11,7 +12,7 @@ import { cachedRootfs } from '../../vm-harness/rootfs-cache.ts';
 async function install(t: import('ava').ExecutionContext, firmware: 'uefi' | 'bios'): Promise<any> {
   const rootfs = await cachedRootfs(45 * 60_000);
   const loop = await createLoop(t, 3 * 1024 * MiB, 512);
-  const r = await run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/imaging/helpers/install-run.ts'), loop.path, firmware, rootfs.file, rootfs.sha256, String(rootfs.size)], {
+  const r = await run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/imaging/helpers/install-run.ts'), loop.path, firmware, rootfs.dir], {
     maxBuffer: 64 * MiB,
   });
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -21,8 +22,12 @@ async function install(t: import('ava').ExecutionContext, firmware: 'uefi' | 'bi
 }
 
 function checkCommon(t: import('ava').ExecutionContext, out: any): void {
-  t.regex(out.badSha, /RootfsMismatchError: .*sha256 [0-9a-f]{64} is not the 0{64}/, 'a tampered rootfs is refused');
-  t.is(out.systemFsAfterBad, null, 'and the system partition is wiped: nothing unverified can be booted');
+  t.regex(out.badSha, /RootfsMismatchError: .*image\.pcl\.zst: sha256 [0-9a-f]{64} is not the 0{64}/, 'a tampered rootfs is refused');
+  t.true(out.systemUnchangedByBad, 'before anything is written: nothing unverified reaches the disk');
+  t.regex((out.log as string[]).join('\n'), /nothing was written: the root filesystem did not verify/);
+  t.not(out.uuids.root, out.imageUuid, 'the PC\'s root file system has its own UUID, not the image\'s');
+  t.true(out.systemBlocks > out.systemPartitionBytes - 8 * 1024 * 1024 && out.systemBlocks <= out.systemPartitionBytes, `grown to the partition: ${out.systemBlocks} of ${out.systemPartitionBytes} bytes`);
+  t.regex((out.log as string[]).join('\n'), /root filesystem written to .*each checked before it was written/);
   t.true(out.backupUnchanged, 'the backup partition is never written');
   t.true(out.resumed.length >= 1 && /^bytes=\d+-$/.test(out.resumed[0]), `the cut download resumed with Range: ${JSON.stringify(out.resumed)}`);
   t.true((out.fstab as string).includes(`UUID=${out.uuids.root} / ext4 `), out.fstab);

@@ -5,11 +5,12 @@
 // docs/linux-install.md). The build is keyed by its inputs' hash, so a cached entry is exactly
 // what a cold build with the same inputs makes; the cold path runs wherever the cache is empty.
 import test from 'ava';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { LANGUAGE_LOCALES } from '../../lib/locales.ts';
-import { run } from '../../lib/process.ts';
+import { run, runAllowFailure } from '../../lib/process.ts';
+import { withMount } from '../../imaging/mount.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { main as cli } from '../../bootserver/cli/main.ts';
 import type { CommandResult } from '../../bootserver/cli/command.ts';
@@ -59,28 +60,43 @@ test('os build debian-12: a real mmdebstrap build lands in the depot without hos
   const [kind, name] = build.entryId.split('/') as [string, string];
   const verify = await ts.api('POST', `/api/v1/depot/${kind}/${name}/verify`);
   t.true(verify.body.ok, JSON.stringify(verify.body.problems));
-  const file = join(DEPOT, kind, name, 'rootfs.tar.zst');
-  const listing = (await run('tar', ['--zstd', '-tvf', file], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n');
-  const has = (re: RegExp) => listing.some((l) => re.test(l));
-  t.true(has(/ \.\/boot\/vmlinuz-\d/), 'kernel');
-  t.true(has(/ \.\/boot\/initrd\.img-\d/), 'initramfs');
-  t.true(has(/ \.\/usr\/lib\/shim\/shimx64\.efi\.signed$/), 'signed shim');
-  t.true(has(/ \.\/usr\/lib\/grub\/x86_64-efi-signed\/grubx64\.efi\.signed$/), 'signed grub');
-  t.true(has(/ \.\/usr\/lib\/grub\/i386-pc\/boot\.img$/), 'BIOS grub');
-  t.true(has(/ \.\/usr\/sbin\/sshd$/) && has(/ \.\/usr\/bin\/sudo$/) && has(/ \.\/usr\/share\/zoneinfo\/Europe\/Berlin$/), 'ssh, sudo, time zones');
-  t.true(has(/ \.\/usr\/share\/keymaps\/|\.\/usr\/share\/console-setup\//), 'keymap data');
-  t.false(has(/ssh_host_.*_key/), 'no SSH host keys: each PC makes its own');
-  t.true(has(/ \.\/etc\/systemd\/system\/ssh\.service\.wants\/netimage-ssh-host-keys\.service -> /), 'first boot makes the host keys');
-  t.true(has(/ \.\/etc\/systemd\/network\/80-netimage-dhcp\.network$/) && has(/multi-user\.target\.wants\/systemd-networkd\.service/), 'DHCP by networkd');
-  t.false(has(/99mmdebstrap/), 'no build-time apt options (proxy) left');
-  const machineId = listing.find((l) => / \.\/etc\/machine-id$/.test(l));
-  t.regex(machineId ?? '', /^-rw-r--r-- 0\/0\s+0 /, 'machine-id empty: systemd makes one on the PC');
-  const extract = async (path: string) => (await run('tar', ['--zstd', '-xOf', file, path])).stdout;
-  t.is(await extract('./etc/hostname'), 'localhost');
-  t.true(has(/ \.\/usr\/lib\/locale\/locale-archive$/), 'the short-code languages\' locales compiled on the server');
-  const localeGen = await extract('./etc/locale.gen');
-  for (const locale of Object.values(LANGUAGE_LOCALES)) t.regex(localeGen, new RegExp(`^${locale.replace('.', '\\.')} UTF-8$`, 'm'), `${locale} enabled in locale.gen`);
-  t.regex(listing.find((l) => / \.\/etc\/resolv\.conf/.test(l)) ?? '', /-> \.\.\/run\/systemd\/resolve\/stub-resolv\.conf$/, 'resolv.conf of the build host not in the image');
+  // The artefact is an ext4 file system in the chunked image format; stock tools read it back
+  // (zstd -dc | partclone.restore, as for every image netimage writes), and its tree is checked.
+  const dir = join(DEPOT, kind, name);
+  const meta = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8'));
+  t.like(meta, { format: 'netimage-image/2', fsType: 'ext4' });
+  const scratch = await mkdtemp(join(tmpdir(), 'ni-rootfs-check-'));
+  t.teardown(() => rm(scratch, { recursive: true, force: true }));
+  const raw = join(scratch, 'rootfs.ext4');
+  await run('bash', ['-o', 'pipefail', '-c', 'zstd -dc "$1" | partclone.restore -q -s - -O "$2" -W', 'restore', join(dir, 'image.pcl.zst'), raw]);
+  t.is((await runAllowFailure('e2fsck', ['-fn', raw])).exitCode, 0, 'the file system checks clean');
+  t.notRegex((await run('dumpe2fs', ['-h', raw])).stdout, /has_journal/, 'built without a journal (each PC adds its own)');
+  const dev = (await run('losetup', ['-f', '--show', '-r', raw])).stdout.trim();
+  t.teardown(async () => void (await runAllowFailure('losetup', ['-d', dev])));
+  await withMount(dev, async (root) => {
+    const exists = (p: string) => lstat(join(root, p)).then(() => true, () => false);
+    const boot = await readdir(join(root, 'boot'));
+    t.true(boot.some((f) => /^vmlinuz-\d/.test(f)), 'kernel');
+    t.true(boot.some((f) => /^initrd\.img-\d/.test(f)), 'initramfs');
+    t.true(await exists('usr/lib/shim/shimx64.efi.signed'), 'signed shim');
+    t.true(await exists('usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed'), 'signed grub');
+    t.true(await exists('usr/lib/grub/i386-pc/boot.img'), 'BIOS grub');
+    t.true((await exists('usr/sbin/sshd')) && (await exists('usr/bin/sudo')) && (await exists('usr/share/zoneinfo/Europe/Berlin')), 'ssh, sudo, time zones');
+    t.true((await exists('usr/share/keymaps')) || (await exists('usr/share/console-setup')), 'keymap data');
+    t.deepEqual((await readdir(join(root, 'etc/ssh'))).filter((f) => /^ssh_host_.*_key/.test(f)), [], 'no SSH host keys: each PC makes its own');
+    t.true(await exists('etc/systemd/system/ssh.service.wants/netimage-ssh-host-keys.service'), 'first boot makes the host keys');
+    t.true((await exists('etc/systemd/network/80-netimage-dhcp.network')) && (await exists('etc/systemd/system/multi-user.target.wants/systemd-networkd.service')), 'DHCP by networkd');
+    t.false(await exists('etc/apt/apt.conf.d/99mmdebstrap'), 'no build-time apt options (proxy) left');
+    const machineId = await stat(join(root, 'etc/machine-id'));
+    t.true(machineId.size === 0 && machineId.uid === 0 && (machineId.mode & 0o777) === 0o644, 'machine-id empty: systemd makes one on the PC');
+    t.is(await readFile(join(root, 'etc/hostname'), 'utf8'), 'localhost\n');
+    t.true((await stat(join(root, 'usr/lib/locale/locale-archive'))).size > 0, 'the short-code languages\' locales compiled on the server');
+    const localeGen = await readFile(join(root, 'etc/locale.gen'), 'utf8');
+    for (const locale of Object.values(LANGUAGE_LOCALES)) t.regex(localeGen, new RegExp(`^${locale.replace('.', '\\.')} UTF-8$`, 'm'), `${locale} enabled in locale.gen`);
+    t.is(await readlink(join(root, 'etc/resolv.conf')), '../run/systemd/resolve/stub-resolv.conf', 'resolv.conf of the build host not in the image');
+    // File capabilities survive mke2fs -d (ping works for users without setuid).
+    t.regex((await runAllowFailure('getcap', [join(root, 'usr/bin/ping')])).stdout, /cap_net_raw/, 'file capabilities kept');
+  }, { fsType: 'ext4', readOnly: true });
 
   // Entries of older recipes in this cache are never used again (the VM scenarios take the newest).
   for (const other of await readdir(join(DEPOT, 'rootfs'))) {

@@ -6,6 +6,7 @@
 // depot (the plan needs its hash, not real bytes); no test runs a real build (the builds here
 // fail or stall against the loopback mini mirror within seconds).
 // One server for the file (test.serial): the builder runs one build at a time.
+import { createHash } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -41,7 +42,11 @@ test.before(async () => {
   // The root filesystem of the default properties, as a build would leave it (stand-in bytes).
   const defaults = Object.fromEntries((await ts.server.service.requireProduct(DEBIAN)).properties.map((p) => [p.name, p.default]));
   const entry = ts.server.osImages.policy.resolveProduct(DEBIAN, defaults).entryId.split('/')[1]!;
-  await ts.server.osImages.depot.create('rootfs', entry, { standIn: true }, (dir) => writeFile(join(dir, 'rootfs.tar.zst'), Buffer.from('stand-in root filesystem')));
+  await ts.server.osImages.depot.create('rootfs', entry, { standIn: true }, async (dir) => {
+    await writeFile(join(dir, 'image.pcl.zst'), Buffer.from('stand-in root filesystem'));
+    await writeFile(join(dir, 'chunks.json'), Buffer.from('stand-in chunk index'));
+    await writeFile(join(dir, 'metadata.json'), Buffer.from('{}'));
+  });
 });
 test.after.always(async () => {
   await ts?.stop();
@@ -90,8 +95,10 @@ test.serial('the install plan: rootfs, host name, settings, hashes, apt sources,
   const { plan, jobToken } = await startInstall('pc01', { root_password: 'r00t"pw', timezone: 'Europe/Vienna' });
   t.is(plan.productId, DEBIAN);
   t.is(plan.os, 'debian-12');
-  t.regex(plan.rootfs.path, /^\/depot\/v1\/rootfs\/debian-12-[0-9a-f]{16}\/rootfs\.tar\.zst$/);
-  t.is(plan.rootfs.size, 'stand-in root filesystem'.length);
+  t.regex(plan.rootfs.image.path, /^\/depot\/v1\/rootfs\/debian-12-[0-9a-f]{16}\/image\.pcl\.zst$/);
+  t.is(plan.rootfs.image.size, 'stand-in root filesystem'.length);
+  t.regex(plan.rootfs.index.path, /^\/depot\/v1\/rootfs\/debian-12-[0-9a-f]{16}\/chunks\.json$/);
+  t.is(plan.rootfs.index.sha256, createHash('sha256').update('stand-in chunk index').digest('hex'));
   t.is(plan.hostname, 'pc01');
   t.like(plan, { language: 'de', consoleKeymap: 'de-latin1-nodeadkeys', timezone: 'Europe/Vienna', proxy: null });
   t.true(plan.aptSources.some((l) => /^deb http:\/\/127\.0\.0\.1:\d+\/debian bookworm main$/.test(l)), plan.aptSources.join('\n'));
@@ -102,10 +109,10 @@ test.serial('the install plan: rootfs, host name, settings, hashes, apt sources,
   t.is(plan.firstBoot.url, `${ts.url}/agent/v1/first-boot`);
   t.true(Date.parse(plan.firstBoot.expiresAt) > Date.now() + 30 * 60_000);
 
-  const rootfs = await fetch(ts.url + plan.rootfs.path, { headers: { authorization: `Bearer ${jobToken}` } });
+  const rootfs = await fetch(ts.url + plan.rootfs.image.path, { headers: { authorization: `Bearer ${jobToken}` } });
   t.is(rootfs.status, 200);
   t.is(await rootfs.text(), 'stand-in root filesystem');
-  const depotWithFirstBoot = await fetch(ts.url + plan.rootfs.path, { headers: { authorization: `Bearer ${plan.firstBoot.token}` } });
+  const depotWithFirstBoot = await fetch(ts.url + plan.rootfs.image.path, { headers: { authorization: `Bearer ${plan.firstBoot.token}` } });
   t.is(depotWithFirstBoot.status, 401, 'the first-boot token reads no depot');
 
   const again = OsInstallPlanSchema.parse(await (await agent(jobToken, 'GET', '/os-install')).json());

@@ -60,15 +60,15 @@ test('spec: the input hash covers mirror, packages and recipe, not their order; 
   t.throws(() => parsePackageList('vim; rm -rf /'), { message: /not a Debian package name: "vim;", "-rf", "\/" \(/ });
 });
 
-test('mmdebstrap arguments: packages, sources, tar to stdout; the proxy only as an apt option', (t) => {
+test('mmdebstrap arguments: packages, sources, a directory tree; the proxy only as an apt option', (t) => {
   const spec = makeSpec({ os: debian, mirror: 'http://m.example/debian', security: { uri: 'http://s.example/debian-security', suite: 'bookworm-security', components: ['main'] }, additionalPackages: ['vim'] });
-  const args = mmdebstrapArgs(spec, null);
-  t.true(args.includes('--format=tar'));
+  const args = mmdebstrapArgs(spec, null, '/srv/scratch/tree');
+  t.true(args.includes('--format=directory'));
   t.true(args.includes('--variant=important'));
   t.true(args.includes(`--include=${spec.packages.join(',')}`));
-  t.deepEqual(args.slice(-5), ['bookworm', '-', 'deb http://m.example/debian bookworm main', 'deb http://m.example/debian bookworm-updates main', 'deb http://s.example/debian-security bookworm-security main']);
+  t.deepEqual(args.slice(-5), ['bookworm', '/srv/scratch/tree', 'deb http://m.example/debian bookworm main', 'deb http://m.example/debian bookworm-updates main', 'deb http://s.example/debian-security bookworm-security main']);
   t.false(args.some((a) => a.includes('Proxy')));
-  t.true(mmdebstrapArgs(spec, 'http://192.0.2.1:3128').includes('--aptopt=Acquire::http::Proxy "http://192.0.2.1:3128"'));
+  t.true(mmdebstrapArgs(spec, 'http://192.0.2.1:3128', '/t').includes('--aptopt=Acquire::http::Proxy "http://192.0.2.1:3128"'));
 });
 
 test('Ubuntu (untested end to end, no Ubuntu mirror here): what differs from Debian in the build inputs and the mmdebstrap call', (t) => {
@@ -85,10 +85,10 @@ test('Ubuntu (untested end to end, no Ubuntu mirror here): what differs from Deb
   t.true(makeSpec({ os: noble, mirror, security: null, additionalPackages: [] }).packages.includes('systemd-resolved'), 'noble: a package of its own');
   for (const p of ['shim-signed', 'grub-efi-amd64-signed', 'grub-pc-bin', 'openssh-server', 'locales']) t.true(j.packages.includes(p), p);
   t.regex(rootfsEntryName(j), /^ubuntu-22\.04-[0-9a-f]{16}$/);
-  const args = mmdebstrapArgs(j, null);
+  const args = mmdebstrapArgs(j, null, '/t');
   t.true(args.includes('--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg'), 'the archive is checked with Ubuntu\'s keys');
-  t.deepEqual(args.slice(-5), ['jammy', '-', ...['jammy', 'jammy-updates', 'jammy-security'].map((s) => `deb ${mirror} ${s} main universe`)]);
-  t.false(mmdebstrapArgs(makeSpec({ os: debian, mirror: 'http://m.example/debian', security: null, additionalPackages: [] }), null).some((a) => a.startsWith('--keyring')), 'Debian: the build host\'s keyring');
+  t.deepEqual(args.slice(-5), ['jammy', '/t', ...['jammy', 'jammy-updates', 'jammy-security'].map((s) => `deb ${mirror} ${s} main universe`)]);
+  t.false(mmdebstrapArgs(makeSpec({ os: debian, mirror: 'http://m.example/debian', security: null, additionalPackages: [] }), null, '/t').some((a) => a.startsWith('--keyring')), 'Debian: the build host\'s keyring');
 });
 
 test('progress: stage lines move through bands, package lines inside them, never backwards', (t) => {

@@ -1,11 +1,11 @@
 // Prepare a loop disk and install Debian on it through the agent's real product code, the way the
 // agent runs it; then read back what a test checks. Run inside a private mount namespace.
-//   install-run.ts <loop> <uefi|bios> <rootfs.tar.zst> <sha256> <size>
+//   install-run.ts <loop> <uefi|bios> <rootfs depot entry dir>
 // STAND-IN: the bootserver's GET /agent/v1/os-install and depot route are replaced by a loopback
-// HTTP server here that serves the real cached rootfs with Range and checks the job token (the
-// server side is tested in test/os-images and test/depot). The first response is cut half way,
-// so the resume path runs. A first install with a wrong sha256 must fail and leave the system
-// partition without a filesystem.
+// HTTP server here that serves the real cached rootfs entry (chunked ext4 image + chunk index)
+// with Range and checks the job token (the server side is tested in test/os-images and
+// test/depot). The first response for the image is cut half way, so the resume path runs. A first
+// install whose image does not match its sha256 must fail before anything is written.
 import { createServer, type IncomingMessage } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, stat } from 'node:fs/promises';
@@ -22,21 +22,21 @@ import { withChroot } from '../../../imaging/linux-install/chroot.ts';
 import { FIRST_BOOT_SCRIPT } from '../../../imaging/linux-install/settings.ts';
 import { execa, run, runAllowFailure } from '../../../lib/process.ts';
 
-const [loop, firmwareArg, rootfsFile, sha256, sizeText] = process.argv.slice(2) as [string, string, string, string, string];
+const [loop, firmwareArg, entryDir] = process.argv.slice(2) as [string, string, string];
 const firmware = firmwareArg === 'bios' ? 'bios' : 'uefi';
 const JOB_TOKEN = 'a'.repeat(64);
 const FIRST_BOOT_TOKEN = 'b'.repeat(64);
-const ROOTFS_PATH = '/depot/v1/rootfs/test-entry/rootfs.tar.zst';
+const ENTRY_PATH = '/depot/v1/rootfs/test-entry';
+const IMAGE_PATH = `${ENTRY_PATH}/image.pcl.zst`;
+const manifest = JSON.parse(await readFile(join(entryDir, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string; size: number }[] };
+const fileRef = (name: string) => {
+  const f = manifest.files.find((x) => x.path === name)!;
+  return { path: `${ENTRY_PATH}/${name}`, sha256: f.sha256, size: f.size };
+};
 const log: string[] = [];
 const requests: { method: string; url: string; range: string | null }[] = [];
 const reports: { auth: string | null; body: string }[] = [];
 let cutFirst = false;
-const BAD_PATH = '/depot/v1/rootfs/bad-entry/rootfs.tar.zst';
-const badDir = await (await import('node:fs/promises')).mkdtemp('/tmp/ni-install-bad-');
-await (await import('node:fs/promises')).mkdir(join(badDir, 'tree/etc'), { recursive: true });
-await (await import('node:fs/promises')).writeFile(join(badDir, 'tree/etc/evil'), 'tampered');
-await run('tar', ['--zstd', '-cf', join(badDir, 'bad.tar.zst'), '-C', join(badDir, 'tree'), '.']);
-const badFile = join(badDir, 'bad.tar.zst');
 
 const body = (req: IncomingMessage) => new Promise<string>((resolve) => {
   let s = '';
@@ -49,14 +49,16 @@ const server = createServer(async (req, res) => {
     res.writeHead(reports.length === 1 ? 200 : 401).end();
     return;
   }
-  if ((req.url !== ROOTFS_PATH && req.url !== BAD_PATH) || req.headers.authorization !== `Bearer ${JOB_TOKEN}`) return void res.writeHead(403).end();
-  const file = req.url === BAD_PATH ? badFile : rootfsFile;
+  const name = (req.url ?? '').startsWith(`${ENTRY_PATH}/`) ? (req.url ?? '').slice(ENTRY_PATH.length + 1) : '';
+  if (!manifest.files.some((f) => f.path === name) || req.headers.authorization !== `Bearer ${JOB_TOKEN}`) return void res.writeHead(403).end();
+  const file = join(entryDir, name);
   const size = (await stat(file)).size;
+  const sha256 = manifest.files.find((f) => f.path === name)!.sha256;
   const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   const start = m ? Number(m[1]) : 0;
   res.writeHead(m ? 206 : 200, { 'content-length': size - start, etag: `"${sha256}"`, ...(m ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}) });
   const stream = createReadStream(file, { start });
-  if (cutFirst) {
+  if (cutFirst && req.url === IMAGE_PATH) {
     cutFirst = false;
     let sent = 0;
     stream.on('data', (c) => {
@@ -72,11 +74,12 @@ const server = createServer(async (req, res) => {
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-function plan(sha: string, path = ROOTFS_PATH, size = Number(sizeText)): OsInstallPlan {
+function plan(imageSha?: string): OsInstallPlan {
+  const image = fileRef('image.pcl.zst');
   return {
     productId: 'opsi-local-image-debian',
     os: 'debian-12',
-    rootfs: { path, sha256: sha, size },
+    rootfs: { image: { ...image, sha256: imageSha ?? image.sha256 }, index: fileRef('chunks.json') },
     hostname: 'pc-install-01',
     language: 'de',
     consoleKeymap: 'de-latin1-nodeadkeys',
@@ -120,18 +123,20 @@ try {
   const backup = prepared.backupDevice;
   const backupBefore = createHash('sha256').update(await readFile(backup).catch(() => Buffer.alloc(0))).digest('hex');
 
-  // A tampered rootfs: refused, and nothing of it stays on the system partition.
+  // An image that does not match the plan's sha256: refused before anything is written.
+  const hashDevice = async (dev: string) => (await run('sha256sum', [dev])).stdout.split(' ')[0];
+  out['systemBeforeBad'] = await hashDevice(prepared.systemDevice);
   try {
-    await product.run(context(plan('0'.repeat(64), BAD_PATH, (await stat(badFile)).size)));
+    await product.run(context(plan('0'.repeat(64))));
     out['badSha'] = 'installed';
   } catch (e) {
     out['badSha'] = `${(e as Error).name}: ${(e as Error).message}`;
   }
-  out['systemFsAfterBad'] = (await probeFilesystem(prepared.systemDevice)).type;
+  out['systemUnchangedByBad'] = (await hashDevice(prepared.systemDevice)) === out['systemBeforeBad'];
 
   cutFirst = true;
   const started = performance.now();
-  await product.run(context(plan(sha256)));
+  await product.run(context(plan()));
   out['installSeconds'] = (performance.now() - started) / 1000;
   out['backupUnchanged'] = createHash('sha256').update(await readFile(backup)).digest('hex') === backupBefore;
 
@@ -139,7 +144,9 @@ try {
   const esp = prepared.partitions.find((p) => p.role === 'esp');
   const swap = prepared.partitions.find((p) => p.role === 'winpe');
   out['uuids'] = { root: (await probeFilesystem(sys.path)).uuid, esp: esp ? (await probeFilesystem(esp.path)).uuid : null, swap: swap ? (await probeFilesystem(swap.path)).uuid : null };
-  // The unpack ran without a journal; the installed file system has one and checks clean.
+  // The image has no journal; the installed file system has one, fills its partition and checks clean.
+  out['systemBlocks'] = Number(/^Block count:\s*(\d+)$/m.exec((await run('dumpe2fs', ['-h', sys.path])).stdout)?.[1] ?? 0) * 4096;
+  out['systemPartitionBytes'] = Number((await run('blockdev', ['--getsize64', sys.path])).stdout.trim());
   out['systemFeatures'] = /^Filesystem features:\s*(.*)$/m.exec((await run('dumpe2fs', ['-h', sys.path])).stdout)?.[1] ?? '';
   out['systemFsck'] = (await runAllowFailure('e2fsck', ['-fn', sys.path])).exitCode;
   await withMount(sys.path, async (dir) => {
@@ -188,14 +195,14 @@ try {
   out['mbrHasGrub'] = mbr.subarray(0, 440).includes(Buffer.from('GRUB'));
   out['mbrSignature'] = mbr.readUInt16LE(510).toString(16);
   out['coreImgInGap'] = mbr.subarray(512, 1024 * 1024).some((b) => b !== 0);
-  out['resumed'] = requests.filter((r) => r.url === ROOTFS_PATH && r.range !== null).map((r) => r.range);
+  out['resumed'] = requests.filter((r) => r.url === IMAGE_PATH && r.range !== null).map((r) => r.range);
+  out['imageUuid'] = JSON.parse(await readFile(join(entryDir, 'metadata.json'), 'utf8')).chunked?.source?.fsUuid ?? null;
   out['ok'] = true;
 } catch (e) {
   out['ok'] = false;
   out['error'] = `${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`;
 }
 out['log'] = log;
-await (await import('node:fs/promises')).rm(badDir, { recursive: true, force: true });
 server.closeAllConnections();
 server.close();
 process.stdout.write(`${JSON.stringify(out)}\n`);
