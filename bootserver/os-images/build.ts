@@ -213,6 +213,9 @@ export class OsImageBuilder {
         await this.fileSystemImage(build, tree, tmp, dir);
       });
       build.bytes = entry.manifest.files.reduce((s, f) => s + f.size, 0);
+      // Finished and timed before it reads as done: a poller never sees done without its time.
+      build.finished = new Date().toISOString();
+      build.seconds = (Date.now() - started) / 1000;
       build.state = 'done';
       build.percent = 100;
       this.addLine(build, `I: ${build.entryId} is in the depot (${(build.bytes / 1024 / 1024).toFixed(1)} MiB)`);
@@ -223,8 +226,8 @@ export class OsImageBuilder {
       this.log.error({ build: build.id, err: error }, 'root filesystem build failed');
     } finally {
       if (scratch) await removeTree(scratch).catch((error: unknown) => this.log.error({ err: error }, 'build scratch folder not removed'));
-      build.finished = new Date().toISOString();
-      build.seconds = (Date.now() - started) / 1000;
+      build.finished ??= new Date().toISOString();
+      build.seconds ??= (Date.now() - started) / 1000;
       if (build.state === 'done') this.log.info({ build: build.id, entry: build.entryId, seconds: build.seconds, bytes: build.bytes }, 'root filesystem build done');
     }
     for (const listener of this.finishedListeners) {

@@ -10,7 +10,9 @@ let ensured: Promise<string> | undefined;
 export function ensureBootImage(): Promise<string> {
   ensured ??= (async () => {
     const root = bootRootDefault();
-    await run(process.execPath, [join(repoRoot, 'bootimage/build.ts'), '--out', root]);
+    // One build at a time per output folder: VM tests run side by side (the OS install pair) would
+    // otherwise both rebuild a stale image into the same folder and break each other's files.
+    await run('flock', [`${root}.build.lock`, process.execPath, join(repoRoot, 'bootimage/build.ts'), '--out', root]);
     const dir = join(root, 'netimage');
     if (!existsSync(join(dir, 'initrd'))) throw new Error(`no initrd in ${dir} after the build`);
     return dir;
