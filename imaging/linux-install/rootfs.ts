@@ -6,7 +6,7 @@
 // stopped; so does a stalled one (open, but no bytes for `idleTimeoutMs`), which would otherwise
 // hold the PC until the job's timeout.
 import { createHash } from 'node:crypto';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OsInstallPlan } from '../../lib/agent-protocol.ts';
 import { applyChunkedImage, type ApplyResult } from '../chunked/apply.ts';
@@ -190,8 +190,10 @@ export interface LayResult {
 export async function layRootfs(o: LayOptions): Promise<LayResult> {
   const t0 = performance.now();
   const common = { fetchFile: o.fetchFile, log: o.log, ...(o.signal ? { signal: o.signal } : {}), ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}), ...(o.attempts ? { attempts: o.attempts } : {}) };
-  const indexFile = join(o.scratchDir, `rootfs-${o.rootfs.index.sha256.slice(0, 16)}.chunks.json`);
-  const imageFile = join(o.scratchDir, `rootfs-${o.rootfs.image.sha256.slice(0, 16)}.pcl.zst`);
+  // A folder of its own: two installs on one host (the loop tests) never share a file.
+  const dir = await mkdtemp(join(o.scratchDir, 'netimage-rootfs-'));
+  const indexFile = join(dir, 'chunks.json');
+  const imageFile = join(dir, 'image.pcl.zst');
   try {
     await downloadVerified({ ...common, source: o.rootfs.index, file: indexFile });
     let index: ChunkIndex;
@@ -218,7 +220,6 @@ export async function layRootfs(o: LayOptions): Promise<LayResult> {
     o.log(`root filesystem written to ${o.device}: ${formatBytes(applied.writtenBytes)} in ${applied.writtenChunks} chunks, each checked before it was written (${applied.engine}, ${writeSeconds.toFixed(1)} s)`);
     return { fsBytes, downloadedBytes: d.bytes, resumes: d.resumes, downloadSeconds, writeSeconds, applied };
   } finally {
-    await rm(imageFile, { force: true });
-    await rm(indexFile, { force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
