@@ -49,7 +49,10 @@ const usedTarget = Number(values['used-gib']) * GiB;
 const partBytes = Math.ceil(usedTarget / 0.8 / GiB) * GiB;
 const patterns = values.patterns.split(',').map(Number);
 const runs = Number(values.runs);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 const mb = (b: number) => (b / 1e6).toFixed(0);
 
 // Content: "semi" = every 4 KiB block half random, half text (compresses ~2:1 like programs and
