@@ -25,7 +25,8 @@ async function verifyNtfs(dev: string): Promise<void> {
   await run('ntfsfix', ['-n', dev]);
 }
 
-for (const change of ['rewrite', 'new', 'large']) {
+// The change patterns of delta.test.ts (see there).
+for (const change of ['rewrite', 'replace', 'new', 'large', 'pagefile', 'rmdir', 'class']) {
   test.serial(`NTFS: delta restore after "${change}" writes only changed chunks and equals a full restore`, async (t) => {
     await helper(['change', ctx.a, 'ntfs', change]);
     t.not(await usedDigest(ctx.a, ctx.stream), ctx.refDigest, 'the change touched used blocks');

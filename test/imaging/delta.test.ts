@@ -35,7 +35,10 @@ test.serial('stock partclone.restore restores a chunked image; its used blocks a
   await verifyFiles(ctx.ref);
 });
 
-for (const change of ['rewrite', 'new', 'large', 'rmdir']) {
+// rewrite: small files in place; replace: a file written anew and renamed over the old one; new:
+// new files; large: a big file rewritten whole; pagefile: scattered small in-place writes into the
+// largest file; rmdir: a deleted directory; class: pagefile + replace + new + rmdir at once.
+for (const change of ['rewrite', 'replace', 'new', 'large', 'pagefile', 'rmdir', 'class']) {
   test.serial(`delta restore after "${change}" writes only changed chunks and equals a full restore`, async (t) => {
     await helper(['change', ctx.a, 'ext4', change]);
     t.not(await usedDigest(ctx.a, ctx.stream), ctx.refDigest, 'the change touched used blocks');

@@ -6,7 +6,9 @@
 //   chunkapply image device blockSize full|delta [pauseAfterWrites]
 // stdin, one line per chunk: <frameOffset> <compressed> <decompressed> <sha256hex> <first> <count>...
 // (runs of used blocks, ascending). stdout: "w" (written) or "s" (skipped) per chunk, then
-// "OK <written chunks> <written bytes> <compared bytes>" after fsync. Errors: one line on stderr,
+// "OK <written chunks> <written bytes> <compared bytes> <seconds: waiting for target reads, sha256
+// of frames, image read, decompress, target write, fsync, target reads and compare sha256 in the
+// reader threads>" after fsync. Errors: one line on stderr,
 // exit 1 (usage: 2). pauseAfterWrites (tests: a power cut mid-restore): print "PAUSED" before the
 // next write and wait to be killed. Dies with its parent (PR_SET_PDEATHSIG).
 #define _GNU_SOURCE
@@ -18,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <zstd.h>
@@ -73,6 +77,110 @@ static unsigned long long number(char** p) {
   return v;
 }
 
+struct chunk {
+  unsigned long long off, comp, dec;
+  char want[65];
+  size_t run0, nr;  // runs[run0 .. run0+nr): first, count pairs
+};
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+// Delta reads and hashes the target's spans in READERS threads, up to RING chunks ahead of the
+// main thread, with O_DIRECT when the block size allows (no copy through the page cache, no
+// readahead guessing): reads overlap hashing, the disk sees more than one request at a time and
+// sha256 (~1.2 GB/s per core with SHA-NI, not much above a fast disk) runs on two cores
+// (bench/delta-fs.ts: 1.7-3.4x faster than one thread with buffered reads).
+#define RING 8
+#define READERS 2
+struct slot {
+  unsigned char* buf;
+  size_t cap, got;
+  long long idx;  // chunk whose span was read and hashed, -1: none
+  int same;       // its used blocks hash to the index's sha256
+  double readSeconds, hashSeconds;
+};
+static struct slot slots[RING];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static size_t nextRead, consumed, nChunks;
+static struct chunk* gChunks;
+static unsigned long long* gRuns;
+static unsigned long long gBs;
+static int readFd, bufferedFd;
+
+static void spanOf(size_t ci, unsigned long long* first, unsigned long long* len) {
+  unsigned long long* r = gRuns + gChunks[ci].run0;
+  size_t nr = gChunks[ci].nr;
+  *first = r[0];
+  *len = (r[nr - 2] + r[nr - 1] - r[0]) * gBs;
+}
+
+static void* reader(void* arg) {
+  (void)arg;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (!ctx) die("out of memory");
+  for (;;) {
+    pthread_mutex_lock(&mu);
+    while (nextRead < nChunks && nextRead >= consumed + RING) pthread_cond_wait(&cv, &mu);
+    if (nextRead >= nChunks) {
+      pthread_mutex_unlock(&mu);
+      return NULL;
+    }
+    size_t n = nextRead++;
+    pthread_mutex_unlock(&mu);
+    // The slot is ours: its previous chunk (n - RING) was consumed.
+    struct slot* sl = &slots[n % RING];
+    unsigned long long first, len;
+    spanOf(n, &first, &len);
+    if (len > sl->cap) {
+      free(sl->buf);
+      sl->buf = NULL;
+      if (posix_memalign((void**)&sl->buf, 4096, len)) die("out of memory");
+      sl->cap = len;
+    }
+    size_t got = 0;
+    int fd = readFd;
+    double t0 = now();
+    while (got < len) {
+      ssize_t r = pread(fd, sl->buf + got, len - got, (off_t)(first * gBs + got));
+      if (r < 0 && errno == EINTR) continue;
+      // O_DIRECT refused (alignment, or a short read left an unaligned rest): buffered from here.
+      if (r < 0 && errno == EINVAL && fd != bufferedFd) {
+        fd = bufferedFd;
+        continue;
+      }
+      if (r < 0) dieErrno("reading the target");
+      if (r == 0) break;
+      got += (size_t)r;
+    }
+    double t1 = now();
+    int same = 0;
+    if (got == len) {
+      unsigned long long* rr = gRuns + gChunks[n].run0;
+      unsigned char md[32];
+      unsigned mdLen;
+      char have[65];
+      if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) die("sha256 failed");
+      for (size_t i = 0; i < gChunks[n].nr; i += 2) EVP_DigestUpdate(ctx, sl->buf + (rr[i] - first) * gBs, rr[i + 1] * gBs);
+      if (!EVP_DigestFinal_ex(ctx, md, &mdLen)) die("sha256 failed");
+      hex(md, have);
+      same = strcmp(have, gChunks[n].want) == 0;
+    }
+    pthread_mutex_lock(&mu);
+    sl->got = got;
+    sl->same = same;
+    sl->readSeconds = t1 - t0;
+    sl->hashSeconds = now() - t1;
+    sl->idx = (long long)n;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {
     fprintf(stderr, "usage: chunkapply image device blockSize full|delta [pauseAfterWrites]\n");
@@ -92,88 +200,135 @@ int main(int argc, char** argv) {
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (!dctx || !ctx) die("out of memory");
-  unsigned long long wchunks = 0, wbytes = 0, compared = 0;
-  unsigned char *span = NULL, *packed = NULL, *raw = NULL;
-  size_t scap = 0, pcap = 0, rcap = 0, runCap = 0;
+
+  // The whole list first (Node writes it at once): a malformed list writes nothing, and delta
+  // knows the spans ahead to prefetch them.
+  struct chunk* chunks = NULL;
+  size_t nc = 0, ccap = 0, nruns = 0, runCap = 0;
   unsigned long long* runs = NULL;
   char* line = NULL;
   size_t lcap = 0;
   while (getline(&line, &lcap, stdin) > 0) {
     lineNo++;
     char* p = line;
-    unsigned long long off = number(&p), comp = number(&p), dec = number(&p);
+    if (nc == ccap) chunks = xrealloc(chunks, (ccap = ccap ? ccap * 2 : 1024) * sizeof *chunks);
+    struct chunk* c = &chunks[nc];
+    c->off = number(&p);
+    c->comp = number(&p);
+    c->dec = number(&p);
     while (*p == ' ') p++;
-    char want[65];
     if (strspn(p, "0123456789abcdef") != 64) die("malformed sha256");
-    memcpy(want, p, 64);
-    want[64] = 0;
+    memcpy(c->want, p, 64);
+    c->want[64] = 0;
     p += 64;
-    size_t nr = 0;
+    c->run0 = nruns;
     unsigned long long sum = 0, prevEnd = 0;
     for (;;) {
       while (*p == ' ') p++;
       if (*p == '\n' || *p == 0) break;
-      if (nr + 2 > runCap) runs = xrealloc(runs, (runCap = runCap ? runCap * 2 : 256) * sizeof *runs);
+      if (nruns + 2 > runCap) runs = xrealloc(runs, (runCap = runCap ? runCap * 2 : 4096) * sizeof *runs);
       unsigned long long first = number(&p), n = number(&p);
       if (n == 0 || first < prevEnd || first + n < first) die("runs not ascending");
-      runs[nr++] = first;
-      runs[nr++] = n;
+      runs[nruns++] = first;
+      runs[nruns++] = n;
       prevEnd = first + n;
       sum += n;
     }
+    c->nr = nruns - c->run0;
     // Nothing is written unless the runs hold exactly the frame's bytes.
-    if (nr == 0 || comp == 0 || comp > MAX_BYTES || dec > MAX_BYTES || sum * bs != dec) die("the block runs do not match the frame size");
-    unsigned long long spanFirst = runs[0], spanLen = (prevEnd - spanFirst) * bs;
-    if (spanLen > MAX_BYTES) die("chunk spans too many blocks");
+    if (c->nr == 0 || c->comp == 0 || c->comp > MAX_BYTES || c->dec > MAX_BYTES || sum * bs != c->dec) die("the block runs do not match the frame size");
+    if ((prevEnd - runs[c->run0]) * bs > MAX_BYTES) die("chunk spans too many blocks");
+    nc++;
+  }
+  if (ferror(stdin)) die("reading the chunk list");
+
+  unsigned long long wchunks = 0, wbytes = 0, compared = 0;
+  // tRead: the main thread waiting for the readers; tTargetReads/tTargetHash: summed over them.
+  double tTargetReads = 0, tTargetHash = 0;
+  double tRead = 0, tHash = 0, tImage = 0, tDecomp = 0, tWrite = 0, tFsync = 0;
+  unsigned char *packed = NULL, *raw = NULL;
+  size_t pcap = 0, rcap = 0;
+  pthread_t readers[READERS];
+  if (delta) {
+    gChunks = chunks;
+    gRuns = runs;
+    gBs = bs;
+    nChunks = nc;
+    bufferedFd = dev;
+    readFd = bs % 4096 == 0 ? open(argv[2], O_RDONLY | O_DIRECT | O_CLOEXEC) : -1;
+    if (readFd < 0) readFd = dev;
+    for (int i = 0; i < RING; i++) slots[i].idx = -1;
+    for (int i = 0; i < READERS; i++)
+      if (pthread_create(&readers[i], NULL, reader, NULL)) die("cannot start a reader thread");
+  }
+  for (size_t ci = 0; ci < nc; ci++) {
+    lineNo = ci + 1;
+    struct chunk* c = &chunks[ci];
+    unsigned long long* r = runs + c->run0;
+    size_t nr = c->nr;
     if (delta) {
-      // One read of the chunk's span (free blocks inside it included), hash only the used runs.
-      if (spanLen > scap) span = xrealloc(span, scap = spanLen);
-      size_t got = preadAll(dev, span, spanLen, spanFirst * bs, "reading the target");
-      compared += got;
-      if (got == spanLen) {
-        unsigned char md[32];
-        unsigned len;
-        char have[65];
-        if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) die("sha256 failed");
-        for (size_t i = 0; i < nr; i += 2) EVP_DigestUpdate(ctx, span + (runs[i] - spanFirst) * bs, runs[i + 1] * bs);
-        if (!EVP_DigestFinal_ex(ctx, md, &len)) die("sha256 failed");
-        hex(md, have);
-        if (strcmp(have, want) == 0) {
-          puts("s");
-          continue;
-        }
+      // The readers compared this chunk; hand its slot back either way (writing uses the frame).
+      struct slot* sl = &slots[ci % RING];
+      double t0 = now();
+      pthread_mutex_lock(&mu);
+      while (sl->idx != (long long)ci) pthread_cond_wait(&cv, &mu);
+      int same = sl->same;
+      compared += sl->got;
+      tTargetReads += sl->readSeconds;
+      tTargetHash += sl->hashSeconds;
+      consumed = ci + 1;
+      pthread_cond_broadcast(&cv);
+      pthread_mutex_unlock(&mu);
+      tRead += now() - t0;
+      if (same) {
+        puts("s");
+        continue;
       }
     }
-    if (comp > pcap) packed = xrealloc(packed, pcap = comp);
-    if (dec > rcap) raw = xrealloc(raw, rcap = dec);
-    if (preadAll(img, packed, comp, off, "reading the image") != comp) die("the image is damaged: the chunk is truncated");
-    size_t got = ZSTD_decompressDCtx(dctx, raw, dec, packed, comp);
+    if (c->comp > pcap) packed = xrealloc(packed, pcap = c->comp);
+    if (c->dec > rcap) raw = xrealloc(raw, rcap = c->dec);
+    double t0 = now();
+    if (preadAll(img, packed, c->comp, c->off, "reading the image") != c->comp) die("the image is damaged: the chunk is truncated");
+    double t1 = now();
+    size_t got = ZSTD_decompressDCtx(dctx, raw, c->dec, packed, c->comp);
     if (ZSTD_isError(got)) {
       fprintf(stderr, "chunkapply: chunk line %llu: the image is damaged: the chunk does not decompress (%s); nothing of it was written\n", lineNo, ZSTD_getErrorName(got));
       return 1;
     }
+    double t2 = now();
     unsigned char md[32];
     unsigned len;
     char have[65];
-    if (!EVP_Digest(raw, dec, md, &len, EVP_sha256(), NULL)) die("sha256 failed");
+    if (!EVP_Digest(raw, c->dec, md, &len, EVP_sha256(), NULL)) die("sha256 failed");
     hex(md, have);
-    if (got != dec || strcmp(have, want) != 0) die("the image is damaged: the chunk does not match its sha256 in the chunk index; nothing of it was written");
+    double t3 = now();
+    tImage += t1 - t0;
+    tDecomp += t2 - t1;
+    tHash += t3 - t2;
+    if (got != c->dec || strcmp(have, c->want) != 0) die("the image is damaged: the chunk does not match its sha256 in the chunk index; nothing of it was written");
     if (pauseAfter >= 0 && (long long)wchunks >= pauseAfter) {
       puts("PAUSED");
       for (;;) pause();
     }
     size_t at = 0;
     for (size_t i = 0; i < nr; i += 2) {
-      pwriteAll(dev, raw + at, runs[i + 1] * bs, runs[i] * bs);
-      at += runs[i + 1] * bs;
+      pwriteAll(dev, raw + at, r[i + 1] * bs, r[i] * bs);
+      at += r[i + 1] * bs;
     }
+    tWrite += now() - t3;
     wchunks++;
-    wbytes += dec;
+    wbytes += c->dec;
     puts("w");
   }
-  if (ferror(stdin)) die("reading the chunk list");
+  if (delta)
+    for (int i = 0; i < READERS; i++) pthread_join(readers[i], NULL);
   // The data must be on the disk before the restore says done.
+  double t0 = now();
   if (fsync(dev) != 0) dieErrno("fsync of the target");
-  printf("OK %llu %llu %llu\n", wchunks, wbytes, compared);
+  tFsync = now() - t0;
+  // Seconds: the main thread waiting for the readers (delta), sha256 of decompressed frames, image
+  // reads, decompression, target writes (into the page cache), the final fsync; then the readers'
+  // own target reads and compare hashing, summed over the threads.
+  printf("OK %llu %llu %llu %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", wchunks, wbytes, compared, tRead, tHash, tImage, tDecomp, tWrite, tFsync, tTargetReads, tTargetHash);
   return 0;
 }

@@ -5,9 +5,9 @@
 //   flip <dev> <relpath> <offset>           flip one byte of a file on an ext4 fs (corrupt an image)
 //   path <dev>                              lists a directory tree (relative paths)
 //   sizes <dev> [relpath...]                 (ext4) every file's size in bytes and the text of the named files: {sizes: {relpath: bytes}, texts: {relpath: text}}
-//   change <dev> <ext4|ntfs> <rewrite|new|large|rmdir>  a change pattern for delta restore tests
+//   change <dev> <ext4|ntfs> <rewrite|replace|new|large|pagefile|rmdir|class>  a change pattern for delta restore tests
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { run } from '../../../lib/process.ts';
@@ -41,6 +41,14 @@ async function walk(dir: string, base = dir): Promise<string[]> {
     } else if (e.isFile()) out.push(relative(base, p));
   }
   return out.sort();
+}
+
+/** A file saved the way editors and installers do: written anew beside it, renamed over it (new blocks, the old ones freed). */
+async function replace(dir: string, files: string[]): Promise<void> {
+  const rel = files.find((f) => f.endsWith('big-1.bin'))!;
+  const size = (await stat(join(dir, rel))).size;
+  await writeFile(join(dir, `${rel}.tmp`), randomBytes(size));
+  await rename(join(dir, `${rel}.tmp`), join(dir, rel));
 }
 
 const sha = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
@@ -139,6 +147,25 @@ async function main(): Promise<unknown> {
           await fh.close();
         } else if (b === 'rmdir') {
           await run('rm', ['-rf', join(dir, 'data/small/d3')]);
+        } else if (b === 'pagefile' || b === 'class') {
+          // Like a pagefile: small pieces rewritten in place at scattered offsets of the largest file.
+          const sizes = await Promise.all(files.filter((f) => f.includes('big-')).map(async (f) => [f, (await stat(join(dir, f))).size] as const));
+          const [big, size] = sizes.sort((x, y) => y[1] - x[1])[0]!;
+          const fh = await open(join(dir, big), 'r+');
+          for (let i = 0; i < (b === 'class' ? 4 : 8); i++) {
+            const len = (4 + Math.floor(Math.random() * 12)) * 4096;
+            await fh.write(randomBytes(len), 0, len, Math.floor(Math.random() * ((size - len) / 4096)) * 4096);
+          }
+          await fh.close();
+          if (b === 'class') {
+            // ...plus a file replaced, a new file and a deleted directory: a class's day.
+            await replace(dir, files);
+            await mkdir(join(dir, 'new'), { recursive: true });
+            await writeFile(join(dir, 'new', 'download.bin'), randomBytes(1024 * 1024));
+            await run('rm', ['-rf', join(dir, 'data/small/d5')]);
+          }
+        } else if (b === 'replace') {
+          await replace(dir, files);
         } else throw new Error(`unknown change ${b}`);
         await run('sync', []);
         return { ok: true };
