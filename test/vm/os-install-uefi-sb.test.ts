@@ -72,7 +72,7 @@ step('2. opsi-local-image-debian lays the real root filesystem down and sets the
   });
   t.log(`install: ${r.job.state} in ${r.seconds.toFixed(1)} s`);
   t.is(r.job.state, 'succeeded', r.vm.tail(60));
-  await r.vm.waitFor(/root filesystem debian-12 unpacked and verified/, 1);
+  await r.vm.waitFor(/root filesystem written to \S+: .* each checked before it was written/, 1);
   const state = (await productStates(server!, CLIENT))[DEBIAN];
   t.regex(state?.actionProgress ?? '', /laid down; waiting for the first boot/, JSON.stringify(state));
   installed = await installedManifest(disk);
