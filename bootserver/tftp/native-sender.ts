@@ -94,6 +94,9 @@ export class NativeSender {
   constructor(binary: string, log: Logger) {
     const child = execa(binary, [], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', reject: false, buffer: false, cleanup: true });
     this.child = child;
+    // New transfers go to Node as soon as the helper is gone; its transfer processes end
+    // themselves then (PR_SET_PDEATHSIG) and still report on stdout until the last one closes it.
+    child.nodeChildProcess.on('exit', () => (this.dead = true));
     this.exited = (async () => {
       for await (const line of splitLines(child.stdout)) this.onLine(line);
       const result = await child;

@@ -59,6 +59,9 @@ export interface TftpServer {
   stats(): TftpServerStats;
 }
 
+/** How long an RRQ from the port of a running native transfer waits for that transfer's end. */
+const RRQ_AFTER_END_WAIT_MS = 50;
+
 export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
   const log = options.log;
   const limits = {
@@ -82,7 +85,8 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     bytesSent: 0,
     native: 0,
   };
-  const transfers = new Map<string, { abort(reason: string): void }>();
+  /** Running transfers by client address:port; `endSeen` (native ones) settles when Node hears of the end. */
+  const transfers = new Map<string, { abort(reason: string): void; endSeen?: Promise<void> }>();
   const senderBinary = options.nativeSender === undefined ? findTftpSender() : options.nativeSender;
   const sender = senderBinary ? new NativeSender(senderBinary, log) : null;
   /** Requests being resolved/opened, by remote: a retransmitted RRQ must not start a second transfer. */
@@ -138,6 +142,14 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
 
   async function handleRead(request: RequestPacket, remote: TftpRemote): Promise<void> {
     const key = `${remote.address}:${remote.port}`;
+    const running = transfers.get(key);
+    if (running?.endSeen) {
+      // A native transfer's end reaches Node through a pipe, so a client that reuses its port
+      // (our tests do; the final ACK is out, then the next RRQ) may be quicker than that line.
+      // Wait a moment for it: a new request is served, a retransmitted RRQ of a transfer still
+      // running is dropped as before.
+      await Promise.race([running.endSeen, new Promise((r) => setTimeout(r, RRQ_AFTER_END_WAIT_MS))]);
+    }
     if (starting.has(key) || transfers.has(key)) return; // retransmitted RRQ: the transfer answers it
     if (request.mode !== 'octet') {
       stats.refused++;
@@ -211,6 +223,8 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       };
       if (sender?.alive && openedFile.fd !== undefined) {
         // The helper opens the descriptor checked above through /proc, so it reads that inode.
+        let endedNow = () => {};
+        const ended = new Promise<void>((resolve) => (endedNow = resolve));
         try {
           const native = await sender.start(
             {
@@ -225,10 +239,13 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
               clientPort: remote.port,
               oack: negotiated.oack ? serializePacket({ op: OP_OACK, options: negotiated.oack.options, optionOrder: negotiated.oack.order }) : null,
             },
-            (result) => onEnd(result, true),
+            (result) => {
+              onEnd(result, true);
+              endedNow();
+            },
           );
           stats.native++;
-          transfers.set(key, native);
+          transfers.set(key, { abort: (reason) => native.abort(reason), endSeen: ended });
           stats.active = transfers.size;
           handedOver = true;
           await openedFile.close().catch(() => undefined);

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -50,6 +51,8 @@
 #define MAX_TRANSFERS 4096
 
 static volatile sig_atomic_t stop_requested = 0;
+/* The helper's pid, for a transfer process to tell "the helper died" from "aborted". */
+static pid_t helper_pid;
 
 static void on_term(int sig) {
   (void)sig;
@@ -149,6 +152,8 @@ static void run_transfer(const struct job *j, int sock, int fd, struct result *r
   int64_t send_from, send_to;
   int retries = 0, unreachable = 0;
   int64_t deadline = 0;
+  /* The SO_RCVTIMEO set on the socket (0: none yet). */
+  int64_t rcvtimeo_us = 0;
   unsigned char in[1024];
 
 #define PLAN_FROM_FIRST_UNACKED()                                                    \
@@ -229,12 +234,18 @@ static void run_transfer(const struct job *j, int sock, int fd, struct result *r
         deadline = now_us() + UNREACHABLE_GRACE_MS * 1000;
       }
     }
-    if (!unreachable) deadline = now_us() + retransmit_delay_ms(j->timeout_ms, retries) * 1000;
+    int64_t delay_us = retransmit_delay_ms(j->timeout_ms, retries) * 1000;
+    if (!unreachable) deadline = now_us() + delay_us;
 
-    /* Wait for an ACK that moves the window, or the deadline. */
+    /*
+     * Wait for an ACK that moves the window, or the deadline. The first wait after a send is one
+     * blocking recv with SO_RCVTIMEO (in lock-step that is every wait: two syscalls per block);
+     * after a packet that did not move the window, poll for what is left.
+     */
+    int fresh = !unreachable;
     for (;;) {
       if (stop_requested) {
-        snprintf(reason, sizeof reason, "server shutting down");
+        snprintf(reason, sizeof reason, getppid() != helper_pid ? "native sender exited" : "server shutting down");
         goto abort;
       }
       int64_t left = deadline - now_us();
@@ -252,11 +263,25 @@ static void run_transfer(const struct job *j, int sock, int fd, struct result *r
         PLAN_FROM_FIRST_UNACKED();
         break;
       }
-      struct pollfd pfd = {.fd = sock, .events = POLLIN};
-      int pr = poll(&pfd, 1, (int)((left + 999) / 1000));
-      if (pr < 0 && errno == EINTR) continue;
-      if (pr <= 0) continue;
-      ssize_t n = recv(sock, in, sizeof in, MSG_DONTWAIT);
+      ssize_t n;
+      if (fresh) {
+        fresh = 0;
+        /* The delay changes only with the retry count: set it only then. It may end a few
+           microseconds past the deadline; that does not matter. */
+        if (delay_us != rcvtimeo_us) {
+          struct timeval tv = {.tv_sec = delay_us / 1000000, .tv_usec = delay_us % 1000000};
+          (void)setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+          rcvtimeo_us = delay_us;
+        }
+        n = recv(sock, in, sizeof in, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      } else {
+        struct pollfd pfd = {.fd = sock, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)((left + 999) / 1000));
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) continue;
+        n = recv(sock, in, sizeof in, MSG_DONTWAIT);
+      }
       if (n < 0) {
         if (errno == ECONNREFUSED && !unreachable) {
           unreachable = 1;
@@ -424,6 +449,8 @@ static void start(char *line) {
     return;
   }
   int port = local_port(s);
+  pid_t parent = getpid();
+  helper_pid = parent;
   pid_t pid = fork();
   if (pid < 0) {
     out_line("F %s fork: %s", j.id, strerror(errno));
@@ -436,6 +463,10 @@ static void start(char *line) {
     struct sigaction sa = {0};
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
+    /* If the helper dies, end this transfer too (an ERROR to the client, a failed result to
+       Node) rather than run on where nothing can abort it. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) stop_requested = 1;
     close(0);
     struct result r = {0};
     int64_t t0 = now_us();
