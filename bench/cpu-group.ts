@@ -12,6 +12,8 @@ const CPUACCT = '/sys/fs/cgroup/cpuacct';
 export interface CpuGroup {
   /** argv prefix that puts the command into the group before it starts. */
   wrap(cmd: string[]): string[];
+  /** Move a running process and its descendants into the group (what they fork later follows). */
+  add(pid: number): Promise<void>;
   /** The group's CPU seconds so far; `pid` is used by the /proc fallback. */
   seconds(pid?: number): Promise<number>;
   remove(): Promise<void>;
@@ -46,12 +48,18 @@ export async function cpuGroup(name: string): Promise<CpuGroup> {
   } catch {
     return {
       wrap: (cmd) => cmd,
+      add: () => Promise.resolve(),
       seconds: (pid) => procTreeCpuSeconds(pid),
       remove: () => Promise.resolve(),
     };
   }
   return {
     wrap: (cmd) => ['sh', '-c', `echo $$ > ${path.join(dir, 'cgroup.procs')} && exec "$@"`, 'sh', ...cmd],
+    add: async function add(pid: number): Promise<void> {
+      await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+      const kids = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean);
+      for (const kid of kids) await add(Number(kid));
+    },
     seconds: async () => Number((await readFile(path.join(dir, 'cpuacct.usage'), 'utf8')).trim()) / 1e9,
     async remove() {
       // Processes still inside (should be none after the bench stopped them) go back to the root.
