@@ -88,15 +88,16 @@ async function tftpGet(serverIp: string, name: string, counters: { retries: numb
     return await new Promise<Buffer>((resolve, reject) => {
       let tries = 0;
       let timer: NodeJS.Timeout;
+      // grub's schedule (include/grub/net.h): GRUB_NET_TRIES 40 polls of GRUB_NET_INTERVAL 400 ms
+      // + 20 ms per try (~32 s in all) before the transfer fails.
       const arm = () => {
         clearTimeout(timer);
         timer = setTimeout(() => {
-          // grub: retransmit after a timeout, give up after a few
-          if (++tries > 8) return reject(new Error(`tftp ${name}: timed out at block ${expected}`));
+          if (++tries >= 40) return reject(new Error(`tftp ${name}: timed out at block ${expected}`));
           counters.retries++;
           s.send(last.buf, last.port, serverIp);
           arm();
-        }, 1000);
+        }, 400 + 20 * tries);
       };
       const send = (buf: Buffer, port: number) => {
         last = { buf, port };
@@ -348,13 +349,15 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
 }
 
-/** Peak RSS (MiB) of a process tree, sampled: the main process alone and the tree. */
+/** Peak memory (MiB) of a process tree, sampled: the main process's RSS, the tree's PSS. */
 function sampleRss(rootPids: () => number[]): { stop(): { main: number; tree: number } } {
   let main = 0;
   let tree = 0;
-  const rssOf = async (pid: number): Promise<number> => {
+  // RSS for the main process; PSS for the tree, since forked transfer processes share their
+  // pages with the helper (RSS would count libc once per transfer).
+  const memOf = async (pid: number, field: 'Rss' | 'Pss'): Promise<number> => {
     try {
-      const m = /VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+      const m = new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8'));
       return m ? Number(m[1]) / 1024 : 0;
     } catch {
       return 0;
@@ -376,9 +379,8 @@ function sampleRss(rootPids: () => number[]): { stop(): { main: number; tree: nu
     const queue = [...roots];
     while (queue.length) {
       const pid = queue.shift()!;
-      const r = await rssOf(pid);
-      if (pid === roots[0]) main = Math.max(main, r);
-      total += r;
+      if (pid === roots[0]) main = Math.max(main, await memOf(pid, 'Rss'));
+      total += await memOf(pid, 'Pss');
       queue.push(...(await kidsOf(pid)));
     }
     tree = Math.max(tree, total);
@@ -519,7 +521,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 console.log(`Load simulator: kernel ${values['kernel-kib']} KiB + stage 1 ${values['stage1-kib']} KiB over TFTP (blksize 1024, lock-step), stage 2 ${values['stage2-kib']} KiB over HTTP, ${progress} progress calls; ${clientProcs} client processes`);
-console.log('PCs  side       load  ok/failed  total s  server CPU cores (s)  peak RSS MiB main/tree  p99 config ms  p99 TFTP ms  p99 agent ms  retries  timeouts');
+console.log('PCs  side       load  ok/failed  total s  server CPU cores (s)  RSS main / PSS tree MiB  p99 config ms  p99 TFTP ms  p99 agent ms  retries  timeouts');
 for (const { n, side, f, load } of rows) {
   console.log(
     `${String(n).padEnd(4)} ${side.padEnd(10)} ${load.padStart(5)}  ${`${f.ok}/${f.failed}`.padStart(9)}  ${f.totalS.toFixed(1).padStart(7)}  ${`${f.cpuCores.toFixed(2)} (${f.cpuSeconds.toFixed(1)})`.padStart(20)}  ${`${f.rssMain.toFixed(0)}/${f.rssTree.toFixed(0)}`.padStart(22)}  ${f.p99ConfigMs.toFixed(0).padStart(13)}  ${f.p99TftpMs.toFixed(0).padStart(11)}  ${f.p99AgentMs.toFixed(0).padStart(12)}  ${String(f.retries).padStart(7)}  ${String(f.timeouts).padStart(8)}${f.errors.length ? `  errors: ${f.errors.join(' | ')}` : ''}`,

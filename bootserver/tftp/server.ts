@@ -28,7 +28,7 @@ export interface TftpServerOptions {
   timeoutMs?: number;
   /** Retransmissions of one window without progress before giving up (default 5). */
   retries?: number;
-  /** Transfers at once; requests beyond are dropped so the client retries later (default 256). */
+  /** Transfers at once; requests beyond are dropped so the client retries later (default 1024 with the native sender, else 256). */
   maxConcurrent?: number;
   /** Longest accepted file name (default 255). */
   maxNameLength?: number;
@@ -71,7 +71,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     defaultTimeoutMs: options.timeoutMs ?? 1000,
   };
   const retries = options.retries ?? 5;
-  const maxConcurrent = options.maxConcurrent ?? 256;
+
   const family = isIPv6(options.host) ? 'udp6' : 'udp4';
   const stats: TftpServerStats = {
     active: 0,
@@ -89,6 +89,9 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   const transfers = new Map<string, { abort(reason: string): void; endSeen?: Promise<void> }>();
   const senderBinary = options.nativeSender === undefined ? findTftpSender() : options.nativeSender;
   const sender = senderBinary ? new NativeSender(senderBinary, log) : null;
+  // A native transfer costs ~0.4 MiB (a process sharing the helper's pages, one 256 KiB chunk);
+  // a Node one two 256 KiB chunks in the server's heap. 500 PCs booting at once fit the first.
+  const maxConcurrent = options.maxConcurrent ?? (sender ? 1024 : 256);
   /** Requests being resolved/opened, by remote: a retransmitted RRQ must not start a second transfer. */
   const starting = new Set<string>();
   let stopping = false;
