@@ -449,11 +449,10 @@ async function runSide(side: 'ours' | 'reference', n: number, index: number): Pr
         writeFileSync(join(bootRoot, configPaths[pc]!), `linux /netimage/kernel netimage.job=ref${pc} netimage.token=${randomBytes(16).toString('hex')}\ninitrd /netimage/stage1\nboot\n`);
       }
       // Added to the CPU group from here: `ip netns exec` mounts its own /sys without cgroups.
-      const wrapped = (cmd: string[]) => cmd;
-      const dn = wrapped(['dnsmasq', '--keep-in-foreground', '--no-daemon', '--port=0', '--log-facility=-', '--interface=br0', '--bind-interfaces',
-        `--dhcp-range=${lab.serverIp},proxy`, '--pxe-service=x86-64_EFI,netboot,grubx64.efi', `--dhcp-leasefile=${join(work, 'leases')}`, '--pxe-prompt=boot,0']);
-      const tf = wrapped(['in.tftpd', '-L', '-a', `${lab.serverIp}:69`, '-s', bootRoot]);
-      const py = wrapped(['python3', '-m', 'http.server', '8080', '--bind', lab.serverIp, '--directory', bootRoot]);
+      const dn = ['dnsmasq', '--keep-in-foreground', '--no-daemon', '--port=0', '--log-facility=-', '--interface=br0', '--bind-interfaces',
+        `--dhcp-range=${lab.serverIp},proxy`, '--pxe-service=x86-64_EFI,netboot,grubx64.efi', `--dhcp-leasefile=${join(work, 'leases')}`, '--pxe-prompt=boot,0'];
+      const tf = ['in.tftpd', '-L', '-a', `${lab.serverIp}:69`, '-s', bootRoot];
+      const py = ['python3', '-m', 'http.server', '8080', '--bind', lab.serverIp, '--directory', bootRoot];
       for (const cmd of [dn, tf, py]) {
         const child = lab.spawn(cmd[0]!, cmd.slice(1), { stdout: 'ignore', stderr: 'inherit', reject: false });
         pids.push(child.pid!);
