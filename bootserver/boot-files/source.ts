@@ -13,6 +13,8 @@ export interface BootFile {
   readonly name: string;
   readonly size: number;
   readonly mtime: Date;
+  /** The open descriptor (TFTP's native sender reads the file through /proc/<pid>/fd/<fd>). */
+  readonly fd: number;
   /**
    * Fill `buffers` in order with the file's bytes from `position` on (like preadv(2)); resolves
    * to the number of bytes read, short only at end of file. Never reads the file whole: the
@@ -54,6 +56,9 @@ class DiskBootFile implements BootFile {
     this.handle = handle;
     this.size = size;
     this.mtime = mtime;
+  }
+  get fd(): number {
+    return this.handle.fd;
   }
   async readv(buffers: readonly Buffer[], position: number): Promise<number> {
     // preadv takes at most IOV_MAX (1024) buffers per call.

@@ -62,6 +62,7 @@ export class ServerMetrics {
       return [[{ reason: 'not_found' }, s?.notFound ?? 0], [{ reason: 'refused' }, s?.refused ?? 0], [{ reason: 'malformed' }, s?.malformed ?? 0], [{ reason: 'busy' }, s?.dropped ?? 0]];
     });
     totalCounter(r, 'netimage_tftp_bytes_sent_total', 'TFTP file bytes sent by finished transfers', [], () => [[{}, tftp()?.bytesSent ?? 0]]);
+    totalCounter(r, 'netimage_tftp_native_transfers_total', 'TFTP transfers started on the native sender (the rest ran in Node)', [], () => [[{}, tftp()?.native ?? 0]]);
     new Gauge({
       name: 'netimage_tftp_active_transfers',
       help: 'TFTP transfers running now',

@@ -10,6 +10,8 @@ export interface TftpRemote {
 
 export interface TftpFile {
   readonly size: number;
+  /** The open descriptor when the file is on disk (the native sender reads it); absent for generated content. */
+  readonly fd?: number;
   /**
    * Fill `buffers` in order with the file's bytes from `position` on (like preadv(2)); resolves
    * to the number of bytes read, short only at end of file.

@@ -5,11 +5,12 @@
 import dgram, { type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../../lib/logger.ts';
-import { errorPacket, OP_RRQ, OP_WRQ, parsePacket, TFTP_ERROR, type RequestPacket } from './codec.ts';
+import { errorPacket, OP_OACK, OP_RRQ, OP_WRQ, parsePacket, serializePacket, TFTP_ERROR, type RequestPacket } from './codec.ts';
 import { TftpAccessDenied, type TftpFile, type TftpFileSource, type TftpRemote } from './files.ts';
 import { BLKSIZE_MAX, DEFAULT_MAX_WINDOW_BYTES, DEFAULT_MAX_WINDOWSIZE, negotiate } from './negotiate.ts';
 import { normaliseBootFileName } from '../boot-files/names.ts';
 import { Transfer, type TransferResult } from './transfer.ts';
+import { findTftpSender, NativeSender } from './native-sender.ts';
 
 export interface TftpServerOptions {
   host: string;
@@ -27,10 +28,15 @@ export interface TftpServerOptions {
   timeoutMs?: number;
   /** Retransmissions of one window without progress before giving up (default 5). */
   retries?: number;
-  /** Transfers at once; requests beyond are dropped so the client retries later (default 256). */
+  /** Transfers at once; requests beyond are dropped so the client retries later (default 1024 with the native sender, else 256). */
   maxConcurrent?: number;
   /** Longest accepted file name (default 255). */
   maxNameLength?: number;
+  /**
+   * The native sender binary (native-sender.ts) for files on disk; null: every transfer in Node.
+   * Default: findTftpSender() (built by set-up; NETIMAGE_TFTP_SENDER=off|FILE overrides).
+   */
+  nativeSender?: string | null;
 }
 
 export interface TftpServerStats {
@@ -43,6 +49,8 @@ export interface TftpServerStats {
   malformed: number;
   dropped: number;
   bytesSent: number;
+  /** Transfers run by the native sender (the rest ran in Node). */
+  native: number;
 }
 
 export interface TftpServer {
@@ -50,6 +58,9 @@ export interface TftpServer {
   stop(): Promise<void>;
   stats(): TftpServerStats;
 }
+
+/** How long an RRQ from the port of a running native transfer waits for that transfer's end. */
+const RRQ_AFTER_END_WAIT_MS = 50;
 
 export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
   const log = options.log;
@@ -60,7 +71,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     defaultTimeoutMs: options.timeoutMs ?? 1000,
   };
   const retries = options.retries ?? 5;
-  const maxConcurrent = options.maxConcurrent ?? 256;
+
   const family = isIPv6(options.host) ? 'udp6' : 'udp4';
   const stats: TftpServerStats = {
     active: 0,
@@ -72,8 +83,15 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     malformed: 0,
     dropped: 0,
     bytesSent: 0,
+    native: 0,
   };
-  const transfers = new Map<string, Transfer>();
+  /** Running transfers by client address:port; `endSeen` (native ones) settles when Node hears of the end. */
+  const transfers = new Map<string, { abort(reason: string): void; endSeen?: Promise<void> }>();
+  const senderBinary = options.nativeSender === undefined ? findTftpSender() : options.nativeSender;
+  const sender = senderBinary ? new NativeSender(senderBinary, log) : null;
+  // A native transfer costs ~0.4 MiB (a process sharing the helper's pages, one 256 KiB chunk);
+  // a Node one two 256 KiB chunks in the server's heap. 500 PCs booting at once fit the first.
+  const maxConcurrent = options.maxConcurrent ?? (sender ? 1024 : 256);
   /** Requests being resolved/opened, by remote: a retransmitted RRQ must not start a second transfer. */
   const starting = new Set<string>();
   let stopping = false;
@@ -127,6 +145,14 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
 
   async function handleRead(request: RequestPacket, remote: TftpRemote): Promise<void> {
     const key = `${remote.address}:${remote.port}`;
+    const running = transfers.get(key);
+    if (running?.endSeen) {
+      // A native transfer's end reaches Node through a pipe, so a client that reuses its port
+      // (our tests do; the final ACK is out, then the next RRQ) may be quicker than that line.
+      // Wait a moment for it: a new request is served, a retransmitted RRQ of a transfer still
+      // running is dropped as before.
+      await Promise.race([running.endSeen, new Promise((r) => setTimeout(r, RRQ_AFTER_END_WAIT_MS))]);
+    }
     if (starting.has(key) || transfers.has(key)) return; // retransmitted RRQ: the transfer answers it
     if (request.mode !== 'octet') {
       stats.refused++;
@@ -174,6 +200,65 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
         return;
       }
       const negotiated = negotiate(request.options, request.optionOrder, file.size, limits);
+      const openedFile = file;
+      const onEnd = (result: TransferResult, native: boolean) => {
+        transfers.delete(key);
+        stats.active = transfers.size;
+        stats.bytesSent += result.bytesSent;
+        const fields = {
+          file: normalised.path,
+          remote: key,
+          bytes: openedFile.size,
+          ms: Math.round(result.ms),
+          options: { blksize: negotiated.blksize, windowsize: negotiated.windowsize, timeoutMs: negotiated.timeoutMs, oack: negotiated.oack?.options ?? null },
+          packets: result.packetsSent,
+          resentWindows: result.resentWindows,
+          duplicateAcks: result.duplicateAcks,
+          native,
+        };
+        if (result.ok) {
+          stats.completed++;
+          log.info(fields, 'tftp transfer complete');
+        } else {
+          stats.failed++;
+          log.info({ ...fields, reason: result.reason }, 'tftp transfer failed');
+        }
+      };
+      if (sender?.alive && openedFile.fd !== undefined) {
+        // The helper opens the descriptor checked above through /proc, so it reads that inode.
+        let endedNow = () => {};
+        const ended = new Promise<void>((resolve) => (endedNow = resolve));
+        try {
+          const native = await sender.start(
+            {
+              file: `/proc/${process.pid}/fd/${openedFile.fd}`,
+              size: openedFile.size,
+              blksize: negotiated.blksize,
+              windowsize: negotiated.windowsize,
+              timeoutMs: negotiated.timeoutMs,
+              retries,
+              bindHost: options.host,
+              clientAddress: remote.address,
+              clientPort: remote.port,
+              oack: negotiated.oack ? serializePacket({ op: OP_OACK, options: negotiated.oack.options, optionOrder: negotiated.oack.order }) : null,
+            },
+            (result) => {
+              onEnd(result, true);
+              endedNow();
+            },
+          );
+          stats.native++;
+          transfers.set(key, { abort: (reason) => native.abort(reason), endSeen: ended });
+          stats.active = transfers.size;
+          handedOver = true;
+          await openedFile.close().catch(() => undefined);
+          if (stopping) native.abort('server shutting down');
+          return;
+        } catch (error) {
+          // Not started: nothing reached the client, so Node can still serve it.
+          log.warn({ err: error, remote, file: normalised.path }, 'tftp native sender could not start the transfer; sending from Node');
+        }
+      }
       socket = dgram.createSocket({ type: family, sendBufferSize: 4 * 1024 * 1024, recvBufferSize: 256 * 1024 });
       const s = socket;
       await new Promise<void>((resolve, reject) => {
@@ -185,34 +270,12 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
           });
         });
       });
-      const openedFile = file;
       const transfer = new Transfer({
         socket: s,
         file: openedFile,
         negotiated,
         maxRetries: retries,
-        onEnd: (result: TransferResult) => {
-          transfers.delete(key);
-          stats.active = transfers.size;
-          stats.bytesSent += result.bytesSent;
-          const fields = {
-            file: normalised.path,
-            remote: key,
-            bytes: openedFile.size,
-            ms: Math.round(result.ms),
-            options: { blksize: negotiated.blksize, windowsize: negotiated.windowsize, timeoutMs: negotiated.timeoutMs, oack: negotiated.oack?.options ?? null },
-            packets: result.packetsSent,
-            resentWindows: result.resentWindows,
-            duplicateAcks: result.duplicateAcks,
-          };
-          if (result.ok) {
-            stats.completed++;
-            log.info(fields, 'tftp transfer complete');
-          } else {
-            stats.failed++;
-            log.info({ ...fields, reason: result.reason }, 'tftp transfer failed');
-          }
-        },
+        onEnd: (result: TransferResult) => onEnd(result, false),
       });
       transfers.set(key, transfer);
       stats.active = transfers.size;
@@ -244,6 +307,8 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       stopping = true;
       for (const transfer of [...transfers.values()]) transfer.abort('server shutting down');
       await new Promise<void>((resolve) => listener.close(() => resolve()));
+      // The helper ends its transfers (an ERROR to each client) and reports them before it exits.
+      await sender?.stop();
       // Give transfer sockets their turn to close (they close on setImmediate).
       await new Promise((r) => setImmediate(r));
     },
