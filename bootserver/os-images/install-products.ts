@@ -14,6 +14,7 @@ import { entryId } from '../depot/manifest.ts';
 import { sourceForSuite, type AptSource } from './apt-sources.ts';
 import type { BuildRequest } from './build.ts';
 import { MirrorError, type MirrorChecker } from './mirror.ts';
+import { SECRET_PROPERTIES, type SecretProperty } from '../products/secret-properties.ts';
 import { PasswordError, checkClearPassword, hashPassword, isPasswordHash } from './passwords.ts';
 import { OS_DEFINITIONS, SpecError, makeSpec, parsePackageList, rootfsEntryName, type OsDefinition, type OsImageSpec } from './spec.ts';
 
@@ -29,7 +30,8 @@ export const INSTALL_PRODUCTS: Record<string, InstallProduct> = {
   [ProductId.ubuntu]: { releases: { jammy: 'ubuntu-22.04', noble: 'ubuntu-24.04' } },
 };
 
-export const PASSWORD_PROPERTIES = ['root_password', 'user_password'] as const;
+/** The hashed secret properties (products/secret-properties.ts has the one list). */
+export const PASSWORD_PROPERTIES = (Object.keys(SECRET_PROPERTIES) as SecretProperty[]).filter((n) => SECRET_PROPERTIES[n] === 'hashed');
 
 export interface InstallPolicyOptions {
   /** Sources of this server's own apt (for the default mirror and the security archive). */

@@ -21,6 +21,7 @@ import type { ProductDefinition } from '../store/types.ts';
 import { unattendValues, unattendValuesFromProperties } from '../../lib/unattend-values.ts';
 import { hostnameOf } from './install-plan.ts';
 import { checkSetupAfterInstall } from './install-products.ts';
+import { dropMaskedSecrets, isSealed, type PropertySecrets } from '../products/secret-properties.ts';
 
 export const WINDOWS_MEDIA_KIND = 'windows-media';
 export const CAPTURED_WIM_KIND = 'wim';
@@ -113,11 +114,41 @@ export interface ResolvedImage {
   captured: DepotEntry | null;
 }
 
+/**
+ * The Windows passwords as typed, checked with the answer file's own rules before they are
+ * sealed (once sealed they are opened only for the job's plan). Names the property, never the value.
+ */
+export function checkWindowsSecrets(productId: string, values: Record<string, PropertyValue>): void {
+  const rules = { administrator_password: unattendValues.shape.adminPassword, domain_password: unattendValues.shape.domain.unwrap().shape.password } as const;
+  const problems: string[] = [];
+  for (const [name, rule] of Object.entries(rules)) {
+    const v = values[name];
+    if (v === undefined || v === '' || isSealed(v)) continue;
+    if (typeof v !== 'string') problems.push(`${productId}.${name} is one text value`);
+    else {
+      const r = rule.safeParse(v);
+      if (!r.success) problems.push(`${productId}.${name} ${r.error.issues.map((i) => i.message).join(', ')}`);
+    }
+  }
+  if (problems.length) throw new PropertyValidationError(problems.join('; '));
+}
+
+/** A sealed secret stands as "set" for the checks at action set (it was checked when it was stored). */
+const SET_PLACEHOLDER = 'set';
+const sealedAsSet = (values: Record<string, PropertyValue>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, isSealed(v) ? SET_PLACEHOLDER : v]));
+
 export class WindowsInstallPolicy implements ActionSetHook {
   private readonly depot: WindowsMediaSource;
+  private readonly secrets: PropertySecrets;
 
-  constructor(depot: WindowsMediaSource) {
+  constructor(depot: WindowsMediaSource, secrets: PropertySecrets) {
     this.depot = depot;
+    this.secrets = secrets;
+  }
+
+  /** The job's effective values with its passwords opened: only for the staging plan (service/os-install.ts). */
+  async openSecrets(effective: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>> {
+    return this.secrets.open(effective);
   }
 
   handles(productId: string): boolean {
@@ -148,20 +179,25 @@ export class WindowsInstallPolicy implements ActionSetHook {
     return { ...product, properties: product.properties.map((p) => (p.name === 'imagename' ? { ...p, choices } : p)) };
   }
 
-  // Passwords stay as typed: Windows needs them in clear text (encoded reversibly) in unattend.xml.
-  async beforeStoreProperties(_product: ProductDefinition, values: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>> {
-    return values;
+  // Passwords: Windows needs them in clear text (encoded reversibly) in unattend.xml, so they are
+  // sealed with the server key (products/secret-properties.ts), not hashed like the Linux ones.
+  async beforeStoreProperties(product: ProductDefinition, values: Record<string, PropertyValue>): Promise<Record<string, PropertyValue>> {
+    const given = dropMaskedSecrets(values);
+    checkWindowsSecrets(product.id, given);
+    return this.secrets.seal(given);
   }
 
   async beforeActionSet(product: ProductDefinition, actionRequest: ActionRequest, given: Record<string, PropertyValue>, stored: Record<string, PropertyValue>, clientId: string): Promise<Record<string, PropertyValue>> {
-    if (!this.handles(product.id) || !isPendingRequest(actionRequest)) return given;
+    given = dropMaskedSecrets(given);
+    checkWindowsSecrets(product.id, given);
+    if (!this.handles(product.id) || !isPendingRequest(actionRequest)) return this.secrets.seal(given);
     const normalised = validatePropertyValues(product, given, { allowReadOnly: false });
     const effective = effectivePropertyValues(product, { ...stored, ...normalised });
     checkSetupAfterInstall(product.id, effective);
     // Media and edition first: a missing imagename is the 409 that lists the choices.
     await this.resolve(product.id, effective);
-    checkUnattendValues(product.id, clientId, effective);
-    return normalised;
+    checkUnattendValues(product.id, clientId, sealedAsSet(effective));
+    return this.secrets.seal(normalised);
   }
 
   /** Depot entries a job of this product may read: its media and the WIM captured for it. */

@@ -20,6 +20,7 @@ import { OsImageBuilder, type BuildRequest } from './build.ts';
 import { rootfsEntryName } from './spec.ts';
 import { InstallPolicy } from './install-products.ts';
 import { WindowsInstallPolicy } from './windows-install.ts';
+import { PropertySecrets, SECRET_KEY_FILE } from '../products/secret-properties.ts';
 import { MirrorChecker } from './mirror.ts';
 import { registerOsImagesApi } from './http.ts';
 import { OsInstallService } from '../service/os-install.ts';
@@ -74,7 +75,8 @@ export async function openOsImages(config: Config, log: Logger): Promise<OsImage
   const puller = url && token ? new DepotPuller(depot, { url, token }) : null;
   const builds = puller ? pullingBuilds(puller, log) : builder;
   const policy = new InstallPolicy({ aptSources: await readAptSources(config.osImages.aptSources), mirror: config.osImages.mirror, mirrors: new MirrorChecker(), builds });
-  const windows = new WindowsInstallPolicy(depot);
+  // The Windows passwords' key beside the store (the data dir is the server's private state).
+  const windows = new WindowsInstallPolicy(depot, new PropertySecrets(join(config.dataDir, SECRET_KEY_FILE)));
   const seeding = new SeedSessions({ depot, log: log.child({ component: 'seeding' }), config: config.seeding });
   return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows, goldenRestoreCheck(depot)]), installs: null, puller, seeding };
 }

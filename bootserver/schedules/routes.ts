@@ -8,7 +8,8 @@ import { actionRequest, propertyValue } from '../../lib/agent-protocol.ts';
 import type { Schedule, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import { clientId, groupId, productId } from '../http/schemas.ts';
-import { validatePropertyValues } from '../products/properties.ts';
+import { PropertyValidationError, validatePropertyValues } from '../products/properties.ts';
+import { isSecretProperty } from '../products/secret-properties.ts';
 import { checkCron, checkTimezone, everyToCron, nextRunAfter, ScheduleSpecError } from './timing.ts';
 import type { Clock, Scheduler } from './scheduler.ts';
 
@@ -69,6 +70,12 @@ async function buildSchedule(store: Store, body: z.infer<typeof createScheduleBo
     const product = await store.getProduct(body.productId);
     if (!product) throw new StoreNotFoundError(`product ${body.productId} not found`);
     validatePropertyValues(product, body.properties, { allowReadOnly: false });
+  }
+  // A schedule keeps its properties as given (and shows them): no place for a password. The
+  // client's own stored (hashed or sealed) value is what the scheduled action uses.
+  const secrets = Object.keys(body.properties).filter(isSecretProperty);
+  if (secrets.length) {
+    throw new PropertyValidationError(`${secrets.join(', ')} cannot be part of a schedule (its properties are stored and shown as given): set it on the clients first (netimage props, PUT /api/v1/clients/<id>/products/${body.productId ?? '<product>'}/properties) and schedule without it`);
   }
   const timezone = checkTimezone(body.timezone);
   const cron = body.every !== undefined ? everyToCron(body.every) : (body.cron ?? null);

@@ -2,6 +2,7 @@
 // import, and views of products, states and jobs. Action requests and property values go through
 // NetbootService (they start and cancel jobs). The HTTP admin API and the CLI adapt to this.
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import { maskSecrets } from '../products/secret-properties.ts';
 import { productFacts, ProductId } from '../../lib/products.ts';
 import { clientImagesView, type ClientImageView } from './client-images.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
@@ -147,7 +148,8 @@ export class AdminService {
   async effectiveProperties(clientId: string, productId: string): Promise<Record<string, PropertyValue>> {
     await this.#netboot.requireClient(clientId);
     const product = await this.#netboot.requireProduct(productId);
-    return effectivePropertyValues(product, await this.#store.getPropertyValues(clientId, product.id));
+    // Secret properties show as set, never as stored (products/secret-properties.ts).
+    return maskSecrets(effectivePropertyValues(product, await this.#store.getPropertyValues(clientId, product.id)));
   }
 
   /** The images on the client's backup partition: restore's imagefiles_list with what the agent reported of each. */

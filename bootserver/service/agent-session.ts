@@ -12,6 +12,7 @@ import type {
   ProductOnClientStateWire,
   PropertyValue,
 } from '../../lib/agent-protocol.ts';
+import { maskSecrets } from '../products/secret-properties.ts';
 import { agentTokenUse, type AgentTokenUse, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues } from '../products/properties.ts';
 import { PRODUCT_ID_MAX, PRODUCT_ID_PATTERN, ProductId } from '../../lib/products.ts';
@@ -106,7 +107,8 @@ export class AgentSession {
         productId: job.productId,
         productVersion: product.version,
         actionRequest: job.actionRequest,
-        properties: effectivePropertyValues(product, await tx.getPropertyValues(client.id, product.id)),
+        // Secrets reach the agent only in its product's plan (hashes, or the Windows staging plan).
+        properties: maskSecrets(effectivePropertyValues(product, await tx.getPropertyValues(client.id, product.id))),
         client: { id: client.id, mac: client.mac, uuid: client.uuid, group: client.group },
         afterJob: this.service.config.boot.afterJob,
         serverTime: this.service.iso(),

@@ -3,6 +3,7 @@
 // are adapters around this; the rules live in pure modules (jobs/lifecycle.ts, boot/decide.ts,
 // products/properties.ts, actions/group-restore.ts, service/agent-scope.ts).
 import { randomUUID } from 'node:crypto';
+import { dropMaskedSecrets, maskSecrets } from '../products/secret-properties.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { bootImageProductIds, productFacts, ProductId } from '../../lib/products.ts';
@@ -184,13 +185,15 @@ export class NetbootService {
 
   /** Admin sets property values of a product for one client (validated; read-only refused). */
   async setClientProperties(clientId: string, productId: string, values: Record<string, PropertyValue>, options = { allowReadOnly: false }): Promise<Record<string, PropertyValue>> {
+    // A secret shown as ******** and sent back unchanged (a form) keeps its stored value.
+    values = dropMaskedSecrets(values);
     if (this.actionSetHook?.handles(productId)) values = await this.actionSetHook.beforeStoreProperties(await this.requireProduct(productId), values);
     return this.store.transaction(async (tx) => {
       await this.requireClient(clientId, tx);
       const product = await this.requireProduct(productId, tx);
       const normalised = validatePropertyValues(product, values, options);
       await tx.setPropertyValues(clientId, productId, normalised);
-      return effectivePropertyValues(product, await tx.getPropertyValues(clientId, productId));
+      return maskSecrets(effectivePropertyValues(product, await tx.getPropertyValues(clientId, productId)));
     });
   }
 
@@ -199,6 +202,7 @@ export class NetbootService {
    * Properties given with the request are validated and stored first, all or nothing.
    */
   async setActionRequest(clientId: string, productId: string, actionRequest: ActionRequest, properties: Record<string, PropertyValue> = {}, store?: Store): Promise<ProductOnClient> {
+    properties = dropMaskedSecrets(properties);
     // Inside a caller's transaction the caller has run the hook already (setGroupActionRequest).
     if (!store) properties = await this.hookedActionValues(clientId, productId, actionRequest, properties);
     const work = async (tx: Store) => {
@@ -242,6 +246,7 @@ export class NetbootService {
     properties: Record<string, PropertyValue> = {},
     check?: (clientIds: string[]) => void,
   ): Promise<{ clients: string[]; imagefile: string | null }> {
+    properties = dropMaskedSecrets(properties);
     const hooked = new Map<string, Record<string, PropertyValue>>();
     if (this.actionSetHook?.handles(productId)) {
       for (const c of await this.store.listClients({ group: groupId })) hooked.set(c.id, await this.hookedActionValues(c.id, productId, actionRequest, properties));

@@ -242,7 +242,8 @@ export class OsInstallService implements BootGate {
         return buildWindowsPlan({
           productId: job.productId as WindowsInstallPlan['productId'],
           clientId: job.clientId,
-          effective,
+          // The passwords are opened here and only here: the plan goes to this job's agent alone.
+          effective: await this.windows.openSecrets(effective),
           manifest: entry.manifest,
           edition,
           captured: captured?.manifest ?? null,

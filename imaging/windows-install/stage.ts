@@ -6,13 +6,14 @@
 // system partition is left to Windows setup, the backup partition is not touched.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { WindowsInstallPlan } from '../../lib/agent-protocol.ts';
 import type { Firmware } from '../../lib/firmware.ts';
 import { run, runAllowFailure } from '../../lib/process.ts';
 import { ImagingError } from '../errors.ts';
+import { formatBytes } from '../sizes.ts';
 import type { FetchServerFile } from '../linux-install/rootfs.ts';
 import { mountTemp } from '../mount.ts';
 import type { DiskLayout } from '../store/metadata.ts';
@@ -179,6 +180,9 @@ async function bootIndex(wim: string): Promise<number> {
   return m && Number(m[1]) > 0 ? Number(m[1]) : 1;
 }
 
+/** Room beyond the media for the answer file, scripts and wimlib's rewrite of boot.wim's startnet.cmd. */
+const STAGING_HEADROOM = 16 * 1048576;
+
 export async function stageWindows(o: StageOptions): Promise<StageResult> {
   const { target, plan, log } = o;
   const progress = o.progress ?? (() => undefined);
@@ -203,6 +207,16 @@ export async function stageWindows(o: StageOptions): Promise<StageResult> {
   const m = await mountTemp(target.winpe, { fsType: 'ntfs-3g' });
   const scratch = await mkdtemp(join(tmpdir(), 'netimage-winpe-'));
   try {
+    // Before the first byte: a medium larger than the partition would otherwise fail minutes into
+    // the copy with ENOSPC (a Windows 11 ISO is over 5 GiB; opsi's winpe default is 4G).
+    const fs = await statfs(m.dir);
+    const free = fs.bavail * fs.bsize;
+    const need = total + STAGING_HEADROOM;
+    if (need > free) {
+      throw new ImagingError(
+        `the winpe partition ${target.winpe} has ${formatBytes(free)} free, WinPE, the install sources and drivers need ${formatBytes(need)}: prepare again with a larger winpe_partition_size. Nothing was staged.`,
+      );
+    }
     let done = 0;
     let shown = -1;
     for (const staged of map) {

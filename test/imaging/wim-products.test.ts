@@ -22,7 +22,7 @@ async function props(ts: TestServer, productId: string): Promise<Record<string, 
   return (await ts.api('GET', `/api/v1/clients/${CLIENT}/products/${productId}/properties`)).body;
 }
 
-test('wim-capture refuses a running Windows, captures a generalized one, appends; wim-info lists the images', async (t) => {
+test('wim-capture refuses a running Windows, captures a generalized one, appends; require_generalized=false warns and captures; wim-info lists the images', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   const loop = await createLoop(t, 1024 * MiB, 512);
@@ -59,9 +59,17 @@ test('wim-capture refuses a running Windows, captures a generalized one, appends
   t.deepEqual((await depot.require('wim', WIN11)).manifest.meta['editions'], [{ index: 1, name: 'Büro Win11' }, { index: 2, name: 'Zweites Bild' }]);
   t.true((await depot.verify('wim', WIN11)).ok);
 
+  // require_generalized=false: the same finding is a warning in the job log, and the capture goes on.
+  await ntfsTree('hive', sys, 'installed');
+  const warned = await runProduct(ts, CAPTURE, loop, { target_product: WIN11, capture_mode: 'append', imagename: 'Nicht generalisiert', require_generalized: false, upload_to_depot: false });
+  t.true(warned.ok, warned.error ?? warned.log.join('\n'));
+  t.true(warned.log.some((l) => /^warning: Windows on \S+ is not generalized: Setup\\SystemSetupInProgress is 0.*; capturing anyway \(require_generalized=false\)$/.test(l)), warned.log.join('\n'));
+  t.true(warned.log.some((l) => /as image 3 of 3/.test(l)), warned.log.join('\n'));
+
   const info = await runProduct(ts, INFO, loop, { target_product: WIN11 });
   t.true(info.ok, info.error ?? '');
-  t.true(info.log.some((l) => /: 2 image\(s\), XPRESS/.test(l)), info.log.join('\n'));
+  t.true(info.log.some((l) => /: 3 image\(s\), XPRESS/.test(l)), info.log.join('\n'));
+  t.true(info.log.some((l) => l.startsWith('3: "Nicht generalisiert"')), info.log.join('\n'));
   t.true(info.log.some((l) => l.startsWith('1: "Büro Win11"')), info.log.join('\n'));
   t.true(info.log.some((l) => l.startsWith('2: "Zweites Bild"')), info.log.join('\n'));
   t.like((await ts.api('GET', `/api/v1/jobs/${info.jobId}`)).body, { state: 'succeeded' });

@@ -258,3 +258,16 @@ test.serial('BIOS: a tampered media file fails the staging and wipes the partiti
   t.like(await state('pc-bios-01'), { installationStatus: 'unknown', actionResult: 'failed', actionRequest: 'none' });
   t.regex(String((await state('pc-bios-01'))['actionProgress']), /no first-boot report within 240 min/);
 });
+
+test.serial('a medium larger than the winpe partition: refused before the copy, naming both sizes; the partition is wiped, the job failed', async (t) => {
+  t.timeout(3 * 60_000);
+  // STAND-IN: 160 MiB of zeros (sparse) in installfiles/ against the 96M winpe partition.
+  await addFakeMedia(ts.server.osImages.depot, WIN10, { bigFileBytes: 160 * MiB });
+  const m = await newClient('pc-full-01');
+  const loop = await createLoop(t, 1024 * MiB, 512);
+  await prepare(loop, 'bios');
+  const out = await stage(loop, 'bios', (await issueJob(ts, { clientId: 'pc-full-01', mac: m, productId: WIN10, properties: { ...GOOD, imagename: 'Windows 11 Pro' } })).token);
+  t.regex(out.error ?? '', /^ImagingError: the winpe partition \S+ has [\d.]+ MiB free, WinPE, the install sources and drivers need 1\d\d(\.\d)? MiB: prepare again with a larger winpe_partition_size\. Nothing was staged\./);
+  t.is(out.winpeFs, null, 'no filesystem: nothing half-staged can boot');
+  t.like((await ts.api('GET', `/api/v1/jobs/${out.jobId}`)).body, { state: 'failed' });
+});

@@ -3,7 +3,7 @@
 // with two named images), the .inf files follow the INF format (one UTF-16LE with BOM, one with an
 // NTx86-only model, one for a device the PC lacks). What is not: bootmgr, bootx64.efi, BCD and
 // setup.exe are a few marked bytes, so nothing here boots.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../../lib/process.ts';
@@ -77,8 +77,16 @@ async function wim(file: string, images: { name: string; files: Record<string, s
   }
 }
 
+export interface FakeMediaOptions {
+  winpe?: boolean;
+  /** Loaders that run and print a marker (helpers/fake-loaders.ts) instead of marked bytes. */
+  loaders?: { efi: Buffer; bootmgr: Buffer };
+  /** A sparse file of zeros of this size as installfiles/sources/install2.swm (a medium too big for the partition). */
+  bigFileBytes?: number;
+}
+
 /** Write the media tree (winpe/, installfiles/, drivers/) into `root`. */
-export async function writeFakeMedia(root: string, options: { winpe?: boolean } = {}): Promise<void> {
+export async function writeFakeMedia(root: string, options: FakeMediaOptions = {}): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'ni-fake-media-'));
   try {
     const put = async (path: string, data: string | Buffer) => {
@@ -86,15 +94,19 @@ export async function writeFakeMedia(root: string, options: { winpe?: boolean } 
       await writeFile(join(root, path), data);
     };
     if (options.winpe !== false) {
-      await put('winpe/bootmgr', standIn('bootmgr'));
+      await put('winpe/bootmgr', options.loaders?.bootmgr ?? standIn('bootmgr'));
       await put('winpe/Boot/BCD', standIn('BCD (BIOS)'));
       await put('winpe/Boot/boot.sdi', standIn('boot.sdi'));
-      await put('winpe/EFI/Boot/bootx64.efi', standIn('bootx64.efi'));
+      await put('winpe/EFI/Boot/bootx64.efi', options.loaders?.efi ?? standIn('bootx64.efi'));
       await put('winpe/EFI/Microsoft/Boot/BCD', standIn('BCD (UEFI)'));
       await mkdir(join(root, 'winpe/sources'), { recursive: true });
       await wim(join(root, 'winpe/sources/boot.wim'), [{ name: 'Microsoft Windows PE (amd64)', files: { 'Windows/System32/startnet.cmd': 'wpeinit\r\n', 'Windows/System32/stand-in.txt': standIn('WinPE') } }], scratch);
     }
     await put('installfiles/setup.exe', standIn('setup.exe'));
+    if (options.bigFileBytes) {
+      await put('installfiles/sources/install2.swm', '');
+      await truncate(join(root, 'installfiles/sources/install2.swm'), options.bigFileBytes);
+    }
     await put('installfiles/sources/lang.ini', '[Available UI Languages]\r\nde-DE = 3\r\n');
     await wim(
       join(root, 'installfiles/sources/install.wim'),
@@ -122,6 +134,6 @@ export async function writeFakeMedia(root: string, options: { winpe?: boolean } 
 }
 
 /** The media as a windows-media depot entry named by the product, written through the Depot API. */
-export async function addFakeMedia(depot: Depot, productId: string, options: { winpe?: boolean; editions?: unknown } = {}): Promise<void> {
+export async function addFakeMedia(depot: Depot, productId: string, options: FakeMediaOptions & { editions?: unknown } = {}): Promise<void> {
   await depot.create('windows-media', productId, { standIn: true, editions: options.editions ?? EDITIONS }, (dir) => writeFakeMedia(dir, options));
 }
