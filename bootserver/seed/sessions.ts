@@ -95,7 +95,10 @@ export class SeedSessions {
       abort: new AbortController(),
     };
     void started.then(() => {
-      if (session.state === 'waiting') session.state = 'sending';
+      if (session.state !== 'waiting') return;
+      session.state = 'sending';
+      // When the data begins and who is in: a PC that asks later catches up (the operator's clue to a late PC).
+      this.#log.info({ group: groupId, entry, asked: session.asked.size, clients: session.clients.size }, `room seeding: the room has joined (${session.asked.size} of ${session.clients.size} PCs), data starts`);
     });
     // A failed hash is reported to the PCs that ask (they fall back to HTTP); never unhandled.
     session.manifest.catch((error: unknown) => this.#log.error({ err: error, group: groupId, entry }, 'room seeding: the manifest of the golden image could not be made'));
