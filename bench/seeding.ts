@@ -8,7 +8,9 @@
 // itself checks nothing). --lossy-pc drops 5 % of the UDP datagrams reaching PC 0 (iptables
 // statistic) in every round. The load average (1 min) is printed beside each figure.
 // udpcast is installed from Debian (package udpcast) when missing.
-//   node bench/seeding.ts [--pcs 10] [--mib 64] [--rate-mbit 400] [--lossy-pc] [--runs 1] [--only ours,udpcast,unicast]
+// --kill-one: PC 0 is killed (SIGKILL) 1 s into the data, in the multicast rounds: how long the
+// others take then (ours never waits for a PC; udpcast's sender waits for its acknowledgements).
+//   node bench/seeding.ts [--pcs 10] [--mib 64] [--rate-mbit 400] [--lossy-pc] [--kill-one] [--runs 1] [--only ours,udpcast,unicast]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     only: { type: 'string', default: 'ours,udpcast,unicast' },
     'udpcast-timeout': { type: 'string', default: '600' },
+    'kill-one': { type: 'boolean', default: false },
   },
 });
 const pcs = Number(values.pcs);
@@ -111,7 +114,8 @@ try {
     const tx0 = txBytes();
     const t0 = performance.now();
     sender.child.stdin!.write('go\n');
-    const results = await finish(mc);
+    if (values['kill-one']) setTimeout(() => mc[0]!.child.kill('SIGKILL'), 1000);
+    const results = await finish(values['kill-one'] ? mc.slice(1) : mc);
     const seconds = (performance.now() - t0) / 1000;
     const bytes = txBytes() - tx0;
     await sender.exited;
@@ -149,18 +153,21 @@ try {
     // The data starts when the sender prints "Starting transfer" (all N connected).
     let dataStart = 0;
     const sender = inNs(lab.serverNs, 'udp-sender', ['--interface', 'br0', '--file', join(src, 'image.pcl.zst'), '--nokbd', '--min-receivers', String(pcs), '--max-wait', '60', '--max-bitrate', `${values['rate-mbit']}m`], (out) => {
-      if (!dataStart && out.includes('Starting transfer')) dataStart = performance.now();
+      if (!dataStart && out.includes('Starting transfer')) {
+        dataStart = performance.now();
+        if (values['kill-one']) setTimeout(() => recv[0]!.child.kill('SIGKILL'), 1000);
+      }
     });
     const timer = setTimeout(() => {
       for (const p of [sender, ...recv]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
     }, timeoutS * 1000);
-    const results = await Promise.all(recv.map((r) => r.done));
+    const results = await Promise.all((values['kill-one'] ? recv.slice(1) : recv).map((r) => r.done));
     const seconds = (performance.now() - t0) / 1000;
     const bytes = txBytes() - tx0;
     const sent = await sender.done;
     clearTimeout(timer);
     let bad = 0;
-    for (const o of outs) if ((await sha256File(o).catch(() => '')) !== imageSha) bad++;
+    for (const o of values['kill-one'] ? outs.slice(1) : outs) if ((await sha256File(o).catch(() => '')) !== imageSha) bad++;
     const failed = results.filter((r) => r.code !== 0).length;
     console.log(
       `udpcast: ${seconds.toFixed(1)} s${seconds >= timeoutS ? ' (KILLED at the timeout)' : ''} (data ${dataStart ? ((t0 + seconds * 1000 - dataStart) / 1000).toFixed(1) : '?'} s after all connected), server sent ${(bytes / MiB).toFixed(0)} MiB, receivers failed ${failed}, files not equal to the source ${bad}, sender exit ${sent.code}, load ${load0}→${load()}`,
