@@ -152,7 +152,9 @@ test.serial('netimage room restore --server-image --multicast: 3 PCs PXE-boot, r
     }),
   );
   const done = Date.now();
-  const cliResult = await Promise.race([cli, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const cliResult = await Promise.race([cli, new Promise<null>((r) => (timer = setTimeout(() => r(null), 60_000)))]);
+  clearTimeout(timer); // else the worker lives on for the rest of the minute, holding the VM slots
   if (!cliResult) cli.kill('SIGTERM');
   t.log(`netimage room restore --follow:\n${String(cliResult?.all ?? '(still running after the last job: killed)').split('\n').slice(-8).join('\n')}`);
   t.is(cliResult?.exitCode, 0, 'room restore --follow exits 0 when every PC succeeded');
