@@ -53,7 +53,7 @@ export function startOsInstalls(osImages: OsImages, service: NetbootService, log
   const installs = new OsInstallService({ service, depot: osImages.depot, builder: osImages.builder, policy: osImages.policy, windows: osImages.windows, log, puller: osImages.puller });
   service.useBootGate(installs);
   // Room seeding: a group restore with server_image_multicast starts the room's stream.
-  service.onGroupAction(seedingOnGroupAction(osImages.seeding));
+  service.onGroupAction(seedingOnGroupAction(osImages.seeding, log));
   osImages.builder.onFinished((build) => {
     if (build.state === 'failed') installs.buildFailed(build).catch((error: unknown) => log.error({ err: error, build: build.id }, 'failing the actions of a failed build failed'));
   });

@@ -95,7 +95,10 @@ export class SeedSessions {
       abort: new AbortController(),
     };
     void started.then(() => {
-      if (session.state === 'waiting') session.state = 'sending';
+      if (session.state !== 'waiting') return;
+      session.state = 'sending';
+      // When the data begins and who is in: a PC that asks later catches up (the operator's clue to a late PC).
+      this.#log.info({ group: groupId, entry, asked: session.asked.size, clients: session.clients.size }, `room seeding: the room has joined (${session.asked.size} of ${session.clients.size} PCs), data starts`);
     });
     // A failed hash is reported to the PCs that ask (they fall back to HTTP); never unhandled.
     session.manifest.catch((error: unknown) => this.#log.error({ err: error, group: groupId, entry }, 'room seeding: the manifest of the golden image could not be made'));
@@ -188,12 +191,22 @@ export function seedingWanted(productId: string, properties: Record<string, Prop
   return goldenEntryName(serverImageOf(properties));
 }
 
-/** NetbootService.onGroupAction: a group restore with server_image_multicast starts the room's session; clearing it stops them. */
-export function seedingOnGroupAction(sessions: SeedSessions): GroupActionListener {
+/**
+ * NetbootService.onGroupAction: a group restore with server_image_multicast starts the room's
+ * session; clearing it stops them. A session that cannot start leaves the action set (it is
+ * committed): the PCs then find no session and fetch by unicast, and the admin is told so.
+ */
+export function seedingOnGroupAction(sessions: SeedSessions, log?: Logger): GroupActionListener {
   return async (e) => {
     if (e.productId !== ProductId.restore) return;
     if (!isPendingRequest(e.actionRequest)) return sessions.stopGroup(e.groupId);
     const entry = seedingWanted(e.productId, e.properties);
-    if (entry) await sessions.start(e.groupId, entry, e.clients);
+    if (!entry) return;
+    try {
+      await sessions.start(e.groupId, entry, e.clients);
+    } catch (error) {
+      log?.error({ err: error, group: e.groupId, entry }, 'room seeding: the session could not start; the PCs fetch by unicast');
+      return `no multicast session for golden/${entry} (${(error as Error).message}): the restore is set for ${e.clients.length} PC(s), each will fetch the image by unicast HTTP`;
+    }
   };
 }

@@ -94,7 +94,8 @@ export interface GroupActionSet {
   properties: Record<string, PropertyValue>;
   clients: string[];
 }
-export type GroupActionListener = (e: GroupActionSet) => Promise<void>;
+/** Runs after the commit; a returned text is a warning for the admin (the action is set either way). */
+export type GroupActionListener = (e: GroupActionSet) => Promise<string | void>;
 
 export interface NetbootServiceOptions {
   store: Store;
@@ -245,7 +246,7 @@ export class NetbootService {
     actionRequest: ActionRequest,
     properties: Record<string, PropertyValue> = {},
     check?: (clientIds: string[]) => void,
-  ): Promise<{ clients: string[]; imagefile: string | null }> {
+  ): Promise<{ clients: string[]; imagefile: string | null; warnings?: string[] }> {
     properties = dropMaskedSecrets(properties);
     const hooked = new Map<string, Record<string, PropertyValue>>();
     if (this.actionSetHook?.handles(productId)) {
@@ -276,17 +277,30 @@ export class NetbootService {
       for (const client of clients) {
         const values = hooked.size ? hooked.get(client.id) : properties;
         if (!values) throw new ConflictError(`group ${groupId} changed while its clients were checked (${client.id} is new): set the action again`);
-        await this.setActionRequest(client.id, productId, actionRequest, imagefile === null ? values : { ...values, imagefile }, tx);
+        // The common image path clears a server_image still stored from an earlier golden restore:
+        // else each PC would fetch that golden image instead of restoring the image chosen here.
+        await this.setActionRequest(client.id, productId, actionRequest, imagefile === null ? values : { ...values, imagefile, server_image: '' }, tx);
       }
       return { clients: clients.map((c) => c.id), imagefile };
     });
-    for (const listener of this.groupActionListeners) await listener({ groupId, productId, actionRequest, properties, clients: result.clients });
-    return result;
+    // The action is committed: what a listener cannot do is a warning beside the result, never an
+    // error (an error would tell the admin nothing was set while every PC has the action).
+    const warnings: string[] = [];
+    for (const listener of this.groupActionListeners) {
+      try {
+        const warning = await listener({ groupId, productId, actionRequest, properties, clients: result.clients });
+        if (warning) warnings.push(warning);
+      } catch (error) {
+        this.log.error({ err: error, group: groupId, product: productId }, 'a step after the group action failed (the action is set)');
+        warnings.push(`the action is set for ${result.clients.length} PC(s), but a step after it failed: ${(error as Error).message}`);
+      }
+    }
+    return warnings.length ? { ...result, warnings } : result;
   }
 
   /**
    * Called after a group action is stored (committed), e.g. to start the room's seeding session
-   * (bootserver/seed/sessions.ts); a throwing listener fails the call, the action stays set.
+   * (bootserver/seed/sessions.ts); what it returns or throws becomes a warning in the result.
    */
   onGroupAction(listener: GroupActionListener): void {
     this.groupActionListeners.push(listener);

@@ -129,3 +129,46 @@ test.serial('server_image_multicast: the group action starts the room\'s session
   t.is((await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'none' })).status, 200);
   t.deepEqual(s.server.osImages.seeding.list(), []);
 });
+
+test.serial('a seeding session that cannot start after the commit: the action stays set and the answer says the PCs fetch by unicast (200 with a warning, not an error)', async (t) => {
+  const s = await ts();
+  await addGolden(s, 'room-race', 100_000);
+  // Stands in for the depot entry vanishing between the action-set check and the commit (a race
+  // no request can time): the session's start fails once.
+  const seeding = s.server.osImages.seeding;
+  const start = seeding.start.bind(seeding);
+  seeding.start = async () => {
+    throw new Error('golden/room-race is gone from the depot');
+  };
+  t.teardown(() => (seeding.start = start));
+  const set = await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'setup', properties: { server_image: 'room-race', server_image_multicast: true }, confirm: 3 });
+  t.is(set.status, 200, set.text);
+  t.deepEqual(set.body.clients, ['r1', 'r2', 'r3']);
+  t.is(set.body.warnings.length, 1);
+  t.regex(set.body.warnings[0], /no multicast session for golden\/room-race \(golden\/room-race is gone from the depot\): the restore is set for 3 PC\(s\), each will fetch the image by unicast HTTP/);
+  t.deepEqual(await states(s), ['setup', 'setup', 'setup'], 'the action is set, as the answer says');
+  t.deepEqual(seeding.list(), []);
+  // A PC of the room finds no session: its restore fetches by unicast.
+  const job = parseNetbootConfig(await readBootConfig(s, PCS.r1, null))!;
+  t.is((await agentCall(s.url, job.token, 'GET', '/seed')).status, 404);
+  seeding.start = start;
+  t.is((await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'none' })).status, 200);
+});
+
+test.serial('a group restore of the common image clears a server_image still stored from an earlier golden restore (else the PCs would fetch that instead)', async (t) => {
+  const s = await ts();
+  await addGolden(s, 'room-old', 100_000);
+  for (const id of Object.keys(PCS)) await s.api('PUT', `/api/v1/clients/${id}/products/${RESTORE}/properties`, { values: { imagefiles_list: ['common'] } });
+  t.is((await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'setup', properties: { server_image: 'room-old' }, confirm: 3 })).status, 200);
+  t.is((await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'none' })).status, 200);
+  for (const id of Object.keys(PCS)) t.is((await s.api('GET', `/api/v1/clients/${id}/products/${RESTORE}/properties`)).body.server_image, 'room-old', 'stored from the golden restore');
+  const set = await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'setup', confirm: 3 });
+  t.is(set.status, 200, set.text);
+  t.deepEqual(set.body, { clients: ['r1', 'r2', 'r3'], imagefile: 'common' });
+  for (const id of Object.keys(PCS)) t.like((await s.api('GET', `/api/v1/clients/${id}/products/${RESTORE}/properties`)).body, { server_image: '', imagefile: 'common' }, id);
+  // The PC's job carries the image it has, not the old golden one.
+  const job = parseNetbootConfig(await readBootConfig(s, PCS.r3, null))!;
+  const got = await agentCall(s.url, job.token, 'GET', '/job');
+  t.like(got.body.properties, { imagefile: 'common', server_image: '' });
+  t.is((await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'none' })).status, 200);
+});

@@ -57,13 +57,15 @@ export function createSeedLab(pcs: number, net: number): SeedLab {
       ip('-n', ns, 'link', 'set', 'lo', 'up');
     }
     ip('-n', serverNs, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0');
-    ip('-n', serverNs, 'addr', 'add', `${base}.1/24`, 'dev', 'br0');
+    // `brd +`: a broadcast address as DHCP gives a real NIC. Without one, udp-receiver (udpcast
+    // 20120424) sends its connect request to 0.0.0.0, i.e. to itself, and waits for ever (bench).
+    ip('-n', serverNs, 'addr', 'add', `${base}.1/24`, 'brd', '+', 'dev', 'br0');
     ip('-n', serverNs, 'link', 'set', 'br0', 'up');
     const list = names.slice(1).map((ns, i) => {
       const port = `pc${i}`;
       ip('-n', serverNs, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
       ip('-n', serverNs, 'link', 'set', port, 'master', 'br0', 'up');
-      ip('-n', ns, 'addr', 'add', `${base}.${10 + i}/24`, 'dev', 'eth0');
+      ip('-n', ns, 'addr', 'add', `${base}.${10 + i}/24`, 'brd', '+', 'dev', 'eth0');
       ip('-n', ns, 'link', 'set', 'eth0', 'up');
       return { ns, ip: `${base}.${10 + i}`, port };
     });

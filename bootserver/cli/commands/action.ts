@@ -29,8 +29,8 @@ export const actionCommand: CommandGroup = {
       const [product] = ctx.operands('set', 1);
       // The server checks the request name; an unknown one wipes nothing here and is refused there.
       const confirm = await confirmWipe(ctx, api, group, product, body.actionRequest as ActionRequest);
-      const r = await api.call<{ clients: string[]; imagefile: string | null }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body, ...(confirm === undefined ? {} : { confirm }) });
-      ctx.out(r, () => `${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}: ${r.clients.join(', ')}`);
+      const r = await api.call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body, ...(confirm === undefined ? {} : { confirm }) });
+      ctx.out(r, () => [`${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}: ${r.clients.join(', ')}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));
     } else {
       const [client, product] = ctx.operands('set', 2);
       const r = await api.call('PUT', `/api/v1/clients/${seg(client)}/products/${seg(product)}/action`, body);
