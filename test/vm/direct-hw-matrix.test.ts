@@ -34,8 +34,9 @@ const CELLS: Cell[] = [
 
 const MIB = 1024 * 1024;
 
-// Two VMs at a time: one TCG vCPU each on the 2-core machine keeps the matrix at a few minutes.
-let free = 2;
+// Two VMs at a time: one TCG vCPU each on the 2-core machine keeps the matrix at a few minutes
+// (NETIMAGE_VM_CELLS_PARALLEL=1 for one at a time, e.g. holding one VM slot of a shared machine).
+let free = Math.max(1, Number(process.env['NETIMAGE_VM_CELLS_PARALLEL'] ?? 2) || 2);
 const waiting: (() => void)[] = [];
 async function slot<T>(fn: () => Promise<T>): Promise<T> {
   while (free === 0) await new Promise<void>((r) => waiting.push(r));
