@@ -26,8 +26,8 @@ import { readManifest, type Compression, type ImageFile, type Manifest } from '.
 import { PackageSet } from './builder/packages.ts';
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { moduleName } from './builder/modules-dep.ts';
-import { firmwareModulePaths } from './builder/nic-modules.ts';
-import { splitStages, writeStage2Pin } from './builder/stages.ts';
+import { firmwareModulePaths, STAGE2_ONLY_NIC_TREES } from './builder/nic-modules.ts';
+import { splitInitrdOnly, splitStages, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
 export { readManifest, type Compression, type Manifest };
@@ -197,25 +197,32 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
       firmware: stage1Firmware,
       indexInputs: MODULE_INDEX_INPUTS,
     });
+    // The data-centre NIC drivers go in the single initrd only (splitInitrdOnly); the two-stage
+    // boot does not fetch them.
+    const parts = splitInitrdOnly(split.stage2Paths, kernel.release, STAGE2_ONLY_NIC_TREES);
     const cpio2 = join(work, 'stage2.cpio');
-    const cpio2Bytes = await writeCpio(stage, cpio2, split.stage2Paths);
+    const cpio2Bytes = await writeCpio(stage, cpio2, parts.fetched);
+    const cpio3 = join(work, 'stage2-initrd-only.cpio');
+    const cpio3Bytes = await writeCpio(stage, cpio3, parts.initrdOnly);
     // The single initrd's stage 2 in the build's compression; the file stage 1 fetches over HTTP in
     // one busybox unpacks fast (stage2FetchCompressor).
     const fetchComp = stage2FetchCompressor(join(stage, 'bin/busybox'));
     log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression} and lzop`);
     const stage2Initrd = join(work, 'stage2.initrd');
     if (await compressCached(opts.compression, cpio2, stage2Initrd, work, 'stage2')) log('stage 2 unchanged since the last build: its compressed form reused');
+    const stage3Initrd = join(work, 'stage2-initrd-only.initrd');
+    await compressCached(opts.compression, cpio3, stage3Initrd, work, 'stage2-initrd-only');
     await compressWith(fetchComp, cpio2, join(tmpOut, 'stage2'));
-    const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, split.stage2Paths.length);
+    const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, parts.fetched.length);
     writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, fetchComp.unpack);
     const cpio1 = join(work, 'stage1.cpio');
     const cpio1Bytes = await writeCpio(stage1Dir, cpio1);
     await compressWith(STAGE1_COMPRESSOR, cpio1, join(tmpOut, 'stage1'));
     const stage1 = imageFile(join(tmpOut, 'stage1'), cpio1Bytes, split.stage1Files);
     stage1Parts = stagePartBytes(stage1Dir);
-    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(join(tmpOut, 'stage1')), readFileSync(stage2Initrd)]));
-    for (const f of [cpio1, cpio2, `${cpio2}.list`, stage2Initrd]) rmSync(f, { force: true });
-    initrd = imageFile(join(tmpOut, 'initrd'), cpio1Bytes + cpio2Bytes, listFiles(stage).length);
+    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(join(tmpOut, 'stage1')), readFileSync(stage2Initrd), readFileSync(stage3Initrd)]));
+    for (const f of [cpio1, cpio2, `${cpio2}.list`, stage2Initrd, cpio3, `${cpio3}.list`, stage3Initrd]) rmSync(f, { force: true });
+    initrd = imageFile(join(tmpOut, 'initrd'), cpio1Bytes + cpio2Bytes + cpio3Bytes, listFiles(stage).length);
     stages = { stage1, stage2 };
   }
   log(`compressed in ${((Date.now() - compStart) / 1000).toFixed(1)} s`);

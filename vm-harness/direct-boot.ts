@@ -37,6 +37,8 @@ export interface DirectBootOptions {
   rebootDelay?: number;
   /** More kernel arguments. */
   append?: string;
+  /** QEMU model of the boot NIC (default virtio-net-pci; the hardware matrix cells use the others). */
+  nicModel?: string;
   /** More QEMU arguments (extra NICs and disk controllers for the hardware matrix). */
   qemuArgs?: string[];
   logFile?: string;
@@ -110,7 +112,8 @@ export async function directBoot(o: DirectBootOptions = {}): Promise<DirectBoot>
         ...(o.serverPort ? [`guestfwd=tcp:${GUEST_SERVER_ADDR}:${o.serverPort}-cmd:busybox nc 127.0.0.1 ${o.serverPort}`] : []),
       ].join(','),
       '-device',
-      `virtio-net-pci,netdev=nb0,mac=${vmMac}${(o.firmware ?? 'bios') === 'bios' ? '' : ',romfile='}`,
+      // No option ROM for the other models: direct boot does not PXE, and their ROMs slow SeaBIOS.
+      `${o.nicModel ?? 'virtio-net-pci'},netdev=nb0,mac=${vmMac}${(o.firmware ?? 'bios') === 'bios' && !o.nicModel ? '' : ',romfile='}`,
       ...(o.qemuArgs ?? []),
     ],
     kernel,

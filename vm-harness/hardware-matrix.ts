@@ -37,6 +37,33 @@ const CONTROLLERS: { controller: string; devices: (drive: string, i: number) => 
   { controller: 'usb-storage', devices: (d, i) => ['-device', `qemu-xhci,id=xhci${i}`, '-device', `usb-storage,drive=${d},bus=xhci${i}.0`] },
 ];
 
+/** The boot NIC models of the matrix cells: every NIC model above plus virtio-net (QEMU 7.2 has no igb). */
+export const CELL_NIC_MODELS: { model: string; drivers: string[] }[] = [...NIC_MODELS, { model: 'virtio-net-pci', drivers: ['virtio_net'] }];
+
+/** Every controller of the matrix cells: the attached matrix's plus nvme and virtio-blk (direct-boot.ts's disk buses). */
+export const CELL_CONTROLLERS: { controller: string; transport: string | null; devices: (drive: string, i: number) => string[] }[] = [
+  { controller: 'ahci', transport: 'sata', devices: CONTROLLERS[0]!.devices },
+  { controller: 'nvme', transport: 'nvme', devices: (d, i) => ['-device', `nvme,drive=${d},serial=NIMX${i}`] },
+  { controller: 'virtio-blk', transport: 'virtio', devices: (d) => ['-device', `virtio-blk-pci,drive=${d}`] },
+  { controller: 'virtio-scsi', transport: null, devices: CONTROLLERS[1]!.devices },
+  { controller: 'megasas', transport: null, devices: CONTROLLERS[3]!.devices },
+  { controller: 'usb-storage', transport: 'usb', devices: CONTROLLERS[4]!.devices },
+];
+
+/**
+ * QEMU arguments for one disk (a sparse raw file in `dir` of `sizeBytes`) behind `controller`,
+ * one cell of the matrix (test/vm/direct-hw-matrix.test.ts).
+ */
+export function cellDisk(dir: string, controller: string, sizeBytes: number): string[] {
+  const c = CELL_CONTROLLERS.find((x) => x.controller === controller);
+  if (!c) throw new Error(`no matrix controller ${controller}`);
+  const file = join(dir, `cell-${controller}.raw`);
+  const fd = openSync(file, 'w');
+  ftruncateSync(fd, sizeBytes);
+  closeSync(fd);
+  return ['-drive', `file=${file},format=raw,if=none,id=c0`, ...c.devices('c0', 0)];
+}
+
 /** QEMU arguments for the matrix (disk files created in `dir`), and what the inventory must show. */
 export function hardwareMatrix(dir: string, macPrefix: string): { args: string[]; nics: MatrixNic[]; disks: MatrixDisk[] } {
   const args: string[] = [];

@@ -17,7 +17,7 @@ export interface Manifest {
   compression: Compression;
   kernel: { package: string; version: string; release: string; bytes: number; sha256: string };
   initrd: ImageFile;
-  /** The two boot stages (agent image only; the initrd is stage1 + stage2 concatenated). */
+  /** The two boot stages (agent image only; the initrd is stage1 + stage2 + the data-centre NIC drivers, concatenated). */
   stages?: { stage1: ImageFile; stage2: ImageFile } | null;
   node: { version: string; npmPackage: string; bytes: number } | null;
   agent: { bytes: number; sha256: string } | null;

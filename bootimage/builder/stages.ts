@@ -147,3 +147,24 @@ export async function splitStages(stage: string, stage1Dir: string, kernel: Stag
 export function writeStage2Pin(stage1Dir: string, sha256: string, bytes: number, decompressor: string): void {
   writeFileSync(join(stage1Dir, STAGE2_PIN), `${sha256} ${bytes} ${decompressor}\n`);
 }
+
+/**
+ * Stage 2's paths split into what stage 1 fetches over HTTP and what only the single initrd
+ * carries: the modules under `trees` (the data-centre NIC drivers, STAGE2_ONLY_NIC_TREES). A PC
+ * booted from stage 1 reached the server through a NIC stage 1 drives, so those drivers would only
+ * name a second data-centre NIC in the inventory; fetched, they cost ~20 MiB of download, hash and
+ * unpack on every two-stage boot (docs/performance.md "Two-stage boot"). Their dependencies (shared
+ * helpers outside the trees) stay in the fetched part.
+ */
+export function splitInitrdOnly(stage2Paths: readonly string[], release: string, trees: readonly string[]): { fetched: string[]; initrdOnly: string[] } {
+  const base = `lib/modules/${release}/`;
+  const inTrees = (p: string): boolean => {
+    if (!p.startsWith(base)) return false;
+    const rel = p.slice(base.length);
+    return trees.some((t) => (t.endsWith('/') ? rel.startsWith(t) || `${rel}/` === t : rel === t));
+  };
+  const fetched: string[] = [];
+  const initrdOnly: string[] = [];
+  for (const p of stage2Paths) (inTrees(p) ? initrdOnly : fetched).push(p);
+  return { fetched, initrdOnly };
+}

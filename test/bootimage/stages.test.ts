@@ -9,7 +9,7 @@ import { run } from '../../lib/process.ts';
 import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
 import { LIB_DIR } from '../../bootimage/builder/payload.ts';
 import { MODULE_INDEX_INPUTS } from '../../bootimage/builder/kernel.ts';
-import { splitStages, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
+import { splitInitrdOnly, splitStages, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
 
 const HOST_LIBS = [`/${LIB_DIR}`, `/usr/${LIB_DIR}`];
 
@@ -91,4 +91,21 @@ test('stage 1 holds init, /etc, busybox with its libraries, the NIC modules with
   t.true(split.stage2Paths.indexOf('agent') < split.stage2Paths.indexOf('agent/agent.mjs'), 'parents before children');
   writeStage2Pin(stage1, 'ab'.repeat(32), 1234, 'zstd -d -q -c');
   t.is((await run('sh', ['-c', `read -r sum bytes unpack < "${join(stage1, STAGE2_PIN)}"; echo "$sum|$bytes|$unpack"`])).stdout.trim(), `${'ab'.repeat(32)}|1234|zstd -d -q -c`);
+});
+
+test('the data-centre NIC drivers go in the single initrd only, not in the stage 2 stage 1 fetches', (t) => {
+  const mods = `lib/modules/${RELEASE}`;
+  const paths = [
+    'usr/bin/node',
+    `${mods}/kernel/drivers/net/ethernet/mellanox`,
+    `${mods}/kernel/drivers/net/ethernet/mellanox/mlx5/core/mlx5_core.ko`,
+    `${mods}/kernel/drivers/net/ethernet/broadcom/cnic.ko`,
+    `${mods}/kernel/drivers/net/ethernet/broadcom/tg3.ko`,
+    `${mods}/kernel/drivers/net/ethernet/mellanox-not/x.ko`,
+    `${mods}/${AHCI}`,
+    `${mods}/modules.dep`,
+  ];
+  const { fetched, initrdOnly } = splitInitrdOnly(paths, RELEASE, ['kernel/drivers/net/ethernet/mellanox/', 'kernel/drivers/net/ethernet/broadcom/cnic.ko']);
+  t.deepEqual(initrdOnly, paths.slice(1, 4));
+  t.deepEqual(fetched, [paths[0], ...paths.slice(4)]);
 });

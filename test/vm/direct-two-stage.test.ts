@@ -99,3 +99,37 @@ test.serial('a stage 2 that fails its checksum: the console says why, the job fa
   t.is(j.body.state, 'failed', j.text);
   t.regex(JSON.stringify(j.body), /boot image: stage 2 from .* checksum mismatch/);
 });
+
+test.serial('a stage 2 that cannot be fetched (404): the console says why, the job fails with that reason, no agent starts', async (t) => {
+  const imageDir = await ensureBootImage();
+  // A boot root without a stage 2: the server answers 404.
+  const bootRoot = await mkdtemp(join(tmpdir(), 'netimage-2s-'));
+  t.teardown(() => rm(bootRoot, { recursive: true, force: true }));
+  await mkdir(join(bootRoot, 'netimage'));
+  const ts = await startTestServer({ overrides: { 'paths.bootRoot': bootRoot } });
+  t.teardown(() => ts.stop());
+  const tag = randomBytes(3).toString('hex');
+  const mac = `52:54:00:2d:${tag.slice(0, 2)}:${tag.slice(2, 4)}`;
+  const job = await issueJob(ts, { clientId: `pc-2n-${tag}`, mac, productId: 'hwinvent' });
+
+  const { vm } = await directBoot({
+    imageDir,
+    initrd: 'stage1',
+    name: `2n-${tag}`,
+    serverPort: ts.server.httpPort,
+    job: { id: job.jobId, token: job.token },
+    mac,
+    rebootDelay: 1,
+    append: 'netimage.stage2_attempts=1',
+  });
+  t.teardown(() => vm.stop());
+  await vm.waitFor(/netimage: stage 2 download failed: .*404/, 240_000);
+  await vm.waitFor(/netimage: job marked failed on the server/, 60_000);
+  const error = await vm.waitFor(/netimage: error: (.*)/, 30_000);
+  t.regex(error.match[1]!, /stage 2 from http:\/\/\S+\/boot\/netimage\/stage2: download failed: .*404/);
+  await vm.waitFor(/netimage: rebooting/, 30_000);
+  t.notRegex(vm.tail(), /agent running/);
+  const j = await ts.api('GET', `/api/v1/jobs/${job.jobId}`);
+  t.is(j.body.state, 'failed', j.text);
+  t.regex(JSON.stringify(j.body), /boot image: stage 2 from .* download failed: .*404/);
+});

@@ -1,0 +1,35 @@
+// PXE with boot.initrd=two-stage once per firmware (UEFI, UEFI + Secure Boot, BIOS): the path
+// bench/boot.ts measures. Our whole server (DHCP, TFTP, HTTP) in a lab; grub loads the kernel and
+// stage 1 over TFTP, init fetches stage 2 over HTTP from the same server, verifies it and runs
+// hwinvent, whose result the server stores.
+import test from 'ava';
+import { createLab } from '../../vm-harness/netns.ts';
+import { startLabServer } from '../../vm-harness/lab-server.ts';
+import { registerClient, runProduct } from '../../vm-harness/classroom.ts';
+import { randomMac, type VmFirmware } from '../../vm-harness/qemu.ts';
+import { ensureBootImage } from './direct-helpers.ts';
+
+const FIRMWARES: VmFirmware[] = ['uefi', 'uefi-secureboot', 'bios'];
+
+for (const [i, firmware] of FIRMWARES.entries()) {
+  test.serial(`${firmware}: PXE loads stage 1, init fetches and verifies stage 2 over HTTP, hwinvent succeeds`, async (t) => {
+    t.timeout(9 * 60_000);
+    await ensureBootImage();
+    const lab = await createLab({ name: `p2s${i}`, subnet: `10.77.${70 + i}.0/24` });
+    t.teardown(() => lab.destroy());
+    const server = await startLabServer(lab, { dhcpMode: 'full', env: { NETIMAGE_BOOT_INITRD: 'two-stage' } });
+    const clientId = `pc-p2s-${i}`;
+    const mac = randomMac();
+    await registerClient(server, { id: clientId, mac });
+    const r = await runProduct(lab, server, { name: `p2s-${firmware}`, firmware, clientId, productId: 'hwinvent', mac, timeoutMs: 6 * 60_000 });
+    t.log(`${firmware}: hwinvent ${r.job.state} in ${r.seconds.toFixed(1)} s`);
+    t.is(r.job.state, 'succeeded', r.vm.tail(40));
+    // The two-stage path, not the single initrd: stage 1 fetched stage 2 before the agent ran.
+    const fetched = await r.vm.waitFor(/netimage: fetching stage 2 .* from http:\/\/\S+\/boot\/netimage\/stage2/, 1);
+    const verified = await r.vm.waitFor(/netimage: stage 2 verified/, 1, { after: fetched });
+    await r.vm.waitFor(/netimage: agent running/, 1, { after: verified });
+    const inv = await server.api('GET', `/clients/${clientId}/inventory`);
+    t.is(inv.status, 200, inv.text);
+    t.is(inv.body.bios.firmware, firmware === 'bios' ? 'bios' : 'uefi');
+  });
+}
