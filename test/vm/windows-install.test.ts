@@ -26,6 +26,7 @@ import { randomMac } from '../../vm-harness/qemu.ts';
 import { addFakeMedia, EDITIONS } from '../windows/helpers/fake-media.ts';
 import { fakeBootmgr, fakeEfiLoader, STANDIN_MARKER } from '../windows/helpers/fake-loaders.ts';
 import { ensureBootImage } from './direct-helpers.ts';
+import { xpath } from '../windows/helpers/xpath.ts';
 
 const WIN11 = 'opsi-local-image-win11-x64';
 const PREPARE = { os_family: 'windows', system_partition_size: '2G', winpe_partition_size: '256M', data_partition_size: '0G', minimal_backup_partition_size: '40%' };
@@ -65,14 +66,6 @@ async function filesUnder(root: string): Promise<Map<string, string>> {
   return out;
 }
 
-/** Text at an XPath (namespace-free by local-name) of the answer file, by xmllint. */
-async function xpath(xml: string, path: string): Promise<string> {
-  const expr = path
-    .split('/')
-    .map((s) => (s === '' ? '' : s.replace(/^([A-Za-z-]+)(\[.*\])?$/, (_m, n: string, pred = '') => `*[local-name()='${n}']${pred}`)))
-    .join('/');
-  return (await execa('xmllint', ['--xpath', `string(${expr})`, '-'], { input: xml })).stdout;
-}
 
 async function scenario(t: ExecutionContext, firmware: 'uefi' | 'bios', clientId: string): Promise<void> {
   const mac = randomMac();

@@ -16,6 +16,7 @@ import { createLoop, MiB, ROOT } from '../imaging/helpers/loop.ts';
 import { addFakeMedia, EDITIONS } from './helpers/fake-media.ts';
 import { CUSTOM_DIR } from '../../imaging/windows-install/scripts.ts';
 import type { WindowsInstallPlan } from '../../lib/agent-protocol.ts';
+import { xpath } from './helpers/xpath.ts';
 
 const WIN11 = 'opsi-local-image-win11-x64';
 const WIN10 = 'opsi-local-image-win10-x64';
@@ -58,14 +59,6 @@ async function state(clientId: string, productId = WIN11) {
   return (await ts.api('GET', `/api/v1/clients/${clientId}/products`)).body.find((p: { productId: string }) => p.productId === productId) as Record<string, unknown>;
 }
 
-/** Text at an XPath (namespace-free by local-name) of the answer file, by xmllint. */
-async function xpath(xml: string, path: string): Promise<string> {
-  const expr = path
-    .split('/')
-    .map((s) => (s === '' ? '' : s.replace(/^([A-Za-z-]+)(\[.*\])?$/, (_m, n: string, pred = '') => `*[local-name()='${n}']${pred}`)))
-    .join('/');
-  return (await execa('xmllint', ['--xpath', `string(${expr})`, '-'], { input: xml })).stdout;
-}
 
 async function stage(loop: { path: string; dir: string }, firmware: 'uefi' | 'bios', token: string): Promise<any> {
   const r = await run('unshare', ['-m', '--propagation', 'private', process.execPath, join(ROOT, 'test/windows/helpers/winpe-run.ts'), loop.path, firmware, ts.url, token, loop.dir, 'stage'], { maxBuffer: 64 * MiB });
