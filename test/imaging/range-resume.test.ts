@@ -1,0 +1,45 @@
+// Resumed downloads check the answer to their Range request (lib/http-resume.ts): a 206 must
+// start at the offset asked for, a 200 is the whole file from byte 0. Against a real loopback
+// server that cuts the first transfer and then answers the resume wrongly.
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resumeAnswer } from '../../lib/http-resume.ts';
+import { downloadVerified, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
+import { startRangeAnswersServer, type RangeAnswer } from '../helpers/range-answers-server.ts';
+import { tempDir } from '../helpers/tempdir.ts';
+
+test('resumeAnswer: a 206 only from the offset asked for; a 200 is the whole file; anything else is not usable', (t) => {
+  t.deepEqual(resumeAnswer(206, 'bytes 1000-4095/4096', 1000), { use: 'tail' });
+  t.deepEqual(resumeAnswer(206, 'bytes 0-99/4096', 0), { use: 'tail' });
+  t.deepEqual(resumeAnswer(200, null, 1000), { use: 'whole' });
+  t.deepEqual(resumeAnswer(206, 'bytes 0-4095/4096', 1000), { use: 'none', reason: 'HTTP 206 for bytes 0-4095, not from byte 1000 as asked' });
+  t.deepEqual(resumeAnswer(206, null, 1000), { use: 'none', reason: 'HTTP 206 for bytes "", not from byte 1000 as asked' });
+  t.deepEqual(resumeAnswer(206, 'bytes 1000-99/4096', 1000), { use: 'none', reason: 'HTTP 206 for bytes "bytes 1000-99/4096", not from byte 1000 as asked' });
+  t.deepEqual(resumeAnswer(416, 'bytes */4096', 1000), { use: 'none', reason: 'HTTP 416' });
+});
+
+for (const onRange of ['wrong-start', 'whole'] as RangeAnswer[]) {
+  test(`rootfs download: a resume answered ${onRange === 'whole' ? 'with the whole file (200)' : 'with a 206 for another range'} starts over at byte 0 and the file verifies`, async (t) => {
+    const body = randomBytes(512 * 1024);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const path = '/depot/v1/rootfs/x/image.pcl.zst';
+    const server = await startRangeAnswersServer(t, { [path]: body }, 200_000, onRange);
+    const fetchFile: FetchServerFile = (p, headers, signal) => fetch(server.url + p, { headers, ...(signal ? { signal } : {}) });
+    const file = join(await tempDir(t, 'range'), 'image.pcl.zst');
+    const log: string[] = [];
+    const r = await downloadVerified({ fetchFile, source: { path, sha256, size: body.length }, file, log: (l) => log.push(l), attempts: 4 });
+    t.is(r.sha256, sha256);
+    t.true((await readFile(file)).equals(body), 'byte for byte');
+    const statuses = server.requests.map((q) => `${q.range ?? 'whole'} ${q.status}`);
+    t.regex(statuses[1] ?? '', /^bytes=[1-9]\d*- (206|200)$/, 'the second request resumed');
+    if (onRange === 'wrong-start') {
+      t.deepEqual(statuses.slice(2), ['whole 200'], 'after the wrong 206, a fresh download from byte 0');
+      t.regex(log.join('\n'), /HTTP 206 for bytes \d+-\d+, not from byte \d+ as asked; starting over/);
+    } else {
+      t.is(statuses.length, 2, 'the 200 itself was used');
+      t.regex(log.join('\n'), /got the whole file \(HTTP 200\); starting over/);
+    }
+  });
+}
