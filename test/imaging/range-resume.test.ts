@@ -3,10 +3,15 @@
 // server that cuts the first transfer and then answers the resume wrongly.
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { resumeAnswer } from '../../lib/http-resume.ts';
 import { downloadVerified, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
+import { receiveSeed } from '../../imaging/seed/receiver.ts';
+import { directorySink } from '../../imaging/seed/sink.ts';
+import { buildManifest } from '../../lib/seed/manifest.ts';
 import { startRangeAnswersServer, type RangeAnswer } from '../helpers/range-answers-server.ts';
 import { tempDir } from '../helpers/tempdir.ts';
 
@@ -43,3 +48,28 @@ for (const onRange of ['wrong-start', 'whole'] as RangeAnswer[]) {
     }
   });
 }
+
+test('room seeding\'s HTTP repair: a 206 for another range than the piece asked for is refused clearly, not taken as the piece', async (t) => {
+  const dir = await tempDir(t, 'range-seed');
+  const body = randomBytes(256 * 1024);
+  await mkdir(join(dir, 'src'));
+  await writeFile(join(dir, 'src', 'image.bin'), body);
+  const manifest = await buildManifest(join(dir, 'src'), ['image.bin'], 64 * 1024);
+  // Serves the ranges asked for, except that a piece after the first comes 1000 bytes early.
+  const server = createServer((req, res) => {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (!m) return void res.end(body);
+    const [asked, end] = [Number(m[1]), Number(m[2])];
+    const start = asked > 0 ? asked - 1000 : asked;
+    res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': String(end - start + 1) });
+    res.end(body.subarray(start, end + 1));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  await mkdir(join(dir, 'out'));
+  const sink = await directorySink(join(dir, 'out'), manifest);
+  const error = await t.throwsAsync(
+    receiveSeed({ manifest, baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, group: '239.255.62.1', port: 0, localAddress: '127.0.0.1', sink, joinTimeoutMs: 200, idleTimeoutMs: 200 }),
+  );
+  t.regex(error!.message, /: HTTP 206 for bytes \d+-\d+, not from byte \d+ as asked for piece \d+$/);
+});
