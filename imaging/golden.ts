@@ -18,6 +18,7 @@ import { parseManifest, type SeedManifest } from '../lib/seed/manifest.ts';
 import { receiveSeed, type ReceiveEvent, type ReceiveResult } from './seed/receiver.ts';
 import { directorySink } from './seed/sink.ts';
 import { sha256File } from '../lib/files.ts';
+import { resumeAnswer } from '../lib/http-resume.ts';
 import { uploadToDepot, type UploadOutcome } from './depot-upload.ts';
 import { ImagingError } from './errors.ts';
 import { imageMetadata, type ImageMetadata } from './store/metadata.ts';
@@ -200,12 +201,16 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
       try {
         const headers: Record<string, string> = at > 0 ? { range: `bytes=${at}-`, 'if-range': `"${f.sha256}"` } : {};
         const r = await o.fetchFile(`${base}/${f.path}`, headers, o.signal);
-        if (r.status !== (at > 0 ? 206 : 200)) {
+        const answer = resumeAnswer(r.status, r.headers.get('content-range'), at);
+        if (answer.use === 'none') {
           await r.body?.cancel();
-          // A whole file answered to a Range request: the server's file changed; start it over.
-          if (r.status === 200) await rm(path, { force: true });
-          throw new Error(`HTTP ${r.status} for ${f.path}`);
+          // Bytes from elsewhere in the file (a 206 for another range): the next try starts over.
+          if (r.status === 206) await rm(path, { force: true });
+          throw new Error(`${answer.reason} for ${f.path}`);
         }
+        // The whole file answered to a Range request (the server's file changed, or no Range
+        // support): it starts over at byte 0 with this body.
+        if (answer.use === 'whole' && at > 0) await rm(path, { force: true });
         // Written as it arrives, so a cut connection keeps every byte that came (the next request resumes after them).
         const fh = await open(path, 'a');
         try {

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
 import { ConfigError } from './error.ts';
+import { hideUrlPasswords } from '../../lib/redact.ts';
 
 export { ConfigError };
 
@@ -78,7 +79,8 @@ function describeIssue(issue: z.core.$ZodIssue, sources: Map<string, string>, in
     const names = issue.keys.join(', ');
     return `config error: unknown key ${issue.path.length ? `${key}.` : ''}${names} (in ${from}); allowed keys are listed in docs/configuration.md`;
   }
-  const got = received === undefined ? '' : `, got ${JSON.stringify(received)}`;
+  // A refused URL may carry a password (the error goes to the console and the journal).
+  const got = received === undefined ? '' : `, got ${hideUrlPasswords(JSON.stringify(received))}`;
   return `config error: ${key}: ${issue.message}${got} (from ${from})`;
 }
 

@@ -59,6 +59,17 @@ export const configSchema = z
       .object({
         host: z.string().default('0.0.0.0'),
         port: portOrZero.default(8080),
+        /**
+         * The base URL PCs reach this server at, written into installed systems (their first-boot
+         * report URL), e.g. http://netimage.school.example:8080. null = the address a request
+         * arrived at (bootserver/http/public-url.ts): its Host header only when that names an
+         * address of this server.
+         */
+        publicUrl: z
+          .url({ protocol: /^https?$/ })
+          .refine((u) => !URL.canParse(u) || (!/[?#]/.test(u) && !new URL(u).username && !new URL(u).password), 'a base URL without user, password, query or fragment')
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),

@@ -4,11 +4,12 @@
 // ETag), every file's sha256 is checked against the manifest, and only a complete, matching entry
 // becomes visible (Depot.create). PCs then fetch it from their own site, never across the WAN.
 import { createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256File } from '../../lib/files.ts';
+import { resumeAnswer } from '../../lib/http-resume.ts';
 import { DepotError, checkSpace, type Depot, type DepotEntry } from './depot.ts';
 import { depotManifest, entryId, MANIFEST_FILE, totalBytes, type DepotKind, type ManifestFile } from './manifest.ts';
 import { DEPOT_HTTP_PREFIX } from './http.ts';
@@ -60,9 +61,16 @@ async function fetchFile(doFetch: typeof fetch, up: Upstream, url: string, file:
     try {
       // If-Range: a file that changed upstream (another sha256) comes whole (200), not as a tail.
       const res = await get(doFetch, url, up, have > 0 ? { range: `bytes=${have}-`, 'if-range': `"${file.sha256}"` } : {});
-      const resumed = res.status === 206;
+      const answer = resumeAnswer(res.status, res.headers.get('content-range'), have);
+      if (answer.use === 'none') {
+        await res.body?.cancel();
+        // Not the bytes asked for (a 206 for another range): the next attempt starts over.
+        await rm(target, { force: true });
+        throw new UpstreamError(`the depot upstream ${up.url} answered ${answer.reason} for ${url.slice(up.url.length)}`);
+      }
       if (!res.body) throw new UpstreamError(`the depot upstream sent no body for ${url}`);
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(target, resumed ? { flags: 'a' } : { flags: 'w' }));
+      // A 200 is the whole file: written over from byte 0.
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(target, answer.use === 'tail' ? { flags: 'a' } : { flags: 'w' }));
     } catch (error) {
       // A broken transfer or an unreachable upstream is tried again; a missing file is not.
       if (attempt >= attempts || (error instanceof DepotError && !(error instanceof UpstreamError))) throw error;

@@ -20,6 +20,7 @@ import { AgentAuthError } from '../service/netboot.ts';
 import { AgentSession } from '../service/agent-session.ts';
 import type { OsInstallService } from '../service/os-install.ts';
 import { bearerToken } from './auth.ts';
+import { localAddresses, serverBaseUrl, type ServerAddressConfig } from './public-url.ts';
 import { ForbiddenError } from './errors.ts';
 import { goldenEntryName, SEED_SESSION_PATH } from '../../lib/golden.ts';
 import { ProductId } from '../../lib/products.ts';
@@ -101,17 +102,29 @@ export async function registerAgentApi(app: FastifyInstance, deps: { service: Ne
  *   GET  /agent/v1/windows-install  the same for unattended Windows (WinPE staging plan)
  *   POST /agent/v1/first-boot   the installed system's report, with that first-boot token (once)
  */
-export async function registerOsInstallAgentApi(app: FastifyInstance, deps: { installs: OsInstallService }): Promise<void> {
+export async function registerOsInstallAgentApi(app: FastifyInstance, deps: { installs: OsInstallService; address: ServerAddressConfig }): Promise<void> {
+  /**
+   * Where the installed system reports: http.publicUrl, else the address the agent reached us at
+   * (its Host header only when that is an address of this server: public-url.ts).
+   */
+  const baseUrl = (req: FastifyRequest): string => {
+    const listening = app.server.address();
+    const choice = serverBaseUrl(
+      deps.address,
+      { protocol: req.protocol, host: req.headers.host ?? '', localAddress: req.socket.localAddress, localPort: req.socket.localPort },
+      typeof listening === 'object' && listening ? listening.port : 0,
+      localAddresses(),
+    );
+    if (choice.refusedHost !== null) req.log.warn({ host: choice.refusedHost, used: choice.url, remote: req.ip }, 'agent request Host header names no address of this server: not used for the installed system (set http.publicUrl to name the server)');
+    return choice.url;
+  };
   await app.register(
     async (api) => {
       const r = api.withTypeProvider<ZodTypeProvider>();
       const tags = ['agent'];
-      r.get('/os-install', { schema: { tags, summary: 'The install plan of an OS install job (mints a fresh first-boot token)' } }, async (req) =>
-        // The agent reached us at this address; the installed system, on the same network, reports there.
-        deps.installs.plan(token(req), `${req.protocol}://${req.host}`),
-      );
+      r.get('/os-install', { schema: { tags, summary: 'The install plan of an OS install job (mints a fresh first-boot token)' } }, async (req) => deps.installs.plan(token(req), baseUrl(req)));
       r.get('/windows-install', { schema: { tags, summary: 'The staging plan of an unattended Windows job (mints a fresh completion token)' } }, async (req) =>
-        deps.installs.windowsPlan(token(req), `${req.protocol}://${req.host}`),
+        deps.installs.windowsPlan(token(req), baseUrl(req)),
       );
       r.post('/first-boot', { schema: { tags, summary: 'First-boot report of an installed system (one-time first-boot token)', body: FirstBootReportSchema } }, async (req) => {
         const t = bearerToken(req);

@@ -5,14 +5,16 @@
 // golden image. Each PC writes it with the restore engine, then gives it its own UUID and grows it
 // to its partition (why not a tar stream: docs/linux-install.md "Artefact").
 import { randomUUID } from 'node:crypto';
-import { access, rename } from 'node:fs/promises';
+import { access, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NetimageError } from '../../lib/errors.ts';
 import { GOLDEN_FILES } from '../../lib/golden.ts';
 import { LANGUAGE_LOCALES } from '../../lib/locales.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { repoRoot } from '../../lib/paths.ts';
 import { execa, run, runAllowFailure } from '../../lib/process.ts';
 import { splitLines } from '../../lib/process.ts';
+import { hideUrlPasswords } from '../../lib/redact.ts';
 import { removeTree, type Depot, type DepotEntry } from '../depot/depot.ts';
 import { entryId } from '../depot/manifest.ts';
 import { initialProgress, progressAfter, type ProgressState } from './progress.ts';
@@ -67,8 +69,23 @@ done
 chroot "$root" locale-gen >/dev/null
 `;
 
-/** mmdebstrap's arguments for a spec, writing the tree into the directory `target`. Pure. */
-export function mmdebstrapArgs(spec: OsImageSpec, proxy: string | null, target: string): string[] {
+/**
+ * apt's proxy options for the build, as the content of a file passed to mmdebstrap by its path:
+ * the proxy URL may carry a password, and a command line is world-readable (/proc/<pid>/cmdline,
+ * `ps`). mmdebstrap copies the file into the chroot's 99mmdebstrap, which CUSTOMIZE_SCRIPT
+ * removes before packing. Pure.
+ */
+export function aptProxyConfig(proxy: string): string {
+  // A quote or line break would end apt's string and start options of its own.
+  if (/["\n\r]/.test(proxy)) throw new NetimageError('invalid', 'proxy URL: quotes and line breaks are not allowed');
+  return `Acquire::http::Proxy "${proxy}";\nAcquire::https::Proxy "${proxy}";\n`;
+}
+
+/**
+ * mmdebstrap's arguments for a spec, writing the tree into the directory `target`; the proxy only
+ * as the path of an apt config file (aptProxyConfig), never the URL itself. Pure.
+ */
+export function mmdebstrapArgs(spec: OsImageSpec, proxyConfigFile: string | null, target: string): string[] {
   const args = [
     '--mode=auto',
     `--variant=${spec.variant}`,
@@ -79,7 +96,8 @@ export function mmdebstrapArgs(spec: OsImageSpec, proxy: string | null, target: 
     '--verbose',
     `--customize-hook=${CUSTOMIZE_SCRIPT}`,
   ];
-  if (proxy) args.push(`--aptopt=Acquire::http::Proxy "${proxy}"`, `--aptopt=Acquire::https::Proxy "${proxy}"`);
+  // An existing file given to --aptopt is copied into apt's configuration, not read as an option.
+  if (proxyConfigFile) args.push(`--aptopt=${proxyConfigFile}`);
   // Another vendor's archive is signed with its own keys (Debian's package ubuntu-keyring).
   const keyring = OS_DEFINITIONS[spec.os]?.keyring;
   if (keyring) args.push(`--keyring=${keyring}`);
@@ -189,7 +207,8 @@ export class OsImageBuilder {
   }
 
   private addLine(build: OsBuild, line: string): void {
-    build.lines.push(line);
+    // apt may name the proxy in an error; the lines go to the API, the CLI and the error message.
+    build.lines.push(hideUrlPasswords(line));
     if (build.lines.length > MAX_LINES) build.lines.splice(0, build.lines.length - MAX_LINES);
   }
 
@@ -244,10 +263,22 @@ export class OsImageBuilder {
   private async mmdebstrap(build: OsBuild, request: BuildRequest, tmpDir: string, tree: string): Promise<void> {
     // TMPDIR: mmdebstrap's chroot lives on the depot's file system, not in a small /tmp.
     const env = { TMPDIR: tmpDir, LC_ALL: 'C.UTF-8' };
+    // The proxy (maybe with a password) in a file only root can read, inside the 0700 scratch
+    // folder, removed once mmdebstrap is done: never on its command line.
+    const proxyConfigFile = request.proxy ? join(tmpDir, 'apt-proxy.conf') : null;
+    if (request.proxy && proxyConfigFile) await writeFile(proxyConfigFile, aptProxyConfig(request.proxy), { mode: 0o600, flag: 'wx' });
+    try {
+      await this.runMmdebstrap(build, mmdebstrapArgs(request.spec, proxyConfigFile, tree), env);
+    } finally {
+      if (proxyConfigFile) await rm(proxyConfigFile, { force: true });
+    }
+  }
+
+  private async runMmdebstrap(build: OsBuild, args: string[], env: Record<string, string>): Promise<void> {
     const cancelSignal = this.stopping.signal;
     // Its own process group: on stop, apt and dpkg below it get the signal too (mmdebstrap
     // alone would wait for a hanging apt), and mmdebstrap unmounts and removes its chroot.
-    const mm = execa('nice', ['-n', '10', 'mmdebstrap', ...mmdebstrapArgs(request.spec, request.proxy, tree)], { stdout: 'ignore', stderr: 'pipe', buffer: false, env, detached: true });
+    const mm = execa('nice', ['-n', '10', 'mmdebstrap', ...args], { stdout: 'ignore', stderr: 'pipe', buffer: false, env, detached: true });
     const killGroup = (signal: NodeJS.Signals) => {
       try {
         if (mm.pid) process.kill(-mm.pid, signal);

@@ -25,14 +25,24 @@ export interface MirrorOptions {
   timeoutSeconds?: number;
 }
 
+/**
+ * curl's arguments and standard input for one download. The proxy goes in through a config on
+ * stdin (`--config -`), never on the command line: its URL may carry a password, and a command
+ * line is world-readable (/proc/<pid>/cmdline, `ps`). Pure.
+ */
+export function curlInvocation(url: string, file: string, options: MirrorOptions): { args: string[]; input: string } {
+  const timeout = String(options.timeoutSeconds ?? 60);
+  // An empty proxy also stops curl from taking one from the environment.
+  const quoted = (options.proxy ?? '').replace(/[\\"]/g, (c) => `\\${c}`);
+  if (/[\n\r]/.test(quoted)) throw new MirrorError('proxy URL: line breaks are not allowed');
+  return { args: ['-fsS', '--connect-timeout', '10', '--max-time', timeout, '-o', file, '--config', '-', url], input: `proxy = "${quoted}"\n` };
+}
+
 /** Fetch a URL to a file with curl; throws MirrorError with curl's own one-line reason. */
 async function curlTo(url: string, file: string, options: MirrorOptions): Promise<void> {
-  const timeout = String(options.timeoutSeconds ?? 60);
-  const args = ['-fsS', '--connect-timeout', '10', '--max-time', timeout, '-o', file];
-  // An empty --proxy "" also stops curl from taking a proxy from the environment.
-  args.push('--proxy', options.proxy ?? '');
+  const { args, input } = curlInvocation(url, file, options);
   try {
-    await run('curl', [...args, url]);
+    await run('curl', args, { input });
   } catch (error) {
     const reason = error instanceof CommandError ? error.stderr.trim().split('\n').pop() : (error as Error).message;
     throw new MirrorError(hideUrlPasswords(`${url}: ${reason || 'download failed'}${options.proxy ? ` (through proxy ${options.proxy})` : ''}`));

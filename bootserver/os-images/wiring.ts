@@ -25,6 +25,7 @@ import { MirrorChecker } from './mirror.ts';
 import { registerOsImagesApi } from './http.ts';
 import { OsInstallService } from '../service/os-install.ts';
 import { registerOsInstallAgentApi, registerSeedAgentApi } from '../http/agent-api.ts';
+import type { ServerAddressConfig } from '../http/public-url.ts';
 import { SeedSessions, seedingOnGroupAction } from '../seed/sessions.ts';
 
 export interface OsImages {
@@ -43,6 +44,8 @@ export interface OsImages {
   puller: DepotPuller | null;
   /** Room seeding sessions (bootserver/seed/sessions.ts), started by group restores. */
   seeding: SeedSessions;
+  /** How installed systems are told to reach this server (config http.publicUrl, advertisedIp). */
+  address: ServerAddressConfig;
 }
 
 /**
@@ -78,7 +81,7 @@ export async function openOsImages(config: Config, log: Logger): Promise<OsImage
   // The Windows passwords' key beside the store (the data dir is the server's private state).
   const windows = new WindowsInstallPolicy(depot, new PropertySecrets(join(config.dataDir, SECRET_KEY_FILE)));
   const seeding = new SeedSessions({ depot, log: log.child({ component: 'seeding' }), config: config.seeding });
-  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows, goldenRestoreCheck(depot)]), installs: null, puller, seeding };
+  return { depot, uploads, builder, policy, windows, actionHooks: combineActionSetHooks([policy, windows, goldenRestoreCheck(depot)]), installs: null, puller, seeding, address: { publicUrl: config.http.publicUrl, advertisedIp: config.advertisedIp } };
 }
 
 /**
@@ -126,5 +129,5 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
   });
   await registerOsImagesApi(app, { store: deps.store, builder: osImages.builder, policy: osImages.policy });
   await registerSeedAgentApi(app, { seeding: osImages.seeding, service, agent });
-  if (osImages.installs) await registerOsInstallAgentApi(app, { installs: osImages.installs });
+  if (osImages.installs) await registerOsInstallAgentApi(app, { installs: osImages.installs, address: osImages.address });
 }

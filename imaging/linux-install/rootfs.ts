@@ -5,10 +5,11 @@
 // Nothing unverified is ever written. A dropped connection resumes with Range/If-Range where it
 // stopped; so does a stalled one (open, but no bytes for `idleTimeoutMs`), which would otherwise
 // hold the PC until the job's timeout.
-import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OsInstallPlan } from '../../lib/agent-protocol.ts';
+import { resumeAnswer } from '../../lib/http-resume.ts';
 import { applyChunkedImage, type ApplyResult } from '../chunked/apply.ts';
 import { chunkIndex, type ChunkIndex } from '../chunked/format.ts';
 import { ImagingError } from '../errors.ts';
@@ -79,10 +80,16 @@ export class RootfsMismatchError extends ImagingError {
   }
 }
 
+/** An empty file and a fresh hash: the download starts over at byte 0. */
+async function startOver(out: FileHandle): Promise<{ hash: Hash; received: number }> {
+  await out.truncate(0);
+  return { hash: createHash('sha256'), received: 0 };
+}
+
 /** Download `source` into `file`, hashing on the way; the sha256 and size must match the plan's. */
 export async function downloadVerified(o: DownloadOptions): Promise<DownloadResult> {
   const out = await open(o.file, 'w', 0o600);
-  const hash = createHash('sha256');
+  let hash = createHash('sha256');
   let received = 0;
   let resumes = 0;
   let etag: string | null = null;
@@ -100,18 +107,32 @@ export async function downloadVerified(o: DownloadOptions): Promise<DownloadResu
       const idle = idleWatch(idleMs, o.signal);
       try {
         const res = await o.fetchFile(o.source.path, headers, idle.signal);
-        if (received > 0 && res.status !== 206) throw new ImagingError(`resume of ${o.source.path} at byte ${received} got HTTP ${res.status}, not 206 (the file changed?)`);
-        if (received === 0 && res.status !== 200) throw new ImagingError(`GET ${o.source.path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+        const answer = resumeAnswer(res.status, res.headers.get('content-range'), received);
+        if (answer.use === 'none') {
+          if (received === 0) throw new ImagingError(`GET ${o.source.path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+          await res.body?.cancel();
+          // Not the bytes asked for (a 206 for another range): the next attempt starts over.
+          ({ hash, received } = await startOver(out));
+          throw new Error(`resume of ${o.source.path}: ${answer.reason}; starting over`);
+        }
+        if (answer.use === 'whole' && received > 0) {
+          // The whole file answered to the Range (no Range support, or If-Range found it changed):
+          // its body from byte 0, hashed from the start; the plan's sha256 still decides.
+          o.log(`resume of ${o.source.path} at byte ${received} got the whole file (HTTP 200); starting over`);
+          ({ hash, received } = await startOver(out));
+        }
         etag = res.headers.get('etag') ?? etag;
         if (!res.body) throw new ImagingError(`GET ${o.source.path}: empty body`);
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           idle.kick();
+          const at = received;
           received += chunk.length;
           if (received > o.source.size) throw new RootfsMismatchError(`${o.source.path} is longer than the ${o.source.size} bytes the plan names`);
           hash.update(chunk);
           // A slow RAM disk is no stall of the network.
           idle.pause();
-          await out.write(chunk);
+          // At its offset: after a start over the file was truncated, not rewound.
+          await out.write(chunk, 0, chunk.length, at);
           idle.kick();
           o.progress?.(received / Math.max(1, o.source.size));
         }

@@ -5,6 +5,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetimageError } from '../../lib/errors.ts';
+import { resumeAnswer } from '../../lib/http-resume.ts';
 import { piecesOf, sessionOf, sha256Of, type Piece, type SeedManifest } from '../../lib/seed/manifest.ts';
 import { decodePacket, FRAGMENT_BYTES, missingRanges, PacketType, type Packet } from '../../lib/seed/wire.ts';
 
@@ -285,13 +286,15 @@ async function fetchRange(o: ReceiveOptions, p: Piece, offset: number, length: n
     signal.throwIfAborted();
     try {
       const res = await (o.fetch ?? fetch)(url, { headers: { ...o.httpHeaders, range: `bytes=${offset}-${offset + length - 1}` }, signal });
-      if (res.status === 206 || (res.status === 200 && offset === 0)) {
+      // A 206 counts only for the range asked for: bytes from elsewhere would pass as this piece's.
+      const answer = resumeAnswer(res.status, res.headers.get('content-range'), offset);
+      if (answer.use === 'tail' || (answer.use === 'whole' && offset === 0)) {
         const body = Buffer.from(await res.arrayBuffer());
         if (body.length >= length) return body.subarray(0, length);
         lastError = `short answer (${body.length} of ${length} bytes)`;
       } else {
         await res.body?.cancel();
-        lastError = `HTTP ${res.status}`;
+        lastError = answer.use === 'none' ? answer.reason : `HTTP ${res.status} (the whole file)`;
         if (res.status < 500) throw new NetimageError(res.status === 404 ? 'not_found' : 'failed', `${url}: ${lastError} for piece ${p.index}`);
       }
     } catch (e) {

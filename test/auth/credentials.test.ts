@@ -68,4 +68,10 @@ test('audit details mask anything named like a password, token or secret, and cu
   t.deepEqual(body['nested'], { api_token: '***', list: ['a'] });
   t.regex(String(body['csv']), /^x{500}… \(600 chars\)$/);
   t.deepEqual(auditDetail({}, undefined), {});
+  // A URL's password under any key (an os build's or a product property's proxy).
+  t.deepEqual(auditDetail({}, { os: 'debian-12', proxy: 'http://squid:s3cret@192.0.2.1:3128', properties: { online_repository: 'https://u:pw@mirror.example/debian' } })['body'], {
+    os: 'debian-12',
+    proxy: 'http://squid:***@192.0.2.1:3128',
+    properties: { online_repository: 'https://u:***@mirror.example/debian' },
+  });
 });

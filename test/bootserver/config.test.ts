@@ -56,6 +56,13 @@ test('a wrong value names the key, the value, where it came from and what is all
   t.regex(e2!.message, /dhcp\.mode: .*"proxy".*"full".*"off".*got "sometimes"/);
   const e3 = t.throws(() => loadConfig({ env: { NETIMAGE_ADVERTISED_IP: '10.0.0.300' }, file: null }), { instanceOf: ConfigError });
   t.regex(e3!.message, /advertisedIp/);
+  // The public URL goes into installed PCs: a base URL only, never a password in it.
+  for (const bad of ['ftp://netimage.example/', 'http://admin:pw@netimage.example:8080', 'http://netimage.example/?x=1', 'netimage.example']) {
+    const e = t.throws(() => loadConfig({ env: { NETIMAGE_HTTP_PUBLIC_URL: bad }, file: null }), { instanceOf: ConfigError });
+    t.regex(e!.message, /^config error: http\.publicUrl: /, bad);
+    t.false(e!.message.includes(':pw@'), 'the refused URL\'s password is not echoed');
+  }
+  t.is(loadConfig({ env: { NETIMAGE_HTTP_PUBLIC_URL: 'https://netimage.school.example' }, file: null }).http.publicUrl, 'https://netimage.school.example');
 });
 
 test('the dhcp section is the DHCP module\'s own schema: same limits for the file and the standalone runner', async (t) => {

@@ -8,6 +8,7 @@ import { Depot } from '../../bootserver/depot/depot.ts';
 import { pullEntry } from '../../bootserver/depot/pull.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tempdir.ts';
+import { startRangeAnswersServer, type RangeAnswer } from '../helpers/range-answers-server.ts';
 
 const BIG = randomBytes(3 * 1024 * 1024);
 const SMALL = Buffer.from('small file\n');
@@ -85,6 +86,22 @@ test.serial('a transfer cut off part-way goes on with Range from where it stoppe
   t.is(requests[1]!.status, 206);
   t.true((await readFile(join(entry.dir, 'big.bin'))).equals(BIG));
 });
+
+for (const onRange of ['wrong-start', 'whole'] as RangeAnswer[]) {
+  test.serial(`a resume answered ${onRange === 'whole' ? 'with the whole file (200)' : 'with a 206 for another range'} starts the file over from byte 0; the entry verifies`, async (t) => {
+    // An upstream that cuts big.bin after 1 MiB, then answers the Range request wrongly.
+    const manifest = await fetch(`${main!.url}/depot/v1/rootfs/pull-test/manifest.json`, { headers: { authorization: `Bearer ${main!.adminToken}` } });
+    const prefix = '/depot/v1/rootfs/pull-test';
+    const files = { [`${prefix}/manifest.json`]: Buffer.from(await manifest.arrayBuffer()), [`${prefix}/big.bin`]: BIG, [`${prefix}/sub/small.txt`]: SMALL };
+    const upstream = await startRangeAnswersServer(t, files, 1024 * 1024, onRange);
+    const depot = await Depot.open(await tempDir(t, 'netimage-pull-'));
+    const entry = await pullEntry(depot, { url: upstream.url, token: 'unused' }, 'rootfs', 'pull-test', { attempts: 4 });
+    t.true((await readFile(join(entry.dir, 'big.bin'))).equals(BIG));
+    const big = upstream.requests.filter((q) => q.path.endsWith('/big.bin')).map((q) => `${q.range ?? 'whole'} ${q.status}`);
+    t.regex(big[1] ?? '', /^bytes=[1-9]\d*- (206|200)$/, 'the second request resumed');
+    t.deepEqual(big.slice(2), onRange === 'wrong-start' ? ['whole 200'] : [], big.join(', '));
+  });
+}
 
 test.serial('a file whose bytes do not match its sha256 upstream is refused and nothing is kept; without an upstream, pull is refused', async (t) => {
   const upstreamFile = join((await main!.server.osImages.depot.require('rootfs', 'to-damage')).dir, 'big.bin');

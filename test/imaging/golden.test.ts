@@ -201,6 +201,56 @@ test.serial('a golden fetch cut mid-file resumes with Range; a file damaged on t
   t.is((await fetchGoldenImage({ fetchFile: cutting, root, name: ENTRY, log: (l) => logs.push(l) })).fetchedBytes, 0);
 });
 
+test.serial('a golden fetch whose resume is answered with another range (206) or the whole file (200) starts that file over and verifies', async (t) => {
+  const s = await ts();
+  t.truthy(golden['image.pcl.zst'], 'needs the first test');
+  const job = await issueJob(s, { clientId: 'gold-r', mac: '52:54:00:00:a0:07', productId: 'opsi-local-image-restore', properties: { server_image: ENTRY } });
+  const real = (path: string, headers: Record<string, string>) => fetch(`${s.url}${path}`, { headers: { ...headers, authorization: `Bearer ${job.token}` } });
+  for (const answer of ['other range', 'whole file'] as const) {
+    const root = await mkdtemp(join(tmpdir(), 'ni-golden-'));
+    t.teardown(() => rm(root, { recursive: true, force: true }));
+    const seen: string[] = [];
+    let n = 0;
+    // The image's first transfer is cut at 100 000 bytes; the server is then asked, for the
+    // resume, another range than the PC asked for (a real 206 from 1000 bytes earlier), or no
+    // range at all (a real 200): what a confused proxy or server would send back.
+    const confused = async (path: string, headers: Record<string, string>) => {
+      if (!path.endsWith('image.pcl.zst')) return real(path, headers);
+      n++;
+      let res: Response;
+      if (n === 2 && headers['range']) {
+        const at = Number(/^bytes=(\d+)-$/.exec(headers['range'])![1]);
+        res = answer === 'whole file' ? await real(path, {}) : await real(path, { range: `bytes=${at - 1000}-` });
+      } else res = await real(path, headers);
+      seen.push(`${headers['range'] ?? 'whole'} ${res.status}`);
+      if (n > 1) return res;
+      const reader = res.body!.getReader();
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          const { done, value } = await reader.read();
+          if (done || sent >= 100_000) {
+            await reader.cancel();
+            return ctl.error(new Error('connection reset (test)'));
+          }
+          const part = value.subarray(0, 100_000 - sent);
+          sent += part.length;
+          ctl.enqueue(part);
+        },
+      });
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    const logs: string[] = [];
+    await fetchGoldenImage({ fetchFile: confused, root, name: ENTRY, log: (l) => logs.push(l), retryMs: 10 });
+    t.true((await readFile(join(root, 'Golden_One', 'image.pcl.zst'))).equals(golden['image.pcl.zst']!), answer);
+    t.regex(seen[1] ?? '', answer === 'whole file' ? /^bytes=[1-9]\d*- 200$/ : /^bytes=[1-9]\d*- 206$/, seen.join(', '));
+    if (answer === 'other range') {
+      t.deepEqual(seen.slice(2), ['whole 200'], 'after the wrong 206, the file again from byte 0');
+      t.regex(logs.join('\n'), /HTTP 206 for bytes \d+-\d+, not from byte \d+ as asked for image\.pcl\.zst/);
+    } else t.is(seen.length, 2, 'the 200 itself was used');
+  }
+});
+
 test.serial('room seeding through the restore product: set for a group with server_image_multicast, a prepared PC receives the golden image from the room\'s stream, restores it and its files verify', async (t) => {
   const s = await ts();
   t.truthy(filledManifest, 'needs the first test');

@@ -125,7 +125,7 @@ async function stallingServer(t: import('ava').ExecutionContext, body: Buffer, s
     const range = req.headers.range;
     ranges.push(range ?? 'none');
     const from = range ? Number(/^bytes=(\d+)-$/.exec(range)![1]) : 0;
-    res.writeHead(range ? 206 : 200, { 'content-length': String(body.length - from), etag: '"x"' });
+    res.writeHead(range ? 206 : 200, { 'content-length': String(body.length - from), etag: '"x"', ...(range ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}) });
     if (++n <= stallFirst) {
       open.add(res);
       res.write(body.subarray(from, from + Math.max(1, Math.floor((body.length - from) / 2))));

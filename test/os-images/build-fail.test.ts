@@ -3,7 +3,9 @@
 // packages are there) but has no signed Release, so mmdebstrap itself fails. The build ends
 // failed with mmdebstrap's reason, and the depot has nothing of it, not even a staging folder.
 import test from 'ava';
-import { readdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.ts';
 import { startMiniMirror, closedPort } from './helpers/mini-mirror.ts';
@@ -37,6 +39,53 @@ test.serial('a failing mmdebstrap ends the build as failed with its reason and l
   const depotDir = ts.server.osImages.depot.dir;
   t.deepEqual(await readdir(join(depotDir, '.staging')), [], 'scratch and staging folders removed');
   t.deepEqual(await readdir(join(depotDir, 'rootfs')), []);
+});
+
+test('a build through a proxy with a password: the password reaches the proxy, never a command line, a build line or an error', async (t) => {
+  const mirror = await startMiniMirror(t);
+  // A forwarding HTTP proxy on loopback that notes who authenticated to it.
+  const seen: { agent: string; auth: string; url: string }[] = [];
+  const proxy = http.createServer((req, res) => {
+    seen.push({ agent: String(req.headers['user-agent'] ?? ''), auth: String(req.headers['proxy-authorization'] ?? ''), url: req.url ?? '' });
+    const target = new URL(req.url ?? '/');
+    const upstream = http.request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => proxy.close(() => r())));
+  const secret = 's3cret-h62';
+  const proxyUrl = `http://squid:${secret}@127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const ts = await startTestServer({ overrides: { 'osImages.aptSources': mirror.aptDir } });
+  t.teardown(() => ts.stop());
+
+  const started = await ts.api('POST', '/api/v1/os/builds', { os: 'debian-12', proxy: proxyUrl });
+  t.is(started.status, 202, started.text);
+  // Every process's command line, read while the build runs (world-readable on any Linux).
+  const leaks: string[] = [];
+  let build: { state: string; error: string | null; lines: string[] } = { state: 'queued', error: null, lines: [] };
+  const deadline = Date.now() + 300_000;
+  while (build.state === 'queued' || build.state === 'running') {
+    if (Date.now() > deadline) return t.fail('the build did not end within 5 minutes');
+    for (const pid of await readdir('/proc').catch(() => [])) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(secret)) leaks.push(cmdline.replaceAll('\0', ' '));
+    }
+    build = (await ts.api('GET', `/api/v1/os/builds/${started.body.id}`)).body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.deepEqual(leaks, [], 'no command line carries the proxy password');
+  t.is(build.state, 'failed'); // the mini mirror has no signed Release
+  t.regex(build.error ?? '', /is not signed/);
+  const auth = `Basic ${Buffer.from(`squid:${secret}`).toString('base64')}`;
+  t.true(seen.some((s) => s.agent.startsWith('curl') && s.auth === auth), 'the mirror check went through the proxy with its password');
+  t.true(seen.some((s) => s.agent.includes('APT') && s.auth === auth && s.url.includes('/dists/bookworm/')), 'apt in mmdebstrap went through the proxy with its password');
+  t.false(JSON.stringify(build).includes(secret), 'no build line nor the error carries the password');
+  t.deepEqual(await readdir(join(ts.server.osImages.depot.dir, '.staging')), [], 'the proxy config file went with the scratch folder');
 });
 
 test('os build refuses an unknown OS, an unknown package and an unreachable mirror before building anything', async (t) => {

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { startTestServer, readBootConfig, parseNetbootConfig, type TestServer } 
 import { startMiniMirror } from './helpers/mini-mirror.ts';
 import { CLI } from '../helpers/cli.ts';
 import { verifyPassword } from '../../bootserver/os-images/passwords.ts';
+import { localAddresses } from '../../bootserver/http/public-url.ts';
 
 const DEBIAN = 'opsi-local-image-debian';
 const BACKUP = 'opsi-local-image-backup';
@@ -35,27 +37,35 @@ let mac = 0x10;
 const teardowns: (() => unknown)[] = [];
 const fileScope = { teardown: (fn: () => unknown) => teardowns.push(fn) } as unknown as ExecutionContext;
 
-test.before(async () => {
-  const mirror = await startMiniMirror(fileScope);
-  stalledUrl = (await startMiniMirror(fileScope, { stallApt: true })).url;
-  ts = await startTestServer({ overrides: { 'osImages.aptSources': mirror.aptDir } });
-  // The root filesystem of the default properties, as a build would leave it (stand-in bytes).
-  const defaults = Object.fromEntries((await ts.server.service.requireProduct(DEBIAN)).properties.map((p) => [p.name, p.default]));
-  const entry = ts.server.osImages.policy.resolveProduct(DEBIAN, defaults).entryId.split('/')[1]!;
-  await ts.server.osImages.depot.create('rootfs', entry, { standIn: true }, async (dir) => {
+let mirrorAptDir = '';
+
+/** A server whose depot has the root filesystem of the default properties, as a build would leave it (stand-in bytes). */
+async function serverWithRootfs(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+  const server = await startTestServer({ overrides: { 'osImages.aptSources': mirrorAptDir, ...overrides } });
+  const defaults = Object.fromEntries((await server.server.service.requireProduct(DEBIAN)).properties.map((p) => [p.name, p.default]));
+  const entry = server.server.osImages.policy.resolveProduct(DEBIAN, defaults).entryId.split('/')[1]!;
+  await server.server.osImages.depot.create('rootfs', entry, { standIn: true }, async (dir) => {
     await writeFile(join(dir, 'image.pcl.zst'), Buffer.from('stand-in root filesystem'));
     await writeFile(join(dir, 'chunks.json'), Buffer.from('stand-in chunk index'));
     await writeFile(join(dir, 'metadata.json'), Buffer.from('{}'));
   });
+  return server;
+}
+
+test.before(async () => {
+  const mirror = await startMiniMirror(fileScope);
+  mirrorAptDir = mirror.aptDir;
+  stalledUrl = (await startMiniMirror(fileScope, { stallApt: true })).url;
+  ts = await serverWithRootfs();
 });
 test.after.always(async () => {
   await ts?.stop();
   for (const fn of teardowns.reverse()) await fn();
 });
 
-async function newClient(id: string, group?: string): Promise<string> {
+async function newClient(id: string, group?: string, server = ts): Promise<string> {
   const m = `52:54:00:00:72:${(mac++).toString(16).padStart(2, '0')}`;
-  const r = await ts.api('POST', '/api/v1/clients', { id, mac: m, ...(group ? { group } : {}) });
+  const r = await server.api('POST', '/api/v1/clients', { id, mac: m, ...(group ? { group } : {}) });
   if (r.status !== 201) throw new Error(r.text);
   return m;
 }
@@ -64,8 +74,8 @@ async function state(clientId: string, productId = DEBIAN) {
   return (await ts.api('GET', `/api/v1/clients/${clientId}/products`)).body.find((p: { productId: string }) => p.productId === productId) as Record<string, unknown>;
 }
 
-const agent = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${ts.url}/agent/v1${path}`, {
+const agent = (token: string, method: string, path: string, body?: unknown, server = ts) =>
+  fetch(`${server.url}/agent/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -74,13 +84,13 @@ const agent = (token: string, method: string, path: string, body?: unknown) =>
 const REPORT = { hostname: 'pc01', kernelRelease: '6.1.0-28-amd64', secureBoot: true, bootMode: 'uefi' };
 
 /** Set the install, boot into it, fetch the plan: what the agent would have. */
-async function startInstall(clientId: string, properties: Record<string, unknown> = {}) {
-  const m = await newClient(clientId);
-  const set = await ts.api('PUT', `/api/v1/clients/${clientId}/products/${DEBIAN}/action`, { actionRequest: 'setup', properties });
+async function startInstall(clientId: string, properties: Record<string, unknown> = {}, server = ts) {
+  const m = await newClient(clientId, undefined, server);
+  const set = await server.api('PUT', `/api/v1/clients/${clientId}/products/${DEBIAN}/action`, { actionRequest: 'setup', properties });
   if (set.status !== 200) throw new Error(set.text);
-  const issued = parseNetbootConfig(await readBootConfig(ts, m, null));
+  const issued = parseNetbootConfig(await readBootConfig(server, m, null));
   if (!issued) throw new Error('no netboot config');
-  const res = await agent(issued.token, 'GET', '/os-install');
+  const res = await agent(issued.token, 'GET', '/os-install', undefined, server);
   if (res.status !== 200) throw new Error(await res.text());
   return { mac: m, jobToken: issued.token, jobId: issued.jobId, plan: OsInstallPlanSchema.parse(await res.json()) };
 }
@@ -121,6 +131,39 @@ test.serial('the install plan: rootfs, host name, settings, hashes, apt sources,
   const old = await agent(plan.firstBoot.token, 'POST', '/first-boot', REPORT);
   t.is(old.status, 401, 'the replaced token no longer works');
   t.is(await snapshot('pc01'), before);
+});
+
+test.serial('the first-boot URL written into the PC: the Host header only when it names an address of this server, else the address the request arrived at; http.publicUrl when set', async (t) => {
+  const { jobToken } = await startInstall('pc-host');
+  const port = new URL(ts.url).port;
+  const firstBootUrl = async (host: string) => {
+    const res = await ts.server.http.inject({ method: 'GET', url: '/agent/v1/os-install', headers: { authorization: `Bearer ${jobToken}`, host } });
+    t.is(res.statusCode, 200, res.body);
+    return OsInstallPlanSchema.parse(res.json()).firstBoot.url;
+  };
+  t.is(await firstBootUrl(`127.0.0.1:${port}`), `${ts.url}/agent/v1/first-boot`, 'an address of this server on its port: used');
+  const own = new Set(localAddresses());
+  for (const spoofed of ['evil.example', `evil.example:${port}`, `203.0.113.9:${port}`, '127.0.0.1:1', `127.0.0.1:${port}@evil.example`, `127.0.0.1:${port}/x`]) {
+    const url = new URL(await firstBootUrl(spoofed));
+    t.true(own.has(url.hostname.replace(/^\[|\]$/g, '')) && url.port === port, `Host ${spoofed}: ${url.href} is an address of this server`);
+    t.is(url.pathname, '/agent/v1/first-boot');
+  }
+  // Over a real connection the fallback is the address it arrived at.
+  const real = await new Promise<string>((resolve, reject) => {
+    const req = httpRequest(`${ts.url}/agent/v1/os-install`, { headers: { authorization: `Bearer ${jobToken}`, host: 'evil.example' } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.is(OsInstallPlanSchema.parse(JSON.parse(real)).firstBoot.url, `${ts.url}/agent/v1/first-boot`);
+
+  const named = await serverWithRootfs({ 'http.publicUrl': 'http://netimage.school.example:8080/' });
+  t.teardown(() => named.stop());
+  const { plan } = await startInstall('pc-named', {}, named);
+  t.is(plan.firstBoot.url, 'http://netimage.school.example:8080/agent/v1/first-boot', 'the configured public URL, whatever the Host');
 });
 
 test.serial('first boot: laid down → local disk (installed Linux first) → report once → installed, backup queued with imagefile; every other token refused, nothing changed', async (t) => {

@@ -2,8 +2,8 @@ import test from 'ava';
 import { parseDeb822Sources, parseOneLineSources, sourceForSuite } from '../../bootserver/os-images/apt-sources.ts';
 import { OS_DEFINITIONS, basePackagesFor, makeSpec, parsePackageList, rootfsEntryName, specHash } from '../../bootserver/os-images/spec.ts';
 import { initialProgress, progressAfter } from '../../bootserver/os-images/progress.ts';
-import { mmdebstrapArgs } from '../../bootserver/os-images/build.ts';
-import { parsePackageNames } from '../../bootserver/os-images/mirror.ts';
+import { aptProxyConfig, mmdebstrapArgs } from '../../bootserver/os-images/build.ts';
+import { curlInvocation, parsePackageNames } from '../../bootserver/os-images/mirror.ts';
 import { encode64, hashPassword, isPasswordHash, verifyPassword, checkClearPassword, PASSWORD_MAX_BYTES } from '../../bootserver/os-images/passwords.ts';
 
 const debian = OS_DEFINITIONS['debian-12']!;
@@ -68,7 +68,24 @@ test('mmdebstrap arguments: packages, sources, a directory tree; the proxy only 
   t.true(args.includes(`--include=${spec.packages.join(',')}`));
   t.deepEqual(args.slice(-5), ['bookworm', '/srv/scratch/tree', 'deb http://m.example/debian bookworm main', 'deb http://m.example/debian bookworm-updates main', 'deb http://s.example/debian-security bookworm-security main']);
   t.false(args.some((a) => a.includes('Proxy')));
-  t.true(mmdebstrapArgs(spec, 'http://192.0.2.1:3128', '/t').includes('--aptopt=Acquire::http::Proxy "http://192.0.2.1:3128"'));
+  t.true(mmdebstrapArgs(spec, '/srv/scratch/apt-proxy.conf', '/t').includes('--aptopt=/srv/scratch/apt-proxy.conf'));
+});
+
+test('a proxy password is never on a command line (world-readable /proc/<pid>/cmdline): apt gets a config file, curl a config on stdin', (t) => {
+  const proxy = 'http://squid:s3cret@192.0.2.1:3128';
+  const spec = makeSpec({ os: debian, mirror: 'http://m.example/debian', security: null, additionalPackages: [] });
+  t.false(mmdebstrapArgs(spec, '/srv/scratch/apt-proxy.conf', '/t').some((a) => a.includes('s3cret') || a.includes('Proxy')));
+  t.is(aptProxyConfig(proxy), 'Acquire::http::Proxy "http://squid:s3cret@192.0.2.1:3128";\nAcquire::https::Proxy "http://squid:s3cret@192.0.2.1:3128";\n');
+  // A quote or line break would end apt's string and smuggle in options of its own.
+  t.throws(() => aptProxyConfig('http://p:a"b@x:1'), { message: /quotes and line breaks/ });
+  t.throws(() => aptProxyConfig('http://x:1\nAPT::Get::AllowUnauthenticated "true"'), { message: /quotes and line breaks/ });
+
+  const curl = curlInvocation('http://m.example/debian/dists/bookworm/InRelease', '/tmp/f', { proxy: 'http://squid:s3"cret@192.0.2.1:3128' });
+  t.false(curl.args.some((a) => a.includes('s3')), 'no proxy in curl\'s argv');
+  t.true(curl.args.includes('--config'));
+  t.is(curl.input, 'proxy = "http://squid:s3\\"cret@192.0.2.1:3128"\n');
+  // No proxy: an empty one, so curl does not take one from the environment either.
+  t.is(curlInvocation('http://m/x', '/tmp/f', { proxy: null }).input, 'proxy = ""\n');
 });
 
 test('Ubuntu (untested end to end, no Ubuntu mirror here): what differs from Debian in the build inputs and the mmdebstrap call', (t) => {
