@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createLab, type Lab } from '../vm-harness/netns.ts';
 import { startReferenceChain } from '../vm-harness/reference-chain.ts';
 import { startLabVm } from '../vm-harness/lab-vm.ts';
@@ -38,6 +39,9 @@ const PHASES: Phase[] = [
   { name: 'kernel', marker: /Linux version \d/ },
   { name: 'init', marker: /netimage: init started/ },
   { name: 'network', marker: /netimage: network up/ },
+  // Two stages only (the single initrd prints neither): stage 2 downloaded and hashed, then root.
+  { name: 's2 verified', marker: /netimage: stage 2 verified/ },
+  { name: 's2 root', marker: /netimage: stage 2 mounted/ },
   { name: 'agent', marker: /netimage: agent running/ },
 ];
 const LAST = PHASES[PHASES.length - 1]!;
@@ -139,7 +143,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < runs; r++) {
       for (const chain of chains) {
         const times = await bootOnce(chain, firmware, index++);
-        process.stderr.write(`${firmware} ${chain.name} run ${r + 1}: ${PHASES.map((p) => `${p.name} ${fmt(times[p.name])}`).join(', ')}\n`);
+        process.stderr.write(`${firmware} ${chain.name} run ${r + 1}: ${PHASES.map((p) => `${p.name} ${fmt(times[p.name])}`).join(', ')} (load ${loadavg()[0]!.toFixed(1)})\n`);
         const byChain = results.get(firmware) ?? new Map<string, Map<string, number[]>>();
         results.set(firmware, byChain);
         const byPhase = byChain.get(chain.name) ?? new Map<string, number[]>();

@@ -13,7 +13,8 @@ import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COMPRESSORS, compress, compressCached, compressWith, STAGE1_COMPRESSOR, stage2FetchCompressor, writeCpio } from './builder/archive.ts';
+import { run } from '../lib/process.ts';
+import { COMPRESSORS, compress, compressCached, compressWith, STAGE1_COMPRESSOR, writeCpio, writeSquashfs } from './builder/archive.ts';
 import { CHUNK_HELPER_DEPENDS, CHUNK_HELPER_SOURCES, stageChunkHelpers } from './builder/chunk-helpers.ts';
 import { NODE_DEPENDS, TOOL_PACKAGES } from './builder/contents.ts';
 import { listFiles, mib, sha256File } from './builder/files.ts';
@@ -204,17 +205,22 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     const cpio2Bytes = await writeCpio(stage, cpio2, parts.fetched);
     const cpio3 = join(work, 'stage2-initrd-only.cpio');
     const cpio3Bytes = await writeCpio(stage, cpio3, parts.initrdOnly);
-    // The single initrd's stage 2 in the build's compression; the file stage 1 fetches over HTTP in
-    // one busybox unpacks fast (stage2FetchCompressor).
-    const fetchComp = stage2FetchCompressor(join(stage, 'bin/busybox'));
-    log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression} and lzop`);
+    log(`compressing stage 2 (${mib(cpio2Bytes)} cpio) with ${opts.compression}; the squashfs stage 1 fetches`);
     const stage2Initrd = join(work, 'stage2.initrd');
     if (await compressCached(opts.compression, cpio2, stage2Initrd, work, 'stage2')) log('stage 2 unchanged since the last build: its compressed form reused');
     const stage3Initrd = join(work, 'stage2-initrd-only.initrd');
     await compressCached(opts.compression, cpio3, stage3Initrd, work, 'stage2-initrd-only');
-    await compressWith(fetchComp, cpio2, join(tmpOut, 'stage2'));
+    // The file stage 1 fetches over HTTP: the whole root as squashfs (stage 1's files, then stage
+    // 2's over them as the single initrd's unpack would leave them), without the pin (it names the
+    // image's own hash). init makes it the root (archive.ts STAGE2_SQUASHFS_ARGS).
+    const rootTree = join(work, 'stage2-root');
+    rmSync(rootTree, { recursive: true, force: true });
+    cpSync(stage1Dir, rootTree, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    await run('sh', ['-c', `cd "${rootTree}" && cpio -i -d -m -u --quiet --no-absolute-filenames < "${cpio2}"`]);
+    await writeSquashfs(rootTree, join(tmpOut, 'stage2'));
+    rmSync(rootTree, { recursive: true, force: true });
     const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, parts.fetched.length);
-    writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, fetchComp.unpack);
+    writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, 'squashfs');
     const cpio1 = join(work, 'stage1.cpio');
     const cpio1Bytes = await writeCpio(stage1Dir, cpio1);
     await compressWith(STAGE1_COMPRESSOR, cpio1, join(tmpOut, 'stage1'));

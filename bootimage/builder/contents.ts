@@ -58,7 +58,15 @@ export const KERNEL_MODULES: readonly string[] = [
   // filesystems and the rest
   'ext4', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'efivarfs', 'loop', 'fuse',
   'crc32c_intel', 'crc32c_generic',
+  // the root of a two-stage boot: stage 2 is a squashfs image, loop-mounted under a tmpfs overlay
+  'squashfs', 'overlay',
 ];
+
+/**
+ * What stage 1 needs to make stage 2 its root (docs/bootimage.md "Two stages"): the fetched
+ * squashfs image on a loop device, overlaid with a tmpfs. All three are modules in Debian's kernel.
+ */
+export const STAGE1_ROOT_MODULES: readonly string[] = ['loop', 'squashfs', 'overlay'];
 
 /** Loaded by name at boot even without a matching device (filesystems, loop, fuse). */
 export const MODULES_ALWAYS_LOADED: readonly string[] = [

@@ -4,7 +4,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run } from '../../lib/process.ts';
-import { KERNEL_MODULES, MODULES_ALWAYS_LOADED } from './contents.ts';
+import { KERNEL_MODULES, MODULES_ALWAYS_LOADED, STAGE1_ROOT_MODULES } from './contents.ts';
 import { closeModules, moduleName, parseBuiltin, parseModulesDep, parseSoftdeps } from './modules-dep.ts';
 import { NIC_EXTRA_MODULES, selectNicModules, type NicSelection } from './nic-modules.ts';
 
@@ -35,7 +35,14 @@ export async function stageKernelModules(kernelDir: string, stage: string, log: 
   const softdeps = existsSync(join(kmodDir, 'modules.softdep'))
     ? parseSoftdeps(readFileSync(join(kmodDir, 'modules.softdep'), 'utf8'))
     : new Map<string, string[]>();
-  const nic = selectNicModules(depMap, builtin, softdeps);
+  const nicOnly = selectNicModules(depMap, builtin, softdeps);
+  // Stage 1 also mounts stage 2 (loop, squashfs, overlay): their closure joins the NIC drivers'.
+  const rootMods = closeModules(STAGE1_ROOT_MODULES, depMap, builtin, softdeps);
+  const nic: NicSelection = {
+    ...nicOnly,
+    paths: [...new Set([...nicOnly.paths, ...rootMods.paths])].sort(),
+    missing: [...new Set([...nicOnly.missing, ...rootMods.missing])],
+  };
   // The image carries every NIC driver; those stage 1 leaves out come with stage 2.
   const allNics = selectNicModules(depMap, builtin, softdeps, []);
   const closure = closeModules([...KERNEL_MODULES, ...allNics.drivers, ...NIC_EXTRA_MODULES], depMap, builtin, softdeps);

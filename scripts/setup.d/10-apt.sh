@@ -3,6 +3,7 @@
 # benchmarks drive (real peers: dnsmasq, atftp, tftp-hpa, perfdhcp, QEMU/OVMF, partclone, ...).
 
 netimage_apt_start=(ca-certificates apt-utils dpkg xz-utils zstd cpio kmod binutils iproute2 curl
+  squashfs-tools # mksquashfs: the boot image's stage 2 as fetched by stage 1 (bootimage/builder/archive.ts)
   libdevmapper1.02.1 liblzma5 # libs the unpacked grub-mknetdir links (40-loaders.sh)
   mmdebstrap debian-archive-keyring e2fsprogs partclone # root filesystem builds for Linux installs (bootserver/os-images/: mmdebstrap, mke2fs -d, partclone cuts the chunked image); also the clean-root test
   7zip wimtools # depot: Windows ISOs (UDF) read by 7zz, editions of install.wim and uploaded WIMs by wimlib-imagex (bootserver/depot/)

@@ -1,6 +1,7 @@
 // Two-stage boot (boot.initrd=two-stage, docs/bootimage.md "Two stages"): QEMU boots the kernel
 // with stage 1 only; init brings the network up, fetches stage 2 from the real bootserver over
-// HTTP, checks it against the sha256 pinned in stage 1, unpacks it and runs the agent (hwinvent).
+// HTTP (a squashfs image), checks it against the sha256 pinned in stage 1, mounts it as the root
+// (overlay, switch_root) and runs the agent (hwinvent).
 // The same VM carries the hardware matrix (vm-harness/hardware-matrix.ts: QEMU's NIC models and
 // disk controllers), so one boot also shows that the modules load by modalias and hwinvent
 // reports every NIC and disk.
@@ -42,14 +43,14 @@ test.serial('stage 1 fetches and verifies stage 2 over HTTP, then hwinvent repor
   // Stage 1 alone: only NIC drivers, loaded by modalias with busybox's modprobe, then the network.
   const network = await vm.waitFor(/netimage: network up/, 240_000);
   const verified = await vm.waitFor(/netimage: stage 2 verified/, 240_000);
-  const unpacked = await vm.waitFor(/netimage: stage 2 unpacked/, 120_000);
+  const mounted = await vm.waitFor(/netimage: stage 2 mounted/, 120_000);
   // The second pass with the full index loads the storage drivers the disks below need.
-  await vm.waitFor(/netimage: modules loaded/, 60_000, { after: unpacked });
+  await vm.waitFor(/netimage: modules loaded/, 60_000, { after: mounted });
   const running = await vm.waitFor(/netimage: agent running/, 120_000);
   const done = await vm.waitFor(/netimage: agent finished (\w+)/, 240_000);
   t.is(done.match[1], 'successful', vm.tail());
   const at = (m: { atMs: number }): string => `${(m.atMs / 1000).toFixed(1)} s`;
-  t.log(`network up at ${at(network)}, stage 2 verified at ${at(verified)}, unpacked at ${at(unpacked)}, agent running at ${at(running)} after QEMU start`);
+  t.log(`network up at ${at(network)}, stage 2 verified at ${at(verified)}, mounted at ${at(mounted)}, agent running at ${at(running)} after QEMU start`);
 
   const inv = await ts.api('GET', `/api/v1/clients/${clientId}/inventory`);
   t.is(inv.status, 200, inv.text);

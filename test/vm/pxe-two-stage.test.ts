@@ -1,7 +1,7 @@
 // PXE with boot.initrd=two-stage once per firmware (UEFI, UEFI + Secure Boot, BIOS): the path
 // bench/boot.ts measures. Our whole server (DHCP, TFTP, HTTP) in a lab; grub loads the kernel and
-// stage 1 over TFTP, init fetches stage 2 over HTTP from the same server, verifies it and runs
-// hwinvent, whose result the server stores.
+// stage 1 over TFTP, init fetches stage 2 (a squashfs image) over HTTP from the same server,
+// verifies it, switches to it as the root and runs hwinvent, whose result the server stores.
 import test from 'ava';
 import { createLab } from '../../vm-harness/netns.ts';
 import { startLabServer } from '../../vm-harness/lab-server.ts';
@@ -27,7 +27,10 @@ for (const [i, firmware] of FIRMWARES.entries()) {
     // The two-stage path, not the single initrd: stage 1 fetched stage 2 before the agent ran.
     const fetched = await r.vm.waitFor(/netimage: fetching stage 2 .* from http:\/\/\S+\/boot\/netimage\/stage2/, 1);
     const verified = await r.vm.waitFor(/netimage: stage 2 verified/, 1, { after: fetched });
-    await r.vm.waitFor(/netimage: agent running/, 1, { after: verified });
+    // The agent runs from the stage 2 root (switch_root), whose init ran the second module pass.
+    const mounted = await r.vm.waitFor(/netimage: stage 2 mounted/, 1, { after: verified });
+    const pass2 = await r.vm.waitFor(/netimage: modules loaded/, 1, { after: mounted });
+    await r.vm.waitFor(/netimage: agent running/, 1, { after: pass2 });
     const inv = await server.api('GET', `/clients/${clientId}/inventory`);
     t.is(inv.status, 200, inv.text);
     t.is(inv.body.bios.firmware, firmware === 'bios' ? 'bios' : 'uefi');
