@@ -177,6 +177,8 @@ interface Sample {
   written: number;
   read: number;
   load: number;
+  /** The closing `sync <device> <backing file>`. */
+  syncSeconds: number;
   result?: RestoreResult;
 }
 
@@ -196,11 +198,13 @@ async function measure(dev: string, backing: string, fn: () => Promise<RestoreRe
   const c0 = await cpuSeconds();
   const t0 = performance.now();
   const result = (await fn()) ?? undefined;
+  const t1 = performance.now();
   await run('sync', [dev, backing]);
   const wall = (performance.now() - t0) / 1000;
+  const syncSeconds = (performance.now() - t1) / 1000;
   const cpu = (await cpuSeconds()) - c0;
   const s1 = await loopStat(dev);
-  return { wall, cpu, written: s1.written - s0.written, read: s1.read - s0.read, load, result };
+  return { wall, cpu, written: s1.written - s0.written, read: s1.read - s0.read, load, syncSeconds, result };
 }
 
 const MKFS: Record<string, (dev: string) => [string, string[]]> = {
@@ -239,7 +243,7 @@ try {
     const changed: Record<string, number[]> = {};
     const add = (k: string, s: Sample) => {
       (samples[k] ??= []).push(s);
-      console.error(`${fs} ${k}: ${s.wall.toFixed(2)} s, ${s.cpu.toFixed(2)} CPU-s, wrote ${mb(s.written)} MB, read ${mb(s.read)} MB, load ${s.load}${s.result?.applied ? `, ${s.result.applied.writtenChunks}/${s.result.applied.chunks} chunks ${JSON.stringify(s.result.applied.seconds)}` : ''}`);
+      console.error(`${fs} ${k}: ${s.wall.toFixed(2)} s, ${s.cpu.toFixed(2)} CPU-s, wrote ${mb(s.written)} MB, read ${mb(s.read)} MB, load ${s.load}, sync ${s.syncSeconds.toFixed(2)} s${s.result ? `, restorePartition ${s.result.seconds.toFixed(2)} s (checks ${s.result.verifySeconds.toFixed(2)} s)` : ''}${s.result?.applied ? `, ${s.result.applied.writtenChunks}/${s.result.applied.chunks} chunks ${JSON.stringify(s.result.applied.seconds)}` : ''}`);
     };
     const delta = async (p: number, key: string, tag: string, env?: string) => {
       (changed[p] ??= []).push(await mounted(dev, fs, (root) => change(root, tree, (used * p) / 100, tag)));
