@@ -44,7 +44,7 @@ export interface ApplyResult {
   comparedBytes: number;
   /** Who did the byte work: native/chunkapply or this file's Node loop. */
   engine: 'chunkapply' | 'node';
-  /** chunkapply only: wall seconds in each step (bench/delta-fs.ts shows where a restore's time goes); full: sha256Frames, imageRead and decompress summed over the decoder threads, waitFrames the writer waiting for them. */
+  /** chunkapply only: wall seconds in each step (bench/delta-fs.ts shows where a restore's time goes); full: sha256Frames, imageRead and decompress summed over the decoder threads, targetWrite over the writer threads, waitFrames the main thread waiting for the decoders. */
   seconds?: { waitTarget: number; sha256Frames: number; imageRead: number; decompress: number; targetWrite: number; fsync: number; readersRead: number; readersSha256: number; waitFrames?: number | undefined } | undefined;
 }
 

@@ -1,15 +1,17 @@
 // chunkapply: the byte work of imaging/chunked/apply.ts in C (Node keeps the logic: frame offsets
 // from the seek table, block runs from the bitmap, sha256 from chunks.json, and hands them over).
 // Every frame is decompressed and its sha256 compared with the index before any of it is written
-// (full: by decoder threads ahead of the writes, the writes in chunk order; writes use O_DIRECT
-// when the block size is a multiple of 4 KiB); `delta` first reads the target's blocks of the chunk and skips the chunk when they already hash
+// (full: by decoder threads ahead of the writes; a chunk is handed to the writer threads only when
+// it and every chunk before it were verified; writes use O_DIRECT when the block size is a
+// multiple of 4 KiB); `delta` first reads the target's blocks of the chunk and skips the chunk when they already hash
 // to the index's sha256.
 //   chunkapply image device blockSize full|delta [pauseAfterWrites]
 // stdin, one line per chunk: <frameOffset> <compressed> <decompressed> <sha256hex> <first> <count>...
 // (runs of used blocks, ascending). stdout: "w" (written) or "s" (skipped) per chunk, then
 // "OK <written chunks> <written bytes> <compared bytes> <seconds: waiting for target reads, sha256
 // of frames, image read, decompress, target write, fsync, target reads and compare sha256 in the
-// reader threads, waiting for the decoder threads (full)>" after fsync. Errors: one line on stderr,
+// reader threads, waiting for the decoder threads (full)>" after fsync (full: sha256, image read,
+// decompress summed over the decoder threads, target write over the writer threads). Errors: one line on stderr,
 // exit 1 (usage: 2). pauseAfterWrites (tests: a power cut mid-restore): print "PAUSED" before the
 // next write and wait to be killed. Dies with its parent (PR_SET_PDEATHSIG).
 #define _GNU_SOURCE
@@ -183,11 +185,10 @@ static void* reader(void* arg) {
 }
 
 // Full reads, decompresses and hashes frames in DECODERS threads, up to DRING chunks ahead of the
-// main thread, which writes the verified ones in order: reading the image and zstd + sha256 (one
-// core's worth at ~250 MB/s of output) overlap the target writes, as the two processes of
-// `zstd -dc | partclone.restore` do. A decoder never writes; the main thread writes a chunk only
-// after its decoder published it as verified, so nothing past the first bad chunk reaches the
-// target. The image is read ahead with POSIX_FADV_WILLNEED a ring's worth beyond the decoders and
+// writes: reading the image and zstd + sha256 overlap the target writes, as the two processes of
+// `zstd -dc | partclone.restore` do. A decoder never writes; the main thread takes the chunks in
+// order and hands one to the writers only after its decoder published it as verified, so nothing
+// from the first bad chunk on reaches the target. The image is read ahead with POSIX_FADV_WILLNEED a ring's worth beyond the decoders and
 // its pages are dropped once decoded (they would only push the target's dirty pages out).
 #ifndef DECODERS
 #define DECODERS 2
@@ -278,6 +279,71 @@ static void* decoder(void* arg) {
   }
 }
 
+// Full: WRITERS threads write the verified chunks the main thread hands over, so the disk has two
+// O_DIRECT writes to work on (one writer waited on each 1 MiB write: bench/delta-fs.ts --only
+// full). A slot is free for the decoders again once every chunk up to it is written. A writer
+// failing names the main thread's current chunk line, not necessarily the one it wrote.
+#ifndef WRITERS
+#define WRITERS 2
+#endif
+static size_t handedOver, nextWrite;
+static int writtenFlag[DRING];
+static int gDev, gWriteFd;
+static double writersSeconds;
+
+// One run of blocks: O_DIRECT where the device takes it, else through the page cache (fsync
+// covers both).
+static void writeRun(const unsigned char* b, size_t n, uint64_t at) {
+  if (gWriteFd != gDev) {
+    ssize_t w;
+    do w = pwrite(gWriteFd, b, n, (off_t)at);
+    while (w < 0 && errno == EINTR);
+    if (w >= 0 && (size_t)w == n) return;
+    if (w < 0 && errno != EINVAL) dieErrno("writing the target");
+    if (w > 0) {
+      b += w;
+      n -= (size_t)w;
+      at += (uint64_t)w;
+    }
+  }
+  pwriteAll(gDev, b, n, at);
+}
+
+static void* writer(void* arg) {
+  (void)arg;
+  double busy = 0;
+  for (;;) {
+    pthread_mutex_lock(&mu);
+    while (nextWrite >= handedOver && nextWrite < nChunks) pthread_cond_wait(&cv, &mu);
+    if (nextWrite >= nChunks) {
+      writersSeconds += busy;
+      pthread_mutex_unlock(&mu);
+      return NULL;
+    }
+    size_t n = nextWrite++;
+    pthread_mutex_unlock(&mu);
+    double t0 = now();
+    struct chunk* c = &gChunks[n];
+    unsigned long long* r = gRuns + c->run0;
+    const unsigned char* frame = fslots[n % DRING].raw;
+    size_t at = 0;
+    for (size_t i = 0; i < c->nr; i += 2) {
+      writeRun(frame + at, r[i + 1] * gBs, r[i] * gBs);
+      at += r[i + 1] * gBs;
+    }
+    busy += now() - t0;
+    puts("w");
+    pthread_mutex_lock(&mu);
+    writtenFlag[n % DRING] = 1;
+    while (consumed < nChunks && consumed < handedOver && writtenFlag[consumed % DRING]) {
+      writtenFlag[consumed % DRING] = 0;
+      consumed++;
+    }
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {
     fprintf(stderr, "usage: chunkapply image device blockSize full|delta [pauseAfterWrites]\n");
@@ -346,22 +412,24 @@ int main(int argc, char** argv) {
   double tRead = 0, tHash = 0, tImage = 0, tDecomp = 0, tWrite = 0, tFsync = 0;
   unsigned char *packed = NULL, *raw = NULL;
   size_t pcap = 0, rcap = 0;
-  pthread_t readers[READERS], decoders[DECODERS];
+  pthread_t readers[READERS], decoders[DECODERS], writers[WRITERS];
   gChunks = chunks;
   gRuns = runs;
   gBs = bs;
   nChunks = nc;
-  // Full-chunk writes go straight to the disk (O_DIRECT, when the block size allows): measured
-  // 1.5-1.8x faster than writing into the page cache and 3x faster than also pushing it out with
-  // sync_file_range every 8 MiB (bench/delta-fs.ts --only full), a third of the CPU (no copy, no
-  // writeback of GBs of dirty pages at the end). NETIMAGE_CHUNKAPPLY_WRITE=buffered: the page cache
-  // (the bench's A/B).
+  // Writes go straight to the disk (O_DIRECT, when the block size allows): no copy into the page
+  // cache and no GBs of dirty pages for the final fsync; writing through the page cache was
+  // 1.1-1.8x slower, also pushing it out with sync_file_range every 8 MiB 2-3x slower, at half to
+  // a third more CPU (bench/delta-fs.ts --only full, docs/performance.md fifth measurement).
+  // NETIMAGE_CHUNKAPPLY_WRITE=buffered: through the page cache (the bench's A/B).
   const char* how = getenv("NETIMAGE_CHUNKAPPLY_WRITE");
   int writeFd = dev;
   if (!(how && strcmp(how, "buffered") == 0) && bs % 4096 == 0) {
     writeFd = open(argv[2], O_WRONLY | O_DIRECT | O_CLOEXEC);
     if (writeFd < 0) writeFd = dev;
   }
+  gDev = dev;
+  gWriteFd = writeFd;
   if (delta) {
     bufferedFd = dev;
     readFd = bs % 4096 == 0 ? open(argv[2], O_RDONLY | O_DIRECT | O_CLOEXEC) : -1;
@@ -376,6 +444,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < DRING; i++) fslots[i].idx = -1;
     for (int i = 0; i < DECODERS; i++)
       if (pthread_create(&decoders[i], NULL, decoder, NULL)) die("cannot start a decoder thread");
+    for (int i = 0; i < WRITERS; i++)
+      if (pthread_create(&writers[i], NULL, writer, NULL)) die("cannot start a writer thread");
   }
   for (size_t ci = 0; ci < nc; ci++) {
     lineNo = ci + 1;
@@ -440,8 +510,24 @@ int main(int argc, char** argv) {
       tImage += fs->imageSeconds;
       tDecomp += fs->decompSeconds;
       tHash += fs->hashSeconds;
+      if (fs->err[0] || (pauseAfter >= 0 && (long long)wchunks >= pauseAfter)) {
+        // Every chunk before this one is verified: finish writing them first (as one thread did).
+        pthread_mutex_lock(&mu);
+        while (consumed < handedOver) pthread_cond_wait(&cv, &mu);
+        pthread_mutex_unlock(&mu);
+      }
       if (fs->err[0]) die(fs->err);
-      frame = fs->raw;
+      if (pauseAfter >= 0 && (long long)wchunks >= pauseAfter) {
+        puts("PAUSED");
+        for (;;) pause();
+      }
+      pthread_mutex_lock(&mu);
+      handedOver = ci + 1;
+      pthread_cond_broadcast(&cv);
+      pthread_mutex_unlock(&mu);
+      wchunks++;
+      wbytes += c->dec;
+      continue;
     }
     if (pauseAfter >= 0 && (long long)wchunks >= pauseAfter) {
       puts("PAUSED");
@@ -450,40 +536,21 @@ int main(int argc, char** argv) {
     double t3 = now();
     size_t at = 0;
     for (size_t i = 0; i < nr; i += 2) {
-      size_t n = r[i + 1] * bs;
-      if (writeFd != dev) {
-        ssize_t w;
-        do w = pwrite(writeFd, frame + at, n, (off_t)(r[i] * bs));
-        while (w < 0 && errno == EINTR);
-        if (w < 0 && errno == EINVAL) {
-          // O_DIRECT refused (alignment): buffered from here; the final fsync covers both.
-          close(writeFd);
-          writeFd = dev;
-        } else {
-          if (w < 0) dieErrno("writing the target");
-          if ((size_t)w < n) pwriteAll(writeFd, frame + at + w, n - (size_t)w, r[i] * bs + (size_t)w);
-          at += n;
-          continue;
-        }
-      }
-      pwriteAll(dev, frame + at, n, r[i] * bs);
-      at += n;
+      writeRun(frame + at, r[i + 1] * bs, r[i] * bs);
+      at += r[i + 1] * bs;
     }
     tWrite += now() - t3;
-    if (fs) {
-      pthread_mutex_lock(&mu);
-      consumed = ci + 1;
-      pthread_cond_broadcast(&cv);
-      pthread_mutex_unlock(&mu);
-    }
     wchunks++;
     wbytes += c->dec;
     puts("w");
   }
   if (delta)
     for (int i = 0; i < READERS; i++) pthread_join(readers[i], NULL);
-  else
+  else {
+    for (int i = 0; i < WRITERS; i++) pthread_join(writers[i], NULL);
     for (int i = 0; i < DECODERS; i++) pthread_join(decoders[i], NULL);
+    tWrite = writersSeconds;
+  }
   // The data must be on the disk before the restore says done.
   double t0 = now();
   if (writeFd != dev && fsync(writeFd) != 0) dieErrno("fsync of the target");
