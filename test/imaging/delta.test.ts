@@ -2,7 +2,8 @@
 // block the image marks used equals what stock `zstd -dc | partclone.restore` of the same image
 // writes, for several change patterns; a reformatted target gets a full restore; a chunk that
 // does not match its hash is never written; a full restore stops at a damaged frame; a SIGKILL
-// mid-delta is completed by the next run; stream images (netimage-image/1) still restore.
+// mid-delta or mid-full is completed by the next run; stream images (netimage-image/1) still
+// restore.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -168,6 +169,47 @@ test.serial('a full restore stops at a damaged frame: the chunks before it are w
   const r = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a, mode: 'full' });
   t.is(r.applied!.writtenChunks, r.applied!.chunks);
   t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+});
+
+test.serial('SIGKILL during a full restore: exactly the chunks written so far are on the disk, the next run completes it', async (t) => {
+  // chunkapply's writer threads: the pause hook (a power cut after N written chunks) must find
+  // chunks 0..N-1 complete and nothing later, though the decoders ran ahead.
+  const index = chunkIndex.parse(JSON.parse(await readFile(join(imageDir(ctx.store, 'base'), CHUNKS_FILE), 'utf8')));
+  const span = index.chunkBlocks * index.blockSize;
+  const deviceBytes = Number((await run('blockdev', ['--getsize64', ctx.a])).stdout.trim());
+  await run('dd', ['if=/dev/zero', `of=${ctx.a}`, `bs=${span}`, `count=${deviceBytes / span}`, 'conv=notrunc,fsync', 'status=none']);
+  const script = join(ROOT, 'test/imaging/helpers/restore-run.ts');
+  const child = spawn(process.execPath, [script, ctx.store, 'base', ctx.a, 'full'], { env: { ...process.env, NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const paused = await new Promise<boolean>((resolve) => {
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('test hook: paused')) resolve(true);
+    });
+    child.on('close', () => resolve(false));
+  });
+  t.true(paused);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('close', r));
+  const fa = await open(ctx.a, 'r');
+  const fr = await open(ctx.ref, 'r');
+  const got = Buffer.alloc(span);
+  const want = Buffer.alloc(span);
+  try {
+    for (const [pos, [k]] of index.chunks.entries()) {
+      await fa.read(got, 0, span, k * span);
+      await fr.read(want, 0, span, k * span);
+      if (pos < 3) t.true(got.equals(want), `chunk ${k} (one of the first 3) was written whole`);
+      else t.true(got.every((x) => x === 0), `chunk ${k} was not written`);
+    }
+  } finally {
+    await fa.close();
+    await fr.close();
+  }
+  const r = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a, mode: 'full' });
+  t.is(r.applied!.writtenChunks, r.applied!.chunks);
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  await verifyFiles(ctx.a);
 });
 
 test.serial('stream images (netimage-image/1) still back up and restore', async (t) => {
