@@ -3,6 +3,7 @@
 // made through the mounted filesystem (issue #14's "Must show"):
 //   node bench/delta-fs.ts [--fs ext4,ntfs] [--used-gib 4.4] [--patterns 0.5,2,10] [--runs 1]
 //                          [--dir /var/tmp] [--old-helpers DIR]
+//   node bench/delta-fs.ts --only full [--runs 3] [--variants name:VAR=value,...]
 // Per partition: a loop device (--direct-io=on) over a sparse file in --dir, filled like a Windows PC (a 1 GiB
 // pagefile.sys, a system tree, programs, a browser cache of small files), imaged once (chunked,
 // C helpers). Per pattern and run: change -> delta restore; then full restore through chunkapply
@@ -16,6 +17,10 @@
 // this process and its children (chunkapply, zstd, partclone), not the kernel's loop workers.
 // --old-helpers DIR: also run each delta with the chunk helpers in DIR (NETIMAGE_CHUNK_HELPERS),
 // e.g. an older chunkapply, after the same kind of change (A/B in one run).
+// --only full: no change and no delta; per run the full restore by chunkapply, the raw pipeline
+// and each --variants entry (a full restore with VAR=value in the environment, e.g.
+// old:NETIMAGE_CHUNK_HELPERS=DIR or buffered:NETIMAGE_CHUNKAPPLY_WRITE=buffered), the order
+// rotated from run to run.
 // Re-executes itself in a private mount namespace; removes its loop devices and files.
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -41,6 +46,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     dir: { type: 'string', default: '/var/tmp' },
     'old-helpers': { type: 'string' },
+    only: { type: 'string' },
+    variants: { type: 'string', default: '' },
   },
 });
 const MiB = 1024 * 1024;
@@ -49,6 +56,15 @@ const usedTarget = Number(values['used-gib']) * GiB;
 const partBytes = Math.ceil(usedTarget / 0.8 / GiB) * GiB;
 const patterns = values.patterns.split(',').map(Number);
 const runs = Number(values.runs);
+if (values.only !== undefined && values.only !== 'full') throw new Error('--only takes "full"');
+const variants = values.variants
+  .split(',')
+  .filter(Boolean)
+  .map((v) => {
+    const m = /^(\w+):(\w+)=(.*)$/.exec(v);
+    if (!m) throw new Error(`--variants: "${v}" is not name:VAR=value`);
+    return { name: m[1]!, key: m[2]!, value: m[3]! };
+  });
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -161,6 +177,8 @@ interface Sample {
   written: number;
   read: number;
   load: number;
+  /** The closing `sync <device> <backing file>`. */
+  syncSeconds: number;
   result?: RestoreResult;
 }
 
@@ -180,11 +198,13 @@ async function measure(dev: string, backing: string, fn: () => Promise<RestoreRe
   const c0 = await cpuSeconds();
   const t0 = performance.now();
   const result = (await fn()) ?? undefined;
+  const t1 = performance.now();
   await run('sync', [dev, backing]);
   const wall = (performance.now() - t0) / 1000;
+  const syncSeconds = (performance.now() - t1) / 1000;
   const cpu = (await cpuSeconds()) - c0;
   const s1 = await loopStat(dev);
-  return { wall, cpu, written: s1.written - s0.written, read: s1.read - s0.read, load, result };
+  return { wall, cpu, written: s1.written - s0.written, read: s1.read - s0.read, load, syncSeconds, result };
 }
 
 const MKFS: Record<string, (dev: string) => [string, string[]]> = {
@@ -223,7 +243,7 @@ try {
     const changed: Record<string, number[]> = {};
     const add = (k: string, s: Sample) => {
       (samples[k] ??= []).push(s);
-      console.error(`${fs} ${k}: ${s.wall.toFixed(2)} s, ${s.cpu.toFixed(2)} CPU-s, wrote ${mb(s.written)} MB, read ${mb(s.read)} MB, load ${s.load}${s.result?.applied ? `, ${s.result.applied.writtenChunks}/${s.result.applied.chunks} chunks ${JSON.stringify(s.result.applied.seconds)}` : ''}`);
+      console.error(`${fs} ${k}: ${s.wall.toFixed(2)} s, ${s.cpu.toFixed(2)} CPU-s, wrote ${mb(s.written)} MB, read ${mb(s.read)} MB, load ${s.load}, sync ${s.syncSeconds.toFixed(2)} s${s.result ? `, restorePartition ${s.result.seconds.toFixed(2)} s (checks ${s.result.verifySeconds.toFixed(2)} s)` : ''}${s.result?.applied ? `, ${s.result.applied.writtenChunks}/${s.result.applied.chunks} chunks ${JSON.stringify(s.result.applied.seconds)}` : ''}`);
     };
     const delta = async (p: number, key: string, tag: string, env?: string) => {
       (changed[p] ??= []).push(await mounted(dev, fs, (root) => change(root, tree, (used * p) / 100, tag)));
@@ -238,6 +258,57 @@ try {
         else process.env['NETIMAGE_CHUNK_HELPERS'] = before;
       }
     };
+    if (values.only === 'full') {
+      // The same partition every run: only the restores' order changes.
+      const withEnv = async <T>(key: string | undefined, value: string, fn: () => Promise<T>): Promise<T> => {
+        const before = key ? process.env[key] : undefined;
+        if (key) process.env[key] = value;
+        try {
+          return await fn();
+        } finally {
+          if (key && before === undefined) delete process.env[key];
+          else if (key) process.env[key] = before;
+        }
+      };
+      const kinds = [
+        { name: 'full', key: undefined as string | undefined, value: '' },
+        { name: 'raw', key: undefined, value: '' },
+        ...variants,
+      ];
+      // The first restore after the backup ran slower whichever kind it was (the host still writing
+      // the freshly filled backing file back, presumably): one untimed raw restore first.
+      await measure(dev, backing, () => run('sh', ['-ec', `zstd -dcq "${img}" | partclone.restore -s - -o ${dev} >/dev/null 2>&1`]).then(() => undefined));
+      for (let r = 0; r < runs; r++) {
+        for (let i = 0; i < kinds.length; i++) {
+          const k = kinds[(r + i) % kinds.length]!;
+          if (k.name === 'raw') add('raw', await measure(dev, backing, () => run('sh', ['-ec', `zstd -dcq "${img}" | partclone.restore -s - -o ${dev} >/dev/null 2>&1`]).then(() => undefined)));
+          else add(k.name, await withEnv(k.key, k.value, () => measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode: 'full' }))));
+        }
+      }
+      raw[fs] = { used, imageBytes: meta.imageBytes, samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(({ result, ...s }) => ({ ...s, applied: result?.applied }))])) };
+      report.push(`\n${fs}: partition ${partBytes / GiB} GiB, ${mb(used)} MB used, image ${mb(meta.imageBytes)} MB in ${meta.chunked!.frames - 1} chunks; ${runs} runs, order rotated; page cache dropped before each run`);
+      report.push('| restore | s per run (load) | median s | ÷ raw median | CPU-s median | written MB |');
+      report.push('|---|---|---|---|---|---|');
+      const med = (k: string, f: (s: Sample) => number) => median(samples[k]!.map(f));
+      for (const k of kinds) {
+        const ss = samples[k.name]!;
+        report.push(`| ${k.name} | ${ss.map((s) => `${s.wall.toFixed(1)} (${s.load})`).join(', ')} | ${med(k.name, (s) => s.wall).toFixed(1)} | ${(med(k.name, (s) => s.wall) / med('raw', (s) => s.wall)).toFixed(3)}× | ${med(k.name, (s) => s.cpu).toFixed(1)} | ${mb(med(k.name, (s) => s.written))} |`);
+      }
+      report.push('chunkapply (s, median): writer waiting for frames / target write / fsync; decoders (summed): image read / decompress / sha256');
+      for (const k of kinds.filter((k) => k.name !== 'raw')) {
+        const secs = samples[k.name]!.map((s) => s.result?.applied?.seconds).filter((x) => x !== undefined);
+        if (!secs.length) continue;
+        const f = (g: (x: (typeof secs)[number]) => number) => median(secs.map(g)).toFixed(2);
+        report.push(`  ${k.name}: ${f((x) => x.waitFrames ?? NaN)} / ${f((x) => x.targetWrite)} / ${f((x) => x.fsync)}; ${f((x) => x.imageRead)} / ${f((x) => x.decompress)} / ${f((x) => x.sha256Frames)}`);
+      }
+      console.log(report.join('\n'));
+      report.length = 0;
+      await runAllowFailure('losetup', ['-d', dev]);
+      loops.splice(loops.indexOf(dev), 1);
+      await rm(backing, { force: true });
+      await rm(store, { recursive: true, force: true });
+      continue;
+    }
     for (let r = 0; r < runs; r++) {
       for (const [pi, p] of patterns.entries()) {
         await delta(p, `delta${p}`, `r${r}p${p}`);

@@ -44,8 +44,8 @@ export interface ApplyResult {
   comparedBytes: number;
   /** Who did the byte work: native/chunkapply or this file's Node loop. */
   engine: 'chunkapply' | 'node';
-  /** chunkapply only: wall seconds in each step (bench/delta-fs.ts shows where a restore's time goes). */
-  seconds?: { waitTarget: number; sha256Frames: number; imageRead: number; decompress: number; targetWrite: number; fsync: number; readersRead: number; readersSha256: number } | undefined;
+  /** chunkapply only: wall seconds in each step (bench/delta-fs.ts shows where a restore's time goes); full: sha256Frames, imageRead and decompress summed over the decoder threads, targetWrite over the writer threads, waitFrames the main thread waiting for the decoders. */
+  seconds?: { waitTarget: number; sha256Frames: number; imageRead: number; decompress: number; targetWrite: number; fsync: number; readersRead: number; readersSha256: number; waitFrames?: number | undefined } | undefined;
 }
 
 interface Frame {
@@ -235,6 +235,6 @@ async function applyNative(opts: ApplyOptions, chunkapply: string, frames: Frame
     throw new ImagingError(why.replace(/^chunk (\d+): the image is damaged: the chunk/, 'the image is damaged: chunk $1'));
   }
   const [, chunks, bytes, compared, ...t] = (summary as string).split(' ').map(Number);
-  const seconds = t.length === 8 ? { waitTarget: t[0]!, sha256Frames: t[1]!, imageRead: t[2]!, decompress: t[3]!, targetWrite: t[4]!, fsync: t[5]!, readersRead: t[6]!, readersSha256: t[7]! } : undefined;
+  const seconds = t.length >= 8 ? { waitTarget: t[0]!, sha256Frames: t[1]!, imageRead: t[2]!, decompress: t[3]!, targetWrite: t[4]!, fsync: t[5]!, readersRead: t[6]!, readersSha256: t[7]!, waitFrames: t[8] } : undefined;
   return { ...result, writtenChunks: chunks!, writtenBytes: bytes!, comparedBytes: compared!, engine: 'chunkapply', seconds };
 }

@@ -1,8 +1,9 @@
 // Chunked images and delta restore on loop devices (ext4, 128 MiB): after a delta restore every
 // block the image marks used equals what stock `zstd -dc | partclone.restore` of the same image
 // writes, for several change patterns; a reformatted target gets a full restore; a chunk that
-// does not match its hash is never written; a SIGKILL mid-delta is completed by the next run;
-// stream images (netimage-image/1) still restore.
+// does not match its hash is never written; a full restore stops at a damaged frame; a SIGKILL
+// mid-delta or mid-full is completed by the next run; stream images (netimage-image/1) still
+// restore.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition } from '../../imaging/restore.ts';
-import { CHUNKS_FILE, chunkIndex } from '../../imaging/chunked/format.ts';
+import { CHUNKS_FILE, chunkIndex, decodeSeekTable, parseSeekFooter, SEEK_FOOTER_BYTES } from '../../imaging/chunked/format.ts';
 import { imageDir, readMetadata, writeMetadata } from '../../imaging/store/store.ts';
 import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
 import { helper, ROOT } from './helpers/loop.ts';
@@ -115,6 +116,100 @@ test.serial('a chunk whose data does not match the index is never written', asyn
   const r = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a });
   t.is(r.mode, 'delta');
   t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+});
+
+test.serial('a full restore stops at a damaged frame: the chunks before it are written, nothing from it on', async (t) => {
+  // chunkapply decodes and verifies frames ahead of the writes: a damaged frame in the middle must
+  // still leave every later chunk unwritten, though later frames were verified before the failure.
+  const dir = imageDir(ctx.store, 'base');
+  const torn = join(ctx.store, 'torn');
+  await run('cp', ['-a', dir, torn]);
+  const index = chunkIndex.parse(JSON.parse(await readFile(join(torn, CHUNKS_FILE), 'utf8')));
+  const img = await open(join(torn, 'image.pcl.zst'), 'r+');
+  const size = (await img.stat()).size;
+  const footer = parseSeekFooter((await img.read(Buffer.alloc(SEEK_FOOTER_BYTES), 0, SEEK_FOOTER_BYTES, size - SEEK_FOOTER_BYTES)).buffer);
+  if (typeof footer === 'string') throw new Error(footer);
+  const frames = decodeSeekTable((await img.read(Buffer.alloc(footer.tableBytes), 0, footer.tableBytes, size - footer.tableBytes)).buffer);
+  if (typeof frames === 'string') throw new Error(frames);
+  // Frame 0 is the header; chunk position p is frame p + 1.
+  const victimPos = Math.floor(index.chunks.length / 2);
+  t.true(victimPos >= 2 && victimPos + 2 < index.chunks.length, `${index.chunks.length} chunks`);
+  const at = frames.slice(0, victimPos + 1).reduce((a, f) => a + f.compressed, 0);
+  const garbage = Buffer.alloc(64, 0xa5);
+  await img.write(garbage, 0, garbage.length, at + Math.floor(frames[victimPos + 1]!.compressed / 2));
+  await img.close();
+  const meta = await readMetadata(ctx.store, 'base');
+  await writeMetadata(torn, { ...meta, name: 'torn' });
+  const span = index.chunkBlocks * index.blockSize;
+  const deviceBytes = Number((await run('blockdev', ['--getsize64', ctx.a])).stdout.trim());
+  await run('dd', ['if=/dev/zero', `of=${ctx.a}`, `bs=${span}`, `count=${deviceBytes / span}`, 'conv=notrunc,fsync', 'status=none']);
+  const err = await t.throwsAsync(restorePartition({ storeRoot: ctx.store, imageName: 'torn', device: ctx.a, mode: 'full' }));
+  t.regex(err!.message, new RegExp(`the image is damaged: chunk ${index.chunks[victimPos]![0]} (does not decompress|does not match its sha256)`));
+  // ctx.ref: stock partclone.restore of the image onto a zeroed device, as ctx.a was.
+  const fa = await open(ctx.a, 'r');
+  const fr = await open(ctx.ref, 'r');
+  const got = Buffer.alloc(span);
+  const want = Buffer.alloc(span);
+  let laterWithData = 0;
+  try {
+    for (const [pos, [k]] of index.chunks.entries()) {
+      await fa.read(got, 0, span, k * span);
+      await fr.read(want, 0, span, k * span);
+      if (pos < victimPos) t.true(got.equals(want), `chunk ${k} (before the damaged one) was written`);
+      else {
+        t.true(got.every((x) => x === 0), `chunk ${k} (${pos === victimPos ? 'damaged' : 'after the damaged one'}) was not written`);
+        if (pos > victimPos && want.some((x) => x !== 0)) laterWithData++;
+      }
+    }
+  } finally {
+    await fa.close();
+    await fr.close();
+  }
+  t.true(laterWithData > 0, 'chunks after the damaged one hold data a write would have shown');
+  const r = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a, mode: 'full' });
+  t.is(r.applied!.writtenChunks, r.applied!.chunks);
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+});
+
+test.serial('SIGKILL during a full restore: exactly the chunks written so far are on the disk, the next run completes it', async (t) => {
+  // chunkapply's writer threads: the pause hook (a power cut after N written chunks) must find
+  // chunks 0..N-1 complete and nothing later, though the decoders ran ahead.
+  const index = chunkIndex.parse(JSON.parse(await readFile(join(imageDir(ctx.store, 'base'), CHUNKS_FILE), 'utf8')));
+  const span = index.chunkBlocks * index.blockSize;
+  const deviceBytes = Number((await run('blockdev', ['--getsize64', ctx.a])).stdout.trim());
+  await run('dd', ['if=/dev/zero', `of=${ctx.a}`, `bs=${span}`, `count=${deviceBytes / span}`, 'conv=notrunc,fsync', 'status=none']);
+  const script = join(ROOT, 'test/imaging/helpers/restore-run.ts');
+  const child = spawn(process.execPath, [script, ctx.store, 'base', ctx.a, 'full'], { env: { ...process.env, NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const paused = await new Promise<boolean>((resolve) => {
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('test hook: paused')) resolve(true);
+    });
+    child.on('close', () => resolve(false));
+  });
+  t.true(paused);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('close', r));
+  const fa = await open(ctx.a, 'r');
+  const fr = await open(ctx.ref, 'r');
+  const got = Buffer.alloc(span);
+  const want = Buffer.alloc(span);
+  try {
+    for (const [pos, [k]] of index.chunks.entries()) {
+      await fa.read(got, 0, span, k * span);
+      await fr.read(want, 0, span, k * span);
+      if (pos < 3) t.true(got.equals(want), `chunk ${k} (one of the first 3) was written whole`);
+      else t.true(got.every((x) => x === 0), `chunk ${k} was not written`);
+    }
+  } finally {
+    await fa.close();
+    await fr.close();
+  }
+  const r = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a, mode: 'full' });
+  t.is(r.applied!.writtenChunks, r.applied!.chunks);
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  await verifyFiles(ctx.a);
 });
 
 test.serial('stream images (netimage-image/1) still back up and restore', async (t) => {
