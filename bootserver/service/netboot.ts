@@ -165,7 +165,11 @@ export class NetbootService {
 
   async requireProduct(productId: string, store: Store = this.store): Promise<ProductDefinition> {
     const product = await store.getProduct(productId);
-    if (!product) throw new StoreNotFoundError(`product ${productId} not found`);
+    if (!product) {
+      // A typo of a long opsi id is the usual cause: name the closest product when one is near.
+      const near = closestId(productId, (await store.listProducts()).map((p) => p.id));
+      throw new StoreNotFoundError(`product ${productId} not found${near ? `; did you mean ${near}?` : ''}`);
+    }
     return product;
   }
 
@@ -500,4 +504,25 @@ export class NetbootService {
     if (!(await this.store.getJob(jobId))) throw new StoreNotFoundError(`job ${jobId} not found`);
     return this.store.listJobEvents(jobId, { afterId });
   }
+}
+
+/** The id within edit distance 3 of `wanted` (a typo), or null. */
+export function closestId(wanted: string, ids: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = 4;
+  for (const id of ids) {
+    const d = editDistance(wanted.toLowerCase(), id);
+    if (d < bestDistance) [best, bestDistance] = [id, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
