@@ -12,6 +12,7 @@ import { decideBoot, localBootTarget, resolveClient, type BootDecision, type Boo
 import { LINUX_INSTALL_PRODUCTS, awaitsFirstBoot, isWindowsInstall, laidDown } from '../jobs/first-boot.ts';
 import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
+import { closestId } from '../products/closest-id.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
@@ -506,23 +507,3 @@ export class NetbootService {
   }
 }
 
-/** The id within edit distance 3 of `wanted` (a typo), or null. */
-export function closestId(wanted: string, ids: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestDistance = 4;
-  for (const id of ids) {
-    const d = editDistance(wanted.toLowerCase(), id);
-    if (d < bestDistance) [best, bestDistance] = [id, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
-}

@@ -159,6 +159,9 @@ test('a new admin\'s mistakes say what to do: unknown PC, room or product (with 
     code: 1,
     stderr: 'netimage: 404: product opsi-local-image-bakup not found; did you mean opsi-local-image-backup? (netimage product list shows the product ids)',
   });
+  t.regex((await fails(t, ['action', 'set', 'pc-typo', 'backup'])).stderr, /^netimage: 404: product backup not found; did you mean opsi-local-image-backup\?/);
+  t.regex((await fails(t, ['schedule', 'add', 'typo', '--every', 'weekdays 07:00', '--group', 'room-typo', 'opsi-local-image-restor'])).stderr, /^netimage: 404: product opsi-local-image-restor not found; did you mean opsi-local-image-restore\?/);
+  t.false((await cli('schedule', 'ls')).stdout.includes('typo'), 'no schedule stored');
   t.deepEqual(await fails(t, ['action', 'set', 'pc-typo', 'no-such-product']), {
     code: 1,
     stderr: 'netimage: 404: product no-such-product not found (netimage product list shows the product ids)',
