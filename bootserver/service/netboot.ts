@@ -221,9 +221,9 @@ export class NetbootService {
         const imagefile = String(effective['imagefile'] ?? '');
         // server_image: the restore fetches that golden image from the depot first (imaging/golden.ts), whatever the PC holds now.
         const fromServer = String(effective['server_image'] ?? '').trim() !== '';
-        if (!fromServer && !imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
+        if (!fromServer && !imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet: back it up first with opsi-local-image-backup'})`);
         if (!fromServer && !asList(effective['imagefiles_list']).includes(imagefile)) {
-          throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
+          throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet: back it up first with opsi-local-image-backup'})`);
         }
       }
       await tx.setPropertyValues(clientId, productId, normalised);
