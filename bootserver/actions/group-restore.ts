@@ -27,7 +27,7 @@ export function chooseGroupImage(
     const missing = clients.filter((c) => !c.imagefilesList.includes(requested)).map((c) => c.clientId);
     return { ok: false, reason: `image ${requested} is not on every client of the group (missing on: ${missing.join(', ')})`, common };
   }
-  if (common.length === 0) return { ok: false, reason: 'no image is present on every client of the group', common };
+  if (common.length === 0) return { ok: false, reason: 'no image is present on every client of the group: back them up first (opsi-local-image-backup; netimage images <hostname> shows what a PC has), or restore a golden image from the depot (--server-image)', common };
   const current = new Set(clients.map((c) => c.imagefile));
   const only = [...current][0];
   if (current.size === 1 && only !== undefined && common.includes(only)) return { ok: true, imagefile: only, common };

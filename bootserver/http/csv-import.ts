@@ -50,7 +50,9 @@ export function parseClientCsv(text: string): { rows: ImportRow[]; errors: strin
     const line = index + 1;
     if (raw.trim() === '' || raw.trim().startsWith('#')) return;
     const cells = splitCsvLine(raw);
-    if (index === 0 && /^host(name)?$/i.test(cells[0] ?? '')) return; // header
+    // A header: hostname first, or a MAC column named so (no MAC starts with "m"): "Name;MAC-Adresse"
+    // from a spreadsheet is one too. Columns are read by position, whatever the header says.
+    if (index === 0 && (/^(host(name)?|name|client)$/i.test(cells[0] ?? '') || /^mac/i.test(cells[1] ?? ''))) return;
     if (cells.length < 2 || cells.length > 5) {
       errors.push(`line ${line}: expected hostname,mac,uuid,group[,description], got ${cells.length} field(s)`);
       return;

@@ -107,8 +107,21 @@ export function statusFor(error: unknown): number {
 export function answerFor(error: unknown): { statusCode: number; error: string; message: string } {
   const status = statusFor(error);
   const fe = (error ?? {}) as FastifyError;
-  const message = fe.validation ? validationMessage(fe) : status === 500 ? 'internal error (see the server log)' : String((error as Error).message);
+  let message = fe.validation ? validationMessage(fe) : status === 500 ? 'internal error (see the server log)' : String((error as Error).message);
+  if (status === 404) message += listHint(message);
   return { statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message };
+}
+
+const LIST_HINT: Record<string, string> = {
+  client: ' (netimage client list shows the registered PCs)',
+  group: ' (netimage group list shows the rooms)',
+  product: ' (netimage product list shows the product ids)',
+};
+
+/** A new admin's "X not found" says where the names that do exist are listed. */
+function listHint(message: string): string {
+  const m = /^(client|group|product) \S+ not found(;|$)/.exec(message);
+  return m ? (LIST_HINT[m[1]!] ?? '') : '';
 }
 
 export function installErrorHandler(app: FastifyInstance): void {

@@ -132,7 +132,9 @@ export class InstallPolicy implements ActionSetHook {
     try {
       names = await this.options.mirrors.check(resolved.spec.sources, { proxy: resolved.proxy });
     } catch (error) {
-      if (error instanceof MirrorError) throw new PropertyValidationError(`${productId}: the mirror cannot be used: ${error.message}`);
+      if (error instanceof MirrorError) throw new PropertyValidationError(
+          `${productId}: the mirror cannot be used: ${error.message}; ${productId.startsWith('os build') ? 'give a mirror this server reaches (--mirror URL) or an HTTP proxy (--proxy URL)' : 'set a mirror this server reaches (--prop online_repository=URL) or an HTTP proxy (--prop proxy=URL)'}; nothing was changed`,
+        );
       throw error;
     }
     const unknown = resolved.spec.packages.filter((p) => !names.has(p));

@@ -3,6 +3,7 @@
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 import type { ProductDefinition, PropertyDefinition } from '../store/types.ts';
 import { NetimageError } from '../../lib/errors.ts';
+import { parseSize } from '../../imaging/sizes.ts';
 
 export class PropertyValidationError extends NetimageError {
   constructor(message: string) {
@@ -42,6 +43,19 @@ function checkText(where: string, def: PropertyDefinition, value: string): strin
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new PropertyValidationError(`${where} contains control characters`);
   if (!def.editable && !def.choices.includes(value)) {
     throw new PropertyValidationError(`${where} must be one of: ${def.choices.map((c) => JSON.stringify(c)).join(', ')}`);
+  }
+  // Sizes are checked here too: otherwise a typo is accepted and the PC wipes nothing but fails
+  // its job only after booting, long after the admin looked.
+  if (/_partition_size$/.test(def.name)) {
+    let spec;
+    try {
+      spec = parseSize(value, where);
+    } catch (e) {
+      throw new PropertyValidationError((e as Error).message);
+    }
+    if (def.name === 'minimal_backup_partition_size' && spec.kind !== 'percent') {
+      throw new PropertyValidationError(`${where}: "${value}" must be a percentage of the disk, like 55%`);
+    }
   }
   return value;
 }

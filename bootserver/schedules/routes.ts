@@ -9,6 +9,7 @@ import type { Schedule, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import { clientId, groupId, productId } from '../http/schemas.ts';
 import { PropertyValidationError, validatePropertyValues } from '../products/properties.ts';
+import { closestId } from '../products/closest-id.ts';
 import { isSecretProperty } from '../products/secret-properties.ts';
 import { checkCron, checkTimezone, everyToCron, nextRunAfter, ScheduleSpecError } from './timing.ts';
 import type { Clock, Scheduler } from './scheduler.ts';
@@ -68,7 +69,10 @@ async function buildSchedule(store: Store, body: z.infer<typeof createScheduleBo
   }
   if (body.productId) {
     const product = await store.getProduct(body.productId);
-    if (!product) throw new StoreNotFoundError(`product ${body.productId} not found`);
+    if (!product) {
+      const near = closestId(body.productId, (await store.listProducts()).map((p) => p.id));
+      throw new StoreNotFoundError(`product ${body.productId} not found${near ? `; did you mean ${near}?` : ''}`);
+    }
     validatePropertyValues(product, body.properties, { allowReadOnly: false });
   }
   // A schedule keeps its properties as given (and shows them): no place for a password. The

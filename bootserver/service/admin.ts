@@ -97,7 +97,7 @@ export class AdminService {
 
   async inventory(clientId: string): Promise<unknown> {
     const client = await this.#netboot.requireClient(clientId);
-    if (client.inventory === null) throw new StoreNotFoundError(`no inventory for ${client.id} yet: run hwinvent`);
+    if (client.inventory === null) throw new StoreNotFoundError(`no inventory for ${client.id} yet: run hwinvent on it (netimage action set ${client.id} hwinvent; it runs at the next network boot)`);
     return client.inventory;
   }
 

@@ -12,6 +12,7 @@ import { decideBoot, localBootTarget, resolveClient, type BootDecision, type Boo
 import { LINUX_INSTALL_PRODUCTS, awaitsFirstBoot, isWindowsInstall, laidDown } from '../jobs/first-boot.ts';
 import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
+import { closestId } from '../products/closest-id.ts';
 import { chooseGroupImage } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
@@ -165,7 +166,11 @@ export class NetbootService {
 
   async requireProduct(productId: string, store: Store = this.store): Promise<ProductDefinition> {
     const product = await store.getProduct(productId);
-    if (!product) throw new StoreNotFoundError(`product ${productId} not found`);
+    if (!product) {
+      // A typo of a long opsi id is the usual cause: name the closest product when one is near.
+      const near = closestId(productId, (await store.listProducts()).map((p) => p.id));
+      throw new StoreNotFoundError(`product ${productId} not found${near ? `; did you mean ${near}?` : ''}`);
+    }
     return product;
   }
 
@@ -216,9 +221,9 @@ export class NetbootService {
         const imagefile = String(effective['imagefile'] ?? '');
         // server_image: the restore fetches that golden image from the depot first (imaging/golden.ts), whatever the PC holds now.
         const fromServer = String(effective['server_image'] ?? '').trim() !== '';
-        if (!fromServer && !imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
+        if (!fromServer && !imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet: back it up first with opsi-local-image-backup'})`);
         if (!fromServer && !asList(effective['imagefiles_list']).includes(imagefile)) {
-          throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet'})`);
+          throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet: back it up first with opsi-local-image-backup'})`);
         }
       }
       await tx.setPropertyValues(clientId, productId, normalised);
@@ -501,3 +506,4 @@ export class NetbootService {
     return this.store.listJobEvents(jobId, { afterId });
   }
 }
+

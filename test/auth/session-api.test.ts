@@ -122,3 +122,15 @@ test.serial('the event stream takes the session cookie (EventSource sends cookie
   t.regex(res.headers.get('content-type') ?? '', /text\/event-stream/);
   controller.abort();
 });
+
+test('a server without user accounts says how to get in: the admin token, then netimage user add', async (t) => {
+  const fresh = await startTestServer({ overrides: { 'auth.scryptLog2N': 10 } });
+  t.teardown(() => fresh.stop());
+  const res = await fetch(`${fresh.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin' }) });
+  t.is(res.status, 401);
+  t.regex(((await res.json()) as { message: string }).message, /^wrong user name or password: this server has no user accounts yet; use the admin token .*netimage user add$/);
+  // Once a user exists, a failed login says no more than that (nothing about which accounts exist).
+  t.is((await fresh.api('POST', '/api/v1/users', { name: 'alice', role: 'admin', password: PASSWORD })).status, 201);
+  const wrong = await fetch(`${fresh.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin' }) });
+  t.is(((await wrong.json()) as { message: string }).message, 'wrong user name or password');
+});

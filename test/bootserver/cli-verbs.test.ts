@@ -53,7 +53,7 @@ test('group rm removes a group and leaves its clients without one; a wrong call 
   t.is((await fails(t, ['group', 'rm'])).code, 2);
   const two = await fails(t, ['group', 'rm', 'room-rm', 'room-keep']);
   t.deepEqual(two, { code: 2, stderr: 'netimage: usage: netimage group rm <name>' });
-  t.deepEqual(await fails(t, ['group', 'rm', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found' });
+  t.deepEqual(await fails(t, ['group', 'rm', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found (netimage group list shows the rooms)' });
   t.true((await groupIds()).includes('room-rm'), 'nothing removed by the wrong calls');
   t.true((await groupIds()).includes('room-keep'));
 
@@ -73,8 +73,8 @@ test('client edit changes only the fields given; "" clears a group; wrong input 
   t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1']), { code: 2, stderr: 'netimage: client edit: nothing to change: give --mac, --uuid, --group or --description' });
   t.regex((await fails(t, ['client', 'edit', 'pc-ed1', '--mac', 'not-a-mac'])).stderr, /^netimage: 400: .*MAC address like 52:54:00:12:34:56/);
   t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--mac', '52:54:00:0B:00:02']), { code: 1, stderr: 'netimage: 409: MAC 52:54:00:0b:00:02 already belongs to client pc-ed2' });
-  t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--group', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found' });
-  t.deepEqual(await fails(t, ['client', 'edit', 'pc-nosuch', '--description', 'x']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found' });
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--group', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found (netimage group list shows the rooms)' });
+  t.deepEqual(await fails(t, ['client', 'edit', 'pc-nosuch', '--description', 'x']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found (netimage client list shows the registered PCs)' });
   t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1', '--mac', '']), {
     code: 1,
     stderr: 'netimage: 409: client pc-ed1 needs a MAC or an SMBIOS UUID to be recognised at boot: keep one of them',
@@ -148,8 +148,53 @@ test('images lists the images the client reported with size, date and format, th
   );
   t.is(json.listFrom.jobId, job.jobId);
 
-  t.deepEqual(await fails(t, ['images', 'pc-nosuch']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found' });
+  t.deepEqual(await fails(t, ['images', 'pc-nosuch']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found (netimage client list shows the registered PCs)' });
   t.deepEqual(await fails(t, ['images']), { code: 2, stderr: 'netimage: usage: netimage images <hostname>' });
+});
+
+test('a new admin\'s mistakes say what to do: unknown PC, room or product (with the near id), a size that is not one; nothing set', async (t) => {
+  await cli('group', 'add', 'room-typo');
+  await cli('client', 'add', 'pc-typo', '--mac', '52:54:00:0a:00:71', '--group', 'room-typo');
+  t.deepEqual(await fails(t, ['action', 'set', 'pc-typo', 'opsi-local-image-bakup']), {
+    code: 1,
+    stderr: 'netimage: 404: product opsi-local-image-bakup not found; did you mean opsi-local-image-backup? (netimage product list shows the product ids)',
+  });
+  t.regex((await fails(t, ['action', 'set', 'pc-typo', 'backup'])).stderr, /^netimage: 404: product backup not found; did you mean opsi-local-image-backup\?/);
+  t.regex((await fails(t, ['schedule', 'add', 'typo', '--every', 'weekdays 07:00', '--group', 'room-typo', 'opsi-local-image-restor'])).stderr, /^netimage: 404: product opsi-local-image-restor not found; did you mean opsi-local-image-restore\?/);
+  t.false((await cli('schedule', 'ls')).stdout.includes('typo'), 'no schedule stored');
+  t.deepEqual(await fails(t, ['action', 'set', 'pc-typo', 'no-such-product']), {
+    code: 1,
+    stderr: 'netimage: 404: product no-such-product not found (netimage product list shows the product ids)',
+  });
+  t.deepEqual(await fails(t, ['action', 'set', 'pc-nosuch', 'opsi-local-image-backup']), {
+    code: 1,
+    stderr: 'netimage: 404: client pc-nosuch not found (netimage client list shows the registered PCs)',
+  });
+  t.deepEqual(await fails(t, ['action', 'set', '--group', 'room-nosuch', 'opsi-local-image-backup']), {
+    code: 1,
+    stderr: 'netimage: 404: group room-nosuch not found (netimage group list shows the rooms)',
+  });
+  const prepare = ['action', 'set', 'pc-typo', 'opsi-local-image-prepare', '--prop'];
+  t.deepEqual(await fails(t, [...prepare, 'system_partition_size=banana']), {
+    code: 1,
+    stderr: 'netimage: 400: opsi-local-image-prepare.system_partition_size: "banana" is not a size (use e.g. 30G, 30GB, 500M, 100%)',
+  });
+  t.regex((await fails(t, [...prepare, 'data_partition_size=40'])).stderr, /^netimage: 400: opsi-local-image-prepare\.data_partition_size: "40" has no unit/);
+  t.regex((await fails(t, [...prepare, 'minimal_backup_partition_size=4G'])).stderr, /minimal_backup_partition_size: "4G" must be a percentage of the disk, like 55%$/);
+  t.regex((await fails(t, ['props', 'pc-typo', 'opsi-local-image-prepare', '--prop', 'winpe_partition_size=4Q'])).stderr, /unknown unit "Q"/);
+  t.regex((await fails(t, ['action', 'set', 'pc-typo', 'opsi-local-image-restore', '--prop', 'imagefile=base'])).stderr, /image base is not in imagefiles_list of pc-typo \(no images yet: back it up first with opsi-local-image-backup\)$/);
+  // --yes still prints what it would wipe (stdout); the refusal is the one line on stderr.
+  const noCommon = (await t.throwsAsync(cli('action', 'set', '--group', 'room-typo', 'opsi-local-image-restore', '--yes'))) as CliFailure;
+  t.regex(noCommon.stderr.trimEnd(), /^netimage: 409: no image is present on every client of the group: back them up first \(opsi-local-image-backup/);
+  t.deepEqual(await fails(t, ['client', 'import', '/nonexistent/room.csv']), { code: 2, stderr: 'netimage: cannot read /nonexistent/room.csv: no such file' });
+  t.deepEqual(await fails(t, ['inventory', 'pc-typo']), { code: 1, stderr: 'netimage: 404: no inventory for pc-typo yet: run hwinvent on it (netimage action set pc-typo hwinvent; it runs at the next network boot)' });
+  const states = JSON.parse((await cli('states', 'pc-typo', '--json')).stdout) as { productId: string; actionRequest: string }[];
+  t.false(states.some((s) => s.actionRequest !== 'none'), 'no action was set by the refused calls');
+  const props = (await cli('props', 'pc-typo', 'opsi-local-image-prepare')).stdout;
+  t.regex(props, /system_partition_size\s+"30G"/, 'the default is still in force');
+  // Valid sizes pass: a percentage, and 0 for no data partition.
+  await cli(...prepare, 'system_partition_size=50%', '--prop', 'data_partition_size=0');
+  t.regex((await cli('props', 'pc-typo', 'opsi-local-image-prepare')).stdout, /system_partition_size\s+"50%"/);
 });
 
 test('the help lists every verb, and `<group> --help` only that group', async (t) => {

@@ -43,6 +43,7 @@ test('CLI errors are one line with a non-zero exit, and nothing changes', async 
   const mirror = `--prop=online_repository=http://127.0.0.1:${await closedPort()}/ubuntu`;
   const badMirror = (await t.throwsAsync(s.cli('action', 'set', 'pc01', 'opsi-local-image-ubuntu', mirror))) as Error & { stderr: string };
   t.regex(badMirror.stderr, /^netimage: 400: opsi-local-image-ubuntu: the mirror cannot be used: http:\/\/127\.0\.0\.1:\d+\/ubuntu\/dists\/jammy\/InRelease/);
+  t.regex(badMirror.stderr, /; set a mirror this server reaches \(--prop online_repository=URL\) or an HTTP proxy \(--prop proxy=URL\); nothing was changed\n$/);
   const groupBadMirror = (await t.throwsAsync(s.cli('action', 'set', '--group', 'room101', 'opsi-local-image-ubuntu', mirror, '--yes'))) as Error & { stderr: string };
   t.regex(groupBadMirror.stderr, /^netimage: 400: .*opsi-local-image-ubuntu/);
   t.notRegex((await s.cli('states', 'pc01')).stdout, /ubuntu\s+setup/);

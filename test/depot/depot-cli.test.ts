@@ -55,4 +55,6 @@ test.serial('clear errors: unknown kind, missing entry, bad part, not Windows me
   await fails(t, ['depot', 'verify', 'wim/opsi-local-image-win11-x64'], /depot entry wim\/opsi-local-image-win11-x64 not found/);
   await fails(t, ['depot', 'import', PRODUCT, medium.iso, '--part', 'sources'], /--part must be one of installfiles, winpe, drivers, custom/);
   await fails(t, ['depot', 'import', PRODUCT, join(medium.dir, 'medium', 'boot')], /is not Windows installation media: no sources\/install\.wim/);
+  await fails(t, ['depot', 'import', 'opsi-local-image-win12-x64', medium.iso], /^netimage: depot import is for Windows media of opsi-local-image-win10-x64 or opsi-local-image-win11-x64, not opsi-local-image-win12-x64/);
+  t.notRegex((await serve.cli('depot', 'ls')).stdout, /win12/, 'nothing imported');
 });

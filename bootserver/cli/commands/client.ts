@@ -78,7 +78,9 @@ export const clientCommand: CommandGroup = {
       }
       case 'import': {
         const [file] = ctx.operands('import', 1);
-        const text = await readFile(file, 'utf8');
+        const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+          throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory, not a CSV file' : e.message}`);
+        });
         const r = await api.call<{ imported: number }>('POST', '/api/v1/clients/import', text, 'text/csv');
         ctx.out(r, () => `imported ${r.imported} client(s)`);
         return 0;

@@ -126,6 +126,12 @@ export const depotCommand: CommandGroup = {
 
 async function importMedia(ctx: CommandContext): Promise<number> {
   const [product, source] = ctx.operands('import', 2);
+  // Before reading anything: a mistyped id would otherwise import gigabytes under a name no
+  // product ever reads.
+  const { WINDOWS_INSTALL_PRODUCTS } = await import('../../jobs/first-boot.ts');
+  if (!WINDOWS_INSTALL_PRODUCTS.includes(product)) {
+    throw new UsageError(`depot import is for Windows media of ${WINDOWS_INSTALL_PRODUCTS.join(' or ')}, not ${product}; ${ctx.usage('import').message}`);
+  }
   const { windowsMediaPart, WINDOWS_MEDIA_PARTS, importWindowsMedia } = await import('../../depot/windows-media.ts');
   const part = windowsMediaPart.safeParse(ctx.string('part') ?? 'installfiles');
   if (!part.success) throw new UsageError(`--part must be one of ${WINDOWS_MEDIA_PARTS.join(', ')}; ${ctx.usage('import').message}`);

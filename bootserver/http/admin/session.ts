@@ -27,6 +27,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { st
     if (!user) {
       limiter.fail(username, req.ip);
       await audit(401);
+      // A fresh server has no accounts: a new admin trying "admin" here needs to know the way in.
+      if ((await store.listUsers()).length === 0) {
+        throw new UnauthorizedError('wrong user name or password: this server has no user accounts yet; use the admin token printed at first start (netimage token reset makes a new one), then add users with netimage user add');
+      }
       throw new UnauthorizedError('wrong user name or password');
     }
     limiter.succeed(username);
