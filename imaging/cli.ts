@@ -70,7 +70,7 @@ async function main(): Promise<unknown> {
     case 'backup':
       return backupFlow(ctx, { imageName: need(values.image, 'image'), sourceProduct: values['source-product'] ?? null });
     case 'restore':
-      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'], mode: values.full ? 'full' : 'auto' });
+      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'], mode: values.full ? 'full' : 'delta' });
     case 'delimage':
       return delimageFlow(ctx, need(values.image, 'image'));
     case 'space':

@@ -14,6 +14,7 @@ import type { Firmware } from '../lib/firmware.ts';
 import { BACKUP_LABEL, planLayout, type OsFamily } from './planner.ts';
 import { prepareDisks, type PrepareResult } from './prepare.ts';
 import { restorePartition, type RestoreResult } from './restore.ts';
+import type { RestoreModeSetting } from './restore-mode.ts';
 import { parseSize } from './sizes.ts';
 import { backupSpace, type BackupSpace } from './space.ts';
 import type { DiskLayout, ImageMetadata } from './store/metadata.ts';
@@ -179,7 +180,7 @@ export async function backupFlow(
   });
 }
 
-export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean; mode?: 'auto' | 'full' }): Promise<RestoreResult> {
+export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean; mode?: RestoreModeSetting }): Promise<RestoreResult> {
   return withStore(ctx, (s) =>
     restorePartition({
       storeRoot: s.root,

@@ -16,7 +16,8 @@ import { progressTracker } from './partclone.ts';
 import { pipelineFailure, runPipeline } from './pipeline.ts';
 import { formatBytes } from './sizes.ts';
 import { normalizeImageName } from './store/names.ts';
-import { appendMasterLog, readMetadata, recoverStore } from './store/store.ts';
+import { appendMasterLog, readMasterLog, readMetadata, recoverStore } from './store/store.ts';
+import { pastRestores, preferFullByHistory, type RestoreModeSetting } from './restore-mode.ts';
 import type { ImageMetadata } from './store/metadata.ts';
 
 export interface RestoreOptions {
@@ -28,8 +29,12 @@ export interface RestoreOptions {
   bootFlag?: { diskPath: string; partitionNumber: number } | undefined;
   /** Also run zstd -t over the whole image before writing (slower; sha256 already proves the file unchanged). */
   fullCheck?: boolean | undefined;
-  /** `auto` (default): delta when the target qualifies (chunked images only); `full`: always write every chunk. */
-  mode?: 'auto' | 'full' | undefined;
+  /**
+   * Chunked images only. `delta` (default): compare and write only what differs when the target
+   * qualifies; `auto`: the same, unless this disk's master.log shows full restores are quicker
+   * here (imaging/restore-mode.ts); `full`: always write every chunk.
+   */
+  mode?: RestoreModeSetting | undefined;
   onProgress?: ((percent: number) => void) | undefined;
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -105,7 +110,8 @@ async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMet
   const { checked, mode } = await refuseOnError(root, name, opts.device, async () => {
     const c = await checkChunkedImage(root, name, meta, { full: opts.fullCheck, signal: opts.signal });
     await refuseTarget(meta, c.header.deviceSize, name, opts.device);
-    const why = opts.mode === 'full' ? 'full restore requested' : deltaMismatch(c.chunked.source, await partitionIdentity(opts.device));
+    let why = opts.mode === 'full' ? 'full restore requested (restore_mode=full)' : deltaMismatch(c.chunked.source, await partitionIdentity(opts.device));
+    if (!why && opts.mode === 'auto') why = preferFullByHistory(pastRestores(await readMasterLog(root)));
     if (why) log(`full restore: ${why}`);
     else log(`delta restore: ${opts.device} still holds the ${c.chunked.source.fsType} filesystem ${c.chunked.source.fsUuid} the image came from; only chunks that differ are written`);
     return { checked: c, mode: (why ? 'full' : 'delta') as RestoreMode };

@@ -5,6 +5,7 @@ import { SEED_SESSION_PATH } from '../../lib/golden.ts';
 import type { ProductContext } from '../../lib/netboot-product.ts';
 import { imageReports } from '../store/store.ts';
 import { ProductId } from '../../lib/products.ts';
+import { RESTORE_MODES, type RestoreModeSetting } from '../restore-mode.ts';
 import { ENGINE_PRODUCTS, reportImages } from './common.ts';
 import { flowContext, type FlowOverrides, propBool, propList, propString } from './props.ts';
 
@@ -42,8 +43,10 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
         return;
       }
       if (!name) throw new ProductError('imagefile is empty: nothing to restore (run opsi-local-image-backup first or pick one from imagefiles_list)');
+      const mode = propString(ctx.job, 'restore_mode', 'auto').trim() || 'auto';
+      if (!isRestoreMode(mode)) throw new ProductError(`restore_mode "${mode}" is not one of ${RESTORE_MODES.join(', ')}`);
       ctx.progress(1, 'verifying image');
-      const r = await restoreFlow(flowContext(ctx, { from: golden ? 40 : 1, to: 95 }, overrides), { imageName: name });
+      const r = await restoreFlow(flowContext(ctx, { from: golden ? 40 : 1, to: 95 }, overrides), { imageName: name, mode });
       // Only the OS side comes back with the image: the engine's own states (prepare, backup, ...)
       // describe what happened to the disk since, and putting back the backup job's own
       // in-progress state made a finished backup look never run.
@@ -72,6 +75,10 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
 }
 
 export const restoreProduct = makeRestoreProduct();
+
+function isRestoreMode(v: string): v is RestoreModeSetting {
+  return (RESTORE_MODES as readonly string[]).includes(v);
+}
 
 /** The room's seeding session for this job, or null (then unicast, and the log says why). */
 async function roomSeedSession(ctx: ProductContext): Promise<GoldenSeed | null> {

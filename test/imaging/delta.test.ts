@@ -222,3 +222,30 @@ test.serial('stream images (netimage-image/1) still back up and restore', async 
   t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
   await verifyFiles(ctx.a);
 });
+
+test.serial('restore_mode: auto restores in full where this disk wrote faster than delta compared, delta compares anyway, and auto returns to delta when delta was faster', async (t) => {
+  const masterLog = join(ctx.store, 'master.log');
+  const history = (mode: string, written: number, compared: number, seconds: number) =>
+    `2026-12-02T10:00:00.000Z restore done image=base device=${ctx.a} mode=${mode} chunks=1/1 written=${written} compared=${compared} seconds=${seconds}\n`;
+  // This disk's past, as master.log keeps it: a delta at 400 MB/s compared, a full at 800 MB/s written.
+  await writeFile(masterLog, (await readFile(masterLog, 'utf8')) + history('delta', 1e8, 4e9, 10) + history('full', 4e9, 0, 5));
+  await helper(['change', ctx.a, 'ext4', 'rewrite']);
+  const lines: string[] = [];
+  const auto = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a, mode: 'auto', log: (l) => lines.push(l) });
+  t.is(auto.mode, 'full');
+  t.true(lines.some((l) => l.startsWith('full restore: restore_mode=auto: on this disk the last full restore wrote 800 MB/s')), lines.join('\n'));
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+
+  await helper(['change', ctx.a, 'ext4', 'rewrite']);
+  const delta = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a, mode: 'delta' });
+  t.is(delta.mode, 'delta');
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+
+  // A later delta that compared far faster than any full wrote: auto goes back to delta.
+  await writeFile(masterLog, (await readFile(masterLog, 'utf8')) + history('delta', 1e8, 4e10, 1));
+  await helper(['change', ctx.a, 'ext4', 'rewrite']);
+  const back = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a, mode: 'auto' });
+  t.is(back.mode, 'delta');
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  await verifyFiles(ctx.a);
+});

@@ -1,0 +1,33 @@
+// restore_mode=auto's choice from master.log (pure): delta until both kinds ran on this disk,
+// then whichever moved the used bytes faster last time; ties go to delta.
+import test from 'ava';
+import { pastRestores, preferFullByHistory } from '../../imaging/restore-mode.ts';
+
+const line = (mode: string, written: number, compared: number, seconds: number) =>
+  `2026-12-02T10:00:00.000Z restore done image=win11 device=/dev/sda2 mode=${mode} chunks=10/4715 written=${written} compared=${compared} seconds=${seconds}`;
+
+test('master.log lines become rates; stream restores, failures, starts and tiny restores are not rates', (t) => {
+  const log = [
+    line('full', 4_000_000_000, 0, 8),
+    '2026-12-02T10:01:00.000Z restore done image=old device=/dev/sda2 mode=stream seconds=30.0',
+    '2026-12-02T10:02:00.000Z restore start image=win11 device=/dev/sda2 mode=delta',
+    '2026-12-02T10:03:00.000Z restore FAILED image=win11 device=/dev/sda2 mode=delta: boom',
+    line('delta', 100_000_000, 4_000_000_000, 10),
+    line('delta', 1_000_000, 20_000_000, 0.1),
+  ].join('\n');
+  t.deepEqual(pastRestores(log), [
+    { mode: 'full', bytesPerSecond: 500_000_000 },
+    { mode: 'delta', bytesPerSecond: 400_000_000 },
+  ]);
+});
+
+test('delta until both kinds have run; then the faster one, the latest of each counting', (t) => {
+  t.is(preferFullByHistory([]), null);
+  t.is(preferFullByHistory(pastRestores(line('full', 4e9, 0, 4))), null, 'no delta yet: delta');
+  t.is(preferFullByHistory(pastRestores(line('delta', 1e8, 4e9, 40))), null, 'no full yet: delta');
+  const fullFaster = pastRestores([line('delta', 1e8, 4e9, 10), line('full', 4e9, 0, 5)].join('\n'));
+  t.regex(preferFullByHistory(fullFaster) ?? '', /last full restore wrote 800 MB\/s, the last delta compared 400 MB\/s/);
+  const deltaNowFaster = pastRestores([line('delta', 1e8, 4e9, 10), line('full', 4e9, 0, 5), line('delta', 1e8, 4e9, 4)].join('\n'));
+  t.is(preferFullByHistory(deltaNowFaster), null);
+  t.is(preferFullByHistory(pastRestores([line('delta', 1e8, 4e9, 5), line('full', 4e9, 0, 5)].join('\n'))), null, 'a tie goes to delta');
+});
