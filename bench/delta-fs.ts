@@ -216,6 +216,16 @@ await buildChunkHelpers(join(repoRoot, HELPER_CACHE));
 const work = await mkdtemp(join(values.dir, 'ni-bench-deltafs-'));
 const loops: string[] = [];
 const report: string[] = [];
+
+/** One file system is done: print its report, remove its loop device, backing file and store. */
+async function endPartition(dev: string, backing: string, store: string): Promise<void> {
+  console.log(report.join('\n'));
+  report.length = 0;
+  await runAllowFailure('losetup', ['-d', dev]);
+  loops.splice(loops.indexOf(dev), 1);
+  await rm(backing, { force: true });
+  await rm(store, { recursive: true, force: true });
+}
 const raw: Record<string, unknown> = {};
 try {
   for (const fs of values.fs.split(',')) {
@@ -301,12 +311,7 @@ try {
         const f = (g: (x: (typeof secs)[number]) => number) => median(secs.map(g)).toFixed(2);
         report.push(`  ${k.name}: ${f((x) => x.waitFrames ?? NaN)} / ${f((x) => x.targetWrite)} / ${f((x) => x.fsync)}; ${f((x) => x.imageRead)} / ${f((x) => x.decompress)} / ${f((x) => x.sha256Frames)}`);
       }
-      console.log(report.join('\n'));
-      report.length = 0;
-      await runAllowFailure('losetup', ['-d', dev]);
-      loops.splice(loops.indexOf(dev), 1);
-      await rm(backing, { force: true });
-      await rm(store, { recursive: true, force: true });
+      await endPartition(dev, backing, store);
       continue;
     }
     for (let r = 0; r < runs; r++) {
@@ -346,12 +351,7 @@ try {
       const f = (g: (x: (typeof secs)[number]) => number) => median(secs.map(g)).toFixed(2);
       report.push(`  ${k}: ${f((x) => x.waitTarget)} / ${f((x) => x.sha256Frames)} / ${f((x) => x.imageRead)} / ${f((x) => x.decompress)} / ${f((x) => x.targetWrite)} / ${f((x) => x.fsync)}; readers ${f((x) => x.readersRead)} / ${f((x) => x.readersSha256)}`);
     }
-    console.log(report.join('\n'));
-    report.length = 0;
-    await runAllowFailure('losetup', ['-d', dev]);
-    loops.splice(loops.indexOf(dev), 1);
-    await rm(backing, { force: true });
-    await rm(store, { recursive: true, force: true });
+    await endPartition(dev, backing, store);
   }
   console.log(`\nraw: ${JSON.stringify(raw)}`);
 } finally {

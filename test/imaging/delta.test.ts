@@ -31,6 +31,23 @@ async function verifyFiles(dev: string): Promise<void> {
   await run('e2fsck', ['-fn', dev]);
 }
 
+/** Runs a restore of "base" onto ctx.a in a child that pauses after `after` written chunks, and SIGKILLs it there; false if it never paused. */
+async function killRestoreWhenPaused(extraArgs: string[], after: number): Promise<boolean> {
+  const script = join(ROOT, 'test/imaging/helpers/restore-run.ts');
+  const child = spawn(process.execPath, [script, ctx.store, 'base', ctx.a, ...extraArgs], { env: { ...process.env, NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER: String(after) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const paused = await new Promise<boolean>((resolve) => {
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('test hook: paused')) resolve(true);
+    });
+    child.on('close', () => resolve(false));
+  });
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('close', r));
+  return paused;
+}
+
 test.serial('stock partclone.restore restores a chunked image; its used blocks are the image stream', async (t) => {
   t.is(ctx.refDigest, streamDataDigest(ctx.stream));
   await verifyFiles(ctx.ref);
@@ -67,19 +84,7 @@ test.serial('a reformatted target gets a full restore, verified chunk by chunk',
 
 test.serial('SIGKILL during a delta restore: the next run completes it', async (t) => {
   await helper(['change', ctx.a, 'ext4', 'large']);
-  const script = join(ROOT, 'test/imaging/helpers/restore-run.ts');
-  const child = spawn(process.execPath, [script, ctx.store, 'base', ctx.a], { env: { ...process.env, NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER: '2' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const paused = await new Promise<boolean>((resolve) => {
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('test hook: paused')) resolve(true);
-    });
-    child.on('close', () => resolve(false));
-  });
-  t.true(paused);
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('close', r));
+  t.true(await killRestoreWhenPaused([], 2), 'the restore reached the test hook');
   t.not(await usedDigest(ctx.a, ctx.stream), ctx.refDigest, 'killed half way');
   const again = await restorePartition({ storeRoot: ctx.store, imageName: 'base', device: ctx.a });
   t.is(again.mode, 'delta');
@@ -178,19 +183,7 @@ test.serial('SIGKILL during a full restore: exactly the chunks written so far ar
   const span = index.chunkBlocks * index.blockSize;
   const deviceBytes = Number((await run('blockdev', ['--getsize64', ctx.a])).stdout.trim());
   await run('dd', ['if=/dev/zero', `of=${ctx.a}`, `bs=${span}`, `count=${deviceBytes / span}`, 'conv=notrunc,fsync', 'status=none']);
-  const script = join(ROOT, 'test/imaging/helpers/restore-run.ts');
-  const child = spawn(process.execPath, [script, ctx.store, 'base', ctx.a, 'full'], { env: { ...process.env, NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const paused = await new Promise<boolean>((resolve) => {
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('test hook: paused')) resolve(true);
-    });
-    child.on('close', () => resolve(false));
-  });
-  t.true(paused);
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('close', r));
+  t.true(await killRestoreWhenPaused(['full'], 3), 'the restore reached the test hook');
   const fa = await open(ctx.a, 'r');
   const fr = await open(ctx.ref, 'r');
   const got = Buffer.alloc(span);
