@@ -14,7 +14,7 @@ import { run, runAllowFailure } from '../lib/process.ts';
 import { backupPartition } from '../imaging/backup.ts';
 import { restorePartition } from '../imaging/restore.ts';
 import { planLayout } from '../imaging/planner.ts';
-import { parseSize } from '../imaging/sizes.ts';
+import { parseSize } from '../lib/sizes.ts';
 import { prepareDisks } from '../imaging/prepare.ts';
 import { discoverDisks } from '../imaging/disks/lsblk.ts';
 import { mountTemp, withMount } from '../imaging/mount.ts';

@@ -18,7 +18,7 @@ import { writeChunkedImage, writeChunkedImageNative, type ChunkedWriteResult } f
 import { IMAGE_FILE, type ImageMetadata } from './store/metadata.ts';
 import { normalizeImageName } from './store/names.ts';
 import { appendMasterLog, commitStaging, createStaging, rebuildIndex, recoverStore, sha256Growing, writeMetadata } from './store/store.ts';
-import { formatBytes } from './sizes.ts';
+import { formatBytes } from '../lib/sizes.ts';
 import { backupSpace } from './space.ts';
 
 export interface BackupOptions {

@@ -15,7 +15,7 @@ import { BACKUP_LABEL, planLayout, type OsFamily } from './planner.ts';
 import { prepareDisks, type PrepareResult } from './prepare.ts';
 import { restorePartition, type RestoreResult } from './restore.ts';
 import type { RestoreModeSetting } from './restore-mode.ts';
-import { parseSize } from './sizes.ts';
+import { parseSize } from '../lib/sizes.ts';
 import { backupSpace, type BackupSpace } from './space.ts';
 import type { DiskLayout, ImageMetadata } from './store/metadata.ts';
 import { imageReports, listImages, readLayout, recoverStore } from './store/store.ts';

@@ -1,7 +1,7 @@
 // Disk hints from a property string, Ironic-style: "serial=S3Z1NB0K wwn=0x5000c500a1b2c3d4 min_size=100G".
 import { ImagingError } from './errors.ts';
 import type { DiskHints } from './disks/select.ts';
-import { parseSize } from './sizes.ts';
+import { parseSize } from '../lib/sizes.ts';
 
 export function parseDiskHints(text: string | undefined): DiskHints | undefined {
   if (!text || text.trim() === '') return undefined;

@@ -3,7 +3,7 @@
 //
 // Layout (opsi-local-image): [ESP, MSR on UEFI] system, [sysdata], [winpe/swap], backup = rest.
 // Everything starts and ends on 1 MiB boundaries; on GPT the last MiB is left for the backup header.
-import { formatBytes, resolveSize, type SizeSpec } from './sizes.ts';
+import { formatBytes, resolveSize, type SizeSpec } from '../lib/sizes.ts';
 import type { Firmware } from '../lib/firmware.ts';
 import { NetimageError } from '../lib/errors.ts';
 

@@ -8,7 +8,7 @@ import { ImagingError } from './errors.ts';
 import { withMount } from './mount.ts';
 import type { Firmware } from '../lib/firmware.ts';
 import type { DiskPlan, LayoutPlan, OsFamily, PlannedPartition } from './planner.ts';
-import { formatBytes } from './sizes.ts';
+import { formatBytes } from '../lib/sizes.ts';
 import type { DiskLayout } from './store/metadata.ts';
 import { initStore } from './store/store.ts';
 

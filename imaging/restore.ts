@@ -14,7 +14,7 @@ import { deltaMismatch } from './chunked/format.ts';
 import { partitionIdentity } from './chunked/identity.ts';
 import { progressTracker } from './partclone.ts';
 import { pipelineFailure, runPipeline } from './pipeline.ts';
-import { formatBytes } from './sizes.ts';
+import { formatBytes } from '../lib/sizes.ts';
 import { normalizeImageName } from './store/names.ts';
 import { appendMasterLog, readMasterLog, readMetadata, recoverStore } from './store/store.ts';
 import { pastRestores, preferFullByHistory, type RestoreModeSetting } from './restore-mode.ts';

@@ -1,6 +1,6 @@
 // free_on_backup: how full the backup filesystem is.
 import { statfs } from 'node:fs/promises';
-import { formatBytes } from './sizes.ts';
+import { formatBytes } from '../lib/sizes.ts';
 
 export interface BackupSpace {
   device: string;

@@ -3,7 +3,7 @@
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 import type { ProductDefinition, PropertyDefinition } from '../store/types.ts';
 import { NetimageError } from '../../lib/errors.ts';
-import { parseSize } from '../../imaging/sizes.ts';
+import { parseSize } from '../../lib/sizes.ts';
 
 export class PropertyValidationError extends NetimageError {
   constructor(message: string) {

@@ -1,7 +1,7 @@
 // Which disk gets wiped: a pure decision over discovered disks, with the reason spelled out
 // for the job log. Unsafe candidates are excluded first; optional hints (like Ironic's
 // root-device hints) must match or the job fails: a miss never falls back to another disk.
-import { formatBytes } from '../sizes.ts';
+import { formatBytes } from '../../lib/sizes.ts';
 import type { DiskInfo } from './lsblk.ts';
 import { NetimageError } from '../../lib/errors.ts';
 

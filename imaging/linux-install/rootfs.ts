@@ -13,7 +13,7 @@ import { resumeAnswer } from '../../lib/http-resume.ts';
 import { applyChunkedImage, type ApplyResult } from '../chunked/apply.ts';
 import { chunkIndex, type ChunkIndex } from '../chunked/format.ts';
 import { ImagingError } from '../errors.ts';
-import { formatBytes } from '../sizes.ts';
+import { formatBytes } from '../../lib/sizes.ts';
 
 /** GET a server-relative path with the job's credentials; extra headers (Range, If-Range) as given. */
 export type FetchServerFile = (path: string, headers: Record<string, string>, signal?: AbortSignal) => Promise<Response>;

@@ -13,7 +13,7 @@ import type { WindowsInstallPlan } from '../../lib/agent-protocol.ts';
 import type { Firmware } from '../../lib/firmware.ts';
 import { run, runAllowFailure } from '../../lib/process.ts';
 import { ImagingError } from '../errors.ts';
-import { formatBytes } from '../sizes.ts';
+import { formatBytes } from '../../lib/sizes.ts';
 import type { FetchServerFile } from '../linux-install/rootfs.ts';
 import { mountTemp } from '../mount.ts';
 import type { DiskLayout } from '../store/metadata.ts';

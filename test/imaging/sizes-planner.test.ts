@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseSize, resolveSize, SizeError } from '../../imaging/sizes.ts';
+import { parseSize, resolveSize, SizeError } from '../../lib/sizes.ts';
 import { planLayout, PlanError, MiB, ESP_BYTES, MSR_BYTES, type PlanInput, type DiskPlan } from '../../imaging/planner.ts';
 
 const GiB = 1024 ** 3;

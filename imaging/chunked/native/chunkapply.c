@@ -33,14 +33,19 @@
 #define MAX_BYTES (1ull << 30)
 
 static unsigned long long lineNo;
-static void die(const char* what) {
-  fprintf(stderr, "chunkapply: chunk line %llu: %s\n", lineNo, what);
-  exit(1);
+// The first error ends the process with its own line only: exit() would run OpenSSL's atexit
+// clean-up while a decoder thread is still hashing, whose EVP_Digest then fails and could print
+// "sha256 failed" in place of the real reason (seen under load). So one line, flush, _exit.
+static pthread_mutex_t dieMu = PTHREAD_MUTEX_INITIALIZER;
+static void dieLine(const char* what, const char* detail) {
+  pthread_mutex_lock(&dieMu); // never unlocked: a second error waits here until the process is gone
+  if (detail) fprintf(stderr, "chunkapply: chunk line %llu: %s: %s\n", lineNo, what, detail);
+  else fprintf(stderr, "chunkapply: chunk line %llu: %s\n", lineNo, what);
+  fflush(NULL);
+  _exit(1);
 }
-static void dieErrno(const char* what) {
-  fprintf(stderr, "chunkapply: chunk line %llu: %s: %s\n", lineNo, what, strerror(errno));
-  exit(1);
-}
+static void die(const char* what) { dieLine(what, NULL); }
+static void dieErrno(const char* what) { dieLine(what, strerror(errno)); }
 static void* xrealloc(void* p, size_t n) {
   void* q = realloc(p, n ? n : 1);
   if (!q) die("out of memory");

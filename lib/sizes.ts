@@ -1,7 +1,7 @@
 // Size properties as opsi writes them: "30G", "30GB", "500M", "100%", "0G".
 // Units are binary (G = GiB) because partitions are laid out in MiB steps anyway;
 // a percent is of the whole disk.
-import { NetimageError } from '../lib/errors.ts';
+import { NetimageError } from './errors.ts';
 
 export type SizeSpec = { kind: 'bytes'; bytes: number } | { kind: 'percent'; percent: number };
 
