@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ProductError, type NetbootProduct } from '../../lib/netboot-product.ts';
 import { restoreFlow, withStore } from '../flows.ts';
 import { fetchGoldenImage, parseSeedSession, type GoldenSeed } from '../golden.ts';
@@ -5,9 +6,12 @@ import { SEED_SESSION_PATH } from '../../lib/golden.ts';
 import type { ProductContext } from '../../lib/netboot-product.ts';
 import { imageReports } from '../store/store.ts';
 import { ProductId } from '../../lib/products.ts';
-import { RESTORE_MODES, type RestoreModeSetting } from '../restore-mode.ts';
+import { RESTORE_MODES } from '../restore-mode.ts';
 import { ENGINE_PRODUCTS, reportImages } from './common.ts';
 import { flowContext, type FlowOverrides, propBool, propList, propString } from './props.ts';
+
+/** restore_mode as the agent takes it (the server checks the choices when it is set, too). */
+const RestoreModeSchema = z.enum(RESTORE_MODES);
 
 export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
@@ -43,8 +47,10 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
         return;
       }
       if (!name) throw new ProductError('imagefile is empty: nothing to restore (run opsi-local-image-backup first or pick one from imagefiles_list)');
-      const mode = propString(ctx.job, 'restore_mode', 'auto').trim() || 'auto';
-      if (!isRestoreMode(mode)) throw new ProductError(`restore_mode "${mode}" is not one of ${RESTORE_MODES.join(', ')}`);
+      const given = propString(ctx.job, 'restore_mode', 'auto').trim() || 'auto';
+      const parsed = RestoreModeSchema.safeParse(given);
+      if (!parsed.success) throw new ProductError(`restore_mode "${given}" is not one of ${RESTORE_MODES.join(', ')}`);
+      const mode = parsed.data;
       ctx.progress(1, 'verifying image');
       const r = await restoreFlow(flowContext(ctx, { from: golden ? 40 : 1, to: 95 }, overrides), { imageName: name, mode });
       // Only the OS side comes back with the image: the engine's own states (prepare, backup, ...)
@@ -75,10 +81,6 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
 }
 
 export const restoreProduct = makeRestoreProduct();
-
-function isRestoreMode(v: string): v is RestoreModeSetting {
-  return (RESTORE_MODES as readonly string[]).includes(v);
-}
 
 /** The room's seeding session for this job, or null (then unicast, and the log says why). */
 async function roomSeedSession(ctx: ProductContext): Promise<GoldenSeed | null> {
