@@ -209,3 +209,20 @@ test('the help lists every verb, and `<group> --help` only that group', async (t
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /^netimage: unknown command: frobnicate\n/);
 });
+
+test('schedule show reads as a schedule, not as JSON; --json keeps the API object; an unknown name is one 404 line', async (t) => {
+  await cli('group', 'add', 'room-sched');
+  await cli('schedule', 'add', 'morning-sched', '--every', 'weekdays 07:00', '--tz', 'Europe/Berlin', '--group', 'room-sched', 'opsi-local-image-restore', '--wake');
+  const text = (await cli('schedule', 'show', 'morning-sched')).stdout;
+  t.false(text.trimStart().startsWith('{'), text);
+  t.regex(text, /^schedule morning-sched\n/);
+  t.regex(text, /^ {2}target: +group room-sched$/m);
+  t.regex(text, /^ {2}does: +setup opsi-local-image-restore \+ wake$/m);
+  t.regex(text, /^ {2}when: +.*\(Europe\/Berlin\)$/m);
+  t.regex(text, /^ {2}next run: +\d{4}-\d{2}-\d{2}T/m);
+  t.regex(text, /no runs yet/);
+  const json = JSON.parse((await cli('schedule', 'show', 'morning-sched', '--json')).stdout);
+  t.is(json.name, 'morning-sched');
+  t.deepEqual(json.runs, []);
+  t.regex((await fails(t, ['schedule', 'show', 'no-such-sched'])).stderr, /^netimage: 404: /);
+});

@@ -17,8 +17,37 @@ interface ScheduleView {
   lastRun: string | null;
 }
 
+interface ScheduleRunView {
+  due: string;
+  handled: string;
+  outcome: string;
+  message: string;
+}
+interface ScheduleDetail extends ScheduleView {
+  enabled?: boolean | undefined;
+  properties?: Record<string, unknown> | undefined;
+  lateWindowSeconds?: number | undefined;
+  runs: ScheduleRunView[];
+}
+
 const when = (s: ScheduleView) => (s.kind === 'once' ? `once ${s.at}` : `${s.cron}${s.timezone ? ` (${s.timezone})` : ''}`);
 const what = (s: ScheduleView) => [s.productId ? `${s.actionRequest} ${s.productId}` : null, s.wake ? 'wake' : null].filter(Boolean).join(' + ');
+
+/** `schedule show`: the schedule as an admin reads it, then its last runs (newest first, as the server sends them). */
+function scheduleText(s: ScheduleDetail): string {
+  const props = Object.entries(s.properties ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+  const lines = [
+    `schedule ${s.name}${s.enabled === false ? ' (disabled)' : ''}`,
+    `  when:     ${when(s)}`,
+    `  target:   ${s.target.kind} ${s.target.id}`,
+    `  does:     ${what(s) || '-'}${props.length ? ` (${props.join(' ')})` : ''}`,
+    `  missed:   ${s.missedPolicy}${s.lateWindowSeconds !== undefined ? `, late window ${s.lateWindowSeconds} s` : ''}`,
+    `  next run: ${s.nextRun ?? '-'}`,
+    `  last run: ${s.lastRun ?? '-'}`,
+  ];
+  if (!s.runs.length) return [...lines, '', 'no runs yet'].join('\n');
+  return [...lines, '', table(['DUE', 'HANDLED', 'OUTCOME', 'MESSAGE'], s.runs.map((r) => [r.due, r.handled, r.outcome, r.message]))].join('\n');
+}
 
 /** "2026-12-02 07:00" (this machine's time zone) or a full ISO time -> ISO with offset. */
 function absoluteTime(text: string): string {
@@ -94,8 +123,8 @@ export const scheduleCommand: CommandGroup = {
       }
       case 'show': {
         const [name] = ctx.operands('show', 1);
-        const s = await (await ctx.api()).call('GET', `/api/v1/schedules/${seg(name)}`);
-        ctx.out(s, () => JSON.stringify(s, null, 2));
+        const s = await (await ctx.api()).call<ScheduleDetail>('GET', `/api/v1/schedules/${seg(name)}`);
+        ctx.out(s, () => scheduleText(s));
         return 0;
       }
       case 'rm': {
