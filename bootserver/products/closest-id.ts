@@ -1,4 +1,6 @@
 // The product id an admin most likely meant when a typed one does not exist. Pure.
+import { distance as editDistance } from 'fastest-levenshtein';
+
 /**
  * The id within edit distance 3 of `wanted` (a typo), else the one id ending in `-wanted` (the
  * short name the web UI shows, "backup" for opsi-local-image-backup), or null.
@@ -13,14 +15,4 @@ export function closestId(wanted: string, ids: readonly string[]): string | null
   if (best !== null || wanted === '') return best;
   const bySuffix = ids.filter((id) => id.endsWith(`-${wanted.toLowerCase()}`));
   return bySuffix.length === 1 ? bySuffix[0]! : null;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
 }
