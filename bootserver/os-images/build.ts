@@ -14,6 +14,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { repoRoot } from '../../lib/paths.ts';
 import { execa, run, runAllowFailure } from '../../lib/process.ts';
 import { splitLines } from '../../lib/process.ts';
+import { aptProxyConf } from '../../lib/apt-proxy.ts';
 import { hideUrlPasswords } from '../../lib/redact.ts';
 import { removeTree, type Depot, type DepotEntry } from '../depot/depot.ts';
 import { entryId } from '../depot/manifest.ts';
@@ -70,20 +71,9 @@ chroot "$root" locale-gen >/dev/null
 `;
 
 /**
- * apt's proxy options for the build, as the content of a file passed to mmdebstrap by its path:
- * the proxy URL may carry a password, and a command line is world-readable (/proc/<pid>/cmdline,
- * `ps`). mmdebstrap copies the file into the chroot's 99mmdebstrap, which CUSTOMIZE_SCRIPT
- * removes before packing. Pure.
- */
-export function aptProxyConfig(proxy: string): string {
-  // A quote or line break would end apt's string and start options of its own.
-  if (/["\n\r]/.test(proxy)) throw new NetimageError('invalid', 'proxy URL: quotes and line breaks are not allowed');
-  return `Acquire::http::Proxy "${proxy}";\nAcquire::https::Proxy "${proxy}";\n`;
-}
-
-/**
  * mmdebstrap's arguments for a spec, writing the tree into the directory `target`; the proxy only
- * as the path of an apt config file (aptProxyConfig), never the URL itself. Pure.
+ * as the path of an apt config file (lib/apt-proxy.ts, 0600; mmdebstrap copies it into the chroot's
+ * 99mmdebstrap, which CUSTOMIZE_SCRIPT removes before packing), never the URL itself. Pure.
  */
 export function mmdebstrapArgs(spec: OsImageSpec, proxyConfigFile: string | null, target: string): string[] {
   const args = [
@@ -266,7 +256,7 @@ export class OsImageBuilder {
     // The proxy (maybe with a password) in a file only root can read, inside the 0700 scratch
     // folder, removed once mmdebstrap is done: never on its command line.
     const proxyConfigFile = request.proxy ? join(tmpDir, 'apt-proxy.conf') : null;
-    if (request.proxy && proxyConfigFile) await writeFile(proxyConfigFile, aptProxyConfig(request.proxy), { mode: 0o600, flag: 'wx' });
+    if (request.proxy && proxyConfigFile) await writeFile(proxyConfigFile, aptProxyConf(request.proxy), { mode: 0o600, flag: 'wx' });
     try {
       await this.runMmdebstrap(build, mmdebstrapArgs(request.spec, proxyConfigFile, tree), env);
     } finally {

@@ -5,11 +5,11 @@ import { chmod, lstat, mkdir, readFile, rm, symlink, writeFile, readdir } from '
 import { join } from 'node:path';
 import type { OsInstallPlan } from '../../lib/agent-protocol.ts';
 import { archiveHasLocale } from '../../lib/locales.ts';
+import { aptProxyConf } from '../../lib/apt-proxy.ts';
 import { ImagingError } from '../errors.ts';
 import type { Chroot } from './chroot.ts';
 import {
   aptLogLine,
-  aptProxyText,
   aptSourcesText,
   checkPasswordHash,
   checkTimezone,
@@ -61,7 +61,7 @@ export async function configureSystem(root: string, plan: OsInstallPlan, uuids: 
   const userHash = checkPasswordHash(plan.userPasswordHash, 'user_password');
   const keyboard = keyboardText(plan.consoleKeymap);
   const sources = plan.aptSources.length ? aptSourcesText(plan.aptSources) : null;
-  const proxy = plan.proxy ? aptProxyText(plan.proxy) : null;
+  const proxy = plan.proxy ? aptProxyConf(plan.proxy, 'written by netimage (opsi-local-image-debian property proxy)') : null;
 
   await put(root, 'etc/fstab', fstabText(uuids));
   if (uuids.esp) await mkdir(join(root, 'boot/efi'), { recursive: true });

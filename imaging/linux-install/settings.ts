@@ -82,11 +82,6 @@ export function checkTimezone(tz: string): string {
   return tz;
 }
 
-export function aptProxyText(proxy: string): string {
-  if (!/^https?:\/\/[^\s"]+$/.test(proxy)) throw new ImagingError(`proxy "${hideUrlPasswords(proxy)}" is not an http(s) URL`);
-  return `// written by netimage (opsi-local-image-debian property proxy)\nAcquire::http::Proxy "${proxy}";\n`;
-}
-
 /** The job log's line about apt: a proxy's password (http://user:password@host) stays out of it. */
 export function aptLogLine(sources: number, proxy: string | null): string {
   return `apt: ${sources} sources${proxy ? `, proxy ${hideUrlPasswords(proxy)}` : ', no proxy'}`;

@@ -1,6 +1,7 @@
 // The OS install's pure parts: settings texts, the askbeforeinst countdown, delay_for_reboot; and
 // the root filesystem download's idle timeout (real tar + zstd, loopback HTTP).
 import test from 'ava';
+import { aptProxyConf } from '../../lib/apt-proxy.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,7 +12,7 @@ import { run } from '../../lib/process.ts';
 import { downloadVerified, type FetchServerFile } from '../../imaging/linux-install/rootfs.ts';
 import { ImagingError } from '../../imaging/errors.ts';
 import { archiveHasLocale, archiveLocaleName, LANGUAGE_LOCALES } from '../../lib/locales.ts';
-import { aptLogLine, aptProxyText, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
+import { aptLogLine, aptSourcesText, checkPasswordHash, checkTimezone, firstBootConfigText, fstabText, grubCfgText, keyboardFor, localeFor, localeGenText, vendorOf } from '../../imaging/linux-install/settings.ts';
 import { espFiles } from '../../imaging/linux-install/bootloader.ts';
 import { confirmOnConsole, parseAnswer, type ConsoleIo } from '../../imaging/linux-install/confirm.ts';
 import { rebootDelaySeconds } from '../../bootimage/agent/reboot-delay.ts';
@@ -61,7 +62,7 @@ test('language, keymap, time zone, apt: opsi values mapped, bad ones refused', (
   t.throws(() => keyboardFor('de"\nX=1'), { message: /not a keymap name/ });
   t.is(checkTimezone('America/Argentina/Buenos_Aires'), 'America/Argentina/Buenos_Aires');
   t.throws(() => checkTimezone('../../etc/shadow'));
-  t.throws(() => aptProxyText('http://x" ; evil'), { message: /not an http/ });
+  t.throws(() => aptProxyConf('http://x" ; evil'), { message: /not an http/ });
   t.throws(() => aptSourcesText(['deb http://a b c\ndeb http://evil x y']));
   t.throws(() => checkPasswordHash('linux123', 'root_password'), { message: /not a yescrypt/ });
   t.throws(() => firstBootConfigText('https://server/agent/v1/first-boot', 'a'.repeat(64)), { message: /not http/ });
@@ -70,7 +71,7 @@ test('language, keymap, time zone, apt: opsi values mapped, bad ones refused', (
 test('apt: a proxy password never reaches the job log or an error message', (t) => {
   t.is(aptLogLine(2, 'http://squid:s3cret@192.0.2.1:3128'), 'apt: 2 sources, proxy http://squid:***@192.0.2.1:3128');
   t.is(aptLogLine(0, null), 'apt: 0 sources, no proxy');
-  t.throws(() => aptProxyText('http://squid:s3cret@x" ; evil'), { message: /^(?!.*s3cret).*not an http/ });
+  t.throws(() => aptProxyConf('http://squid:s3cret@x" ; evil'), { message: /^(?!.*s3cret).*not an http/ });
   t.is(
     hideUrlPasswords('deb http://u:p@m.example/debian bookworm main, https://a@b.example/, postgres://x:y@/db?host=/run'),
     'deb http://u:***@m.example/debian bookworm main, https://a@b.example/, postgres://x:***@/db?host=/run',

@@ -2,7 +2,8 @@ import test from 'ava';
 import { parseDeb822Sources, parseOneLineSources, sourceForSuite } from '../../bootserver/os-images/apt-sources.ts';
 import { OS_DEFINITIONS, basePackagesFor, makeSpec, parsePackageList, rootfsEntryName, specHash } from '../../bootserver/os-images/spec.ts';
 import { initialProgress, progressAfter } from '../../bootserver/os-images/progress.ts';
-import { aptProxyConfig, mmdebstrapArgs } from '../../bootserver/os-images/build.ts';
+import { aptProxyConf } from '../../lib/apt-proxy.ts';
+import { mmdebstrapArgs } from '../../bootserver/os-images/build.ts';
 import { curlInvocation, parsePackageNames } from '../../bootserver/os-images/mirror.ts';
 import { encode64, hashPassword, isPasswordHash, verifyPassword, checkClearPassword, PASSWORD_MAX_BYTES } from '../../bootserver/os-images/passwords.ts';
 
@@ -75,10 +76,10 @@ test('a proxy password is never on a command line (world-readable /proc/<pid>/cm
   const proxy = 'http://squid:s3cret@192.0.2.1:3128';
   const spec = makeSpec({ os: debian, mirror: 'http://m.example/debian', security: null, additionalPackages: [] });
   t.false(mmdebstrapArgs(spec, '/srv/scratch/apt-proxy.conf', '/t').some((a) => a.includes('s3cret') || a.includes('Proxy')));
-  t.is(aptProxyConfig(proxy), 'Acquire::http::Proxy "http://squid:s3cret@192.0.2.1:3128";\nAcquire::https::Proxy "http://squid:s3cret@192.0.2.1:3128";\n');
+  t.is(aptProxyConf(proxy), 'Acquire::http::Proxy "http://squid:s3cret@192.0.2.1:3128";\nAcquire::https::Proxy "http://squid:s3cret@192.0.2.1:3128";\n');
   // A quote or line break would end apt's string and smuggle in options of its own.
-  t.throws(() => aptProxyConfig('http://p:a"b@x:1'), { message: /quotes and line breaks/ });
-  t.throws(() => aptProxyConfig('http://x:1\nAPT::Get::AllowUnauthenticated "true"'), { message: /quotes and line breaks/ });
+  t.throws(() => aptProxyConf('http://p:a"b@x:1'), { message: /not an http\(s\) URL/ });
+  t.throws(() => aptProxyConf('http://x:1\nAPT::Get::AllowUnauthenticated "true"'), { message: /not an http\(s\) URL/ });
 
   const curl = curlInvocation('http://m.example/debian/dists/bookworm/InRelease', '/tmp/f', { proxy: 'http://squid:s3"cret@192.0.2.1:3128' });
   t.false(curl.args.some((a) => a.includes('s3')), 'no proxy in curl\'s argv');
