@@ -271,6 +271,19 @@ test.serial("a room operator is refused a prepare outside their room: the UI sho
   t.is((await ts.api('GET', '/api/v1/clients/pc03/products')).body.find((s: any) => s.productId === PREPARE).actionRequest, 'none');
 });
 
+test.serial('an action set elsewhere (the CLI, another admin, a schedule) shows on an open room view without a reload', async (t) => {
+  const { ts, page } = shared;
+  await page.goto(ts.url + '/#/room/room102');
+  const tile = page.locator('a.tile[data-client=pc03]');
+  await tile.waitFor();
+  t.is(await tile.locator('.pending').count(), 0, 'nothing pending on pc03 yet');
+  t.is((await ts.api('PUT', '/api/v1/clients/pc03/products/hwinvent/action', { actionRequest: 'setup' })).status, 200);
+  await tile.locator('.pending').getByText(/hwinvent pending/).waitFor({ timeout: 30_000 });
+  t.is((await ts.api('PUT', '/api/v1/clients/pc03/products/hwinvent/action', { actionRequest: 'none' })).status, 200);
+  await tile.locator('.pending').waitFor({ state: 'detached', timeout: 30_000 });
+  t.pass();
+});
+
 test.serial('screenshots at phone width, light and dark', async (t) => {
   const { ts, page } = shared;
   await page.setViewportSize(PHONE);

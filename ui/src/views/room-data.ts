@@ -1,9 +1,11 @@
 // What a room grid needs from the API, refetched when a live event changes a job's state (the
-// percent in between comes from the events themselves, see model.ts tileOf).
+// percent in between comes from the events themselves, see model.ts tileOf) and every 10 s.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
 import { useLive } from '../live.ts';
 import type { ClientView, Group, Job, ProductDefinition, ProductStateView } from '../types.ts';
+
+const REFRESH_MS = 10_000;
 
 export interface RoomData {
   groups: Group[];
@@ -20,6 +22,14 @@ export function useRoomData(group: string | null): { data: RoomData | null; erro
   const [tick, setTick] = useState(0);
   // Changes only when some job changes state, not on every percent.
   const stateKey = useMemo(() => [...live.jobs.values()].map((e) => `${e.jobId}:${e.state}`).join(','), [live.version]);
+  // What changes without a job event (an action set by another admin, the CLI or a schedule, a
+  // PC added) shows within REFRESH_MS while the tab is visible.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (!document.hidden) setTick((t) => t + 1);
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, []);
   useEffect(() => {
     let cancelled = false;
     const timer = setTimeout(async () => {
