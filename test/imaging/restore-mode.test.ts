@@ -26,7 +26,7 @@ test('delta until both kinds have run; then the faster one, the latest of each c
   t.is(preferFullByHistory(pastRestores(line('full', 4e9, 0, 4))), null, 'no delta yet: delta');
   t.is(preferFullByHistory(pastRestores(line('delta', 1e8, 4e9, 40))), null, 'no full yet: delta');
   const fullFaster = pastRestores([line('delta', 1e8, 4e9, 10), line('full', 4e9, 0, 5)].join('\n'));
-  t.regex(preferFullByHistory(fullFaster) ?? '', /last full restore wrote 800 MB\/s, the last delta compared 400 MB\/s/);
+  t.regex(preferFullByHistory(fullFaster) ?? '', /last full restore wrote 800 MB\/s, the last delta covered 400 MB\/s/);
   const deltaNowFaster = pastRestores([line('delta', 1e8, 4e9, 10), line('full', 4e9, 0, 5), line('delta', 1e8, 4e9, 4)].join('\n'));
   t.is(preferFullByHistory(deltaNowFaster), null);
   t.is(preferFullByHistory(pastRestores([line('delta', 1e8, 4e9, 5), line('full', 4e9, 0, 5)].join('\n'))), null, 'a tie goes to delta');
