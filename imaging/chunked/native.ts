@@ -3,7 +3,8 @@
 // partclone | zstd; the helpers ~1x (docs/performance.md), so they are used whenever present.
 // Server and tests: var/native/<hash of the sources>/ (built by scripts/setup.d, or by
 // buildChunkHelpers); the boot image: /usr/libexec/netimage (bootimage/build.ts).
-// NETIMAGE_CHUNK_HELPERS=off forces the Node path, =DIR takes the helpers from DIR.
+// NETIMAGE_CHUNK_HELPERS=off forces the Node path, =DIR takes the helpers from DIR;
+// NETIMAGE_EXT4RECORDS=off leaves ext4records out (no inode tables, delta compares everything).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -62,6 +63,8 @@ export function findChunkHelpers(root: string = process.env['NETIMAGE_ROOT'] ?? 
  * never parsed by hand), so NETIMAGE_CHUNK_HELPERS=off (Node's cutter and applier) still uses it.
  */
 export function findExt4Records(root: string = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..')): string | null {
+  // off: no inode tables at backup and compare-everything deltas (bench/delta-fs.ts: backups with and without).
+  if (process.env['NETIMAGE_EXT4RECORDS'] === 'off') return null;
   const env = process.env['NETIMAGE_CHUNK_HELPERS'];
   const dirs = [...(env && env !== 'off' ? [env] : []), ...(helperSourcesHash() ? [join(root, HELPER_CACHE, helperSourcesHash()!)] : []), BOOT_IMAGE_HELPER_DIR];
   for (const d of dirs) if (existsSync(join(d, 'ext4records'))) return join(d, 'ext4records');
