@@ -2,7 +2,7 @@
 // dropped before every timed run, after a class-like change of 0.5 / 2 / 10 % of the used bytes
 // made through the mounted filesystem (issue #14's "Must show"):
 //   node bench/delta-fs.ts [--fs ext4,ntfs] [--used-gib 4.4] [--patterns 0.5,2,10] [--runs 1]
-//                          [--dir /var/tmp] [--old-helpers DIR]
+//                          [--dir /var/tmp] [--old-helpers DIR] [--pagefile-share 0.3]
 //   node bench/delta-fs.ts --only full [--runs 3] [--variants name:VAR=value,...]
 // Per partition: a loop device (--direct-io=on) over a sparse file in --dir, filled like a Windows PC (a 1 GiB
 // pagefile.sys, a system tree, programs, a browser cache of small files), imaged once (chunked,
@@ -12,7 +12,10 @@
 // too) and ends after `sync <device> <backing file>` (a restore is done when its data is on disk).
 // The change: 30 % pagefile-like writes (64 KiB-1 MiB pieces in place at random offsets of
 // pagefile.sys), 30 % rewritten files (half in place, half written anew and renamed over the old
-// one, as installers and editors do), 25 % new files, 15 % deleted cache directories.
+// one, as installers and editors do), 25 % new files, 15 % deleted cache directories
+// (--pagefile-share S: S of the change into pagefile.sys, 0.6 - S rewritten files; with 0 the
+// pagefile is not touched: any write to it changes its ctime, and ext4's inode records then cannot
+// vouch for any of its 1 GiB).
 // Bytes written/read are the loop device's own counters (/sys/block/loopN/stat); CPU seconds are
 // this process and its children (chunkapply, zstd, partclone), not the kernel's loop workers.
 // --old-helpers DIR: also run each delta with the chunk helpers in DIR (NETIMAGE_CHUNK_HELPERS),
@@ -48,6 +51,7 @@ const { values } = parseArgs({
     'old-helpers': { type: 'string' },
     only: { type: 'string' },
     variants: { type: 'string', default: '' },
+    'pagefile-share': { type: 'string', default: '0.3' },
   },
 });
 const MiB = 1024 * 1024;
@@ -128,16 +132,18 @@ async function fill(root: string): Promise<Tree> {
 /** A class's worth of change: `budget` bytes through the filesystem (see the header). */
 async function change(root: string, tree: Tree, budget: number, tag: string): Promise<number> {
   let changed = 0;
-  const pf = await open(join(root, tree.pagefile), 'r+');
-  for (let left = budget * 0.3; left > 0; ) {
+  // --pagefile-share 0: the pagefile is not touched, the files take its share.
+  const pfShare = Number(values['pagefile-share']);
+  const pf = pfShare > 0 ? await open(join(root, tree.pagefile), 'r+') : null;
+  for (let left = budget * pfShare; pf && left > 0; ) {
     const len = randomInt(16, 257) * 4096;
     await pf.write(content(len, 'semi'), 0, len, randomInt(GiB / 4096 - 256) * 4096);
     left -= len;
     changed += len;
   }
-  await pf.close();
+  await pf?.close();
   const files = [...tree.files].sort(() => Math.random() - 0.5);
-  for (let left = budget * 0.3, i = 0; left > 0 && i < files.length; i++) {
+  for (let left = budget * (0.6 - pfShare), i = 0; left > 0 && i < files.length; i++) {
     const f = files[i]!;
     if (f.size > left * 2) continue;
     const p = join(root, f.path);
