@@ -229,7 +229,16 @@ async function recordInodes(opts: BackupOptions, fsType: string, helper: string 
   }
   const t = performance.now();
   const file = join(staging, INODE_TABLE_FILE);
-  const r = await recordInodeTable(helper, opts.device, file, opts.signal);
+  let r;
+  try {
+    r = await recordInodeTable(helper, opts.device, file, opts.signal);
+  } catch (e) {
+    // The image itself does not depend on the table: without it delta compares everything.
+    opts.signal?.throwIfAborted();
+    await rm(file, { force: true });
+    log(`no inode table: ext4records failed (${(e as Error).message.split('\n')[0]}); a delta restore of this image compares every chunk`);
+    return null;
+  }
   if ('skipped' in r) {
     log(`no inode table: ${r.skipped}; a delta restore of this image compares every chunk`);
     return null;

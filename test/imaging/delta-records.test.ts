@@ -9,6 +9,7 @@ import test from 'ava';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, runAllowFailure } from '../../lib/process.ts';
+import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition, type RestoreResult } from '../../imaging/restore.ts';
 import { findExt4Records } from '../../imaging/chunked/native.ts';
 import { INODE_TABLE_FILE } from '../../imaging/chunked/format.ts';
@@ -146,4 +147,14 @@ test.serial('ext4records never opens the device for writing: record and trust wo
   } finally {
     await runAllowFailure('losetup', ['-d', ro]);
   }
+});
+
+test.serial('a backup of an unclean file system is made without an inode table, and says why', async (t) => {
+  await run('debugfs', ['-w', '-R', 'feature needs_recovery', ctx.a]);
+  const lines: string[] = [];
+  const b = await backupPartition({ storeRoot: ctx.store, device: ctx.a, imageName: 'unclean', log: (l) => lines.push(l) });
+  t.is(b.metadata.format, 'netimage-image/2');
+  t.is(b.metadata.chunked!.inodeTable, undefined);
+  t.true(lines.includes('no inode table: the journal needs recovery (needs_recovery); a delta restore of this image compares every chunk'), lines.join('\n'));
+  await run('debugfs', ['-w', '-R', 'feature -needs_recovery', ctx.a]);
 });
