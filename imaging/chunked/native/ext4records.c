@@ -11,8 +11,11 @@
 //
 //   ext4records trust <device> <table> <bitmap-out>
 //     At restore. The trust rule: block b is trusted only when it is owned now by exactly one
-//     inode, that inode is not a reserved one (other than 2), and its number, generation, ctime
-//     (sec + nsec) and block-list hash equal the table's record. Writes one bit per block of the
+//     inode, that inode is not a reserved one (other than 2; nor journal, quota, orphan file,
+//     snapshot), b is not its xattr block, and its number, generation, ctime (sec + nsec) and
+//     block-list hash equal the table's record. Nothing is trusted when the UUID, geometry or
+//     features differ from the table's, e2fsck ran since (s_lastcheck), or the file system is not
+//     clean. Writes one bit per block of the
 //     file system (bit b: byte b/8, mask 1 << b%8). stdout: "OK <blockSize> <blocks> <trusted
 //     blocks> <trusted inodes>" or "UNTRUSTED <reason>" (no bitmap written).
 //
@@ -39,7 +42,13 @@ struct header {
   uint32_t inodesCount;
   uint64_t blocksCount;
   uint32_t records;
-  uint32_t reserved;
+  // s_lastcheck (+ _hi << 32): a full e2fsck since the backup (it repairs through libext2fs,
+  // without touching ctimes) makes the records untrustworthy. The feature words: tune2fs -O
+  // (e.g. metadata_csum) rewrites metadata blocks without touching ctimes.
+  uint32_t featureCompat;
+  uint32_t featureIncompat;
+  uint32_t featureRoCompat;
+  uint64_t lastCheck;
 };
 
 struct record {
@@ -143,7 +152,11 @@ static void walkInode(struct walk* w, ext2_ino_t ino, struct ext2_inode_large* i
 
 // An inode whose ctime has nanoseconds and that may carry a record.
 static int recordable(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large* inode) {
-  if (ino < EXT2_FIRST_INODE(fs->super) && ino != EXT2_ROOT_INO) return 0;
+  struct ext2_super_block* s = fs->super;
+  if (ino < EXT2_FIRST_INODE(s) && ino != EXT2_ROOT_INO) return 0;
+  // Inodes the kernel writes into without updating their ctime (journal, quota files, the orphan
+  // file, a snapshot), wherever their numbers are.
+  if (ino == s->s_journal_inum || ino == s->s_usr_quota_inum || ino == s->s_grp_quota_inum || ino == s->s_prj_quota_inum || ino == s->s_orphan_file_inum || ino == s->s_snapshot_inum) return 0;
   if (inode->i_flags & EXT4_EA_INODE_FL) return 0; // its ctime field is a reference count
   return inode->i_extra_isize >= offsetof(struct ext2_inode_large, i_ctime_extra) + sizeof inode->i_ctime_extra - EXT2_GOOD_OLD_INODE_SIZE;
 }
@@ -221,9 +234,13 @@ static void trustOne(struct walk* w, ext2_ino_t ino, struct ext2_inode_large* in
     errcode_t err = ext2fs_block_iterate3(w->fs, ino, BLOCK_FLAG_READ_ONLY, t->blockBuf, markBlock, &m);
     if (err) die("walking the blocks of a trusted inode", err);
   }
-  blk64_t acl = ext2fs_file_acl_block(w->fs, in);
-  if (acl && acl < m.max) t->cand[acl >> 3] |= (uint8_t)(1u << (acl & 7));
+  // The xattr block is never trusted: it can be shared, and its reference count changes (another
+  // inode dropping it) without this inode's ctime changing. It is in the hash all the same.
   t->trustedInodes++;
+}
+
+static uint64_t lastCheck(const struct ext2_super_block* s) {
+  return (uint64_t)s->s_lastcheck | ((uint64_t)s->s_lastcheck_hi << 32);
 }
 
 static int cmdRecord(const char* device, const char* out) {
@@ -236,7 +253,8 @@ static int cmdRecord(const char* device, const char* out) {
   }
   FILE* f = fopen(out, "wbx");
   if (!f) die("creating the table", errno);
-  struct header h = { .blockSize = fs->blocksize, .inodesCount = fs->super->s_inodes_count, .blocksCount = ext2fs_blocks_count(fs->super) };
+  struct ext2_super_block* s = fs->super;
+  struct header h = { .blockSize = fs->blocksize, .inodesCount = s->s_inodes_count, .blocksCount = ext2fs_blocks_count(s), .featureCompat = s->s_feature_compat, .featureIncompat = s->s_feature_incompat, .featureRoCompat = s->s_feature_ro_compat, .lastCheck = lastCheck(s) };
   memcpy(h.magic, MAGIC, 8);
   memcpy(h.uuid, fs->super->s_uuid, 16);
   if (fwrite(&h, sizeof h, 1, f) != 1) die("writing the table", errno);
@@ -267,6 +285,9 @@ static int cmdTrust(const char* device, const char* table, const char* bitmapOut
   if (!why && memcmp(h.uuid, fs->super->s_uuid, 16)) why = "the file system's UUID differs from the one the inode table was taken of";
   if (!why && (h.blockSize != fs->blocksize || h.blocksCount != ext2fs_blocks_count(fs->super) || h.inodesCount != fs->super->s_inodes_count))
     why = "the file system's geometry (block size, blocks, inodes) differs from the inode table's";
+  if (!why && (h.featureCompat != fs->super->s_feature_compat || h.featureIncompat != fs->super->s_feature_incompat || h.featureRoCompat != fs->super->s_feature_ro_compat))
+    why = "the file system's features changed since the backup (tune2fs)";
+  if (!why && h.lastCheck != lastCheck(fs->super)) why = "e2fsck checked the file system since the backup (its repairs do not update ctimes)";
   if (why) {
     printf("UNTRUSTED %s\n", why);
     ext2fs_close_free(&fs);
