@@ -78,7 +78,7 @@ static const char* untrustworthy(ext2_filsys fs) {
   if (s->s_state & EXT2_ERROR_FS) return "the file system has errors (state)";
   if (ext2fs_has_feature_journal_needs_recovery(s)) return "the journal needs recovery (needs_recovery)";
   if (s->s_error_count) return "the file system has recorded errors (s_error_count)";
-  if (s->s_last_orphan) return "the file system has orphan inodes pending";
+  if (s->s_last_orphan || ext2fs_has_feature_orphan_present(s)) return "the file system has orphan inodes pending";
   if (EXT2_INODE_SIZE(s) < 256) return "128-byte inodes hold no nanosecond ctime";
   return NULL;
 }
@@ -172,7 +172,8 @@ static void scan(ext2_filsys fs, struct walk* w, visitFn visit, void* priv) {
   ext2_ino_t ino;
   for (;;) {
     err = ext2fs_get_next_inode_full(sc, &ino, (struct ext2_inode*)inode, (int)isz);
-    if (err == EXT2_ET_BAD_BLOCK_IN_INODE_TABLE) continue;
+    // Any error (a bad block in an inode table, a checksum) ends the run: an inode not seen could
+    // own a block another one is trusted for. Restore then compares every chunk.
     if (err) die("scanning the inodes", err);
     if (!ino) break;
     if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino)) continue;
