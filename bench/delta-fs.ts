@@ -1,8 +1,8 @@
-// Delta restore against full restore on ext4 and NTFS partitions with >= 4 GB used, page cache
+// Delta restore (ext4: with inode records; and restore_mode=compare) against full restore on ext4 and NTFS partitions with >= 4 GB used, page cache
 // dropped before every timed run, after a class-like change of 0.5 / 2 / 10 % of the used bytes
 // made through the mounted filesystem (issue #14's "Must show"):
 //   node bench/delta-fs.ts [--fs ext4,ntfs] [--used-gib 4.4] [--patterns 0.5,2,10] [--runs 1]
-//                          [--dir /var/tmp] [--old-helpers DIR]
+//                          [--dir /var/tmp] [--old-helpers DIR] [--pagefile-share 0.3]
 //   node bench/delta-fs.ts --only full [--runs 3] [--variants name:VAR=value,...]
 // Per partition: a loop device (--direct-io=on) over a sparse file in --dir, filled like a Windows PC (a 1 GiB
 // pagefile.sys, a system tree, programs, a browser cache of small files), imaged once (chunked,
@@ -12,7 +12,10 @@
 // too) and ends after `sync <device> <backing file>` (a restore is done when its data is on disk).
 // The change: 30 % pagefile-like writes (64 KiB-1 MiB pieces in place at random offsets of
 // pagefile.sys), 30 % rewritten files (half in place, half written anew and renamed over the old
-// one, as installers and editors do), 25 % new files, 15 % deleted cache directories.
+// one, as installers and editors do), 25 % new files, 15 % deleted cache directories
+// (--pagefile-share S: S of the change into pagefile.sys, 0.6 - S rewritten files; with 0 the
+// pagefile is not touched: any write to it changes its ctime, and ext4's inode records then cannot
+// vouch for any of its 1 GiB).
 // Bytes written/read are the loop device's own counters (/sys/block/loopN/stat); CPU seconds are
 // this process and its children (chunkapply, zstd, partclone), not the kernel's loop workers.
 // --old-helpers DIR: also run each delta with the chunk helpers in DIR (NETIMAGE_CHUNK_HELPERS),
@@ -24,13 +27,13 @@
 // Re-executes itself in a private mount namespace; removes its loop devices and files.
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run, runAllowFailure } from '../lib/process.ts';
 import { backupPartition } from '../imaging/backup.ts';
 import { restorePartition, type RestoreResult } from '../imaging/restore.ts';
-import { buildChunkHelpers, HELPER_CACHE } from '../imaging/chunked/native.ts';
+import { buildChunkHelpers, findExt4Records, HELPER_CACHE } from '../imaging/chunked/native.ts';
 import { repoRoot } from '../lib/paths.ts';
 
 if (!process.env['NETIMAGE_BENCH_NS']) {
@@ -48,6 +51,7 @@ const { values } = parseArgs({
     'old-helpers': { type: 'string' },
     only: { type: 'string' },
     variants: { type: 'string', default: '' },
+    'pagefile-share': { type: 'string', default: '0.3' },
   },
 });
 const MiB = 1024 * 1024;
@@ -128,16 +132,18 @@ async function fill(root: string): Promise<Tree> {
 /** A class's worth of change: `budget` bytes through the filesystem (see the header). */
 async function change(root: string, tree: Tree, budget: number, tag: string): Promise<number> {
   let changed = 0;
-  const pf = await open(join(root, tree.pagefile), 'r+');
-  for (let left = budget * 0.3; left > 0; ) {
+  // --pagefile-share 0: the pagefile is not touched, the files take its share.
+  const pfShare = Number(values['pagefile-share']);
+  const pf = pfShare > 0 ? await open(join(root, tree.pagefile), 'r+') : null;
+  for (let left = budget * pfShare; pf && left > 0; ) {
     const len = randomInt(16, 257) * 4096;
     await pf.write(content(len, 'semi'), 0, len, randomInt(GiB / 4096 - 256) * 4096);
     left -= len;
     changed += len;
   }
-  await pf.close();
+  await pf?.close();
   const files = [...tree.files].sort(() => Math.random() - 0.5);
-  for (let left = budget * 0.3, i = 0; left > 0 && i < files.length; i++) {
+  for (let left = budget * (0.6 - pfShare), i = 0; left > 0 && i < files.length; i++) {
     const f = files[i]!;
     if (f.size > left * 2) continue;
     const p = join(root, f.path);
@@ -244,9 +250,27 @@ try {
     console.error(`${fs}: filled in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     const store = join(work, `store-${fs}`);
     await mkdir(store);
-    t = performance.now();
-    const meta = (await backupPartition({ storeRoot: store, device: dev, imageName: 'pc' })).metadata;
-    console.error(`${fs}: backup in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    // The backup without and with the inode table (ext4records beside partclone), page cache
+    // dropped before each, and ext4records alone: what recording the table costs a backup.
+    const backupLines: string[] = [];
+    if (fs !== 'ntfs') {
+      process.env['NETIMAGE_EXT4RECORDS'] = 'off';
+      const plain = await measure(dev, backing, async () => void (await backupPartition({ storeRoot: store, device: dev, imageName: 'plain' })));
+      delete process.env['NETIMAGE_EXT4RECORDS'];
+      await rm(join(store, 'plain'), { recursive: true, force: true });
+      const helper = findExt4Records();
+      const table = join(work, 'alone.ext4');
+      const alone = helper ? await measure(dev, backing, async () => void (await run(helper, ['record', dev, table]))) : null;
+      const tableBytes = helper ? (await stat(table)).size : 0;
+      await rm(table, { force: true });
+      backupLines.push(`backup without inode table: ${plain.wall.toFixed(1)} s (load ${plain.load}); ext4records record alone: ${alone?.wall.toFixed(2)} s, read ${mb(alone?.read ?? 0)} MB (load ${alone?.load}), table ${(tableBytes / 1e6).toFixed(1)} MB`);
+    }
+    const got: { meta?: Awaited<ReturnType<typeof backupPartition>>['metadata'] } = {};
+    const withTable = await measure(dev, backing, async () => void (got.meta = (await backupPartition({ storeRoot: store, device: dev, imageName: 'pc', log: (l) => console.error(`${fs}: ${l}`) })).metadata));
+    backupLines.push(`backup${fs !== 'ntfs' ? ' with inode table' : ''}: ${withTable.wall.toFixed(1)} s (load ${withTable.load})`);
+    console.error(`${fs}: ${backupLines.join('; ')}`);
+    const meta = got.meta;
+    if (!meta) throw new Error('no backup');
     const img = join(store, 'pc', 'image.pcl.zst');
     const used = meta.usedBytes;
     const samples: Record<string, Sample[]> = {};
@@ -255,12 +279,12 @@ try {
       (samples[k] ??= []).push(s);
       console.error(`${fs} ${k}: ${s.wall.toFixed(2)} s, ${s.cpu.toFixed(2)} CPU-s, wrote ${mb(s.written)} MB, read ${mb(s.read)} MB, load ${s.load}, sync ${s.syncSeconds.toFixed(2)} s${s.result ? `, restorePartition ${s.result.seconds.toFixed(2)} s (checks ${s.result.verifySeconds.toFixed(2)} s)` : ''}${s.result?.applied ? `, ${s.result.applied.writtenChunks}/${s.result.applied.chunks} chunks ${JSON.stringify(s.result.applied.seconds)}` : ''}`);
     };
-    const delta = async (p: number, key: string, tag: string, env?: string) => {
+    const delta = async (p: number, key: string, tag: string, env?: string, mode?: 'compare') => {
       (changed[p] ??= []).push(await mounted(dev, fs, (root) => change(root, tree, (used * p) / 100, tag)));
       const before = process.env['NETIMAGE_CHUNK_HELPERS'];
       if (env) process.env['NETIMAGE_CHUNK_HELPERS'] = env;
       try {
-        const s = await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev }));
+        const s = await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode, log: (l) => l.startsWith('delta') && console.error(`${fs} ${key}: ${l}`) }));
         if (s.result!.mode !== 'delta') throw new Error(`expected a delta restore, got ${s.result!.mode}`);
         add(key, s);
       } finally {
@@ -317,6 +341,8 @@ try {
     for (let r = 0; r < runs; r++) {
       for (const [pi, p] of patterns.entries()) {
         await delta(p, `delta${p}`, `r${r}p${p}`);
+        // The same kind of change again, restored by restore_mode=compare (reads every chunk).
+        if (fs !== 'ntfs') await delta(p, `compare${p}`, `r${r}p${p}c`, undefined, 'compare');
         if (values['old-helpers']) await delta(p, `deltaOld${p}`, `r${r}p${p}old`, values['old-helpers']);
         const full = async () => add(`full${p}`, await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode: 'full' })));
         const rawRestore = async () => add(`raw${p}`, await measure(dev, backing, () => run('sh', ['-ec', `zstd -dcq "${img}" | partclone.restore -s - -o ${dev} >/dev/null 2>&1`]).then(() => undefined)));
@@ -332,16 +358,21 @@ try {
     raw[fs] = { used, imageBytes: meta.imageBytes, samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(({ result, ...s }) => ({ ...s, applied: result?.applied }))])), changed };
     const m = (k: string, f: (s: Sample) => number) => median(samples[k]!.map(f));
     report.push(`\n${fs}: partition ${partBytes / GiB} GiB, ${mb(used)} MB used, image ${mb(meta.imageBytes)} MB in ${meta.chunked!.frames - 1} chunks; median of ${runs}; page cache dropped before each run`);
+    report.push(...backupLines);
     report.push('| change | delta: s / CPU-s / written MB (chunks) / read MB / load | full (chunkapply): s / CPU-s / written MB / load | raw zstd-dc, partclone.restore: s / CPU-s / written MB / load | delta ÷ full | delta ÷ raw |');
     report.push('|---|---|---|---|---|---|');
     const one = (k: string) => `${m(k, (s) => s.wall).toFixed(1)} / ${m(k, (s) => s.cpu).toFixed(1)} / ${mb(m(k, (s) => s.written))}`;
     const loads = (k: string) => samples[k]!.map((s) => s.load).join(', ');
     for (const p of patterns) {
       const d = samples[`delta${p}`]!;
-      const chunks = d.map((s) => `${s.result!.applied!.writtenChunks}/${s.result!.applied!.chunks}`).join(', ');
+      const chunks = d.map((s) => `${s.result!.applied!.writtenChunks}/${s.result!.applied!.chunks} written, ${s.result!.applied!.trustedChunks} trusted`).join(', ');
       report.push(
         `| ${p} % (${mb(median(changed[p]!))} MB) | ${one(`delta${p}`)} (${chunks}) / ${mb(m(`delta${p}`, (s) => s.read))} / ${loads(`delta${p}`)} | ${one(`full${p}`)} / ${loads(`full${p}`)} | ${one(`raw${p}`)} / ${loads(`raw${p}`)} | ${(m(`delta${p}`, (s) => s.wall) / m(`full${p}`, (s) => s.wall)).toFixed(3)}× | ${(m(`delta${p}`, (s) => s.wall) / m(`raw${p}`, (s) => s.wall)).toFixed(3)}× |`,
       );
+      if (samples[`compare${p}`]) {
+        const c = samples[`compare${p}`]!.map((s) => `${s.result!.applied!.writtenChunks}/${s.result!.applied!.chunks} written`).join(', ');
+        report.push(`| ${p} %, restore_mode=compare | ${one(`compare${p}`)} (${c}) / ${mb(m(`compare${p}`, (s) => s.read))} / ${loads(`compare${p}`)} | | | ${(m(`compare${p}`, (s) => s.wall) / m(`full${p}`, (s) => s.wall)).toFixed(3)}× | ${(m(`compare${p}`, (s) => s.wall) / m(`raw${p}`, (s) => s.wall)).toFixed(3)}× |`);
+      }
       if (values['old-helpers']) report.push(`| ${p} %, old helpers | ${one(`deltaOld${p}`)} / ${mb(m(`deltaOld${p}`, (s) => s.read))} / ${loads(`deltaOld${p}`)} | | | ${(m(`deltaOld${p}`, (s) => s.wall) / m(`full${p}`, (s) => s.wall)).toFixed(3)}× | |`);
     }
     report.push('where chunkapply spent its time (s, median): main thread waiting for the readers / sha256 of frames / image read / decompress / target write (page cache) / fsync; reader threads (summed over both): target read / compare sha256');

@@ -33,6 +33,8 @@ const { positionals, values } = parseArgs({
     'sector-size': { type: 'string' },
     'full-check': { type: 'boolean', default: false },
     full: { type: 'boolean', default: false },
+    // Delta that reads every chunk (restore_mode=compare): trusts no ext4 inode records.
+    compare: { type: 'boolean', default: false },
     'source-product': { type: 'string' },
   },
 });
@@ -70,7 +72,7 @@ async function main(): Promise<unknown> {
     case 'backup':
       return backupFlow(ctx, { imageName: need(values.image, 'image'), sourceProduct: values['source-product'] ?? null });
     case 'restore':
-      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'], mode: values.full ? 'full' : 'delta' });
+      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'], mode: values.full ? 'full' : values.compare ? 'compare' : 'delta' });
     case 'delimage':
       return delimageFlow(ctx, need(values.image, 'image'));
     case 'space':

@@ -1,21 +1,21 @@
 // Which restore a chunked image gets when the target still holds the image's filesystem.
-// Delta must read every used block (there is no change log), a full restore decompresses and
-// writes them: which is quicker depends on the disk (docs/imaging.md "What delta costs"). On a
-// disk that writes as fast as it reads, full wins; on one with slow writes, delta; delta always
-// writes the least. `auto` decides from this PC's own master.log: the last delta's compare rate
-// against the last full restore's write rate.
+// Delta reads the used blocks the file system cannot vouch for (ext2/3/4 with inode records:
+// few; NTFS or `compare`: all of them), a full restore decompresses and writes them all: which is
+// quicker depends on the disk and on what it could skip (docs/imaging.md "What delta costs").
+// `auto` decides from this PC's own master.log: the last delta's rate over the used bytes it
+// covered (compared + trusted unread) against the last full restore's write rate.
 
 /** The restore_mode property of opsi-local-image-restore. */
-export const RESTORE_MODES = ['auto', 'delta', 'full'] as const;
+export const RESTORE_MODES = ['auto', 'delta', 'compare', 'full'] as const;
 export type RestoreModeSetting = (typeof RESTORE_MODES)[number];
 
 export interface PastRestore {
   mode: 'delta' | 'full';
-  /** Bytes compared (delta) or written (full), per second of the whole restore. */
+  /** Used bytes covered (delta: compared + trusted unread) or written (full), per second of the whole restore. */
   bytesPerSecond: number;
 }
 
-const DONE = /\brestore done image=\S+ device=\S+ mode=(delta|full) chunks=\d+\/\d+ written=(\d+) compared=(\d+) seconds=([\d.]+)/;
+const DONE = /\brestore done image=\S+ device=\S+ mode=(delta|full) chunks=\d+\/\d+ written=(\d+) compared=(\d+)(?: trusted=\d+ trustedBytes=(\d+))? seconds=([\d.]+)/;
 
 /** The restores master.log records as done, oldest first (stream restores and failures are not rates). */
 export function pastRestores(masterLog: string): PastRestore[] {
@@ -24,8 +24,8 @@ export function pastRestores(masterLog: string): PastRestore[] {
     const m = DONE.exec(line);
     if (!m) continue;
     const mode = m[1] as 'delta' | 'full';
-    const bytes = Number(mode === 'delta' ? m[3] : m[2]);
-    const seconds = Number(m[4]);
+    const bytes = mode === 'delta' ? Number(m[3]) + Number(m[4] ?? 0) : Number(m[2]);
+    const seconds = Number(m[5]);
     // A restore of a few MiB says nothing about the disk's rate.
     if (seconds <= 0 || bytes < 64 * 1024 * 1024) continue;
     out.push({ mode, bytesPerSecond: bytes / seconds });
@@ -46,5 +46,26 @@ export function preferFullByHistory(history: PastRestore[]): string | null {
   if (!delta || !full) return null;
   if (full.bytesPerSecond <= delta.bytesPerSecond) return null;
   const mb = (r: PastRestore) => (r.bytesPerSecond / 1e6).toFixed(0);
-  return `restore_mode=auto: on this disk the last full restore wrote ${mb(full)} MB/s, the last delta compared ${mb(delta)} MB/s, so writing everything is quicker than reading it (restore_mode=delta writes only what differs)`;
+  return `restore_mode=auto: on this disk the last full restore wrote ${mb(full)} MB/s, the last delta covered ${mb(delta)} MB/s (compared + trusted unread), so writing everything is quicker (restore_mode=delta writes only what differs)`;
+}
+
+const RESTORE_EVENT = /\brestore (start|done|FAILED) image=\S+ device=(\S+)/;
+
+/**
+ * Why the target's inode records cannot be trusted because of netimage itself: the last restore
+ * to `device` that started did not end with "restore done" (killed, power cut, a damaged chunk).
+ * Its writes went under the file system: an inode table chunk may already be the image's while
+ * the data it describes is not, so the records could vouch for blocks that differ. Null: the
+ * last restore here finished (or there was none).
+ */
+export function unfinishedRestore(masterLog: string, device: string): string | null {
+  let pending: string | null = null;
+  for (const line of masterLog.split('\n')) {
+    const m = RESTORE_EVENT.exec(line);
+    if (!m || m[2] !== device) continue;
+    if (m[1] === 'start') pending = line.slice(0, 24);
+    else if (m[1] === 'done') pending = null;
+    // FAILED after a start: its writes may be partial; the start stays pending.
+  }
+  return pending ? `the restore to ${device} started ${pending.trim()} did not finish, so blocks may have been written under the file system` : null;
 }

@@ -3,7 +3,10 @@
 // came from, else full, each frame verified before it is written (imaging/chunked/apply.ts).
 // Stream images (netimage-image/1): verified completely first, then zstd -dc | partclone.restore
 // in kernel pipes. Then the MBR boot flag (GPT: the ESP is not touched, its boot entries stay).
-import { open } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ProductOnClientStateWire } from '../lib/agent-protocol.ts';
 import { run, runAllowFailure } from '../lib/process.ts';
 import { blockGeometry } from './devices.ts';
@@ -12,12 +15,14 @@ import { checkChunkedImage, verifyStoredImage } from './imagefile.ts';
 import { applyChunkedImage, type ApplyResult, type RestoreMode } from './chunked/apply.ts';
 import { deltaMismatch } from './chunked/format.ts';
 import { partitionIdentity } from './chunked/identity.ts';
+import { hasInodeRecords, trustedBlocks, type Trusted } from './chunked/ext4-records.ts';
+import { findExt4Records } from './chunked/native.ts';
 import { progressTracker } from './partclone.ts';
 import { pipelineFailure, runPipeline } from './pipeline.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { normalizeImageName } from './store/names.ts';
-import { appendMasterLog, readMasterLog, readMetadata, recoverStore } from './store/store.ts';
-import { pastRestores, preferFullByHistory, type RestoreModeSetting } from './restore-mode.ts';
+import { appendMasterLog, imageDir, readMasterLog, readMetadata, recoverStore } from './store/store.ts';
+import { pastRestores, preferFullByHistory, unfinishedRestore, type RestoreModeSetting } from './restore-mode.ts';
 import type { ImageMetadata } from './store/metadata.ts';
 
 export interface RestoreOptions {
@@ -30,9 +35,11 @@ export interface RestoreOptions {
   /** Also run zstd -t over the whole image before writing (slower; sha256 already proves the file unchanged). */
   fullCheck?: boolean | undefined;
   /**
-   * Chunked images only. `delta` (default): compare and write only what differs when the target
-   * qualifies; `auto`: the same, unless this disk's master.log shows full restores are quicker
-   * here (imaging/restore-mode.ts); `full`: always write every chunk.
+   * Chunked images only. `delta` (default): write only what differs when the target qualifies,
+   * reading only the chunks the file system's inode records cannot vouch for (ext2/3/4 images with
+   * an inode table; else every chunk); `compare`: delta that reads and compares every chunk
+   * (never trusts the file system); `auto`: like delta, unless this disk's master.log shows full
+   * restores are quicker here (imaging/restore-mode.ts); `full`: always write every chunk.
    */
   mode?: RestoreModeSetting | undefined;
   onProgress?: ((percent: number) => void) | undefined;
@@ -79,9 +86,10 @@ export async function restorePartition(opts: RestoreOptions): Promise<RestoreRes
   if (opts.bootFlag) await setBootFlag(opts.bootFlag.diskPath, opts.bootFlag.partitionNumber, log);
   const seconds = (performance.now() - t0) / 1000;
   const a = r.applied;
-  const what = a ? ` mode=${a.mode} chunks=${a.writtenChunks}/${a.chunks} written=${a.writtenBytes} compared=${a.comparedBytes}` : ' mode=stream';
+  const what = a ? ` mode=${a.mode} chunks=${a.writtenChunks}/${a.chunks} written=${a.writtenBytes} compared=${a.comparedBytes} trusted=${a.trustedChunks} trustedBytes=${a.trustedBytes}` : ' mode=stream';
   await appendMasterLog(root, `restore done image=${name} device=${opts.device}${what} seconds=${seconds.toFixed(1)}`);
-  log(`image "${name}" restored to ${opts.device} in ${seconds.toFixed(1)} s${a ? ` (${a.mode}: ${a.writtenChunks} of ${a.chunks} chunks written, ${formatBytes(a.writtenBytes)}, by ${a.engine})` : ''}`);
+  const how = a?.mode === 'delta' ? `, ${a.trustedChunks} trusted unread, ${a.chunks - a.trustedChunks} compared (${formatBytes(a.comparedBytes)} read)` : '';
+  log(`image "${name}" restored to ${opts.device} in ${seconds.toFixed(1)} s${a ? ` (${a.mode}: ${a.writtenChunks} of ${a.chunks} chunks written, ${formatBytes(a.writtenBytes)}${how}, by ${a.engine})` : ''}`);
   return { metadata: meta, productStates: meta.productStates, seconds, verifySeconds: r.verifySeconds, mode: a?.mode ?? 'stream', applied: a };
 }
 
@@ -116,6 +124,7 @@ async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMet
     else log(`delta restore: ${opts.device} still holds the ${c.chunked.source.fsType} filesystem ${c.chunked.source.fsUuid} the image came from; only chunks that differ are written`);
     return { checked: c, mode: (why ? 'full' : 'delta') as RestoreMode };
   });
+  const trusted = mode === 'delta' ? await trustFor(opts, name, meta, log) : undefined;
   const verifySeconds = (performance.now() - t0) / 1000;
   await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=${mode}`);
   const pause = process.env['NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER'];
@@ -125,6 +134,7 @@ async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMet
       index: checked.index,
       device: opts.device,
       mode,
+      trusted,
       onProgress: opts.onProgress,
       signal: opts.signal,
       pauseAfterWrites: pause ? Number(pause) : undefined,
@@ -136,6 +146,40 @@ async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMet
     await appendMasterLog(root, `restore FAILED image=${name} device=${opts.device} mode=${mode}: ${msg}`).catch(() => undefined);
     throw new ImagingError(msg);
   }
+}
+
+/**
+ * Delta: the blocks the target's own inode records vouch for (ext4-records.ts), or undefined to
+ * compare every chunk; the job log says which and why.
+ */
+async function trustFor(opts: RestoreOptions, name: string, meta: ImageMetadata, log: (line: string) => void): Promise<Trusted | undefined> {
+  const compareAll = (why: string) => {
+    log(`delta compares every chunk: ${why}`);
+    return undefined;
+  };
+  const table = meta.chunked?.inodeTable;
+  if (opts.mode === 'compare') return compareAll('restore_mode=compare');
+  if (!hasInodeRecords(meta.fsType)) return compareAll(`${meta.fsType} images carry no inode records (ext2/3/4 only)`);
+  if (!table) return compareAll('the image has no inode table (taken before netimage recorded one, of an unclean file system, or without the ext4records helper)');
+  const unfinished = unfinishedRestore(await readMasterLog(opts.storeRoot), opts.device);
+  if (unfinished) return compareAll(unfinished);
+  const helper = findExt4Records();
+  if (!helper) return compareAll('the ext4records helper is not built');
+  const file = join(imageDir(opts.storeRoot, name), table.file);
+  const text = await readFile(file).catch(() => null);
+  if (!text) return compareAll(`${table.file} is missing (golden images from the server's depot carry none yet)`);
+  if (createHash('sha256').update(text).digest('hex') !== table.sha256) return compareAll(`${table.file} does not match its sha256 in metadata.json`);
+  const t = performance.now();
+  let r;
+  try {
+    r = await trustedBlocks(helper, opts.device, file, join(tmpdir(), `netimage-trusted-${process.pid}-${randomUUID()}`), opts.signal);
+  } catch (e) {
+    opts.signal?.throwIfAborted();
+    return compareAll(`reading the target's inode records failed: ${(e as Error).message}`);
+  }
+  if ('untrusted' in r) return compareAll(`the target's inode records cannot be trusted: ${r.untrusted}`);
+  log(`delta with inode records: ${r.trustedInodes} of ${table.records} inodes unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  return r;
 }
 
 async function restoreStream(opts: RestoreOptions, name: string, t0: number, log: (line: string) => void): Promise<Restored> {

@@ -4,7 +4,8 @@
 // chunk and skips the chunks that already match, so a re-run after a crash only writes what is
 // still different (a delta restore is idempotent: no journal needed). The byte work (read, compare,
 // decompress, hash, write) runs in native/chunkapply when it is built (same checks, half the CPU);
-// this file's own loop is the fallback.
+// this file's own loop is the fallback. `trusted` (ext2/3/4 with an inode table, ext4-records.ts):
+// chunks whose image-used blocks the file system vouches for are neither read nor written.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { zstdDecompress } from 'node:zlib';
 import { ImagingError } from '../errors.ts';
 import { splitLines } from '../../lib/process.ts';
 import { findChunkHelpers } from './native.ts';
+import { trustedChunks, type Trusted } from './ext4-records.ts';
 import { chunkRuns, decodeSeekTable, parseSeekFooter, parseStreamHead, PCL_DESC_BYTES, SEEK_FOOTER_BYTES, type ChunkIndex } from './format.ts';
 
 const decompress = promisify(zstdDecompress);
@@ -25,6 +27,8 @@ export interface ApplyOptions {
   index: ChunkIndex;
   device: string;
   mode: RestoreMode;
+  /** Delta only: blocks the target's file system vouches for (ext4-records.ts). */
+  trusted?: Trusted | undefined;
   /** Chunks in flight at once (decompression runs on libuv's pool). */
   parallel?: number | undefined;
   onProgress?: ((percent: number) => void) | undefined;
@@ -42,6 +46,9 @@ export interface ApplyResult {
   writtenBytes: number;
   /** Bytes read from the target to compare (delta). */
   comparedBytes: number;
+  /** Delta with inode records: chunks skipped unread because all their used blocks are trusted, and their used bytes. */
+  trustedChunks: number;
+  trustedBytes: number;
   /** Who did the byte work: native/chunkapply or this file's Node loop. */
   engine: 'chunkapply' | 'node';
   /** chunkapply only: wall seconds in each step (bench/delta-fs.ts shows where a restore's time goes); full: sha256Frames, imageRead and decompress summed over the decoder threads, targetWrite over the writer threads, waitFrames the main thread waiting for the decoders. */
@@ -106,12 +113,22 @@ export async function applyChunkedImage(opts: ApplyOptions): Promise<ApplyResult
   const bs = index.blockSize;
   const img = await open(opts.file, 'r');
   let dev: FileHandle | null = null;
-  const result: ApplyResult = { mode: opts.mode, chunks: index.chunks.length, writtenChunks: 0, writtenBytes: 0, comparedBytes: 0, engine: 'node' };
+  const result: ApplyResult = { mode: opts.mode, chunks: index.chunks.length, writtenChunks: 0, writtenBytes: 0, comparedBytes: 0, trustedChunks: 0, trustedBytes: 0, engine: 'node' };
   try {
     const frames = await readFrames(img, index, (await img.stat()).size);
     const bitmap = await readBitmap(img, frames, index);
+    let skip = new Set<number>();
+    if (opts.mode === 'delta' && opts.trusted) {
+      if (opts.trusted.blockSize !== bs || opts.trusted.blocks !== index.totalBlocks) throw new ImagingError(`the inode records describe ${opts.trusted.blocks} blocks of ${opts.trusted.blockSize} bytes, the image ${index.totalBlocks} of ${bs}`);
+      skip = trustedChunks(opts.trusted, bitmap, index.totalBlocks, index.chunkBlocks, index.chunks.map(([k]) => k));
+      index.chunks.forEach(([k], pos) => {
+        if (!skip.has(k)) return;
+        result.trustedChunks++;
+        result.trustedBytes += frames[pos + 1]!.decompressed;
+      });
+    }
     const helpers = findChunkHelpers();
-    if (helpers) return await applyNative(opts, helpers.chunkapply, frames, bitmap, result);
+    if (helpers) return await applyNative(opts, helpers.chunkapply, frames, bitmap, result, skip);
     dev = await open(opts.device, 'r+');
     const target = dev;
     let next = 0;
@@ -123,6 +140,7 @@ export async function applyChunkedImage(opts: ApplyOptions): Promise<ApplyResult
     const scratchBytes = index.chunkBlocks * bs;
     const one = async (pos: number, scratch: { span: Buffer; packed: Buffer }) => {
       const [k, sha256] = index.chunks[pos]!;
+      if (skip.has(k)) return;
       const runs = chunkRuns(bitmap, index.totalBlocks, index.chunkBlocks, k);
       const used = runs.reduce((a, r) => a + r[1], 0);
       if (used * bs !== frames[pos + 1]!.decompressed) throw new ImagingError(`the image is damaged: chunk ${k} has ${used} used blocks in the bitmap, its frame holds ${frames[pos + 1]!.decompressed} bytes`);
@@ -189,12 +207,21 @@ function runsOf(index: ChunkIndex, bitmap: Buffer, frames: Frame[], pos: number)
 }
 
 /** Node computes each chunk's frame, sha256 and block runs; chunkapply reads, compares, verifies and writes. */
-async function applyNative(opts: ApplyOptions, chunkapply: string, frames: Frame[], bitmap: Buffer, result: ApplyResult): Promise<ApplyResult> {
+async function applyNative(opts: ApplyOptions, chunkapply: string, frames: Frame[], bitmap: Buffer, result: ApplyResult, skip: Set<number>): Promise<ApplyResult> {
   const { index } = opts;
-  const list = index.chunks.map(([, sha256], pos) => {
+  // Positions (in the index) of the chunks chunkapply gets: its "chunk line N" is sent[N - 1].
+  const sent: number[] = [];
+  const list: string[] = [];
+  index.chunks.forEach(([k, sha256], pos) => {
+    if (skip.has(k)) return;
     const f = frames[pos + 1]!;
-    return `${f.offset} ${f.compressed} ${f.decompressed} ${sha256} ${runsOf(index, bitmap, frames, pos).flat().join(' ')}\n`;
+    sent.push(pos);
+    list.push(`${f.offset} ${f.compressed} ${f.decompressed} ${sha256} ${runsOf(index, bitmap, frames, pos).flat().join(' ')}\n`);
   });
+  if (list.length === 0) {
+    opts.onProgress?.(100);
+    return { ...result, engine: 'chunkapply' };
+  }
   const args = [opts.file, opts.device, String(index.blockSize), opts.mode, ...(opts.pauseAfterWrites !== undefined ? [String(opts.pauseAfterWrites)] : [])];
   const child = spawn(chunkapply, args, { stdio: ['pipe', 'pipe', 'pipe'], signal: opts.signal });
   const failed = new Promise<never>((_, reject) => child.once('error', reject));
@@ -205,7 +232,7 @@ async function applyNative(opts: ApplyOptions, chunkapply: string, frames: Frame
   const errors = (async () => {
     for await (const line of splitLines(child.stderr)) stderr.push(line);
   })();
-  let done = 0;
+  let done = skip.size;
   let summary: string | null = null;
   const closed = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   const reading = Promise.race([
@@ -231,7 +258,7 @@ async function applyNative(opts: ApplyOptions, chunkapply: string, frames: Frame
   opts.signal?.throwIfAborted();
   if (code !== 0 || !summary) {
     // "chunk line N" is the Nth chunk of the index: say which chunk, as Node's path does.
-    const why = (stderr.at(-1) ?? `chunkapply exit ${code}`).replace(/^chunkapply: chunk line (\d+): /, (_m, n: string) => `chunk ${index.chunks[Number(n) - 1]?.[0] ?? '?'}: `);
+    const why = (stderr.at(-1) ?? `chunkapply exit ${code}`).replace(/^chunkapply: chunk line (\d+): /, (_m, n: string) => `chunk ${index.chunks[sent[Number(n) - 1] ?? -1]?.[0] ?? '?'}: `);
     throw new ImagingError(why.replace(/^chunk (\d+): the image is damaged: the chunk/, 'the image is damaged: chunk $1'));
   }
   const [, chunks, bytes, compared, ...t] = (summary as string).split(' ').map(Number);

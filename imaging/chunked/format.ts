@@ -17,6 +17,8 @@ export const PCL_DESC_BYTES = 110;
 const BITMAP_MODE_BIT = 1;
 
 export const CHUNKS_FILE = 'chunks.json';
+/** ext2/3/4 images: the inode table as backed up (chunked/ext4-records.ts). */
+export const INODE_TABLE_FILE = 'inodes.ext4';
 
 export const chunkIndex = z.object({
   format: z.literal('netimage-chunks/1'),

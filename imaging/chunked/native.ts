@@ -1,16 +1,23 @@
-// The chunked format's C helpers (native/chunkcut.c, native/chunkapply.c): where they are and how
-// they are built. Node's own writer and applier (writer.ts, apply.ts) cost ~2x the CPU of
+// The chunked format's C helpers (native/chunkcut.c, native/chunkapply.c, native/ext4records.c):
+// where they are and how they are built. Node's own writer and applier (writer.ts, apply.ts) cost ~2x the CPU of
 // partclone | zstd; the helpers ~1x (docs/performance.md), so they are used whenever present.
 // Server and tests: var/native/<hash of the sources>/ (built by scripts/setup.d, or by
 // buildChunkHelpers); the boot image: /usr/libexec/netimage (bootimage/build.ts).
-// NETIMAGE_CHUNK_HELPERS=off forces the Node path, =DIR takes the helpers from DIR.
+// NETIMAGE_CHUNK_HELPERS=off forces the Node path, =DIR takes the helpers from DIR;
+// NETIMAGE_EXT4RECORDS=off leaves ext4records out (no inode tables, delta compares everything).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../lib/process.ts';
 
-export const CHUNK_HELPERS = ['chunkcut', 'chunkapply'] as const;
+export const CHUNK_HELPERS = ['chunkcut', 'chunkapply', 'ext4records'] as const;
+/** What each helper links besides libc (ext4records: libext2fs from e2fsprogs, libext2fs-dev). */
+const HELPER_LIBS: Record<(typeof CHUNK_HELPERS)[number], string[]> = {
+  chunkcut: ['-lzstd', '-lcrypto'],
+  chunkapply: ['-lzstd', '-lcrypto'],
+  ext4records: ['-lext2fs', '-lcom_err', '-lcrypto'],
+};
 export const BOOT_IMAGE_HELPER_DIR = '/usr/libexec/netimage';
 /** Where the server and the tests keep built helpers (one dir per source hash), under the checkout. */
 export const HELPER_CACHE = 'var/native';
@@ -20,6 +27,8 @@ const SOURCE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'native');
 export interface ChunkHelpers {
   chunkcut: string;
   chunkapply: string;
+  /** Null where it was not built (a helper dir from before it existed): delta then compares every chunk. */
+  ext4records: string | null;
 }
 
 /** sha256 over the helpers' sources, null where they are not shipped (the agent bundle). */
@@ -34,7 +43,10 @@ export function helperSourcesHash(): string | null {
 }
 
 function inDir(dir: string): ChunkHelpers | null {
-  return CHUNK_HELPERS.every((n) => existsSync(join(dir, n))) ? { chunkcut: join(dir, 'chunkcut'), chunkapply: join(dir, 'chunkapply') } : null;
+  const at = (n: string) => (existsSync(join(dir, n)) ? join(dir, n) : null);
+  const chunkcut = at('chunkcut');
+  const chunkapply = at('chunkapply');
+  return chunkcut && chunkapply ? { chunkcut, chunkapply, ext4records: at('ext4records') } : null;
 }
 
 /** The helpers to use, or null for Node's own path. */
@@ -44,6 +56,19 @@ export function findChunkHelpers(root: string = process.env['NETIMAGE_ROOT'] ?? 
   if (env) return inDir(env);
   const hash = helperSourcesHash();
   return (hash ? inDir(join(root, HELPER_CACHE, hash)) : null) ?? inDir(BOOT_IMAGE_HELPER_DIR);
+}
+
+/**
+ * ext4records alone: it has no Node counterpart (the inode records are read through libext2fs,
+ * never parsed by hand), so NETIMAGE_CHUNK_HELPERS=off (Node's cutter and applier) still uses it.
+ */
+export function findExt4Records(root: string = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..')): string | null {
+  // off: no inode tables at backup and compare-everything deltas (bench/delta-fs.ts: backups with and without).
+  if (process.env['NETIMAGE_EXT4RECORDS'] === 'off') return null;
+  const env = process.env['NETIMAGE_CHUNK_HELPERS'];
+  const dirs = [...(env && env !== 'off' ? [env] : []), ...(helperSourcesHash() ? [join(root, HELPER_CACHE, helperSourcesHash()!)] : []), BOOT_IMAGE_HELPER_DIR];
+  for (const d of dirs) if (existsSync(join(d, 'ext4records'))) return join(d, 'ext4records');
+  return null;
 }
 
 /** Run fn on Node's own writer and applier (tests and bench compare the two paths). */
@@ -60,7 +85,7 @@ export async function onNodePath<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * Compile the helpers into `<cacheRoot>/<source hash>/` unless they are there (gcc, libzstd-dev,
- * libssl-dev: scripts/setup.d/10-apt.sh). Returns that directory.
+ * libssl-dev, libext2fs-dev: scripts/setup.d/10-apt.sh). Returns that directory.
  */
 export async function buildChunkHelpers(cacheRoot: string): Promise<string> {
   const hash = helperSourcesHash();
@@ -71,7 +96,7 @@ export async function buildChunkHelpers(cacheRoot: string): Promise<string> {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    for (const name of CHUNK_HELPERS) await run('gcc', ['-O2', '-Wall', '-Wextra', '-o', join(tmp, name), join(SOURCE_DIR, `${name}.c`), '-lzstd', '-lcrypto']);
+    for (const name of CHUNK_HELPERS) await run('gcc', ['-O2', '-Wall', '-Wextra', '-o', join(tmp, name), join(SOURCE_DIR, `${name}.c`), ...HELPER_LIBS[name]]);
     rmSync(out, { recursive: true, force: true });
     renameSync(tmp, out);
   } finally {

@@ -1,7 +1,7 @@
 // restore_mode=auto's choice from master.log (pure): delta until both kinds ran on this disk,
 // then whichever moved the used bytes faster last time; ties go to delta.
 import test from 'ava';
-import { pastRestores, preferFullByHistory } from '../../imaging/restore-mode.ts';
+import { pastRestores, preferFullByHistory, unfinishedRestore } from '../../imaging/restore-mode.ts';
 
 const line = (mode: string, written: number, compared: number, seconds: number) =>
   `2026-12-02T10:00:00.000Z restore done image=win11 device=/dev/sda2 mode=${mode} chunks=10/4715 written=${written} compared=${compared} seconds=${seconds}`;
@@ -26,8 +26,25 @@ test('delta until both kinds have run; then the faster one, the latest of each c
   t.is(preferFullByHistory(pastRestores(line('full', 4e9, 0, 4))), null, 'no delta yet: delta');
   t.is(preferFullByHistory(pastRestores(line('delta', 1e8, 4e9, 40))), null, 'no full yet: delta');
   const fullFaster = pastRestores([line('delta', 1e8, 4e9, 10), line('full', 4e9, 0, 5)].join('\n'));
-  t.regex(preferFullByHistory(fullFaster) ?? '', /last full restore wrote 800 MB\/s, the last delta compared 400 MB\/s/);
+  t.regex(preferFullByHistory(fullFaster) ?? '', /last full restore wrote 800 MB\/s, the last delta covered 400 MB\/s/);
   const deltaNowFaster = pastRestores([line('delta', 1e8, 4e9, 10), line('full', 4e9, 0, 5), line('delta', 1e8, 4e9, 4)].join('\n'));
   t.is(preferFullByHistory(deltaNowFaster), null);
   t.is(preferFullByHistory(pastRestores([line('delta', 1e8, 4e9, 5), line('full', 4e9, 0, 5)].join('\n'))), null, 'a tie goes to delta');
+});
+
+test('a delta covers compared + trusted bytes; lines without trusted= (older logs) still parse', (t) => {
+  const withTrusted = '2026-12-03T10:00:00.000Z restore done image=pc device=/dev/sda2 mode=delta chunks=86/4735 written=1 compared=1000000000 trusted=3464 trustedBytes=3000000000 seconds=2.0';
+  t.deepEqual(pastRestores(withTrusted), [{ mode: 'delta', bytesPerSecond: 2_000_000_000 }]);
+  t.deepEqual(pastRestores(line('delta', 1e8, 4e9, 10)), [{ mode: 'delta', bytesPerSecond: 400_000_000 }]);
+});
+
+test('inode records are not trusted after an unfinished restore to the same device', (t) => {
+  const ev = (what: string, device = '/dev/sda2') => `2026-12-03T10:00:0${what.length % 10}.000Z restore ${what} image=pc device=${device} mode=delta`;
+  t.is(unfinishedRestore('', '/dev/sda2'), null);
+  t.is(unfinishedRestore([ev('start'), ev('done')].join('\n'), '/dev/sda2'), null);
+  t.regex(unfinishedRestore([ev('done'), ev('start')].join('\n'), '/dev/sda2') ?? '', /^the restore to \/dev\/sda2 started .* did not finish/);
+  t.truthy(unfinishedRestore([ev('start'), ev('FAILED')].join('\n'), '/dev/sda2'), 'a failed restore may have written part of the image');
+  t.is(unfinishedRestore([ev('start', '/dev/sdb2')].join('\n'), '/dev/sda2'), null, 'another device');
+  t.is(unfinishedRestore([ev('start'), ev('FAILED'), ev('start'), ev('done')].join('\n'), '/dev/sda2'), null, 'a later restore finished');
+  t.is(unfinishedRestore('2026-12-03T10:00:00.000Z restore REFUSED image=pc device=/dev/sda2: bad', '/dev/sda2'), null, 'a refusal wrote nothing');
 });
