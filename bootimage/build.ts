@@ -28,7 +28,7 @@ import { PackageSet } from './builder/packages.ts';
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { moduleName } from './builder/modules-dep.ts';
 import { firmwareModulePaths, STAGE2_ONLY_NIC_TREES } from './builder/nic-modules.ts';
-import { splitInitrdOnly, splitStages, writeStage2Pin } from './builder/stages.ts';
+import { splitInitrdOnly, splitStages, stage1OnlyModules, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
 export { readManifest, type Compression, type Manifest };
@@ -216,6 +216,10 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     const rootTree = join(work, 'stage2-root');
     rmSync(rootTree, { recursive: true, force: true });
     cpSync(stage1Dir, rootTree, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    // Stage 1's NIC drivers are loaded before the switch; the root need not carry them again.
+    const dropped = stage1OnlyModules(kernel.nic.paths, kernel.release);
+    for (const rel of dropped) rmSync(join(rootTree, rel), { force: true });
+    log(`stage 2 image: ${dropped.length} NIC modules of stage 1 left out (loaded before the switch)`);
     await run('sh', ['-c', `cd "${rootTree}" && cpio -i -d -m -u --quiet --no-absolute-filenames < "${cpio2}"`]);
     await writeSquashfs(rootTree, join(tmpOut, 'stage2'));
     rmSync(rootTree, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { parseCmdline } from './cmdline.ts';
 import { productFailure } from './failure.ts';
 import type { ProductContext } from '../../lib/netboot-product.ts';
 import { findProduct } from './registry.ts';
+import { MODULES_TIMEOUT_S, waitForModules } from './modules-ready.ts';
 import { rebootDelaySeconds } from './reboot-delay.ts';
 import { Reporter } from './reporter.ts';
 import { ResultOutbox } from './result-outbox.ts';
@@ -23,6 +24,13 @@ export interface AgentRunOptions {
   runDir: string;
   noReboot: boolean;
   setClock: boolean;
+  /**
+   * init's marker that the full module pass is done (two stages: it runs beside the agent). The
+   * product starts only once it exists; absent = no wait (host runs, tests).
+   */
+  modulesReadyFile?: string;
+  /** How long to wait for modulesReadyFile (default MODULES_TIMEOUT_S seconds). */
+  modulesTimeoutMs?: number;
 }
 
 /** Clocks on fresh hardware can be years off; TLS-free HTTP doesn't care, logs and file times do. */
@@ -94,6 +102,12 @@ export async function runAgent(o: AgentRunOptions): Promise<number> {
     reporter.log(result.error!);
   } else {
     try {
+      // The one place a product starts: everything before it only talks to the server.
+      if (o.modulesReadyFile && !existsSync(o.modulesReadyFile)) {
+        note('waiting for the kernel modules (init\'s module pass)');
+        await waitForModules(o.modulesReadyFile, o.modulesTimeoutMs ?? MODULES_TIMEOUT_S * 1000, abort.signal);
+        note('kernel modules ready');
+      }
       await product.run(ctx);
       result = { result: 'successful' };
     } catch (error) {
