@@ -91,8 +91,8 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   const log = opts.log;
 
   // --- inputs: package versions, node, agent bundle, this build's own sources ---
-  const agentFile = opts.reference ? null : join(work, 'agent.mjs');
-  if (agentFile) await bundleAgent(join(HERE, 'agent/main.ts'), agentFile);
+  const agentDir = opts.reference ? null : join(work, 'agent');
+  if (agentDir) await bundleAgent(join(HERE, 'agent/main.ts'), agentDir);
   const previous = readManifest(join(outDir, 'manifest.json'));
   const fwRepo = opts.reference ? null : await firmwareRepo(FIRMWARE_APT, log);
   const inputs = await resolveInputs({
@@ -101,7 +101,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     compression: opts.compression,
     keepIcu: opts.keepIcu,
     nodeBin: NODE_BIN,
-    agentFile,
+    agentDir,
     ownSources: [
       join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init')), ...AGENT_TEMPLATES.map((t) => join(ROOT, t)),
       ...listFiles(join(ROOT, CHUNK_HELPER_SOURCES)),
@@ -153,7 +153,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   const { tools, ownerOf } = await stageTools(packages, toolPkgs, stage);
 
   // --- node and the agent ---
-  const payload = agentFile ? await stageNodeAndAgent(stage, NODE_BIN, inputs.nodeVersion!, agentFile) : null;
+  const payload = agentDir ? await stageNodeAndAgent(stage, NODE_BIN, inputs.nodeVersion!, agentDir) : null;
   if (!payload) stageReferenceAgent(stage);
   else await stageChunkHelpers(ROOT, stage);
   stageInitAndEtc(stage, join(HERE, 'init'));
