@@ -39,7 +39,8 @@ const PHASES: Phase[] = [
   { name: 'kernel', marker: /Linux version \d/ },
   { name: 'init', marker: /netimage: init started/ },
   { name: 'network', marker: /netimage: network up/ },
-  // Two stages only (the single initrd prints neither): stage 2 downloaded and hashed, then root.
+  // Two stages only (the single initrd prints none): stage 2 downloaded, hashed, then root.
+  { name: 's2 downloaded', marker: /netimage: stage 2 downloaded/ },
   { name: 's2 verified', marker: /netimage: stage 2 verified/ },
   { name: 's2 root', marker: /netimage: stage 2 mounted/ },
   { name: 'agent', marker: /netimage: agent running/ },
