@@ -39,25 +39,8 @@ export async function bundleAgent(entry: string, outDir: string): Promise<void> 
     legalComments: 'none',
     logLevel: 'error',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    plugins: [zodEnglishOnly],
   });
 }
-
-/**
- * zod's `z` namespace re-exports every locale (`z.locales`, 258 KiB minified of the ~575 KiB core
- * chunk node parses before `agent running`); zod itself uses English (classic/schemas.js imports
- * locales/en.js directly) and the agent never picks another. The index is bundled with `en` only.
- */
-const zodEnglishOnly: import('esbuild').Plugin = {
-  name: 'zod-english-only',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
-      contents: "export { default as en } from './en.js';\n",
-      resolveDir: dirname(args.path),
-      loader: 'js',
-    }));
-  },
-};
 
 /** The bundle's files (sorted names), their total size and one sha256 over `sha256  name` lines. */
 export function agentDigest(dir: string): { files: string[]; bytes: number; sha256: string } {
