@@ -2,6 +2,7 @@
 // boot chain, measured on the VM's serial console (ms since QEMU start), medians over --runs.
 //
 //   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference,netimage]
+//   (NETIMAGE_BENCH_CONSOLE=1 also prints each boot's netimage: console lines with their times)
 //
 // The reference chain is plain dnsmasq (DHCP + TFTP) serving the boot root's loaders and the boot
 // image (netimage/kernel, netimage/initrd) with a static grub.cfg. Other chains (our bootserver)
@@ -39,7 +40,8 @@ const PHASES: Phase[] = [
   { name: 'kernel', marker: /Linux version \d/ },
   { name: 'init', marker: /netimage: init started/ },
   { name: 'network', marker: /netimage: network up/ },
-  // Two stages only (the single initrd prints neither): stage 2 downloaded and hashed, then root.
+  // Two stages only (the single initrd prints none): stage 2 downloaded, hashed, then root.
+  { name: 's2 downloaded', marker: /netimage: stage 2 downloaded/ },
   { name: 's2 verified', marker: /netimage: stage 2 verified/ },
   { name: 's2 root', marker: /netimage: stage 2 mounted/ },
   { name: 'agent', marker: /netimage: agent running/ },
@@ -103,6 +105,10 @@ async function bootOnce(chain: BootChain, firmware: VmFirmware, index: number): 
     await vm.waitFor(LAST.marker, 180_000);
     const times: Record<string, number | undefined> = {};
     for (const p of PHASES) times[p.name] = vm.lines().find((l) => p.marker.test(l.text))?.atMs;
+    // NETIMAGE_BENCH_CONSOLE=1: the boot image's console lines up to the agent, with their times.
+    if (process.env['NETIMAGE_BENCH_CONSOLE'] === '1') {
+      for (const l of vm.lines()) if (/netimage:/.test(l.text)) process.stderr.write(`  ${(l.atMs / 1000).toFixed(2).padStart(6)} ${l.text.slice(0, 120)}\n`);
+    }
     return times;
   } finally {
     await lab.destroy();

@@ -28,7 +28,7 @@ import { PackageSet } from './builder/packages.ts';
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { moduleName } from './builder/modules-dep.ts';
 import { firmwareModulePaths, STAGE2_ONLY_NIC_TREES } from './builder/nic-modules.ts';
-import { splitInitrdOnly, splitStages, writeStage2Pin } from './builder/stages.ts';
+import { splitInitrdOnly, splitStages, stage1OnlyModules, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
 export { readManifest, type Compression, type Manifest };
@@ -91,8 +91,8 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   const log = opts.log;
 
   // --- inputs: package versions, node, agent bundle, this build's own sources ---
-  const agentFile = opts.reference ? null : join(work, 'agent.mjs');
-  if (agentFile) await bundleAgent(join(HERE, 'agent/main.ts'), agentFile);
+  const agentDir = opts.reference ? null : join(work, 'agent');
+  if (agentDir) await bundleAgent(join(HERE, 'agent/main.ts'), agentDir);
   const previous = readManifest(join(outDir, 'manifest.json'));
   const fwRepo = opts.reference ? null : await firmwareRepo(FIRMWARE_APT, log);
   const inputs = await resolveInputs({
@@ -101,7 +101,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     compression: opts.compression,
     keepIcu: opts.keepIcu,
     nodeBin: NODE_BIN,
-    agentFile,
+    agentDir,
     ownSources: [
       join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init')), ...AGENT_TEMPLATES.map((t) => join(ROOT, t)),
       ...listFiles(join(ROOT, CHUNK_HELPER_SOURCES)),
@@ -153,7 +153,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   const { tools, ownerOf } = await stageTools(packages, toolPkgs, stage);
 
   // --- node and the agent ---
-  const payload = agentFile ? await stageNodeAndAgent(stage, NODE_BIN, inputs.nodeVersion!, agentFile) : null;
+  const payload = agentDir ? await stageNodeAndAgent(stage, NODE_BIN, inputs.nodeVersion!, agentDir) : null;
   if (!payload) stageReferenceAgent(stage);
   else await stageChunkHelpers(ROOT, stage);
   stageInitAndEtc(stage, join(HERE, 'init'));
@@ -216,6 +216,10 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     const rootTree = join(work, 'stage2-root');
     rmSync(rootTree, { recursive: true, force: true });
     cpSync(stage1Dir, rootTree, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    // Stage 1's NIC drivers are loaded before the switch; the root need not carry them again.
+    const dropped = stage1OnlyModules(kernel.nic.paths, kernel.release);
+    for (const rel of dropped) rmSync(join(rootTree, rel), { force: true });
+    log(`stage 2 image: ${dropped.length} NIC modules of stage 1 left out (loaded before the switch)`);
     await run('sh', ['-c', `cd "${rootTree}" && cpio -i -d -m -u --quiet --no-absolute-filenames < "${cpio2}"`]);
     await writeSquashfs(rootTree, join(tmpOut, 'stage2'));
     rmSync(rootTree, { recursive: true, force: true });

@@ -9,7 +9,8 @@ import { AgentApiClient, describe } from './api-client.ts';
 import { parseCmdline } from './cmdline.ts';
 import { productFailure } from './failure.ts';
 import type { ProductContext } from '../../lib/netboot-product.ts';
-import { findProduct } from './registry.ts';
+import { allProducts } from './registry.ts';
+import { MODULES_TIMEOUT_S, waitForModules } from './modules-ready.ts';
 import { rebootDelaySeconds } from './reboot-delay.ts';
 import { Reporter } from './reporter.ts';
 import { ResultOutbox } from './result-outbox.ts';
@@ -23,6 +24,15 @@ export interface AgentRunOptions {
   runDir: string;
   noReboot: boolean;
   setClock: boolean;
+  /**
+   * init's marker that the full module pass is done (two stages: it runs beside the agent). The
+   * product starts only once it exists; absent = no wait (host runs, tests).
+   */
+  modulesReadyFile?: string;
+  /** How long to wait for modulesReadyFile (default MODULES_TIMEOUT_S seconds). */
+  modulesTimeoutMs?: number;
+  /** Node's start-up times, shown in brackets on the `agent running` line. */
+  startup?: string;
 }
 
 /** Clocks on fresh hardware can be years off; TLS-free HTTP doesn't care, logs and file times do. */
@@ -36,7 +46,7 @@ async function syncClock(serverTime: string): Promise<void> {
 }
 
 export async function runAgent(o: AgentRunOptions): Promise<number> {
-  say('netimage: agent running');
+  say(`netimage: agent running${o.startup ? ` (${o.startup})` : ''}`);
   mkdirSync(o.runDir, { recursive: true });
   const localLog = join(o.runDir, 'agent.log');
   const note = (line: string) => {
@@ -64,7 +74,11 @@ export async function runAgent(o: AgentRunOptions): Promise<number> {
   }
 
   note(`fetching job ${cmd.job} from ${cmd.server}`);
-  const job = await client.getJob();
+  const jobFetch = client.getJob();
+  // The products' code (a chunk of its own) loads while the job request is on the wire.
+  const products = allProducts();
+  products.catch(() => undefined);
+  const job = await jobFetch;
   if (o.setClock) await syncClock(job.serverTime);
   note(`job ${job.jobId}: ${job.productId} ${job.productVersion} (${job.actionRequest}), attempt ${job.attempt}`);
 
@@ -88,12 +102,18 @@ export async function runAgent(o: AgentRunOptions): Promise<number> {
     keepResultAt: (path) => outbox.addPath(path),
   };
   let result: AgentResult;
-  const product = findProduct(job.productId);
+  const product = (await products).find((p) => p.id === job.productId);
   if (!product) {
     result = { result: 'failed', error: `this boot image has no product ${job.productId}` };
     reporter.log(result.error!);
   } else {
     try {
+      // The one place a product starts: everything before it only talks to the server.
+      if (o.modulesReadyFile && !existsSync(o.modulesReadyFile)) {
+        note('waiting for the kernel modules (init\'s module pass)');
+        await waitForModules(o.modulesReadyFile, o.modulesTimeoutMs ?? MODULES_TIMEOUT_S * 1000, abort.signal);
+        note('kernel modules ready');
+      }
       await product.run(ctx);
       result = { result: 'successful' };
     } catch (error) {

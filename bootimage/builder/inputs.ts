@@ -5,6 +5,7 @@ import { run } from '../../lib/process.ts';
 import { TOOL_PACKAGES } from './contents.ts';
 import { candidateVersions, kernelPackage } from './debs.ts';
 import { sha256, sha256File } from './files.ts';
+import { agentDigest } from './payload.ts';
 import type { Compression, Manifest } from './manifest.ts';
 
 export interface BuildInputs {
@@ -24,8 +25,8 @@ export async function resolveInputs(opts: {
   compression: Compression;
   keepIcu: boolean;
   nodeBin: string;
-  /** The bundled agent (agent variant only). */
-  agentFile: string | null;
+  /** The bundled agent's directory (agent variant only). */
+  agentDir: string | null;
   ownSources: string[];
   previous: Manifest | null;
   /** Versions of packages outside the host's apt lists (the firmware packages), hashed too. */
@@ -35,13 +36,13 @@ export async function resolveInputs(opts: {
   const rootNames = [kernelPkg, ...Object.keys(TOOL_PACKAGES), 'libc6'];
   const previousLibs = (opts.previous?.packages ?? []).filter((p) => p.role === 'library').map((p) => p.name);
   const versions = await candidateVersions([...new Set([...rootNames, ...previousLibs])]);
-  const nodeVersion = opts.agentFile ? (await run(opts.nodeBin, ['--version'])).stdout.trim().replace(/^v/, '') : null;
+  const nodeVersion = opts.agentDir ? (await run(opts.nodeBin, ['--version'])).stdout.trim().replace(/^v/, '') : null;
   const fixed = {
     variant: opts.variant,
     compression: opts.compression,
     keepIcu: opts.keepIcu,
-    node: opts.agentFile ? { nodeVersion, sha: sha256File(opts.nodeBin) } : null,
-    agent: opts.agentFile ? sha256File(opts.agentFile) : null,
+    node: opts.agentDir ? { nodeVersion, sha: sha256File(opts.nodeBin) } : null,
+    agent: opts.agentDir ? agentDigest(opts.agentDir).sha256 : null,
     sources: opts.ownSources.map((f) => [relative(opts.root, f), sha256File(f)]),
     extra: [...(opts.extraVersions ?? new Map())].sort(),
   };

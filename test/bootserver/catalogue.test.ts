@@ -19,12 +19,12 @@ test('the catalogue holds the opsi product ids the issue names, with opsi proper
   t.deepEqual(restore.properties.find((p) => p.name === 'setup_after_restore')!.default, ['windomain']);
 });
 
-test('catalogue, product list and agent agree: the same ids, the same destructive flags, the agent runs exactly the boot image products', (t) => {
+test('catalogue, product list and agent agree: the same ids, the same destructive flags, the agent runs exactly the boot image products', async (t) => {
   t.deepEqual(
     catalogue.map((p) => ({ id: p.id, destructive: p.destructive })).sort((a, b) => a.id.localeCompare(b.id)),
     PRODUCTS.map((p) => ({ id: p.id, destructive: p.destructive })).sort((a, b) => a.id.localeCompare(b.id)),
   );
-  t.deepEqual(allProducts().map((p) => p.id).sort(), bootImageProductIds().sort());
+  t.deepEqual((await allProducts()).map((p) => p.id).sort(), bootImageProductIds().sort());
   t.deepEqual(bootImageProductIds(), ['hwinvent', 'opsi-local-image-prepare', 'opsi-local-image-backup', 'opsi-local-image-restore', 'opsi-local-image-delimage', 'opsi-local-image-ubuntu', 'opsi-local-image-debian', 'opsi-local-image-win10-x64', 'opsi-local-image-win11-x64', 'opsi-local-image-wim-capture', 'opsi-wim-info']);
 });
 
@@ -38,7 +38,8 @@ test('a catalogue entry contradicting the product list is refused at load', asyn
 
 test('every product the agent can run is in the catalogue, and every property it reads is defined there', async (t) => {
   const byId = new Map(catalogue.map((p) => [p.id, p]));
-  for (const product of allProducts()) t.true(byId.has(product.id), `${product.id} missing from products/`);
+  const agentProducts = await allProducts();
+  for (const product of agentProducts) t.true(byId.has(product.id), `${product.id} missing from products/`);
   const dir = join(repoRoot, 'imaging', 'products');
   let checked = 0;
   for (const file of await readdir(dir)) {
@@ -55,7 +56,7 @@ test('every product the agent can run is in the catalogue, and every property it
   }
   t.is(checked, 10, 'prepare, backup, restore, delimage, debian, ubuntu, win10, win11, wim-capture and wim-info were checked');
   // flowContext reads disk_hints for every imaging product
-  for (const p of catalogue.filter((p) => p.id.startsWith('opsi-local-image-') && p.destructive !== undefined && allProducts().some((a) => a.id === p.id))) {
+  for (const p of catalogue.filter((p) => p.id.startsWith('opsi-local-image-') && p.destructive !== undefined && agentProducts.some((a) => a.id === p.id))) {
     t.true(p.properties.some((d) => d.name === 'disk_hints'), `${p.id} lacks disk_hints`);
   }
 });

@@ -44,13 +44,17 @@ test.serial('stage 1 fetches and verifies stage 2 over HTTP, then hwinvent repor
   const network = await vm.waitFor(/netimage: network up/, 240_000);
   const verified = await vm.waitFor(/netimage: stage 2 verified/, 240_000);
   const mounted = await vm.waitFor(/netimage: stage 2 mounted/, 120_000);
-  // The second pass with the full index loads the storage drivers the disks below need.
+  // The second pass with the full index loads the storage drivers the disks below need; it runs
+  // beside the agent, whose product starts only once the pass says modules ready.
   await vm.waitFor(/netimage: modules loaded/, 60_000, { after: mounted });
-  const running = await vm.waitFor(/netimage: agent running/, 120_000);
+  const ready = await vm.waitFor(/netimage: modules ready/, 60_000, { after: mounted });
+  const running = await vm.waitFor(/netimage: agent running/, 120_000, { after: mounted });
+  const product = await vm.waitFor(/netimage: \[ *\d+%\]/, 120_000, { after: mounted });
+  t.true(product.index > ready.index, `the product started before modules-ready:\n${vm.tail()}`);
   const done = await vm.waitFor(/netimage: agent finished (\w+)/, 240_000);
   t.is(done.match[1], 'successful', vm.tail());
   const at = (m: { atMs: number }): string => `${(m.atMs / 1000).toFixed(1)} s`;
-  t.log(`network up at ${at(network)}, stage 2 verified at ${at(verified)}, mounted at ${at(mounted)}, agent running at ${at(running)} after QEMU start`);
+  t.log(`network up at ${at(network)}, stage 2 verified at ${at(verified)}, mounted at ${at(mounted)}, agent running at ${at(running)}, modules ready at ${at(ready)} after QEMU start`);
 
   const inv = await ts.api('GET', `/api/v1/clients/${clientId}/inventory`);
   t.is(inv.status, 200, inv.text);

@@ -27,10 +27,14 @@ for (const [i, firmware] of FIRMWARES.entries()) {
     // The two-stage path, not the single initrd: stage 1 fetched stage 2 before the agent ran.
     const fetched = await r.vm.waitFor(/netimage: fetching stage 2 .* from http:\/\/\S+\/boot\/netimage\/stage2/, 1);
     const verified = await r.vm.waitFor(/netimage: stage 2 verified/, 1, { after: fetched });
-    // The agent runs from the stage 2 root (switch_root), whose init ran the second module pass.
+    // The agent runs from the stage 2 root (switch_root), whose init runs the second module pass
+    // beside it; the product (hwinvent's first progress line) starts only once the pass is done.
     const mounted = await r.vm.waitFor(/netimage: stage 2 mounted/, 1, { after: verified });
+    await r.vm.waitFor(/netimage: agent running/, 1, { after: mounted });
     const pass2 = await r.vm.waitFor(/netimage: modules loaded/, 1, { after: mounted });
-    await r.vm.waitFor(/netimage: agent running/, 1, { after: pass2 });
+    const ready = await r.vm.waitFor(/netimage: modules ready/, 1, { after: pass2 });
+    const product = await r.vm.waitFor(/netimage: \[ *\d+%\]/, 1, { after: mounted });
+    t.true(product.index > ready.index, `the product started before modules-ready:\n${r.vm.tail(40)}`);
     const inv = await server.api('GET', `/clients/${clientId}/inventory`);
     t.is(inv.status, 200, inv.text);
     t.is(inv.body.bios.firmware, firmware === 'bios' ? 'bios' : 'uefi');
