@@ -178,7 +178,7 @@ async function trustFor(opts: RestoreOptions, name: string, meta: ImageMetadata,
     return compareAll(`reading the target's inode records failed: ${(e as Error).message}`);
   }
   if ('untrusted' in r) return compareAll(`the target's inode records cannot be trusted: ${r.untrusted}`);
-  log(`delta with inode records: ${r.trustedInodes} of ${table.records} inodes unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  log(`delta with inode records: ${r.trustedInodes} of ${table.records} inodes unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)${r.swapFiles ? `; ${r.swapFiles} swap file${r.swapFiles > 1 ? 's' : ''} compared (swap pages are written without updating the inode)` : ''}`);
   return r;
 }
 

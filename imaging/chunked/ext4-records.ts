@@ -35,6 +35,8 @@ export interface Trusted {
   blocks: number;
   trustedBlocks: number;
   trustedInodes: number;
+  /** Swap files found among the unchanged inodes: compared, never trusted (the kernel writes swap pages without a ctime). */
+  swapFiles: number;
 }
 
 /** At restore: the blocks of `device` the table lets us trust, or why none can be. */
@@ -44,12 +46,12 @@ export async function trustedBlocks(helper: string, device: string, table: strin
     const line = stdout.trim();
     const no = /^UNTRUSTED (.+)$/.exec(line);
     if (no) return { untrusted: no[1]! };
-    const ok = /^OK (\d+) (\d+) (\d+) (\d+)$/.exec(line);
+    const ok = /^OK (\d+) (\d+) (\d+) (\d+) (\d+)$/.exec(line);
     if (!ok) throw new ImagingError(`ext4records trust said: ${line}`);
-    const [blockSize, blocks, trusted, inodes] = ok.slice(1).map(Number) as [number, number, number, number];
+    const [blockSize, blocks, trusted, inodes, swapFiles] = ok.slice(1).map(Number) as [number, number, number, number, number];
     const bitmap = await readFile(scratch);
     if (bitmap.length !== Math.ceil(blocks / 8)) throw new ImagingError(`ext4records wrote ${bitmap.length} bitmap bytes for ${blocks} blocks`);
-    return { bitmap, blockSize, blocks, trustedBlocks: trusted, trustedInodes: inodes };
+    return { bitmap, blockSize, blocks, trustedBlocks: trusted, trustedInodes: inodes, swapFiles };
   } finally {
     await rm(scratch, { force: true });
   }

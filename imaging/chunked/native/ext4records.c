@@ -203,6 +203,7 @@ struct trustState {
   uint32_t nrecs, next;
   uint8_t* cand;
   uint32_t trustedInodes;
+  uint32_t swapFiles;
   char* blockBuf;
 };
 
@@ -218,6 +219,29 @@ static int markBlock(ext2_filsys fs, blk64_t* blocknr, e2_blkcnt_t blockcnt, blk
   return 0;
 }
 
+// A swap file (or a hibernation image in one): the kernel writes swap pages straight to its
+// blocks without touching the inode, so its record proves nothing; a stale hibernation signature
+// left by a skipped chunk could even make the next boot resume an old session. Its signature sits
+// in the last 10 bytes of its first page (util-linux mkswap, the kernel's swsusp). Files under
+// 1 MiB are not checked (one read per checked file; swap files are far larger). An unreadable
+// header counts as swap: not trusted.
+static int isSwapFile(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large* inode) {
+  struct ext2_inode* in = (struct ext2_inode*)inode;
+  if (!LINUX_S_ISREG(in->i_mode) || EXT2_I_SIZE(in) < (1u << 20)) return 0;
+  ext2_file_t f;
+  if (ext2fs_file_open2(fs, ino, in, 0, &f)) return 1;
+  char sig[10];
+  unsigned int got = 0;
+  errcode_t err = ext2fs_file_llseek(f, 4096 - sizeof sig, EXT2_SEEK_SET, NULL);
+  if (!err) err = ext2fs_file_read(f, sig, sizeof sig, &got);
+  ext2fs_file_close(f);
+  if (err || got != sizeof sig) return 1;
+  static const char* const sigs[] = { "SWAPSPACE2", "SWAP-SPACE", "S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB0001" };
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    if (!memcmp(sig, sigs[i], strlen(sigs[i]))) return 1;
+  return 0;
+}
+
 static void trustOne(struct walk* w, ext2_ino_t ino, struct ext2_inode_large* inode, void* priv) {
   struct trustState* t = priv;
   uint8_t hash[HASH_BYTES];
@@ -227,6 +251,10 @@ static void trustOne(struct walk* w, ext2_ino_t ino, struct ext2_inode_large* in
   if (t->next >= t->nrecs || t->recs[t->next].ino != ino) return;
   const struct record* r = &t->recs[t->next];
   if (!recordable(w->fs, ino, inode) || r->generation != inode->i_generation || r->ctime != inode->i_ctime || r->ctimeExtra != inode->i_ctime_extra || memcmp(r->hash, hash, HASH_BYTES)) return;
+  if (isSwapFile(w->fs, ino, inode)) {
+    t->swapFiles++;
+    return;
+  }
   // Same block list as at backup: mark its blocks as candidates (a second walk over metadata
   // that is in the cache now).
   struct ext2_inode* in = (struct ext2_inode*)inode;
@@ -307,7 +335,7 @@ static int cmdTrust(const char* device, const char* table, const char* bitmapOut
   }
   FILE* o = fopen(bitmapOut, "wb");
   if (!o || fwrite(t.cand, 1, bytes, o) != bytes || fclose(o)) die("writing the trusted-block bitmap", errno);
-  printf("OK %u %llu %llu %u\n", fs->blocksize, (unsigned long long)blocks, (unsigned long long)trusted, t.trustedInodes);
+  printf("OK %u %llu %llu %u %u\n", fs->blocksize, (unsigned long long)blocks, (unsigned long long)trusted, t.trustedInodes, t.swapFiles);
   ext2fs_close_free(&fs);
   return 0;
 }
