@@ -129,7 +129,10 @@ test('CLI: schedule add (every / at), ls, show, rm', async (t) => {
   const ls = (await cli('schedule', 'ls')).stdout;
   t.regex(ls, /morning\s+0 7 \* \* 1-5 \(Europe\/Berlin\)\s+group room101\s+setup hwinvent \+ wake\s+run-once/);
   t.regex(ls, /tonight\s+once 2099-01-01T\d\d:00:00\.000Z\s+client pc01\s+wake\s+skip/);
-  t.regex((await cli('schedule', 'show', 'morning')).stdout, /"runs": \[\]/);
+  const shown = (await cli('schedule', 'show', 'morning')).stdout;
+  t.regex(shown, /^schedule morning\n/);
+  t.regex(shown, /no runs yet/);
+  t.deepEqual(JSON.parse((await cli('schedule', 'show', 'morning', '--json')).stdout).runs, []);
   t.regex((await cli('schedule', 'rm', 'tonight')).stdout, /removed schedule tonight/);
   t.deepEqual((await ts.api('GET', '/api/v1/schedules')).body.map((s: { name: string }) => s.name), ['morning']);
   const bad = await cli('schedule', 'add', 'x', '--group', 'room101', 'hwinvent').catch((e: { code: number; stderr: string }) => e);
