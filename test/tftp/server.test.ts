@@ -220,19 +220,21 @@ test('requests beyond maxConcurrent are dropped (client retries later)', async (
   await randomFile(root, 'f', 5000);
   const server = await startServer(t, diskFileSource(root), { maxConcurrent: 2 });
   const clients = await Promise.all([RawClient.open(t), RawClient.open(t), RawClient.open(t)]);
-  for (const c of clients) {
-    c.rrq(server.port, 'f');
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  const answers = await Promise.all(clients.map((c) => c.next(200)));
-  t.is(answers.filter((a) => a?.packet?.op === OP_DATA).length, 2);
-  t.is(answers[2], null);
+  // Two transfers that stay open: never acknowledged, with the longest timeout (RFC 2349) so a
+  // slow host cannot let them expire before the third request (it did in one loaded run).
+  const slow = { timeout: '255' };
+  for (const c of clients.slice(0, 2)) c.rrq(server.port, 'f', slow);
+  const answers = await Promise.all(clients.slice(0, 2).map((c) => c.next()));
+  t.true(answers.every((a) => a?.packet?.op === OP_OACK || a?.packet?.op === OP_DATA), 'the first two are served');
+  t.true(await eventually(() => server.stats().active === 2), 'two transfers running');
+  clients[2]!.rrq(server.port, 'f', slow);
+  t.is(await clients[2]!.next(300), null, 'the third gets no answer');
   t.is(server.stats().dropped, 1);
   // The third client's retry succeeds once a slot is free.
   clients[0]!.send(answers[0]!.rinfo.port, { op: OP_ERROR, code: 0, message: 'bye' });
-  await new Promise((r) => setTimeout(r, 50));
-  clients[2]!.rrq(server.port, 'f');
-  t.is((await clients[2]!.next())?.packet?.op, OP_DATA);
+  t.true(await eventually(() => server.stats().active === 1), 'the ended transfer freed its slot');
+  clients[2]!.rrq(server.port, 'f', slow);
+  t.is((await clients[2]!.next())?.packet?.op, OP_OACK);
 });
 
 test('each transfer is logged at info with file, remote, bytes, ms and options', async (t) => {
