@@ -49,25 +49,34 @@ function inDir(dir: string): ChunkHelpers | null {
   return chunkcut && chunkapply ? { chunkcut, chunkapply, ext4records: at('ext4records') } : null;
 }
 
+/** Where built helpers are, in order: the server's build for these sources, then the boot image's. */
+function builtHelperDirs(root: string): string[] {
+  const hash = helperSourcesHash();
+  return [...(hash ? [join(root, HELPER_CACHE, hash)] : []), BOOT_IMAGE_HELPER_DIR];
+}
+
 /** The helpers to use, or null for Node's own path. */
 export function findChunkHelpers(root: string = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..')): ChunkHelpers | null {
   const env = process.env['NETIMAGE_CHUNK_HELPERS'];
   if (env === 'off') return null;
   if (env) return inDir(env);
-  const hash = helperSourcesHash();
-  return (hash ? inDir(join(root, HELPER_CACHE, hash)) : null) ?? inDir(BOOT_IMAGE_HELPER_DIR);
+  for (const dir of builtHelperDirs(root)) {
+    const found = inDir(dir);
+    if (found) return found;
+  }
+  return null;
 }
 
 /**
  * ext4records alone: it has no Node counterpart (the inode records are read through libext2fs,
- * never parsed by hand), so NETIMAGE_CHUNK_HELPERS=off (Node's cutter and applier) still uses it.
+ * never parsed by hand), so NETIMAGE_CHUNK_HELPERS=off (Node's cutter and applier) still uses it,
+ * and a NETIMAGE_CHUNK_HELPERS=DIR without it (older helpers, bench) falls back to the built one.
  */
 export function findExt4Records(root: string = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..')): string | null {
   // off: no inode tables at backup and compare-everything deltas (bench/delta-fs.ts: backups with and without).
   if (process.env['NETIMAGE_EXT4RECORDS'] === 'off') return null;
   const env = process.env['NETIMAGE_CHUNK_HELPERS'];
-  const dirs = [...(env && env !== 'off' ? [env] : []), ...(helperSourcesHash() ? [join(root, HELPER_CACHE, helperSourcesHash()!)] : []), BOOT_IMAGE_HELPER_DIR];
-  for (const d of dirs) if (existsSync(join(d, 'ext4records'))) return join(d, 'ext4records');
+  for (const dir of [...(env && env !== 'off' ? [env] : []), ...builtHelperDirs(root)]) if (existsSync(join(dir, 'ext4records'))) return join(dir, 'ext4records');
   return null;
 }
 
