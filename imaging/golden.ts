@@ -1,7 +1,8 @@
 // Golden images on the PC side (lib/golden.ts): upload an image of the backup partition into the
 // server's depot, and fetch one from there onto the backup partition.
-// Upload: the three files as they are, each through the one resumable upload (depot-upload.ts);
-// the server makes the entry appear only once all three are in and agree.
+// Upload: the three files as they are (and the file system records a delta restore reads, when
+// the image has them), each through the one resumable upload (depot-upload.ts); the server makes
+// the entry appear only once all are in and agree.
 // Fetch: unicast HTTP with Range into `.fetch-<name>/` on the backup partition (kept across a cut
 // connection and across a reboot: recoverStore leaves it, listImages skips dot folders), every
 // file's sha256 checked against the depot manifest and the image's metadata before the folder is
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { AgentServerApi } from '../lib/netboot-product.ts';
-import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, goldenEntryName, type SeedSessionWire } from '../lib/golden.ts';
+import { GOLDEN_KIND, GOLDEN_METADATA, GOLDEN_RECORD_FILES, goldenEntryName, goldenFilesOf, type SeedSessionWire } from '../lib/golden.ts';
 import { parseManifest, type SeedManifest } from '../lib/seed/manifest.ts';
 import { receiveSeed, type ReceiveEvent, type ReceiveResult } from './seed/receiver.ts';
 import { directorySink } from './seed/sink.ts';
@@ -42,11 +43,19 @@ export async function uploadGoldenImage(o: GoldenUploadOptions): Promise<UploadO
   const meta = await readMetadata(o.root, o.imageName);
   if (meta.format !== 'netimage-image/2') return { uploaded: false, reason: `image ${meta.name} is not chunked (image_format=stream): only chunked images are golden images` };
   const dir = imageDir(o.root, o.imageName);
-  const sizes = await Promise.all(GOLDEN_FILES.map(async (f) => (await stat(join(dir, f))).size));
+  const table = meta.chunked?.inodeTable?.file;
+  const paths = goldenFilesOf(table ? [table] : []);
+  const sizes = await Promise.all(
+    paths.map(async (f) => {
+      const st = await stat(join(dir, f)).catch(() => null);
+      if (!st) throw new ImagingError(`image ${meta.name} has no ${f} on the backup partition although its metadata.json names it: back it up again`);
+      return st.size;
+    }),
+  );
   const total = sizes.reduce((a, b) => a + b, 0);
   let before = 0;
   let last: UploadOutcome = { uploaded: false, reason: 'nothing uploaded' };
-  for (const [i, path] of GOLDEN_FILES.entries()) {
+  for (const [i, path] of paths.entries()) {
     const done = before;
     last = await uploadToDepot({
       server: o.server,
@@ -146,7 +155,8 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
   const res = await o.fetchFile(`${base}/manifest.json`, {}, o.signal);
   if (!res.ok) throw new ImagingError(`the server has no golden image ${entry} for this job (HTTP ${res.status}: ${(await res.text()).slice(0, 200)}): list them with netimage depot ls`);
   const m = manifest.parse(await res.json());
-  const files = GOLDEN_FILES.map((path) => {
+  // Only the files a golden entry can have; unknown names in the manifest are not fetched.
+  const files = goldenFilesOf(m.files.map((f) => f.path)).map((path) => {
     const f = m.files.find((x) => x.path === path);
     if (!f) throw new ImagingError(`golden image ${entry} on the server has no ${path}`);
     return f;
@@ -245,9 +255,12 @@ export async function fetchGoldenImage(o: GoldenFetchOptions): Promise<GoldenFet
   const text = await readFile(join(dir, GOLDEN_METADATA), 'utf8');
   const meta = imageMetadata.parse(JSON.parse(text));
   const indexSha = createHash('sha256').update(await readFile(join(dir, 'chunks.json'))).digest('hex');
-  if (meta.sha256 !== imageSha || meta.chunked?.indexSha256 !== indexSha) {
+  const table = meta.chunked?.inodeTable;
+  const records = files.filter((f) => (GOLDEN_RECORD_FILES as readonly string[]).includes(f.path));
+  const recordsAgree = table ? records.length === 1 && records[0]!.path === table.file && records[0]!.sha256 === table.sha256 : records.length === 0;
+  if (meta.sha256 !== imageSha || meta.chunked?.indexSha256 !== indexSha || !recordsAgree) {
     await rm(dir, { recursive: true, force: true });
-    throw new ImagingError(`golden image ${entry}: its metadata.json does not name its image.pcl.zst and chunks.json; refused and dropped`);
+    throw new ImagingError(`golden image ${entry}: its metadata.json does not name its image.pcl.zst, chunks.json${table || records.length ? ' and file system records' : ''}; refused and dropped`);
   }
   await rm(join(dir, SOURCE));
   await rm(join(dir, SEEDED), { force: true });

@@ -167,7 +167,7 @@ async function trustFor(opts: RestoreOptions, name: string, meta: ImageMetadata,
   if (!helper) return compareAll('the ext4records helper is not built');
   const file = join(imageDir(opts.storeRoot, name), table.file);
   const text = await readFile(file).catch(() => null);
-  if (!text) return compareAll(`${table.file} is missing (golden images from the server's depot carry none yet)`);
+  if (!text) return compareAll(`${table.file} is missing from the backup partition`);
   if (createHash('sha256').update(text).digest('hex') !== table.sha256) return compareAll(`${table.file} does not match its sha256 in metadata.json`);
   const t = performance.now();
   let r;

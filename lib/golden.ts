@@ -9,6 +9,18 @@ export const GOLDEN_KIND = 'golden';
 /** The files of a golden entry, in upload order: metadata.json last, so it names checked bytes. */
 export const GOLDEN_FILES = ['image.pcl.zst', 'chunks.json', 'metadata.json'] as const;
 export const GOLDEN_METADATA = 'metadata.json';
+/**
+ * Files a golden entry may have besides those: the file system's records for delta restores
+ * (imaging/chunked/format.ts), uploaded when the image has them, so a PC restored from a golden
+ * image can later delta-restore it reading only what changed.
+ */
+export const GOLDEN_RECORD_FILES = ['inodes.ext4'] as const;
+
+/** The files of a golden entry in transfer order, from the names it has: image, index, any record file, metadata.json last. */
+export function goldenFilesOf(names: readonly string[]): string[] {
+  const [image, index, metadata] = GOLDEN_FILES;
+  return [image, index, ...GOLDEN_RECORD_FILES.filter((f) => names.includes(f)), metadata];
+}
 
 /** The depot entry name of an image name (depot names are lower case; opsi image names need not be); null if none fits. */
 export function goldenEntryName(imageName: string): string | null {

@@ -1,10 +1,11 @@
 // What a backup job with upload_to_server=true may upload: the image it made, as golden/<name>
-// (name: its imagefile property, lower case), the three files of a chunked image. The entry
-// appears only once all three are in and metadata.json agrees with the other two's sha256.
+// (name: its imagefile property, lower case), the three files of a chunked image and its file
+// system records if it has them. The entry appears only once all are in and metadata.json agrees
+// with the others' sha256.
 // A restore job with server_image=<name> may read golden/<name>.
 import { readFile } from 'node:fs/promises';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
-import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, goldenEntryName } from '../../lib/golden.ts';
+import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, GOLDEN_RECORD_FILES, goldenEntryName } from '../../lib/golden.ts';
 import { ProductId } from '../../lib/products.ts';
 import type { Job } from '../store/types.ts';
 import { z } from 'zod';
@@ -20,7 +21,7 @@ const goldenMetadata = z.object({
   usedBytes: z.number(),
   partitionSizeBytes: z.number(),
   createdAt: z.string(),
-  chunked: z.object({ indexSha256: z.string() }),
+  chunked: z.object({ indexSha256: z.string(), inodeTable: z.object({ file: z.enum(GOLDEN_RECORD_FILES), sha256: z.string() }).optional() }),
 });
 
 const bool = (v: PropertyValue | undefined) => /^(true|1|yes|on)$/i.test(String(Array.isArray(v) ? v[0] : (v ?? '')).trim());
@@ -33,6 +34,7 @@ export function goldenUploadGrant(job: Job, properties: Record<string, PropertyV
   return {
     target: { kind: GOLDEN_KIND, name, path: GOLDEN_METADATA },
     parts: GOLDEN_FILES,
+    optionalParts: GOLDEN_RECORD_FILES,
     meta: async (_file, parts) => {
       const text = await readFile(parts[GOLDEN_METADATA]!.file, 'utf8');
       const parsed = goldenMetadata.safeParse((() => {
@@ -47,6 +49,9 @@ export function goldenUploadGrant(job: Job, properties: Record<string, PropertyV
       const m = parsed.data;
       if (m.sha256 !== parts['image.pcl.zst']!.sha256) throw refuse('metadata.json names another image.pcl.zst (sha256 differs)');
       if (m.chunked.indexSha256 !== parts['chunks.json']!.sha256) throw refuse('metadata.json names another chunks.json (sha256 differs)');
+      const table = m.chunked.inodeTable;
+      if (table && parts[table.file]?.sha256 !== table.sha256) throw refuse(`metadata.json names a ${table.file} that was not uploaded with it (or another one: sha256 differs)`);
+      for (const f of GOLDEN_RECORD_FILES) if (parts[f] && table?.file !== f) throw refuse(`${f} was uploaded but metadata.json does not name it`);
       return { image: m.name, fsType: m.fsType, usedBytes: m.usedBytes, partitionSizeBytes: m.partitionSizeBytes, imageCreated: m.createdAt, capturedFrom: job.clientId, job: job.id };
     },
   };

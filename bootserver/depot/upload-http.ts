@@ -18,6 +18,8 @@ export interface UploadGrant {
   target: UploadTarget;
   /** An entry of several files: all of them, each uploaded with its `path`; it appears once all are in. */
   parts?: readonly string[];
+  /** Files the entry may have besides `parts`: taken along when uploaded before the last required part. */
+  optionalParts?: readonly string[];
   /** Meta of the new entry version, from the job and the complete file(s) (e.g. a WIM's editions). */
   meta: (file: string, parts: Record<string, PartFile>) => Promise<Record<string, unknown>>;
 }
@@ -64,8 +66,8 @@ export async function registerUploadHttp(app: FastifyInstance, deps: UploadHttpD
       r.post(UPLOADS_PATH, { schema: { tags, summary: 'Start (or resume) the upload this job may make', body: uploadStart } }, async (req, reply) => {
         const { job, grant } = await grantOf(req);
         const path = req.body.path ?? grant.target.path;
-        if (!(grant.parts ?? [grant.target.path]).includes(path))
-          throw new NetimageError('invalid', `job ${job.id} uploads ${(grant.parts ?? [grant.target.path]).join(', ')} of ${entryId(grant.target.kind, grant.target.name)}, not ${path}`);
+        const allowed = [...(grant.parts ?? [grant.target.path]), ...(grant.optionalParts ?? [])];
+        if (!allowed.includes(path)) throw new NetimageError('invalid', `job ${job.id} uploads ${allowed.join(', ')} of ${entryId(grant.target.kind, grant.target.name)}, not ${path}`);
         const view = await deps.uploads.start(job.id, { ...grant.target, path }, req.body);
         return reply.status(view.offset === 0 ? 201 : 200).send(view);
       });

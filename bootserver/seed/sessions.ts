@@ -7,7 +7,7 @@
 // depot over HTTP Range. docs/imaging.md "Room seeding".
 import { realpath } from 'node:fs/promises';
 import type { Logger } from '../../lib/logger.ts';
-import { GOLDEN_FILES, GOLDEN_KIND, type SeedSessionWire } from '../../lib/golden.ts';
+import { GOLDEN_KIND, goldenFilesOf, type SeedSessionWire } from '../../lib/golden.ts';
 import { buildManifest, type SeedManifest } from '../../lib/seed/manifest.ts';
 import { sendSeed } from '../../lib/seed/sender.ts';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
@@ -86,7 +86,7 @@ export class SeedSessions {
       group: `${this.#config.groupPrefix}.${1 + (n % 254)}`,
       port: this.#config.port,
       dir,
-      manifest: dir.then((d) => this.#manifestOf(d)),
+      manifest: dir.then((d) => this.#manifestOf(d, goldenFilesOf(depotEntry.manifest.files.map((f) => f.path)))),
       state: 'waiting',
       sending: null,
       go: () => go(),
@@ -135,11 +135,12 @@ export class SeedSessions {
     for (const s of this.#sessions.values()) this.#stop(s);
   }
 
-  #manifestOf(dir: string): Promise<SeedManifest> {
+  /** The seed manifest of a golden entry version's `files` (in transfer order, as the receivers expect them). */
+  #manifestOf(dir: string, files: readonly string[]): Promise<SeedManifest> {
     const key = `${dir}\n${this.#config.pieceKib}`;
     let m = this.#manifests.get(key);
     if (!m) {
-      m = buildManifest(dir, GOLDEN_FILES, this.#config.pieceKib * 1024);
+      m = buildManifest(dir, files, this.#config.pieceKib * 1024);
       // A failure is not kept: the next session tries again. Versions of removed entries pile up
       // only as small manifests (one per image version seeded while the server runs).
       m.catch(() => this.#manifests.delete(key));

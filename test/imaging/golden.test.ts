@@ -49,10 +49,11 @@ test.serial('a backup with upload_to_server lands in the depot as golden/<name>;
   t.true(bk.ok, bk.error ?? bk.log.join('\n'));
   const depot = s.server.osImages.depot;
   const entry = await depot.require('golden', ENTRY);
-  t.deepEqual(entry.manifest.files.map((f) => f.path).sort(), [...GOLDEN_FILES].sort());
+  // An ext4 image carries its inode table along, so PCs restored from it can later delta-restore reading only what changed.
+  t.deepEqual(entry.manifest.files.map((f) => f.path).sort(), [...GOLDEN_FILES, 'inodes.ext4'].sort());
   t.like(entry.manifest.meta, { image: 'Golden_One', fsType: 'ext4', capturedFrom: pcA.clientId });
   t.true((await depot.verify('golden', ENTRY)).ok);
-  for (const f of GOLDEN_FILES) golden[f] = await readFile(join(entry.dir, f));
+  for (const f of entry.manifest.files) golden[f.path] = await readFile(join(entry.dir, f.path));
   // The admin API lists it among the depot's entries.
   const listed = (await s.api('GET', '/api/v1/depot')).body as { id: string }[];
   t.true(listed.some((e) => e.id === `golden/${ENTRY}`));
@@ -63,6 +64,11 @@ test.serial('a backup with upload_to_server lands in the depot as golden/<name>;
   t.true(rs.log.some((l) => /golden image golden_one is on the backup partition as Golden_One .* every file sha256-checked/.test(l)), rs.log.join('\n'));
   const v = await helper(['verify', `${loopB.path}p3`, 'ext4', manifest]);
   t.true(v.ok, JSON.stringify(v.bad));
+  // Restored again from the image the server gave it: the table came along, so the delta trusts every unchanged inode.
+  const again = await runProductOnLoop(s, pcB, 'opsi-local-image-restore', loopB, { imagefile: 'Golden_One' });
+  t.true(again.ok, again.error ?? again.log.join('\n'));
+  t.true(again.log.some((l) => /delta with inode records: (\d+) of \1 inodes unchanged/.test(l)), again.log.join('\n'));
+  t.true((await helper(['verify', `${loopB.path}p3`, 'ext4', manifest])).ok);
   const props = (await s.api('GET', `/api/v1/clients/${pcB.clientId}/products/opsi-local-image-restore/properties`)).body as Record<string, unknown>;
   t.like(props, { imagefile: 'Golden_One', imagefiles_list: ['Golden_One'] });
   // Another PC's backup job may not read it; a restore job reads only its own server_image.
@@ -135,6 +141,25 @@ test.serial('a golden upload cut mid-file resumes; it is never listed before its
   t.regex(r.body.message, /metadata.json names another image.pcl.zst/);
   t.is(await depot.get('golden', 'second'), null);
   t.deepEqual(await readdir(join(depot.dir, '.uploads')), [], 'a refused group leaves nothing behind');
+
+  // The inode table: metadata.json naming one that did not come is refused; so is one it does not name.
+  const table = golden['inodes.ext4']!;
+  t.truthy(table, 'the first test uploaded an inode table');
+  for (const f of ['image.pcl.zst', 'chunks.json'] as const) t.is((await send(f, golden[f]!)).status, 200);
+  const noTable = await send('metadata.json', golden['metadata.json']!);
+  t.is(noTable.status, 400);
+  t.regex(noTable.body.message, /names a inodes.ext4 that was not uploaded/);
+  for (const f of ['image.pcl.zst', 'chunks.json', 'inodes.ext4'] as const) t.is((await send(f, golden[f]!)).status, 200);
+  const { inodeTable: _, ...chunkedWithout } = (meta as unknown as { chunked: Record<string, unknown> }).chunked;
+  const unnamed = await send('metadata.json', Buffer.from(JSON.stringify({ ...meta, chunked: chunkedWithout })));
+  t.is(unnamed.status, 400);
+  t.regex(unnamed.body.message, /inodes.ext4 was uploaded but metadata.json does not name it/);
+  // All four as the agent sends them: listed.
+  for (const f of ['image.pcl.zst', 'chunks.json', 'inodes.ext4'] as const) t.is((await send(f, golden[f]!)).status, 200);
+  const ok = await send('metadata.json', golden['metadata.json']!);
+  t.is(ok.status, 200, JSON.stringify(ok.body));
+  t.deepEqual((await depot.require('golden', 'second')).manifest.files.map((f) => f.path).sort(), ['chunks.json', 'image.pcl.zst', 'inodes.ext4', 'metadata.json']);
+  await depot.remove('golden', 'second');
 });
 
 test.serial('a golden fetch cut mid-file resumes with Range; a file damaged on the way is refused and nothing is listed', async (t) => {
