@@ -50,22 +50,38 @@ export function preferFullByHistory(history: PastRestore[]): string | null {
 }
 
 const RESTORE_EVENT = /\brestore (start|done|FAILED) image=\S+ device=(\S+)/;
+const PART = / part=([0-9a-z-]+)/;
+
+/** Where a restore writes: the device path and, when it has one, its partition entry's id (identity.ts partitionEntryUuid). */
+export interface RestoreTarget {
+  device: string;
+  partition: string | null;
+}
+
+/** The master.log words that name a restore's target (the end of its start and done lines). */
+export function targetWords(target: RestoreTarget): string {
+  return target.partition ? ` part=${target.partition}` : '';
+}
 
 /**
  * Why the target's inode records cannot be trusted because of netimage itself: the last restore
- * to `device` that started did not end with "restore done" (killed, power cut, a damaged chunk).
- * Its writes went under the file system: an inode table chunk may already be the image's while
- * the data it describes is not, so the records could vouch for blocks that differ. Null: the
- * last restore here finished (or there was none).
+ * to this partition that started did not end with "restore done" (killed, power cut, a damaged
+ * chunk). Its writes went under the file system: an inode table chunk may already be the image's
+ * while the data it describes is not, so the records could vouch for blocks that differ. Null:
+ * the last restore here finished (or there was none). Lines that both name a partition entry
+ * match by it (a device path can name another disk next boot); else by the device path.
  */
-export function unfinishedRestore(masterLog: string, device: string): string | null {
+export function unfinishedRestore(masterLog: string, target: RestoreTarget): string | null {
   let pending: string | null = null;
   for (const line of masterLog.split('\n')) {
     const m = RESTORE_EVENT.exec(line);
-    if (!m || m[2] !== device) continue;
+    if (!m) continue;
+    const part = m[1] === 'FAILED' ? null : (PART.exec(line)?.[1] ?? null);
+    const same = part && target.partition ? part === target.partition : m[2] === target.device;
+    if (!same) continue;
     if (m[1] === 'start') pending = line.slice(0, 24);
     else if (m[1] === 'done') pending = null;
     // FAILED after a start: its writes may be partial; the start stays pending.
   }
-  return pending ? `the restore to ${device} started ${pending.trim()} did not finish, so blocks may have been written under the file system` : null;
+  return pending ? `the restore to ${target.device} started ${pending.trim()} did not finish, so blocks may have been written under the file system` : null;
 }

@@ -14,7 +14,7 @@ import { ImagingError } from './errors.ts';
 import { checkChunkedImage, verifyStoredImage } from './imagefile.ts';
 import { applyChunkedImage, type ApplyResult, type RestoreMode } from './chunked/apply.ts';
 import { deltaMismatch } from './chunked/format.ts';
-import { partitionIdentity } from './chunked/identity.ts';
+import { partitionEntryUuid, partitionIdentity } from './chunked/identity.ts';
 import { hasInodeRecords, trustedBlocks, type Trusted } from './chunked/ext4-records.ts';
 import { findExt4Records } from './chunked/native.ts';
 import { progressTracker } from './partclone.ts';
@@ -22,7 +22,7 @@ import { pipelineFailure, runPipeline } from './pipeline.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { normalizeImageName } from './store/names.ts';
 import { appendMasterLog, imageDir, readMasterLog, readMetadata, recoverStore } from './store/store.ts';
-import { pastRestores, preferFullByHistory, unfinishedRestore, type RestoreModeSetting } from './restore-mode.ts';
+import { pastRestores, preferFullByHistory, targetWords, unfinishedRestore, type RestoreModeSetting, type RestoreTarget } from './restore-mode.ts';
 import type { ImageMetadata } from './store/metadata.ts';
 
 export interface RestoreOptions {
@@ -81,13 +81,14 @@ export async function restorePartition(opts: RestoreOptions): Promise<RestoreRes
     await appendMasterLog(root, `restore REFUSED image=${name} device=${opts.device}: ${(e as Error).message}`).catch(() => undefined);
     throw e;
   }
-  const r = meta.chunked ? await restoreChunked(opts, name, meta, t0, log) : await restoreStream(opts, name, t0, log);
+  const target: RestoreTarget = { device: opts.device, partition: await partitionEntryUuid(opts.device) };
+  const r = meta.chunked ? await restoreChunked(opts, target, name, meta, t0, log) : await restoreStream(opts, target, name, t0, log);
   await runAllowFailure('blockdev', ['--flushbufs', opts.device]);
   if (opts.bootFlag) await setBootFlag(opts.bootFlag.diskPath, opts.bootFlag.partitionNumber, log);
   const seconds = (performance.now() - t0) / 1000;
   const a = r.applied;
   const what = a ? ` mode=${a.mode} chunks=${a.writtenChunks}/${a.chunks} written=${a.writtenBytes} compared=${a.comparedBytes} trusted=${a.trustedChunks} trustedBytes=${a.trustedBytes}` : ' mode=stream';
-  await appendMasterLog(root, `restore done image=${name} device=${opts.device}${what} seconds=${seconds.toFixed(1)}`);
+  await appendMasterLog(root, `restore done image=${name} device=${opts.device}${what} seconds=${seconds.toFixed(1)}${targetWords(target)}`);
   const how = a?.mode === 'delta' ? `, ${a.trustedChunks} trusted unread, ${a.chunks - a.trustedChunks} compared (${formatBytes(a.comparedBytes)} read)` : '';
   log(`image "${name}" restored to ${opts.device} in ${seconds.toFixed(1)} s${a ? ` (${a.mode}: ${a.writtenChunks} of ${a.chunks} chunks written, ${formatBytes(a.writtenBytes)}${how}, by ${a.engine})` : ''}`);
   return { metadata: meta, productStates: meta.productStates, seconds, verifySeconds: r.verifySeconds, mode: a?.mode ?? 'stream', applied: a };
@@ -113,7 +114,7 @@ interface Restored {
   applied: ApplyResult | null;
 }
 
-async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMetadata, t0: number, log: (line: string) => void): Promise<Restored> {
+async function restoreChunked(opts: RestoreOptions, target: RestoreTarget, name: string, meta: ImageMetadata, t0: number, log: (line: string) => void): Promise<Restored> {
   const root = opts.storeRoot;
   const { checked, mode } = await refuseOnError(root, name, opts.device, async () => {
     const c = await checkChunkedImage(root, name, meta, { full: opts.fullCheck, signal: opts.signal });
@@ -124,9 +125,9 @@ async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMet
     else log(`delta restore: ${opts.device} still holds the ${c.chunked.source.fsType} filesystem ${c.chunked.source.fsUuid} the image came from; only chunks that differ are written`);
     return { checked: c, mode: (why ? 'full' : 'delta') as RestoreMode };
   });
-  const trusted = mode === 'delta' ? await trustFor(opts, name, meta, log) : undefined;
+  const trusted = mode === 'delta' ? await trustFor(opts, target, name, meta, log) : undefined;
   const verifySeconds = (performance.now() - t0) / 1000;
-  await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=${mode}`);
+  await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=${mode}${targetWords(target)}`);
   const pause = process.env['NETIMAGE_TEST_HOOK_PAUSE_RESTORE_AFTER'];
   try {
     const applied = await applyChunkedImage({
@@ -152,7 +153,7 @@ async function restoreChunked(opts: RestoreOptions, name: string, meta: ImageMet
  * Delta: the blocks the target's own inode records vouch for (ext4-records.ts), or undefined to
  * compare every chunk; the job log says which and why.
  */
-async function trustFor(opts: RestoreOptions, name: string, meta: ImageMetadata, log: (line: string) => void): Promise<Trusted | undefined> {
+async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: string, meta: ImageMetadata, log: (line: string) => void): Promise<Trusted | undefined> {
   const compareAll = (why: string) => {
     log(`delta compares every chunk: ${why}`);
     return undefined;
@@ -161,7 +162,7 @@ async function trustFor(opts: RestoreOptions, name: string, meta: ImageMetadata,
   if (opts.mode === 'compare') return compareAll('restore_mode=compare');
   if (!hasInodeRecords(meta.fsType)) return compareAll(`${meta.fsType} images carry no inode records (ext2/3/4 only)`);
   if (!table) return compareAll('the image has no inode table (taken before netimage recorded one, of an unclean file system, or without the ext4records helper)');
-  const unfinished = unfinishedRestore(await readMasterLog(opts.storeRoot), opts.device);
+  const unfinished = unfinishedRestore(await readMasterLog(opts.storeRoot), target);
   if (unfinished) return compareAll(unfinished);
   const helper = findExt4Records();
   if (!helper) return compareAll('the ext4records helper is not built');
@@ -182,7 +183,7 @@ async function trustFor(opts: RestoreOptions, name: string, meta: ImageMetadata,
   return r;
 }
 
-async function restoreStream(opts: RestoreOptions, name: string, t0: number, log: (line: string) => void): Promise<Restored> {
+async function restoreStream(opts: RestoreOptions, target: RestoreTarget, name: string, t0: number, log: (line: string) => void): Promise<Restored> {
   const root = opts.storeRoot;
   const verified = await refuseOnError(root, name, opts.device, async () => {
     const v = await verifyStoredImage(root, name, { full: opts.fullCheck, signal: opts.signal });
@@ -191,7 +192,7 @@ async function restoreStream(opts: RestoreOptions, name: string, t0: number, log
   });
   const verifySeconds = (performance.now() - t0) / 1000;
   log(`image "${name}" verified in ${verifySeconds.toFixed(1)} s (sha256, partclone header ${verified.header.fs}); restoring to ${opts.device}`);
-  await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=stream`);
+  await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=stream${targetWords(target)}`);
   const input = await open(verified.file, 'r');
   let result;
   try {

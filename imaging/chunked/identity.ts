@@ -12,3 +12,13 @@ export async function partitionIdentity(device: string): Promise<SourceIdentity>
   const start = await readFile(`/sys/class/block/${name}/start`, 'utf8').then((s) => Number(s.trim()) * 512, () => null);
   return { fsType: fs.type ?? '', fsUuid: fs.uuid, partitionSizeBytes: geometry.sizeBytes, partitionStartBytes: start };
 }
+
+/**
+ * The partition table's id of the partition (GPT PARTUUID; MBR disk id + number): it stays when a
+ * restore rewrites the file system and when the kernel names the disk differently next boot
+ * (sda/sdb on a PC with two disks). Null for a device without a partition entry.
+ */
+export async function partitionEntryUuid(device: string): Promise<string | null> {
+  const id = (await probeFilesystem(device)).raw['PART_ENTRY_UUID'];
+  return id && /^[0-9A-Za-z-]+$/.test(id) ? id.toLowerCase() : null;
+}

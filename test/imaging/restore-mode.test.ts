@@ -39,12 +39,30 @@ test('a delta covers compared + trusted bytes; lines without trusted= (older log
 });
 
 test('inode records are not trusted after an unfinished restore to the same device', (t) => {
+  const sda2 = { device: '/dev/sda2', partition: null };
   const ev = (what: string, device = '/dev/sda2') => `2026-12-03T10:00:0${what.length % 10}.000Z restore ${what} image=pc device=${device} mode=delta`;
-  t.is(unfinishedRestore('', '/dev/sda2'), null);
-  t.is(unfinishedRestore([ev('start'), ev('done')].join('\n'), '/dev/sda2'), null);
-  t.regex(unfinishedRestore([ev('done'), ev('start')].join('\n'), '/dev/sda2') ?? '', /^the restore to \/dev\/sda2 started .* did not finish/);
-  t.truthy(unfinishedRestore([ev('start'), ev('FAILED')].join('\n'), '/dev/sda2'), 'a failed restore may have written part of the image');
-  t.is(unfinishedRestore([ev('start', '/dev/sdb2')].join('\n'), '/dev/sda2'), null, 'another device');
-  t.is(unfinishedRestore([ev('start'), ev('FAILED'), ev('start'), ev('done')].join('\n'), '/dev/sda2'), null, 'a later restore finished');
-  t.is(unfinishedRestore('2026-12-03T10:00:00.000Z restore REFUSED image=pc device=/dev/sda2: bad', '/dev/sda2'), null, 'a refusal wrote nothing');
+  t.is(unfinishedRestore('', sda2), null);
+  t.is(unfinishedRestore([ev('start'), ev('done')].join('\n'), sda2), null);
+  t.regex(unfinishedRestore([ev('done'), ev('start')].join('\n'), sda2) ?? '', /^the restore to \/dev\/sda2 started .* did not finish/);
+  t.truthy(unfinishedRestore([ev('start'), ev('FAILED')].join('\n'), sda2), 'a failed restore may have written part of the image');
+  t.is(unfinishedRestore([ev('start', '/dev/sdb2')].join('\n'), sda2), null, 'another device');
+  t.is(unfinishedRestore([ev('start'), ev('FAILED'), ev('start'), ev('done')].join('\n'), sda2), null, 'a later restore finished');
+  t.is(unfinishedRestore('2026-12-03T10:00:00.000Z restore REFUSED image=pc device=/dev/sda2: bad', sda2), null, 'a refusal wrote nothing');
+});
+
+test('an unfinished restore is found by its partition entry when the disk has another name this boot', (t) => {
+  const A = '8f0c1e2a-3b4c-4d5e-8f60-718293a4b5c6';
+  const B = '11111111-2222-4333-8444-555555555555';
+  const ev = (what: string, device: string, part: string | null) =>
+    `2026-12-03T10:00:00.000Z restore ${what} image=pc device=${device} mode=delta${what === 'done' ? ' chunks=1/1 written=0 compared=0 seconds=1.0' : ''}${part ? ` part=${part}` : ''}`;
+  // Cut while the partition was /dev/sda3; next boot the same partition is /dev/sdb3.
+  t.regex(unfinishedRestore(ev('start', '/dev/sda3', A), { device: '/dev/sdb3', partition: A }) ?? '', /did not finish/);
+  // The other disk's partition, now /dev/sda3, restored to the end: it does not clear A's cut restore.
+  t.truthy(unfinishedRestore([ev('start', '/dev/sda3', A), ev('start', '/dev/sda3', B), ev('done', '/dev/sda3', B)].join('\n'), { device: '/dev/sdb3', partition: A }));
+  t.is(unfinishedRestore([ev('start', '/dev/sda3', A), ev('done', '/dev/sdb3', A)].join('\n'), { device: '/dev/sdb3', partition: A }), null, 'finished later under its new name');
+  // Lines of older versions (no part=) match by device path.
+  t.truthy(unfinishedRestore(ev('start', '/dev/sda3', null), { device: '/dev/sda3', partition: A }));
+  t.is(unfinishedRestore(ev('start', '/dev/sda3', null), { device: '/dev/sdb3', partition: A }), null);
+  // The done line with part= still parses as a rate for restore_mode=auto.
+  t.deepEqual(pastRestores(`2026-12-03T10:00:00.000Z restore done image=pc device=/dev/sda3 mode=full chunks=9/9 written=4000000000 compared=0 trusted=0 trustedBytes=0 seconds=2.0 part=${A}`), [{ mode: 'full', bytesPerSecond: 2e9 }]);
 });
