@@ -77,13 +77,17 @@ export const jobStates = z.enum(['booting', 'running', 'succeeded', 'failed', 'e
 export const listJobsQuery = z
   .object({
     client: clientId.optional(),
+    /** Jobs of the group's PCs. */
+    group: groupId.optional(),
+    /** At most this many of each PC's newest jobs. */
+    per_client: z.coerce.number().int().min(1).max(100).optional(),
     product: productId.optional(),
     state: z
       .string()
       .transform((s) => s.split(',').filter((x) => x))
       .pipe(z.array(jobStates))
       .optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    limit: z.coerce.number().int().min(1).max(5000).default(100),
   })
   .strict();
 

@@ -180,6 +180,8 @@ export class AdminService {
   // ---- jobs ----
 
   async listJobs(filter: JobFilter): Promise<JobView[]> {
+    // An unknown group is a typo, not a room without jobs.
+    if (filter.group !== undefined && !(await this.#store.getGroup(filter.group))) throw new StoreNotFoundError(`group ${filter.group} not found`);
     return (await this.#store.listJobs(filter)).map(jobView);
   }
 

@@ -576,9 +576,13 @@ export class SqlStore implements Store {
   }
   listJobs(filter: JobFilter = {}): Promise<Job[]> {
     return this.read(async (c) => {
-      const w = whereClause([['client_id', filter.clientId], ['product_id', filter.productId], ['state', filter.states]]);
+      const inGroup = filter.group === undefined ? [] : ['client_id IN (SELECT id FROM clients WHERE group_id = ?)'];
+      const w = whereClause([['client_id', filter.clientId], ['product_id', filter.productId], ['state', filter.states]], inGroup);
+      const params = [...(filter.group === undefined ? [] : [filter.group]), ...w.params];
       // rowid: insertion order (SQLite's implicit column; PostgreSQL's jobs table has one of that name).
-      return (await c.all(`SELECT * FROM jobs ${w.sql} ORDER BY created DESC, rowid DESC LIMIT ?`, ...w.params, filter.limit ?? 100)).map(rowToJob);
+      if (filter.perClient === undefined) return (await c.all(`SELECT * FROM jobs ${w.sql} ORDER BY created DESC, rowid DESC LIMIT ?`, ...params, filter.limit ?? 100)).map(rowToJob);
+      const ranked = `SELECT jobs.*, jobs.rowid AS insertion, ROW_NUMBER() OVER (PARTITION BY client_id ORDER BY created DESC, jobs.rowid DESC) AS newest FROM jobs ${w.sql}`;
+      return (await c.all(`SELECT * FROM (${ranked}) AS ranked WHERE newest <= ? ORDER BY created DESC, insertion DESC LIMIT ?`, ...params, filter.perClient, filter.limit ?? 100)).map(rowToJob);
     });
   }
 

@@ -170,8 +170,12 @@ export interface NewClient {
 
 export interface JobFilter {
   clientId?: string;
+  /** Jobs of the PCs that are in this group now. */
+  group?: string;
   productId?: string;
   states?: JobState[];
+  /** At most this many of each PC's newest jobs (a room view needs each PC's latest, whatever the others did). */
+  perClient?: number;
   limit?: number;
 }
 

@@ -115,6 +115,24 @@ test('job log prints the agent log of a job named by the short id `jobs` shows',
   t.is((await fails(t, ['job', 'show', short])).code, 2);
 });
 
+test("jobs --group lists the room's jobs, --last only each PC's newest; an unknown group is an error", async (t) => {
+  await cli('group', 'add', 'room-jl');
+  await cli('client', 'add', 'pc-jl1', '--mac', '52:54:00:0c:01:01', '--group', 'room-jl');
+  await cli('client', 'add', 'pc-jl2', '--mac', '52:54:00:0c:01:02');
+  const ids: string[] = [];
+  for (const [mac, id] of [['52:54:00:0c:01:01', 'pc-jl1'], ['52:54:00:0c:01:01', 'pc-jl1'], ['52:54:00:0c:01:02', 'pc-jl2']] as const) {
+    const job = await takeJob(mac, id, 'hwinvent');
+    await agentCall(server!.url, job.token, 'POST', '/job/result', { result: 'successful' });
+    ids.push(job.jobId);
+  }
+  const rows = (out: string) => out.split('\n').slice(2).filter(Boolean).map((l) => l.split(/\s+/)[0]);
+  t.deepEqual(rows((await cli('jobs', '--group', 'room-jl')).stdout), [ids[1]!.slice(0, 8), ids[0]!.slice(0, 8)], "both of the room's jobs, not the other PC's");
+  t.deepEqual(rows((await cli('jobs', '--group', 'room-jl', '--last')).stdout), [ids[1]!.slice(0, 8)]);
+  t.deepEqual((JSON.parse((await cli('jobs', '--client', 'pc-jl1', '--last', '--json')).stdout) as { id: string }[]).map((j) => j.id), [ids[1]]);
+  t.regex((await fails(t, ['jobs', '--group', 'room-nope'])).stderr, /^netimage: 404: group room-nope not found/);
+  t.is((await fails(t, ['jobs', '--group', 'room-jl', '--follow'])).code, 2);
+});
+
 test('images lists the images the client reported with size, date and format, the one restore would use, and what is not known', async (t) => {
   await cli('client', 'add', 'pc-img1', '--mac', '52:54:00:0d:00:01');
   const none = (await cli('images', 'pc-img1')).stdout;
@@ -199,7 +217,7 @@ test('a new admin\'s mistakes say what to do: unknown PC, room or product (with 
 
 test('the help lists every verb, and `<group> --help` only that group', async (t) => {
   const help = (await cli('help')).stdout;
-  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C]']) {
+  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C | --group G] [--last]', 'netimage jobs --follow [--client C] [--job ID]']) {
     t.true(help.includes(line), line);
   }
   const client = (await cli('client', '--help')).stdout;

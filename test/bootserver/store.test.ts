@@ -185,6 +185,31 @@ for (const backend of BACKENDS) {
     t.deepEqual(await s.countJobs(), [{ state: 'failed', productId: 'p', count: 3 }]);
   });
 
+  test(name("jobs of a group's PCs, at most N newest per PC: a busy PC does not push an idle one's last job out"), async (t) => {
+    const { store: s } = await open(t);
+    await s.createGroup({ id: 'room1', description: '' });
+    await s.createGroup({ id: 'room2', description: '' });
+    await s.createClient({ id: 'busy', mac: '52:54:00:00:01:01', group: 'room1' });
+    await s.createClient({ id: 'idle', mac: '52:54:00:00:01:02', group: 'room1' });
+    await s.createClient({ id: 'other', mac: '52:54:00:00:01:03', group: 'room2' });
+    await s.upsertProduct({ id: 'p', version: '1', name: 'p', description: '', priority: 1, destructive: false, properties: [] });
+    const job = (id: string, clientId: string, minute: number) => {
+      const ts = `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`;
+      return s.createJob({ id, clientId, productId: 'p', actionRequest: 'setup', state: 'succeeded', attempt: 1, maxAttempts: 3, tokenHash: null, percent: 100, error: null, created: ts, updated: ts, attemptStarted: ts, finished: ts });
+    };
+    await job('idle-1', 'idle', 0);
+    await job('idle-2', 'idle', 1);
+    for (let i = 0; i < 20; i++) await job(`busy-${i}`, 'busy', 2 + i);
+    await job('other-1', 'other', 30);
+    // The plain newest-first list with a limit loses the idle PC's jobs behind the busy one's.
+    t.false((await s.listJobs({ limit: 10 })).some((j) => j.clientId === 'idle'));
+    const room = await s.listJobs({ group: 'room1', perClient: 2, limit: 10 });
+    t.deepEqual(room.map((j) => j.id), ['busy-19', 'busy-18', 'idle-2', 'idle-1'], 'newest first, two per PC, only room1');
+    t.deepEqual((await s.listJobs({ perClient: 1 })).map((j) => j.id), ['other-1', 'busy-19', 'idle-2']);
+    t.deepEqual((await s.listJobs({ group: 'room2' })).map((j) => j.id), ['other-1']);
+    t.deepEqual(await s.listJobs({ group: 'nowhere' }), []);
+  });
+
   test(name('deleting a client removes its states (foreign ones too), property values, inventory, jobs, job events and job logs, and nothing of other clients'), async (t) => {
     const db = await open(t);
     const s = db.store;

@@ -40,9 +40,14 @@ export async function resolveJobId(api: AdminClient, given: string): Promise<str
 export const jobsCommand: CommandGroup = {
   name: 'jobs',
   section: 'admin',
-  usage: [{ syntax: 'jobs [--client C] [--follow] [--job ID]', summary: 'list jobs, or follow their progress live' }],
+  usage: [
+    { syntax: 'jobs [--client C | --group G] [--last]', summary: "list jobs, newest first (--last: each PC's newest job only)" },
+    { syntax: 'jobs --follow [--client C] [--job ID]', summary: 'follow their progress live' },
+  ],
   options: {
     client: { type: 'string' },
+    group: { type: 'string' },
+    last: { type: 'boolean' },
     job: { type: 'string' },
     follow: { type: 'boolean', short: 'f' },
   },
@@ -51,7 +56,9 @@ export const jobsCommand: CommandGroup = {
     const api = await ctx.api();
     const client = ctx.string('client');
     const given = ctx.string('job');
+    const group = ctx.string('group');
     if (ctx.flag('follow') || given !== undefined) {
+      if (group !== undefined || ctx.flag('last')) throw new UsageError('--group and --last list jobs; --follow follows one PC (--client), one job (--job) or all');
       const job = given === undefined ? undefined : await resolveJobId(api, given);
       const q = new URLSearchParams();
       if (client) q.set('client', client);
@@ -70,7 +77,11 @@ export const jobsCommand: CommandGroup = {
       });
       return 0;
     }
-    const jobs = await api.call<JobView[]>('GET', `/api/v1/jobs${client ? `?client=${seg(client)}` : ''}`);
+    const q = new URLSearchParams();
+    if (client) q.set('client', client);
+    if (group) q.set('group', group);
+    if (ctx.flag('last')) q.set('per_client', '1');
+    const jobs = await api.call<JobView[]>('GET', `/api/v1/jobs${q.size ? `?${q.toString()}` : ''}`);
     ctx.out(jobs, () =>
       jobs.length
         ? table(

@@ -7,7 +7,7 @@ import type { AdminApiDeps } from './deps.ts';
 export const jobRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service, tickets }) => {
   r.get('/jobs', { schema: { tags: ['jobs'], summary: 'Jobs, newest first', querystring: listJobsQuery } }, async (req) => {
     const q = req.query;
-    return admin.listJobs({ limit: q.limit, ...(q.client ? { clientId: q.client } : {}), ...(q.product ? { productId: q.product } : {}), ...(q.state ? { states: q.state } : {}) });
+    return admin.listJobs({ limit: q.limit, ...(q.client ? { clientId: q.client } : {}), ...(q.group ? { group: q.group } : {}), ...(q.per_client ? { perClient: q.per_client } : {}), ...(q.product ? { productId: q.product } : {}), ...(q.state ? { states: q.state } : {}) });
   });
   r.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job', params: jobIdParams } }, async (req) => admin.job(req.params.id));
   r.get('/jobs/:id/events', { schema: { tags: ['jobs'], summary: 'Progress and log events of a job', params: jobIdParams } }, async (req) => service.jobEvents(req.params.id));

@@ -6,6 +6,8 @@ import { useLive } from '../live.ts';
 import type { ClientView, Group, Job, ProductDefinition, ProductStateView } from '../types.ts';
 
 const REFRESH_MS = 10_000;
+/** A tile shows a PC's running job and its last finished one. */
+const JOBS_PER_PC = 3;
 
 export interface RoomData {
   groups: Group[];
@@ -38,7 +40,8 @@ export function useRoomData(group: string | null): { data: RoomData | null; erro
         const [groups, clients, jobs, states, products] = await Promise.all([
           api.call<Group[]>('GET', '/api/v1/groups'),
           api.call<ClientView[]>('GET', `/api/v1/clients${q}`),
-          api.call<Job[]>('GET', '/api/v1/jobs?limit=1000'),
+          // Each PC's newest jobs, however busy the others were (a PC idle for weeks keeps its last result).
+          api.call<Job[]>('GET', `/api/v1/jobs?per_client=${JOBS_PER_PC}&limit=5000${group ? `&group=${seg(group)}` : ''}`),
           api.call<ProductStateView[]>('GET', `/api/v1/product-states${q}`),
           api.call<ProductDefinition[]>('GET', '/api/v1/products'),
         ]);
