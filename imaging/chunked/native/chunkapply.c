@@ -33,14 +33,18 @@
 #define MAX_BYTES (1ull << 30)
 
 static unsigned long long lineNo;
+// A reader, decoder or writer thread's own chunk line (0: none yet; the main thread's lineNo is
+// then the best there is): its error names the chunk it was working on, not the main thread's.
+static __thread unsigned long long threadLine;
 // The first error ends the process with its own line only: exit() would run OpenSSL's atexit
 // clean-up while a decoder thread is still hashing, whose EVP_Digest then fails and could print
 // "sha256 failed" in place of the real reason (seen under load). So one line, flush, _exit.
 static pthread_mutex_t dieMu = PTHREAD_MUTEX_INITIALIZER;
 static void dieLine(const char* what, const char* detail) {
   pthread_mutex_lock(&dieMu); // never unlocked: a second error waits here until the process is gone
-  if (detail) fprintf(stderr, "chunkapply: chunk line %llu: %s: %s\n", lineNo, what, detail);
-  else fprintf(stderr, "chunkapply: chunk line %llu: %s\n", lineNo, what);
+  unsigned long long line = threadLine ? threadLine : lineNo;
+  if (detail) fprintf(stderr, "chunkapply: chunk line %llu: %s: %s\n", line, what, detail);
+  else fprintf(stderr, "chunkapply: chunk line %llu: %s\n", line, what);
   fflush(NULL);
   _exit(1);
 }
@@ -140,6 +144,7 @@ static void* reader(void* arg) {
     }
     size_t n = nextRead++;
     pthread_mutex_unlock(&mu);
+    threadLine = n + 1;
     // The slot is ours: its previous chunk (n - RING) was consumed.
     struct slot* sl = &slots[n % RING];
     unsigned long long first, len;
@@ -230,6 +235,7 @@ static void* decoder(void* arg) {
     }
     size_t n = nextDecode++;
     pthread_mutex_unlock(&mu);
+    threadLine = n + 1;
     prefetchFrame(n + DRING);
     struct chunk* c = &gChunks[n];
     struct frameSlot* sl = &fslots[n % DRING];
@@ -327,6 +333,7 @@ static void* writer(void* arg) {
     }
     size_t n = nextWrite++;
     pthread_mutex_unlock(&mu);
+    threadLine = n + 1;
     double t0 = now();
     struct chunk* c = &gChunks[n];
     unsigned long long* r = gRuns + c->run0;
