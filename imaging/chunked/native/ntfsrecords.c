@@ -147,7 +147,7 @@ struct scan {
   uint64_t nrecs;
   uint64_t clusters;
   uint8_t* mftBitmap;
-  uint8_t* inUse;       // per record: 1 in use (bitmap and record flag), 2 base record
+  uint8_t* inUse;       // per record: 2 an allocated base record in use, 1 any other record in use
   uint8_t (*rhash)[32]; // per record: sha256 of its bytes
   uint32_t* base;       // per record: its base record
   uint16_t* seq;
@@ -254,26 +254,32 @@ static void scanMft(struct scan* s) {
   if (!md) die("out of memory", 0);
   for (uint64_t start = 0; start < s->nrecs; start += BATCH) {
     uint64_t count = s->nrecs - start < BATCH ? s->nrecs - start : BATCH;
-    int any = 0;
-    for (uint64_t i = 0; i < count && !any; i++) any = bit(s->mftBitmap, start + i);
-    if (!any) continue;
     if (ntfs_mft_records_read(vol, MK_MREF(start, 0), (s64)count, (MFT_RECORD*)buf)) die("reading the MFT", errno);
     for (uint64_t i = 0; i < count; i++) {
       uint32_t r = (uint32_t)(start + i);
       MFT_RECORD* rec = (MFT_RECORD*)(buf + i * rs);
-      if (!bit(s->mftBitmap, r)) continue;
-      // In use in $MFT's bitmap but no valid record (a torn write, damage): the file it held
-      // could own anything; the restore then compares every chunk.
-      if (!ntfs_is_file_record(rec->magic) || !(rec->flags & MFT_RECORD_IN_USE)) {
-        char what[96];
-        snprintf(what, sizeof what, "MFT record %u is marked in use but is not a valid record in use", r);
-        die(what, 0);
+      int allocated = bit(s->mftBitmap, r) != 0;
+      int isFile = ntfs_is_file_record(rec->magic);
+      int inUse = isFile && (rec->flags & MFT_RECORD_IN_USE);
+      if (!inUse) {
+        // Allocated in $MFT's bitmap but no readable record (a torn write: "BAAD", damage): the
+        // file it held could own anything; the restore then compares every chunk. Free records
+        // whose bitmap bit is still set (a deletion between its two writes; Windows' reserved
+        // records 16-23) own nothing.
+        if (allocated && !isFile && r >= FIRST_NORMAL_RECORD) {
+          char what[96];
+          snprintf(what, sizeof what, "MFT record %u is allocated but unreadable (damaged or torn)", r);
+          die(what, 0);
+        }
+        continue;
       }
       unsigned len = 0;
       if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) || !EVP_DigestUpdate(md, rec, rs) || !EVP_DigestFinal_ex(md, s->rhash[r], &len)) die("sha256 failed", 0);
       uint64_t b = MREF_LE(rec->base_mft_record);
       if (b >= s->nrecs) die("an extension record names a base record beyond the MFT", 0);
-      s->inUse[r] = b ? 1 : 2;
+      // In use but not allocated in the bitmap: it still counts as an owner (what it claims is
+      // not trusted for anyone else), but it is neither recorded nor trusted itself.
+      s->inUse[r] = !allocated ? 1 : b ? 1 : 2;
       s->base[r] = b ? (uint32_t)b : r;
       s->seq[r] = le16_to_cpu(rec->sequence_number);
       if (b) {
