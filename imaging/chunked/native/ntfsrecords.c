@@ -195,7 +195,14 @@ static void attributes(struct scan* s, uint32_t r, MFT_RECORD* rec) {
   while (!ntfs_attrs_walk(ctx)) {
     ATTR_RECORD* a = ctx->attr;
     if (a->type == AT_FILE_NAME && !a->non_resident) {
-      const FILE_NAME_ATTR* fn = (const FILE_NAME_ATTR*)((const u8*)a + le16_to_cpu(a->value_offset));
+      // The library checked the attribute's length against the record; its value is ours to check.
+      uint32_t voff = le16_to_cpu(a->value_offset), vlen = le32_to_cpu(a->value_length);
+      const FILE_NAME_ATTR* fn = (const FILE_NAME_ATTR*)((const u8*)a + voff);
+      if (voff + (uint64_t)vlen > le32_to_cpu(a->length) || vlen < sizeof *fn || vlen < sizeof *fn + fn->file_name_length * sizeof(ntfschar)) {
+        char what[80];
+        snprintf(what, sizeof what, "a damaged $FILE_NAME in MFT record %u", r);
+        die(what, 0);
+      }
       uint64_t parent = MREF_LE(fn->parent_directory);
       if (s->nedges == s->capEdges) s->edges = xrealloc(s->edges, (s->capEdges = s->capEdges * 2 + 1024) * sizeof *s->edges);
       s->edges[s->nedges][0] = b;
