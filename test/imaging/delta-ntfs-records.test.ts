@@ -2,10 +2,10 @@
 // loop devices with real mkntfs, ntfs-3g mounts and changes: after each change pattern of
 // delta.test.ts the restore that trusts the records leaves the image's used clusters exactly as a
 // full restore does while reading far less than restore_mode=compare of the same changed bytes; a
-// dirty volume falls back to comparing every chunk (and says why), as does a backup of one (no
-// table); a pagefile.sys written raw under its unchanged record is repaired by delta (never
-// trusted); a raw dd into an ordinary file is repaired by compare (and, as documented, not seen by
-// delta); ntfsrecords works on a read-only loop device.
+// dirty volume or a hibernated Windows falls back to comparing every chunk (and says why), a
+// backup of a dirty one has no table; a pagefile.sys written raw under its unchanged record is
+// repaired by delta (never trusted); a raw dd into an ordinary file is repaired by compare (and,
+// as documented, not seen by delta); ntfsrecords works on a read-only loop device.
 import test from 'ava';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -175,6 +175,18 @@ test.serial('a raw dd into an ordinary file: restore_mode=compare repairs it; de
   t.not(await usedDigest(ctx.a, ctx.stream), ctx.refDigest, 'delta trusted the record: the raw write is still there (docs/imaging.md)');
   const c = await restore(ctx.a, 'compare');
   t.is(c.r.applied!.writtenChunks, 1);
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  await verifyNtfs(ctx.a);
+});
+
+test.serial('a hibernated Windows (hiberfil.sys holding a hibernation image, as Fast Startup leaves it) is compared chunk by chunk, and the log says why', async (t) => {
+  await helper(['change', ctx.a, 'ntfs', 'rewrite']);
+  await helper(['write', ctx.a, 'ntfs', 'hiberfil.sys', '@HIBR']);
+  const { r, lines } = await restore(ctx.a);
+  t.is(r.mode, 'delta');
+  t.true(lines.includes("delta compares every chunk: the target's MFT records cannot be trusted: Windows is hibernated on this volume (hiberfil.sys: hibernation or Fast Startup)"), lines.join('\n'));
+  t.is(r.applied!.trustedChunks, 0);
+  t.true(r.applied!.writtenChunks > 0);
   t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
   await verifyNtfs(ctx.a);
 });
