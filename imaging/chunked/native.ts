@@ -87,6 +87,7 @@ export function findRecordsHelper(name: RecordsHelper, root: string = process.en
   return null;
 }
 
+/** ext4records (the ext4 tests and older callers). */
 export function findExt4Records(root?: string): string | null {
   return findRecordsHelper('ext4records', root);
 }
