@@ -1,4 +1,4 @@
-// Delta restore (ext4: with inode records; and restore_mode=compare) against full restore on ext4 and NTFS partitions with >= 4 GB used, page cache
+// Delta restore (with the file system's records: ext4 inodes, NTFS MFT records; and restore_mode=compare) against full restore on ext4 and NTFS partitions with >= 4 GB used, page cache
 // dropped before every timed run, after a class-like change of 0.5 / 2 / 10 % of the used bytes
 // made through the mounted filesystem (issue #14's "Must show"):
 //   node bench/delta-fs.ts [--fs ext4,ntfs] [--used-gib 4.4] [--patterns 0.5,2,10] [--runs 1]
@@ -15,7 +15,7 @@
 // one, as installers and editors do), 25 % new files, 15 % deleted cache directories
 // (--pagefile-share S: S of the change into pagefile.sys, 0.6 - S rewritten files; with 0 the
 // pagefile is not touched: any write to it changes its ctime, and ext4's inode records then cannot
-// vouch for any of its 1 GiB).
+// vouch for any of its 1 GiB; on NTFS pagefile.sys is never trusted, touched or not).
 // Bytes written/read are the loop device's own counters (/sys/block/loopN/stat); CPU seconds are
 // this process and its children (chunkapply, zstd, partclone), not the kernel's loop workers.
 // --old-helpers DIR: also run each delta with the chunk helpers in DIR (NETIMAGE_CHUNK_HELPERS),
@@ -33,7 +33,8 @@ import { parseArgs } from 'node:util';
 import { run, runAllowFailure } from '../lib/process.ts';
 import { backupPartition } from '../imaging/backup.ts';
 import { restorePartition, type RestoreResult } from '../imaging/restore.ts';
-import { buildChunkHelpers, findExt4Records, HELPER_CACHE } from '../imaging/chunked/native.ts';
+import { buildChunkHelpers, findRecordsHelper, HELPER_CACHE } from '../imaging/chunked/native.ts';
+import { recordsBackend } from '../imaging/chunked/fs-records.ts';
 import { repoRoot } from '../lib/paths.ts';
 
 if (!process.env['NETIMAGE_BENCH_NS']) {
@@ -250,24 +251,25 @@ try {
     console.error(`${fs}: filled in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     const store = join(work, `store-${fs}`);
     await mkdir(store);
-    // The backup without and with the inode table (ext4records beside partclone), page cache
-    // dropped before each, and ext4records alone: what recording the table costs a backup.
+    // The backup without and with the record table (ext4records / ntfsrecords beside partclone),
+    // page cache dropped before each, and the helper alone: what recording the table costs a backup.
     const backupLines: string[] = [];
-    if (fs !== 'ntfs') {
-      process.env['NETIMAGE_EXT4RECORDS'] = 'off';
+    const backend = recordsBackend(fs)!;
+    {
+      process.env['NETIMAGE_FS_RECORDS'] = 'off';
       const plain = await measure(dev, backing, async () => void (await backupPartition({ storeRoot: store, device: dev, imageName: 'plain' })));
-      delete process.env['NETIMAGE_EXT4RECORDS'];
+      delete process.env['NETIMAGE_FS_RECORDS'];
       await rm(join(store, 'plain'), { recursive: true, force: true });
-      const helper = findExt4Records();
-      const table = join(work, 'alone.ext4');
+      const helper = findRecordsHelper(backend.helper);
+      const table = join(work, `alone.${fs}`);
       const alone = helper ? await measure(dev, backing, async () => void (await run(helper, ['record', dev, table]))) : null;
       const tableBytes = helper ? (await stat(table)).size : 0;
       await rm(table, { force: true });
-      backupLines.push(`backup without inode table: ${plain.wall.toFixed(1)} s (load ${plain.load}); ext4records record alone: ${alone?.wall.toFixed(2)} s, read ${mb(alone?.read ?? 0)} MB (load ${alone?.load}), table ${(tableBytes / 1e6).toFixed(1)} MB`);
+      backupLines.push(`backup without ${backend.table}: ${plain.wall.toFixed(1)} s (load ${plain.load}); ${backend.helper} record alone: ${alone?.wall.toFixed(2)} s, read ${mb(alone?.read ?? 0)} MB (load ${alone?.load}), table ${(tableBytes / 1e6).toFixed(1)} MB`);
     }
     const got: { meta?: Awaited<ReturnType<typeof backupPartition>>['metadata'] } = {};
     const withTable = await measure(dev, backing, async () => void (got.meta = (await backupPartition({ storeRoot: store, device: dev, imageName: 'pc', log: (l) => console.error(`${fs}: ${l}`) })).metadata));
-    backupLines.push(`backup${fs !== 'ntfs' ? ' with inode table' : ''}: ${withTable.wall.toFixed(1)} s (load ${withTable.load})`);
+    backupLines.push(`backup with ${backend.table}: ${withTable.wall.toFixed(1)} s (load ${withTable.load})`);
     console.error(`${fs}: ${backupLines.join('; ')}`);
     const meta = got.meta;
     if (!meta) throw new Error('no backup');
@@ -342,7 +344,7 @@ try {
       for (const [pi, p] of patterns.entries()) {
         await delta(p, `delta${p}`, `r${r}p${p}`);
         // The same kind of change again, restored by restore_mode=compare (reads every chunk).
-        if (fs !== 'ntfs') await delta(p, `compare${p}`, `r${r}p${p}c`, undefined, 'compare');
+        await delta(p, `compare${p}`, `r${r}p${p}c`, undefined, 'compare');
         if (values['old-helpers']) await delta(p, `deltaOld${p}`, `r${r}p${p}old`, values['old-helpers']);
         const full = async () => add(`full${p}`, await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode: 'full' })));
         const rawRestore = async () => add(`raw${p}`, await measure(dev, backing, () => run('sh', ['-ec', `zstd -dcq "${img}" | partclone.restore -s - -o ${dev} >/dev/null 2>&1`]).then(() => undefined)));

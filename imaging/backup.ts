@@ -13,8 +13,8 @@ import { partcloneVersion, progressTracker, zstdVersion } from './partclone.ts';
 import { pipelineFailure, runPipeline, spawnReadable, stageFailure, type Stage } from './pipeline.ts';
 import { CHUNKS_FILE, type ChunkIndex } from './chunked/format.ts';
 import { partitionIdentity } from './chunked/identity.ts';
-import { hasInodeRecords, INODE_TABLE_FILE, recordInodeTable } from './chunked/ext4-records.ts';
-import { findChunkHelpers, findExt4Records } from './chunked/native.ts';
+import { recordsBackend, recordTable } from './chunked/fs-records.ts';
+import { findChunkHelpers, findRecordsHelper } from './chunked/native.ts';
 import { writeChunkedImage, writeChunkedImageNative, type ChunkedWriteResult } from './chunked/writer.ts';
 import { IMAGE_FILE, type ImageMetadata } from './store/metadata.ts';
 import { normalizeImageName } from './store/names.ts';
@@ -187,9 +187,9 @@ async function writeChunked(opts: BackupOptions, producer: Stage, out: FileHandl
   const level = opts.zstdLevel ?? 3;
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const helpers = findChunkHelpers();
-  // The inode table is read beside partclone's pass (both read-only): on a cold cache its inode
-  // tables and extent blocks are a few % of the used blocks (docs/performance.md).
-  const records = recordInodes(opts, source.fsType, findExt4Records(), staging);
+  // The record table is read beside partclone's pass (both read-only): on a cold cache its inode
+  // tables and extent blocks (NTFS: the MFT) are a few % of the used blocks (docs/performance.md).
+  const records = recordFsRecords(opts, source.fsType, staging);
   records.catch(() => undefined);
   const r = helpers ? await cutNative(opts, producer, out, `${staging}/chunkcut.report`, helpers.chunkcut) : await cutInNode(opts, producer, out);
   const indexText = `${JSON.stringify(r.index satisfies ChunkIndex)}\n`;
@@ -219,33 +219,39 @@ async function writeChunked(opts: BackupOptions, producer: Stage, out: FileHandl
   }
 }
 
-/** ext2/3/4: the inode table for delta restores (imaging/chunked/ext4-records.ts); null (and why, in the job log) where there is none. */
-async function recordInodes(opts: BackupOptions, fsType: string, helper: string | null, staging: string): Promise<NonNullable<ImageMetadata['chunked']>['inodeTable'] | null> {
+/**
+ * ext2/3/4: the inode table, NTFS: the MFT record table, for delta restores
+ * (imaging/chunked/fs-records.ts); null (and why, in the job log) where there is none. A failing
+ * helper never fails the backup: the image itself does not depend on the table.
+ */
+async function recordFsRecords(opts: BackupOptions, fsType: string, staging: string): Promise<NonNullable<ImageMetadata['chunked']>['inodeTable'] | null> {
   const log = opts.log ?? (() => undefined);
-  if (!hasInodeRecords(fsType)) return null;
+  const backend = recordsBackend(fsType);
+  if (!backend) return null;
+  const helper = findRecordsHelper(backend.helper);
+  const without = `no ${backend.table}`;
   if (!helper) {
-    log('no inode table: the ext4records helper is not built; a delta restore of this image compares every chunk');
+    log(`${without}: the ${backend.helper} helper is not built; a delta restore of this image compares every chunk`);
     return null;
   }
   const t = performance.now();
-  const file = join(staging, INODE_TABLE_FILE);
+  const file = join(staging, backend.file);
   let r;
   try {
-    r = await recordInodeTable(helper, opts.device, file, opts.signal);
+    r = await recordTable(helper, opts.device, file, opts.signal);
   } catch (e) {
-    // The image itself does not depend on the table: without it delta compares everything.
     opts.signal?.throwIfAborted();
     await rm(file, { force: true });
-    log(`no inode table: ext4records failed (${(e as Error).message.split('\n')[0]}); a delta restore of this image compares every chunk`);
+    log(`${without}: ${backend.helper} failed (${(e as Error).message.split('\n')[0]}); a delta restore of this image compares every chunk`);
     return null;
   }
   if ('skipped' in r) {
-    log(`no inode table: ${r.skipped}; a delta restore of this image compares every chunk`);
+    log(`${without}: ${r.skipped}; a delta restore of this image compares every chunk`);
     return null;
   }
   const sha256 = createHash('sha256').update(await readFile(file)).digest('hex');
-  log(`inode table: ${r.records} inodes recorded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  return { file: INODE_TABLE_FILE, sha256, records: r.records };
+  log(`${backend.table}: ${r.records} ${backend.unit} recorded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  return { file: backend.file, sha256, records: r.records };
 }
 
 /** Node's own cutter (imaging/chunked/writer.ts): where the C helper is missing. */

@@ -15,8 +15,8 @@ import { checkChunkedImage, verifyStoredImage } from './imagefile.ts';
 import { applyChunkedImage, type ApplyResult, type RestoreMode } from './chunked/apply.ts';
 import { deltaMismatch } from './chunked/format.ts';
 import { partitionEntryUuid, partitionIdentity } from './chunked/identity.ts';
-import { hasInodeRecords, trustedBlocks, type Trusted } from './chunked/ext4-records.ts';
-import { findExt4Records } from './chunked/native.ts';
+import { recordsBackend, trustedBlocks, type Trusted } from './chunked/fs-records.ts';
+import { findRecordsHelper } from './chunked/native.ts';
 import { progressTracker } from './partclone.ts';
 import { pipelineFailure, runPipeline } from './pipeline.ts';
 import { formatBytes } from '../lib/sizes.ts';
@@ -36,8 +36,8 @@ export interface RestoreOptions {
   fullCheck?: boolean | undefined;
   /**
    * Chunked images only. `delta` (default): write only what differs when the target qualifies,
-   * reading only the chunks the file system's inode records cannot vouch for (ext2/3/4 images with
-   * an inode table; else every chunk); `compare`: delta that reads and compares every chunk
+   * reading only the chunks the file system's own records cannot vouch for (ext2/3/4 images with
+   * an inode table, NTFS images with an MFT record table; else every chunk); `compare`: delta that reads and compares every chunk
    * (never trusts the file system); `auto`: like delta, unless this disk's master.log shows full
    * restores are quicker here (imaging/restore-mode.ts); `full`: always write every chunk.
    */
@@ -150,8 +150,8 @@ async function restoreChunked(opts: RestoreOptions, target: RestoreTarget, name:
 }
 
 /**
- * Delta: the blocks the target's own inode records vouch for (ext4-records.ts), or undefined to
- * compare every chunk; the job log says which and why.
+ * Delta: the blocks the target's own records vouch for (fs-records.ts: ext4 inodes, NTFS MFT
+ * records), or undefined to compare every chunk; the job log says which and why.
  */
 async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: string, meta: ImageMetadata, log: (line: string) => void): Promise<Trusted | undefined> {
   const compareAll = (why: string) => {
@@ -160,12 +160,14 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
   };
   const table = meta.chunked?.inodeTable;
   if (opts.mode === 'compare') return compareAll('restore_mode=compare');
-  if (!hasInodeRecords(meta.fsType)) return compareAll(`${meta.fsType} images carry no inode records (ext2/3/4 only)`);
-  if (!table) return compareAll('the image has no inode table (taken before netimage recorded one, of an unclean file system, or without the ext4records helper)');
+  const backend = recordsBackend(meta.fsType);
+  if (!backend) return compareAll(`${meta.fsType} images carry no file-system records (ext2/3/4 and NTFS only)`);
+  if (!table) return compareAll(`the image has no ${backend.table} (taken before netimage recorded one, of an unclean file system, or without the ${backend.helper} helper)`);
+  if (table.file !== backend.file) return compareAll(`the image's record table ${table.file} is not the ${meta.fsType} one`);
   const unfinished = unfinishedRestore(await readMasterLog(opts.storeRoot), target);
   if (unfinished) return compareAll(unfinished);
-  const helper = findExt4Records();
-  if (!helper) return compareAll('the ext4records helper is not built');
+  const helper = findRecordsHelper(backend.helper);
+  if (!helper) return compareAll(`the ${backend.helper} helper is not built`);
   const file = join(imageDir(opts.storeRoot, name), table.file);
   const text = await readFile(file).catch(() => null);
   if (!text) return compareAll(`${table.file} is missing from the backup partition`);
@@ -176,10 +178,10 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
     r = await trustedBlocks(helper, opts.device, file, join(tmpdir(), `netimage-trusted-${process.pid}-${randomUUID()}`), opts.signal);
   } catch (e) {
     opts.signal?.throwIfAborted();
-    return compareAll(`reading the target's inode records failed: ${(e as Error).message}`);
+    return compareAll(`reading the target's ${backend.records} failed: ${(e as Error).message}`);
   }
-  if ('untrusted' in r) return compareAll(`the target's inode records cannot be trusted: ${r.untrusted}`);
-  log(`delta with inode records: ${r.trustedInodes} of ${table.records} inodes unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)${r.swapFiles ? `; ${r.swapFiles} swap file${r.swapFiles > 1 ? 's' : ''} compared (swap pages are written without updating the inode)` : ''}`);
+  if ('untrusted' in r) return compareAll(`the target's ${backend.records} cannot be trusted: ${r.untrusted}`);
+  log(`delta with ${backend.records}: ${r.trustedInodes} of ${table.records} ${backend.unit} unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)${r.swapFiles ? `; ${backend.swapNote(r.swapFiles)}` : ''}`);
   return r;
 }
 

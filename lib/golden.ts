@@ -14,7 +14,7 @@ export const GOLDEN_METADATA = 'metadata.json';
  * (imaging/chunked/format.ts), uploaded when the image has them, so a PC restored from a golden
  * image can later delta-restore it reading only what changed.
  */
-export const GOLDEN_RECORD_FILES = ['inodes.ext4'] as const;
+export const GOLDEN_RECORD_FILES = ['inodes.ext4', 'records.ntfs'] as const;
 
 /** The files of a golden entry in transfer order, from the names it has: image, index, any record file, metadata.json last. */
 export function goldenFilesOf(names: readonly string[]): string[] {

@@ -4,7 +4,7 @@
 // chunk and skips the chunks that already match, so a re-run after a crash only writes what is
 // still different (a delta restore is idempotent: no journal needed). The byte work (read, compare,
 // decompress, hash, write) runs in native/chunkapply when it is built (same checks, half the CPU);
-// this file's own loop is the fallback. `trusted` (ext2/3/4 with an inode table, ext4-records.ts):
+// this file's own loop is the fallback. `trusted` (ext2/3/4 and NTFS with a record table, fs-records.ts):
 // chunks whose image-used blocks the file system vouches for are neither read nor written.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,7 +14,7 @@ import { zstdDecompress } from 'node:zlib';
 import { ImagingError } from '../errors.ts';
 import { splitLines } from '../../lib/process.ts';
 import { findChunkHelpers } from './native.ts';
-import { trustedChunks, type Trusted } from './ext4-records.ts';
+import { trustedChunks, type Trusted } from './fs-records.ts';
 import { chunkRuns, decodeSeekTable, parseSeekFooter, parseStreamHead, PCL_DESC_BYTES, SEEK_FOOTER_BYTES, type ChunkIndex } from './format.ts';
 
 const decompress = promisify(zstdDecompress);
@@ -27,7 +27,7 @@ export interface ApplyOptions {
   index: ChunkIndex;
   device: string;
   mode: RestoreMode;
-  /** Delta only: blocks the target's file system vouches for (ext4-records.ts). */
+  /** Delta only: blocks the target's file system vouches for (fs-records.ts). */
   trusted?: Trusted | undefined;
   /** Chunks in flight at once (decompression runs on libuv's pool). */
   parallel?: number | undefined;
@@ -119,7 +119,7 @@ export async function applyChunkedImage(opts: ApplyOptions): Promise<ApplyResult
     const bitmap = await readBitmap(img, frames, index);
     let skip = new Set<number>();
     if (opts.mode === 'delta' && opts.trusted) {
-      if (opts.trusted.blockSize !== bs || opts.trusted.blocks !== index.totalBlocks) throw new ImagingError(`the inode records describe ${opts.trusted.blocks} blocks of ${opts.trusted.blockSize} bytes, the image ${index.totalBlocks} of ${bs}`);
+      if (opts.trusted.blockSize !== bs || opts.trusted.blocks !== index.totalBlocks) throw new ImagingError(`the file system's records describe ${opts.trusted.blocks} blocks of ${opts.trusted.blockSize} bytes, the image ${index.totalBlocks} of ${bs}`);
       skip = trustedChunks(opts.trusted, bitmap, index.totalBlocks, index.chunkBlocks, index.chunks.map(([k]) => k));
       index.chunks.forEach(([k], pos) => {
         if (!skip.has(k)) return;

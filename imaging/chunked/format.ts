@@ -17,8 +17,10 @@ export const PCL_DESC_BYTES = 110;
 const BITMAP_MODE_BIT = 1;
 
 export const CHUNKS_FILE = 'chunks.json';
-/** ext2/3/4 images: the inode table as backed up (chunked/ext4-records.ts). */
+/** ext2/3/4 images: the inode table as backed up (chunked/fs-records.ts). */
 export const INODE_TABLE_FILE = 'inodes.ext4';
+/** NTFS images: the MFT record table as backed up (chunked/fs-records.ts). */
+export const NTFS_RECORD_TABLE_FILE = 'records.ntfs';
 
 export const chunkIndex = z.object({
   format: z.literal('netimage-chunks/1'),

@@ -1,22 +1,27 @@
-// The chunked format's C helpers (native/chunkcut.c, native/chunkapply.c, native/ext4records.c):
+// The chunked format's C helpers (native/chunkcut.c, native/chunkapply.c, native/ext4records.c,
+// native/ntfsrecords.c):
 // where they are and how they are built. Node's own writer and applier (writer.ts, apply.ts) cost ~2x the CPU of
 // partclone | zstd; the helpers ~1x (docs/performance.md), so they are used whenever present.
 // Server and tests: var/native/<hash of the sources>/ (built by scripts/setup.d, or by
 // buildChunkHelpers); the boot image: /usr/libexec/netimage (bootimage/build.ts).
 // NETIMAGE_CHUNK_HELPERS=off forces the Node path, =DIR takes the helpers from DIR;
-// NETIMAGE_EXT4RECORDS=off leaves ext4records out (no inode tables, delta compares everything).
+// NETIMAGE_FS_RECORDS=off (or the older NETIMAGE_EXT4RECORDS=off) leaves ext4records and ntfsrecords
+// out (no record tables, delta compares everything).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../lib/process.ts';
 
-export const CHUNK_HELPERS = ['chunkcut', 'chunkapply', 'ext4records'] as const;
-/** What each helper links besides libc (ext4records: libext2fs from e2fsprogs, libext2fs-dev). */
+export const CHUNK_HELPERS = ['chunkcut', 'chunkapply', 'ext4records', 'ntfsrecords'] as const;
+/** The helpers that read a file system's own records (fs-records.ts). */
+export type RecordsHelper = 'ext4records' | 'ntfsrecords';
+/** What each helper links besides libc (ext4records: libext2fs from e2fsprogs, libext2fs-dev; ntfsrecords: libntfs-3g, ntfs-3g-dev). */
 const HELPER_LIBS: Record<(typeof CHUNK_HELPERS)[number], string[]> = {
   chunkcut: ['-lzstd', '-lcrypto'],
   chunkapply: ['-lzstd', '-lcrypto'],
   ext4records: ['-lext2fs', '-lcom_err', '-lcrypto'],
+  ntfsrecords: ['-lntfs-3g', '-lcrypto'],
 };
 export const BOOT_IMAGE_HELPER_DIR = '/usr/libexec/netimage';
 /** Where the server and the tests keep built helpers (one dir per source hash), under the checkout. */
@@ -29,6 +34,7 @@ export interface ChunkHelpers {
   chunkapply: string;
   /** Null where it was not built (a helper dir from before it existed): delta then compares every chunk. */
   ext4records: string | null;
+  ntfsrecords: string | null;
 }
 
 /** sha256 over the helpers' sources, null where they are not shipped (the agent bundle). */
@@ -46,7 +52,7 @@ function inDir(dir: string): ChunkHelpers | null {
   const at = (n: string) => (existsSync(join(dir, n)) ? join(dir, n) : null);
   const chunkcut = at('chunkcut');
   const chunkapply = at('chunkapply');
-  return chunkcut && chunkapply ? { chunkcut, chunkapply, ext4records: at('ext4records') } : null;
+  return chunkcut && chunkapply ? { chunkcut, chunkapply, ext4records: at('ext4records'), ntfsrecords: at('ntfsrecords') } : null;
 }
 
 /** Where built helpers are, in order: the server's build for these sources, then the boot image's. */
@@ -68,16 +74,22 @@ export function findChunkHelpers(root: string = process.env['NETIMAGE_ROOT'] ?? 
 }
 
 /**
- * ext4records alone: it has no Node counterpart (the inode records are read through libext2fs,
- * never parsed by hand), so NETIMAGE_CHUNK_HELPERS=off (Node's cutter and applier) still uses it,
- * and a NETIMAGE_CHUNK_HELPERS=DIR without it (older helpers, bench) falls back to the built one.
+ * A records helper (ext4records, ntfsrecords) alone: it has no Node counterpart (the records are
+ * read through the file system's own library, never parsed by hand), so
+ * NETIMAGE_CHUNK_HELPERS=off (Node's cutter and applier) still uses it, and a
+ * NETIMAGE_CHUNK_HELPERS=DIR without it (older helpers, bench) falls back to the built one.
  */
-export function findExt4Records(root: string = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..')): string | null {
-  // off: no inode tables at backup and compare-everything deltas (bench/delta-fs.ts: backups with and without).
-  if (process.env['NETIMAGE_EXT4RECORDS'] === 'off') return null;
+export function findRecordsHelper(name: RecordsHelper, root: string = process.env['NETIMAGE_ROOT'] ?? join(SOURCE_DIR, '../../..')): string | null {
+  // off: no record tables at backup and compare-everything deltas (bench/delta-fs.ts: backups with and without).
+  if (process.env['NETIMAGE_FS_RECORDS'] === 'off' || process.env['NETIMAGE_EXT4RECORDS'] === 'off') return null;
   const env = process.env['NETIMAGE_CHUNK_HELPERS'];
-  for (const dir of [...(env && env !== 'off' ? [env] : []), ...builtHelperDirs(root)]) if (existsSync(join(dir, 'ext4records'))) return join(dir, 'ext4records');
+  for (const dir of [...(env && env !== 'off' ? [env] : []), ...builtHelperDirs(root)]) if (existsSync(join(dir, name))) return join(dir, name);
   return null;
+}
+
+/** ext4records (the ext4 tests and older callers). */
+export function findExt4Records(root?: string): string | null {
+  return findRecordsHelper('ext4records', root);
 }
 
 /** Run fn on Node's own writer and applier (tests and bench compare the two paths). */
@@ -94,7 +106,7 @@ export async function onNodePath<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * Compile the helpers into `<cacheRoot>/<source hash>/` unless they are there (gcc, libzstd-dev,
- * libssl-dev, libext2fs-dev: scripts/setup.d/10-apt.sh). Returns that directory.
+ * libssl-dev, libext2fs-dev, ntfs-3g-dev: scripts/setup.d/10-apt.sh). Returns that directory.
  */
 export async function buildChunkHelpers(cacheRoot: string): Promise<string> {
   const hash = helperSourcesHash();

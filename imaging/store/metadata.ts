@@ -1,7 +1,7 @@
 // metadata.json beside each image: what it is, where it came from, how to check it.
 import { z } from 'zod';
 import { productOnClientState } from '../../lib/agent-protocol.ts';
-import { CHUNKS_FILE, INODE_TABLE_FILE, sourceIdentity } from '../chunked/format.ts';
+import { CHUNKS_FILE, INODE_TABLE_FILE, NTFS_RECORD_TABLE_FILE, sourceIdentity } from '../chunked/format.ts';
 
 export const IMAGE_FILE = 'image.pcl.zst';
 export const METADATA_FILE = 'metadata.json';
@@ -39,10 +39,10 @@ export const imageMetadata = z.object({
       chunkBlocks: z.number().int().positive(),
       frames: z.number().int().positive(),
       source: sourceIdentity,
-      /** ext2/3/4: the inode table as backed up (imaging/chunked/ext4-records.ts), for delta restores that read only what may have changed; absent: delta compares every chunk. */
+      /** ext2/3/4: the inode table, NTFS: the MFT record table, as backed up (imaging/chunked/fs-records.ts), for delta restores that read only what may have changed; absent: delta compares every chunk. */
       inodeTable: z
         .object({
-          file: z.literal(INODE_TABLE_FILE),
+          file: z.enum([INODE_TABLE_FILE, NTFS_RECORD_TABLE_FILE]),
           sha256: z.string().regex(/^[0-9a-f]{64}$/),
           records: z.number().int().nonnegative(),
         })

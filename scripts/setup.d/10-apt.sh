@@ -7,7 +7,7 @@ netimage_apt_start=(ca-certificates apt-utils dpkg xz-utils zstd cpio kmod binut
   libdevmapper1.02.1 liblzma5 # libs the unpacked grub-mknetdir links (40-loaders.sh)
   mmdebstrap debian-archive-keyring e2fsprogs partclone # root filesystem builds for Linux installs (bootserver/os-images/: mmdebstrap, mke2fs -d, partclone cuts the chunked image); also the clean-root test
   7zip wimtools # depot: Windows ISOs (UDF) read by 7zz, editions of install.wim and uploaded WIMs by wimlib-imagex (bootserver/depot/)
-  gcc libc6-dev libzstd-dev libssl-dev libext2fs-dev) # the chunk helpers (imaging/chunked/native/, 35-chunk-helpers.sh), also built into the boot image
+  gcc libc6-dev libzstd-dev libssl-dev libext2fs-dev ntfs-3g-dev) # the chunk helpers (imaging/chunked/native/, 35-chunk-helpers.sh), also built into the boot image
 netimage_apt_full=(
   "${netimage_apt_start[@]}"
   partclone gdisk fdisk util-linux e2fsprogs ntfs-3g dosfstools wimtools

@@ -1,4 +1,4 @@
-// Delta restore with ext4 inode records (imaging/chunked/ext4-records.ts, native/ext4records.c) on
+// Delta restore with ext4 inode records (imaging/chunked/fs-records.ts, native/ext4records.c) on
 // loop devices with real mkfs.ext4, mounts and changes: after each change pattern of
 // delta.test.ts the restore that trusts the records leaves the image's used blocks exactly as a
 // full restore does while reading far less than restore_mode=compare of the same changed bytes;

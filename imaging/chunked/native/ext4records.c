@@ -1,7 +1,8 @@
 // ext4records: what an ext2/3/4 file system says about its own inodes, so a delta restore can skip
-// reading blocks whose owner provably did not change (docs/imaging.md "Delta restore with inode
-// records"). Built on libext2fs (e2fsprogs); the device is only ever opened read-only (no
-// EXT2_FLAG_RW: unix_io opens it O_RDONLY; a read-only loop device works).
+// reading blocks whose owner provably did not change (docs/imaging.md "Delta restore with
+// file-system records"; native/ntfsrecords.c is its NTFS twin). Built on libext2fs (e2fsprogs);
+// the device is only ever opened read-only (no EXT2_FLAG_RW: unix_io opens it O_RDONLY; a
+// read-only loop device works).
 //
 //   ext4records record <device> <table-out>
 //     At backup. Writes the inode table: per in-use inode (ino >= first_ino, and the root

@@ -43,7 +43,8 @@ test.after.always(async () => {
 });
 
 /** Call once per test file, from test.before; everything it creates is removed after the file's tests. */
-export async function deltaFixture(fs: 'ext4' | 'ntfs', imageName: string): Promise<DeltaFixture> {
+/** `beforeBackup`: runs on the filled partition before it is imaged (files the manifest does not list). */
+export async function deltaFixture(fs: 'ext4' | 'ntfs', imageName: string, beforeBackup?: (dev: string) => Promise<unknown>): Promise<DeltaFixture> {
   // The C helpers are what backup and restore use wherever they are built (setup builds them; ~1 s when missing).
   await buildChunkHelpers(join(repoRoot, HELPER_CACHE));
   const hookContext = { teardown: (fn: () => Promise<unknown>) => cleanups.push(fn) } as unknown as ExecutionContext;
@@ -56,6 +57,7 @@ export async function deltaFixture(fs: 'ext4' | 'ntfs', imageName: string): Prom
   const fill = await helper(['fill', a.path, fs, '24']);
   const manifest = join(store, 'manifest.json');
   await writeFile(manifest, JSON.stringify(fill.manifest));
+  await beforeBackup?.(a.path);
   const backup = await backupPartition({ storeRoot: store, device: a.path, imageName, format: 'chunked' });
   const file = join(imageDir(store, imageName), 'image.pcl.zst');
   // The reference: stock tools, no netimage code.

@@ -2,6 +2,7 @@
 //   fill <dev> <ext4|ntfs> <MiB> [prefix]  writes files, prints {manifest: {path: sha256}}
 //   verify <dev> <ext4|ntfs> <manifest.json> prints {ok, checked, bad: [...]}
 //   write <dev> <ext4|ntfs> <relpath> <text-or-@HIBR>   one small file (hiberfil.sys signature for @HIBR)
+//   random <dev> <ext4|ntfs> <relpath> <MiB>  one file of random bytes, prints {sha256}
 //   flip <dev> <relpath> <offset>           flip one byte of a file on an ext4 fs (corrupt an image)
 //   path <dev>                              lists a directory tree (relative paths)
 //   sizes <dev> [relpath...]                 (ext4) every file's size in bytes and the text of the named files: {sizes: {relpath: bytes}, texts: {relpath: text}}
@@ -104,6 +105,13 @@ async function main(): Promise<unknown> {
       return mounted(dev!, a!, async (dir) => {
         await writeFile(join(dir, b!), content);
         return { ok: true };
+      });
+    }
+    case 'random': {
+      const buf = randomBytes(Number(c) * 1024 * 1024);
+      return mounted(dev!, a!, async (dir) => {
+        await writeFile(join(dir, b!), buf);
+        return { sha256: sha(buf) };
       });
     }
     case 'rm': {
