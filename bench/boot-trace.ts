@@ -2,7 +2,11 @@
 // with an hwinvent job, printing every `netimage:` console line with its time since QEMU start and
 // the step from the line before: where the seconds between network up and agent running go.
 //
-//   node bench/boot-trace.ts [--initrd stage1|initrd] [--runs N]
+//   node bench/boot-trace.ts [--initrd stage1|initrd] [--runs N] [--append 'k=v ...']
+//
+// --append adds kernel arguments (e.g. netimage.snapshot=0: the agent's ES module bundle instead
+// of its startup snapshot); with several comma-separated --append values the runs alternate
+// between them (an interleaved A/B in one image). Each run ends with a summary line.
 //
 // The image is <bootRoot>/netimage (bootRoot = NETIMAGE_BOOT_ROOT, default var/boot); the server
 // serves stage 2 from the same boot root.
@@ -13,7 +17,7 @@ import { directBoot } from '../vm-harness/direct-boot.ts';
 import { bootRootDefault } from '../vm-harness/paths.ts';
 import { issueJob, startTestServer } from '../test/helpers/server.ts';
 
-async function traceOnce(initrd: 'stage1' | 'initrd'): Promise<void> {
+async function traceOnce(initrd: 'stage1' | 'initrd', append: string): Promise<void> {
   const ts = await startTestServer({ overrides: { 'paths.bootRoot': bootRootDefault() } });
   try {
     const tag = randomBytes(3).toString('hex');
@@ -27,6 +31,7 @@ async function traceOnce(initrd: 'stage1' | 'initrd'): Promise<void> {
       job: { id: job.jobId, token: job.token },
       mac,
       disks: [{ size: '1G', serial: `TR${tag}` }],
+      ...(append ? { append } : {}),
     });
     try {
       await vm.waitFor(/netimage: agent finished/, 300_000);
@@ -36,7 +41,16 @@ async function traceOnce(initrd: 'stage1' | 'initrd'): Promise<void> {
         console.log(`${(l.atMs / 1000).toFixed(2).padStart(7)} s  +${((l.atMs - prev) / 1000).toFixed(2).padStart(5)}  ${l.text.slice(0, 110)}`);
         prev = l.atMs;
       }
-      console.log(`(load average at start ${load}, at end ${loadavg()[0]!.toFixed(1)})`);
+      const at = (re: RegExp): number | undefined => vm.lines().find((l) => re.test(l.text))?.atMs;
+      const net = at(/netimage: network up/);
+      const root = at(/netimage: stage 2 mounted/);
+      const agent = at(/netimage: agent running/);
+      const s = (ms: number | undefined): string => (ms === undefined ? '-' : (ms / 1000).toFixed(2));
+      const d = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '-' : ((b - a) / 1000).toFixed(2));
+      const startup = vm.lines().find((l) => /netimage: agent running/.test(l.text))?.text.match(/\((.*)\)/)?.[1] ?? '';
+      console.log(
+        `summary [${append || 'default'}]: network ${s(net)}, s2 root ${s(root)}, agent ${s(agent)}; s2 root -> agent ${d(root, agent)} s, network -> agent ${d(net, agent)} s (${startup}); load ${load} -> ${loadavg()[0]!.toFixed(1)}`,
+      );
     } finally {
       await vm.stop();
     }
@@ -46,7 +60,8 @@ async function traceOnce(initrd: 'stage1' | 'initrd'): Promise<void> {
 }
 
 const { values } = parseArgs({
-  options: { initrd: { type: 'string', default: 'stage1' }, runs: { type: 'string', default: '1' } },
+  options: { initrd: { type: 'string', default: 'stage1' }, runs: { type: 'string', default: '1' }, append: { type: 'string', default: '' } },
 });
 if (values.initrd !== 'stage1' && values.initrd !== 'initrd') throw new Error(`--initrd must be stage1 or initrd, not ${values.initrd}`);
-for (let r = 0; r < Number(values.runs); r++) await traceOnce(values.initrd);
+const appends = values.append.split(',');
+for (let r = 0; r < Number(values.runs); r++) for (const a of appends) await traceOnce(values.initrd, a.trim());

@@ -25,6 +25,7 @@ import { MODULE_INDEX_INPUTS, stageKernelModules } from './builder/kernel.ts';
 import { stageLibraries } from './builder/libraries.ts';
 import { readManifest, type Compression, type ImageFile, type Manifest } from './builder/manifest.ts';
 import { PackageSet } from './builder/packages.ts';
+import { buildAgentSnapshot, bundleSnapshotScript } from './builder/snapshot.ts';
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { moduleName } from './builder/modules-dep.ts';
 import { firmwareModulePaths, STAGE2_ONLY_NIC_TREES } from './builder/nic-modules.ts';
@@ -93,6 +94,8 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   // --- inputs: package versions, node, agent bundle, this build's own sources ---
   const agentDir = opts.reference ? null : join(work, 'agent');
   if (agentDir) await bundleAgent(join(HERE, 'agent/main.ts'), agentDir);
+  // The snapshot's script is an input (hashed); its blob is built only when the image is (builder/snapshot.ts).
+  const snapshotScript = agentDir ? await bundleSnapshotScript(join(HERE, 'agent/snapshot-main.ts'), join(work, 'agent-snapshot')) : null;
   const previous = readManifest(join(outDir, 'manifest.json'));
   const fwRepo = opts.reference ? null : await firmwareRepo(FIRMWARE_APT, log);
   const inputs = await resolveInputs({
@@ -105,6 +108,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     ownSources: [
       join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init')), ...AGENT_TEMPLATES.map((t) => join(ROOT, t)),
       ...listFiles(join(ROOT, CHUNK_HELPER_SOURCES)),
+      ...(snapshotScript ? [snapshotScript] : []),
     ],
     previous,
     extraVersions: fwRepo?.versions ?? new Map(),
@@ -155,6 +159,11 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   // --- node and the agent ---
   const payload = agentDir ? await stageNodeAndAgent(stage, NODE_BIN, inputs.nodeVersion!, agentDir) : null;
   if (!payload) stageReferenceAgent(stage);
+  if (payload && snapshotScript) {
+    const blob = await buildAgentSnapshot(NODE_BIN, snapshotScript, join(stage, 'agent'));
+    payload.agent.snapshotBytes = blob.bytes;
+    log(`agent snapshot: ${mib(blob.bytes)}`);
+  }
   else await stageChunkHelpers(ROOT, stage);
   stageInitAndEtc(stage, join(HERE, 'init'));
 

@@ -20,7 +20,8 @@ export interface Manifest {
   /** The two boot stages (agent image only; the initrd is stage1 + stage2 + the data-centre NIC drivers, concatenated). */
   stages?: { stage1: ImageFile; stage2: ImageFile } | null;
   node: { version: string; npmPackage: string; bytes: number } | null;
-  agent: { bytes: number; sha256: string } | null;
+  /** snapshotBytes: /agent/agent.blob, the agent's V8 startup snapshot (builder/snapshot.ts). */
+  agent: { bytes: number; sha256: string; snapshotBytes?: number } | null;
   packages: { name: string; version: string; role: 'root' | 'library' }[];
   tools: { name: string; path: string; package: string; version: string }[];
   libraries: { soname: string; package: string; version: string; stub?: boolean }[];

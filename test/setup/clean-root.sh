@@ -171,7 +171,8 @@ took=$(( $(date +%s) - started ))
 if [ "$ok" = 1 ]; then
   say "server healthy after $(( $(date +%s) - t )) s of run.sh start"
   grep -E '^(setup|bootimage):' "$log" | sed 's/^/  /'
-  # For comparing with a build of the same revision elsewhere (the build is reproducible).
+  # For comparing with a build of the same revision elsewhere (reproducible but for the agent's V8
+  # snapshot blob, docs/bootimage.md "Agent snapshot": its few varying bytes change this hash too).
   manifest="$target/root/netimage/var/boot/netimage/manifest.json"
   say "initrd sha256 $(sed -n '/"initrd"/,/}/s/.*"sha256": "\([0-9a-f]*\)".*/\1/p' "$manifest")"
   say "ok ($took s)"
