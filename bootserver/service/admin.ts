@@ -60,7 +60,9 @@ export class AdminService {
 
   // ---- clients ----
 
-  listClients(filter: { group?: string | undefined }): Promise<Client[]> {
+  /** An unknown group is a 404, not an empty list: a typo must not read as an empty room. */
+  async listClients(filter: { group?: string | undefined }): Promise<Client[]> {
+    if (filter.group && !(await this.#store.getGroup(filter.group))) throw new StoreNotFoundError(`group ${filter.group} not found`);
     return this.#store.listClients(filter.group ? { group: filter.group } : {});
   }
 
@@ -180,6 +182,8 @@ export class AdminService {
   // ---- jobs ----
 
   async listJobs(filter: JobFilter): Promise<JobView[]> {
+    // A removed client's jobs go with it, so an unknown client is a 404 (a typo), not "no jobs".
+    if (filter.clientId) await this.#netboot.requireClient(filter.clientId);
     return (await this.#store.listJobs(filter)).map(jobView);
   }
 

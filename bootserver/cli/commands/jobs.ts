@@ -77,7 +77,9 @@ export const jobsCommand: CommandGroup = {
             ['JOB', 'CLIENT', 'PRODUCT', 'STATE', 'TRY', '%', 'UPDATED', 'SITE', 'ERROR'],
             jobs.map((j) => [j.id.slice(0, 8), j.clientId, j.productId, j.state, `${j.attempt}/${j.maxAttempts}`, j.percent === null ? null : Math.round(j.percent), j.updated.slice(0, 19).replace('T', ' '), j.site, j.error]),
           )
-        : 'no jobs yet',
+        : client
+          ? `no jobs for ${client} yet`
+          : 'no jobs yet',
     );
     return 0;
   },
