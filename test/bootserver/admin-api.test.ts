@@ -149,6 +149,12 @@ test('CSV import is all or nothing and names every bad line', async (t) => {
   t.is(r1.status, 400);
   t.regex(r1.body.message, /line 3: mac/);
   t.regex(r1.body.message, /line 4: mac 52:54:00:00:20:01 repeats line 2/);
+  // A wrong file (here 40 lines that are no clients) names its first bad lines and counts the rest.
+  const junk = Array.from({ length: 40 }, (_, i) => `root:x:${i}:0:root:/root:/bin/bash`).join('\n');
+  const r0 = await ts.api('POST', '/api/v1/clients/import', junk);
+  t.is(r0.status, 400);
+  t.regex(r0.body.message, /^CSV refused, nothing imported: line 1: expected hostname,mac,uuid,group\[,description\], got 1 field\(s\); .*line 5: .*; and 35 more bad line\(s\)$/);
+  t.notRegex(r0.body.message, /line 6:/);
   const clash = 'pc01,52:54:00:00:20:01,,room1\npc02,52:54:00:00:20:09,,room1\n';
   const r2 = await ts.api('POST', '/api/v1/clients/import', clash);
   t.is(r2.status, 409);
