@@ -114,7 +114,7 @@ export class AdminService {
     return this.#store.createGroup(group);
   }
 
-  deleteGroup(id: string): Promise<void> {
+  deleteGroup(id: string): Promise<{ operators: string[] }> {
     return this.#store.deleteGroup(id);
   }
 

@@ -4,7 +4,8 @@
 // works on its own clients and groups.
 import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
-import { spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+import { execFile } from 'node:child_process';
+import { CLI, spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
 import { closedPort } from '../os-images/helpers/mini-mirror.ts';
 import { wakeTargetText } from '../../bootserver/cli/commands/group.ts';
 
@@ -280,4 +281,19 @@ test('jobs --follow against a stopped server is the one "cannot reach" line, not
   t.is(e.code, 1);
   t.is(e.stderr, `netimage: cannot reach the netimage server at http://127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); is it running? (bash run.sh start)\n`);
   t.notRegex(e.stderr, /TypeError/);
+});
+
+test('group rm is refused while a schedule targets the room, and says which operators lose it', async (t) => {
+  await cli('group', 'add', 'room-gone');
+  await cli('group', 'add', 'room-stays');
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(process.execPath, [CLI, 'user', 'add', 'op-gone', '--role', 'operator', '--groups', 'room-gone,room-stays'], { env: server!.env }, (e) => (e ? reject(e) : resolve()));
+    child.stdin!.end('a long enough password\n');
+  });
+  await cli('schedule', 'add', 'gone-morning', '--every', 'weekdays 07:00', '--group', 'room-gone', '--wake');
+  t.deepEqual(await fails(t, ['group', 'rm', 'room-gone']), { code: 1, stderr: 'netimage: 409: group room-gone is the target of schedule(s) gone-morning: remove them first (netimage schedule rm gone-morning); nothing was removed' });
+  t.regex((await cli('user', 'ls')).stdout, /^op-gone\s+operator\s+room-gone,room-stays\s/m, 'refused: nothing changed');
+  await cli('schedule', 'rm', 'gone-morning');
+  t.is((await cli('group', 'rm', 'room-gone')).stdout, 'removed group room-gone; operator(s) op-gone no longer have it\n');
+  t.regex((await cli('user', 'ls')).stdout, /^op-gone\s+operator\s+room-stays\s/m);
 });

@@ -234,6 +234,30 @@ for (const backend of BACKENDS) {
     await t.throwsAsync(s.deleteGroup('nope'), { instanceOf: StoreNotFoundError });
   });
 
+  test(name('deleting a group takes it from its operators and is refused while a schedule targets it'), async (t) => {
+    const db = await open(t);
+    const s = db.store;
+    const at = '2026-12-01T00:00:00.000Z';
+    await s.createGroup({ id: 'room', description: '' });
+    await s.createGroup({ id: 'other', description: '' });
+    await s.createUser({ name: 'jdoe', role: 'operator', groups: ['room', 'other'], passwordHash: null, created: at, modified: at });
+    await s.createUser({ name: 'ann', role: 'operator', groups: ['other'], passwordHash: null, created: at, modified: at });
+    await s.createSchedule({
+      id: 'morning', name: 'morning', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room' }, productId: null,
+      actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true, nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: at, modified: at,
+    });
+    await t.throwsAsync(s.deleteGroup('room'), { instanceOf: StoreConflictError, message: 'group room is the target of schedule(s) morning: remove them first (netimage schedule rm morning); nothing was removed' });
+    t.truthy(await s.getGroup('room'), 'refused: the group stays');
+    t.deepEqual((await s.getUser('jdoe'))?.groups, ['room', 'other'], 'refused: the operator keeps it');
+    await s.deleteSchedule('morning');
+    t.deepEqual(await s.deleteGroup('room'), { operators: ['jdoe'] });
+    t.deepEqual((await s.getUser('jdoe'))?.groups, ['other']);
+    t.deepEqual((await s.getUser('ann'))?.groups, ['other']);
+    // A new room of the same name is nobody's until an admin gives it.
+    await s.createGroup({ id: 'room', description: '' });
+    t.false((await s.getUser('jdoe'))!.groups.includes('room'));
+  });
+
   test(name('two servers reading the same PC config at the same moment create one job attempt, never two'), async (t) => {
     const db = await open(t);
     const stores = [db.store, await db.another()];

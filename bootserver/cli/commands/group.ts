@@ -8,7 +8,7 @@ export const groupCommand: CommandGroup = {
   usage: [
     { syntax: 'group add <name> [--description TEXT]' },
     { syntax: 'group list' },
-    { syntax: 'group rm <name>', summary: 'its clients stay, without a group' },
+    { syntax: 'group rm <name>', summary: 'its clients stay, without a group; its operators lose it; refused while a schedule targets it' },
     { syntax: 'group wake-target <name> [<broadcast> [--port 9] | clear]', summary: "show or set where the room's Wake-on-LAN packets go" },
   ],
   options: { description: { type: 'string' }, port: { type: 'string' } },
@@ -29,8 +29,9 @@ export const groupCommand: CommandGroup = {
       }
       case 'rm': {
         const [id] = ctx.operands('rm', 1);
-        await api.call('DELETE', `/api/v1/groups/${seg(id)}`);
-        ctx.out({ removed: id }, () => `removed group ${id}`);
+        const r = await api.call<{ operators?: string[] } | null>('DELETE', `/api/v1/groups/${seg(id)}`);
+        const operators = r?.operators ?? [];
+        ctx.out({ removed: id, operators }, () => `removed group ${id}${operators.length ? `; operator(s) ${operators.join(', ')} no longer have it` : ''}`);
         return 0;
       }
       case 'wake-target': {
