@@ -433,7 +433,13 @@ export class SqlStore implements Store {
   }
   deleteClient(id: string): Promise<void> {
     return this.write(async (c) => {
-      if ((await c.exec('DELETE FROM clients WHERE id = ?', id)) === 0) throw new StoreNotFoundError(`client ${id} not found`);
+      if (!(await c.get('SELECT id FROM clients WHERE id = ?', id))) throw new StoreNotFoundError(`client ${id} not found`);
+      // Its schedule would fail at every run, or act on a new PC registered later under the name.
+      const schedules = (await c.all("SELECT name FROM schedules WHERE target_kind = 'client' AND target_id = ? ORDER BY name", id)).map((r) => String(r['name']));
+      if (schedules.length) {
+        throw new StoreConflictError(`client ${id} is the target of schedule(s) ${schedules.join(', ')}: remove them first (netimage schedule rm ${schedules[0]}); nothing was removed`);
+      }
+      await c.exec('DELETE FROM clients WHERE id = ?', id);
     });
   }
 

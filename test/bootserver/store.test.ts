@@ -234,7 +234,7 @@ for (const backend of BACKENDS) {
     await t.throwsAsync(s.deleteGroup('nope'), { instanceOf: StoreNotFoundError });
   });
 
-  test(name('deleting a group takes it from its operators and is refused while a schedule targets it'), async (t) => {
+  test(name('deleting a group takes it from its operators; deleting a group or a client is refused while a schedule targets it'), async (t) => {
     const db = await open(t);
     const s = db.store;
     const at = '2026-12-01T00:00:00.000Z';
@@ -251,6 +251,17 @@ for (const backend of BACKENDS) {
     t.deepEqual((await s.getUser('jdoe'))?.groups, ['room', 'other'], 'refused: the operator keeps it');
     await s.deleteSchedule('morning');
     t.deepEqual(await s.deleteGroup('room'), { operators: ['jdoe'] });
+    // The same for a PC a schedule names.
+    await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01', uuid: null, group: null, description: '', notes: '' });
+    await s.createSchedule({
+      id: 'pc01-backup', name: 'pc01-backup', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'client', id: 'pc01' }, productId: null,
+      actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true, nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: at, modified: at,
+    });
+    await t.throwsAsync(s.deleteClient('pc01'), { instanceOf: StoreConflictError, message: 'client pc01 is the target of schedule(s) pc01-backup: remove them first (netimage schedule rm pc01-backup); nothing was removed' });
+    t.truthy(await s.getClient('pc01'));
+    await s.deleteSchedule('pc01-backup');
+    await s.deleteClient('pc01');
+    t.is(await s.getClient('pc01'), null);
     t.deepEqual((await s.getUser('jdoe'))?.groups, ['other']);
     t.deepEqual((await s.getUser('ann'))?.groups, ['other']);
     // A new room of the same name is nobody's until an admin gives it.
