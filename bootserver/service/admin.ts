@@ -66,6 +66,10 @@ export class AdminService {
     return this.#store.listClients(filter.group ? { group: filter.group } : {});
   }
 
+  async requireClient(id: string): Promise<void> {
+    await this.#netboot.requireClient(id);
+  }
+
   createClient(client: NewClient): Promise<Client> {
     return this.#store.createClient(client);
   }

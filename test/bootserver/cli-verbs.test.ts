@@ -249,6 +249,10 @@ test('client show reads as a PC, not as JSON; unknown room or PC filters are 404
   t.is((await cli('client', 'list', '--group', 'room-empty')).stdout, 'no clients in group room-empty yet: netimage client add <hostname> --mac <MAC> --group room-empty\n');
   t.deepEqual(await fails(t, ['jobs', '--client', 'pc-nosuch']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found (netimage client list shows the registered PCs)' });
   t.is((await cli('jobs', '--client', 'pc-show')).stdout, 'no jobs for pc-show yet\n');
+  // Following an unknown PC ends at once with the 404 (it waited silently forever).
+  const follow = (await t.throwsAsync(cli('jobs', '--follow', '--client', 'pc-nosuch'))) as CliFailure;
+  t.is(follow.code, 1);
+  t.is(follow.stderr, 'netimage: 404: client pc-nosuch not found (netimage client list shows the registered PCs)\n');
 });
 
 test('action set --request none says the request was taken back, not that it runs at the next boot', async (t) => {
