@@ -110,7 +110,7 @@ test('a second serve on the same data dir refuses to start, naming the first, an
   t.regex((await s.cli('group', 'add', 'room101')).stdout, /added group room101/, 'the first server still answers');
 });
 
-test('a pid file whose process is gone (a server killed with -9) does not block the next start', async (t) => {
+test('a pid file whose process is gone (a server killed with -9) does not block the next start; a stop right after the banner removes it', async (t) => {
   const dead = spawn(process.execPath, ['-e', '0']);
   await new Promise((r) => dead.once('exit', r));
   const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-stale-'));
@@ -121,4 +121,11 @@ test('a pid file whose process is gone (a server killed with -9) does not block 
   t.teardown(() => void child.kill());
   t.regex(await watchStart(child, /is running/).ready, /is running/);
   t.is((await readFile(join(dir, 'data', 'server.pid'), 'utf8')).trim(), String(child.pid));
+  // SIGTERM at once, as systemd or a script may: the handler is in place before the banner.
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r(`${code} ${signal}`)));
+  child.kill('SIGTERM');
+  t.is(await exited, '0 null', `an orderly stop, not killed by the signal: ${stderr}`);
+  await t.throwsAsync(readFile(join(dir, 'data', 'server.pid'), 'utf8'), { code: 'ENOENT' });
 });
