@@ -301,3 +301,14 @@ test('group rm is refused while a schedule targets the room, and says which oper
   t.is((await cli('group', 'rm', 'room-gone')).stdout, 'removed group room-gone; operator(s) op-gone no longer have it\n');
   t.regex((await cli('user', 'ls')).stdout, /^op-gone\s+operator\s+room-stays\s/m);
 });
+
+test('ls and list both work in every group that lists (docs and fingers mix them)', async (t) => {
+  await cli('group', 'add', 'room-ls');
+  t.deepEqual(JSON.parse((await cli('group', 'ls', '--json')).stdout), JSON.parse((await cli('group', 'list', '--json')).stdout));
+  t.deepEqual(JSON.parse((await cli('client', 'ls', '--json')).stdout), JSON.parse((await cli('client', 'list', '--json')).stdout));
+  t.deepEqual(JSON.parse((await cli('product', 'ls', '--json')).stdout), JSON.parse((await cli('product', 'list', '--json')).stdout));
+  t.deepEqual(JSON.parse((await cli('user', 'list', '--json')).stdout), JSON.parse((await cli('user', 'ls', '--json')).stdout));
+  t.deepEqual(JSON.parse((await cli('schedule', 'list', '--json')).stdout), JSON.parse((await cli('schedule', 'ls', '--json')).stdout));
+  t.is((await cli('depot', 'list')).stdout, (await cli('depot', 'ls')).stdout);
+  t.deepEqual(await fails(t, ['client', 'ls', 'extra']), { code: 2, stderr: 'netimage: usage: netimage client list [--group G]' });
+});
