@@ -29,7 +29,11 @@ export const clientProductParams = z.object({ id: clientId, productId });
 export const productIdParams = z.object({ productId });
 
 /** A PC's identity as an admin registers it: a placeholder would match other PCs (service/hardware-ids.ts). */
-export const pcMac = macAddress.refine((m) => !isUnusableMac(m), { error: (i) => `${String(i.input)} ${UNUSABLE_MAC_MESSAGE}` });
+export const pcMac = z.preprocess(
+  // Inventory exports and switches write MACs without colons (525400aabb01) or Cisco-style (5254.00aa.bb01).
+  (v) => (typeof v === 'string' && /^([0-9a-f]{12}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})$/i.test(v.trim()) ? v.trim().replace(/\./g, '').match(/../g)!.join(':') : v),
+  macAddress.refine((m) => !isUnusableMac(m), { error: (i) => `${String(i.input)} ${UNUSABLE_MAC_MESSAGE}` }),
+);
 export const pcUuid = smbiosUuid.refine((u) => !isPlaceholderUuid(u), { error: (i) => `${String(i.input)} ${PLACEHOLDER_UUID_MESSAGE}` });
 
 export const createClientBody = z

@@ -278,3 +278,17 @@ test('placeholder identities are refused at registration (API and CSV) and never
   const other = await readBootConfig(ts, '52:54:00:00:30:99', '00000000-0000-0000-0000-000000000000');
   t.is(parseNetbootConfig(other), null, other);
 });
+
+test('a MAC as inventory exports and switches write it (no separators, Cisco dots) is registered in the usual form', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '525400AABB01' })).body.mac, '52:54:00:aa:bb:01');
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: '5254.00aa.bb02' })).body.mac, '52:54:00:aa:bb:02');
+  t.is((await ts.api('PATCH', '/api/v1/clients/pc02', { mac: '525400aabb03' })).body.mac, '52:54:00:aa:bb:03');
+  const csv = await ts.api('POST', '/api/v1/clients/import', 'pc04,525400aabb04,,room1\n');
+  t.is(csv.status, 201);
+  t.is((await ts.api('GET', '/api/v1/clients/pc04')).body.mac, '52:54:00:aa:bb:04');
+  // Still refused: the wrong length, and a placeholder in any spelling.
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: '525400aabb' })).status, 400);
+  t.regex((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: 'FFFFFFFFFFFF' })).body.message, /ff:ff:ff:ff:ff:ff is no network card's address/);
+});
