@@ -361,7 +361,8 @@ export class SqlStore implements Store {
       for (const u of (await c.all('SELECT * FROM users ORDER BY name')).map(rowToUser)) {
         if (!u.groups.includes(id)) continue;
         await c.exec('UPDATE users SET group_ids = ?, modified = ? WHERE name = ?', JSON.stringify(u.groups.filter((g) => g !== id)), now(), u.name);
-        operators.push(u.name);
+        // An admin's list is kept but unused (admins act on every room): only operators lose something.
+        if (u.role === 'operator') operators.push(u.name);
       }
       await c.exec('DELETE FROM groups WHERE id = ?', id);
       return { operators };

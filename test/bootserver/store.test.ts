@@ -242,6 +242,7 @@ for (const backend of BACKENDS) {
     await s.createGroup({ id: 'other', description: '' });
     await s.createUser({ name: 'jdoe', role: 'operator', groups: ['room', 'other'], passwordHash: null, created: at, modified: at });
     await s.createUser({ name: 'ann', role: 'operator', groups: ['other'], passwordHash: null, created: at, modified: at });
+    await s.createUser({ name: 'boss', role: 'admin', groups: ['room'], passwordHash: null, created: at, modified: at });
     await s.createSchedule({
       id: 'morning', name: 'morning', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room' }, productId: null,
       actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true, nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: at, modified: at,
@@ -264,6 +265,7 @@ for (const backend of BACKENDS) {
     t.is(await s.getClient('pc01'), null);
     t.deepEqual((await s.getUser('jdoe'))?.groups, ['other']);
     t.deepEqual((await s.getUser('ann'))?.groups, ['other']);
+    t.deepEqual((await s.getUser('boss'))?.groups, [], 'an admin is no operator to name, but keeps no stale room either');
     // A new room of the same name is nobody's until an admin gives it.
     await s.createGroup({ id: 'room', description: '' });
     t.false((await s.getUser('jdoe'))!.groups.includes('room'));
