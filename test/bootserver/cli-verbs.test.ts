@@ -317,3 +317,14 @@ test('ls and list both work in every group that lists (docs and fingers mix them
   t.is((await cli('depot', 'list')).stdout, (await cli('depot', 'ls')).stdout);
   t.deepEqual(await fails(t, ['client', 'ls', 'extra']), { code: 2, stderr: 'netimage: usage: netimage client list [--group G]' });
 });
+
+test('schedule add --at with --tz reads the time in that zone (--tz was ignored for --at: 06:30 Berlin ran at 06:30 UTC)', async (t) => {
+  await cli('group', 'add', 'room-tz');
+  const out = (await cli('schedule', 'add', 'tz-once', '--at', '2027-01-15 06:30', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout;
+  t.regex(out, /once 2027-01-15T05:30:00\.000Z; next run 2027-01-15T05:30:00\.000Z\n$/);
+  t.regex((await cli('schedule', 'add', 'tz-summer', '--at', '2027-07-15 06:30', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-07-15T04:30:00\.000Z\n$/);
+  // An offset in the time wins; an unknown zone is one usage line, nothing stored.
+  t.regex((await cli('schedule', 'add', 'tz-offset', '--at', '2027-01-15T06:30:00+02:00', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-01-15T04:30:00\.000Z\n$/);
+  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--tz', 'Mars/Olympus', '--group', 'room-tz', '--wake']), { code: 2, stderr: 'netimage: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
+  t.false((await cli('schedule', 'ls')).stdout.includes('tz-bad'));
+});
