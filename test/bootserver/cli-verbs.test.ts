@@ -326,5 +326,6 @@ test('schedule add --at with --tz reads the time in that zone (--tz was ignored 
   // An offset in the time wins; an unknown zone is one usage line, nothing stored.
   t.regex((await cli('schedule', 'add', 'tz-offset', '--at', '2027-01-15T06:30:00+02:00', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-01-15T04:30:00\.000Z\n$/);
   t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--tz', 'Mars/Olympus', '--group', 'room-tz', '--wake']), { code: 2, stderr: 'netimage: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
+  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--group', 'room-tz', '--wake', '--late-window', '1h']), { code: 2, stderr: 'netimage: --late-window takes a number of seconds (e.g. 3600), got "1h"' });
   t.false((await cli('schedule', 'ls')).stdout.includes('tz-bad'));
 });

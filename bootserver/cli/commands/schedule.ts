@@ -128,7 +128,12 @@ export const scheduleCommand: CommandGroup = {
         if (ctx.has('cron')) body['cron'] = ctx.string('cron');
         if (ctx.has('tz')) body['timezone'] = ctx.string('tz');
         if (ctx.has('missed')) body['missedPolicy'] = ctx.string('missed');
-        if (ctx.has('late-window')) body['lateWindowSeconds'] = Number(ctx.string('late-window'));
+        if (ctx.has('late-window')) {
+          const late = ctx.string('late-window') ?? '';
+          // Checked here: Number("1h") is NaN, which reached the server as null.
+          if (!/^\d+$/.test(late.trim())) throw new UsageError(`--late-window takes a number of seconds (e.g. 3600), got "${late}"`);
+          body['lateWindowSeconds'] = Number(late);
+        }
         const s = await (await ctx.api()).call<ScheduleView>('POST', '/api/v1/schedules', body);
         ctx.out(s, () => `added schedule ${s.name}: ${what(s)} for ${s.target.kind} ${s.target.id}, ${when(s)}; next run ${s.nextRun ?? '-'}`);
         return 0;
