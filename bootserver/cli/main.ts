@@ -97,6 +97,11 @@ function parse(argv: string[]): { positionals: string[]; values: OptionValues; g
 export async function main(argv: string[]): Promise<CommandResult> {
   const { positionals, values, given } = parse(argv);
   const [name, ...args] = positionals;
+  // What an admin types first on a new machine (it was node's "Unknown option '--version'").
+  if (values['version'] || (name === 'version' && args.length === 0)) {
+    process.stdout.write(`netimage ${NETIMAGE_VERSION}\n`);
+    return 0;
+  }
   if (!name || name === 'help') {
     const topic = GROUPS.find((g) => g.name === args[0]);
     process.stdout.write((topic ? groupHelp(topic) : helpText(NETIMAGE_VERSION, GROUPS)) + '\n');

@@ -208,6 +208,8 @@ test('the help lists every verb, and `<group> --help` only that group', async (t
   const client = (await cli('client', '--help')).stdout;
   t.regex(client, /^ {2}netimage client add /);
   t.notRegex(client, /netimage (group|jobs|serve)/);
+  t.regex((await cli('--version')).stdout, /^netimage \d+\.\d+\.\d+\n$/);
+  t.is((await cli('version')).stdout, (await cli('--version')).stdout);
   const unknown = (await t.throwsAsync(cli('frobnicate'))) as CliFailure;
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /^netimage: unknown command: frobnicate\n/);
