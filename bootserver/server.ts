@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Config } from './config/schema.ts';
 import { openConfiguredStore } from './store/open.ts';
 import { tightenPrivateTree } from './store/private-files.ts';
+import { lockDataDir } from './store/data-dir-lock.ts';
 import type { Store } from './store/types.ts';
 import type { SqlStore } from './store/sql-store.ts';
 import { loadCatalogue } from './products/catalogue.ts';
@@ -82,6 +83,17 @@ export function guessAdvertisedIp(): string | null {
 }
 
 export async function startBootServer(config: Config, log: Logger): Promise<BootServer> {
+  // Before anything touches the data dir: a second server on it must not run the depot's recovery.
+  const dataDirLock = lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, log, dataDirLock.release);
+  } catch (error) {
+    dataDirLock.release();
+    throw error;
+  }
+}
+
+async function startLocked(config: Config, log: Logger, releaseDataDir: () => void): Promise<BootServer> {
   // The depot first: its recovery unmounts and removes what a killed build left in the data dir
   // before openStore walks the data dir to tighten modes.
   const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
@@ -147,6 +159,7 @@ export async function startBootServer(config: Config, log: Logger): Promise<Boot
         await http.close();
         await remoteEvents?.close();
         await store.close();
+        releaseDataDir();
       },
     };
     return server;

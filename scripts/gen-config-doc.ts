@@ -50,7 +50,7 @@ ${rows.join('\n')}
 
 ## What the keys mean
 
-- \`dataDir\`: the embedded store (\`netimage.sqlite\`) and DHCP leases (\`dhcp-leases.sqlite\`).
+- \`dataDir\`: the embedded store (\`netimage.sqlite\`) and DHCP leases (\`dhcp-leases.sqlite\`); one server per data dir: a running server's pid is in \`server.pid\`, and a second \`serve\` on the same data dir (another port, a second terminal beside the service) refuses to start, naming it (a file left by a killed server is taken over). Several servers share a store through PostgreSQL, each with its own data dir ([multi-server.md](multi-server.md)).
 - \`store.url\`: \`null\` keeps the store in \`dataDir\` (SQLite). A \`postgres://\` URL puts it in a PostgreSQL database several servers can share (C collation; see [multi-server.md](multi-server.md); \`netimage store migrate --to URL\` copies an SQLite store there). The URL may hold a password: keep the config file private.
 - \`paths.bootRoot\`: loaders and boot image, served over TFTP (root) and HTTP (\`/boot/\`); filled by set-up.
 - \`advertisedIp\`: the address clients reach us on (DHCP next-server/server-id, URLs). null: the first non-internal IPv4 address.

@@ -43,6 +43,18 @@ export class ApiError extends NetimageError {
   }
 }
 
+/** An error answer as one line: its status and the server's message (not the JSON around it). */
+function refusal(status: number, text: string): ApiError {
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string } | null)?.message ?? text;
+  } catch {
+    // plain text error
+  }
+  const hint = status === 401 ? ' (log in with: netimage login <API token>)' : '';
+  return new ApiError(status, `${status}: ${message}${hint}`);
+}
+
 export class AdminClient {
   readonly url: string;
   private readonly token: string | null;
@@ -80,26 +92,28 @@ export class AdminClient {
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       });
     } catch (error) {
-      throw new ApiError(0, `cannot reach the netimage server at ${this.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? (bash run.sh start)`);
+      throw this.unreachable(error);
     }
     const text = await res.text();
-    if (!res.ok) {
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { message?: string } | null)?.message ?? text;
-      } catch {
-        // plain text error
-      }
-      const hint = res.status === 401 ? ' (log in with: netimage login <API token>)' : '';
-      throw new ApiError(res.status, `${res.status}: ${message}${hint}`);
-    }
+    if (!res.ok) throw refusal(res.status, text);
     return text;
+  }
+
+  /** No answer at all (server stopped, wrong --url): one line saying so, not fetch's "fetch failed". */
+  private unreachable(error: unknown): ApiError {
+    return new ApiError(0, `cannot reach the netimage server at ${this.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? (bash run.sh start)`);
   }
 
   /** Stream server-sent events; resolves when the stream ends or onEvent returns 'stop'. */
   async streamEvents(query: string, onEvent: (data: unknown) => 'stop' | void, signal?: AbortSignal, onOpen?: () => void): Promise<void> {
-    const res = await fetch(`${this.url}/api/v1/events${query}`, { headers: this.headers({ accept: 'text/event-stream' }), ...(signal ? { signal } : {}) });
-    if (!res.ok || !res.body) throw new ApiError(res.status, `event stream refused: ${res.status} ${await res.text()}`);
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/api/v1/events${query}`, { headers: this.headers({ accept: 'text/event-stream' }), ...(signal ? { signal } : {}) });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw this.unreachable(error);
+    }
+    if (!res.ok || !res.body) throw refusal(res.status, await res.text());
     // The server subscribes before it answers: from here on no event is missed.
     onOpen?.();
     const decoder = new TextDecoder();

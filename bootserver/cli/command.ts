@@ -46,6 +46,7 @@ export const GLOBAL_OPTIONS: Record<string, ParseArgsOptionDescriptor> = {
   token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 };
 
 export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;

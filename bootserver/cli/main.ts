@@ -97,6 +97,11 @@ function parse(argv: string[]): { positionals: string[]; values: OptionValues; g
 export async function main(argv: string[]): Promise<CommandResult> {
   const { positionals, values, given } = parse(argv);
   const [name, ...args] = positionals;
+  // What an admin types first on a new machine (it was node's "Unknown option '--version'").
+  if (values['version'] || (name === 'version' && args.length === 0)) {
+    process.stdout.write(`netimage ${NETIMAGE_VERSION}\n`);
+    return 0;
+  }
   if (!name || name === 'help') {
     const topic = GROUPS.find((g) => g.name === args[0]);
     process.stdout.write((topic ? groupHelp(topic) : helpText(NETIMAGE_VERSION, GROUPS)) + '\n');
@@ -110,7 +115,17 @@ export async function main(argv: string[]): Promise<CommandResult> {
   }
   const foreign = given.find((o) => !(o in GLOBAL_OPTIONS) && !(o in (group.options ?? {})));
   if (foreign) throw new UsageError(`${group.name} does not take --${foreign} (netimage ${group.name} --help lists what it takes)`);
-  return group.run(new CommandContext(group, args, values));
+  return group.run(new CommandContext(group, withListAlias(group, args), values));
+}
+
+/**
+ * `ls` and `list` both work wherever one of them is a verb: some groups say `ls` (user, schedule,
+ * depot), others `list` (client, group, product), and the docs and an admin's fingers mix them.
+ */
+export function withListAlias(group: CommandGroup, args: string[]): string[] {
+  const verbs = new Set(group.usage.map((u) => u.syntax.split(' ')[1]));
+  const other = args[0] === 'ls' ? 'list' : args[0] === 'list' ? 'ls' : null;
+  return other && !verbs.has(args[0]!) && verbs.has(other) ? [other, ...args.slice(1)] : args;
 }
 
 /** One line on stderr for what the user can fix; a stack only for what is a bug. */

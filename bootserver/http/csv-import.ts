@@ -1,7 +1,7 @@
 // Bulk client import from CSV (hostname,mac,uuid,group[,description]). Pure parsing and
 // validation: the whole file is checked before anything is written, and every bad line is named.
 import { z } from 'zod';
-import { macAddress, smbiosUuid } from '../../lib/agent-protocol.ts';
+import { pcMac, pcUuid } from './schemas.ts';
 import type { ClientImportRow } from '../service/admin.ts';
 import { clientId, groupId } from './schemas.ts';
 
@@ -35,8 +35,8 @@ const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === 
 
 const rowSchema = z.object({
   id: clientId,
-  mac: optional(macAddress),
-  uuid: optional(smbiosUuid),
+  mac: optional(pcMac),
+  uuid: optional(pcUuid),
   group: optional(groupId),
   description: z.string().max(500).default(''),
 });

@@ -2,6 +2,7 @@
 // HTTP is checked here before a handler runs; a failure is a 400 and nothing is written.
 import { z } from 'zod';
 import { actionRequest, macAddress, propertyValue, smbiosUuid } from '../../lib/agent-protocol.ts';
+import { isPlaceholderUuid, isUnusableMac, PLACEHOLDER_UUID_MESSAGE, UNUSABLE_MAC_MESSAGE } from '../service/hardware-ids.ts';
 import { PRODUCT_ID_MAX, PRODUCT_ID_PATTERN } from '../../lib/products.ts';
 
 export const clientId = z
@@ -27,11 +28,19 @@ export const groupIdParams = z.object({ id: groupId });
 export const clientProductParams = z.object({ id: clientId, productId });
 export const productIdParams = z.object({ productId });
 
+/** A PC's identity as an admin registers it: a placeholder would match other PCs (service/hardware-ids.ts). */
+export const pcMac = z.preprocess(
+  // Inventory exports and switches write MACs without colons (525400aabb01) or Cisco-style (5254.00aa.bb01).
+  (v) => (typeof v === 'string' && /^([0-9a-f]{12}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})$/i.test(v.trim()) ? v.trim().replace(/\./g, '').match(/../g)!.join(':') : v),
+  macAddress.refine((m) => !isUnusableMac(m), { error: (i) => `${String(i.input)} ${UNUSABLE_MAC_MESSAGE}` }),
+);
+export const pcUuid = smbiosUuid.refine((u) => !isPlaceholderUuid(u), { error: (i) => `${String(i.input)} ${PLACEHOLDER_UUID_MESSAGE}` });
+
 export const createClientBody = z
   .object({
     id: clientId,
-    mac: macAddress.nullable().optional(),
-    uuid: smbiosUuid.nullable().optional(),
+    mac: pcMac.nullable().optional(),
+    uuid: pcUuid.nullable().optional(),
     group: groupId.nullable().optional(),
     description: z.string().max(500).optional(),
     notes: z.string().max(10000).optional(),
@@ -41,8 +50,8 @@ export const createClientBody = z
 
 export const updateClientBody = z
   .object({
-    mac: macAddress.nullable().optional(),
-    uuid: smbiosUuid.nullable().optional(),
+    mac: pcMac.nullable().optional(),
+    uuid: pcUuid.nullable().optional(),
     group: groupId.nullable().optional(),
     description: z.string().max(500).optional(),
     notes: z.string().max(10000).optional(),

@@ -1,6 +1,8 @@
 // Property values: validation against a product's definitions and the merge of product
 // defaults with per-client values (opsi's productPropertyState semantics). Pure.
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
+// The agent's own cap (one number for both sides; a type-free module, so nothing of the agent loads here).
+import { MAX_REBOOT_DELAY_SECONDS } from '../../bootimage/agent/reboot-delay.ts';
 import type { ProductDefinition, PropertyDefinition } from '../store/types.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { parseSize } from '../../lib/sizes.ts';
@@ -56,6 +58,14 @@ function checkText(where: string, def: PropertyDefinition, value: string): strin
     if (def.name === 'minimal_backup_partition_size' && spec.kind !== 'percent') {
       throw new PropertyValidationError(`${where}: "${value}" must be a percentage of the disk, like 55%`);
     }
+    // The planner refuses an empty system partition too, but only on the PC after its boot.
+    if (def.name === 'system_partition_size' && (spec.kind === 'bytes' ? spec.bytes : spec.percent) === 0) {
+      throw new PropertyValidationError(`${where}: the system partition cannot be 0 (use e.g. 30G or 40%)`);
+    }
+  }
+  // The agent reads anything else as 0 s, silently: refuse it where the admin can see why.
+  if (def.name === 'delay_for_reboot' && (!/^\d+$/.test(value.trim()) || Number(value) > MAX_REBOOT_DELAY_SECONDS)) {
+    throw new PropertyValidationError(`${where}: "${value}" is not a number of seconds from 0 to ${MAX_REBOOT_DELAY_SECONDS}`);
   }
   return value;
 }

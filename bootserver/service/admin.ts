@@ -60,8 +60,14 @@ export class AdminService {
 
   // ---- clients ----
 
-  listClients(filter: { group?: string | undefined }): Promise<Client[]> {
+  /** An unknown group is a 404, not an empty list: a typo must not read as an empty room. */
+  async listClients(filter: { group?: string | undefined }): Promise<Client[]> {
+    if (filter.group && !(await this.#store.getGroup(filter.group))) throw new StoreNotFoundError(`group ${filter.group} not found`);
     return this.#store.listClients(filter.group ? { group: filter.group } : {});
+  }
+
+  async requireClient(id: string): Promise<void> {
+    await this.#netboot.requireClient(id);
   }
 
   createClient(client: NewClient): Promise<Client> {
@@ -112,7 +118,7 @@ export class AdminService {
     return this.#store.createGroup(group);
   }
 
-  deleteGroup(id: string): Promise<void> {
+  deleteGroup(id: string): Promise<{ operators: string[] }> {
     return this.#store.deleteGroup(id);
   }
 
@@ -180,8 +186,9 @@ export class AdminService {
   // ---- jobs ----
 
   async listJobs(filter: JobFilter): Promise<JobView[]> {
-    // An unknown group is a typo, not a room without jobs.
+    // An unknown group or client is a typo, not a room or PC without jobs (a removed client's jobs go with it).
     if (filter.group !== undefined && !(await this.#store.getGroup(filter.group))) throw new StoreNotFoundError(`group ${filter.group} not found`);
+    if (filter.clientId) await this.#netboot.requireClient(filter.clientId);
     return (await this.#store.listJobs(filter)).map(jobView);
   }
 

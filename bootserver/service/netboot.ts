@@ -2,6 +2,7 @@
 // lifecycle events (the agent's calls come in through agent-session.ts). HTTP, TFTP and the CLI
 // are adapters around this; the rules live in pure modules (jobs/lifecycle.ts, boot/decide.ts,
 // products/properties.ts, actions/group-restore.ts, service/agent-scope.ts).
+import { isPlaceholderUuid } from './hardware-ids.ts';
 import { randomUUID } from 'node:crypto';
 import { dropMaskedSecrets, maskSecrets } from '../products/secret-properties.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -326,7 +327,8 @@ export class NetbootService {
 
   private async decideAndServe(tx: Store, request: BootRequest): Promise<BootOutcome> {
     const byMac = request.mac ? await tx.findClientByMac(request.mac) : null;
-    const byUuid = request.uuid ? await tx.findClientByUuid(request.uuid) : null;
+    // A placeholder UUID is shared by many PCs: it identifies none (a client stored with one before it was refused included).
+    const byUuid = request.uuid && !isPlaceholderUuid(request.uuid) ? await tx.findClientByUuid(request.uuid) : null;
     const resolved = resolveClient(request, this.config.boot.hostIdentifiers, { byMac, byUuid });
     let client = resolved?.client ?? null;
     const matchedBy = resolved?.matchedBy ?? null;
@@ -368,7 +370,7 @@ export class NetbootService {
     const id = request.mac ? `pc-${request.mac.replace(/:/g, '')}` : `pc-${(request.uuid ?? randomUUID()).slice(0, 8)}`;
     const existing = await tx.getClient(id);
     if (existing) return existing;
-    const client = await tx.createClient({ id, mac: request.mac, uuid: request.uuid, description: 'registered at first boot (boot unknown clients)' });
+    const client = await tx.createClient({ id, mac: request.mac, uuid: request.uuid && !isPlaceholderUuid(request.uuid) ? request.uuid : null, description: 'registered at first boot (boot unknown clients)' });
     this.log.info({ client: id, mac: request.mac, uuid: request.uuid }, 'registered unknown client');
     return client;
   }

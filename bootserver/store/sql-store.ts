@@ -348,9 +348,24 @@ export class SqlStore implements Store {
   listGroups(): Promise<Group[]> {
     return this.read(async (c) => (await c.all('SELECT * FROM groups ORDER BY id')).map((r) => ({ id: String(r['id']), description: String(r['description']) })));
   }
-  deleteGroup(id: string): Promise<void> {
+  deleteGroup(id: string): Promise<{ operators: string[] }> {
     return this.write(async (c) => {
-      if ((await c.exec('DELETE FROM groups WHERE id = ?', id)) === 0) throw new StoreNotFoundError(`group ${id} not found`);
+      if (!(await c.get('SELECT id FROM groups WHERE id = ?', id))) throw new StoreNotFoundError(`group ${id} not found`);
+      // A schedule of a removed room would fail at every run from now on: the admin removes it first.
+      const schedules = (await c.all("SELECT name FROM schedules WHERE target_kind = 'group' AND target_id = ? ORDER BY name", id)).map((r) => String(r['name']));
+      if (schedules.length) {
+        throw new StoreConflictError(`group ${id} is the target of schedule(s) ${schedules.join(', ')}: remove them first (netimage schedule rm ${schedules[0]}); nothing was removed`);
+      }
+      // Operators lose the room with it: a room made later under the same name must not be theirs unasked.
+      const operators: string[] = [];
+      for (const u of (await c.all('SELECT * FROM users ORDER BY name')).map(rowToUser)) {
+        if (!u.groups.includes(id)) continue;
+        await c.exec('UPDATE users SET group_ids = ?, modified = ? WHERE name = ?', JSON.stringify(u.groups.filter((g) => g !== id)), now(), u.name);
+        // An admin's list is kept but unused (admins act on every room): only operators lose something.
+        if (u.role === 'operator') operators.push(u.name);
+      }
+      await c.exec('DELETE FROM groups WHERE id = ?', id);
+      return { operators };
     });
   }
 
@@ -419,7 +434,13 @@ export class SqlStore implements Store {
   }
   deleteClient(id: string): Promise<void> {
     return this.write(async (c) => {
-      if ((await c.exec('DELETE FROM clients WHERE id = ?', id)) === 0) throw new StoreNotFoundError(`client ${id} not found`);
+      if (!(await c.get('SELECT id FROM clients WHERE id = ?', id))) throw new StoreNotFoundError(`client ${id} not found`);
+      // Its schedule would fail at every run, or act on a new PC registered later under the name.
+      const schedules = (await c.all("SELECT name FROM schedules WHERE target_kind = 'client' AND target_id = ? ORDER BY name", id)).map((r) => String(r['name']));
+      if (schedules.length) {
+        throw new StoreConflictError(`client ${id} is the target of schedule(s) ${schedules.join(', ')}: remove them first (netimage schedule rm ${schedules[0]}); nothing was removed`);
+      }
+      await c.exec('DELETE FROM clients WHERE id = ?', id);
     });
   }
 

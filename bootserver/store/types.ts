@@ -190,7 +190,8 @@ export interface Store extends OperatorStore, AuthStore {
   createGroup(group: Group): Promise<Group>;
   getGroup(id: string): Promise<Group | null>;
   listGroups(): Promise<Group[]>;
-  deleteGroup(id: string): Promise<void>;
+  /** Refused while a schedule targets the group; takes it from the operators who had it (their names). */
+  deleteGroup(id: string): Promise<{ operators: string[] }>;
 
   /** Refuses a duplicate id, MAC or UUID with a StoreConflictError naming the other client. */
   createClient(client: NewClient): Promise<Client>;

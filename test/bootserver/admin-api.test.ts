@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startTestServer, issueJob, agentCall, type TestServer } from '../helpers/server.ts';
+import { startTestServer, issueJob, agentCall, parseNetbootConfig, readBootConfig, type TestServer } from '../helpers/server.ts';
 import { ruleOf } from '../../bootserver/auth/policy.ts';
 
 const MAC1 = '52:54:00:00:20:01';
@@ -149,6 +149,12 @@ test('CSV import is all or nothing and names every bad line', async (t) => {
   t.is(r1.status, 400);
   t.regex(r1.body.message, /line 3: mac/);
   t.regex(r1.body.message, /line 4: mac 52:54:00:00:20:01 repeats line 2/);
+  // A wrong file (here 40 lines that are no clients) names its first bad lines and counts the rest.
+  const junk = Array.from({ length: 40 }, (_, i) => `root:x:${i}:0:root:/root:/bin/bash`).join('\n');
+  const r0 = await ts.api('POST', '/api/v1/clients/import', junk);
+  t.is(r0.status, 400);
+  t.regex(r0.body.message, /^CSV refused, nothing imported: line 1: expected hostname,mac,uuid,group\[,description\], got 1 field\(s\); .*line 5: .*; and 35 more bad line\(s\)$/);
+  t.notRegex(r0.body.message, /line 6:/);
   const clash = 'pc01,52:54:00:00:20:01,,room1\npc02,52:54:00:00:20:09,,room1\n';
   const r2 = await ts.api('POST', '/api/v1/clients/import', clash);
   t.is(r2.status, 409);
@@ -242,4 +248,47 @@ test('OpenAPI is served at /api/docs with the admin and agent routes', async (t)
   t.regex(spec.openapi, /^3\./);
   for (const p of ['/api/v1/clients', '/api/v1/groups/{id}/action', '/api/v1/events', '/agent/v1/job/result']) t.truthy(spec.paths[p], p);
   t.is((await fetch(`${ts.url}/api/docs/`)).status, 200);
+});
+
+test('placeholder identities are refused at registration (API and CSV) and never match at boot: they would hand one PC\'s job to another', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  for (const [body, message] of [
+    [{ id: 'pc01', uuid: '00000000-0000-0000-0000-000000000000' }, /^body\.uuid: 00000000-0000-0000-0000-000000000000 is the placeholder firmware reports when it has no UUID of its own/],
+    [{ id: 'pc01', uuid: 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF' }, /^body\.uuid: ffffffff-ffff-ffff-ffff-ffffffffffff is the placeholder/],
+    [{ id: 'pc01', mac: '00:00:00:00:00:00' }, /^body\.mac: 00:00:00:00:00:00 is no network card's address/],
+    [{ id: 'pc01', mac: 'ff:ff:ff:ff:ff:ff' }, /^body\.mac: ff:ff:ff:ff:ff:ff is no network card's address \(all zeros, broadcast or multicast\)/],
+    [{ id: 'pc01', mac: '01:00:5e:00:00:01' }, /^body\.mac: 01:00:5e:00:00:01 is no network card's address/],
+  ] as const) {
+    const r = await ts.api('POST', '/api/v1/clients', body);
+    t.is(r.status, 400, JSON.stringify(body));
+    t.regex(r.body.message, message);
+  }
+  const csv = await ts.api('POST', '/api/v1/clients/import', 'pc01,52:54:00:00:30:01,00000000-0000-0000-0000-000000000000,room1\n');
+  t.is(csv.status, 400);
+  t.regex(csv.body.message, /line 1: uuid: 00000000-0000-0000-0000-000000000000 is the placeholder/);
+  t.deepEqual((await ts.api('GET', '/api/v1/clients')).body, [], 'nothing registered');
+  const ok = await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: '52:54:00:00:30:02' });
+  t.is(ok.status, 201);
+  t.is((await ts.api('PATCH', '/api/v1/clients/pc02', { uuid: '00000000-0000-0000-0000-000000000000' })).status, 400, 'nor by edit');
+  // A client stored with a placeholder before it was refused: a PC booting with that placeholder
+  // and an unknown MAC does not get its job (it boots locally).
+  await ts.server.store.createClient({ id: 'pc03', mac: null, uuid: '00000000-0000-0000-0000-000000000000', group: null, description: '', notes: '' });
+  t.is((await ts.api('PUT', '/api/v1/clients/pc03/products/opsi-local-image-backup/action', { actionRequest: 'setup' })).status, 200);
+  const other = await readBootConfig(ts, '52:54:00:00:30:99', '00000000-0000-0000-0000-000000000000');
+  t.is(parseNetbootConfig(other), null, other);
+});
+
+test('a MAC as inventory exports and switches write it (no separators, Cisco dots) is registered in the usual form', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '525400AABB01' })).body.mac, '52:54:00:aa:bb:01');
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: '5254.00aa.bb02' })).body.mac, '52:54:00:aa:bb:02');
+  t.is((await ts.api('PATCH', '/api/v1/clients/pc02', { mac: '525400aabb03' })).body.mac, '52:54:00:aa:bb:03');
+  const csv = await ts.api('POST', '/api/v1/clients/import', 'pc04,525400aabb04,,room1\n');
+  t.is(csv.status, 201);
+  t.is((await ts.api('GET', '/api/v1/clients/pc04')).body.mac, '52:54:00:aa:bb:04');
+  // Still refused: the wrong length, and a placeholder in any spelling.
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: '525400aabb' })).status, 400);
+  t.regex((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: 'FFFFFFFFFFFF' })).body.message, /ff:ff:ff:ff:ff:ff is no network card's address/);
 });

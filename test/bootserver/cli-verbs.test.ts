@@ -4,7 +4,10 @@
 // works on its own clients and groups.
 import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
-import { spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+import { execFile } from 'node:child_process';
+import { CLI, spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+import { closedPort } from '../os-images/helpers/mini-mirror.ts';
+import { wakeTargetText } from '../../bootserver/cli/commands/group.ts';
 
 let server: ServeProcess | undefined;
 test.before(async () => {
@@ -223,6 +226,8 @@ test('the help lists every verb, and `<group> --help` only that group', async (t
   const client = (await cli('client', '--help')).stdout;
   t.regex(client, /^ {2}netimage client add /);
   t.notRegex(client, /netimage (group|jobs|serve)/);
+  t.regex((await cli('--version')).stdout, /^netimage \d+\.\d+\.\d+\n$/);
+  t.is((await cli('version')).stdout, (await cli('--version')).stdout);
   const unknown = (await t.throwsAsync(cli('frobnicate'))) as CliFailure;
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /^netimage: unknown command: frobnicate\n/);
@@ -243,4 +248,104 @@ test('schedule show reads as a schedule, not as JSON; --json keeps the API objec
   t.is(json.name, 'morning-sched');
   t.deepEqual(json.runs, []);
   t.regex((await fails(t, ['schedule', 'show', 'no-such-sched'])).stderr, /^netimage: 404: /);
+});
+
+test('client show reads as a PC, not as JSON; unknown room or PC filters are 404 lines, empty ones say whose list is empty', async (t) => {
+  await cli('group', 'add', 'room-show');
+  await cli('group', 'add', 'room-empty');
+  await cli('client', 'add', 'pc-show', '--mac', '52:54:00:0a:00:81', '--group', 'room-show', '--description', 'teacher desk');
+  const text = (await cli('client', 'show', 'pc-show')).stdout;
+  t.false(text.trimStart().startsWith('{'), text);
+  t.regex(text, /^client pc-show\n/);
+  t.regex(text, /^ {2}MAC: +52:54:00:0a:00:81$/m);
+  t.regex(text, /^ {2}SMBIOS UUID: +-$/m);
+  t.regex(text, /^ {2}group: +room-show$/m);
+  t.regex(text, /^ {2}description: +teacher desk$/m);
+  t.regex(text, /^ {2}last seen: +never/m);
+  t.regex(text, /^ {2}inventory: +none yet \(netimage action set pc-show hwinvent\)$/m);
+  t.is(JSON.parse((await cli('client', 'show', 'pc-show', '--json')).stdout).mac, '52:54:00:0a:00:81', '--json keeps the API object');
+
+  t.deepEqual(await fails(t, ['client', 'list', '--group', 'room-nosuch']), { code: 1, stderr: 'netimage: 404: group room-nosuch not found (netimage group list shows the rooms)' });
+  t.is((await cli('client', 'list', '--group', 'room-empty')).stdout, 'no clients in group room-empty yet: netimage client add <hostname> --mac <MAC> --group room-empty\n');
+  t.deepEqual(await fails(t, ['jobs', '--client', 'pc-nosuch']), { code: 1, stderr: 'netimage: 404: client pc-nosuch not found (netimage client list shows the registered PCs)' });
+  t.is((await cli('jobs', '--client', 'pc-show')).stdout, 'no jobs for pc-show yet\n');
+  // Following an unknown PC ends at once with the 404 (it waited silently forever).
+  const follow = (await t.throwsAsync(cli('jobs', '--follow', '--client', 'pc-nosuch'))) as CliFailure;
+  t.is(follow.code, 1);
+  t.is(follow.stderr, 'netimage: 404: client pc-nosuch not found (netimage client list shows the registered PCs)\n');
+  t.is(follow.stdout, '', 'no "following" line for a stream that never opened');
+});
+
+test('action set --request none says the request was taken back, not that it runs at the next boot', async (t) => {
+  await cli('group', 'add', 'room-clear');
+  await cli('client', 'add', 'pc-clear', '--mac', '52:54:00:0a:00:91', '--group', 'room-clear');
+  await cli('action', 'set', 'pc-clear', 'opsi-local-image-backup');
+  t.is((await cli('action', 'set', 'pc-clear', 'opsi-local-image-backup', '--request', 'none')).stdout, 'cleared the opsi-local-image-backup request of pc-clear: it does not run at the next network boot\n');
+  t.regex((await cli('states', 'pc-clear')).stdout, /^opsi-local-image-backup\s+none\s/m);
+  t.is((await cli('action', 'set', '--group', 'room-clear', 'opsi-local-image-backup', '--request', 'none')).stdout, 'cleared the opsi-local-image-backup request of 1 client(s) of room-clear: pc-clear\n');
+});
+
+test('group wake-target without any target says so; a port that is no number is a usage line; audit --since that is no time too', async (t) => {
+  // No target at all needs a server without a non-loopback address (a network namespace, as in
+  // the probe that found it); the text is the command's own function.
+  const none = wakeTargetText('room-wt', { broadcast: null, port: 9, from: 'default' });
+  t.notRegex(none, /\(none: set one\):9/);
+  t.regex(none, /^room-wt: no wake target: .*netimage group wake-target room-wt <broadcast>$/);
+  await cli('group', 'add', 'room-wt');
+  const before = (await cli('group', 'wake-target', 'room-wt')).stdout;
+  t.deepEqual(await fails(t, ['group', 'wake-target', 'room-wt', '10.1.101.255', '--port', 'abc']), { code: 2, stderr: 'netimage: --port takes a UDP port number (1-65535; Wake-on-LAN uses 9 or 7), got "abc"' });
+  t.is((await cli('group', 'wake-target', 'room-wt')).stdout, before, 'nothing was set');
+  t.is((await cli('group', 'wake-target', 'room-wt', '10.1.101.255', '--port', '7')).stdout, "room-wt: magic packets go to 10.1.101.255:7 (the group's own target)\n");
+  t.deepEqual(await fails(t, ['audit', '--since', 'yesterday']), { code: 2, stderr: 'netimage: --since "yesterday" is not a time like 2026-12-01, 2026-12-01 07:00 or an ISO time' });
+  t.is((await cli('audit', '--actor', 'nobody-at-all')).stdout, 'no audit entries match\n');
+});
+
+test('jobs --follow against a stopped server is the one "cannot reach" line, not fetch\'s TypeError', async (t) => {
+  const port = await closedPort();
+  const e = (await t.throwsAsync(cli('jobs', '--follow', '--url', `http://127.0.0.1:${port}`))) as CliFailure;
+  t.is(e.code, 1);
+  t.is(e.stderr, `netimage: cannot reach the netimage server at http://127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); is it running? (bash run.sh start)\n`);
+  t.notRegex(e.stderr, /TypeError/);
+});
+
+test('group rm is refused while a schedule targets the room, and says which operators lose it', async (t) => {
+  await cli('group', 'add', 'room-gone');
+  await cli('group', 'add', 'room-stays');
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(process.execPath, [CLI, 'user', 'add', 'op-gone', '--role', 'operator', '--groups', 'room-gone,room-stays'], { env: server!.env }, (e) => (e ? reject(e) : resolve()));
+    child.stdin!.end('a long enough password\n');
+  });
+  await cli('schedule', 'add', 'gone-morning', '--every', 'weekdays 07:00', '--group', 'room-gone', '--wake');
+  t.deepEqual(await fails(t, ['group', 'rm', 'room-gone']), { code: 1, stderr: 'netimage: 409: group room-gone is the target of schedule(s) gone-morning: remove them first (netimage schedule rm gone-morning); nothing was removed' });
+  t.regex((await cli('user', 'ls')).stdout, /^op-gone\s+operator\s+room-gone,room-stays\s/m, 'refused: nothing changed');
+  await cli('schedule', 'rm', 'gone-morning');
+  t.is((await cli('group', 'rm', 'room-gone')).stdout, 'removed group room-gone; operator(s) op-gone no longer have it\n');
+  t.regex((await cli('user', 'ls')).stdout, /^op-gone\s+operator\s+room-stays\s/m);
+});
+
+test('ls and list both work in every group that lists (docs and fingers mix them)', async (t) => {
+  // Other tests of this file add to the shared server meanwhile: compare what only this test touches.
+  await cli('group', 'add', 'room-ls');
+  await cli('client', 'add', 'pc-ls', '--mac', '52:54:00:0a:00:a1', '--group', 'room-ls');
+  const ids = (out: string) => (JSON.parse(out) as { id?: string; name?: string }[]).map((x) => x.id ?? x.name);
+  t.true(ids((await cli('group', 'ls', '--json')).stdout).includes('room-ls'));
+  t.deepEqual(ids((await cli('client', 'ls', '--group', 'room-ls', '--json')).stdout), ['pc-ls']);
+  t.deepEqual(ids((await cli('client', 'list', '--group', 'room-ls', '--json')).stdout), ['pc-ls']);
+  t.deepEqual(JSON.parse((await cli('product', 'ls', '--json')).stdout), JSON.parse((await cli('product', 'list', '--json')).stdout));
+  t.true(Array.isArray(JSON.parse((await cli('user', 'list', '--json')).stdout)));
+  t.true(Array.isArray(JSON.parse((await cli('schedule', 'list', '--json')).stdout)));
+  t.is((await cli('depot', 'list')).stdout, (await cli('depot', 'ls')).stdout);
+  t.deepEqual(await fails(t, ['client', 'ls', 'extra']), { code: 2, stderr: 'netimage: usage: netimage client list [--group G]' });
+});
+
+test('schedule add --at with --tz reads the time in that zone (--tz was ignored for --at: 06:30 Berlin ran at 06:30 UTC)', async (t) => {
+  await cli('group', 'add', 'room-tz');
+  const out = (await cli('schedule', 'add', 'tz-once', '--at', '2027-01-15 06:30', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout;
+  t.regex(out, /once 2027-01-15T05:30:00\.000Z; next run 2027-01-15T05:30:00\.000Z\n$/);
+  t.regex((await cli('schedule', 'add', 'tz-summer', '--at', '2027-07-15 06:30', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-07-15T04:30:00\.000Z\n$/);
+  // An offset in the time wins; an unknown zone is one usage line, nothing stored.
+  t.regex((await cli('schedule', 'add', 'tz-offset', '--at', '2027-01-15T06:30:00+02:00', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-01-15T04:30:00\.000Z\n$/);
+  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--tz', 'Mars/Olympus', '--group', 'room-tz', '--wake']), { code: 2, stderr: 'netimage: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
+  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--group', 'room-tz', '--wake', '--late-window', '1h']), { code: 2, stderr: 'netimage: --late-window takes a number of seconds (e.g. 3600), got "1h"' });
+  t.false((await cli('schedule', 'ls')).stdout.includes('tz-bad'));
 });

@@ -1,10 +1,11 @@
 import test from 'ava';
 import { spawn, execFile } from 'node:child_process';
-import { writeFile, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
-import { CLI, startServe } from '../helpers/cli.ts';
+import { CLI, serveEnv, startServe } from '../helpers/cli.ts';
 import { watchStart } from '../helpers/serve-process.ts';
 import { closedPort } from '../os-images/helpers/mini-mirror.ts';
 
@@ -92,4 +93,39 @@ test('a serve that cannot start fails the start wait at once, with what it print
   // The exit, not the deadline, ends the wait: its message says so and carries serve's output.
   const error = await t.throwsAsync(watchStart(child, /is running/).ready);
   t.regex(error!.message, /^exited \(code 1, signal null\) before it was ready; it printed:\nconfig error: http\.port: .*NETIMAGE_HTTP_PORT/);
+});
+
+test('a second serve on the same data dir refuses to start, naming the first, and changes nothing', async (t) => {
+  const s = await startServe(t);
+  const pidFile = join(s.dir, 'data', 'server.pid');
+  const firstPid = (await readFile(pidFile, 'utf8')).trim();
+  t.regex(firstPid, /^\d+$/);
+  // Another port, so only the data dir is shared (as a second terminal with NETIMAGE_HTTP_PORT would).
+  const second = (await t.throwsAsync(exec(process.execPath, [CLI, 'serve'], { env: { ...s.env, NETIMAGE_HTTP_PORT: '0' }, timeout: 60_000 }))) as Error & { code: number; stdout: string; stderr: string };
+  t.is(second.code, 1);
+  t.is(second.stderr.split('\n').filter(Boolean).length, 1, second.stderr);
+  t.regex(second.stderr, new RegExp(`^netimage: another netimage server \\(pid ${firstPid}\\) is using the data dir ${join(s.dir, 'data')}: stop it first`));
+  t.notRegex(second.stdout, /is running/);
+  t.is((await readFile(pidFile, 'utf8')).trim(), firstPid, 'the first server keeps its lock');
+  t.regex((await s.cli('group', 'add', 'room101')).stdout, /added group room101/, 'the first server still answers');
+});
+
+test('a pid file whose process is gone (a server killed with -9) does not block the next start; a stop right after the banner removes it', async (t) => {
+  const dead = spawn(process.execPath, ['-e', '0']);
+  await new Promise((r) => dead.once('exit', r));
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-stale-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, 'data', 'server.pid'), `${dead.pid}\n`);
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: serveEnv(dir), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  t.regex(await watchStart(child, /is running/).ready, /is running/);
+  t.is((await readFile(join(dir, 'data', 'server.pid'), 'utf8')).trim(), String(child.pid));
+  // SIGTERM at once, as systemd or a script may: the handler is in place before the banner.
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r(`${code} ${signal}`)));
+  child.kill('SIGTERM');
+  t.is(await exited, '0 null', `an orderly stop, not killed by the signal: ${stderr}`);
+  await t.throwsAsync(readFile(join(dir, 'data', 'server.pid'), 'utf8'), { code: 'ENOENT' });
 });

@@ -67,3 +67,23 @@ test('asList gives the string list opsi uses', (t) => {
   t.deepEqual(asList('a'), ['a']);
   t.deepEqual(asList(['a', 'b']), ['a', 'b']);
 });
+
+test('prepare values the PC would only refuse after booting are refused when set: a 0 system partition, a delay that is no number of seconds', (t) => {
+  const prepare: ProductDefinition = {
+    ...product,
+    id: 'opsi-local-image-prepare',
+    properties: [prop('system_partition_size', { default: '30G', choices: ['30G'] }), prop('data_partition_size', { default: '0G' }), prop('delay_for_reboot', { default: '1', choices: ['1', '5'] })],
+  };
+  for (const [values, message] of [
+    [{ system_partition_size: '0G' }, /system_partition_size: the system partition cannot be 0/],
+    [{ system_partition_size: '0%' }, /system_partition_size: the system partition cannot be 0/],
+    [{ delay_for_reboot: 'abc' }, /delay_for_reboot: "abc" is not a number of seconds from 0 to 600/],
+    [{ delay_for_reboot: '-5' }, /delay_for_reboot: "-5" is not a number of seconds/],
+    [{ delay_for_reboot: '1.5' }, /delay_for_reboot: "1.5" is not a number of seconds/],
+    [{ delay_for_reboot: '3600' }, /delay_for_reboot: "3600" is not a number of seconds from 0 to 600/],
+  ] as const) {
+    t.throws(() => validatePropertyValues(prepare, values, admin), { instanceOf: PropertyValidationError, message }, JSON.stringify(values));
+  }
+  t.deepEqual(validatePropertyValues(prepare, { system_partition_size: '45G', data_partition_size: '0G', delay_for_reboot: '0' }, admin), { system_partition_size: '45G', data_partition_size: '0G', delay_for_reboot: '0' });
+  t.deepEqual(validatePropertyValues(prepare, { delay_for_reboot: '600' }, admin), { delay_for_reboot: '600' });
+});

@@ -259,6 +259,43 @@ for (const backend of BACKENDS) {
     await t.throwsAsync(s.deleteGroup('nope'), { instanceOf: StoreNotFoundError });
   });
 
+  test(name('deleting a group takes it from its operators; deleting a group or a client is refused while a schedule targets it'), async (t) => {
+    const db = await open(t);
+    const s = db.store;
+    const at = '2026-12-01T00:00:00.000Z';
+    await s.createGroup({ id: 'room', description: '' });
+    await s.createGroup({ id: 'other', description: '' });
+    await s.createUser({ name: 'jdoe', role: 'operator', groups: ['room', 'other'], passwordHash: null, created: at, modified: at });
+    await s.createUser({ name: 'ann', role: 'operator', groups: ['other'], passwordHash: null, created: at, modified: at });
+    await s.createUser({ name: 'boss', role: 'admin', groups: ['room'], passwordHash: null, created: at, modified: at });
+    await s.createSchedule({
+      id: 'morning', name: 'morning', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room' }, productId: null,
+      actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true, nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: at, modified: at,
+    });
+    await t.throwsAsync(s.deleteGroup('room'), { instanceOf: StoreConflictError, message: 'group room is the target of schedule(s) morning: remove them first (netimage schedule rm morning); nothing was removed' });
+    t.truthy(await s.getGroup('room'), 'refused: the group stays');
+    t.deepEqual((await s.getUser('jdoe'))?.groups, ['room', 'other'], 'refused: the operator keeps it');
+    await s.deleteSchedule('morning');
+    t.deepEqual(await s.deleteGroup('room'), { operators: ['jdoe'] });
+    // The same for a PC a schedule names.
+    await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01', uuid: null, group: null, description: '', notes: '' });
+    await s.createSchedule({
+      id: 'pc01-backup', name: 'pc01-backup', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'client', id: 'pc01' }, productId: null,
+      actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true, nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: at, modified: at,
+    });
+    await t.throwsAsync(s.deleteClient('pc01'), { instanceOf: StoreConflictError, message: 'client pc01 is the target of schedule(s) pc01-backup: remove them first (netimage schedule rm pc01-backup); nothing was removed' });
+    t.truthy(await s.getClient('pc01'));
+    await s.deleteSchedule('pc01-backup');
+    await s.deleteClient('pc01');
+    t.is(await s.getClient('pc01'), null);
+    t.deepEqual((await s.getUser('jdoe'))?.groups, ['other']);
+    t.deepEqual((await s.getUser('ann'))?.groups, ['other']);
+    t.deepEqual((await s.getUser('boss'))?.groups, [], 'an admin is no operator to name, but keeps no stale room either');
+    // A new room of the same name is nobody's until an admin gives it.
+    await s.createGroup({ id: 'room', description: '' });
+    t.false((await s.getUser('jdoe'))!.groups.includes('room'));
+  });
+
   test(name('two servers reading the same PC config at the same moment create one job attempt, never two'), async (t) => {
     const db = await open(t);
     const stores = [db.store, await db.another()];

@@ -8,16 +8,32 @@ import { RoomsView } from './views/rooms.tsx';
 import { RoomView } from './views/room.tsx';
 import { ClientView } from './views/client.tsx';
 
+export const SESSION_ENDED = 'Your session has ended (no activity for a while, the most a session lasts, a new password, or the account or token was removed): sign in again.';
+
 export function App() {
   const [auth, setAuth] = useState<Auth | null | undefined>(undefined);
+  // Why the sign-in form is back when the server ended the session (it just reappeared, unexplained).
+  const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
   const live = useLiveEvents(!!auth);
   useEffect(() => {
-    api.onSignedOut = () => setAuth(null);
+    api.onSignedOut = () => {
+      setNotice(SESSION_ENDED);
+      setAuth(null);
+    };
     api.resume().then(setAuth, () => setAuth(null));
   }, []);
   if (auth === undefined) return <p class="page">loading…</p>;
-  if (auth === null) return <LoginView onSignedIn={setAuth} />;
+  if (auth === null)
+    return (
+      <LoginView
+        notice={notice}
+        onSignedIn={(a) => {
+          setNotice(null);
+          setAuth(a);
+        }}
+      />
+    );
   const who = auth.kind === 'session' ? `${auth.user.name} (${auth.user.role})` : 'admin token';
   return (
     <LiveContext.Provider value={live}>

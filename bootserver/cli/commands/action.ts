@@ -24,17 +24,20 @@ export const actionCommand: CommandGroup = {
     if (ctx.args[0] !== 'set') throw ctx.unknownVerb();
     const group = ctx.string('group');
     const body = { actionRequest: ctx.string('request') ?? 'setup', properties: parseProps(ctx.strings('prop')) };
+    // --request none takes a pending request back: saying it "runs at the next network boot" would be wrong.
+    const cleared = body.actionRequest === 'none';
     const api = await ctx.api();
     if (group) {
       const [product] = ctx.operands('set', 1);
       // The server checks the request name; an unknown one wipes nothing here and is refused there.
       const confirm = await confirmWipe(ctx, api, group, product, body.actionRequest as ActionRequest);
       const r = await api.call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body, ...(confirm === undefined ? {} : { confirm }) });
-      ctx.out(r, () => [`${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}: ${r.clients.join(', ')}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));
+      const what = cleared ? `cleared the ${product} request of ${r.clients.length} client(s) of ${group}` : `${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}`;
+      ctx.out(r, () => [`${what}: ${r.clients.join(', ')}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));
     } else {
       const [client, product] = ctx.operands('set', 2);
       const r = await api.call('PUT', `/api/v1/clients/${seg(client)}/products/${seg(product)}/action`, body);
-      ctx.out(r, () => `${body.actionRequest} of ${product} set for ${client}; it runs at the next network boot`);
+      ctx.out(r, () => (cleared ? `cleared the ${product} request of ${client}: it does not run at the next network boot` : `${body.actionRequest} of ${product} set for ${client}; it runs at the next network boot`));
     }
     if (ctx.flag('wake')) {
       const text = await wake(api, group ? { group } : { client: ctx.args[1] });

@@ -1,5 +1,5 @@
 // `netimage audit`: who changed what, on which PCs, when and from where (admins only).
-import type { CommandGroup } from '../command.ts';
+import { UsageError, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
 
 interface AuditEntry {
@@ -32,11 +32,16 @@ export const auditCommand: CommandGroup = {
     const q = new URLSearchParams();
     for (const name of ['actor', 'since', 'limit']) {
       const v = ctx.string(name);
-      if (v !== undefined) q.set(name, name === 'since' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : v);
+      if (v === undefined) continue;
+      if (name === 'since' && Number.isNaN(Date.parse(v))) throw new UsageError(`--since "${v}" is not a time like 2026-12-01, 2026-12-01 07:00 or an ISO time`);
+      if (name === 'limit' && !/^\d+$/.test(v)) throw new UsageError(`--limit takes a number of entries, got "${v}"`);
+      q.set(name, name === 'since' ? new Date(v).toISOString() : v);
     }
     const entries = await (await ctx.api()).call<AuditEntry[]>('GET', `/api/v1/audit${q.size ? `?${q}` : ''}`);
     ctx.out(entries, () =>
-      table(
+      !entries.length
+        ? 'no audit entries match'
+        : table(
         ['TIME', 'WHO', 'VIA', 'FROM', 'REQUEST', 'PCS', 'STATUS'],
         entries.map((e) => [e.ts.slice(0, 19).replace('T', ' '), e.actor, e.via, e.source, `${e.method} ${e.route.replace(/^\/api\/v1/, '')}`, clientList(e.clients), e.status]),
       ),

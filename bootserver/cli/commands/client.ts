@@ -21,6 +21,34 @@ function seenAt(c: ClientView): string | null {
   return c.lastSeen ? `${c.lastSeen.slice(0, 16).replace('T', ' ')} at ${c.lastSeenSite ?? '?'}` : null;
 }
 
+interface ClientDetail extends ClientView {
+  notes?: string;
+  created?: string;
+  modified?: string;
+  hasInventory?: boolean;
+  wake?: { status: string; address?: string; sent?: string } | null;
+}
+
+const when = (iso: string | null | undefined) => (iso ? iso.slice(0, 19).replace('T', ' ') : null);
+
+/** `client show` as an admin reads it (--json keeps the API object). */
+export function clientText(c: ClientDetail): string {
+  const wake = c.wake ? `${c.wake.status.replace(/_/g, ' ')}${c.wake.sent ? ` (sent ${when(c.wake.sent)}${c.wake.address ? ` to ${c.wake.address}` : ''})` : ''}` : null;
+  const rows: [string, string | null | undefined][] = [
+    ['MAC', c.mac],
+    ['SMBIOS UUID', c.uuid],
+    ['group', c.group],
+    ['description', c.description],
+    ['notes', c.notes],
+    ['last seen', seenAt(c) ?? 'never (no boot config read yet)'],
+    ['last wake', wake],
+    ['inventory', c.hasInventory ? `yes (netimage inventory ${c.id})` : `none yet (netimage action set ${c.id} hwinvent)`],
+    ['registered', when(c.created)],
+    ['changed', when(c.modified)],
+  ];
+  return [`client ${c.id}`, ...rows.map(([k, v]) => `  ${(k + ':').padEnd(13)} ${v || '-'}`), '', `product states: netimage states ${c.id}; images: netimage images ${c.id}; jobs: netimage jobs --client ${c.id}`].join('\n');
+}
+
 /** Fields `client edit` can change; an empty value clears mac, uuid and group. */
 const EDITABLE = ['mac', 'uuid', 'group', 'description'] as const;
 
@@ -61,13 +89,14 @@ export const clientCommand: CommandGroup = {
         const group = ctx.string('group');
         const list = await api.call<ClientView[]>('GET', `/api/v1/clients${group ? `?group=${seg(group)}` : ''}`);
         // WAKE: the latest Wake-on-LAN (waiting, woke, did_not_wake).
-        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'LAST SEEN', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, seenAt(c), c.description])) : 'no clients yet: netimage client add <hostname> --mac <MAC>'));
+        const none = group ? `no clients in group ${group} yet: netimage client add <hostname> --mac <MAC> --group ${group}` : 'no clients yet: netimage client add <hostname> --mac <MAC>';
+        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'LAST SEEN', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, seenAt(c), c.description])) : none));
         return 0;
       }
       case 'show': {
         const [id] = ctx.operands('show', 1);
-        const c = await api.call('GET', `/api/v1/clients/${seg(id)}`);
-        ctx.out(c, () => JSON.stringify(c, null, 2));
+        const c = await api.call<ClientDetail>('GET', `/api/v1/clients/${seg(id)}`);
+        ctx.out(c, () => clientText(c));
         return 0;
       }
       case 'rm': {

@@ -1,5 +1,5 @@
 // `netimage group ...`: groups (rooms) of clients.
-import { seg, type CommandGroup } from '../command.ts';
+import { seg, UsageError, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
 
 export const groupCommand: CommandGroup = {
@@ -8,7 +8,7 @@ export const groupCommand: CommandGroup = {
   usage: [
     { syntax: 'group add <name> [--description TEXT]' },
     { syntax: 'group list' },
-    { syntax: 'group rm <name>', summary: 'its clients stay, without a group' },
+    { syntax: 'group rm <name>', summary: 'its clients stay, without a group; its operators lose it; refused while a schedule targets it' },
     { syntax: 'group wake-target <name> [<broadcast> [--port 9] | clear]', summary: "show or set where the room's Wake-on-LAN packets go" },
   ],
   options: { description: { type: 'string' }, port: { type: 'string' } },
@@ -29,17 +29,18 @@ export const groupCommand: CommandGroup = {
       }
       case 'rm': {
         const [id] = ctx.operands('rm', 1);
-        await api.call('DELETE', `/api/v1/groups/${seg(id)}`);
-        ctx.out({ removed: id }, () => `removed group ${id}`);
+        const r = await api.call<{ operators?: string[] } | null>('DELETE', `/api/v1/groups/${seg(id)}`);
+        const operators = r?.operators ?? [];
+        ctx.out({ removed: id, operators }, () => `removed group ${id}${operators.length ? `; operator(s) ${operators.join(', ')} no longer have it` : ''}`);
         return 0;
       }
       case 'wake-target': {
         const [id, address] = ctx.args.length === 2 ? [...ctx.operands('wake-target', 1), undefined] : ctx.operands('wake-target', 2);
         const path = `/api/v1/groups/${seg(id)}/wake-target`;
         if (address === 'clear') await api.call('DELETE', path);
-        else if (address !== undefined) await api.call('PUT', path, { broadcast: address, port: Number(ctx.string('port') ?? 9) });
+        else if (address !== undefined) await api.call('PUT', path, { broadcast: address, port: wakePort(ctx.string('port')) });
         const w = await api.call<{ broadcast: string | null; port: number; from: string }>('GET', path);
-        ctx.out(w, () => `${id}: magic packets go to ${w.broadcast ?? '(none: set one)'}:${w.port} (${w.from === 'group' ? "the group's own target" : 'server default'})`);
+        ctx.out(w, () => wakeTargetText(id, w));
         return 0;
       }
       default:
@@ -47,3 +48,18 @@ export const groupCommand: CommandGroup = {
     }
   },
 };
+
+/** --port of wake-target: a UDP port, checked here so a typo is not sent as null. */
+function wakePort(given: string | undefined): number {
+  if (given === undefined) return 9;
+  const port = Number(given);
+  if (!/^\d+$/.test(given.trim()) || port < 1 || port > 65535) throw new UsageError(`--port takes a UDP port number (1-65535; Wake-on-LAN uses 9 or 7), got "${given}"`);
+  return port;
+}
+
+/** Where a group's magic packets go, or that they have nowhere to go (not "(none: set one):9"). */
+export function wakeTargetText(id: string, w: { broadcast: string | null; port: number; from: string }): string {
+  return w.broadcast === null
+    ? `${id}: no wake target: the group has none and the server has no default (wake.broadcast, or an advertisedIp on a network interface); set one with netimage group wake-target ${id} <broadcast>`
+    : `${id}: magic packets go to ${w.broadcast}:${w.port} (${w.from === 'group' ? "the group's own target" : 'server default'})`;
+}

@@ -63,7 +63,8 @@ export const jobsCommand: CommandGroup = {
       const q = new URLSearchParams();
       if (client) q.set('client', client);
       if (job) q.set('job', job);
-      process.stdout.write(job ? `following job ${job} (Ctrl-C to stop)\n` : 'following all jobs (Ctrl-C to stop)\n');
+      // Said once the server took the stream: an unknown PC or job is refused first (404).
+      const following = job ? `following job ${job} (Ctrl-C to stop)\n` : client ? `following the jobs of ${client} (Ctrl-C to stop)\n` : 'following all jobs (Ctrl-C to stop)\n';
       await api.streamEvents(q.size ? `?${q.toString()}` : '', (data) => {
         if ((data as { type?: string }).type === 'wake') {
           // A client notice (did not wake), not a job event.
@@ -74,7 +75,7 @@ export const jobsCommand: CommandGroup = {
         const e = data as JobLineEvent & { jobId: string };
         process.stdout.write(jobEventLine(e) + '\n');
         return job && e.kind === 'state' && FINAL_STATES.has(e.state) ? 'stop' : undefined;
-      });
+      }, undefined, () => process.stdout.write(following));
       return 0;
     }
     const q = new URLSearchParams();
@@ -88,7 +89,11 @@ export const jobsCommand: CommandGroup = {
             ['JOB', 'CLIENT', 'PRODUCT', 'STATE', 'TRY', '%', 'UPDATED', 'SITE', 'ERROR'],
             jobs.map((j) => [j.id.slice(0, 8), j.clientId, j.productId, j.state, `${j.attempt}/${j.maxAttempts}`, j.percent === null ? null : Math.round(j.percent), j.updated.slice(0, 19).replace('T', ' '), j.site, j.error]),
           )
-        : 'no jobs yet',
+        : client
+          ? `no jobs for ${client} yet`
+          : group
+            ? `no jobs in ${group} yet`
+            : 'no jobs yet',
     );
     return 0;
   },

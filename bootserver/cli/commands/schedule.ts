@@ -49,12 +49,34 @@ function scheduleText(s: ScheduleDetail): string {
   return [...lines, '', table(['DUE', 'HANDLED', 'OUTCOME', 'MESSAGE'], s.runs.map((r) => [r.due, r.handled, r.outcome, r.message]))].join('\n');
 }
 
-/** "2026-12-02 07:00" (this machine's time zone) or a full ISO time -> ISO with offset. */
-function absoluteTime(text: string): string {
+/**
+ * "2026-12-02 07:00" (in --tz when given, else this machine's time zone) or a full ISO time -> ISO.
+ * --tz counts for --at too: it was ignored, and "06:30 --tz Europe/Berlin" ran at 06:30 UTC.
+ */
+export function absoluteTime(text: string, timeZone?: string): string {
   if (/(Z|[+-]\d{2}:?\d{2})$/i.test(text.trim())) return text.trim();
+  const wall = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text.trim());
   const d = new Date(text.trim().replace(' ', 'T'));
   if (Number.isNaN(d.getTime())) throw new UsageError(`--at "${text}" is not a time like 2026-12-02 07:00 or 2026-12-02T07:00:00+01:00`);
-  return d.toISOString();
+  if (timeZone === undefined || !wall) return d.toISOString();
+  const [, y, mo, da, h, mi, s] = wall.map(Number) as number[];
+  const asUtc = Date.UTC(y!, mo! - 1, da!, h!, mi!, s || 0);
+  // The zone's offset at that moment (twice: the first guess may sit across a DST change).
+  let t = asUtc - zoneOffsetMs(asUtc, timeZone);
+  t = asUtc - zoneOffsetMs(t, timeZone);
+  return new Date(t).toISOString();
+}
+
+/** How far `timeZone`'s wall clock is ahead of UTC at instant `t`. */
+function zoneOffsetMs(t: number, timeZone: string): number {
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(t);
+  } catch {
+    throw new UsageError(`unknown time zone "${timeZone}" (an IANA name like Europe/Berlin)`);
+  }
+  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - (t - (t % 1000));
 }
 
 export const scheduleCommand: CommandGroup = {
@@ -101,12 +123,17 @@ export const scheduleCommand: CommandGroup = {
           wake: ctx.flag('wake'),
         };
         const at = ctx.string('at');
-        if (at !== undefined) body['at'] = absoluteTime(at);
+        if (at !== undefined) body['at'] = absoluteTime(at, ctx.string('tz'));
         if (ctx.has('every')) body['every'] = ctx.string('every');
         if (ctx.has('cron')) body['cron'] = ctx.string('cron');
         if (ctx.has('tz')) body['timezone'] = ctx.string('tz');
         if (ctx.has('missed')) body['missedPolicy'] = ctx.string('missed');
-        if (ctx.has('late-window')) body['lateWindowSeconds'] = Number(ctx.string('late-window'));
+        if (ctx.has('late-window')) {
+          const late = ctx.string('late-window') ?? '';
+          // Checked here: Number("1h") is NaN, which reached the server as null.
+          if (!/^\d+$/.test(late.trim())) throw new UsageError(`--late-window takes a number of seconds (e.g. 3600), got "${late}"`);
+          body['lateWindowSeconds'] = Number(late);
+        }
         const s = await (await ctx.api()).call<ScheduleView>('POST', '/api/v1/schedules', body);
         ctx.out(s, () => `added schedule ${s.name}: ${what(s)} for ${s.target.kind} ${s.target.id}, ${when(s)}; next run ${s.nextRun ?? '-'}`);
         return 0;

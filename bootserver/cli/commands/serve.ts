@@ -32,6 +32,24 @@ export const serveCommand: CommandGroup = {
     const { startBootServer, guessAdvertisedIp } = await import('../../server.ts');
     const log = createLogger({ level: config.log.level });
     const server = await startBootServer(config, log);
+    // Before anything is printed: whoever waits for the banner (systemd, a script, a test) may stop
+    // the server right after it, and a SIGTERM before the handler would skip the orderly stop
+    // (the data dir's server.pid would stay behind).
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      server.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'stop failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
     const advertised = config.advertisedIp ?? guessAdvertisedIp() ?? '127.0.0.1';
     const lines = [
       `netimage ${NETIMAGE_VERSION} is running`,
@@ -64,21 +82,6 @@ export const serveCommand: CommandGroup = {
       );
     }
     process.stdout.write(lines.join('\n') + '\n');
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      server.stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          log.error({ err: error }, 'stop failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
     return 'running';
   },
 };

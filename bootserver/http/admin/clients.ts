@@ -6,6 +6,9 @@ import { parseClientCsv } from '../csv-import.ts';
 import { clientIdParams, createClientBody, listClientsQuery, updateClientBody } from '../schemas.ts';
 import { clientView, type AdminApiDeps } from './deps.ts';
 
+/** Bad lines named in a refused import's message. */
+const CSV_ERRORS_SHOWN = 5;
+
 export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, service, wake }) => {
   // With Wake-on-LAN running, a client's view carries its latest wake ("did not wake" shows here).
   const withWake = async <T extends { id: string }>(clients: T[]) => (wake ? wake.withWakeStatus(clients) : clients);
@@ -22,7 +25,11 @@ export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { adm
     { schema: { tags: ['clients'], summary: 'Bulk import clients from CSV: hostname,mac,uuid,group[,description]. All or nothing; missing groups are created.', body: z.string() } },
     async (req, reply) => {
       const { rows, errors } = parseClientCsv(req.body);
-      if (errors.length) throw new BadRequestError(`CSV refused, nothing imported: ${errors.join('; ')}`);
+      // The first few bad lines: a wrong file (not the room's CSV) must not answer with one error per line of it.
+      if (errors.length) {
+        const more = errors.length > CSV_ERRORS_SHOWN ? `; and ${errors.length - CSV_ERRORS_SHOWN} more bad line(s)` : '';
+        throw new BadRequestError(`CSV refused, nothing imported: ${errors.slice(0, CSV_ERRORS_SHOWN).join('; ')}${more}`);
+      }
       if (rows.length === 0) throw new BadRequestError('CSV holds no clients');
       const created = await admin.importClients(rows);
       return reply.status(201).send({ imported: created.length, clients: created });

@@ -19,6 +19,9 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admi
       },
     },
     async (req, reply) => {
+      // An unknown PC or job is a 404 now, not a stream that stays silent forever.
+      if (req.query.client) await admin.requireClient(req.query.client);
+      if (req.query.job) await admin.job(req.query.job);
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });

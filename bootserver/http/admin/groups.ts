@@ -8,10 +8,11 @@ export const groupRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admi
   r.post('/groups', { schema: { tags: ['groups'], summary: 'Create a group (room)', body: createGroupBody } }, async (req, reply) => {
     return reply.status(201).send(await admin.createGroup(req.body));
   });
-  r.delete('/groups/:id', { schema: { tags: ['groups'], summary: 'Delete a group (clients stay, ungrouped)', params: groupIdParams } }, async (req, reply) => {
-    await admin.deleteGroup(req.params.id);
-    return reply.status(204).send();
-  });
+  r.delete(
+    '/groups/:id',
+    { schema: { tags: ['groups'], summary: 'Delete a group (clients stay, ungrouped; operators lose it; 409 while a schedule targets it). Answers the operators who had it', params: groupIdParams } },
+    async (req) => admin.deleteGroup(req.params.id),
+  );
   r.post(
     '/groups/:id/action',
     {

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, type Auth } from '../api.ts';
 import { ErrorBox } from '../widgets.tsx';
 
-export function LoginView({ onSignedIn }: { onSignedIn: (a: Auth) => void }) {
+export function LoginView({ onSignedIn, notice = null }: { onSignedIn: (a: Auth) => void; notice?: string | null }) {
   const [mode, setMode] = useState<'user' | 'token'>('user');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -24,6 +24,11 @@ export function LoginView({ onSignedIn }: { onSignedIn: (a: Auth) => void }) {
     <main class="login">
       <h1>netimage</h1>
       <form onSubmit={submit} class="card">
+        {notice && (
+          <p class="session-ended" role="status">
+            {notice}
+          </p>
+        )}
         {mode === 'user' ? (
           <>
             <label>
