@@ -8,7 +8,8 @@
 //   NTFS (native/ntfsrecords.c, libntfs-3g): the MFT record table. A cluster is trusted only when
 //     it belongs now to a non-resident $DATA attribute of exactly one file whose base record (with
 //     its extension records) hashes as at backup; never system files, $Extend, index allocations,
-//     pagefile.sys / swapfile.sys / hiberfil.sys.
+//     pagefile.sys / swapfile.sys / hiberfil.sys. With pagefile=skip (trust --pagefile-skip) also
+//     pagefile.sys / swapfile.sys beyond their first MiB, where their runlist is the backup's.
 // A chunk is skipped without reading only when every image-used block in it is trusted. Everything
 // else is compared as before, and every write is still verified.
 import { rm, readFile } from 'node:fs/promises';
