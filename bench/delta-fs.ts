@@ -2,7 +2,7 @@
 // dropped before every timed run, after a class-like change of 0.5 / 2 / 10 % of the used bytes
 // made through the mounted filesystem (issue #14's "Must show"):
 //   node bench/delta-fs.ts [--fs ext4,ntfs] [--used-gib 4.4] [--patterns 0.5,2,10] [--runs 1]
-//                          [--dir /var/tmp] [--old-helpers DIR] [--pagefile-share 0.3]
+//                          [--dir /var/tmp] [--old-helpers DIR] [--pagefile-share 0.3] [--pagefile skip]
 //   node bench/delta-fs.ts --only full [--runs 3] [--variants name:VAR=value,...]
 // Per partition: a loop device (--direct-io=on) over a sparse file in --dir, filled like a Windows PC (a 1 GiB
 // pagefile.sys, a system tree, programs, a browser cache of small files), imaged once (chunked,
@@ -18,6 +18,8 @@
 // vouch for any of its 1 GiB; on NTFS pagefile.sys is never trusted, touched or not).
 // Bytes written/read are the loop device's own counters (/sys/block/loopN/stat); CPU seconds are
 // this process and its children (chunkapply, zstd, partclone), not the kernel's loop workers.
+// --pagefile skip: the delta restores run with the restore property pagefile=skip (NTFS: pagefile.sys
+// left as it is beyond its first MiB when its runlist is the backup's); compare and full do not.
 // --old-helpers DIR: also run each delta with the chunk helpers in DIR (NETIMAGE_CHUNK_HELPERS),
 // e.g. an older chunkapply, after the same kind of change (A/B in one run).
 // --only full: no change and no delta; per run the full restore by chunkapply, the raw pipeline
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     variants: { type: 'string', default: '' },
     'pagefile-share': { type: 'string', default: '0.3' },
+    pagefile: { type: 'string', default: 'restore' },
   },
 });
 const MiB = 1024 * 1024;
@@ -62,6 +65,8 @@ const partBytes = Math.ceil(usedTarget / 0.8 / GiB) * GiB;
 const patterns = values.patterns.split(',').map(Number);
 const runs = Number(values.runs);
 if (values.only !== undefined && values.only !== 'full') throw new Error('--only takes "full"');
+if (values.pagefile !== 'restore' && values.pagefile !== 'skip') throw new Error('--pagefile takes "restore" or "skip"');
+const pagefileSetting: 'restore' | 'skip' = values.pagefile;
 const variants = values.variants
   .split(',')
   .filter(Boolean)
@@ -286,7 +291,7 @@ try {
       const before = process.env['NETIMAGE_CHUNK_HELPERS'];
       if (env) process.env['NETIMAGE_CHUNK_HELPERS'] = env;
       try {
-        const s = await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode, log: (l) => l.startsWith('delta') && console.error(`${fs} ${key}: ${l}`) }));
+        const s = await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode, pagefile: mode ? 'restore' : pagefileSetting, log: (l) => (l.startsWith('delta') || l.startsWith('pagefile')) && console.error(`${fs} ${key}: ${l}`) }));
         if (s.result!.mode !== 'delta') throw new Error(`expected a delta restore, got ${s.result!.mode}`);
         add(key, s);
       } finally {
@@ -359,7 +364,7 @@ try {
     }
     raw[fs] = { used, imageBytes: meta.imageBytes, samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(({ result, ...s }) => ({ ...s, applied: result?.applied }))])), changed };
     const m = (k: string, f: (s: Sample) => number) => median(samples[k]!.map(f));
-    report.push(`\n${fs}: partition ${partBytes / GiB} GiB, ${mb(used)} MB used, image ${mb(meta.imageBytes)} MB in ${meta.chunked!.frames - 1} chunks; median of ${runs}; page cache dropped before each run`);
+    report.push(`\n${fs}: pagefile=${pagefileSetting} for the delta restores; partition ${partBytes / GiB} GiB, ${mb(used)} MB used, image ${mb(meta.imageBytes)} MB in ${meta.chunked!.frames - 1} chunks; median of ${runs}; page cache dropped before each run`);
     report.push(...backupLines);
     report.push('| change | delta: s / CPU-s / written MB (chunks) / read MB / load | full (chunkapply): s / CPU-s / written MB / load | raw zstd-dc, partclone.restore: s / CPU-s / written MB / load | delta ÷ full | delta ÷ raw |');
     report.push('|---|---|---|---|---|---|');

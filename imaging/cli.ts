@@ -6,6 +6,8 @@
 // Prints progress/log lines on stderr and one JSON result line on stdout; exit 1 on failure.
 // On a host, run it inside `unshare -m --propagation private` so its mounts stay private.
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { PAGEFILE_SETTINGS, type PagefileSetting } from './restore-mode.ts';
 import { backupPartition } from './backup.ts';
 import { backupFlow, delimageFlow, importFlow, prepareFlow, PREPARE_DEFAULTS, restoreFlow, spaceFlow, type FlowContext } from './flows.ts';
 
@@ -35,6 +37,8 @@ const { positionals, values } = parseArgs({
     full: { type: 'boolean', default: false },
     // Delta that reads every chunk (restore_mode=compare): trusts no ext4 inode records.
     compare: { type: 'boolean', default: false },
+    // The restore property pagefile: restore (default) | skip (NTFS delta leaves pagefile.sys alone).
+    pagefile: { type: 'string', default: 'restore' },
     'source-product': { type: 'string' },
   },
 });
@@ -54,6 +58,11 @@ const need = (v: string | undefined, what: string): string => {
   if (!v) throw new Error(`--${what} is required`);
   return v;
 };
+const pagefileOption = (v: string): PagefileSetting => {
+  const r = z.enum(PAGEFILE_SETTINGS).safeParse(v);
+  if (!r.success) throw new Error(`--pagefile "${v}" is not one of ${PAGEFILE_SETTINGS.join(', ')}`);
+  return r.data;
+};
 
 async function main(): Promise<unknown> {
   const cmd = positionals[0];
@@ -72,7 +81,7 @@ async function main(): Promise<unknown> {
     case 'backup':
       return backupFlow(ctx, { imageName: need(values.image, 'image'), sourceProduct: values['source-product'] ?? null });
     case 'restore':
-      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'], mode: values.full ? 'full' : values.compare ? 'compare' : 'delta' });
+      return restoreFlow(ctx, { imageName: need(values.image, 'image'), fullCheck: values['full-check'], mode: values.full ? 'full' : values.compare ? 'compare' : 'delta', pagefile: pagefileOption(values.pagefile) });
     case 'delimage':
       return delimageFlow(ctx, need(values.image, 'image'));
     case 'space':

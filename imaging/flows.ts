@@ -14,7 +14,7 @@ import type { Firmware } from '../lib/firmware.ts';
 import { BACKUP_LABEL, planLayout, type OsFamily } from './planner.ts';
 import { prepareDisks, type PrepareResult } from './prepare.ts';
 import { restorePartition, type RestoreResult } from './restore.ts';
-import type { RestoreModeSetting } from './restore-mode.ts';
+import type { PagefileSetting, RestoreModeSetting } from './restore-mode.ts';
 import { parseSize } from '../lib/sizes.ts';
 import { backupSpace, type BackupSpace } from './space.ts';
 import type { DiskLayout, ImageMetadata } from './store/metadata.ts';
@@ -180,7 +180,7 @@ export async function backupFlow(
   });
 }
 
-export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean; mode?: RestoreModeSetting }): Promise<RestoreResult> {
+export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; fullCheck?: boolean; mode?: RestoreModeSetting; pagefile?: PagefileSetting }): Promise<RestoreResult> {
   return withStore(ctx, (s) =>
     restorePartition({
       storeRoot: s.root,
@@ -189,6 +189,7 @@ export async function restoreFlow(ctx: FlowContext, opts: { imageName: string; f
       bootFlag: { diskPath: s.systemDisk.path, partitionNumber: s.systemPartitionNumber },
       fullCheck: opts.fullCheck,
       mode: opts.mode,
+      pagefile: opts.pagefile,
       onProgress: (p) => ctx.progress?.(p, 'restore'),
       log: ctx.log,
       signal: ctx.signal,

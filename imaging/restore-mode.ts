@@ -9,6 +9,15 @@
 export const RESTORE_MODES = ['auto', 'delta', 'compare', 'full'] as const;
 export type RestoreModeSetting = (typeof RESTORE_MODES)[number];
 
+/**
+ * The pagefile property of opsi-local-image-restore. `restore` (default): every used cluster ends
+ * as a full restore's. `skip` (NTFS delta only): pagefile.sys / swapfile.sys are left as they are
+ * on the disk (but their first MiB, where a crash dump header sits) when their clusters are still
+ * the ones they had at backup: Windows never reads a pagefile's old content back after a boot.
+ */
+export const PAGEFILE_SETTINGS = ['restore', 'skip'] as const;
+export type PagefileSetting = (typeof PAGEFILE_SETTINGS)[number];
+
 export interface PastRestore {
   mode: 'delta' | 'full';
   /** Used bytes covered (delta: compared + trusted unread) or written (full), per second of the whole restore. */

@@ -22,7 +22,7 @@ import { pipelineFailure, runPipeline } from './pipeline.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { normalizeImageName } from './store/names.ts';
 import { appendMasterLog, imageDir, readMasterLog, readMetadata, recoverStore } from './store/store.ts';
-import { pastRestores, preferFullByHistory, targetWords, unfinishedRestore, type RestoreModeSetting, type RestoreTarget } from './restore-mode.ts';
+import { pastRestores, preferFullByHistory, targetWords, unfinishedRestore, type PagefileSetting, type RestoreModeSetting, type RestoreTarget } from './restore-mode.ts';
 import type { ImageMetadata } from './store/metadata.ts';
 
 export interface RestoreOptions {
@@ -42,6 +42,12 @@ export interface RestoreOptions {
    * restores are quicker here (imaging/restore-mode.ts); `full`: always write every chunk.
    */
   mode?: RestoreModeSetting | undefined;
+  /**
+   * `skip`: an NTFS delta (records trusted) leaves pagefile.sys / swapfile.sys as they are beyond
+   * their first MiB, where their runlist is the backup's (restore-mode.ts PAGEFILE_SETTINGS).
+   * `restore` (default): every used cluster equals a full restore's.
+   */
+  pagefile?: PagefileSetting | undefined;
   onProgress?: ((percent: number) => void) | undefined;
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -125,6 +131,7 @@ async function restoreChunked(opts: RestoreOptions, target: RestoreTarget, name:
     else log(`delta restore: ${opts.device} still holds the ${c.chunked.source.fsType} filesystem ${c.chunked.source.fsUuid} the image came from; only chunks that differ are written`);
     return { checked: c, mode: (why ? 'full' : 'delta') as RestoreMode };
   });
+  if (mode === 'full' && opts.pagefile === 'skip') log('pagefile=skip not applied: a full restore writes every used cluster');
   const trusted = mode === 'delta' ? await trustFor(opts, target, name, meta, log) : undefined;
   const verifySeconds = (performance.now() - t0) / 1000;
   await appendMasterLog(root, `restore start image=${name} device=${opts.device} mode=${mode}${targetWords(target)}`);
@@ -154,13 +161,16 @@ async function restoreChunked(opts: RestoreOptions, target: RestoreTarget, name:
  * records), or undefined to compare every chunk; the job log says which and why.
  */
 async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: string, meta: ImageMetadata, log: (line: string) => void): Promise<Trusted | undefined> {
+  const backend = recordsBackend(meta.fsType);
+  const skipPagefile = opts.pagefile === 'skip';
   const compareAll = (why: string) => {
     log(`delta compares every chunk: ${why}`);
+    if (skipPagefile && backend?.helper === 'ntfsrecords') log('pagefile=skip not applied: it needs the MFT records; pagefile.sys is restored like every other file');
     return undefined;
   };
+  if (skipPagefile && backend?.helper !== 'ntfsrecords') log(`pagefile=skip not applied: it is for NTFS images (this one is ${meta.fsType})`);
   const table = meta.chunked?.inodeTable;
   if (opts.mode === 'compare') return compareAll('restore_mode=compare');
-  const backend = recordsBackend(meta.fsType);
   if (!backend) return compareAll(`${meta.fsType} images carry no file-system records (ext2/3/4 and NTFS only)`);
   if (!table) return compareAll(`the image has no ${backend.table} (taken before netimage recorded one, of an unclean file system, or without the ${backend.helper} helper)`);
   if (table.file !== backend.file) return compareAll(`the image's record table ${table.file} is not the ${meta.fsType} one`);
@@ -175,13 +185,18 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
   const t = performance.now();
   let r;
   try {
-    r = await trustedBlocks(helper, opts.device, file, join(tmpdir(), `netimage-trusted-${process.pid}-${randomUUID()}`), opts.signal);
+    r = await trustedBlocks(helper, opts.device, file, join(tmpdir(), `netimage-trusted-${process.pid}-${randomUUID()}`), opts.signal, { pagefileSkip: skipPagefile && backend.helper === 'ntfsrecords' });
   } catch (e) {
     opts.signal?.throwIfAborted();
     return compareAll(`reading the target's ${backend.records} failed: ${(e as Error).message}`);
   }
   if ('untrusted' in r) return compareAll(`the target's ${backend.records} cannot be trusted: ${r.untrusted}`);
   log(`delta with ${backend.records}: ${r.trustedInodes} of ${table.records} ${backend.unit} unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)${r.swapFiles ? `; ${backend.swapNote(r.swapFiles)}` : ''}`);
+  if (r.pagefile) {
+    const mbLeft = ((r.pagefile.blocks * r.blockSize) / 1e6).toFixed(0);
+    if (r.pagefile.blocks) log(`pagefile.sys left as it is: ${mbLeft} MB (pagefile=skip); its first MiB was compared`);
+    if (r.pagefile.notApplied) log(`pagefile=skip not applied${r.pagefile.blocks ? ' to every paging file' : ''}: ${r.pagefile.notApplied}; compared like every other file`);
+  }
   return r;
 }
 

@@ -8,7 +8,8 @@
 //   NTFS (native/ntfsrecords.c, libntfs-3g): the MFT record table. A cluster is trusted only when
 //     it belongs now to a non-resident $DATA attribute of exactly one file whose base record (with
 //     its extension records) hashes as at backup; never system files, $Extend, index allocations,
-//     pagefile.sys / swapfile.sys / hiberfil.sys.
+//     pagefile.sys / swapfile.sys / hiberfil.sys. With pagefile=skip (trust --pagefile-skip) also
+//     pagefile.sys / swapfile.sys beyond their first MiB, where their runlist is the backup's.
 // A chunk is skipped without reading only when every image-used block in it is trusted. Everything
 // else is compared as before, and every write is still verified.
 import { rm, readFile } from 'node:fs/promises';
@@ -80,13 +81,26 @@ export interface Trusted {
   trustedInodes: number;
   /** Swap files (ext4) or pagefile/swapfile/hiberfil (NTFS) among the unchanged: compared, never trusted (written without touching their record). */
   swapFiles: number;
+  /**
+   * Asked with `pagefileSkip` (NTFS, pagefile=skip): pagefile.sys/swapfile.sys clusters trusted
+   * (left alone; included in trustedBlocks), and why the rule was not applied to all of them.
+   */
+  pagefile?: { blocks: number; notApplied: string | null };
 }
 
 /** At restore: the blocks of `device` the table lets us trust, or why none can be. */
-export async function trustedBlocks(helper: string, device: string, table: string, scratch: string, signal?: AbortSignal): Promise<Trusted | { untrusted: string }> {
+export async function trustedBlocks(helper: string, device: string, table: string, scratch: string, signal?: AbortSignal, opts: { pagefileSkip?: boolean } = {}): Promise<Trusted | { untrusted: string }> {
   try {
-    const { stdout } = await run(helper, ['trust', device, table, scratch], { cancelSignal: signal });
-    const line = stdout.trim();
+    const { stdout } = await run(helper, ['trust', ...(opts.pagefileSkip ? ['--pagefile-skip'] : []), device, table, scratch], { cancelSignal: signal });
+    // ntfsrecords --pagefile-skip: "PAGEFILE <clusters>[ <why not applied>]" before the OK line.
+    let pagefile: Trusted['pagefile'];
+    const lines = stdout.trim().split('\n');
+    const pf = lines.length > 1 ? /^PAGEFILE (\d+)(?: (.+))?$/.exec(lines[0]!) : null;
+    if (pf) {
+      pagefile = { blocks: Number(pf[1]), notApplied: pf[2] ?? null };
+      lines.shift();
+    }
+    const line = lines.join('\n');
     const no = /^UNTRUSTED (.+)$/.exec(line);
     if (no) return { untrusted: no[1]! };
     const ok = /^OK (\d+) (\d+) (\d+) (\d+) (\d+)$/.exec(line);
@@ -94,7 +108,8 @@ export async function trustedBlocks(helper: string, device: string, table: strin
     const [blockSize, blocks, trusted, inodes, swapFiles] = ok.slice(1).map(Number) as [number, number, number, number, number];
     const bitmap = await readFile(scratch);
     if (bitmap.length !== Math.ceil(blocks / 8)) throw new ImagingError(`${helper} wrote ${bitmap.length} bitmap bytes for ${blocks} blocks`);
-    return { bitmap, blockSize, blocks, trustedBlocks: trusted, trustedInodes: inodes, swapFiles };
+    if (opts.pagefileSkip && !pagefile) throw new ImagingError(`${helper} trust --pagefile-skip said no PAGEFILE line: ${stdout}`);
+    return { bitmap, blockSize, blocks, trustedBlocks: trusted, trustedInodes: inodes, swapFiles, ...(pagefile ? { pagefile } : {}) };
   } finally {
     await rm(scratch, { force: true });
   }

@@ -6,12 +6,14 @@ import { SEED_SESSION_PATH } from '../../lib/golden.ts';
 import type { ProductContext } from '../../lib/netboot-product.ts';
 import { imageReports } from '../store/store.ts';
 import { ProductId } from '../../lib/products.ts';
-import { RESTORE_MODES } from '../restore-mode.ts';
+import { PAGEFILE_SETTINGS, RESTORE_MODES } from '../restore-mode.ts';
 import { ENGINE_PRODUCTS, reportImages } from './common.ts';
 import { flowContext, type FlowOverrides, propBool, propList, propString } from './props.ts';
 
 /** restore_mode as the agent takes it (the server checks the choices when it is set, too). */
 const RestoreModeSchema = z.enum(RESTORE_MODES);
+/** pagefile as the agent takes it. */
+const PagefileSchema = z.enum(PAGEFILE_SETTINGS);
 
 export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduct {
   return {
@@ -51,8 +53,11 @@ export function makeRestoreProduct(overrides: FlowOverrides = {}): NetbootProduc
       const parsed = RestoreModeSchema.safeParse(given);
       if (!parsed.success) throw new ProductError(`restore_mode "${given}" is not one of ${RESTORE_MODES.join(', ')}`);
       const mode = parsed.data;
+      const givenPagefile = propString(ctx.job, 'pagefile', 'restore').trim() || 'restore';
+      const pagefile = PagefileSchema.safeParse(givenPagefile);
+      if (!pagefile.success) throw new ProductError(`pagefile "${givenPagefile}" is not one of ${PAGEFILE_SETTINGS.join(', ')}`);
       ctx.progress(1, 'verifying image');
-      const r = await restoreFlow(flowContext(ctx, { from: golden ? 40 : 1, to: 95 }, overrides), { imageName: name, mode });
+      const r = await restoreFlow(flowContext(ctx, { from: golden ? 40 : 1, to: 95 }, overrides), { imageName: name, mode, pagefile: pagefile.data });
       // Only the OS side comes back with the image: the engine's own states (prepare, backup, ...)
       // describe what happened to the disk since, and putting back the backup job's own
       // in-progress state made a finished backup look never run.

@@ -5,18 +5,22 @@
 // dirty volume or a hibernated Windows falls back to comparing every chunk (and says why), a
 // backup of a dirty one has no table; a pagefile.sys written raw under its unchanged record is
 // repaired by delta (never trusted); a raw dd into an ordinary file is repaired by compare (and,
-// as documented, not seen by delta); ntfsrecords works on a read-only loop device.
+// as documented, not seen by delta); ntfsrecords works on a read-only loop device. pagefile=skip:
+// pagefile.sys beyond its first MiB is left as it is (and read no more) while its runlist is the
+// backup's, everything else ends as a full restore's; a moved/resized pagefile is restored.
 import test from 'ava';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { run, runAllowFailure } from '../../lib/process.ts';
 import { backupPartition } from '../../imaging/backup.ts';
 import { restorePartition, type RestoreResult } from '../../imaging/restore.ts';
+import type { PagefileSetting } from '../../imaging/restore-mode.ts';
 import { findRecordsHelper } from '../../imaging/chunked/native.ts';
 import { NTFS_RECORD_TABLE_FILE } from '../../imaging/chunked/format.ts';
 import { imageDir } from '../../imaging/store/store.ts';
 import { deltaFixture, type DeltaFixture } from './helpers/delta-fixture.ts';
-import { helper } from './helpers/loop.ts';
+import { helper, MiB } from './helpers/loop.ts';
 import { usedDigest } from './helpers/used-blocks.ts';
 
 let ctx: DeltaFixture;
@@ -39,9 +43,9 @@ async function verifyNtfs(dev: string): Promise<void> {
   await run('ntfsfix', ['-n', dev]);
 }
 
-async function restore(device: string, mode?: 'delta' | 'compare'): Promise<{ r: RestoreResult; lines: string[] }> {
+async function restore(device: string, mode?: 'delta' | 'compare', pagefile?: PagefileSetting): Promise<{ r: RestoreResult; lines: string[] }> {
   const lines: string[] = [];
-  const r = await restorePartition({ storeRoot: ctx.store, imageName: 'win', device, mode, log: (l) => lines.push(l) });
+  const r = await restorePartition({ storeRoot: ctx.store, imageName: 'win', device, mode, pagefile, log: (l) => lines.push(l) });
   return { r, lines };
 }
 
@@ -163,6 +167,79 @@ test.serial('pagefile.sys written raw under its unchanged record is repaired by 
   t.is(r.applied!.writtenChunks, 1);
   t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
   await verifyNtfs(ctx.a);
+});
+
+/** sha256 of `clusters` 4 KiB clusters of `dev` from cluster `lcn`. */
+async function clustersDigest(dev: string, lcn: number, clusters: number): Promise<string> {
+  const fh = await open(dev, 'r');
+  try {
+    const buf = Buffer.alloc(clusters * 4096);
+    await fh.read(buf, 0, buf.length, lcn * 4096);
+    return createHash('sha256').update(buf).digest('hex');
+  } finally {
+    await fh.close();
+  }
+}
+
+test.serial('pagefile=skip: pagefile.sys beyond its first MiB is left as it is and not read, its first MiB and every other used cluster end as a full restore\'s; restore (default) restores all of it', async (t) => {
+  const [lcn, len] = await firstRun(ctx.a, '/pagefile.sys');
+  t.is(len, PAGEFILE_MIB * 256, 'pagefile.sys is one run');
+  const head = MiB / 4096;
+  // As Windows pages: in place through the file system (the runlist stays; the record's times
+  // change), once where a crash dump header would sit and once beyond the first MiB.
+  await helper(['poke', ctx.a, 'ntfs', 'pagefile.sys', String(64 * 1024), String(64 * 1024)]);
+  await helper(['poke', ctx.a, 'ntfs', 'pagefile.sys', String(2 * MiB), String(256 * 1024)]);
+  await run('dd', [`if=${ctx.a}`, `of=${ctx.ref}`, 'bs=4M', 'conv=fsync', 'status=none']);
+  const s = await restore(ctx.a, 'delta', 'skip');
+  const d = await restore(ctx.ref, 'delta');
+  t.true(s.lines.includes(`pagefile.sys left as it is: ${(((len - head) * 4096) / 1e6).toFixed(0)} MB (pagefile=skip); its first MiB was compared`), s.lines.join('\n'));
+  t.false(d.lines.some((l) => l.startsWith('pagefile')), d.lines.join('\n'));
+  // The default restores everything: the stock reference's used clusters.
+  t.is(await usedDigest(ctx.ref, ctx.stream), ctx.refDigest);
+  // skip: the same outside pagefile.sys, and in its first MiB; the rest is the disk's own.
+  t.is(await usedDigest(ctx.a, ctx.stream, [lcn, len]), await usedDigest(ctx.ref, ctx.stream, [lcn, len]));
+  t.is(await clustersDigest(ctx.a, lcn, head), await clustersDigest(ctx.ref, lcn, head));
+  t.not(await clustersDigest(ctx.a, lcn + head, len - head), await clustersDigest(ctx.ref, lcn + head, len - head), 'the write beyond the first MiB was left as it is');
+  const sa = s.r.applied!;
+  const da = d.r.applied!;
+  t.log(`pagefile=skip read ${sa.comparedBytes} bytes (${sa.trustedChunks} of ${sa.chunks} chunks trusted), restore ${da.comparedBytes}`);
+  // Not read: the pagefile but its first MiB (chunk edges may keep a little of it compared).
+  t.true(sa.comparedBytes <= da.comparedBytes - 2 * MiB, `skip read ${sa.comparedBytes}, restore ${da.comparedBytes}`);
+  t.true(sa.trustedBytes >= da.trustedBytes + 2 * MiB);
+  await verifyNtfs(ctx.a);
+});
+
+test.serial('pagefile=skip is not applied when pagefile.sys\'s clusters moved (it grew): everything is restored as in a full restore, and the log says why', async (t) => {
+  // After the test above the pagefile beyond its first MiB still differs from the image.
+  t.not(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  // Grown by 1 MiB: new runs (clusters that were free, or another file's, in the image).
+  await helper(['poke', ctx.a, 'ntfs', 'pagefile.sys', String(PAGEFILE_MIB * MiB), String(MiB)]);
+  const { r, lines } = await restore(ctx.a, 'delta', 'skip');
+  t.is(r.mode, 'delta');
+  t.true(r.applied!.trustedChunks > 0);
+  t.true(lines.includes("pagefile=skip not applied: the pagefile's clusters are not the ones it had at backup (its runlist differs: resized, moved or recreated); compared like every other file"), lines.join('\n'));
+  t.false(lines.some((l) => l.startsWith('pagefile.sys left as it is')), lines.join('\n'));
+  t.is(await usedDigest(ctx.a, ctx.stream), ctx.refDigest);
+  await verifyNtfs(ctx.a);
+});
+
+test.serial('pagefile=skip with a record table from before pagefile runlists: not applied, and ntfsrecords says why', async (t) => {
+  const helperPath = findRecordsHelper('ntfsrecords')!;
+  const table = join(ctx.store, 'old.ntfs');
+  const bitmap = join(ctx.store, 'old.bits');
+  t.regex((await run(helperPath, ['record', ctx.a, table])).stdout, /^OK \d+$/);
+  // The older format: header flags 0 (the field was "reserved"), nothing after the records.
+  const b = await readFile(table);
+  const records = b.readUInt32LE(32);
+  b.writeUInt32LE(0, 36);
+  await writeFile(table, b.subarray(0, 40 + records * 24));
+  const out = (await run(helperPath, ['trust', '--pagefile-skip', ctx.a, table, bitmap])).stdout.trim().split('\n');
+  t.is(out[0], "PAGEFILE 0 the image's MFT record table has no pagefile runlists (taken before netimage recorded them)");
+  t.regex(out[1]!, /^OK 4096 \d+ [1-9]\d* [1-9]\d* 1$/);
+  // The same table with the runlists: the pagefile (1024 clusters) but its first MiB is trusted.
+  await run('rm', ['-f', table]);
+  await run(helperPath, ['record', ctx.a, table]);
+  t.is((await run(helperPath, ['trust', '--pagefile-skip', ctx.a, table, bitmap])).stdout.split('\n')[0], `PAGEFILE ${(PAGEFILE_MIB - 1) * 256}`);
 });
 
 test.serial('a raw dd into an ordinary file: restore_mode=compare repairs it; delta trusts the unchanged record and does not see it', async (t) => {

@@ -14,8 +14,12 @@
 //     runlists, the record's $LogFile LSN and its update sequence number (bumped on every write
 //     of the record). Plus the volume's identity: serial number, cluster size, total clusters.
 //     stdout: "OK <records>" or "SKIP <reason>" (no file written: dirty, unclean $LogFile, ...).
+//     After the records, for pagefile.sys / swapfile.sys: number, sequence number and a sha256 of
+//     the file's runlist (VCN, LCN, length of every allocated run of its non-resident $DATA), so a
+//     restore can see whether those clusters are still the pagefile's (header flag SWAP_RUNLISTS;
+//     tables without it are still read: the pagefile is then never left alone).
 //
-//   ntfsrecords trust <device> <table> <bitmap-out>
+//   ntfsrecords trust [--pagefile-skip] <device> <table> <bitmap-out>
 //     At restore. The trust rule: cluster c is trusted only when it belongs now to a non-resident
 //     $DATA attribute (named or unnamed) of a base record whose number, sequence number and hash
 //     equal the table's, to no other attribute of any record, and is allocated in $Bitmap. Never
@@ -30,6 +34,14 @@
 //     (bit c: byte c/8, mask 1 << c%8; partclone.ntfs's block is the cluster). stdout: "OK
 //     <clusterSize> <clusters> <trusted clusters> <trusted files> <never-trusted swap-like files
 //     unchanged>" or "UNTRUSTED <reason>" (no bitmap written).
+//     --pagefile-skip (restore property pagefile=skip): also trusted, the clusters of a
+//     pagefile.sys / swapfile.sys whose runlist (and record number, sequence number) equals the
+//     table's, except those holding its first 1 MiB of VCNs. Windows never reads a pagefile's old
+//     content back after a boot; only a crash dump header at its start is (SMSS makes MEMORY.DMP
+//     of it), so that part stays compared. The runlist must be the backup's: clusters that are
+//     the pagefile's now but held another file in the image must be restored. hiberfil.sys (a
+//     resumable memory image) is never left alone. Before the OK line: "PAGEFILE <clusters>"
+//     (all such files left alone) or "PAGEFILE <clusters> <reason>" (at least one compared).
 //
 // Errors: one line on stderr, exit 1 (usage: 2).
 #define _GNU_SOURCE
@@ -60,6 +72,14 @@
 #include <ntfs-3g/volume.h>
 
 #define MAGIC "NINTFRC1"
+#define SWAP_MAGIC "NINTFSW1"
+// header.flags: the swap runlist section follows the records (older tables: 0, no section).
+#define SWAP_RUNLISTS 1u
+// pagefile=skip keeps this much of the start of the file (in VCNs) compared: the crash dump header.
+#define PAGEFILE_KEEP_BYTES (1024 * 1024)
+// swapLike values (bits): paging files that may be left alone, hiberfil.sys which never is.
+#define SWAP_PAGEFILE 1
+#define SWAP_HIBERFIL 2
 #define HASH_BYTES 16
 // Records below this are the NTFS metafiles and the ones reserved for them (FILE_first_user is 16;
 // 16-23 are reserved and Windows puts $Extend's children there or just above).
@@ -73,7 +93,20 @@ struct header {
   uint32_t mftRecordSize;
   uint64_t clusters;
   uint32_t records;
+  uint32_t flags; // was "reserved" (0) before SWAP_RUNLISTS
+};
+
+struct swapSection {
+  char magic[8];
+  uint32_t count;
   uint32_t reserved;
+};
+
+struct swapEntry {
+  uint32_t num;
+  uint16_t seq;
+  uint16_t reserved;
+  uint8_t runlist[32]; // sha256 of the (vcn, lcn, length) triples of its allocated $DATA runs
 };
 
 struct record {
@@ -137,6 +170,7 @@ static const char* untrustworthy(ntfs_volume* vol) {
 
 struct run {
   uint32_t base;
+  int64_t vcn;
   int64_t lcn;
   int64_t len;
 };
@@ -155,7 +189,7 @@ struct scan {
   int64_t* nextExt;
   uint32_t* lastExt;
   uint8_t* underExtend; // per record: has a name in $Extend or below
-  uint8_t* swapLike;    // per record: named pagefile.sys, swapfile.sys or hiberfil.sys
+  uint8_t* swapLike;    // per record: SWAP_PAGEFILE (pagefile.sys, swapfile.sys) | SWAP_HIBERFIL
   uint32_t (*edges)[2]; // (child, parent) from every $FILE_NAME
   size_t nedges, capEdges;
   struct run* data;     // non-resident $DATA runs
@@ -208,7 +242,8 @@ static void attributes(struct scan* s, uint32_t r, MFT_RECORD* rec) {
       s->edges[s->nedges][0] = b;
       s->edges[s->nedges][1] = parent < UINT32_MAX ? (uint32_t)parent : UINT32_MAX;
       s->nedges++;
-      if (nameIs(fn, "pagefile.sys") || nameIs(fn, "swapfile.sys") || nameIs(fn, "hiberfil.sys")) s->swapLike[b] = 1;
+      if (nameIs(fn, "pagefile.sys") || nameIs(fn, "swapfile.sys")) s->swapLike[b] |= SWAP_PAGEFILE;
+      if (nameIs(fn, "hiberfil.sys")) s->swapLike[b] |= SWAP_HIBERFIL;
     }
     if (!a->non_resident) continue;
     runlist_element* rl = ntfs_mapping_pairs_decompress(s->vol, a, NULL);
@@ -222,7 +257,7 @@ static void attributes(struct scan* s, uint32_t r, MFT_RECORD* rec) {
       claim(s, e->lcn, e->length);
       if (a->type == AT_DATA) {
         if (s->ndata == s->capData) s->data = xrealloc(s->data, (s->capData = s->capData * 2 + 1024) * sizeof *s->data);
-        s->data[s->ndata++] = (struct run){ .base = b, .lcn = e->lcn, .len = e->length };
+        s->data[s->ndata++] = (struct run){ .base = b, .vcn = e->vcn, .lcn = e->lcn, .len = e->length };
       }
     }
     free(rl);
@@ -327,6 +362,25 @@ static void fileHash(struct scan* s, uint32_t b, uint8_t out[HASH_BYTES]) {
   memcpy(out, full, HASH_BYTES);
 }
 
+// A file the pagefile rule may leave alone: a paging file by name and by nothing else.
+static int pagefileLike(const struct scan* s, uint32_t r) { return s->swapLike[r] == SWAP_PAGEFILE && s->inUse[r] == 2 && r >= FIRST_NORMAL_RECORD && !s->underExtend[r]; }
+
+// sha256 of base record b's allocated $DATA runs (vcn, lcn, length), in the order the MFT scan
+// met them (record order, attribute order): any move, growth or shrink changes it.
+static void runlistHash(const struct scan* s, uint32_t b, uint8_t out[32]) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) die("sha256 failed", 0);
+  for (size_t i = 0; i < s->ndata; i++) {
+    const struct run* d = &s->data[i];
+    if (d->base != b) continue;
+    int64_t t[3] = { d->vcn, d->lcn, d->len };
+    if (!EVP_DigestUpdate(md, t, sizeof t)) die("sha256 failed", 0);
+  }
+  unsigned len = 0;
+  if (!EVP_DigestFinal_ex(md, out, &len)) die("sha256 failed", 0);
+  EVP_MD_CTX_free(md);
+}
+
 static int cmdRecord(const char* device, const char* out) {
   ntfs_volume* vol = openVolume(device);
   const char* why = untrustworthy(vol);
@@ -339,7 +393,7 @@ static int cmdRecord(const char* device, const char* out) {
   scanMft(&s);
   FILE* f = fopen(out, "wbx");
   if (!f) die("creating the table", errno);
-  struct header h = { .serial = serialOf(vol), .clusterSize = vol->cluster_size, .mftRecordSize = vol->mft_record_size, .clusters = s.clusters };
+  struct header h = { .serial = serialOf(vol), .clusterSize = vol->cluster_size, .mftRecordSize = vol->mft_record_size, .clusters = s.clusters, .flags = SWAP_RUNLISTS };
   memcpy(h.magic, MAGIC, 8);
   if (fwrite(&h, sizeof h, 1, f) != 1) die("writing the table", errno);
   for (uint32_t r = 0; r < s.nrecs; r++) {
@@ -349,19 +403,36 @@ static int cmdRecord(const char* device, const char* out) {
     if (fwrite(&rec, sizeof rec, 1, f) != 1) die("writing the table", errno);
     h.records++;
   }
+  struct swapSection sw = { .count = 0 };
+  memcpy(sw.magic, SWAP_MAGIC, 8);
+  for (uint32_t r = 0; r < s.nrecs; r++) sw.count += pagefileLike(&s, r) ? 1 : 0;
+  if (fwrite(&sw, sizeof sw, 1, f) != 1) die("writing the table", errno);
+  for (uint32_t r = 0; r < s.nrecs; r++) {
+    if (!pagefileLike(&s, r)) continue;
+    struct swapEntry e = { .num = r, .seq = s.seq[r] };
+    runlistHash(&s, r, e.runlist);
+    if (fwrite(&e, sizeof e, 1, f) != 1) die("writing the table", errno);
+  }
   if (fseek(f, 0, SEEK_SET) || fwrite(&h, sizeof h, 1, f) != 1 || fflush(f) || fsync(fileno(f)) || fclose(f)) die("writing the table", errno);
   printf("OK %u\n", h.records);
   ntfs_umount(vol, FALSE);
   return 0;
 }
 
-static int cmdTrust(const char* device, const char* table, const char* bitmapOut) {
+static int cmdTrust(const char* device, const char* table, const char* bitmapOut, int pagefileSkip) {
   FILE* f = fopen(table, "rb");
   if (!f) die("opening the table", errno);
   struct header h;
   if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, MAGIC, 8)) die("the record table is damaged (header)", 0);
   struct record* recs = xcalloc(h.records, sizeof *recs);
   if (h.records && fread(recs, sizeof *recs, h.records, f) != h.records) die("the record table is damaged (truncated)", 0);
+  struct swapSection sw = { .count = 0 };
+  struct swapEntry* swaps = NULL;
+  if (h.flags & SWAP_RUNLISTS) {
+    if (fread(&sw, sizeof sw, 1, f) != 1 || memcmp(sw.magic, SWAP_MAGIC, 8) || sw.count > 1024) die("the record table is damaged (pagefile runlists)", 0);
+    swaps = xcalloc(sw.count, sizeof *swaps);
+    if (sw.count && fread(swaps, sizeof *swaps, sw.count, f) != sw.count) die("the record table is damaged (pagefile runlists truncated)", 0);
+  }
   fclose(f);
   for (uint32_t i = 1; i < h.records; i++)
     if (recs[i].num <= recs[i - 1].num) die("the record table is damaged (not sorted)", 0);
@@ -395,6 +466,30 @@ static int cmdTrust(const char* device, const char* table, const char* bitmapOut
     trustedFile[r] = 1;
     trustedFiles++;
   }
+  // pagefile=skip: the pagefile's clusters beyond its first MiB, where its runlist is the backup's.
+  uint8_t* pf = xcalloc(bytes, 1);
+  const char* pfWhy = NULL;
+  if (pagefileSkip) {
+    if (!(h.flags & SWAP_RUNLISTS)) pfWhy = "the image's MFT record table has no pagefile runlists (taken before netimage recorded them)";
+    for (uint32_t r = 0; r < s.nrecs; r++) {
+      if (!pagefileLike(&s, r) || !(h.flags & SWAP_RUNLISTS)) continue;
+      uint8_t now[32];
+      runlistHash(&s, r, now);
+      int same = 0;
+      for (uint32_t i = 0; i < sw.count; i++)
+        if (swaps[i].num == r && swaps[i].seq == s.seq[r] && !memcmp(swaps[i].runlist, now, 32)) same = 1;
+      if (!same) {
+        if (!pfWhy) pfWhy = "the pagefile's clusters are not the ones it had at backup (its runlist differs: resized, moved or recreated)";
+        continue;
+      }
+      int64_t keep = (PAGEFILE_KEEP_BYTES + vol->cluster_size - 1) / vol->cluster_size;
+      for (size_t i = 0; i < s.ndata; i++) {
+        const struct run* d = &s.data[i];
+        if (d->base != r) continue;
+        for (int64_t k = d->vcn < keep ? keep - d->vcn : 0, c = d->lcn + k; k < d->len && (uint64_t)c < s.clusters; k++, c++) pf[c >> 3] |= (uint8_t)(1u << (c & 7));
+      }
+    }
+  }
   uint8_t* cand = xcalloc(bytes, 1);
   for (size_t i = 0; i < s.ndata; i++) {
     const struct run* d = &s.data[i];
@@ -406,13 +501,19 @@ static int cmdTrust(const char* device, const char* table, const char* bitmapOut
   uint8_t* lcnbmp = xcalloc(bytes, 1);
   s64 have = vol->lcnbmp_na->initialized_size < (s64)bytes ? vol->lcnbmp_na->initialized_size : (s64)bytes;
   if (ntfs_attr_pread(vol->lcnbmp_na, 0, have, lcnbmp) != have) die("reading $Bitmap", errno);
-  uint64_t trusted = 0;
+  uint64_t trusted = 0, pfClusters = 0;
   for (size_t i = 0; i < bytes; i++) {
-    cand[i] &= (uint8_t)(~s.multi[i] & lcnbmp[i]);
+    pf[i] &= (uint8_t)(~s.multi[i] & lcnbmp[i]);
+    pfClusters += (uint64_t)__builtin_popcount(pf[i]);
+    cand[i] = (uint8_t)((cand[i] & ~s.multi[i] & lcnbmp[i]) | pf[i]);
     trusted += (uint64_t)__builtin_popcount(cand[i]);
   }
   FILE* o = fopen(bitmapOut, "wb");
   if (!o || fwrite(cand, 1, bytes, o) != bytes || fclose(o)) die("writing the trusted-cluster bitmap", errno);
+  if (pagefileSkip) {
+    if (pfWhy) printf("PAGEFILE %llu %s\n", (unsigned long long)pfClusters, pfWhy);
+    else printf("PAGEFILE %llu\n", (unsigned long long)pfClusters);
+  }
   printf("OK %u %llu %llu %u %u\n", vol->cluster_size, (unsigned long long)s.clusters, (unsigned long long)trusted, trustedFiles, swapLike);
   ntfs_umount(vol, FALSE);
   return 0;
@@ -423,7 +524,8 @@ int main(int argc, char** argv) {
   // The library's own messages would mix into stdout; errors are reported through errno here.
   ntfs_log_set_handler(ntfs_log_handler_null);
   if (argc == 4 && !strcmp(argv[1], "record")) return cmdRecord(argv[2], argv[3]);
-  if (argc == 5 && !strcmp(argv[1], "trust")) return cmdTrust(argv[2], argv[3], argv[4]);
-  fprintf(stderr, "usage: ntfsrecords record <device> <table-out> | trust <device> <table> <bitmap-out>\n");
+  if (argc == 5 && !strcmp(argv[1], "trust")) return cmdTrust(argv[2], argv[3], argv[4], 0);
+  if (argc == 6 && !strcmp(argv[1], "trust") && !strcmp(argv[2], "--pagefile-skip")) return cmdTrust(argv[3], argv[4], argv[5], 1);
+  fprintf(stderr, "usage: ntfsrecords record <device> <table-out> | trust [--pagefile-skip] <device> <table> <bitmap-out>\n");
   return 2;
 }

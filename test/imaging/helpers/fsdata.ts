@@ -3,6 +3,7 @@
 //   verify <dev> <ext4|ntfs> <manifest.json> prints {ok, checked, bad: [...]}
 //   write <dev> <ext4|ntfs> <relpath> <text-or-@HIBR>   one small file (hiberfil.sys signature for @HIBR)
 //   random <dev> <ext4|ntfs> <relpath> <MiB>  one file of random bytes, prints {sha256}
+//   poke <dev> <ext4|ntfs> <relpath> <offset> <bytes>  random bytes written in place at offset (past the end: the file grows)
 //   flip <dev> <relpath> <offset>           flip one byte of a file on an ext4 fs (corrupt an image)
 //   path <dev>                              lists a directory tree (relative paths)
 //   sizes <dev> [relpath...]                 (ext4) every file's size in bytes and the text of the named files: {sizes: {relpath: bytes}, texts: {relpath: text}}
@@ -112,6 +113,19 @@ async function main(): Promise<unknown> {
       return mounted(dev!, a!, async (dir) => {
         await writeFile(join(dir, b!), buf);
         return { sha256: sha(buf) };
+      });
+    }
+    case 'poke': {
+      const [offset, bytes] = [Number(c), Number(process.argv[7])];
+      return mounted(dev!, a!, async (dir) => {
+        const fh = await open(join(dir, b!), 'r+');
+        try {
+          await fh.write(randomBytes(bytes), 0, bytes, offset);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        return { ok: true };
       });
     }
     case 'rm': {
