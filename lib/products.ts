@@ -53,3 +53,6 @@ export function productFacts(id: string): ProductFacts | undefined {
 export function bootImageProductIds(): ProductId[] {
   return PRODUCTS.filter((p) => p.inBootImage).map((p) => p.id);
 }
+
+/** opsi's delay_for_reboot (any product): the longest wait honoured after a job, in seconds; the server refuses more, the agent never waits longer (a typo must not park a PC for hours). */
+export const MAX_REBOOT_DELAY_SECONDS = 600;

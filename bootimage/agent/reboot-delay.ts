@@ -1,9 +1,7 @@
 // opsi's delay_for_reboot: seconds the PC waits after its job before it reboots (or powers off),
 // so someone at the console can read the outcome. Any product may carry the property.
 import type { AgentJob } from '../../lib/agent-protocol.ts';
-
-/** The longest wait honoured: a typo must not park a PC for hours. */
-export const MAX_REBOOT_DELAY_SECONDS = 600;
+import { MAX_REBOOT_DELAY_SECONDS } from '../../lib/products.ts';
 
 export function rebootDelaySeconds(job: Pick<AgentJob, 'properties'>): number {
   const v = job.properties['delay_for_reboot'];

@@ -2,7 +2,7 @@
 // defaults with per-client values (opsi's productPropertyState semantics). Pure.
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 // The agent's own cap (one number for both sides; a type-free module, so nothing of the agent loads here).
-import { MAX_REBOOT_DELAY_SECONDS } from '../../bootimage/agent/reboot-delay.ts';
+import { MAX_REBOOT_DELAY_SECONDS } from '../../lib/products.ts';
 import type { ProductDefinition, PropertyDefinition } from '../store/types.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { parseSize } from '../../lib/sizes.ts';
