@@ -22,7 +22,7 @@ const log = createLogger({ level: 'silent' });
 
 function schedule(name: string, over: Partial<Schedule>): Schedule {
   return {
-    id: name, name, kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room101' }, productId: null,
+    id: name, name, kind: 'cron', at: null, atLocal: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room101' }, productId: null,
     actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true,
     nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: '2026-12-01T00:00:00.000Z', modified: '2026-12-01T00:00:00.000Z', ...over,
   };
