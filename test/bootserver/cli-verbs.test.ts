@@ -408,3 +408,18 @@ test("audit prints times in the server's zone with the offset, and reads --since
   t.regex((await run('audit', '--since', wall(Date.now() - 60_000, 'UTC'), '--tz', 'UTC')).stdout, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+00:00\s+\S+\s+cli\s.*POST \/groups/m);
   t.is(JSON.parse((await run('audit', '--limit', '1', '--json')).stdout)[0].ts.slice(-1), 'Z', 'JSON stays ISO UTC');
 });
+
+test('doctor asks the server the CLI talks to: --url with no server behind it is a problem, not "all checks passed"', async (t) => {
+  const port = await closedPort();
+  const e = (await t.throwsAsync(cli('doctor', '--url', `http://127.0.0.1:${port}`))) as CliFailure;
+  t.is(e.code, 1);
+  t.regex(e.stdout, new RegExp(`^✘ server +no netimage server answers at http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): start it`, 'm'));
+  t.notRegex(e.stdout, /all checks passed/);
+  t.regex(e.stdout, /\d+ problem\(s\) found\n$/);
+  // The saved login's server answers and takes the token; a wrong token is a problem too.
+  const ok = await cli('doctor').catch((f: CliFailure) => f);
+  t.regex(ok.stdout, new RegExp(`^✔ server +netimage \\S+ answers at ${server!.url.replace(/\./g, '\\.')}$`, 'm'));
+  t.regex(ok.stdout, /^✔ cli login +the admin API takes this CLI's token$/m);
+  const wrong = (await t.throwsAsync(cli('doctor', '--token', 'ni_wrong'))) as CliFailure;
+  t.regex(wrong.stdout, /^✘ cli login +the server refuses this CLI's token: netimage login/m);
+});
