@@ -390,6 +390,33 @@ test('sqlite: migration 4 moves the foreign product states kept in meta rows int
   t.is(await s.getMeta('other'), 'kept');
 });
 
+test('sqlite: a one-shot stored before migration 9 (an instant, no wall time) reads with atLocal null and still runs at its instant', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'db.sqlite');
+  const old = SqliteStore.open({ path, migrations: migrations.filter((m) => m.version < 9) });
+  await old.createGroup({ id: 'room101', description: '' });
+  await old.close();
+  // As routes.ts wrote it before: the CLI's instant in `at`, no zone.
+  const db = new DatabaseSync(path);
+  db.prepare(`INSERT INTO schedules(id, name, kind, at, cron, timezone, target_kind, target_id, product_id, action_request, properties, wake, missed_policy,
+    late_window_seconds, enabled, next_run, last_run, created, modified) VALUES ('old', 'old', 'once', '2026-12-04T06:00:00.000Z', NULL, NULL, 'group', 'room101', NULL,
+    'setup', '{}', 1, 'skip', 3600, 1, '2026-12-04T06:00:00.000Z', NULL, '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')`).run();
+  db.close();
+  const s = SqliteStore.open({ path });
+  t.teardown(() => s.close());
+  t.like(await s.getSchedule('old'), { kind: 'once', at: '2026-12-04T06:00:00.000Z', atLocal: null, timezone: null });
+  const ran: string[] = [];
+  let now = new Date('2026-12-04T05:59:59Z');
+  const scheduler = new Scheduler({ store: s, log: silentLogger, clock: { now: () => now }, action: async (x) => (ran.push(x.name), 'ok') });
+  await scheduler.start();
+  t.teardown(() => scheduler.stop());
+  t.deepEqual(ran, []);
+  now = new Date('2026-12-04T06:00:01Z');
+  await scheduler.tick();
+  t.deepEqual(ran, ['old']);
+});
+
 // ---- PostgreSQL only: its version table, the collation check, two servers migrating at once ----
 
 test('postgres: an empty database is migrated once even when two servers start at once; a newer schema is refused', async (t) => {
