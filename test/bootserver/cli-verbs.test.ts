@@ -188,9 +188,9 @@ test('images lists the images the client reported with size, date and format, th
   await agentCall(server!.url, job.token, 'POST', '/job/result', { result: 'successful' });
 
   const text = (await cli('images', 'pc-img1')).stdout;
-  t.regex(text, /^IMAGE\s+SIZE\s+CREATED\s+FORMAT\s+RESTORE\n[- ]+\nubuntu2404\s+5\.5 GiB\s+unknown\s+stream\s+-\nwin11\s+21 GiB\s+2026-11-30 16:05:09 UTC\s+chunked\s+selected\n/);
+  t.regex(text, /^IMAGE\s+SIZE\s+CREATED\s+FORMAT\s+RESTORE\n[- ]+\nubuntu2404\s+5\.5 GiB\s+unknown\s+stream\s+-\nwin11\s+21 GiB\s+2026-11-30 17:05:09 \+01:00\s+chunked\s+selected\n/);
   t.regex(text, /backup partition: 31\.2G of 60\.0G free \(at the last backup\)/);
-  t.regex(text, new RegExp(`as of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC, opsi-local-image-backup job ${job.jobId.slice(0, 8)}`));
+  t.regex(text, new RegExp(`as of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\+0[12]:00, opsi-local-image-backup job ${job.jobId.slice(0, 8)}`));
   t.notRegex(text, /names only/);
   const json = JSON.parse((await cli('images', 'pc-img1', '--json')).stdout);
   t.deepEqual(
@@ -292,6 +292,8 @@ test('client show reads as a PC, not as JSON; unknown room or PC filters are 404
   t.regex(text, /^ {2}group: +room-show$/m);
   t.regex(text, /^ {2}description: +teacher desk$/m);
   t.regex(text, /^ {2}last seen: +never/m);
+  t.regex(text, /^ {2}registered: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0[12]:00$/m, "in the server's zone (Berlin) with the offset");
+  t.regex((await cli('client', 'show', 'pc-show', '--tz', 'UTC')).stdout, /^ {2}registered: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+00:00$/m);
   t.regex(text, /^ {2}inventory: +none yet \(netimage action set pc-show hwinvent\)$/m);
   t.is(JSON.parse((await cli('client', 'show', 'pc-show', '--json')).stdout).mac, '52:54:00:0a:00:81', '--json keeps the API object');
 
