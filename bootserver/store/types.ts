@@ -288,7 +288,7 @@ export interface Schedule {
   name: string;
   /**
    * once: `atLocal` (the wall time the admin typed) in `timezone` (null = the server's), `at` the
-   * instant it was when the schedule was made (schedules from before `atLocal` have only `at`);
+   * instant it is as last planned (made, or a server start); schedules from before `atLocal` have only `at`;
    * cron: `cron` (5 or 6 fields) in `timezone`.
    */
   kind: 'once' | 'cron';
