@@ -15,7 +15,11 @@ export function tzOption(value: string | undefined): string | null {
 
 /** The zone to show and read times in: --tz, else the server's, else (a server too old to say) this machine's. */
 export async function displayZone(tz: string | undefined, api: AdminClient): Promise<string> {
-  return tzOption(tz) ?? (await api.serverTimeZone()) ?? processTimeZone();
+  const given = tzOption(tz);
+  if (given) return given;
+  const server = await api.serverTimeZone();
+  // A zone this CLI's Node does not know (older time zone data) cannot be shown: use this machine's.
+  return server && isTimeZone(server) ? server : processTimeZone();
 }
 
 /** "2026-12-01", "2026-12-01 07:00" (wall time in `zone`) or an ISO time with offset, as an instant. */
