@@ -50,7 +50,7 @@ ${rows.join('\n')}
 
 ## What the keys mean
 
-- \`dataDir\`: the embedded store (\`netimage.sqlite\`) and DHCP leases (\`dhcp-leases.sqlite\`); one server per data dir: a running server's pid is in \`server.pid\`, and a second \`serve\` on the same data dir (another port, a second terminal beside the service) refuses to start, naming it (a file left by a killed server is taken over). Several servers share a store through PostgreSQL, each with its own data dir ([multi-server.md](multi-server.md)).
+- \`dataDir\`: the embedded store (\`netimage.sqlite\`) and DHCP leases (\`dhcp-leases.sqlite\`); one server per data dir: a running server's pid is in \`server.pid\`, and a second \`serve\` on the same data dir (another port, a second terminal beside the service) refuses to start, naming it (a file left by a killed server, or from before a reboot, is taken over: the file also holds the server's start time and the boot id, and only that very process keeps it; [admin-guide.md](admin-guide.md#running-as-a-system-service)). Several servers share a store through PostgreSQL, each with its own data dir ([multi-server.md](multi-server.md)).
 - \`store.url\`: \`null\` keeps the store in \`dataDir\` (SQLite). A \`postgres://\` URL puts it in a PostgreSQL database several servers can share (C collation; see [multi-server.md](multi-server.md); \`netimage store migrate --to URL\` copies an SQLite store there). The URL may hold a password: keep the config file private.
 - \`paths.bootRoot\`: loaders and boot image, served over TFTP (root) and HTTP (\`/boot/\`); filled by set-up.
 - \`advertisedIp\`: the address clients reach us on (DHCP next-server/server-id, URLs). null: the first non-internal IPv4 address.
@@ -66,6 +66,8 @@ ${rows.join('\n')}
 - \`boot.initrd\`: \`single\` (default) has grub load the whole boot image; \`two-stage\` has grub load only stage 1 (init, busybox, modules: ~1/5 of the bytes) and the PC fetch stage 2 over HTTP with the kernel's TCP, checked against the sha256 pinned in stage 1 (docs/bootimage.md, "Two stages"). Secure Boot is unaffected: grub still verifies the kernel only.
 - \`boot.extraKernelArgs\`, \`boot.debug\` (shell on agent failure), \`boot.serialConsole\`, \`boot.afterJob\` (\`reboot\` or \`poweroff\`).
 - \`log.level\`: pino level.
+- \`schedules.enabled\`: \`false\` keeps schedules without running them (a standby server).
+- Time zone (no key): the server's zone is the one its process runs in, the system's (\`timedatectl set-timezone Europe/Berlin\`) or \`TZ=Europe/Berlin\` in its environment (a systemd drop-in: \`Environment=TZ=Europe/Berlin\`). Schedules without \`--tz\` are read in it, and the CLI shows times in it (it learns it from \`GET /api/v1/health\`); see [admin-guide.md](admin-guide.md#users-roles-and-the-audit-log), "Times in the CLI".
 `;
 }
 

@@ -58,6 +58,7 @@ function refusal(status: number, text: string): ApiError {
 export class AdminClient {
   readonly url: string;
   private readonly token: string | null;
+  #zone: string | null | undefined;
 
   constructor(url: string, token: string | null) {
     this.url = url.replace(/\/+$/, '');
@@ -76,6 +77,15 @@ export class AdminClient {
     } catch {
       return text as T; // plain text answer
     }
+  }
+
+  /** The server's time zone (its health answer), or null from a server too old to say. */
+  async serverTimeZone(): Promise<string | null> {
+    if (this.#zone === undefined) {
+      const health = await this.call<{ timeZone?: unknown } | null>('GET', '/api/v1/health');
+      this.#zone = typeof health?.timeZone === 'string' ? health.timeZone : null;
+    }
+    return this.#zone;
   }
 
   /** GET a text answer as it came (a log: never parsed, even when it looks like JSON). */

@@ -1,4 +1,5 @@
 // Plain-text tables and job lines for the terminal. Pure.
+import { formatInZone } from '../../lib/zoned-time.ts';
 
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))));
@@ -23,8 +24,9 @@ export function progressBar(percent: number, width = 20): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.toFixed(0).padStart(3)}%`;
 }
 
-export function jobEventLine(e: JobLineEvent): string {
-  const time = e.ts.slice(11, 19);
+/** One line of `jobs --follow`; the time of day in `zone` (UTC when none is given). */
+export function jobEventLine(e: JobLineEvent, zone: string = 'UTC'): string {
+  const time = formatInZone(e.ts, zone).slice(11, 19);
   const pct = e.percent === null ? '' : progressBar(e.percent) + ' ';
   const tag = e.kind === 'log' ? 'log' : e.state;
   return `${time}  ${e.clientId.padEnd(14)} ${e.productId.padEnd(28)} ${tag.padEnd(9)} ${pct}${e.message}`;

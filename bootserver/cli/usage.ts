@@ -16,6 +16,7 @@ export function helpText(version: string, groups: readonly CommandGroup[]): stri
     const lines = groups.filter((g) => g.section === section).flatMap((g) => g.usage.map(helpLine));
     if (lines.length) parts.push(`${heading}:\n${lines.join('\n')}`);
   }
+  parts.push("Times: shown in the server's time zone with the offset, and read in it where typed without one;\n--tz ZONE (audit, client, depot, images, jobs, os, schedule) shows and reads them in another. --json: ISO UTC.");
   parts.push('Config: /etc/netimage/netimage.yaml or --config FILE, overridden by NETIMAGE_* variables\n(see docs/configuration.md).');
   return parts.join('\n\n');
 }

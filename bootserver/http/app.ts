@@ -1,4 +1,5 @@
 // Builds the fastify app: admin API, agent API, boot files, OpenAPI docs and health.
+import { processTimeZone } from '../../lib/zoned-time.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -83,7 +84,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
-  app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version }));
+  // timeZone: the zone the server reads wall times in (schedules without one) and the CLI shows times in.
+  app.get('/api/v1/health', { schema: { hide: true } }, async () => ({ ok: true, version: deps.version, timeZone: processTimeZone() }));
   const auth = { users: new UserService(deps.store, { ...DEFAULT_SCRYPT, log2N: deps.sessions.scryptLog2N }), limiter: new LoginLimiter(), settings: deps.sessions };
   addAgentTokenGate(app);
   await registerAdminApi(app, { ...deps, auth, wake: deps.operator?.wake, notices: deps.operator?.notices });

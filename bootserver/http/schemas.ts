@@ -106,6 +106,8 @@ export const eventsQuery = z
   .object({
     job: z.uuid().optional(),
     client: clientId.optional(),
+    /** Only the PCs of this group (room). */
+    group: groupId.optional(),
     /** From POST /api/v1/events/tickets; checked by the route's auth hook. */
     ticket: z.string().optional(),
   })

@@ -11,7 +11,8 @@ import { clientId, groupId, productId } from '../http/schemas.ts';
 import { PropertyValidationError, validatePropertyValues } from '../products/properties.ts';
 import { closestId } from '../products/closest-id.ts';
 import { isSecretProperty } from '../products/secret-properties.ts';
-import { checkCron, checkTimezone, everyToCron, nextRunAfter, ScheduleSpecError } from './timing.ts';
+import { checkCron, checkTimezone, everyToCron, nextRunAfter, onceInstant, ScheduleSpecError } from './timing.ts';
+import { formatInZone, hasOffset, normalizeWallTime, timeZoneName } from '../../lib/zoned-time.ts';
 import type { Clock, Scheduler } from './scheduler.ts';
 
 const scheduleName = z
@@ -23,14 +24,21 @@ const scheduleName = z
 export const createScheduleBody = z
   .object({
     name: scheduleName,
-    /** One-shot: an ISO time with offset or Z ("2026-12-02T07:00:00+01:00"). */
-    at: z.iso.datetime({ offset: true }).optional(),
+    /**
+     * One-shot: a wall time in `timezone` ("2026-12-02T07:00" or "2026-12-02 07:00"; kept as typed,
+     * the scheduler works out the instant), or an instant (ISO with offset or Z).
+     */
+    at: z
+      .union([z.iso.datetime({ offset: true }), z.string().max(40).refine((v) => normalizeWallTime(v) !== null)], {
+        error: 'at: a wall time like 2026-12-02T07:00 (read in timezone) or an ISO time with offset',
+      })
+      .optional(),
     /** Recurring, short form: "weekdays 07:00", "daily 18:30", "mon,wed 07:15". */
     every: z.string().max(100).optional(),
     /** Recurring, cron: "0 7 * * 1-5" (minute hour day month weekday). */
     cron: z.string().max(100).optional(),
-    /** IANA zone for every/cron; default the server's. */
-    timezone: z.string().max(64).nullable().default(null),
+    /** IANA zone of a wall-time `at`, every and cron; default (null) the server's. */
+    timezone: timeZoneName.nullable().default(null),
     target: z.discriminatedUnion('kind', [z.object({ kind: z.literal('client'), id: clientId }).strict(), z.object({ kind: z.literal('group'), id: groupId }).strict()]),
     productId: productId.nullable().default(null),
     actionRequest: actionRequest.default('setup'),
@@ -84,16 +92,22 @@ async function buildSchedule(store: Store, body: z.infer<typeof createScheduleBo
   const timezone = checkTimezone(body.timezone);
   const cron = body.every !== undefined ? everyToCron(body.every) : (body.cron ?? null);
   if (cron !== null) checkCron(cron, timezone, now);
-  const at = body.at !== undefined ? new Date(body.at).toISOString() : null;
-  if (at !== null && Date.parse(at) <= now.getTime()) throw new ScheduleSpecError(`at ${body.at} is in the past`);
+  // An offset names the instant; a wall time is kept as typed (with its zone) and the instant
+  // (`at`, shown by the API) is what it is under today's rules.
+  const atLocal = body.at !== undefined && !hasOffset(body.at) ? normalizeWallTime(body.at) : null;
+  const at = atLocal !== null ? onceInstant({ kind: 'once', at: null, atLocal, cron: null, timezone }).toISOString() : body.at !== undefined ? new Date(body.at).toISOString() : null;
+  if (at !== null && Date.parse(at) <= now.getTime()) {
+    throw new ScheduleSpecError(`at ${body.at}${atLocal !== null ? ` (${timezone ?? 'the server\'s zone'}: ${formatInZone(at, timezone)})` : ''} is in the past`);
+  }
   const kind = at !== null ? 'once' : 'cron';
-  const nextRun = nextRunAfter({ kind, at, cron, timezone }, now);
+  const nextRun = nextRunAfter({ kind, at, atLocal, cron, timezone }, now);
   const ts = now.toISOString();
   return {
     id: randomUUID(),
     name: body.name,
     kind,
     at,
+    atLocal,
     cron,
     timezone,
     target: body.target,

@@ -4,7 +4,7 @@
 // a restore that runs twice is worse than one that an admin has to start by hand.
 import type { Logger } from '../../lib/logger.ts';
 import type { Schedule, ScheduleRun, Store } from '../store/types.ts';
-import { decideDue } from './timing.ts';
+import { decideDue, onceInstant } from './timing.ts';
 
 const MAX_SLEEP_MS = 30_000;
 
@@ -46,7 +46,27 @@ export class Scheduler {
   async start(): Promise<void> {
     this.startedAt = this.clock.now();
     this.stopped = false;
+    await this.replanOneShots().catch((error) => this.log.error({ err: error }, 'scheduler could not re-plan the one-shot schedules'));
     await this.tickAndArm();
+  }
+
+  /**
+   * A one-shot's next run was worked out from its wall time when it was made. The server's zone
+   * (a schedule without one) and the zone rules (Node's time zone data) change only with a
+   * restart: work it out again here, so `schedule ls` and the timer agree with the run.
+   */
+  private async replanOneShots(): Promise<void> {
+    for (const listed of await this.store.listSchedules()) {
+      if (listed.kind !== 'once' || !listed.atLocal || listed.nextRun === null) continue;
+      await this.store.transaction(async (tx) => {
+        const s = await tx.getSchedule(listed.id);
+        if (!s || !s.atLocal || s.nextRun === null) return;
+        const at = onceInstant(s).toISOString();
+        if (at === s.nextRun) return;
+        this.log.info({ schedule: s.name, was: s.nextRun, now: at }, 'one-shot re-planned: its wall time falls elsewhere under the zone rules of this start');
+        await tx.updateSchedule({ ...s, at, nextRun: at });
+      });
+    }
   }
 
   async stop(): Promise<void> {

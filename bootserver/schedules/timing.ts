@@ -1,6 +1,9 @@
 // When schedules run. Pure: every function takes the time it reasons about, so the scheduler
-// loop and the tests can drive it with any clock. Cron arithmetic (time zones, DST) is croner's.
+// loop and the tests can drive it with any clock. Cron arithmetic (time zones, DST) is croner's,
+// and so is a one-shot's: its wall time becomes an instant here, when the run is planned, not in
+// the CLI that typed it (a CLI in another zone, or a zone whose rules changed, would be wrong).
 import { Cron } from 'croner';
+import { isTimeZone, unknownZoneMessage, wallTimeInstant } from '../../lib/zoned-time.ts';
 import type { Schedule } from '../store/types.ts';
 import { NetimageError } from '../../lib/errors.ts';
 
@@ -39,11 +42,7 @@ export function everyToCron(text: string): string {
 /** A checked time zone name (IANA), or null for the server's own. */
 export function checkTimezone(zone: string | null): string | null {
   if (zone === null) return null;
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-  } catch {
-    throw new ScheduleSpecError(`unknown time zone "${zone}" (an IANA name like Europe/Berlin)`);
-  }
+  if (!isTimeZone(zone)) throw new ScheduleSpecError(unknownZoneMessage(zone));
   return zone;
 }
 
@@ -62,10 +61,17 @@ export function checkCron(expression: string, timezone: string | null, now: Date
   if (cronOf(expression, timezone).nextRun(now) === null) throw new ScheduleSpecError(`cron expression "${expression}" never fires`);
 }
 
+type Timing = Pick<Schedule, 'kind' | 'at' | 'cron' | 'timezone'> & { atLocal?: string | null };
+
+/** When a one-shot is due: its wall time in its zone (null: the server's) as of now; a schedule from before wall times were kept has only the instant. */
+export function onceInstant(schedule: Timing): Date {
+  return schedule.atLocal ? wallTimeInstant(schedule.atLocal, schedule.timezone) : new Date(schedule.at!);
+}
+
 /** The first time strictly after `after` that the schedule is due; null when it never is again. */
-export function nextRunAfter(schedule: Pick<Schedule, 'kind' | 'at' | 'cron' | 'timezone'>, after: Date): Date | null {
+export function nextRunAfter(schedule: Timing, after: Date): Date | null {
   if (schedule.kind === 'once') {
-    const at = new Date(schedule.at!);
+    const at = onceInstant(schedule);
     return at.getTime() > after.getTime() ? at : null;
   }
   return cronOf(schedule.cron!, schedule.timezone).nextRun(after);
@@ -86,7 +92,9 @@ export type DueDecision =
  */
 export function decideDue(schedule: Schedule, now: Date, startedAt: Date): DueDecision {
   if (!schedule.enabled || schedule.nextRun === null) return { kind: 'wait' };
-  const due = new Date(schedule.nextRun);
+  // A one-shot's instant is worked out again: the server's zone (timezone null) or the zone's
+  // rules (a tzdata update) may have changed since the schedule was made.
+  const due = schedule.kind === 'once' && schedule.atLocal ? onceInstant(schedule) : new Date(schedule.nextRun);
   if (due.getTime() > now.getTime()) return { kind: 'wait' };
   const next = schedule.kind === 'once' ? null : nextRunAfter(schedule, now);
   if (due.getTime() >= startedAt.getTime()) return { kind: 'run', due, next, late: false };
@@ -94,7 +102,7 @@ export function decideDue(schedule: Schedule, now: Date, startedAt: Date): DueDe
   if (schedule.missedPolicy === 'run-once' && lateSeconds <= schedule.lateWindowSeconds) return { kind: 'run', due, next, late: true };
   const reason =
     schedule.missedPolicy === 'skip'
-      ? `missed while the server was down (due ${schedule.nextRun}); policy skip`
-      : `missed while the server was down (due ${schedule.nextRun}); ${lateSeconds} s late is past the run-once window of ${schedule.lateWindowSeconds} s`;
+      ? `missed while the server was down (due ${due.toISOString()}); policy skip`
+      : `missed while the server was down (due ${due.toISOString()}); ${lateSeconds} s late is past the run-once window of ${schedule.lateWindowSeconds} s`;
   return { kind: 'skip', due, next, reason };
 }

@@ -66,6 +66,16 @@ export class AdminService {
     return this.#store.listClients(filter.group ? { group: filter.group } : {});
   }
 
+  /** An unknown group is a 404 (a typo must not read as a quiet room). */
+  async requireGroup(id: string): Promise<void> {
+    if (!(await this.#store.getGroup(id))) throw new StoreNotFoundError(`group ${id} not found`);
+  }
+
+  /** The group of a PC (null: none, or no such PC). */
+  async clientGroup(id: string): Promise<string | null> {
+    return (await this.#store.getClient(id))?.group ?? null;
+  }
+
   async requireClient(id: string): Promise<void> {
     await this.#netboot.requireClient(id);
   }

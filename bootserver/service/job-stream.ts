@@ -1,13 +1,21 @@
 // Live job events for one listener (the SSE stream, `netimage jobs --follow`): with a job filter
 // its stored history first, then what happens from now on, in id order and without duplicates.
-// Events published while the history is read are held back and sent after it.
+// Events published while the history is read are held back and sent after it. A group filter
+// asks the store which room each event's PC is in (cached a few seconds: a PC moved into the room
+// while someone follows it shows up), in event order.
+import { AsyncResource } from 'node:async_hooks';
 import type { Store } from '../store/types.ts';
 import type { JobEventBus, LiveJobEvent } from './event-bus.ts';
 
 export interface JobStreamFilter {
   job?: string | undefined;
   client?: string | undefined;
+  /** Only the PCs that are in this group when their event comes. */
+  group?: string | undefined;
 }
+
+/** How long a PC's group is trusted before the store is asked again. */
+const GROUP_CACHE_MS = 5_000;
 
 export interface JobStream {
   /** Resolves once the history has been sent; live events follow through `send`. */
@@ -21,10 +29,34 @@ export function openJobStream(store: Store, bus: JobEventBus, filter: JobStreamF
   let closed = false;
   const held: LiveJobEvent[] = [];
   const matches = (e: LiveJobEvent) => (!filter.job || e.jobId === filter.job) && (!filter.client || e.clientId === filter.client);
-  const deliver = (e: LiveJobEvent) => {
+  const send1 = (e: LiveJobEvent) => {
     if (closed || e.id <= lastId) return;
     lastId = e.id;
     send(e);
+  };
+  const groups = new Map<string, { group: string | null; read: number }>();
+  const inGroup = async (clientId: string): Promise<boolean> => {
+    let hit = groups.get(clientId);
+    if (!hit || Date.now() - hit.read > GROUP_CACHE_MS) {
+      hit = { group: (await store.getClient(clientId))?.group ?? null, read: Date.now() };
+      groups.set(clientId, hit);
+    }
+    return hit.group === filter.group;
+  };
+  // Events are published from inside the store transaction that wrote them, and the store refuses
+  // (rather than deadlocks on) a read of the outer store there: the lookups run in the async
+  // context of the stream's opening instead.
+  const outside = new AsyncResource('netimage.job-stream');
+  // One chain keeps the order while each event waits for its PC's group.
+  let chain: Promise<void> = Promise.resolve();
+  const deliver = (e: LiveJobEvent) => {
+    if (!filter.group) return send1(e);
+    chain = chain
+      .then(() => outside.runInAsyncScope(() => inGroup(e.clientId)))
+      .then((yes) => {
+        if (yes && !closed) send1(e);
+      })
+      .catch(() => undefined); // a store error loses that event, never the stream
   };
   const unsubscribe = bus.subscribe((e) => {
     if (!matches(e)) return;
@@ -41,6 +73,7 @@ export function openJobStream(store: Store, bus: JobEventBus, filter: JobStreamF
     }
     replaying = false;
     for (const e of held.splice(0)) deliver(e);
+    await chain;
   };
   return {
     ready: replay(),

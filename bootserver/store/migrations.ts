@@ -330,4 +330,12 @@ export const migrations: Migration[] = [
       ALTER TABLE clients ADD COLUMN last_seen_site TEXT;
     `,
   },
+  {
+    version: 9,
+    name: 'one-shot schedules keep the wall time the admin typed; the scheduler works out the instant in the schedule\'s zone',
+    // Rows from before keep at_local NULL: their `at` is the instant, as it always was.
+    sql: `
+      ALTER TABLE schedules ADD COLUMN at_local TEXT;
+    `,
+  },
 ];

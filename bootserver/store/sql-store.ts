@@ -149,6 +149,7 @@ function rowToSchedule(r: Row): Schedule {
     name: String(r['name']),
     kind: r['kind'] as Schedule['kind'],
     at: str(r['at']),
+    atLocal: str(r['at_local']),
     cron: str(r['cron']),
     timezone: str(r['timezone']),
     target: { kind: r['target_kind'] as Schedule['target']['kind'], id: String(r['target_id']) },
@@ -167,7 +168,7 @@ function rowToSchedule(r: Row): Schedule {
 }
 
 function scheduleColumns(s: Schedule): SqlValue[] {
-  return [s.name, s.kind, s.at, s.cron, s.timezone, s.target.kind, s.target.id, s.productId, s.actionRequest, JSON.stringify(s.properties), s.wake ? 1 : 0, s.missedPolicy, s.lateWindowSeconds, s.enabled ? 1 : 0, s.nextRun, s.lastRun, s.modified];
+  return [s.name, s.kind, s.at, s.cron, s.timezone, s.target.kind, s.target.id, s.productId, s.actionRequest, JSON.stringify(s.properties), s.wake ? 1 : 0, s.missedPolicy, s.lateWindowSeconds, s.enabled ? 1 : 0, s.nextRun, s.lastRun, s.modified, s.atLocal];
 }
 
 function rowToUser(r: Row): User {
@@ -736,7 +737,7 @@ export class SqlStore implements Store {
       if (await c.get('SELECT id FROM schedules WHERE name = ? OR id = ?', s.name, s.id)) throw new StoreConflictError(`schedule ${s.name} already exists`);
       await c.exec(
         `INSERT INTO schedules(name, kind, at, cron, timezone, target_kind, target_id, product_id, action_request, properties, wake, missed_policy,
-           late_window_seconds, enabled, next_run, last_run, modified, id, created) VALUES (${Array(19).fill('?').join(', ')})`,
+           late_window_seconds, enabled, next_run, last_run, modified, at_local, id, created) VALUES (${Array(20).fill('?').join(', ')})`,
         ...scheduleColumns(s),
         s.id,
         s.created,
@@ -754,7 +755,7 @@ export class SqlStore implements Store {
     return this.write(async (c) => {
       const changes = await c.exec(
         `UPDATE schedules SET name = ?, kind = ?, at = ?, cron = ?, timezone = ?, target_kind = ?, target_id = ?, product_id = ?, action_request = ?,
-           properties = ?, wake = ?, missed_policy = ?, late_window_seconds = ?, enabled = ?, next_run = ?, last_run = ?, modified = ? WHERE id = ?`,
+           properties = ?, wake = ?, missed_policy = ?, late_window_seconds = ?, enabled = ?, next_run = ?, last_run = ?, modified = ?, at_local = ? WHERE id = ?`,
         ...scheduleColumns(s),
         s.id,
       );

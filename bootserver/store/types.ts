@@ -286,9 +286,15 @@ export interface Schedule {
   id: string;
   /** Unique, chosen by the admin (e.g. "room101-morning"). */
   name: string;
-  /** once: `at` (ISO time); cron: `cron` (5 or 6 fields) in `timezone` (null = the server's). */
+  /**
+   * once: `atLocal` (the wall time the admin typed) in `timezone` (null = the server's), `at` the
+   * instant it is as last planned (made, or a server start); schedules from before `atLocal` have only `at`;
+   * cron: `cron` (5 or 6 fields) in `timezone`.
+   */
   kind: 'once' | 'cron';
   at: string | null;
+  /** "2027-03-28T02:30:00": no offset; the scheduler turns it into an instant when it plans the run (DST and zone rules of that day). */
+  atLocal: string | null;
   cron: string | null;
   timezone: string | null;
   target: { kind: 'client' | 'group'; id: string };

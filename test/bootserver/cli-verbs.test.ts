@@ -4,14 +4,17 @@
 // works on its own clients and groups.
 import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { CLI, spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
 import { closedPort } from '../os-images/helpers/mini-mirror.ts';
 import { wakeTargetText } from '../../bootserver/cli/commands/group.ts';
 
 let server: ServeProcess | undefined;
 test.before(async () => {
-  server = await spawnServe();
+  // The server runs in Berlin's zone, the CLI (unless a test says otherwise) in the same env: the
+  // time tests run a CLI in another zone to show whose zone counts.
+  server = await spawnServe({ TZ: 'Europe/Berlin' });
 });
 test.after.always(async () => {
   await server?.stop();
@@ -133,7 +136,34 @@ test("jobs --group lists the room's jobs, --last only each PC's newest; an unkno
   t.deepEqual(rows((await cli('jobs', '--group', 'room-jl', '--last')).stdout), [ids[1]!.slice(0, 8)]);
   t.deepEqual((JSON.parse((await cli('jobs', '--client', 'pc-jl1', '--last', '--json')).stdout) as { id: string }[]).map((j) => j.id), [ids[1]]);
   t.regex((await fails(t, ['jobs', '--group', 'room-nope'])).stderr, /^netimage: 404: group room-nope not found/);
-  t.is((await fails(t, ['jobs', '--group', 'room-jl', '--follow'])).code, 2);
+  t.deepEqual(await fails(t, ['jobs', '--follow', '--group', 'room-nope']), { code: 1, stderr: 'netimage: 404: group room-nope not found (netimage group list shows the rooms)' });
+  t.is((await fails(t, ['jobs', '--follow', '--group', 'room-jl', '--client', 'pc-jl1'])).code, 2);
+  t.is((await fails(t, ['jobs', '--follow', '--group', 'room-jl', '--last'])).code, 2);
+});
+
+test("jobs --follow --group shows the room's PCs only, in the server's zone", async (t) => {
+  await cli('group', 'add', 'room-fg');
+  await cli('group', 'add', 'room-fg-other');
+  await cli('client', 'add', 'pc-fg1', '--mac', '52:54:00:0c:02:01', '--group', 'room-fg');
+  await cli('client', 'add', 'pc-fg2', '--mac', '52:54:00:0c:02:02', '--group', 'room-fg-other');
+  const follower = spawn(process.execPath, [CLI, 'jobs', '--follow', '--group', 'room-fg'], { env: server!.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  follower.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  t.teardown(() => void follower.kill());
+  while (!/^following/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  t.regex(stdout, /^following the jobs of the PCs in room-fg \(times Europe\/Berlin, \+0[12]:00; Ctrl-C to stop\)\n$/);
+  const other = await takeJob('52:54:00:0c:02:02', 'pc-fg2', 'hwinvent');
+  await agentCall(server!.url, other.token, 'POST', '/job/progress', { percent: 30, message: 'other room' });
+  const mine = await takeJob('52:54:00:0c:02:01', 'pc-fg1', 'hwinvent');
+  await agentCall(server!.url, mine.token, 'POST', '/job/progress', { percent: 40, message: 'this room' });
+  const deadline = Date.now() + 10_000;
+  while (!/this room/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.regex(stdout, /pc-fg1\s+hwinvent\s+running\s+\[#+\.+\]\s+40% this room/);
+  t.notRegex(stdout, /pc-fg2|other room/, 'events of the PCs in the other room are left out');
+  // The time of day is Berlin's, as the "following" line says.
+  const line = stdout.split('\n').find((l) => l.includes('this room'))!;
+  const berlinHour = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
+  t.true([berlinHour(Date.now() - 10_000), berlinHour(Date.now())].includes(line.slice(0, 2)), line);
 });
 
 test('images lists the images the client reported with size, date and format, the one restore would use, and what is not known', async (t) => {
@@ -158,9 +188,9 @@ test('images lists the images the client reported with size, date and format, th
   await agentCall(server!.url, job.token, 'POST', '/job/result', { result: 'successful' });
 
   const text = (await cli('images', 'pc-img1')).stdout;
-  t.regex(text, /^IMAGE\s+SIZE\s+CREATED\s+FORMAT\s+RESTORE\n[- ]+\nubuntu2404\s+5\.5 GiB\s+unknown\s+stream\s+-\nwin11\s+21 GiB\s+2026-11-30 16:05:09 UTC\s+chunked\s+selected\n/);
+  t.regex(text, /^IMAGE\s+SIZE\s+CREATED\s+FORMAT\s+RESTORE\n[- ]+\nubuntu2404\s+5\.5 GiB\s+unknown\s+stream\s+-\nwin11\s+21 GiB\s+2026-11-30 17:05:09 \+01:00\s+chunked\s+selected\n/);
   t.regex(text, /backup partition: 31\.2G of 60\.0G free \(at the last backup\)/);
-  t.regex(text, new RegExp(`as of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC, opsi-local-image-backup job ${job.jobId.slice(0, 8)}`));
+  t.regex(text, new RegExp(`as of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\+0[12]:00, opsi-local-image-backup job ${job.jobId.slice(0, 8)}`));
   t.notRegex(text, /names only/);
   const json = JSON.parse((await cli('images', 'pc-img1', '--json')).stdout);
   t.deepEqual(
@@ -220,7 +250,7 @@ test('a new admin\'s mistakes say what to do: unknown PC, room or product (with 
 
 test('the help lists every verb, and `<group> --help` only that group', async (t) => {
   const help = (await cli('help')).stdout;
-  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C | --group G] [--last]', 'netimage jobs --follow [--client C] [--job ID]']) {
+  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C | --group G] [--last] [--tz ZONE]', 'netimage jobs --follow [--client C | --group G] [--job ID] [--tz ZONE]']) {
     t.true(help.includes(line), line);
   }
   const client = (await cli('client', '--help')).stdout;
@@ -242,7 +272,7 @@ test('schedule show reads as a schedule, not as JSON; --json keeps the API objec
   t.regex(text, /^ {2}target: +group room-sched$/m);
   t.regex(text, /^ {2}does: +setup opsi-local-image-restore \+ wake$/m);
   t.regex(text, /^ {2}when: +.*\(Europe\/Berlin\)$/m);
-  t.regex(text, /^ {2}next run: +\d{4}-\d{2}-\d{2}T/m);
+  t.regex(text, /^ {2}next run: +\d{4}-\d{2}-\d{2} 07:00:00 \+0[12]:00$/m, "in the server's zone (Berlin), where 07:00 Berlin is 07:00");
   t.regex(text, /no runs yet/);
   const json = JSON.parse((await cli('schedule', 'show', 'morning-sched', '--json')).stdout);
   t.is(json.name, 'morning-sched');
@@ -262,6 +292,8 @@ test('client show reads as a PC, not as JSON; unknown room or PC filters are 404
   t.regex(text, /^ {2}group: +room-show$/m);
   t.regex(text, /^ {2}description: +teacher desk$/m);
   t.regex(text, /^ {2}last seen: +never/m);
+  t.regex(text, /^ {2}registered: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0[12]:00$/m, "in the server's zone (Berlin) with the offset");
+  t.regex((await cli('client', 'show', 'pc-show', '--tz', 'UTC')).stdout, /^ {2}registered: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+00:00$/m);
   t.regex(text, /^ {2}inventory: +none yet \(netimage action set pc-show hwinvent\)$/m);
   t.is(JSON.parse((await cli('client', 'show', 'pc-show', '--json')).stdout).mac, '52:54:00:0a:00:81', '--json keeps the API object');
 
@@ -338,14 +370,58 @@ test('ls and list both work in every group that lists (docs and fingers mix them
   t.deepEqual(await fails(t, ['client', 'ls', 'extra']), { code: 2, stderr: 'netimage: usage: netimage client list [--group G]' });
 });
 
-test('schedule add --at with --tz reads the time in that zone (--tz was ignored for --at: 06:30 Berlin ran at 06:30 UTC)', async (t) => {
+test('schedule add --at sends the wall time and zone; the server works out the instant; ls and show print times in the server\'s zone (or --tz) with the offset', async (t) => {
   await cli('group', 'add', 'room-tz');
   const out = (await cli('schedule', 'add', 'tz-once', '--at', '2027-01-15 06:30', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout;
-  t.regex(out, /once 2027-01-15T05:30:00\.000Z; next run 2027-01-15T05:30:00\.000Z\n$/);
-  t.regex((await cli('schedule', 'add', 'tz-summer', '--at', '2027-07-15 06:30', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-07-15T04:30:00\.000Z\n$/);
-  // An offset in the time wins; an unknown zone is one usage line, nothing stored.
-  t.regex((await cli('schedule', 'add', 'tz-offset', '--at', '2027-01-15T06:30:00+02:00', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-01-15T04:30:00\.000Z\n$/);
-  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--tz', 'Mars/Olympus', '--group', 'room-tz', '--wake']), { code: 2, stderr: 'netimage: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
+  t.regex(out, /, once 2027-01-15 06:30 \(Europe\/Berlin\); next run 2027-01-15 06:30:00 \+01:00\n$/);
+  t.like(JSON.parse((await cli('schedule', 'show', 'tz-once', '--json')).stdout), { at: '2027-01-15T05:30:00.000Z', atLocal: '2027-01-15T06:30:00', timezone: 'Europe/Berlin', nextRun: '2027-01-15T05:30:00.000Z' }, 'JSON stays ISO UTC');
+  t.regex((await cli('schedule', 'add', 'tz-summer', '--at', '2027-07-15 06:30', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-07-15 06:30:00 \+02:00\n$/);
+  // Without --tz the wall time is the server's (Berlin), whatever zone the CLI runs in.
+  const newYork = { ...server!.env, TZ: 'America/New_York' };
+  const run = (...args: string[]) => promisify(execFile)(process.execPath, [CLI, ...args], { env: newYork });
+  t.regex((await run('schedule', 'add', 'tz-server', '--at', '2027-07-15 06:30', '--group', 'room-tz', '--wake')).stdout, /once 2027-07-15 06:30 \(server zone\); next run 2027-07-15 06:30:00 \+02:00\n$/);
+  t.like(JSON.parse((await cli('schedule', 'show', 'tz-server', '--json')).stdout), { nextRun: '2027-07-15T04:30:00.000Z', timezone: null });
+  const ls = (await run('schedule', 'ls')).stdout;
+  t.regex(ls, /^tz-once\s+once 2027-01-15 06:30 \(Europe\/Berlin\)\s+group room-tz\s+wake\s+skip\s+2027-01-15 06:30:00 \+01:00\s+-$/m);
+  t.regex((await run('schedule', 'ls', '--tz', 'UTC')).stdout, /^tz-once\s.*\s2027-01-15 05:30:00 \+00:00\s+-$/m);
+  t.regex((await cli('schedule', 'show', 'tz-once', '--tz', 'Asia/Kolkata')).stdout, /^ {2}next run: 2027-01-15 11:00:00 \+05:30$/m);
+  // An offset in the time wins; an unknown zone is the server's 400, nothing stored.
+  t.regex((await cli('schedule', 'add', 'tz-offset', '--at', '2027-01-15T06:30:00+02:00', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-01-15 05:30:00 \+01:00\n$/);
+  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--tz', 'Mars/Olympus', '--group', 'room-tz', '--wake']), { code: 1, stderr: 'netimage: 400: body.timezone: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
+  t.deepEqual(await fails(t, ['schedule', 'ls', '--tz', 'Mars/Olympus']), { code: 2, stderr: 'netimage: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
   t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--group', 'room-tz', '--wake', '--late-window', '1h']), { code: 2, stderr: 'netimage: --late-window takes a number of seconds (e.g. 3600), got "1h"' });
+  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-02-30 06:30', '--group', 'room-tz', '--wake']), { code: 2, stderr: 'netimage: --at "2027-02-30 06:30" is not a time like 2026-12-02 07:00 or 2026-12-02T07:00:00+01:00' });
   t.false((await cli('schedule', 'ls')).stdout.includes('tz-bad'));
+});
+
+test("audit prints times in the server's zone with the offset, and reads --since in the same zone (or --tz)", async (t) => {
+  const newYork = { ...server!.env, TZ: 'America/New_York' };
+  const run = (...args: string[]) => promisify(execFile)(process.execPath, [CLI, ...args], { env: newYork });
+  const wall = (ms: number, zone: string) => new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
+  await cli('group', 'add', 'room-audit-tz');
+  const text = (await run('audit', '--limit', '5')).stdout;
+  t.regex(text.split('\n')[2]!, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+0[12]:00\s+\S+\s+cli\s/, text);
+  const shown = text.split('\n')[2]!.slice(0, 19);
+  t.is(shown.slice(11, 13), wall(Date.now(), 'Europe/Berlin').slice(11, 13), "the server's (Berlin's) hour, not the CLI's (New York's)");
+  // A minute ago and a minute ahead, as a Berlin clock reads: the group add is in, then nothing.
+  t.regex((await run('audit', '--since', wall(Date.now() - 60_000, 'Europe/Berlin'))).stdout, /POST \/groups/);
+  t.is((await run('audit', '--since', wall(Date.now() + 120_000, 'Europe/Berlin'))).stdout, 'no audit entries match\n');
+  // --tz: typed and shown in that zone.
+  t.regex((await run('audit', '--since', wall(Date.now() - 60_000, 'UTC'), '--tz', 'UTC')).stdout, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+00:00\s+\S+\s+cli\s.*POST \/groups/m);
+  t.is(JSON.parse((await run('audit', '--limit', '1', '--json')).stdout)[0].ts.slice(-1), 'Z', 'JSON stays ISO UTC');
+});
+
+test('doctor asks the server the CLI talks to: --url with no server behind it is a problem, not "all checks passed"', async (t) => {
+  const port = await closedPort();
+  const e = (await t.throwsAsync(cli('doctor', '--url', `http://127.0.0.1:${port}`))) as CliFailure;
+  t.is(e.code, 1);
+  t.regex(e.stdout, new RegExp(`^✘ server +no netimage server answers at http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): start it`, 'm'));
+  t.notRegex(e.stdout, /all checks passed/);
+  t.regex(e.stdout, /\d+ problem\(s\) found\n$/);
+  // The saved login's server answers and takes the token; a wrong token is a problem too.
+  const ok = await cli('doctor').catch((f: CliFailure) => f);
+  t.regex(ok.stdout, new RegExp(`^✔ server +netimage \\S+ answers at ${server!.url.replace(/\./g, '\\.')}$`, 'm'));
+  t.regex(ok.stdout, /^✔ cli login +the admin API takes this CLI's token$/m);
+  const wrong = (await t.throwsAsync(cli('doctor', '--token', 'ni_wrong'))) as CliFailure;
+  t.regex(wrong.stdout, /^✘ cli login +the server refuses this CLI's token: netimage login/m);
 });

@@ -98,7 +98,7 @@ test('a serve that cannot start fails the start wait at once, with what it print
 test('a second serve on the same data dir refuses to start, naming the first, and changes nothing', async (t) => {
   const s = await startServe(t);
   const pidFile = join(s.dir, 'data', 'server.pid');
-  const firstPid = (await readFile(pidFile, 'utf8')).trim();
+  const firstPid = (await readFile(pidFile, 'utf8')).split('\n')[0]!;
   t.regex(firstPid, /^\d+$/);
   // Another port, so only the data dir is shared (as a second terminal with NETIMAGE_HTTP_PORT would).
   const second = (await t.throwsAsync(exec(process.execPath, [CLI, 'serve'], { env: { ...s.env, NETIMAGE_HTTP_PORT: '0' }, timeout: 60_000 }))) as Error & { code: number; stdout: string; stderr: string };
@@ -106,7 +106,7 @@ test('a second serve on the same data dir refuses to start, naming the first, an
   t.is(second.stderr.split('\n').filter(Boolean).length, 1, second.stderr);
   t.regex(second.stderr, new RegExp(`^netimage: another netimage server \\(pid ${firstPid}\\) is using the data dir ${join(s.dir, 'data')}: stop it first`));
   t.notRegex(second.stdout, /is running/);
-  t.is((await readFile(pidFile, 'utf8')).trim(), firstPid, 'the first server keeps its lock');
+  t.is((await readFile(pidFile, 'utf8')).split('\n')[0], firstPid, 'the first server keeps its lock');
   t.regex((await s.cli('group', 'add', 'room101')).stdout, /added group room101/, 'the first server still answers');
 });
 
@@ -120,7 +120,7 @@ test('a pid file whose process is gone (a server killed with -9) does not block 
   const child = spawn(process.execPath, [CLI, 'serve'], { env: serveEnv(dir), stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void child.kill());
   t.regex(await watchStart(child, /is running/).ready, /is running/);
-  t.is((await readFile(join(dir, 'data', 'server.pid'), 'utf8')).trim(), String(child.pid));
+  t.is((await readFile(join(dir, 'data', 'server.pid'), 'utf8')).split('\n')[0], String(child.pid));
   // SIGTERM at once, as systemd or a script may: the handler is in place before the banner.
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

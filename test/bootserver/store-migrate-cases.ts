@@ -41,7 +41,7 @@ async function filled(s: SqlStore): Promise<{ jobId: string }> {
   for (const message of ['one', 'two', 'three']) await s.addJobEvent({ jobId, ts, kind: 'progress', state: 'running', percent: 12.5, message });
   await s.putJobLog(jobId, 'line 1\nline 2\n');
   await s.putWakeRecord({ clientId: 'pc01', status: 'woke', source: 'api', address: '10.1.101.255:9', sent: ts, deadline: ts, updated: ts });
-  const schedule: Schedule = { id: randomUUID(), name: 'morning', kind: 'cron', at: null, cron: '0 7 * * 1-5', timezone: 'Europe/Berlin', target: { kind: 'group', id: 'room101' }, productId: 'p', actionRequest: 'setup', properties: { imagefile: 'win10' }, wake: true, missedPolicy: 'run-once', lateWindowSeconds: 600, enabled: true, nextRun: ts, lastRun: null, created: ts, modified: ts };
+  const schedule: Schedule = { id: randomUUID(), name: 'morning', kind: 'cron', at: null, atLocal: null, cron: '0 7 * * 1-5', timezone: 'Europe/Berlin', target: { kind: 'group', id: 'room101' }, productId: 'p', actionRequest: 'setup', properties: { imagefile: 'win10' }, wake: true, missedPolicy: 'run-once', lateWindowSeconds: 600, enabled: true, nextRun: ts, lastRun: null, created: ts, modified: ts };
   await s.createSchedule(schedule);
   await s.addScheduleRun({ scheduleId: schedule.id, due: ts, handled: ts, outcome: 'ran', message: '' });
   await s.createUser({ name: 'anna', role: 'operator', groups: ['room101'], passwordHash: '$y$j9T$salt$hash', created: ts, modified: ts });

@@ -269,7 +269,7 @@ for (const backend of BACKENDS) {
     await s.createUser({ name: 'ann', role: 'operator', groups: ['other'], passwordHash: null, created: at, modified: at });
     await s.createUser({ name: 'boss', role: 'admin', groups: ['room'], passwordHash: null, created: at, modified: at });
     await s.createSchedule({
-      id: 'morning', name: 'morning', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room' }, productId: null,
+      id: 'morning', name: 'morning', kind: 'cron', at: null, atLocal: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room' }, productId: null,
       actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true, nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: at, modified: at,
     });
     await t.throwsAsync(s.deleteGroup('room'), { instanceOf: StoreConflictError, message: 'group room is the target of schedule(s) morning: remove them first (netimage schedule rm morning); nothing was removed' });
@@ -280,7 +280,7 @@ for (const backend of BACKENDS) {
     // The same for a PC a schedule names.
     await s.createClient({ id: 'pc01', mac: '52:54:00:00:00:01', uuid: null, group: null, description: '', notes: '' });
     await s.createSchedule({
-      id: 'pc01-backup', name: 'pc01-backup', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'client', id: 'pc01' }, productId: null,
+      id: 'pc01-backup', name: 'pc01-backup', kind: 'cron', at: null, atLocal: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'client', id: 'pc01' }, productId: null,
       actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true, nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: at, modified: at,
     });
     await t.throwsAsync(s.deleteClient('pc01'), { instanceOf: StoreConflictError, message: 'client pc01 is the target of schedule(s) pc01-backup: remove them first (netimage schedule rm pc01-backup); nothing was removed' });
@@ -330,7 +330,7 @@ for (const backend of BACKENDS) {
     const clock = { now: () => new Date('2026-12-04T07:00:01Z') };
     const [a, b] = [db.store, await db.another()].map((store) => new Scheduler({ store, log: silentLogger, clock, action: async (s) => (ran.push(s.name), 'ok') }));
     await db.store.createSchedule({
-      id: 'once', name: 'once', kind: 'once', at: '2026-12-04T07:00:00.000Z', cron: null, timezone: null, target: { kind: 'group', id: 'room101' }, productId: null,
+      id: 'once', name: 'once', kind: 'once', at: '2026-12-04T07:00:00.000Z', atLocal: null, cron: null, timezone: null, target: { kind: 'group', id: 'room101' }, productId: null,
       // run-once: the schedulers never ran start(), so the due time counts as missed while down.
       actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'run-once', lateWindowSeconds: 3600, enabled: true,
       nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: '2026-12-01T00:00:00.000Z', modified: '2026-12-01T00:00:00.000Z',
@@ -388,6 +388,33 @@ test('sqlite: migration 4 moves the foreign product states kept in meta rows int
   t.regex(rows[0]!.modified, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   for (const client of ['pc01', 'pc02', 'gone']) t.is(await s.getMeta(`foreign-product-states:${client}`), null, client);
   t.is(await s.getMeta('other'), 'kept');
+});
+
+test('sqlite: a one-shot stored before migration 9 (an instant, no wall time) reads with atLocal null and still runs at its instant', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'db.sqlite');
+  const old = SqliteStore.open({ path, migrations: migrations.filter((m) => m.version < 9) });
+  await old.createGroup({ id: 'room101', description: '' });
+  await old.close();
+  // As routes.ts wrote it before: the CLI's instant in `at`, no zone.
+  const db = new DatabaseSync(path);
+  db.prepare(`INSERT INTO schedules(id, name, kind, at, cron, timezone, target_kind, target_id, product_id, action_request, properties, wake, missed_policy,
+    late_window_seconds, enabled, next_run, last_run, created, modified) VALUES ('old', 'old', 'once', '2026-12-04T06:00:00.000Z', NULL, NULL, 'group', 'room101', NULL,
+    'setup', '{}', 1, 'skip', 3600, 1, '2026-12-04T06:00:00.000Z', NULL, '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')`).run();
+  db.close();
+  const s = SqliteStore.open({ path });
+  t.teardown(() => s.close());
+  t.like(await s.getSchedule('old'), { kind: 'once', at: '2026-12-04T06:00:00.000Z', atLocal: null, timezone: null });
+  const ran: string[] = [];
+  let now = new Date('2026-12-04T05:59:59Z');
+  const scheduler = new Scheduler({ store: s, log: silentLogger, clock: { now: () => now }, action: async (x) => (ran.push(x.name), 'ok') });
+  await scheduler.start();
+  t.teardown(() => scheduler.stop());
+  t.deepEqual(ran, []);
+  now = new Date('2026-12-04T06:00:01Z');
+  await scheduler.tick();
+  t.deepEqual(ran, ['old']);
 });
 
 // ---- PostgreSQL only: its version table, the collation check, two servers migrating at once ----

@@ -55,9 +55,9 @@ export function serveEnv(dir: string, extra: Record<string, string> = {}): NodeJ
 }
 
 /** `netimage serve` on a fresh data dir; the caller stops it. */
-export async function spawnServe(): Promise<ServeProcess> {
+export async function spawnServe(extra: Record<string, string> = {}): Promise<ServeProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
-  const env = serveEnv(dir);
+  const env = serveEnv(dir, extra);
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

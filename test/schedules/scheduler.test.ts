@@ -22,7 +22,7 @@ const log = createLogger({ level: 'silent' });
 
 function schedule(name: string, over: Partial<Schedule>): Schedule {
   return {
-    id: name, name, kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room101' }, productId: null,
+    id: name, name, kind: 'cron', at: null, atLocal: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room101' }, productId: null,
     actionRequest: 'setup', properties: {}, wake: true, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true,
     nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: '2026-12-01T00:00:00.000Z', modified: '2026-12-01T00:00:00.000Z', ...over,
   };
@@ -120,4 +120,18 @@ test('a failing action is recorded as failed and the schedule moves on', async (
   const [run] = await scheduler.tick();
   t.like(run, { outcome: 'failed', message: 'group room101 has no clients' });
   t.is((await store.getSchedule('broken'))!.nextRun, '2026-12-05T07:00:00.000Z');
+});
+
+test('a start re-plans one-shots from their wall time and zone: a next run worked out under other rules is corrected, old ones are left alone', async (t) => {
+  const clock = new FakeClock('2027-03-01T00:00:00Z');
+  const s = await setup(t, clock);
+  // As if worked out where Berlin had no summer time: 07:00 at +01:00.
+  await s.store.createSchedule(schedule('dst', { kind: 'once', at: '2027-03-28T06:00:00.000Z', atLocal: '2027-03-28T07:00:00', cron: null, timezone: 'Europe/Berlin', nextRun: '2027-03-28T06:00:00.000Z' }));
+  await s.store.createSchedule(schedule('old', { kind: 'once', at: '2027-03-28T06:00:00.000Z', atLocal: null, cron: null, timezone: null, nextRun: '2027-03-28T06:00:00.000Z' }));
+  await s.current().start();
+  t.like(await s.store.getSchedule('dst'), { at: '2027-03-28T05:00:00.000Z', nextRun: '2027-03-28T05:00:00.000Z', atLocal: '2027-03-28T07:00:00' });
+  t.like(await s.store.getSchedule('old'), { nextRun: '2027-03-28T06:00:00.000Z' }, 'an instant-only one-shot keeps its instant');
+  clock.t = Date.parse('2027-03-28T05:00:02Z');
+  await s.current().tick();
+  t.deepEqual(s.ran, ['dst']);
 });

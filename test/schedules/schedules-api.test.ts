@@ -101,7 +101,10 @@ test('bad schedules are refused with a reason and nothing is stored', async (t) 
     [{ name: 'a', cron: '0 25 * * *', target: { kind: 'group', id: 'room101' } }, 400, /invalid cron expression/],
     [{ name: 'a', every: 'daily 07:00', timezone: 'Nowhere/Land', target: { kind: 'group', id: 'room101' } }, 400, /unknown time zone/],
     [{ name: 'a', at: '2020-01-01T00:00:00Z', target: { kind: 'group', id: 'room101' } }, 400, /in the past/],
-    [{ name: 'a', at: '2030-01-01T07:00', target: { kind: 'group', id: 'room101' } }, 400, /body\.at/],
+    [{ name: 'a', at: '2030-01-01 7h', target: { kind: 'group', id: 'room101' } }, 400, /body\.at/],
+    [{ name: 'a', at: '2030-02-30T07:00', target: { kind: 'group', id: 'room101' } }, 400, /body\.at/],
+    [{ name: 'a', at: '2030-01-01T07:00', timezone: 'Mars/Olympus', target: { kind: 'group', id: 'room101' } }, 400, /unknown time zone "Mars\/Olympus" \(an IANA name like Europe\/Berlin\)/],
+    [{ name: 'a', at: '2020-01-01T07:00', timezone: 'Europe/Berlin', target: { kind: 'group', id: 'room101' } }, 400, /at 2020-01-01T07:00 \(Europe\/Berlin: 2020-01-01 07:00:00 \+01:00\) is in the past/],
     [{ name: 'a', every: 'daily 07:00', target: { kind: 'group', id: 'room999' } }, 404, /group room999 not found/],
     [{ name: 'a', every: 'daily 07:00', target: { kind: 'group', id: 'room101' }, productId: 'opsi-local-image-prepare', properties: { nosuch: '1' } }, 400, /has no property nosuch/],
     [{ name: 'a', every: 'daily 07:00', target: { kind: 'group', id: 'room101' }, productId: null }, 400, /needs a product, wake, or both/],
@@ -118,6 +121,21 @@ test('bad schedules are refused with a reason and nothing is stored', async (t) 
   t.is((await fetch(`${ts.url}/api/v1/schedules`)).status, 401, 'admin token needed');
 });
 
+test('a one-shot is stored as the wall time and zone the admin gave; the server works out the instant, summer time included', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await seed(ts);
+  const target = { kind: 'group', id: 'room101' };
+  // 2027-03-28 is the day Berlin moves to summer time: 07:00 that day is 05:00Z, the day before 06:00Z.
+  const summer = await ts.api('POST', '/api/v1/schedules', { name: 'dst-day', at: '2027-03-28 07:00', timezone: 'Europe/Berlin', target, wake: true, productId: null });
+  t.is(summer.status, 201, summer.text);
+  t.like(summer.body, { kind: 'once', atLocal: '2027-03-28T07:00:00', timezone: 'Europe/Berlin', at: '2027-03-28T05:00:00.000Z', nextRun: '2027-03-28T05:00:00.000Z' });
+  t.like((await ts.api('POST', '/api/v1/schedules', { name: 'day-before', at: '2027-03-27T07:00', timezone: 'Europe/Berlin', target, wake: true, productId: null })).body, { nextRun: '2027-03-27T06:00:00.000Z' });
+  // An offset in the time names the instant: nothing to keep as wall time.
+  t.like((await ts.api('POST', '/api/v1/schedules', { name: 'offset', at: '2027-03-28T07:00:00+02:00', timezone: 'Europe/Berlin', target, wake: true, productId: null })).body, { atLocal: null, at: '2027-03-28T05:00:00.000Z' });
+  t.like((await ts.api('GET', '/api/v1/schedules/dst-day')).body, { atLocal: '2027-03-28T07:00:00', timezone: 'Europe/Berlin' });
+});
+
 test('CLI: schedule add (every / at), ls, show, rm', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
@@ -128,7 +146,7 @@ test('CLI: schedule add (every / at), ls, show, rm', async (t) => {
   await cli('schedule', 'add', 'tonight', '--at', '2099-01-01 18:00', 'pc01', '--wake');
   const ls = (await cli('schedule', 'ls')).stdout;
   t.regex(ls, /morning\s+0 7 \* \* 1-5 \(Europe\/Berlin\)\s+group room101\s+setup hwinvent \+ wake\s+run-once/);
-  t.regex(ls, /tonight\s+once 2099-01-01T\d\d:00:00\.000Z\s+client pc01\s+wake\s+skip/);
+  t.regex(ls, /tonight\s+once 2099-01-01 18:00 \(server zone\)\s+client pc01\s+wake\s+skip\s+2099-01-01 18:00:00 [+-]\d\d:\d\d\s+-$/m);
   const shown = (await cli('schedule', 'show', 'morning')).stdout;
   t.regex(shown, /^schedule morning\n/);
   t.regex(shown, /no runs yet/);

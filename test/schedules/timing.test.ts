@@ -24,7 +24,7 @@ test('next run of a recurring schedule honours its time zone; a one-shot runs on
 
 function schedule(over: Partial<Schedule>): Schedule {
   return {
-    id: 'x', name: 'x', kind: 'cron', at: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room101' }, productId: 'hwinvent',
+    id: 'x', name: 'x', kind: 'cron', at: null, atLocal: null, cron: '0 7 * * *', timezone: 'UTC', target: { kind: 'group', id: 'room101' }, productId: 'hwinvent',
     actionRequest: 'setup', properties: {}, wake: false, missedPolicy: 'skip', lateWindowSeconds: 3600, enabled: true,
     nextRun: '2026-12-04T07:00:00.000Z', lastRun: null, created: '', modified: '', ...over,
   };
@@ -50,4 +50,26 @@ test('due decisions: on time while up; missed while down follows the policy; mis
 
   t.deepEqual(decideDue(schedule({ enabled: false }), up, up), { kind: 'wait' });
   t.like(decideDue(schedule({ kind: 'once', at: '2026-12-04T07:00:00.000Z', cron: null }), new Date('2026-12-04T07:00:01Z'), started), { kind: 'run', next: null });
+});
+
+test('a one-shot keeps its wall time and zone: the instant is worked out when it is planned, DST days included; old schedules with only an instant still run', (t) => {
+  // 2027-03-28: Berlin skips 02:00-03:00; 2027-10-31: 02:00-03:00 comes twice.
+  const once = (atLocal: string, timezone: string | null) => ({ kind: 'once' as const, at: null, atLocal, cron: null, timezone });
+  t.is(nextRunAfter(once('2027-03-28T07:00:00', 'Europe/Berlin'), new Date('2027-03-01T00:00:00Z'))!.toISOString(), '2027-03-28T05:00:00.000Z', 'summer time from that morning');
+  t.is(nextRunAfter(once('2027-03-27T07:00:00', 'Europe/Berlin'), new Date('2027-03-01T00:00:00Z'))!.toISOString(), '2027-03-27T06:00:00.000Z', 'winter time the day before');
+  t.is(nextRunAfter(once('2027-03-28T02:30:00', 'Europe/Berlin'), new Date('2027-03-01T00:00:00Z'))!.toISOString(), '2027-03-28T01:30:00.000Z', 'a time in the gap moves on by the gap (03:30 CEST)');
+  t.is(nextRunAfter(once('2027-10-31T02:30:00', 'Europe/Berlin'), new Date('2027-10-01T00:00:00Z'))!.toISOString(), '2027-10-31T00:30:00.000Z', 'a time that comes twice is the first');
+  t.is(nextRunAfter(once('2027-10-31T07:00:00', 'America/New_York'), new Date('2027-10-01T00:00:00Z'))!.toISOString(), '2027-10-31T11:00:00.000Z');
+  // The instant stored when it was made (here as if the zone had no summer time) does not decide:
+  // the wall time in the zone does.
+  const stale = schedule({ kind: 'once', at: '2027-03-28T06:00:00.000Z', atLocal: '2027-03-28T07:00:00', cron: null, timezone: 'Europe/Berlin', nextRun: '2027-03-28T06:00:00.000Z' });
+  const started = new Date('2027-03-28T00:00:00Z');
+  t.deepEqual(decideDue(stale, new Date('2027-03-28T04:59:59Z'), started), { kind: 'wait' });
+  const due = decideDue(stale, new Date('2027-03-28T05:00:01Z'), started);
+  t.like(due, { kind: 'run', late: false, next: null });
+  t.is((due as { due: Date }).due.toISOString(), '2027-03-28T05:00:00.000Z');
+  // Stored before wall times were kept: `at` is the instant, as before.
+  const old = schedule({ kind: 'once', at: '2027-03-28T06:00:00.000Z', atLocal: null, cron: null, timezone: null, nextRun: '2027-03-28T06:00:00.000Z' });
+  t.deepEqual(decideDue(old, new Date('2027-03-28T05:00:01Z'), started), { kind: 'wait' });
+  t.like(decideDue(old, new Date('2027-03-28T06:00:01Z'), started), { kind: 'run', next: null });
 });

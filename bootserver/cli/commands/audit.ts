@@ -1,6 +1,7 @@
 // `netimage audit`: who changed what, on which PCs, when and from where (admins only).
 import { UsageError, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
+import { displayZone, readTime, showTime } from '../time.ts';
 
 interface AuditEntry {
   ts: string;
@@ -21,29 +22,32 @@ function clientList(clients: string[]): string {
 export const auditCommand: CommandGroup = {
   name: 'audit',
   section: 'admin',
-  usage: [{ syntax: 'audit [--actor NAME] [--since TIME] [--limit N]', summary: 'the audit log, newest first (via: ui = browser session, cli = API token)' }],
+  usage: [{ syntax: 'audit [--actor NAME] [--since TIME] [--limit N] [--tz ZONE]', summary: "the audit log, newest first (via: ui = browser session, cli = API token); times shown and --since read in the server's zone, or --tz" }],
   options: {
+    tz: { type: 'string' },
     actor: { type: 'string' },
     since: { type: 'string' },
     limit: { type: 'string' },
   },
   async run(ctx) {
     ctx.operands(undefined, 0);
+    const api = await ctx.api();
+    // One zone for what is typed and what is shown: --since 07:00 means 07:00 as the TIME column shows it.
+    const zone = await displayZone(ctx.string('tz'), api);
     const q = new URLSearchParams();
     for (const name of ['actor', 'since', 'limit']) {
       const v = ctx.string(name);
       if (v === undefined) continue;
-      if (name === 'since' && Number.isNaN(Date.parse(v))) throw new UsageError(`--since "${v}" is not a time like 2026-12-01, 2026-12-01 07:00 or an ISO time`);
       if (name === 'limit' && !/^\d+$/.test(v)) throw new UsageError(`--limit takes a number of entries, got "${v}"`);
-      q.set(name, name === 'since' ? new Date(v).toISOString() : v);
+      q.set(name, name === 'since' ? readTime(v, zone, 'since').toISOString() : v);
     }
-    const entries = await (await ctx.api()).call<AuditEntry[]>('GET', `/api/v1/audit${q.size ? `?${q}` : ''}`);
+    const entries = await api.call<AuditEntry[]>('GET', `/api/v1/audit${q.size ? `?${q}` : ''}`);
     ctx.out(entries, () =>
       !entries.length
         ? 'no audit entries match'
         : table(
         ['TIME', 'WHO', 'VIA', 'FROM', 'REQUEST', 'PCS', 'STATUS'],
-        entries.map((e) => [e.ts.slice(0, 19).replace('T', ' '), e.actor, e.via, e.source, `${e.method} ${e.route.replace(/^\/api\/v1/, '')}`, clientList(e.clients), e.status]),
+        entries.map((e) => [showTime(e.ts, zone), e.actor, e.via, e.source, `${e.method} ${e.route.replace(/^\/api\/v1/, '')}`, clientList(e.clients), e.status]),
       ),
     );
     return 0;

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { seg, UsageError, type CommandContext, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
+import { displayZone, showTime } from '../time.ts';
 
 interface ClientView {
   id: string;
@@ -16,9 +17,9 @@ interface ClientView {
   lastSeenSite?: string | null;
 }
 
-/** "2026-12-02 03:40 at site-b", or nothing for a client no server has seen. */
-function seenAt(c: ClientView): string | null {
-  return c.lastSeen ? `${c.lastSeen.slice(0, 16).replace('T', ' ')} at ${c.lastSeenSite ?? '?'}` : null;
+/** "2026-12-02 03:40:12 +01:00 at site-b", or nothing for a client no server has seen. */
+function seenAt(c: ClientView, zone: string): string | null {
+  return c.lastSeen ? `${showTime(c.lastSeen, zone)} at ${c.lastSeenSite ?? '?'}` : null;
 }
 
 interface ClientDetail extends ClientView {
@@ -29,10 +30,9 @@ interface ClientDetail extends ClientView {
   wake?: { status: string; address?: string; sent?: string } | null;
 }
 
-const when = (iso: string | null | undefined) => (iso ? iso.slice(0, 19).replace('T', ' ') : null);
-
-/** `client show` as an admin reads it (--json keeps the API object). */
-export function clientText(c: ClientDetail): string {
+/** `client show` as an admin reads it (--json keeps the API object); times in `zone` with the offset. */
+export function clientText(c: ClientDetail, zone = 'UTC'): string {
+  const when = (iso: string | null | undefined) => showTime(iso, zone);
   const wake = c.wake ? `${c.wake.status.replace(/_/g, ' ')}${c.wake.sent ? ` (sent ${when(c.wake.sent)}${c.wake.address ? ` to ${c.wake.address}` : ''})` : ''}` : null;
   const rows: [string, string | null | undefined][] = [
     ['MAC', c.mac],
@@ -40,7 +40,7 @@ export function clientText(c: ClientDetail): string {
     ['group', c.group],
     ['description', c.description],
     ['notes', c.notes],
-    ['last seen', seenAt(c) ?? 'never (no boot config read yet)'],
+    ['last seen', seenAt(c, zone) ?? 'never (no boot config read yet)'],
     ['last wake', wake],
     ['inventory', c.hasInventory ? `yes (netimage inventory ${c.id})` : `none yet (netimage action set ${c.id} hwinvent)`],
     ['registered', when(c.created)],
@@ -68,6 +68,7 @@ export const clientCommand: CommandGroup = {
     uuid: { type: 'string' },
     group: { type: 'string' },
     description: { type: 'string' },
+    tz: { type: 'string' },
   },
   async run(ctx) {
     const api = await ctx.api();
@@ -90,13 +91,15 @@ export const clientCommand: CommandGroup = {
         const list = await api.call<ClientView[]>('GET', `/api/v1/clients${group ? `?group=${seg(group)}` : ''}`);
         // WAKE: the latest Wake-on-LAN (waiting, woke, did_not_wake).
         const none = group ? `no clients in group ${group} yet: netimage client add <hostname> --mac <MAC> --group ${group}` : 'no clients yet: netimage client add <hostname> --mac <MAC>';
-        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'LAST SEEN', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, seenAt(c), c.description])) : none));
+        const zone = await displayZone(ctx.string('tz'), api);
+        ctx.out(list, () => (list.length ? table(['HOSTNAME', 'MAC', 'SMBIOS UUID', 'GROUP', 'WAKE', 'LAST SEEN', 'DESCRIPTION'], list.map((c) => [c.id, c.mac, c.uuid, c.group, c.wake?.status, seenAt(c, zone), c.description])) : none));
         return 0;
       }
       case 'show': {
         const [id] = ctx.operands('show', 1);
+        const zone = await displayZone(ctx.string('tz'), api);
         const c = await api.call<ClientDetail>('GET', `/api/v1/clients/${seg(id)}`);
-        ctx.out(c, () => clientText(c));
+        ctx.out(c, () => clientText(c, zone));
         return 0;
       }
       case 'rm': {

@@ -5,6 +5,7 @@
 // gigabytes over loopback for nothing, and the one code path (bootserver/depot/windows-media.ts)
 // writes through the depot's atomic staging either way, so the running server sees the new
 // version appear whole. Run it as the user the server runs as (the depot is 0700).
+import { displayZone, showTime } from '../time.ts';
 import type { CommandGroup, CommandContext } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { table } from '../format.ts';
@@ -55,11 +56,11 @@ function content(e: EntryView): string {
   return bits.join('; ');
 }
 
-function showText(e: EntryView): string {
-  const lines = [`${e.id}: ${mib(e.bytes)} in ${e.files.length} files, created ${e.created.slice(0, 19).replace('T', ' ')}`];
+function showText(e: EntryView, zone: string): string {
+  const lines = [`${e.id}: ${mib(e.bytes)} in ${e.files.length} files, created ${showTime(e.created, zone)}`];
   for (const [part, bytes] of parts(e)) lines.push(`  ${part}/  ${mib(bytes)}${e.meta.importedFrom?.[part] ? `  from ${e.meta.importedFrom[part]}` : ''}`);
   if (e.meta.capturedFrom) lines.push(`  captured from ${e.meta.capturedFrom}`);
-  if (e.kind === 'golden' && e.meta.image) lines.push(`  image ${e.meta.image}: ${e.meta.fsType ?? '?'}, made ${e.meta.imageCreated?.slice(0, 19).replace('T', ' ') ?? '?'}; restore it with opsi-local-image-restore server_image=${e.id.split('/')[1]}`);
+  if (e.kind === 'golden' && e.meta.image) lines.push(`  image ${e.meta.image}: ${e.meta.fsType ?? '?'}, made ${showTime(e.meta.imageCreated, zone) ?? '?'}; restore it with opsi-local-image-restore server_image=${e.id.split('/')[1]}`);
   for (const ed of e.meta.editions ?? []) lines.push(`  edition ${ed.index}: ${ed.name}`);
   if (e.kind === 'windows-media' && !e.meta.editions) lines.push('  no editions (no sources/install.wim or install.esd imported yet)');
   return lines.join('\n');
@@ -79,17 +80,18 @@ export const depotCommand: CommandGroup = {
       summary: 'Windows media (ISO or folder) into windows-media/<product>; run on the server machine',
     },
   ],
-  options: { part: { type: 'string' } },
+  options: { part: { type: 'string' }, tz: { type: 'string' } },
   async run(ctx) {
     if (ctx.args[0] === 'import') return importMedia(ctx);
     const api = await ctx.api();
+    const zone = ['ls', 'show'].includes(ctx.args[0] ?? '') ? await displayZone(ctx.string('tz'), api) : 'UTC';
     switch (ctx.args[0]) {
       case 'ls': {
         ctx.operands('ls', 0);
         const entries = await api.call<EntryView[]>('GET', '/api/v1/depot');
         ctx.out(entries, () =>
           entries.length
-            ? table(['ENTRY', 'SIZE', 'FILES', 'CREATED', 'CONTENT'], entries.map((e) => [e.id, mib(e.bytes), e.files.length, e.created.slice(0, 19).replace('T', ' '), content(e)]))
+            ? table(['ENTRY', 'SIZE', 'FILES', 'CREATED', 'CONTENT'], entries.map((e) => [e.id, mib(e.bytes), e.files.length, showTime(e.created, zone), content(e)]))
             : 'the depot is empty (netimage os build debian-12, netimage depot import <product> <iso>)',
         );
         return 0;
@@ -97,7 +99,7 @@ export const depotCommand: CommandGroup = {
       case 'show': {
         const id = entryPath(ctx, 'show');
         const e = await api.call<EntryView>('GET', `/api/v1/depot/${id}`);
-        ctx.out(e, () => showText(e));
+        ctx.out(e, () => showText(e, zone));
         return 0;
       }
       case 'verify': {

@@ -2,6 +2,8 @@
 // them: the client's agent reports them (imagefiles_list of the restore product, with each
 // image's size, date and format beside it) after each backup, delimage and prepare, and the free
 // space after a backup. An agent from before that report sent names only: size and date unknown.
+import { formatInZone } from '../../../lib/zoned-time.ts';
+import { displayZone } from '../time.ts';
 import { seg, type CommandGroup } from '../command.ts';
 import type { AdminClient } from '../api-client.ts';
 import { table } from '../format.ts';
@@ -42,10 +44,9 @@ async function imagesView(api: AdminClient, client: string): Promise<ImagesView>
   };
 }
 
-/** An ISO time as the other lines print it: UTC, to the second. */
-const when = (iso: string) => `${iso.slice(0, 19).replace('T', ' ')} UTC`;
-
-function imagesText(v: ImagesView): string {
+function imagesText(v: ImagesView, zone: string): string {
+  // As the other commands print times: in the server's zone (or --tz), to the second, with the offset.
+  const when = (iso: string) => formatInZone(iso, zone);
   const lines = v.images.length
     ? [
         table(
@@ -65,10 +66,13 @@ export const imagesCommand: CommandGroup = {
   name: 'images',
   section: 'admin',
   usage: [{ syntax: 'images <hostname>', summary: "images on the client's backup partition" }],
+  options: { tz: { type: 'string' } },
   async run(ctx) {
     const [client] = ctx.operands(undefined, 1);
-    const view = await imagesView(await ctx.api(), client);
-    ctx.out(view, () => imagesText(view));
+    const api = await ctx.api();
+    const zone = await displayZone(ctx.string('tz'), api);
+    const view = await imagesView(api, client);
+    ctx.out(view, () => imagesText(view, zone));
     return 0;
   },
 };

@@ -3,6 +3,8 @@
 import { UsageError, seg, type CommandGroup } from '../command.ts';
 import { ApiError, type AdminClient } from '../api-client.ts';
 import { jobEventLine, table, type JobLineEvent } from '../format.ts';
+import { formatInZone } from '../../../lib/zoned-time.ts';
+import { displayZone, showTime } from '../time.ts';
 
 interface JobView {
   id: string;
@@ -41,8 +43,8 @@ export const jobsCommand: CommandGroup = {
   name: 'jobs',
   section: 'admin',
   usage: [
-    { syntax: 'jobs [--client C | --group G] [--last]', summary: "list jobs, newest first (--last: each PC's newest job only)" },
-    { syntax: 'jobs --follow [--client C] [--job ID]', summary: 'follow their progress live' },
+    { syntax: 'jobs [--client C | --group G] [--last] [--tz ZONE]', summary: "list jobs, newest first (--last: each PC's newest job only)" },
+    { syntax: 'jobs --follow [--client C | --group G] [--job ID] [--tz ZONE]', summary: "follow their progress live (times in the server's zone, or --tz)" },
   ],
   options: {
     client: { type: 'string' },
@@ -50,6 +52,7 @@ export const jobsCommand: CommandGroup = {
     last: { type: 'boolean' },
     job: { type: 'string' },
     follow: { type: 'boolean', short: 'f' },
+    tz: { type: 'string' },
   },
   async run(ctx) {
     ctx.operands(undefined, 0);
@@ -57,23 +60,28 @@ export const jobsCommand: CommandGroup = {
     const client = ctx.string('client');
     const given = ctx.string('job');
     const group = ctx.string('group');
+    const zone = await displayZone(ctx.string('tz'), api);
     if (ctx.flag('follow') || given !== undefined) {
-      if (group !== undefined || ctx.flag('last')) throw new UsageError('--group and --last list jobs; --follow follows one PC (--client), one job (--job) or all');
+      if (ctx.flag('last')) throw new UsageError('--last lists jobs; --follow follows one PC (--client), one room (--group), one job (--job) or all');
+      if (client !== undefined && group !== undefined) throw new UsageError('--follow takes --client or --group, not both');
       const job = given === undefined ? undefined : await resolveJobId(api, given);
       const q = new URLSearchParams();
       if (client) q.set('client', client);
+      if (group) q.set('group', group);
       if (job) q.set('job', job);
-      // Said once the server took the stream: an unknown PC or job is refused first (404).
-      const following = job ? `following job ${job} (Ctrl-C to stop)\n` : client ? `following the jobs of ${client} (Ctrl-C to stop)\n` : 'following all jobs (Ctrl-C to stop)\n';
+      // Said once the server took the stream: an unknown PC, room or job is refused first (404).
+      // The lines carry the time of day only: the zone and its offset are said here once.
+      const what = job ? `job ${job}` : client ? `the jobs of ${client}` : group ? `the jobs of the PCs in ${group}` : 'all jobs';
+      const following = `following ${what} (times ${zone}, ${formatInZone(new Date(), zone).slice(20)}; Ctrl-C to stop)\n`;
       await api.streamEvents(q.size ? `?${q.toString()}` : '', (data) => {
         if ((data as { type?: string }).type === 'wake') {
           // A client notice (did not wake), not a job event.
           const n = data as { ts: string; clientId: string; message: string };
-          process.stdout.write(`${n.ts.slice(11, 19)}  ${n.clientId.padEnd(14)} ${n.message}\n`);
+          process.stdout.write(`${formatInZone(n.ts, zone).slice(11, 19)}  ${n.clientId.padEnd(14)} ${n.message}\n`);
           return undefined;
         }
         const e = data as JobLineEvent & { jobId: string };
-        process.stdout.write(jobEventLine(e) + '\n');
+        process.stdout.write(jobEventLine(e, zone) + '\n');
         return job && e.kind === 'state' && FINAL_STATES.has(e.state) ? 'stop' : undefined;
       }, undefined, () => process.stdout.write(following));
       return 0;
@@ -87,7 +95,7 @@ export const jobsCommand: CommandGroup = {
       jobs.length
         ? table(
             ['JOB', 'CLIENT', 'PRODUCT', 'STATE', 'TRY', '%', 'UPDATED', 'SITE', 'ERROR'],
-            jobs.map((j) => [j.id.slice(0, 8), j.clientId, j.productId, j.state, `${j.attempt}/${j.maxAttempts}`, j.percent === null ? null : Math.round(j.percent), j.updated.slice(0, 19).replace('T', ' '), j.site, j.error]),
+            jobs.map((j) => [j.id.slice(0, 8), j.clientId, j.productId, j.state, `${j.attempt}/${j.maxAttempts}`, j.percent === null ? null : Math.round(j.percent), showTime(j.updated, zone), j.site, j.error]),
           )
         : client
           ? `no jobs for ${client} yet`

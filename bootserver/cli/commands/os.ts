@@ -3,6 +3,7 @@
 // `netimage os builds`: the builds since the server started (also those that setting an OS
 // install action started), with their state and progress.
 // `netimage os installs [--state waiting]`: OS installs and their first-boot state.
+import { displayZone, showTime } from '../time.ts';
 import type { CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
 import { mib } from './depot.ts';
@@ -45,16 +46,19 @@ export const osCommand: CommandGroup = {
     proxy: { type: 'string' },
     rebuild: { type: 'boolean' },
     state: { type: 'string' },
+    tz: { type: 'string' },
   },
   async run(ctx) {
     if (ctx.args[0] === 'builds') {
       ctx.operands('builds', 0);
-      const builds = await (await ctx.api()).call<BuildView[]>('GET', '/api/v1/os/builds');
+      const api = await ctx.api();
+      const zone = await displayZone(ctx.string('tz'), api);
+      const builds = await api.call<BuildView[]>('GET', '/api/v1/os/builds');
       ctx.out(builds, () =>
         builds.length
           ? table(
               ['BUILD', 'ENTRY', 'STATE', 'PROGRESS', 'STARTED', 'ERROR'],
-              builds.map((b) => [b.id, b.entryId, b.cached ? 'cached' : b.state, `${Math.round(b.percent)}%`, (b.started ?? '').slice(0, 19).replace('T', ' '), b.error ?? '']),
+              builds.map((b) => [b.id, b.entryId, b.cached ? 'cached' : b.state, `${Math.round(b.percent)}%`, showTime(b.started, zone), b.error ?? '']),
             )
           : 'no builds since the server started (netimage os build debian-12)',
       );
@@ -63,12 +67,14 @@ export const osCommand: CommandGroup = {
     if (ctx.args[0] === 'installs') {
       ctx.operands('installs', 0);
       const state = ctx.string('state');
-      const rows = await (await ctx.api()).call<InstallView[]>('GET', `/api/v1/os/installs${state ? `?state=${encodeURIComponent(state)}` : ''}`);
+      const api = await ctx.api();
+      const zone = await displayZone(ctx.string('tz'), api);
+      const rows = await api.call<InstallView[]>('GET', `/api/v1/os/installs${state ? `?state=${encodeURIComponent(state)}` : ''}`);
       ctx.out(rows, () =>
         rows.length
           ? table(
               ['CLIENT', 'PRODUCT', 'STATE', 'DEADLINE', 'JOB'],
-              rows.map((r) => [r.clientId, r.productId, r.state, r.state === 'waiting' ? (r.deadline ?? '').slice(0, 19).replace('T', ' ') : '', r.jobId]),
+              rows.map((r) => [r.clientId, r.productId, r.state, r.state === 'waiting' ? showTime(r.deadline, zone) : '', r.jobId]),
             )
           : 'no OS installs',
       );

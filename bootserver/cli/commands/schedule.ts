@@ -1,11 +1,15 @@
 // `netimage schedule ...`: one-shot and recurring actions (and wakes) for a client or a group.
 import { parseProps, seg, UsageError, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
+import { hasOffset, normalizeWallTime } from '../../../lib/zoned-time.ts';
+import { displayZone, showTime } from '../time.ts';
 
 interface ScheduleView {
   name: string;
   kind: string;
   at: string | null;
+  /** The wall time typed, in `timezone` (null: the server's); absent on schedules made before it was kept. */
+  atLocal?: string | null;
   cron: string | null;
   timezone: string | null;
   target: { kind: string; id: string };
@@ -30,53 +34,43 @@ interface ScheduleDetail extends ScheduleView {
   runs: ScheduleRunView[];
 }
 
-const when = (s: ScheduleView) => (s.kind === 'once' ? `once ${s.at}` : `${s.cron}${s.timezone ? ` (${s.timezone})` : ''}`);
+/** What the admin set: the wall time or cron in the schedule's own zone; an old one-shot (an instant only) in the zone shown. */
+const when = (s: ScheduleView, zone: string) =>
+  s.kind === 'once'
+    ? s.atLocal
+      ? `once ${s.atLocal.replace('T', ' ').replace(/:00$/, '')} (${s.timezone ?? 'server zone'})`
+      : `once ${showTime(s.at, zone)}`
+    : `${s.cron}${s.timezone ? ` (${s.timezone})` : ''}`;
 const what = (s: ScheduleView) => [s.productId ? `${s.actionRequest} ${s.productId}` : null, s.wake ? 'wake' : null].filter(Boolean).join(' + ');
 
 /** `schedule show`: the schedule as an admin reads it, then its last runs (newest first, as the server sends them). */
-function scheduleText(s: ScheduleDetail): string {
+function scheduleText(s: ScheduleDetail, zone: string): string {
   const props = Object.entries(s.properties ?? {}).map(([k, v]) => `${k}=${String(v)}`);
   const lines = [
     `schedule ${s.name}${s.enabled === false ? ' (disabled)' : ''}`,
-    `  when:     ${when(s)}`,
+    `  when:     ${when(s, zone)}`,
     `  target:   ${s.target.kind} ${s.target.id}`,
     `  does:     ${what(s) || '-'}${props.length ? ` (${props.join(' ')})` : ''}`,
     `  missed:   ${s.missedPolicy}${s.lateWindowSeconds !== undefined ? `, late window ${s.lateWindowSeconds} s` : ''}`,
-    `  next run: ${s.nextRun ?? '-'}`,
-    `  last run: ${s.lastRun ?? '-'}`,
+    `  next run: ${showTime(s.nextRun, zone) ?? '-'}`,
+    `  last run: ${showTime(s.lastRun, zone) ?? '-'}`,
   ];
   if (!s.runs.length) return [...lines, '', 'no runs yet'].join('\n');
-  return [...lines, '', table(['DUE', 'HANDLED', 'OUTCOME', 'MESSAGE'], s.runs.map((r) => [r.due, r.handled, r.outcome, r.message]))].join('\n');
+  return [...lines, '', table(['DUE', 'HANDLED', 'OUTCOME', 'MESSAGE'], s.runs.map((r) => [showTime(r.due, zone), showTime(r.handled, zone), r.outcome, r.message]))].join('\n');
 }
 
 /**
- * "2026-12-02 07:00" (in --tz when given, else this machine's time zone) or a full ISO time -> ISO.
- * --tz counts for --at too: it was ignored, and "06:30 --tz Europe/Berlin" ran at 06:30 UTC.
+ * --at as the API takes it: a wall time ("2026-12-02 07:00") goes as typed, with --tz (else the
+ * server's zone), and the server works out the instant when it plans the run; an ISO time with
+ * an offset is that instant. The CLI does no zone arithmetic of its own: it once did, with a zone
+ * offset reckoned here, in this machine's zone when --tz was not given.
  */
-export function absoluteTime(text: string, timeZone?: string): string {
-  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(text.trim())) return text.trim();
-  const wall = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text.trim());
-  const d = new Date(text.trim().replace(' ', 'T'));
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--at "${text}" is not a time like 2026-12-02 07:00 or 2026-12-02T07:00:00+01:00`);
-  if (timeZone === undefined || !wall) return d.toISOString();
-  const [, y, mo, da, h, mi, s] = wall.map(Number) as number[];
-  const asUtc = Date.UTC(y!, mo! - 1, da!, h!, mi!, s || 0);
-  // The zone's offset at that moment (twice: the first guess may sit across a DST change).
-  let t = asUtc - zoneOffsetMs(asUtc, timeZone);
-  t = asUtc - zoneOffsetMs(t, timeZone);
-  return new Date(t).toISOString();
-}
-
-/** How far `timeZone`'s wall clock is ahead of UTC at instant `t`. */
-function zoneOffsetMs(t: number, timeZone: string): number {
-  let parts: Intl.DateTimeFormatPart[];
-  try {
-    parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(t);
-  } catch {
-    throw new UsageError(`unknown time zone "${timeZone}" (an IANA name like Europe/Berlin)`);
-  }
-  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - (t - (t % 1000));
+export function atOption(text: string): string {
+  const t = text.trim();
+  if (hasOffset(t) && !Number.isNaN(Date.parse(t))) return t;
+  const wall = normalizeWallTime(t);
+  if (wall === null) throw new UsageError(`--at "${text}" is not a time like 2026-12-02 07:00 or 2026-12-02T07:00:00+01:00`);
+  return wall;
 }
 
 export const scheduleCommand: CommandGroup = {
@@ -87,8 +81,8 @@ export const scheduleCommand: CommandGroup = {
       syntax:
         'schedule add <name> (--at TIME | --every "weekdays 07:00" | --cron "0 7 * * 1-5") [--tz ZONE] (<hostname> | --group G) [<product>] [--request setup] [--prop k=v ...] [--wake] [--missed skip|run-once] [--late-window SECONDS]',
     },
-    { syntax: 'schedule ls', summary: 'schedules with their next and last run' },
-    { syntax: 'schedule show <name>', summary: 'one schedule and its last runs' },
+    { syntax: 'schedule ls [--tz ZONE]', summary: "schedules with their next and last run (times in the server's zone, or --tz)" },
+    { syntax: 'schedule show <name> [--tz ZONE]', summary: 'one schedule and its last runs' },
     { syntax: 'schedule rm <name>' },
   ],
   options: {
@@ -123,7 +117,7 @@ export const scheduleCommand: CommandGroup = {
           wake: ctx.flag('wake'),
         };
         const at = ctx.string('at');
-        if (at !== undefined) body['at'] = absoluteTime(at, ctx.string('tz'));
+        if (at !== undefined) body['at'] = atOption(at);
         if (ctx.has('every')) body['every'] = ctx.string('every');
         if (ctx.has('cron')) body['cron'] = ctx.string('cron');
         if (ctx.has('tz')) body['timezone'] = ctx.string('tz');
@@ -134,24 +128,31 @@ export const scheduleCommand: CommandGroup = {
           if (!/^\d+$/.test(late.trim())) throw new UsageError(`--late-window takes a number of seconds (e.g. 3600), got "${late}"`);
           body['lateWindowSeconds'] = Number(late);
         }
-        const s = await (await ctx.api()).call<ScheduleView>('POST', '/api/v1/schedules', body);
-        ctx.out(s, () => `added schedule ${s.name}: ${what(s)} for ${s.target.kind} ${s.target.id}, ${when(s)}; next run ${s.nextRun ?? '-'}`);
+        const api = await ctx.api();
+        const s = await api.call<ScheduleView>('POST', '/api/v1/schedules', body);
+        // The server took --tz, so it is a zone: the next run is shown in it.
+        const zone = await displayZone(ctx.string('tz'), api);
+        ctx.out(s, () => `added schedule ${s.name}: ${what(s)} for ${s.target.kind} ${s.target.id}, ${when(s, zone)}; next run ${showTime(s.nextRun, zone) ?? '-'}`);
         return 0;
       }
       case 'ls': {
         ctx.operands('ls', 0);
-        const list = await (await ctx.api()).call<ScheduleView[]>('GET', '/api/v1/schedules');
+        const api = await ctx.api();
+        const zone = await displayZone(ctx.string('tz'), api);
+        const list = await api.call<ScheduleView[]>('GET', '/api/v1/schedules');
         ctx.out(list, () =>
           list.length
-            ? table(['NAME', 'WHEN', 'TARGET', 'DOES', 'MISSED', 'NEXT RUN', 'LAST RUN'], list.map((s) => [s.name, when(s), `${s.target.kind} ${s.target.id}`, what(s), s.missedPolicy, s.nextRun, s.lastRun]))
+            ? table(['NAME', 'WHEN', 'TARGET', 'DOES', 'MISSED', 'NEXT RUN', 'LAST RUN'], list.map((s) => [s.name, when(s, zone), `${s.target.kind} ${s.target.id}`, what(s), s.missedPolicy, showTime(s.nextRun, zone), showTime(s.lastRun, zone)]))
             : 'no schedules yet: netimage schedule add <name> --every "weekdays 07:00" --group <room> <product> --wake',
         );
         return 0;
       }
       case 'show': {
         const [name] = ctx.operands('show', 1);
-        const s = await (await ctx.api()).call<ScheduleDetail>('GET', `/api/v1/schedules/${seg(name)}`);
-        ctx.out(s, () => scheduleText(s));
+        const api = await ctx.api();
+        const zone = await displayZone(ctx.string('tz'), api);
+        const s = await api.call<ScheduleDetail>('GET', `/api/v1/schedules/${seg(name)}`);
+        ctx.out(s, () => scheduleText(s, zone));
         return 0;
       }
       case 'rm': {

@@ -1,5 +1,6 @@
 // GET /events: job progress as server-sent events. Registered apart from the other admin routes
 // because it alone also takes a short-lived ticket (?ticket=) instead of the admin token header.
+import { AsyncResource } from 'node:async_hooks';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { LiveJobEvent } from '../../service/event-bus.ts';
 import { eventsQuery } from '../schemas.ts';
@@ -22,15 +23,22 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admi
       // An unknown PC or job is a 404 now, not a stream that stays silent forever.
       if (req.query.client) await admin.requireClient(req.query.client);
       if (req.query.job) await admin.job(req.query.job);
+      if (req.query.group) await admin.requireGroup(req.query.group);
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write('retry: 2000\n\n');
       const send = (e: LiveJobEvent) => raw.write(`id: ${e.id}\nevent: job\ndata: ${JSON.stringify(e)}\n\n`);
-      const stream = admin.followJobs({ job: req.query.job, client: req.query.client }, send);
+      const stream = admin.followJobs({ job: req.query.job, client: req.query.client, group: req.query.group }, send);
       // Client notices (did not wake) go live only; a job filter leaves them out.
+      const outside = new AsyncResource('netimage.events');
       const unsubscribeNotices = notices?.subscribe((n) => {
-        if (!req.query.job && (!req.query.client || n.clientId === req.query.client)) raw.write(`event: client\ndata: ${JSON.stringify(n)}\n\n`);
+        if (req.query.job || (req.query.client && n.clientId !== req.query.client)) return;
+        const write = () => raw.write(`event: client\ndata: ${JSON.stringify(n)}\n\n`);
+        if (!req.query.group) return void write();
+        // A room's wake ends in one notice per PC that did not wake: rare enough to look each up
+        // (in the request's async context: a notice may come from inside a store transaction).
+        void outside.runInAsyncScope(() => admin.clientGroup(n.clientId)).then((g) => g === req.query.group && write(), () => undefined);
       });
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       req.raw.on('close', () => {
