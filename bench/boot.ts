@@ -1,7 +1,7 @@
 // Boot timeline: power-on → grub → grub.cfg → kernel → init → network up → agent running, per firmware and per
 // boot chain, measured on the VM's serial console (ms since QEMU start), medians over --runs.
 //
-//   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference,netimage]
+//   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference,netimage[,netimage-b]]
 //   (NETIMAGE_BENCH_CONSOLE=1 also prints each boot's netimage: console lines with their times;
 //    NETIMAGE_BENCH_PCAP=DIR writes each boot's lab traffic to DIR/<n>-<firmware>-<chain>.pcap, headers only)
 //
@@ -94,7 +94,21 @@ const netimageChain: BootChain = {
   },
 };
 
-const CHAINS: Record<string, BootChain> = { reference: referenceChain, netimage: netimageChain };
+// The same server with another boot root (NETIMAGE_BENCH_B_BOOT_ROOT, e.g. a copy of main's
+// var/boot): an interleaved PXE A/B of two boot images in one run (`--chains netimage-b,netimage`).
+const netimageBChain: BootChain = {
+  name: 'netimage-b',
+  async prepare(lab, vm) {
+    const bootRootB = process.env['NETIMAGE_BENCH_B_BOOT_ROOT'];
+    if (!bootRootB) throw new Error('chain netimage-b needs NETIMAGE_BENCH_B_BOOT_ROOT (a boot root with netimage/)');
+    const server = await startLabServer(lab, { dhcpMode: 'full', bootRoot: bootRootB, env: { NETIMAGE_BOOT_EXTRA_KERNEL_ARGS: 'loglevel=6 netimage.reboot_delay=600' } });
+    await registerClient(server, { id: 'bench-pc', mac: vm.mac, uuid: vm.uuid });
+    await setAction(server, 'bench-pc', 'hwinvent');
+    return server;
+  },
+};
+
+const CHAINS: Record<string, BootChain> = { reference: referenceChain, netimage: netimageChain, 'netimage-b': netimageBChain };
 
 async function bootOnce(chain: BootChain, firmware: VmFirmware, index: number): Promise<Record<string, number | undefined>> {
   const lab = await createLab({ name: `bench${index}`, subnet: `10.233.${index % 250}.0/24` });
