@@ -2,7 +2,10 @@
 // with an hwinvent job, printing every `netimage:` console line with its time since QEMU start and
 // the step from the line before: where the seconds between network up and agent running go.
 //
-//   node bench/boot-trace.ts [--initrd stage1|initrd] [--runs N] [--append 'k=v ...']
+//   node bench/boot-trace.ts [--initrd stage1|initrd] [--runs N] [--append 'k=v ...'] [--all]
+//
+// --all prints every console line up to the agent, not only the `netimage:` ones (with
+// --append printk.time=1: where the kernel spends kernel → init).
 //
 // --append adds kernel arguments (e.g. netimage.snapshot=0: the agent's ES module bundle instead
 // of its startup snapshot); with several comma-separated --append values the runs alternate
@@ -17,7 +20,7 @@ import { directBoot } from '../vm-harness/direct-boot.ts';
 import { bootRootDefault } from '../vm-harness/paths.ts';
 import { issueJob, startTestServer } from '../test/helpers/server.ts';
 
-async function traceOnce(initrd: 'stage1' | 'initrd', append: string): Promise<void> {
+async function traceOnce(initrd: 'stage1' | 'initrd', append: string, all: boolean): Promise<void> {
   const ts = await startTestServer({ overrides: { 'paths.bootRoot': bootRootDefault() } });
   try {
     const tag = randomBytes(3).toString('hex');
@@ -37,7 +40,7 @@ async function traceOnce(initrd: 'stage1' | 'initrd', append: string): Promise<v
       await vm.waitFor(/netimage: agent finished/, 300_000);
       let prev = 0;
       for (const l of vm.lines()) {
-        if (!/netimage:|Run \/init/.test(l.text)) continue;
+        if (!all && !/netimage:|Run \/init/.test(l.text)) continue;
         console.log(`${(l.atMs / 1000).toFixed(2).padStart(7)} s  +${((l.atMs - prev) / 1000).toFixed(2).padStart(5)}  ${l.text.slice(0, 110)}`);
         prev = l.atMs;
       }
@@ -60,8 +63,8 @@ async function traceOnce(initrd: 'stage1' | 'initrd', append: string): Promise<v
 }
 
 const { values } = parseArgs({
-  options: { initrd: { type: 'string', default: 'stage1' }, runs: { type: 'string', default: '1' }, append: { type: 'string', default: '' } },
+  options: { initrd: { type: 'string', default: 'stage1' }, runs: { type: 'string', default: '1' }, append: { type: 'string', default: '' }, all: { type: 'boolean', default: false } },
 });
 if (values.initrd !== 'stage1' && values.initrd !== 'initrd') throw new Error(`--initrd must be stage1 or initrd, not ${values.initrd}`);
 const appends = values.append.split(',');
-for (let r = 0; r < Number(values.runs); r++) for (const a of appends) await traceOnce(values.initrd, a.trim());
+for (let r = 0; r < Number(values.runs); r++) for (const a of appends) await traceOnce(values.initrd, a.trim(), values.all);

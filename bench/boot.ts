@@ -1,8 +1,9 @@
 // Boot timeline: power-on → grub → grub.cfg → kernel → init → network up → agent running, per firmware and per
 // boot chain, measured on the VM's serial console (ms since QEMU start), medians over --runs.
 //
-//   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference,netimage]
-//   (NETIMAGE_BENCH_CONSOLE=1 also prints each boot's netimage: console lines with their times)
+//   node bench/boot.ts [--runs 3] [--firmware uefi,uefi-secureboot,bios] [--chains reference,netimage[,netimage-b]]
+//   (NETIMAGE_BENCH_CONSOLE=1 also prints each boot's netimage: console lines with their times;
+//    NETIMAGE_BENCH_PCAP=DIR writes each boot's lab traffic to DIR/<n>-<firmware>-<chain>.pcap, headers only)
 //
 // The reference chain is plain dnsmasq (DHCP + TFTP) serving the boot root's loaders and the boot
 // image (netimage/kernel, netimage/initrd) with a static grub.cfg. Other chains (our bootserver)
@@ -93,13 +94,35 @@ const netimageChain: BootChain = {
   },
 };
 
-const CHAINS: Record<string, BootChain> = { reference: referenceChain, netimage: netimageChain };
+// The same server with another boot root (NETIMAGE_BENCH_B_BOOT_ROOT, e.g. a copy of main's
+// var/boot): an interleaved PXE A/B of two boot images in one run (`--chains netimage-b,netimage`).
+const netimageBChain: BootChain = {
+  name: 'netimage-b',
+  async prepare(lab, vm) {
+    const bootRootB = process.env['NETIMAGE_BENCH_B_BOOT_ROOT'];
+    if (!bootRootB) throw new Error('chain netimage-b needs NETIMAGE_BENCH_B_BOOT_ROOT (a boot root with netimage/)');
+    const server = await startLabServer(lab, { dhcpMode: 'full', bootRoot: bootRootB, env: { NETIMAGE_BOOT_EXTRA_KERNEL_ARGS: 'loglevel=6 netimage.reboot_delay=600' } });
+    await registerClient(server, { id: 'bench-pc', mac: vm.mac, uuid: vm.uuid });
+    await setAction(server, 'bench-pc', 'hwinvent');
+    return server;
+  },
+};
+
+const CHAINS: Record<string, BootChain> = { reference: referenceChain, netimage: netimageChain, 'netimage-b': netimageBChain };
 
 async function bootOnce(chain: BootChain, firmware: VmFirmware, index: number): Promise<Record<string, number | undefined>> {
   const lab = await createLab({ name: `bench${index}`, subnet: `10.233.${index % 250}.0/24` });
   try {
     const mac = `52:54:00:be:${(index >> 8).toString(16).padStart(2, '0')}:${(index & 0xff).toString(16).padStart(2, '0')}`;
     const uuid = crypto.randomUUID();
+    // A capture of the lab bridge shows each TFTP/HTTP request and its timing (what grub asks for
+    // before `linux`). Headers only (-s 96) so it costs the host little beside the boot.
+    const pcapDir = process.env['NETIMAGE_BENCH_PCAP'];
+    if (pcapDir) {
+      const pcap = join(pcapDir, `${index}-${firmware}-${chain.name.split(' ')[0]}.pcap`);
+      lab.spawn('tcpdump', ['-i', 'br0', '-s', '96', '-U', '-w', pcap], { reject: false });
+      await new Promise((r) => setTimeout(r, 500));
+    }
     await chain.prepare(lab, { mac, uuid, firmware });
     const vm: Vm = await startLabVm(lab, { name: `bench-${firmware}`, firmware, mac, uuid, memory: 1024 });
     await vm.waitFor(LAST.marker, 180_000);
