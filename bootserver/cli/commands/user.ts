@@ -1,5 +1,5 @@
 // `netimage user ...`: users (admin or operator with their groups), passwords and API tokens.
-import { seg, type CommandContext, type CommandGroup } from '../command.ts';
+import { seg, UsageError, type CommandContext, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
 import { readNewPassword } from '../read-password.ts';
 
@@ -20,6 +20,11 @@ interface TokenView {
 function groupsOption(ctx: CommandContext): string[] | undefined {
   const v = ctx.string('groups');
   return v === undefined ? undefined : v.split(',').map((g) => g.trim()).filter((g) => g !== '');
+}
+
+/** Checked here too, before the password prompt: the server refuses it after the password was typed twice. */
+function adminWithoutGroups(role: string, groups: string[] | undefined): void {
+  if (role === 'admin' && groups && groups.length > 0) throw new UsageError('--groups is for operators: an admin sees every room (give --role operator --groups ..., or --role admin alone)');
 }
 
 async function tokenVerb(ctx: CommandContext): Promise<number> {
@@ -78,6 +83,7 @@ export const userCommand: CommandGroup = {
         const [name] = ctx.operands('add', 1);
         const role = ctx.string('role');
         if (!role) throw ctx.usage('add');
+        adminWithoutGroups(role, groupsOption(ctx));
         const password = ctx.flag('token-only') ? null : await readNewPassword(name);
         const u = await api.call<UserView>('POST', '/api/v1/users', { name, role, groups: groupsOption(ctx) ?? [], password });
         ctx.out(u, () => `added ${u.role} ${u.name}${u.role === 'operator' ? ` for ${u.groups.join(', ') || 'no groups yet'}` : ''}`);
@@ -88,6 +94,7 @@ export const userCommand: CommandGroup = {
         const groups = groupsOption(ctx);
         const role = ctx.string('role');
         if (!role && !groups) throw ctx.usage('edit');
+        if (role) adminWithoutGroups(role, groups);
         const u = await api.call<UserView>('PATCH', `/api/v1/users/${seg(name)}`, { ...(role ? { role } : {}), ...(groups ? { groups } : {}) });
         ctx.out(u, () => `changed ${u.name}: ${u.role}${u.role === 'operator' ? ` for ${u.groups.join(', ') || 'no groups'}` : ''}`);
         return 0;
