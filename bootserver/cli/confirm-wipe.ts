@@ -18,17 +18,26 @@ export async function confirmWipe(ctx: CommandContext, api: AdminClient, group: 
   if (clients.length === 0) return undefined;
   const n = clients.length;
   const what = `${productId} wipes the disks of ${n} PC(s) of ${group}: ${clients.map((c) => c.id).join(', ')}`;
+  await askToConfirm(ctx, what, String(n), 'nothing set');
+  return n;
+}
+
+/**
+ * Go ahead only when the admin confirms `what`: --yes (printed, unless --json), or `word` typed on
+ * the terminal. Without a terminal and without --yes: a usage error, nothing done (`nothingDone`
+ * says so in the command's words).
+ */
+export async function askToConfirm(ctx: CommandContext, what: string, word: string, nothingDone: string): Promise<void> {
   if (ctx.flag('yes')) {
     if (!ctx.flag('json')) process.stdout.write(`${what}\n`);
-    return n;
+    return;
   }
-  if (!process.stdin.isTTY) throw new UsageError(`${what}; nothing set: add --yes to confirm (no terminal to ask on)`);
+  if (!process.stdin.isTTY) throw new UsageError(`${what}; ${nothingDone}: add --yes to confirm (no terminal to ask on)`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = (await rl.question(`${what}.\nType ${n} to go ahead: `)).trim();
-    if (answer !== String(n)) throw new NetimageError('invalid', `not confirmed (typed "${answer}", not ${n}): nothing set`);
+    const answer = (await rl.question(`${what}.\nType ${word} to go ahead: `)).trim();
+    if (answer !== word) throw new NetimageError('invalid', `not confirmed (typed "${answer}", not ${word}): ${nothingDone}`);
   } finally {
     rl.close();
   }
-  return n;
 }
