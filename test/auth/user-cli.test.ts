@@ -44,7 +44,7 @@ test.serial('user add reads the password from stdin; ls shows roles and groups; 
   t.is(added.stdout, 'added operator olga for room1\n');
   const short = await cli(['user', 'add', 'bob', '--role', 'admin'], 'short\n');
   t.is(short.code, 1);
-  t.regex(short.stderr, /^netimage: 400: body\.password: a password of at least 10 characters\n$/);
+  t.regex(short.stderr, /^netimage: 400: the password: a password of at least 10 characters\n$/);
   const ls = await cli(['user', 'ls']);
   t.regex(ls.stdout, /^olga\s+operator\s+room1\s+set$/m);
   t.notRegex(ls.stdout, /bob/);
