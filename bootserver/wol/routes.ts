@@ -30,7 +30,7 @@ export function registerWakeRoutes(api: FastifyInstance, deps: { store: Store; w
     if (!(await store.getGroup(req.params.id))) throw new StoreNotFoundError(`group ${req.params.id} not found`);
     const own = await store.getGroupWakeTarget(req.params.id);
     if (own) return { ...own, from: 'group' as const };
-    return { groupId: req.params.id, broadcast: wake.defaultBroadcast, port: deps.wake.defaultPort, from: 'default' as const };
+    return { groupId: req.params.id, broadcast: wake.defaultBroadcast, port: deps.wake.defaultPort, from: 'default' as const, ...(wake.defaultProblem ? { problem: wake.defaultProblem } : {}) };
   });
   r.put('/groups/:id/wake-target', { schema: { tags: ['wake'], summary: "Set the group's subnet-directed broadcast and port", params: groupIdParams, body: wakeTargetBody } }, async (req) => {
     await store.setGroupWakeTarget(req.params.id, req.body);

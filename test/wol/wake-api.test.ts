@@ -104,6 +104,20 @@ test('wake a group: every client with a MAC gets a packet, a UUID-only client is
   t.is(fallback.port, 9);
 });
 
+test('an advertisedIp on none of the interfaces gives no default target: a wake is refused naming the settings, nothing sent (was another interface\'s broadcast)', async (t) => {
+  const ts = await startTestServer({ overrides: { advertisedIp: '203.0.113.9' } });
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/groups', { id: 'room9' });
+  await ts.api('POST', '/api/v1/clients', { id: 'pc09', mac: '52:54:00:77:00:09', group: 'room9' });
+  const target = (await ts.api('GET', '/api/v1/groups/room9/wake-target')).body;
+  t.is(target.broadcast, null);
+  t.regex(target.problem, /^advertisedIp 203\.0\.113\.9 is on none of this server's interfaces \(.*\), so the PCs' network is not known: set wake\.broadcast/);
+  const woken = await ts.api('POST', '/api/v1/clients/pc09/wake');
+  t.is(woken.status, 409);
+  t.regex(woken.body.message, /^no wake target for pc09: advertisedIp 203\.0\.113\.9 is on none of this server's interfaces/);
+  t.deepEqual((await ts.api('GET', '/api/v1/wake')).body, [], 'nothing sent, nothing recorded');
+});
+
 test('CLI: netimage wake, group wake-target, and action set --wake', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
