@@ -344,6 +344,10 @@ export class SqlStore implements Store {
   createGroup(group: Group): Promise<Group> {
     return this.write(async (c) => {
       if (await c.get('SELECT id FROM groups WHERE id = ?', group.id)) throw new StoreConflictError(`group ${group.id} already exists`);
+      // Group names keep their case (opsi's may have capitals), but R1 beside r1 is two rooms an
+      // admin (and an operator given one of them) cannot tell apart.
+      const twin = await c.get('SELECT id FROM groups WHERE LOWER(id) = LOWER(?)', group.id);
+      if (twin) throw new StoreConflictError(`group ${group.id} differs from the existing group ${String(twin['id'])} only by case: use ${String(twin['id'])}`);
       await c.exec('INSERT INTO groups(id, description) VALUES (?, ?)', group.id, group.description);
       // A new room is nobody's until an admin gives it: a reference an older netimage left to a
       // removed room of this name (group-refs.ts) must not make it theirs now.

@@ -139,6 +139,14 @@ for (const backend of BACKENDS) {
     await t.throwsAsync(s.createClient({ id: 'pc01', mac: '52:54:00:00:00:09' }), { message: 'client pc01 already exists' });
   });
 
+  test(name('a group differing from an existing one only by case is refused (R1 beside r1: two rooms an admin cannot tell apart)'), async (t) => {
+    const { store: s } = await open(t);
+    await s.createGroup({ id: 'room-A', description: '' });
+    await t.throwsAsync(s.createGroup({ id: 'ROOM-a', description: '' }), { instanceOf: StoreConflictError, message: 'group ROOM-a differs from the existing group room-A only by case: use room-A' });
+    await t.throwsAsync(s.createGroup({ id: 'room-A', description: '' }), { message: 'group room-A already exists' });
+    t.deepEqual((await s.listGroups()).map((g) => g.id), ['room-A']);
+  });
+
   test(name('two servers creating the same client at once: one wins, the other gets a conflict'), async (t) => {
     const db = await open(t);
     const other = await db.another();
