@@ -286,11 +286,11 @@ test('action set --request none says the request was taken back, not that it run
 });
 
 test('a refused field is named as the admin typed it (--request, --mac, --role, --state, the name), not as the API body field', async (t) => {
-  await cli('client', 'add', 'pc-words', '--mac', '52:54:00:0d:00:01');
+  await cli('client', 'add', 'pc-words', '--mac', '52:54:00:0e:00:01');
   const request = await fails(t, ['action', 'set', 'pc-words', 'hwinvent', '--request', 'bogus']);
   t.regex(request.stderr, /^netimage: 400: --request: Invalid option: expected one of "setup"\|/);
   t.deepEqual(await fails(t, ['client', 'add', 'pc-words2', '--mac', 'zz']), { code: 1, stderr: 'netimage: 400: --mac: a MAC address like 52:54:00:12:34:56' });
-  t.regex((await fails(t, ['client', 'add', 'bad name!', '--mac', '52:54:00:0d:00:02'])).stderr, /^netimage: 400: the name: a host name like pc01/);
+  t.regex((await fails(t, ['client', 'add', 'bad name!', '--mac', '52:54:00:0e:00:02'])).stderr, /^netimage: 400: the name: a host name like pc01/);
   t.regex((await fails(t, ['user', 'add', 'u-words', '--role', 'boss', '--token-only'])).stderr, /^netimage: 400: --role: Invalid option: expected one of "admin"\|"operator"$/);
   t.regex((await fails(t, ['os', 'installs', '--state', 'x'])).stderr, /^netimage: 400: --state: Invalid option/);
   t.regex((await fails(t, ['group', 'wake-target', 'nosuch-words', '999.1.1.1'])).stderr, /^netimage: 400: the broadcast address: Invalid IPv4 address$/);
