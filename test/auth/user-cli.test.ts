@@ -97,6 +97,10 @@ test.serial('an admin with rooms is refused (an admin sees every room): add and 
   t.is(api.body.message, 'groups are for operators: an admin sees every room; nothing changed');
   t.notRegex((await cli(['user', 'ls'])).stdout, /adela/);
   t.is((await cli(['user', 'add', 'adela', '--role', 'admin', '--token-only'])).code, 0);
+  // A name taken is said before the password is asked for (twice, on a terminal), not after.
+  const taken = await cli(['user', 'add', 'adela', '--role', 'admin']);
+  t.is(taken.code, 1);
+  t.is(taken.stderr, 'netimage: 409: user adela already exists\n');
   // An existing admin given rooms: the CLI cannot know the role, the server says it.
   const edit = await cli(['user', 'edit', 'adela', '--groups', 'room1']);
   t.is(edit.code, 1);

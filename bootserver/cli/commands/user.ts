@@ -1,6 +1,7 @@
 // `netimage user ...`: users (admin or operator with their groups), passwords and API tokens.
 import { seg, UsageError, type CommandContext, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
+import { ApiError } from '../api-client.ts';
 import { readNewPassword } from '../read-password.ts';
 
 interface UserView {
@@ -84,6 +85,10 @@ export const userCommand: CommandGroup = {
         const role = ctx.string('role');
         if (!role) throw ctx.usage('add');
         adminWithoutGroups(role, groupsOption(ctx));
+        // Said before the password is typed twice: the server would refuse only after it.
+        if (!ctx.flag('token-only') && (await api.call<UserView[]>('GET', '/api/v1/users')).some((u) => u.name === name.trim())) {
+          throw new ApiError(409, `409: user ${name} already exists`);
+        }
         const password = ctx.flag('token-only') ? null : await readNewPassword(name);
         const u = await api.call<UserView>('POST', '/api/v1/users', { name, role, groups: groupsOption(ctx) ?? [], password });
         ctx.out(u, () => `added ${u.role} ${u.name}${u.role === 'operator' ? ` for ${u.groups.join(', ') || 'no groups yet'}` : ''}`);
