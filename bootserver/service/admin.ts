@@ -82,11 +82,14 @@ export class AdminService {
     return this.#store.deleteClient(id);
   }
 
-  /** All or nothing: missing groups are created, and the first refused row undoes the whole import. */
-  async importClients(rows: ClientImportRow[]): Promise<string[]> {
+  /** All or nothing: missing groups are created (and named), and the first refused row undoes the whole import. */
+  async importClients(rows: ClientImportRow[]): Promise<{ clients: string[]; createdGroups: string[] }> {
     return this.#store.transaction(async (tx) => {
+      const createdGroups: string[] = [];
       for (const g of new Set(rows.map((r) => r.group).filter((g): g is string => g !== null))) {
-        if (!(await tx.getGroup(g))) await tx.createGroup({ id: g, description: '' });
+        if (await tx.getGroup(g)) continue;
+        await tx.createGroup({ id: g, description: '' });
+        createdGroups.push(g);
       }
       const created: string[] = [];
       for (const row of rows) {
@@ -97,7 +100,7 @@ export class AdminService {
         }
         created.push(row.id);
       }
-      return created;
+      return { clients: created, createdGroups };
     });
   }
 

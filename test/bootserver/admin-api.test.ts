@@ -165,12 +165,15 @@ test('CSV import is all or nothing and names every bad line', async (t) => {
   const r3 = await ts.api('POST', '/api/v1/clients/import', good);
   t.is(r3.status, 201);
   t.is(r3.body.imported, 2);
+  // A room the file names that did not exist is made, and the answer says so (a typo made a new room unnoticed).
+  t.deepEqual(r3.body.createdGroups, ['room1']);
   t.like((await ts.api('GET', '/api/v1/clients/pc02')).body, { mac: '52:54:00:00:20:02', uuid: '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d', group: 'room1' });
   // A spreadsheet's export: semicolons, its own header words (columns still by position).
   const sheet = 'Name;MAC-Adresse;UUID;Raum\r\npc03;52:54:00:00:20:03;;room1\r\n';
   const r4 = await ts.api('POST', '/api/v1/clients/import', sheet);
   t.is(r4.status, 201, r4.text);
   t.is(r4.body.imported, 1);
+  t.deepEqual(r4.body.createdGroups, []);
   t.like((await ts.api('GET', '/api/v1/clients/pc03')).body, { mac: '52:54:00:00:20:03', group: 'room1' });
 });
 

@@ -5,6 +5,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CLI, spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
 import { closedPort } from '../os-images/helpers/mini-mirror.ts';
 import { wakeTargetText } from '../../bootserver/cli/commands/group.ts';
@@ -295,6 +297,10 @@ test('a refused field is named as the admin typed it (--request, --mac, --role, 
   t.regex((await fails(t, ['os', 'installs', '--state', 'x'])).stderr, /^netimage: 400: --state: Invalid option/);
   t.regex((await fails(t, ['group', 'wake-target', 'nosuch-words', '999.1.1.1'])).stderr, /^netimage: 400: the broadcast address: Invalid IPv4 address$/);
   t.is((await clientJson('pc-words')).id, 'pc-words');
+  // client import says which rooms it made (a typo in the file's room column made a new room unnoticed).
+  const csv = join(server!.dir, 'words.csv');
+  await writeFile(csv, 'pc-words3,52:54:00:0e:00:03,,room-words-new\n');
+  t.is((await cli('client', 'import', csv)).stdout, 'imported 1 client(s); made the new group(s) room-words-new (netimage group rm <name> takes one back)\n');
 });
 
 test('group wake-target without any target says so; a port that is no number is a usage line; audit --since that is no time too', async (t) => {

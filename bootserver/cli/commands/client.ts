@@ -110,8 +110,9 @@ export const clientCommand: CommandGroup = {
         const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
           throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory, not a CSV file' : e.message}`);
         });
-        const r = await api.call<{ imported: number }>('POST', '/api/v1/clients/import', text, 'text/csv');
-        ctx.out(r, () => `imported ${r.imported} client(s)`);
+        const r = await api.call<{ imported: number; createdGroups?: string[] }>('POST', '/api/v1/clients/import', text, 'text/csv');
+        const made = r.createdGroups?.length ? `; made the new group(s) ${r.createdGroups.join(', ')} (netimage group rm <name> takes one back)` : '';
+        ctx.out(r, () => `imported ${r.imported} client(s)${made}`);
         return 0;
       }
       default:
