@@ -8,7 +8,7 @@ import { clientImagesView, type ClientImageView } from './client-images.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import type { Client, ClientPatch, Group, Job, JobFilter, NewClient, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
-import type { NetbootService } from './netboot.ts';
+import { ConflictError, type NetbootService } from './netboot.ts';
 import type { JobEventBus, LiveJobEvent } from './event-bus.ts';
 import { openJobStream, type JobStream, type JobStreamFilter } from './job-stream.ts';
 import { checkWipeConfirmation } from './wipe-confirmation.ts';
@@ -78,7 +78,17 @@ export class AdminService {
     return this.#store.updateClient(id, patch);
   }
 
-  deleteClient(id: string): Promise<void> {
+  /**
+   * Not while a job is under way: the PC (booting or mid-restore) would go on against a registry
+   * that has forgotten it, its progress and result lost. Clearing its action cancels the job.
+   */
+  async deleteClient(id: string): Promise<void> {
+    const job = await this.#store.findActiveJob(id);
+    if (job) {
+      throw new ConflictError(
+        `client ${id} has a job under way (${job.productId}, ${job.state}, job ${job.id.slice(0, 8)}): its PC would go on without a registry entry; clear its action first (netimage action set ${id} ${job.productId} --request none) or wait for it; nothing was removed`,
+      );
+    }
     return this.#store.deleteClient(id);
   }
 

@@ -295,3 +295,21 @@ test('a MAC as inventory exports and switches write it (no separators, Cisco dot
   t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: '525400aabb' })).status, 400);
   t.regex((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: 'FFFFFFFFFFFF' })).body.message, /ff:ff:ff:ff:ff:ff is no network card's address/);
 });
+
+test('a client whose job is under way is not removed (409 naming the job and how to stop it, nothing removed); once it is cancelled it is', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:00:40:01' });
+  await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'setup' });
+  const job = parseNetbootConfig(await readBootConfig(ts, '52:54:00:00:40:01', null));
+  t.truthy(job, 'the PC read its config: a job is booting');
+  const refused = await ts.api('DELETE', '/api/v1/clients/pc01');
+  t.is(refused.status, 409);
+  t.is(
+    refused.body.message,
+    `client pc01 has a job under way (hwinvent, booting, job ${job!.jobId.slice(0, 8)}): its PC would go on without a registry entry; clear its action first (netimage action set pc01 hwinvent --request none) or wait for it; nothing was removed`,
+  );
+  t.is((await ts.api('GET', '/api/v1/clients/pc01')).status, 200);
+  await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'none' });
+  t.is((await ts.api('DELETE', '/api/v1/clients/pc01')).status, 204);
+});
