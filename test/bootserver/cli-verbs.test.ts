@@ -301,6 +301,10 @@ test('a refused field is named as the admin typed it (--request, --mac, --role, 
   const csv = join(server!.dir, 'words.csv');
   await writeFile(csv, 'pc-words3,52:54:00:0e:00:03,,room-words-new\n');
   t.is((await cli('client', 'import', csv)).stdout, 'imported 1 client(s); made the new group(s) room-words-new (netimage group rm <name> takes one back)\n');
+  // Over the server's limit: said as such, not as "cannot reach the server (write EPIPE)".
+  const huge = join(server!.dir, 'huge.csv');
+  await writeFile(huge, 'pc,52:54:00:00:00:00,,room\n'.repeat(200_000));
+  t.deepEqual(await fails(t, ['client', 'import', huge]), { code: 2, stderr: `netimage: ${huge} is 5.1 MiB; one import takes at most 5 MiB (about 100,000 PCs): split the file` });
 });
 
 test('group wake-target without any target says so; a port that is no number is a usage line; audit --since that is no time too', async (t) => {
