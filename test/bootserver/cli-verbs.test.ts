@@ -287,7 +287,7 @@ test('action set --request none says the request was taken back, not that it run
   t.is((await cli('action', 'set', '--group', 'room-clear', 'opsi-local-image-backup', '--request', 'none')).stdout, 'cleared the opsi-local-image-backup request of 1 client(s) of room-clear: pc-clear\n');
 });
 
-test('a refused field is named as the admin typed it (--request, --mac, --role, --state, the name), not as the API body field', async (t) => {
+test('a refused field is named as the admin typed it (--request, --mac, --role, --state, the name), not as the API body field; client import names the rooms it made and refuses a file over the limit by its size', async (t) => {
   await cli('client', 'add', 'pc-words', '--mac', '52:54:00:0e:00:01');
   const request = await fails(t, ['action', 'set', 'pc-words', 'hwinvent', '--request', 'bogus']);
   t.regex(request.stderr, /^netimage: 400: --request: Invalid option: expected one of "setup"\|/);
