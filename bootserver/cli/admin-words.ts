@@ -58,6 +58,8 @@ export function inAdminWords(message: string): string {
     if (where === 'body' && field === 'properties') return sub ? `--prop ${sub}` : '--prop';
     const word = TABLES[where]?.[field];
     if (!word) return all;
-    return sub ? `${word} (${sub})` : word;
+    // A list's item by its place as the admin counts (packages.0 is the first package typed).
+    const place = /^\d+$/.test(sub) ? `item ${Number(sub) + 1}` : sub;
+    return place ? `${word} (${place})` : word;
   });
 }

@@ -295,6 +295,7 @@ test('a refused field is named as the admin typed it (--request, --mac, --role, 
   t.regex((await fails(t, ['client', 'add', 'bad name!', '--mac', '52:54:00:0e:00:02'])).stderr, /^netimage: 400: the name: a host name like pc01/);
   t.regex((await fails(t, ['user', 'add', 'u-words', '--role', 'boss', '--token-only'])).stderr, /^netimage: 400: --role: Invalid option: expected one of "admin"\|"operator"$/);
   t.regex((await fails(t, ['os', 'installs', '--state', 'x'])).stderr, /^netimage: 400: --state: Invalid option/);
+  t.deepEqual(await fails(t, ['os', 'build', 'debian-12', '--packages', 'vim bad;name']), { code: 1, stderr: 'netimage: 400: --packages (item 2): "bad;name" is not a Debian package name (letters a-z, digits, "+", "-", ".")' });
   t.regex((await fails(t, ['group', 'wake-target', 'nosuch-words', '999.1.1.1'])).stderr, /^netimage: 400: the broadcast address: Invalid IPv4 address$/);
   t.is((await clientJson('pc-words')).id, 'pc-words');
   // client import says which rooms it made (a typo in the file's room column made a new room unnoticed).
