@@ -11,15 +11,20 @@ import type { AdminClient } from './api-client.ts';
 
 export const YES_OPTION = { yes: { type: 'boolean', short: 'y' } } as const;
 
-/** The `confirm` to send: undefined when nothing is wiped (or the group is empty: the server says so). */
-export async function confirmWipe(ctx: CommandContext, api: AdminClient, group: string, productId: string, actionRequest: ActionRequest): Promise<number | undefined> {
-  if (!wipesDisks(productId, actionRequest)) return undefined;
+/**
+ * The `confirm` to send (undefined when nothing is wiped, or the group is empty: the server says
+ * so), and with --yes the line to print once the server took the action: printed before, it said
+ * "wipes the disks" for an action the server then refused.
+ */
+export async function confirmWipe(ctx: CommandContext, api: AdminClient, group: string, productId: string, actionRequest: ActionRequest): Promise<{ confirm: number | undefined; notice: string | null }> {
+  if (!wipesDisks(productId, actionRequest)) return { confirm: undefined, notice: null };
   const clients = await api.call<{ id: string }[]>('GET', `/api/v1/clients?group=${seg(group)}`);
-  if (clients.length === 0) return undefined;
+  if (clients.length === 0) return { confirm: undefined, notice: null };
   const n = clients.length;
   const what = `${productId} wipes the disks of ${n} PC(s) of ${group}: ${clients.map((c) => c.id).join(', ')}`;
+  if (ctx.flag('yes')) return { confirm: n, notice: ctx.flag('json') ? null : what };
   await askToConfirm(ctx, what, String(n), 'nothing set');
-  return n;
+  return { confirm: n, notice: null };
 }
 
 /**
