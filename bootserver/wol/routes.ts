@@ -10,10 +10,16 @@ import type { WakeService } from './service.ts';
 export const wakeTargetBody = z
   .object({
     /** The group's subnet-directed broadcast, e.g. 10.1.101.255 for 10.1.101.0/24. */
-    broadcast: z.ipv4(),
+    broadcast: z.ipv4().refine((ip) => reachesPcs(ip), { error: (issue) => `${String(issue.input)} reaches no PC (unspecified, multicast or reserved): give the room's subnet-directed broadcast, e.g. 10.1.101.255` }),
     port: z.number().int().min(1).max(65535).default(9),
   })
   .strict();
+
+/** 0.0.0.0/8 (this host), 224.0.0.0/4 (multicast) and 240.0.0.0/4 (reserved) but the limited broadcast. */
+function reachesPcs(ip: string): boolean {
+  const first = Number(ip.split('.')[0]);
+  return ip === '255.255.255.255' || (first !== 0 && first < 224);
+}
 
 export const wakeListQuery = z.object({ status: z.enum(['waiting', 'woke', 'did_not_wake']).optional() }).strict();
 

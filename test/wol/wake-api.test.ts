@@ -93,6 +93,12 @@ test('wake a group: every client with a MAC gets a packet, a UUID-only client is
   t.is((await ts.api('POST', '/api/v1/groups/nosuch/wake')).status, 404);
   const bad = await ts.api('PUT', '/api/v1/groups/room101/wake-target', { broadcast: '10.1.101.256', port: 9 });
   t.is(bad.status, 400);
+  // Addresses no packet reaches a sleeping PC through (were stored and "sent").
+  for (const nowhere of ['0.0.0.0', '0.1.2.3', '224.0.0.1', '239.255.255.250', '240.0.0.1']) {
+    const r = await ts.api('PUT', '/api/v1/groups/room101/wake-target', { broadcast: nowhere, port: 9 });
+    t.is(r.status, 400, nowhere);
+    t.is(r.body.message, `body.broadcast: ${nowhere} reaches no PC (unspecified, multicast or reserved): give the room's subnet-directed broadcast, e.g. 10.1.101.255`);
+  }
   t.is((await ts.api('GET', '/api/v1/groups/room101/wake-target')).body.port, l.port, 'target unchanged after bad input');
   t.is((await ts.api('POST', '/api/v1/clients/pc01/wake', undefined, { authorization: 'Bearer ni_wrong' })).status, 401);
   await new Promise((r) => setTimeout(r, 100));
