@@ -17,7 +17,10 @@ export const wakeTargetBody = z
 
 /** 0.0.0.0/8 (this host), 224.0.0.0/4 (multicast) and 240.0.0.0/4 (reserved) but the limited broadcast. */
 function reachesPcs(ip: string): boolean {
-  const first = Number(ip.split('.')[0]);
+  const octets = ip.split('.').map(Number);
+  // Not an address at all: z.ipv4() says so, once.
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) return true;
+  const first = octets[0]!;
   return ip === '255.255.255.255' || (first !== 0 && first < 224);
 }
 
