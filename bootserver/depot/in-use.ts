@@ -5,7 +5,8 @@
 import { GOLDEN_KIND, goldenEntryName } from '../../lib/golden.ts';
 import { ProductId } from '../../lib/products.ts';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
-import type { Store } from '../store/types.ts';
+import type { Job, Store } from '../store/types.ts';
+import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
 import { StoreConflictError } from '../store/types.ts';
 import { serverImageOf } from './golden-restore.ts';
 import type { DepotKind } from './manifest.ts';
@@ -42,4 +43,21 @@ export async function refuseRemovalInUse(store: Store, kind: DepotKind, name: st
     schedules.length ? `netimage schedule rm ${schedules[0]}` : '',
   ].filter(Boolean);
   throw new StoreConflictError(`${kind}/${name} is still needed: ${what.join('; ')}; clear ${clients.length + schedules.length > 1 ? 'those' : 'that'} first (${how.join(', ')})${clients.length ? ' or let it run' : ''}; nothing was removed`);
+}
+
+/**
+ * A job under way (booting, running) that may read the entry (its grants: the root filesystem of
+ * its install, its Windows media, the golden image its restore fetches): removing the entry would
+ * fail it half way, the PC's disk partly written.
+ */
+export async function refuseRemovalUnderJob(store: Store, grants: (job: Job) => Promise<string[]>, id: string): Promise<void> {
+  const readers: Job[] = [];
+  // A job whose grants cannot be worked out (its product gone) reads nothing it could be refused.
+  for (const job of await store.listJobs({ states: [...ACTIVE_STATES] })) if ((await grants(job).catch(() => [] as string[])).includes(id)) readers.push(job);
+  const first = readers[0];
+  if (!first) return;
+  const jobs = readers.map((j) => `${j.clientId} (${j.productId}, job ${j.id.slice(0, 8)})`).join(', ');
+  throw new StoreConflictError(
+    `${id} is being read by the job${readers.length > 1 ? 's' : ''} under way on ${jobs}: removing it would fail ${readers.length > 1 ? 'them' : 'that job'} half way; clear ${readers.length > 1 ? 'their actions' : 'its action'} first (netimage action set ${first.clientId} ${first.productId} --request none) or wait for ${readers.length > 1 ? 'them' : 'it'}; nothing was removed`,
+  );
 }

@@ -91,7 +91,7 @@ test('the depot is not world-readable: no token 401, a wrong token 401, unknown 
   t.is((await fetch(`${ts.url}/depot/v1/secrets/x/y`, admin(ts))).status, 404);
 });
 
-test('a job token reads only the root filesystem its install job was granted, and only while the job runs', async (t) => {
+test('a job token reads only the root filesystem its install job was granted, and only while the job runs; that entry is not removed meanwhile', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   const { depot, policy } = ts.server.osImages;
@@ -121,11 +121,22 @@ test('a job token reads only the root filesystem its install job was granted, an
   t.regex(((await other.json()) as { message: string }).message, /may not read rootfs\/debian-12-other/);
   t.is((await read(inventory.token, granted)).status, 403, 'a hwinvent job reads no root filesystem');
 
+  // The entry a job under way reads is not removed (the install would fail half way); another is.
+  const inUse = await ts.api('DELETE', `/api/v1/depot/rootfs/${granted}`);
+  t.is(inUse.status, 409);
+  t.is(
+    inUse.body.message,
+    `rootfs/${granted} is being read by the job under way on pc01 (opsi-local-image-debian, job ${install.jobId.slice(0, 8)}): removing it would fail that job half way; clear its action first (netimage action set pc01 opsi-local-image-debian --request none) or wait for it; nothing was removed`,
+  );
+  t.is((await read(install.token, granted)).status, 206, 'still there');
+  t.is((await ts.api('DELETE', '/api/v1/depot/rootfs/debian-12-other')).status, 204);
+
   // Once the admin clears the request the job is cancelled and its token reads nothing.
   await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-debian/action', { actionRequest: 'none' });
   const after = await read(install.token, granted);
   t.is(after.status, 403);
   t.regex(((await after.json()) as { message: string }).message, /is cancelled/);
+  t.is((await ts.api('DELETE', `/api/v1/depot/rootfs/${granted}`)).status, 204, 'no job reads it now');
 });
 
 test('a damaged file is never served (500 naming verify); admin API lists, verifies and removes entries', async (t) => {
