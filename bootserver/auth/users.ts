@@ -46,8 +46,14 @@ export class UserService {
     for (const g of groups) if (!(await this.#store.getGroup(g))) throw new UserInputError(`group ${g} does not exist (netimage group add ${g} first)`);
   }
 
+  /** Rooms given to an admin were kept silently and shown nowhere: say that they mean nothing. */
+  #checkAdminGroups(role: Role, groups: readonly string[] | undefined): void {
+    if (role === 'admin' && groups && groups.length > 0) throw new UserInputError('groups are for operators: an admin sees every room; nothing changed');
+  }
+
   async add(input: { name: string; role: Role; groups: string[]; password: string | null }): Promise<UserView> {
     if (input.name === ADMIN_TOKEN_ACTOR) throw new UserInputError(`${ADMIN_TOKEN_ACTOR} names the first-start admin token in the audit log: choose another name`);
+    this.#checkAdminGroups(input.role, input.groups);
     await this.#checkGroups(input.groups);
     const ts = new Date().toISOString();
     const passwordHash = input.password === null ? null : await hashPassword(input.password, this.#kdf);
@@ -64,12 +70,16 @@ export class UserService {
 
   /** A new password ends the user's sessions (a stolen session must not outlive the change). */
   async update(name: string, patch: { role?: Role | undefined; groups?: string[] | undefined; password?: string | null | undefined }): Promise<UserView> {
-    await this.#require(name);
+    const old = await this.#require(name);
+    this.#checkAdminGroups(patch.role ?? old.role, patch.groups);
     if (patch.groups) await this.#checkGroups(patch.groups);
+    // Made admin: the operator's rooms go (an admin has every room, and they must not come back
+    // unasked if the user is made operator again later).
+    const groups = patch.role === 'admin' ? [] : patch.groups ? [...new Set(patch.groups)] : undefined;
     const passwordHash = patch.password === undefined ? undefined : patch.password === null ? null : await hashPassword(patch.password, this.#kdf);
     const user = await this.#store.updateUser(name, {
       ...(patch.role ? { role: patch.role } : {}),
-      ...(patch.groups ? { groups: [...new Set(patch.groups)] } : {}),
+      ...(groups ? { groups } : {}),
       ...(passwordHash !== undefined ? { passwordHash } : {}),
     });
     if (passwordHash !== undefined) await this.#store.deleteUserSessions(name);

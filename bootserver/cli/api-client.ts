@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NetimageError } from '../../lib/errors.ts';
 import { kindOfStatus } from '../http/errors.ts';
+import { inAdminWords } from './admin-words.ts';
 
 export interface Credentials {
   url: string;
@@ -52,7 +53,7 @@ function refusal(status: number, text: string): ApiError {
     // plain text error
   }
   const hint = status === 401 ? ' (log in with: netimage login <API token>)' : '';
-  return new ApiError(status, `${status}: ${message}${hint}`);
+  return new ApiError(status, `${status}: ${inAdminWords(message)}${hint}`);
 }
 
 export class AdminClient {

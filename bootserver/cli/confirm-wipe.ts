@@ -11,24 +11,38 @@ import type { AdminClient } from './api-client.ts';
 
 export const YES_OPTION = { yes: { type: 'boolean', short: 'y' } } as const;
 
-/** The `confirm` to send: undefined when nothing is wiped (or the group is empty: the server says so). */
-export async function confirmWipe(ctx: CommandContext, api: AdminClient, group: string, productId: string, actionRequest: ActionRequest): Promise<number | undefined> {
-  if (!wipesDisks(productId, actionRequest)) return undefined;
+/**
+ * The `confirm` to send (undefined when nothing is wiped, or the group is empty: the server says
+ * so), and with --yes the line to print once the server took the action: printed before, it said
+ * "wipes the disks" for an action the server then refused.
+ */
+export async function confirmWipe(ctx: CommandContext, api: AdminClient, group: string, productId: string, actionRequest: ActionRequest): Promise<{ confirm: number | undefined; notice: string | null }> {
+  if (!wipesDisks(productId, actionRequest)) return { confirm: undefined, notice: null };
   const clients = await api.call<{ id: string }[]>('GET', `/api/v1/clients?group=${seg(group)}`);
-  if (clients.length === 0) return undefined;
+  if (clients.length === 0) return { confirm: undefined, notice: null };
   const n = clients.length;
   const what = `${productId} wipes the disks of ${n} PC(s) of ${group}: ${clients.map((c) => c.id).join(', ')}`;
+  if (ctx.flag('yes')) return { confirm: n, notice: ctx.flag('json') ? null : what };
+  await askToConfirm(ctx, what, String(n), 'nothing set');
+  return { confirm: n, notice: null };
+}
+
+/**
+ * Go ahead only when the admin confirms `what`: --yes (printed, unless --json), or `word` typed on
+ * the terminal. Without a terminal and without --yes: a usage error, nothing done (`nothingDone`
+ * says so in the command's words).
+ */
+export async function askToConfirm(ctx: CommandContext, what: string, word: string, nothingDone: string): Promise<void> {
   if (ctx.flag('yes')) {
     if (!ctx.flag('json')) process.stdout.write(`${what}\n`);
-    return n;
+    return;
   }
-  if (!process.stdin.isTTY) throw new UsageError(`${what}; nothing set: add --yes to confirm (no terminal to ask on)`);
+  if (!process.stdin.isTTY) throw new UsageError(`${what}; ${nothingDone}: add --yes to confirm (no terminal to ask on)`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = (await rl.question(`${what}.\nType ${n} to go ahead: `)).trim();
-    if (answer !== String(n)) throw new NetimageError('invalid', `not confirmed (typed "${answer}", not ${n}): nothing set`);
+    const answer = (await rl.question(`${what}.\nType ${word} to go ahead: `)).trim();
+    if (answer !== word) throw new NetimageError('invalid', `not confirmed (typed "${answer}", not ${word}): ${nothingDone}`);
   } finally {
     rl.close();
   }
-  return n;
 }

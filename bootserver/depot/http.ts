@@ -18,6 +18,7 @@ import { parseRange } from '../http/boot-files.ts';
 import { ForbiddenError, UnauthorizedError } from '../http/errors.ts';
 import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
 import type { DepotPuller } from './pull.ts';
+import { refuseRemovalInUse, refuseRemovalUnderJob } from './in-use.ts';
 import { BadRequestError } from '../http/errors.ts';
 import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
 
@@ -134,6 +135,9 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       });
       r.post('/depot/:kind/:name/verify', { schema: { tags, summary: 'Re-hash every file of an entry against its manifest', params: entryParams } }, async (req) => depot.verify(req.params.kind, req.params.name));
       r.delete('/depot/:kind/:name', { schema: { tags, summary: 'Remove a depot entry', params: entryParams } }, async (req, reply) => {
+        await depot.require(req.params.kind, req.params.name);
+        await refuseRemovalUnderJob(deps.store, deps.grants, entryId(req.params.kind, req.params.name));
+        await refuseRemovalInUse(deps.store, req.params.kind, req.params.name);
         await depot.remove(req.params.kind, req.params.name);
         return reply.status(204).send();
       });

@@ -16,7 +16,8 @@ import { PACKAGE_NAME } from './spec.ts';
 export const osBuildBody = z
   .object({
     os: z.string().min(1).max(64),
-    packages: z.array(z.string().regex(PACKAGE_NAME, 'a Debian package name')).max(500).default([]),
+    // The value in the message: one wrong name among several must be findable.
+    packages: z.array(z.string().regex(PACKAGE_NAME, { error: (issue) => `${JSON.stringify(issue.input)} is not a Debian package name (letters a-z, digits, "+", "-", ".")` })).max(500).default([]),
     mirror: z.url({ protocol: /^https?$/ }).nullable().default(null),
     proxy: z.url({ protocol: /^https?$/ }).nullable().default(null),
     rebuild: z.boolean().default(false),

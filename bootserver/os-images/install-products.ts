@@ -181,6 +181,7 @@ export class InstallPolicy implements ActionSetHook {
       if (typeof value === 'string' && !isPasswordHash(value)) Object.assign(normalised, await this.hashPasswords(product.id, { [name]: value }));
     }
     checkSetupAfterInstall(product.id, effective);
+    checkTimezone(product.id, effective);
     const resolved = this.resolveProduct(product.id, effective);
     await this.checkMirror(product.id, resolved);
     // The boot image's agent cannot install an OS yet (issue 11: laydown, bootloader, first-boot
@@ -207,4 +208,20 @@ export class InstallPolicy implements ActionSetHook {
       return [];
     }
   }
+}
+
+/**
+ * The PC looks the zone up in the root filesystem's tzdata only after the build and the laydown
+ * (imaging/linux-install/configure.ts): an unknown zone is refused here, where the admin sees it.
+ * Node's ICU knows the IANA zones tzdata has (aliases like UTC too).
+ */
+function checkTimezone(productId: string, effective: Record<string, PropertyValue>): void {
+  const zone = text(effective, 'timezone').trim();
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    if (zone !== '') return;
+  } catch {
+    // RangeError: an unknown zone
+  }
+  throw new PropertyValidationError(`${productId}.timezone: ${JSON.stringify(zone)} is not a time zone (an IANA name like Europe/Berlin); nothing was changed`);
 }

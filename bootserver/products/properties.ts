@@ -6,6 +6,8 @@ import { MAX_REBOOT_DELAY_SECONDS } from '../../lib/products.ts';
 import type { ProductDefinition, PropertyDefinition } from '../store/types.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { parseSize } from '../../lib/sizes.ts';
+import { imageNameProblem } from '../../lib/image-names.ts';
+import { goldenEntryName } from '../../lib/golden.ts';
 
 export class PropertyValidationError extends NetimageError {
   constructor(message: string) {
@@ -62,6 +64,16 @@ function checkText(where: string, def: PropertyDefinition, value: string): strin
     if (def.name === 'system_partition_size' && (spec.kind === 'bytes' ? spec.bytes : spec.percent) === 0) {
       throw new PropertyValidationError(`${where}: the system partition cannot be 0 (use e.g. 30G or 40%)`);
     }
+  }
+  // An image name becomes a directory on the PC's backup partition: the agent refuses path tricks
+  // and odd characters, but only after the PC booted. Empty means none; a choice (delimage's
+  // all_images) is the product's own word.
+  if ((def.name === 'imagefile' || def.name === 'imagefiles_list') && value.trim() !== '' && !def.choices.includes(value)) {
+    const problem = imageNameProblem(value);
+    if (problem) throw new PropertyValidationError(`${where}: ${problem}`);
+  }
+  if (def.name === 'server_image' && value.trim() !== '' && !goldenEntryName(value)) {
+    throw new PropertyValidationError(`${where}: "${value}" is not a golden image name (letters, digits, ".", "_", "-")`);
   }
   // The agent reads anything else as 0 s, silently: refuse it where the admin can see why.
   if (def.name === 'delay_for_reboot' && (!/^\d+$/.test(value.trim()) || Number(value) > MAX_REBOOT_DELAY_SECONDS)) {

@@ -8,7 +8,7 @@ import { clientImagesView, type ClientImageView } from './client-images.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import type { Client, ClientPatch, Group, Job, JobFilter, NewClient, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
-import type { NetbootService } from './netboot.ts';
+import { ConflictError, type NetbootService } from './netboot.ts';
 import type { JobEventBus, LiveJobEvent } from './event-bus.ts';
 import { openJobStream, type JobStream, type JobStreamFilter } from './job-stream.ts';
 import { checkWipeConfirmation } from './wipe-confirmation.ts';
@@ -88,15 +88,28 @@ export class AdminService {
     return this.#store.updateClient(id, patch);
   }
 
-  deleteClient(id: string): Promise<void> {
+  /**
+   * Not while a job is under way: the PC (booting or mid-restore) would go on against a registry
+   * that has forgotten it, its progress and result lost. Clearing its action cancels the job.
+   */
+  async deleteClient(id: string): Promise<void> {
+    const job = await this.#store.findActiveJob(id);
+    if (job) {
+      throw new ConflictError(
+        `client ${id} has a job under way (${job.productId}, ${job.state}, job ${job.id.slice(0, 8)}): its PC would go on without a registry entry; clear its action first (netimage action set ${id} ${job.productId} --request none) or wait for it; nothing was removed`,
+      );
+    }
     return this.#store.deleteClient(id);
   }
 
-  /** All or nothing: missing groups are created, and the first refused row undoes the whole import. */
-  async importClients(rows: ClientImportRow[]): Promise<string[]> {
+  /** All or nothing: missing groups are created (and named), and the first refused row undoes the whole import. */
+  async importClients(rows: ClientImportRow[]): Promise<{ clients: string[]; createdGroups: string[] }> {
     return this.#store.transaction(async (tx) => {
+      const createdGroups: string[] = [];
       for (const g of new Set(rows.map((r) => r.group).filter((g): g is string => g !== null))) {
-        if (!(await tx.getGroup(g))) await tx.createGroup({ id: g, description: '' });
+        if (await tx.getGroup(g)) continue;
+        await tx.createGroup({ id: g, description: '' });
+        createdGroups.push(g);
       }
       const created: string[] = [];
       for (const row of rows) {
@@ -107,7 +120,7 @@ export class AdminService {
         }
         created.push(row.id);
       }
-      return created;
+      return { clients: created, createdGroups };
     });
   }
 

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { migrations as defaultMigrations, migrationSql, type Migration } from './migrations.ts';
 import { numberedPlaceholders, type Row, type SqlBackend, type SqlResult, type SqlRunner, type SqlValue } from './sql.ts';
 import { SqlStore } from './sql-store.ts';
+import { danglingGroupFixes, FIX_USER_GROUPS, USERS_AND_GROUPS } from './group-refs.ts';
 import { StoreConflictError, StoreUnavailableError } from './types.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { announceJobEvent, listenJobEvents, newOrigin, OwnEventIds, type AnnouncedJobEvent, type JobEventListener } from './pg-events.ts';
@@ -147,7 +148,10 @@ export class PostgresStore extends SqlStore {
     const backend = new PostgresBackend(pool);
     try {
       await checkCollation(pool);
-      await backend.transaction((db) => migrate(db, options.migrations ?? defaultMigrations));
+      await backend.transaction(async (db) => {
+        await migrate(db, options.migrations ?? defaultMigrations);
+        await dropDanglingGroups(db);
+      });
     } catch (error) {
       await pool.end();
       throw error;
@@ -180,6 +184,14 @@ async function readVersion(db: SqlRunner): Promise<number> {
   const exists = await db.query('SELECT to_regclass(?) AS t', [VERSION_TABLE]);
   if (exists.rows[0]?.['t'] === null) return 0;
   return Number((await db.query(`SELECT version FROM ${VERSION_TABLE}`, [])).rows[0]?.['version'] ?? 0);
+}
+
+/** See group-refs.ts; in the migration's transaction (a server removing a room waits for it). */
+async function dropDanglingGroups(db: SqlRunner): Promise<void> {
+  if ((await db.query("SELECT to_regclass('users') AS t", [])).rows[0]?.['t'] === null) return; // older schema (tests of migrations)
+  const fixes = danglingGroupFixes((await db.query(USERS_AND_GROUPS.users, [])).rows, (await db.query(USERS_AND_GROUPS.groups, [])).rows);
+  const ts = new Date().toISOString();
+  for (const f of fixes) await db.query(FIX_USER_GROUPS, [JSON.stringify(f.groups), ts, f.name]);
 }
 
 /** Runs inside one transaction (holding the store lock): two servers starting at once migrate once. */

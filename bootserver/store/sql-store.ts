@@ -182,6 +182,12 @@ function rowToUser(r: Row): User {
   };
 }
 
+async function existingGroupsOnly(c: { all(sql: string, ...params: SqlValue[]): Promise<Row[]> }, users: User[]): Promise<User[]> {
+  if (!users.some((u) => u.groups.length)) return users;
+  const exists = new Set((await c.all('SELECT id FROM groups')).map((r) => String(r['id'])));
+  return users.map((u) => ({ ...u, groups: u.groups.filter((g) => exists.has(g)) }));
+}
+
 function rowToUserToken(r: Row): UserToken {
   return { hash: String(r['hash']), userName: String(r['user_name']), name: String(r['name']), created: String(r['created']), lastUsed: str(r['last_used']) };
 }
@@ -339,7 +345,16 @@ export class SqlStore implements Store {
   createGroup(group: Group): Promise<Group> {
     return this.write(async (c) => {
       if (await c.get('SELECT id FROM groups WHERE id = ?', group.id)) throw new StoreConflictError(`group ${group.id} already exists`);
+      // Group names keep their case (opsi's may have capitals), but R1 beside r1 is two rooms an
+      // admin (and an operator given one of them) cannot tell apart.
+      const twin = await c.get('SELECT id FROM groups WHERE LOWER(id) = LOWER(?)', group.id);
+      if (twin) throw new StoreConflictError(`group ${group.id} differs from the existing group ${String(twin['id'])} only by case: use ${String(twin['id'])}`);
       await c.exec('INSERT INTO groups(id, description) VALUES (?, ?)', group.id, group.description);
+      // A new room is nobody's until an admin gives it: a reference an older netimage left to a
+      // removed room of this name (group-refs.ts) must not make it theirs now.
+      for (const u of (await c.all('SELECT * FROM users ORDER BY name')).map(rowToUser)) {
+        if (u.groups.includes(group.id)) await c.exec('UPDATE users SET group_ids = ?, modified = ? WHERE name = ?', JSON.stringify(u.groups.filter((g) => g !== group.id)), now(), u.name);
+      }
       return group;
     });
   }
@@ -804,11 +819,15 @@ export class SqlStore implements Store {
       return u;
     });
   }
+  /** Users with the rooms that exist: a list never shows a removed one (group-refs.ts). */
   getUser(name: string): Promise<User | null> {
-    return this.read((c) => c.one(rowToUser, 'SELECT * FROM users WHERE name = ?', name));
+    return this.read(async (c) => {
+      const user = await c.one(rowToUser, 'SELECT * FROM users WHERE name = ?', name);
+      return user && (await existingGroupsOnly(c, [user]))[0]!;
+    });
   }
   listUsers(): Promise<User[]> {
-    return this.read(async (c) => (await c.all('SELECT * FROM users ORDER BY name')).map(rowToUser));
+    return this.read(async (c) => existingGroupsOnly(c, (await c.all('SELECT * FROM users ORDER BY name')).map(rowToUser)));
   }
   updateUser(name: string, patch: UserPatch): Promise<User> {
     return this.write(async (c) => {

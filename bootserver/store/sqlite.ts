@@ -7,6 +7,7 @@ import { migrations as defaultMigrations, migrationSql, type Migration } from '.
 import { makePrivateDir, touchPrivateFile } from './private-files.ts';
 import type { Row, SqlBackend, SqlResult, SqlRunner, SqlValue } from './sql.ts';
 import { SqlStore } from './sql-store.ts';
+import { danglingGroupFixes, FIX_USER_GROUPS, USERS_AND_GROUPS } from './group-refs.ts';
 
 class AsyncLock {
   private tail: Promise<void> = Promise.resolve();
@@ -112,12 +113,22 @@ export class SqliteStore extends SqlStore {
     }
     db.exec('PRAGMA busy_timeout = 5000');
     SqliteStore.migrate(db, options.migrations ?? defaultMigrations);
+    SqliteStore.dropDanglingGroups(db);
     return new SqliteStore(new SqliteBackend(db));
   }
 
   /** Current schema version (0 = empty database). */
   static schemaVersion(db: DatabaseSync): number {
     return Number((db.prepare('PRAGMA user_version').get() as Row)['user_version']);
+  }
+
+  /** See group-refs.ts. Synchronous like the migrations: open() returns a ready store. */
+  private static dropDanglingGroups(db: DatabaseSync): void {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'").get()) return; // older schema (tests of migrations)
+    const fixes = danglingGroupFixes(db.prepare(USERS_AND_GROUPS.users).all() as Row[], db.prepare(USERS_AND_GROUPS.groups).all() as Row[]);
+    const update = db.prepare(FIX_USER_GROUPS);
+    const ts = new Date().toISOString();
+    for (const f of fixes) update.run(JSON.stringify(f.groups), ts, f.name);
   }
 
   private static migrate(db: DatabaseSync, list: Migration[]): void {

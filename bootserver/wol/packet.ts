@@ -35,13 +35,33 @@ export function directedBroadcast(address: string, netmask: string): string {
   return intToIp((ipToInt(address) & mask) | (~mask >>> 0));
 }
 
+/** The server's default wake target, or why there is none (said when a wake needs it). */
+export type DefaultWakeTarget = { broadcast: string; problem: null } | { broadcast: null; problem: string };
+
+const SET_IT = "set wake.broadcast to the PCs' subnet broadcast (e.g. 10.1.101.255), or give each group its own (netimage group wake-target <group> <broadcast>)";
+
 /**
  * The default wake target: the directed broadcast of the interface that holds the server's
- * advertised address (the network the PCs boot from), else of the first non-internal IPv4
- * interface. null when there is none (then only groups with their own target can be woken).
+ * advertised address (the network the PCs boot from); with no advertised address, of the first
+ * non-internal IPv4 interface. An advertised address on none of the interfaces (NAT, a typo, a
+ * moved server) gives none: another interface's broadcast would reach another network, and the
+ * wake would "work" while waking nobody.
  */
-export function defaultBroadcast(serverIp: string | null, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string | null {
+export function defaultWakeTarget(serverIp: string | null, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): DefaultWakeTarget {
   const all = Object.values(interfaces).flatMap((list) => list ?? []).filter((a) => a.family === 'IPv4' && !a.internal);
-  const chosen = (serverIp ? all.find((a) => a.address === serverIp) : undefined) ?? all[0];
-  return chosen ? directedBroadcast(chosen.address, chosen.netmask) : null;
+  if (serverIp) {
+    const own = all.find((a) => a.address === serverIp);
+    if (own) return { broadcast: directedBroadcast(own.address, own.netmask), problem: null };
+    if (all.length) {
+      const held = all.map((a) => `${a.address}/${prefixLength(a.netmask)}`).join(', ');
+      return { broadcast: null, problem: `advertisedIp ${serverIp} is on none of this server's interfaces (${held}), so the PCs' network is not known: ${SET_IT}` };
+    }
+  }
+  const first = all[0];
+  if (first) return { broadcast: directedBroadcast(first.address, first.netmask), problem: null };
+  return { broadcast: null, problem: `this server has no IPv4 network interface besides loopback: ${SET_IT}` };
+}
+
+function prefixLength(netmask: string): number {
+  return ipToInt(netmask).toString(2).replace(/0/g, '').length;
 }

@@ -10,10 +10,19 @@ import type { WakeService } from './service.ts';
 export const wakeTargetBody = z
   .object({
     /** The group's subnet-directed broadcast, e.g. 10.1.101.255 for 10.1.101.0/24. */
-    broadcast: z.ipv4(),
+    broadcast: z.ipv4().refine((ip) => reachesPcs(ip), { error: (issue) => `${String(issue.input)} reaches no PC (unspecified, multicast or reserved): give the room's subnet-directed broadcast, e.g. 10.1.101.255` }),
     port: z.number().int().min(1).max(65535).default(9),
   })
   .strict();
+
+/** 0.0.0.0/8 (this host), 224.0.0.0/4 (multicast) and 240.0.0.0/4 (reserved) but the limited broadcast. */
+function reachesPcs(ip: string): boolean {
+  const octets = ip.split('.').map(Number);
+  // Not an address at all: z.ipv4() says so, once.
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) return true;
+  const first = octets[0]!;
+  return ip === '255.255.255.255' || (first !== 0 && first < 224);
+}
 
 export const wakeListQuery = z.object({ status: z.enum(['waiting', 'woke', 'did_not_wake']).optional() }).strict();
 
@@ -30,7 +39,7 @@ export function registerWakeRoutes(api: FastifyInstance, deps: { store: Store; w
     if (!(await store.getGroup(req.params.id))) throw new StoreNotFoundError(`group ${req.params.id} not found`);
     const own = await store.getGroupWakeTarget(req.params.id);
     if (own) return { ...own, from: 'group' as const };
-    return { groupId: req.params.id, broadcast: wake.defaultBroadcast, port: deps.wake.defaultPort, from: 'default' as const };
+    return { groupId: req.params.id, broadcast: wake.defaultBroadcast, port: deps.wake.defaultPort, from: 'default' as const, ...(wake.defaultProblem ? { problem: wake.defaultProblem } : {}) };
   });
   r.put('/groups/:id/wake-target', { schema: { tags: ['wake'], summary: "Set the group's subnet-directed broadcast and port", params: groupIdParams, body: wakeTargetBody } }, async (req) => {
     await store.setGroupWakeTarget(req.params.id, req.body);

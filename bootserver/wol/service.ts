@@ -8,7 +8,7 @@ import type { Client, Store, WakeRecord } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import { ConflictError } from '../service/netboot.ts';
 import type { ClientNoticeBus } from '../service/event-bus.ts';
-import { defaultBroadcast } from './packet.ts';
+import { defaultWakeTarget } from './packet.ts';
 import { sendMagicPacket, type MagicPacketSender } from './sender.ts';
 
 export interface WakeServiceOptions {
@@ -36,6 +36,8 @@ export class WakeService {
   private readonly send: MagicPacketSender;
   private readonly now: () => Date;
   readonly defaultBroadcast: string | null;
+  /** Why there is no default broadcast (null when there is one). */
+  readonly defaultProblem: string | null;
   readonly defaultPort: number;
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<unknown> = Promise.resolve();
@@ -47,7 +49,11 @@ export class WakeService {
     this.notices = options.notices;
     this.send = options.send ?? sendMagicPacket;
     this.now = options.now ?? (() => new Date());
-    this.defaultBroadcast = options.config.wake.broadcast ?? defaultBroadcast(options.serverIp, networkInterfaces());
+    const fallback = options.config.wake.broadcast ? null : defaultWakeTarget(options.serverIp, networkInterfaces());
+    this.defaultBroadcast = options.config.wake.broadcast ?? fallback?.broadcast ?? null;
+    this.defaultProblem = fallback?.problem ?? null;
+    // Said at start too: the admin may not wake anything for days.
+    if (this.defaultProblem) this.log.warn(`no default Wake-on-LAN target: ${this.defaultProblem}`);
     this.defaultPort = options.config.wake.port;
   }
 
@@ -56,7 +62,7 @@ export class WakeService {
     const own = client.group ? await this.store.getGroupWakeTarget(client.group) : null;
     if (own) return { address: own.broadcast, port: own.port };
     if (!this.defaultBroadcast) {
-      throw new ConflictError(`no wake target for ${client.id}: give its group one (netimage group wake-target <group> <broadcast>) or set wake.broadcast`);
+      throw new ConflictError(`no wake target for ${client.id}: ${this.defaultProblem ?? 'give its group one (netimage group wake-target <group> <broadcast>) or set wake.broadcast'}`);
     }
     return { address: this.defaultBroadcast, port: this.defaultPort };
   }

@@ -44,7 +44,7 @@ test.serial('user add reads the password from stdin; ls shows roles and groups; 
   t.is(added.stdout, 'added operator olga for room1\n');
   const short = await cli(['user', 'add', 'bob', '--role', 'admin'], 'short\n');
   t.is(short.code, 1);
-  t.regex(short.stderr, /^netimage: 400: body\.password: a password of at least 10 characters\n$/);
+  t.regex(short.stderr, /^netimage: 400: the password: a password of at least 10 characters\n$/);
   const ls = await cli(['user', 'ls']);
   t.regex(ls.stdout, /^olga\s+operator\s+room1\s+set$/m);
   t.notRegex(ls.stdout, /bob/);
@@ -86,6 +86,32 @@ test.serial('audit lists who did what to which PCs, from where and how; operator
   const refused = await cli(['audit'], '', token);
   t.is(refused.code, 1);
   t.regex(refused.stderr, /403: refused, nothing changed: GET \/api\/v1\/audit is for admins only/);
+});
+
+test.serial('an admin with rooms is refused (an admin sees every room): add and edit, CLI before the password prompt and API; nothing changed', async (t) => {
+  const add = await cli(['user', 'add', 'adela', '--role', 'admin', '--groups', 'room1'], 'a long password 1\n');
+  t.is(add.code, 2, 'refused before a password is asked for');
+  t.is(add.stderr, 'netimage: --groups is for operators: an admin sees every room (give --role operator --groups ..., or --role admin alone)\n');
+  const api = await ts.api('POST', '/api/v1/users', { name: 'adela', role: 'admin', groups: ['room1'], password: null });
+  t.is(api.status, 400);
+  t.is(api.body.message, 'groups are for operators: an admin sees every room; nothing changed');
+  t.notRegex((await cli(['user', 'ls'])).stdout, /adela/);
+  t.is((await cli(['user', 'add', 'adela', '--role', 'admin', '--token-only'])).code, 0);
+  // A name taken is said before the password is asked for (twice, on a terminal), not after.
+  const taken = await cli(['user', 'add', 'adela', '--role', 'admin']);
+  t.is(taken.code, 1);
+  t.is(taken.stderr, 'netimage: 409: user adela already exists\n');
+  // An existing admin given rooms: the CLI cannot know the role, the server says it.
+  const edit = await cli(['user', 'edit', 'adela', '--groups', 'room1']);
+  t.is(edit.code, 1);
+  t.is(edit.stderr, 'netimage: 400: groups are for operators: an admin sees every room; nothing changed\n');
+  t.is((await cli(['user', 'edit', 'adela', '--role', 'admin', '--groups', 'room1'])).code, 2);
+  t.deepEqual((await ts.api('GET', '/api/v1/users/adela')).body.groups, []);
+  // Made operator with rooms: fine; back to admin drops the rooms (they would come back unasked on a later demotion).
+  t.is((await cli(['user', 'edit', 'adela', '--role', 'operator', '--groups', 'room1'])).stdout, 'changed adela: operator for room1\n');
+  t.is((await cli(['user', 'edit', 'adela', '--role', 'admin'])).stdout, 'changed adela: admin\n');
+  t.is((await cli(['user', 'edit', 'adela', '--role', 'operator'])).stdout, 'changed adela: operator for no groups\n');
+  t.is((await cli(['user', 'rm', 'adela'])).code, 0);
 });
 
 test.serial('user edit, passwd (ends sessions), token rm and rm', async (t) => {

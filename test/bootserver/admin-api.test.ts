@@ -165,12 +165,15 @@ test('CSV import is all or nothing and names every bad line', async (t) => {
   const r3 = await ts.api('POST', '/api/v1/clients/import', good);
   t.is(r3.status, 201);
   t.is(r3.body.imported, 2);
+  // A room the file names that did not exist is made, and the answer says so (a typo made a new room unnoticed).
+  t.deepEqual(r3.body.createdGroups, ['room1']);
   t.like((await ts.api('GET', '/api/v1/clients/pc02')).body, { mac: '52:54:00:00:20:02', uuid: '8a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d', group: 'room1' });
   // A spreadsheet's export: semicolons, its own header words (columns still by position).
   const sheet = 'Name;MAC-Adresse;UUID;Raum\r\npc03;52:54:00:00:20:03;;room1\r\n';
   const r4 = await ts.api('POST', '/api/v1/clients/import', sheet);
   t.is(r4.status, 201, r4.text);
   t.is(r4.body.imported, 1);
+  t.deepEqual(r4.body.createdGroups, []);
   t.like((await ts.api('GET', '/api/v1/clients/pc03')).body, { mac: '52:54:00:00:20:03', group: 'room1' });
 });
 
@@ -291,4 +294,22 @@ test('a MAC as inventory exports and switches write it (no separators, Cisco dot
   // Still refused: the wrong length, and a placeholder in any spelling.
   t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: '525400aabb' })).status, 400);
   t.regex((await ts.api('POST', '/api/v1/clients', { id: 'pc05', mac: 'FFFFFFFFFFFF' })).body.message, /ff:ff:ff:ff:ff:ff is no network card's address/);
+});
+
+test('a client whose job is under way is not removed (409 naming the job and how to stop it, nothing removed); once it is cancelled it is', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:00:40:01' });
+  await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'setup' });
+  const job = parseNetbootConfig(await readBootConfig(ts, '52:54:00:00:40:01', null));
+  t.truthy(job, 'the PC read its config: a job is booting');
+  const refused = await ts.api('DELETE', '/api/v1/clients/pc01');
+  t.is(refused.status, 409);
+  t.is(
+    refused.body.message,
+    `client pc01 has a job under way (hwinvent, booting, job ${job!.jobId.slice(0, 8)}): its PC would go on without a registry entry; clear its action first (netimage action set pc01 hwinvent --request none) or wait for it; nothing was removed`,
+  );
+  t.is((await ts.api('GET', '/api/v1/clients/pc01')).status, 200);
+  await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'none' });
+  t.is((await ts.api('DELETE', '/api/v1/clients/pc01')).status, 204);
 });

@@ -122,6 +122,8 @@ test('deleting a client deletes its foreign states; other clients keep theirs', 
     const job = await issueJob(ts, { clientId, mac, productId: RESTORE, properties: IMAGE });
     t.is((await agentCall(ts.url, job.token, 'PUT', '/client/product-states', { states: [windomain] })).status, 200);
   }
+  // Its restore job is still under way: cancelled first (a client with a job under way is not removed).
+  t.is((await ts.api('PUT', `/api/v1/clients/pc01/products/${RESTORE}/action`, { actionRequest: 'none' })).status, 200);
   t.is((await ts.api('DELETE', '/api/v1/clients/pc01')).status, 204);
   const across = (await ts.api('GET', '/api/v1/product-states?product=windomain')).body as any[];
   t.deepEqual(across.map((s) => s.clientId), ['pc02']);

@@ -6,6 +6,8 @@ import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CLI, spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
 import { closedPort } from '../os-images/helpers/mini-mirror.ts';
 import { wakeTargetText } from '../../bootserver/cli/commands/group.ts';
@@ -317,6 +319,27 @@ test('action set --request none says the request was taken back, not that it run
   t.is((await cli('action', 'set', '--group', 'room-clear', 'opsi-local-image-backup', '--request', 'none')).stdout, 'cleared the opsi-local-image-backup request of 1 client(s) of room-clear: pc-clear\n');
 });
 
+test('a refused field is named as the admin typed it (--request, --mac, --role, --state, the name), not as the API body field; client import names the rooms it made and refuses a file over the limit by its size', async (t) => {
+  await cli('client', 'add', 'pc-words', '--mac', '52:54:00:0e:00:01');
+  const request = await fails(t, ['action', 'set', 'pc-words', 'hwinvent', '--request', 'bogus']);
+  t.regex(request.stderr, /^netimage: 400: --request: Invalid option: expected one of "setup"\|/);
+  t.deepEqual(await fails(t, ['client', 'add', 'pc-words2', '--mac', 'zz']), { code: 1, stderr: 'netimage: 400: --mac: a MAC address like 52:54:00:12:34:56' });
+  t.regex((await fails(t, ['client', 'add', 'bad name!', '--mac', '52:54:00:0e:00:02'])).stderr, /^netimage: 400: the name: a host name like pc01/);
+  t.regex((await fails(t, ['user', 'add', 'u-words', '--role', 'boss', '--token-only'])).stderr, /^netimage: 400: --role: Invalid option: expected one of "admin"\|"operator"$/);
+  t.regex((await fails(t, ['os', 'installs', '--state', 'x'])).stderr, /^netimage: 400: --state: Invalid option/);
+  t.deepEqual(await fails(t, ['os', 'build', 'debian-12', '--packages', 'vim bad;name']), { code: 1, stderr: 'netimage: 400: --packages (item 2): "bad;name" is not a Debian package name (letters a-z, digits, "+", "-", ".")' });
+  t.regex((await fails(t, ['group', 'wake-target', 'nosuch-words', '999.1.1.1'])).stderr, /^netimage: 400: the broadcast address: Invalid IPv4 address$/);
+  t.is((await clientJson('pc-words')).id, 'pc-words');
+  // client import says which rooms it made (a typo in the file's room column made a new room unnoticed).
+  const csv = join(server!.dir, 'words.csv');
+  await writeFile(csv, 'pc-words3,52:54:00:0e:00:03,,room-words-new\n');
+  t.is((await cli('client', 'import', csv)).stdout, 'imported 1 client(s); made the new group(s) room-words-new (netimage group rm <name> takes one back)\n');
+  // Over the server's limit: said as such, not as "cannot reach the server (write EPIPE)".
+  const huge = join(server!.dir, 'huge.csv');
+  await writeFile(huge, 'pc,52:54:00:00:00:00,,room\n'.repeat(200_000));
+  t.deepEqual(await fails(t, ['client', 'import', huge]), { code: 2, stderr: `netimage: ${huge} is 5.1 MiB; one import takes at most 5 MiB (about 100,000 PCs): split the file` });
+});
+
 test('group wake-target without any target says so; a port that is no number is a usage line; audit --since that is no time too', async (t) => {
   // No target at all needs a server without a non-loopback address (a network namespace, as in
   // the probe that found it); the text is the command's own function.
@@ -387,7 +410,7 @@ test('schedule add --at sends the wall time and zone; the server works out the i
   t.regex((await cli('schedule', 'show', 'tz-once', '--tz', 'Asia/Kolkata')).stdout, /^ {2}next run: 2027-01-15 11:00:00 \+05:30$/m);
   // An offset in the time wins; an unknown zone is the server's 400, nothing stored.
   t.regex((await cli('schedule', 'add', 'tz-offset', '--at', '2027-01-15T06:30:00+02:00', '--tz', 'Europe/Berlin', '--group', 'room-tz', '--wake')).stdout, /next run 2027-01-15 05:30:00 \+01:00\n$/);
-  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--tz', 'Mars/Olympus', '--group', 'room-tz', '--wake']), { code: 1, stderr: 'netimage: 400: body.timezone: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
+  t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--tz', 'Mars/Olympus', '--group', 'room-tz', '--wake']), { code: 1, stderr: 'netimage: 400: --tz: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
   t.deepEqual(await fails(t, ['schedule', 'ls', '--tz', 'Mars/Olympus']), { code: 2, stderr: 'netimage: unknown time zone "Mars/Olympus" (an IANA name like Europe/Berlin)' });
   t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-01-15 06:30', '--group', 'room-tz', '--wake', '--late-window', '1h']), { code: 2, stderr: 'netimage: --late-window takes a number of seconds (e.g. 3600), got "1h"' });
   t.deepEqual(await fails(t, ['schedule', 'add', 'tz-bad', '--at', '2027-02-30 06:30', '--group', 'room-tz', '--wake']), { code: 2, stderr: 'netimage: --at "2027-02-30 06:30" is not a time like 2026-12-02 07:00 or 2026-12-02T07:00:00+01:00' });

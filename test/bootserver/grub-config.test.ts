@@ -81,7 +81,11 @@ test('property values and descriptions cannot break out of the config; control c
   const evil = "x'; reboot; echo '$(rm) \" ${net_default_mac}";
   const r = await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: MAC1, description: evil });
   t.is(r.status, 201);
-  await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-backup/action', { actionRequest: 'setup', properties: { imagefile: evil } });
+  // An image name is a directory on the PC: such a value is refused outright now (lib/image-names.ts).
+  const evilImage = await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-backup/action', { actionRequest: 'setup', properties: { imagefile: evil } });
+  t.is(evilImage.status, 400);
+  t.regex(evilImage.body.message, /imagefile: image name .* contains characters that are not allowed/);
+  t.is((await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-backup/action', { actionRequest: 'setup', properties: { imagefile: 'win11' } })).status, 200);
   const bad = await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-backup/properties', { values: { imagefile: 'a\nreboot' } });
   t.is(bad.status, 400);
   t.regex(bad.body.message, /control characters/);

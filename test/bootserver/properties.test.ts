@@ -87,3 +87,25 @@ test('prepare values the PC would only refuse after booting are refused when set
   t.deepEqual(validatePropertyValues(prepare, { system_partition_size: '45G', data_partition_size: '0G', delay_for_reboot: '0' }, admin), { system_partition_size: '45G', data_partition_size: '0G', delay_for_reboot: '0' });
   t.deepEqual(validatePropertyValues(prepare, { delay_for_reboot: '600' }, admin), { delay_for_reboot: '600' });
 });
+
+test('image names the PC would refuse after booting (path tricks, odd characters) are refused when set; empty means none, delimage keeps all_images', (t) => {
+  const restore: ProductDefinition = {
+    ...product,
+    id: 'opsi-local-image-restore',
+    properties: [prop('imagefile'), prop('imagefiles_list', { multiValue: true, default: [] }), prop('server_image')],
+  };
+  const delimage: ProductDefinition = { ...product, id: 'opsi-local-image-delimage', properties: [prop('imagefile', { choices: ['all_images'] })] };
+  for (const [values, message] of [
+    [{ imagefile: '../../etc' }, 'opsi-local-image-restore.imagefile: image name "../../etc" contains characters that are not allowed: "/" (use letters, digits, \'.\', \'_\', \'-\'; spaces become \'_\')'],
+    [{ imagefile: '.hidden' }, 'opsi-local-image-restore.imagefile: image name ".hidden" must not start with \'.\' or \'-\''],
+    [{ imagefile: 'a'.repeat(129) }, `opsi-local-image-restore.imagefile: image name "${'a'.repeat(129)}" is longer than 128 characters`],
+    [{ imagefile: 'all_images' }, 'opsi-local-image-restore.imagefile: "all_images" is reserved (it means every image for delimage)'],
+    [{ imagefiles_list: 'win11,../x' }, /^opsi-local-image-restore\.imagefiles_list: image name "\.\.\/x" contains characters/],
+    [{ server_image: '../../etc' }, 'opsi-local-image-restore.server_image: "../../etc" is not a golden image name (letters, digits, ".", "_", "-")'],
+  ] as const) {
+    t.throws(() => validatePropertyValues(restore, values, admin), { instanceOf: PropertyValidationError, message }, JSON.stringify(values));
+  }
+  t.deepEqual(validatePropertyValues(restore, { imagefile: 'Win 11', imagefiles_list: 'win11,win10', server_image: '' }, admin), { imagefile: 'Win 11', imagefiles_list: ['win11', 'win10'], server_image: '' });
+  t.deepEqual(validatePropertyValues(restore, { imagefile: '' }, admin), { imagefile: '' });
+  t.deepEqual(validatePropertyValues(delimage, { imagefile: 'all_images' }, admin), { imagefile: 'all_images' });
+});

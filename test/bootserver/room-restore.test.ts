@@ -107,6 +107,7 @@ test('room restore of an unknown group or one with no common image: one clear li
   t.not(noCommon.code, 0);
   t.is(noCommon.stderr.trim().split('\n').length, 1);
   t.regex(noCommon.stderr, /image/);
+  t.is(noCommon.stdout, '', 'no "wipes the disks" line for a restore that was refused: --yes says it once the server took it');
   const wrongImage = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--image', 'win7', '--yes'))) as CliFailure;
   t.regex(wrongImage.stderr, /win7/);
   for (const pc of PCS) t.notRegex((await s.cli('states', pc.id)).stdout, /restore\s+setup/);
@@ -118,6 +119,7 @@ test('room restore --server-image: a golden image for the room without a common 
   const missing = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--server-image', 'nosuch', '--multicast', '--yes'))) as CliFailure;
   t.regex(missing.stderr, /the depot has no golden image golden\/nosuch/);
   t.is(missing.stderr.trim().split('\n').length, 1);
+  t.is(missing.stdout, '');
   const both = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--image', 'win11', '--server-image', 'x', '--yes'))) as CliFailure;
   t.regex(both.stderr, /exclude each other/);
   const alone = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--multicast', '--yes'))) as CliFailure;

@@ -139,6 +139,14 @@ for (const backend of BACKENDS) {
     await t.throwsAsync(s.createClient({ id: 'pc01', mac: '52:54:00:00:00:09' }), { message: 'client pc01 already exists' });
   });
 
+  test(name('a group differing from an existing one only by case is refused (R1 beside r1: two rooms an admin cannot tell apart)'), async (t) => {
+    const { store: s } = await open(t);
+    await s.createGroup({ id: 'room-A', description: '' });
+    await t.throwsAsync(s.createGroup({ id: 'ROOM-a', description: '' }), { instanceOf: StoreConflictError, message: 'group ROOM-a differs from the existing group room-A only by case: use room-A' });
+    await t.throwsAsync(s.createGroup({ id: 'room-A', description: '' }), { message: 'group room-A already exists' });
+    t.deepEqual((await s.listGroups()).map((g) => g.id), ['room-A']);
+  });
+
   test(name('two servers creating the same client at once: one wins, the other gets a conflict'), async (t) => {
     const db = await open(t);
     const other = await db.another();
@@ -296,6 +304,20 @@ for (const backend of BACKENDS) {
     t.false((await s.getUser('jdoe'))!.groups.includes('room'));
   });
 
+  test(name('an operator is never listed with a room that does not exist, and a room made later is not theirs (references left by removals before they were cleaned)'), async (t) => {
+    const db = await open(t);
+    const s = db.store;
+    const at = '2026-12-01T00:00:00.000Z';
+    await s.createGroup({ id: 'room', description: '' });
+    // As an older netimage left them: group rm did not take the room from its operators.
+    await s.createUser({ name: 'jdoe', role: 'operator', groups: ['gone', 'room', 'old'], passwordHash: null, created: at, modified: at });
+    t.deepEqual((await s.getUser('jdoe'))?.groups, ['room']);
+    t.deepEqual((await s.listUsers()).map((u) => [u.name, u.groups]), [['jdoe', ['room']]]);
+    await s.createGroup({ id: 'gone', description: 'a new room under an old name' });
+    t.deepEqual((await s.getUser('jdoe'))?.groups, ['room'], 'the new room is nobody\'s until an admin gives it');
+    t.deepEqual(JSON.parse(String((await db.raw('SELECT group_ids FROM users WHERE name = ?', 'jdoe'))[0]!['group_ids'])), ['room', 'old'], 'taken from the stored list too');
+  });
+
   test(name('two servers reading the same PC config at the same moment create one job attempt, never two'), async (t) => {
     const db = await open(t);
     const stores = [db.store, await db.another()];
@@ -417,6 +439,29 @@ test('sqlite: a one-shot stored before migration 9 (an instant, no wall time) re
   t.deepEqual(ran, ['old']);
 });
 
+test('sqlite: opening a store drops the rooms operators hold that no longer exist (left by removals before they were cleaned)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'db.sqlite');
+  const at = '2026-12-01T00:00:00.000Z';
+  const old = SqliteStore.open({ path });
+  await old.createGroup({ id: 'room', description: '' });
+  await old.createUser({ name: 'jdoe', role: 'operator', groups: ['gone', 'room'], passwordHash: null, created: at, modified: at });
+  await old.createUser({ name: 'ann', role: 'operator', groups: ['room'], passwordHash: null, created: at, modified: at });
+  await old.close();
+  const s = SqliteStore.open({ path });
+  await s.close();
+  const raw = new DatabaseSync(path);
+  t.teardown(() => raw.close());
+  t.deepEqual(
+    raw.prepare('SELECT name, group_ids, modified FROM users ORDER BY name').all().map((r) => [r['name'], JSON.parse(String(r['group_ids'])), r['modified'] === at]),
+    [
+      ['ann', ['room'], true],
+      ['jdoe', ['room'], false],
+    ],
+  );
+});
+
 // ---- PostgreSQL only: its version table, the collation check, two servers migrating at once ----
 
 test('postgres: an empty database is migrated once even when two servers start at once; a newer schema is refused', async (t) => {
@@ -432,6 +477,22 @@ test('postgres: an empty database is migrated once even when two servers start a
   await client.query('UPDATE netimage_schema_version SET version = 99');
   await client.end();
   await t.throwsAsync(PostgresStore.open({ url }), { message: /schema version 99 is newer/ });
+});
+
+test('postgres: opening a store drops the rooms operators hold that no longer exist', async (t) => {
+  const url = await theCluster().emptyDatabase();
+  const at = '2026-12-01T00:00:00.000Z';
+  const old = await PostgresStore.open({ url });
+  await old.createGroup({ id: 'room', description: '' });
+  await old.createUser({ name: 'jdoe', role: 'operator', groups: ['gone', 'room', 'old'], passwordHash: null, created: at, modified: at });
+  await old.close();
+  const s = await PostgresStore.open({ url });
+  await s.close();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.teardown(() => client.end());
+  const rows = (await client.query('SELECT group_ids FROM users')).rows;
+  t.deepEqual(JSON.parse(String(rows[0]['group_ids'])), ['room']);
 });
 
 test('postgres: a database whose collation is not C is refused with the command that makes a right one', async (t) => {

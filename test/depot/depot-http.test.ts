@@ -91,7 +91,7 @@ test('the depot is not world-readable: no token 401, a wrong token 401, unknown 
   t.is((await fetch(`${ts.url}/depot/v1/secrets/x/y`, admin(ts))).status, 404);
 });
 
-test('a job token reads only the root filesystem its install job was granted, and only while the job runs', async (t) => {
+test('a job token reads only the root filesystem its install job was granted, and only while the job runs; that entry is not removed meanwhile', async (t) => {
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   const { depot, policy } = ts.server.osImages;
@@ -121,11 +121,22 @@ test('a job token reads only the root filesystem its install job was granted, an
   t.regex(((await other.json()) as { message: string }).message, /may not read rootfs\/debian-12-other/);
   t.is((await read(inventory.token, granted)).status, 403, 'a hwinvent job reads no root filesystem');
 
+  // The entry a job under way reads is not removed (the install would fail half way); another is.
+  const inUse = await ts.api('DELETE', `/api/v1/depot/rootfs/${granted}`);
+  t.is(inUse.status, 409);
+  t.is(
+    inUse.body.message,
+    `rootfs/${granted} is being read by the job under way on pc01 (opsi-local-image-debian, job ${install.jobId.slice(0, 8)}): removing it would fail that job half way; clear its action first (netimage action set pc01 opsi-local-image-debian --request none) or wait for it; nothing was removed`,
+  );
+  t.is((await read(install.token, granted)).status, 206, 'still there');
+  t.is((await ts.api('DELETE', '/api/v1/depot/rootfs/debian-12-other')).status, 204);
+
   // Once the admin clears the request the job is cancelled and its token reads nothing.
   await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-debian/action', { actionRequest: 'none' });
   const after = await read(install.token, granted);
   t.is(after.status, 403);
   t.regex(((await after.json()) as { message: string }).message, /is cancelled/);
+  t.is((await ts.api('DELETE', `/api/v1/depot/rootfs/${granted}`)).status, 204, 'no job reads it now');
 });
 
 test('a damaged file is never served (500 naming verify); admin API lists, verifies and removes entries', async (t) => {
@@ -149,4 +160,34 @@ test('a damaged file is never served (500 naming verify); admin API lists, verif
   t.is(again.status, 404);
   t.is(again.body.message, 'depot entry rootfs/debian-12-test not found');
   t.is((await fetch(`${ts.url}/api/v1/depot`)).status, 401);
+});
+
+test('a golden image a pending restore fetches is not removed (409 naming the PCs and schedules, nothing removed); once they are cleared it is', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await ts.server.osImages.depot.create('golden', 'win11', {}, async (dir) => writeFile(join(dir, 'image.pcl.zst'), DATA));
+  await ts.api('POST', '/api/v1/groups', { id: 'room' });
+  for (const [i, id] of ['pc01', 'pc02'].entries()) await ts.api('POST', '/api/v1/clients', { id, mac: `52:54:00:00:61:0${i + 1}`, group: 'room' });
+  const set = await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-restore/action', { actionRequest: 'setup', properties: { server_image: 'Win11' } });
+  t.is(set.status, 200, set.text);
+  // Another PC whose stored server_image names it, but with no pending restore: not a user.
+  await ts.api('PUT', '/api/v1/clients/pc02/products/opsi-local-image-restore/properties', { values: { server_image: 'win11' } });
+
+  const refused = await ts.api('DELETE', '/api/v1/depot/golden/win11');
+  t.is(refused.status, 409);
+  t.is(
+    refused.body.message,
+    'golden/win11 is still needed: the pending restore of pc01 fetches it; clear that first (netimage action set <hostname> opsi-local-image-restore --request none) or let it run; nothing was removed',
+  );
+  t.is((await ts.api('GET', '/api/v1/depot/golden/win11')).status, 200, 'still there');
+
+  t.is((await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-restore/action', { actionRequest: 'none' })).status, 200);
+  const schedule = await ts.api('POST', '/api/v1/schedules', { name: 'nightly', every: 'daily 03:00', target: { kind: 'group', id: 'room' }, productId: 'opsi-local-image-restore', properties: { server_image: 'win11' } });
+  t.is(schedule.status, 201, schedule.text);
+  const scheduled = await ts.api('DELETE', '/api/v1/depot/golden/win11');
+  t.is(scheduled.status, 409);
+  t.is(scheduled.body.message, 'golden/win11 is still needed: schedule(s) nightly will fetch it; clear that first (netimage schedule rm nightly); nothing was removed');
+  t.is((await ts.api('DELETE', '/api/v1/schedules/nightly')).status, 204);
+  t.is((await ts.api('DELETE', '/api/v1/depot/golden/win11')).status, 204);
+  t.is((await ts.api('GET', '/api/v1/depot/golden/win11')).status, 404);
 });

@@ -96,7 +96,7 @@ test('os build refuses an unknown OS, an unknown package and an unreachable mirr
     [{ os: 'debian-13' }, /unknown OS "debian-13": the server builds debian-12/],
     [{ os: 'debian-12', packages: ['nosuchpkg'] }, /os build debian-12\.additional_packages: not on the mirror .*: nosuchpkg/],
     [{ os: 'debian-12', mirror: `http://127.0.0.1:${await closedPort()}/debian` }, /the mirror cannot be used: .*Failed to connect.*; give a mirror this server reaches \(--mirror URL\) or an HTTP proxy \(--proxy URL\); nothing was changed$/],
-    [{ os: 'debian-12', packages: ['bad name'] }, /body\.packages\.0/],
+    [{ os: 'debian-12', packages: ['bad name'] }, /^body\.packages\.0: "bad name" is not a Debian package name \(letters a-z, digits, "\+", "-", "\."\)$/],
   ];
   for (const [body, message] of cases) {
     const r = await ts.api('POST', '/api/v1/os/builds', body);

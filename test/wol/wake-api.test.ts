@@ -93,6 +93,12 @@ test('wake a group: every client with a MAC gets a packet, a UUID-only client is
   t.is((await ts.api('POST', '/api/v1/groups/nosuch/wake')).status, 404);
   const bad = await ts.api('PUT', '/api/v1/groups/room101/wake-target', { broadcast: '10.1.101.256', port: 9 });
   t.is(bad.status, 400);
+  // Addresses no packet reaches a sleeping PC through (were stored and "sent").
+  for (const nowhere of ['0.0.0.0', '0.1.2.3', '224.0.0.1', '239.255.255.250', '240.0.0.1']) {
+    const r = await ts.api('PUT', '/api/v1/groups/room101/wake-target', { broadcast: nowhere, port: 9 });
+    t.is(r.status, 400, nowhere);
+    t.is(r.body.message, `body.broadcast: ${nowhere} reaches no PC (unspecified, multicast or reserved): give the room's subnet-directed broadcast, e.g. 10.1.101.255`);
+  }
   t.is((await ts.api('GET', '/api/v1/groups/room101/wake-target')).body.port, l.port, 'target unchanged after bad input');
   t.is((await ts.api('POST', '/api/v1/clients/pc01/wake', undefined, { authorization: 'Bearer ni_wrong' })).status, 401);
   await new Promise((r) => setTimeout(r, 100));
@@ -102,6 +108,20 @@ test('wake a group: every client with a MAC gets a packet, a UUID-only client is
   const fallback = (await ts.api('GET', '/api/v1/groups/room101/wake-target')).body;
   t.is(fallback.from, 'default');
   t.is(fallback.port, 9);
+});
+
+test('an advertisedIp on none of the interfaces gives no default target: a wake is refused naming the settings, nothing sent (was another interface\'s broadcast)', async (t) => {
+  const ts = await startTestServer({ overrides: { advertisedIp: '203.0.113.9' } });
+  t.teardown(() => ts.stop());
+  await ts.api('POST', '/api/v1/groups', { id: 'room9' });
+  await ts.api('POST', '/api/v1/clients', { id: 'pc09', mac: '52:54:00:77:00:09', group: 'room9' });
+  const target = (await ts.api('GET', '/api/v1/groups/room9/wake-target')).body;
+  t.is(target.broadcast, null);
+  t.regex(target.problem, /^advertisedIp 203\.0\.113\.9 is on none of this server's interfaces \(.*\), so the PCs' network is not known: set wake\.broadcast/);
+  const woken = await ts.api('POST', '/api/v1/clients/pc09/wake');
+  t.is(woken.status, 409);
+  t.regex(woken.body.message, /^no wake target for pc09: advertisedIp 203\.0\.113\.9 is on none of this server's interfaces/);
+  t.deepEqual((await ts.api('GET', '/api/v1/wake')).body, [], 'nothing sent, nothing recorded');
 });
 
 test('CLI: netimage wake, group wake-target, and action set --wake', async (t) => {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { seg, UsageError, type CommandContext, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
 import { displayZone, showTime } from '../time.ts';
+import { CSV_BODY_LIMIT } from '../../http/limits.ts';
 
 interface ClientView {
   id: string;
@@ -113,8 +114,13 @@ export const clientCommand: CommandGroup = {
         const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
           throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory, not a CSV file' : e.message}`);
         });
-        const r = await api.call<{ imported: number }>('POST', '/api/v1/clients/import', text, 'text/csv');
-        ctx.out(r, () => `imported ${r.imported} client(s)`);
+        const bytes = Buffer.byteLength(text);
+        if (bytes > CSV_BODY_LIMIT) {
+          throw new UsageError(`${file} is ${(bytes / 2 ** 20).toFixed(1)} MiB; one import takes at most ${CSV_BODY_LIMIT / 2 ** 20} MiB (about 100,000 PCs): split the file`);
+        }
+        const r = await api.call<{ imported: number; createdGroups?: string[] }>('POST', '/api/v1/clients/import', text, 'text/csv');
+        const made = r.createdGroups?.length ? `; made the new group(s) ${r.createdGroups.join(', ')} (netimage group rm <name> takes one back)` : '';
+        ctx.out(r, () => `imported ${r.imported} client(s)${made}`);
         return 0;
       }
       default:

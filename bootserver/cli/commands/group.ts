@@ -58,8 +58,8 @@ function wakePort(given: string | undefined): number {
 }
 
 /** Where a group's magic packets go, or that they have nowhere to go (not "(none: set one):9"). */
-export function wakeTargetText(id: string, w: { broadcast: string | null; port: number; from: string }): string {
+export function wakeTargetText(id: string, w: { broadcast: string | null; port: number; from: string; problem?: string }): string {
   return w.broadcast === null
-    ? `${id}: no wake target: the group has none and the server has no default (wake.broadcast, or an advertisedIp on a network interface); set one with netimage group wake-target ${id} <broadcast>`
+    ? `${id}: no wake target: the group has none and the server has no default (${w.problem ?? 'wake.broadcast, or an advertisedIp on a network interface'}); set one with netimage group wake-target ${id} <broadcast>`
     : `${id}: magic packets go to ${w.broadcast}:${w.port} (${w.from === 'group' ? "the group's own target" : 'server default'})`;
 }

@@ -39,7 +39,7 @@ export const roomCommand: CommandGroup = {
         ? { imagefile: image }
         : {};
     const api = await ctx.api();
-    const confirm = await confirmWipe(ctx, api, group, ProductId.restore, 'setup');
+    const { confirm, notice } = await confirmWipe(ctx, api, group, ProductId.restore, 'setup');
     const set = await api.call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, {
       productId: ProductId.restore,
       actionRequest: 'setup',
@@ -49,6 +49,7 @@ export const roomCommand: CommandGroup = {
     const plain = ctx.flag('json') || !process.stdout.isTTY;
     const say = (line: string) => process.stdout.write(line + '\n');
     const what = golden ? `golden image ${golden}${ctx.flag('multicast') ? ' (one multicast stream for the room)' : ''}${ctx.flag('fetch-only') ? ', fetch only' : ''}` : `image ${set.imagefile}`;
+    if (notice) say(notice);
     say(`restore of ${what} set for ${set.clients.length} PC(s) of ${group}: ${set.clients.join(', ')}`);
     for (const w of set.warnings ?? []) say(`warning: ${w}`);
     if (ctx.flag('wake')) say(await wake(api, { group }));

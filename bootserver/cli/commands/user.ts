@@ -1,6 +1,7 @@
 // `netimage user ...`: users (admin or operator with their groups), passwords and API tokens.
-import { seg, type CommandContext, type CommandGroup } from '../command.ts';
+import { seg, UsageError, type CommandContext, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
+import { ApiError } from '../api-client.ts';
 import { readNewPassword } from '../read-password.ts';
 
 interface UserView {
@@ -20,6 +21,11 @@ interface TokenView {
 function groupsOption(ctx: CommandContext): string[] | undefined {
   const v = ctx.string('groups');
   return v === undefined ? undefined : v.split(',').map((g) => g.trim()).filter((g) => g !== '');
+}
+
+/** Checked here too, before the password prompt: the server refuses it after the password was typed twice. */
+function adminWithoutGroups(role: string, groups: string[] | undefined): void {
+  if (role === 'admin' && groups && groups.length > 0) throw new UsageError('--groups is for operators: an admin sees every room (give --role operator --groups ..., or --role admin alone)');
 }
 
 async function tokenVerb(ctx: CommandContext): Promise<number> {
@@ -78,6 +84,11 @@ export const userCommand: CommandGroup = {
         const [name] = ctx.operands('add', 1);
         const role = ctx.string('role');
         if (!role) throw ctx.usage('add');
+        adminWithoutGroups(role, groupsOption(ctx));
+        // Said before the password is typed twice: the server would refuse only after it.
+        if (!ctx.flag('token-only') && (await api.call<UserView[]>('GET', '/api/v1/users')).some((u) => u.name === name.trim())) {
+          throw new ApiError(409, `409: user ${name} already exists`);
+        }
         const password = ctx.flag('token-only') ? null : await readNewPassword(name);
         const u = await api.call<UserView>('POST', '/api/v1/users', { name, role, groups: groupsOption(ctx) ?? [], password });
         ctx.out(u, () => `added ${u.role} ${u.name}${u.role === 'operator' ? ` for ${u.groups.join(', ') || 'no groups yet'}` : ''}`);
@@ -88,6 +99,7 @@ export const userCommand: CommandGroup = {
         const groups = groupsOption(ctx);
         const role = ctx.string('role');
         if (!role && !groups) throw ctx.usage('edit');
+        if (role) adminWithoutGroups(role, groups);
         const u = await api.call<UserView>('PATCH', `/api/v1/users/${seg(name)}`, { ...(role ? { role } : {}), ...(groups ? { groups } : {}) });
         ctx.out(u, () => `changed ${u.name}: ${u.role}${u.role === 'operator' ? ` for ${u.groups.join(', ') || 'no groups'}` : ''}`);
         return 0;

@@ -31,8 +31,8 @@ export const clientRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { adm
         throw new BadRequestError(`CSV refused, nothing imported: ${errors.slice(0, CSV_ERRORS_SHOWN).join('; ')}${more}`);
       }
       if (rows.length === 0) throw new BadRequestError('CSV holds no clients');
-      const created = await admin.importClients(rows);
-      return reply.status(201).send({ imported: created.length, clients: created });
+      const { clients, createdGroups } = await admin.importClients(rows);
+      return reply.status(201).send({ imported: clients.length, clients, createdGroups });
     },
   );
   r.get('/clients/:id', { schema: { tags: ['clients'], summary: 'One client', params: clientIdParams } }, async (req) => {

@@ -17,10 +17,10 @@ import { eventRoutes } from './events.ts';
 import { sessionRoutes } from './session.ts';
 import { userRoutes } from './users.ts';
 import { auditRoutes } from './audit.ts';
+import { CSV_BODY_LIMIT } from '../limits.ts';
 
 export type { AdminApiDeps, AuthDeps } from './deps.ts';
 
-const CSV_BODY_LIMIT = 5 * 1024 * 1024;
 
 export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): Promise<void> {
   await app.register(

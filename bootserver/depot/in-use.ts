@@ -1,0 +1,63 @@
+// Removing a depot entry that a pending action reads: the PC boots, its job fails on a 404, and
+// the admin learns of it from the job log of every PC of the room. So `depot rm` (DELETE
+// /api/v1/depot/<kind>/<name>) is refused while a pending request or a schedule needs the entry,
+// as group rm is refused while a schedule targets the room.
+import { GOLDEN_KIND, goldenEntryName } from '../../lib/golden.ts';
+import { ProductId } from '../../lib/products.ts';
+import type { PropertyValue } from '../../lib/agent-protocol.ts';
+import type { Job, Store } from '../store/types.ts';
+import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
+import { StoreConflictError } from '../store/types.ts';
+import { serverImageOf } from './golden-restore.ts';
+import type { DepotKind } from './manifest.ts';
+
+/** The PCs whose pending request and the schedules whose run reads this entry. */
+export async function depotEntryUsers(store: Store, kind: DepotKind, name: string): Promise<{ clients: string[]; schedules: string[]; product: string }> {
+  if (kind === GOLDEN_KIND) {
+    const names = (values: Record<string, PropertyValue>) => goldenEntryName(serverImageOf(values)) === name;
+    const clients: string[] = [];
+    for (const s of await store.listProductOnClients({ productId: ProductId.restore, pendingOnly: true })) {
+      if (names(await store.getPropertyValues(s.clientId, ProductId.restore))) clients.push(s.clientId);
+    }
+    const schedules = (await store.listSchedules()).filter((s) => s.productId === ProductId.restore && names(s.properties)).map((s) => s.name);
+    return { clients, schedules, product: ProductId.restore };
+  }
+  if (kind === 'windows-media') {
+    // windows-media/<product>: read by that product's installs.
+    const clients = (await store.listProductOnClients({ productId: name, pendingOnly: true })).map((s) => s.clientId);
+    const schedules = (await store.listSchedules()).filter((s) => s.productId === name).map((s) => s.name);
+    return { clients, schedules, product: name };
+  }
+  return { clients: [], schedules: [], product: '' };
+}
+
+export async function refuseRemovalInUse(store: Store, kind: DepotKind, name: string): Promise<void> {
+  const { clients, schedules, product } = await depotEntryUsers(store, kind, name);
+  if (!clients.length && !schedules.length) return;
+  const what = [
+    clients.length ? `the pending ${product === ProductId.restore ? 'restore' : product} of ${clients.join(', ')} fetches it` : '',
+    schedules.length ? `schedule(s) ${schedules.join(', ')} will fetch it` : '',
+  ].filter(Boolean);
+  const how = [
+    clients.length ? `netimage action set <hostname> ${product} --request none` : '',
+    schedules.length ? `netimage schedule rm ${schedules[0]}` : '',
+  ].filter(Boolean);
+  throw new StoreConflictError(`${kind}/${name} is still needed: ${what.join('; ')}; clear ${clients.length + schedules.length > 1 ? 'those' : 'that'} first (${how.join(', ')})${clients.length ? ' or let it run' : ''}; nothing was removed`);
+}
+
+/**
+ * A job under way (booting, running) that may read the entry (its grants: the root filesystem of
+ * its install, its Windows media, the golden image its restore fetches): removing the entry would
+ * fail it half way, the PC's disk partly written.
+ */
+export async function refuseRemovalUnderJob(store: Store, grants: (job: Job) => Promise<string[]>, id: string): Promise<void> {
+  const readers: Job[] = [];
+  // A job whose grants cannot be worked out (its product gone) reads nothing it could be refused.
+  for (const job of await store.listJobs({ states: [...ACTIVE_STATES] })) if ((await grants(job).catch(() => [] as string[])).includes(id)) readers.push(job);
+  const first = readers[0];
+  if (!first) return;
+  const jobs = readers.map((j) => `${j.clientId} (${j.productId}, job ${j.id.slice(0, 8)})`).join(', ');
+  throw new StoreConflictError(
+    `${id} is being read by the job${readers.length > 1 ? 's' : ''} under way on ${jobs}: removing it would fail ${readers.length > 1 ? 'them' : 'that job'} half way; clear ${readers.length > 1 ? 'their actions' : 'its action'} first (netimage action set ${first.clientId} ${first.productId} --request none) or wait for ${readers.length > 1 ? 'them' : 'it'}; nothing was removed`,
+  );
+}
