@@ -43,4 +43,11 @@ test('token reset without a terminal and without --yes changes nothing and says 
   t.is(await statusWith(s.url, token!), 200);
   t.deepEqual(JSON.parse(await readFile(saved, 'utf8')), { url: s.url, token }, 'saved with the URL serve saved (its real port), not the configured one');
   t.deepEqual(JSON.parse((await s.cli('group', 'list', '--json')).stdout), [], 'the CLI uses the saved new token');
+  // The reset is in the audit log (it bypasses the API, whose hook writes the others), once: the
+  // refused and unconfirmed attempts changed nothing and left no entry.
+  const audit = JSON.parse((await s.cli('audit', '--json')).stdout) as Array<{ route: string; actor: string; detail: unknown }>;
+  const resets = audit.filter((e) => e.route === 'netimage token reset');
+  t.is(resets.length, 1, JSON.stringify(audit));
+  t.regex(resets[0]!.actor, /^local:\S+$/);
+  t.false(JSON.stringify(audit).includes(token!), 'the new token is in no audit entry');
 });

@@ -1,5 +1,6 @@
 // `netimage token reset`: a new admin token written straight into the store (needs the data dir,
 // not the server: this is the way back in when the token is lost).
+import { userInfo } from 'node:os';
 import type { CommandGroup } from '../command.ts';
 import { readCredentials, saveCredentials } from '../api-client.ts';
 import { askToConfirm, YES_OPTION } from '../confirm-wipe.ts';
@@ -27,6 +28,9 @@ export const tokenCommand: CommandGroup = {
     await store.transaction(async (tx) => {
       await tx.deleteAdminTokens();
       await tx.addAdminTokenHash(sha256Hex(token), 'token reset');
+      // Not through the API, so no request hook writes it: who replaced the admin token is what
+      // an audit is read for after an incident. The actor is this machine's login, never the token.
+      await tx.addAudit({ ts: new Date().toISOString(), actor: `local:${userInfo().username}`, role: 'admin', via: 'cli', source: 'local', method: 'LOCAL', route: 'netimage token reset', clients: [], detail: {}, status: 200 });
     });
     await store.close();
     // The token is this data dir's: saved with this machine's URL. A loopback URL saved before
