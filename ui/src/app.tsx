@@ -55,8 +55,10 @@ export function App() {
       </header>
       <main class="page">
         {route.view === 'rooms' && <RoomsView />}
-        {route.view === 'room' && <RoomView id={route.id} />}
-        {route.view === 'client' && <ClientView id={route.id} />}
+        {/* Keyed by id: a fresh view per room or PC, so one never shows another's data (and its
+            PCs in an action's confirmation) while it loads, or when it does not exist. */}
+        {route.view === 'room' && <RoomView key={route.id} id={route.id} />}
+        {route.view === 'client' && <ClientView key={route.id} id={route.id} />}
       </main>
     </LiveContext.Provider>
   );

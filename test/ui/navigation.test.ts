@@ -1,0 +1,49 @@
+// The web UI when a URL names a room or PC other than the one on screen, or one that does not
+// exist (a bookmark of a removed room, a typo, the back button): the page shows that room or PC or
+// says it does not exist, never the previous one's PCs and actions under the new name. A real
+// browser (Debian's chromium through playwright-core) against the real server; no PCs needed.
+import test from 'ava';
+import { startTestServer } from '../helpers/server.ts';
+import { launchBrowser } from './helpers/browser.ts';
+
+const PASSWORD = 'correct horse battery';
+
+test('a room or PC that does not exist says so, with no actions and nothing of the page before', async (t) => {
+  const ts = await startTestServer({ overrides: { 'auth.scryptLog2N': 10 } });
+  t.teardown(() => ts.stop());
+  t.is((await ts.api('POST', '/api/v1/groups', { id: 'room101' })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:17:00:01', group: 'room101' })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/users', { name: 'ann', role: 'admin', password: PASSWORD })).status, 201);
+  const { browser, close } = await launchBrowser();
+  t.teardown(close);
+  const page = await browser.newPage();
+  await page.goto(ts.url + '/');
+  await page.getByLabel('User name').fill('ann');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'room101' }).click();
+  await page.locator('a.tile[data-client=pc01]').waitFor();
+
+  await page.goto(ts.url + '/#/room/room1O1');
+  await page.getByRole('alert').waitFor();
+  t.regex((await page.getByRole('alert').textContent()) ?? '', /group room1O1 not found/);
+  t.is(await page.locator('a.tile').count(), 0, "room101's PCs are not shown under another room's name");
+  t.is(await page.getByRole('button', { name: 'Restore…' }).count(), 0, 'no actions for a room that does not exist');
+
+  await page.goto(ts.url + '/#/client/pc01');
+  await page.getByRole('heading', { name: 'pc01' }).waitFor();
+  await page.goto(ts.url + '/#/client/pc0l');
+  await page.getByRole('alert').waitFor();
+  t.regex((await page.getByRole('alert').textContent()) ?? '', /client pc0l not found/);
+  t.is(await page.getByRole('heading', { name: 'pc01' }).count(), 0, "pc01's page is gone");
+  t.is(await page.getByText('52:54:00:17:00:01').count(), 0, "pc01's MAC is not shown for pc0l");
+  t.is(await page.getByRole('button', { name: 'Restore…' }).count(), 0, 'no actions for a PC that does not exist');
+
+  // The back button returns to the room, showing it (hash routes: no reload, no stale page).
+  await page.goBack();
+  await page.getByRole('heading', { name: 'pc01' }).waitFor();
+  await page.goBack();
+  await page.goBack();
+  await page.locator('a.tile[data-client=pc01]').waitFor();
+  t.regex((await page.getByRole('heading', { level: 1 }).textContent()) ?? '', /^room101/);
+});
