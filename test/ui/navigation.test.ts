@@ -47,3 +47,37 @@ test('a room or PC that does not exist says so, with no actions and nothing of t
   await page.locator('a.tile[data-client=pc01]').waitFor();
   t.regex((await page.getByRole('heading', { level: 1 }).textContent()) ?? '', /^room101/);
 });
+
+test("a room operator is offered only what their role allows: restore, back up and wake in their rooms, nothing in another's", async (t) => {
+  const ts = await startTestServer({ overrides: { 'auth.scryptLog2N': 10 } });
+  t.teardown(() => ts.stop());
+  for (const id of ['room101', 'room102']) t.is((await ts.api('POST', '/api/v1/groups', { id })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:17:00:01', group: 'room101' })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc03', mac: '52:54:00:17:00:03', group: 'room102' })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/users', { name: 'olga', role: 'operator', groups: ['room101'], password: PASSWORD })).status, 201);
+  const { browser, close } = await launchBrowser();
+  t.teardown(close);
+  const page = await browser.newPage();
+  await page.goto(ts.url + '/');
+  await page.getByLabel('User name').fill('olga');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'room101' }).click();
+  await page.getByRole('button', { name: 'Restore…' }).waitFor();
+  const offered = async () => (await page.locator('.actions button, .actions select').allTextContents()).map((s) => s.trim());
+  t.deepEqual(await offered(), ['Restore…', 'Back up…', 'Wake'], 'in her room: what an operator may do, no prepare, OS install or image deletion');
+
+  // Another room, and a PC of it opened by URL: she may look, and is told why there are no actions.
+  for (const [url, text] of [
+    ['/#/room/room102', /^Room room102 is not one of your rooms \(your rooms: room101\): you can look here, an admin can act\.$/],
+    ['/#/client/pc03', /^pc03 is in room room102, which is not one of your rooms \(your rooms: room101\)/],
+  ] as const) {
+    await page.goto(ts.url + url);
+    await page.getByTestId('not-mine').waitFor();
+    t.regex((await page.getByTestId('not-mine').textContent()) ?? '', text, url);
+    t.deepEqual(await offered(), [], `${url}: no action buttons`);
+  }
+  await page.goto(ts.url + '/#/client/pc01');
+  await page.getByRole('button', { name: 'Back up…' }).waitFor();
+  t.deepEqual(await offered(), ['Restore…', 'Back up…', 'Wake'], 'a PC of her room');
+});

@@ -96,7 +96,7 @@ export function ClientView({ id }: { id: string }) {
           <span class="muted small">{tile.current.message}</span>
         </div>
       )}
-      <ActionBar target={{ kind: 'client', id: client.id }} products={detail.products} onChanged={() => setTick((t) => t + 1)} />
+      <ActionBar target={{ kind: 'client', id: client.id, group: client.group }} products={detail.products} onChanged={() => setTick((t) => t + 1)} />
 
       <section>
         <h2>Images on the backup partition</h2>
