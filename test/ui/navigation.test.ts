@@ -3,7 +3,8 @@
 // says it does not exist, never the previous one's PCs and actions under the new name. A real
 // browser (Debian's chromium through playwright-core) against the real server; no PCs needed.
 import test from 'ava';
-import { startTestServer } from '../helpers/server.ts';
+import { issueJob, startTestServer } from '../helpers/server.ts';
+import { formatInZone, processTimeZone } from '../../lib/zoned-time.ts';
 import { launchBrowser } from './helpers/browser.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -80,4 +81,27 @@ test("a room operator is offered only what their role allows: restore, back up a
   await page.goto(ts.url + '/#/client/pc01');
   await page.getByRole('button', { name: 'Back up…' }).waitFor();
   t.deepEqual(await offered(), ['Restore…', 'Back up…', 'Wake'], 'a PC of her room');
+});
+
+test("times show in the server's zone with its offset, as the CLI shows them, whatever the browser's zone and language", async (t) => {
+  const ts = await startTestServer({ overrides: { 'auth.scryptLog2N': 10 } });
+  t.teardown(() => ts.stop());
+  t.is((await ts.api('POST', '/api/v1/groups', { id: 'room101' })).status, 201);
+  const job = await issueJob(ts, { clientId: 'pc01', mac: '52:54:00:17:00:01', productId: 'hwinvent', group: 'room101' });
+  const created = ((await ts.api('GET', '/api/v1/jobs?client=pc01')).body as { id: string; created: string }[]).find((j) => j.id === job.jobId)!.created;
+  const serverText = formatInZone(created, processTimeZone());
+  const { browser, close } = await launchBrowser();
+  t.teardown(close);
+  // A laptop half a world away from the server, in German.
+  const context = await browser.newContext({ timezoneId: processTimeZone() === 'Pacific/Chatham' ? 'America/Anchorage' : 'Pacific/Chatham', locale: 'de-DE' });
+  const page = await context.newPage();
+  await page.goto(ts.url + '/');
+  await page.getByRole('button', { name: 'Use the admin token instead' }).click();
+  await page.getByLabel('Admin token').fill(ts.adminToken);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.goto(ts.url + '/#/client/pc01');
+  const row = page.locator(`[data-job-row="${job.jobId}"]`);
+  await row.waitFor();
+  t.regex(serverText, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/);
+  t.true(((await row.textContent()) ?? '').includes(serverText), `${await row.textContent()} shows ${serverText}`);
 });

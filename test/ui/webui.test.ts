@@ -16,6 +16,7 @@ import { helper, ROOT } from '../imaging/helpers/loop.ts';
 import { launchBrowser } from './helpers/browser.ts';
 import { TestPc } from './helpers/pc.ts';
 import { bytes } from '../../ui/src/model.ts';
+import { formatInZone, processTimeZone } from '../../lib/zoned-time.ts';
 
 const PREPARE = 'opsi-local-image-prepare';
 const BACKUP = 'opsi-local-image-backup';
@@ -195,7 +196,7 @@ test.serial('restore a room: the confirmation names what is wiped on how many PC
   }
   await shot(page, 'room-done');
 
-  // The PC's own page: its image with size, date (the browser's local time) and format as its
+  // The PC's own page: its image with size, date (the server's zone, as the CLI) and format as its
   // agent reported them, its jobs, and the restore's full log.
   await page.locator('a.tile[data-client=pc01]').click();
   await page.getByRole('heading', { name: 'pc01' }).waitFor();
@@ -206,7 +207,7 @@ test.serial('restore a room: the confirmation names what is wiped on how many PC
   t.true(reported!.sizeBytes > 1024 * 1024 && Date.parse(reported!.createdAt) > Date.now() - 3600_000, JSON.stringify(reported));
   t.is(await row.locator('[data-col=size]').textContent(), bytes(reported!.sizeBytes));
   t.regex((await row.locator('[data-col=size]').textContent()) ?? '', /^\d+\.\d MiB$/);
-  t.is(await row.locator('[data-col=created]').textContent(), await page.evaluate((iso) => new Date(iso).toLocaleString(), reported!.createdAt));
+  t.is(await row.locator('[data-col=created]').textContent(), formatInZone(reported!.createdAt, processTimeZone()), "the server's zone with its offset, as the CLI shows it");
   t.is(await row.locator('[data-col=format]').textContent(), 'chunked');
   const restoreJob = page.locator('.jobs li').filter({ hasText: 'restore succeeded' }).first();
   await restoreJob.getByRole('button').click();
