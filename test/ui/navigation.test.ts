@@ -105,3 +105,31 @@ test("times show in the server's zone with its offset, as the CLI shows them, wh
   t.regex(serverText, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/);
   t.true(((await row.textContent()) ?? '').includes(serverText), `${await row.textContent()} shows ${serverText}`);
 });
+
+test('a 63-character PC and room name stays inside its tile, heading and page, also at phone width', async (t) => {
+  const ts = await startTestServer({ overrides: { 'auth.scryptLog2N': 10 } });
+  t.teardown(() => ts.stop());
+  const room = 'r'.repeat(63);
+  const pc = 'pc-' + 'x'.repeat(60);
+  t.is((await ts.api('POST', '/api/v1/groups', { id: room })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/clients', { id: pc, mac: '52:54:00:17:00:09', group: room })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: '52:54:00:17:00:02', group: room })).status, 201);
+  const { browser, close } = await launchBrowser();
+  t.teardown(close);
+  for (const viewport of [{ width: 1100, height: 760 }, { width: 390, height: 844 }]) {
+    const page = await browser.newPage({ viewport });
+    await page.goto(ts.url + '/');
+    await page.getByRole('button', { name: 'Use the admin token instead' }).click();
+    await page.getByLabel('Admin token').fill(ts.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    for (const url of [`/#/room/${room}`, `/#/client/${pc}`]) {
+      await page.goto(ts.url + url);
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      await page.waitForTimeout(300);
+      const overflow = (await page.evaluate(`[...document.querySelectorAll('a.tile, h1, .crumbs')].filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.className || e.tagName)`)) as string[];
+      t.deepEqual(overflow, [], `${viewport.width}px ${url}: nothing sticks out of its box`);
+      t.true(((await page.evaluate('document.documentElement.scrollWidth')) as number) <= viewport.width, `${viewport.width}px ${url}: no sideways scrolling`);
+    }
+    await page.close();
+  }
+});
