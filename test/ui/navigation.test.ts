@@ -133,3 +133,26 @@ test('a 63-character PC and room name stays inside its tile, heading and page, a
     await page.close();
   }
 });
+
+test('the server not answering (stopped, network down) is said in words, not as "Failed to fetch"', async (t) => {
+  const ts = await startTestServer({ overrides: { 'auth.scryptLog2N': 10 } });
+  t.teardown(() => ts.stop());
+  t.is((await ts.api('POST', '/api/v1/groups', { id: 'room101' })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:17:00:01', group: 'room101' })).status, 201);
+  const { browser, close } = await launchBrowser();
+  t.teardown(close);
+  const page = await browser.newPage();
+  await page.goto(ts.url + '/');
+  await page.getByRole('button', { name: 'Use the admin token instead' }).click();
+  await page.getByLabel('Admin token').fill(ts.adminToken);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'room101' }).click();
+  await page.getByRole('button', { name: 'Wake' }).waitFor();
+  // The server gone as the browser sees it: every API request refused at the TCP level.
+  await page.route('**/api/**', (route) => route.abort('connectionrefused'));
+  await page.getByRole('button', { name: 'Wake' }).click();
+  const alert = page.getByRole('alert').first();
+  await alert.waitFor();
+  t.regex((await alert.textContent()) ?? '', /^The netimage server does not answer \(stopped, restarting, or the network between is down\)/);
+  t.notRegex((await page.locator('body').textContent()) ?? '', /Failed to fetch/);
+});
