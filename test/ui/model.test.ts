@@ -1,6 +1,7 @@
 // The UI's pure logic (ui/src/model.ts): what a PC tile shows, and what an action says it wipes.
 import test from 'ava';
-import { tileOf, wipeOf, installProducts, pcs } from '../../ui/src/model.ts';
+import { tileOf, wipeOf, installProducts, pcs, formatInZone, setServerZone, when } from '../../ui/src/model.ts';
+import { formatInZone as libFormatInZone } from '../../lib/zoned-time.ts';
 import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from '../../ui/src/types.ts';
 
 const client = { id: 'pc01', group: 'room1' } as ClientView;
@@ -41,4 +42,22 @@ test('wipe wording: what each destructive product erases; nothing for the others
   );
   t.is(pcs(1), '1 PC');
   t.is(pcs(30), '30 PCs');
+});
+
+test("times read as the CLI shows them: the UI's copy of formatInZone gives lib/zoned-time.ts's text", (t) => {
+  const instants = ['2026-12-02T06:01:13Z', '2026-03-29T00:59:59Z', '2026-03-29T01:00:00Z', '2026-10-25T00:30:00Z', '2026-07-01T12:00:00.999Z'];
+  for (const zone of ['Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Pacific/Chatham', 'UTC', null]) {
+    for (const iso of instants) t.is(formatInZone(iso, zone), libFormatInZone(iso, zone), `${iso} in ${zone}`);
+  }
+  t.is(formatInZone('2026-12-02T06:01:13Z', 'Europe/Berlin'), '2026-12-02 07:01:13 +01:00');
+  t.is(formatInZone('2026-12-02T06:01:13Z', 'UTC'), '2026-12-02 06:01:13 +00:00');
+});
+
+test("when() shows the server's zone once it is known; a zone the browser does not know falls back to its own, still with the offset", (t) => {
+  t.teardown(() => setServerZone(null));
+  setServerZone('Asia/Kolkata');
+  t.is(when('2026-12-02T06:01:13Z'), '2026-12-02 11:31:13 +05:30');
+  setServerZone('Mars/Olympus_Mons');
+  t.is(when('2026-12-02T06:01:13Z'), libFormatInZone('2026-12-02T06:01:13Z', null));
+  t.is(when(null), '–');
 });

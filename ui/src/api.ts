@@ -19,6 +19,18 @@ export class ApiError extends Error {
 
 const TOKEN_KEY = 'netimage.adminToken';
 
+/** What a request that got no answer at all says (the browser's own words are "Failed to fetch"). */
+export const NO_ANSWER = 'The netimage server does not answer (stopped, restarting, or the network between is down). Try again once it is back; whether a change just sent took effect shows on the page then.';
+
+/** fetch, with a request that got no answer (server stopped, network down) as an ApiError that says so. */
+async function send(path: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(path, init);
+  } catch {
+    throw new ApiError(0, NO_ANSWER);
+  }
+}
+
 async function errorOf(res: Response): Promise<ApiError> {
   const text = await res.text();
   try {
@@ -56,7 +68,7 @@ export class Api {
   }
 
   async signIn(username: string, password: string): Promise<Auth> {
-    const res = await fetch('/api/v1/session', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    const res = await send('/api/v1/session', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
     if (res.status === 404) throw new ApiError(404, 'this server has no user accounts yet: sign in with the admin token');
     if (!res.ok) throw await errorOf(res);
     const body = (await res.json()) as { user: SessionUser; csrfToken: string };
@@ -64,7 +76,7 @@ export class Api {
   }
 
   async signInWithToken(token: string): Promise<Auth> {
-    const res = await fetch('/api/v1/groups', { headers: { authorization: `Bearer ${token.trim()}` } });
+    const res = await send('/api/v1/groups', { headers: { authorization: `Bearer ${token.trim()}` } });
     if (!res.ok) throw await errorOf(res);
     sessionStorage.setItem(TOKEN_KEY, token.trim());
     return (this.#auth = { kind: 'token', token: token.trim() });
@@ -90,7 +102,7 @@ export class Api {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const res = await fetch(path, init);
+    const res = await send(path, init);
     if (res.status === 401 && this.#auth) {
       this.#auth = null;
       sessionStorage.removeItem(TOKEN_KEY);

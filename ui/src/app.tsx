@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Auth } from './api.ts';
 import { LiveContext, useLiveEvents } from './live.ts';
 import { useRoute } from './route.ts';
+import { setServerZone } from './model.ts';
 import { LoginView } from './views/login.tsx';
 import { RoomsView } from './views/rooms.tsx';
 import { RoomView } from './views/room.tsx';
@@ -21,7 +22,12 @@ export function App() {
       setNotice(SESSION_ENDED);
       setAuth(null);
     };
-    api.resume().then(setAuth, () => setAuth(null));
+    // The zone first, so the first screen already shows the server's times.
+    fetch('/api/v1/health')
+      .then((r): Promise<{ timeZone?: string }> | { timeZone?: string } => (r.ok ? r.json() : {}))
+      .then((h) => setServerZone(h.timeZone ?? null), () => setServerZone(null))
+      .then(() => api.resume())
+      .then(setAuth, () => setAuth(null));
   }, []);
   if (auth === undefined) return <p class="page">loading…</p>;
   if (auth === null)
@@ -55,8 +61,10 @@ export function App() {
       </header>
       <main class="page">
         {route.view === 'rooms' && <RoomsView />}
-        {route.view === 'room' && <RoomView id={route.id} />}
-        {route.view === 'client' && <ClientView id={route.id} />}
+        {/* Keyed by id: a fresh view per room or PC, so one never shows another's data (and its
+            PCs in an action's confirmation) while it loads, or when it does not exist. */}
+        {route.view === 'room' && <RoomView key={route.id} id={route.id} />}
+        {route.view === 'client' && <ClientView key={route.id} id={route.id} />}
       </main>
     </LiveContext.Provider>
   );

@@ -83,13 +83,50 @@ export function ago(iso: string | null, now = Date.now()): string {
   if (s < 60) return `${s} s ago`;
   if (s < 3600) return `${Math.round(s / 60)} min ago`;
   if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  return new Date(iso).toLocaleDateString();
+  return when(iso).slice(0, 10);
 }
 
 /** "1 PC", "2 PCs". */
 export const pcs = (n: number) => `${n} PC${n === 1 ? '' : 's'}`;
 
-export const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '–');
+/**
+ * The server's time zone (GET /api/v1/health), set once at start: the UI shows times as the CLI
+ * does, "2026-12-02 07:01:13 +01:00" in the server's zone, so a time read in the browser matches
+ * `netimage jobs` on the server whatever the browser's own zone or language. null: the browser's
+ * zone (a server too old to say, or a zone this browser does not know), still with the offset.
+ */
+let serverZone: string | null = null;
+
+export function setServerZone(zone: string | null): void {
+  try {
+    if (zone) new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    serverZone = zone;
+  } catch {
+    serverZone = null;
+  }
+}
+
+/** The same text as lib/zoned-time.ts formatInZone (model.test.ts holds them equal); copied so the bundle takes no croner or zod. */
+export function formatInZone(iso: string | Date, zone: string | null): string {
+  const t = typeof iso === 'string' ? new Date(iso) : iso;
+  if (Number.isNaN(t.getTime())) return String(iso);
+  const parts = new Intl.DateTimeFormat('en-US', {
+    ...(zone ? { timeZone: zone } : {}),
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'longOffset',
+  }).formatToParts(t);
+  const p = (type: Intl.DateTimeFormatPartTypes) => parts.find((x) => x.type === type)?.value ?? '';
+  const offset = p('timeZoneName').replace(/^GMT/, '') || '+00:00';
+  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}:${p('second')} ${offset}`;
+}
+
+export const when = (iso: string | null) => (iso ? formatInZone(iso, serverZone) : '–');
 
 export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

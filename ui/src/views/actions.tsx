@@ -8,7 +8,22 @@ import { asList, installProducts, pcs, PRODUCT, shortName, wipeOf } from '../mod
 import type { GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
 import { Dialog, ErrorBox } from '../widgets.tsx';
 
-export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string };
+export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string; group: string | null };
+
+/**
+ * What the signed-in user may start here, as the server's role table says
+ * (bootserver/auth/policy.ts: an operator wakes, restores and backs up the PCs of their own rooms,
+ * nothing else). Buttons that can only end in a 403 are not offered; the server still decides.
+ */
+export function mayAct(target: Target): { products: 'all' | readonly string[]; notMine: string | null } {
+  const auth = api.auth;
+  if (auth?.kind !== 'session' || auth.user.role !== 'operator') return { products: 'all', notMine: null };
+  const room = target.kind === 'group' ? target.id : target.group;
+  if (room && auth.user.groups.includes(room)) return { products: [PRODUCT.restore, PRODUCT.backup], notMine: null };
+  const where = target.kind === 'group' ? `Room ${target.id} is` : room ? `${target.id} is in room ${room}, which is` : `${target.id} is in no room, so it is`;
+  const mine = auth.user.groups.length ? `your rooms: ${auth.user.groups.join(', ')}` : 'no rooms yet';
+  return { products: [], notMine: `${where} not one of your rooms (${mine}): you can look here, an admin can act.` };
+}
 
 const targetClients = (t: Target) => (t.kind === 'group' ? t.clients : [t.id]);
 
@@ -148,8 +163,10 @@ export function ActionBar({ target, products, onChanged }: { target: Target; pro
   const [open, setOpen] = useState<ProductDefinition | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const byId = (id: string) => products.find((p) => p.id === id);
-  const installs = installProducts(products);
+  const may = mayAct(target);
+  const allowed = (id: string) => may.products === 'all' || may.products.includes(id);
+  const byId = (id: string) => (allowed(id) ? products.find((p) => p.id === id) : undefined);
+  const installs = installProducts(products).filter((p) => allowed(p.id));
   const wake = async () => {
     setError(null);
     try {
@@ -167,6 +184,12 @@ export function ActionBar({ target, products, onChanged }: { target: Target; pro
       </button>
     ) : null;
   };
+  if (may.notMine)
+    return (
+      <p class="muted" role="note" data-testid="not-mine">
+        {may.notMine}
+      </p>
+    );
   return (
     <div class="actions">
       <div class="row wrap">

@@ -39,7 +39,7 @@ function JobLog({ job }: { job: Job }) {
     // The full log arrives once the job has ended; until then (or if the agent never sent it) the events the server kept.
     api.text(`/api/v1/jobs/${job.id}/log`).then(setText, async () => {
       const events = await api.call<JobEventRecord[]>('GET', `/api/v1/jobs/${job.id}/events`).catch(() => []);
-      setText(events.map((e) => `${e.ts} ${e.kind === 'progress' ? `[${e.percent ?? ''}%] ` : ''}${e.message}`).join('\n') || '(no log)');
+      setText(events.map((e) => `${when(e.ts)} ${e.kind === 'progress' ? `[${e.percent ?? ''}%] ` : ''}${e.message}`).join('\n') || '(no log)');
     });
   }, [job.id, job.state]);
   return <pre class="log" data-log={job.id}>{text ?? 'loading…'}</pre>;
@@ -96,7 +96,7 @@ export function ClientView({ id }: { id: string }) {
           <span class="muted small">{tile.current.message}</span>
         </div>
       )}
-      <ActionBar target={{ kind: 'client', id: client.id }} products={detail.products} onChanged={() => setTick((t) => t + 1)} />
+      <ActionBar target={{ kind: 'client', id: client.id, group: client.group }} products={detail.products} onChanged={() => setTick((t) => t + 1)} />
 
       <section>
         <h2>Images on the backup partition</h2>

@@ -10,6 +10,16 @@ export function RoomView({ id }: { id: string }) {
   const { data, error, reload } = useRoomData(id);
   if (!data) return error ? <ErrorBox error={error} /> : <p>loading…</p>;
   const room = data.groups.find((g) => g.id === id);
+  // A bookmark or typed URL of a room that was removed or misspelt: say so, offer no actions.
+  if (!room)
+    return (
+      <>
+        <nav class="crumbs">
+          <a href={href({ view: 'rooms' })}>Rooms</a> › {id}
+        </nav>
+        <ErrorBox error={error ?? `There is no room ${id} (removed or misspelt): pick one under Rooms.`} />
+      </>
+    );
   return (
     <>
       <nav class="crumbs">
