@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     }
   }
   const reference = chains[0]!.name;
-  console.log(`\nBoot timeline, seconds from QEMU start (TCG, 1 vCPU), median of ${runs}; initrd ${(await import('node:fs')).statSync(join(bootRoot, 'netimage/initrd')).size >> 20} MiB over TFTP`);
+  console.log(`\nBoot timeline, seconds from QEMU start (TCG, 1 vCPU, CPU ${process.env['NETIMAGE_VM_CPU'] ?? 'qemu64: no RDRAND'}), median of ${runs}; initrd ${(await import('node:fs')).statSync(join(bootRoot, 'netimage/initrd')).size >> 20} MiB over TFTP`);
   console.log(`| firmware | chain | ${PHASES.map((p) => p.name).join(' | ')} | vs ${reference} (${LAST.name}) |`);
   console.log(`|---|---|${PHASES.map(() => '---|').join('')}---|`);
   for (const [firmware, byChain] of results) {

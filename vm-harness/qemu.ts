@@ -146,6 +146,10 @@ export function qemuArgs(
   paths: { varsFile?: string; disks: { path: string; bus: 'virtio' | 'nvme'; serial: string; format?: 'qcow2' | 'raw' }[]; serconFile?: string },
 ): string[] {
   const args: string[] = ['-name', o.name ?? 'vm', '-accel', 'tcg', '-m', String(o.memory), '-smp', String(o.cpus)];
+  // QEMU's default TCG CPU (qemu64) has no RDRAND; NETIMAGE_VM_CPU (e.g. qemu64,+rdrand) gives the
+  // VM a CPU model like a real PC's, whose kernel then has its random pool at boot.
+  const cpu = process.env['NETIMAGE_VM_CPU'];
+  if (cpu) args.push('-cpu', cpu);
   const uefi = o.firmware !== 'bios';
   if (o.firmware === 'uefi-secureboot') {
     args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
