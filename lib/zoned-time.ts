@@ -5,6 +5,9 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 
+// The formatter has no dependencies: the web UI's bundle takes it from there without croner or zod.
+export { formatInZone } from './zone-format.ts';
+
 /** "2027-01-15 06:30", "2027-01-15T06:30:00": a date and time without offset. */
 const WALL = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 /** An ISO time that names its instant (Z or an offset). */
@@ -62,23 +65,3 @@ export function wallTimeInstant(wall: string, zone: string | null): Date {
   return next;
 }
 
-/** `iso` as "2027-01-15 06:30:00 +01:00" in `zone` (null: this process's zone). */
-export function formatInZone(iso: string | Date, zone: string | null): string {
-  const t = typeof iso === 'string' ? new Date(iso) : iso;
-  if (Number.isNaN(t.getTime())) return String(iso);
-  const parts = new Intl.DateTimeFormat('en-US', {
-    ...(zone ? { timeZone: zone } : {}),
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZoneName: 'longOffset',
-  }).formatToParts(t);
-  const p = (type: Intl.DateTimeFormatPartTypes) => parts.find((x) => x.type === type)?.value ?? '';
-  // longOffset is "GMT+01:00", or "GMT" for UTC itself.
-  const offset = p('timeZoneName').replace(/^GMT/, '') || '+00:00';
-  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}:${p('second')} ${offset}`;
-}

@@ -44,13 +44,16 @@ test('wipe wording: what each destructive product erases; nothing for the others
   t.is(pcs(30), '30 PCs');
 });
 
-test("times read as the CLI shows them: the UI's copy of formatInZone gives lib/zoned-time.ts's text", (t) => {
-  const instants = ['2026-12-02T06:01:13Z', '2026-03-29T00:59:59Z', '2026-03-29T01:00:00Z', '2026-10-25T00:30:00Z', '2026-07-01T12:00:00.999Z'];
-  for (const zone of ['Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Pacific/Chatham', 'UTC', null]) {
-    for (const iso of instants) t.is(formatInZone(iso, zone), libFormatInZone(iso, zone), `${iso} in ${zone}`);
-  }
+test('times read as the CLI shows them: the zone\'s wall time with its offset, across DST changes', (t) => {
   t.is(formatInZone('2026-12-02T06:01:13Z', 'Europe/Berlin'), '2026-12-02 07:01:13 +01:00');
   t.is(formatInZone('2026-12-02T06:01:13Z', 'UTC'), '2026-12-02 06:01:13 +00:00');
+  t.is(formatInZone('2026-03-29T00:59:59Z', 'Europe/Berlin'), '2026-03-29 01:59:59 +01:00');
+  t.is(formatInZone('2026-03-29T01:00:00Z', 'Europe/Berlin'), '2026-03-29 03:00:00 +02:00');
+  t.is(formatInZone('2026-10-25T00:30:00Z', 'Europe/Berlin'), '2026-10-25 02:30:00 +02:00');
+  t.is(formatInZone('2026-10-25T01:30:00Z', 'Europe/Berlin'), '2026-10-25 02:30:00 +01:00');
+  t.is(formatInZone('2026-07-01T12:00:00.999Z', 'Asia/Kolkata'), '2026-07-01 17:30:00 +05:30');
+  t.is(formatInZone('2026-07-01T12:00:00Z', 'America/New_York'), '2026-07-01 08:00:00 -04:00');
+  t.is(formatInZone('not a time', 'UTC'), 'not a time');
 });
 
 test("when() shows the server's zone once it is known; a zone the browser does not know falls back to its own, still with the offset", (t) => {

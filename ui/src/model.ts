@@ -1,5 +1,8 @@
 // Pure logic of the screens: what a PC tile shows, what an action wipes, how times read.
 import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from './types.ts';
+import { formatInZone } from '../../lib/zone-format.ts';
+
+export { formatInZone };
 
 export const PRODUCT = {
   prepare: 'opsi-local-image-prepare',
@@ -106,25 +109,6 @@ export function setServerZone(zone: string | null): void {
   }
 }
 
-/** The same text as lib/zoned-time.ts formatInZone (model.test.ts holds them equal); copied so the bundle takes no croner or zod. */
-export function formatInZone(iso: string | Date, zone: string | null): string {
-  const t = typeof iso === 'string' ? new Date(iso) : iso;
-  if (Number.isNaN(t.getTime())) return String(iso);
-  const parts = new Intl.DateTimeFormat('en-US', {
-    ...(zone ? { timeZone: zone } : {}),
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZoneName: 'longOffset',
-  }).formatToParts(t);
-  const p = (type: Intl.DateTimeFormatPartTypes) => parts.find((x) => x.type === type)?.value ?? '';
-  const offset = p('timeZoneName').replace(/^GMT/, '') || '+00:00';
-  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}:${p('second')} ${offset}`;
-}
 
 export const when = (iso: string | null) => (iso ? formatInZone(iso, serverZone) : '–');
 
