@@ -5,7 +5,7 @@
 import test from 'ava';
 import { issueJob, startTestServer } from '../helpers/server.ts';
 import { formatInZone, processTimeZone } from '../../lib/zoned-time.ts';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, signIn } from './helpers/browser.ts';
 
 const PASSWORD = 'correct horse battery';
 
@@ -19,9 +19,7 @@ test('a room or PC that does not exist says so, with no actions and nothing of t
   t.teardown(close);
   const page = await browser.newPage();
   await page.goto(ts.url + '/');
-  await page.getByLabel('User name').fill('ann');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, 'ann', PASSWORD);
   await page.getByRole('link', { name: 'room101' }).click();
   await page.locator('a.tile[data-client=pc01]').waitFor();
 
@@ -60,9 +58,7 @@ test("a room operator is offered only what their role allows: restore, back up a
   t.teardown(close);
   const page = await browser.newPage();
   await page.goto(ts.url + '/');
-  await page.getByLabel('User name').fill('olga');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, 'olga', PASSWORD);
   await page.getByRole('link', { name: 'room101' }).click();
   await page.getByRole('button', { name: 'Restore…' }).waitFor();
   const offered = async () => (await page.locator('.actions button, .actions select').allTextContents()).map((s) => s.trim());

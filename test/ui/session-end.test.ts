@@ -4,7 +4,7 @@
 // apart from test/ui/webui.test.ts and its loop-device set-up.
 import test from 'ava';
 import { startTestServer } from '../helpers/server.ts';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, signIn } from './helpers/browser.ts';
 
 const PASSWORD = 'correct horse battery';
 
@@ -17,9 +17,7 @@ test('a session ended by the server brings back the sign-in form with the reason
   t.teardown(close);
   const page = await browser.newPage();
   await page.goto(ts.url + '/');
-  await page.getByLabel('User name').fill('ann');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, 'ann', PASSWORD);
   await page.getByRole('link', { name: 'room1' }).waitFor();
   t.is(await page.getByRole('status').count(), 0, 'no notice on a normal sign-in');
   // A new password ends every session of the user (docs/security.md); the next request gets 401.
@@ -29,9 +27,7 @@ test('a session ended by the server brings back the sign-in form with the reason
   await notice.waitFor({ timeout: 15_000 });
   t.regex((await notice.textContent()) ?? '', /^Your session has ended .*: sign in again\.$/);
   t.true(await page.getByLabel('User name').isVisible(), 'the sign-in form is back');
-  await page.getByLabel('User name').fill('ann');
-  await page.getByLabel('Password').fill('another long password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, 'ann', 'another long password');
   await page.getByText('Sign out').waitFor();
   t.is(await page.getByRole('status').count(), 0, 'signed in again: the notice is gone');
 });

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { agentCall, parseNetbootConfig, readBootConfig, startTestServer, type TestServer } from '../helpers/server.ts';
 import { addFakeMedia, EDITIONS } from '../windows/helpers/fake-media.ts';
 import { helper, ROOT } from '../imaging/helpers/loop.ts';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, signIn } from './helpers/browser.ts';
 import { TestPc } from './helpers/pc.ts';
 import { bytes } from '../../ui/src/model.ts';
 import { formatInZone, processTimeZone } from '../../lib/zoned-time.ts';
@@ -44,12 +44,6 @@ async function runOnPc(ts: TestServer, pc: TestPc, productId: string, properties
   if (set.status !== 200) throw new Error(`${productId} for ${pc.id}: ${set.status} ${set.text}`);
   const outcome = await pc.boot(ts);
   if (outcome.result !== 'successful') throw new Error(`${productId} on ${pc.id} failed: ${outcome.error}`);
-}
-
-async function signIn(page: Page, username: string, password: string) {
-  await page.getByLabel('User name').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 /**

@@ -3,7 +3,7 @@
 // machine's network is closed; Chromium's background fetches would only fail, many at a time).
 // launch() starts it on a fresh, empty profile of its own (a new --user-data-dir in a temp dir,
 // removed on close), so no state carries over between runs.
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env['NETIMAGE_CHROMIUM'] ?? '/usr/bin/chromium';
 
@@ -28,4 +28,11 @@ export async function launchBrowser(): Promise<{ browser: Browser; close: () => 
       await browser.close();
     },
   };
+}
+
+/** Fill the web UI's sign-in form and submit it (the page shows the form). */
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel('User name').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }
