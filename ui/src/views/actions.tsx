@@ -4,8 +4,8 @@
 // as the server words it.
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
-import { asList, installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
-import type { GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
+import { installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
+import type { ClientImageView, GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
 import { Dialog, ErrorBox } from '../widgets.tsx';
 
 export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string; group: string | null };
@@ -27,15 +27,23 @@ export function mayAct(target: Target): { products: 'all' | readonly string[]; n
 
 const targetClients = (t: Target) => (t.kind === 'group' ? t.clients : [t.id]);
 
-/** Images on each PC's backup partition, as the restore product's imagefiles_list says. */
-function useImages(clients: string[]): Map<string, string[]> | null {
+/**
+ * Images on each PC's backup partition (restore's imagefiles_list), read only by the dialogs that
+ * offer them, in one request for a whole room (GET /groups/:id/images), not one per PC.
+ */
+function useImages(target: Target, needed: boolean): Map<string, string[]> | null {
   const [images, setImages] = useState<Map<string, string[]> | null>(null);
   useEffect(() => {
-    Promise.all(clients.map(async (c) => [c, asList((await api.call<Record<string, unknown>>('GET', `/api/v1/clients/${seg(c)}/products/${PRODUCT.restore}/properties`))['imagefiles_list'])] as const)).then(
+    if (!needed) return setImages(new Map());
+    const load =
+      target.kind === 'group'
+        ? api.call<{ client: string; images: ClientImageView[] }[]>('GET', `/api/v1/groups/${seg(target.id)}/images`).then((rows) => rows.map((r) => [r.client, r.images.map((i) => i.name)] as const))
+        : api.call<ClientImageView[]>('GET', `/api/v1/clients/${seg(target.id)}/images`).then((list) => [[target.id, list.map((i) => i.name)] as const]);
+    load.then(
       (rows) => setImages(new Map(rows)),
       () => setImages(new Map()),
     );
-  }, [clients.join(',')]);
+  }, [target.kind, target.id, needed]);
   return images;
 }
 
@@ -58,7 +66,7 @@ function NameSelect({ label, name, value, onChange, none, names }: { label: stri
 
 function ActionDialog({ product, target, onClose, onDone }: { product: ProductDefinition; target: Target; onClose: () => void; onDone: (message: string) => void }) {
   const clients = targetClients(target);
-  const images = useImages(clients);
+  const images = useImages(target, product.id === PRODUCT.restore || product.id === PRODUCT.delimage);
   const all = [...new Set([...(images?.values() ?? [])].flat())].sort();
   const common = all.filter((i) => [...(images?.values() ?? [])].every((list) => list.includes(i)));
   const [image, setImage] = useState('');
