@@ -158,8 +158,8 @@ export class AdminService {
   ): Promise<{ clients: string[]; imagefile: string | null }> {
     // Also before the service's action-set hook, which may use the network (OS installs).
     const before = (await this.#store.listClients({ group: groupId })).map((c) => c.id);
-    if (before.length) checkWipeConfirmation(groupId, productId, actionRequest, before, confirm);
-    return this.#netboot.setGroupActionRequest(groupId, productId, actionRequest, properties, (clients) => checkWipeConfirmation(groupId, productId, actionRequest, clients, confirm));
+    if (before.length) checkWipeConfirmation(groupId, productId, actionRequest, before, confirm, properties);
+    return this.#netboot.setGroupActionRequest(groupId, productId, actionRequest, properties, (clients) => checkWipeConfirmation(groupId, productId, actionRequest, clients, confirm, properties));
   }
 
   // ---- products, properties, states ----
