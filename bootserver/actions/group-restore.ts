@@ -1,5 +1,6 @@
 // Group restore as opsi's configed does it: the image to restore must be present on every
-// client of the group, so the choice is the intersection of their imagefiles_list. Pure.
+// client of the group, so the choice is the intersection of their imagefiles_list. And the
+// refusal for one PC that has not the image asked for, worded as what the PC has. Pure.
 
 export type GroupImageChoice =
   | { ok: true; imagefile: string; common: string[] }
@@ -9,6 +10,20 @@ export function intersectImageLists(lists: readonly (readonly string[])[]): stri
   if (lists.length === 0) return [];
   const [first, ...rest] = lists;
   return [...new Set(first)].filter((image) => rest.every((list) => list.includes(image))).sort();
+}
+
+/** What a PC without images is told to do: where an image comes from. */
+export const NO_IMAGES_YET = 'none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name> (netimage depot ls lists them)';
+
+/**
+ * Why a restore of `requested` ('' = none named) cannot run on this PC from its own backup
+ * partition, or null when it can: the PC has no image of that name, and these are the ones it has.
+ */
+export function clientImageRefusal(clientId: string, requested: string, images: readonly string[]): string | null {
+  if (requested && images.includes(requested)) return null;
+  const has = images.length ? images.join(', ') : NO_IMAGES_YET;
+  if (!requested) return images.length ? `no image named for the restore of ${clientId}: name one of its images with imagefile=<name>; its images: ${has}` : `${clientId} has no image to restore; its images: ${has}`;
+  return `${clientId} has no image ${requested}; its images: ${has}`;
 }
 
 /**
@@ -25,7 +40,7 @@ export function chooseGroupImage(
   if (requested !== null) {
     if (common.includes(requested)) return { ok: true, imagefile: requested, common };
     const missing = clients.filter((c) => !c.imagefilesList.includes(requested)).map((c) => c.clientId);
-    return { ok: false, reason: `image ${requested} is not on every client of the group (missing on: ${missing.join(', ')})`, common };
+    return { ok: false, reason: `image ${requested} is not on every client of the group (missing on: ${missing.join(', ')}; the images every client has: ${common.length ? common.join(', ') : 'none'})`, common };
   }
   if (common.length === 0) return { ok: false, reason: 'no image is present on every client of the group: back them up first (opsi-local-image-backup; netimage images <hostname> shows what a PC has), or restore a golden image from the depot (--server-image)', common };
   const current = new Set(clients.map((c) => c.imagefile));

@@ -3,8 +3,8 @@
 // --yes in scripts), then send it as `confirm`. The server refuses the action when the group has
 // changed in between.
 import { createInterface } from 'node:readline/promises';
-import type { ActionRequest } from '../../lib/agent-protocol.ts';
-import { wipesDisks } from '../service/wipe-confirmation.ts';
+import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import { wipesDisks, wipeWords } from '../service/wipe-confirmation.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { seg, UsageError, type CommandContext } from './command.ts';
 import type { AdminClient } from './api-client.ts';
@@ -16,12 +16,19 @@ export const YES_OPTION = { yes: { type: 'boolean', short: 'y' } } as const;
  * so), and with --yes the line to print once the server took the action: printed before, it said
  * "wipes the disks" for an action the server then refused.
  */
-export async function confirmWipe(ctx: CommandContext, api: AdminClient, group: string, productId: string, actionRequest: ActionRequest): Promise<{ confirm: number | undefined; notice: string | null }> {
+export async function confirmWipe(
+  ctx: CommandContext,
+  api: AdminClient,
+  group: string,
+  productId: string,
+  actionRequest: ActionRequest,
+  properties: Readonly<Record<string, PropertyValue>> = {},
+): Promise<{ confirm: number | undefined; notice: string | null }> {
   if (!wipesDisks(productId, actionRequest)) return { confirm: undefined, notice: null };
   const clients = await api.call<{ id: string }[]>('GET', `/api/v1/clients?group=${seg(group)}`);
   if (clients.length === 0) return { confirm: undefined, notice: null };
   const n = clients.length;
-  const what = `${productId} wipes the disks of ${n} PC(s) of ${group}: ${clients.map((c) => c.id).join(', ')}`;
+  const what = `${productId} ${wipeWords(productId, properties).does} ${n} PC(s) of ${group}: ${clients.map((c) => c.id).join(', ')}`;
   if (ctx.flag('yes')) return { confirm: n, notice: ctx.flag('json') ? null : what };
   await askToConfirm(ctx, what, String(n), 'nothing set');
   return { confirm: n, notice: null };

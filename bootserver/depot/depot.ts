@@ -18,8 +18,8 @@
 // next commit (readers that resolved it just before the swap), older ones are removed.
 // Folders are 0700 and files 0600 like the rest of the data dir: only this server reads them,
 // and hands them out over HTTP to callers it has authorised (bootserver/depot/http.ts).
-import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncPath, sha256File } from '../../lib/files.ts';
 import { pidAlive, runAllowFailure } from '../../lib/process.ts';
@@ -41,6 +41,8 @@ const STAGING = '.staging';
 const TRASH = '.trash';
 export const UPLOADS = '.uploads';
 const VERSIONS = '.versions';
+/** The last `verify` of each entry (`<kind>--<name>.json`): kept beside the entries, which never change once sealed. */
+const VERIFIED = '.verified';
 
 /** A depot failure (damaged manifest, entry still mounted...): HTTP 500 unless a subclass says otherwise. */
 export class DepotError extends NetimageError {
@@ -123,6 +125,16 @@ export interface VerifyResult {
   bytes: number;
 }
 
+/** When the entry's current version was last re-hashed (`depot verify`), and what that found. */
+export interface LastVerify {
+  at: string;
+  ok: boolean;
+  problems: string[];
+}
+
+/** Names one version of an entry: a new upload or import of the same name is another version, never verified yet. */
+const versionKey = (m: DepotManifest) => createHash('sha256').update(JSON.stringify({ created: m.created, files: m.files })).digest('hex');
+
 async function walkFiles(root: string, dir = root): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -167,7 +179,7 @@ export class Depot {
    */
   static async open(dir: string, options: { now?: () => Date; recover?: boolean } = {}): Promise<Depot> {
     const depot = new Depot(dir, options.now ?? (() => new Date()));
-    for (const d of [dir, join(dir, STAGING), join(dir, TRASH), join(dir, UPLOADS), ...DEPOT_KINDS.map((k) => join(dir, k))]) {
+    for (const d of [dir, join(dir, STAGING), join(dir, TRASH), join(dir, UPLOADS), join(dir, VERIFIED), ...DEPOT_KINDS.map((k) => join(dir, k))]) {
       await mkdir(d, { recursive: true, mode: 0o700 });
       await chmod(d, 0o700);
     }
@@ -369,7 +381,33 @@ export class Depot {
     for (const path of await walkFiles(entry.dir)) {
       if (path !== MANIFEST_FILE && !listed.has(path)) problems.push(`${path}: not in the manifest`);
     }
-    return { id: entry.id, ok: problems.length === 0, problems, bytes };
+    const result = { id: entry.id, ok: problems.length === 0, problems, bytes };
+    await this.recordVerify(kind, name, versionKey(entry.manifest), { at: this.now().toISOString(), ok: result.ok, problems });
+    return result;
+  }
+
+  private verifiedFile(kind: DepotKind, name: string): string {
+    return join(this.dir, VERIFIED, `${kind}--${depotEntryName.parse(name)}.json`);
+  }
+
+  private async recordVerify(kind: DepotKind, name: string, version: string, last: LastVerify): Promise<void> {
+    const file = this.verifiedFile(kind, name);
+    const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, JSON.stringify({ version, ...last }) + '\n', { mode: 0o600 });
+    await rename(tmp, file);
+  }
+
+  /** The last verify of the entry's current version, or null (never verified, or verified before its last upload). */
+  async lastVerify(kind: DepotKind, name: string): Promise<LastVerify | null> {
+    const entry = await this.require(kind, name);
+    const text = await readFile(this.verifiedFile(kind, name), 'utf8').catch(() => null);
+    if (!text) return null;
+    try {
+      const v = JSON.parse(text) as LastVerify & { version: string };
+      return v.version === versionKey(entry.manifest) ? { at: v.at, ok: v.ok, problems: v.problems } : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Remove an entry: renamed out of sight first, so it is either all there or gone. */
@@ -384,6 +422,7 @@ export class Depot {
     for (const v of await readdir(join(this.dir, kind, VERSIONS)).catch(() => [] as string[])) {
       if (v.startsWith(`${name}@`)) await removeTree(join(this.dir, kind, VERSIONS, v));
     }
+    await rm(this.verifiedFile(kind, name), { force: true });
   }
 
   /** The manifest entry and absolute path of one file of an entry (only files in the manifest). */

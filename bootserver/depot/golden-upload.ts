@@ -4,6 +4,7 @@
 // with the others' sha256.
 // A restore job with server_image=<name> may read golden/<name>.
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 import { GOLDEN_FILES, GOLDEN_KIND, GOLDEN_METADATA, GOLDEN_RECORD_FILES, goldenEntryName } from '../../lib/golden.ts';
 import { ProductId } from '../../lib/products.ts';
@@ -55,6 +56,41 @@ export function goldenUploadGrant(job: Job, properties: Record<string, PropertyV
       return { image: m.name, fsType: m.fsType, usedBytes: m.usedBytes, partitionSizeBytes: m.partitionSizeBytes, imageCreated: m.createdAt, capturedFrom: job.clientId, job: job.id };
     },
   };
+}
+
+/** What `depot show golden/<name>` tells of the image, from its metadata.json (the depot's copy). */
+export interface GoldenImageFacts {
+  name: string;
+  fsType: string;
+  /** sha256 of image.pcl.zst (the restore checks it). */
+  sha256: string;
+  usedBytes: number;
+  /** The partition it was taken from: a PC's system partition must be at least this large. */
+  partitionSizeBytes: number;
+  createdAt: string;
+  /** Chunks with data (a delta restore compares and writes these), and the disk span of one. */
+  chunks: number;
+  chunkBlocks: number;
+  /** The file system's records file (inodes.ext4, records.ntfs) that lets a delta restore skip unchanged chunks unread, or null. */
+  records: string | null;
+}
+
+const factsSchema = goldenMetadata.extend({ chunked: z.object({ frames: z.number().int().positive(), chunkBlocks: z.number().int().positive(), inodeTable: z.object({ file: z.string() }).optional() }) });
+
+/** The image's facts from the entry's metadata.json, or null when it cannot be read (say so, do not guess). */
+export async function goldenImageFacts(entryDir: string): Promise<GoldenImageFacts | null> {
+  const text = await readFile(join(entryDir, GOLDEN_METADATA), 'utf8').catch(() => null);
+  let json: unknown = null;
+  try {
+    json = text === null ? null : JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const m = factsSchema.safeParse(json);
+  if (!m.success) return null;
+  const { name, fsType, sha256, usedBytes, partitionSizeBytes, createdAt, chunked } = m.data;
+  // Frame 0 is partclone's header and bitmap; every other frame is one chunk's used blocks.
+  return { name, fsType, sha256, usedBytes, partitionSizeBytes, createdAt, chunks: chunked.frames - 1, chunkBlocks: chunked.chunkBlocks, records: chunked.inodeTable?.file ?? null };
 }
 
 /** The golden entry a restore job reads (its server_image), if any. */

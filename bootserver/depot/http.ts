@@ -18,7 +18,8 @@ import { parseRange } from '../http/boot-files.ts';
 import { ForbiddenError, UnauthorizedError } from '../http/errors.ts';
 import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
 import type { DepotPuller } from './pull.ts';
-import { refuseRemovalInUse, refuseRemovalUnderJob } from './in-use.ts';
+import { depotEntryUsers, refuseRemovalInUse, refuseRemovalUnderJob, type ReadsCapturedWim } from './in-use.ts';
+import { goldenImageFacts } from './golden-upload.ts';
 import { BadRequestError } from '../http/errors.ts';
 import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
 
@@ -33,6 +34,8 @@ export interface DepotHttpDeps {
   /** Maps a job token to its job; throws when the token is unknown (the service's jobForToken). */
   jobForToken: (token: string) => Promise<Job>;
   grants: DepotGrants;
+  /** Whether a Windows install reads the WIM captured for its product (os-images/windows-install.ts): removing wim/<product> is refused then. */
+  readsCapturedWim: ReadsCapturedWim;
   /** A site server's pulls from its main server (config depot.upstream); null: POST …/pull is refused. */
   puller?: DepotPuller | null;
 }
@@ -128,7 +131,21 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       api.addHook('onRequest', adminAuth(deps.store));
       const tags = ['depot'];
       r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, later Windows media and images)' } }, async () => (await depot.list()).map(entryView));
-      r.get('/depot/:kind/:name', { schema: { tags, summary: 'One depot entry with its manifest', params: entryParams } }, async (req) => entryView(await depot.require(req.params.kind, req.params.name)));
+      r.get(
+        '/depot/:kind/:name',
+        { schema: { tags, summary: 'One depot entry with its manifest, who needs it (pending actions, schedules), its last verify and, for a golden image, the image (size, sha256, chunks)', params: entryParams } },
+        async (req) => {
+          const { kind, name } = req.params;
+          const entry = await depot.require(kind, name);
+          const { clients, schedules } = await depotEntryUsers(deps.store, kind, name, deps.readsCapturedWim);
+          return {
+            ...entryView(entry),
+            usedBy: { clients, schedules },
+            verified: await depot.lastVerify(kind, name),
+            ...(kind === 'golden' ? { image: await goldenImageFacts(entry.dir) } : {}),
+          };
+        },
+      );
       r.post('/depot/:kind/:name/pull', { schema: { tags, summary: "Pull an entry from the main server's depot (config depot.upstream) unless it is here; answers when it is complete and checked", params: entryParams } }, async (req) => {
         if (!deps.puller) throw new BadRequestError('this server has no depot upstream (config depot.upstream.url and .token): there is nothing to pull from');
         return entryView(await deps.puller.pull(req.params.kind, req.params.name));
@@ -137,7 +154,7 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       r.delete('/depot/:kind/:name', { schema: { tags, summary: 'Remove a depot entry', params: entryParams } }, async (req, reply) => {
         await depot.require(req.params.kind, req.params.name);
         await refuseRemovalUnderJob(deps.store, deps.grants, entryId(req.params.kind, req.params.name));
-        await refuseRemovalInUse(deps.store, req.params.kind, req.params.name);
+        await refuseRemovalInUse(deps.store, req.params.kind, req.params.name, deps.readsCapturedWim);
         await depot.remove(req.params.kind, req.params.name);
         return reply.status(204).send();
       });

@@ -2,17 +2,25 @@
 // the admin learns of it from the job log of every PC of the room. So `depot rm` (DELETE
 // /api/v1/depot/<kind>/<name>) is refused while a pending request or a schedule needs the entry,
 // as group rm is refused while a schedule targets the room.
+// Which entries a request needs: golden/<name> the restores whose server_image names it,
+// windows-media/<product> every install of that product, wim/<product> (a captured WIM) the
+// installs of that product whose imagename only the captured WIM has (os-images/windows-install.ts
+// knows which, the depot does not: it is handed in as `readsCapturedWim`).
 import { GOLDEN_KIND, goldenEntryName } from '../../lib/golden.ts';
 import { ProductId } from '../../lib/products.ts';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
 import type { Job, Store } from '../store/types.ts';
 import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
+import { effectivePropertyValues } from '../products/properties.ts';
 import { StoreConflictError } from '../store/types.ts';
 import { serverImageOf } from './golden-restore.ts';
 import type { DepotKind } from './manifest.ts';
 
+/** Whether an install of `productId` with these effective values takes its image from wim/<productId>. */
+export type ReadsCapturedWim = (productId: string, effective: Record<string, PropertyValue>) => Promise<boolean>;
+
 /** The PCs whose pending request and the schedules whose run reads this entry. */
-export async function depotEntryUsers(store: Store, kind: DepotKind, name: string): Promise<{ clients: string[]; schedules: string[]; product: string }> {
+export async function depotEntryUsers(store: Store, kind: DepotKind, name: string, readsCapturedWim?: ReadsCapturedWim): Promise<{ clients: string[]; schedules: string[]; product: string }> {
   if (kind === GOLDEN_KIND) {
     const names = (values: Record<string, PropertyValue>) => goldenEntryName(serverImageOf(values)) === name;
     const clients: string[] = [];
@@ -28,11 +36,30 @@ export async function depotEntryUsers(store: Store, kind: DepotKind, name: strin
     const schedules = (await store.listSchedules()).filter((s) => s.productId === name).map((s) => s.name);
     return { clients, schedules, product: name };
   }
+  if (kind === 'wim' && readsCapturedWim) {
+    // wim/<product>: read by the installs of that product whose image is one only it has. A
+    // schedule's run sets its properties over each PC's own, so each PC it targets is asked.
+    const product = await store.getProduct(name);
+    if (!product) return { clients: [], schedules: [], product: name };
+    const reads = async (clientId: string | null, over: Record<string, PropertyValue> = {}) =>
+      readsCapturedWim(name, effectivePropertyValues(product, { ...(clientId ? await store.getPropertyValues(clientId, name) : {}), ...over }));
+    const clients: string[] = [];
+    for (const s of await store.listProductOnClients({ productId: name, pendingOnly: true })) if (await reads(s.clientId)) clients.push(s.clientId);
+    const schedules: string[] = [];
+    for (const s of (await store.listSchedules()).filter((x) => x.productId === name)) {
+      const over = s.properties as Record<string, PropertyValue>;
+      const targets = s.target.kind === 'client' ? [s.target.id] : (await store.listClients({ group: s.target.id })).map((c) => c.id);
+      let needs = false;
+      for (const id of targets.length ? targets : [null]) if ((needs = await reads(id, over))) break;
+      if (needs) schedules.push(s.name);
+    }
+    return { clients, schedules, product: name };
+  }
   return { clients: [], schedules: [], product: '' };
 }
 
-export async function refuseRemovalInUse(store: Store, kind: DepotKind, name: string): Promise<void> {
-  const { clients, schedules, product } = await depotEntryUsers(store, kind, name);
+export async function refuseRemovalInUse(store: Store, kind: DepotKind, name: string, readsCapturedWim?: ReadsCapturedWim): Promise<void> {
+  const { clients, schedules, product } = await depotEntryUsers(store, kind, name, readsCapturedWim);
   if (!clients.length && !schedules.length) return;
   const what = [
     clients.length ? `the pending ${product === ProductId.restore ? 'restore' : product} of ${clients.join(', ')} fetches it` : '',

@@ -166,6 +166,19 @@ export class WindowsInstallPolicy implements ActionSetHook {
   }
 
   /**
+   * Whether an install with these effective values takes its image from the captured WIM
+   * (wim/<product>): its imagename is one only the captured WIM has (the medium's edition of a
+   * name wins, as in resolve). `depot rm wim/<product>` is refused while a pending install does.
+   */
+  async readsCapturedWim(productId: string, effective: Record<string, PropertyValue>): Promise<boolean> {
+    if (!this.handles(productId)) return false;
+    const imageName = typeof effective['imagename'] === 'string' ? effective['imagename'] : '';
+    const media = editions.safeParse((await this.depot.get(WINDOWS_MEDIA_KIND, productId))?.manifest.meta['editions']);
+    if (media.success && media.data.some((e) => e.name === imageName)) return false;
+    return capturedEditions((await this.depot.get(CAPTURED_WIM_KIND, productId))?.manifest ?? null).some((e) => e.name === imageName);
+  }
+
+  /**
    * The product as the admin sees it: `imagename`'s choices are the images the depot has for it
    * now (medium and captured WIM), read at each view, so an import or an upload shows at once.
    * Still editable: the action set checks the name (409 with the list).

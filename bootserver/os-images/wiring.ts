@@ -118,6 +118,7 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
       const properties = await service.effectiveProperties(job.clientId, job.productId);
       return [...osImages.policy.grantsFor(job.productId, properties), ...osImages.windows.grantsFor(job.productId), ...goldenReadGrants(job, properties)];
     },
+    readsCapturedWim: (productId, effective) => osImages.windows.readsCapturedWim(productId, effective),
   });
   await registerUploadHttp(app, {
     uploads: osImages.uploads,

@@ -158,8 +158,8 @@ export class AdminService {
   ): Promise<{ clients: string[]; imagefile: string | null }> {
     // Also before the service's action-set hook, which may use the network (OS installs).
     const before = (await this.#store.listClients({ group: groupId })).map((c) => c.id);
-    if (before.length) checkWipeConfirmation(groupId, productId, actionRequest, before, confirm);
-    return this.#netboot.setGroupActionRequest(groupId, productId, actionRequest, properties, (clients) => checkWipeConfirmation(groupId, productId, actionRequest, clients, confirm));
+    if (before.length) checkWipeConfirmation(groupId, productId, actionRequest, before, confirm, properties);
+    return this.#netboot.setGroupActionRequest(groupId, productId, actionRequest, properties, (clients) => checkWipeConfirmation(groupId, productId, actionRequest, clients, confirm, properties));
   }
 
   // ---- products, properties, states ----
@@ -185,6 +185,17 @@ export class AdminService {
   async clientImages(clientId: string): Promise<ClientImageView[]> {
     await this.#netboot.requireClient(clientId);
     return clientImagesView(await this.#store.getPropertyValues(clientId, ProductId.restore), await this.#store.listClientImages(clientId));
+  }
+
+  /**
+   * The images of every PC of a group in one answer: the UI's restore and delete dialogs for a room
+   * read this once, not once per PC (a room of 200 PCs was 200 requests each time a dialog opened).
+   */
+  async groupImages(groupId: string): Promise<{ client: string; images: ClientImageView[] }[]> {
+    const clients = await this.listClients({ group: groupId });
+    const out: { client: string; images: ClientImageView[] }[] = [];
+    for (const c of clients) out.push({ client: c.id, images: clientImagesView(await this.#store.getPropertyValues(c.id, ProductId.restore), await this.#store.listClientImages(c.id)) });
+    return out;
   }
 
   /** Every catalogue product's state on one client (fresh for products never touched), then the foreign ones. */

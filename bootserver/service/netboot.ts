@@ -14,7 +14,7 @@ import { LINUX_INSTALL_PRODUCTS, awaitsFirstBoot, isWindowsInstall, laidDown } f
 import { configReadEffect, isPendingRequest, productStateAfter, startJob, transition, type JobEvent } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues, validatePropertyValues, asList, PropertyValidationError } from '../products/properties.ts';
 import { closestId } from '../products/closest-id.ts';
-import { chooseGroupImage } from '../actions/group-restore.ts';
+import { chooseGroupImage, clientImageRefusal } from '../actions/group-restore.ts';
 import type { Client, Job, JobEventKind, ProductDefinition, ProductOnClient, Store } from '../store/types.ts';
 import { StoreNotFoundError } from '../store/types.ts';
 import type { JobEventBus } from './event-bus.ts';
@@ -222,10 +222,9 @@ export class NetbootService {
         const imagefile = String(effective['imagefile'] ?? '');
         // server_image: the restore fetches that golden image from the depot first (imaging/golden.ts), whatever the PC holds now.
         const fromServer = String(effective['server_image'] ?? '').trim() !== '';
-        if (!fromServer && !imagefile) throw new PropertyValidationError(`${ProductId.restore}.imagefile is empty: choose an image from imagefiles_list (${asList(effective['imagefiles_list']).join(', ') || 'no images yet: back it up first with opsi-local-image-backup'})`);
-        if (!fromServer && !asList(effective['imagefiles_list']).includes(imagefile)) {
-          throw new PropertyValidationError(`image ${imagefile} is not in imagefiles_list of ${clientId} (${asList(effective['imagefiles_list']).join(', ') || 'no images yet: back it up first with opsi-local-image-backup'})`);
-        }
+        // The PC's own images are what it can restore: the refusal names them (a 409: the PC's state, not the request's form).
+        const refusal = fromServer ? null : clientImageRefusal(clientId, imagefile, asList(effective['imagefiles_list']));
+        if (refusal) throw new ConflictError(`${refusal}; nothing was changed`);
       }
       await tx.setPropertyValues(clientId, productId, normalised);
       const ts = this.iso();

@@ -3,8 +3,8 @@
 // missing or different number refuses the whole action before anything is written. Pure; the
 // service runs it inside the transaction that lists the group's clients, so the count cannot
 // change between the check and the writes.
-import type { ActionRequest } from '../../lib/agent-protocol.ts';
-import { productFacts } from '../../lib/products.ts';
+import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
+import { ProductId, productFacts } from '../../lib/products.ts';
 import { NetimageError } from '../../lib/errors.ts';
 
 export class WipeConfirmationError extends NetimageError {
@@ -22,15 +22,47 @@ export function wipesDisks(productId: string, actionRequest: ActionRequest): boo
   return actionRequest !== 'none' && (productFacts(productId)?.destructive ?? false);
 }
 
+/**
+ * A restore that only fetches a golden image (server_image with restore_after_fetch=false) leaves
+ * the system partition alone: what it may destroy is an image of the same name already on the
+ * PC's backup partition, which the fetched one replaces (imaging/golden.ts). The confirmation
+ * says that, not "wipes the disks". Judged from the request's own properties: a value stored on
+ * a PC but not sent keeps the stronger wording.
+ */
+export function fetchOnlyImage(productId: string, properties: Readonly<Record<string, PropertyValue>> = {}): string | null {
+  if (productId !== ProductId.restore) return null;
+  const golden = typeof properties['server_image'] === 'string' ? properties['server_image'].trim() : '';
+  const after = properties['restore_after_fetch'];
+  return golden && (after === false || after === 'false') ? golden : null;
+}
+
+/** What the action does to each PC's disks, after "<product> ": the words the CLI and the server's refusals use. */
+export function wipeWords(productId: string, properties: Readonly<Record<string, PropertyValue>> = {}): { does: string; would: string } {
+  const golden = fetchOnlyImage(productId, properties);
+  if (golden) {
+    const what = `puts golden image ${golden} onto the backup partitions (replacing an image of that name already there; the system partitions are not touched) of`;
+    return { does: what, would: `would put golden image ${golden} onto the backup partitions (replacing an image of that name already there) of` };
+  }
+  return { does: 'wipes the disks of', would: 'would wipe' };
+}
+
 /** Throws unless `confirm` is the number of PCs this group action wipes (nothing to confirm for others). */
-export function checkWipeConfirmation(groupId: string, productId: string, actionRequest: ActionRequest, clientIds: readonly string[], confirm: number | undefined): void {
+export function checkWipeConfirmation(
+  groupId: string,
+  productId: string,
+  actionRequest: ActionRequest,
+  clientIds: readonly string[],
+  confirm: number | undefined,
+  properties: Readonly<Record<string, PropertyValue>> = {},
+): void {
   if (!wipesDisks(productId, actionRequest)) return;
   const n = clientIds.length;
   const pcs = `${n} PC${n === 1 ? '' : 's'}`;
+  const words = wipeWords(productId, properties);
   if (confirm === undefined) {
-    throw new WipeConfirmationError('invalid', `${productId} wipes the disks of ${pcs} in group ${groupId} (${clientIds.join(', ')}): send "confirm": ${n} to go ahead; nothing set`, n);
+    throw new WipeConfirmationError('invalid', `${productId} ${words.does} ${pcs} in group ${groupId} (${clientIds.join(', ')}): send "confirm": ${n} to go ahead; nothing set`, n);
   }
   if (confirm !== n) {
-    throw new WipeConfirmationError('conflict', `confirm is ${confirm}, but ${productId} would wipe ${pcs} in group ${groupId} (${clientIds.join(', ')}): nothing set; check the group and send "confirm": ${n}`, n);
+    throw new WipeConfirmationError('conflict', `confirm is ${confirm}, but ${productId} ${words.would} ${pcs} in group ${groupId} (${clientIds.join(', ')}): nothing set; check the group and send "confirm": ${n}`, n);
   }
 }

@@ -235,7 +235,10 @@ test('a new admin\'s mistakes say what to do: unknown PC, room or product (with 
   t.regex((await fails(t, [...prepare, 'data_partition_size=40'])).stderr, /^netimage: 400: opsi-local-image-prepare\.data_partition_size: "40" has no unit/);
   t.regex((await fails(t, [...prepare, 'minimal_backup_partition_size=4G'])).stderr, /minimal_backup_partition_size: "4G" must be a percentage of the disk, like 55%$/);
   t.regex((await fails(t, ['props', 'pc-typo', 'opsi-local-image-prepare', '--prop', 'winpe_partition_size=4Q'])).stderr, /unknown unit "Q"/);
-  t.regex((await fails(t, ['action', 'set', 'pc-typo', 'opsi-local-image-restore', '--prop', 'imagefile=base'])).stderr, /image base is not in imagefiles_list of pc-typo \(no images yet: back it up first with opsi-local-image-backup\)$/);
+  t.deepEqual(await fails(t, ['action', 'set', 'pc-typo', 'opsi-local-image-restore', '--prop', 'imagefile=base']), {
+    code: 1,
+    stderr: 'netimage: 409: pc-typo has no image base; its images: none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name> (netimage depot ls lists them); nothing was changed',
+  });
   // --yes still prints what it would wipe (stdout); the refusal is the one line on stderr.
   const noCommon = (await t.throwsAsync(cli('action', 'set', '--group', 'room-typo', 'opsi-local-image-restore', '--yes'))) as CliFailure;
   t.regex(noCommon.stderr.trimEnd(), /^netimage: 409: no image is present on every client of the group: back them up first \(opsi-local-image-backup/);

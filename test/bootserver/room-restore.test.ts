@@ -132,7 +132,18 @@ test('room restore --server-image: a golden image for the room without a common 
   await depot.create('golden', 'lab-base', { image: 'lab-base' }, async (dir) => {
     for (const f of ['image.pcl.zst', 'chunks.json', 'metadata.json']) await copyFile(join(s.dir, 'golden-src', f), join(dir, f));
   });
+  // --fetch-only leaves the system partitions alone: the confirmation says what it does instead.
+  const fetchOnly = 'opsi-local-image-restore puts golden image lab-base onto the backup partitions (replacing an image of that name already there; the system partitions are not touched) of 3 PC(s) of room: pc01, pc02, pc03';
+  const unconfirmed = (await t.throwsAsync(s.cli('room', 'restore', 'room', '--server-image', 'lab-base', '--fetch-only'))) as CliFailure;
+  t.true(unconfirmed.stderr.includes(`${fetchOnly}; nothing set: add --yes to confirm`), unconfirmed.stderr);
+  t.notRegex(unconfirmed.stderr, /wipes/);
+  const api = (body: unknown) => fetch(`${s.url}/api/v1/groups/room/action`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const noConfirm = await api({ productId: RESTORE, actionRequest: 'setup', properties: { server_image: 'lab-base', restore_after_fetch: false } });
+  t.is(noConfirm.status, 400);
+  t.regex(((await noConfirm.json()) as { message: string }).message, /^opsi-local-image-restore puts golden image lab-base onto the backup partitions \(replacing an image of that name already there; the system partitions are not touched\) of 3 PCs in group room \(pc01, pc02, pc03\): send "confirm": 3/);
+  for (const pc of PCS) t.notRegex((await s.cli('states', pc.id)).stdout, /restore\s+setup/);
   const ok = await s.cli('room', 'restore', 'room', '--server-image', 'lab-base', '--multicast', '--fetch-only', '--yes');
+  t.true(ok.stdout.startsWith(fetchOnly + '\n'), ok.stdout);
   t.regex(ok.stdout, /restore of golden image lab-base \(one multicast stream for the room\), fetch only set for 3 PC\(s\) of room: pc01, pc02, pc03/);
   const props = JSON.parse((await s.cli('props', 'pc03', RESTORE, '--json')).stdout) as Record<string, unknown>;
   t.like(props, { server_image: 'lab-base', server_image_multicast: true, restore_after_fetch: false });

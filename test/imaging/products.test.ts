@@ -152,6 +152,6 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   // With no image left the admin cannot even ask for a restore.
   await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/${BACKUP}/action`, { actionRequest: 'none' });
   const refused = await ts.api('PUT', `/api/v1/clients/${CLIENT}/products/${RESTORE}/action`, { actionRequest: 'setup' });
-  t.is(refused.status, 400);
-  t.regex(refused.body.message, /imagefile is empty/);
+  t.is(refused.status, 409);
+  t.regex(refused.body.message, /^pc\S* has no image to restore; its images: none: back it up first/);
 });

@@ -224,6 +224,17 @@ test.serial("a refused action shows the server's reason and changes nothing", as
   t.regex((await dialog.getByRole('alert').textContent()) ?? '', /no image is present on every client of the group/);
   t.is((await ts.api('GET', `/api/v1/clients/pc03/products`)).body.find((s: any) => s.productId === RESTORE).actionRequest, 'none');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+  // The PC itself: the dialog says it has no images, and the server's refusal names what it has.
+  await page.goto(ts.url + '/#/client/pc03');
+  await page.getByRole('button', { name: 'Restore…' }).click();
+  await dialog.getByRole('option', { name: /its selected image \(pc03 has no images: none: back it up first or fetch a golden image\)/ }).waitFor({ state: 'attached' });
+  await dialog.getByLabel('Type 1 to confirm').fill('1');
+  await dialog.getByRole('button', { name: /Wipe and restore 1 PC/ }).click();
+  await dialog.getByRole('alert').waitFor();
+  t.regex((await dialog.getByRole('alert').textContent()) ?? '', /pc03 has no image to restore; its images: none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name>/);
+  t.is((await ts.api('GET', `/api/v1/clients/pc03/products`)).body.find((s: any) => s.productId === RESTORE).actionRequest, 'none');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
 });
 
 test.serial('install Windows on a PC: the dialog offers the images the depot has for the product; the chosen one is set', async (t) => {

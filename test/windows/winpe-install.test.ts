@@ -124,6 +124,38 @@ test.serial("imagename choices: the medium's editions and a captured WIM's, in t
   t.is((await ts.api('PUT', `/api/v1/clients/pc-captured/products/${WIN11}/action`, { actionRequest: 'none' })).status, 200);
 });
 
+test.serial('a captured WIM a pending install or a schedule of one takes its image from is not removed (409 naming them, nothing removed); one only the medium serves is', async (t) => {
+  await addCapturedWim();
+  const action = (clientId: string, actionRequest: string, imagename?: string) =>
+    ts.api('PUT', `/api/v1/clients/${clientId}/products/${WIN11}/action`, { actionRequest, ...(imagename ? { properties: { ...GOOD, imagename } } : {}) });
+  await newClient('pc-wim-user');
+  await newClient('pc-media-user');
+  t.is((await action('pc-wim-user', 'setup', CAPTURED)).status, 200);
+  // The medium has an edition of this name too: the medium's is installed, the WIM is not read.
+  t.is((await action('pc-media-user', 'setup', EDITIONS[0]!.name)).status, 200);
+
+  const refused = await ts.api('DELETE', `/api/v1/depot/wim/${WIN11}`);
+  t.is(refused.status, 409, refused.text);
+  t.is(
+    refused.body.message,
+    `wim/${WIN11} is still needed: the pending ${WIN11} of pc-wim-user fetches it; clear that first (netimage action set <hostname> ${WIN11} --request none) or let it run; nothing was removed`,
+  );
+  t.is((await ts.api('GET', `/api/v1/depot/wim/${WIN11}`)).status, 200, 'still there');
+
+  // A schedule's properties over the PC's own: pc-media-user's run would install the captured image.
+  t.is((await action('pc-wim-user', 'none')).status, 200);
+  const schedule = await ts.api('POST', '/api/v1/schedules', { name: 'wim-night', every: 'daily 03:00', target: { kind: 'client', id: 'pc-media-user' }, productId: WIN11, properties: { imagename: CAPTURED } });
+  t.is(schedule.status, 201, schedule.text);
+  const scheduled = await ts.api('DELETE', `/api/v1/depot/wim/${WIN11}`);
+  t.is(scheduled.status, 409, scheduled.text);
+  t.is(scheduled.body.message, `wim/${WIN11} is still needed: schedule(s) wim-night will fetch it; clear that first (netimage schedule rm wim-night); nothing was removed`);
+  t.is((await ts.api('DELETE', '/api/v1/schedules/wim-night')).status, 204);
+
+  // Only pc-media-user's install of the medium's edition is pending now: the WIM may go.
+  t.is((await ts.api('DELETE', `/api/v1/depot/wim/${WIN11}`)).status, 204);
+  t.is((await action('pc-media-user', 'none')).status, 200);
+});
+
 test.serial('UEFI: staged winpe partition, drivers by PCI id, answer file, ESP loader; Grub chainloads WinPE; the completion report installs and queues the backup', async (t) => {
   t.timeout(5 * 60_000);
   const m = await newClient('pc-uefi-01');

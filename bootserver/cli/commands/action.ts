@@ -30,7 +30,7 @@ export const actionCommand: CommandGroup = {
     if (group) {
       const [product] = ctx.operands('set', 1);
       // The server checks the request name; an unknown one wipes nothing here and is refused there.
-      const { confirm, notice } = await confirmWipe(ctx, api, group, product, body.actionRequest as ActionRequest);
+      const { confirm, notice } = await confirmWipe(ctx, api, group, product, body.actionRequest as ActionRequest, body.properties);
       const r = await api.call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body, ...(confirm === undefined ? {} : { confirm }) });
       const what = cleared ? `cleared the ${product} request of ${r.clients.length} client(s) of ${group}` : `${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}`;
       ctx.out(r, () => [...(notice ? [notice] : []), `${what}: ${r.clients.join(', ')}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));

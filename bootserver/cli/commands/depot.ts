@@ -10,6 +10,8 @@ import type { CommandGroup, CommandContext } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { table } from '../format.ts';
 import { DEPOT_KINDS } from '../../depot/manifest.ts';
+import type { GoldenImageFacts } from '../../depot/golden-upload.ts';
+import { formatBytes } from '../../../lib/bytes.ts';
 
 interface EntryView {
   id: string;
@@ -26,7 +28,12 @@ interface EntryView {
     image?: string;
     fsType?: string;
     imageCreated?: string;
+    job?: string;
   };
+  /** GET /api/v1/depot/:kind/:name only: who needs it, its last verify, a golden image's facts. */
+  usedBy?: { clients: string[]; schedules: string[] };
+  verified?: { at: string; ok: boolean; problems: string[] } | null;
+  image?: GoldenImageFacts | null;
 }
 
 export const mib = (bytes: number | null) => (bytes === null ? '-' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
@@ -56,13 +63,49 @@ function content(e: EntryView): string {
   return bits.join('; ');
 }
 
+/** Who needs the entry and when it was last re-hashed: what an admin asks before `depot rm`. */
+function useAndCheckLines(e: EntryView, zone: string): string[] {
+  const lines: string[] = [];
+  if (e.usedBy) {
+    const { clients, schedules } = e.usedBy;
+    const who = [clients.length ? `the pending action of ${clients.join(', ')}` : '', schedules.length ? `schedule(s) ${schedules.join(', ')}` : ''].filter(Boolean);
+    lines.push(`  needed by   ${who.length ? who.join('; ') : 'no pending action or schedule'}`);
+  }
+  if (e.verified !== undefined) {
+    const v = e.verified;
+    lines.push(
+      `  verified    ${v === null ? `never since it was stored (netimage depot verify ${e.id} re-hashes every file)` : v.ok ? `${showTime(v.at, zone)}: every file matches its sha256` : `${showTime(v.at, zone)}: DAMAGED (${v.problems.join('; ')})`}`,
+    );
+  }
+  return lines;
+}
+
+function goldenLines(e: EntryView, zone: string): string[] {
+  const name = e.id.split('/')[1]!;
+  const i = e.image;
+  const imageFile = e.files.find((f) => f.path === 'image.pcl.zst');
+  if (!i) return [`  image       ${e.meta.image ?? name}: its metadata.json cannot be read (netimage depot verify ${e.id})`];
+  return [
+    `  image       ${i.name}, ${i.fsType}, made ${showTime(i.createdAt, zone) ?? '?'}${e.meta.capturedFrom ? ` on ${e.meta.capturedFrom}` : ''}${e.meta.job ? ` (backup job ${e.meta.job.slice(0, 8)})` : ''}`,
+    `  partition   ${formatBytes(i.partitionSizeBytes)} with ${formatBytes(i.usedBytes)} used: a PC's system partition must be at least ${formatBytes(i.partitionSizeBytes)}`,
+    `  image file  image.pcl.zst ${imageFile ? formatBytes(imageFile.size) : '?'}, sha256 ${i.sha256}`,
+    `  chunks      ${i.chunks} with data, ${i.chunkBlocks} blocks each; ${i.records ? `${i.records}: a delta restore skips unchanged chunks unread` : 'no file-system records: a delta restore compares every chunk'}`,
+  ];
+}
+
 function showText(e: EntryView, zone: string): string {
-  const lines = [`${e.id}: ${mib(e.bytes)} in ${e.files.length} files, created ${showTime(e.created, zone)}`];
+  const golden = e.kind === 'golden';
+  const lines = [`${e.id}: ${golden ? 'golden image, ' : ''}${mib(e.bytes)} in ${e.files.length} files, ${golden ? 'uploaded' : 'created'} ${showTime(e.created, zone)}`];
+  if (golden) lines.push(...goldenLines(e, zone));
   for (const [part, bytes] of parts(e)) lines.push(`  ${part}/  ${mib(bytes)}${e.meta.importedFrom?.[part] ? `  from ${e.meta.importedFrom[part]}` : ''}`);
-  if (e.meta.capturedFrom) lines.push(`  captured from ${e.meta.capturedFrom}`);
-  if (e.kind === 'golden' && e.meta.image) lines.push(`  image ${e.meta.image}: ${e.meta.fsType ?? '?'}, made ${showTime(e.meta.imageCreated, zone) ?? '?'}; restore it with opsi-local-image-restore server_image=${e.id.split('/')[1]}`);
+  if (e.meta.capturedFrom && !golden) lines.push(`  captured from ${e.meta.capturedFrom}`);
   for (const ed of e.meta.editions ?? []) lines.push(`  edition ${ed.index}: ${ed.name}`);
   if (e.kind === 'windows-media' && !e.meta.editions) lines.push('  no editions (no sources/install.wim or install.esd imported yet)');
+  lines.push(...useAndCheckLines(e, zone));
+  if (golden) {
+    const name = e.id.split('/')[1]!;
+    lines.push(`  restore it  netimage room restore <room> --server-image ${name}; one PC: netimage action set <pc> opsi-local-image-restore --prop server_image=${name}`);
+  }
   return lines.join('\n');
 }
 
@@ -71,7 +114,7 @@ export const depotCommand: CommandGroup = {
   section: 'admin',
   usage: [
     { syntax: 'depot ls', summary: 'entries of the depot (root filesystems, Windows media, WIMs, golden images)' },
-    { syntax: 'depot show <kind/name>', summary: 'an entry: size, parts, editions' },
+    { syntax: 'depot show <kind/name>', summary: 'an entry: size, parts, editions; a golden image: its size, sha256, chunks; who needs it; when it was last verified' },
     { syntax: 'depot verify <kind/name>', summary: 're-hash an entry against its manifest' },
     { syntax: 'depot pull <kind/name>', summary: "a site server: fetch an entry from the main server's depot (sha256-checked) and keep it" },
     { syntax: 'depot rm <kind/name>' },

@@ -2,6 +2,7 @@
 // (the server picks the image they all have unless --image names one), optionally wakes them,
 // and with --follow shows one live progress line per PC until every job has ended.
 import { ProductId } from '../../../lib/products.ts';
+import type { PropertyValue } from '../../../lib/agent-protocol.ts';
 import { seg, UsageError, type CommandGroup } from '../command.ts';
 import type { JobLineEvent } from '../format.ts';
 import { RoomProgress, summaryText } from '../room-progress.ts';
@@ -14,7 +15,7 @@ export const roomCommand: CommandGroup = {
   usage: [
     {
       syntax: 'room restore <group> [--image NAME | --server-image NAME [--multicast] [--fetch-only]] [--wake] [--follow] [--yes]',
-      summary: 'restore every PC of a group (the image all have, or --image; --server-image: the golden image from the depot, --multicast: in one stream for the room, --fetch-only: onto the backup partitions only); asks to confirm the number of PCs wiped (--yes: no question); --follow: live progress, exit 0 only if all succeed',
+      summary: 'restore every PC of a group (the image all have, or --image; --server-image: the golden image from the depot, --multicast: in one stream for the room, --fetch-only: onto the backup partitions only, the system partitions untouched); asks to confirm the number of PCs it wipes, or with --fetch-only whose same-named image it replaces (--yes: no question); --follow: live progress, exit 0 only if all succeed',
     },
   ],
   options: {
@@ -33,13 +34,13 @@ export const roomCommand: CommandGroup = {
     const golden = ctx.string('server-image');
     if (image && golden) throw new UsageError('--image (an image on the PCs) and --server-image (a golden image from the depot) exclude each other');
     if (!golden && (ctx.flag('multicast') || ctx.flag('fetch-only'))) throw new UsageError('--multicast and --fetch-only need --server-image');
-    const properties = golden
+    const properties: Record<string, PropertyValue> = golden
       ? { server_image: golden, server_image_multicast: ctx.flag('multicast'), restore_after_fetch: !ctx.flag('fetch-only') }
       : image
         ? { imagefile: image }
         : {};
     const api = await ctx.api();
-    const { confirm, notice } = await confirmWipe(ctx, api, group, ProductId.restore, 'setup');
+    const { confirm, notice } = await confirmWipe(ctx, api, group, ProductId.restore, 'setup', properties);
     const set = await api.call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, {
       productId: ProductId.restore,
       actionRequest: 'setup',

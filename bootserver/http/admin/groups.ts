@@ -13,6 +13,11 @@ export const groupRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admi
     { schema: { tags: ['groups'], summary: 'Delete a group (clients stay, ungrouped; operators lose it; 409 while a schedule targets it). Answers the operators who had it', params: groupIdParams } },
     async (req) => admin.deleteGroup(req.params.id),
   );
+  r.get(
+    '/groups/:id/images',
+    { schema: { tags: ['groups'], summary: 'The images on the backup partition of every client of a group (as GET /clients/:id/images, one entry per client)', params: groupIdParams } },
+    async (req) => admin.groupImages(req.params.id),
+  );
   r.post(
     '/groups/:id/action',
     {

@@ -4,8 +4,8 @@
 // as the server words it.
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
-import { asList, installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
-import type { GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
+import { installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
+import type { ClientImageView, GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
 import { Dialog, ErrorBox } from '../widgets.tsx';
 
 export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string; group: string | null };
@@ -27,17 +27,29 @@ export function mayAct(target: Target): { products: 'all' | readonly string[]; n
 
 const targetClients = (t: Target) => (t.kind === 'group' ? t.clients : [t.id]);
 
-/** Images on each PC's backup partition, as the restore product's imagefiles_list says. */
-function useImages(clients: string[]): Map<string, string[]> | null {
-  const [images, setImages] = useState<Map<string, string[]> | null>(null);
+/**
+ * Images on each PC's backup partition (restore's imagefiles_list, and which one a restore of the
+ * PC uses), read only by the dialogs that offer them, in one request for a whole room
+ * (GET /groups/:id/images), not one per PC.
+ */
+function useImages(target: Target, needed: boolean): Map<string, ClientImageView[]> | null {
+  const [images, setImages] = useState<Map<string, ClientImageView[]> | null>(null);
   useEffect(() => {
-    Promise.all(clients.map(async (c) => [c, asList((await api.call<Record<string, unknown>>('GET', `/api/v1/clients/${seg(c)}/products/${PRODUCT.restore}/properties`))['imagefiles_list'])] as const)).then(
+    if (!needed) return setImages(new Map());
+    const load =
+      target.kind === 'group'
+        ? api.call<{ client: string; images: ClientImageView[] }[]>('GET', `/api/v1/groups/${seg(target.id)}/images`).then((rows) => rows.map((r) => [r.client, r.images] as const))
+        : api.call<ClientImageView[]>('GET', `/api/v1/clients/${seg(target.id)}/images`).then((list) => [[target.id, list] as const]);
+    load.then(
       (rows) => setImages(new Map(rows)),
       () => setImages(new Map()),
     );
-  }, [clients.join(',')]);
+  }, [target.kind, target.id, needed]);
   return images;
 }
+
+/** What a PC without images is told (the server's refusal says the same). */
+const NO_IMAGES = 'none: back it up first or fetch a golden image';
 
 /** A labelled choice among names, with an empty first option meaning `none`. */
 function NameSelect({ label, name, value, onChange, none, names }: { label: string; name: string; value: string; onChange: (v: string) => void; none: string; names: string[] }) {
@@ -56,11 +68,23 @@ function NameSelect({ label, name, value, onChange, none, names }: { label: stri
   );
 }
 
+/** The restore dialog's first choice: what the server restores when no image is named. */
+function defaultLabel(target: Target, images: Map<string, ClientImageView[]> | null, common: string[], selected: string | null): string {
+  if (target.kind === 'group') return common.length ? `the image every PC has (${common.join(', ')})` : 'the image every PC has';
+  if (!images) return 'its selected image';
+  if (!images.get(target.id)?.length) return `its selected image (${target.id} has no images: ${NO_IMAGES})`;
+  return selected ? `its selected image (${selected})` : 'its selected image (none selected: pick one below)';
+}
+
 function ActionDialog({ product, target, onClose, onDone }: { product: ProductDefinition; target: Target; onClose: () => void; onDone: (message: string) => void }) {
   const clients = targetClients(target);
-  const images = useImages(clients);
-  const all = [...new Set([...(images?.values() ?? [])].flat())].sort();
-  const common = all.filter((i) => [...(images?.values() ?? [])].every((list) => list.includes(i)));
+  const images = useImages(target, product.id === PRODUCT.restore || product.id === PRODUCT.delimage);
+  const lists = [...(images?.values() ?? [])].map((list) => list.map((i) => i.name));
+  const all = [...new Set(lists.flat())].sort();
+  const common = all.filter((i) => lists.every((list) => list.includes(i)));
+  // One PC restores the image selected for it (restore's imagefile), not "the one every PC has".
+  const selected = target.kind === 'client' ? (images?.get(target.id)?.find((i) => i.selected)?.name ?? null) : null;
+  const defaultImage = target.kind === 'client' ? selected : common.length === 1 ? common[0]! : null;
   const [image, setImage] = useState('');
   // Windows installs: the images the depot has for the product (the server fills these choices).
   const windowsImages = installProducts([product]).length ? (product.properties.find((p) => p.name === 'imagename')?.choices ?? []) : [];
@@ -73,7 +97,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
   if (product.id === PRODUCT.backup && image) properties['imagefile'] = image;
   if (product.id === PRODUCT.delimage) properties['imagefile'] = image || 'all_images';
   if (windowsImages.length && windowsImage) properties['imagename'] = windowsImage;
-  const wipe = wipeOf(product, product.id === PRODUCT.restore && !image && common.length === 1 ? { imagefile: common[0] } : properties);
+  const wipe = wipeOf(product, product.id === PRODUCT.restore && !image && defaultImage ? { imagefile: defaultImage } : properties);
   const count = clients.length;
   const confirmed = !wipe || typed.trim() === String(count);
   const submit = async (e: Event) => {
@@ -104,7 +128,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
           <label>
             Image
             <select value={image} onChange={(e) => setImage((e.target as HTMLSelectElement).value)} name="image">
-              <option value="">{common.length ? `the image every PC has (${common.join(', ')})` : 'the image every PC has'}</option>
+              <option value="">{defaultLabel(target, images, common, selected)}</option>
               {all.map((i) => (
                 <option value={i} key={i}>
                   {i}
