@@ -5,21 +5,23 @@
 //                          [--dir /var/tmp] [--old-helpers DIR] [--pagefile-share 0.3] [--pagefile skip]
 //   node bench/delta-fs.ts --only full [--runs 3] [--variants name:VAR=value,...]
 // Per partition: a loop device (--direct-io=on) over a sparse file in --dir, filled like a Windows PC (a 1 GiB
-// pagefile.sys, a system tree, programs, a browser cache of small files), imaged once (chunked,
+// pagefile.sys, a system tree, programs, a browser cache of small files; on ext4 the 1 GiB file is
+// a real swap file, mkswap'd and named swapfile, like Ubuntu's /swap.img), imaged once (chunked,
 // C helpers). Per pattern and run: change -> delta restore; then full restore through chunkapply
 // and the raw `zstd -dc | partclone.restore` reference, alternating which goes first. Every timed
 // run starts after `sync; echo 3 > /proc/sys/vm/drop_caches` (global: other processes' cache goes
 // too) and ends after `sync <device> <backing file>` (a restore is done when its data is on disk).
 // The change: 30 % pagefile-like writes (64 KiB-1 MiB pieces in place at random offsets of
-// pagefile.sys), 30 % rewritten files (half in place, half written anew and renamed over the old
+// pagefile.sys / swapfile, never into its first page, where the swap header sits), 30 % rewritten files (half in place, half written anew and renamed over the old
 // one, as installers and editors do), 25 % new files, 15 % deleted cache directories
 // (--pagefile-share S: S of the change into pagefile.sys, 0.6 - S rewritten files; with 0 the
-// pagefile is not touched: any write to it changes its ctime, and ext4's inode records then cannot
-// vouch for any of its 1 GiB; on NTFS pagefile.sys is never trusted, touched or not).
+// pagefile is not touched; ext4's inode records never vouch for a swap file, NTFS's never for
+// pagefile.sys, touched or not).
 // Bytes written/read are the loop device's own counters (/sys/block/loopN/stat); CPU seconds are
 // this process and its children (chunkapply, zstd, partclone), not the kernel's loop workers.
-// --pagefile skip: the delta restores run with the restore property pagefile=skip (NTFS: pagefile.sys
-// left as it is beyond its first MiB when its runlist is the backup's); compare and full do not.
+// --pagefile skip: the delta restores run with the restore property pagefile=skip (NTFS: pagefile.sys,
+// ext4: the swap file left as it is beyond its first MiB when its runlist / block map is the
+// backup's); compare and full do not.
 // --old-helpers DIR: also run each delta with the chunk helpers in DIR (NETIMAGE_CHUNK_HELPERS),
 // e.g. an older chunkapply, after the same kind of change (A/B in one run).
 // --only full: no change and no delta; per run the full restore by chunkapply, the raw pipeline
@@ -107,11 +109,14 @@ async function mounted<T>(dev: string, fs: string, fn: (dir: string) => Promise<
   }
 }
 
-async function fill(root: string): Promise<Tree> {
-  const tree: Tree = { pagefile: 'pagefile.sys', files: [], cacheDirs: [] };
-  const pf = await open(join(root, tree.pagefile), 'w');
+async function fill(root: string, fs: string): Promise<Tree> {
+  const tree: Tree = { pagefile: fs === 'ntfs' ? 'pagefile.sys' : 'swapfile', files: [], cacheDirs: [] };
+  const pf = await open(join(root, tree.pagefile), 'w', 0o600);
   for (let o = 0; o < GiB; o += 16 * MiB) await pf.write(content(16 * MiB, 'semi'), 0, 16 * MiB, o);
   await pf.close();
+  // A real swap file (SWAPSPACE2 header in its first page), never swapped on here: what the
+  // kernel writes into it later is what change() writes.
+  if (fs !== 'ntfs') await run('mkswap', [join(root, tree.pagefile)]);
   const rest = usedTarget - GiB;
   const area = async (base: string, budget: number, perDir: number, size: () => number, kind: (i: number) => 'semi' | 'random', dirs?: Tree['cacheDirs']) => {
     let written = 0;
@@ -143,7 +148,7 @@ async function change(root: string, tree: Tree, budget: number, tag: string): Pr
   const pf = pfShare > 0 ? await open(join(root, tree.pagefile), 'r+') : null;
   for (let left = budget * pfShare; pf && left > 0; ) {
     const len = randomInt(16, 257) * 4096;
-    await pf.write(content(len, 'semi'), 0, len, randomInt(GiB / 4096 - 256) * 4096);
+    await pf.write(content(len, 'semi'), 0, len, randomInt(1, GiB / 4096 - 256) * 4096);
     left -= len;
     changed += len;
   }
@@ -252,7 +257,7 @@ try {
     const [mkfs, args] = MKFS[fs]!(dev);
     await run(mkfs, args);
     let t = performance.now();
-    const tree = await mounted(dev, fs, fill);
+    const tree = await mounted(dev, fs, (root) => fill(root, fs));
     console.error(`${fs}: filled in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     const store = join(work, `store-${fs}`);
     await mkdir(store);
@@ -291,7 +296,7 @@ try {
       const before = process.env['NETIMAGE_CHUNK_HELPERS'];
       if (env) process.env['NETIMAGE_CHUNK_HELPERS'] = env;
       try {
-        const s = await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode, pagefile: mode ? 'restore' : pagefileSetting, log: (l) => (l.startsWith('delta') || l.startsWith('pagefile')) && console.error(`${fs} ${key}: ${l}`) }));
+        const s = await measure(dev, backing, () => restorePartition({ storeRoot: store, imageName: 'pc', device: dev, mode, pagefile: mode ? 'restore' : pagefileSetting, log: (l) => (l.startsWith('delta') || l.startsWith('pagefile') || l.includes(' left as it is: ')) && console.error(`${fs} ${key}: ${l}`) }));
         if (s.result!.mode !== 'delta') throw new Error(`expected a delta restore, got ${s.result!.mode}`);
         add(key, s);
       } finally {

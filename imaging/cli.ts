@@ -37,7 +37,7 @@ const { positionals, values } = parseArgs({
     full: { type: 'boolean', default: false },
     // Delta that reads every chunk (restore_mode=compare): trusts no ext4 inode records.
     compare: { type: 'boolean', default: false },
-    // The restore property pagefile: restore (default) | skip (NTFS delta leaves pagefile.sys alone).
+    // The restore property pagefile: restore (default) | skip (a delta leaves pagefile.sys / an ext4 swap file alone).
     pagefile: { type: 'string', default: 'restore' },
     'source-product': { type: 'string' },
   },

@@ -11,9 +11,11 @@ export type RestoreModeSetting = (typeof RESTORE_MODES)[number];
 
 /**
  * The pagefile property of opsi-local-image-restore. `restore` (default): every used cluster ends
- * as a full restore's. `skip` (NTFS delta only): pagefile.sys / swapfile.sys are left as they are
- * on the disk (but their first MiB, where a crash dump header sits) when their clusters are still
- * the ones they had at backup: Windows never reads a pagefile's old content back after a boot.
+ * as a full restore's. `skip` (a delta with the file system's records): NTFS's pagefile.sys /
+ * swapfile.sys, or an ext2/3/4 swap file that was plain swap (SWAPSPACE2) at backup, are left as
+ * they are on the disk (but their first MiB, where a crash dump header or the swap header sits)
+ * when their clusters are still the ones they had at backup: neither Windows nor Linux reads an
+ * old session's paging content back after a boot.
  */
 export const PAGEFILE_SETTINGS = ['restore', 'skip'] as const;
 export type PagefileSetting = (typeof PAGEFILE_SETTINGS)[number];

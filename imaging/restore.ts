@@ -43,8 +43,9 @@ export interface RestoreOptions {
    */
   mode?: RestoreModeSetting | undefined;
   /**
-   * `skip`: an NTFS delta (records trusted) leaves pagefile.sys / swapfile.sys as they are beyond
-   * their first MiB, where their runlist is the backup's (restore-mode.ts PAGEFILE_SETTINGS).
+   * `skip`: a delta with the file system's records leaves pagefile.sys / swapfile.sys (NTFS) or a
+   * swap file (ext2/3/4: plain swap at backup) as they are beyond their first MiB, where their
+   * runlist / block map is the backup's (restore-mode.ts PAGEFILE_SETTINGS).
    * `restore` (default): every used cluster equals a full restore's.
    */
   pagefile?: PagefileSetting | undefined;
@@ -165,10 +166,10 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
   const skipPagefile = opts.pagefile === 'skip';
   const compareAll = (why: string) => {
     log(`delta compares every chunk: ${why}`);
-    if (skipPagefile && backend?.helper === 'ntfsrecords') log('pagefile=skip not applied: it needs the MFT records; pagefile.sys is restored like every other file');
+    if (skipPagefile && backend) log(`pagefile=skip not applied: it needs the ${backend.records}; ${backend.helper === 'ntfsrecords' ? 'pagefile.sys' : 'the swap file'} is restored like every other file`);
     return undefined;
   };
-  if (skipPagefile && backend?.helper !== 'ntfsrecords') log(`pagefile=skip not applied: it is for NTFS images (this one is ${meta.fsType})`);
+  if (skipPagefile && !backend) log(`pagefile=skip not applied: it is for NTFS and ext2/3/4 images (this one is ${meta.fsType})`);
   const table = meta.chunked?.inodeTable;
   if (opts.mode === 'compare') return compareAll('restore_mode=compare');
   if (!backend) return compareAll(`${meta.fsType} images carry no file-system records (ext2/3/4 and NTFS only)`);
@@ -185,7 +186,7 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
   const t = performance.now();
   let r;
   try {
-    r = await trustedBlocks(helper, opts.device, file, join(tmpdir(), `netimage-trusted-${process.pid}-${randomUUID()}`), opts.signal, { pagefileSkip: skipPagefile && backend.helper === 'ntfsrecords' });
+    r = await trustedBlocks(helper, opts.device, file, join(tmpdir(), `netimage-trusted-${process.pid}-${randomUUID()}`), opts.signal, { pagefileSkip: skipPagefile });
   } catch (e) {
     opts.signal?.throwIfAborted();
     return compareAll(`reading the target's ${backend.records} failed: ${(e as Error).message}`);
@@ -194,8 +195,8 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
   log(`delta with ${backend.records}: ${r.trustedInodes} of ${table.records} ${backend.unit} unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)${r.swapFiles ? `; ${backend.swapNote(r.swapFiles)}` : ''}`);
   if (r.pagefile) {
     const mbLeft = ((r.pagefile.blocks * r.blockSize) / 1e6).toFixed(0);
-    if (r.pagefile.blocks) log(`pagefile.sys left as it is: ${mbLeft} MB (pagefile=skip); its first MiB was compared`);
-    if (r.pagefile.notApplied) log(`pagefile=skip not applied${r.pagefile.blocks ? ' to every paging file' : ''}: ${r.pagefile.notApplied}; compared like every other file`);
+    if (r.pagefile.blocks) log(`${backend.pagefile} left as it is: ${mbLeft} MB (pagefile=skip); its first MiB was compared`);
+    if (r.pagefile.notApplied) log(`pagefile=skip not applied${r.pagefile.blocks ? ` to every ${backend.helper === 'ntfsrecords' ? 'paging' : 'swap'} file` : ''}: ${r.pagefile.notApplied}; compared like every other file`);
   }
   return r;
 }

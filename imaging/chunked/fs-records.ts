@@ -4,7 +4,9 @@
 // system's own library with the same commands and output:
 //   ext2/3/4 (native/ext4records.c, libext2fs): the inode table. A block is trusted only when it is
 //     owned now by exactly one inode whose number, generation, ctime (sec + nsec) and block-list
-//     hash equal its record at backup.
+//     hash equal its record at backup; never a swap file. With pagefile=skip (trust
+//     --pagefile-skip) also a swap file's blocks beyond its first MiB, where it was plain swap
+//     (SWAPSPACE2) at backup and its inode and block map are the backup's.
 //   NTFS (native/ntfsrecords.c, libntfs-3g): the MFT record table. A cluster is trusted only when
 //     it belongs now to a non-resident $DATA attribute of exactly one file whose base record (with
 //     its extension records) hashes as at backup; never system files, $Extend, index allocations,
@@ -32,6 +34,8 @@ export interface RecordsBackend {
   unit: string;
   /** What is never trusted for being written without its record changing, as logged. */
   swapNote: (n: number) => string;
+  /** What pagefile=skip leaves alone, as logged: "pagefile.sys" / "swap file". */
+  pagefile: string;
 }
 
 const EXT4: RecordsBackend = {
@@ -41,6 +45,7 @@ const EXT4: RecordsBackend = {
   records: 'inode records',
   unit: 'inodes',
   swapNote: (n) => `${n} swap file${n > 1 ? 's' : ''} compared (swap pages are written without updating the inode)`,
+  pagefile: 'swap file',
 };
 
 const NTFS: RecordsBackend = {
@@ -50,6 +55,7 @@ const NTFS: RecordsBackend = {
   records: 'MFT records',
   unit: 'files',
   swapNote: (n) => `${n} pagefile.sys/swapfile.sys/hiberfil.sys compared (Windows writes them without updating their record)`,
+  pagefile: 'pagefile.sys',
 };
 
 /** The backend for a file system (blkid TYPE), or null where none exists. */
@@ -82,8 +88,9 @@ export interface Trusted {
   /** Swap files (ext4) or pagefile/swapfile/hiberfil (NTFS) among the unchanged: compared, never trusted (written without touching their record). */
   swapFiles: number;
   /**
-   * Asked with `pagefileSkip` (NTFS, pagefile=skip): pagefile.sys/swapfile.sys clusters trusted
-   * (left alone; included in trustedBlocks), and why the rule was not applied to all of them.
+   * Asked with `pagefileSkip` (pagefile=skip): the pagefile.sys/swapfile.sys clusters (NTFS) or
+   * swap file blocks (ext2/3/4) trusted (left alone; included in trustedBlocks), and why the rule
+   * was not applied to all of them (or there was nothing to apply it to).
    */
   pagefile?: { blocks: number; notApplied: string | null };
 }
@@ -92,7 +99,7 @@ export interface Trusted {
 export async function trustedBlocks(helper: string, device: string, table: string, scratch: string, signal?: AbortSignal, opts: { pagefileSkip?: boolean } = {}): Promise<Trusted | { untrusted: string }> {
   try {
     const { stdout } = await run(helper, ['trust', ...(opts.pagefileSkip ? ['--pagefile-skip'] : []), device, table, scratch], { cancelSignal: signal });
-    // ntfsrecords --pagefile-skip: "PAGEFILE <clusters>[ <why not applied>]" before the OK line.
+    // --pagefile-skip: "PAGEFILE <blocks>[ <why not applied>]" before the OK line.
     let pagefile: Trusted['pagefile'];
     const lines = stdout.trim().split('\n');
     const pf = lines.length > 1 ? /^PAGEFILE (\d+)(?: (.+))?$/.exec(lines[0]!) : null;

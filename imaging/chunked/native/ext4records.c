@@ -9,8 +9,13 @@
 //     directory 2) its number, generation, ctime (i_ctime, i_ctime_extra) and a sha256 of its
 //     block list (every block it owns incl. extent-tree / indirect blocks, then its xattr block).
 //     stdout: "OK <records>" or "SKIP <reason>" (no file written: not clean, 128-byte inodes).
+//     After the records, a section for the swap files (regular files of >= 1 MiB whose first page
+//     ends in a swap or hibernation signature): number, generation, that signature and a sha256 of
+//     the file's block map (logical block, physical block, length of every run of its data
+//     blocks), so a restore can see whether those blocks are still that swap file's (magic
+//     SWAP_MAGIC; tables without it are still read: the swap file is then never left alone).
 //
-//   ext4records trust <device> <table> <bitmap-out>
+//   ext4records trust [--pagefile-skip] <device> <table> <bitmap-out>
 //     At restore. The trust rule: block b is trusted only when it is owned now by exactly one
 //     inode, that inode is not a reserved one (other than 2; nor journal, quota, orphan file,
 //     snapshot), b is not its xattr block, and its number, generation, ctime (sec + nsec) and
@@ -18,11 +23,23 @@
 //     features differ from the table's, e2fsck ran since (s_lastcheck), or the file system is not
 //     clean. Writes one bit per block of the
 //     file system (bit b: byte b/8, mask 1 << b%8). stdout: "OK <blockSize> <blocks> <trusted
-//     blocks> <trusted inodes>" or "UNTRUSTED <reason>" (no bitmap written).
+//     blocks> <trusted inodes> <unchanged swap files compared>" or "UNTRUSTED <reason>" (no bitmap
+//     written).
+//     --pagefile-skip (restore property pagefile=skip, as ntfsrecords'): also trusted, the data
+//     blocks of a swap file beyond its first MiB (logical) when at backup its first page ended in
+//     SWAPSPACE2 (plain swap: never a hibernation image, nor old-style SWAP-SPACE) and its inode
+//     (number, generation) and block map are the backup's now, owned by no other inode and
+//     allocated in the block bitmap. Linux never reads an old session's swap pages back; the
+//     first MiB, where the swap header sits, stays compared, so a hibernation signature written
+//     since is put back to the image's SWAPSPACE2 and no stale image is resumed. The block map
+//     must be the backup's: blocks that are the swap file's now but held another file in the
+//     image must be restored. Before the OK line: "PAGEFILE <blocks>" (every swap file left
+//     alone) or "PAGEFILE <blocks> <reason>" (at least one compared, or none at all).
 //
 // Errors: one line on stderr, exit 1 (usage: 2).
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +51,12 @@
 #include <openssl/evp.h>
 
 #define MAGIC "NIEXTRC1"
+#define SWAP_MAGIC "NIEXTSW1"
 #define HASH_BYTES 16
+// pagefile=skip keeps this much of the start of a swap file (logical) compared: the swap header.
+#define SWAP_KEEP_BYTES (1024 * 1024)
+// At most this many swap file entries in a table (a PC has one or two).
+#define MAX_SWAP_ENTRIES 1024
 
 struct header {
   char magic[8];
@@ -58,6 +80,20 @@ struct record {
   uint32_t ctime;
   uint32_t ctimeExtra;
   uint8_t hash[HASH_BYTES];
+};
+
+// After the records (tables from before it end there): the swap files at backup.
+struct swapSection {
+  char magic[8];
+  uint32_t count;
+  uint32_t reserved;
+};
+
+struct swapEntry {
+  uint32_t ino;
+  uint32_t generation;
+  char signature[16]; // as found at the end of its first page, NUL-padded ("SWAPSPACE2", "S1SUSPEND"...)
+  uint8_t map[32];    // sha256 of its block map (blockMapHash)
 };
 
 static void die(const char* what, long err) {
@@ -184,10 +220,91 @@ static void scan(ext2_filsys fs, struct walk* w, visitFn visit, void* priv) {
   free(inode);
 }
 
+// A swap file (or a hibernation image in one): the kernel writes swap pages straight to its
+// blocks without touching the inode, so its record proves nothing; a stale hibernation signature
+// left by a skipped chunk could even make the next boot resume an old session. Its signature sits
+// in the last 10 bytes of its first page (util-linux mkswap, the kernel's swsusp). Files under
+// 1 MiB are not checked (one read per checked file; swap files are far larger).
+// Returns 1 and the signature (NUL-terminated) in sig, 0 for no swap file, -1 for an unreadable
+// header (which trust counts as swap: not trusted).
+static const char* const SWAP_SIGNATURES[] = { "SWAPSPACE2", "SWAP-SPACE", "S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB0001" };
+
+static int swapSignature(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large* inode, char sig[16]) {
+  struct ext2_inode* in = (struct ext2_inode*)inode;
+  if (!LINUX_S_ISREG(in->i_mode) || EXT2_I_SIZE(in) < (1u << 20)) return 0;
+  ext2_file_t f;
+  if (ext2fs_file_open2(fs, ino, in, 0, &f)) return -1;
+  char raw[10];
+  unsigned int got = 0;
+  errcode_t err = ext2fs_file_llseek(f, 4096 - sizeof raw, EXT2_SEEK_SET, NULL);
+  if (!err) err = ext2fs_file_read(f, raw, sizeof raw, &got);
+  ext2fs_file_close(f);
+  if (err || got != sizeof raw) return -1;
+  for (size_t i = 0; i < sizeof SWAP_SIGNATURES / sizeof SWAP_SIGNATURES[0]; i++)
+    if (!memcmp(raw, SWAP_SIGNATURES[i], strlen(SWAP_SIGNATURES[i]))) {
+      memset(sig, 0, 16);
+      memcpy(sig, SWAP_SIGNATURES[i], strlen(SWAP_SIGNATURES[i]));
+      return 1;
+    }
+  return 0;
+}
+
+static int isSwapFile(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large* inode) {
+  char sig[16];
+  return swapSignature(fs, ino, inode, sig) != 0;
+}
+
+// The block map of a file: its data blocks as runs (logical, physical, length), hashed. Extent-tree
+// and indirect blocks are left out (never trusted by pagefile=skip; an extent split when an
+// unwritten extent is written changes them, not the mapping). With `mark`, also sets the bits of
+// its data blocks from logical block `keep` on.
+struct blockMap {
+  EVP_MD_CTX* md;
+  uint64_t lstart, pstart, len;
+  uint8_t* mark;
+  blk64_t keep, max;
+};
+
+static void mapFlush(struct blockMap* m) {
+  if (!m->len) return;
+  uint64_t run[3] = { m->lstart, m->pstart, m->len };
+  if (!EVP_DigestUpdate(m->md, run, sizeof run)) die("sha256 failed", 0);
+  m->len = 0;
+}
+
+static int mapBlock(ext2_filsys fs, blk64_t* blocknr, e2_blkcnt_t blockcnt, blk64_t refBlk, int refOffset, void* priv) {
+  (void)fs, (void)refBlk, (void)refOffset;
+  struct blockMap* m = priv;
+  if (blockcnt < 0) return 0;
+  if (m->len && (uint64_t)blockcnt == m->lstart + m->len && *blocknr == m->pstart + m->len) m->len++;
+  else {
+    mapFlush(m);
+    m->lstart = (uint64_t)blockcnt, m->pstart = *blocknr, m->len = 1;
+  }
+  if (m->mark && (blk64_t)blockcnt >= m->keep && *blocknr < m->max) m->mark[*blocknr >> 3] |= (uint8_t)(1u << (*blocknr & 7));
+  return 0;
+}
+
+static void blockMapHash(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large* inode, char* blockBuf, uint8_t out[32], uint8_t* mark) {
+  struct blockMap m = { .md = EVP_MD_CTX_new(), .mark = mark, .keep = SWAP_KEEP_BYTES / fs->blocksize, .max = ext2fs_blocks_count(fs->super) };
+  if (!m.md || !EVP_DigestInit_ex(m.md, EVP_sha256(), NULL)) die("sha256 failed", 0);
+  struct ext2_inode* in = (struct ext2_inode*)inode;
+  if (ext2fs_inode_has_valid_blocks2(fs, in) && !(in->i_flags & EXT4_INLINE_DATA_FL)) {
+    errcode_t err = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY | BLOCK_FLAG_DATA_ONLY, blockBuf, mapBlock, &m);
+    if (err) die("walking the blocks of a swap file", err);
+  }
+  mapFlush(&m);
+  unsigned len = 0;
+  if (!EVP_DigestFinal_ex(m.md, out, &len)) die("sha256 failed", 0);
+  EVP_MD_CTX_free(m.md);
+}
+
 struct recordOut {
   FILE* f;
   uint32_t n;
   char* blockBuf;
+  struct swapEntry swaps[MAX_SWAP_ENTRIES];
+  uint32_t nswaps;
 };
 
 static void recordOne(struct walk* w, ext2_ino_t ino, struct ext2_inode_large* inode, void* priv) {
@@ -197,6 +314,13 @@ static void recordOne(struct walk* w, ext2_ino_t ino, struct ext2_inode_large* i
   walkInode(w, ino, inode, r.hash, o->blockBuf);
   if (fwrite(&r, sizeof r, 1, o->f) != 1) die("writing the table", errno);
   o->n++;
+  // Swap files, plain or holding a hibernation image (trust tells them apart by the signature).
+  // Beyond MAX_SWAP_ENTRIES the rest get none: pagefile=skip never leaves those alone.
+  struct swapEntry e = { .ino = ino, .generation = inode->i_generation };
+  if (o->nswaps < MAX_SWAP_ENTRIES && swapSignature(w->fs, ino, inode, e.signature) == 1) {
+    blockMapHash(w->fs, ino, inode, o->blockBuf, e.map, NULL);
+    o->swaps[o->nswaps++] = e;
+  }
 }
 
 struct trustState {
@@ -206,7 +330,46 @@ struct trustState {
   uint32_t trustedInodes;
   uint32_t swapFiles;
   char* blockBuf;
+  // --pagefile-skip: the table's swap files (NULL: the table has no section), which of them were
+  // met in the scan, the blocks left alone, and the first reason one was not.
+  int pagefileSkip;
+  struct swapEntry* swaps;
+  uint32_t nswaps, nextSwap;
+  uint8_t* swapMet;
+  uint8_t* pf;
+  char pfWhy[200];
 };
+
+static void pagefileNot(struct trustState* t, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pagefileNot(struct trustState* t, const char* fmt, ...) {
+  if (t->pfWhy[0]) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t->pfWhy, sizeof t->pfWhy, fmt, ap);
+  va_end(ap);
+}
+
+// pagefile=skip for the inode `ino` the table holds swap entry e for: mark its data blocks beyond
+// the first MiB when it is plain swap at backup with the same inode and block map now.
+static void pagefileSwap(struct walk* w, struct trustState* t, const struct swapEntry* e, ext2_ino_t ino, struct ext2_inode_large* inode) {
+  if (strncmp(e->signature, "SWAPSPACE2", sizeof e->signature)) {
+    pagefileNot(t, "the swap file (inode %u) held %.16s at backup, not plain swap (SWAPSPACE2: a hibernation image or old-style swap)", ino, e->signature);
+    return;
+  }
+  struct ext2_inode* in = (struct ext2_inode*)inode;
+  if (e->generation != inode->i_generation || !LINUX_S_ISREG(in->i_mode)) {
+    pagefileNot(t, "the swap file of the backup (inode %u) was deleted or recreated since", ino);
+    return;
+  }
+  uint8_t now[32];
+  blockMapHash(w->fs, ino, inode, t->blockBuf, now, NULL);
+  if (memcmp(now, e->map, 32)) {
+    pagefileNot(t, "the swap file's blocks are not the ones it had at backup (its block map differs: resized, moved or recreated)");
+    return;
+  }
+  // The same map again, marking (its extent tree is in the cache now).
+  blockMapHash(w->fs, ino, inode, t->blockBuf, now, t->pf);
+}
 
 struct mark {
   uint8_t* cand;
@@ -220,34 +383,18 @@ static int markBlock(ext2_filsys fs, blk64_t* blocknr, e2_blkcnt_t blockcnt, blk
   return 0;
 }
 
-// A swap file (or a hibernation image in one): the kernel writes swap pages straight to its
-// blocks without touching the inode, so its record proves nothing; a stale hibernation signature
-// left by a skipped chunk could even make the next boot resume an old session. Its signature sits
-// in the last 10 bytes of its first page (util-linux mkswap, the kernel's swsusp). Files under
-// 1 MiB are not checked (one read per checked file; swap files are far larger). An unreadable
-// header counts as swap: not trusted.
-static int isSwapFile(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large* inode) {
-  struct ext2_inode* in = (struct ext2_inode*)inode;
-  if (!LINUX_S_ISREG(in->i_mode) || EXT2_I_SIZE(in) < (1u << 20)) return 0;
-  ext2_file_t f;
-  if (ext2fs_file_open2(fs, ino, in, 0, &f)) return 1;
-  char sig[10];
-  unsigned int got = 0;
-  errcode_t err = ext2fs_file_llseek(f, 4096 - sizeof sig, EXT2_SEEK_SET, NULL);
-  if (!err) err = ext2fs_file_read(f, sig, sizeof sig, &got);
-  ext2fs_file_close(f);
-  if (err || got != sizeof sig) return 1;
-  static const char* const sigs[] = { "SWAPSPACE2", "SWAP-SPACE", "S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB0001" };
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-    if (!memcmp(sig, sigs[i], strlen(sigs[i]))) return 1;
-  return 0;
-}
-
 static void trustOne(struct walk* w, ext2_ino_t ino, struct ext2_inode_large* inode, void* priv) {
   struct trustState* t = priv;
   uint8_t hash[HASH_BYTES];
   // Every in-use inode counts as an owner (reserved ones and those without records too).
   walkInode(w, ino, inode, hash, t->blockBuf);
+  if (t->pagefileSkip && t->swaps) {
+    while (t->nextSwap < t->nswaps && t->swaps[t->nextSwap].ino < ino) t->nextSwap++;
+    if (t->nextSwap < t->nswaps && t->swaps[t->nextSwap].ino == ino) {
+      t->swapMet[t->nextSwap] = 1;
+      pagefileSwap(w, t, &t->swaps[t->nextSwap], ino, inode);
+    }
+  }
   while (t->next < t->nrecs && t->recs[t->next].ino < ino) t->next++;
   if (t->next >= t->nrecs || t->recs[t->next].ino != ino) return;
   const struct record* r = &t->recs[t->next];
@@ -290,22 +437,37 @@ static int cmdRecord(const char* device, const char* out) {
   if (fwrite(&h, sizeof h, 1, f) != 1) die("writing the table", errno);
   struct walk w = { .fs = fs, .md = EVP_MD_CTX_new() };
   if (!w.md) die("out of memory", 0);
+  // (57 KiB of swap entries on the stack)
   struct recordOut o = { .f = f, .blockBuf = xcalloc(3, fs->blocksize) };
   scan(fs, &w, recordOne, &o);
   h.records = o.n;
+  struct swapSection sw = { .count = o.nswaps };
+  memcpy(sw.magic, SWAP_MAGIC, 8);
+  if (fwrite(&sw, sizeof sw, 1, f) != 1 || (o.nswaps && fwrite(o.swaps, sizeof o.swaps[0], o.nswaps, f) != o.nswaps)) die("writing the table", errno);
   if (fseek(f, 0, SEEK_SET) || fwrite(&h, sizeof h, 1, f) != 1 || fflush(f) || fsync(fileno(f)) || fclose(f)) die("writing the table", errno);
   printf("OK %u\n", o.n);
   ext2fs_close_free(&fs);
   return 0;
 }
 
-static int cmdTrust(const char* device, const char* table, const char* bitmapOut) {
+static int cmdTrust(const char* device, const char* table, const char* bitmapOut, int pagefileSkip) {
   FILE* f = fopen(table, "rb");
   if (!f) die("opening the table", errno);
   struct header h;
   if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, MAGIC, 8)) die("the inode table is damaged (header)", 0);
   struct record* recs = xcalloc(h.records ? h.records : 1, sizeof *recs);
   if (h.records && fread(recs, sizeof *recs, h.records, f) != h.records) die("the inode table is damaged (truncated)", 0);
+  // The swap file section; a table from before it ends after the records.
+  struct swapSection sw = { .count = 0 };
+  struct swapEntry* swaps = NULL;
+  size_t got = fread(&sw, 1, sizeof sw, f);
+  if (got) {
+    if (got != sizeof sw || memcmp(sw.magic, SWAP_MAGIC, 8) || sw.count > MAX_SWAP_ENTRIES) die("the inode table is damaged (swap files)", 0);
+    swaps = xcalloc(sw.count ? sw.count : 1, sizeof *swaps);
+    if (sw.count && fread(swaps, sizeof *swaps, sw.count, f) != sw.count) die("the inode table is damaged (swap files truncated)", 0);
+    for (uint32_t i = 1; i < sw.count; i++)
+      if (swaps[i].ino <= swaps[i - 1].ino) die("the inode table is damaged (swap files not sorted)", 0);
+  } else if (ferror(f)) die("reading the table", errno);
   fclose(f);
   for (uint32_t i = 1; i < h.records; i++)
     if (recs[i].ino <= recs[i - 1].ino) die("the inode table is damaged (not sorted)", 0);
@@ -327,15 +489,35 @@ static int cmdTrust(const char* device, const char* table, const char* bitmapOut
   size_t bytes = (size_t)((blocks + 7) / 8);
   struct walk w = { .fs = fs, .md = EVP_MD_CTX_new(), .seen = xcalloc(bytes, 1), .multi = xcalloc(bytes, 1) };
   if (!w.md) die("out of memory", 0);
-  struct trustState t = { .recs = recs, .nrecs = h.records, .cand = xcalloc(bytes, 1), .blockBuf = xcalloc(3, fs->blocksize) };
+  struct trustState t = { .recs = recs, .nrecs = h.records, .cand = xcalloc(bytes, 1), .blockBuf = xcalloc(3, fs->blocksize), .pagefileSkip = pagefileSkip, .swaps = swaps, .nswaps = sw.count, .swapMet = xcalloc(sw.count ? sw.count : 1, 1), .pf = xcalloc(bytes, 1) };
   scan(fs, &w, trustOne, &t);
-  uint64_t trusted = 0;
+  if (pagefileSkip) {
+    if (!swaps) pagefileNot(&t, "the image's inode table has no swap file block maps (taken before netimage recorded them)");
+    else if (!sw.count) pagefileNot(&t, "the image had no swap file at backup (a file whose first page ends in SWAPSPACE2)");
+    for (uint32_t i = 0; i < sw.count; i++)
+      if (!t.swapMet[i]) pagefileNot(&t, "the swap file of the backup (inode %u) was deleted since", swaps[i].ino);
+    // Allocated blocks only: a consistent file system has every mapped block allocated; one that
+    // is not was never the swap file's to vouch for.
+    errcode_t err = ext2fs_read_block_bitmap(fs);
+    if (err) die("reading the block bitmap", err);
+    for (size_t i = 0; i < bytes; i++) {
+      t.pf[i] &= (uint8_t)~w.multi[i];
+      for (unsigned b = 0; t.pf[i] && b < 8; b++)
+        if ((t.pf[i] & (1u << b)) && !ext2fs_test_block_bitmap2(fs->block_map, (blk64_t)i * 8 + b)) t.pf[i] &= (uint8_t)~(1u << b);
+    }
+  }
+  uint64_t trusted = 0, pfBlocks = 0;
   for (size_t i = 0; i < bytes; i++) {
-    t.cand[i] &= (uint8_t)~w.multi[i];
+    pfBlocks += (uint64_t)__builtin_popcount(t.pf[i]);
+    t.cand[i] = (uint8_t)((t.cand[i] & ~w.multi[i]) | t.pf[i]);
     trusted += (uint64_t)__builtin_popcount(t.cand[i]);
   }
   FILE* o = fopen(bitmapOut, "wb");
   if (!o || fwrite(t.cand, 1, bytes, o) != bytes || fclose(o)) die("writing the trusted-block bitmap", errno);
+  if (pagefileSkip) {
+    if (t.pfWhy[0]) printf("PAGEFILE %llu %s\n", (unsigned long long)pfBlocks, t.pfWhy);
+    else printf("PAGEFILE %llu\n", (unsigned long long)pfBlocks);
+  }
   printf("OK %u %llu %llu %u %u\n", fs->blocksize, (unsigned long long)blocks, (unsigned long long)trusted, t.trustedInodes, t.swapFiles);
   ext2fs_close_free(&fs);
   return 0;
@@ -345,7 +527,8 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   add_error_table(&et_ext2_error_table);
   if (argc == 4 && !strcmp(argv[1], "record")) return cmdRecord(argv[2], argv[3]);
-  if (argc == 5 && !strcmp(argv[1], "trust")) return cmdTrust(argv[2], argv[3], argv[4]);
-  fprintf(stderr, "usage: ext4records record <device> <table-out> | trust <device> <table> <bitmap-out>\n");
+  if (argc == 5 && !strcmp(argv[1], "trust")) return cmdTrust(argv[2], argv[3], argv[4], 0);
+  if (argc == 6 && !strcmp(argv[1], "trust") && !strcmp(argv[2], "--pagefile-skip")) return cmdTrust(argv[3], argv[4], argv[5], 1);
+  fprintf(stderr, "usage: ext4records record <device> <table-out> | trust [--pagefile-skip] <device> <table> <bitmap-out>\n");
   return 2;
 }

@@ -5,8 +5,10 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { blockUsed, PCL_DESC_BYTES } from '../../../imaging/chunked/format.ts';
 
-/** sha256 over the blocks the decompressed image `stream` marks used, read from `dev`; blocks in `except` ([first, count]) left out. */
-export async function usedDigest(dev: string, stream: Buffer, except: [number, number] = [0, 0]): Promise<string> {
+/** sha256 over the blocks the decompressed image `stream` marks used, read from `dev`; blocks in `except` ([first, count], or a list of them) left out. */
+export async function usedDigest(dev: string, stream: Buffer, except: [number, number] | [number, number][] = [0, 0]): Promise<string> {
+  const ranges = (typeof except[0] === 'number' ? [except] : except) as [number, number][];
+  const excepted = (block: number) => ranges.some(([first, count]) => block >= first && block < first + count);
   const bs = stream.readUInt32LE(84);
   const total = Number(stream.readBigUInt64LE(60));
   const bitmap = stream.subarray(PCL_DESC_BYTES, PCL_DESC_BYTES + Math.ceil(total / 8));
@@ -20,7 +22,7 @@ export async function usedDigest(dev: string, stream: Buffer, except: [number, n
       await fh.read(buf, 0, n * bs, first * bs);
       for (let b = 0; b < n; b++) {
         const block = first + b;
-        if (block >= except[0] && block < except[0] + except[1]) continue;
+        if (excepted(block)) continue;
         if (blockUsed(bitmap, block)) h.update(buf.subarray(b * bs, (b + 1) * bs));
       }
     }
