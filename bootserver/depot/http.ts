@@ -16,7 +16,7 @@ import { sha256Hex } from '../service/tokens.ts';
 import { adminAuth, bearerToken } from '../http/auth.ts';
 import { parseRange } from '../http/boot-files.ts';
 import { ForbiddenError, UnauthorizedError } from '../http/errors.ts';
-import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
+import { DepotNotFoundError, type Depot, type DepotEntry, type LastVerify } from './depot.ts';
 import type { DepotPuller } from './pull.ts';
 import { depotEntryUsers, refuseRemovalInUse, refuseRemovalUnderJob, type EntryReaders } from './in-use.ts';
 import { goldenImageFacts } from './golden-upload.ts';
@@ -97,6 +97,9 @@ function entryView(entry: DepotEntry) {
   return { id: entry.id, kind, name, created, bytes: totalBytes(entry.manifest), files, meta };
 }
 
+/** An entry as GET /api/v1/depot lists it (the web UI's type too). */
+export type DepotListEntry = ReturnType<typeof entryView> & { verified: LastVerify | null };
+
 export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDeps): Promise<void> {
   const { depot } = deps;
 
@@ -130,7 +133,10 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       const r = api.withTypeProvider<ZodTypeProvider>();
       api.addHook('onRequest', adminAuth(deps.store));
       const tags = ['depot'];
-      r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, later Windows media and images)' } }, async () => (await depot.list()).map(entryView));
+      // With each entry's last verify, so a list (the web UI's golden image choice) says which are checked without a request per entry.
+      r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, Windows media, WIMs, golden images), each with its last verify' } }, async (): Promise<DepotListEntry[]> =>
+        Promise.all((await depot.list()).map(async (e) => ({ ...entryView(e), verified: await depot.lastVerify(e.manifest.kind, e.manifest.name).catch(() => null) }))),
+      );
       r.get(
         '/depot/:kind/:name',
         { schema: { tags, summary: 'One depot entry with its manifest, who needs it (pending actions, schedules), its last verify and, for a golden image, the image (size, sha256, chunks)', params: entryParams } },
