@@ -9,13 +9,14 @@
 // operator gets the golden choice in her room and nothing her role does not allow.
 // No Wake is pressed: its packets would go to this machine's real broadcast address.
 import test, { type ExecutionContext } from 'ava';
-import { cp } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { writeGoldenFiles } from '../helpers/golden-files.ts';
 import { launchBrowser, signIn } from './helpers/browser.ts';
 import { TestPc } from './helpers/pc.ts';
+import { ROOT } from '../imaging/helpers/loop.ts';
 import { bytes } from '../../ui/src/model.ts';
 import { formatInZone, processTimeZone } from '../../lib/zoned-time.ts';
 
@@ -24,6 +25,8 @@ const RESTORE = 'opsi-local-image-restore';
 const PASSWORD = 'correct horse battery';
 const GOLDEN = 'lab-base';
 const GOLDEN_BYTES = 3 * 1024 * 1024 + 123;
+/** Pictures for the admin guide, as test/ui/webui.test.ts takes them. */
+const SHOTS = join(ROOT, process.env['NETIMAGE_UI_SCREENSHOTS'] ?? 'var/test-results/ui');
 
 interface Shared {
   ts: TestServer;
@@ -60,6 +63,7 @@ const pendingRestores = async (ts: TestServer, group: string) =>
   ((await ts.api('GET', `/api/v1/product-states?group=${group}&product=${RESTORE}`)).body as { clientId: string; actionRequest: string }[]).filter((s) => s.actionRequest !== 'none').map((s) => s.clientId).sort();
 
 test.before(async () => {
+  await mkdir(SHOTS, { recursive: true });
   const ts = await startTestServer({ overrides: { 'auth.scryptLog2N': 10, 'seeding.joinWindowSeconds': 20, 'seeding.rateMbit': 16, 'seeding.pieceKib': 64 } });
   cleanups.push(() => ts.stop());
   await ts.api('POST', '/api/v1/groups', { id: 'lab' });
@@ -154,6 +158,7 @@ test.serial("seed a room from the UI: golden images with size and verify, fetch 
   const go = dialog.getByRole('button', { name: 'Fetch onto 2 PCs' });
   t.true(await go.isDisabled(), 'asked for the count like a wipe: an image of that name is replaced');
   await dialog.getByLabel('Type 2 to confirm').fill('2');
+  await page.screenshot({ path: join(SHOTS, 'restore-golden.png'), fullPage: true });
   await go.click();
   await page.getByRole('status').getByText('set for 2 PCs of lab (golden image lab-base, one multicast stream for the room, fetch only)', { exact: false }).waitFor();
   const requests = delta(before, await served(ts));
@@ -175,7 +180,20 @@ test.serial("seed a room from the UI: golden images with size and verify, fetch 
     });
     new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
   })()`);
+  // A picture of the tiles while the stream runs (not asserted: timing).
+  let midShot: Promise<void> | null = null;
+  const watch = setInterval(() => {
+    midShot ??= page
+      .locator('[data-seeding]', { hasText: 'pieces by multicast' })
+      .count()
+      .then((n) => (n > 1 ? page.screenshot({ path: join(SHOTS, 'room-seeding.png'), fullPage: true }).then(() => undefined) : Promise.reject(new Error('not yet'))))
+      .catch(() => {
+        midShot = null;
+      });
+  }, 100);
   const outcomes = await Promise.all(pcs.map((pc) => pc.boot(ts)));
+  clearInterval(watch);
+  await midShot;
   for (const o of outcomes) t.is(o.result, 'successful', o.error);
   for (const pc of pcs) await page.locator(`a.tile[data-client=${pc.id}] .last[data-last=succeeded]`).getByText('restore succeeded').waitFor();
   const seen = (await page.evaluate('window.__seeding')) as Record<string, string[]>;

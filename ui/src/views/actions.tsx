@@ -180,7 +180,8 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
             <input name="image" value={image} onInput={(e) => setImage((e.target as HTMLInputElement).value)} placeholder="e.g. room101-2026-12" />
           </label>
         )}
-        <p class="muted small">{product.description}</p>
+        {/* The catalogue's description speaks of the backup partition's image; the golden choices say their own. */}
+        {!fromGolden && <p class="muted small">{product.description}</p>}
         {wipe || fetchOnly ? (
           <div class={wipe ? 'wipe' : 'wipe replace'} data-testid="wipe">
             <p>
