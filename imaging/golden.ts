@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { AgentServerApi } from '../lib/netboot-product.ts';
-import { GOLDEN_KIND, GOLDEN_METADATA, GOLDEN_RECORD_FILES, goldenEntryName, goldenFilesOf, type SeedSessionWire } from '../lib/golden.ts';
+import { GOLDEN_KIND, GOLDEN_METADATA, GOLDEN_RECORD_FILES, goldenEntryName, goldenFilesOf, SEEDING_LOG_PREFIX, type SeedSessionWire } from '../lib/golden.ts';
 import { parseManifest, type SeedManifest } from '../lib/seed/manifest.ts';
 import { receiveSeed, type ReceiveEvent, type ReceiveResult } from './seed/receiver.ts';
 import { directorySink } from './seed/sink.ts';
@@ -291,11 +291,11 @@ async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: str
     const same = manifest.files.length === files.length && files.every((f, i) => manifest.files[i]!.name === f.path && manifest.files[i]!.size === f.size);
     if (!same) throw new ImagingError('its files are not those of the depot entry');
   } catch (error) {
-    o.log(`room seeding of ${entry}: the session's manifest does not fit (${(error as Error).message}): fetching over HTTP instead`);
+    o.log(`${SEEDING_LOG_PREFIX}${entry}: the session's manifest does not fit (${(error as Error).message}): fetching over HTTP instead`);
     return null;
   }
-  if (s.state === 'over') o.log(`room seeding of ${entry}: the room's stream is over; everything this PC lacks comes over HTTP (unicast)`);
-  else o.log(`room seeding of ${entry}: joining multicast ${s.group}:${s.port} on ${s.localAddress} (stream ${s.state})`);
+  if (s.state === 'over') o.log(`${SEEDING_LOG_PREFIX}${entry}: the room's stream is over; everything this PC lacks comes over HTTP (unicast)`);
+  else o.log(`${SEEDING_LOG_PREFIX}${entry}: joining multicast ${s.group}:${s.port} on ${s.localAddress} (stream ${s.state})`);
   await writeFile(join(dir, SEEDED), `${s.group}:${s.port}\n`);
   const sink = await directorySink(dir, manifest);
   let lastPercent = -1;
@@ -317,17 +317,17 @@ async function receiveRoomSeed(o: GoldenFetchOptions, seed: GoldenSeed, dir: str
         if (e.type === 'progress') {
           o.onProgress?.(e.bytesDone, total);
           const percent = Math.floor((e.piecesDone * 100) / e.pieces);
-          if (percent % 10 === 0 && percent !== lastPercent) o.log(`room seeding of ${entry}: ${percent} % (${e.viaMulticast} pieces by multicast, ${e.viaHttp} by HTTP)`);
+          if (percent % 10 === 0 && percent !== lastPercent) o.log(`${SEEDING_LOG_PREFIX}${entry}: ${percent} % (${e.viaMulticast} pieces by multicast, ${e.viaHttp} by HTTP)`);
           lastPercent = percent;
         } else if (e.type === 'multicast-blocked') {
-          if (s.state !== 'over') o.log(`room seeding of ${entry}: MULTICAST BLOCKED: ${e.message} (falling back to unicast HTTP Range)`);
-        } else if (e.type === 'damaged-piece') o.log(`room seeding of ${entry}: piece ${e.piece} arrived damaged by ${e.via} (sha256 mismatch): fetched again over HTTP`);
-        else if (e.type === 'stream-over') o.log(`room seeding of ${entry}: stream ${e.reason === 'end' ? 'ended' : 'stopped'} with ${e.missing} pieces missing: fetching them over HTTP`);
-        else if (e.type === 'joined' && e.present) o.log(`room seeding of ${entry}: ${e.present} verified pieces already here from an earlier attempt`);
+          if (s.state !== 'over') o.log(`${SEEDING_LOG_PREFIX}${entry}: MULTICAST BLOCKED: ${e.message} (falling back to unicast HTTP Range)`);
+        } else if (e.type === 'damaged-piece') o.log(`${SEEDING_LOG_PREFIX}${entry}: piece ${e.piece} arrived damaged by ${e.via} (sha256 mismatch): fetched again over HTTP`);
+        else if (e.type === 'stream-over') o.log(`${SEEDING_LOG_PREFIX}${entry}: stream ${e.reason === 'end' ? 'ended' : 'stopped'} with ${e.missing} pieces missing: fetching them over HTTP`);
+        else if (e.type === 'joined' && e.present) o.log(`${SEEDING_LOG_PREFIX}${entry}: ${e.present} verified pieces already here from an earlier attempt`);
       },
     });
     o.log(
-      `room seeding of ${entry}: ${r.pieces} pieces verified (${r.present} already here, ${r.viaMulticast} by multicast, ${r.viaHttp} by HTTP: ${(r.bytesMulticast / 1048576).toFixed(1)} MiB multicast, ${(r.bytesHttp / 1048576).toFixed(1)} MiB HTTP) in ${r.seconds.toFixed(1)} s`,
+      `${SEEDING_LOG_PREFIX}${entry}: ${r.pieces} pieces verified (${r.present} already here, ${r.viaMulticast} by multicast, ${r.viaHttp} by HTTP: ${(r.bytesMulticast / 1048576).toFixed(1)} MiB multicast, ${(r.bytesHttp / 1048576).toFixed(1)} MiB HTTP) in ${r.seconds.toFixed(1)} s`,
     );
     return r;
   } finally {

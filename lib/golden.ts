@@ -28,6 +28,13 @@ export function goldenEntryName(imageName: string): string | null {
   return /^[a-z0-9][a-z0-9._-]{0,127}$/.test(name) ? name : null;
 }
 
+/**
+ * How every job log line about the room's stream starts ("room seeding of <entry>: 40 % (…)",
+ * "…: MULTICAST BLOCKED: …"): the web UI picks a PC's latest one out of the job stream, as
+ * `netimage jobs --follow --group` prints them.
+ */
+export const SEEDING_LOG_PREFIX = 'room seeding of ';
+
 /** Agent API path (below /agent/v1) where a restore job asks for its room's seeding session. */
 export const SEED_SESSION_PATH = '/seed';
 

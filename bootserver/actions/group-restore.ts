@@ -12,6 +12,13 @@ export function intersectImageLists(lists: readonly (readonly string[])[]): stri
   return [...new Set(first)].filter((image) => rest.every((list) => list.includes(image))).sort();
 }
 
+/**
+ * The start of the refusal of a group restore whose PCs share no image. The API's words name the
+ * API's property, not a CLI flag or a button: the CLI and the web UI recognise it by this and add
+ * their own way to a golden image (`room restore --server-image`, the dialog's golden choice).
+ */
+export const NO_COMMON_IMAGE = 'no image is present on every client of the group';
+
 /** What a PC without images is told to do: where an image comes from. */
 export const NO_IMAGES_YET = 'none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name> (netimage depot ls lists them)';
 
@@ -42,7 +49,7 @@ export function chooseGroupImage(
     const missing = clients.filter((c) => !c.imagefilesList.includes(requested)).map((c) => c.clientId);
     return { ok: false, reason: `image ${requested} is not on every client of the group (missing on: ${missing.join(', ')}; the images every client has: ${common.length ? common.join(', ') : 'none'})`, common };
   }
-  if (common.length === 0) return { ok: false, reason: 'no image is present on every client of the group: back them up first (opsi-local-image-backup; netimage images <hostname> shows what a PC has), or restore a golden image from the depot (--server-image)', common };
+  if (common.length === 0) return { ok: false, reason: `${NO_COMMON_IMAGE}: back them up first (opsi-local-image-backup), or restore a golden image from the server's depot instead (server_image=<name>)`, common };
   const current = new Set(clients.map((c) => c.imagefile));
   const only = [...current][0];
   if (current.size === 1 && only !== undefined && common.includes(only)) return { ok: true, imagefile: only, common };

@@ -16,9 +16,9 @@ import { sha256Hex } from '../service/tokens.ts';
 import { adminAuth, bearerToken } from '../http/auth.ts';
 import { parseRange } from '../http/boot-files.ts';
 import { ForbiddenError, UnauthorizedError } from '../http/errors.ts';
-import { DepotNotFoundError, type Depot, type DepotEntry } from './depot.ts';
+import { DepotNotFoundError, type Depot, type DepotEntry, type LastVerify } from './depot.ts';
 import type { DepotPuller } from './pull.ts';
-import { depotEntryUsers, refuseRemovalInUse, refuseRemovalUnderJob, type ReadsCapturedWim } from './in-use.ts';
+import { depotEntryUsers, refuseRemovalInUse, refuseRemovalUnderJob, type EntryReaders } from './in-use.ts';
 import { goldenImageFacts } from './golden-upload.ts';
 import { BadRequestError } from '../http/errors.ts';
 import { MANIFEST_FILE, depotEntryName, depotFilePath, depotKind, entryId, reprDigest, totalBytes } from './manifest.ts';
@@ -34,8 +34,8 @@ export interface DepotHttpDeps {
   /** Maps a job token to its job; throws when the token is unknown (the service's jobForToken). */
   jobForToken: (token: string) => Promise<Job>;
   grants: DepotGrants;
-  /** Whether a Windows install reads the WIM captured for its product (os-images/windows-install.ts): removing wim/<product> is refused then. */
-  readsCapturedWim: ReadsCapturedWim;
+  /** Which installs read a captured WIM or a root filesystem (os-images/): removing one a pending install or a schedule needs is refused. */
+  readers: EntryReaders;
   /** A site server's pulls from its main server (config depot.upstream); null: POST …/pull is refused. */
   puller?: DepotPuller | null;
 }
@@ -97,6 +97,9 @@ function entryView(entry: DepotEntry) {
   return { id: entry.id, kind, name, created, bytes: totalBytes(entry.manifest), files, meta };
 }
 
+/** An entry as GET /api/v1/depot lists it (the web UI's type too). */
+export type DepotListEntry = ReturnType<typeof entryView> & { verified: LastVerify | null };
+
 export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDeps): Promise<void> {
   const { depot } = deps;
 
@@ -130,14 +133,17 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       const r = api.withTypeProvider<ZodTypeProvider>();
       api.addHook('onRequest', adminAuth(deps.store));
       const tags = ['depot'];
-      r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, later Windows media and images)' } }, async () => (await depot.list()).map(entryView));
+      // With each entry's last verify, so a list (the web UI's golden image choice) says which are checked without a request per entry.
+      r.get('/depot', { schema: { tags, summary: 'Depot entries (root filesystems, Windows media, WIMs, golden images), each with its last verify' } }, async (): Promise<DepotListEntry[]> =>
+        Promise.all((await depot.list()).map(async (e) => ({ ...entryView(e), verified: await depot.lastVerify(e.manifest.kind, e.manifest.name).catch(() => null) }))),
+      );
       r.get(
         '/depot/:kind/:name',
         { schema: { tags, summary: 'One depot entry with its manifest, who needs it (pending actions, schedules), its last verify and, for a golden image, the image (size, sha256, chunks)', params: entryParams } },
         async (req) => {
           const { kind, name } = req.params;
           const entry = await depot.require(kind, name);
-          const { clients, schedules } = await depotEntryUsers(deps.store, kind, name, deps.readsCapturedWim);
+          const { clients, schedules } = await depotEntryUsers(deps.store, kind, name, deps.readers);
           return {
             ...entryView(entry),
             usedBy: { clients, schedules },
@@ -154,7 +160,7 @@ export async function registerDepotHttp(app: FastifyInstance, deps: DepotHttpDep
       r.delete('/depot/:kind/:name', { schema: { tags, summary: 'Remove a depot entry', params: entryParams } }, async (req, reply) => {
         await depot.require(req.params.kind, req.params.name);
         await refuseRemovalUnderJob(deps.store, deps.grants, entryId(req.params.kind, req.params.name));
-        await refuseRemovalInUse(deps.store, req.params.kind, req.params.name, deps.readsCapturedWim);
+        await refuseRemovalInUse(deps.store, req.params.kind, req.params.name, deps.readers);
         await depot.remove(req.params.kind, req.params.name);
         return reply.status(204).send();
       });

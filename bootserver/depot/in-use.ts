@@ -4,8 +4,10 @@
 // as group rm is refused while a schedule targets the room.
 // Which entries a request needs: golden/<name> the restores whose server_image names it,
 // windows-media/<product> every install of that product, wim/<product> (a captured WIM) the
-// installs of that product whose imagename only the captured WIM has (os-images/windows-install.ts
-// knows which, the depot does not: it is handed in as `readsCapturedWim`).
+// installs of that product whose imagename only the captured WIM has, rootfs/<name> the Linux
+// installs whose properties (release, mirror, packages) build exactly that root filesystem. The
+// last two are known to os-images/ (windows-install.ts, install-products.ts), not to the depot:
+// they are handed in as `EntryReaders`.
 import { GOLDEN_KIND, goldenEntryName } from '../../lib/golden.ts';
 import { ProductId } from '../../lib/products.ts';
 import type { PropertyValue } from '../../lib/agent-protocol.ts';
@@ -14,13 +16,49 @@ import { ACTIVE_STATES } from '../jobs/lifecycle.ts';
 import { effectivePropertyValues } from '../products/properties.ts';
 import { StoreConflictError } from '../store/types.ts';
 import { serverImageOf } from './golden-restore.ts';
-import type { DepotKind } from './manifest.ts';
+import { entryId, type DepotKind } from './manifest.ts';
 
 /** Whether an install of `productId` with these effective values takes its image from wim/<productId>. */
 export type ReadsCapturedWim = (productId: string, effective: Record<string, PropertyValue>) => Promise<boolean>;
 
+/** What the depot cannot know itself: which installs read a captured WIM or a root filesystem. */
+export interface EntryReaders {
+  readsCapturedWim?: ReadsCapturedWim;
+  /** The OS install products, and the depot entry id (rootfs/<name>) an install with these effective values reads, or null. */
+  rootfs?: { products: readonly string[]; entryOf: (productId: string, effective: Record<string, PropertyValue>) => string | null };
+}
+
+export interface EntryUsers {
+  clients: string[];
+  schedules: string[];
+  /** The product whose requests need it ('' when none could). */
+  product: string;
+}
+
+/**
+ * The PCs with a pending request of `productId`, and the schedules of it, whose effective values
+ * (a schedule's properties over each PC it targets, as its run sets them) read the entry.
+ */
+async function usersByValues(store: Store, productId: string, reads: (effective: Record<string, PropertyValue>) => Promise<boolean>): Promise<EntryUsers> {
+  const product = await store.getProduct(productId);
+  if (!product) return { clients: [], schedules: [], product: productId };
+  const readsFor = async (clientId: string | null, over: Record<string, PropertyValue> = {}) =>
+    reads(effectivePropertyValues(product, { ...(clientId ? await store.getPropertyValues(clientId, productId) : {}), ...over }));
+  const clients: string[] = [];
+  for (const s of await store.listProductOnClients({ productId, pendingOnly: true })) if (await readsFor(s.clientId)) clients.push(s.clientId);
+  const schedules: string[] = [];
+  for (const s of (await store.listSchedules()).filter((x) => x.productId === productId)) {
+    const over = s.properties as Record<string, PropertyValue>;
+    const targets = s.target.kind === 'client' ? [s.target.id] : (await store.listClients({ group: s.target.id })).map((c) => c.id);
+    let needs = false;
+    for (const id of targets.length ? targets : [null]) if ((needs = await readsFor(id, over))) break;
+    if (needs) schedules.push(s.name);
+  }
+  return { clients, schedules, product: productId };
+}
+
 /** The PCs whose pending request and the schedules whose run reads this entry. */
-export async function depotEntryUsers(store: Store, kind: DepotKind, name: string, readsCapturedWim?: ReadsCapturedWim): Promise<{ clients: string[]; schedules: string[]; product: string }> {
+export async function depotEntryUsers(store: Store, kind: DepotKind, name: string, readers: EntryReaders = {}): Promise<EntryUsers> {
   if (kind === GOLDEN_KIND) {
     const names = (values: Record<string, PropertyValue>) => goldenEntryName(serverImageOf(values)) === name;
     const clients: string[] = [];
@@ -36,30 +74,30 @@ export async function depotEntryUsers(store: Store, kind: DepotKind, name: strin
     const schedules = (await store.listSchedules()).filter((s) => s.productId === name).map((s) => s.name);
     return { clients, schedules, product: name };
   }
+  const { readsCapturedWim, rootfs } = readers;
   if (kind === 'wim' && readsCapturedWim) {
-    // wim/<product>: read by the installs of that product whose image is one only it has. A
-    // schedule's run sets its properties over each PC's own, so each PC it targets is asked.
-    const product = await store.getProduct(name);
-    if (!product) return { clients: [], schedules: [], product: name };
-    const reads = async (clientId: string | null, over: Record<string, PropertyValue> = {}) =>
-      readsCapturedWim(name, effectivePropertyValues(product, { ...(clientId ? await store.getPropertyValues(clientId, name) : {}), ...over }));
-    const clients: string[] = [];
-    for (const s of await store.listProductOnClients({ productId: name, pendingOnly: true })) if (await reads(s.clientId)) clients.push(s.clientId);
-    const schedules: string[] = [];
-    for (const s of (await store.listSchedules()).filter((x) => x.productId === name)) {
-      const over = s.properties as Record<string, PropertyValue>;
-      const targets = s.target.kind === 'client' ? [s.target.id] : (await store.listClients({ group: s.target.id })).map((c) => c.id);
-      let needs = false;
-      for (const id of targets.length ? targets : [null]) if ((needs = await reads(id, over))) break;
-      if (needs) schedules.push(s.name);
+    // wim/<product>: read by the installs of that product whose image is one only it has.
+    return usersByValues(store, name, (effective) => readsCapturedWim(name, effective));
+  }
+  if (kind === 'rootfs' && rootfs) {
+    // rootfs/<name>: read by the Linux installs whose release, mirror and packages build it (the
+    // entry name is their hash): a pending install boots into a download of it, a schedule sets one.
+    const id = entryId(kind, name);
+    const found: EntryUsers = { clients: [], schedules: [], product: '' };
+    for (const productId of rootfs.products) {
+      const u = await usersByValues(store, productId, async (effective) => rootfs.entryOf(productId, effective) === id);
+      if (!u.clients.length && !u.schedules.length) continue;
+      found.clients.push(...u.clients);
+      found.schedules.push(...u.schedules);
+      found.product ||= productId;
     }
-    return { clients, schedules, product: name };
+    return found;
   }
   return { clients: [], schedules: [], product: '' };
 }
 
-export async function refuseRemovalInUse(store: Store, kind: DepotKind, name: string, readsCapturedWim?: ReadsCapturedWim): Promise<void> {
-  const { clients, schedules, product } = await depotEntryUsers(store, kind, name, readsCapturedWim);
+export async function refuseRemovalInUse(store: Store, kind: DepotKind, name: string, readers: EntryReaders = {}): Promise<void> {
+  const { clients, schedules, product } = await depotEntryUsers(store, kind, name, readers);
   if (!clients.length && !schedules.length) return;
   const what = [
     clients.length ? `the pending ${product === ProductId.restore ? 'restore' : product} of ${clients.join(', ')} fetches it` : '',

@@ -18,7 +18,7 @@ import { goldenRestoreCheck } from '../depot/golden-restore.ts';
 import { readAptSources } from './apt-sources.ts';
 import { OsImageBuilder, type BuildRequest } from './build.ts';
 import { rootfsEntryName } from './spec.ts';
-import { InstallPolicy } from './install-products.ts';
+import { INSTALL_PRODUCTS, InstallPolicy } from './install-products.ts';
 import { WindowsInstallPolicy } from './windows-install.ts';
 import { PropertySecrets, SECRET_KEY_FILE } from '../products/secret-properties.ts';
 import { MirrorChecker } from './mirror.ts';
@@ -118,7 +118,10 @@ export async function registerOsImagesHttp(app: FastifyInstance, osImages: OsIma
       const properties = await service.effectiveProperties(job.clientId, job.productId);
       return [...osImages.policy.grantsFor(job.productId, properties), ...osImages.windows.grantsFor(job.productId), ...goldenReadGrants(job, properties)];
     },
-    readsCapturedWim: (productId, effective) => osImages.windows.readsCapturedWim(productId, effective),
+    readers: {
+      readsCapturedWim: (productId, effective) => osImages.windows.readsCapturedWim(productId, effective),
+      rootfs: { products: Object.keys(INSTALL_PRODUCTS), entryOf: (productId, effective) => osImages.policy.grantsFor(productId, effective)[0] ?? null },
+    },
   });
   await registerUploadHttp(app, {
     uploads: osImages.uploads,

@@ -241,7 +241,7 @@ test('a new admin\'s mistakes say what to do: unknown PC, room or product (with 
   });
   // --yes still prints what it would wipe (stdout); the refusal is the one line on stderr.
   const noCommon = (await t.throwsAsync(cli('action', 'set', '--group', 'room-typo', 'opsi-local-image-restore', '--yes'))) as CliFailure;
-  t.regex(noCommon.stderr.trimEnd(), /^netimage: 409: no image is present on every client of the group: back them up first \(opsi-local-image-backup/);
+  t.regex(noCommon.stderr.trimEnd(), /^netimage: 409: no image is present on every client of the group: back them up first \(opsi-local-image-backup\).*; with this command: --prop server_image=NAME, or netimage room restore room-typo --server-image NAME/);
   t.deepEqual(await fails(t, ['client', 'import', '/nonexistent/room.csv']), { code: 2, stderr: 'netimage: cannot read /nonexistent/room.csv: no such file' });
   t.deepEqual(await fails(t, ['inventory', 'pc-typo']), { code: 1, stderr: 'netimage: 404: no inventory for pc-typo yet: run hwinvent on it (netimage action set pc-typo hwinvent; it runs at the next network boot)' });
   const states = JSON.parse((await cli('states', 'pc-typo', '--json')).stdout) as { productId: string; actionRequest: string }[];

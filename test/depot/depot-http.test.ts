@@ -139,6 +139,46 @@ test('a job token reads only the root filesystem its install job was granted, an
   t.is((await ts.api('DELETE', `/api/v1/depot/rootfs/${granted}`)).status, 204, 'no job reads it now');
 });
 
+test('a root filesystem a pending Linux install or a schedule of one needs is not removed (409 naming them, nothing removed); one no install builds is', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const DEBIAN = 'opsi-local-image-debian';
+  const { depot, policy } = ts.server.osImages;
+  // The entry the debian product's default properties name, and one with an extra package (another build).
+  const product = await ts.server.service.requireProduct(DEBIAN);
+  const defaults = Object.fromEntries(product.properties.map((p) => [p.name, p.default]));
+  const needed = policy.resolveProduct(DEBIAN, defaults).entryId.split('/')[1]!;
+  const other = policy.resolveProduct(DEBIAN, { ...defaults, additional_packages: 'htop' }).entryId.split('/')[1]!;
+  t.not(needed, other);
+  for (const name of [needed, other]) await depot.create('rootfs', name, {}, async (dir) => writeFile(join(dir, 'rootfs.tar.zst'), DATA));
+  await ts.api('POST', '/api/v1/groups', { id: 'lab' });
+  for (const [i, id] of ['pc01', 'pc02'].entries()) await ts.api('POST', '/api/v1/clients', { id, mac: `52:54:00:00:71:0${i + 1}`, group: 'lab' });
+
+  // Pending, not booted yet (no job reads it): put in the store as an accepted request would be
+  // (the admin API checks the mirror, which this machine does not reach).
+  const pending = { actionRequest: 'setup', installationStatus: 'not_installed', actionResult: 'none', actionProgress: '', lastAction: 'none', productVersion: null, modified: new Date().toISOString() } as const;
+  await ts.server.store.putProductOnClient({ clientId: 'pc01', productId: DEBIAN, ...pending });
+  const refused = await ts.api('DELETE', `/api/v1/depot/rootfs/${needed}`);
+  t.is(refused.status, 409, refused.text);
+  t.is(
+    refused.body.message,
+    `rootfs/${needed} is still needed: the pending ${DEBIAN} of pc01 fetches it; clear that first (netimage action set <hostname> ${DEBIAN} --request none) or let it run; nothing was removed`,
+  );
+  t.is((await ts.api('GET', `/api/v1/depot/rootfs/${needed}`)).status, 200, 'still there');
+  t.deepEqual((await ts.api('GET', `/api/v1/depot/rootfs/${needed}`)).body.usedBy, { clients: ['pc01'], schedules: [] });
+  t.is((await ts.api('DELETE', `/api/v1/depot/rootfs/${other}`)).status, 204, 'an entry no install builds goes');
+  t.is((await ts.api('PUT', `/api/v1/clients/pc01/products/${DEBIAN}/action`, { actionRequest: 'none' })).status, 200);
+
+  // A schedule of the install for the room: its run would boot both PCs into that root filesystem.
+  const schedule = await ts.api('POST', '/api/v1/schedules', { name: 'reinstall', every: 'daily 03:00', target: { kind: 'group', id: 'lab' }, productId: DEBIAN, properties: {} });
+  t.is(schedule.status, 201, schedule.text);
+  const scheduled = await ts.api('DELETE', `/api/v1/depot/rootfs/${needed}`);
+  t.is(scheduled.status, 409, scheduled.text);
+  t.is(scheduled.body.message, `rootfs/${needed} is still needed: schedule(s) reinstall will fetch it; clear that first (netimage schedule rm reinstall); nothing was removed`);
+  t.is((await ts.api('DELETE', '/api/v1/schedules/reinstall')).status, 204);
+  t.is((await ts.api('DELETE', `/api/v1/depot/rootfs/${needed}`)).status, 204);
+});
+
 test('a damaged file is never served (500 naming verify); admin API lists, verifies and removes entries', async (t) => {
   const { ts, url } = await withEntry(t);
   const list = await ts.api('GET', '/api/v1/depot');

@@ -1,6 +1,6 @@
 // The UI's pure logic (ui/src/model.ts): what a PC tile shows, and what an action says it wipes.
 import test from 'ava';
-import { tileOf, wipeOf, installProducts, pcs, formatInZone, setServerZone, when } from '../../ui/src/model.ts';
+import { tileOf, wipeOf, fetchOnlyOf, installProducts, pcs, formatInZone, setServerZone, when } from '../../ui/src/model.ts';
 import { formatInZone as libFormatInZone } from '../../lib/zoned-time.ts';
 import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from '../../ui/src/types.ts';
 
@@ -18,7 +18,7 @@ test('a tile: the running job with the live percent, the last finished job, pend
   const live = new Map<string, LiveJobEvent>([['j2', { id: 5, jobId: 'j2', clientId: 'pc01', productId: 'opsi-local-image-restore', state: 'running', kind: 'progress', percent: 42, message: 'restore', ts: '2026-12-01T10:00:05Z' }]]);
   const tile = tileOf(client, jobs, states, live);
   t.true(tile.online);
-  t.deepEqual(tile.current, { productId: 'opsi-local-image-restore', state: 'running', percent: 42, message: 'restore', jobId: 'j2' });
+  t.deepEqual(tile.current, { productId: 'opsi-local-image-restore', state: 'running', percent: 42, message: 'restore', jobId: 'j2', seeding: null });
   t.deepEqual(tile.pending, ['hwinvent'], "the running product's own request and the OS's are not pending");
   t.like(tile.last, { productId: 'opsi-local-image-backup', state: 'failed', error: 'disk full' });
   t.is(tile.lastSeen, '2026-12-01T10:00:05Z');
@@ -33,6 +33,13 @@ test('wipe wording: what each destructive product erases; nothing for the others
   t.is(wipeOf(product('opsi-local-image-backup', false), {}), null);
   t.regex(wipeOf(product('opsi-local-image-prepare', true), {})!, /whole system disk/);
   t.regex(wipeOf(product('opsi-local-image-restore', true), { imagefile: 'base' })!, /replaced by image base/);
+  // A golden image: restored, it replaces the system partition; fetched only, nothing is wiped (fetchOnlyOf says what it replaces).
+  const restore = product('opsi-local-image-restore', true);
+  t.regex(wipeOf(restore, { server_image: 'lab-base', restore_after_fetch: true })!, /^the system partition: everything on it is replaced by golden image lab-base from the server/);
+  t.is(wipeOf(restore, { server_image: 'lab-base', restore_after_fetch: false }), null);
+  t.is(fetchOnlyOf(restore, { server_image: 'lab-base', restore_after_fetch: false }), 'lab-base');
+  t.is(fetchOnlyOf(restore, { server_image: 'lab-base' }), null, 'restore_after_fetch defaults to true');
+  t.is(fetchOnlyOf(restore, { server_image: '', restore_after_fetch: false }), null);
   t.is(wipeOf(product('opsi-local-image-delimage', true), { imagefile: 'all_images' }), 'every image on the backup partition');
   t.is(wipeOf(product('opsi-local-image-delimage', true), { imagefile: 'old' }), 'image old on the backup partition');
   t.regex(wipeOf(product('opsi-local-image-debian', true, 'Debian unattended install'), {})!, /Debian unattended install is installed afresh/);

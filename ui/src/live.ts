@@ -4,10 +4,18 @@ import { createContext } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import { api } from './api.ts';
 import type { LiveJobEvent } from './types.ts';
+import { SEEDING_LOG_PREFIX } from '../../lib/golden.ts';
+
+/**
+ * A job's newest event, and its latest room seeding line (how much came by multicast, by HTTP,
+ * multicast blocked…): the agent sends those as log lines, which `netimage jobs --follow --group`
+ * prints as they come; a PC's tile shows the latest.
+ */
+export type LiveJob = LiveJobEvent & { seeding: string | null };
 
 export interface Live {
   /** Newest event per job id. */
-  jobs: Map<string, LiveJobEvent>;
+  jobs: Map<string, LiveJob>;
   /** Bumped on every event, so screens can refetch what an event made stale. */
   version: number;
   connected: boolean;
@@ -26,7 +34,8 @@ export function useLiveEvents(enabled: boolean): Live {
           const jobs = new Map(l.jobs);
           // Log lines carry no percent: keep the last one, and the last progress message.
           const prev = l.jobs.get(e.jobId);
-          jobs.set(e.jobId, { ...e, percent: e.percent ?? prev?.percent ?? null, message: e.kind === 'log' ? (prev?.message ?? '') : e.message });
+          const seeding = e.kind === 'log' && e.message.startsWith(SEEDING_LOG_PREFIX) ? e.message : (prev?.seeding ?? null);
+          jobs.set(e.jobId, { ...e, percent: e.percent ?? prev?.percent ?? null, message: e.kind === 'log' ? (prev?.message ?? '') : e.message, seeding });
           return { jobs, version: l.version + 1, connected: true };
         }),
       () => setLive((l) => ({ ...l, version: l.version + 1 })),

@@ -19,7 +19,8 @@ export interface Tile {
   online: boolean;
   /** The latest sign of life: a job's last change or a live event (ISO), null = never seen. */
   lastSeen: string | null;
-  current: { productId: string; state: string; percent: number | null; message: string; jobId: string } | null;
+  /** seeding: the job's latest room seeding line from the stream (null: none seen). */
+  current: { productId: string; state: string; percent: number | null; message: string; jobId: string; seeding: string | null } | null;
   /** Action requests set and not yet picked up (the PC has not booted since). */
   pending: string[];
   last: { productId: string; state: string; error: string | null; finished: string | null; jobId: string } | null;
@@ -32,7 +33,7 @@ export const shortName = (productId: string) => productId.replace(/^opsi-local-i
  * One PC's tile from the stored jobs (newest first, as GET /jobs lists them), its product states
  * and the live events seen since (which are newer than any stored job they concern).
  */
-export function tileOf(client: ClientView, jobs: Job[], states: ProductStateView[], live: Map<string, LiveJobEvent>): Tile {
+export function tileOf(client: ClientView, jobs: Job[], states: ProductStateView[], live: Map<string, LiveJobEvent & { seeding?: string | null }>): Tile {
   const mine = jobs.filter((j) => j.clientId === client.id).map((j) => {
     const e = live.get(j.id);
     return e && e.ts >= j.updated ? { ...j, state: e.state, percent: e.percent ?? j.percent, updated: e.ts, message: e.message } : { ...j, message: '' };
@@ -51,7 +52,7 @@ export function tileOf(client: ClientView, jobs: Job[], states: ProductStateView
     id: client.id,
     online: !!active,
     lastSeen: seen.at(-1) ?? null,
-    current: active ? { productId: active.productId, state: active.state, percent: active.percent, message: active.message, jobId: active.id } : null,
+    current: active ? { productId: active.productId, state: active.state, percent: active.percent, message: active.message, jobId: active.id, seeding: live.get(active.id)?.seeding ?? null } : null,
     pending: states.filter((s) => s.clientId === client.id && s.managedBy === 'netimage' && s.actionRequest !== 'none' && s.productId !== active?.productId).map((s) => s.productId),
     last: done ? { productId: done.productId, state: done.state, error: done.error, finished: done.finished ?? done.updated, jobId: done.id } : null,
   };
@@ -63,14 +64,32 @@ export function installProducts(products: ProductDefinition[]): ProductDefinitio
   return products.filter((p) => p.destructive && !imaging.includes(p.id) && p.id.startsWith('opsi-local-image-') && !p.id.includes('wim-capture'));
 }
 
-/** What an action erases on each PC, in words for the confirmation; null = it erases nothing. */
+/** The golden image a restore fetches from the server's depot (server_image), or null. */
+export function goldenOf(properties: Record<string, unknown>): string | null {
+  const g = properties['server_image'];
+  return typeof g === 'string' && g.trim() ? g.trim() : null;
+}
+
+/**
+ * A restore that only fetches a golden image (restore_after_fetch=false) leaves the system
+ * partition alone: it replaces an image of that name on the backup partition. The server's
+ * confirmation says the same (service/wipe-confirmation.ts fetchOnlyImage).
+ */
+export function fetchOnlyOf(product: ProductDefinition, properties: Record<string, unknown>): string | null {
+  const golden = product.id === PRODUCT.restore ? goldenOf(properties) : null;
+  return golden && (properties['restore_after_fetch'] === false || properties['restore_after_fetch'] === 'false') ? golden : null;
+}
+
+/** What an action erases on each PC, in words for the confirmation; null = it erases nothing (a fetch only: see fetchOnlyOf). */
 export function wipeOf(product: ProductDefinition, properties: Record<string, unknown>): string | null {
-  if (!product.destructive) return null;
+  if (!product.destructive || fetchOnlyOf(product, properties)) return null;
   const image = typeof properties['imagefile'] === 'string' && properties['imagefile'] ? properties['imagefile'] : null;
+  const golden = goldenOf(properties);
   switch (product.id) {
     case PRODUCT.prepare:
       return 'the whole system disk: it is repartitioned, so the installed system and every image on the backup partition are lost';
     case PRODUCT.restore:
+      if (golden) return `the system partition: everything on it is replaced by golden image ${golden} from the server (fetched onto the backup partition first, replacing an image of that name there)`;
       return `the system partition: everything on it is replaced by image ${image ?? '(the one every PC has)'}`;
     case PRODUCT.delimage:
       return image === 'all_images' || !image ? 'every image on the backup partition' : `image ${image} on the backup partition`;

@@ -8,8 +8,9 @@ import type { ClientImageView } from '../../bootserver/service/client-images.ts'
 import type { clientView } from '../../bootserver/http/admin/deps.ts';
 import type { actionBody, groupActionBody } from '../../bootserver/http/schemas.ts';
 import type { AgentInventory } from '../../lib/agent-protocol.ts';
+import type { DepotListEntry } from '../../bootserver/depot/http.ts';
 
-export type { Group, Job, JobEventRecord, ProductDefinition, LiveJobEvent, ClientNotice, ProductStateView, AgentInventory, ClientImageView };
+export type { Group, Job, JobEventRecord, ProductDefinition, LiveJobEvent, ClientNotice, ProductStateView, AgentInventory, ClientImageView, DepotListEntry };
 /** A client as GET /api/v1/clients lists it (wake only while the operator features run). */
 export type ClientView = ReturnType<typeof clientView> & { wake?: WakeRecord | null };
 export type GroupActionBody = z.input<typeof groupActionBody>;
@@ -20,6 +21,8 @@ export type PropertyValues = NonNullable<GroupActionBody['properties']>;
 export interface GroupActionResult {
   clients: string[];
   imagefile: string | null;
+  /** What could not follow the committed action (e.g. no multicast session: the PCs fetch by unicast). */
+  warnings?: string[];
 }
 
 /** The signed-in user of a session (GET /api/v1/session). */

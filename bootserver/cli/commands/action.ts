@@ -1,6 +1,7 @@
 // `netimage action set`: what a client (or every client of a group) runs at its next network boot.
 import { parseProps, seg, type CommandGroup } from '../command.ts';
 import { wake } from './wake.ts';
+import { withCliWay } from './room.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
 import type { ActionRequest } from '../../../lib/agent-protocol.ts';
 
@@ -31,7 +32,11 @@ export const actionCommand: CommandGroup = {
       const [product] = ctx.operands('set', 1);
       // The server checks the request name; an unknown one wipes nothing here and is refused there.
       const { confirm, notice } = await confirmWipe(ctx, api, group, product, body.actionRequest as ActionRequest, body.properties);
-      const r = await api.call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body, ...(confirm === undefined ? {} : { confirm }) });
+      const r = await api
+        .call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, { productId: product, ...body, ...(confirm === undefined ? {} : { confirm }) })
+        .catch((error: unknown) => {
+          throw withCliWay(error, `--prop server_image=NAME, or netimage room restore ${group} --server-image NAME (netimage depot ls lists the golden images)`);
+        });
       const what = cleared ? `cleared the ${product} request of ${r.clients.length} client(s) of ${group}` : `${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}`;
       ctx.out(r, () => [...(notice ? [notice] : []), `${what}: ${r.clients.join(', ')}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));
     } else {

@@ -8,6 +8,19 @@ import type { JobLineEvent } from '../format.ts';
 import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
+import { ApiError } from '../api-client.ts';
+import { NO_COMMON_IMAGE } from '../../actions/group-restore.ts';
+
+/**
+ * The server's refusal for a room whose PCs share no image names the API's property
+ * (server_image); the admin at the CLI gets the command's own way to a golden image added.
+ */
+export function withCliWay(error: unknown, way: string): unknown {
+  if (error instanceof ApiError && error.status === 409 && error.message.includes(NO_COMMON_IMAGE)) return new ApiError(409, `${error.message}; with this command: ${way}`);
+  return error;
+}
+
+const LIST_HINT = 'netimage depot ls lists the golden images, netimage images <hostname> what a PC has';
 
 export const roomCommand: CommandGroup = {
   name: 'room',
@@ -41,12 +54,16 @@ export const roomCommand: CommandGroup = {
         : {};
     const api = await ctx.api();
     const { confirm, notice } = await confirmWipe(ctx, api, group, ProductId.restore, 'setup', properties);
-    const set = await api.call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, {
-      productId: ProductId.restore,
-      actionRequest: 'setup',
-      properties,
-      ...(confirm === undefined ? {} : { confirm }),
-    });
+    const set = await api
+      .call<{ clients: string[]; imagefile: string | null; warnings?: string[] }>('POST', `/api/v1/groups/${seg(group)}/action`, {
+        productId: ProductId.restore,
+        actionRequest: 'setup',
+        properties,
+        ...(confirm === undefined ? {} : { confirm }),
+      })
+      .catch((error: unknown) => {
+        throw withCliWay(error, `netimage room restore ${group} --server-image NAME (${LIST_HINT})`);
+      });
     const plain = ctx.flag('json') || !process.stdout.isTTY;
     const say = (line: string) => process.stdout.write(line + '\n');
     const what = golden ? `golden image ${golden}${ctx.flag('multicast') ? ' (one multicast stream for the room)' : ''}${ctx.flag('fetch-only') ? ', fetch only' : ''}` : `image ${set.imagefile}`;

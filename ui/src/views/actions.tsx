@@ -4,9 +4,11 @@
 // as the server words it.
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
-import { installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
+import { fetchOnlyOf, installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
 import type { ClientImageView, GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
 import { Dialog, ErrorBox } from '../widgets.tsx';
+import { NO_COMMON_IMAGE } from '../../../bootserver/actions/group-restore.ts';
+import { GoldenFields, goldenProperties, SourceFields, useGoldenImages, type GoldenChoice, type RestoreSource } from './restore-source.tsx';
 
 export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string; group: string | null };
 
@@ -68,9 +70,15 @@ function NameSelect({ label, name, value, onChange, none, names }: { label: stri
   );
 }
 
+/** What the UI adds to the server's "no common image" refusal: this dialog's way to a golden image. */
+const GOLDEN_WAY = 'Here: under "Restore from", choose "A golden image from the server".';
+
 /** The restore dialog's first choice: what the server restores when no image is named. */
 function defaultLabel(target: Target, images: Map<string, ClientImageView[]> | null, common: string[], selected: string | null): string {
-  if (target.kind === 'group') return common.length ? `the image every PC has (${common.join(', ')})` : 'the image every PC has';
+  if (target.kind === 'group') {
+    if (common.length) return `the image every PC has (${common.join(', ')})`;
+    return images ? 'the image every PC has (they share none: restore a golden image from the server instead, or back them up first)' : 'the image every PC has';
+  }
   if (!images) return 'its selected image';
   if (!images.get(target.id)?.length) return `its selected image (${target.id} has no images: ${NO_IMAGES})`;
   return selected ? `its selected image (${selected})` : 'its selected image (none selected: pick one below)';
@@ -86,45 +94,67 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
   const selected = target.kind === 'client' ? (images?.get(target.id)?.find((i) => i.selected)?.name ?? null) : null;
   const defaultImage = target.kind === 'client' ? selected : common.length === 1 ? common[0]! : null;
   const [image, setImage] = useState('');
+  const isRestore = product.id === PRODUCT.restore;
+  const room = target.kind === 'group';
+  const [source, setSource] = useState<RestoreSource>('pcs');
+  const golden = useGoldenImages(isRestore && source === 'golden');
+  // A room defaults to its one multicast stream: that is what seeding a room is for (each PC still
+  // falls back to HTTP for what it misses).
+  const [goldenChoice, setGoldenChoice] = useState<GoldenChoice>({ image: '', fetchOnly: false, multicast: true });
+  const chosenGolden = goldenChoice.image || golden.list?.[0]?.name || '';
+  const fromGolden = isRestore && source === 'golden';
   // Windows installs: the images the depot has for the product (the server fills these choices).
   const windowsImages = installProducts([product]).length ? (product.properties.find((p) => p.name === 'imagename')?.choices ?? []) : [];
   const [windowsImage, setWindowsImage] = useState('');
   const [typed, setTyped] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const properties: PropertyValues = {};
-  if (product.id === PRODUCT.restore && image) properties['imagefile'] = image;
+  const properties: PropertyValues = fromGolden ? goldenProperties({ ...goldenChoice, image: chosenGolden }, room) : {};
+  if (isRestore && !fromGolden && image) properties['imagefile'] = image;
+  // One PC's restore from its own partition: a server_image still stored from an earlier golden
+  // restore would make it fetch that instead (the room endpoint clears it by itself).
+  if (isRestore && !fromGolden && !room) properties['server_image'] = '';
   if (product.id === PRODUCT.backup && image) properties['imagefile'] = image;
   if (product.id === PRODUCT.delimage) properties['imagefile'] = image || 'all_images';
   if (windowsImages.length && windowsImage) properties['imagename'] = windowsImage;
-  const wipe = wipeOf(product, product.id === PRODUCT.restore && !image && defaultImage ? { imagefile: defaultImage } : properties);
+  const wipe = wipeOf(product, isRestore && !fromGolden && !image && defaultImage ? { imagefile: defaultImage } : properties);
+  // A golden image fetched only: nothing is wiped, but an image of that name on the backup
+  // partition is replaced, so the count is still asked for (as the CLI and the server do).
+  const fetchOnly = fetchOnlyOf(product, properties);
   const count = clients.length;
-  const confirmed = !wipe || typed.trim() === String(count);
+  const confirmed = (!wipe && !fetchOnly) || typed.trim() === String(count);
+  const ready = !fromGolden || !!chosenGolden;
   const submit = async (e: Event) => {
     e.preventDefault();
-    if (!confirmed) return;
+    if (!confirmed || !ready) return;
     setBusy(true);
     setError(null);
     try {
       if (target.kind === 'group') {
         // The server checks the count again: a room that changed since this dialog opened is refused.
-        const body: GroupActionBody = { productId: product.id, actionRequest: 'setup', properties, ...(wipe ? { confirm: count } : {}) };
+        const body: GroupActionBody = { productId: product.id, actionRequest: 'setup', properties, ...(wipe || fetchOnly ? { confirm: count } : {}) };
         const r = await api.call<GroupActionResult>('POST', `/api/v1/groups/${seg(target.id)}/action`, body);
-        onDone(`${product.name} set for ${pcs(r.clients.length)} of ${target.id}${r.imagefile ? ` (image ${r.imagefile})` : ''}: each runs it at its next network boot`);
+        const warnings = (r.warnings ?? []).map((w) => ` Warning: ${w}`).join('');
+        onDone(`${product.name} set for ${pcs(r.clients.length)} of ${target.id}${r.imagefile ? ` (image ${r.imagefile})` : goldenWords}: each runs it at its next network boot.${warnings}`);
       } else {
         await api.call('PUT', `/api/v1/clients/${seg(target.id)}/products/${seg(product.id)}/action`, { actionRequest: 'setup', properties });
-        onDone(`${product.name} set for ${target.id}: it runs at the next network boot`);
+        onDone(`${product.name} set for ${target.id}${goldenWords}: it runs at the next network boot`);
       }
     } catch (err) {
-      setError((err as Error).message);
+      const message = (err as Error).message;
+      // The server's refusal names its property (server_image); this dialog has its own way there.
+      setError(isRestore && !fromGolden && message.includes(NO_COMMON_IMAGE) ? `${message}. ${GOLDEN_WAY}` : message);
       setBusy(false);
     }
   };
+  const goldenWords = fromGolden ? ` (golden image ${chosenGolden}${room && goldenChoice.multicast ? ', one multicast stream for the room' : ''}${goldenChoice.fetchOnly ? ', fetch only' : ''})` : '';
   const where = target.kind === 'group' ? `room ${target.id}` : target.id;
   return (
     <Dialog title={`${product.name}: ${where}`} onClose={onClose}>
       <form onSubmit={submit} class="stack">
-        {product.id === PRODUCT.restore && (
+        {isRestore && <SourceFields room={room} source={source} setSource={setSource} />}
+        {fromGolden && <GoldenFields room={room} golden={golden} choice={{ ...goldenChoice, image: chosenGolden }} setChoice={setGoldenChoice} />}
+        {isRestore && !fromGolden && (
           <label>
             Image
             <select value={image} onChange={(e) => setImage((e.target as HTMLSelectElement).value)} name="image">
@@ -150,12 +180,15 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
             <input name="image" value={image} onInput={(e) => setImage((e.target as HTMLInputElement).value)} placeholder="e.g. room101-2026-12" />
           </label>
         )}
-        <p class="muted small">{product.description}</p>
-        {wipe ? (
-          <div class="wipe" data-testid="wipe">
+        {/* The catalogue's description speaks of the backup partition's image; the golden choices say their own. */}
+        {!fromGolden && <p class="muted small">{product.description}</p>}
+        {wipe || fetchOnly ? (
+          <div class={wipe ? 'wipe' : 'wipe replace'} data-testid="wipe">
             <p>
               <strong>
-                This wipes {wipe} on {pcs(count)}:
+                {wipe
+                  ? `This wipes ${wipe} on ${pcs(count)}:`
+                  : `This puts golden image ${fetchOnly} onto the backup partition${count === 1 ? '' : 's'} of ${pcs(count)}, replacing an image of that name already there; the system partition${count === 1 ? ' is' : 's are'} not touched:`}
               </strong>{' '}
               {clients.join(', ')}
             </p>
@@ -174,8 +207,8 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
           <button type="button" class="secondary" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" class={wipe ? 'danger' : ''} disabled={!confirmed || busy}>
-            {wipe ? `Wipe and ${shortName(product.id)} ${pcs(count)}` : `${shortName(product.id)} ${count === 1 ? target.id : pcs(count)}`}
+          <button type="submit" class={wipe ? 'danger' : ''} disabled={!confirmed || !ready || busy}>
+            {wipe ? `Wipe and ${shortName(product.id)} ${pcs(count)}` : fetchOnly ? `Fetch onto ${pcs(count)}` : `${shortName(product.id)} ${count === 1 ? target.id : pcs(count)}`}
           </button>
         </div>
       </form>

@@ -94,6 +94,11 @@ export function ClientView({ id }: { id: string }) {
         <div class="current" data-job={tile.current.jobId}>
           {shortName(tile.current.productId)} · {tile.current.state} <ProgressBar percent={tile.current.percent} label={`${client.id} ${shortName(tile.current.productId)}`} />
           <span class="muted small">{tile.current.message}</span>
+          {tile.current.seeding && (
+            <span class="muted small seeding" data-seeding>
+              {tile.current.seeding}
+            </span>
+          )}
         </div>
       )}
       <ActionBar target={{ kind: 'client', id: client.id, group: client.group }} products={detail.products} onChanged={() => setTick((t) => t + 1)} />

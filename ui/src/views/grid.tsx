@@ -25,6 +25,11 @@ function PcTile({ tile, site }: { tile: Tile; site: string | null }) {
           </div>
           <ProgressBar percent={tile.current.percent} label={`${tile.id} ${shortName(tile.current.productId)}`} />
           <div class="muted small ellipsis">{tile.current.message || '\u00a0'}</div>
+          {tile.current.seeding && (
+            <div class="muted small seeding" data-seeding>
+              {tile.current.seeding}
+            </div>
+          )}
           {tile.pending.length > 0 && <div class="small pending">then {tile.pending.map(shortName).join(', ')} pending: starts at the network boot after this job</div>}
         </div>
       ) : tile.pending.length ? (
