@@ -164,7 +164,9 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     payload.agent.snapshotBytes = blob.bytes;
     log(`agent snapshot: ${mib(blob.bytes)}`);
   }
-  else await stageChunkHelpers(ROOT, stage);
+  // The agent's image only (its products use them); from 8c81cdd until Session 12 a dangling
+  // `else` put them into the reference image instead, and the agent took Node's slower path.
+  if (payload) await stageChunkHelpers(ROOT, stage);
   stageInitAndEtc(stage, join(HERE, 'init'));
 
   // --- shared libraries: walk DT_NEEDED from every ELF in the stage ---
