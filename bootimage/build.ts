@@ -21,6 +21,7 @@ import { listFiles, mib, sha256File } from './builder/files.ts';
 import { withBuildLock } from './builder/lock.ts';
 import { resolveInputs } from './builder/inputs.ts';
 import { firmwareNames, firmwareRepo, stageFirmware } from './builder/firmware.ts';
+import { HASHER_SOURCE, LIBCRYPTO_A, stageHasher } from './builder/hasher.ts';
 import { MODULE_INDEX_INPUTS, stageKernelModules } from './builder/kernel.ts';
 import { stageLibraries } from './builder/libraries.ts';
 import { readManifest, type Compression, type ImageFile, type Manifest } from './builder/manifest.ts';
@@ -108,6 +109,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     ownSources: [
       join(HERE, 'build.ts'), ...listFiles(join(HERE, 'builder')), ...listFiles(join(HERE, 'init')), ...AGENT_TEMPLATES.map((t) => join(ROOT, t)),
       ...listFiles(join(ROOT, CHUNK_HELPER_SOURCES)),
+      HASHER_SOURCE, LIBCRYPTO_A,
       ...(snapshotScript ? [snapshotScript] : []),
     ],
     previous,
@@ -164,7 +166,11 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     payload.agent.snapshotBytes = blob.bytes;
     log(`agent snapshot: ${mib(blob.bytes)}`);
   }
-  else await stageChunkHelpers(ROOT, stage);
+  // The agent's image only (its products use them); from 8c81cdd until Session 12 a dangling
+  // `else` put them into the reference image instead, and the agent took Node's slower path.
+  if (payload) await stageChunkHelpers(ROOT, stage);
+  // Stage 1's hasher for the stage 2 check (builder/hasher.ts).
+  if (payload) log(`stage 1 hasher: ${(await stageHasher(stage, join(work, 'hasher'))) >> 10} KiB`);
   stageInitAndEtc(stage, join(HERE, 'init'));
 
   // --- shared libraries: walk DT_NEEDED from every ELF in the stage ---

@@ -15,11 +15,14 @@ import { LIB_DIR } from './payload.ts';
 import { NIC_TREES } from './nic-modules.ts';
 
 /**
- * Stage 1's programs: busybox alone (static: no libc, no libraries). Its applets load modules
- * (modprobe reads the text modules.dep/modules.alias), fetch and check stage 2 (wget, sha256sum)
- * and unpack it (gunzip, cpio). kmod (with libcrypto) and zstd cost 2.3 MB of the TFTP budget.
+ * Stage 1's programs, all static (no libc, no libraries): busybox, whose applets load modules
+ * (modprobe reads the text modules.dep/modules.alias) and fetch stage 2 (wget), and the hasher
+ * that checks it (builder/hasher.ts: ~30 KB, faster than busybox's sha256sum; init falls back to
+ * that where the hasher is missing). kmod (with libcrypto) and zstd would cost 2.3 MB of the TFTP budget.
  */
-const STAGE1_PROGRAMS = ['bin/busybox'];
+const STAGE1_PROGRAMS = ['bin/busybox', 'usr/libexec/netimage/sha256'];
+/** Programs stage 1 takes when the stage has them (a stage without a hasher: tests). */
+const STAGE1_OPTIONAL = new Set(['usr/libexec/netimage/sha256']);
 /** Trees stage 1 takes whole. */
 const STAGE1_TREES = ['etc'];
 /** Directories every initramfs needs (init mounts on them). */
@@ -87,6 +90,7 @@ async function stage1Selection(stage: string, kernel: Stage1Kernel | null): Prom
     const rel = queue.shift()!;
     if (seen.has(rel)) continue;
     seen.add(rel);
+    if (STAGE1_OPTIONAL.has(rel) && !existsSync(join(stage, rel))) continue;
     chosen.add(rel);
     const needed = parseNeeded((await run('readelf', ['-d', join(stage, rel)])).stdout);
     if (needed.length) for (const ld of [`lib64/${LD_SO}`, `${LIB_DIR}/${LD_SO}`]) chosen.add(ld);

@@ -9,6 +9,7 @@ import { run } from '../../lib/process.ts';
 import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
 import { LIB_DIR } from '../../bootimage/builder/payload.ts';
 import { MODULE_INDEX_INPUTS } from '../../bootimage/builder/kernel.ts';
+import { buildHasher, HASHER_PATH } from '../../bootimage/builder/hasher.ts';
 import { splitInitrdOnly, splitStages, stage1OnlyModules, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
 
 const HOST_LIBS = [`/${LIB_DIR}`, `/usr/${LIB_DIR}`];
@@ -56,6 +57,8 @@ test('stage 1 holds init, /etc, busybox with its libraries, the NIC modules with
   await putProgram(stage, 'bin/busybox', '/bin/busybox');
   await putProgram(stage, 'bin/kmod', '/bin/kmod');
   await putProgram(stage, 'usr/bin/zstd', '/usr/bin/zstd');
+  // stage 1's hasher (static, no libraries): init checks stage 2 with it
+  await buildHasher(join(stage, HASHER_PATH), join(dir, 'hasher'));
   mkdirSync(join(stage, 'sbin'), { recursive: true });
   symlinkSync('/bin/kmod', join(stage, 'sbin/modprobe'));
   symlinkSync('busybox', join(stage, 'bin/cat'));
@@ -67,7 +70,7 @@ test('stage 1 holds init, /etc, busybox with its libraries, the NIC modules with
   const stage1 = join(dir, 'stage1');
   const split = await splitStages(stage, stage1, { release: RELEASE, modules: [E1000E], firmware: ['lib/firmware/rtl_nic/rtl8168h-2.fw'], indexInputs: MODULE_INDEX_INPUTS });
   // (this host's busybox is dynamic: its libc comes along; Debian's busybox-static needs none)
-  for (const rel of ['init', 'etc/netimage/modules', `${mods}/${E1000E}`, `${mods}/modules.builtin`, 'lib/firmware/rtl_nic/rtl8168h-2.fw', 'bin/busybox', 'lib64/ld-linux-x86-64.so.2', `${LIB_DIR}/libc.so.6`]) {
+  for (const rel of ['init', 'etc/netimage/modules', `${mods}/${E1000E}`, `${mods}/modules.builtin`, 'lib/firmware/rtl_nic/rtl8168h-2.fw', 'bin/busybox', HASHER_PATH, 'lib64/ld-linux-x86-64.so.2', `${LIB_DIR}/libc.so.6`]) {
     t.true(existsSync(join(stage1, rel)), `stage 1 has ${rel}`);
     t.false(split.stage2Paths.includes(rel), `stage 2 leaves out ${rel}`);
   }
