@@ -209,7 +209,7 @@ export async function prepareInstallBackup(
   lab: Lab,
   server: LabServer,
   o: { name: string; clientId: string; mac: string; disk: string; imagefile: string; firmware?: VmFirmware; timeoutMs?: number; log?: (s: string) => void },
-): Promise<{ manifest: Manifest; prepareSeconds: number; backupSeconds: number }> {
+): Promise<{ manifest: Manifest; prepareSeconds: number; backupSeconds: number; backupJobId: string }> {
   const log = o.log ?? (() => undefined);
   const timeoutMs = o.timeoutMs ?? 8 * 60_000;
   const base = { clientId: o.clientId, mac: o.mac, disk: o.disk, timeoutMs, ...(o.firmware ? { firmware: o.firmware } : {}) };
@@ -220,7 +220,7 @@ export async function prepareInstallBackup(
   const backed = await runProduct(lab, server, { ...base, name: `${o.name}-backup`, productId: 'opsi-local-image-backup', properties: { imagefile: o.imagefile } });
   if (backed.job.state !== 'succeeded') throw new Error(`${o.name}: backup ${backed.job.state}: ${backed.job.error}\n${backed.vm.tail(40)}`);
   log(`${o.name}: backup ${backed.seconds.toFixed(1)} s`);
-  return { manifest, prepareSeconds: prepared.seconds, backupSeconds: backed.seconds };
+  return { manifest, prepareSeconds: prepared.seconds, backupSeconds: backed.seconds, backupJobId: backed.job.id };
 }
 
 /** Label of the system partition prepare creates (NTFS for the default Windows family). */
