@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { writeGoldenFiles } from '../helpers/golden-files.ts';
 import { launchBrowser, signIn } from './helpers/browser.ts';
+import { served, servedBetween } from './helpers/served.ts';
 import { TestPc } from './helpers/pc.ts';
 import { ROOT } from '../imaging/helpers/loop.ts';
 import { bytes } from '../../ui/src/model.ts';
@@ -43,20 +44,6 @@ const hookContext = { teardown: (fn: () => unknown) => void cleanups.push(fn) } 
 test.after.always(async () => {
   for (const fn of cleanups.reverse()) await fn();
 });
-
-/** Requests the server answered, by "METHOD route" (its own counter, /metrics). */
-async function served(ts: TestServer): Promise<Map<string, number>> {
-  const text = await (await fetch(`${ts.url}/metrics`)).text();
-  const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^netimage_http_requests_total\{([^}]*)\} (\d+)/gm)) {
-    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
-    const key = `${label('method')} ${label('route')}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(m[2]));
-  }
-  return counts;
-}
-const delta = (before: Map<string, number>, after: Map<string, number>) =>
-  Object.fromEntries([...after].filter(([k, v]) => v - (before.get(k) ?? 0) > 0).map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
 
 const props = async (ts: TestServer, pc: string) => (await ts.api('GET', `/api/v1/clients/${pc}/products/${RESTORE}/properties`)).body as Record<string, unknown>;
 const pendingRestores = async (ts: TestServer, group: string) =>
@@ -161,7 +148,7 @@ test.serial("seed a room from the UI: golden images with size and verify, fetch 
   await page.screenshot({ path: join(SHOTS, 'restore-golden.png'), fullPage: true });
   await go.click();
   await page.getByRole('status').getByText('set for 2 PCs of lab (golden image lab-base, one multicast stream for the room, fetch only)', { exact: false }).waitFor();
-  const requests = delta(before, await served(ts));
+  const requests = servedBetween(before, await served(ts));
   t.is(requests['POST /api/v1/groups/:id/action'], 1, JSON.stringify(requests));
   t.is(requests['GET /api/v1/depot'], 1, JSON.stringify(requests));
   t.false(Object.keys(requests).some((k) => k.startsWith('POST') && k !== 'POST /api/v1/groups/:id/action'), JSON.stringify(requests));

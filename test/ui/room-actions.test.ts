@@ -5,27 +5,15 @@
 import test from 'ava';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { launchBrowser, signIn } from './helpers/browser.ts';
+import { served, servedBetween } from './helpers/served.ts';
 
 const PASSWORD = 'correct horse battery';
 const RESTORE = 'opsi-local-image-restore';
 const N = 200;
 
-/** Requests the server answered, by "METHOD route" (route templates, e.g. /api/v1/clients/:id/images). */
-async function served(ts: TestServer): Promise<Map<string, number>> {
-  const text = await (await fetch(`${ts.url}/metrics`)).text();
-  const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^netimage_http_requests_total\{([^}]*)\} (\d+)/gm)) {
-    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
-    const key = `${label('method')} ${label('route')}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(m[2]));
-  }
-  return counts;
-}
-
 /** What was served between two counts, per-client routes summed (any route with :id under /clients). */
 function delta(before: Map<string, number>, after: Map<string, number>): { perClient: number; byRoute: Record<string, number> } {
-  const byRoute: Record<string, number> = {};
-  for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) byRoute[k] = v - (before.get(k) ?? 0);
+  const byRoute = servedBetween(before, after);
   const perClient = Object.entries(byRoute).filter(([k]) => k.includes('/api/v1/clients/:id')).reduce((s, [, v]) => s + v, 0);
   return { perClient, byRoute };
 }
