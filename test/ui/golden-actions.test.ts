@@ -135,9 +135,13 @@ test.serial("seed a room from the UI: golden images with size and verify, fetch 
   // Fetch and restore is the default: it wipes the system partitions, and says so.
   t.true(await dialog.getByRole('radio', { name: /^Fetch and restore/ }).isChecked());
   t.regex((await dialog.getByTestId('wipe').locator('p').textContent()) ?? '', /^This wipes the system partition: everything on it is replaced by golden image lab-base from the server .* on 2 PCs: pc01, pc02$/);
-  // The room's transport: one multicast stream by default, each line saying what it means.
-  t.true(await dialog.getByRole('radio', { name: /^One multicast stream for the room/ }).isChecked());
-  t.regex((await dialog.locator('fieldset', { hasText: 'Transport' }).textContent()) ?? '', /a PC that is late, loses packets or has multicast blocked fetches what it misses over HTTP/);
+  // The room's transport: each PC over HTTP by default (as the CLI: the stream reaches any host on
+  // the segment), multicast chosen knowingly; each line saying what it means.
+  t.true(await dialog.getByRole('radio', { name: /^Each PC over HTTP/ }).isChecked());
+  const transport = (await dialog.locator('fieldset', { hasText: 'Transport' }).textContent()) ?? '';
+  t.regex(transport, /a PC that is late, loses packets or has multicast blocked fetches what it misses over HTTP/);
+  t.regex(transport, /Any host on this network can receive the stream: only for images without secrets/);
+  await dialog.getByRole('radio', { name: /^One multicast stream for the room/ }).check();
   await dialog.getByRole('radio', { name: /^Fetch only/ }).check();
   const confirm = (await dialog.getByTestId('wipe').locator('p').textContent()) ?? '';
   t.is(confirm.split(':')[0], 'This puts golden image lab-base onto the backup partitions of 2 PCs, replacing an image of that name already there; the system partitions are not touched');

@@ -98,9 +98,9 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
   const room = target.kind === 'group';
   const [source, setSource] = useState<RestoreSource>('pcs');
   const golden = useGoldenImages(isRestore && source === 'golden');
-  // A room defaults to its one multicast stream: that is what seeding a room is for (each PC still
-  // falls back to HTTP for what it misses).
-  const [goldenChoice, setGoldenChoice] = useState<GoldenChoice>({ image: '', fetchOnly: false, multicast: true });
+  // Each PC over HTTP by default, as the CLI (`--multicast` is opt-in): the multicast stream reaches
+  // any host on the segment without a token (docs/security.md), so the admin chooses it knowingly.
+  const [goldenChoice, setGoldenChoice] = useState<GoldenChoice>({ image: '', fetchOnly: false, multicast: false });
   const chosenGolden = goldenChoice.image || golden.list?.[0]?.name || '';
   const fromGolden = isRestore && source === 'golden';
   // Windows installs: the images the depot has for the product (the server fills these choices).

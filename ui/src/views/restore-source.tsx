@@ -114,7 +114,7 @@ export function GoldenFields({ room, golden, choice, setChoice }: { room: boolea
             current={choice.multicast ? 'multicast' : 'unicast'}
             onChange={() => set({ multicast: true })}
             label="One multicast stream for the room"
-            note="the server sends the image once; a PC that is late, loses packets or has multicast blocked fetches what it misses over HTTP"
+            note="the server sends the image once; a PC that is late, loses packets or has multicast blocked fetches what it misses over HTTP. Any host on this network can receive the stream: only for images without secrets"
           />
           <Radio
             name="transport"
