@@ -20,7 +20,7 @@ export function intersectImageLists(lists: readonly (readonly string[])[]): stri
 export const NO_COMMON_IMAGE = 'no image is present on every client of the group';
 
 /** What a PC without images is told to do: where an image comes from. */
-export const NO_IMAGES_YET = 'none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name> (netimage depot ls lists them)';
+export const NO_IMAGES_YET = "none: back it up first with opsi-local-image-backup, or fetch a golden image from the server's depot with server_image=<name>";
 
 /**
  * Why a restore of `requested` ('' = none named) cannot run on this PC from its own backup

@@ -208,7 +208,7 @@ test('a restore for a PC without the image says the PC has no image of that name
   await ts.api('POST', '/api/v1/clients', { id: 'pc02', mac: '52:54:00:00:31:02' });
   await ts.api('PUT', '/api/v1/clients/pc02/products/opsi-local-image-restore/properties', { values: { imagefiles_list: ['base', 'exam'] } });
   const restore = (id: string, properties: Record<string, string>) => ts.api('PUT', `/api/v1/clients/${id}/products/opsi-local-image-restore/action`, { actionRequest: 'setup', properties });
-  const none = 'none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name> (netimage depot ls lists them)';
+  const none = "none: back it up first with opsi-local-image-backup, or fetch a golden image from the server's depot with server_image=<name>";
   for (const [id, properties, message] of [
     ['pc01', {}, `pc01 has no image to restore; its images: ${none}; nothing was changed`],
     ['pc01', { imagefile: 'base' }, `pc01 has no image base; its images: ${none}; nothing was changed`],

@@ -237,7 +237,7 @@ test('a new admin\'s mistakes say what to do: unknown PC, room or product (with 
   t.regex((await fails(t, ['props', 'pc-typo', 'opsi-local-image-prepare', '--prop', 'winpe_partition_size=4Q'])).stderr, /unknown unit "Q"/);
   t.deepEqual(await fails(t, ['action', 'set', 'pc-typo', 'opsi-local-image-restore', '--prop', 'imagefile=base']), {
     code: 1,
-    stderr: 'netimage: 409: pc-typo has no image base; its images: none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name> (netimage depot ls lists them); nothing was changed',
+    stderr: "netimage: 409: pc-typo has no image base; its images: none: back it up first with opsi-local-image-backup, or fetch a golden image from the server's depot with server_image=<name>; nothing was changed (netimage depot ls lists the golden images)",
   });
   // --yes still prints what it would wipe (stdout); the refusal is the one line on stderr.
   const noCommon = (await t.throwsAsync(cli('action', 'set', '--group', 'room-typo', 'opsi-local-image-restore', '--yes'))) as CliFailure;

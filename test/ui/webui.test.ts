@@ -232,7 +232,11 @@ test.serial("a refused action shows the server's reason and changes nothing", as
   await dialog.getByLabel('Type 1 to confirm').fill('1');
   await dialog.getByRole('button', { name: /Wipe and restore 1 PC/ }).click();
   await dialog.getByRole('alert').waitFor();
-  t.regex((await dialog.getByRole('alert').textContent()) ?? '', /pc03 has no image to restore; its images: none: back it up first with opsi-local-image-backup, or fetch a golden image from the depot with server_image=<name>/);
+  const refusal = (await dialog.getByRole('alert').textContent()) ?? '';
+  t.regex(refusal, /pc03 has no image to restore; its images: none: back it up first with opsi-local-image-backup, or fetch a golden image from the server's depot with server_image=<name>/);
+  // Worded for this dialog: where its golden choice is, no CLI command.
+  t.regex(refusal, /Here: under "Restore from", choose "A golden image from the server"\.$/);
+  t.notRegex(refusal, /netimage /);
   t.is((await ts.api('GET', `/api/v1/clients/pc03/products`)).body.find((s: any) => s.productId === RESTORE).actionRequest, 'none');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
 });

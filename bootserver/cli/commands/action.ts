@@ -41,7 +41,9 @@ export const actionCommand: CommandGroup = {
       ctx.out(r, () => [...(notice ? [notice] : []), `${what}: ${r.clients.join(', ')}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));
     } else {
       const [client, product] = ctx.operands('set', 2);
-      const r = await api.call('PUT', `/api/v1/clients/${seg(client)}/products/${seg(product)}/action`, body);
+      const r = await api.call('PUT', `/api/v1/clients/${seg(client)}/products/${seg(product)}/action`, body).catch((error: unknown) => {
+        throw withCliWay(error, `--prop server_image=NAME`);
+      });
       ctx.out(r, () => (cleared ? `cleared the ${product} request of ${client}: it does not run at the next network boot` : `${body.actionRequest} of ${product} set for ${client}; it runs at the next network boot`));
     }
     if (ctx.flag('wake')) {

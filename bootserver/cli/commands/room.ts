@@ -9,7 +9,7 @@ import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
 import { ApiError } from '../api-client.ts';
-import { NO_COMMON_IMAGE } from '../../actions/group-restore.ts';
+import { NO_COMMON_IMAGE, NO_IMAGES_YET } from '../../actions/group-restore.ts';
 
 /**
  * The server's refusal for a room whose PCs share no image names the API's property
@@ -17,6 +17,7 @@ import { NO_COMMON_IMAGE } from '../../actions/group-restore.ts';
  */
 export function withCliWay(error: unknown, way: string): unknown {
   if (error instanceof ApiError && error.status === 409 && error.message.includes(NO_COMMON_IMAGE)) return new ApiError(409, `${error.message}; with this command: ${way}`);
+  if (error instanceof ApiError && error.status === 409 && error.message.includes(NO_IMAGES_YET)) return new ApiError(409, `${error.message} (netimage depot ls lists the golden images)`);
   return error;
 }
 

@@ -7,7 +7,7 @@ import { api, seg } from '../api.ts';
 import { fetchOnlyOf, installProducts, pcs, PRODUCT, shortName, wipeOf } from '../model.ts';
 import type { ClientImageView, GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
 import { Dialog, ErrorBox } from '../widgets.tsx';
-import { NO_COMMON_IMAGE } from '../../../bootserver/actions/group-restore.ts';
+import { NO_COMMON_IMAGE, NO_IMAGES_YET } from '../../../bootserver/actions/group-restore.ts';
 import { GoldenFields, goldenProperties, SourceFields, useGoldenImages, type GoldenChoice, type RestoreSource } from './restore-source.tsx';
 
 export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string; group: string | null };
@@ -143,7 +143,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
     } catch (err) {
       const message = (err as Error).message;
       // The server's refusal names its property (server_image); this dialog has its own way there.
-      setError(isRestore && !fromGolden && message.includes(NO_COMMON_IMAGE) ? `${message}. ${GOLDEN_WAY}` : message);
+      setError(isRestore && !fromGolden && (message.includes(NO_COMMON_IMAGE) || message.includes(NO_IMAGES_YET)) ? `${message}. ${GOLDEN_WAY}` : message);
       setBusy(false);
     }
   };
