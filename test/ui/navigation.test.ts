@@ -5,7 +5,7 @@
 import test from 'ava';
 import { issueJob, startTestServer } from '../helpers/server.ts';
 import { formatInZone, processTimeZone } from '../../lib/zoned-time.ts';
-import { launchBrowser, signIn } from './helpers/browser.ts';
+import { launchBrowser, signedInPage } from './helpers/browser.ts';
 
 const PASSWORD = 'correct horse battery';
 
@@ -14,12 +14,7 @@ test('a room or PC that does not exist says so, with no actions and nothing of t
   t.teardown(() => ts.stop());
   t.is((await ts.api('POST', '/api/v1/groups', { id: 'room101' })).status, 201);
   t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:17:00:01', group: 'room101' })).status, 201);
-  t.is((await ts.api('POST', '/api/v1/users', { name: 'ann', role: 'admin', password: PASSWORD })).status, 201);
-  const { browser, close } = await launchBrowser();
-  t.teardown(close);
-  const page = await browser.newPage();
-  await page.goto(ts.url + '/');
-  await signIn(page, 'ann', PASSWORD);
+  const page = await signedInPage(t, ts, { name: 'ann', role: 'admin', password: PASSWORD });
   await page.getByRole('link', { name: 'room101' }).click();
   await page.locator('a.tile[data-client=pc01]').waitFor();
 
@@ -53,12 +48,7 @@ test("a room operator is offered only what their role allows: restore, back up a
   for (const id of ['room101', 'room102']) t.is((await ts.api('POST', '/api/v1/groups', { id })).status, 201);
   t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc01', mac: '52:54:00:17:00:01', group: 'room101' })).status, 201);
   t.is((await ts.api('POST', '/api/v1/clients', { id: 'pc03', mac: '52:54:00:17:00:03', group: 'room102' })).status, 201);
-  t.is((await ts.api('POST', '/api/v1/users', { name: 'olga', role: 'operator', groups: ['room101'], password: PASSWORD })).status, 201);
-  const { browser, close } = await launchBrowser();
-  t.teardown(close);
-  const page = await browser.newPage();
-  await page.goto(ts.url + '/');
-  await signIn(page, 'olga', PASSWORD);
+  const page = await signedInPage(t, ts, { name: 'olga', role: 'operator', groups: ['room101'], password: PASSWORD });
   await page.getByRole('link', { name: 'room101' }).click();
   await page.getByRole('button', { name: 'Restore…' }).waitFor();
   const offered = async () => (await page.locator('.actions button, .actions select').allTextContents()).map((s) => s.trim());

@@ -4,7 +4,7 @@
 // A real browser (Debian's chromium through playwright-core) against the real server; no PCs boot.
 import test from 'ava';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { launchBrowser, signIn } from './helpers/browser.ts';
+import { signedInPage } from './helpers/browser.ts';
 import { served, servedBetween } from './helpers/served.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -28,13 +28,8 @@ test(`a room of ${N} PCs: the restore dialog reads the room's images in one requ
   t.is(imported.status, 201, imported.text);
   // The images each PC's agent reported after its backup: every PC has "room-base", some "exam" too.
   for (const [i, id] of ids.entries()) await ts.server.store.setPropertyValues(id, RESTORE, { imagefile: 'room-base', imagefiles_list: i % 2 ? ['room-base'] : ['room-base', 'exam'] });
-  t.is((await ts.api('POST', '/api/v1/users', { name: 'ann', role: 'admin', password: PASSWORD })).status, 201);
 
-  const { browser, close } = await launchBrowser();
-  t.teardown(close);
-  const page = await browser.newPage();
-  await page.goto(ts.url + '/');
-  await signIn(page, 'ann', PASSWORD);
+  const page = await signedInPage(t, ts, { name: 'ann', role: 'admin', password: PASSWORD });
   await page.getByRole('link', { name: 'bigroom' }).click();
   await page.locator(`a.tile[data-client=${ids[N - 1]}]`).waitFor();
 

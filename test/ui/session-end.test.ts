@@ -4,7 +4,7 @@
 // apart from test/ui/webui.test.ts and its loop-device set-up.
 import test from 'ava';
 import { startTestServer } from '../helpers/server.ts';
-import { launchBrowser, signIn } from './helpers/browser.ts';
+import { signIn, signedInPage } from './helpers/browser.ts';
 
 const PASSWORD = 'correct horse battery';
 
@@ -12,12 +12,7 @@ test('a session ended by the server brings back the sign-in form with the reason
   const ts = await startTestServer();
   t.teardown(() => ts.stop());
   t.is((await ts.api('POST', '/api/v1/groups', { id: 'room1' })).status, 201);
-  t.is((await ts.api('POST', '/api/v1/users', { name: 'ann', role: 'admin', password: PASSWORD })).status, 201);
-  const { browser, close } = await launchBrowser();
-  t.teardown(close);
-  const page = await browser.newPage();
-  await page.goto(ts.url + '/');
-  await signIn(page, 'ann', PASSWORD);
+  const page = await signedInPage(t, ts, { name: 'ann', role: 'admin', password: PASSWORD });
   await page.getByRole('link', { name: 'room1' }).waitFor();
   t.is(await page.getByRole('status').count(), 0, 'no notice on a normal sign-in');
   // A new password ends every session of the user (docs/security.md); the next request gets 401.
