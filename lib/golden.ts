@@ -52,3 +52,15 @@ export interface SeedSessionWire {
   /** The PC's own address as the server sees it: the interface to join the group on. */
   localAddress: string;
 }
+
+/**
+ * The golden image a restore only fetches (server_image with restore_after_fetch=false), or null:
+ * such a restore leaves the system partition alone and replaces only an image of that name on the
+ * backup partition. Judged from the request's own properties (the server's wipe confirmation and
+ * the web UI's dialog word it the same way): a value stored on a PC but not sent keeps "wipes".
+ */
+export function fetchOnlyImage(properties: Readonly<Record<string, unknown>>): string | null {
+  const golden = typeof properties['server_image'] === 'string' ? properties['server_image'].trim() : '';
+  const after = properties['restore_after_fetch'];
+  return golden && (after === false || after === 'false') ? golden : null;
+}

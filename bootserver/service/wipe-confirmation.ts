@@ -6,6 +6,7 @@
 import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { ProductId, productFacts } from '../../lib/products.ts';
 import { NetimageError } from '../../lib/errors.ts';
+import { fetchOnlyImage } from '../../lib/golden.ts';
 
 export class WipeConfirmationError extends NetimageError {
   /** The number the caller must send as `confirm`. */
@@ -22,23 +23,10 @@ export function wipesDisks(productId: string, actionRequest: ActionRequest): boo
   return actionRequest !== 'none' && (productFacts(productId)?.destructive ?? false);
 }
 
-/**
- * A restore that only fetches a golden image (server_image with restore_after_fetch=false) leaves
- * the system partition alone: what it may destroy is an image of the same name already on the
- * PC's backup partition, which the fetched one replaces (imaging/golden.ts). The confirmation
- * says that, not "wipes the disks". Judged from the request's own properties: a value stored on
- * a PC but not sent keeps the stronger wording.
- */
-export function fetchOnlyImage(productId: string, properties: Readonly<Record<string, PropertyValue>> = {}): string | null {
-  if (productId !== ProductId.restore) return null;
-  const golden = typeof properties['server_image'] === 'string' ? properties['server_image'].trim() : '';
-  const after = properties['restore_after_fetch'];
-  return golden && (after === false || after === 'false') ? golden : null;
-}
-
 /** What the action does to each PC's disks, after "<product> ": the words the CLI and the server's refusals use. */
 export function wipeWords(productId: string, properties: Readonly<Record<string, PropertyValue>> = {}): { does: string; would: string } {
-  const golden = fetchOnlyImage(productId, properties);
+  // A fetch only leaves the system partition alone; it replaces a same-named image on the backup partition.
+  const golden = productId === ProductId.restore ? fetchOnlyImage(properties) : null;
   if (golden) {
     const what = `puts golden image ${golden} onto the backup partitions (replacing an image of that name already there; the system partitions are not touched) of`;
     return { does: what, would: `would put golden image ${golden} onto the backup partitions (replacing an image of that name already there) of` };

@@ -1,6 +1,7 @@
 // Pure logic of the screens: what a PC tile shows, what an action wipes, how times read.
 import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from './types.ts';
 import { formatInZone } from '../../lib/zone-format.ts';
+import { fetchOnlyImage } from '../../lib/golden.ts';
 
 export { formatInZone };
 
@@ -72,12 +73,11 @@ export function goldenOf(properties: Record<string, unknown>): string | null {
 
 /**
  * A restore that only fetches a golden image (restore_after_fetch=false) leaves the system
- * partition alone: it replaces an image of that name on the backup partition. The server's
- * confirmation says the same (service/wipe-confirmation.ts fetchOnlyImage).
+ * partition alone: it replaces an image of that name on the backup partition. The server's wipe
+ * confirmation judges it with the same lib/golden.ts fetchOnlyImage.
  */
 export function fetchOnlyOf(product: ProductDefinition, properties: Record<string, unknown>): string | null {
-  const golden = product.id === PRODUCT.restore ? goldenOf(properties) : null;
-  return golden && (properties['restore_after_fetch'] === false || properties['restore_after_fetch'] === 'false') ? golden : null;
+  return product.id === PRODUCT.restore ? fetchOnlyImage(properties) : null;
 }
 
 /** What an action erases on each PC, in words for the confirmation; null = it erases nothing (a fetch only: see fetchOnlyOf). */

@@ -1,7 +1,7 @@
 // `netimage action set`: what a client (or every client of a group) runs at its next network boot.
 import { parseProps, seg, type CommandGroup } from '../command.ts';
 import { wake } from './wake.ts';
-import { withCliWay } from './room.ts';
+import { withCliWay } from '../golden-way.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
 import type { ActionRequest } from '../../../lib/agent-protocol.ts';
 

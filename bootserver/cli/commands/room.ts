@@ -8,18 +8,7 @@ import type { JobLineEvent } from '../format.ts';
 import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
-import { ApiError } from '../api-client.ts';
-import { NO_COMMON_IMAGE, NO_IMAGES_YET } from '../../actions/group-restore.ts';
-
-/**
- * The server's refusal for a room whose PCs share no image names the API's property
- * (server_image); the admin at the CLI gets the command's own way to a golden image added.
- */
-export function withCliWay(error: unknown, way: string): unknown {
-  if (error instanceof ApiError && error.status === 409 && error.message.includes(NO_COMMON_IMAGE)) return new ApiError(409, `${error.message}; with this command: ${way}`);
-  if (error instanceof ApiError && error.status === 409 && error.message.includes(NO_IMAGES_YET)) return new ApiError(409, `${error.message} (netimage depot ls lists the golden images)`);
-  return error;
-}
+import { withCliWay } from '../golden-way.ts';
 
 const LIST_HINT = 'netimage depot ls lists the golden images, netimage images <hostname> what a PC has';
 
