@@ -166,7 +166,7 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
   const skipPagefile = opts.pagefile === 'skip';
   const compareAll = (why: string) => {
     log(`delta compares every chunk: ${why}`);
-    if (skipPagefile && backend) log(`pagefile=skip not applied: it needs the ${backend.records}; ${backend.helper === 'ntfsrecords' ? 'pagefile.sys' : 'the swap file'} is restored like every other file`);
+    if (skipPagefile && backend) log(`pagefile=skip not applied: it needs the ${backend.records}; its ${backend.pagefile.name} is restored like every other file`);
     return undefined;
   };
   if (skipPagefile && !backend) log(`pagefile=skip not applied: it is for NTFS and ext2/3/4 images (this one is ${meta.fsType})`);
@@ -195,8 +195,8 @@ async function trustFor(opts: RestoreOptions, target: RestoreTarget, name: strin
   log(`delta with ${backend.records}: ${r.trustedInodes} of ${table.records} ${backend.unit} unchanged, ${formatBytes(r.trustedBlocks * r.blockSize)} trusted (read in ${((performance.now() - t) / 1000).toFixed(1)} s)${r.swapFiles ? `; ${backend.swapNote(r.swapFiles)}` : ''}`);
   if (r.pagefile) {
     const mbLeft = ((r.pagefile.blocks * r.blockSize) / 1e6).toFixed(0);
-    if (r.pagefile.blocks) log(`${backend.pagefile} left as it is: ${mbLeft} MB (pagefile=skip); its first MiB was compared`);
-    if (r.pagefile.notApplied) log(`pagefile=skip not applied${r.pagefile.blocks ? ` to every ${backend.helper === 'ntfsrecords' ? 'paging' : 'swap'} file` : ''}: ${r.pagefile.notApplied}; compared like every other file`);
+    if (r.pagefile.blocks) log(`${backend.pagefile.name} left as it is: ${mbLeft} MB (pagefile=skip); its first MiB was compared`);
+    if (r.pagefile.notApplied) log(`pagefile=skip not applied${r.pagefile.blocks ? ` to every ${backend.pagefile.kind}` : ''}: ${r.pagefile.notApplied}; compared like every other file`);
   }
   return r;
 }

@@ -34,8 +34,8 @@ export interface RecordsBackend {
   unit: string;
   /** What is never trusted for being written without its record changing, as logged. */
   swapNote: (n: number) => string;
-  /** What pagefile=skip leaves alone, as logged: "pagefile.sys" / "swap file". */
-  pagefile: string;
+  /** What pagefile=skip leaves alone, as logged: its name ("pagefile.sys" / "swap file") and the kind of file it is. */
+  pagefile: { name: string; kind: string };
 }
 
 const EXT4: RecordsBackend = {
@@ -45,7 +45,7 @@ const EXT4: RecordsBackend = {
   records: 'inode records',
   unit: 'inodes',
   swapNote: (n) => `${n} swap file${n > 1 ? 's' : ''} compared (swap pages are written without updating the inode)`,
-  pagefile: 'swap file',
+  pagefile: { name: 'swap file', kind: 'swap file' },
 };
 
 const NTFS: RecordsBackend = {
@@ -55,7 +55,7 @@ const NTFS: RecordsBackend = {
   records: 'MFT records',
   unit: 'files',
   swapNote: (n) => `${n} pagefile.sys/swapfile.sys/hiberfil.sys compared (Windows writes them without updating their record)`,
-  pagefile: 'pagefile.sys',
+  pagefile: { name: 'pagefile.sys', kind: 'paging file' },
 };
 
 /** The backend for a file system (blkid TYPE), or null where none exists. */

@@ -105,7 +105,7 @@ test('products: prepare -> backup -> restore -> delimage against the real server
   await t.throwsAsync(runProduct(ts, RESTORE, loop, { pagefile: 'nonsense' }), { message: /opsi-local-image-restore\.pagefile must be one of: \\"restore\\", \\"skip\\"/ });
   const skip = await runProduct(ts, RESTORE, loop, { pagefile: 'skip' });
   t.true(skip.ok, skip.error ?? skip.log.join('\n'));
-  t.true(skip.log.some((l) => /^pagefile=skip not applied: (the image had no swap file at backup \(a file whose first page ends in SWAPSPACE2\); compared like every other file|it needs the inode records; the swap file is restored like every other file)$/.test(l)), skip.log.join('\n'));
+  t.true(skip.log.some((l) => /^pagefile=skip not applied: (the image had no swap file at backup \(a file whose first page ends in SWAPSPACE2\); compared like every other file|it needs the inode records; its swap file is restored like every other file)$/.test(l)), skip.log.join('\n'));
   const v = await helper(['verify', `${loop.path}p3`, 'ext4', manifest]);
   t.true(v.ok, JSON.stringify(v.bad));
   // windomain's state survived the round trip: the next job of this client still sees it.
