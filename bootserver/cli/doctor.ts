@@ -53,7 +53,9 @@ export async function runDoctor(config: Config): Promise<Check[]> {
     ok: missingLoaders.length === 0,
     detail: missingLoaders.length ? `missing in ${root}: ${missingLoaders.join(', ')} (run: bash run.sh setup)` : `shim, grub (UEFI) and grub core.0 (BIOS) in ${root}`,
   });
-  const image = ['netimage/kernel', 'netimage/initrd', 'netimage/manifest.json'];
+  // The files grub and init load for the configured boot.initrd (two-stage: stage 2 over HTTP).
+  const initrdFiles = config.boot.initrd === 'two-stage' ? ['netimage/stage1', 'netimage/stage2'] : ['netimage/initrd'];
+  const image = ['netimage/kernel', ...initrdFiles, 'netimage/manifest.json'];
   const missingImage = image.filter((f) => !existsSync(join(root, f)));
   let imageDetail = missingImage.length ? `missing in ${root}: ${missingImage.join(', ')} (run: bash run.sh setup)` : 'built';
   if (!missingImage.length) {

@@ -115,10 +115,11 @@ export const configSchema = z
         /** How grub loads kernel and initrd. http needs Secure Boot off (http.mod is unsigned). */
         kernelTransport: z.enum(['tftp', 'http']).default('tftp'),
         /**
-         * What grub loads as the initrd: the whole image, or stage 1 only (init fetches stage 2 over
-         * HTTP, checked against the sha256 pinned in stage 1; docs/bootimage.md "Two stages").
+         * What grub loads as the initrd: stage 1 only (init fetches stage 2 over HTTP from this
+         * server, checked against the sha256 pinned in stage 1; docs/bootimage.md "Two stages"),
+         * or the whole image (a PC whose only NIC is a data-centre one).
          */
-        initrd: z.enum(['single', 'two-stage']).default('single'),
+        initrd: z.enum(['single', 'two-stage']).default('two-stage'),
         /** Extra kernel arguments for the boot image (e.g. "nomodeset"). */
         extraKernelArgs: z.string().default(''),
         /** Leave a shell on the client console when the agent fails. */

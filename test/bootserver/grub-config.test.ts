@@ -122,18 +122,19 @@ test('reading the config again within the same boot gives the same attempt and t
   t.is((await ts.api('GET', '/api/v1/jobs')).body.length, 1);
 });
 
-test('boot.initrd: the whole image by default, stage 1 only with two-stage (TFTP and HTTP)', async (t) => {
+test('boot.initrd: stage 1 only by default and with two-stage (TFTP and HTTP), the whole image with single', async (t) => {
   for (const [initrd, transport, expected] of [
+    [undefined, 'tftp', /^initrd \(tftp,[^)]*\)\/netimage\/stage1$/m],
     ['single', 'tftp', /^initrd \(tftp,[^)]*\)\/netimage\/initrd$/m],
     ['two-stage', 'tftp', /^initrd \(tftp,[^)]*\)\/netimage\/stage1$/m],
     ['two-stage', 'http', /^initrd \(http,[^)]*\)\/boot\/netimage\/stage1$/m],
   ] as const) {
-    const ts = await startTestServer({ overrides: { 'boot.initrd': initrd, 'boot.kernelTransport': transport } });
+    const ts = await startTestServer({ overrides: { ...(initrd ? { 'boot.initrd': initrd } : {}), 'boot.kernelTransport': transport } });
     t.teardown(() => ts.stop());
     await ts.api('POST', '/api/v1/clients', { id: 'pc', mac: MAC1 });
     await ts.api('PUT', '/api/v1/clients/pc/products/hwinvent/action', { actionRequest: 'setup' });
     const cfg = await readBootConfig(ts, MAC1, null);
-    t.regex(cfg, expected, `${initrd}/${transport}:\n${cfg}`);
+    t.regex(cfg, expected, `${initrd ?? 'default'}/${transport}:\n${cfg}`);
     t.regex(cfg, /^linux \([^)]*\)\/(boot\/)?netimage\/kernel /m);
   }
 });
