@@ -60,13 +60,9 @@ async function usersByValues(store: Store, productId: string, reads: (effective:
 /** The PCs whose pending request and the schedules whose run reads this entry. */
 export async function depotEntryUsers(store: Store, kind: DepotKind, name: string, readers: EntryReaders = {}): Promise<EntryUsers> {
   if (kind === GOLDEN_KIND) {
-    const names = (values: Record<string, PropertyValue>) => goldenEntryName(serverImageOf(values)) === name;
-    const clients: string[] = [];
-    for (const s of await store.listProductOnClients({ productId: ProductId.restore, pendingOnly: true })) {
-      if (names(await store.getPropertyValues(s.clientId, ProductId.restore))) clients.push(s.clientId);
-    }
-    const schedules = (await store.listSchedules()).filter((s) => s.productId === ProductId.restore && names(s.properties)).map((s) => s.name);
-    return { clients, schedules, product: ProductId.restore };
+    // golden/<name>: read by the restores whose effective server_image names it; a schedule that
+    // sets none still fetches it for a PC whose own value does.
+    return usersByValues(store, ProductId.restore, async (effective) => goldenEntryName(serverImageOf(effective)) === name);
   }
   if (kind === 'windows-media') {
     // windows-media/<product>: read by that product's installs.

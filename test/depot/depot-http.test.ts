@@ -228,6 +228,12 @@ test('a golden image a pending restore fetches is not removed (409 naming the PC
   t.is(scheduled.status, 409);
   t.is(scheduled.body.message, 'golden/win11 is still needed: schedule(s) nightly will fetch it; clear that first (netimage schedule rm nightly); nothing was removed');
   t.is((await ts.api('DELETE', '/api/v1/schedules/nightly')).status, 204);
+  // A schedule that sets no server_image: its run restores pc02 from pc02's own value, win11.
+  t.is((await ts.api('POST', '/api/v1/schedules', { name: 'weekly', every: 'daily 04:00', target: { kind: 'group', id: 'room' }, productId: 'opsi-local-image-restore', properties: {} })).status, 201);
+  const byOwnValue = await ts.api('DELETE', '/api/v1/depot/golden/win11');
+  t.is(byOwnValue.status, 409, byOwnValue.text);
+  t.is(byOwnValue.body.message, 'golden/win11 is still needed: schedule(s) weekly will fetch it; clear that first (netimage schedule rm weekly); nothing was removed');
+  t.is((await ts.api('DELETE', '/api/v1/schedules/weekly')).status, 204);
   t.is((await ts.api('DELETE', '/api/v1/depot/golden/win11')).status, 204);
   t.is((await ts.api('GET', '/api/v1/depot/golden/win11')).status, 404);
 });
