@@ -194,13 +194,17 @@ export function seedingWanted(productId: string, properties: Record<string, Prop
 
 /**
  * NetbootService.onGroupAction: a group restore with server_image_multicast starts the room's
- * session; clearing it stops them. A session that cannot start leaves the action set (it is
- * committed): the PCs then find no session and fetch by unicast, and the admin is told so.
+ * session; clearing it, or a group restore that replaces it without one (each PC over HTTP, or
+ * their own images), stops the room's streams. A session that cannot start leaves the action set
+ * (it is committed): the PCs then find no session and fetch by unicast, and the admin is told so.
  */
 export function seedingOnGroupAction(sessions: SeedSessions, log?: Logger): GroupActionListener {
   return async (e) => {
     if (e.productId !== ProductId.restore) return;
     if (!isPendingRequest(e.actionRequest)) return sessions.stopGroup(e.groupId);
+    // The room's new restore replaces the old one: a stream of another image, or of this one for
+    // PCs now told to fetch over HTTP, would go on reaching the segment for nobody.
+    sessions.stopGroup(e.groupId);
     const entry = seedingWanted(e.productId, e.properties);
     if (!entry) return;
     try {

@@ -131,6 +131,18 @@ test.serial('server_image_multicast: the group action starts the room\'s session
   t.deepEqual(s.server.osImages.seeding.list(), []);
 });
 
+test.serial("a group restore that replaces a seeding one without multicast (each PC over HTTP) stops the room's stream", async (t) => {
+  const s = await ts();
+  await addGolden(s, 'room-swap', 100_000);
+  const multicast = await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'setup', properties: { server_image: 'room-swap', server_image_multicast: true }, confirm: 3 });
+  t.is(multicast.status, 200, multicast.text);
+  t.like(s.server.osImages.seeding.list()[0], { groupId: 'room9', entry: 'room-swap' });
+  const unicast = await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'setup', properties: { server_image: 'room-swap', server_image_multicast: false }, confirm: 3 });
+  t.is(unicast.status, 200, unicast.text);
+  t.deepEqual(s.server.osImages.seeding.list(), [], 'no stream goes on for PCs that now fetch over HTTP');
+  t.is((await s.api('POST', '/api/v1/groups/room9/action', { productId: RESTORE, actionRequest: 'none' })).status, 200);
+});
+
 test.serial('a seeding session that cannot start after the commit: the action stays set and the answer says the PCs fetch by unicast (200 with a warning, not an error)', async (t) => {
   const s = await ts();
   await addGolden(s, 'room-race', 100_000);
