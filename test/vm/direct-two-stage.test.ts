@@ -152,8 +152,9 @@ async function stage1VirtioNet(stage1: string): Promise<string | undefined> {
 }
 
 // Kernel lines a compressed module handed to finit_module() produces (no in-kernel decompression
-// in Debian 12's kernel; the second under Secure Boot lockdown), and stage 1 modprobe's own.
-const MODULE_ERRORS = /Invalid ELF header|module loading is restricted|netimage: modprobe:/;
+// in Debian 12's kernel; the second under Secure Boot, where it enforces module signatures), and
+// stage 1 modprobe's own.
+const MODULE_ERRORS = /Invalid ELF header|Loading of unsigned module is rejected|netimage: modprobe:/;
 
 test.serial("stage 1 loads the VM's NIC driver from its .ko.xz, and the kernel logs no error for it", async (t) => {
   const imageDir = await ensureBootImage();
