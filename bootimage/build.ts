@@ -30,7 +30,7 @@ import { buildAgentSnapshot, bundleSnapshotScript } from './builder/snapshot.ts'
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { moduleName } from './builder/modules-dep.ts';
 import { firmwareModulePaths, STAGE2_ONLY_NIC_TREES } from './builder/nic-modules.ts';
-import { compressStage1Modules, splitInitrdOnly, splitStages, stage1OnlyModules, writeStage2Pin } from './builder/stages.ts';
+import { splitInitrdOnly, splitStages, stage1OnlyModules, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
 export { readManifest, type Compression, type Manifest };
@@ -195,7 +195,6 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
   let stages: Manifest['stages'] = null;
   let stage1Parts: Manifest['stage1Parts'] = null;
   let stage1Firmware: string[] = [];
-  let stage1Compressed: NonNullable<Manifest['modules']['stage1']>['compressed'];
   if (opts.reference) {
     const cpioFile = join(work, 'initrd.cpio');
     const cpioBytes = await writeCpio(stage, cpioFile);
@@ -241,26 +240,13 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     rmSync(rootTree, { recursive: true, force: true });
     const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, parts.fetched.length);
     writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, 'squashfs');
-    // The single initrd's first archive: stage 1 with plain modules, as its stage 2's full module
-    // index names them (and busybox's modprobe loads them with finit_module, nothing decompressed).
     const cpio1 = join(work, 'stage1.cpio');
     const cpio1Bytes = await writeCpio(stage1Dir, cpio1);
-    const stage1Plain = join(work, 'stage1-plain.initrd');
-    await compressWith(STAGE1_COMPRESSOR, cpio1, stage1Plain);
-    // The two-stage boot's stage 1 (grub's TFTP): the same with each module xz-compressed and
-    // stage 1's modprobe decompressing the ones a PC loads (builder/stages.ts compressStage1Modules).
-    const stage1XzDir = join(work, 'stage1-xz');
-    const xzModules = await compressStage1Modules(stage1Dir, stage1XzDir, kernel.release, join(HERE, 'init/modprobe-stage1'));
-    log(`stage 1: ${xzModules.modules} modules xz-compressed, ${mib(xzModules.plainBytes)} -> ${mib(xzModules.xzBytes)}`);
-    stage1Compressed = { format: 'xz', plainBytes: xzModules.plainBytes, xzBytes: xzModules.xzBytes, plainStage1Bytes: statSync(stage1Plain).size };
-    const cpio1x = join(work, 'stage1-xz.cpio');
-    const cpio1xBytes = await writeCpio(stage1XzDir, cpio1x);
-    await compressWith(STAGE1_COMPRESSOR, cpio1x, join(tmpOut, 'stage1'));
-    const stage1 = imageFile(join(tmpOut, 'stage1'), cpio1xBytes, listFiles(stage1XzDir).length);
-    stage1Parts = stagePartBytes(stage1XzDir);
-    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(stage1Plain), readFileSync(stage2Initrd), readFileSync(stage3Initrd)]));
-    for (const f of [cpio1, stage1Plain, cpio1x, cpio2, `${cpio2}.list`, stage2Initrd, cpio3, `${cpio3}.list`, stage3Initrd]) rmSync(f, { force: true });
-    rmSync(stage1XzDir, { recursive: true, force: true });
+    await compressWith(STAGE1_COMPRESSOR, cpio1, join(tmpOut, 'stage1'));
+    const stage1 = imageFile(join(tmpOut, 'stage1'), cpio1Bytes, split.stage1Files);
+    stage1Parts = stagePartBytes(stage1Dir);
+    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(join(tmpOut, 'stage1')), readFileSync(stage2Initrd), readFileSync(stage3Initrd)]));
+    for (const f of [cpio1, cpio2, `${cpio2}.list`, stage2Initrd, cpio3, `${cpio3}.list`, stage3Initrd]) rmSync(f, { force: true });
     initrd = imageFile(join(tmpOut, 'initrd'), cpio1Bytes + cpio2Bytes + cpio3Bytes, listFiles(stage).length);
     stages = { stage1, stage2 };
   }
@@ -294,9 +280,7 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
       wanted: kernel.wanted,
       shipped: kernel.shipped,
       missing: kernel.missing,
-      stage1: opts.reference
-        ? undefined
-        : { modules: kernel.nic.paths.length, nicDrivers: kernel.nic.drivers.length, stage2OnlyNicDrivers: kernel.nic.stage2Only, compressed: stage1Compressed },
+      stage1: opts.reference ? undefined : { modules: kernel.nic.paths.length, nicDrivers: kernel.nic.drivers.length, stage2OnlyNicDrivers: kernel.nic.stage2Only },
     },
     firmware: firmware
       ? {

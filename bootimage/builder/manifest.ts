@@ -29,17 +29,8 @@ export interface Manifest {
     wanted: string[];
     shipped: number;
     missing: string[];
-    /**
-     * Boot stage 1's share: modules carried (NIC drivers and their closure), NIC drivers, those left
-     * to stage 2; `compressed`: the two-stage boot's stage 1 stores them xz-compressed (the modules'
-     * bytes before and after, and the size of the plain stage 1 the single initrd starts with).
-     */
-    stage1?: {
-      modules: number;
-      nicDrivers: number;
-      stage2OnlyNicDrivers: string[];
-      compressed?: { format: 'xz'; plainBytes: number; xzBytes: number; plainStage1Bytes: number };
-    };
+    /** Boot stage 1's share: modules carried (NIC drivers and their closure), NIC drivers, those left to stage 2. */
+    stage1?: { modules: number; nicDrivers: number; stage2OnlyNicDrivers: string[] };
   };
   /** Firmware files the shipped modules name (builder/firmware.ts); null for the reference image. */
   firmware?: {

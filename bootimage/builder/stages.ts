@@ -6,8 +6,7 @@
 // against a sha256 pinned inside stage 1.
 // The single initrd is stage 1 followed by stage 2 (the kernel unpacks concatenated compressed
 // cpio archives in order, later entries replacing earlier ones), so both forms hold the same tree.
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { parseNeeded } from './elf-needed.ts';
@@ -188,56 +187,4 @@ export function splitInitrdOnly(stage2Paths: readonly string[], release: string,
  */
 export function stage1OnlyModules(stage1Modules: readonly string[], release: string, trees: readonly string[] = NIC_TREES): string[] {
   return stage1Modules.filter((p) => trees.some((t) => p.startsWith(t))).map((p) => `lib/modules/${release}/${p}`);
-}
-
-/** Where the two-stage boot's stage 1 has its modprobe (bootimage/init/modprobe-stage1); /sbin/modprobe links to it. */
-export const STAGE1_MODPROBE = 'usr/libexec/netimage/modprobe';
-
-/**
- * xz for stage 1's modules: CRC32 (busybox's unxz checks CRC32 and CRC64; the kernel's own
- * convention for compressed modules), the 9e preset with a 2 MiB dictionary (the largest NIC
- * module, ice, is 1.9 MiB: a larger one gains nothing and makes unxz allocate it).
- */
-export const STAGE1_MODULE_XZ_ARGS = ['--lzma2=preset=9e,dict=2MiB', '--check=crc32', '-T1', '-q'];
-
-export interface CompressedModules {
-  modules: number;
-  /** Bytes of the modules before and after (each file alone; the index not counted). */
-  plainBytes: number;
-  xzBytes: number;
-}
-
-/**
- * The two-stage boot's stage 1 from `stage1Dir` (which stays as it is: the single initrd's first
- * archive and the base of the fetched stage 2 root): a copy in `outDir` whose modules are each
- * xz-compressed (`*.ko.xz`), indexed again by depmod so its modules.dep names those files, and
- * `modprobeScript` as STAGE1_MODPROBE with /sbin/modprobe linked to it (busybox's applet before).
- * The kernel then unpacks ~9 instead of ~27 MiB of stage 1 at every boot, and decompresses no
- * module itself (Debian 12's kernel cannot): the script does, for the few modules a PC loads
- * (docs/performance.md "Session 13").
- */
-export async function compressStage1Modules(stage1Dir: string, outDir: string, release: string, modprobeScript: string): Promise<CompressedModules> {
-  rmSync(outDir, { recursive: true, force: true });
-  cpSync(stage1Dir, outDir, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-  const modDir = join(outDir, 'lib/modules', release);
-  const kos = listFiles(modDir).filter((f) => f.endsWith('.ko') && !lstatSync(f).isSymbolicLink());
-  let plainBytes = 0;
-  for (const f of kos) plainBytes += lstatSync(f).size;
-  // xz in place (file.ko -> file.ko.xz), one process per core, each over its share of the files.
-  const workers = Math.max(1, Math.min(availableParallelism(), kos.length));
-  const shares = Array.from({ length: workers }, (_, i) => kos.filter((_, j) => j % workers === i));
-  await Promise.all(shares.filter((s) => s.length).map((share) => run('xz', [...STAGE1_MODULE_XZ_ARGS, '--', ...share])));
-  let xzBytes = 0;
-  for (const f of kos) xzBytes += lstatSync(`${f}.xz`).size;
-  await run('depmod', ['-b', outDir, release]);
-  const dep = join(modDir, 'modules.dep');
-  if (kos.length && !/\.ko\.xz:/.test(readFileSync(dep, 'utf8'))) throw new Error(`stage 1: depmod did not index the compressed modules (${dep})`);
-  mkdirSync(dirname(join(outDir, STAGE1_MODPROBE)), { recursive: true });
-  copyFileSync(modprobeScript, join(outDir, STAGE1_MODPROBE));
-  chmodSync(join(outDir, STAGE1_MODPROBE), 0o755);
-  const link = join(outDir, 'sbin/modprobe');
-  rmSync(link, { force: true });
-  mkdirSync(dirname(link), { recursive: true });
-  symlinkSync(relative(dirname(link), join(outDir, STAGE1_MODPROBE)), link);
-  return { modules: kos.length, plainBytes, xzBytes };
 }

@@ -5,13 +5,12 @@ import test from 'ava';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { run } from '../../lib/process.ts';
 import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
 import { LIB_DIR } from '../../bootimage/builder/payload.ts';
 import { MODULE_INDEX_INPUTS } from '../../bootimage/builder/kernel.ts';
 import { buildHasher, HASHER_PATH } from '../../bootimage/builder/hasher.ts';
-import { compressStage1Modules, splitInitrdOnly, splitStages, STAGE1_MODPROBE, stage1OnlyModules, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
+import { splitInitrdOnly, splitStages, stage1OnlyModules, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
 
 const HOST_LIBS = [`/${LIB_DIR}`, `/usr/${LIB_DIR}`];
 
@@ -138,47 +137,4 @@ test("the fetched stage 2 root leaves out stage 1's NIC drivers but keeps the he
     `lib/modules/${RELEASE}/kernel/drivers/net/pcs/pcs_xpcs.ko`,
   ]);
   t.deepEqual(stage1OnlyModules([AHCI], RELEASE), []);
-});
-
-test("the two-stage boot's stage 1 stores each module xz-compressed with an index naming those files and its own modprobe; the plain stage 1 stays", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netimage-stage1xz-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const plain = join(dir, 'stage1');
-  const mods = `lib/modules/${RELEASE}`;
-  const VIRTIO = 'kernel/drivers/net/virtio_net.ko';
-  put(plain, `${mods}/${E1000E}`, `e1000e module ${'x'.repeat(4096)}`);
-  put(plain, `${mods}/${VIRTIO}`, `virtio_net module ${'y'.repeat(4096)}`);
-  for (const f of MODULE_INDEX_INPUTS) put(plain, `${mods}/${f}`, '');
-  await run('depmod', ['-b', plain, RELEASE]);
-  mkdirSync(join(plain, 'sbin'), { recursive: true });
-  put(plain, 'bin/busybox', 'busybox');
-  symlinkSync('../bin/busybox', join(plain, 'sbin/modprobe'));
-  const script = join(dirname(fileURLToPath(import.meta.url)), '../../bootimage/init/modprobe-stage1');
-
-  const xz = join(dir, 'stage1-xz');
-  const r = await compressStage1Modules(plain, xz, RELEASE, script);
-  t.is(r.modules, 2);
-  t.true(r.xzBytes < r.plainBytes);
-  for (const m of [E1000E, VIRTIO]) {
-    t.false(existsSync(join(xz, mods, m)), `no plain ${m}`);
-    const file = join(xz, mods, `${m}.xz`);
-    // Decompressed by busybox 1.35's unxz (stage 1's; Debian 12's busybox on this host) to the same bytes.
-    t.is((await run('busybox', ['unxz', '-c', file])).stdout, readFileSync(join(plain, mods, m), 'utf8'));
-    // CRC32 (busybox's unxz checks it) and a small dictionary (unxz allocates what the header says).
-    const info = (await run('xz', ['-lvv', file])).stdout;
-    t.regex(info, /CRC32/);
-    t.regex(info, /dict=2MiB/);
-  }
-  const dep = readFileSync(join(xz, mods, 'modules.dep'), 'utf8');
-  t.true(dep.includes(`${E1000E}.xz:`), dep);
-  t.false(/\.ko:/.test(dep), dep);
-  // /sbin/modprobe (the kernel's request_module) is the script; init calls it by its own path.
-  t.is(readFileSync(join(xz, STAGE1_MODPROBE), 'utf8'), readFileSync(script, 'utf8'));
-  t.true((lstatSync(join(xz, STAGE1_MODPROBE)).mode & 0o111) !== 0);
-  t.is(readlinkSync(join(xz, 'sbin/modprobe')), '../usr/libexec/netimage/modprobe');
-  // The plain stage 1 (the single initrd's first archive, the base of the fetched root) is untouched.
-  t.true(existsSync(join(plain, mods, E1000E)));
-  t.true(readFileSync(join(plain, mods, 'modules.dep'), 'utf8').includes(`${E1000E}:`));
-  t.is(readlinkSync(join(plain, 'sbin/modprobe')), '../bin/busybox');
-  t.false(existsSync(join(plain, STAGE1_MODPROBE)));
 });

@@ -7,16 +7,13 @@
 // reports every NIC and disk.
 // A stage 2 that fails its checksum: the console says why, the job is marked failed with that
 // reason, and no agent starts.
-// Stage 1's modules are xz-compressed: the NIC driver loads from its .ko.xz without a kernel error
-// line, and a corrupt one is named on the console with the reason.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { directBoot } from '../../vm-harness/direct-boot.ts';
 import { hardwareMatrix } from '../../vm-harness/hardware-matrix.ts';
-import { run } from '../../lib/process.ts';
 import { issueJob, startTestServer } from '../helpers/server.ts';
 import { ensureBootImage } from './direct-helpers.ts';
 
@@ -143,87 +140,4 @@ test.serial('a stage 2 that cannot be fetched (404): the console says why, the j
   const j = await ts.api('GET', `/api/v1/jobs/${job.jobId}`);
   t.is(j.body.state, 'failed', j.text);
   t.regex(JSON.stringify(j.body), /boot image: stage 2 from .* download failed: .*404/);
-});
-
-/** Stage 1's virtio_net module as named in its cpio (lib/modules/<release>/kernel/drivers/net/virtio_net.ko[.xz]). */
-async function stage1VirtioNet(stage1: string): Promise<string | undefined> {
-  const list = (await run('sh', ['-c', `zstd -d -q -c "${stage1}" | cpio -t --quiet`])).stdout.split('\n');
-  return list.find((p) => /^lib\/modules\/[^/]+\/kernel\/drivers\/net\/virtio_net\.ko(\.xz)?$/.test(p));
-}
-
-// Kernel lines a compressed module handed to finit_module() produces (no in-kernel decompression
-// in Debian 12's kernel; the second under Secure Boot, where it enforces module signatures), and
-// stage 1 modprobe's own.
-const MODULE_ERRORS = /Invalid ELF header|Loading of unsigned module is rejected|netimage: modprobe:/;
-
-test.serial("stage 1 loads the VM's NIC driver from its .ko.xz, and the kernel logs no error for it", async (t) => {
-  const imageDir = await ensureBootImage();
-  const virtio = await stage1VirtioNet(join(imageDir, 'stage1'));
-  t.truthy(virtio?.endsWith('.ko.xz'), `stage 1's virtio_net is compressed (${virtio})`);
-  const ts = await startTestServer();
-  t.teardown(() => ts.stop());
-  const tag = randomBytes(3).toString('hex');
-  const mac = `52:54:00:2c:${tag.slice(0, 2)}:${tag.slice(2, 4)}`;
-  const job = await issueJob(ts, { clientId: `pc-2x-${tag}`, mac, productId: 'hwinvent' });
-  const { vm } = await directBoot({
-    imageDir,
-    initrd: 'stage1',
-    name: `2x-${tag}`,
-    serverPort: ts.server.httpPort,
-    job: { id: job.jobId, token: job.token },
-    mac,
-    // KERN_ERR to KERN_NOTICE on the console (the harness's loglevel=3 would hide them; the
-    // product's command line sets none, so it shows up to KERN_INFO).
-    append: 'loglevel=6',
-  });
-  t.teardown(() => vm.stop());
-  // virtio_net is only in stage 1 as .ko.xz: the network coming up is the module loaded from it.
-  const loaded = await vm.waitFor(/netimage: modules loaded \((\d+)\)/, 240_000);
-  t.true(Number(loaded.match[1]) >= 3, loaded.match[0]);
-  await vm.waitFor(/netimage: network up \S+ on eth0/, 60_000);
-  await vm.waitFor(/netimage: stage 2 mounted/, 120_000);
-  t.notRegex(vm.tail(400), MODULE_ERRORS);
-});
-
-test.serial('a corrupt .ko.xz in stage 1: the console names the module and why, and the boot fails without that NIC', async (t) => {
-  const imageDir = await ensureBootImage();
-  const virtio = await stage1VirtioNet(join(imageDir, 'stage1'));
-  t.truthy(virtio?.endsWith('.ko.xz'), `stage 1's virtio_net is compressed (${virtio})`);
-  // The built stage 1 with virtio_net.ko.xz damaged in the middle (its CRC32 and stream no longer match).
-  const dir = await mkdtemp(join(tmpdir(), 'netimage-2c-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const tree = join(dir, 'tree');
-  await mkdir(tree);
-  await run('sh', ['-c', `cd "${tree}" && zstd -d -q -c "${join(imageDir, 'stage1')}" | cpio -i -d -m --quiet`]);
-  const bytes = await readFile(join(tree, virtio!));
-  bytes.fill(0x55, bytes.length >> 1, (bytes.length >> 1) + 64);
-  await writeFile(join(tree, virtio!), bytes);
-  const image = join(dir, 'netimage');
-  await mkdir(image);
-  await copyFile(join(imageDir, 'kernel'), join(image, 'kernel'));
-  await run('sh', ['-c', `cd "${tree}" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | zstd -3 -q -c > "${join(image, 'stage1')}"`]);
-  const ts = await startTestServer();
-  t.teardown(() => ts.stop());
-  const tag = randomBytes(3).toString('hex');
-  const mac = `52:54:00:2a:${tag.slice(0, 2)}:${tag.slice(2, 4)}`;
-  const job = await issueJob(ts, { clientId: `pc-2c-${tag}`, mac, productId: 'hwinvent' });
-  const { vm } = await directBoot({
-    imageDir: image,
-    initrd: 'stage1',
-    name: `2c-${tag}`,
-    serverPort: ts.server.httpPort,
-    job: { id: job.jobId, token: job.token },
-    mac,
-    rebootDelay: 1,
-    append: 'loglevel=6',
-  });
-  t.teardown(() => vm.stop());
-  const bad = await vm.waitFor(/netimage: modprobe: module (\S+): (\S+) does not decompress: (.*)/, 240_000);
-  t.is(bad.match[1], 'virtio_net');
-  t.is(bad.match[2], `/${virtio}`);
-  t.regex(bad.match[3]!, /corrupted data/);
-  const error = await vm.waitFor(/netimage: error: (.*)/, 60_000);
-  t.regex(error.match[1]!, /no network interface with MAC/);
-  // Nothing of the damaged file reached the kernel.
-  t.notRegex(vm.tail(400), /Invalid ELF header/);
 });
