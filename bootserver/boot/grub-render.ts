@@ -8,6 +8,7 @@ import { KERNEL_ARGS } from '../../lib/agent-protocol.ts';
 import type { Firmware } from '../../lib/firmware.ts';
 import { ESP_WINPE_DIR, WINPE_PENDING_FILE } from '../../lib/winpe-paths.ts';
 import type { LocalBootTarget } from './decide.ts';
+import { bootImageFiles, type InitrdMode } from './image-files.ts';
 
 /** Quote a value as one Grub word that expands nothing: '...' with ' written as '\''. */
 export function grubQuote(value: unknown): string {
@@ -67,7 +68,7 @@ export interface NetbootConfigInput {
   httpPort: number;
   transport: 'tftp' | 'http';
   /** two-stage: grub loads stage 1 only; its init fetches stage 2 over HTTP. */
-  initrd: 'single' | 'two-stage';
+  initrd: InitrdMode;
   debug: boolean;
   serialConsole: boolean;
   extraKernelArgs: string;
@@ -121,6 +122,7 @@ export class GrubRenderer {
   renderNetboot(input: NetbootConfigInput): string {
     const server = input.serverIp ?? '$netimage_server';
     const useHttp = input.transport === 'http';
+    const files = bootImageFiles(input.initrd);
     return this.render('netboot.cfg', {
       productId: input.productId,
       clientId: input.clientId,
@@ -129,8 +131,8 @@ export class GrubRenderer {
       maxAttempts: input.maxAttempts,
       useHttp,
       device: useHttp ? `http,${server}:${input.httpPort}` : `tftp,${server}`,
-      kernelPath: useHttp ? 'boot/netimage/kernel' : 'netimage/kernel',
-      initrdPath: `${useHttp ? 'boot/' : ''}netimage/${input.initrd === 'two-stage' ? 'stage1' : 'initrd'}`,
+      kernelPath: `${useHttp ? 'boot/' : ''}${files.kernel}`,
+      initrdPath: `${useHttp ? 'boot/' : ''}${files.initrd}`,
       kernelArgs: this.kernelArgs(input),
       bannerText: `netimage: ${input.productId} for ${input.clientId}`,
     });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import type { Config } from '../config/schema.ts';
+import { bootImageFiles } from '../boot/image-files.ts';
 
 export interface Check {
   name: string;
@@ -54,8 +55,8 @@ export async function runDoctor(config: Config): Promise<Check[]> {
     detail: missingLoaders.length ? `missing in ${root}: ${missingLoaders.join(', ')} (run: bash run.sh setup)` : `shim, grub (UEFI) and grub core.0 (BIOS) in ${root}`,
   });
   // The files grub and init load for the configured boot.initrd (two-stage: stage 2 over HTTP).
-  const initrdFiles = config.boot.initrd === 'two-stage' ? ['netimage/stage1', 'netimage/stage2'] : ['netimage/initrd'];
-  const image = ['netimage/kernel', ...initrdFiles, 'netimage/manifest.json'];
+  const files = bootImageFiles(config.boot.initrd);
+  const image = [files.kernel, files.initrd, ...files.fetched, 'netimage/manifest.json'];
   const missingImage = image.filter((f) => !existsSync(join(root, f)));
   let imageDetail = missingImage.length ? `missing in ${root}: ${missingImage.join(', ')} (run: bash run.sh setup)` : 'built';
   if (!missingImage.length) {
