@@ -201,10 +201,10 @@ export function seedingWanted(productId: string, properties: Record<string, Prop
 export function seedingOnGroupAction(sessions: SeedSessions, log?: Logger): GroupActionListener {
   return async (e) => {
     if (e.productId !== ProductId.restore) return;
-    if (!isPendingRequest(e.actionRequest)) return sessions.stopGroup(e.groupId);
-    // The room's new restore replaces the old one: a stream of another image, or of this one for
-    // PCs now told to fetch over HTTP, would go on reaching the segment for nobody.
+    // Cleared, or replaced by the room's new restore: a stream of another image, or of this one
+    // for PCs now told to fetch over HTTP, would go on reaching the segment for nobody.
     sessions.stopGroup(e.groupId);
+    if (!isPendingRequest(e.actionRequest)) return;
     const entry = seedingWanted(e.productId, e.properties);
     if (!entry) return;
     try {
