@@ -30,7 +30,7 @@ import { buildAgentSnapshot, bundleSnapshotScript } from './builder/snapshot.ts'
 import { AGENT_TEMPLATES, bundleAgent, LIB_DIR, stageInitAndEtc, stageNodeAndAgent, stageReferenceAgent } from './builder/payload.ts';
 import { moduleName } from './builder/modules-dep.ts';
 import { firmwareModulePaths, STAGE2_ONLY_NIC_TREES } from './builder/nic-modules.ts';
-import { splitInitrdOnly, splitStages, stage1OnlyModules, writeStage2Pin } from './builder/stages.ts';
+import { packStage1Modules, splitInitrdOnly, splitStages, stage1OnlyModules, writeStage2Pin } from './builder/stages.ts';
 import { BIN_DIRS, stageTools } from './builder/tools.ts';
 
 export { readManifest, type Compression, type Manifest };
@@ -240,13 +240,24 @@ async function buildLocked(opts: BuildOptions, variant: 'agent' | 'reference', w
     rmSync(rootTree, { recursive: true, force: true });
     const stage2 = imageFile(join(tmpOut, 'stage2'), cpio2Bytes, parts.fetched.length);
     writeStage2Pin(stage1Dir, stage2.sha256, stage2.bytes, 'squashfs');
+    // Stage 1 twice: as grub loads it for two stages (its modules in one squashfs image init
+    // mounts: stages.ts packStage1Modules), and as files at the head of the single initrd, where
+    // stage 2's cpio adds the other modules beside them.
     const cpio1 = join(work, 'stage1.cpio');
     const cpio1Bytes = await writeCpio(stage1Dir, cpio1);
-    await compressWith(STAGE1_COMPRESSOR, cpio1, join(tmpOut, 'stage1'));
-    const stage1 = imageFile(join(tmpOut, 'stage1'), cpio1Bytes, split.stage1Files);
+    const stage1Initrd = join(work, 'stage1.initrd');
+    await compressWith(STAGE1_COMPRESSOR, cpio1, stage1Initrd);
+    const stage1Tftp = join(work, 'stage1-tftp');
+    const moduleImageBytes = await packStage1Modules(stage1Dir, kernel.release, stage1Tftp);
+    const cpio1Tftp = join(work, 'stage1-tftp.cpio');
+    const cpio1TftpBytes = await writeCpio(stage1Tftp, cpio1Tftp);
+    await compressWith(STAGE1_COMPRESSOR, cpio1Tftp, join(tmpOut, 'stage1'));
+    log(`stage 1: its modules as a ${mib(moduleImageBytes)} squashfs image inside it`);
+    const stage1 = imageFile(join(tmpOut, 'stage1'), cpio1TftpBytes, split.stage1Files);
     stage1Parts = stagePartBytes(stage1Dir);
-    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(join(tmpOut, 'stage1')), readFileSync(stage2Initrd), readFileSync(stage3Initrd)]));
-    for (const f of [cpio1, cpio2, `${cpio2}.list`, stage2Initrd, cpio3, `${cpio3}.list`, stage3Initrd]) rmSync(f, { force: true });
+    writeFileSync(join(tmpOut, 'initrd'), Buffer.concat([readFileSync(stage1Initrd), readFileSync(stage2Initrd), readFileSync(stage3Initrd)]));
+    rmSync(stage1Tftp, { recursive: true, force: true });
+    for (const f of [cpio1, stage1Initrd, cpio1Tftp, cpio2, `${cpio2}.list`, stage2Initrd, cpio3, `${cpio3}.list`, stage3Initrd]) rmSync(f, { force: true });
     initrd = imageFile(join(tmpOut, 'initrd'), cpio1Bytes + cpio2Bytes + cpio3Bytes, listFiles(stage).length);
     stages = { stage1, stage2 };
   }

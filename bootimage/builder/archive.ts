@@ -62,10 +62,24 @@ export const STAGE2_SQUASHFS_ARGS = [
   '-mkfs-time', String(SOURCE_DATE_EPOCH), '-all-time', String(SOURCE_DATE_EPOCH),
 ];
 
+/**
+ * Stage 1's modules as one squashfs image inside stage 1 (stages.ts packStage1Modules): the
+ * kernel unpacks only what is left of stage 1 at boot (~3 MiB instead of ~27 MiB of zstd, ~0.3 s
+ * less before init under emulation), init mounts the image and the kernel decompresses the blocks
+ * of the few drivers a PC loads (docs/performance.md "Session 14"). xz with the x86 filter is the
+ * smallest the kernel reads (CONFIG_SQUASHFS_XZ): 4.8 MB against zstd's 5.3 MB for grub's TFTP,
+ * and as fast here: 128 KiB blocks keep what a module read decompresses small.
+ */
+export const STAGE1_MODULES_SQUASHFS_ARGS = [
+  '-comp', 'xz', '-Xbcj', 'x86', '-b', '128K',
+  '-all-root', '-no-xattrs', '-noappend', '-no-progress', '-quiet',
+  '-mkfs-time', String(SOURCE_DATE_EPOCH), '-all-time', String(SOURCE_DATE_EPOCH),
+];
+
 /** The tree as stage 2's squashfs image; returns its size. */
-export async function writeSquashfs(tree: string, file: string): Promise<number> {
+export async function writeSquashfs(tree: string, file: string, args: readonly string[] = STAGE2_SQUASHFS_ARGS): Promise<number> {
   rmSync(file, { force: true });
-  await run('mksquashfs', [tree, file, ...STAGE2_SQUASHFS_ARGS]);
+  await run('mksquashfs', [tree, file, ...args]);
   return statSync(file).size;
 }
 

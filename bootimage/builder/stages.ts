@@ -6,9 +6,10 @@
 // against a sha256 pinned inside stage 1.
 // The single initrd is stage 1 followed by stage 2 (the kernel unpacks concatenated compressed
 // cpio archives in order, later entries replacing earlier ones), so both forms hold the same tree.
-import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { run } from '../../lib/process.ts';
+import { STAGE1_MODULES_SQUASHFS_ARGS, writeSquashfs } from './archive.ts';
 import { parseNeeded } from './elf-needed.ts';
 import { listFiles } from './files.ts';
 import { LIB_DIR } from './payload.ts';
@@ -151,6 +152,35 @@ export async function splitStages(stage: string, stage1Dir: string, kernel: Stag
 /** The pin stage 1 carries: the stage 2 file's sha256, size and how to unpack it. */
 export function writeStage2Pin(stage1Dir: string, sha256: string, bytes: number, decompressor: string): void {
   writeFileSync(join(stage1Dir, STAGE2_PIN), `${sha256} ${bytes} ${decompressor}\n`);
+}
+
+/** Inside stage 1 as grub loads it: its modules as one squashfs image (init mounts it, bootimage/init/init). */
+export const STAGE1_MODULE_IMAGE = 'usr/lib/netimage/stage1-modules.squashfs';
+/** Beside the image, outside it: the two modules init loads to mount it (neither has dependencies). */
+export const STAGE1_MOUNT_MODULES_DIR = 'usr/lib/netimage/boot-modules';
+const STAGE1_MOUNT_MODULES = ['kernel/drivers/block/loop.ko', 'kernel/fs/squashfs/squashfs.ko'];
+
+/**
+ * Stage 1 as grub loads it, made from `stage1Dir` (the form the single initrd carries) in `outDir`:
+ * the module files under lib/modules/<release>/kernel become one squashfs image init mounts there,
+ * so the kernel does not unpack ~24 MiB of drivers of which a PC loads a handful (the index files
+ * stay beside it, busybox modprobe reads them on every call). loop and squashfs are copied beside
+ * the image, so init can mount it. Returns the image's size.
+ */
+export async function packStage1Modules(stage1Dir: string, release: string, outDir: string): Promise<number> {
+  rmSync(outDir, { recursive: true, force: true });
+  cpSync(stage1Dir, outDir, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  const kernelDir = join(outDir, 'lib/modules', release, 'kernel');
+  if (!existsSync(kernelDir)) throw new Error(`stage 1: no modules under lib/modules/${release}/kernel to pack`);
+  mkdirSync(join(outDir, STAGE1_MOUNT_MODULES_DIR), { recursive: true });
+  for (const m of STAGE1_MOUNT_MODULES) {
+    if (!existsSync(join(kernelDir, '..', m))) throw new Error(`stage 1: ${m} is missing: init needs it to mount the module image`);
+    copyFileSync(join(kernelDir, '..', m), join(outDir, STAGE1_MOUNT_MODULES_DIR, m.slice(m.lastIndexOf('/') + 1)));
+  }
+  const bytes = await writeSquashfs(kernelDir, join(outDir, STAGE1_MODULE_IMAGE), STAGE1_MODULES_SQUASHFS_ARGS);
+  rmSync(kernelDir, { recursive: true, force: true });
+  mkdirSync(kernelDir);
+  return bytes;
 }
 
 /**

@@ -2,7 +2,7 @@
 // stage built from this host's own busybox, kmod and zstd and the libraries they need, with
 // stand-in module files indexed by the real depmod.
 import test from 'ava';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { run } from '../../lib/process.ts';
@@ -10,7 +10,7 @@ import { parseNeeded } from '../../bootimage/builder/elf-needed.ts';
 import { LIB_DIR } from '../../bootimage/builder/payload.ts';
 import { MODULE_INDEX_INPUTS } from '../../bootimage/builder/kernel.ts';
 import { buildHasher, HASHER_PATH } from '../../bootimage/builder/hasher.ts';
-import { splitInitrdOnly, splitStages, stage1OnlyModules, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
+import { packStage1Modules, splitInitrdOnly, splitStages, stage1OnlyModules, STAGE1_MODULE_IMAGE, STAGE1_MOUNT_MODULES_DIR, STAGE2_PIN, STAGE2_PRESENT, writeStage2Pin } from '../../bootimage/builder/stages.ts';
 
 const HOST_LIBS = [`/${LIB_DIR}`, `/usr/${LIB_DIR}`];
 
@@ -137,4 +137,46 @@ test("the fetched stage 2 root leaves out stage 1's NIC drivers but keeps the he
     `lib/modules/${RELEASE}/kernel/drivers/net/pcs/pcs_xpcs.ko`,
   ]);
   t.deepEqual(stage1OnlyModules([AHCI], RELEASE), []);
+});
+
+test("stage 1 as grub loads it carries its modules as one squashfs image, the index and the two modules that mount it beside it", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netimage-stages-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const stage1 = join(dir, 'stage1');
+  const mods = `lib/modules/${RELEASE}`;
+  const LOOP = 'kernel/drivers/block/loop.ko';
+  const SQUASHFS = 'kernel/fs/squashfs/squashfs.ko';
+  for (const m of [E1000E, LOOP, SQUASHFS]) put(stage1, `${mods}/${m}`, `module ${m}`);
+  for (const f of MODULE_INDEX_INPUTS) put(stage1, `${mods}/${f}`, '');
+  await run('depmod', ['-b', stage1, RELEASE]);
+  put(stage1, 'lib/firmware/rtl_nic/rtl8168h-2.fw', 'nic firmware');
+  put(stage1, 'init', '#!/bin/sh\n');
+
+  const out = join(dir, 'stage1-tftp');
+  const bytes = await packStage1Modules(stage1, RELEASE, out);
+  t.true(bytes > 0);
+  const inImage = (await run('unsquashfs', ['-l', '-d', '', join(out, STAGE1_MODULE_IMAGE)])).stdout.split('\n');
+  for (const m of [E1000E, LOOP, SQUASHFS]) t.true(inImage.includes(`/${m.slice('kernel/'.length)}`), `the image has ${m}`);
+  // The kernel tree is the image's mount point, empty; the index, firmware and init stay as files.
+  t.deepEqual(readdirSync(join(out, mods, 'kernel')), []);
+  t.true(readFileSync(join(out, mods, 'modules.dep'), 'utf8').includes(E1000E));
+  t.is(readFileSync(join(out, 'lib/firmware/rtl_nic/rtl8168h-2.fw'), 'utf8'), 'nic firmware');
+  t.true(existsSync(join(out, 'init')));
+  t.is(readFileSync(join(out, STAGE1_MOUNT_MODULES_DIR, 'loop.ko'), 'utf8'), `module ${LOOP}`);
+  t.is(readFileSync(join(out, STAGE1_MOUNT_MODULES_DIR, 'squashfs.ko'), 'utf8'), `module ${SQUASHFS}`);
+  // The single initrd's form is untouched.
+  t.true(existsSync(join(stage1, mods, E1000E)));
+  // The same stage 1 gives the same image.
+  const again = join(dir, 'again');
+  await packStage1Modules(stage1, RELEASE, again);
+  t.deepEqual(readFileSync(join(again, STAGE1_MODULE_IMAGE)), readFileSync(join(out, STAGE1_MODULE_IMAGE)));
+
+  // init's paths are these.
+  const init = readFileSync(new URL('../../bootimage/init/init', import.meta.url), 'utf8');
+  t.true(init.includes(`S1_MODULES=/${STAGE1_MODULE_IMAGE}\n`));
+  t.true(init.includes(`insmod /${STAGE1_MOUNT_MODULES_DIR}/loop.ko`) && init.includes(`insmod /${STAGE1_MOUNT_MODULES_DIR}/squashfs.ko`));
+
+  // Without squashfs.ko init could not mount the image: the build says so.
+  rmSync(join(stage1, mods, SQUASHFS));
+  await t.throwsAsync(packStage1Modules(stage1, RELEASE, join(dir, 'broken')), { message: /squashfs\.ko is missing: init needs it to mount the module image/ });
 });
