@@ -15,6 +15,9 @@ import { rebootDelaySeconds } from './reboot-delay.ts';
 import { Reporter } from './reporter.ts';
 import { ResultOutbox } from './result-outbox.ts';
 
+/** In runDir once the agent runs (init waits for it before its second module pass). */
+export const AGENT_RUNNING_FILE = 'agent-running';
+
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -48,6 +51,8 @@ async function syncClock(serverTime: string): Promise<void> {
 export async function runAgent(o: AgentRunOptions): Promise<number> {
   say(`netimage: agent running${o.startup ? ` (${o.startup})` : ''}`);
   mkdirSync(o.runDir, { recursive: true });
+  // init's second module pass starts on this (bootimage/init/init): node's start comes first.
+  writeFileSync(join(o.runDir, AGENT_RUNNING_FILE), '');
   const localLog = join(o.runDir, 'agent.log');
   const note = (line: string) => {
     say(`netimage: ${line}`);

@@ -3,10 +3,11 @@
 // where a stored, unacknowledged result is resent instead of running the product again.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runAgent } from '../../bootimage/agent/run-agent.ts';
+import { AGENT_RUNNING_FILE, runAgent } from '../../bootimage/agent/run-agent.ts';
 import { issueJob, startTestServer } from '../helpers/server.ts';
 
 const silence = () => {
@@ -90,8 +91,10 @@ test.serial('the agent fetches the job at once but starts the product only after
   // Lines printed before init "finished" its pass, and whether the job was running on the server then.
   let before: string[] = [];
   let stateBefore = '';
+  let runningMarker = false;
   const timer = setTimeout(async () => {
     before = [...out.lines];
+    runningMarker = existsSync(join(runDir, AGENT_RUNNING_FILE));
     stateBefore = (await ts.api('GET', `/api/v1/jobs/${job.jobId}`)).body.state;
     await writeFile(marker, '');
   }, 1500);
@@ -109,6 +112,7 @@ test.serial('the agent fetches the job at once but starts the product only after
   t.regex(text, /waiting for the kernel modules/);
   t.notRegex(text, /netimage: \[|inventory stored/, `the product started before modules-ready:\n${text}`);
   t.is(stateBefore, 'running');
+  t.true(runningMarker, 'agent-running was there for init before the modules were ready');
   t.regex(out.lines.join(''), /kernel modules ready/);
   t.is((await ts.api('GET', `/api/v1/jobs/${job.jobId}`)).body.state, 'succeeded');
   t.is((await ts.api('GET', `/api/v1/clients/mods-${tag}/inventory`)).status, 200);

@@ -44,11 +44,14 @@ test.serial('stage 1 fetches and verifies stage 2 over HTTP, then hwinvent repor
   const network = await vm.waitFor(/netimage: network up/, 240_000);
   const verified = await vm.waitFor(/netimage: stage 2 verified/, 240_000);
   const mounted = await vm.waitFor(/netimage: stage 2 mounted/, 120_000);
-  // The second pass with the full index loads the storage drivers the disks below need; it runs
-  // beside the agent, whose product starts only once the pass says modules ready.
-  await vm.waitFor(/netimage: modules loaded/, 60_000, { after: mounted });
-  const ready = await vm.waitFor(/netimage: modules ready/, 60_000, { after: mounted });
+  // The second pass with the full index loads the storage drivers the disks below need; it starts
+  // once the agent runs (node's start first) and runs beside it; the product starts only once the
+  // pass says modules ready.
   const running = await vm.waitFor(/netimage: agent running/, 120_000, { after: mounted });
+  const pass = await vm.waitFor(/netimage: loading modules with the full index/, 60_000, { after: mounted });
+  t.true(pass.index > running.index, `the second module pass started before the agent ran:\n${vm.tail()}`);
+  await vm.waitFor(/netimage: modules loaded/, 60_000, { after: pass });
+  const ready = await vm.waitFor(/netimage: modules ready/, 60_000, { after: mounted });
   // Stage 1 starts the kernel's CRNG seeding at init (the VM's qemu64 CPU has no RDRAND), so node
   // does not wait for it at start: the wait ran and ended (docs/performance.md "Session 13").
   const seeded = await vm.waitFor(/netimage: random pool seeded/, 60_000);
