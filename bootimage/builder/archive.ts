@@ -64,9 +64,9 @@ export const STAGE2_SQUASHFS_ARGS = [
 
 /**
  * Stage 1's modules as one squashfs image inside stage 1 (stages.ts packStage1Modules): the
- * kernel unpacks only what is left of stage 1 at boot (~3 MiB instead of ~27 MiB of zstd, ~0.3 s
- * less before init under emulation), init mounts the image and the kernel decompresses the blocks
- * of the few drivers a PC loads (docs/performance.md "Session 14"). xz with the x86 filter is the
+ * kernel unpacks ~8 instead of ~27 MiB of stage 1 at boot (zstd passes the image's xz blocks
+ * through as stored blocks; ~0.3 s less before init under emulation), init mounts the image and
+ * the kernel decompresses the blocks of the few drivers a PC loads (docs/performance.md "Session 14"). xz with the x86 filter is the
  * smallest the kernel reads (CONFIG_SQUASHFS_XZ): 4.8 MB against zstd's 5.3 MB for grub's TFTP,
  * and as fast here: 128 KiB blocks keep what a module read decompresses small.
  */
