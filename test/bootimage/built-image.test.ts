@@ -4,7 +4,7 @@
 // tables, as images built from 8c81cdd until Session 12 did) and stage 1's hasher in both stages.
 // Read with unsquashfs and cpio, nothing mounted.
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../lib/process.ts';
@@ -40,4 +40,13 @@ test("stage 1 carries its modules as one squashfs image with every NIC driver; t
   // The single initrd starts with stage 1 as files (its stage 2 adds the other modules beside them).
   const initrd = (await run('sh', ['-c', `zstd -d -q -c "${join(image, 'initrd')}" | cpio -t --quiet 2>/dev/null | grep -c '^${kernelDir}/.*\\.ko$' || true`])).stdout.trim();
   t.true(Number(initrd) >= manifest.modules.stage1.modules, `the single initrd has the module files (${initrd})`);
+});
+
+test("grub's TFTP per two-stage boot (kernel + stage 1) stays within #15's 15 MB", (t) => {
+  const manifest = JSON.parse(readFileSync(join(image, 'manifest.json'), 'utf8')) as { kernel: { bytes: number }; stages: { stage1: { bytes: number } } };
+  const tftp = manifest.kernel.bytes + manifest.stages.stage1.bytes;
+  t.is(statSync(join(image, 'stage1')).size, manifest.stages.stage1.bytes);
+  t.is(statSync(join(image, 'kernel')).size, manifest.kernel.bytes);
+  t.true(tftp <= 15_000_000, `kernel ${manifest.kernel.bytes} + stage 1 ${manifest.stages.stage1.bytes} = ${tftp} bytes`);
+  t.log(`TFTP per boot: ${(tftp / 1e6).toFixed(2)} MB`);
 });
