@@ -6,11 +6,12 @@
 // against a sha256 pinned inside stage 1.
 // The single initrd is stage 1 followed by stage 2 (the kernel unpacks concatenated compressed
 // cpio archives in order, later entries replacing earlier ones), so both forms hold the same tree.
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { run } from '../../lib/process.ts';
 import { STAGE1_MODULES_SQUASHFS_ARGS, writeSquashfs } from './archive.ts';
 import { parseNeeded } from './elf-needed.ts';
+import { parseModulesDep } from './modules-dep.ts';
 import { listFiles } from './files.ts';
 import { LIB_DIR } from './payload.ts';
 import { NIC_TREES } from './nic-modules.ts';
@@ -156,9 +157,9 @@ export function writeStage2Pin(stage1Dir: string, sha256: string, bytes: number,
 
 /** Inside stage 1 as grub loads it: its modules as one squashfs image (init mounts it, bootimage/init/init). */
 export const STAGE1_MODULE_IMAGE = 'usr/lib/netimage/stage1-modules.squashfs';
-/** Beside the image, outside it: the two modules init loads to mount it (neither has dependencies). */
+/** Beside the image, outside it: the two modules init insmods to mount it (found by name in modules.dep). */
 export const STAGE1_MOUNT_MODULES_DIR = 'usr/lib/netimage/boot-modules';
-const STAGE1_MOUNT_MODULES = ['kernel/drivers/block/loop.ko', 'kernel/fs/squashfs/squashfs.ko'];
+const STAGE1_MOUNT_MODULES = ['loop', 'squashfs'];
 
 /**
  * Stage 1 as grub loads it, made from `stage1Dir` (the form the single initrd carries) in `outDir`:
@@ -170,12 +171,17 @@ const STAGE1_MOUNT_MODULES = ['kernel/drivers/block/loop.ko', 'kernel/fs/squashf
 export async function packStage1Modules(stage1Dir: string, release: string, outDir: string): Promise<number> {
   rmSync(outDir, { recursive: true, force: true });
   cpSync(stage1Dir, outDir, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-  const kernelDir = join(outDir, 'lib/modules', release, 'kernel');
+  const modDir = join(outDir, 'lib/modules', release);
+  const kernelDir = join(modDir, 'kernel');
   if (!existsSync(kernelDir)) throw new Error(`stage 1: no modules under lib/modules/${release}/kernel to pack`);
+  const dep = parseModulesDep(readFileSync(join(modDir, 'modules.dep'), 'utf8'));
   mkdirSync(join(outDir, STAGE1_MOUNT_MODULES_DIR), { recursive: true });
-  for (const m of STAGE1_MOUNT_MODULES) {
-    if (!existsSync(join(kernelDir, '..', m))) throw new Error(`stage 1: ${m} is missing: init needs it to mount the module image`);
-    copyFileSync(join(kernelDir, '..', m), join(outDir, STAGE1_MOUNT_MODULES_DIR, m.slice(m.lastIndexOf('/') + 1)));
+  for (const name of STAGE1_MOUNT_MODULES) {
+    const entry = dep.get(name);
+    if (!entry || !existsSync(join(modDir, entry.path))) throw new Error(`stage 1: ${entry?.path ?? `${name}.ko`} is missing: init needs it to mount the module image`);
+    // init insmods it by file, without modprobe: a dependency would not be loaded.
+    if (entry.deps.length) throw new Error(`stage 1: ${name} needs ${entry.deps.join(', ')}: init insmods it alone to mount the module image`);
+    copyFileSync(join(modDir, entry.path), join(outDir, STAGE1_MOUNT_MODULES_DIR, `${name}.ko`));
   }
   const bytes = await writeSquashfs(kernelDir, join(outDir, STAGE1_MODULE_IMAGE), STAGE1_MODULES_SQUASHFS_ARGS);
   rmSync(kernelDir, { recursive: true, force: true });

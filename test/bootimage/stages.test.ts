@@ -176,6 +176,13 @@ test("stage 1 as grub loads it carries its modules as one squashfs image, the in
   t.true(init.includes(`S1_MODULES=/${STAGE1_MODULE_IMAGE}\n`));
   t.true(init.includes(`insmod /${STAGE1_MOUNT_MODULES_DIR}/loop.ko`) && init.includes(`insmod /${STAGE1_MOUNT_MODULES_DIR}/squashfs.ko`));
 
+  // A squashfs that needed another module would not load by insmod alone: the build says so.
+  const depFile = join(stage1, mods, 'modules.dep');
+  const depText = readFileSync(depFile, 'utf8');
+  writeFileSync(depFile, depText.replace(`${SQUASHFS}:`, `${SQUASHFS}: kernel/lib/zstd/zstd_decompress.ko`));
+  await t.throwsAsync(packStage1Modules(stage1, RELEASE, join(dir, 'deps')), { message: /squashfs needs kernel\/lib\/zstd\/zstd_decompress\.ko: init insmods it alone/ });
+  writeFileSync(depFile, depText);
+
   // Without squashfs.ko init could not mount the image: the build says so.
   rmSync(join(stage1, mods, SQUASHFS));
   await t.throwsAsync(packStage1Modules(stage1, RELEASE, join(dir, 'broken')), { message: /squashfs\.ko is missing: init needs it to mount the module image/ });
