@@ -1,6 +1,8 @@
 // Live job events for one listener (the SSE stream, `netimage jobs --follow`): with a job filter
-// its stored history first, then what happens from now on, in id order and without duplicates.
-// Events published while the history is read are held back and sent after it. A group filter
+// its stored history first, then what happens from now on, each event once. Events published
+// while the history is read are held back and sent after it. Live events come in the order this
+// server learns of them, which is not always id order: with several servers on one store a
+// remote event can arrive after a later local one, so duplicates are told by id, not by "newer". A group filter
 // asks the store which room each event's PC is in (cached a few seconds: a PC moved into the room
 // while someone follows it shows up), in event order.
 import { AsyncResource } from 'node:async_hooks';
@@ -24,14 +26,16 @@ export interface JobStream {
 }
 
 export function openJobStream(store: Store, bus: JobEventBus, filter: JobStreamFilter, send: (event: LiveJobEvent) => void): JobStream {
-  let lastId = 0;
+  /** The ids sent while the history is read and the held events flushed (the only time one can come twice). */
+  const replayed = new Set<number>();
   let replaying = true;
+  let replayDone = false;
   let closed = false;
   const held: LiveJobEvent[] = [];
   const matches = (e: LiveJobEvent) => (!filter.job || e.jobId === filter.job) && (!filter.client || e.clientId === filter.client);
   const send1 = (e: LiveJobEvent) => {
-    if (closed || e.id <= lastId) return;
-    lastId = e.id;
+    if (closed || replayed.has(e.id)) return;
+    if (!replayDone) replayed.add(e.id);
     send(e);
   };
   const groups = new Map<string, { group: string | null; read: number }>();
@@ -74,6 +78,7 @@ export function openJobStream(store: Store, bus: JobEventBus, filter: JobStreamF
     replaying = false;
     for (const e of held.splice(0)) deliver(e);
     await chain;
+    replayDone = true;
   };
   return {
     ready: replay(),

@@ -50,12 +50,12 @@ export function newOrigin(): string {
   return randomUUID();
 }
 
-/** The ids of the job events this server stored lately (a listener catching up skips them: its bus had them). */
-export class OwnEventIds {
+/** A bounded set of job event ids (insertion order; the oldest go first). */
+export class RecentEventIds {
   readonly #ids = new Set<number>();
   add(id: number): void {
     this.#ids.add(id);
-    // Bounded: a gap longer than this many own events is not caught up exactly (Set keeps insertion order).
+    // Bounded: a gap longer than this many events is not caught up exactly (Set keeps insertion order).
     if (this.#ids.size > 10_000) this.#ids.delete(this.#ids.values().next().value!);
   }
   has(id: number): boolean {
@@ -83,20 +83,28 @@ function rowToAnnounced(r: Row): AnnouncedJobEvent {
  * link dropped) is opened again, waiting 0.5 s and doubling up to 5 s; then the events other
  * servers stored in the gap are read from the store and delivered in id order before the live ones.
  */
-export async function listenJobEvents(options: { url: string; origin: string; own: OwnEventIds; log: Logger; onEvent: (e: AnnouncedJobEvent) => void }): Promise<JobEventListener> {
+export async function listenJobEvents(options: { url: string; origin: string; own: RecentEventIds; log: Logger; onEvent: (e: AnnouncedJobEvent) => void }): Promise<JobEventListener> {
   const { url, origin, own, log, onEvent } = options;
   let closed = false;
   let client: pg.Client | null = null;
   let retryMs = RETRY_MIN_MS;
   let timer: NodeJS.Timeout | null = null;
-  /** The newest event id known (any server's); null until the first connection read it. */
+  /** The newest event id known (any server's): a gap is caught up after it. Null until the first connection read it. */
   let lastId: number | null = null;
+  /**
+   * The events delivered (or skipped as our own) lately: an event comes once whatever its id. At
+   * the first connection, events committed between LISTEN and reading the newest id are announced
+   * with ids at or below it; after a gap, the catch-up read and the new connection's announcements
+   * overlap.
+   */
+  const seen = new RecentEventIds();
   /** Live announcements held while the gap is read, so delivery stays in id order. */
   let held: AnnouncedJobEvent[] | null = null;
 
   const deliver = (e: AnnouncedJobEvent) => {
-    if (lastId !== null && e.id <= lastId) return;
-    lastId = e.id;
+    if (seen.has(e.id)) return;
+    seen.add(e.id);
+    if (lastId === null || e.id > lastId) lastId = e.id;
     if (own.has(e.id)) return;
     // This runs inside pg's socket handler: a throw there would end the process.
     try {
@@ -134,6 +142,8 @@ export async function listenJobEvents(options: { url: string; origin: string; ow
       if (lastId === null) {
         lastId = Number((await c.query('SELECT COALESCE(MAX(id), 0) AS id FROM job_events')).rows[0]?.id ?? 0);
       } else {
+        // Every write holds the store lock until it commits, so ids rise in commit order: what
+        // was committed while we were away has a higher id than anything announced to us before.
         const missed = await c.query(`SELECT ${EVENT_COLUMNS} FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.id > $1 ORDER BY e.id LIMIT ${CATCH_UP_LIMIT}`, [lastId]);
         for (const r of missed.rows as Row[]) deliver(rowToAnnounced(r));
       }

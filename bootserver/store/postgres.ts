@@ -11,7 +11,7 @@ import { SqlStore } from './sql-store.ts';
 import { danglingGroupFixes, FIX_USER_GROUPS, USERS_AND_GROUPS } from './group-refs.ts';
 import { StoreConflictError, StoreUnavailableError } from './types.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { announceJobEvent, listenJobEvents, newOrigin, OwnEventIds, type AnnouncedJobEvent, type JobEventListener } from './pg-events.ts';
+import { announceJobEvent, listenJobEvents, newOrigin, RecentEventIds, type AnnouncedJobEvent, type JobEventListener } from './pg-events.ts';
 
 /** The advisory lock key of netimage's store transactions (any fixed number; "netimage" in ASCII, truncated). */
 export const STORE_LOCK_KEY = 0x6e6574696d616765n & 0x7fffffffffffffffn;
@@ -57,7 +57,8 @@ export class PostgresBackend implements SqlBackend {
   readonly pool: pg.Pool;
   /** This server's mark on its job event announcements (its own listener skips them). */
   readonly origin = newOrigin();
-  readonly own = new OwnEventIds();
+  /** The ids of the job events this server stored lately (its listener skips them: its bus had them). */
+  readonly own = new RecentEventIds();
 
   constructor(pool: pg.Pool) {
     this.pool = pool;

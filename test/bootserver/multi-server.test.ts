@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { AdminClient } from '../../bootserver/cli/api-client.ts';
 import { ProductId } from '../../lib/products.ts';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.ts';
@@ -15,7 +16,7 @@ import { agentCall, clientConfigPath, issueJob, parseNetbootConfig, startTestSer
 
 let cluster: PgCluster | undefined;
 /** Two in-process servers on one database of the cluster, shared by the tests that need a pair. */
-let pair: { a: TestServer; b: TestServer } | undefined;
+let pair: { a: TestServer; b: TestServer; url: string } | undefined;
 test.before(async () => {
   cluster = await startPgCluster();
   const url = await cluster.migratedDatabase();
@@ -24,7 +25,7 @@ test.before(async () => {
     await a.stop();
     throw error;
   });
-  pair = { a, b };
+  pair = { a, b, url };
 });
 test.after.always(async () => {
   await pair?.a.stop();
@@ -119,6 +120,34 @@ test.serial("job progress and the result written through server B appear live on
   t.is((await agentCall(a.url, second.token, 'POST', '/job/progress', { percent: 6, message: 'at site A again' })).status, 200);
   await onB.until((e) => e.message === 'at site A again');
   t.is(all.seen.filter((e) => e.message === 'at site A').length, 1, "A's own event once on A");
+});
+
+test.serial("an event of server B announced to A only after A's own later event still reaches A's stream (ids are not the order a server learns of events)", async (t) => {
+  const { a, b, url } = thePair();
+  const onB = await issueJob(b, { clientId: 'pc-late-b', mac: '52:54:00:0b:00:02', productId: ProductId.hwinvent });
+  const onA = await issueJob(a, { clientId: 'pc-late-a', mac: '52:54:00:0a:00:02', productId: ProductId.hwinvent });
+  const all = await follow(a.url, a.adminToken, '');
+  t.teardown(all.close);
+  // The servers' LISTEN connections are paused (as a busy machine may leave them unscheduled), so
+  // B's announcement reaches A after A has published its own, later event.
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const listeners = (
+    await admin.query(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND (query LIKE 'LISTEN %' OR query LIKE 'SELECT COALESCE(MAX(id)%' OR query LIKE 'SELECT e.id, e.job_id%')`,
+    )
+  ).rows.map((r: { pid: number }) => Number(r.pid));
+  t.is(listeners.length, 2, 'one listener connection per server');
+  const resume = () => listeners.forEach((pid) => process.kill(pid, 'SIGCONT'));
+  t.teardown(resume);
+  listeners.forEach((pid) => process.kill(pid, 'SIGSTOP'));
+  t.is((await agentCall(b.url, onB.token, 'POST', '/job/progress', { percent: 20, message: 'written at B first' })).status, 200);
+  t.is((await agentCall(a.url, onA.token, 'POST', '/job/progress', { percent: 30, message: 'written at A second' })).status, 200);
+  await all.until((e) => e.message === 'written at A second');
+  resume();
+  await all.until((e) => e.message === 'written at B first');
+  t.is(all.seen.filter((e) => e.message === 'written at B first').length, 1);
 });
 
 test.serial('the link to PostgreSQL drops mid-job: agent calls and admin calls get 503 and change nothing, a new boot gets no config (Grub boots the local disk); after it is back the agent\'s retry lands and events flow across servers again', async (t) => {

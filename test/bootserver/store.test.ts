@@ -9,7 +9,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { SqliteStore } from '../../bootserver/store/sqlite.ts';
 import { PostgresBackend, PostgresStore } from '../../bootserver/store/postgres.ts';
-import { JOB_EVENTS_CHANNEL, OwnEventIds, listenJobEvents } from '../../bootserver/store/pg-events.ts';
+import { JOB_EVENTS_CHANNEL, RecentEventIds, listenJobEvents } from '../../bootserver/store/pg-events.ts';
 import { migrations } from '../../bootserver/store/migrations.ts';
 import type { SqlStore } from '../../bootserver/store/sql-store.ts';
 import { StoreConflictError, StoreNotFoundError, StoreUnavailableError, type Job } from '../../bootserver/store/types.ts';
@@ -567,7 +567,7 @@ test('postgres: the job event listener closed while it connects again leaves no 
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
-  const listener = await listenJobEvents({ url, origin: 'test', own: new OwnEventIds(), log: silentLogger, onEvent: () => undefined });
+  const listener = await listenJobEvents({ url, origin: 'test', own: new RecentEventIds(), log: silentLogger, onEvent: () => undefined });
   const [first] = await others();
   t.truthy(first, 'the listener has its connection');
   // Its reconnection's catch-up read waits behind this lock: the connect is under way while close is called.
@@ -592,7 +592,7 @@ test('postgres: a job event listener whose handler throws logs it and keeps list
   const listener = await listenJobEvents({
     url,
     origin: 'this-server',
-    own: new OwnEventIds(),
+    own: new RecentEventIds(),
     log,
     onEvent: (e) => {
       got.push(e.id);
@@ -610,6 +610,42 @@ test('postgres: a job event listener whose handler throws logs it and keeps list
   for (const deadline = Date.now() + 10_000; got.length < 2 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
   t.deepEqual(got, [1, 2], 'the event after the failing one still arrives');
   t.is(errors.length, 1);
+});
+
+test('postgres: an event committed while a starting listener reads the newest id is delivered, not taken for an old one', async (t) => {
+  const url = await theCluster().migratedDatabase();
+  const store = await PostgresStore.open({ url });
+  const ts = new Date().toISOString();
+  await store.createClient({ id: 'pc01', mac: '52:54:00:00:00:01' });
+  await store.createJob({ id: 'j1', clientId: 'pc01', productId: 'hwinvent', actionRequest: 'setup', state: 'running', attempt: 1, maxAttempts: 3, tokenHash: null, percent: null, error: null, created: ts, updated: ts, attemptStarted: ts, finished: null });
+  await store.close();
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const writer = new pg.Client({ connectionString: url });
+  await writer.connect();
+  t.teardown(() => writer.end());
+  const mine = [Number((await admin.query('SELECT pg_backend_pid() AS pid')).rows[0].pid), Number((await writer.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)];
+  // Another server's write, held open: the listener's read of the newest id waits behind it.
+  await writer.query('BEGIN; LOCK TABLE job_events IN ACCESS EXCLUSIVE MODE');
+  const id = Number((await writer.query(`INSERT INTO job_events(job_id, ts, kind, state, percent, message) VALUES ('j1', $1, 'progress', 'running', 50, 'half') RETURNING id`, [ts])).rows[0].id);
+  await writer.query('SELECT pg_notify($1, $2)', [
+    JOB_EVENTS_CHANNEL,
+    JSON.stringify({ origin: 'other-server', id, jobId: 'j1', clientId: 'pc01', productId: 'hwinvent', ts, kind: 'progress', state: 'running', percent: 50, message: 'half' }),
+  ]);
+  const got: number[] = [];
+  const listening = listenJobEvents({ url, origin: 'this-server', own: new RecentEventIds(), log: silentLogger, onEvent: (e) => void got.push(e.id) });
+  for (const deadline = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    const waiting = (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND NOT (pid = ANY($1))`, [mine])).rows.length;
+    if (waiting) break;
+    if (Date.now() > deadline) throw new Error('the listener never read the newest id');
+  }
+  // Committed after its LISTEN: announced to it, and its id is the newest the listener then reads.
+  await writer.query('COMMIT');
+  const listener = await listening;
+  t.teardown(() => listener.close());
+  for (const deadline = Date.now() + 10_000; got.length === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(got, [id]);
 });
 
 registerMigrateTests(theCluster);
