@@ -1,10 +1,10 @@
 // Live job events for one listener (the SSE stream, `netimage jobs --follow`): with a job filter
 // its stored history first, then what happens from now on, each event once. Events published
 // while the history is read are held back and sent after it. Live events come in the order this
-// server learns of them, which is not always id order: with several servers on one store a
-// remote event can arrive after a later local one, so duplicates are told by id, not by "newer". A group filter
-// asks the store which room each event's PC is in (cached a few seconds: a PC moved into the room
-// while someone follows it shows up), in event order.
+// server learns of them, which is not always id order (with several servers on one store another
+// server's event can arrive after a later one of this server's), so a repeat is told by its id,
+// never by being older. A group filter asks the store which room each event's PC is in (cached a
+// few seconds: a PC moved into the room while someone follows it shows up), in event order.
 import { AsyncResource } from 'node:async_hooks';
 import type { Store } from '../store/types.ts';
 import type { JobEventBus, LiveJobEvent } from './event-bus.ts';
