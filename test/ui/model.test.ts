@@ -1,6 +1,6 @@
 // The UI's pure logic (ui/src/model.ts): what a PC tile shows, and what an action says it wipes.
 import test from 'ava';
-import { tileOf, wipeOf, fetchOnlyOf, installProducts, pcs, formatInZone, setServerZone, when } from '../../ui/src/model.ts';
+import { liveEventOf, tileOf, wipeOf, fetchOnlyOf, installProducts, pcs, formatInZone, setServerZone, when } from '../../ui/src/model.ts';
 import { formatInZone as libFormatInZone } from '../../lib/zoned-time.ts';
 import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from '../../ui/src/types.ts';
 
@@ -70,4 +70,12 @@ test("when() shows the server's zone once it is known; a zone the browser does n
   setServerZone('Mars/Olympus_Mons');
   t.is(when('2026-12-02T06:01:13Z'), libFormatInZone('2026-12-02T06:01:13Z', null));
   t.is(when(null), '–');
+});
+
+test("a live event tells a job's state only when the list was not read after it (a refetch after missed events wins)", (t) => {
+  const e = { id: 9, jobId: 'j1', clientId: 'pc01', productId: 'hwinvent', state: 'running', kind: 'progress', percent: 40, message: 'x', ts: '2026-12-01T10:00:05Z' } as LiveJobEvent;
+  const live = new Map([['j1', e]]);
+  t.is(liveEventOf(job('j1', 'hwinvent', 'booting', '2026-12-01T10:00:00Z'), live), e);
+  t.is(liveEventOf(job('j1', 'hwinvent', 'succeeded', '2026-12-01T10:00:09Z'), live), undefined);
+  t.is(liveEventOf(job('j2', 'hwinvent', 'booting', '2026-12-01T10:00:00Z'), live), undefined);
 });

@@ -301,6 +301,24 @@ test.serial('an action set elsewhere (the CLI, another admin, a schedule) shows 
   t.pass();
 });
 
+test.serial("the event stream drops while a PC's job ends: once it reconnects the PC's page shows the stored result, not the last live state", async (t) => {
+  const { ts, page } = shared;
+  t.is((await ts.api('PUT', '/api/v1/clients/pc03/products/hwinvent/action', { actionRequest: 'setup' })).status, 200);
+  const job = parseNetbootConfig(await readBootConfig(ts, '52:54:00:15:00:03', null))!;
+  await page.goto(ts.url + '/#/client/pc03');
+  const row = page.locator(`li[data-job-row="${job.jobId}"]`);
+  await row.waitFor();
+  t.is((await agentCall(ts.url, job.token, 'POST', '/job/progress', { percent: 40, message: 'reading the disk' })).status, 200);
+  await row.getByText('hwinvent running').waitFor();
+  // The server drops every connection (as a restart or a proxy's idle timeout does), the browser's
+  // event stream with them; the job ends before the browser opens it again (it waits 2 s).
+  ts.server.http.server.closeAllConnections();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is((await agentCall(ts.url, job.token, 'POST', '/job/result', { result: 'successful' })).status, 200);
+  await row.getByText('hwinvent succeeded').waitFor({ timeout: 15_000 });
+  t.is(await page.locator('.dot.on').count(), 1, 'live updates on again');
+});
+
 test.serial('screenshots at phone width, light and dark', async (t) => {
   const { ts, page } = shared;
   await page.setViewportSize(PHONE);

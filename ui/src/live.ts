@@ -39,7 +39,10 @@ export function useLiveEvents(enabled: boolean): Live {
           return { jobs, version: l.version + 1, connected: true };
         }),
       () => setLive((l) => ({ ...l, version: l.version + 1 })),
-      () => setLive((l) => ({ ...l, connected: true })),
+      // (Re)opened: what happened while the stream was down never comes, and a live event kept
+      // from before (a job "running") would hide the stored state that a refetch reads. Starting
+      // empty changes every screen's state key, so each reads the lists again.
+      () => setLive((l) => ({ jobs: new Map(), version: l.version + 1, connected: true })),
     );
   }, [enabled]);
   return live;

@@ -31,13 +31,22 @@ export interface Tile {
 export const shortName = (productId: string) => productId.replace(/^opsi-local-image-/, '');
 
 /**
+ * The live event that tells a stored job's present: the newest one seen, unless the list was read
+ * after it (a list read after the stream missed events, e.g. across a reconnect, wins).
+ */
+export function liveEventOf<E extends Pick<LiveJobEvent, 'ts'>>(job: Pick<Job, 'id' | 'updated'>, live: Map<string, E>): E | undefined {
+  const e = live.get(job.id);
+  return e && e.ts >= job.updated ? e : undefined;
+}
+
+/**
  * One PC's tile from the stored jobs (newest first, as GET /jobs lists them), its product states
  * and the live events seen since (which are newer than any stored job they concern).
  */
 export function tileOf(client: ClientView, jobs: Job[], states: ProductStateView[], live: Map<string, LiveJobEvent & { seeding?: string | null }>): Tile {
   const mine = jobs.filter((j) => j.clientId === client.id).map((j) => {
-    const e = live.get(j.id);
-    return e && e.ts >= j.updated ? { ...j, state: e.state, percent: e.percent ?? j.percent, updated: e.ts, message: e.message } : { ...j, message: '' };
+    const e = liveEventOf(j, live);
+    return e ? { ...j, state: e.state, percent: e.percent ?? j.percent, updated: e.ts, message: e.message } : { ...j, message: '' };
   });
   // A live job the list has not caught up with yet.
   for (const e of live.values()) {

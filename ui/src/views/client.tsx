@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
 import { useLive } from '../live.ts';
-import { ago, bytes, PRODUCT, shortName, tileOf, when } from '../model.ts';
+import { ago, bytes, liveEventOf, PRODUCT, shortName, tileOf, when } from '../model.ts';
 import { href } from '../route.ts';
 import type { AgentInventory, ClientImageView, ClientView as Client, Job, JobEventRecord, ProductDefinition, ProductStateView } from '../types.ts';
 import { ErrorBox, JobState, ProgressBar } from '../widgets.tsx';
@@ -228,7 +228,7 @@ export function ClientView({ id }: { id: string }) {
           {jobs.map((j) => (
             <li key={j.id} data-job-row={j.id}>
               <button class="link job-line" aria-expanded={openJob === j.id} onClick={() => setOpenJob(openJob === j.id ? null : j.id)}>
-                <JobState state={live.jobs.get(j.id)?.state ?? j.state} productId={j.productId} /> <span class="muted small">{when(j.created)}</span>
+                <JobState state={liveEventOf(j, live.jobs)?.state ?? j.state} productId={j.productId} /> <span class="muted small">{when(j.created)}</span>
                 {j.site && <span class="muted small" data-job-site> · attempt {j.attempt} at {j.site}</span>}
                 {j.error && <span class="bad-text small"> {j.error}</span>}
               </button>
