@@ -115,7 +115,10 @@ export class AdminClient {
     return new ApiError(0, `cannot reach the netimage server at ${this.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? (bash run.sh start)`);
   }
 
-  /** Stream server-sent events; resolves when the stream ends or onEvent returns 'stop'. */
+  /**
+   * Stream server-sent events until onEvent returns 'stop'. The server ending the stream first
+   * (stopped, restarting, the link cut) is an error saying so: the jobs go on without us.
+   */
   async streamEvents(query: string, onEvent: (data: unknown) => 'stop' | void, signal?: AbortSignal, onOpen?: () => void): Promise<void> {
     let res: Response;
     try {
@@ -129,22 +132,33 @@ export class AdminClient {
     onOpen?.();
     const decoder = new TextDecoder();
     let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let sep: number;
-      while ((sep = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, sep);
-        buffer = buffer.slice(sep + 2);
-        const data = block
-          .split('\n')
-          .filter((l) => l.startsWith('data: '))
-          .map((l) => l.slice(6))
-          .join('\n');
-        if (data && onEvent(JSON.parse(data)) === 'stop') {
-          await res.body.cancel().catch(() => undefined);
-          return;
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let sep: number;
+        while ((sep = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, sep);
+          buffer = buffer.slice(sep + 2);
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (data && onEvent(JSON.parse(data)) === 'stop') {
+            await res.body.cancel().catch(() => undefined);
+            return;
+          }
         }
       }
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw this.streamEnded(error);
     }
+    throw this.streamEnded(null);
+  }
+
+  private streamEnded(error: unknown): ApiError {
+    const why = error ? ` (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message})` : '';
+    return new ApiError(0, `the netimage server at ${this.url} ended the live stream${why}: stopped or restarting? The jobs go on; netimage jobs shows where they are`);
   }
 }

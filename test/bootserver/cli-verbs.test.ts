@@ -451,3 +451,20 @@ test('doctor asks the server the CLI talks to: --url with no server behind it is
   const wrong = (await t.throwsAsync(cli('doctor', '--token', 'ni_wrong'))) as CliFailure;
   t.regex(wrong.stdout, /^✘ cli login +the server refuses this CLI's token: netimage login/m);
 });
+
+test('jobs --follow while the server stops: the server does not wait for it, the CLI says the stream ended and the jobs go on, exit 1 (not a silent 0)', async (t) => {
+  const own = await spawnServe();
+  t.teardown(own.stop);
+  const child = spawn(process.execPath, [CLI, 'jobs', '--follow'], { env: own.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('close', r));
+  while (!/following all jobs/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  // An open stream used to hold the stop (fastify waits for every connection) until the follower left.
+  await own.stop();
+  t.is(await exited, 1);
+  t.regex(stderr, /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
+});

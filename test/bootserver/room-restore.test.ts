@@ -96,6 +96,26 @@ test('room restore --follow on a terminal redraws the lines in place', async (t)
   assertSummary(t, stdout);
 });
 
+test('the server stops while room restore --follow follows: the CLI says the stream ended and the jobs go on, exit 1, no summary calling running PCs failed', async (t) => {
+  const s = await startServe(t);
+  await room(s, [['win11'], ['win11'], ['win11']]);
+  const child = spawn(process.execPath, [CLI, 'room', 'restore', 'room', '--follow', '--yes'], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('close', r));
+  while (!/following room/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  const job = await bootJob(s, PCS[0]!.mac);
+  await agentCall(s.url, job.token, 'POST', '/job/progress', { percent: 40, message: 'restoring pc01' });
+  while (!/pc01\s+running/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  await s.stop();
+  t.is(await exited, 1);
+  t.regex(stderr, /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
+  t.notRegex(stdout, /succeeded, \d+ failed/, 'no summary: the PCs had not ended');
+});
+
 test('room restore of an unknown group or one with no common image: one clear line, nothing set', async (t) => {
   const s = await startServe(t);
   await room(s, [['win11'], ['win10'], ['win11']]);

@@ -68,25 +68,29 @@ export const roomCommand: CommandGroup = {
     // The live view: log-update redraws the block of lines in place on a terminal.
     const live = plain ? null : (await import('log-update')).default;
     const render = () => live?.([`following ${group} (Ctrl-C to stop)`, ...room.lines()].join('\n'));
-    await api.streamEvents(
-      '',
-      (data) => {
-        const e = data as JobLineEvent & { type?: string };
-        if (e.type === 'wake') return undefined; // a client notice, not a job event
-        if (!room.apply(e)) return undefined;
-        if (plain) say(room.line(e.clientId));
-        else render();
-        return room.done() ? 'stop' : undefined;
-      },
-      undefined,
-      () => {
-        if (plain) {
-          say(`following ${group} (Ctrl-C to stop)`);
-          for (const line of room.lines()) say(line);
-        } else render();
-      },
-    );
-    live?.done();
+    try {
+      await api.streamEvents(
+        '',
+        (data) => {
+          const e = data as JobLineEvent & { type?: string };
+          if (e.type === 'wake') return undefined; // a client notice, not a job event
+          if (!room.apply(e)) return undefined;
+          if (plain) say(room.line(e.clientId));
+          else render();
+          return room.done() ? 'stop' : undefined;
+        },
+        undefined,
+        () => {
+          if (plain) {
+            say(`following ${group} (Ctrl-C to stop)`);
+            for (const line of room.lines()) say(line);
+          } else render();
+        },
+      );
+    } finally {
+      // The cursor log-update hid comes back however the stream ends (the server may end it).
+      live?.done();
+    }
     const summary = room.summary();
     if (ctx.flag('json')) say(JSON.stringify({ group, imagefile: set.imagefile, ...summary }));
     say(summaryText(summary, (Date.now() - started) / 1000));

@@ -9,6 +9,12 @@ import type { AdminApiDeps } from './deps.ts';
 const HEARTBEAT_MS = 15_000;
 
 export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admin, notices }) => {
+  // A stream never ends by itself: a stopping server ends each one, or it would wait for every
+  // browser tab and `--follow` to go away before it could stop.
+  const openStreams = new Set<() => void>();
+  r.addHook('preClose', async () => {
+    for (const end of [...openStreams]) end();
+  });
   r.get(
     '/events',
     {
@@ -41,7 +47,10 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminApiDeps> = async (r, { admi
         void outside.runInAsyncScope(() => admin.clientGroup(n.clientId)).then((g) => g === req.query.group && write(), () => undefined);
       });
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const end = () => raw.end();
+      openStreams.add(end);
       req.raw.on('close', () => {
+        openStreams.delete(end);
         clearInterval(heartbeat);
         stream.close();
         unsubscribeNotices?.();
