@@ -30,6 +30,26 @@ import { NETIMAGE_VERSION } from './version.ts';
 
 export { NETIMAGE_VERSION };
 
+/**
+ * How long a stopping server lets HTTP requests under way finish before it cuts them: API calls
+ * end in milliseconds, but a download (a stage 2, a depot image of gigabytes) would hold the stop
+ * for as long as it lasts. The boot image and the agent fetch again (with Range where they resume).
+ */
+export const STOP_GRACE_MS = 5_000;
+
+/** Close the HTTP server: new connections refused, what is under way given STOP_GRACE_MS, then cut. */
+async function closeHttp(http: FastifyInstance, log: Logger): Promise<void> {
+  const cut = setTimeout(() => {
+    log.warn(`stopping: HTTP transfers still running after ${STOP_GRACE_MS / 1000} s are cut (their clients fetch again)`);
+    http.server.closeAllConnections();
+  }, STOP_GRACE_MS);
+  try {
+    await http.close();
+  } finally {
+    clearTimeout(cut);
+  }
+}
+
 export interface BootServer {
   config: Config;
   store: Store;
@@ -156,7 +176,7 @@ async function startLocked(config: Config, log: Logger, releaseDataDir: () => vo
         await scheduler.stop();
         await wake.stop();
         await protocols?.stop();
-        await http.close();
+        await closeHttp(http, log);
         await remoteEvents?.close();
         await store.close();
         releaseDataDir();

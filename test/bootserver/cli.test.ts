@@ -1,6 +1,7 @@
 import test from 'ava';
 import { spawn, execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -128,4 +129,33 @@ test('a pid file whose process is gone (a server killed with -9) does not block 
   child.kill('SIGTERM');
   t.is(await exited, '0 null', `an orderly stop, not killed by the signal: ${stderr}`);
   await t.throwsAsync(readFile(join(dir, 'data', 'server.pid'), 'utf8'), { code: 'ENOENT' });
+});
+
+test('a stop does not wait for a download under way: it is cut after the grace, the stop is orderly (exit 0, pid file gone)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-stop-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // A boot file far bigger than the socket buffers, fetched by a client that reads nothing: the
+  // transfer stalls as one to a PC on a slow or dead link does.
+  const bootRoot = join(dir, 'boot');
+  await mkdir(join(bootRoot, 'netimage'), { recursive: true });
+  await writeFile(join(bootRoot, 'netimage', 'stage2'), Buffer.alloc(64 << 20, 1));
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: serveEnv(dir, { NETIMAGE_BOOT_ROOT: bootRoot }), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const out = await watchStart(child, /is running/).ready;
+  const port = Number(/http:\/\/127\.0\.0\.1:(\d+)\/api\/v1/.exec(out)![1]);
+  const stalled = createConnection({ host: '127.0.0.1', port });
+  t.teardown(() => void stalled.destroy());
+  stalled.pause();
+  stalled.write('GET /boot/netimage/stage2 HTTP/1.1\r\nHost: x\r\n\r\n');
+  const closedByServer = new Promise((r) => stalled.once('close', r));
+  await new Promise((r) => setTimeout(r, 500));
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r(`${code} ${signal}`)));
+  child.kill('SIGTERM');
+  t.is(await exited, '0 null', `an orderly stop: ${stderr}`);
+  await t.throwsAsync(readFile(join(dir, 'data', 'server.pid'), 'utf8'), { code: 'ENOENT' });
+  stalled.resume();
+  await closedByServer;
+  t.pass();
 });
