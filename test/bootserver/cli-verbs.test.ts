@@ -4,11 +4,11 @@
 // works on its own clients and groups.
 import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI, spawnServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+import { CLI, spawnServe, startCli, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
 import { closedPort } from '../os-images/helpers/mini-mirror.ts';
 import { wakeTargetText } from '../../bootserver/cli/commands/group.ts';
 
@@ -148,18 +148,15 @@ test("jobs --follow --group shows the room's PCs only, in the server's zone", as
   await cli('group', 'add', 'room-fg-other');
   await cli('client', 'add', 'pc-fg1', '--mac', '52:54:00:0c:02:01', '--group', 'room-fg');
   await cli('client', 'add', 'pc-fg2', '--mac', '52:54:00:0c:02:02', '--group', 'room-fg-other');
-  const follower = spawn(process.execPath, [CLI, 'jobs', '--follow', '--group', 'room-fg'], { env: server!.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  follower.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  t.teardown(() => void follower.kill());
-  while (!/^following/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
-  t.regex(stdout, /^following the jobs of the PCs in room-fg \(times Europe\/Berlin, \+0[12]:00; Ctrl-C to stop\)\n$/);
+  const follower = startCli(t, server!.env, process.execPath, [CLI, 'jobs', '--follow', '--group', 'room-fg']);
+  await follower.printed(/^following/);
+  t.regex(follower.stdout(), /^following the jobs of the PCs in room-fg \(times Europe\/Berlin, \+0[12]:00; Ctrl-C to stop\)\n$/);
   const other = await takeJob('52:54:00:0c:02:02', 'pc-fg2', 'hwinvent');
   await agentCall(server!.url, other.token, 'POST', '/job/progress', { percent: 30, message: 'other room' });
   const mine = await takeJob('52:54:00:0c:02:01', 'pc-fg1', 'hwinvent');
   await agentCall(server!.url, mine.token, 'POST', '/job/progress', { percent: 40, message: 'this room' });
-  const deadline = Date.now() + 10_000;
-  while (!/this room/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await follower.printed(/this room/);
+  const stdout = follower.stdout();
   t.regex(stdout, /pc-fg1\s+hwinvent\s+running\s+\[#+\.+\]\s+40% this room/);
   t.notRegex(stdout, /pc-fg2|other room/, 'events of the PCs in the other room are left out');
   // The time of day is Berlin's, as the "following" line says.
@@ -455,16 +452,10 @@ test('doctor asks the server the CLI talks to: --url with no server behind it is
 test('jobs --follow while the server stops: the server does not wait for it, the CLI says the stream ended and the jobs go on, exit 1 (not a silent 0)', async (t) => {
   const own = await spawnServe();
   t.teardown(own.stop);
-  const child = spawn(process.execPath, [CLI, 'jobs', '--follow'], { env: own.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => void child.kill());
-  let stdout = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((r) => child.once('close', r));
-  while (!/following all jobs/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  const cli = startCli(t, own.env, process.execPath, [CLI, 'jobs', '--follow']);
+  await cli.printed(/following all jobs/);
   // An open stream used to hold the stop (fastify waits for every connection) until the follower left.
   await own.stop();
-  t.is(await exited, 1);
-  t.regex(stderr, /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
+  t.is(await cli.exited, 1);
+  t.regex(cli.stderr(), /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
 });

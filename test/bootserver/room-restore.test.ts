@@ -1,9 +1,8 @@
 // `netimage room restore <group> --follow` through the real binary against a real server: the
 // three PCs' jobs are driven as the boot image would drive them (boot config, agent API).
 import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
-import { CLI, startServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
+import { CLI, startCli, startServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Depot } from '../../bootserver/depot/depot.ts';
@@ -45,15 +44,9 @@ async function bootJob(s: ServeProcess, mac: string): Promise<{ token: string }>
  */
 async function restoreRoom(t: ExecutionContext, s: ServeProcess, command: string, argv: string[]): Promise<{ stdout: string; code: number | null }> {
   await room(s, [['win11', 'win10'], ['win11'], ['win11']]);
-  const child = spawn(command, argv, { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => void child.kill());
-  let stdout = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((r) => child.once('close', r));
+  const cli = startCli(t, s.env, command, argv);
   // Boot the PCs only once the CLI follows the stream (it says so after subscribing).
-  while (!/following room/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  await cli.printed(/following room/);
   for (const [i, pc] of PCS.entries()) {
     const job = await bootJob(s, pc.mac);
     await agentCall(s.url, job.token, 'GET', '/job');
@@ -61,9 +54,9 @@ async function restoreRoom(t: ExecutionContext, s: ServeProcess, command: string
     const result = i === 1 ? { result: 'failed', error: 'disk too small for win11' } : { result: 'successful' };
     t.is((await agentCall(s.url, job.token, 'POST', '/job/result', result)).status, 200);
   }
-  const code = await exited;
-  t.is(stderr, '');
-  return { stdout, code };
+  const code = await cli.exited;
+  t.is(cli.stderr(), '');
+  return { stdout: cli.stdout(), code };
 }
 
 function assertSummary(t: ExecutionContext, stdout: string): void {
@@ -99,21 +92,15 @@ test('room restore --follow on a terminal redraws the lines in place', async (t)
 test('the server stops while room restore --follow follows: the CLI says the stream ended and the jobs go on, exit 1, no summary calling running PCs failed', async (t) => {
   const s = await startServe(t);
   await room(s, [['win11'], ['win11'], ['win11']]);
-  const child = spawn(process.execPath, [CLI, 'room', 'restore', 'room', '--follow', '--yes'], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => void child.kill());
-  let stdout = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((r) => child.once('close', r));
-  while (!/following room/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  const cli = startCli(t, s.env, process.execPath, [CLI, 'room', 'restore', 'room', '--follow', '--yes']);
+  await cli.printed(/following room/);
   const job = await bootJob(s, PCS[0]!.mac);
   await agentCall(s.url, job.token, 'POST', '/job/progress', { percent: 40, message: 'restoring pc01' });
-  while (!/pc01\s+running/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+  await cli.printed(/pc01\s+running/);
   await s.stop();
-  t.is(await exited, 1);
-  t.regex(stderr, /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
-  t.notRegex(stdout, /succeeded, \d+ failed/, 'no summary: the PCs had not ended');
+  t.is(await cli.exited, 1);
+  t.regex(cli.stderr(), /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
+  t.notRegex(cli.stdout(), /succeeded, \d+ failed/, 'no summary: the PCs had not ended');
 });
 
 test('room restore of an unknown group or one with no common image: one clear line, nothing set', async (t) => {

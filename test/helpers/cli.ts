@@ -79,3 +79,30 @@ export async function spawnServe(extra: Record<string, string> = {}): Promise<Se
   const cli = (...args: string[]) => exec(process.execPath, [CLI, ...args], { env });
   return { dir, env, url, token, out, cli, stop };
 }
+
+/** A long-running CLI (a `--follow`) as a child: what it printed so far, and its exit code. */
+export interface RunningCli {
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout matches (polled: the CLI prints as events come). */
+  printed(pattern: RegExp): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/** Start `command argv` (the CLI, or a wrapper such as `script`) with env; killed when the test ends. */
+export function startCli(t: ExecutionContext, env: NodeJS.ProcessEnv, command: string, argv: string[]): RunningCli {
+  const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill());
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async printed(pattern) {
+      while (!pattern.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+    },
+    exited: new Promise((r) => child.once('close', r)),
+  };
+}
