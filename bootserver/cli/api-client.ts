@@ -56,6 +56,11 @@ function refusal(status: number, text: string): ApiError {
   return new ApiError(status, `${status}: ${inAdminWords(message)}${hint}`);
 }
 
+/** What went wrong under a failed fetch: undici's own words ("fetch failed", "terminated") say nothing, their cause does. */
+function fetchFailure(error: unknown): string {
+  return (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+}
+
 export class AdminClient {
   readonly url: string;
   private readonly token: string | null;
@@ -112,7 +117,7 @@ export class AdminClient {
 
   /** No answer at all (server stopped, wrong --url): one line saying so, not fetch's "fetch failed". */
   private unreachable(error: unknown): ApiError {
-    return new ApiError(0, `cannot reach the netimage server at ${this.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? (bash run.sh start)`);
+    return new ApiError(0, `cannot reach the netimage server at ${this.url} (${fetchFailure(error)}); is it running? (bash run.sh start)`);
   }
 
   /**
@@ -158,7 +163,7 @@ export class AdminClient {
   }
 
   private streamEnded(error: unknown): ApiError {
-    const why = error ? ` (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message})` : '';
+    const why = error ? ` (${fetchFailure(error)})` : '';
     return new ApiError(0, `the netimage server at ${this.url} ended the live stream${why}: stopped or restarting? The jobs go on; netimage jobs shows where they are`);
   }
 }
