@@ -44,6 +44,19 @@ export class ApiError extends NetimageError {
   }
 }
 
+/**
+ * No answer, or an answer that stopped (the server is stopped or restarting, the link is cut):
+ * status 0. `why` is what the connection said, for a follower that tries again.
+ */
+export class ConnectionLost extends ApiError {
+  readonly why: string;
+  constructor(message: string, why: string) {
+    super(0, message);
+    this.name = 'ConnectionLost';
+    this.why = why;
+  }
+}
+
 /** An error answer as one line: its status and the server's message (not the JSON around it). */
 function refusal(status: number, text: string): ApiError {
   let message = text;
@@ -116,15 +129,22 @@ export class AdminClient {
   }
 
   /** No answer at all (server stopped, wrong --url): one line saying so, not fetch's "fetch failed". */
-  private unreachable(error: unknown): ApiError {
-    return new ApiError(0, `cannot reach the netimage server at ${this.url} (${fetchFailure(error)}); is it running? (bash run.sh start)`);
+  private unreachable(error: unknown): ConnectionLost {
+    const why = fetchFailure(error);
+    return new ConnectionLost(`cannot reach the netimage server at ${this.url} (${why}); is it running? (bash run.sh start)`, why);
   }
 
   /**
-   * Stream server-sent events until onEvent returns 'stop'. The server ending the stream first
-   * (stopped, restarting, the link cut) is an error saying so: the jobs go on without us.
+   * Stream server-sent events until onEvent (or onOpen) returns 'stop'. The server ending the
+   * stream first (stopped, restarting, the link cut) is a ConnectionLost saying so: the jobs go on
+   * without us (follow.ts tries again). onOpen runs before any event is read.
    */
-  async streamEvents(query: string, onEvent: (data: unknown) => 'stop' | void, signal?: AbortSignal, onOpen?: () => void): Promise<void> {
+  async streamEvents(
+    query: string,
+    onEvent: (data: unknown) => 'stop' | void,
+    signal?: AbortSignal,
+    onOpen?: () => 'stop' | void | Promise<'stop' | void>,
+  ): Promise<void> {
     let res: Response;
     try {
       res = await fetch(`${this.url}/api/v1/events${query}`, { headers: this.headers({ accept: 'text/event-stream' }), ...(signal ? { signal } : {}) });
@@ -134,7 +154,10 @@ export class AdminClient {
     }
     if (!res.ok || !res.body) throw refusal(res.status, await res.text());
     // The server subscribes before it answers: from here on no event is missed.
-    onOpen?.();
+    if ((await onOpen?.()) === 'stop') {
+      await res.body.cancel().catch(() => undefined);
+      return;
+    }
     const decoder = new TextDecoder();
     let buffer = '';
     try {
@@ -162,8 +185,8 @@ export class AdminClient {
     throw this.streamEnded(null);
   }
 
-  private streamEnded(error: unknown): ApiError {
-    const why = error ? ` (${fetchFailure(error)})` : '';
-    return new ApiError(0, `the netimage server at ${this.url} ended the live stream${why}: stopped or restarting? The jobs go on; netimage jobs shows where they are`);
+  private streamEnded(error: unknown): ConnectionLost {
+    const why = error ? fetchFailure(error) : '';
+    return new ConnectionLost(`the netimage server at ${this.url} ended the live stream${why ? ` (${why})` : ''}: stopped or restarting? The jobs go on; netimage jobs shows where they are`, why);
   }
 }

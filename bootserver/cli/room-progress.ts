@@ -11,6 +11,8 @@ export interface PcProgress {
   message: string;
 }
 
+const ENDED_WORD: Readonly<Record<string, string>> = { failed: 'failed', cancelled: 'cancelled', exhausted: 'gave up' };
+
 export class RoomProgress {
   readonly #pcs = new Map<string, PcProgress>();
   readonly #productId: string;
@@ -31,6 +33,29 @@ export class RoomProgress {
     if (e.state === 'succeeded') pc.percent = 100;
     if (e.message) pc.message = e.message;
     return true;
+  }
+
+  /**
+   * After the stream was away (a server restart): each PC's newest job of this product as the
+   * server lists it now. Returns the PCs whose line changed.
+   */
+  catchUp(jobs: readonly { clientId: string; productId: string; state: string; percent: number | null; error: string | null }[]): string[] {
+    const changed: string[] = [];
+    for (const job of jobs) {
+      const pc = this.#pcs.get(job.clientId);
+      if (!pc || job.productId !== this.#productId || FINAL_STATES.has(pc.state)) continue;
+      // A job waits in 'booting' until its PC boots: the line already says so.
+      if (job.state === 'booting' && pc.state === 'waiting') continue;
+      const percent = job.state === 'succeeded' ? 100 : job.percent ?? pc.percent;
+      // Worded as the server words the event that ends a job (service/netboot.ts).
+      const message = job.state === 'succeeded' ? 'succeeded' : job.error ? `${ENDED_WORD[job.state] ?? job.state}: ${job.error}` : pc.message;
+      if (job.state === pc.state && percent === pc.percent && message === pc.message) continue;
+      pc.state = job.state;
+      pc.percent = percent;
+      pc.message = message;
+      changed.push(job.clientId);
+    }
+    return changed;
   }
 
   line(clientId: string): string {

@@ -449,13 +449,51 @@ test('doctor asks the server the CLI talks to: --url with no server behind it is
   t.regex(wrong.stdout, /^✘ cli login +the server refuses this CLI's token: netimage login/m);
 });
 
-test('jobs --follow while the server stops: the server does not wait for it, the CLI says the stream ended and the jobs go on, exit 1 (not a silent 0)', async (t) => {
+test('jobs --follow while the server stops, with NETIMAGE_FOLLOW_RECONNECT_SECONDS=0: the server does not wait for it, the CLI says the stream ended and the jobs go on, exit 1 (not a silent 0)', async (t) => {
   const own = await spawnServe();
   t.teardown(own.stop);
-  const cli = startCli(t, own.env, process.execPath, [CLI, 'jobs', '--follow']);
+  const cli = startCli(t, { ...own.env, NETIMAGE_FOLLOW_RECONNECT_SECONDS: '0' }, process.execPath, [CLI, 'jobs', '--follow']);
   await cli.printed(/following all jobs/);
   // An open stream used to hold the stop (fastify waits for every connection) until the follower left.
   await own.stop();
   t.is(await cli.exited, 1);
   t.regex(cli.stderr(), /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
+});
+
+test('jobs --follow --job across a server restart: each event once, the ones from while it was away too, then exit 0 when the job ends', async (t) => {
+  const own = await spawnServe();
+  t.teardown(own.stop);
+  const mac = '52:54:00:0a:0f:01';
+  await own.cli('client', 'add', 'pc-follow', '--mac', mac);
+  await own.cli('action', 'set', 'pc-follow', 'hwinvent');
+  const job = parseNetbootConfig(await (await fetch(`${own.url}/boot/grub/client/efi/mac-${mac}/uuid-.cfg`)).text())!;
+  await agentCall(own.url, job.token, 'GET', '/job');
+  await agentCall(own.url, job.token, 'POST', '/job/progress', { percent: 10, message: 'before the restart' });
+  const cli = startCli(t, own.env, process.execPath, [CLI, 'jobs', '--follow', '--job', job.jobId.slice(0, 8)]);
+  await cli.printed(/before the restart/);
+  await own.halt();
+  await cli.printed(/ended the live stream/, 'stderr');
+  // While the CLI is away the server runs on another port; then again on the one it knows.
+  const away = await own.start({ NETIMAGE_HTTP_PORT: '0' });
+  await agentCall(away, job.token, 'POST', '/job/progress', { percent: 60, message: 'while the CLI was away' });
+  await own.start();
+  await cli.printed(/is back/, 'stderr');
+  await cli.printed(/while the CLI was away/);
+  await agentCall(own.url, job.token, 'POST', '/job/progress', { percent: 90, message: 'after the restart' });
+  await agentCall(own.url, job.token, 'POST', '/job/result', { result: 'successful' });
+  t.is(await cli.exited, 0);
+  const lines = cli.stdout().trim().split('\n');
+  t.regex(lines[0]!, /^following job [0-9a-f-]{36} /);
+  const shown = lines.slice(1).map((l) => l.slice(10).replace(/\s+/g, ' ').trim());
+  t.deepEqual(new Set(shown).size, shown.length, `no line twice:\n${cli.stdout()}`);
+  for (const text of ['boot configuration read', 'agent started', 'before the restart', 'while the CLI was away', 'after the restart']) t.is(shown.filter((l) => l.includes(text)).length, 1, text);
+  t.regex(lines.at(-1)!, /pc-follow\s+hwinvent\s+succeeded\s.*succeeded$/);
+  t.regex(cli.stderr(), /^netimage: the netimage server at \S+ ended the live stream.*Trying again for up to 2 min \(the jobs go on; Ctrl-C to stop\)\nnetimage: the live stream from \S+ is back\n$/);
+});
+
+test('NETIMAGE_FOLLOW_RECONNECT_SECONDS that is not a number of seconds is one clear line before anything is followed', async (t) => {
+  const e = (await t.throwsAsync(promisify(execFile)(process.execPath, [CLI, 'jobs', '--follow'], { env: { ...server!.env, NETIMAGE_FOLLOW_RECONNECT_SECONDS: '-5' } }))) as CliFailure;
+  t.is(e.code, 2);
+  t.is(e.stderr, 'netimage: NETIMAGE_FOLLOW_RECONNECT_SECONDS takes a whole number of seconds from 0 to 86400, got "-5"\n');
+  t.is(e.stdout, '');
 });

@@ -32,3 +32,32 @@ test('only restore events of the room change a line; an ended PC stays ended', (
   t.is(summaryText(room.summary(), 75), '1 succeeded, 1 failed in 1m15s\n  pc01: failed: no disk');
   t.is(formatDuration(9.4), '9s');
 });
+
+test('after the stream was away, the listed jobs bring each PC up to date; an ended PC stays ended', (t) => {
+  const job = (clientId: string, state: string, percent: number | null, error: string | null = null, productId = RESTORE) => ({ clientId, productId, state, percent, error });
+  const room = new RoomProgress(['pc01', 'pc02', 'pc03', 'pc04'], RESTORE);
+  t.true(room.apply(event('pc01', 'running', 40, 'restoring', { kind: 'progress' })));
+  t.true(room.apply(event('pc04', 'failed', null, 'failed: no disk')));
+  const changed = room.catchUp([
+    job('pc01', 'succeeded', 40),
+    job('pc02', 'booting', null), // its PC has not booted yet: still waiting
+    job('pc03', 'failed', null, 'disk too small'),
+    job('pc04', 'succeeded', 100), // ended before: stays as the stream left it
+    job('pc09', 'failed', null, 'not in the room'),
+    job('pc02', 'running', 10, null, 'opsi-local-image-backup'),
+  ]);
+  t.deepEqual(changed, ['pc01', 'pc03']);
+  t.regex(room.line('pc01'), /^pc01\s+succeeded\s+\[#{20}\]\s+100%\s+succeeded$/);
+  t.regex(room.line('pc02'), /^pc02\s+waiting\s+\[\.{20}\]\s+0%\s+waiting for the PC to boot/);
+  t.regex(room.line('pc03'), /^pc03\s+failed\s+.*failed: disk too small$/);
+  t.false(room.done());
+  t.deepEqual(room.catchUp([job('pc02', 'running', 30)]), ['pc02']);
+  t.deepEqual(room.catchUp([job('pc02', 'running', 30)]), [], 'nothing new: no line');
+  t.deepEqual(room.catchUp([job('pc02', 'exhausted', null, 'no result after 3 boots')]), ['pc02']);
+  t.true(room.done());
+  t.deepEqual(room.summary().failed.map((f) => [f.clientId, f.error]), [
+    ['pc02', 'gave up: no result after 3 boots'],
+    ['pc03', 'failed: disk too small'],
+    ['pc04', 'failed: no disk'],
+  ]);
+});

@@ -4,6 +4,8 @@ import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
 import { CLI, startCli, startServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
 import { copyFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Depot } from '../../bootserver/depot/depot.ts';
 import { writeGoldenFiles } from '../helpers/golden-files.ts';
@@ -89,17 +91,76 @@ test('room restore --follow on a terminal redraws the lines in place', async (t)
   assertSummary(t, stdout);
 });
 
-test('the server stops while room restore --follow follows: the CLI says the stream ended and the jobs go on, exit 1, no summary calling running PCs failed', async (t) => {
+test('the server restarts while room restore --follow follows: the CLI says so, tries again, and catches up on what happened while it was away', async (t) => {
   const s = await startServe(t);
   await room(s, [['win11'], ['win11'], ['win11']]);
   const cli = startCli(t, s.env, process.execPath, [CLI, 'room', 'restore', 'room', '--follow', '--yes']);
   await cli.printed(/following room/);
+  const first = await bootJob(s, PCS[0]!.mac);
+  await agentCall(s.url, first.token, 'POST', '/job/progress', { percent: 40, message: 'restoring pc01' });
+  await cli.printed(/pc01\s+running/);
+  await s.halt();
+  await cli.printed(/ended the live stream.*Trying again for up to 2 min/, 'stderr');
+  // While the CLI is away the server runs on another port (the same data dir), and every PC
+  // ends there: nothing of it reaches the CLI's stream, only the job list can tell it.
+  const away = { ...s, url: await s.start({ NETIMAGE_HTTP_PORT: '0' }) };
+  t.is((await agentCall(away.url, first.token, 'POST', '/job/result', { result: 'successful' })).status, 200);
+  for (const [i, pc] of PCS.slice(1).entries()) {
+    const job = await bootJob(away, pc.mac);
+    await agentCall(away.url, job.token, 'GET', '/job');
+    const result = i === 0 ? { result: 'failed', error: 'disk too small for win11' } : { result: 'successful' };
+    t.is((await agentCall(away.url, job.token, 'POST', '/job/result', result)).status, 200);
+  }
+  t.false(/pc02\s+failed/.test(cli.stdout()), 'the CLI cannot have seen it yet');
+  await s.start(); // back on the port the CLI knows
+  t.is(await cli.exited, 1);
+  const errLines = cli.stderr().trim().split('\n');
+  t.is(errLines.length, 2, cli.stderr());
+  t.regex(errLines[0]!, /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? Trying again for up to 2 min \(the jobs go on; Ctrl-C to stop\)$/);
+  t.regex(errLines[1]!, /^netimage: the live stream from http:\/\/127\.0\.0\.1:\d+ is back$/);
+  const out = cli.stdout();
+  t.regex(out, /pc01\s+succeeded\s+\[#{20}\]\s+100%\s+succeeded/);
+  t.regex(out, /pc03\s+succeeded/);
+  t.regex(out, /pc02\s+failed .*failed: disk too small for win11/);
+  t.regex(out, /^2 succeeded, 1 failed in \S+$/m);
+  t.regex(out, /^ {2}pc02: failed: disk too small for win11$/m);
+});
+
+test('on a terminal the header line says while the stream is away, and the lines go on once it is back', async (t) => {
+  const s = await startServe(t);
+  await room(s, [['win11'], ['win11'], ['win11']]);
+  const cli = startCli(t, s.env, 'script', ['-qec', `stty rows 40 cols 200; exec ${process.execPath} ${CLI} room restore room --follow --yes`, '/dev/null']);
+  await cli.printed(/following room/);
+  await s.halt();
+  await cli.printed(/the netimage server at \S+ ended the live stream.*Trying again for up to 2 min/);
+  await s.start();
+  for (const pc of PCS) {
+    const job = await bootJob(s, pc.mac);
+    t.is((await agentCall(s.url, job.token, 'POST', '/job/result', { result: 'successful' })).status, 200);
+  }
+  t.is(await cli.exited, 0);
+  const last = cli.stdout().slice(cli.stdout().lastIndexOf('following room'));
+  t.notRegex(last, /ended the live stream/, 'the header is back to "following" once the stream is');
+  t.regex(cli.stdout(), /(^|\x1b\[\?25h)3 succeeded, 0 failed in \S+\r?$/m);
+  t.is(cli.stderr(), '');
+});
+
+test('the server stops and does not come back within NETIMAGE_FOLLOW_RECONNECT_SECONDS: the CLI says so and the jobs go on, exit 1, no summary calling running PCs failed', async (t) => {
+  const s = await startServe(t);
+  await room(s, [['win11'], ['win11'], ['win11']]);
+  const withBadWait = { env: { ...s.env, NETIMAGE_FOLLOW_RECONNECT_SECONDS: 'soon' } };
+  const bad = (await t.throwsAsync(promisify(execFile)(process.execPath, [CLI, 'room', 'restore', 'room', '--follow', '--yes'], withBadWait))) as CliFailure;
+  t.is(bad.code, 2);
+  t.is(bad.stderr, 'netimage: NETIMAGE_FOLLOW_RECONNECT_SECONDS takes a whole number of seconds from 0 to 86400, got "soon"\n');
+  t.is(JSON.parse((await s.cli('jobs', '--json')).stdout).length, 0, 'nothing was set');
+  const cli = startCli(t, { ...s.env, NETIMAGE_FOLLOW_RECONNECT_SECONDS: '1' }, process.execPath, [CLI, 'room', 'restore', 'room', '--follow', '--yes']);
+  await cli.printed(/following room/);
   const job = await bootJob(s, PCS[0]!.mac);
   await agentCall(s.url, job.token, 'POST', '/job/progress', { percent: 40, message: 'restoring pc01' });
   await cli.printed(/pc01\s+running/);
-  await s.stop();
+  await s.halt();
   t.is(await cli.exited, 1);
-  t.regex(cli.stderr(), /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? The jobs go on; netimage jobs shows where they are\n$/);
+  t.regex(cli.stderr(), /^netimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream.*: stopped or restarting\? Trying again for up to 1 s \(the jobs go on; Ctrl-C to stop\)\nnetimage: the netimage server at http:\/\/127\.0\.0\.1:\d+ ended the live stream and did not answer again within 1 s: the jobs go on; netimage jobs shows where they are\n$/);
   t.notRegex(cli.stdout(), /succeeded, \d+ failed/, 'no summary: the PCs had not ended');
 });
 

@@ -13,6 +13,8 @@ export const CLI = 'bootserver/cli/main.ts';
 
 /** The last line serve prints on a first start. */
 const SERVE_READY = /Lost it\?.*\n/;
+/** The last line serve prints on a later start (the token was shown the first time). */
+const SERVE_READY_AGAIN = /^ {2}site {8}.*\n/m;
 
 export interface ServeProcess {
   dir: string;
@@ -23,6 +25,10 @@ export interface ServeProcess {
   out: string;
   /** Run `netimage ...args`; rejects on a non-zero exit with code, stdout and stderr. */
   cli(...args: string[]): Promise<{ stdout: string; stderr: string }>;
+  /** SIGTERM the server and wait for its exit; the data dir stays (for `start`). */
+  halt(): Promise<void>;
+  /** Start serve again on the same data dir (after `halt`), with more env (NETIMAGE_HTTP_PORT: its own port, else a free one); resolves with its URL. */
+  start(extra?: Record<string, string>): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -54,17 +60,22 @@ export function serveEnv(dir: string, extra: Record<string, string> = {}): NodeJ
   return env;
 }
 
+const urlOf = (out: string): string => /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!;
+
 /** `netimage serve` on a fresh data dir; the caller stops it. */
 export async function spawnServe(extra: Record<string, string> = {}): Promise<ServeProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
   const env = serveEnv(dir, extra);
-  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stop = async () => {
+  let child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const halt = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;
     }
+  };
+  const stop = async () => {
+    await halt();
     await rm(dir, { recursive: true, force: true });
   };
   let out: string;
@@ -74,18 +85,23 @@ export async function spawnServe(extra: Record<string, string> = {}): Promise<Se
     await stop();
     throw new Error(`netimage serve did not start: ${(error as Error).message}`);
   }
-  const url = /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!;
+  const url = urlOf(out);
   const token = /\n\s+(ni_[A-Za-z0-9_-]+)\n/.exec(out)![1]!;
+  const start = async (more: Record<string, string> = {}) => {
+    await halt();
+    child = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, NETIMAGE_HTTP_PORT: new URL(url).port, ...more }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return urlOf(await watchStart(child, SERVE_READY_AGAIN).ready);
+  };
   const cli = (...args: string[]) => exec(process.execPath, [CLI, ...args], { env });
-  return { dir, env, url, token, out, cli, stop };
+  return { dir, env, url, token, out, cli, halt, start, stop };
 }
 
 /** A long-running CLI (a `--follow`) as a child: what it printed so far, and its exit code. */
 export interface RunningCli {
   stdout(): string;
   stderr(): string;
-  /** Resolves once stdout matches (polled: the CLI prints as events come). */
-  printed(pattern: RegExp): Promise<void>;
+  /** Resolves once stdout (or stderr) matches (polled: the CLI prints as events come). */
+  printed(pattern: RegExp, on?: 'stdout' | 'stderr'): Promise<void>;
   exited: Promise<number | null>;
 }
 
@@ -100,8 +116,8 @@ export function startCli(t: ExecutionContext, env: NodeJS.ProcessEnv, command: s
   return {
     stdout: () => stdout,
     stderr: () => stderr,
-    async printed(pattern) {
-      while (!pattern.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+    async printed(pattern, on = 'stdout') {
+      while (!pattern.test(on === 'stdout' ? stdout : stderr)) await new Promise((r) => setTimeout(r, 50));
     },
     exited: new Promise((r) => child.once('close', r)),
   };

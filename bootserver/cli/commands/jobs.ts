@@ -5,8 +5,9 @@ import { ApiError, type AdminClient } from '../api-client.ts';
 import { jobEventLine, table, type JobLineEvent } from '../format.ts';
 import { formatInZone } from '../../../lib/zoned-time.ts';
 import { displayZone, showTime } from '../time.ts';
+import { followEvents, followReconnectMs } from '../follow.ts';
 
-interface JobView {
+export interface JobView {
   id: string;
   clientId: string;
   productId: string;
@@ -73,17 +74,35 @@ export const jobsCommand: CommandGroup = {
       // The lines carry the time of day only: the zone and its offset are said here once.
       const what = job ? `job ${job}` : client ? `the jobs of ${client}` : group ? `the jobs of the PCs in ${group}` : 'all jobs';
       const following = `following ${what} (times ${zone}, ${formatInZone(new Date(), zone).slice(20)}; Ctrl-C to stop)\n`;
-      await api.streamEvents(q.size ? `?${q.toString()}` : '', (data) => {
-        if ((data as { type?: string }).type === 'wake') {
-          // A client notice (did not wake), not a job event.
-          const n = data as { ts: string; clientId: string; message: string };
-          process.stdout.write(`${formatInZone(n.ts, zone).slice(11, 19)}  ${n.clientId.padEnd(14)} ${n.message}\n`);
-          return undefined;
-        }
-        const e = data as JobLineEvent & { jobId: string };
-        process.stdout.write(jobEventLine(e, zone) + '\n');
-        return job && e.kind === 'state' && FINAL_STATES.has(e.state) ? 'stop' : undefined;
-      }, undefined, () => process.stdout.write(following));
+      const reconnectMs = followReconnectMs();
+      // A job filter replays that job's history on every (re)connection: each event is shown once.
+      const shown = new Set<number>();
+      await followEvents(
+        api,
+        q.size ? `?${q.toString()}` : '',
+        {
+          onEvent: (data) => {
+            if ((data as { type?: string }).type === 'wake') {
+              // A client notice (did not wake), not a job event.
+              const n = data as { ts: string; clientId: string; message: string };
+              process.stdout.write(`${formatInZone(n.ts, zone).slice(11, 19)}  ${n.clientId.padEnd(14)} ${n.message}\n`);
+              return undefined;
+            }
+            const e = data as JobLineEvent & { jobId: string; id?: number };
+            if (job && typeof e.id === 'number') {
+              if (shown.has(e.id)) return undefined;
+              shown.add(e.id);
+            }
+            process.stdout.write(jobEventLine(e, zone) + '\n');
+            return job && e.kind === 'state' && FINAL_STATES.has(e.state) ? 'stop' : undefined;
+          },
+          onOpen: () => void process.stdout.write(following),
+          onLost: (line) => void process.stderr.write(line + '\n'),
+          // Only a job's history comes again; for a PC, a room or all jobs the gap stays a gap.
+          onBack: (line) => void process.stderr.write(`${line}${job ? '' : '; what happened while it was away is not shown here (netimage jobs lists where the jobs are)'}\n`),
+        },
+        reconnectMs,
+      );
       return 0;
     }
     const q = new URLSearchParams();

@@ -9,6 +9,8 @@ import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
 import { withCliWay } from '../golden-way.ts';
+import { followEvents, followReconnectMs } from '../follow.ts';
+import type { JobView } from './jobs.ts';
 
 const LIST_HINT = 'netimage depot ls lists the golden images, netimage images <hostname> what a PC has';
 
@@ -42,6 +44,8 @@ export const roomCommand: CommandGroup = {
       : image
         ? { imagefile: image }
         : {};
+    // Read before anything is set: a wrong value must not leave a restore set and the command ended.
+    const reconnectMs = ctx.flag('follow') ? followReconnectMs() : 0;
     const api = await ctx.api();
     const { confirm, notice } = await confirmWipe(ctx, api, group, ProductId.restore, 'setup', properties);
     const set = await api
@@ -67,25 +71,51 @@ export const roomCommand: CommandGroup = {
     const started = Date.now();
     // The live view: log-update redraws the block of lines in place on a terminal.
     const live = plain ? null : (await import('log-update')).default;
-    const render = () => live?.([`following ${group} (Ctrl-C to stop)`, ...room.lines()].join('\n'));
+    const header = `following ${group} (Ctrl-C to stop)`;
+    /** While the stream is away, what the terminal's header line says instead of "following". */
+    let away: string | null = null;
+    const render = () => live?.([away ?? header, ...room.lines()].join('\n'));
     try {
-      await api.streamEvents(
+      await followEvents(
+        api,
         '',
-        (data) => {
-          const e = data as JobLineEvent & { type?: string };
-          if (e.type === 'wake') return undefined; // a client notice, not a job event
-          if (!room.apply(e)) return undefined;
-          if (plain) say(room.line(e.clientId));
-          else render();
-          return room.done() ? 'stop' : undefined;
+        {
+          onEvent: (data) => {
+            const e = data as JobLineEvent & { type?: string };
+            if (e.type === 'wake') return undefined; // a client notice, not a job event
+            if (!room.apply(e)) return undefined;
+            if (plain) say(room.line(e.clientId));
+            else render();
+            return room.done() ? 'stop' : undefined;
+          },
+          onOpen: () => {
+            if (plain) {
+              say(header);
+              for (const line of room.lines()) say(line);
+            } else render();
+          },
+          onLost: (line) => {
+            if (plain) process.stderr.write(line + '\n');
+            else {
+              away = line.replace(/^netimage: /, '');
+              render();
+            }
+          },
+          // The room's stream replays nothing: the PCs' newest restore jobs say where each is now.
+          onBack: async (line) => {
+            const q = new URLSearchParams({ group, per_client: '1', product: ProductId.restore, limit: '1000' });
+            const changed = room.catchUp(await api.call<JobView[]>('GET', `/api/v1/jobs?${q.toString()}`));
+            if (plain) {
+              process.stderr.write(line + '\n');
+              for (const id of changed) say(room.line(id));
+            } else {
+              away = null;
+              render();
+            }
+            return room.done() ? 'stop' : undefined;
+          },
         },
-        undefined,
-        () => {
-          if (plain) {
-            say(`following ${group} (Ctrl-C to stop)`);
-            for (const line of room.lines()) say(line);
-          } else render();
-        },
+        reconnectMs,
       );
     } finally {
       // The cursor log-update hid comes back however the stream ends (the server may end it).
