@@ -12,6 +12,12 @@ export interface PcProgress {
 }
 
 const ENDED_WORD: Readonly<Record<string, string>> = { failed: 'failed', cancelled: 'cancelled', exhausted: 'gave up' };
+/** States in the order counts name them, and (lower first) which PCs a full terminal shows. */
+const STATE_ORDER = ['failed', 'exhausted', 'cancelled', 'running', 'booting', 'waiting', 'succeeded'];
+const rank = (state: string): number => {
+  const i = STATE_ORDER.indexOf(state);
+  return i < 0 ? STATE_ORDER.indexOf('running') : i;
+};
 
 export class RoomProgress {
   readonly #pcs = new Map<string, PcProgress>();
@@ -66,6 +72,38 @@ export class RoomProgress {
 
   lines(): string[] {
     return [...this.#pcs.keys()].map((id) => this.line(id));
+  }
+
+  /** How many PCs are in each state: "3 running, 1 waiting, 26 succeeded" (states with none left out). */
+  counts(pcs: readonly PcProgress[] = [...this.#pcs.values()]): string {
+    const n = new Map<string, number>();
+    for (const pc of pcs) n.set(pc.state, (n.get(pc.state) ?? 0) + 1);
+    return [...n.entries()]
+      .sort(([a], [b]) => rank(a) - rank(b))
+      .map(([state, count]) => `${count} ${state}`)
+      .join(', ');
+  }
+
+  /**
+   * What a terminal of `rows` lines shows: the header, then one line per PC while they all fit.
+   * A bigger room (30 PCs on a 24-line terminal) shows the PCs that need a look (failed, then
+   * running, booting, waiting) and one line counting the rest; a terminal cuts a taller block at
+   * the top, header first, so it never gets one.
+   */
+  frame(header: string, rows: number): string[] {
+    const all = [...this.#pcs.values()];
+    const room = Math.max(0, rows - 2); // the header, and the line the cursor waits on
+    if (all.length <= room) return [header, ...this.lines()];
+    if (room < 2) return [header];
+    const shown = new Set(
+      all
+        .map((pc, i) => ({ pc, i }))
+        .sort((a, b) => rank(a.pc.state) - rank(b.pc.state) || a.i - b.i)
+        .slice(0, room - 1)
+        .map(({ pc }) => pc.clientId),
+    );
+    const hidden = all.filter((pc) => !shown.has(pc.clientId));
+    return [header, ...all.filter((pc) => shown.has(pc.clientId)).map((pc) => this.line(pc.clientId)), `… and ${hidden.length} more: ${this.counts(hidden)}`];
   }
 
   done(): boolean {

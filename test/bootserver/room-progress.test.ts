@@ -61,3 +61,29 @@ test('after the stream was away, the listed jobs bring each PC up to date; an en
     ['pc04', 'failed: no disk'],
   ]);
 });
+
+test('a room taller than the terminal: the header and the PCs that need a look, the rest counted in one line', (t) => {
+  const ids = Array.from({ length: 30 }, (_, i) => `pc${String(i + 1).padStart(2, '0')}`);
+  const room = new RoomProgress(ids, RESTORE);
+  for (const id of ids.slice(0, 20)) room.apply(event(id, 'succeeded', null, 'succeeded'));
+  room.apply(event('pc25', 'running', 50, 'restoring', { kind: 'progress' }));
+  room.apply(event('pc28', 'failed', null, 'failed: no disk'));
+  room.apply(event('pc03', 'running', 10, 'late')); // ended before: stays succeeded
+  t.is(room.counts(), '1 failed, 1 running, 8 waiting, 20 succeeded');
+  // Everything fits: the header and every PC in the room's order.
+  const tall = room.frame('H', 40);
+  t.is(tall.length, 31);
+  t.deepEqual(tall.slice(0, 2), ['H', room.line('pc01')]);
+  // 12 rows: the header, 9 PCs (failed, running, then the waiting ones, in the room's order), the rest counted; one row left for the cursor.
+  const small = room.frame('H', 12);
+  t.is(small.length, 11);
+  t.is(small[0], 'H');
+  t.deepEqual(
+    small.slice(1, -1).map((l) => l.slice(0, 4)),
+    ['pc21', 'pc22', 'pc23', 'pc24', 'pc25', 'pc26', 'pc27', 'pc28', 'pc29'],
+  );
+  t.regex(small[5]!, /^pc25\s+running\s+\[#{10}\.{10}\]\s+50%\s+restoring$/);
+  t.is(small.at(-1), '… and 21 more: 1 waiting, 20 succeeded');
+  t.deepEqual(room.frame('H', 3), ['H'], 'no room for a PC line: the header only');
+  t.is(new RoomProgress(['a'], RESTORE).frame('H', 3).length, 2, 'one PC fits in three rows');
+});

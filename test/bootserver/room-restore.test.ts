@@ -88,7 +88,20 @@ test('room restore --follow on a terminal redraws the lines in place', async (t)
   const { stdout, code } = await restoreRoom(t, s, 'script', ['-qec', `stty rows 40 cols 120; exec ${process.execPath} ${CLI} room restore room --follow --yes`, '/dev/null']);
   t.is(code, 1);
   t.true(stdout.includes('\x1b[2K'), 'earlier frames are erased, not scrolled');
+  t.regex(stdout, /following room: 3 waiting \(Ctrl-C to stop\)/, 'the header counts the PCs by state');
+  t.regex(stdout, /following room: 1 failed, 2 succeeded \(Ctrl-C to stop\)/);
   assertSummary(t, stdout);
+});
+
+test('room restore --follow on a terminal shorter than the room: the header, the PCs that need a look, the rest counted', async (t) => {
+  const s = await startServe(t);
+  // 4 rows: the header, one PC, the count of the others, the cursor's line.
+  const { stdout, code } = await restoreRoom(t, s, 'script', ['-qec', `stty rows 4 cols 120; exec ${process.execPath} ${CLI} room restore room --follow --yes`, '/dev/null']);
+  t.is(code, 1);
+  t.regex(stdout, /following room: 3 waiting \(Ctrl-C to stop\)\r\npc01 +waiting .*\r\n… and 2 more: 2 waiting\r\n/);
+  t.regex(stdout, /following room: 1 failed, 2 succeeded \(Ctrl-C to stop\)\r\npc02 +failed .*disk too small for win11\r\n… and 2 more: 2 succeeded\r\n/);
+  t.regex(stdout, /(^|\x1b\[\?25h)2 succeeded, 1 failed in \S+\r?$/m);
+  t.regex(stdout, /^ {2}pc02: .*disk too small for win11\r?$/m);
 });
 
 test('the server restarts while room restore --follow follows: the CLI says so, tries again, and catches up on what happened while it was away', async (t) => {

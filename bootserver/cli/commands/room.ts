@@ -74,7 +74,9 @@ export const roomCommand: CommandGroup = {
     const header = `following ${group} (Ctrl-C to stop)`;
     /** While the stream is away, what the terminal's header line says instead of "following". */
     let away: string | null = null;
-    const render = () => live?.([away ?? header, ...room.lines()].join('\n'));
+    // On a terminal the header counts the PCs by state; a room taller than the terminal shows
+    // the PCs that need a look and counts the rest (RoomProgress.frame).
+    const render = () => live?.(room.frame(away ?? `following ${group}: ${room.counts()} (Ctrl-C to stop)`, process.stdout.rows ?? 24).join('\n'));
     try {
       await followEvents(
         api,
