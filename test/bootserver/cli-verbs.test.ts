@@ -252,7 +252,7 @@ test('a new admin\'s mistakes say what to do: unknown PC, room or product (with 
 
 test('the help lists every verb, and `<group> --help` only that group', async (t) => {
   const help = (await cli('help')).stdout;
-  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C | --group G] [--last] [--tz ZONE]', 'netimage jobs --follow [--client C | --group G] [--job ID] [--tz ZONE]']) {
+  for (const line of ['netimage group rm <name>', 'netimage client edit <hostname>', 'netimage job log <job>', 'netimage images <hostname>', 'netimage serve [--config FILE]', 'netimage jobs [--client C | --group G] [--last] [--limit N] [--tz ZONE]', 'netimage jobs --follow [--client C | --group G] [--job ID] [--tz ZONE]']) {
     t.true(help.includes(line), line);
   }
   const client = (await cli('client', '--help')).stdout;
@@ -496,4 +496,30 @@ test('NETIMAGE_FOLLOW_RECONNECT_SECONDS that is not a number of seconds is one c
   t.is(e.code, 2);
   t.is(e.stderr, 'netimage: NETIMAGE_FOLLOW_RECONNECT_SECONDS takes a whole number of seconds from 0 to 86400, got "-5"\n');
   t.is(e.stdout, '');
+});
+
+test('jobs lists every PC of a room of 105 with --last (the API answers 100 by default), and says when --limit cut a list', async (t) => {
+  const csv = join(server!.dir, 'room-page.csv');
+  const macs = Array.from({ length: 105 }, (_, i) => `52:54:00:7c:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
+  await writeFile(csv, macs.map((mac, i) => `pg${String(i).padStart(3, '0')},${mac},,room-page`).join('\n') + '\n');
+  await cli('client', 'import', csv);
+  await cli('action', 'set', '--group', 'room-page', 'hwinvent');
+  // Each PC's job starts when it reads its boot config, as at its PXE boot.
+  for (const mac of macs) t.truthy(parseNetbootConfig(await (await fetch(`${server!.url}/boot/grub/client/efi/mac-${mac}/uuid-.cfg`)).text()));
+  const last = await cli('jobs', '--group', 'room-page', '--last', '--json');
+  t.is(JSON.parse(last.stdout).length, 105, 'one row per PC of the room');
+  t.is(last.stderr, '');
+  const rows = (r: { stdout: string }) => r.stdout.trim().split('\n').length - 2; // less the header and its rule
+  const cut = await cli('jobs', '--group', 'room-page', '--limit', '7');
+  t.is(rows(cut), 7);
+  t.is(cut.stderr, 'netimage: the newest 7 jobs shown; there are more (--limit N, up to 5000)\n');
+  const all = await cli('jobs', '--group', 'room-page', '--limit', '105');
+  t.is(rows(all), 105);
+  t.is(all.stderr, '', 'all of them: nothing to say');
+  t.is((await cli('jobs', '--group', 'room-page')).stderr, 'netimage: the newest 100 jobs shown; there are more (--limit N, up to 5000)\n');
+  t.deepEqual(await fails(t, ['jobs', '--limit', '0']), { code: 2, stderr: 'netimage: --limit takes a number of jobs from 1 to 5000, got "0"' });
+  t.deepEqual(await fails(t, ['audit', '--limit', 'all']), { code: 2, stderr: 'netimage: --limit takes a number of entries from 1 to 10000, got "all"' });
+  const audit = await cli('audit', '--limit', '1');
+  t.is(rows(audit), 1);
+  t.is(audit.stderr, 'netimage: the newest entry shown; there are more (--limit N, up to 10000)\n');
 });

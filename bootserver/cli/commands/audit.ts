@@ -1,7 +1,11 @@
 // `netimage audit`: who changed what, on which PCs, when and from where (admins only).
-import { UsageError, type CommandGroup } from '../command.ts';
+import type { CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
 import { displayZone, readTime, showTime } from '../time.ts';
+import { cut, pageOf } from '../page.ts';
+
+/** The most entries one answer of GET /api/v1/audit holds. */
+const AUDIT_PAGE_MAX = 10_000;
 
 interface AuditEntry {
   ts: string;
@@ -34,14 +38,16 @@ export const auditCommand: CommandGroup = {
     const api = await ctx.api();
     // One zone for what is typed and what is shown: --since 07:00 means 07:00 as the TIME column shows it.
     const zone = await displayZone(ctx.string('tz'), api);
+    const page = pageOf(ctx.string('limit'), 100, AUDIT_PAGE_MAX, 'entries');
     const q = new URLSearchParams();
-    for (const name of ['actor', 'since', 'limit']) {
+    for (const name of ['actor', 'since']) {
       const v = ctx.string(name);
       if (v === undefined) continue;
-      if (name === 'limit' && !/^\d+$/.test(v)) throw new UsageError(`--limit takes a number of entries, got "${v}"`);
       q.set(name, name === 'since' ? readTime(v, zone, 'since').toISOString() : v);
     }
-    const entries = await api.call<AuditEntry[]>('GET', `/api/v1/audit${q.size ? `?${q}` : ''}`);
+    q.set('limit', String(page.ask));
+    const { rows: entries, more } = cut(await api.call<AuditEntry[]>('GET', `/api/v1/audit?${q}`), page, { one: 'entry', many: 'entries' });
+    if (more) process.stderr.write(`netimage: ${more}\n`);
     ctx.out(entries, () =>
       !entries.length
         ? 'no audit entries match'

@@ -6,6 +6,7 @@ import { jobEventLine, table, type JobLineEvent } from '../format.ts';
 import { formatInZone } from '../../../lib/zoned-time.ts';
 import { displayZone, showTime } from '../time.ts';
 import { followEvents, followReconnectMs } from '../follow.ts';
+import { cut, pageOf } from '../page.ts';
 
 export interface JobView {
   id: string;
@@ -23,7 +24,9 @@ export interface JobView {
 
 /** Job states after which nothing more happens to that job. */
 export const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'exhausted', 'cancelled']);
-/** How many of the newest jobs a shortened id is looked up in (the API's largest page). */
+/** The most jobs one answer of GET /api/v1/jobs holds. */
+const JOBS_PAGE_MAX = 5000;
+/** How many of the newest jobs a shortened id is looked up in. */
 const PREFIX_SEARCH_LIMIT = 1000;
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -44,13 +47,14 @@ export const jobsCommand: CommandGroup = {
   name: 'jobs',
   section: 'admin',
   usage: [
-    { syntax: 'jobs [--client C | --group G] [--last] [--tz ZONE]', summary: "list jobs, newest first (--last: each PC's newest job only)" },
+    { syntax: 'jobs [--client C | --group G] [--last] [--limit N] [--tz ZONE]', summary: "list jobs, newest first (--last: each PC's newest job only; --limit: how many, 100 by default, every PC's with --last)" },
     { syntax: 'jobs --follow [--client C | --group G] [--job ID] [--tz ZONE]', summary: "follow their progress live (times in the server's zone, or --tz)" },
   ],
   options: {
     client: { type: 'string' },
     group: { type: 'string' },
     last: { type: 'boolean' },
+    limit: { type: 'string' },
     job: { type: 'string' },
     follow: { type: 'boolean', short: 'f' },
     tz: { type: 'string' },
@@ -105,11 +109,15 @@ export const jobsCommand: CommandGroup = {
       );
       return 0;
     }
+    // --last is one row per PC: all of them, as far as one answer goes (a room of 150 PCs is not cut at 100).
+    const page = pageOf(ctx.string('limit'), ctx.flag('last') ? JOBS_PAGE_MAX : 100, JOBS_PAGE_MAX, 'jobs');
     const q = new URLSearchParams();
     if (client) q.set('client', client);
     if (group) q.set('group', group);
     if (ctx.flag('last')) q.set('per_client', '1');
-    const jobs = await api.call<JobView[]>('GET', `/api/v1/jobs${q.size ? `?${q.toString()}` : ''}`);
+    q.set('limit', String(page.ask));
+    const { rows: jobs, more } = cut(await api.call<JobView[]>('GET', `/api/v1/jobs?${q.toString()}`), page, { one: 'job', many: 'jobs' });
+    if (more) process.stderr.write(`netimage: ${more}\n`);
     ctx.out(jobs, () =>
       jobs.length
         ? table(
