@@ -16,6 +16,8 @@ export interface JobStreamFilter {
   group?: string | undefined;
 }
 
+/** Events read at a time while a job's history is replayed. */
+const REPLAY_PAGE = 5_000;
 /** How long a PC's group is trusted before the store is asked again. */
 const GROUP_CACHE_MS = 5_000;
 
@@ -70,9 +72,16 @@ export function openJobStream(store: Store, bus: JobEventBus, filter: JobStreamF
   const replay = async () => {
     const job = filter.job ? await store.getJob(filter.job) : null;
     if (job) {
-      for (const e of await store.listJobEvents(job.id)) {
-        const live = { ...e, clientId: job.clientId, productId: job.productId };
-        if (matches(live)) deliver(live);
+      // Page by page: a long job (an OS install's apt output is a log event per line) has more
+      // events than one read returns, and its end is in the last page.
+      for (let after = 0; ; ) {
+        const page = await store.listJobEvents(job.id, { afterId: after, limit: REPLAY_PAGE });
+        for (const e of page) {
+          const live = { ...e, clientId: job.clientId, productId: job.productId };
+          if (matches(live)) deliver(live);
+        }
+        if (page.length < REPLAY_PAGE) break;
+        after = page[page.length - 1]!.id;
       }
     }
     replaying = false;

@@ -45,3 +45,19 @@ test('a job filter replays the stored history, then the events held meanwhile, e
   bus.publish(event(second.id + 1, 'from the other server, late'));
   t.deepEqual(sent, [first.id, second.id, second.id + 2, second.id + 1]);
 });
+
+test('a job filter replays the whole history of a long job, its end too (more events than one read of the store returns)', async (t) => {
+  const store = await storeWithJob(t);
+  // 12 000 events: an OS install logs each line of its apt output as an event; the store's reads stop at 10 000.
+  const n = 12_000;
+  for (let i = 0; i < n - 1; i++) await store.addJobEvent({ jobId: 'j1', ts, kind: 'log', state: 'running', percent: null, message: `line ${i}` });
+  const end = await store.addJobEvent({ jobId: 'j1', ts, kind: 'state', state: 'succeeded', percent: 100, message: 'succeeded' });
+  const sent: LiveJobEvent[] = [];
+  const stream = openJobStream(store, new JobEventBus(), { job: 'j1' }, (e) => void sent.push(e));
+  t.teardown(() => stream.close());
+  await stream.ready;
+  t.is(sent.length, n);
+  t.is(new Set(sent.map((e) => e.id)).size, n, 'each once');
+  t.true(sent.every((e, i) => i === 0 || e.id > sent[i - 1]!.id), 'in order');
+  t.like(sent.at(-1), { id: end.id, state: 'succeeded', clientId: 'pc01', productId: 'hwinvent' });
+});
