@@ -114,7 +114,8 @@ export async function refuseRemovalInUse(store: Store, kind: DepotKind, name: st
 export async function refuseRemovalUnderJob(store: Store, grants: (job: Job) => Promise<string[]>, id: string): Promise<void> {
   const readers: Job[] = [];
   // A job whose grants cannot be worked out (its product gone) reads nothing it could be refused.
-  for (const job of await store.listJobs({ states: [...ACTIVE_STATES] })) if ((await grants(job).catch(() => [] as string[])).includes(id)) readers.push(job);
+  // Every job under way, not the list's default page of the newest 100: a school boots more PCs than that.
+  for (const job of await store.listJobs({ states: [...ACTIVE_STATES], limit: Number.MAX_SAFE_INTEGER })) if ((await grants(job).catch(() => [] as string[])).includes(id)) readers.push(job);
   const first = readers[0];
   if (!first) return;
   const jobs = readers.map((j) => `${j.clientId} (${j.productId}, job ${j.id.slice(0, 8)})`).join(', ');

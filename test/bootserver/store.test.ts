@@ -216,6 +216,7 @@ for (const backend of BACKENDS) {
     t.deepEqual((await s.listJobs({ perClient: 1 })).map((j) => j.id), ['other-1', 'busy-19', 'idle-2']);
     t.deepEqual((await s.listJobs({ group: 'room2' })).map((j) => j.id), ['other-1']);
     t.deepEqual(await s.listJobs({ group: 'nowhere' }), []);
+    t.is((await s.listJobs({ limit: Number.MAX_SAFE_INTEGER })).length, 23, 'no limit to speak of: every job (depot rm asks for every job under way)');
   });
 
   test(name('deleting a client removes its states (foreign ones too), property values, inventory, jobs, job events and job logs, and nothing of other clients'), async (t) => {

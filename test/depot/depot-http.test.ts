@@ -131,6 +131,17 @@ test('a job token reads only the root filesystem its install job was granted, an
   t.is((await read(install.token, granted)).status, 206, 'still there');
   t.is((await ts.api('DELETE', '/api/v1/depot/rootfs/debian-12-other')).status, 204);
 
+  // However many jobs started since (a room of 100 PCs booting hwinvent: the job list's default page).
+  for (let i = 0; i < 100; i++) {
+    const mac = `52:54:00:00:72:${i.toString(16).padStart(2, '0')}`;
+    await ts.api('POST', '/api/v1/clients', { id: `pc-r${i}`, mac });
+    await ts.server.store.putProductOnClient({ clientId: `pc-r${i}`, productId: 'hwinvent', ...pending });
+    t.truthy(parseNetbootConfig(await readBootConfig(ts, mac, null)));
+  }
+  const stillInUse = await ts.api('DELETE', `/api/v1/depot/rootfs/${granted}`);
+  t.is(stillInUse.status, 409);
+  t.regex(stillInUse.body.message, new RegExp(`is being read by the job under way on pc01 \\(opsi-local-image-debian, job ${install.jobId.slice(0, 8)}\\)`));
+
   // Once the admin clears the request the job is cancelled and its token reads nothing.
   await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-debian/action', { actionRequest: 'none' });
   const after = await read(install.token, granted);
