@@ -3,7 +3,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { agentCall, parseNetbootConfig } from '../helpers/server.ts';
 import { CLI, startCli, startServe, type CliFailure, type ServeProcess } from '../helpers/cli.ts';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -137,6 +137,34 @@ test('the server restarts while room restore --follow follows: the CLI says so, 
   t.regex(out, /pc02\s+failed .*failed: disk too small for win11/);
   t.regex(out, /^2 succeeded, 1 failed in \S+$/m);
   t.regex(out, /^ {2}pc02: failed: disk too small for win11$/m);
+});
+
+test('room restore --follow on a terminal draws a busy room at most every 200 ms, not once per event', async (t) => {
+  const s = await startServe(t);
+  await s.cli('group', 'add', 'big');
+  const pcs = Array.from({ length: 60 }, (_, i) => ({ id: `big${String(i).padStart(2, '0')}`, mac: `52:54:00:ab:00:${i.toString(16).padStart(2, '0')}` }));
+  const csv = join(s.dir, 'big.csv');
+  await writeFile(csv, pcs.map((pc) => `${pc.id},${pc.mac},,big`).join('\n') + '\n');
+  await s.cli('client', 'import', csv);
+  for (const pc of pcs) await recordImages(s, pc.id, ['win11']);
+  const cli = startCli(t, s.env, 'script', ['-qec', `stty rows 100 cols 160; exec ${process.execPath} ${CLI} room restore big --follow --yes`, '/dev/null']);
+  await cli.printed(/following big/);
+  const started = Date.now();
+  let events = 0;
+  for (const pc of pcs) {
+    const job = await bootJob(s, pc.mac);
+    await agentCall(s.url, job.token, 'GET', '/job');
+    for (const percent of [20, 40, 60]) await agentCall(s.url, job.token, 'POST', '/job/progress', { percent, message: `restoring ${pc.id}` });
+    t.is((await agentCall(s.url, job.token, 'POST', '/job/result', { result: 'successful' })).status, 200);
+    events += 6; // boot config read, agent started, three progress, succeeded
+  }
+  t.is(await cli.exited, 0);
+  const took = Date.now() - started;
+  // Each drawing is one synchronized-output block (log-update); the first comes before the PCs start.
+  const frames = cli.stdout().split('\x1b[?2026h').length - 1;
+  t.true(frames <= Math.ceil(took / 200) + 3, `${frames} drawings in ${took} ms for ${events} events`);
+  t.regex(cli.stdout(), /following big: 60 succeeded \(Ctrl-C to stop\)/, 'the last state is drawn');
+  t.regex(cli.stdout(), /60 succeeded, 0 failed in \S+\r?$/m);
 });
 
 test('on a terminal the header line says while the stream is away, and the lines go on once it is back', async (t) => {

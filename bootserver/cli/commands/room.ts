@@ -12,6 +12,8 @@ import { withCliWay } from '../golden-way.ts';
 import { followEvents, followReconnectMs } from '../follow.ts';
 import type { JobView } from './jobs.ts';
 
+/** How often a terminal's block of lines is redrawn at most. */
+const RENDER_EVERY_MS = 200;
 const LIST_HINT = 'netimage depot ls lists the golden images, netimage images <hostname> what a PC has';
 
 export const roomCommand: CommandGroup = {
@@ -77,6 +79,15 @@ export const roomCommand: CommandGroup = {
     // On a terminal the header counts the PCs by state; a room taller than the terminal shows
     // the PCs that need a look and counts the rest (RoomProgress.frame).
     const render = () => live?.(room.frame(away ?? `following ${group}: ${room.counts()} (Ctrl-C to stop)`, process.stdout.rows ?? 24).join('\n'));
+    // Progress comes about once a second from every PC: 500 PCs would redraw the block 500 times
+    // a second. Changes are drawn together, at most every RENDER_EVERY_MS, and the last at the end.
+    let due: NodeJS.Timeout | null = null;
+    const renderSoon = () => {
+      due ??= setTimeout(() => {
+        due = null;
+        render();
+      }, RENDER_EVERY_MS);
+    };
     try {
       await followEvents(
         api,
@@ -87,7 +98,7 @@ export const roomCommand: CommandGroup = {
             if (e.type === 'wake') return undefined; // a client notice, not a job event
             if (!room.apply(e)) return undefined;
             if (plain) say(room.line(e.clientId));
-            else render();
+            else renderSoon();
             return room.done() ? 'stop' : undefined;
           },
           onOpen: () => {
@@ -105,7 +116,7 @@ export const roomCommand: CommandGroup = {
           },
           // The room's stream replays nothing: the PCs' newest restore jobs say where each is now.
           onBack: async (line) => {
-            const q = new URLSearchParams({ group, per_client: '1', product: ProductId.restore, limit: '1000' });
+            const q = new URLSearchParams({ group, per_client: '1', product: ProductId.restore, limit: '5000' });
             const changed = room.catchUp(await api.call<JobView[]>('GET', `/api/v1/jobs?${q.toString()}`));
             if (plain) {
               process.stderr.write(line + '\n');
@@ -120,6 +131,10 @@ export const roomCommand: CommandGroup = {
         reconnectMs,
       );
     } finally {
+      if (due) {
+        clearTimeout(due);
+        render();
+      }
       // The cursor log-update hid comes back however the stream ends (the server may end it).
       live?.done();
     }
