@@ -1,6 +1,6 @@
 // The UI's pure logic (ui/src/model.ts): what a PC tile shows, and what an action says it wipes.
 import test from 'ava';
-import { liveEventOf, tileOf, wipeOf, fetchOnlyOf, installProducts, pcs, formatInZone, setServerZone, when } from '../../ui/src/model.ts';
+import { liveEventOf, withLiveEvents, tileOf, wipeOf, fetchOnlyOf, installProducts, pcs, formatInZone, setServerZone, when } from '../../ui/src/model.ts';
 import { formatInZone as libFormatInZone } from '../../lib/zoned-time.ts';
 import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from '../../ui/src/types.ts';
 
@@ -78,4 +78,19 @@ test("a live event tells a job's state only when the list was not read after it 
   t.is(liveEventOf(job('j1', 'hwinvent', 'booting', '2026-12-01T10:00:00Z'), live), e);
   t.is(liveEventOf(job('j1', 'hwinvent', 'succeeded', '2026-12-01T10:00:09Z'), live), undefined);
   t.is(liveEventOf(job('j2', 'hwinvent', 'booting', '2026-12-01T10:00:00Z'), live), undefined);
+});
+
+test('live events taken in as a batch: the newest per job, the last percent and message kept through log lines, the seeding line remembered', (t) => {
+  const e = (id: number, jobId: string, kind: LiveJobEvent['kind'], percent: number | null, message: string): LiveJobEvent => ({ id, jobId, clientId: 'pc01', productId: 'opsi-local-image-restore', state: 'running', kind, percent, message, ts: `2026-12-01T10:00:0${id}Z` });
+  const before = new Map([['j1', { ...e(1, 'j1', 'progress', 10, 'restoring'), seeding: null }]]);
+  const after = withLiveEvents(before, [
+    e(2, 'j1', 'progress', 40, 'restoring /dev/sda2'),
+    e(3, 'j2', 'state', null, 'agent started'),
+    e(4, 'j1', 'log', null, 'room seeding of golden/win11: 80 % by multicast'),
+    e(5, 'j1', 'log', null, 'partclone: 1 GiB written'),
+  ]);
+  t.like(after.get('j1'), { id: 5, percent: 40, message: 'restoring /dev/sda2', seeding: 'room seeding of golden/win11: 80 % by multicast' });
+  t.like(after.get('j2'), { id: 3, percent: null, message: 'agent started', seeding: null });
+  t.is(before.get('j1')!.id, 1, 'the map it was given is left as it was (a screen may still draw it)');
+  t.deepEqual(withLiveEvents(after, []), after);
 });

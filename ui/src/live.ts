@@ -3,20 +3,21 @@
 import { createContext } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import { api } from './api.ts';
+import { withLiveEvents, type LiveJob } from './model.ts';
 import type { LiveJobEvent } from './types.ts';
-import { SEEDING_LOG_PREFIX } from '../../lib/golden.ts';
+
+export type { LiveJob };
 
 /**
- * A job's newest event, and its latest room seeding line (how much came by multicast, by HTTP,
- * multicast blocked…): the agent sends those as log lines, which `netimage jobs --follow --group`
- * prints as they come; a PC's tile shows the latest.
+ * Events are taken in together every LIVE_BATCH_MS: every PC reports about once a second, and a
+ * screen drawn again per event would fall behind with a room of 500 PCs (500 draws a second).
  */
-export type LiveJob = LiveJobEvent & { seeding: string | null };
+const LIVE_BATCH_MS = 250;
 
 export interface Live {
   /** Newest event per job id. */
   jobs: Map<string, LiveJob>;
-  /** Bumped on every event, so screens can refetch what an event made stale. */
+  /** Bumped on every batch of events, so screens can refetch what an event made stale. */
   version: number;
   connected: boolean;
 }
@@ -28,22 +29,35 @@ export function useLiveEvents(enabled: boolean): Live {
   const [live, setLive] = useState<Live>({ jobs: new Map(), version: 0, connected: false });
   useEffect(() => {
     if (!enabled) return undefined;
-    return api.follow(
-      (e) =>
-        setLive((l) => {
-          const jobs = new Map(l.jobs);
-          // Log lines carry no percent: keep the last one, and the last progress message.
-          const prev = l.jobs.get(e.jobId);
-          const seeding = e.kind === 'log' && e.message.startsWith(SEEDING_LOG_PREFIX) ? e.message : (prev?.seeding ?? null);
-          jobs.set(e.jobId, { ...e, percent: e.percent ?? prev?.percent ?? null, message: e.kind === 'log' ? (prev?.message ?? '') : e.message, seeding });
-          return { jobs, version: l.version + 1, connected: true };
-        }),
+    let batch: LiveJobEvent[] = [];
+    let due: ReturnType<typeof setTimeout> | undefined;
+    const flush = () => {
+      due = undefined;
+      const events = batch;
+      batch = [];
+      setLive((l) => ({ jobs: withLiveEvents(l.jobs, events), version: l.version + 1, connected: true }));
+    };
+    const stop = api.follow(
+      (e) => {
+        batch.push(e);
+        due ??= setTimeout(flush, LIVE_BATCH_MS);
+      },
       () => setLive((l) => ({ ...l, version: l.version + 1 })),
       // (Re)opened: what happened while the stream was down never comes, and a live event kept
       // from before (a job "running") would hide the stored state that a refetch reads. Starting
-      // empty changes every screen's state key, so each reads the lists again.
-      () => setLive((l) => ({ jobs: new Map(), version: l.version + 1, connected: true })),
+      // empty changes every screen's state key, so each reads the lists again; events of the old
+      // stream not yet taken in go with it.
+      () => {
+        clearTimeout(due);
+        due = undefined;
+        batch = [];
+        setLive((l) => ({ jobs: new Map(), version: l.version + 1, connected: true }));
+      },
     );
+    return () => {
+      clearTimeout(due);
+      stop();
+    };
   }, [enabled]);
   return live;
 }

@@ -1,7 +1,7 @@
 // Pure logic of the screens: what a PC tile shows, what an action wipes, how times read.
 import type { ClientView, Job, LiveJobEvent, ProductDefinition, ProductStateView } from './types.ts';
 import { formatInZone } from '../../lib/zone-format.ts';
-import { fetchOnlyImage } from '../../lib/golden.ts';
+import { fetchOnlyImage, SEEDING_LOG_PREFIX } from '../../lib/golden.ts';
 
 export { formatInZone };
 
@@ -29,6 +29,25 @@ export interface Tile {
 
 /** Short product names for small screens: the opsi-local-image- prefix says nothing in a room. */
 export const shortName = (productId: string) => productId.replace(/^opsi-local-image-/, '');
+
+/**
+ * A job's newest event, and its latest room seeding line (how much came by multicast, by HTTP,
+ * multicast blocked…): the agent sends those as log lines, which `netimage jobs --follow --group`
+ * prints as they come; a PC's tile shows the latest.
+ */
+export type LiveJob = LiveJobEvent & { seeding: string | null };
+
+/** The newest event per job after these events, in the order they came (a new map; `jobs` is left as it was). */
+export function withLiveEvents(jobs: ReadonlyMap<string, LiveJob>, events: readonly LiveJobEvent[]): Map<string, LiveJob> {
+  const next = new Map(jobs);
+  for (const e of events) {
+    // Log lines carry no percent: keep the last one, and the last progress message.
+    const prev = next.get(e.jobId);
+    const seeding = e.kind === 'log' && e.message.startsWith(SEEDING_LOG_PREFIX) ? e.message : (prev?.seeding ?? null);
+    next.set(e.jobId, { ...e, percent: e.percent ?? prev?.percent ?? null, message: e.kind === 'log' ? (prev?.message ?? '') : e.message, seeding });
+  }
+  return next;
+}
 
 /**
  * The live event that tells a stored job's present: the newest one seen, unless the list was read
