@@ -102,6 +102,13 @@ export const listJobsQuery = z
 
 export const jobIdParams = z.object({ id: z.uuid() });
 
+export const jobEventsQuery = z
+  .object({
+    /** Only the newest N events (still oldest first): a running job's latest lines, whatever came before. */
+    tail: z.coerce.number().int().min(1).max(10_000).optional(),
+  })
+  .strict();
+
 export const eventsQuery = z
   .object({
     job: z.uuid().optional(),

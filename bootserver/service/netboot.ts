@@ -501,10 +501,10 @@ export class NetbootService {
     this.bus.publish({ ...record, clientId: job.clientId, productId: job.productId });
   }
 
-  /** Admin view: the job's events so far (for SSE replay and `netimage jobs`). */
-  async jobEvents(jobId: string, afterId = 0) {
+  /** Admin view: the job's events so far, oldest first; with `tail` only the newest that many (a running job's latest lines). */
+  async jobEvents(jobId: string, tail?: number) {
     if (!(await this.store.getJob(jobId))) throw new StoreNotFoundError(`job ${jobId} not found`);
-    return this.store.listJobEvents(jobId, { afterId });
+    return this.store.listJobEvents(jobId, tail === undefined ? {} : { newest: tail });
   }
 }
 

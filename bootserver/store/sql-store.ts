@@ -639,10 +639,15 @@ export class SqlStore implements Store {
       return { ...event, id };
     });
   }
-  listJobEvents(jobId: string, options: { afterId?: number; kinds?: JobEventKind[]; limit?: number } = {}): Promise<JobEventRecord[]> {
+  listJobEvents(jobId: string, options: { afterId?: number; kinds?: JobEventKind[]; limit?: number; newest?: number } = {}): Promise<JobEventRecord[]> {
     return this.read(async (c) => {
       const w = whereClause([['job_id', jobId], ['kind', options.kinds]], ['id > ?']);
-      return (await c.all(`SELECT * FROM job_events ${w.sql} ORDER BY id LIMIT ?`, options.afterId ?? 0, ...w.params, options.limit ?? 10000)).map(rowToEvent);
+      const params = [options.afterId ?? 0, ...w.params];
+      if (options.newest !== undefined) {
+        const newest = await c.all(`SELECT * FROM job_events ${w.sql} ORDER BY id DESC LIMIT ?`, ...params, options.newest);
+        return newest.reverse().map(rowToEvent);
+      }
+      return (await c.all(`SELECT * FROM job_events ${w.sql} ORDER BY id LIMIT ?`, ...params, options.limit ?? 10000)).map(rowToEvent);
     });
   }
   putJobLog(jobId: string, text: string): Promise<void> {

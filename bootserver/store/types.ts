@@ -239,7 +239,8 @@ export interface Store extends OperatorStore, AuthStore {
   listJobs(filter?: JobFilter): Promise<Job[]>;
 
   addJobEvent(event: Omit<JobEventRecord, 'id'>): Promise<JobEventRecord>;
-  listJobEvents(jobId: string, options?: { afterId?: number; kinds?: JobEventKind[]; limit?: number }): Promise<JobEventRecord[]>;
+  /** Oldest first: after `afterId`, at most `limit` (10 000); with `newest` the newest that many instead. */
+  listJobEvents(jobId: string, options?: { afterId?: number; kinds?: JobEventKind[]; limit?: number; newest?: number }): Promise<JobEventRecord[]>;
   putJobLog(jobId: string, text: string): Promise<void>;
   getJobLog(jobId: string): Promise<string | null>;
 

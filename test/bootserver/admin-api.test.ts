@@ -336,3 +336,19 @@ test('a client whose job is under way is not removed (409 naming the job and how
   await ts.api('PUT', '/api/v1/clients/pc01/products/hwinvent/action', { actionRequest: 'none' });
   t.is((await ts.api('DELETE', '/api/v1/clients/pc01')).status, 204);
 });
+
+test("a job's events: oldest first; ?tail=N the newest N (a running job's latest lines); a bad tail is a 400", async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  const job = await issueJob(ts, { clientId: 'pc01', mac: MAC1, productId: 'hwinvent' });
+  await agentCall(ts.url, job.token, 'GET', '/job');
+  for (let i = 1; i <= 5; i++) t.is((await agentCall(ts.url, job.token, 'POST', '/job/progress', { percent: i * 10, message: `step ${i}` })).status, 200);
+  const all = await ts.api('GET', `/api/v1/jobs/${job.jobId}/events`);
+  t.is(all.status, 200);
+  const messages = (all.body as { message: string }[]).map((e) => e.message);
+  t.deepEqual(messages.slice(-5), ['step 1', 'step 2', 'step 3', 'step 4', 'step 5']);
+  t.true(messages.length > 5, 'the boot config read and the agent start come first');
+  const tail = await ts.api('GET', `/api/v1/jobs/${job.jobId}/events?tail=2`);
+  t.deepEqual((tail.body as { message: string }[]).map((e) => e.message), ['step 4', 'step 5']);
+  for (const bad of ['tail=0', 'tail=10001', 'tail=all', 'after=3']) t.is((await ts.api('GET', `/api/v1/jobs/${job.jobId}/events?${bad}`)).status, 400, bad);
+});

@@ -190,6 +190,9 @@ for (const backend of BACKENDS) {
     t.true(e2.id > e1.id);
     t.deepEqual((await s.listJobEvents('z', { afterId: e1.id })).map((e) => e.message), ['two']);
     t.deepEqual((await s.listJobEvents('z', { kinds: ['log'] })).map((e) => e.message), ['one']);
+    await s.addJobEvent({ jobId: 'z', ts, kind: 'log', state: 'failed', percent: null, message: 'three' });
+    t.deepEqual((await s.listJobEvents('z', { newest: 2 })).map((e) => e.message), ['two', 'three'], 'the newest, oldest first');
+    t.deepEqual((await s.listJobEvents('z', { newest: 9 })).map((e) => e.message), ['one', 'two', 'three']);
     t.deepEqual(await s.countJobs(), [{ state: 'failed', productId: 'p', count: 3 }]);
   });
 

@@ -319,6 +319,29 @@ test.serial("the event stream drops while a PC's job ends: once it reconnects th
   t.is(await page.locator('.dot.on').count(), 1, 'live updates on again');
 });
 
+test.serial("a running job's log box shows its newest lines, saying that the whole log comes when the job ends", async (t) => {
+  const { ts, page } = shared;
+  t.is((await ts.api('PUT', '/api/v1/clients/pc03/products/hwinvent/action', { actionRequest: 'setup' })).status, 200);
+  const job = parseNetbootConfig(await readBootConfig(ts, '52:54:00:15:00:03', null))!;
+  t.is((await agentCall(ts.url, job.token, 'GET', '/job')).status, 200);
+  // 2 500 log lines (a chatty product): more than the box shows.
+  for (let batch = 0; batch < 5; batch++) {
+    const log = Array.from({ length: 500 }, (_, i) => `line ${String(batch * 500 + i).padStart(4, '0')}`);
+    t.is((await agentCall(ts.url, job.token, 'POST', '/job/progress', { percent: 10 + batch * 10, message: 'reading', log })).status, 200);
+  }
+  await page.goto(ts.url + '/#/client/pc03');
+  const row = page.locator(`li[data-job-row="${job.jobId}"]`);
+  await row.getByText('hwinvent running').waitFor();
+  await row.getByRole('button').click();
+  const box = row.locator('pre.log');
+  await box.getByText(/line 2499/).waitFor();
+  const text = (await box.textContent()) ?? '';
+  t.true(text.startsWith('(the newest 2000 lines; the whole log comes when the job ends)'), text.slice(0, 200));
+  t.false(text.includes('line 0000'), 'the oldest lines are the ones left out');
+  t.is((await agentCall(ts.url, job.token, 'POST', '/job/result', { result: 'successful' })).status, 200);
+  await row.getByText('hwinvent succeeded').waitFor({ timeout: 15_000 });
+});
+
 test.serial('screenshots at phone width, light and dark', async (t) => {
   const { ts, page } = shared;
   await page.setViewportSize(PHONE);

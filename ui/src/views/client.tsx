@@ -33,13 +33,19 @@ async function load(id: string): Promise<Detail> {
   return { client, inventory, states, jobs, images, backup, products };
 }
 
+/** Lines of a running job's events shown in its log box. */
+const LOG_TAIL = 2000;
+
 function JobLog({ job }: { job: Job }) {
   const [text, setText] = useState<string | null>(null);
   useEffect(() => {
     // The full log arrives once the job has ended; until then (or if the agent never sent it) the events the server kept.
+    // A long job has more events than a page shows: its newest ones, with a line saying so.
     api.text(`/api/v1/jobs/${job.id}/log`).then(setText, async () => {
-      const events = await api.call<JobEventRecord[]>('GET', `/api/v1/jobs/${job.id}/events`).catch(() => []);
-      setText(events.map((e) => `${when(e.ts)} ${e.kind === 'progress' ? `[${e.percent ?? ''}%] ` : ''}${e.message}`).join('\n') || '(no log)');
+      const events = await api.call<JobEventRecord[]>('GET', `/api/v1/jobs/${job.id}/events?tail=${LOG_TAIL}`).catch(() => []);
+      const lines = events.map((e) => `${when(e.ts)} ${e.kind === 'progress' ? `[${e.percent ?? ''}%] ` : ''}${e.message}`);
+      if (lines.length === LOG_TAIL) lines.unshift(`(the newest ${LOG_TAIL} lines; the whole log comes when the job ends)`);
+      setText(lines.join('\n') || '(no log)');
     });
   }, [job.id, job.state]);
   return <pre class="log" data-log={job.id}>{text ?? 'loading…'}</pre>;
