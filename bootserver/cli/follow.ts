@@ -21,7 +21,7 @@ export function followReconnectMs(env: NodeJS.ProcessEnv = process.env): number 
   return seconds * 1000;
 }
 
-export function formatWait(ms: number): string {
+function formatWait(ms: number): string {
   const s = Math.round(ms / 1000);
   return s % 60 === 0 && s >= 60 ? `${s / 60} min` : `${s} s`;
 }
