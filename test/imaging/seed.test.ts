@@ -120,7 +120,9 @@ test('every PC ends with files identical to the server\'s, every piece verified;
 test('a PC with 5 % loss fetches only what it lost over HTTP; a PC started late catches up the start over HTTP', (t) => {
   const r = theRun();
   const lossy = r.results[LOSSY]!;
-  t.is(lossy.streamEnd, 'end', 'it followed the stream to its END');
+  // It followed the stream to its end: the END packet, or (null) every piece in hand before END
+  // came (its last piece by multicast, the lost ones fetched meanwhile); never a stall or a block.
+  t.true(lossy.streamEnd === 'end' || lossy.streamEnd === null, `it followed the stream to its end: ${JSON.stringify(lossy)}`);
   t.true(Number(lossy.viaHttp) > 0, JSON.stringify(lossy));
   t.true(Number(lossy.bytesHttp) < Number(lossy.bytes) * 0.3, `lost fragments only, not whole pieces: ${JSON.stringify(lossy)}`);
   const late = r.results[LATE]!;
