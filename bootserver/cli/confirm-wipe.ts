@@ -7,6 +7,7 @@ import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { wipesDisks, wipeWords } from '../service/wipe-confirmation.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { seg, UsageError, type CommandContext } from './command.ts';
+import { nameList } from './format.ts';
 import type { AdminClient } from './api-client.ts';
 
 export const YES_OPTION = { yes: { type: 'boolean', short: 'y' } } as const;
@@ -28,7 +29,7 @@ export async function confirmWipe(
   const clients = await api.call<{ id: string }[]>('GET', `/api/v1/clients?group=${seg(group)}`);
   if (clients.length === 0) return { confirm: undefined, notice: null };
   const n = clients.length;
-  const what = `${productId} ${wipeWords(productId, properties).does} ${n} PC(s) of ${group}: ${clients.map((c) => c.id).join(', ')}`;
+  const what = `${productId} ${wipeWords(productId, properties).does} ${n} PC(s) of ${group}: ${nameList(clients.map((c) => c.id))}`;
   if (ctx.flag('yes')) return { confirm: n, notice: ctx.flag('json') ? null : what };
   await askToConfirm(ctx, what, String(n), 'nothing set');
   return { confirm: n, notice: null };

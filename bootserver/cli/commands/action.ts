@@ -1,5 +1,6 @@
 // `netimage action set`: what a client (or every client of a group) runs at its next network boot.
 import { parseProps, seg, type CommandGroup } from '../command.ts';
+import { nameList } from '../format.ts';
 import { wake } from './wake.ts';
 import { withCliWay } from '../golden-way.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
@@ -38,7 +39,7 @@ export const actionCommand: CommandGroup = {
           throw withCliWay(error, `--prop server_image=NAME, or netimage room restore ${group} --server-image NAME (netimage depot ls lists the golden images)`);
         });
       const what = cleared ? `cleared the ${product} request of ${r.clients.length} client(s) of ${group}` : `${body.actionRequest} of ${product} set for ${r.clients.length} client(s) of ${group}${r.imagefile ? ` (image ${r.imagefile})` : ''}`;
-      ctx.out(r, () => [...(notice ? [notice] : []), `${what}: ${r.clients.join(', ')}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));
+      ctx.out(r, () => [...(notice ? [notice] : []), `${what}: ${nameList(r.clients)}`, ...(r.warnings ?? []).map((w) => `warning: ${w}`)].join('\n'));
     } else {
       const [client, product] = ctx.operands('set', 2);
       const r = await api.call('PUT', `/api/v1/clients/${seg(client)}/products/${seg(product)}/action`, body).catch((error: unknown) => {

@@ -4,7 +4,7 @@
 import { ProductId } from '../../../lib/products.ts';
 import type { PropertyValue } from '../../../lib/agent-protocol.ts';
 import { seg, UsageError, type CommandGroup } from '../command.ts';
-import type { JobLineEvent } from '../format.ts';
+import { nameList, type JobLineEvent } from '../format.ts';
 import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
@@ -64,7 +64,7 @@ export const roomCommand: CommandGroup = {
     const say = (line: string) => process.stdout.write(line + '\n');
     const what = golden ? `golden image ${golden}${ctx.flag('multicast') ? ' (one multicast stream for the room)' : ''}${ctx.flag('fetch-only') ? ', fetch only' : ''}` : `image ${set.imagefile}`;
     if (notice) say(notice);
-    say(`restore of ${what} set for ${set.clients.length} PC(s) of ${group}: ${set.clients.join(', ')}`);
+    say(`restore of ${what} set for ${set.clients.length} PC(s) of ${group}: ${nameList(set.clients)}`);
     for (const w of set.warnings ?? []) say(`warning: ${w}`);
     if (ctx.flag('wake')) say(await wake(api, { group }));
     if (!ctx.flag('follow')) return 0;

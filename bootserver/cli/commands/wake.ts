@@ -1,5 +1,6 @@
 // `netimage wake`: Wake-on-LAN magic packets now, to one client or every client of a group.
 import { seg, type CommandGroup } from '../command.ts';
+import { nameList } from '../format.ts';
 import type { AdminClient } from '../api-client.ts';
 
 interface WakeRecordView {
@@ -11,7 +12,7 @@ interface WakeRecordView {
 export async function wake(api: AdminClient, target: { client?: string | undefined; group?: string | undefined }): Promise<string> {
   if (target.group) {
     const r = await api.call<{ woken: WakeRecordView[]; skipped: { clientId: string; reason: string }[] }>('POST', `/api/v1/groups/${seg(target.group)}/wake`);
-    return `woke ${r.woken.length} client(s) of ${target.group}${r.skipped.length ? `; skipped ${r.skipped.map((s) => `${s.clientId} (${s.reason})`).join(', ')}` : ''}`;
+    return `woke ${r.woken.length} client(s) of ${target.group}${r.skipped.length ? `; skipped ${nameList(r.skipped.map((s) => `${s.clientId} (${s.reason})`))}` : ''}`;
   }
   const r = await api.call<WakeRecordView>('POST', `/api/v1/clients/${seg(target.client!)}/wake`);
   return `sent a wake-on-lan packet to ${r.clientId} via ${r.address}`;
