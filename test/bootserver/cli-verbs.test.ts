@@ -76,6 +76,9 @@ test('client edit changes only the fields given; "" clears a group; wrong input 
   await cli('group', 'add', 'room-edit');
   await cli('client', 'add', 'pc-ed1', '--mac', '52:54:00:0b:00:01', '--description', 'lab PC');
   await cli('client', 'add', 'pc-ed2', '--mac', '52:54:00:0b:00:02');
+  // The name as stored: the next command names it so.
+  t.is((await cli('client', 'add', 'PC-ED3', '--mac', '52:54:00:0b:00:03')).stdout, 'added pc-ed3 (host names are kept in lower case)\n');
+  t.is((await clientJson('pc-ed3')).id, 'pc-ed3');
   const before = await clientJson('pc-ed1');
 
   t.deepEqual(await fails(t, ['client', 'edit', 'pc-ed1']), { code: 2, stderr: 'netimage: client edit: nothing to change: give --mac, --uuid, --group or --description' });

@@ -76,8 +76,9 @@ export const clientCommand: CommandGroup = {
     switch (ctx.args[0]) {
       case 'add': {
         const [id] = ctx.operands('add', 1);
-        const c = await api.call('POST', '/api/v1/clients', { id, mac: ctx.string('mac') ?? null, uuid: ctx.string('uuid') ?? null, group: ctx.string('group') ?? null, description: ctx.string('description') ?? '' });
-        ctx.out(c, () => `added ${id}`);
+        const c = await api.call<{ id: string }>('POST', '/api/v1/clients', { id, mac: ctx.string('mac') ?? null, uuid: ctx.string('uuid') ?? null, group: ctx.string('group') ?? null, description: ctx.string('description') ?? '' });
+        // As stored: host names are kept in lower case, and the PC is known by that name from now on.
+        ctx.out(c, () => (c.id === id ? `added ${c.id}` : `added ${c.id} (host names are kept in lower case)`));
         return 0;
       }
       case 'edit': {
