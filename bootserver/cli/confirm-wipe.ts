@@ -7,7 +7,7 @@ import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { wipesDisks, wipeWords } from '../service/wipe-confirmation.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { seg, UsageError, type CommandContext } from './command.ts';
-import { nameList } from './format.ts';
+import { nameList } from '../../lib/name-list.ts';
 import type { AdminClient } from './api-client.ts';
 
 export const YES_OPTION = { yes: { type: 'boolean', short: 'y' } } as const;

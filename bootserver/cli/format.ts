@@ -18,14 +18,6 @@ export interface JobLineEvent {
   message: string;
 }
 
-/**
- * PC names in one line: all of a classroom's, the first `max` of a bigger set and how many more
- * (a line of 500 names reads as nothing; `netimage client list --group` lists them).
- */
-export function nameList(names: readonly string[], max = 20): string {
-  return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
-}
-
 export function progressBar(percent: number, width = 20): string {
   const p = Math.max(0, Math.min(100, percent));
   const filled = Math.round((p / 100) * width);

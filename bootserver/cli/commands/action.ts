@@ -1,6 +1,6 @@
 // `netimage action set`: what a client (or every client of a group) runs at its next network boot.
 import { parseProps, seg, type CommandGroup } from '../command.ts';
-import { nameList } from '../format.ts';
+import { nameList } from '../../../lib/name-list.ts';
 import { wake } from './wake.ts';
 import { withCliWay } from '../golden-way.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';

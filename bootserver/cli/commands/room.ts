@@ -4,7 +4,8 @@
 import { ProductId } from '../../../lib/products.ts';
 import type { PropertyValue } from '../../../lib/agent-protocol.ts';
 import { seg, UsageError, type CommandGroup } from '../command.ts';
-import { nameList, type JobLineEvent } from '../format.ts';
+import type { JobLineEvent } from '../format.ts';
+import { nameList } from '../../../lib/name-list.ts';
 import { RoomProgress, summaryText } from '../room-progress.ts';
 import { wake } from './wake.ts';
 import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';

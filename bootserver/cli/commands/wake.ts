@@ -1,6 +1,6 @@
 // `netimage wake`: Wake-on-LAN magic packets now, to one client or every client of a group.
 import { seg, type CommandGroup } from '../command.ts';
-import { nameList } from '../format.ts';
+import { nameList } from '../../../lib/name-list.ts';
 import type { AdminClient } from '../api-client.ts';
 
 interface WakeRecordView {

@@ -8,6 +8,7 @@ import { fetchOnlyOf, installProducts, pcs, PRODUCT, shortName, wipeOf } from '.
 import type { ClientImageView, GroupActionBody, GroupActionResult, ProductDefinition, PropertyValues } from '../types.ts';
 import { Dialog, ErrorBox } from '../widgets.tsx';
 import { NO_COMMON_IMAGE, NO_IMAGES_YET } from '../../../bootserver/actions/group-restore.ts';
+import { nameList } from '../../../lib/name-list.ts';
 import { GoldenFields, goldenProperties, SourceFields, useGoldenImages, type GoldenChoice, type RestoreSource } from './restore-source.tsx';
 
 export type Target = { kind: 'group'; id: string; clients: string[] } | { kind: 'client'; id: string; group: string | null };
@@ -190,7 +191,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
                   ? `This wipes ${wipe} on ${pcs(count)}:`
                   : `This puts golden image ${fetchOnly} onto the backup partition${count === 1 ? '' : 's'} of ${pcs(count)}, replacing an image of that name already there; the system partition${count === 1 ? ' is' : 's are'} not touched:`}
               </strong>{' '}
-              {clients.join(', ')}
+              {nameList(clients)}
             </p>
             <label>
               Type {count} to confirm
@@ -199,7 +200,7 @@ function ActionDialog({ product, target, onClose, onDone }: { product: ProductDe
           </div>
         ) : (
           <p>
-            Runs on {pcs(count)}: {clients.join(', ')}. Nothing is erased.
+            Runs on {pcs(count)}: {nameList(clients)}. Nothing is erased.
           </p>
         )}
         <ErrorBox error={error} />
