@@ -32,22 +32,29 @@ export interface StartTestServerOptions {
 export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'netimage-test-')));
   const ownsDir = options.dataDir === undefined;
-  const config = loadConfig({
-    env: {},
-    file: null,
-    overrides: {
-      dataDir,
-      'http.host': '127.0.0.1',
-      'http.port': options.httpPort ?? 0,
-      'tftp.enabled': options.tftp ?? false,
-      'tftp.host': '127.0.0.1',
-      'tftp.port': 0,
-      'dhcp.mode': 'off',
-      ...options.overrides,
-    },
-  });
-  const log = createLogger({ level: (process.env['NETIMAGE_TEST_LOG'] as 'debug' | undefined) ?? 'silent' });
-  const server = await startBootServer(config, log);
+  let server: BootServer;
+  try {
+    const config = loadConfig({
+      env: {},
+      file: null,
+      overrides: {
+        dataDir,
+        'http.host': '127.0.0.1',
+        'http.port': options.httpPort ?? 0,
+        'tftp.enabled': options.tftp ?? false,
+        'tftp.host': '127.0.0.1',
+        'tftp.port': 0,
+        'dhcp.mode': 'off',
+        ...options.overrides,
+      },
+    });
+    const log = createLogger({ level: (process.env['NETIMAGE_TEST_LOG'] as 'debug' | undefined) ?? 'silent' });
+    server = await startBootServer(config, log);
+  } catch (error) {
+    // A start a test expects to fail (a bad config value) leaves no data dir of ours behind.
+    if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const adminToken = server.initialAdminToken ?? (await resetAdminToken(server));
   const api: TestServer['api'] = async (method, path, body, headers = {}) => {
     const init: RequestInit = { method, headers: { authorization: `Bearer ${adminToken}`, ...headers } };
@@ -77,8 +84,12 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     dataDir,
     api,
     async stop() {
-      await server.stop();
-      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+      // The data dir goes even when the server was stopped already (a test that stops it itself).
+      try {
+        await server.stop();
+      } finally {
+        if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }
