@@ -1,5 +1,5 @@
 // The live job events of this tab: one EventSource for all screens; a screen reads the newest
-// event of each job and re-renders when one arrives.
+// event of each job and re-renders when a batch of them is taken in (every 250 ms).
 import { createContext } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import { api } from './api.ts';
