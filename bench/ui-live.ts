@@ -7,15 +7,14 @@
 //
 // --ref: another checkout (e.g. `git worktree add /tmp/ni-ref <commit>`, node_modules linked,
 // `node ui/build.ts` run there) served the same way in the same run, as the reference.
-// Each side is `netimage serve` of its checkout on loopback with a fresh data dir.
+// Each side is `netimage serve` of its checkout on loopback with a fresh data dir (test/helpers/cli.ts).
 import { parseArgs } from 'node:util';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { launchBrowser, signIn } from '../test/ui/helpers/browser.ts';
 import { parseNetbootConfig } from '../test/helpers/server.ts';
-import { watchStart } from '../test/helpers/serve-process.ts';
+import { spawnServe, type ServeProcess } from '../test/helpers/cli.ts';
 
 const { values } = parseArgs({ options: { pcs: { type: 'string', default: '500' }, seconds: { type: 'string', default: '15' }, ref: { type: 'string' } } });
 const PCS = Number(values.pcs);
@@ -26,16 +25,12 @@ interface Side {
   name: string;
   url: string;
   token: string;
-  child: ChildProcess;
-  dir: string;
+  serve: ServeProcess;
 }
 
 async function serve(name: string, checkout: string): Promise<Side> {
-  const dir = await mkdtemp(join(tmpdir(), 'netimage-bench-ui-'));
-  const env = { ...process.env, XDG_CONFIG_HOME: join(dir, 'config'), NETIMAGE_DATA_DIR: join(dir, 'data'), NETIMAGE_HTTP_HOST: '127.0.0.1', NETIMAGE_HTTP_PORT: '0', NETIMAGE_TFTP_ENABLED: 'false', NETIMAGE_DHCP_MODE: 'off', NETIMAGE_LOG_LEVEL: 'warn', NETIMAGE_ROOT: checkout };
-  const child = spawn(process.execPath, [join(checkout, 'bootserver/cli/main.ts'), 'serve'], { cwd: checkout, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = await watchStart(child, /Lost it\?.*\n/).ready;
-  return { name, dir, child, url: /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!, token: /\n\s+(ni_[A-Za-z0-9_-]+)\n/.exec(out)![1]! };
+  const s = await spawnServe({}, checkout);
+  return { name, url: s.url, token: s.token, serve: s };
 }
 
 async function call(side: Side, method: string, path: string, body?: unknown, token = side.token, type = 'application/json'): Promise<unknown> {
@@ -113,13 +108,6 @@ async function measure(side: Side): Promise<Record<string, string>> {
   }
 }
 
-async function stop(side: Side): Promise<void> {
-  const exited = new Promise((r) => side.child.once('exit', r));
-  side.child.kill('SIGTERM');
-  await exited;
-  await rm(side.dir, { recursive: true, force: true });
-}
-
 const sides: [string, string][] = [...(values.ref ? [['reference', resolve(values.ref)] as [string, string]] : []), ['this checkout', resolve(import.meta.dirname, '..')]];
 const rows: Record<string, string>[] = [];
 for (const [name, checkout] of sides) {
@@ -128,7 +116,7 @@ for (const [name, checkout] of sides) {
     rows.push(await measure(side));
     console.log(JSON.stringify(rows.at(-1)));
   } finally {
-    await stop(side);
+    await side.serve.stop();
   }
 }
 const keys = Object.keys(rows[0]!);

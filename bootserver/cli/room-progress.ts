@@ -30,15 +30,8 @@ export class RoomProgress {
 
   /** Take one event; true when a PC's line changed (events of other PCs or products are ignored). */
   apply(e: JobLineEvent): boolean {
-    const pc = this.#pcs.get(e.clientId);
-    if (!pc || e.productId !== this.#productId || e.kind === 'log') return false;
-    // A PC that ended stays ended: a late event of that job must not reopen it.
-    if (FINAL_STATES.has(pc.state)) return false;
-    pc.state = e.state;
-    if (e.percent !== null) pc.percent = e.percent;
-    if (e.state === 'succeeded') pc.percent = 100;
-    if (e.message) pc.message = e.message;
-    return true;
+    if (e.kind === 'log') return false;
+    return this.#update(e.clientId, e.productId, e.state, e.percent, e.message || null);
   }
 
   /**
@@ -46,22 +39,26 @@ export class RoomProgress {
    * server lists it now. Returns the PCs whose line changed.
    */
   catchUp(jobs: readonly { clientId: string; productId: string; state: string; percent: number | null; error: string | null }[]): string[] {
-    const changed: string[] = [];
-    for (const job of jobs) {
-      const pc = this.#pcs.get(job.clientId);
-      if (!pc || job.productId !== this.#productId || FINAL_STATES.has(pc.state)) continue;
-      // A job waits in 'booting' until its PC boots: the line already says so.
-      if (job.state === 'booting' && pc.state === 'waiting') continue;
-      const percent = job.state === 'succeeded' ? 100 : job.percent ?? pc.percent;
-      // Worded as the server words the event that ends a job (service/netboot.ts).
-      const message = job.state === 'succeeded' ? 'succeeded' : job.error ? `${ENDED_WORD[job.state] ?? job.state}: ${job.error}` : pc.message;
-      if (job.state === pc.state && percent === pc.percent && message === pc.message) continue;
-      pc.state = job.state;
-      pc.percent = percent;
-      pc.message = message;
-      changed.push(job.clientId);
-    }
-    return changed;
+    return jobs
+      .filter((job) => {
+        // A job waits in 'booting' until its PC boots: the line already says so.
+        if (job.state === 'booting' && this.#pcs.get(job.clientId)?.state === 'waiting') return false;
+        // Worded as the server words the event that ends a job (service/netboot.ts).
+        const message = job.state === 'succeeded' ? 'succeeded' : job.error ? `${ENDED_WORD[job.state] ?? job.state}: ${job.error}` : null;
+        return this.#update(job.clientId, job.productId, job.state, job.percent, message);
+      })
+      .map((job) => job.clientId);
+  }
+
+  /** One PC's new state (a null percent or message keeps the last one); true when its line changed. */
+  #update(clientId: string, productId: string, state: string, percent: number | null, message: string | null): boolean {
+    const pc = this.#pcs.get(clientId);
+    // A PC that ended stays ended: a late event of that job must not reopen it.
+    if (!pc || productId !== this.#productId || FINAL_STATES.has(pc.state)) return false;
+    const next = { state, percent: state === 'succeeded' ? 100 : (percent ?? pc.percent), message: message ?? pc.message };
+    if (next.state === pc.state && next.percent === pc.percent && next.message === pc.message) return false;
+    Object.assign(pc, next);
+    return true;
   }
 
   line(clientId: string): string {

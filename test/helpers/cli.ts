@@ -62,11 +62,16 @@ export function serveEnv(dir: string, extra: Record<string, string> = {}): NodeJ
 
 const urlOf = (out: string): string => /admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)![1]!;
 
-/** `netimage serve` on a fresh data dir; the caller stops it. */
-export async function spawnServe(extra: Record<string, string> = {}): Promise<ServeProcess> {
+/**
+ * `netimage serve` on a fresh data dir; the caller stops it. `checkout`: serve another checkout's
+ * code (a bench's reference side), else this one's.
+ */
+export async function spawnServe(extra: Record<string, string> = {}, checkout?: string): Promise<ServeProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'netimage-cli-'));
-  const env = serveEnv(dir, extra);
-  let child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = serveEnv(dir, { ...extra, ...(checkout ? { NETIMAGE_ROOT: checkout } : {}) });
+  const launch = (more: Record<string, string> = {}) =>
+    spawn(process.execPath, [checkout ? join(checkout, CLI) : CLI, 'serve'], { env: { ...env, ...more }, stdio: ['ignore', 'pipe', 'pipe'], ...(checkout ? { cwd: checkout } : {}) });
+  let child = launch();
   const halt = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -89,7 +94,7 @@ export async function spawnServe(extra: Record<string, string> = {}): Promise<Se
   const token = /\n\s+(ni_[A-Za-z0-9_-]+)\n/.exec(out)![1]!;
   const start = async (more: Record<string, string> = {}) => {
     await halt();
-    child = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, NETIMAGE_HTTP_PORT: new URL(url).port, ...more }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = launch({ NETIMAGE_HTTP_PORT: new URL(url).port, ...more });
     return urlOf(await watchStart(child, SERVE_READY_AGAIN).ready);
   };
   const cli = (...args: string[]) => exec(process.execPath, [CLI, ...args], { env });
