@@ -63,7 +63,7 @@ export async function startProtocolServers(options: { config: Config; responder:
         throw new ConfigError('config error: advertisedIp: no IPv4 address found to hand out as boot server; set advertisedIp (NETIMAGE_ADVERTISED_IP) or dhcp.mode off');
       }
       // config.dhcp was validated by the DHCP module's own schema when the config was loaded.
-      const dhcpConfig = { ...config.dhcp, serverIp: options.serverIp, httpPort: config.http.port };
+      const dhcpConfig = { ...config.dhcp, serverIp: options.serverIp };
       // The DHCP module names its own component in its log lines.
       const deps: Parameters<typeof startDhcpServer>[1] = { logger: log };
       if (config.dhcp.mode === 'full') {

@@ -1,7 +1,7 @@
 // The DHCP configuration: one zod schema, one set of limits and defaults. `dhcpSettingsSchema` is
 // the `dhcp` section of the server's config file (config/schema.ts embeds it as is);
 // `dhcpConfigSchema` is the same plus what the DHCP module takes from elsewhere in the server
-// config (our address, the HTTP port), used by startDhcpServer and the standalone runner.
+// config (our address), used by startDhcpServer and the standalone runner.
 import { z } from 'zod';
 import { ipToNumber } from './codec.ts';
 
@@ -68,9 +68,8 @@ export const dhcpSettingsSchema = z.object(settingsShape).strict().superRefine(c
 export const dhcpConfigSchema = z
   .object({
     ...settingsShape,
-    /** Our address on the boot network: server identifier, next-server, TFTP/HTTP host in boot URLs. */
+    /** Our address on the boot network: server identifier, next-server, TFTP server name. */
     serverIp: ipv4,
-    httpPort: port.default(8080),
   })
   .strict()
   .superRefine(checkFullMode);

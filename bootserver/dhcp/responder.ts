@@ -29,13 +29,22 @@ export interface Source {
 
 export type Outcome =
   | { kind: 'reply'; packet: DhcpPacket; to: Source; type: MessageTypeName; why: string }
-  | { kind: 'ignore'; why: string };
+  | { kind: 'ignore'; why: string; bootRefused?: true };
 
 export interface ResponderOptions {
   config: DhcpConfig;
   filter: NetworkFilter;
   /** Present in full mode only. */
   pool: AddressPool | undefined;
+}
+
+/**
+ * No answer for a request that chooseLoader declined. `bootRefused` when it came from network-boot
+ * firmware (an unsupported architecture, UEFI HTTP boot): the server logs those at info, since an
+ * admin whose PC does not boot needs that line; other ignored traffic is logged at debug only.
+ */
+function refusal(boot: { client: unknown; why: string }): Outcome {
+  return boot.client ? { kind: 'ignore', why: boot.why, bootRefused: true } : { kind: 'ignore', why: boot.why };
 }
 
 const BROADCAST = '255.255.255.255';
@@ -53,7 +62,7 @@ export class DhcpResponder {
     this.#filter = options.filter;
     this.#pool = options.pool;
     this.#range = fullRangeOf(options.config);
-    this.#boot = { serverIp: options.config.serverIp, httpPort: options.config.httpPort, ipxeScriptUrl: options.config.ipxeScriptUrl };
+    this.#boot = { serverIp: options.config.serverIp, ipxeScriptUrl: options.config.ipxeScriptUrl };
   }
 
   handle(p: DhcpPacket, via: Via, source: Source): Outcome {
@@ -77,7 +86,7 @@ export class DhcpResponder {
   #pxePort(p: DhcpPacket, type: MessageTypeName, source: Source): Outcome {
     if (type !== 'request' && type !== 'inform') return { kind: 'ignore', why: `${type} on the PXE port` };
     const boot = chooseLoader(p, this.#boot);
-    if (!boot.ok) return { kind: 'ignore', why: boot.why };
+    if (!boot.ok) return refusal(boot);
     const reply = this.#reply(p, 'ack');
     reply.ciaddr = p.ciaddr;
     applyBootFields(reply, p, boot, this.#boot);
@@ -92,7 +101,7 @@ export class DhcpResponder {
   #proxy(p: DhcpPacket, type: MessageTypeName): Outcome {
     if (type !== 'discover') return { kind: 'ignore', why: `proxy mode answers only DISCOVER on the DHCP port, not ${type}` };
     const boot = chooseLoader(p, this.#boot);
-    if (!boot.ok) return { kind: 'ignore', why: boot.why };
+    if (!boot.ok) return refusal(boot);
     const reply = this.#reply(p, 'offer');
     applyBootFields(reply, p, boot, this.#boot);
     return { kind: 'reply', packet: reply, to: this.#destination(p, false), type: 'offer', why: `proxy ${boot.why}` };

@@ -134,10 +134,11 @@ export async function startDhcpServer(config: DhcpConfig, deps: DhcpDeps): Promi
         const outcome = responder.handle(p, via, { address: rinfo.address, port: rinfo.port });
         if (outcome.kind === 'ignore') stats.ignored++;
         // Ignored traffic (every non-PXE client in proxy mode) is the common case: no work for it.
-        if (outcome.kind === 'ignore' && !debug) return;
+        if (outcome.kind === 'ignore' && !debug && !outcome.bootRefused) return;
         const ctx = { via, mac: macOf(p), xid: xidHex(p), type: messageType(p), from: `${rinfo.address}:${rinfo.port}` };
         if (outcome.kind === 'ignore') {
-          log.debug({ ...ctx, why: outcome.why }, 'no answer');
+          if (outcome.bootRefused) log.info({ ...ctx, why: outcome.why }, 'no boot answer');
+          else log.debug({ ...ctx, why: outcome.why }, 'no answer');
           return;
         }
         if (debug) log.debug({ ...ctx, why: outcome.why }, 'answering');

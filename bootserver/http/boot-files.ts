@@ -93,8 +93,6 @@ const notFound = (reply: FastifyReply) => reply.status(404).send({ statusCode: 4
 export function registerBootFiles(app: FastifyInstance, options: { bootRoot: string; responder: BootConfigResponder }): void {
   const files = bootFileSource(options.bootRoot);
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    // /boot/<path> for everything; /grub/<path> too, because grubnetx64 loaded over HTTP (UEFI
-    // HTTP boot) looks for its modules and grub.cfg under its embedded prefix /grub on the same server.
     const urlPath = request.url.split('?')[0]!.replace(/^\/boot\/?/, '');
     const name = bootFileNameOf(urlPath);
     if (!name.ok) {
@@ -118,5 +116,4 @@ export function registerBootFiles(app: FastifyInstance, options: { bootRoot: str
   };
   // fastify answers HEAD through this GET route (exposeHeadRoutes), with request.method HEAD.
   app.get('/boot/*', handler);
-  app.get('/grub/*', handler);
 }

@@ -9,7 +9,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { tempDir } from '../helpers/tempdir.ts';
 import { startTestServer } from '../helpers/server.ts';
 
-test('boot files: ranges, HEAD, not-found, and the /grub/ prefix', async (t) => {
+test('boot files: ranges, HEAD, not-found', async (t) => {
   const root = join(await tempDir(t, 'bootroot'), 'root');
   await mkdir(join(root, 'netimage'), { recursive: true });
   const data = randomBytes(300_000);
@@ -29,11 +29,6 @@ test('boot files: ranges, HEAD, not-found, and the /grub/ prefix', async (t) => 
   t.is(head.headers.get('content-length'), String(data.length));
   t.is((await fetch(`${ts.url}/boot/nosuch`)).status, 404);
   t.is((await fetch(`${ts.url}/boot/netimage`)).status, 404, 'a directory is not a file');
-  // UEFI HTTP boot: grub asks for its prefix /grub on the server it came from
-  await mkdir(join(root, 'grub', 'x86_64-efi'), { recursive: true });
-  await writeFile(join(root, 'grub', 'x86_64-efi', 'command.lst'), 'x');
-  t.is(await (await fetch(`${ts.url}/grub/x86_64-efi/command.lst`)).text(), 'x');
-  t.regex(await (await fetch(`${ts.url}/grub/grub.cfg`)).text(), /configfile/);
 });
 
 test('disk files go through the shared boot-file source: a symlink out of the root is refused', async (t) => {

@@ -3,11 +3,12 @@ import test from 'ava';
 import { createSocket, type Socket } from 'node:dgram';
 import { PassThrough } from 'node:stream';
 import { DatabaseSync } from 'node:sqlite';
-import { parseDhcp, type DhcpPacket } from '../../bootserver/dhcp/codec.ts';
+import { Opt, encode, parseDhcp, serializeDhcp, type DhcpPacket } from '../../bootserver/dhcp/codec.ts';
 import { dhcpConfigSchema, type DhcpConfigInput } from '../../bootserver/dhcp/config.ts';
 import { DHCP_LEASES_SCHEMA_SQL, SqliteLeaseStore } from '../../bootserver/dhcp/leases.ts';
 import { interfaceNetworks, makeNetworkFilter, networkHints, parseCidr } from '../../bootserver/dhcp/network.ts';
 import { startDhcpServer } from '../../bootserver/dhcp/server.ts';
+import { HTTP_BOOT_REFUSED } from '../../bootserver/dhcp/pxe.ts';
 import { createLogger, silentLogger } from '../../lib/logger.ts';
 import { fixture, freePorts } from './helpers.ts';
 
@@ -67,9 +68,23 @@ test('proxy server on loopback: OVMF DISCOVER -> OFFER; info log per answer; sto
   plain.writeUInt32BE(0xabc00002, 4);
   client.socket.send(plain, config.port, '127.0.0.1');
   t.is(await client.waitFor(0xabc00002, 300), undefined);
+  // OVMF's HTTP boot DISCOVER: no answer either, but an info line saying why (a PC that does not boot).
+  const http = parseDhcp(fixture('proxy/019-discover-68to67.hex'));
+  if (!http.ok) throw new Error(http.reason);
+  http.packet.xid = 0xabc00003;
+  http.packet.options.set(Opt.vendorClass, encode.text('HTTPClient:Arch:00016:UNDI:003000'));
+  http.packet.options.set(Opt.clientArch, encode.u16(16));
+  client.socket.send(serializeDhcp(http.packet), config.port, '127.0.0.1');
+  t.is(await client.waitFor(0xabc00003, 300), undefined);
   await server.stop();
   t.regex(logText, /"reply":"offer"/);
   t.regex(logText, /"mac":"52:54:00:12:34:56"/);
+  const lines = logText.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; xid?: string; why?: string });
+  t.deepEqual(
+    lines.filter((l) => l.msg === 'no boot answer').map((l) => [l.xid, l.why]),
+    [['abc00003', HTTP_BOOT_REFUSED]],
+    'one line for the HTTP boot request, none for the udhcpc one',
+  );
   // The server's ports can be bound exclusively again.
   for (const port of [config.port, config.pxePort]) t.true(await canBindExclusively(port), `port ${port}`);
 });
