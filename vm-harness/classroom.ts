@@ -111,6 +111,15 @@ export interface JobRun {
 }
 
 /**
+ * The server's last log lines naming this MAC (its DHCP answers, boot decisions), for a failure
+ * message: with the serial log they say on which side a boot stopped. Empty when there are none.
+ */
+export function serverLinesAbout(server: Pick<LabServer, 'log'>, mac: string, n = 10): string {
+  const lines = server.log().filter((l) => l.toLowerCase().includes(mac.toLowerCase())).slice(-n);
+  return lines.length ? ` Server log naming ${mac}:\n${lines.join('\n')}\n` : ` The server logged nothing naming ${mac}.`;
+}
+
+/**
  * Wait until the server has a final result for a job of clientId/productId newer than `since`
  * (job ids seen before the boot), then until QEMU has exited (the boot image reboots; -no-reboot).
  * Throws with the serial log tail on timeout.
@@ -135,11 +144,11 @@ export async function waitForJobResult(server: LabServer, vm: Vm, o: { clientId:
       // One last look: the result may have landed just before the exit.
       const again = (await jobsOf(server, o.clientId, o.productId)).find((j) => !o.ignoreJobIds?.has(j.id) && FINAL.has(j.state));
       if (again) return { job: again, vm, seconds: (performance.now() - startedAt) / 1000 };
-      throw new Error(`${vm.name} exited before ${o.productId} for ${o.clientId} had a result (jobs: ${JSON.stringify(jobs.map((j) => [j.state, j.attempt, j.error]))}). Serial log tail:\n${vm.tail(60)}`);
+      throw new Error(`${vm.name} exited before ${o.productId} for ${o.clientId} had a result (jobs: ${JSON.stringify(jobs.map((j) => [j.state, j.attempt, j.error]))}).${serverLinesAbout(server, vm.mac)} Serial log tail:\n${vm.tail(60)}`);
     }
     if (performance.now() > deadline) {
       await vm.stop();
-      throw new Error(`${vm.name}: no result for ${o.productId} after ${o.timeoutMs} ms (jobs: ${JSON.stringify(jobs.map((j) => [j.state, j.attempt, j.percent, j.error]))}). Serial log tail:\n${vm.tail(60)}`);
+      throw new Error(`${vm.name}: no result for ${o.productId} after ${o.timeoutMs} ms (jobs: ${JSON.stringify(jobs.map((j) => [j.state, j.attempt, j.percent, j.error]))}).${serverLinesAbout(server, vm.mac)} Serial log tail:\n${vm.tail(60)}`);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }

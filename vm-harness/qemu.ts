@@ -369,6 +369,10 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+const FIRMWARE_PROGRESS = /^\s*Downloading\.\.\.\d+%$/;
+/** Lines saying which way a boot went: firmware boot entries, PXE results and errors, grub, the boot image. */
+const BOOT_MARKERS = /BdsDxe|PXE-E|>>Start|Station IP|NBP file|Welcome to GRUB|netimage:|agent/;
+
 /** The Vm over a started QEMU child: serial console lines, waits, serial input, stop. */
 function attach(a: AttachArgs): Vm {
   const { child } = a;
@@ -394,10 +398,12 @@ function attach(a: AttachArgs): Vm {
 
   const lines = (): SerialLine[] => output.lines();
   const tail = (n = 40) => {
-    const all = lines();
-    // The boot image's own markers from before the tail say how far the boot got even when the
-    // tail is all kernel noise (and a report shortens long messages from the end).
-    const markers = all.slice(0, -n).filter((l) => /netimage:|agent/.test(l.text)).slice(-8);
+    // OVMF's HTTP boot prints a line per percent: only the last of such a run is kept, or it fills
+    // a whole tail (a CI failure showed 60 of them and nothing else).
+    const all = lines().filter((l, i, a) => !(FIRMWARE_PROGRESS.test(l.text) && FIRMWARE_PROGRESS.test(a[i + 1]?.text ?? '')));
+    // The firmware's boot path and the boot image's own markers from before the tail say how far
+    // the boot got even when the tail is all kernel noise (and a report shortens long messages from the end).
+    const markers = all.slice(0, -n).filter((l) => BOOT_MARKERS.test(l.text)).slice(-12);
     const head = markers.length ? `[markers before the tail]\n${markers.map(formatSerialLine).join('\n')}\n[tail]\n` : '';
     const body = head + all.slice(-n).map(formatSerialLine).join('\n');
     const pending = output.partial();
