@@ -26,6 +26,7 @@ import { Scheduler, systemClock } from './schedules/scheduler.ts';
 import { scheduleAction } from './schedules/action.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
 import { openOsImages, startOsInstalls, type OsImages } from './os-images/wiring.ts';
+import { watchStalls } from './stall-watch.ts';
 import { NETIMAGE_VERSION } from './version.ts';
 
 export { NETIMAGE_VERSION };
@@ -118,9 +119,11 @@ async function startLocked(config: Config, log: Logger, releaseDataDir: () => vo
   // before openStore walks the data dir to tighten modes.
   const osImages = await openOsImages(config, log.child({ component: 'os-images' }));
   const { store, serverSecret, initialAdminToken } = await openStore(config, log);
+  const stalls = watchStalls({ log: log.child({ component: 'server' }) });
   const bus = new JobEventBus();
   // Other servers' job events on a shared PostgreSQL store reach this server's listeners too.
   const remoteEvents = await store.listenJobEvents(log.child({ component: 'events' }), (e) => bus.publish(e)).catch(async (error: unknown) => {
+    stalls.stop();
     await store.close();
     throw error;
   });
@@ -179,6 +182,7 @@ async function startLocked(config: Config, log: Logger, releaseDataDir: () => vo
         await closeHttp(http, log);
         await remoteEvents?.close();
         await store.close();
+        stalls.stop();
         releaseDataDir();
       },
     };
@@ -192,6 +196,7 @@ async function startLocked(config: Config, log: Logger, releaseDataDir: () => vo
     await http.close().catch(() => undefined);
     await remoteEvents?.close();
     await store.close().catch(() => undefined);
+    stalls.stop();
     throw error;
   }
 }
