@@ -111,11 +111,11 @@ export interface JobRun {
 }
 
 /**
- * The server's last log lines naming this MAC (its DHCP answers, boot decisions), for a failure
- * message: with the serial log they say on which side a boot stopped. Empty when there are none.
+ * The server's last log lines naming this MAC (its DHCP answers, boot decisions) and its
+ * event-loop stalls, for a failure message: with the serial log they say on which side a boot stopped.
  */
-export function serverLinesAbout(server: Pick<LabServer, 'log'>, mac: string, n = 10): string {
-  const lines = server.log().filter((l) => l.toLowerCase().includes(mac.toLowerCase())).slice(-n);
+export function serverLinesAbout(server: Pick<LabServer, 'log'>, mac: string, n = 12): string {
+  const lines = server.log().filter((l) => l.toLowerCase().includes(mac.toLowerCase()) || l.includes('event loop blocked')).slice(-n);
   return lines.length ? ` Server log naming ${mac}:\n${lines.join('\n')}\n` : ` The server logged nothing naming ${mac}.`;
 }
 
