@@ -5,7 +5,7 @@
 // it on purpose. The admin client therefore runs `curl` inside the lab (`lab.exec`) for each call:
 // ~20 ms per call, no veth/route into the host, nothing to clean up afterwards.
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +15,7 @@ import { silentLogger } from '../lib/logger.ts';
 import { collectOutput } from './child-output.ts';
 import { onProcessExit } from './cleanup.ts';
 import type { Lab } from './netns.ts';
+import { defaultLogFile } from './qemu.ts';
 import { bootRootDefault, repoRoot } from './paths.ts';
 
 export interface LabServerOptions {
@@ -132,6 +133,8 @@ export async function startLabServer(lab: Lab, options: LabServerOptions): Promi
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await child;
     clearTimeout(timer);
+    const logFile = await defaultLogFile(`server-${lab.netns}`);
+    if (logFile) await writeFile(logFile, output.texts().join('\n') + '\n');
     await rm(dataDir, { recursive: true, force: true });
     unregister();
   };

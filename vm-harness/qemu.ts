@@ -274,10 +274,10 @@ interface AttachArgs {
 
 /** Append every completed serial line to `file` (timestamped), in order; `flushed` resolves when written. */
 /**
- * NETIMAGE_VM_LOG_DIR (set by the test command for the VM pass): every VM's whole serial log is
- * kept there, so a failure seen once in CI can be read in full, not only its tail.
+ * NETIMAGE_VM_LOG_DIR (set by the test command for the VM pass): every VM's whole serial log (and
+ * every lab server's log) is kept there, so a failure seen once in CI can be read in full, not only its tail.
  */
-async function defaultLogFile(name: string): Promise<string | undefined> {
+export async function defaultLogFile(name: string): Promise<string | undefined> {
   const dir = process.env.NETIMAGE_VM_LOG_DIR;
   if (!dir) return undefined;
   await mkdir(dir, { recursive: true });
