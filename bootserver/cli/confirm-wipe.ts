@@ -24,14 +24,15 @@ export async function confirmWipe(
   productId: string,
   actionRequest: ActionRequest,
   properties: Readonly<Record<string, PropertyValue>> = {},
+  how: { nothingDone: string; when?: string } = { nothingDone: 'nothing set' },
 ): Promise<{ confirm: number | undefined; notice: string | null }> {
   if (!wipesDisks(productId, actionRequest)) return { confirm: undefined, notice: null };
   const clients = await api.call<{ id: string }[]>('GET', `/api/v1/clients?group=${seg(group)}`);
   if (clients.length === 0) return { confirm: undefined, notice: null };
   const n = clients.length;
-  const what = `${productId} ${wipeWords(productId, properties).does} ${n} PC(s) of ${group}: ${nameList(clients.map((c) => c.id))}`;
+  const what = `${productId} ${wipeWords(productId, properties).does} ${n} PC(s) of ${group}${how.when ? ` ${how.when}` : ''}: ${nameList(clients.map((c) => c.id))}`;
   if (ctx.flag('yes')) return { confirm: n, notice: ctx.flag('json') ? null : what };
-  await askToConfirm(ctx, what, String(n), 'nothing set');
+  await askToConfirm(ctx, what, String(n), how.nothingDone);
   return { confirm: n, notice: null };
 }
 

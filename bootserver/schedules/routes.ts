@@ -10,6 +10,7 @@ import { StoreNotFoundError } from '../store/types.ts';
 import { clientId, groupId, productId } from '../http/schemas.ts';
 import { PropertyValidationError, validatePropertyValues } from '../products/properties.ts';
 import { closestId } from '../products/closest-id.ts';
+import { checkWipeConfirmation } from '../service/wipe-confirmation.ts';
 import { isSecretProperty } from '../products/secret-properties.ts';
 import { checkCron, checkTimezone, everyToCron, nextRunAfter, onceInstant, ScheduleSpecError } from './timing.ts';
 import { formatInZone, hasOffset, normalizeWallTime, timeZoneName } from '../../lib/zoned-time.ts';
@@ -48,6 +49,11 @@ export const createScheduleBody = z
     /** run-once: how late a missed run may still start (default 1 h). */
     lateWindowSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(3600),
     enabled: z.boolean().default(true),
+    /**
+     * A group schedule of a product that wipes disks: the number of PCs the group has now, as for a
+     * group action (docs/security.md "Wipe confirmation"); each run acts on the PCs the group has then.
+     */
+    confirm: z.number().int().min(0).max(100_000).optional(),
   })
   .strict()
   .refine((b) => [b.at, b.every, b.cron].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of at, every, cron', path: ['at'] })
@@ -82,6 +88,11 @@ async function buildSchedule(store: Store, body: z.infer<typeof createScheduleBo
       throw new StoreNotFoundError(`product ${body.productId} not found${near ? `; did you mean ${near}?` : ''}`);
     }
     validatePropertyValues(product, body.properties, { allowReadOnly: false });
+    if (body.target.kind === 'group') {
+      // As for a group action: an empty group has nothing to confirm (yet).
+      const clients = (await store.listClients({ group: body.target.id })).map((c) => c.id);
+      if (clients.length) checkWipeConfirmation(body.target.id, body.productId, body.actionRequest, clients, body.confirm, body.properties, 'no schedule added');
+    }
   }
   // A schedule keeps its properties as given (and shows them): no place for a password. The
   // client's own stored (hashed or sealed) value is what the scheduled action uses.

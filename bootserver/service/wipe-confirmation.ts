@@ -7,6 +7,7 @@ import type { ActionRequest, PropertyValue } from '../../lib/agent-protocol.ts';
 import { ProductId, productFacts } from '../../lib/products.ts';
 import { NetimageError } from '../../lib/errors.ts';
 import { fetchOnlyImage } from '../../lib/golden.ts';
+import { nameList } from '../../lib/name-list.ts';
 
 export class WipeConfirmationError extends NetimageError {
   /** The number the caller must send as `confirm`. */
@@ -42,15 +43,17 @@ export function checkWipeConfirmation(
   clientIds: readonly string[],
   confirm: number | undefined,
   properties: Readonly<Record<string, PropertyValue>> = {},
+  nothingDone = 'nothing set',
 ): void {
   if (!wipesDisks(productId, actionRequest)) return;
   const n = clientIds.length;
   const pcs = `${n} PC${n === 1 ? '' : 's'}`;
   const words = wipeWords(productId, properties);
+  const names = nameList(clientIds);
   if (confirm === undefined) {
-    throw new WipeConfirmationError('invalid', `${productId} ${words.does} ${pcs} in group ${groupId} (${clientIds.join(', ')}): send "confirm": ${n} to go ahead; nothing set`, n);
+    throw new WipeConfirmationError('invalid', `${productId} ${words.does} ${pcs} in group ${groupId} (${names}): send "confirm": ${n} to go ahead; ${nothingDone}`, n);
   }
   if (confirm !== n) {
-    throw new WipeConfirmationError('conflict', `confirm is ${confirm}, but ${productId} ${words.would} ${pcs} in group ${groupId} (${clientIds.join(', ')}): nothing set; check the group and send "confirm": ${n}`, n);
+    throw new WipeConfirmationError('conflict', `confirm is ${confirm}, but ${productId} ${words.would} ${pcs} in group ${groupId} (${names}): ${nothingDone}; check the group and send "confirm": ${n}`, n);
   }
 }

@@ -270,7 +270,7 @@ test('the help lists every verb, and `<group> --help` only that group', async (t
 
 test('schedule show reads as a schedule, not as JSON; --json keeps the API object; an unknown name is one 404 line', async (t) => {
   await cli('group', 'add', 'room-sched');
-  await cli('schedule', 'add', 'morning-sched', '--every', 'weekdays 07:00', '--tz', 'Europe/Berlin', '--group', 'room-sched', 'opsi-local-image-restore', '--wake');
+  await cli('schedule', 'add', 'morning-sched', '--every', 'weekdays 07:00', '--tz', 'Europe/Berlin', '--group', 'room-sched', 'opsi-local-image-restore', '--wake', '--yes');
   const text = (await cli('schedule', 'show', 'morning-sched')).stdout;
   t.false(text.trimStart().startsWith('{'), text);
   t.regex(text, /^schedule morning-sched\n/);

@@ -75,7 +75,7 @@ test.serial('depot show of a golden image reads for an admin: image, partition i
   await serve.cli('group', 'add', 'room-golden');
   await serve.cli('client', 'add', 'pc-g1', '--mac', '52:54:00:0b:00:01', '--group', 'room-golden');
   t.is((await api('PUT', '/clients/pc-g1/products/opsi-local-image-restore/action', { actionRequest: 'setup', properties: { server_image: 'lab-base' } })).status, 200);
-  t.is((await api('POST', '/schedules', { name: 'golden-night', every: 'daily 03:00', target: { kind: 'group', id: 'room-golden' }, productId: 'opsi-local-image-restore', properties: { server_image: 'lab-base' } })).status, 201);
+  t.is((await api('POST', '/schedules', { name: 'golden-night', every: 'daily 03:00', target: { kind: 'group', id: 'room-golden' }, productId: 'opsi-local-image-restore', properties: { server_image: 'lab-base' }, confirm: 1 })).status, 201);
 
   const sha = createHash('sha256').update(files.image).digest('hex');
   const show = (await serve.cli('depot', 'show', 'golden/lab-base')).stdout;

@@ -181,7 +181,7 @@ test('a root filesystem a pending Linux install or a schedule of one needs is no
   t.is((await ts.api('PUT', `/api/v1/clients/pc01/products/${DEBIAN}/action`, { actionRequest: 'none' })).status, 200);
 
   // A schedule of the install for the room: its run would boot both PCs into that root filesystem.
-  const schedule = await ts.api('POST', '/api/v1/schedules', { name: 'reinstall', every: 'daily 03:00', target: { kind: 'group', id: 'lab' }, productId: DEBIAN, properties: {} });
+  const schedule = await ts.api('POST', '/api/v1/schedules', { name: 'reinstall', every: 'daily 03:00', target: { kind: 'group', id: 'lab' }, productId: DEBIAN, properties: {}, confirm: 2 });
   t.is(schedule.status, 201, schedule.text);
   const scheduled = await ts.api('DELETE', `/api/v1/depot/rootfs/${needed}`);
   t.is(scheduled.status, 409, scheduled.text);
@@ -233,14 +233,14 @@ test('a golden image a pending restore fetches is not removed (409 naming the PC
   t.is((await ts.api('GET', '/api/v1/depot/golden/win11')).status, 200, 'still there');
 
   t.is((await ts.api('PUT', '/api/v1/clients/pc01/products/opsi-local-image-restore/action', { actionRequest: 'none' })).status, 200);
-  const schedule = await ts.api('POST', '/api/v1/schedules', { name: 'nightly', every: 'daily 03:00', target: { kind: 'group', id: 'room' }, productId: 'opsi-local-image-restore', properties: { server_image: 'win11' } });
+  const schedule = await ts.api('POST', '/api/v1/schedules', { name: 'nightly', every: 'daily 03:00', target: { kind: 'group', id: 'room' }, productId: 'opsi-local-image-restore', properties: { server_image: 'win11' }, confirm: 2 });
   t.is(schedule.status, 201, schedule.text);
   const scheduled = await ts.api('DELETE', '/api/v1/depot/golden/win11');
   t.is(scheduled.status, 409);
   t.is(scheduled.body.message, 'golden/win11 is still needed: schedule(s) nightly will fetch it; clear that first (netimage schedule rm nightly); nothing was removed');
   t.is((await ts.api('DELETE', '/api/v1/schedules/nightly')).status, 204);
   // A schedule that sets no server_image: its run restores pc02 from pc02's own value, win11.
-  t.is((await ts.api('POST', '/api/v1/schedules', { name: 'weekly', every: 'daily 04:00', target: { kind: 'group', id: 'room' }, productId: 'opsi-local-image-restore', properties: {} })).status, 201);
+  t.is((await ts.api('POST', '/api/v1/schedules', { name: 'weekly', every: 'daily 04:00', target: { kind: 'group', id: 'room' }, productId: 'opsi-local-image-restore', properties: {}, confirm: 2 })).status, 201);
   const byOwnValue = await ts.api('DELETE', '/api/v1/depot/golden/win11');
   t.is(byOwnValue.status, 409, byOwnValue.text);
   t.is(byOwnValue.body.message, 'golden/win11 is still needed: schedule(s) weekly will fetch it; clear that first (netimage schedule rm weekly); nothing was removed');

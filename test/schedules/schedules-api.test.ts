@@ -184,3 +184,38 @@ test('a group schedule with wake sets the action for every PC and wakes them; PA
   t.like((await runsOf(ts, 'room-now'))[0], { outcome: 'ran', message: 'setup of hwinvent set for 3 client(s) of room101; woke 3 client(s)' });
   t.is((await ts.api('GET', '/api/v1/clients/pc02')).body.wake.source, 'schedule room-now');
 });
+
+test('a group schedule of a product that wipes disks needs the group\'s PC count as confirm, like a group action; nothing stored until it matches', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await seed(ts);
+  const restore = { name: 'nightly', every: 'daily 03:00', target: { kind: 'group', id: 'room101' }, productId: 'opsi-local-image-restore' };
+  const missing = await ts.api('POST', '/api/v1/schedules', restore);
+  t.is(missing.status, 400, missing.text);
+  t.regex(missing.body.message, /opsi-local-image-restore wipes the disks of 3 PCs in group room101 \(pc01, pc02, pc03\): send "confirm": 3 to go ahead; no schedule added/);
+  const wrong = await ts.api('POST', '/api/v1/schedules', { ...restore, confirm: 2 });
+  t.is(wrong.status, 409, wrong.text);
+  t.regex(wrong.body.message, /confirm is 2, but .* would wipe 3 PCs in group room101 .*: no schedule added; check the group and send "confirm": 3/);
+  t.deepEqual((await ts.api('GET', '/api/v1/schedules')).body, [], 'nothing stored');
+  t.is((await ts.api('POST', '/api/v1/schedules', { ...restore, confirm: 3 })).status, 201);
+  // Nothing to confirm: a product that wipes nothing, a cleared request, one PC by name.
+  await addSchedule(ts, { name: 'inventory', every: 'daily 04:00', target: { kind: 'group', id: 'room101' } });
+  await addSchedule(ts, { name: 'clear', every: 'daily 05:00', target: { kind: 'group', id: 'room101' }, productId: 'opsi-local-image-restore', actionRequest: 'none' });
+  await addSchedule(ts, { name: 'one-pc', every: 'daily 06:00', target: { kind: 'client', id: 'pc01' }, productId: 'opsi-local-image-restore' });
+  t.deepEqual((await ts.api('GET', '/api/v1/schedules')).body.map((s: { name: string }) => s.name).sort(), ['clear', 'inventory', 'nightly', 'one-pc']);
+});
+
+test('CLI: schedule add of a wiping group product asks for the PC count, refuses without a terminal or --yes, and says what it confirmed with --yes', async (t) => {
+  const ts = await startTestServer();
+  t.teardown(() => ts.stop());
+  await seed(ts);
+  const cli = (...args: string[]) => exec(process.execPath, ['bootserver/cli/main.ts', ...args, '--url', ts.url, '--token', ts.adminToken]);
+  const args = ['schedule', 'add', 'nightly', '--every', 'daily 03:00', '--group', 'room101', 'opsi-local-image-restore'];
+  const refused = await cli(...args).catch((e: { code: number; stderr: string }) => e);
+  t.is((refused as { code: number }).code, 2);
+  t.regex((refused as { stderr: string }).stderr, /opsi-local-image-restore wipes the disks of 3 PC\(s\) of room101 at each run of this schedule \(the group now\): pc01, pc02, pc03; no schedule added: add --yes to confirm/);
+  t.deepEqual((await ts.api('GET', '/api/v1/schedules')).body, []);
+  const added = await cli(...args, '--yes');
+  t.regex(added.stdout, /^opsi-local-image-restore wipes the disks of 3 PC\(s\) of room101 at each run of this schedule \(the group now\): pc01, pc02, pc03\nadded schedule nightly: setup opsi-local-image-restore for group room101/);
+  t.deepEqual((await ts.api('GET', '/api/v1/schedules')).body.map((s: { name: string }) => s.name), ['nightly']);
+});

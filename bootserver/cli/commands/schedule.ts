@@ -3,6 +3,8 @@ import { parseProps, seg, UsageError, type CommandGroup } from '../command.ts';
 import { table } from '../format.ts';
 import { hasOffset, normalizeWallTime } from '../../../lib/zoned-time.ts';
 import { displayZone, showTime } from '../time.ts';
+import { confirmWipe, YES_OPTION } from '../confirm-wipe.ts';
+import type { ActionRequest, PropertyValue } from '../../../lib/agent-protocol.ts';
 
 interface ScheduleView {
   name: string;
@@ -79,7 +81,8 @@ export const scheduleCommand: CommandGroup = {
   usage: [
     {
       syntax:
-        'schedule add <name> (--at TIME | --every "weekdays 07:00" | --cron "0 7 * * 1-5") [--tz ZONE] (<hostname> | --group G) [<product>] [--request setup] [--prop k=v ...] [--wake] [--missed skip|run-once] [--late-window SECONDS]',
+        'schedule add <name> (--at TIME | --every "weekdays 07:00" | --cron "0 7 * * 1-5") [--tz ZONE] (<hostname> | --group G) [<product>] [--request setup] [--prop k=v ...] [--wake] [--missed skip|run-once] [--late-window SECONDS] [--yes]',
+      summary: 'a group schedule of a product that wipes disks asks to confirm the number of PCs the group has now (--yes: no question)',
     },
     { syntax: 'schedule ls [--tz ZONE]', summary: "schedules with their next and last run (times in the server's zone, or --tz)" },
     { syntax: 'schedule show <name> [--tz ZONE]', summary: 'one schedule and its last runs' },
@@ -96,6 +99,7 @@ export const scheduleCommand: CommandGroup = {
     tz: { type: 'string' },
     missed: { type: 'string' },
     'late-window': { type: 'string' },
+    ...YES_OPTION,
   },
   async run(ctx) {
     switch (ctx.args[0]) {
@@ -129,10 +133,16 @@ export const scheduleCommand: CommandGroup = {
           body['lateWindowSeconds'] = Number(late);
         }
         const api = await ctx.api();
+        // A group schedule that wipes disks: the same confirmation as a group action, for the PCs
+        // the group has now (each run acts on the PCs it has then).
+        const { confirm, notice } = group && rest[0]
+          ? await confirmWipe(ctx, api, group, rest[0], body['actionRequest'] as ActionRequest, body['properties'] as Record<string, PropertyValue>, { nothingDone: 'no schedule added', when: 'at each run of this schedule (the group now)' })
+          : { confirm: undefined, notice: null };
+        if (confirm !== undefined) body['confirm'] = confirm;
         const s = await api.call<ScheduleView>('POST', '/api/v1/schedules', body);
         // The server took --tz, so it is a zone: the next run is shown in it.
         const zone = await displayZone(ctx.string('tz'), api);
-        ctx.out(s, () => `added schedule ${s.name}: ${what(s)} for ${s.target.kind} ${s.target.id}, ${when(s, zone)}; next run ${showTime(s.nextRun, zone) ?? '-'}`);
+        ctx.out(s, () => [...(notice ? [notice] : []), `added schedule ${s.name}: ${what(s)} for ${s.target.kind} ${s.target.id}, ${when(s, zone)}; next run ${showTime(s.nextRun, zone) ?? '-'}`].join('\n'));
         return 0;
       }
       case 'ls': {
