@@ -1,7 +1,7 @@
 // Warns when the server's event loop was blocked long enough for network-boot clients to notice.
 // DHCP, TFTP and HTTP are answered from this one loop: a PXE ROM collects DHCP offers for 3–4 s
-// and then boots without ours (OVMF: "failed to load ... UEFI PXEv4 ... Not Found"), and grub
-// repeats a TFTP request after about 1 s. A line in the log at the time says why a PC missed us.
+// and then goes on without ours (OVMF: "failed to load ... UEFI PXEv4 ... Not Found"); TFTP and
+// HTTP clients time out and retry. A line in the log at the time says why a PC missed the server.
 import type { Logger } from 'pino';
 
 /** How long the loop was blocked beyond the timer's period (pure). Never negative. */
