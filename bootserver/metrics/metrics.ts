@@ -55,7 +55,7 @@ export class ServerMetrics {
     totalCounter(r, 'netimage_tftp_requests_total', 'TFTP read/write requests received', [], () => [[{}, tftp()?.requests ?? 0]]);
     totalCounter(r, 'netimage_tftp_transfers_total', 'TFTP transfers ended, by result', ['result'], () => {
       const s = tftp();
-      return [[{ result: 'completed' }, s?.completed ?? 0], [{ result: 'failed' }, s?.failed ?? 0]];
+      return [[{ result: 'completed' }, s?.completed ?? 0], [{ result: 'size_probe' }, s?.sizeProbes ?? 0], [{ result: 'failed' }, s?.failed ?? 0]];
     });
     totalCounter(r, 'netimage_tftp_refused_total', 'TFTP requests not served, by reason', ['reason'], () => {
       const s = tftp();

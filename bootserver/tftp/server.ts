@@ -43,6 +43,8 @@ export interface TftpServerStats {
   active: number;
   requests: number;
   completed: number;
+  /** Transfers the client ended right after our OACK with tsize: it only wanted the size (not failures). */
+  sizeProbes: number;
   failed: number;
   notFound: number;
   refused: number;
@@ -57,6 +59,15 @@ export interface TftpServer {
   port: number;
   stop(): Promise<void>;
   stats(): TftpServerStats;
+}
+
+/**
+ * PXE firmware asks for a file's size first (RRQ with tsize; UEFI PXE does it before every
+ * download) and ends that transfer with ERROR 8 once our OACK has told it (RFC 2349). Counted and
+ * logged as what it is, not as a failed transfer: one per PC boot would read as a failure rate.
+ */
+export function isSizeProbe(result: { ok: boolean; reason?: string; packetsSent: number }, oack: Readonly<Record<string, string>> | undefined): boolean {
+  return !result.ok && result.reason === 'client error 8' && result.packetsSent === 0 && oack?.['tsize'] !== undefined;
 }
 
 /** How long an RRQ from the port of a running native transfer waits for that transfer's end. */
@@ -77,6 +88,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     active: 0,
     requests: 0,
     completed: 0,
+    sizeProbes: 0,
     failed: 0,
     notFound: 0,
     refused: 0,
@@ -219,6 +231,9 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
         if (result.ok) {
           stats.completed++;
           log.info(fields, 'tftp transfer complete');
+        } else if (isSizeProbe(result, negotiated.oack?.options)) {
+          stats.sizeProbes++;
+          log.info(fields, 'tftp size probe answered');
         } else {
           stats.failed++;
           log.info({ ...fields, reason: result.reason }, 'tftp transfer failed');

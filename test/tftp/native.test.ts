@@ -29,6 +29,28 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 for (const [name, nativeSender] of paths) {
+  test(`${name}: a size probe (tsize, then ERROR 8 after our OACK, as UEFI PXE does before each download) is counted as one, not as a failed transfer`, async (t) => {
+    const root = await tempDir(t, `probe-${name}`);
+    await randomFile(root, 'shimx64.efi', 5000);
+    const server = await startServer(t, diskFileSource(root), { nativeSender });
+    const c = await RawClient.open(t);
+    c.rrq(server.port, 'shimx64.efi', { tsize: '0', blksize: '1468' });
+    const oack = await c.next();
+    if (oack?.packet?.op !== OP_OACK) return t.fail(`expected an OACK, got ${JSON.stringify(oack?.packet)}`);
+    t.is(oack.packet.options['tsize'], '5000');
+    c.send(oack.rinfo.port, { op: OP_ERROR, code: 8, message: 'tsize only' });
+    t.true(await waitFor(() => server.stats().active === 0 && server.stats().sizeProbes === 1, 3000), JSON.stringify(server.stats()));
+    t.is(server.stats().failed, 0);
+    // Without tsize, an ERROR 8 after the OACK is the client refusing our options: a failed transfer.
+    const d = await RawClient.open(t);
+    d.rrq(server.port, 'shimx64.efi', { blksize: '1468' });
+    const oack2 = await d.next();
+    if (oack2?.packet?.op !== OP_OACK) return t.fail();
+    d.send(oack2.rinfo.port, { op: OP_ERROR, code: 8, message: 'no thanks' });
+    t.true(await waitFor(() => server.stats().active === 0 && server.stats().failed === 1, 3000), JSON.stringify(server.stats()));
+    t.is(server.stats().sizeProbes, 1);
+  });
+
   const expectNative = (t: ExecutionContext, n: number, server: { stats(): { native: number } }) =>
     t.is(server.stats().native, nativeSender ? n : 0, `transfers on the native sender (${name} path)`);
 
