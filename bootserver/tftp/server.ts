@@ -66,7 +66,7 @@ export interface TftpServer {
  * download) and ends that transfer with ERROR 8 once our OACK has told it (RFC 2349). Counted and
  * logged as what it is, not as a failed transfer: one per PC boot would read as a failure rate.
  */
-export function isSizeProbe(result: { ok: boolean; reason?: string; packetsSent: number }, oack: Readonly<Record<string, string>> | undefined): boolean {
+function isSizeProbe(result: { ok: boolean; reason?: string; packetsSent: number }, oack: Readonly<Record<string, string>> | undefined): boolean {
   return !result.ok && result.reason === 'client error 8' && result.packetsSent === 0 && oack?.['tsize'] !== undefined;
 }
 
