@@ -15,7 +15,7 @@ import { silentLogger } from '../lib/logger.ts';
 import { collectOutput } from './child-output.ts';
 import { onProcessExit } from './cleanup.ts';
 import type { Lab } from './netns.ts';
-import { defaultLogFile } from './qemu.ts';
+import { keptLogFile } from './qemu.ts';
 import { bootRootDefault, repoRoot } from './paths.ts';
 
 export interface LabServerOptions {
@@ -133,7 +133,7 @@ export async function startLabServer(lab: Lab, options: LabServerOptions): Promi
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await child;
     clearTimeout(timer);
-    const logFile = await defaultLogFile(`server-${lab.netns}`);
+    const logFile = await keptLogFile(`server-${lab.netns}`);
     if (logFile) await writeFile(logFile, output.texts().join('\n') + '\n');
     await rm(dataDir, { recursive: true, force: true });
     unregister();

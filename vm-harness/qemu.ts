@@ -251,7 +251,7 @@ export async function startVm(options: VmOptions = {}): Promise<Vm> {
       cleanup: true,
     });
     if (child.pid === undefined) throw new Error(`could not start ${QEMU}`);
-    return attach({ name, firmware, mac, uuid, child, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile ?? (await defaultLogFile(name)) });
+    return attach({ name, firmware, mac, uuid, child, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile ?? (await keptLogFile(name)) });
   } catch (error) {
     await rm(workDir, { recursive: true, force: true });
     throw error;
@@ -277,7 +277,7 @@ interface AttachArgs {
  * NETIMAGE_VM_LOG_DIR (set by the test command for the VM pass): every VM's whole serial log (and
  * every lab server's log) is kept there, so a failure seen once in CI can be read in full, not only its tail.
  */
-export async function defaultLogFile(name: string): Promise<string | undefined> {
+export async function keptLogFile(name: string): Promise<string | undefined> {
   const dir = process.env.NETIMAGE_VM_LOG_DIR;
   if (!dir) return undefined;
   await mkdir(dir, { recursive: true });
