@@ -22,6 +22,8 @@ export interface CollectOptions {
   startedAt?: number;
   /** Which streams make lines (default both). */
   streams?: ReadonlyArray<'stdout' | 'stderr'>;
+  /** Read these instead of the child's own pipes (a VM's serial console comes through a FIFO: vm-harness/serial-pipe.ts). */
+  from?: Partial<Record<'stdout' | 'stderr', NodeJS.ReadableStream>>;
   /** Default utf8. A serial console is bytes: latin1 keeps every byte one character. */
   encoding?: BufferEncoding;
   /** The text kept for a raw line (e.g. terminal escapes removed). Lines empty or blank after it are dropped. */
@@ -94,7 +96,7 @@ export function collectOutput(child: ResultPromise, options: CollectOptions = {}
   };
   const splitters: LineSplitter[] = [];
   const streamsEnded = (options.streams ?? ['stdout', 'stderr']).map((name) => {
-    const stream = child[name];
+    const stream = options.from?.[name] ?? child[name];
     if (!stream) return Promise.resolve();
     const splitter = new LineSplitter(add);
     splitters.push(splitter);

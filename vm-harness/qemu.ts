@@ -14,6 +14,7 @@ import type { ResultPromise } from 'execa';
 import { onProcessExit } from './cleanup.ts';
 import type { Firmware } from '../lib/firmware.ts';
 import { collectOutput, type ChildOutput } from './child-output.ts';
+import { openSerialPipe, type SerialPipe } from './serial-pipe.ts';
 
 /** A VM's firmware: a PC's firmware, and UEFI also with Secure Boot enforced (Microsoft keys enrolled). */
 export type VmFirmware = Firmware | 'uefi-secureboot';
@@ -241,17 +242,28 @@ export async function startVm(options: VmOptions = {}): Promise<Vm> {
     // pdeathsig: QEMU dies with this process even on SIGKILL of the test worker.
     const launcher = ['setpriv', '--pdeathsig', 'KILL', '--', QEMU, ...args];
     const argv = options.netns ? ['ip', 'netns', 'exec', options.netns, ...launcher] : launcher;
+    const serial = await openSerialPipe(join(workDir, 'serial'));
     const startedAt = performance.now();
-    const child = execa(argv[0]!, argv.slice(1), {
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
-      cleanup: true,
-    });
-    if (child.pid === undefined) throw new Error(`could not start ${QEMU}`);
-    return attach({ name, firmware, mac, uuid, child, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile ?? (await keptLogFile(name)) });
+    let child: ResultPromise;
+    try {
+      child = execa(argv[0]!, argv.slice(1), {
+        stdin: 'pipe',
+        // execa hands an object with an `fd` to node:child_process as is (its runtime checks for
+        // file handles); its types do not list them. Typed as 'ignore': like it, no stream here.
+        stdout: serial.childEnd as unknown as 'ignore',
+        stderr: 'pipe',
+        buffer: false,
+        reject: false,
+        cleanup: true,
+      });
+    } finally {
+      await serial.parentDone();
+    }
+    if (child.pid === undefined) {
+      serial.output.destroy();
+      throw new Error(`could not start ${QEMU}`);
+    }
+    return attach({ name, firmware, mac, uuid, child, serial, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile ?? (await keptLogFile(name)) });
   } catch (error) {
     await rm(workDir, { recursive: true, force: true });
     throw error;
@@ -264,6 +276,8 @@ interface AttachArgs {
   mac: string;
   uuid: string;
   child: ResultPromise;
+  /** QEMU's stdout: the serial console. */
+  serial: SerialPipe;
   argv: string[];
   startedAt: number;
   workDir: string;
@@ -377,7 +391,7 @@ const BOOT_MARKERS = /BdsDxe|PXE-E|>>Start|Station IP|NBP file|Welcome to GRUB|n
 function attach(a: AttachArgs): Vm {
   const { child } = a;
   const pid = child.pid!;
-  const output = collectOutput(child, { startedAt: a.startedAt, streams: ['stdout'], encoding: 'latin1', clean: cleanSerialText, quietMs: PARTIAL_LINE_IDLE_MS });
+  const output = collectOutput(child, { startedAt: a.startedAt, streams: ['stdout'], from: { stdout: a.serial.output }, encoding: 'latin1', clean: cleanSerialText, quietMs: PARTIAL_LINE_IDLE_MS });
   const logFile = serialLogFile(output, a.logFile);
   const stderrText = stderrTail(child);
   // A VM still running is killed synchronously if this process exits without stopping it.
