@@ -14,7 +14,7 @@ import type { ResultPromise } from 'execa';
 import { onProcessExit } from './cleanup.ts';
 import type { Firmware } from '../lib/firmware.ts';
 import { collectOutput, type ChildOutput } from './child-output.ts';
-import { openSerialPipe, type SerialPipe } from './serial-pipe.ts';
+import { openSerialPipe } from './serial-pipe.ts';
 
 /** A VM's firmware: a PC's firmware, and UEFI also with Secure Boot enforced (Microsoft keys enrolled). */
 export type VmFirmware = Firmware | 'uefi-secureboot';
@@ -263,7 +263,7 @@ export async function startVm(options: VmOptions = {}): Promise<Vm> {
       serial.output.destroy();
       throw new Error(`could not start ${QEMU}`);
     }
-    return attach({ name, firmware, mac, uuid, child, serial, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile ?? (await keptLogFile(name)) });
+    return attach({ name, firmware, mac, uuid, child, serial: serial.output, argv, startedAt, workDir, cleanupPaths, disks, logFile: options.logFile ?? (await keptLogFile(name)) });
   } catch (error) {
     await rm(workDir, { recursive: true, force: true });
     throw error;
@@ -276,8 +276,8 @@ interface AttachArgs {
   mac: string;
   uuid: string;
   child: ResultPromise;
-  /** QEMU's stdout: the serial console. */
-  serial: SerialPipe;
+  /** QEMU's stdout, the serial console (read from its FIFO). */
+  serial: NodeJS.ReadableStream;
   argv: string[];
   startedAt: number;
   workDir: string;
@@ -391,7 +391,7 @@ const BOOT_MARKERS = /BdsDxe|PXE-E|>>Start|Station IP|NBP file|Welcome to GRUB|n
 function attach(a: AttachArgs): Vm {
   const { child } = a;
   const pid = child.pid!;
-  const output = collectOutput(child, { startedAt: a.startedAt, streams: ['stdout'], from: { stdout: a.serial.output }, encoding: 'latin1', clean: cleanSerialText, quietMs: PARTIAL_LINE_IDLE_MS });
+  const output = collectOutput(child, { startedAt: a.startedAt, streams: ['stdout'], from: { stdout: a.serial }, encoding: 'latin1', clean: cleanSerialText, quietMs: PARTIAL_LINE_IDLE_MS });
   const logFile = serialLogFile(output, a.logFile);
   const stderrText = stderrTail(child);
   // A VM still running is killed synchronously if this process exits without stopping it.
